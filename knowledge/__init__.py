@@ -1,0 +1,1 @@
+"""The knowledge engine: corpus parsing, normalisation, index, matching. No chats, no database."""

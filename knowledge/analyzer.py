@@ -1,0 +1,54 @@
+"""Turns text into index keys: tokens, stop words, morphology and the synonym dictionary."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from knowledge.resources import read_data_lines
+from knowledge.text import Morphology, tokenize
+
+
+class Analyzer:
+    """The one way both articles and questions become keys, so that they meet in the index.
+
+    A key is a lemma-stem ("сделк", "настройк"); a synonym group maps each of its members,
+    inflected in any way, to the keys of its first member ("2fa" -> "двухфакторн аутентификац").
+    """
+
+    def __init__(self, morphology: Morphology | None = None) -> None:
+        self.morph = morphology or Morphology()
+        self.stopwords = frozenset(read_data_lines("stopwords.txt"))
+        self._synonyms: dict[tuple[str, ...], tuple[str, ...]] = {}
+        self._longest = 1
+        for line in read_data_lines("synonyms.txt"):
+            members = [m.strip() for m in line.split(" = ") if m.strip()]
+            canonical = tuple(self.morph.keys(tokenize(members[0])))
+            for member in members:
+                keys = tuple(self.morph.keys(tokenize(member)))
+                if keys and keys != canonical:
+                    self._synonyms.setdefault(keys, canonical)
+                    self._longest = max(self._longest, len(keys))
+
+    def keys(self, text: str, lang: str = "ru") -> list[str]:
+        """Index keys of a text, in order, stop words dropped and synonyms resolved."""
+        return self.keys_of_tokens(tokenize(text), lang)
+
+    def keys_of_tokens(self, tokens: Sequence[str], lang: str = "ru") -> list[str]:
+        keys = self.morph.keys(tokens, lang)
+        out: list[str] = []
+        i, n = 0, len(keys)
+        while i < n:
+            for size in range(min(self._longest, n - i), 0, -1):
+                canonical = self._synonyms.get(tuple(keys[i : i + size]))
+                if canonical is not None:
+                    out.extend(canonical)
+                    i += size
+                    break
+            else:
+                if tokens[i] not in self.stopwords:
+                    out.append(keys[i])
+                i += 1
+        return out
+
+    def is_stopword(self, token: str) -> bool:
+        return token in self.stopwords

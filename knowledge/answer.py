@@ -1,0 +1,78 @@
+"""Builds the short answer for an entry: its summary or the paragraphs nearest the question."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection
+
+from knowledge.analyzer import Analyzer
+from knowledge.model import Answer, Entry, Link
+
+MAX_ANSWER_CHARS = 600
+MAX_STEPS = 5
+_SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")
+
+
+def build_answer(entry: Entry, analyzer: Analyzer, question_keys: Collection[str] = ()) -> Answer:
+    """At most about 600 characters of text, then the menu path and the deep link."""
+    blocks: list[str] = []
+    if entry.summary:
+        blocks.append(_clip(entry.summary, MAX_ANSWER_CHARS))
+    else:
+        paragraph = _best_paragraph(entry, analyzer, question_keys)
+        if paragraph:
+            blocks.append(_clip(paragraph, MAX_ANSWER_CHARS))
+    room = MAX_ANSWER_CHARS - sum(len(b) for b in blocks)
+    if entry.steps and room > 80:
+        steps = _steps_block(entry.steps, room)
+        if steps:
+            blocks.append(steps)
+    if not blocks:
+        blocks.append(entry.title)
+    links = (Link(entry.title, entry.url),) if entry.url else ()
+    return Answer(entry, tuple(blocks), entry.path, links)
+
+
+def _best_paragraph(entry: Entry, analyzer: Analyzer, question_keys: Collection[str]) -> str:
+    paragraphs = [p.strip() for p in re.split(r"\n\s*\n|\n(?=\S)", entry.body) if p.strip()]
+    paragraphs = [p for p in paragraphs if len(p) >= 40] or paragraphs
+    if not paragraphs:
+        return ""
+    wanted = set(question_keys)
+    if not wanted:
+        return paragraphs[0]
+
+    def overlap(pos_par: tuple[int, str]) -> tuple[int, int]:
+        pos, par = pos_par
+        return (len(wanted.intersection(analyzer.keys(par))), -pos)
+
+    _, best = max(enumerate(paragraphs), key=overlap)
+    return best
+
+
+def _steps_block(steps: tuple[str, ...], room: int) -> str:
+    lines: list[str] = []
+    used = 0
+    for n, step in enumerate(steps[:MAX_STEPS], 1):
+        line = f"{n}. {_clip(step, 160)}"
+        if used + len(line) + 1 > room:
+            break
+        lines.append(line)
+        used += len(line) + 1
+    return "\n".join(lines)
+
+
+def _clip(text: str, limit: int) -> str:
+    """Whole sentences up to ``limit`` characters; a single long sentence is cut at a word."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    out = ""
+    for sentence in _SENTENCE_END.split(text):
+        if len(out) + len(sentence) + 1 > limit:
+            break
+        out = f"{out} {sentence}".strip()
+    if out:
+        return out
+    cut = text[: limit - 1].rsplit(" ", 1)[0]
+    return f"{cut}…"

@@ -1,0 +1,112 @@
+"""The inverted index: BM25F over weighted fields with impact-ordered, truncated postings."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from knowledge.analyzer import Analyzer
+from knowledge.model import Entry
+from knowledge.text import detect_lang
+
+# Field weights: titles and question-like headings say what an entry answers; the body only
+# mentions things. Breadcrumbs and menu paths place the entry.
+FIELD_WEIGHTS: dict[str, float] = {
+    "title": 3.0,
+    "questions": 2.5,
+    "breadcrumb": 0.8,
+    "path": 1.2,
+    "summary": 1.2,
+    "body": 1.0,
+}
+_K1 = 1.2
+_B = 0.6
+# Candidate step: only the highest-impact postings of each key are read, so a query's cost is
+# bounded by the number of its keys, not by the size of the corpus.
+POSTINGS_PER_KEY = 400
+
+
+@dataclass(frozen=True, slots=True)
+class IndexedEntry:
+    """What the matcher needs of an entry besides its postings."""
+
+    entry: Entry
+    lang: str
+    title_keys: tuple[str, ...]
+    head_keys: frozenset[str]  # keys of title, questions, breadcrumb and path
+
+
+def entry_fields(entry: Entry) -> dict[str, str]:
+    return {
+        "title": entry.title,
+        "questions": "\n".join(entry.questions),
+        "breadcrumb": " ".join(entry.breadcrumb),
+        "path": entry.path,
+        "summary": entry.summary,
+        "body": "\n".join((*entry.steps, entry.body)),
+    }
+
+
+class Index:
+    """BM25F scores of entries for a bag of query keys; also the vocabulary with frequencies."""
+
+    def __init__(self, entries: Sequence[Entry], analyzer: Analyzer) -> None:
+        self.entries = tuple(entries)
+        field_keys: list[dict[str, list[str]]] = []
+        infos: list[IndexedEntry] = []
+        for entry in self.entries:
+            lang = detect_lang(f"{entry.title}\n{entry.body[:2000]}")
+            keys = {name: analyzer.keys(text, lang) for name, text in entry_fields(entry).items()}
+            field_keys.append(keys)
+            head = (*keys["title"], *keys["questions"], *keys["breadcrumb"], *keys["path"])
+            infos.append(IndexedEntry(entry, lang, tuple(keys["title"]), frozenset(head)))
+        self.infos = tuple(infos)
+        self._build(field_keys)
+
+    def _build(self, field_keys: list[dict[str, list[str]]]) -> None:
+        n = max(len(field_keys), 1)
+        avg_len = {
+            name: max(sum(len(fk[name]) for fk in field_keys) / n, 1.0) for name in FIELD_WEIGHTS
+        }
+        postings: dict[str, list[tuple[float, int]]] = defaultdict(list)
+        doc_keys: list[frozenset[str]] = []
+        for doc, fields in enumerate(field_keys):
+            pseudo_tf: Counter[str] = Counter()
+            for name, keys in fields.items():
+                if not keys:
+                    continue
+                norm = 1 - _B + _B * len(keys) / avg_len[name]
+                weight = FIELD_WEIGHTS[name] / norm
+                for key, count in Counter(keys).items():
+                    pseudo_tf[key] += weight * count
+            for key, tf in pseudo_tf.items():
+                postings[key].append((tf / (_K1 + tf), doc))
+            doc_keys.append(frozenset(pseudo_tf))
+        self.doc_keys = tuple(doc_keys)
+        self.doc_freq = {key: len(plist) for key, plist in postings.items()}
+        self.idf = {
+            key: math.log(1 + (n - df + 0.5) / (df + 0.5)) for key, df in self.doc_freq.items()
+        }
+        self.max_idf = math.log(1 + (n + 0.5) / 0.5)
+        self._postings: dict[str, tuple[tuple[float, int], ...]] = {
+            key: tuple(sorted(plist, reverse=True)[:POSTINGS_PER_KEY])
+            for key, plist in postings.items()
+        }
+        self.vocabulary = frozenset(self._postings)
+
+    def key_idf(self, key: str) -> float:
+        return self.idf.get(key, self.max_idf)
+
+    def score(self, weighted_keys: Iterable[tuple[str, float]]) -> dict[int, float]:
+        """BM25F score per entry position for keys with query-side weights."""
+        scores: dict[int, float] = defaultdict(float)
+        for key, weight in weighted_keys:
+            plist = self._postings.get(key)
+            if not plist:
+                continue
+            idf = self.idf[key] * weight
+            for impact, doc in plist:
+                scores[doc] += idf * impact
+        return scores

@@ -1,0 +1,76 @@
+"""Ranks entries for a query: BM25F candidates, then coverage and fuzzy rescoring to 0..1."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rapidfuzz import fuzz
+
+from knowledge.index import Index
+from knowledge.model import Match
+from knowledge.query import Query
+
+CANDIDATES = 40
+# A key the index has never seen weighs like this fraction of the rarest key: a question about
+# "HubSpot" or "сдэк" is mostly about something the knowledge base does not cover.
+UNKNOWN_WEIGHT = 0.7
+# How the parts of the confidence add up (they sum to 1).
+W_BM25 = 0.30
+W_COVERAGE = 0.35
+W_HEAD = 0.20
+W_FUZZY = 0.15
+
+
+@dataclass(frozen=True, slots=True)
+class Ranked:
+    doc: int
+    score: float
+    coverage: float
+
+
+class Matcher:
+    """Scores candidate entries of one index."""
+
+    def __init__(self, index: Index) -> None:
+        self._index = index
+
+    def rank(self, query: Query, limit: int = 10, exclude: frozenset[str] = frozenset()) -> list[Match]:
+        return [
+            Match(self._index.entries[r.doc], round(r.score, 4))
+            for r in self.rank_raw(query, limit, exclude)
+        ]
+
+    def rank_raw(
+        self, query: Query, limit: int = 10, exclude: frozenset[str] = frozenset()
+    ) -> list[Ranked]:
+        index = self._index
+        weighted = query.weighted
+        if not weighted:
+            return []
+        total = sum(index.key_idf(k) * w for k, w in weighted)
+        unknown = sum(
+            index.max_idf * UNKNOWN_WEIGHT for qk in query.keys if not qk.known and len(qk.key) > 2
+        )
+        denominator = total + unknown
+        bm = index.score(weighted)
+        top = sorted(bm.items(), key=lambda item: -item[1])[: CANDIDATES + len(exclude)]
+        query_keys = " ".join(k for k, _ in weighted)
+        ranked: list[Ranked] = []
+        for doc, bm_score in top:
+            info = index.infos[doc]
+            if info.entry.id in exclude:
+                continue
+            keys = index.doc_keys[doc]
+            covered = sum(index.key_idf(k) * w for k, w in weighted if k in keys)
+            head = sum(index.key_idf(k) * w for k, w in weighted if k in info.head_keys)
+            fuzzy = fuzz.token_set_ratio(query_keys, " ".join(info.title_keys)) / 100
+            coverage = covered / denominator
+            score = (
+                W_BM25 * min(bm_score / total, 1.0)
+                + W_COVERAGE * coverage
+                + W_HEAD * head / denominator
+                + W_FUZZY * fuzzy * (total / denominator)
+            )
+            ranked.append(Ranked(doc, score, coverage))
+        ranked.sort(key=lambda r: -r.score)
+        return ranked[:limit]

@@ -1,0 +1,135 @@
+"""Reads a person's message as index keys: wrong layout, transliteration and typos undone."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
+
+from rapidfuzz import fuzz, process
+
+from knowledge.analyzer import Analyzer
+from knowledge.text import (
+    detect_lang,
+    script,
+    swap_layout_to_cyrillic,
+    swap_layout_to_latin,
+    tokenize,
+    transliterate_to_cyrillic,
+)
+
+# How much of a message is read for matching: a long story keeps its question within this.
+MAX_QUERY_CHARS = 3000
+# A key that only resembles a vocabulary key counts for less than one typed correctly.
+TYPO_WEIGHT = 0.8
+_MIN_TYPO_LEN = 4
+
+
+@dataclass(frozen=True, slots=True)
+class QueryKey:
+    key: str
+    weight: float  # 1.0 as typed; less when corrected
+    known: bool  # the key exists in the index
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    """The message as the matcher sees it."""
+
+    text: str  # the message as read (layout/transliteration undone), for fuzzy comparisons
+    keys: tuple[QueryKey, ...]
+    lang: str
+
+    @property
+    def weighted(self) -> list[tuple[str, float]]:
+        return [(k.key, k.weight) for k in self.keys if k.known]
+
+
+class QueryReader:
+    """Builds :class:`Query` objects against one index vocabulary."""
+
+    def __init__(self, analyzer: Analyzer, vocabulary: frozenset[str]) -> None:
+        self._analyzer = analyzer
+        self._vocab = vocabulary
+        by_len: dict[int, list[str]] = {}
+        for key in vocabulary:
+            if script(key) != "num":
+                by_len.setdefault(len(key), []).append(key)
+        self._by_len = by_len
+        self._correct = lru_cache(maxsize=65536)(self._correct_uncached)
+
+    def read(self, text: str) -> Query:
+        text = " ".join(text[:MAX_QUERY_CHARS].split())
+        lang = detect_lang(text)
+        chunks = text.split(" ")
+        readers: dict[str, Callable[[str], str]] = {
+            "plain": lambda c: c,
+            "layout": swap_layout_to_cyrillic,
+            "translit": transliterate_to_cyrillic,
+        }
+        best = "plain"
+        if lang in ("lat", "en") and any(script(c) == "lat" for c in chunks):
+            ratios = {name: self._known_ratio(chunks, fn) for name, fn in readers.items()}
+            best = max(ratios, key=lambda name: (ratios[name], name == "plain"))
+            if ratios[best] <= ratios["plain"] + 0.15:
+                best = "plain"
+        read_chunks = [self._read_chunk(c, readers[best]) for c in chunks]
+        if best != "plain":
+            lang = "ru"
+        elif lang == "lat":
+            lang = "en"
+        read_text = " ".join(read_chunks)
+        keys = self._analyzer.keys(read_text, lang)
+        return Query(read_text, tuple(self._resolve(k) for k in keys), lang)
+
+    def _known_ratio(self, chunks: list[str], reader: Callable[[str], str]) -> float:
+        keys = self._analyzer.keys(" ".join(reader(c) for c in chunks if script(c) == "lat"))
+        if not keys:
+            return 0.0
+        return sum(k in self._vocab for k in keys) / len(keys)
+
+    def _read_chunk(self, chunk: str, reader: Callable[[str], str]) -> str:
+        kind = script(chunk)
+        if kind == "lat":
+            plain = self._analyzer.keys(chunk, "en")
+            if plain and all(k in self._vocab for k in plain):
+                return chunk
+            return reader(chunk)
+        if kind == "cyr":
+            keys = self._analyzer.keys(chunk)
+            if keys and not any(k in self._vocab for k in keys):
+                swapped = swap_layout_to_latin(chunk)
+                latin = self._analyzer.keys(swapped, "en")
+                if latin and all(k in self._vocab for k in latin):
+                    return swapped
+        return chunk
+
+    def _resolve(self, key: str) -> QueryKey:
+        if key in self._vocab:
+            return QueryKey(key, 1.0, True)
+        fixed = self._correct(key)
+        if fixed is None:
+            return QueryKey(key, 1.0, False)
+        return QueryKey(fixed, TYPO_WEIGHT, True)
+
+    def _correct_uncached(self, key: str) -> str | None:
+        """The closest vocabulary key for a misspelt one, or None when nothing is close."""
+        if len(key) < _MIN_TYPO_LEN or script(key) == "num":
+            return None
+        cutoff = 84.0 if len(key) < 6 else 80.0
+        candidates: list[str] = []
+        for size in range(len(key) - 2, len(key) + 3):
+            candidates.extend(self._by_len.get(size, ()))
+        if not candidates:
+            return None
+        found = process.extractOne(
+            key, candidates, scorer=fuzz.ratio, score_cutoff=cutoff, processor=None
+        )
+        if found is None or found[0][0] != key[0]:
+            return None
+        return str(found[0])
+
+
+def query_tokens(text: str) -> list[str]:
+    """Folded tokens of a message (for intent patterns that look at words, not keys)."""
+    return tokenize(text)

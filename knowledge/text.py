@@ -1,0 +1,159 @@
+"""Text normalisation: folding, tokens, morphology, keyboard layout and transliteration."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+from functools import lru_cache
+
+import Stemmer
+
+from knowledge.resources import read_data_lines
+
+_CYRILLIC = re.compile(r"[а-яё]", re.IGNORECASE)
+_LATIN = re.compile(r"[a-z]", re.IGNORECASE)
+_TOKEN = re.compile(r"[a-zа-я0-9]+")
+# Romanian diacritics (both comma-below and cedilla forms) and other Latin accents are folded by
+# NFKD below; these are the letters NFKD leaves alone.
+_FOLD = str.maketrans({"ё": "е", "ß": "ss", "ı": "i", "ł": "l", "ø": "o", "æ": "ae"})
+
+
+def fold(text: str) -> str:
+    """Case-fold, 'ё' to 'е', strip Latin diacritics (Romanian ă â î ș ț); Cyrillic kept."""
+    text = text.casefold().translate(_FOLD)
+    if not text.isascii():
+        text = "".join(_strip_accent(ch) for ch in text)
+    return text
+
+
+@lru_cache(maxsize=4096)
+def _strip_accent(ch: str) -> str:
+    if ch < "\u00c0" or "\u0400" <= ch <= "\u04ff":
+        return ch
+    base = unicodedata.normalize("NFKD", ch)
+    return "".join(c for c in base if not unicodedata.combining(c)) or ch
+
+
+def tokenize(text: str) -> list[str]:
+    """Folded word tokens: runs of letters and digits (hyphens and punctuation split words)."""
+    return _TOKEN.findall(fold(text))
+
+
+def script(token: str) -> str:
+    """'cyr', 'lat' or 'num' for a folded token."""
+    if _CYRILLIC.search(token):
+        return "cyr"
+    if _LATIN.search(token):
+        return "lat"
+    return "num"
+
+
+class Morphology:
+    """Reduces a folded token to a matching key: lemma (Russian) then Snowball stem.
+
+    Russian words known to the pymorphy3 dictionary are lemmatised first, so that forms the
+    stemmer alone keeps apart ("сделок"/"сделка", "настроек"/"настройки") meet; unknown words
+    (typos, brand names) are only stemmed. Latin words use the English or Romanian stemmer.
+    """
+
+    def __init__(self) -> None:
+        import pymorphy3
+
+        self._morph = pymorphy3.MorphAnalyzer()
+        self._ru = Stemmer.Stemmer("russian")
+        self._en = Stemmer.Stemmer("english")
+        self._ro = Stemmer.Stemmer("romanian")
+        self._cache: dict[tuple[str, str], str] = {}
+
+    def key(self, token: str, lang: str = "ru") -> str:
+        """The index key of one folded token; ``lang`` picks the Latin stemmer ('ro' or other)."""
+        cache_key = (token, "ro" if lang == "ro" else "")
+        hit = self._cache.get(cache_key)
+        if hit is not None:
+            return hit
+        result = self._key(token, lang)
+        self._cache[cache_key] = result
+        return result
+
+    def _key(self, token: str, lang: str) -> str:
+        kind = script(token)
+        if kind == "num" or len(token) <= 2:
+            return token
+        if kind == "cyr":
+            if token.isalpha() and self._morph.word_is_known(token):
+                token = self._morph.parse(token)[0].normal_form.replace("ё", "е")
+            return str(self._ru.stemWord(token))
+        stemmer = self._ro if lang == "ro" else self._en
+        return str(stemmer.stemWord(token))
+
+    def keys(self, tokens: Iterable[str], lang: str = "ru") -> list[str]:
+        return [self.key(t, lang) for t in tokens]
+
+
+def _load_layout() -> tuple[dict[str, str], dict[str, str]]:
+    lines = read_data_lines("layout.txt")
+    lat_to_cyr: dict[str, str] = {}
+    for latin, cyrillic in zip(lines[::2], lines[1::2], strict=True):
+        if len(latin) != len(cyrillic):
+            raise ValueError(f"layout.txt: rows differ in length: {latin!r} / {cyrillic!r}")
+        lat_to_cyr.update(zip(latin, cyrillic, strict=True))
+    cyr_to_lat = {c: lt for lt, c in lat_to_cyr.items() if c.isalpha()}
+    return lat_to_cyr, cyr_to_lat
+
+
+_LAT_TO_CYR, _CYR_TO_LAT = _load_layout()
+_LAT_LAYOUT = str.maketrans(_LAT_TO_CYR)
+_CYR_LAYOUT = str.maketrans(_CYR_TO_LAT)
+
+
+def swap_layout_to_cyrillic(text: str) -> str:
+    """What the keys typed would have produced with the Russian layout active."""
+    return text.translate(_LAT_LAYOUT)
+
+
+def swap_layout_to_latin(text: str) -> str:
+    """What the keys typed would have produced with the English layout active."""
+    return text.translate(_CYR_LAYOUT)
+
+
+def _load_translit() -> tuple[tuple[str, str], ...]:
+    rules = []
+    for line in read_data_lines("translit.txt"):
+        latin, _, cyrillic = line.partition("\t")
+        rules.append((latin, cyrillic))
+    return tuple(sorted(rules, key=lambda r: -len(r[0])))
+
+
+_TRANSLIT = _load_translit()
+_TRANSLIT_RE = re.compile("|".join(re.escape(lat) for lat, _ in _TRANSLIT))
+_TRANSLIT_MAP = dict(_TRANSLIT)
+_SHORT_I = re.compile(r"(?<=[aeiouy])y(?![aeiou])")
+
+
+def transliterate_to_cyrillic(text: str) -> str:
+    """Read Latin letters as a Russian transliteration ("kak podklyuchit" -> "как подключит")."""
+    text = _SHORT_I.sub("й", text.casefold())
+    return _TRANSLIT_RE.sub(lambda m: _TRANSLIT_MAP[m.group(0)], text)
+
+
+_RO_LETTERS = re.compile(r"[ăâîșşțţ]", re.IGNORECASE)
+_RO_WORDS = frozenset(read_data_lines("romanian_markers.txt"))
+_EN_WORDS = frozenset(read_data_lines("english_markers.txt"))
+
+
+def detect_lang(text: str) -> str:
+    """'ru', 'en' or 'ro' from the letters and a few very common words of a text."""
+    sample = text[:4000]
+    cyrillic = len(_CYRILLIC.findall(sample))
+    latin = len(_LATIN.findall(sample))
+    if cyrillic >= latin or not latin:
+        return "ru"
+    if _RO_LETTERS.search(sample):
+        return "ro"
+    words = tokenize(sample)
+    ro = sum(w in _RO_WORDS for w in words)
+    en = sum(w in _EN_WORDS for w in words)
+    if ro > en:
+        return "ro"
+    return "en" if en else "lat"
