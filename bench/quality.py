@@ -46,7 +46,7 @@ def _hit(title: str, url: str, targets: list[dict[str, str]]) -> bool:
 
 def score(cases: list[dict], decisions: list[Decision]) -> dict[str, float]:
     m: dict[str, float] = dict.fromkeys(
-        ("answerable", "top1", "recall3", "false_escalate"), 0.0
+        ("answerable", "top1", "rank1", "recall3", "false_escalate"), 0.0
     )
     kinds: dict[str, list[int]] = {}
     for case, d in zip(cases, decisions, strict=True):
@@ -55,6 +55,7 @@ def score(cases: list[dict], decisions: list[Decision]) -> dict[str, float]:
             m["answerable"] += 1
             hits = [_hit(x.entry.title, x.entry.url, exp["answer"]) for x in d.matches[:3]]
             m["top1"] += d.action is Action.ANSWER and bool(hits) and hits[0]
+            m["rank1"] += bool(hits) and hits[0]
             m["recall3"] += d.action in (Action.ANSWER, Action.CLARIFY) and any(hits)
             m["false_escalate"] += d.action in (Action.ESCALATE, Action.OPERATOR)
         else:
@@ -63,7 +64,7 @@ def score(cases: list[dict], decisions: list[Decision]) -> dict[str, float]:
             ok[0] += d.action.value == want
             ok[1] += 1
     a = max(m["answerable"], 1)
-    out = {k: m[k] / a for k in ("top1", "recall3", "false_escalate")}
+    out = {k: m[k] / a for k in ("top1", "rank1", "recall3", "false_escalate")}
     out.update({f"{k}_acc": v[0] / v[1] for k, v in kinds.items()})
     return out
 
@@ -125,7 +126,8 @@ def main() -> int:
     parser.add_argument("--misses", action="store_true")
     parser.add_argument("--calibrate", action="store_true")
     args = parser.parse_args()
-    cases = [json.loads(line) for line in open(args.set, encoding="utf-8") if line.strip()]
+    with open(args.set, encoding="utf-8") as lines:
+        cases = [json.loads(line) for line in lines if line.strip()]
     kb = KnowledgeBase.load()
     if args.calibrate:
         _calibrate(kb, cases)

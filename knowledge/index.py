@@ -73,7 +73,7 @@ class Index:
         postings: dict[str, list[tuple[float, int]]] = defaultdict(list)
         doc_keys: list[frozenset[str]] = []
         for doc, fields in enumerate(field_keys):
-            pseudo_tf: Counter[str] = Counter()
+            pseudo_tf: dict[str, float] = defaultdict(float)
             for name, keys in fields.items():
                 if not keys:
                     continue

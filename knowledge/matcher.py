@@ -34,7 +34,9 @@ class Matcher:
     def __init__(self, index: Index) -> None:
         self._index = index
 
-    def rank(self, query: Query, limit: int = 10, exclude: frozenset[str] = frozenset()) -> list[Match]:
+    def rank(
+        self, query: Query, limit: int = 10, exclude: frozenset[str] = frozenset()
+    ) -> list[Match]:
         return [
             Match(self._index.entries[r.doc], round(r.score, 4))
             for r in self.rank_raw(query, limit, exclude)

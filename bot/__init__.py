@@ -1,0 +1,1 @@
+"""helpbot: the conversation engine, storage, services and the composition root."""

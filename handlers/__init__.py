@@ -1,0 +1,1 @@
+"""Channel adapters: translate between a channel and the conversation engine, never decide."""

@@ -1,0 +1,1 @@
+"""Terminal adapters: `helpbot ask`, `kb`, `chat`, `operator`, `db`, `report`."""

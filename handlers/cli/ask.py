@@ -1,0 +1,164 @@
+"""`helpbot ask` and `helpbot kb`: the knowledge engine from the terminal."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, TextIO
+
+from bot.replies import Reply, choose_language, compose
+from bot.settings import SettingsError, load_settings
+from knowledge.base import KnowledgeBase
+from knowledge.errors import KnowledgeError
+from knowledge.loader import Corpus, load_corpus
+from knowledge.model import Decision
+
+# A batch line longer than this is cut: one question is never a book.
+MAX_LINE_CHARS = 100_000
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    ask = sub.add_parser("ask", help="answer one question, or a batch from standard input")
+    ask.add_argument("question", help='the question; "-" reads one question per line from stdin')
+    ask.add_argument("--json", action="store_true", help="print JSON (one line per question)")
+    ask.add_argument("--knowledge-dir", type=Path, help="company articles (default KNOWLEDGE_DIR)")
+    ask.set_defaults(func=_run_ask)
+
+    kb = sub.add_parser("kb", help="inspect the knowledge base")
+    kb_sub = kb.add_subparsers(dest="kb_command", metavar="KB_COMMAND", required=True)
+    stats = kb_sub.add_parser("stats", help="counts of articles, sections and fields")
+    stats.add_argument("--knowledge-dir", type=Path)
+    stats.set_defaults(func=_run_stats)
+    show = kb_sub.add_parser("show", help="print one cleaned entry")
+    show.add_argument("entry_id")
+    show.add_argument("--knowledge-dir", type=Path)
+    show.set_defaults(func=_run_show)
+    listing = kb_sub.add_parser("list", help="ids and titles of every entry")
+    listing.add_argument("--knowledge-dir", type=Path)
+    listing.set_defaults(func=_run_list)
+
+
+def _knowledge_dir(args: argparse.Namespace) -> Path | None:
+    if args.knowledge_dir is not None:
+        return Path(args.knowledge_dir)
+    return load_settings().knowledge_dir
+
+
+def _corpus(args: argparse.Namespace) -> Corpus:
+    corpus = load_corpus(_knowledge_dir(args))
+    for error in corpus.errors:
+        print(f"skipped {error}", file=sys.stderr)
+    return corpus
+
+
+def _run_ask(args: argparse.Namespace) -> int:
+    try:
+        kb = KnowledgeBase(_corpus(args).entries)
+    except (KnowledgeError, SettingsError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.question != "-":
+        return _answer_one(kb, args.question, args.json, sys.stdout)
+    for line in _stdin_lines():
+        _answer_one(kb, line, args.json, sys.stdout)
+        sys.stdout.flush()
+    return 0
+
+
+def _stdin_lines() -> Iterator[str]:
+    """Lines of standard input as text, whatever bytes arrive (bad UTF-8 is replaced)."""
+    stream = sys.stdin.buffer
+    for raw in stream:
+        yield (
+            raw[: MAX_LINE_CHARS * 4]
+            .decode("utf-8", errors="replace")[:MAX_LINE_CHARS]
+            .strip("\r\n")
+        )
+
+
+def _answer_one(kb: KnowledgeBase, question: str, as_json: bool, out: TextIO) -> int:
+    question = _clean(question)
+    if not question:
+        decision = None
+        text = "Пустой вопрос: напишите, что нужно сделать в Битрикс24."
+    else:
+        decision = kb.decide(question)
+        text = render_plain(compose(decision, choose_language(None, decision.lang, "ru")))
+    if as_json:
+        print(json.dumps(_as_json(decision, text), ensure_ascii=False), file=out)
+    else:
+        print(text, file=out)
+    return 0 if question else 1
+
+
+def _clean(text: str) -> str:
+    """Printable text only: control characters and NULs from binary junk become spaces."""
+    cleaned = "".join(ch if ch.isprintable() or ch in "\n\t" else " " for ch in text)
+    return " ".join(cleaned.split())
+
+
+def _as_json(decision: Decision | None, text: str) -> dict[str, Any]:
+    if decision is None:
+        return {"action": "escalate", "text": text, "matches": []}
+    return {
+        "action": decision.action.value,
+        "text": text,
+        "confidence": round(decision.confidence, 4),
+        "matches": [
+            {
+                "id": m.entry.id,
+                "title": m.entry.title,
+                "url": m.entry.url,
+                "breadcrumb": list(m.entry.breadcrumb),
+                "score": m.score,
+            }
+            for m in decision.matches[:5]
+        ],
+    }
+
+
+def render_plain(reply: Reply) -> str:
+    """A reply as a person reads it in a terminal: title, text, links, numbered buttons."""
+    parts: list[str] = []
+    if reply.title:
+        parts.append(reply.title.upper())
+    parts.extend(reply.blocks)
+    parts.extend(f"{link.title}: {link.url}" for link in reply.links)
+    if reply.buttons:
+        parts.append("\n".join(f"[{n}] {b.label}" for n, b in enumerate(reply.buttons, 1)))
+    return "\n\n".join(p for p in parts if p)
+
+
+def _run_stats(args: argparse.Namespace) -> int:
+    corpus = _corpus(args)
+    for name, value in corpus.stats().items():
+        print(f"{name:<24} {value}")
+    return 0
+
+
+def _run_show(args: argparse.Namespace) -> int:
+    corpus = _corpus(args)
+    entry = next((e for e in corpus.entries if e.id == args.entry_id), None)
+    if entry is None:
+        print(f"no entry with id {args.entry_id!r}; `helpbot kb list` shows them", file=sys.stderr)
+        return 1
+    print(f"id:         {entry.id}\ntitle:      {entry.title}\nsource:     {entry.source}")
+    print(f"kind:       {entry.kind}\nurl:        {entry.url or '-'}")
+    print(f"breadcrumb: {' > '.join(entry.breadcrumb) or '-'}\npath:       {entry.path or '-'}")
+    if entry.questions:
+        print("questions:  " + " | ".join(entry.questions))
+    if entry.summary:
+        print(f"\nsummary:\n{entry.summary}")
+    if entry.steps:
+        print("\nsteps:\n" + "\n".join(f"{n}. {s}" for n, s in enumerate(entry.steps, 1)))
+    print(f"\nbody:\n{entry.body}")
+    return 0
+
+
+def _run_list(args: argparse.Namespace) -> int:
+    for entry in _corpus(args).entries:
+        print(f"{entry.id}\t{entry.title}")
+    return 0

@@ -1,0 +1,172 @@
+"""The one module that reads files: the shipped corpus, the noise rules and company articles."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from knowledge.errors import ArticleError, KnowledgeError
+from knowledge.model import Entry
+from knowledge.noise import NoiseRules, parse_rules
+from knowledge.parsing import looks_like_helpdesk, parse_article, parse_document, parse_helpdesk
+from knowledge.parsing.article import MAX_ARTICLE_BYTES
+from knowledge.slug import assign_ids
+
+__all__ = [
+    "CORPUS_DIR",
+    "NOISE_FILE",
+    "PARSER_VERSION",
+    "Corpus",
+    "fingerprint",
+    "load_company_articles",
+    "load_corpus",
+    "load_noise_rules",
+]
+
+logger = logging.getLogger(__name__)
+
+CORPUS_DIR = Path(__file__).parent / "corpus"
+NOISE_FILE = Path(__file__).parent / "data" / "noise.txt"
+# Part of the fingerprint: bump it when parsing changes so that caches built earlier go stale.
+PARSER_VERSION = "1"
+_CORPUS_SUFFIXES = (".md", ".txt")
+
+
+@dataclass(frozen=True, slots=True)
+class Corpus:
+    """Every entry of the knowledge base, with what loading found on the way."""
+
+    entries: tuple[Entry, ...]
+    merged_duplicates: int = 0
+    errors: tuple[ArticleError, ...] = ()
+    sources: tuple[str, ...] = ()
+
+    def stats(self) -> dict[str, int]:
+        """Counts for ``helpbot kb stats``."""
+        entries = self.entries
+        return {
+            "entries": len(entries),
+            "articles": sum(1 for e in entries if e.kind == "article"),
+            "sections": sum(1 for e in entries if e.kind == "section"),
+            "merged_duplicates": self.merged_duplicates,
+            "with_url": sum(1 for e in entries if e.url),
+            "without_url": sum(1 for e in entries if not e.url),
+            "with_path": sum(1 for e in entries if e.path),
+            "with_summary": sum(1 for e in entries if e.summary),
+            "with_steps": sum(1 for e in entries if e.steps),
+            "sources": len(self.sources),
+            "errors": len(self.errors),
+        }
+
+
+def load_noise_rules(path: Path = NOISE_FILE) -> NoiseRules:
+    """The noise rules shipped in ``knowledge/data/noise.txt``."""
+    try:
+        return parse_rules(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise KnowledgeError(f"cannot read noise rules {path}: {exc}") from exc
+
+
+def load_corpus(
+    extra_dir: Path | None = None,
+    *,
+    corpus_dir: Path = CORPUS_DIR,
+    rules: NoiseRules | None = None,
+) -> Corpus:
+    """The shipped corpus plus the company articles in ``extra_dir`` (when given).
+
+    A broken company file or an unusable folder is logged, kept in ``errors`` and skipped; only
+    a missing shipped corpus is fatal.
+    """
+    rules = rules or load_noise_rules()
+    if not corpus_dir.is_dir():
+        raise KnowledgeError(f"corpus folder not found: {corpus_dir}")
+    entries: list[Entry] = []
+    errors: list[ArticleError] = []
+    sources: list[str] = []
+    merged = 0
+    for path in sorted(p for p in corpus_dir.iterdir() if p.suffix in _CORPUS_SUFFIXES):
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            errors.append(_report(ArticleError(path, f"unreadable corpus file: {exc}")))
+            continue
+        sources.append(path.name)
+        if looks_like_helpdesk(text):
+            result = parse_helpdesk(text, path.name, rules)
+            entries += result.entries
+            merged += result.merged_duplicates
+        else:
+            entries += parse_document(text, path.name, rules)
+    if extra_dir is not None:
+        company, company_errors = load_company_articles(extra_dir, rules)
+        entries += company
+        errors += company_errors
+        sources += sorted({e.source for e in company})
+    ids = assign_ids([(e.source, e.breadcrumb, e.title) for e in entries])
+    final = tuple(replace(e, id=i) for e, i in zip(entries, ids, strict=True))
+    return Corpus(final, merged, tuple(errors), tuple(sources))
+
+
+def load_company_articles(
+    folder: Path, rules: NoiseRules
+) -> tuple[list[Entry], list[ArticleError]]:
+    """Every ``*.md`` under ``folder`` (sub-folders become the breadcrumb); bad files skipped."""
+    if not folder.exists():
+        return [], [_report(ArticleError(folder, "articles folder not found"))]
+    if not folder.is_dir():
+        return [], [_report(ArticleError(folder, "articles folder is not a folder"))]
+    entries: list[Entry] = []
+    errors: list[ArticleError] = []
+    try:
+        paths = sorted(_markdown_files(folder))
+    except OSError as exc:
+        return [], [_report(ArticleError(folder, f"articles folder unreadable: {exc}"))]
+    for path in paths:
+        relative = path.relative_to(folder)
+        source = relative.as_posix()
+        try:
+            if path.stat().st_size > MAX_ARTICLE_BYTES:
+                raise ArticleError(source, f"larger than {MAX_ARTICLE_BYTES} bytes")
+            data = path.read_bytes()
+            entries.append(parse_article(data, source, rules, relative.parent.parts))
+        except ArticleError as exc:
+            errors.append(_report(exc))
+        except OSError as exc:
+            errors.append(_report(ArticleError(source, f"unreadable: {exc.strerror or exc}")))
+    return entries, errors
+
+
+def _markdown_files(folder: Path) -> Iterator[Path]:
+    for path in folder.rglob("*.md"):
+        hidden = any(part.startswith(".") for part in path.relative_to(folder).parts)
+        if path.is_file() and not hidden:
+            yield path
+
+
+def _report(error: ArticleError) -> ArticleError:
+    logger.warning("skipped %s: %s", error.path, error.reason)
+    return error
+
+
+def fingerprint(extra_dir: Path | None = None, *, corpus_dir: Path = CORPUS_DIR) -> str:
+    """A hash of every input's name, size and modification time, for caches to compare."""
+    digest = hashlib.sha256(f"parser={PARSER_VERSION}".encode())
+    files = [NOISE_FILE, *sorted(corpus_dir.glob("*"))]
+    if extra_dir is not None:
+        try:
+            files += sorted(_markdown_files(extra_dir)) if extra_dir.is_dir() else []
+        except OSError:
+            digest.update(b"unreadable-extra-dir")
+        digest.update(f"extra={extra_dir}".encode())
+    for path in files:
+        try:
+            st = path.stat()
+        except OSError:
+            digest.update(f"{path}:missing".encode())
+            continue
+        digest.update(f"{path}:{st.st_size}:{st.st_mtime_ns}".encode())
+    return digest.hexdigest()

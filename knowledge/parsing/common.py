@@ -1,0 +1,229 @@
+"""Text helpers shared by the parsers: URLs, menu paths, steps, markdown and fragment clean-up."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+
+__all__ = [
+    "HELPDESK_OPEN",
+    "clean_markdown",
+    "extract_path",
+    "extract_steps",
+    "find_open_urls",
+    "join_body",
+    "join_fragments",
+    "normalise_url",
+    "strip_inline_markup",
+]
+
+HELPDESK_OPEN = "https://helpdesk.bitrix24.ru/open/{}/"
+
+_OPEN_RE = re.compile(r"https?://(?:www\.)?helpdesk\.bitrix24\.ru/open/(\d+)", re.IGNORECASE)
+_STEP_RE = re.compile(r"^\s*(\d{1,2}(?:\s*[–—-]\s*\d{1,2})?)(?:[.)]\s*|\s+)(?=\S)(?!\.\.)")
+_RANGE_STEP_RE = re.compile(r"^\s*\d{1,2}\s*[–—-]\s*\d{1,2}\s")
+_EXPLICIT_PATH_RE = re.compile(r"^\s*(?:\*\*)?Путь:(?:\*\*)?\s*(.*)$", re.IGNORECASE)
+_GT_SPLIT = re.compile(r"\s*(?:>|›)\s*")
+_DASH_SPLIT = re.compile(r"\s+[–—-]\s*|\s*[–—]\s+")
+_CUT_LAST = re.compile(r"[.;!?:]|,\s|\s+(?:и|или|а|and|or)\s+(?=[a-zа-яё])")
+_MD_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
+_MD_EMPHASIS = re.compile(r"(\*\*|__|\*|`)")
+_INLINE_MARKERS = re.compile(r"\[(?:image|bookmark):[^\]]*\]")
+_TERMINAL = ".!?:;"
+_MAX_SEGMENT_WORDS = 6
+# Where a sentence goes on after the last menu item: a finite verb or a pronoun (Russian).
+_VERB_OR_PRONOUN = re.compile(
+    r"^(?:вы|мы|он|она|они|оно|я)$|[а-яё]{2,}(?:ется|ются|ится|ятся|ться|ть|ет|ут|ют|ит|ат|ят|ете|ите|йте)$"
+)
+
+
+def find_open_urls(text: str) -> list[str]:
+    """Every specific helpdesk URL in ``text``, normalised, in order of first appearance."""
+    seen: dict[str, None] = {}
+    for number in _OPEN_RE.findall(text):
+        seen.setdefault(HELPDESK_OPEN.format(int(number)), None)
+    return list(seen)
+
+
+def normalise_url(url: str) -> str:
+    """``https://helpdesk.bitrix24.ru/open/NNN/`` for a specific article link, else ``""``."""
+    found = find_open_urls(url)
+    return found[0] if found else ""
+
+
+def strip_inline_markup(line: str) -> str:
+    """Remove ``[image: …]`` and ``[bookmark: …]`` markers that converted documents leave inline."""
+    return _INLINE_MARKERS.sub("", line).rstrip()
+
+
+def clean_markdown(line: str) -> tuple[str, bool]:
+    """One markdown line as plain text, and whether it was a heading.
+
+    Table rows become cells joined by " — "; separator rows and rules become empty lines.
+    """
+    stripped = line.strip()
+    heading = re.match(r"^#{1,6}\s+(.*)$", stripped)
+    if heading:
+        return _plain(heading.group(1)), True
+    if re.fullmatch(r"\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?", stripped):
+        return "", False
+    if stripped.startswith("|") and stripped.endswith("|"):
+        cells = [_plain(c) for c in stripped.strip("|").split("|")]
+        return " — ".join(c for c in cells if c), False
+    stripped = re.sub(r"^(?:>\s*)+", "", stripped)
+    bullet = re.match(r"^[-*+]\s+(.*)$", stripped)
+    if bullet and not re.fullmatch(r"[-*_]{3,}", stripped):
+        return "• " + _plain(bullet.group(1)), False
+    return _plain(stripped), False
+
+
+def _plain(text: str) -> str:
+    text = _MD_LINK.sub(r"\1", text)
+    text = _MD_EMPHASIS.sub("", text)
+    return " ".join(text.split())
+
+
+def join_fragments(lines: Sequence[str]) -> list[str]:
+    """Re-join a scraped page's lines that were split around links and bold UI labels.
+
+    A line continues the previous one when it starts with a lower-case letter or punctuation,
+    or when it is a short label ("Сохранить") after a fragment that stops mid-sentence
+    ("… и нажмите"); a label never pulls in a second capitalised line.
+    """
+    out: list[str] = []
+    fragment = ""
+    after_label = False
+    for raw in lines:
+        line = raw.strip()
+        if not line:
+            out.append("")
+            fragment, after_label = "", False
+            continue
+        how = _continuation(fragment, line, after_label) if out and out[-1] else None
+        if how is None:
+            out.append(line)
+            after_label = False
+        else:
+            sep = "" if line[0] in ".,;:!?)»" else " "
+            out[-1] = f"{out[-1]}{sep}{line}"
+            after_label = how == "label"
+        fragment = line
+    return out
+
+
+def _continuation(fragment: str, line: str, after_label: bool) -> str | None:
+    """How ``line`` continues ``fragment`` ("text" or "label"), or None for a new line."""
+    if _STEP_RE.match(line) and line[0].isdigit():
+        return None
+    if line[0].islower() or line[0] in ".,;:!?)»—–":
+        return "text"
+    if after_label or fragment[-1] in _TERMINAL or fragment[-1] in "»\"'":
+        return None
+    words = re.findall(r"\w+", _STEP_RE.sub("", fragment, count=1))
+    if not words:
+        return None
+    mid_sentence = words[-1][0].islower() or len(words) <= 2 or fragment.endswith(">")
+    return "label" if mid_sentence and len(re.findall(r"\w+", line)) <= 5 else None
+
+
+def extract_steps(lines: Iterable[str]) -> tuple[str, ...]:
+    """Numbered instruction lines ("1. …", "1–2. …", "3) …"), in order, as written."""
+    steps: list[str] = []
+    for line in lines:
+        text = line.strip()
+        if not text or not _STEP_RE.match(text) or text.endswith("..."):
+            continue
+        if not text[0].isdigit():
+            continue
+        plain_number = re.match(r"^\d{1,2}\s+\S", text) and not _RANGE_STEP_RE.match(text)
+        if plain_number:  # "2 пользователя" is a quantity, not a step
+            continue
+        steps.append(text)
+    return tuple(steps)
+
+
+def extract_path(lines: Iterable[str]) -> str:
+    """The menu path a text gives: an explicit "Путь: …" line first, else the first path found."""
+    lines = list(lines)
+    for i, line in enumerate(lines):
+        explicit = _EXPLICIT_PATH_RE.match(line)
+        if not explicit:
+            continue
+        rest = explicit.group(1).strip() or _next_nonblank(lines, i)
+        found = _path_in(_plain(rest).lstrip("•- "))
+        if found:
+            return found
+    for line in lines:
+        found = _path_in(_plain(line))
+        if found:
+            return found
+    return ""
+
+
+def _next_nonblank(lines: Sequence[str], i: int) -> str:
+    return next((x for x in lines[i + 1 :] if x.strip()), "")
+
+
+def _path_in(line: str) -> str:
+    text = _STEP_RE.sub("", line, count=1) if line[:1].isdigit() else line
+    text = text.strip().lstrip("•·-– ").strip()
+    if not text:
+        return ""
+    if ">" in text or "›" in text:
+        return _segments_to_path(_GT_SPLIT.split(text), minimum=2)
+    if "–" in text or "—" in text or " - " in text:
+        return _segments_to_path(_DASH_SPLIT.split(text), minimum=3)
+    return ""
+
+
+def _segments_to_path(parts: list[str], minimum: int) -> str:
+    if len(parts) < minimum:
+        return ""
+    head = re.split(r"[(:]", parts[0])[-1]
+    words = head.split()
+    starts = [i for i, w in enumerate(words) if _menu_word(w)]
+    if not starts:
+        return ""
+    first = " ".join(words[starts[-1] :])
+    last = _last_segment(parts[-1])
+    middle = [p.strip() for p in parts[1:-1]]
+    segments = [first, *middle, last]
+    if any(not s or len(s.split()) > _MAX_SEGMENT_WORDS or not _menu_word(s) for s in segments):
+        return ""
+    if any(re.search(r"[.,;!?]", s) for s in middle):
+        return ""
+    return " > ".join(segments)
+
+
+def _menu_word(text: str) -> bool:
+    """Menu items start with a capital, a digit or a bracket ("[Элемент]", "(⚙️)")."""
+    first = text.lstrip("«\"'")[:1]
+    return bool(first) and (first.isupper() or first.isdigit() or first in "[(")
+
+
+def _last_segment(text: str) -> str:
+    """The last item of a path inside a sentence: up to the sentence going on without it."""
+    text = _CUT_LAST.split(text, maxsplit=1)[0].strip()
+    if text.count(")") > text.count("("):
+        text = text.replace(")", "")
+    kept: list[str] = []
+    for n, word in enumerate(text.split()):
+        if n and (_VERB_OR_PRONOUN.search(word.casefold()) or len(kept) >= _MAX_SEGMENT_WORDS - 1):
+            break
+        kept.append(word)
+    return " ".join(kept).strip()
+
+
+def join_body(lines: Iterable[str]) -> str:
+    """Lines joined with newlines, blank runs collapsed to one, ends trimmed."""
+    out: list[str] = []
+    for line in lines:
+        text = line.rstrip()
+        if not text.strip():
+            if out and out[-1]:
+                out.append("")
+            continue
+        out.append(text.strip())
+    while out and not out[-1]:
+        out.pop()
+    return "\n".join(out)
