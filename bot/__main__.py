@@ -9,7 +9,13 @@ import sys
 from collections.abc import Sequence
 
 # Each module exposes ``register(subparsers)``; its sub-commands set ``func(args) -> int``.
-_COMMAND_MODULES = ("handlers.cli.ask",)
+_COMMAND_MODULES = (
+    "handlers.cli.ask",
+    "handlers.cli.chat",
+    "handlers.cli.operator",
+    "handlers.cli.db",
+    "handlers.cli.report",
+)
 
 
 def _build_parser() -> argparse.ArgumentParser:

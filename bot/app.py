@@ -1,0 +1,122 @@
+"""The composition root: builds the knowledge base, database, engine and queue from settings."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from bot.clock import Clock, SystemClock
+from bot.engine import ConversationEngine, EngineSettings
+from bot.errors import StorageError
+from bot.queue import OperatorQueue
+from bot.settings import Settings
+from bot.storage import migrate
+from bot.storage.db import create_engine, create_sessionmaker, database_url
+from knowledge.base import KnowledgeBase
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    """Everything an adapter needs; close with :meth:`aclose` (or use :func:`open_services`)."""
+
+    settings: Settings
+    kb: KnowledgeBase
+    db: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    clock: Clock
+    engine: ConversationEngine
+    queue: OperatorQueue
+
+    async def aclose(self) -> None:
+        await self.db.dispose()
+
+
+def create_services(
+    settings: Settings, *, kb: KnowledgeBase | None = None, clock: Clock | None = None
+) -> Services:
+    """Wire the services; the database is not touched until first used."""
+    kb = kb if kb is not None else KnowledgeBase.load(settings.knowledge_dir)
+    clock = clock or SystemClock()
+    db = create_engine(database_url(settings.database), echo=settings.database.echo)
+    sessions = create_sessionmaker(db)
+    engine = ConversationEngine(
+        kb, sessions, clock, EngineSettings(settings.conversation, settings.hours)
+    )
+    queue = create_queue(settings, sessions, clock)
+    return Services(settings, kb, db, sessions, clock, engine, queue)
+
+
+def create_queue(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession], clock: Clock
+) -> OperatorQueue:
+    return OperatorQueue(
+        sessions,
+        clock,
+        reflag_after=timedelta(minutes=settings.queue.reflag_minutes),
+        operator_language=settings.conversation.language,
+        max_text=settings.conversation.max_text,
+    )
+
+
+@asynccontextmanager
+async def open_services(
+    settings: Settings,
+    *,
+    upgrade: bool = False,
+    kb: KnowledgeBase | None = None,
+    clock: Clock | None = None,
+) -> AsyncIterator[Services]:
+    """Services for a block; ``upgrade`` migrates first, else the schema version is checked."""
+    services = create_services(settings, kb=kb, clock=clock)
+    try:
+        await prepare_database(services.db, upgrade=upgrade)
+        yield services
+    finally:
+        await services.aclose()
+
+
+@asynccontextmanager
+async def open_queue(
+    settings: Settings, *, upgrade: bool = False, clock: Clock | None = None
+) -> AsyncIterator[OperatorQueue]:
+    """Only the operator queue (no knowledge base): for operator tools and reports."""
+    db = create_engine(database_url(settings.database), echo=settings.database.echo)
+    try:
+        await prepare_database(db, upgrade=upgrade)
+        yield create_queue(settings, create_sessionmaker(db), clock or SystemClock())
+    finally:
+        await db.dispose()
+
+
+async def prepare_database(db: AsyncEngine, *, upgrade: bool) -> None:
+    """Migrate to the newest revision, or check that the database is already there."""
+    if upgrade:
+        try:
+            await migrate.upgrade(db)
+        except StorageError:
+            raise
+        except Exception as exc:  # driver errors differ per dialect; all mean "cannot migrate"
+            raise StorageError(f"cannot migrate the database: {exc}") from exc
+    else:
+        await ensure_schema(db)
+
+
+async def ensure_schema(db: AsyncEngine) -> None:
+    """Fail with a readable message unless the database is at the code's newest revision."""
+    try:
+        current = await migrate.current(db)
+    except Exception as exc:  # driver errors differ per dialect; all mean "cannot reach it"
+        raise StorageError(f"cannot open the database: {exc}") from exc
+    head = migrate.head()
+    if current != head:
+        raise StorageError(
+            f"the database is at revision {current or 'none'}, the code needs {head}: "
+            "run `helpbot db upgrade`"
+        )

@@ -1,0 +1,161 @@
+"""The conversation engine: one channel-neutral state machine from a person's event to replies.
+
+States of a conversation (``bot.storage.models.State``) and every transition:
+
+* ``bot`` → ``bot``: a question is answered, clarified, or the bot offers an operator; a button
+  press on an answer («Помогло», «Не помогло» → next-best entries once, a clarify choice).
+* ``bot`` → ``waiting``: escalation — «Позвать оператора», «Не помогло» after the next-best
+  entries, no next-best entries left, or the knowledge base reads the text as a request for an
+  operator. A ticket is created (or, for the same question within the duplicate window, the
+  recent one is reused), the person hears their place in the queue (and, outside working
+  hours, when operators are back); effects OPEN_TICKET and HAND_TO_QUEUE.
+* ``waiting`` → ``operator``: an operator takes the ticket (``OperatorQueue.take``).
+* ``waiting`` | ``operator`` → same state: the person's messages go into the ticket
+  (RELAY_TO_OPERATOR), never to the knowledge base.
+* ``waiting`` | ``operator`` → ``bot``: the person cancels (a cancel word or button).
+* ``operator`` → ``closed``: the operator closes the ticket; the person may rate it 1–5.
+* ``closed`` → ``bot``: the next message; a rating press is still accepted.
+
+A person who goes silent is not chased; stale or foreign button presses get a short reply and
+change nothing. One database transaction per event; events of one conversation are serialised.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.clock import Clock
+from bot.engine.events import Incoming, Outgoing
+from bot.engine.hours import WorkingHours
+from bot.engine.turn import Turn, TurnContext
+from bot.errors import EngineError
+from bot.replies import choose_language
+from bot.settings import ConversationSettings, HoursSettings
+from bot.storage import repo
+from bot.storage.models import Author, Message
+from knowledge.base import KnowledgeBase
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class EngineSettings:
+    """What the engine needs from the configuration."""
+
+    conversation: ConversationSettings
+    hours: HoursSettings
+
+
+class ConversationEngine:
+    """Turns an :class:`Incoming` into the :class:`Outgoing` list adapters send and perform."""
+
+    def __init__(
+        self,
+        kb: KnowledgeBase,
+        sessions: async_sessionmaker[AsyncSession],
+        clock: Clock,
+        settings: EngineSettings,
+    ) -> None:
+        self._kb = kb
+        self._sessions = sessions
+        self._clock = clock
+        self._settings = settings.conversation
+        self._hours = WorkingHours(settings.hours)
+        self._locks: dict[tuple[str, str], tuple[asyncio.Lock, int]] = {}
+
+    async def handle(self, incoming: Incoming) -> list[Outgoing]:
+        """Process one event in one transaction; a repeated delivery returns ``[]``."""
+        if not incoming.channel or not incoming.conversation_id or not incoming.person_id:
+            raise EngineError("an incoming event needs a channel, a conversation and a person")
+        key = (incoming.channel, incoming.conversation_id)
+        async with self._conversation_lock(key), self._sessions.begin() as session:
+            return await self._handle(session, incoming)
+
+    async def _handle(self, session: AsyncSession, incoming: Incoming) -> list[Outgoing]:
+        now = self._clock.now()
+        if incoming.message_id and not await repo.mark_inbound(
+            session, incoming.channel, incoming.message_id, now
+        ):
+            log.info(
+                "duplicate event dropped channel=%s conversation=%s message=%s",
+                incoming.channel,
+                incoming.conversation_id,
+                incoming.message_id,
+            )
+            return []
+        default = self._settings.language
+        contact = await repo.upsert_contact(
+            session,
+            incoming.channel,
+            incoming.person_id,
+            display_name=incoming.display_name,
+            language=incoming.language_code,
+            now=now,
+        )
+        conversation = await repo.lock_conversation(
+            session,
+            incoming.channel,
+            incoming.conversation_id,
+            contact=contact,
+            lang=choose_language(incoming.language_code, None, default),
+            now=now,
+        )
+        conversation.updated_at = now
+        text = incoming.text.strip()
+        if len(text) > self._settings.max_text:
+            log.info(
+                "long message cut conversation=%s chars=%d", conversation.id, len(incoming.text)
+            )
+            text = text[: self._settings.max_text]
+        inbound = await repo.add_message(
+            session,
+            Message(
+                conversation_id=conversation.id,
+                author=Author.PERSON,
+                text=text,
+                payload=incoming.payload[:64] or None,
+                channel_message_id=incoming.message_id[:128] or None,
+                created_at=now,
+            ),
+        )
+        context = TurnContext(
+            kb=self._kb,
+            hours=self._hours,
+            settings=self._settings,
+            session=session,
+            now=now,
+            incoming=incoming,
+            contact=contact,
+            conversation=conversation,
+            inbound=inbound,
+        )
+        outgoing = await Turn(context).run()
+        log.info(
+            "event handled channel=%s conversation=%s state=%s outgoing=%d",
+            incoming.channel,
+            conversation.id,
+            conversation.state,
+            len(outgoing),
+        )
+        return outgoing
+
+    @asynccontextmanager
+    async def _conversation_lock(self, key: tuple[str, str]) -> AsyncIterator[None]:
+        """Serialise one conversation's events in this process; other conversations run freely."""
+        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[key]
+            if users <= 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)

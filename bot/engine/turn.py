@@ -1,0 +1,394 @@
+"""One event's work inside its transaction: the state machine's transitions (see ``core``)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.engine.events import Effect, Incoming, Outgoing, Target
+from bot.engine.hours import WorkingHours
+from bot.payloads import Payload, Press, decode
+from bot.replies import (
+    Button,
+    Reply,
+    answer_reply,
+    choice_entries,
+    choices_reply,
+    choose_language,
+    compose,
+    render_plain,
+)
+from bot.settings import ConversationSettings
+from bot.storage import repo, tickets
+from bot.storage.models import (
+    Author,
+    Contact,
+    Conversation,
+    Feedback,
+    Message,
+    State,
+    Ticket,
+    TicketStatus,
+)
+from bot.texts import CANCEL_WORDS, phrase
+from knowledge.base import KnowledgeBase
+from knowledge.model import Action
+
+log = logging.getLogger(__name__)
+
+MATCH_CHARS = 1000  # the knowledge base reads this much of a long message
+ALTERNATIVES = 3  # next-best entries offered after «Не помогло»
+CONTEXT_MINUTES = 30  # "call an operator" refers to the question asked this recently
+RELAYED = "relayed"  # the decision recorded on the "added to your request" acknowledgement
+
+
+@dataclass(slots=True)
+class TurnContext:
+    kb: KnowledgeBase
+    hours: WorkingHours
+    settings: ConversationSettings
+    session: AsyncSession
+    now: datetime
+    incoming: Incoming
+    contact: Contact
+    conversation: Conversation
+    inbound: Message
+    out: list[Outgoing] = field(default_factory=list)
+
+
+class Turn:
+    """Handles one :class:`Incoming` whose message row is already stored."""
+
+    def __init__(self, context: TurnContext) -> None:
+        self.c = context
+        self.session = context.session
+        self.conv = context.conversation
+        self.lang = context.conversation.lang
+
+    async def run(self) -> list[Outgoing]:
+        if self.c.incoming.language_code:
+            self.lang = choose_language(self.c.incoming.language_code, None, self.lang)
+        if self.c.incoming.payload:
+            await self._press(self.c.incoming.payload)
+        else:
+            await self._text(self.c.inbound.text)
+        self.conv.lang = self.lang
+        return self.c.out
+
+    # Text.
+
+    async def _text(self, text: str) -> None:
+        if self.conv.state in (State.WAITING, State.OPERATOR):
+            ticket = await tickets.open_ticket(self.session, self.conv.id)
+            if ticket is not None:
+                if text.casefold().strip(" .!") in CANCEL_WORDS:
+                    await self._cancel(ticket)
+                else:
+                    await self._relay(ticket)
+                return
+            self.conv.state = State.BOT  # the ticket ended under us (closed by an operator)
+        self.conv.state = State.BOT
+        if not text:
+            await self._say(lambda _: Reply((phrase("empty", self.lang),)), decision=None)
+            return
+        decision = self.c.kb.decide(text[:MATCH_CHARS])
+        self.lang = choose_language(self.c.incoming.language_code, decision.lang, self.lang)
+        if decision.action is Action.OPERATOR:
+            await self._escalate("requested", await self._context_question())
+            return
+        entry_id = decision.answer.entry.id if decision.answer is not None else None
+        options = [entry_id] if entry_id else [e.id for e in choice_entries(decision)]
+        if decision.action not in (Action.ANSWER, Action.CLARIFY):
+            options = []
+        await self._say(
+            lambda mid: compose(decision, self.lang, mid),
+            decision=decision.action.value,
+            entry_id=entry_id,
+            confidence=decision.confidence,
+            options=options or None,
+            question_id=self.c.inbound.id,
+        )
+
+    async def _context_question(self) -> Message:
+        """The question an operator request is about: the one just discussed, else this text."""
+        last = await repo.last_bot_message(self.session, self.conv.id)
+        if (
+            last is not None
+            and last.question_id is not None
+            and last.created_at >= self.c.now - timedelta(minutes=CONTEXT_MINUTES)
+        ):
+            question = await repo.get_message(self.session, last.question_id)
+            if question is not None:
+                return question
+        return self.c.inbound
+
+    # Button presses.
+
+    async def _press(self, raw: str) -> None:
+        payload = decode(raw)
+        if payload is None:
+            await self._stale("malformed payload")
+        elif payload.press is Press.RATE:
+            await self._rate(payload)
+        elif payload.press is Press.CANCEL:
+            ticket = await tickets.open_ticket(self.session, self.conv.id)
+            if ticket is None or ticket.id != payload.ref:
+                await self._stale("cancel of a ticket that is not open")
+            else:
+                await self._cancel(ticket)
+        elif self.conv.state in (State.WAITING, State.OPERATOR):
+            ticket = await tickets.open_ticket(self.session, self.conv.id)
+            if ticket is None:
+                self.conv.state = State.BOT
+                await self._on_message_press(payload)
+            else:
+                await self._busy(ticket)
+        else:
+            self.conv.state = State.BOT
+            await self._on_message_press(payload)
+
+    async def _on_message_press(self, payload: Payload) -> None:
+        message = await repo.get_message(self.session, payload.ref)
+        if message is None or message.conversation_id != self.conv.id or message.author != "bot":
+            await self._stale("press on an unknown or foreign message")
+            return
+        question = (
+            await repo.get_message(self.session, message.question_id)
+            if message.question_id
+            else None
+        )
+        if payload.press is Press.OPERATOR:
+            await self._escalate("requested", question or self.c.inbound)
+        elif payload.press is Press.PICK:
+            await self._pick(message, payload.index, question)
+        elif message.decision != Action.ANSWER or message.entry_id is None:
+            await self._stale("feedback on a message that is not an answer")
+        elif not await repo.add_feedback(
+            self.session,
+            Feedback(
+                message_id=message.id,
+                conversation_id=self.conv.id,
+                helpful=payload.press is Press.HELPED,
+                entry_id=message.entry_id,
+                created_at=self.c.now,
+            ),
+        ):
+            await self._stale("second feedback on one answer")
+        elif payload.press is Press.HELPED:
+            await self._say(lambda _: Reply((phrase("helped", self.lang),)), decision=None)
+        else:
+            await self._not_helped(message, question)
+
+    async def _pick(self, message: Message, index: int, question: Message | None) -> None:
+        options = message.options or []
+        entry = self.c.kb.get(options[index]) if 0 <= index < len(options) else None
+        if entry is None:
+            await self._stale("choice out of range or no longer in the knowledge base")
+            return
+        answer = self.c.kb.answer_for(entry.id, question.text if question else "")
+        await self._say(
+            lambda mid: answer_reply(answer, self.lang, mid),
+            decision=Action.ANSWER.value,
+            entry_id=entry.id,
+            options=[entry.id],
+            question_id=message.question_id,
+            attempt=message.attempt,
+        )
+
+    async def _not_helped(self, answer: Message, question: Message | None) -> None:
+        if answer.attempt > 0 or question is None:
+            await self._escalate("not_helped", question or self.c.inbound)
+            return
+        shown = await repo.shown_entries(self.session, question.id)
+        decision = self.c.kb.decide(question.text[:MATCH_CHARS], exclude=shown)
+        entries = [m.entry for m in decision.matches if m.entry.id not in shown][:ALTERNATIVES]
+        if decision.action not in (Action.ANSWER, Action.CLARIFY) or not entries:
+            await self._escalate("not_helped", question)
+            return
+        intro = (phrase("alternatives_intro", self.lang),)
+        await self._say(
+            lambda mid: choices_reply(intro, entries, self.lang, mid),
+            decision=Action.CLARIFY.value,
+            options=[e.id for e in entries],
+            question_id=question.id,
+            attempt=answer.attempt + 1,
+        )
+
+    async def _rate(self, payload: Payload) -> None:
+        ticket = await tickets.get_ticket(self.session, payload.ref)
+        if (
+            ticket is None
+            or ticket.conversation_id != self.conv.id
+            or ticket.status != TicketStatus.CLOSED
+            or ticket.rating is not None
+            or not 1 <= payload.index <= 5
+        ):
+            await self._stale("rating of a ticket that cannot be rated")
+            return
+        ticket.rating = payload.index
+        self.c.inbound.ticket_id = ticket.id
+        await self._say(lambda _: Reply((phrase("rated", self.lang),)), decision=None)
+        self._to_operators(
+            ticket,
+            phrase(
+                "op_ticket_rated", self.c.settings.language, ticket=ticket.id, rating=ticket.rating
+            ),
+        )
+        log.info(
+            "ticket rated conversation=%s ticket=%s rating=%s",
+            self.conv.id,
+            ticket.id,
+            ticket.rating,
+        )
+
+    # Tickets.
+
+    async def _escalate(self, reason: str, question: Message) -> None:
+        ticket = await tickets.open_ticket(self.session, self.conv.id) or await self._recent_same(
+            question.text
+        )
+        created = ticket is None
+        if ticket is None:
+            ticket = await tickets.create_ticket(
+                self.session, self.conv.id, reason=reason, question=question.text, now=self.c.now
+            )
+        elif ticket.status not in tickets.OPEN_STATUSES:
+            # The same question again minutes after a cancel or close: reopen, never a second one.
+            ticket.status, ticket.operator = TicketStatus.WAITING, None
+            ticket.taken_at = ticket.closed_at = ticket.flagged_at = None
+        await repo.tag_ticket_messages(self.session, self.conv.id, question.id, ticket.id)
+        self.conv.state = State.WAITING if ticket.status == TicketStatus.WAITING else State.OPERATOR
+        position = await tickets.queue_position(self.session, ticket)
+        key = "ticket_created" if created else "ticket_exists"
+        blocks = [phrase(key, self.lang, ticket=ticket.id, position=position)]
+        if not self.c.hours.is_open(self.c.now):
+            blocks.append(
+                phrase(
+                    "after_hours",
+                    self.lang,
+                    hours=self.c.hours.describe(self.lang),
+                    when=self.c.hours.when_back(self.c.now, self.lang),
+                )
+            )
+        cancel = Button(phrase("btn_cancel", self.lang), Payload(Press.CANCEL, ticket.id).encode())
+        await self._say(lambda _: Reply(tuple(blocks), buttons=(cancel,)), ticket_id=ticket.id)
+        self._effect(Target.PERSON, Effect.HAND_TO_QUEUE, ticket)
+        name = self.c.contact.display_name or self.c.contact.external_id
+        summary = phrase(
+            "op_ticket_new",
+            self.c.settings.language,
+            ticket=ticket.id,
+            name=name,
+            question=question.text,
+        )
+        self._to_operators(ticket, summary, Effect.OPEN_TICKET)
+        log.info(
+            "ticket %s conversation=%s ticket=%s reason=%s position=%d",
+            "created" if created else "reused",
+            self.conv.id,
+            ticket.id,
+            reason,
+            position,
+        )
+
+    async def _recent_same(self, question: str) -> Ticket | None:
+        """A ticket for the same question within the duplicate window, to reuse."""
+        window = timedelta(minutes=self.c.settings.duplicate_minutes)
+        wanted = _normalise(question)
+        for ticket in await tickets.recent_tickets(self.session, self.conv.id, self.c.now - window):
+            if _normalise(ticket.question) == wanted:
+                return ticket
+        return None
+
+    async def _relay(self, ticket: Ticket) -> None:
+        self.c.inbound.ticket_id = ticket.id
+        self._effect(
+            Target.OPERATORS,
+            Effect.RELAY_TO_OPERATOR,
+            ticket,
+            Reply((self.c.inbound.text,)) if self.c.inbound.text else None,
+            self.c.inbound.id,
+        )
+        # Acknowledge once per ticket: the person knows where their messages go from then on.
+        if ticket.status == TicketStatus.WAITING and not await repo.has_bot_message(
+            self.session, ticket.id, RELAYED
+        ):
+            relayed = Reply((phrase("ticket_relayed", self.lang, ticket=ticket.id),))
+            await self._say(lambda _: relayed, ticket_id=ticket.id, decision=RELAYED)
+        log.info("message relayed conversation=%s ticket=%s", self.conv.id, ticket.id)
+
+    async def _cancel(self, ticket: Ticket) -> None:
+        ticket.status, ticket.closed_at = TicketStatus.CANCELLED, self.c.now
+        self.c.inbound.ticket_id = ticket.id
+        self.conv.state = State.BOT
+        cancelled = Reply((phrase("ticket_cancelled", self.lang, ticket=ticket.id),))
+        await self._say(lambda _: cancelled, ticket_id=ticket.id)
+        self._to_operators(
+            ticket,
+            phrase("op_ticket_cancelled", self.c.settings.language, ticket=ticket.id),
+            Effect.CLOSE_TICKET,
+        )
+        log.info("ticket cancelled conversation=%s ticket=%s", self.conv.id, ticket.id)
+
+    async def _busy(self, ticket: Ticket) -> None:
+        cancel = Button(phrase("btn_cancel", self.lang), Payload(Press.CANCEL, ticket.id).encode())
+        busy = Reply((phrase("ticket_busy", self.lang, ticket=ticket.id),), buttons=(cancel,))
+        await self._say(lambda _: busy, ticket_id=ticket.id)
+
+    async def _stale(self, why: str) -> None:
+        log.info("stale press conversation=%s why=%s", self.conv.id, why)
+        await self._say(lambda _: Reply((phrase("stale", self.lang),)), decision=None)
+
+    # Output.
+
+    async def _say(self, build: Callable[[int | None], Reply], **fields: object) -> None:
+        """Store a bot message, then build its reply (buttons need the message id)."""
+        message = Message(
+            conversation_id=self.conv.id, author=Author.BOT, created_at=self.c.now, **fields
+        )
+        await repo.add_message(self.session, message)
+        reply = build(message.id)
+        message.text = render_plain(reply, numbered_buttons=False)
+        message.buttons = [[b.label, b.payload] for b in reply.buttons] or None
+        self.c.out.append(
+            Outgoing(
+                Target.PERSON,
+                self.conv.channel,
+                self.conv.external_id,
+                reply,
+                ticket_id=message.ticket_id,
+                message_id=message.id,
+            )
+        )
+
+    def _to_operators(self, ticket: Ticket, text: str, effect: Effect | None = None) -> None:
+        self._effect(Target.OPERATORS, effect, ticket, Reply((text,)))
+
+    def _effect(
+        self,
+        target: Target,
+        effect: Effect | None,
+        ticket: Ticket,
+        reply: Reply | None = None,
+        message_id: int | None = None,
+    ) -> None:
+        self.c.out.append(
+            Outgoing(
+                target,
+                self.conv.channel,
+                self.conv.external_id,
+                reply,
+                effect,
+                ticket.id,
+                message_id,
+                ticket.operator,
+            )
+        )
+
+
+def _normalise(text: str) -> str:
+    return " ".join("".join(ch for ch in text.casefold() if ch.isalnum() or ch.isspace()).split())

@@ -1,0 +1,371 @@
+"""The operator queue: list, take (atomically), reply, transfer, close, transcript and figures."""
+
+from __future__ import annotations
+
+import logging
+import statistics
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.clock import Clock
+from bot.engine.events import Effect, Outgoing, Target
+from bot.errors import TicketClosedError, TicketError, TicketNotFoundError, TicketTakenError
+from bot.payloads import Payload, Press
+from bot.replies import Button, Reply, render_plain
+from bot.storage import repo, tickets
+from bot.storage.models import Author, Contact, Conversation, Message, State, Ticket, TicketStatus
+from bot.texts import phrase
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class TicketView:
+    """A ticket as operators see it; ``conversation_id`` is the channel's chat id."""
+
+    id: int
+    status: str
+    reason: str
+    question: str
+    channel: str
+    conversation_id: str
+    person: str
+    operator: str | None
+    external_ref: str | None
+    created_at: datetime
+    taken_at: datetime | None
+    first_reply_at: datetime | None
+    closed_at: datetime | None
+    rating: int | None
+    note: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class TranscriptLine:
+    message_id: int
+    author: str
+    text: str
+    operator: str | None
+    created_at: datetime
+    payload: str | None = None  # the button a person pressed
+
+
+@dataclass(frozen=True, slots=True)
+class QueueFigures:
+    """Queue health: counts now, and medians over tickets created in the period asked for."""
+
+    waiting: int
+    taken: int
+    tickets: int
+    median_wait: timedelta | None  # created → taken
+    median_first_response: timedelta | None  # created → first operator reply
+    ratings: tuple[int, ...]
+
+
+class OperatorQueue:
+    """Operators' actions on tickets; each is one transaction and returns what to send."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        clock: Clock,
+        *,
+        reflag_after: timedelta,
+        operator_language: str = "ru",
+        max_text: int = 4000,
+    ) -> None:
+        self._sessions = sessions
+        self._clock = clock
+        self._reflag_after = reflag_after
+        self._lang = operator_language
+        self._max_text = max_text
+
+    async def list_tickets(
+        self, statuses: tuple[str, ...] = tickets.OPEN_STATUSES
+    ) -> list[TicketView]:
+        """Tickets in these statuses, oldest first (waiting ones in queue order)."""
+        async with self._sessions() as session:
+            rows = await tickets.list_tickets(session, statuses)
+            return [await _view(session, t) for t in rows]
+
+    async def get(self, ticket_id: int) -> TicketView:
+        async with self._sessions() as session:
+            return await _view(session, await _existing(session, ticket_id))
+
+    async def by_external_ref(self, ref: str) -> TicketView | None:
+        """The ticket an adapter tied to its thread (forum topic, open-line session)."""
+        async with self._sessions() as session:
+            ticket = await session.scalar(
+                select(Ticket).where(Ticket.external_ref == ref).order_by(Ticket.id.desc())
+            )
+            return None if ticket is None else await _view(session, ticket)
+
+    async def open_ticket_for(self, channel: str, conversation_id: str) -> TicketView | None:
+        """The waiting or taken ticket of a channel's chat, if any."""
+        async with self._sessions() as session:
+            conversation = await repo.find_conversation(session, channel, conversation_id)
+            if conversation is None:
+                return None
+            ticket = await tickets.open_ticket(session, conversation.id)
+            return None if ticket is None else await _view(session, ticket)
+
+    async def set_external_ref(self, ticket_id: int, ref: str) -> None:
+        async with self._sessions.begin() as session:
+            (await _existing(session, ticket_id)).external_ref = ref[:128]
+
+    async def take(self, ticket_id: int, operator: str) -> list[Outgoing]:
+        """Take a waiting ticket; of two operators taking one ticket at once exactly one wins."""
+        now = self._clock.now()
+        async with self._sessions.begin() as session:
+            if not await tickets.take_ticket(session, ticket_id, operator, now):
+                ticket = await _existing(session, ticket_id)
+                if ticket.status == TicketStatus.TAKEN:
+                    raise TicketTakenError(ticket_id, ticket.operator or "?")
+                raise TicketClosedError(ticket_id)
+            ticket = await _existing(session, ticket_id)
+            conversation = await _conversation(session, ticket)
+            conversation.state = State.OPERATOR
+            out = [
+                await self._tell(session, conversation, ticket, "ticket_taken", operator=operator),
+                _notice(conversation, ticket, Effect.TICKET_TAKEN),
+            ]
+        log.info("ticket taken ticket=%s operator=%s", ticket_id, operator)
+        return out
+
+    async def reply(self, ticket_id: int, operator: str, text: str) -> list[Outgoing]:
+        """An operator's message to the person; replying to a waiting ticket takes it."""
+        text = text.strip()[: self._max_text]
+        if not text:
+            raise TicketError(ticket_id, "an empty reply")
+        now = self._clock.now()
+        async with self._sessions.begin() as session:
+            ticket = await _open(session, ticket_id)
+            if ticket.status == TicketStatus.WAITING:
+                await tickets.take_ticket(session, ticket_id, operator, now)
+                await session.refresh(ticket)
+            if ticket.first_reply_at is None:
+                ticket.first_reply_at = now
+            conversation = await _conversation(session, ticket)
+            conversation.state = State.OPERATOR
+            message = await repo.add_message(
+                session,
+                Message(
+                    conversation_id=conversation.id,
+                    author=Author.OPERATOR,
+                    operator=operator,
+                    text=text,
+                    ticket_id=ticket.id,
+                    created_at=now,
+                ),
+            )
+        log.info(
+            "operator replied ticket=%s operator=%s message=%s", ticket_id, operator, message.id
+        )
+        return [
+            Outgoing(
+                Target.PERSON,
+                conversation.channel,
+                conversation.external_id,
+                Reply((text,)),
+                ticket_id=ticket_id,
+                message_id=message.id,
+                operator=operator,
+            )
+        ]
+
+    async def transfer(self, ticket_id: int, to_operator: str) -> list[Outgoing]:
+        """Hand an open ticket to another operator."""
+        now = self._clock.now()
+        async with self._sessions.begin() as session:
+            ticket = await _open(session, ticket_id)
+            previous = ticket.operator
+            ticket.status, ticket.operator = TicketStatus.TAKEN, to_operator
+            ticket.taken_at = ticket.taken_at or now
+            conversation = await _conversation(session, ticket)
+            conversation.state = State.OPERATOR
+            out = [
+                await self._tell(
+                    session, conversation, ticket, "ticket_transferred", operator=to_operator
+                ),
+                _notice(conversation, ticket, Effect.TICKET_TRANSFERRED),
+            ]
+        log.info("ticket transferred ticket=%s from=%s to=%s", ticket_id, previous, to_operator)
+        return out
+
+    async def close(self, ticket_id: int, operator: str, note: str | None = None) -> list[Outgoing]:
+        """Close an open ticket; the person is asked to rate it 1–5."""
+        now = self._clock.now()
+        async with self._sessions.begin() as session:
+            ticket = await _open(session, ticket_id)
+            ticket.status, ticket.closed_at = TicketStatus.CLOSED, now
+            ticket.operator = ticket.operator or operator
+            ticket.note = (note or "").strip()[: self._max_text] or None
+            conversation = await _conversation(session, ticket)
+            conversation.state = State.CLOSED
+            stars = tuple(
+                Button(str(n), Payload(Press.RATE, ticket.id, n).encode()) for n in range(1, 6)
+            )
+            out = [
+                await self._tell(session, conversation, ticket, "ticket_closed", buttons=stars),
+                _notice(conversation, ticket, Effect.CLOSE_TICKET),
+            ]
+        log.info("ticket closed ticket=%s operator=%s", ticket_id, operator)
+        return out
+
+    async def transcript(self, ticket_id: int) -> list[TranscriptLine]:
+        async with self._sessions() as session:
+            await _existing(session, ticket_id)
+            return [
+                TranscriptLine(m.id, m.author, m.text, m.operator, m.created_at, m.payload)
+                for m in await tickets.transcript(session, ticket_id)
+            ]
+
+    async def figures(
+        self, since: datetime | None = None, until: datetime | None = None
+    ) -> QueueFigures:
+        async with self._sessions() as session:
+            query = select(Ticket)
+            if since is not None:
+                query = query.where(Ticket.created_at >= since)
+            if until is not None:
+                query = query.where(Ticket.created_at < until)
+            rows = list(await session.scalars(query))
+            open_now = await tickets.list_tickets(session, tickets.OPEN_STATUSES, limit=100_000)
+        waits = [t.taken_at - t.created_at for t in rows if t.taken_at is not None]
+        firsts = [t.first_reply_at - t.created_at for t in rows if t.first_reply_at is not None]
+        return QueueFigures(
+            waiting=sum(t.status == TicketStatus.WAITING for t in open_now),
+            taken=sum(t.status == TicketStatus.TAKEN for t in open_now),
+            tickets=len(rows),
+            median_wait=_median(waits),
+            median_first_response=_median(firsts),
+            ratings=tuple(t.rating for t in rows if t.rating is not None),
+        )
+
+    async def reflag_overdue(self) -> list[Outgoing]:
+        """Flag waiting tickets nobody took within the timeout to operators again.
+
+        The app's scheduler calls this periodically; each ticket is flagged at most once per
+        timeout.
+        """
+        now = self._clock.now()
+        out: list[Outgoing] = []
+        async with self._sessions.begin() as session:
+            for ticket in await tickets.overdue_tickets(session, now - self._reflag_after):
+                ticket.flagged_at = now
+                conversation = await _conversation(session, ticket)
+                minutes = int((now - ticket.created_at).total_seconds() // 60)
+                text = phrase(
+                    "op_ticket_reflag",
+                    self._lang,
+                    ticket=ticket.id,
+                    minutes=minutes,
+                    question=ticket.question,
+                )
+                out.append(_notice(conversation, ticket, Effect.NOTIFY_OPERATORS, text))
+                log.info("ticket flagged again ticket=%s waiting_minutes=%d", ticket.id, minutes)
+        return out
+
+    async def _tell(
+        self,
+        session: AsyncSession,
+        conversation: Conversation,
+        ticket: Ticket,
+        key: str,
+        *,
+        buttons: tuple[Button, ...] = (),
+        **fields: object,
+    ) -> Outgoing:
+        """Store and address a bot notice to the person, in their language."""
+        reply = Reply(
+            (phrase(key, conversation.lang, ticket=ticket.id, **fields),), buttons=buttons
+        )
+        message = await repo.add_message(
+            session,
+            Message(
+                conversation_id=conversation.id,
+                author=Author.BOT,
+                text=render_plain(reply, numbered_buttons=False),
+                buttons=[[b.label, b.payload] for b in buttons] or None,
+                ticket_id=ticket.id,
+                created_at=self._clock.now(),
+            ),
+        )
+        return Outgoing(
+            Target.PERSON,
+            conversation.channel,
+            conversation.external_id,
+            reply,
+            ticket_id=ticket.id,
+            message_id=message.id,
+            operator=ticket.operator,
+        )
+
+
+def _notice(
+    conversation: Conversation, ticket: Ticket, effect: Effect, text: str | None = None
+) -> Outgoing:
+    return Outgoing(
+        Target.OPERATORS,
+        conversation.channel,
+        conversation.external_id,
+        Reply((text,)) if text else None,
+        effect,
+        ticket.id,
+        operator=ticket.operator,
+    )
+
+
+def _median(values: list[timedelta]) -> timedelta | None:
+    if not values:
+        return None
+    return timedelta(seconds=statistics.median(v.total_seconds() for v in values))
+
+
+async def _existing(session: AsyncSession, ticket_id: int) -> Ticket:
+    ticket = await tickets.get_ticket(session, ticket_id)
+    if ticket is None:
+        raise TicketNotFoundError(ticket_id)
+    return ticket
+
+
+async def _open(session: AsyncSession, ticket_id: int) -> Ticket:
+    ticket = await tickets.get_ticket(session, ticket_id, lock=True)
+    if ticket is None:
+        raise TicketNotFoundError(ticket_id)
+    if ticket.status not in tickets.OPEN_STATUSES:
+        raise TicketClosedError(ticket_id)
+    return ticket
+
+
+async def _conversation(session: AsyncSession, ticket: Ticket) -> Conversation:
+    conversation = await repo.get_conversation(session, ticket.conversation_id)
+    if conversation is None:  # the foreign key makes this impossible short of manual edits
+        raise TicketError(ticket.id, "its conversation is missing")
+    return conversation
+
+
+async def _view(session: AsyncSession, ticket: Ticket) -> TicketView:
+    conversation = await _conversation(session, ticket)
+    contact = await session.get(Contact, conversation.contact_id)
+    person = (contact.display_name or contact.external_id) if contact else ""
+    return TicketView(
+        id=ticket.id,
+        status=ticket.status,
+        reason=ticket.reason,
+        question=ticket.question,
+        channel=conversation.channel,
+        conversation_id=conversation.external_id,
+        person=person,
+        operator=ticket.operator,
+        external_ref=ticket.external_ref,
+        created_at=ticket.created_at,
+        taken_at=ticket.taken_at,
+        first_reply_at=ticket.first_reply_at,
+        closed_at=ticket.closed_at,
+        rating=ticket.rating,
+        note=ticket.note,
+    )

@@ -1,0 +1,1 @@
+"""Persistence: models, connections, migrations and repository functions (callers commit)."""

@@ -1,0 +1,69 @@
+"""Database connections: the async engine and session factory built from the settings."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from bot.errors import StorageError
+from bot.settings import DatabaseSettings
+
+log = logging.getLogger(__name__)
+
+
+def database_url(settings: DatabaseSettings) -> str:
+    """DATABASE_URL when set, else the SQLite file (its folder is created here)."""
+    if settings.url:
+        return settings.url
+    path = settings.sqlite_path.expanduser()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StorageError(f"cannot create the database folder {path.parent}: {exc}") from exc
+    return f"sqlite+aiosqlite:///{path}"
+
+
+def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
+    """An async engine; SQLite gets WAL, foreign keys and writer-serialising transactions."""
+    try:
+        parsed = make_url(url)
+    except Exception as exc:  # sqlalchemy raises ArgumentError, but be safe about driver errors
+        raise StorageError(f"bad database URL: {exc}") from None
+    if parsed.get_backend_name() == "sqlite":
+        engine = create_async_engine(parsed, echo=echo)
+        _setup_sqlite(engine)
+    else:
+        engine = create_async_engine(parsed, echo=echo, pool_pre_ping=True)
+    log.debug("database engine created backend=%s", parsed.get_backend_name())
+    return engine
+
+
+def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions that keep loaded rows usable after commit; callers own the transaction."""
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def _setup_sqlite(engine: AsyncEngine) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Take BEGIN over from the driver so that every transaction is a real one (see below).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        for pragma in ("foreign_keys=ON", "journal_mode=WAL", "busy_timeout=10000"):
+            cursor.execute(f"PRAGMA {pragma}")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        # IMMEDIATE takes the write lock up front: concurrent writers wait for busy_timeout
+        # instead of failing with "database is locked" when a read turns into a write.
+        conn.exec_driver_sql("BEGIN IMMEDIATE")

@@ -1,0 +1,183 @@
+"""The database schema as SQLAlchemy 2 models; Alembic revisions in migrations/ create it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Dialect,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes on every dialect (SQLite drops the zone; we put it back)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime stored; the clock gives aware UTC times")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class State(StrEnum):
+    """Where a conversation is: with the bot, waiting for an operator, with one, or just closed."""
+
+    BOT = "bot"
+    WAITING = "waiting"
+    OPERATOR = "operator"
+    CLOSED = "closed"
+
+
+class TicketStatus(StrEnum):
+    WAITING = "waiting"
+    TAKEN = "taken"
+    CLOSED = "closed"
+    CANCELLED = "cancelled"
+
+
+class Author(StrEnum):
+    PERSON = "person"
+    BOT = "bot"
+    OPERATOR = "operator"
+
+
+class Contact(Base):
+    """A person as one channel knows them."""
+
+    __tablename__ = "contacts"
+    __table_args__ = (UniqueConstraint("channel", "external_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(32))
+    external_id: Mapped[str] = mapped_column(String(128))
+    display_name: Mapped[str] = mapped_column(String(256), default="")
+    language: Mapped[str] = mapped_column(String(16), default="")
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class Conversation(Base):
+    """One chat with one person on one channel, and its state."""
+
+    __tablename__ = "conversations"
+    __table_args__ = (UniqueConstraint("channel", "external_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(32))
+    external_id: Mapped[str] = mapped_column(String(128))
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
+    state: Mapped[str] = mapped_column(String(16), default=State.BOT)
+    lang: Mapped[str] = mapped_column(String(8), default="ru")
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class Ticket(Base):
+    """A question handed to operators, from escalation to close."""
+
+    __tablename__ = "tickets"
+    __table_args__ = (Index(None, "status", "created_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE"), index=True
+    )
+    status: Mapped[str] = mapped_column(String(16), default=TicketStatus.WAITING)
+    reason: Mapped[str] = mapped_column(String(32))
+    question: Mapped[str] = mapped_column(Text, default="")
+    operator: Mapped[str | None] = mapped_column(String(128))
+    external_ref: Mapped[str | None] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    flagged_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    taken_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    first_reply_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    rating: Mapped[int | None] = mapped_column(Integer)
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+class Message(Base):
+    """One message either way; bot replies keep the decision and the entries they offered."""
+
+    __tablename__ = "messages"
+    __table_args__ = (Index(None, "conversation_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
+    author: Mapped[str] = mapped_column(String(16))
+    text: Mapped[str] = mapped_column(Text, default="")
+    payload: Mapped[str | None] = mapped_column(String(64))
+    channel_message_id: Mapped[str | None] = mapped_column(String(128))
+    question_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id", ondelete="SET NULL"))
+    ticket_id: Mapped[int | None] = mapped_column(
+        ForeignKey("tickets.id", ondelete="SET NULL"), index=True
+    )
+    operator: Mapped[str | None] = mapped_column(String(128))
+    decision: Mapped[str | None] = mapped_column(String(16))
+    entry_id: Mapped[str | None] = mapped_column(String(255))
+    confidence: Mapped[float | None] = mapped_column(Float)
+    options: Mapped[list[str] | None] = mapped_column(JSON)
+    buttons: Mapped[list[list[str]] | None] = mapped_column(JSON)
+    attempt: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+
+
+class Feedback(Base):
+    """«Помогло» / «Не помогло» on one bot answer; one per answer."""
+
+    __tablename__ = "feedback"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    message_id: Mapped[int] = mapped_column(
+        ForeignKey("messages.id", ondelete="CASCADE"), unique=True
+    )
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
+    helpful: Mapped[bool] = mapped_column(Boolean)
+    entry_id: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class InboundSeen(Base):
+    """Channel message ids already processed: a repeated delivery is dropped."""
+
+    __tablename__ = "inbound_seen"
+    __table_args__ = (UniqueConstraint("channel", "external_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(32))
+    external_id: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)

@@ -1,0 +1,199 @@
+"""Repository functions for contacts, conversations, messages, feedback and inbound dedupe.
+
+Every function takes the caller's ``AsyncSession`` and never commits: one transaction per event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.storage.models import Author, Contact, Conversation, Feedback, InboundSeen, Message
+
+
+async def mark_inbound(
+    session: AsyncSession, channel: str, external_id: str, now: datetime
+) -> bool:
+    """Record a channel message id; ``False`` when it was processed before (a repeat delivery)."""
+    seen = await session.scalar(
+        select(InboundSeen.id).where(
+            InboundSeen.channel == channel, InboundSeen.external_id == external_id
+        )
+    )
+    if seen is not None:
+        return False
+    try:
+        async with session.begin_nested():
+            session.add(InboundSeen(channel=channel, external_id=external_id, created_at=now))
+    except IntegrityError:
+        return False  # a concurrent delivery of the same message won
+    return True
+
+
+async def upsert_contact(
+    session: AsyncSession,
+    channel: str,
+    external_id: str,
+    *,
+    display_name: str,
+    language: str,
+    now: datetime,
+) -> Contact:
+    """The contact for a channel's person id, created or updated with the latest name."""
+    contact = await session.scalar(
+        select(Contact).where(Contact.channel == channel, Contact.external_id == external_id)
+    )
+    if contact is None:
+        contact = Contact(channel=channel, external_id=external_id, created_at=now)
+        try:
+            async with session.begin_nested():
+                session.add(contact)
+        except IntegrityError:
+            contact = (
+                await session.scalars(
+                    select(Contact).where(
+                        Contact.channel == channel, Contact.external_id == external_id
+                    )
+                )
+            ).one()
+    if display_name:
+        contact.display_name = display_name[:256]
+    if language:
+        contact.language = language[:16]
+    return contact
+
+
+async def lock_conversation(
+    session: AsyncSession,
+    channel: str,
+    external_id: str,
+    *,
+    contact: Contact,
+    lang: str,
+    now: datetime,
+) -> Conversation:
+    """The conversation, created when new, locked for this transaction (``FOR UPDATE``)."""
+    query = (
+        select(Conversation)
+        .where(Conversation.channel == channel, Conversation.external_id == external_id)
+        .with_for_update()
+    )
+    conversation = await session.scalar(query)
+    if conversation is not None:
+        return conversation
+    conversation = Conversation(
+        channel=channel,
+        external_id=external_id,
+        contact_id=contact.id,
+        lang=lang,
+        created_at=now,
+        updated_at=now,
+    )
+    try:
+        async with session.begin_nested():
+            session.add(conversation)
+    except IntegrityError:
+        return (await session.scalars(query)).one()
+    return conversation
+
+
+async def get_conversation(session: AsyncSession, conversation_id: int) -> Conversation | None:
+    return await session.get(Conversation, conversation_id)
+
+
+async def find_conversation(
+    session: AsyncSession, channel: str, external_id: str
+) -> Conversation | None:
+    return await session.scalar(
+        select(Conversation).where(
+            Conversation.channel == channel, Conversation.external_id == external_id
+        )
+    )
+
+
+async def add_message(session: AsyncSession, message: Message) -> Message:
+    """Store a message and give it its id."""
+    session.add(message)
+    await session.flush()
+    return message
+
+
+async def get_message(session: AsyncSession, message_id: int) -> Message | None:
+    return await session.get(Message, message_id)
+
+
+async def has_bot_message(session: AsyncSession, ticket_id: int, decision: str) -> bool:
+    """Whether the bot already sent a message of this kind within the ticket."""
+    found = await session.scalar(
+        select(Message.id)
+        .where(
+            Message.ticket_id == ticket_id,
+            Message.author == Author.BOT,
+            Message.decision == decision,
+        )
+        .limit(1)
+    )
+    return found is not None
+
+
+async def last_bot_message(session: AsyncSession, conversation_id: int) -> Message | None:
+    return await session.scalar(
+        select(Message)
+        .where(Message.conversation_id == conversation_id, Message.author == Author.BOT)
+        .order_by(Message.id.desc())
+        .limit(1)
+    )
+
+
+async def shown_entries(session: AsyncSession, question_id: int) -> set[str]:
+    """Entry ids already offered for one question (answers and choice lists)."""
+    rows = await session.scalars(select(Message.options).where(Message.question_id == question_id))
+    return {entry_id for options in rows if options for entry_id in options}
+
+
+async def tag_ticket_messages(
+    session: AsyncSession, conversation_id: int, first_id: int, ticket_id: int
+) -> None:
+    """Attach the exchange that led to a ticket (from its question on) to the ticket."""
+    await session.execute(
+        update(Message)
+        .where(
+            Message.conversation_id == conversation_id,
+            Message.id >= first_id,
+            Message.ticket_id.is_(None),
+        )
+        .values(ticket_id=ticket_id)
+    )
+
+
+async def messages_after(
+    session: AsyncSession,
+    conversation_id: int,
+    after_id: int,
+    authors: Collection[str] = (Author.BOT, Author.OPERATOR),
+) -> list[Message]:
+    """Messages newer than ``after_id`` by the given authors, oldest first (terminal polling)."""
+    rows = await session.scalars(
+        select(Message)
+        .where(
+            Message.conversation_id == conversation_id,
+            Message.id > after_id,
+            Message.author.in_(list(authors)),
+        )
+        .order_by(Message.id)
+    )
+    return list(rows)
+
+
+async def add_feedback(session: AsyncSession, feedback: Feedback) -> bool:
+    """Store feedback on an answer; ``False`` when that answer already has feedback."""
+    try:
+        async with session.begin_nested():
+            session.add(feedback)
+    except IntegrityError:
+        return False
+    return True

@@ -1,0 +1,131 @@
+"""`helpbot report gaps|stats`: what to write next in the knowledge base, and how the bot does."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from datetime import datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from bot import reports
+from bot.app import open_services, prepare_database
+from bot.settings import Settings
+from bot.storage.db import create_engine, create_sessionmaker, database_url
+from handlers.cli._runner import run, settings_or_exit
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    report = sub.add_parser("report", help="question gaps and conversation statistics")
+    report_sub = report.add_subparsers(dest="report_command", metavar="REPORT", required=True)
+    gaps = report_sub.add_parser("gaps", help="escalated and «не помогло» questions, grouped")
+    stats = report_sub.add_parser("stats", help="messages, decisions, rates, ratings, queue times")
+    for command in (gaps, stats):
+        command.add_argument("--since", help="from this date or time (HOURS_TIMEZONE if no zone)")
+        command.add_argument("--until", help="before this date or time (a date means its end)")
+        command.add_argument("--json", action="store_true", help="print JSON")
+    gaps.add_argument("--threshold", type=float, default=75.0, help="similarity 0-100 to group")
+    gaps.add_argument("--limit", type=int, default=20, help="groups to show")
+    gaps.set_defaults(func=lambda a: run(_gaps(a)))
+    stats.set_defaults(func=lambda a: run(_stats(a)))
+
+
+def _when(value: str | None, settings: Settings, *, end: bool) -> datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise SystemExit(f"error: {value!r} is not a date (YYYY-MM-DD) or time") from None
+    if end and len(value) <= 10:  # a bare date means up to its end
+        parsed = datetime.combine(parsed.date() + timedelta(days=1), time())
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=ZoneInfo(settings.hours.timezone))
+    return parsed
+
+
+async def _gaps(args: argparse.Namespace) -> int:
+    settings = settings_or_exit()
+    since, until = _when(args.since, settings, end=False), _when(args.until, settings, end=True)
+    async with open_services(settings) as services:
+        found = await reports.gaps(
+            services.sessions, services.kb, since=since, until=until, threshold=args.threshold
+        )
+    found = found[: args.limit]
+    if args.json:
+        print(json.dumps([_gap_json(g) for g in found], ensure_ascii=False, indent=2))
+        return 0
+    for gap in found:
+        why = ", ".join(f"{k} {v}" for k, v in sorted(gap.reasons.items()))
+        print(f"{gap.count:>4}  {gap.example[:100]}  ({why})")
+        for wording in gap.questions[1:]:
+            print(f"      ~ {wording[:100]}")
+        if gap.closest_id:
+            print(f"      closest: {gap.closest_title} [{gap.closest_id}] {gap.closest_score:.2f}")
+    print(f"{len(found)} group(s)")
+    return 0
+
+
+def _gap_json(gap: reports.Gap) -> dict[str, Any]:
+    return {
+        "count": gap.count,
+        "example": gap.example,
+        "questions": gap.questions,
+        "reasons": dict(gap.reasons),
+        "closest": {"id": gap.closest_id, "title": gap.closest_title, "score": gap.closest_score}
+        if gap.closest_id
+        else None,
+    }
+
+
+async def _stats(args: argparse.Namespace) -> int:
+    settings = settings_or_exit()
+    since, until = _when(args.since, settings, end=False), _when(args.until, settings, end=True)
+    db = create_engine(database_url(settings.database))
+    try:
+        await prepare_database(db, upgrade=False)
+        result = await reports.stats(create_sessionmaker(db), since=since, until=until)
+    finally:
+        await db.dispose()
+    rows = _stats_rows(result)
+    if args.json:
+        print(json.dumps(dict(rows), ensure_ascii=False, indent=2, default=str))
+    else:
+        for name, value in rows:
+            print(f"{name:<24} {_show(value)}")
+    return 0
+
+
+def _stats_rows(s: reports.Stats) -> list[tuple[str, Any]]:
+    ratings = s.ratings
+    return [
+        ("since", s.since.isoformat() if s.since else None),
+        ("until", s.until.isoformat() if s.until else None),
+        ("messages", s.messages),
+        ("decisions", s.decisions),
+        ("questions", s.questions),
+        ("resolution_rate", s.resolution_rate),
+        ("handoff_rate", s.handoff_rate),
+        ("tickets", s.tickets),
+        ("helpful_ratio", s.helpful_ratio),
+        ("feedback", {"helpful": s.helpful, "not_helpful": s.not_helpful}),
+        (
+            "ratings",
+            {"count": len(ratings), "average": sum(ratings) / len(ratings) if ratings else None},
+        ),
+        ("median_wait_s", s.median_wait.total_seconds() if s.median_wait else None),
+        (
+            "median_first_response_s",
+            s.median_first_response.total_seconds() if s.median_first_response else None,
+        ),
+    ]
+
+
+def _show(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.2f}"
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {_show(v)}" for k, v in value.items()) or "-"
+    return str(value)

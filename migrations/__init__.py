@@ -1,0 +1,1 @@
+"""Alembic migrations: the database schema, one sequential revision per change."""

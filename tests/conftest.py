@@ -1,0 +1,157 @@
+"""Shared fixtures: a fake clock and migrated databases (SQLite always, PostgreSQL when configured).
+
+PostgreSQL runs when TEST_DATABASE_URL names a server we may create databases on (for example
+postgresql+asyncpg://postgres@127.0.0.1:5432/test); each run makes its own helpbot_test_<random>
+database and drops it at the end. Without the variable those tests are skipped with a reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import shutil
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from bot.storage import migrate
+from bot.storage.db import create_engine, create_sessionmaker
+from bot.storage.models import Base
+
+PG_ENV = "TEST_DATABASE_URL"
+PG_SKIP = f"PostgreSQL tests need {PG_ENV}=postgresql+asyncpg://user@host:port/db"
+
+
+class FakeClock:
+    """A clock that stands still until a test moves it."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self.current = start or datetime(2026, 3, 2, 10, 0, tzinfo=UTC)  # a Monday, 12:00 local
+
+    def now(self) -> datetime:
+        return self.current
+
+    def advance(self, **delta: float) -> None:
+        self.current += timedelta(**delta)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+def _sqlite_url(path: Path) -> str:
+    return f"sqlite+aiosqlite:///{path}"
+
+
+async def _upgrade(url: str) -> None:
+    engine = create_engine(url)
+    try:
+        await migrate.upgrade(engine)
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file migrated once per run; each test copies it (migrating every time is slow)."""
+    path = tmp_path_factory.mktemp("template") / "helpbot.db"
+    asyncio.run(_upgrade(_sqlite_url(path)))
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg_server_url() -> str:
+    url = os.environ.get(PG_ENV, "")
+    if not url:
+        pytest.skip(PG_SKIP)
+    return url
+
+
+@pytest.fixture(scope="session")
+def pg_database(pg_server_url: str) -> Iterator[str]:
+    """A fresh, uniquely named PostgreSQL database for this run, migrated, dropped at the end."""
+    name = f"helpbot_test_{secrets.token_hex(4)}"
+    asyncio.run(_pg_admin(pg_server_url, f'CREATE DATABASE "{name}"'))
+    url = make_url(pg_server_url).set(database=name).render_as_string(hide_password=False)
+    try:
+        asyncio.run(_upgrade(url))
+        yield url
+    finally:
+        asyncio.run(_pg_admin(pg_server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+async def _pg_admin(server_url: str, statement: str) -> None:
+    engine = create_engine(server_url)
+    try:
+        async with engine.connect() as conn:
+            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await conn.execute(text(statement))
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture
+def sqlite_db_url(tmp_path: Path, sqlite_template: Path) -> str:
+    """A migrated, empty SQLite file for one test."""
+    path = tmp_path / "helpbot.db"
+    shutil.copyfile(sqlite_template, path)
+    return _sqlite_url(path)
+
+
+@pytest.fixture
+def pg_db_url(pg_database: str) -> str:
+    """The run's PostgreSQL database, emptied for this test."""
+    asyncio.run(_pg_truncate(pg_database))
+    return pg_database
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest) -> str:
+    """A migrated, empty database on each backend."""
+    return str(request.getfixturevalue(f"{request.param.replace('postgresql', 'pg')}_db_url"))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database (no schema) of its own on each backend, dropped afterwards."""
+    if request.param == "sqlite":
+        yield _sqlite_url(tmp_path / "empty.db")
+        return
+    server: str = request.getfixturevalue("pg_server_url")
+    name = f"helpbot_test_{secrets.token_hex(4)}"
+    asyncio.run(_pg_admin(server, f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(server).set(database=name).render_as_string(hide_password=False)
+    finally:
+        asyncio.run(_pg_admin(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+async def _pg_truncate(url: str) -> None:
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as conn:
+            names = ", ".join(t.name for t in Base.metadata.sorted_tables)
+            await conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture
+async def db(db_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(db_url)
+    try:
+        yield engine
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture
+def sessions(db: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return create_sessionmaker(db)

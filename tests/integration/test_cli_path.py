@@ -1,0 +1,56 @@
+"""The whole path in a terminal: `helpbot chat` escalates, `helpbot operator` answers, closes."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+
+from bot.__main__ import main
+
+
+@pytest.fixture
+def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path / "var" / "helpbot.db"
+    monkeypatch.setenv("DATABASE_SQLITE_PATH", str(path))
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.chdir(tmp_path)  # no stray .env is read
+    return path
+
+
+def _run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    code = main(argv)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_question_escalation_operator_reply_and_close(
+    database: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert _run(["db", "upgrade"], capsys)[:2] == (0, "database at revision 0001 (newest 0001)\n")
+    monkeypatch.setattr("sys.stdin", io.StringIO("квантовая хромодинамика глюоны\n1\n/quit\n"))
+    code, out, _ = _run(["chat", "--person", "ion", "--name", "Ion"], capsys)
+    assert code == 0 and "[1] Позвать оператора" in out and "обращение №1" in out
+
+    code, out, _ = _run(["operator", "list"], capsys)
+    assert code == 0 and "#1 [waiting]" in out and "Ion (cli)" in out
+    assert _run(["operator", "--as", "anna", "take", "1"], capsys)[0] == 0
+    code, _, err = _run(["operator", "--as", "bob", "take", "1"], capsys)
+    assert code == 1 and "already taken by anna" in err
+    code, out, _ = _run(["operator", "--as", "anna", "reply", "1", "Это не про Битрикс24"], capsys)
+    assert code == 0 and "Это не про Битрикс24" in out
+    code, out, _ = _run(["operator", "--as", "anna", "close", "1", "off-topic"], capsys)
+    assert code == 0 and "[close_ticket]" in out
+    code, out, _ = _run(["operator", "show", "1"], capsys)
+    assert "operator anna: Это не про Битрикс24" in out and "[closed]" in out
+    code, _, err = _run(["operator", "close", "7"], capsys)
+    assert code == 1 and "ticket 7: no such ticket" in err
+
+
+def test_commands_refuse_an_unmigrated_database_with_advice(
+    database: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = _run(["operator", "--no-migrate", "list"], capsys)
+    assert code == 2 and "helpbot db upgrade" in err
+    assert _run(["db", "current"], capsys)[1] == "database at revision none (newest 0001)\n"

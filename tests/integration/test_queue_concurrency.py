@@ -1,0 +1,73 @@
+"""Two operators take one ticket at the same moment: exactly one wins (real transactions)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.errors import TicketTakenError
+from bot.queue import OperatorQueue
+from bot.storage import repo, tickets
+from bot.storage.models import Ticket
+
+NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
+
+
+async def _tickets(sessions: async_sessionmaker[AsyncSession], count: int) -> list[int]:
+    ids = []
+    async with sessions.begin() as session:
+        contact = await repo.upsert_contact(
+            session, "t", "p", display_name="", language="", now=NOW
+        )
+        for n in range(count):
+            conv = await repo.lock_conversation(
+                session, "t", f"c{n}", contact=contact, lang="ru", now=NOW
+            )
+            ticket = await tickets.create_ticket(
+                session, conv.id, reason="requested", question="q", now=NOW
+            )
+            ids.append(ticket.id)
+    return ids
+
+
+@pytest.fixture
+def db_url(pg_db_url: str) -> str:
+    """PostgreSQL only: SQLite serialises writers, so it cannot show the race."""
+    return pg_db_url
+
+
+async def test_both_read_waiting_then_update_at_once_one_wins(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    for ticket_id in await _tickets(sessions, 10):
+        barrier = asyncio.Barrier(2)
+
+        async def taker(
+            name: str, ticket_id: int = ticket_id, barrier: asyncio.Barrier = barrier
+        ) -> bool:
+            async with sessions.begin() as session:
+                ticket = await session.get(Ticket, ticket_id)
+                assert ticket is not None and ticket.status == "waiting"
+                await barrier.wait()  # both transactions saw "waiting" before either updates
+                return await tickets.take_ticket(session, ticket_id, name, NOW)
+
+        results = await asyncio.gather(taker("anna"), taker("bob"))
+        assert sorted(results) == [False, True]
+
+
+async def test_queue_take_by_five_operators_has_one_winner(
+    sessions: async_sessionmaker[AsyncSession], clock: object
+) -> None:
+    queue = OperatorQueue(sessions, clock, reflag_after=timedelta(minutes=5))  # type: ignore[arg-type]
+    for ticket_id in await _tickets(sessions, 5):
+        outcomes = await asyncio.gather(
+            *(queue.take(ticket_id, f"op{n}") for n in range(5)), return_exceptions=True
+        )
+        winners = [o for o in outcomes if isinstance(o, list)]
+        losers = [o for o in outcomes if isinstance(o, TicketTakenError)]
+        assert len(winners) == 1 and len(losers) == 4
+        view = await queue.get(ticket_id)
+        assert view.status == "taken" and all(loser.operator == view.operator for loser in losers)

@@ -1,0 +1,160 @@
+"""Storage on SQLite and PostgreSQL: migrations up and down, models match them, repositories."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Connection, inspect
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from bot.settings import DatabaseSettings
+from bot.storage import migrate, repo, tickets
+from bot.storage.db import create_engine, database_url
+from bot.storage.models import Base, Message, Ticket, TicketStatus
+
+NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
+TABLES = {"contacts", "conversations", "tickets", "messages", "feedback", "inbound_seen"}
+
+
+def _tables(conn: Connection) -> set[str]:
+    return set(inspect(conn).get_table_names())
+
+
+def _diff(conn: Connection) -> list[object]:
+    context = MigrationContext.configure(conn, opts={"compare_type": True})
+    return list(compare_metadata(context, Base.metadata))
+
+
+async def test_migrations_go_up_down_and_up_again(empty_db_url: str) -> None:
+    engine = create_engine(empty_db_url)
+    try:
+        assert await migrate.current(engine) is None
+        await migrate.upgrade(engine)
+        assert await migrate.current(engine) == migrate.head() == "0001"
+        async with engine.connect() as conn:
+            assert await conn.run_sync(_tables) >= TABLES
+        await migrate.downgrade(engine, "base")
+        async with engine.connect() as conn:
+            assert not TABLES & await conn.run_sync(_tables)
+        await migrate.upgrade(engine)
+        assert await migrate.current(engine) == "0001"
+    finally:
+        await engine.dispose()
+
+
+async def test_models_match_the_migrations(db: AsyncEngine) -> None:
+    async with db.connect() as conn:
+        assert await conn.run_sync(_diff) == []
+
+
+def test_sqlite_folder_is_created(tmp_path: Path) -> None:
+    url = database_url(DatabaseSettings(sqlite_path=tmp_path / "deep" / "er" / "h.db"))
+    assert (tmp_path / "deep" / "er").is_dir() and url.endswith("/deep/er/h.db")
+
+
+async def test_inbound_dedupe_key_is_unique(sessions: async_sessionmaker[AsyncSession]) -> None:
+    async with sessions.begin() as session:
+        assert await repo.mark_inbound(session, "telegram", "1", NOW)
+        assert not await repo.mark_inbound(session, "telegram", "1", NOW)
+        assert await repo.mark_inbound(session, "bitrix24", "1", NOW)
+
+
+async def test_contact_and_conversation_are_created_once(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    for name in ("Ion", "Ion Popescu"):
+        async with sessions.begin() as session:
+            contact = await repo.upsert_contact(
+                session, "telegram", "7", display_name=name, language="ro", now=NOW
+            )
+            conv = await repo.lock_conversation(
+                session, "telegram", "c7", contact=contact, lang="ro", now=NOW
+            )
+    async with sessions() as session:
+        found = await repo.find_conversation(session, "telegram", "c7")
+    assert found is not None and found.id == conv.id and contact.display_name == "Ion Popescu"
+
+
+async def _conversation_id(sessions: async_sessionmaker[AsyncSession], person: str = "7") -> int:
+    async with sessions.begin() as session:
+        contact = await repo.upsert_contact(
+            session, "t", person, display_name="", language="", now=NOW
+        )
+        conv = await repo.lock_conversation(
+            session, "t", f"c{person}", contact=contact, lang="ru", now=NOW
+        )
+        return conv.id
+
+
+async def test_messages_keep_decisions_options_and_aware_times(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    conv_id = await _conversation_id(sessions)
+    async with sessions.begin() as session:
+        question = await repo.add_message(
+            session, Message(conversation_id=conv_id, author="person", text="q", created_at=NOW)
+        )
+        await repo.add_message(
+            session,
+            Message(
+                conversation_id=conv_id,
+                author="bot",
+                decision="clarify",
+                options=["a", "b" * 200],
+                question_id=question.id,
+                confidence=0.5,
+                created_at=NOW,
+            ),
+        )
+    async with sessions() as session:
+        assert await repo.shown_entries(session, question.id) == {"a", "b" * 200}
+        stored = await repo.get_message(session, question.id)
+    assert stored is not None and stored.created_at == NOW and stored.created_at.tzinfo
+
+
+async def test_naive_times_and_dangling_references_are_refused(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    conv_id = await _conversation_id(sessions)
+    with pytest.raises(Exception, match="naive"):
+        async with sessions.begin() as session:
+            session.add(
+                Message(
+                    conversation_id=conv_id, author="person", created_at=NOW.replace(tzinfo=None)
+                )
+            )
+    with pytest.raises(IntegrityError):
+        async with sessions.begin() as session:
+            session.add(Message(conversation_id=999, author="person", created_at=NOW))
+
+
+async def test_take_is_conditional_and_queue_keeps_order(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    ids = []
+    for n in range(3):
+        conv_id = await _conversation_id(sessions, str(n))
+        async with sessions.begin() as session:
+            ticket = await tickets.create_ticket(
+                session,
+                conv_id,
+                reason="requested",
+                question=f"q{n}",
+                now=NOW + timedelta(minutes=n),
+            )
+            ids.append(ticket.id)
+    async with sessions.begin() as session:
+        assert await tickets.take_ticket(session, ids[0], "anna", NOW)
+        assert not await tickets.take_ticket(session, ids[0], "bob", NOW)
+    async with sessions() as session:
+        taken = await tickets.get_ticket(session, ids[0])
+        assert taken is not None and taken.operator == "anna" and taken.status == TicketStatus.TAKEN
+        waiting = await tickets.list_tickets(session, (TicketStatus.WAITING,))
+        assert [t.id for t in waiting] == ids[1:]
+        last = await session.get(Ticket, ids[2])
+        assert last is not None and await tickets.queue_position(session, last) == 2

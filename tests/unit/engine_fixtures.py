@@ -1,0 +1,100 @@
+"""Helpers for the engine and queue tests: a small knowledge base and a wired engine."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from functools import cache
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.clock import Clock
+from bot.engine import ConversationEngine, EngineSettings, Incoming, Outgoing, Target
+from bot.queue import OperatorQueue
+from bot.settings import Settings
+from knowledge.base import KnowledgeBase
+from knowledge.model import Entry
+
+LONG = "x" * 70  # entry ids may be longer than a Telegram callback can carry
+
+ENTRIES = (
+    Entry(
+        id=f"crm--kak-dobavit-sdelku-{LONG}",
+        title="Как добавить сделку в CRM",
+        source="crm.md",
+        summary="Откройте CRM, раздел Сделки, и нажмите «Добавить».",
+        path="CRM > Сделки",
+        url="https://helpdesk.example/deal",
+    ),
+    Entry(
+        id="crm--kak-udalit-sdelku",
+        title="Как удалить сделку в CRM",
+        source="crm.md",
+        summary="Откройте сделку и нажмите «Удалить».",
+    ),
+    Entry(
+        id="crm--import",
+        title="Импорт сделок в CRM из файла",
+        source="crm.md",
+        summary="CRM > Сделки > Импорт.",
+    ),
+    Entry(
+        id="tasks--kak-postavit-zadachu",
+        title="Как поставить задачу сотруднику",
+        source="tasks.md",
+        summary="Откройте Задачи и нажмите «Создать».",
+    ),
+)
+
+DEAL = ENTRIES[0].title
+TASK = ENTRIES[3].title
+NONSENSE = "квантовая хромодинамика глюоны"
+
+
+@cache  # read-only after construction; building the index is the slow part
+def knowledge() -> KnowledgeBase:
+    return KnowledgeBase(ENTRIES)
+
+
+def settings(**overrides: object) -> Settings:
+    return Settings(_env_file=None, **overrides)  # type: ignore[call-arg, arg-type]
+
+
+@dataclass
+class Rig:
+    engine: ConversationEngine
+    queue: OperatorQueue
+    sessions: async_sessionmaker[AsyncSession]
+
+    async def say(
+        self, text: str = "", *, payload: str = "", person: str = "42", **fields: str
+    ) -> list[Outgoing]:
+        return await self.engine.handle(
+            Incoming("test", f"chat-{person}", person, text, payload, **fields)
+        )
+
+
+def rig(sessions: async_sessionmaker[AsyncSession], clock: Clock, **overrides: object) -> Rig:
+    config = settings(**overrides)
+    engine = ConversationEngine(
+        knowledge(), sessions, clock, EngineSettings(config.conversation, config.hours)
+    )
+    queue = OperatorQueue(
+        sessions, clock, reflag_after=timedelta(minutes=config.queue.reflag_minutes)
+    )
+    return Rig(engine, queue, sessions)
+
+
+def to_person(out: list[Outgoing]) -> list[Outgoing]:
+    return [o for o in out if o.target is Target.PERSON and o.reply is not None]
+
+
+def text_of(out: list[Outgoing]) -> str:
+    return "\n".join(
+        "\n".join(filter(None, (o.reply.title, *o.reply.blocks))) for o in to_person(out) if o.reply
+    )
+
+
+def buttons(out: list[Outgoing]) -> dict[str, str]:
+    """Label → payload of the buttons sent to the person."""
+    return {b.label: b.payload for o in to_person(out) if o.reply for b in o.reply.buttons}

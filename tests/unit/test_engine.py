@@ -1,0 +1,254 @@
+"""The conversation engine's state machine, on a migrated SQLite file and a fake clock."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from engine_fixtures import DEAL, ENTRIES, NONSENSE, TASK, Rig, buttons, rig, text_of, to_person
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.engine import Effect, Incoming, State, Target
+from bot.errors import EngineError
+from bot.payloads import MAX_PAYLOAD_BYTES
+from bot.storage.models import Conversation, Feedback, Message, Ticket
+from bot.texts import PHRASES
+
+
+@pytest.fixture
+def db_url(sqlite_db_url: str) -> str:
+    """Unit tests run on SQLite only; tests/integration covers PostgreSQL."""
+    return sqlite_db_url
+
+
+@pytest.fixture
+def bot(sessions: async_sessionmaker[AsyncSession], clock: object) -> Rig:
+    return rig(sessions, clock)  # type: ignore[arg-type]
+
+
+def ru(key: str) -> str:
+    return PHRASES[key]["ru"]
+
+
+async def count(sessions: async_sessionmaker[AsyncSession], model: type) -> int:
+    async with sessions() as session:
+        return int(await session.scalar(select(func.count()).select_from(model)) or 0)
+
+
+async def state(sessions: async_sessionmaker[AsyncSession], person: str = "42") -> str:
+    async with sessions() as session:
+        conv = await session.scalar(
+            select(Conversation).where(Conversation.external_id == f"chat-{person}")
+        )
+        assert conv is not None
+        return conv.state
+
+
+async def test_question_is_answered_with_feedback_buttons(bot: Rig) -> None:
+    out = await bot.say(DEAL)
+    assert [o.target for o in out] == [Target.PERSON]
+    assert out[0].reply is not None and out[0].reply.title == DEAL
+    assert list(buttons(out)) == [ru("btn_helped"), ru("btn_not_helped"), ru("btn_operator")]
+    assert all(len(p.encode()) <= MAX_PAYLOAD_BYTES for p in buttons(out).values())
+    async with bot.sessions() as session:
+        reply = await session.get(Message, out[0].message_id)
+    assert reply is not None and reply.decision == "answer"
+    assert reply.entry_id == ENTRIES[0].id and reply.confidence and reply.question_id
+
+
+async def test_helped_is_recorded_once_and_not_chased(bot: Rig, sessions: object) -> None:
+    out = await bot.say(DEAL)
+    thanks = await bot.say(payload=buttons(out)[ru("btn_helped")])
+    assert text_of(thanks) == ru("helped") and not buttons(thanks)
+    again = await bot.say(payload=buttons(out)[ru("btn_helped")])
+    assert text_of(again) == ru("stale")
+    async with bot.sessions() as session:
+        feedback = list(await session.scalars(select(Feedback)))
+    assert [(f.helpful, f.entry_id) for f in feedback] == [(True, ENTRIES[0].id)]
+
+
+async def test_not_helped_offers_next_best_once_then_escalates(bot: Rig) -> None:
+    first = await bot.say(DEAL)
+    offered = await bot.say(payload=buttons(first)[ru("btn_not_helped")])
+    assert ru("alternatives_intro") in text_of(offered)
+    choices = buttons(offered)
+    assert ENTRIES[0].title not in choices and ENTRIES[1].title in choices
+    picked = await bot.say(payload=choices[ENTRIES[1].title])
+    assert to_person(picked)[0].reply.title == ENTRIES[1].title  # type: ignore[union-attr]
+    escalated = await bot.say(payload=buttons(picked)[ru("btn_not_helped")])
+    assert "№1" in text_of(escalated) and "место в очереди: 1" in text_of(escalated)
+    effects = [(o.target, o.effect) for o in escalated if o.effect]
+    assert effects == [
+        (Target.PERSON, Effect.HAND_TO_QUEUE),
+        (Target.OPERATORS, Effect.OPEN_TICKET),
+    ]
+    assert await state(bot.sessions) == State.WAITING
+    async with bot.sessions() as session:
+        ticket = await session.scalar(select(Ticket))
+    assert ticket is not None and ticket.reason == "not_helped" and ticket.question == DEAL
+
+
+async def test_out_of_scope_offers_operator_and_the_button_opens_a_ticket(bot: Rig) -> None:
+    out = await bot.say(NONSENSE)
+    assert text_of(out) == ru("escalate")
+    escalated = await bot.say(payload=buttons(out)[ru("btn_operator")])
+    assert any(o.effect is Effect.OPEN_TICKET for o in escalated)
+    async with bot.sessions() as session:
+        ticket = await session.scalar(select(Ticket))
+    assert ticket is not None and ticket.reason == "requested" and ticket.question == NONSENSE
+
+
+async def test_asking_for_an_operator_escalates_the_question_just_asked(bot: Rig) -> None:
+    await bot.say(TASK)
+    out = await bot.say("позовите оператора")
+    assert any(o.effect is Effect.OPEN_TICKET for o in out)
+    async with bot.sessions() as session:
+        ticket = await session.scalar(select(Ticket))
+    assert ticket is not None and ticket.question == TASK
+
+
+async def test_open_ticket_takes_messages_instead_of_the_knowledge_base(bot: Rig) -> None:
+    await bot.say(NONSENSE)
+    await bot.say("позовите оператора")
+    first = await bot.say(DEAL)
+    second = await bot.say("и ещё подробности")
+    assert text_of(first) == PHRASES["ticket_relayed"]["ru"].format(ticket=1)
+    assert not to_person(second)  # a burst is acknowledged once
+    relays = [o for o in first + second if o.effect is Effect.RELAY_TO_OPERATOR]
+    assert [o.reply.blocks for o in relays if o.reply] == [(DEAL,), ("и ещё подробности",)]
+    assert all(o.target is Target.OPERATORS and o.ticket_id == 1 for o in relays)
+
+
+async def test_cancel_word_closes_the_ticket_and_returns_to_the_bot(bot: Rig) -> None:
+    await bot.say(NONSENSE)
+    await bot.say("позовите оператора")
+    out = await bot.say("Отмена")
+    assert text_of(out) == PHRASES["ticket_cancelled"]["ru"].format(ticket=1)
+    assert any(o.effect is Effect.CLOSE_TICKET and o.target is Target.OPERATORS for o in out)
+    assert await state(bot.sessions) == State.BOT
+    answered = await bot.say(DEAL)
+    assert to_person(answered)[0].reply.title == DEAL  # type: ignore[union-attr]
+
+
+async def test_same_question_within_minutes_never_opens_a_second_ticket(
+    bot: Rig, clock: object
+) -> None:
+    for _ in range(2):
+        out = await bot.say(NONSENSE)
+        await bot.say(payload=buttons(out)[ru("btn_operator")])
+        await bot.say("отмена")
+        clock.advance(minutes=3)  # type: ignore[attr-defined]
+    assert await count(bot.sessions, Ticket) == 1
+    clock.advance(minutes=30)  # type: ignore[attr-defined]
+    out = await bot.say(NONSENSE)
+    await bot.say(payload=buttons(out)[ru("btn_operator")])
+    assert await count(bot.sessions, Ticket) == 2
+
+
+async def test_repeated_delivery_is_processed_once(bot: Rig) -> None:
+    first = await bot.say(DEAL, message_id="update-7")
+    repeat = await bot.say(DEAL, message_id="update-7")
+    assert first and repeat == []
+    assert await count(bot.sessions, Message) == 2  # the question and one answer
+
+
+async def test_outside_working_hours_the_ticket_is_created_and_says_when(
+    sessions: async_sessionmaker[AsyncSession], clock: object
+) -> None:
+    clock.advance(days=5)  # type: ignore[attr-defined]  # Saturday
+    weekend = rig(sessions, clock, hours={"timezone": "Europe/Chisinau", "days": "mon-fri"})  # type: ignore[arg-type]
+    out = await weekend.say("позовите оператора")
+    assert any(o.effect is Effect.OPEN_TICKET for o in out)
+    assert "понедельник" not in text_of(out) and "пн в 09:00" in text_of(out)
+    assert "пн–пт 09:00–18:00 (Europe/Chisinau)" in text_of(out)
+
+
+async def test_inside_working_hours_nothing_is_said_about_hours(bot: Rig) -> None:
+    out = await bot.say("позовите оператора")
+    assert "09:00" not in text_of(out)
+
+
+@pytest.mark.parametrize(
+    ("code", "label"),
+    [("en-US", "Helped"), ("ro", "M-a ajutat"), ("", "Помогло"), ("de", "Помогло")],
+)
+async def test_phrases_follow_the_channel_language(bot: Rig, code: str, label: str) -> None:
+    out = await bot.say(DEAL, language_code=code)
+    assert label in buttons(out)
+
+
+async def test_without_a_channel_language_the_question_language_is_used(bot: Rig) -> None:
+    out = await bot.say("How do I add a deal in CRM?")
+    assert "Helped" in buttons(out) or text_of(out) == PHRASES["escalate"]["en"]
+
+
+async def test_small_talk_says_what_the_bot_can_do(bot: Rig) -> None:
+    assert text_of(await bot.say("привет")) == ru("smalltalk_greeting")
+    assert text_of(await bot.say("спасибо")) == ru("smalltalk_thanks")
+
+
+async def test_empty_text_asks_for_a_question(bot: Rig) -> None:
+    assert text_of(await bot.say("   ")) == ru("empty")
+
+
+async def test_a_100_kb_message_is_cut_stored_and_answered(bot: Rig) -> None:
+    out = await bot.say(DEAL + " " + "я" * 100_000)
+    assert to_person(out)
+    async with bot.sessions() as session:
+        stored = await session.scalar(select(Message).order_by(Message.id).limit(1))
+    assert stored is not None and len(stored.text) == 4000
+
+
+@pytest.mark.parametrize("payload", ["fb:ok:999", "pick:1:9", "garbage", "rate:5:3", "cancel:1"])
+async def test_stale_or_foreign_presses_change_nothing(bot: Rig, payload: str) -> None:
+    await bot.say(DEAL)
+    out = await bot.say(payload=payload)
+    assert text_of(out) == ru("stale")
+    assert await count(bot.sessions, Ticket) == 0 and await count(bot.sessions, Feedback) == 0
+
+
+async def test_a_press_from_another_conversation_is_stale(bot: Rig) -> None:
+    out = await bot.say(DEAL, person="1")
+    stolen = await bot.say(payload=buttons(out)[ru("btn_not_helped")], person="2")
+    assert text_of(stolen) == ru("stale")
+    assert await count(bot.sessions, Feedback) == 0
+
+
+async def test_old_buttons_while_waiting_remind_of_the_ticket(bot: Rig) -> None:
+    answer = await bot.say(DEAL)
+    await bot.say("позовите оператора")
+    out = await bot.say(payload=buttons(answer)[ru("btn_helped")])
+    assert text_of(out) == PHRASES["ticket_busy"]["ru"].format(ticket=1)
+    cancelled = await bot.say(payload=buttons(out)[ru("btn_cancel")])
+    assert await state(bot.sessions) == State.BOT and ru("btn_cancel") not in buttons(cancelled)
+
+
+async def test_close_then_rate_once(bot: Rig) -> None:
+    await bot.say("позовите оператора")
+    await bot.queue.take(1, "anna")
+    assert await state(bot.sessions) == State.OPERATOR
+    closed = await bot.queue.close(1, "anna", note="explained")
+    rate = buttons(closed)
+    assert list(rate) == ["1", "2", "3", "4", "5"]
+    assert await state(bot.sessions) == State.CLOSED
+    thanks = await bot.say(payload=rate["5"])
+    assert text_of(thanks) == ru("rated")
+    assert text_of(await bot.say(payload=rate["1"])) == ru("stale")
+    async with bot.sessions() as session:
+        ticket = await session.get(Ticket, 1)
+    assert ticket is not None and ticket.rating == 5 and ticket.note == "explained"
+    again = await bot.say(DEAL)
+    assert to_person(again)[0].reply.title == DEAL  # type: ignore[union-attr]
+    assert await state(bot.sessions) == State.BOT
+
+
+async def test_events_of_one_conversation_are_serialised(bot: Rig) -> None:
+    results = await asyncio.gather(*(bot.say(DEAL) for _ in range(5)))
+    assert all(to_person(r) for r in results)
+    assert await count(bot.sessions, Message) == 10
+
+
+async def test_an_event_without_ids_is_an_engine_error(bot: Rig) -> None:
+    with pytest.raises(EngineError):
+        await bot.engine.handle(Incoming("test", "", "42", "hi"))

@@ -1,0 +1,157 @@
+"""The operator queue service: take, reply, transfer, close, transcript, figures, re-flagging."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from engine_fixtures import DEAL, NONSENSE, Rig, rig, text_of
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.engine import Effect, State, Target
+from bot.errors import TicketClosedError, TicketError, TicketNotFoundError, TicketTakenError
+
+
+@pytest.fixture
+def db_url(sqlite_db_url: str) -> str:
+    return sqlite_db_url
+
+
+@pytest.fixture
+def bot(sessions: async_sessionmaker[AsyncSession], clock: object) -> Rig:
+    return rig(sessions, clock, queue={"reflag_minutes": 15})  # type: ignore[arg-type]
+
+
+async def _escalate(bot: Rig, person: str = "42") -> None:
+    await bot.say(NONSENSE, person=person)
+    await bot.say("позовите оператора", person=person)
+
+
+async def test_waiting_tickets_are_listed_oldest_first(bot: Rig, clock: object) -> None:
+    for person in ("1", "2", "3"):
+        await _escalate(bot, person)
+        clock.advance(minutes=1)  # type: ignore[attr-defined]
+    await bot.queue.take(2, "anna")
+    views = await bot.queue.list_tickets(("waiting",))
+    assert [v.id for v in views] == [1, 3] and views[0].conversation_id == "chat-1"
+    assert (await bot.queue.get(2)).operator == "anna"
+
+
+async def test_reply_reaches_the_person_and_takes_a_waiting_ticket(bot: Rig, clock: object) -> None:
+    await _escalate(bot)
+    clock.advance(minutes=4)  # type: ignore[attr-defined]
+    out = await bot.queue.reply(1, "anna", "  Откройте CRM  ")
+    assert [(o.target, o.reply.blocks if o.reply else None) for o in out] == [
+        (Target.PERSON, ("Откройте CRM",))
+    ]
+    assert out[0].conversation_id == "chat-42" and out[0].operator == "anna"
+    view = await bot.queue.get(1)
+    assert view.status == "taken" and view.operator == "anna"
+    assert view.first_reply_at == view.taken_at and view.taken_at - view.created_at == timedelta(
+        minutes=4
+    )  # type: ignore[operator]
+
+
+async def test_transfer_hands_the_ticket_on(bot: Rig) -> None:
+    await _escalate(bot)
+    await bot.queue.take(1, "anna")
+    out = await bot.queue.transfer(1, "bob")
+    assert "bob" in text_of(out)
+    assert any(o.effect is Effect.TICKET_TRANSFERRED for o in out)
+    assert (await bot.queue.get(1)).operator == "bob"
+
+
+async def test_bad_operator_actions_are_clear_errors_and_change_nothing(bot: Rig) -> None:
+    await _escalate(bot)
+    with pytest.raises(TicketNotFoundError):
+        await bot.queue.take(99, "anna")
+    with pytest.raises(TicketNotFoundError):
+        await bot.queue.transcript(99)
+    with pytest.raises(TicketError, match="empty"):
+        await bot.queue.reply(1, "anna", "   ")
+    await bot.queue.take(1, "anna")
+    with pytest.raises(TicketTakenError, match="anna"):
+        await bot.queue.take(1, "bob")
+    await bot.queue.close(1, "anna")
+    for action in (
+        bot.queue.take(1, "bob"),
+        bot.queue.close(1, "bob"),
+        bot.queue.reply(1, "bob", "hi"),
+        bot.queue.transfer(1, "bob"),
+    ):
+        with pytest.raises(TicketClosedError):
+            await action
+    view = await bot.queue.get(1)
+    assert view.status == "closed" and view.operator == "anna"
+
+
+async def test_operator_closing_while_the_person_writes_returns_them_to_the_bot(bot: Rig) -> None:
+    await _escalate(bot)
+    await bot.queue.close(1, "anna")
+    out = await bot.say(DEAL)
+    assert out[0].reply is not None and out[0].reply.title == DEAL
+
+
+async def test_transcript_has_the_whole_exchange(bot: Rig) -> None:
+    await _escalate(bot)
+    await bot.say("подробности")
+    await bot.queue.reply(1, "anna", "ответ")
+    lines = await bot.queue.transcript(1)
+    authors = [line.author for line in lines]
+    assert authors[:2] == ["person", "bot"] and lines[0].text == NONSENSE
+    assert ("person", "подробности") in [(x.author, x.text) for x in lines]
+    assert (lines[-1].author, lines[-1].operator, lines[-1].text) == ("operator", "anna", "ответ")
+
+
+async def test_figures(bot: Rig, clock: object) -> None:
+    await _escalate(bot, "1")
+    await _escalate(bot, "2")
+    clock.advance(minutes=10)  # type: ignore[attr-defined]
+    await bot.queue.reply(1, "anna", "ok")
+    await bot.queue.close(1, "anna")
+    await bot.say(payload="rate:1:4", person="1")
+    figures = await bot.queue.figures()
+    assert (figures.waiting, figures.taken, figures.tickets) == (1, 0, 2)
+    assert figures.median_wait == figures.median_first_response == timedelta(minutes=10)
+    assert figures.ratings == (4,)
+
+
+async def test_a_ticket_nobody_takes_is_flagged_again_once_per_timeout(
+    bot: Rig, clock: object
+) -> None:
+    await _escalate(bot)
+    assert await bot.queue.reflag_overdue() == []
+    clock.advance(minutes=16)  # type: ignore[attr-defined]
+    flagged = await bot.queue.reflag_overdue()
+    assert [(o.target, o.effect, o.ticket_id) for o in flagged] == [
+        (Target.OPERATORS, Effect.NOTIFY_OPERATORS, 1)
+    ]
+    assert "16" in (flagged[0].reply.blocks[0] if flagged[0].reply else "")
+    assert await bot.queue.reflag_overdue() == []
+    clock.advance(minutes=15)  # type: ignore[attr-defined]
+    assert len(await bot.queue.reflag_overdue()) == 1
+    await bot.queue.take(1, "anna")
+    clock.advance(minutes=60)  # type: ignore[attr-defined]
+    assert await bot.queue.reflag_overdue() == []
+
+
+async def test_external_ref_finds_the_ticket(bot: Rig) -> None:
+    await _escalate(bot)
+    await bot.queue.set_external_ref(1, "topic:77")
+    found = await bot.queue.by_external_ref("topic:77")
+    assert found is not None and found.id == 1
+    assert await bot.queue.by_external_ref("topic:78") is None
+    mine = await bot.queue.open_ticket_for("test", "chat-42")
+    assert mine is not None and mine.id == 1
+    assert await bot.queue.open_ticket_for("test", "chat-43") is None
+
+
+async def test_take_moves_the_conversation_to_the_operator(bot: Rig) -> None:
+    await _escalate(bot)
+    out = await bot.queue.take(1, "anna")
+    assert "anna" in text_of(out)
+    async with bot.sessions() as session:
+        from bot.storage.repo import find_conversation
+
+        conv = await find_conversation(session, "test", "chat-42")
+    assert conv is not None and conv.state == State.OPERATOR
