@@ -1,0 +1,1 @@
+"""Fakes of the outside world (Telegram Bot API, Bitrix24) for end-to-end tests."""
