@@ -14,14 +14,14 @@ import itertools
 import json
 import re
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from knowledge.base import KnowledgeBase, Thresholds  # noqa: E402
-from knowledge.model import Action, Decision  # noqa: E402
+from knowledge.base import KnowledgeBase, Thresholds, choose_action  # noqa: E402
+from knowledge.matcher import Weights  # noqa: E402
+from knowledge.model import Action, Decision, Match  # noqa: E402
 
 
 def _norm_title(s: str) -> str:
@@ -92,32 +92,68 @@ def _objective(s: dict[str, float]) -> float:
     return (
         s["top1"]
         + 0.5 * s["recall3"]
-        + 0.6 * s.get("escalate_acc", 0)
-        - 1.5 * max(0.0, s["false_escalate"] - 0.03)
+        + 0.8 * s.get("escalate_acc", 0)
+        - 2.0 * max(0.0, s["false_escalate"] - 0.03)
     )
+
+
+class _Case:
+    """One question's intent and candidates, scored once; re-weighted offline."""
+
+    def __init__(self, kb: KnowledgeBase, case: dict) -> None:
+        self.case = case
+        self.intent, self.ranked = kb.explain(case["q"])
+        self.entries = [kb.entries[r.doc] for r in self.ranked]
+
+    def decision(self, weights: Weights, t: Thresholds) -> Decision:
+        if self.intent == "operator":
+            return Decision(Action.OPERATOR)
+        if self.intent:
+            return Decision(Action.SMALLTALK)
+        scored = sorted(
+            (
+                (weights.combine(r.bm25, r.coverage, r.head, r.fuzzy) * r.known, n)
+                for n, r in enumerate(self.ranked)
+            ),
+            reverse=True,
+        )
+        matches = tuple(Match(self.entries[n], sc) for sc, n in scored[:10])
+        return Decision(choose_action([m.score for m in matches], t), matches)
+
+
+def _simplex(step: float) -> list[Weights]:
+    n = round(1 / step)
+    out = []
+    for a in range(n + 1):
+        for b in range(n + 1 - a):
+            for c in range(n + 1 - a - b):
+                d = n - a - b - c
+                out.append(Weights(a * step, b * step, c * step, d * step))
+    return out
 
 
 def _calibrate(kb: KnowledgeBase, cases: list[dict]) -> None:
-    base = kb.thresholds
-    best: tuple[float, Thresholds, dict[str, float]] | None = None
-    grid = itertools.product(
-        (0.40, 0.45, 0.50, 0.55, 0.60),  # answer
-        (0.0, 0.02, 0.04, 0.06),  # answer_margin
-        (0.55, 0.65, 0.75),  # sure
-        (0.20, 0.25, 0.30, 0.35, 0.40),  # clarify
-    )
-    for answer, margin, sure, clarify in grid:
-        if not clarify <= answer <= sure:
-            continue
-        kb.thresholds = replace(
-            base, answer=answer, answer_margin=margin, sure=sure, clarify=clarify
+    prepared = [_Case(kb, c) for c in cases]
+    grid = [
+        Thresholds(answer=a, answer_margin=m, sure=s, clarify=c)
+        for a, m, s, c in itertools.product(
+            (0.35, 0.40, 0.45, 0.50, 0.55),
+            (0.0, 0.02, 0.04),
+            (0.50, 0.60, 0.70),
+            (0.20, 0.25, 0.30, 0.35, 0.40),
         )
-        s = score(cases, [kb.decide(c["q"]) for c in cases])
-        if best is None or _objective(s) > best[0]:
-            best = (_objective(s), kb.thresholds, s)
+        if c <= a <= s
+    ]
+    best: tuple[float, Weights, Thresholds, dict[str, float]] | None = None
+    for weights in _simplex(0.1):
+        for t in grid:
+            s = score(cases, [p.decision(weights, t) for p in prepared])
+            if best is None or _objective(s) > best[0]:
+                best = (_objective(s), weights, t, s)
     assert best is not None
-    print("best thresholds:", best[1])
-    print("scores:", {k: round(v, 3) for k, v in best[2].items()})
+    print("best weights:", best[1])
+    print("best thresholds:", best[2])
+    print("scores:", {k: round(v, 3) for k, v in best[3].items()})
 
 
 def main() -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from knowledge.resources import read_data_lines
-from knowledge.text import Morphology, tokenize
+from knowledge.text import Morphology, fold, tokenize
 
 
 class Analyzer:
@@ -17,7 +17,7 @@ class Analyzer:
 
     def __init__(self, morphology: Morphology | None = None) -> None:
         self.morph = morphology or Morphology()
-        self.stopwords = frozenset(read_data_lines("stopwords.txt"))
+        self.stopwords = frozenset(fold(w) for w in read_data_lines("stopwords.txt"))
         self._synonyms: dict[tuple[str, ...], tuple[str, ...]] = {}
         self._longest = 1
         for line in read_data_lines("synonyms.txt"):

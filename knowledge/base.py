@@ -10,7 +10,7 @@ from knowledge.analyzer import Analyzer
 from knowledge.answer import build_answer
 from knowledge.index import Index
 from knowledge.intents import OPERATOR, IntentReader
-from knowledge.matcher import Matcher
+from knowledge.matcher import Matcher, Ranked
 from knowledge.model import Action, Answer, Decision, Entry, Match
 from knowledge.query import QueryReader
 
@@ -63,6 +63,12 @@ class KnowledgeBase:
     def get(self, entry_id: str) -> Entry | None:
         return self._by_id.get(entry_id)
 
+    def explain(self, text: str, limit: int = 40) -> tuple[str, list[Ranked]]:
+        """The intent and the scored candidates with their parts (for calibration and debugging)."""
+        intent = self._intents.read(text)
+        query = self._reader.read(intent.rest or text)
+        return intent.kind, self._matcher.rank_raw(query, limit)
+
     def search(self, text: str, limit: int = 5, exclude: Collection[str] = ()) -> list[Match]:
         """Ranked matches for a text, best first, ignoring intents and thresholds."""
         return self._matcher.rank(self._reader.read(text), limit, frozenset(exclude))
@@ -79,21 +85,20 @@ class KnowledgeBase:
         if intent.kind:
             return Decision(Action.SMALLTALK, lang=language, smalltalk=intent.kind)
         matches = tuple(self._matcher.rank(query, 10, frozenset(exclude)))
-        t = self.thresholds
-        if not matches or matches[0].score < t.clarify:
-            return Decision(Action.ESCALATE, matches, lang=language, confidence=_top(matches))
-        top = matches[0]
-        runner_up = matches[1].score if len(matches) > 1 else 0.0
-        if top.score >= t.sure or (
-            top.score >= t.answer and top.score - runner_up >= t.answer_margin
-        ):
+        action = choose_action([m.score for m in matches], self.thresholds)
+        confidence = matches[0].score if matches else 0.0
+        if action is Action.ANSWER:
             keys = [k.key for k in query.keys if k.known]
-            answer = build_answer(top.entry, self._analyzer, keys)
-            return Decision(Action.ANSWER, matches, answer, language, confidence=top.score)
-        close = tuple(m for m in matches if top.score - m.score <= t.clarify_band)
-        choices = close[: t.clarify_max] if len(close) > 1 else matches[: t.clarify_max]
-        rest = tuple(m for m in matches if m not in choices)
-        return Decision(Action.CLARIFY, choices + rest, lang=language, confidence=top.score)
+            answer = build_answer(matches[0].entry, self._analyzer, keys)
+            return Decision(action, matches, answer, language, confidence=confidence)
+        if action is Action.CLARIFY:
+            band = self.thresholds.clarify_band
+            close = tuple(m for m in matches if confidence - m.score <= band)
+            choices = close if len(close) > 1 else matches
+            choices = choices[: self.thresholds.clarify_max]
+            rest = tuple(m for m in matches if m not in choices)
+            matches = choices + rest
+        return Decision(action, matches, lang=language, confidence=confidence)
 
     def answer_for(self, entry_id: str, question: str = "") -> Answer:
         """The answer content for one entry, its text chosen for ``question`` when given."""
@@ -102,5 +107,12 @@ class KnowledgeBase:
         return build_answer(entry, self._analyzer, keys)
 
 
-def _top(matches: Sequence[Match]) -> float:
-    return matches[0].score if matches else 0.0
+def choose_action(scores: Sequence[float], t: Thresholds) -> Action:
+    """ANSWER, CLARIFY or ESCALATE from the ranked confidences alone."""
+    if not scores or scores[0] < t.clarify:
+        return Action.ESCALATE
+    top = scores[0]
+    runner_up = scores[1] if len(scores) > 1 else 0.0
+    if top >= t.sure or (top >= t.answer and top - runner_up >= t.answer_margin):
+        return Action.ANSWER
+    return Action.CLARIFY

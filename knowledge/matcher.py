@@ -14,25 +14,40 @@ CANDIDATES = 40
 # A key the index has never seen weighs like this fraction of the rarest key: a question about
 # "HubSpot" or "сдэк" is mostly about something the knowledge base does not cover.
 UNKNOWN_WEIGHT = 0.7
-# How the parts of the confidence add up (they sum to 1).
-W_BM25 = 0.30
-W_COVERAGE = 0.35
-W_HEAD = 0.20
-W_FUZZY = 0.15
+
+
+@dataclass(frozen=True, slots=True)
+class Weights:
+    """How the parts of the confidence add up (they sum to 1); calibrated with the thresholds."""
+
+    bm25: float = 0.30
+    coverage: float = 0.35
+    head: float = 0.20
+    fuzzy: float = 0.15
+
+    def combine(self, bm25: float, coverage: float, head: float, fuzzy: float) -> float:
+        return self.bm25 * bm25 + self.coverage * coverage + self.head * head + self.fuzzy * fuzzy
 
 
 @dataclass(frozen=True, slots=True)
 class Ranked:
+    """A candidate with its confidence and the parts it was made of (for calibration)."""
+
     doc: int
     score: float
+    bm25: float
     coverage: float
+    head: float
+    fuzzy: float
+    known: float
 
 
 class Matcher:
     """Scores candidate entries of one index."""
 
-    def __init__(self, index: Index) -> None:
+    def __init__(self, index: Index, weights: Weights | None = None) -> None:
         self._index = index
+        self.weights = weights or Weights()
 
     def rank(
         self, query: Query, limit: int = 10, exclude: frozenset[str] = frozenset()
@@ -57,22 +72,20 @@ class Matcher:
         bm = index.score(weighted)
         top = sorted(bm.items(), key=lambda item: -item[1])[: CANDIDATES + len(exclude)]
         query_keys = " ".join(k for k, _ in weighted)
+        # The share of the question the index knows at all: what is left is something the
+        # knowledge base does not cover, and the confidence drops with it.
+        known = total / denominator
         ranked: list[Ranked] = []
         for doc, bm_score in top:
             info = index.infos[doc]
             if info.entry.id in exclude:
                 continue
             keys = index.doc_keys[doc]
-            covered = sum(index.key_idf(k) * w for k, w in weighted if k in keys)
-            head = sum(index.key_idf(k) * w for k, w in weighted if k in info.head_keys)
+            covered = sum(index.key_idf(k) * w for k, w in weighted if k in keys) / total
+            head = sum(index.key_idf(k) * w for k, w in weighted if k in info.head_keys) / total
             fuzzy = fuzz.token_set_ratio(query_keys, " ".join(info.title_keys)) / 100
-            coverage = covered / denominator
-            score = (
-                W_BM25 * min(bm_score / total, 1.0)
-                + W_COVERAGE * coverage
-                + W_HEAD * head / denominator
-                + W_FUZZY * fuzzy * (total / denominator)
-            )
-            ranked.append(Ranked(doc, score, coverage))
+            bm_part = min(bm_score / total, 1.0)
+            relevance = self.weights.combine(bm_part, covered, head, fuzzy)
+            ranked.append(Ranked(doc, relevance * known, bm_part, covered, head, fuzzy, known))
         ranked.sort(key=lambda r: -r.score)
         return ranked[:limit]
