@@ -14,6 +14,7 @@ import itertools
 import json
 import re
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -21,7 +22,7 @@ sys.path.insert(0, str(ROOT))
 
 from knowledge.base import KnowledgeBase, Thresholds, choose_action  # noqa: E402
 from knowledge.matcher import Weights  # noqa: E402
-from knowledge.model import Action, Decision, Match  # noqa: E402
+from knowledge.model import Action, Decision  # noqa: E402
 
 
 def _norm_title(s: str) -> str:
@@ -101,34 +102,67 @@ class _Case:
     """One question's intent and candidates, scored once; re-weighted offline."""
 
     def __init__(self, kb: KnowledgeBase, case: dict) -> None:
-        self.case = case
+        self.expect = case["expect"]
         self.intent, self.ranked = kb.explain(case["q"])
-        self.entries = [kb.entries[r.doc] for r in self.ranked]
+        targets = self.expect.get("answer", [])
+        self.hits = [
+            _hit(kb.entries[r.doc].title, kb.entries[r.doc].url, targets) for r in self.ranked
+        ]
 
-    def decision(self, weights: Weights, t: Thresholds) -> Decision:
-        if self.intent == "operator":
-            return Decision(Action.OPERATOR)
-        if self.intent:
-            return Decision(Action.SMALLTALK)
+    def summary(self, weights: Weights) -> tuple[float, float, bool, bool]:
+        """Top score, runner-up score, top is right, a right one is in the top three."""
         scored = sorted(
             (
-                (weights.combine(r.bm25, r.coverage, r.head, r.fuzzy) * r.known, n)
+                (
+                    weights.confidence(
+                        weights.combine(r.bm25, r.coverage, r.head, r.fuzzy), r.known, r.length
+                    ),
+                    n,
+                )
                 for n, r in enumerate(self.ranked)
             ),
             reverse=True,
         )
-        matches = tuple(Match(self.entries[n], sc) for sc, n in scored[:10])
-        return Decision(choose_action([m.score for m in matches], t), matches)
+        top = [n for _, n in scored[:3]]
+        first = scored[0][0] if scored else 0.0
+        second = scored[1][0] if len(scored) > 1 else 0.0
+        return first, second, bool(top) and self.hits[top[0]], any(self.hits[n] for n in top)
 
 
-def _simplex(step: float) -> list[Weights]:
+def _score_offline(
+    cases: list[_Case], summaries: list[tuple[float, float, bool, bool]], t: Thresholds
+) -> dict[str, float]:
+    m = dict.fromkeys(("n", "top1", "recall3", "fe", "esc", "esc_ok"), 0.0)
+    for case, (first, second, right, in3) in zip(cases, summaries, strict=True):
+        if case.intent:
+            action = Action.OPERATOR if case.intent == "operator" else Action.SMALLTALK
+        else:
+            action = choose_action([first, second] if second else [first], t)
+        if "answer" in case.expect:
+            m["n"] += 1
+            m["top1"] += action is Action.ANSWER and right
+            m["recall3"] += action in (Action.ANSWER, Action.CLARIFY) and in3
+            m["fe"] += action in (Action.ESCALATE, Action.OPERATOR)
+        elif case.expect.get("escalate"):
+            m["esc"] += 1
+            m["esc_ok"] += action is Action.ESCALATE
+    n = max(m["n"], 1)
+    return {
+        "top1": m["top1"] / n,
+        "recall3": m["recall3"] / n,
+        "false_escalate": m["fe"] / n,
+        "escalate_acc": m["esc_ok"] / max(m["esc"], 1),
+    }
+
+
+def _simplex(step: float, powers: tuple[float, float]) -> list[Weights]:
     n = round(1 / step)
     out = []
     for a in range(n + 1):
         for b in range(n + 1 - a):
             for c in range(n + 1 - a - b):
                 d = n - a - b - c
-                out.append(Weights(a * step, b * step, c * step, d * step))
+                out.append(Weights(a * step, b * step, c * step, d * step, *powers))
     return out
 
 
@@ -137,19 +171,30 @@ def _calibrate(kb: KnowledgeBase, cases: list[dict]) -> None:
     grid = [
         Thresholds(answer=a, answer_margin=m, sure=s, clarify=c)
         for a, m, s, c in itertools.product(
-            (0.35, 0.40, 0.45, 0.50, 0.55),
-            (0.0, 0.02, 0.04),
-            (0.50, 0.60, 0.70),
-            (0.20, 0.25, 0.30, 0.35, 0.40),
+            (0.30, 0.35, 0.40, 0.45, 0.50, 0.55),
+            (0.0, 0.02, 0.04, 0.06),
+            (0.45, 0.50, 0.55, 0.60, 0.70),
+            (0.15, 0.20, 0.25, 0.30, 0.35, 0.40),
         )
         if c <= a <= s
     ]
     best: tuple[float, Weights, Thresholds, dict[str, float]] | None = None
-    for weights in _simplex(0.1):
-        for t in grid:
-            s = score(cases, [p.decision(weights, t) for p in prepared])
-            if best is None or _objective(s) > best[0]:
-                best = (_objective(s), weights, t, s)
+    current = Weights()
+    for _ in range(2):  # coordinate descent: the powers, then the part weights
+        candidates = [
+            replace(current, unknown_power=u, length_power=lp)
+            for u in (1.0, 1.5, 2.0, 2.5)
+            for lp in (0.0, 0.15, 0.3, 0.45, 0.6)
+        ]
+        candidates += _simplex(0.1, (current.unknown_power, current.length_power))
+        for weights in candidates:
+            summaries = [p.summary(weights) for p in prepared]
+            for t in grid:
+                s = _score_offline(prepared, summaries, t)
+                if best is None or _objective(s) > best[0]:
+                    best = (_objective(s), weights, t, s)
+        assert best is not None
+        current = best[1]
     assert best is not None
     print("best weights:", best[1])
     print("best thresholds:", best[2])

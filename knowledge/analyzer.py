@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from knowledge.resources import read_data_lines
-from knowledge.text import Morphology, fold, tokenize
+from knowledge.text import Morphology, fold, script, tokenize
 
 
 class Analyzer:
@@ -18,6 +18,10 @@ class Analyzer:
     def __init__(self, morphology: Morphology | None = None) -> None:
         self.morph = morphology or Morphology()
         self.stopwords = frozenset(fold(w) for w in read_data_lines("stopwords.txt"))
+        # Inflected stop words ("всей", "вашими") are caught by their key as well.
+        self._stop_keys = frozenset(
+            self.morph.key(w) for w in self.stopwords if script(w) == "cyr" and len(w) > 2
+        )
         self._synonyms: dict[tuple[str, ...], tuple[str, ...]] = {}
         self._longest = 1
         for line in read_data_lines("synonyms.txt"):
@@ -31,22 +35,26 @@ class Analyzer:
 
     def keys(self, text: str, lang: str = "ru") -> list[str]:
         """Index keys of a text, in order, stop words dropped and synonyms resolved."""
-        return self.keys_of_tokens(tokenize(text), lang)
+        return [key for key, _ in self.keyed(tokenize(text), lang)]
 
     def keys_of_tokens(self, tokens: Sequence[str], lang: str = "ru") -> list[str]:
+        return [key for key, _ in self.keyed(tokens, lang)]
+
+    def keyed(self, tokens: Sequence[str], lang: str = "ru") -> list[tuple[str, str]]:
+        """(key, the token it came from) pairs; a synonym's keys come from its first token."""
         keys = self.morph.keys(tokens, lang)
-        out: list[str] = []
+        out: list[tuple[str, str]] = []
         i, n = 0, len(keys)
         while i < n:
             for size in range(min(self._longest, n - i), 0, -1):
                 canonical = self._synonyms.get(tuple(keys[i : i + size]))
                 if canonical is not None:
-                    out.extend(canonical)
+                    out.extend((key, tokens[i]) for key in canonical)
                     i += size
                     break
             else:
-                if tokens[i] not in self.stopwords:
-                    out.append(keys[i])
+                if tokens[i] not in self.stopwords and keys[i] not in self._stop_keys:
+                    out.append((keys[i], tokens[i]))
                 i += 1
         return out
 

@@ -14,19 +14,30 @@ CANDIDATES = 40
 # A key the index has never seen weighs like this fraction of the rarest key: a question about
 # "HubSpot" or "сдэк" is mostly about something the knowledge base does not cover.
 UNKNOWN_WEIGHT = 0.7
+LONG_QUERY_KEYS = 6
 
 
 @dataclass(frozen=True, slots=True)
 class Weights:
     """How the parts of the confidence add up (they sum to 1); calibrated with the thresholds."""
 
-    bm25: float = 0.30
-    coverage: float = 0.35
-    head: float = 0.20
-    fuzzy: float = 0.15
+    bm25: float = 0.60
+    coverage: float = 0.10
+    head: float = 0.00
+    fuzzy: float = 0.30
+    # The confidence is multiplied by known**unknown_power: the share of the question the index
+    # knows at all (what is left is something the knowledge base does not cover) ...
+    unknown_power: float = 1.0
+    # ... and by (keys / LONG_QUERY_KEYS)**length_power for a long question, whose many side
+    # words lower every part above although its question is as answerable as a short one.
+    length_power: float = 0.45
 
     def combine(self, bm25: float, coverage: float, head: float, fuzzy: float) -> float:
         return self.bm25 * bm25 + self.coverage * coverage + self.head * head + self.fuzzy * fuzzy
+
+    def confidence(self, relevance: float, known: float, length: int) -> float:
+        stretch = max(1.0, length / LONG_QUERY_KEYS) ** self.length_power
+        return min(1.0, relevance * known**self.unknown_power * stretch)
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +51,7 @@ class Ranked:
     head: float
     fuzzy: float
     known: float
+    length: int
 
 
 class Matcher:
@@ -72,9 +84,8 @@ class Matcher:
         bm = index.score(weighted)
         top = sorted(bm.items(), key=lambda item: -item[1])[: CANDIDATES + len(exclude)]
         query_keys = " ".join(k for k, _ in weighted)
-        # The share of the question the index knows at all: what is left is something the
-        # knowledge base does not cover, and the confidence drops with it.
         known = total / denominator
+        length = len(query.keys)
         ranked: list[Ranked] = []
         for doc, bm_score in top:
             info = index.infos[doc]
@@ -86,6 +97,7 @@ class Matcher:
             fuzzy = fuzz.token_set_ratio(query_keys, " ".join(info.title_keys)) / 100
             bm_part = min(bm_score / total, 1.0)
             relevance = self.weights.combine(bm_part, covered, head, fuzzy)
-            ranked.append(Ranked(doc, relevance * known, bm_part, covered, head, fuzzy, known))
+            score = self.weights.confidence(relevance, known, length)
+            ranked.append(Ranked(doc, score, bm_part, covered, head, fuzzy, known, length))
         ranked.sort(key=lambda r: -r.score)
         return ranked[:limit]

@@ -22,6 +22,8 @@ from knowledge.text import (
 MAX_QUERY_CHARS = 3000
 # A key that only resembles a vocabulary key counts for less than one typed correctly.
 TYPO_WEIGHT = 0.8
+# A bare number ("80 человек", "GA 4") says little about which article answers.
+NUMBER_WEIGHT = 0.4
 _MIN_TYPO_LEN = 4
 
 
@@ -79,8 +81,8 @@ class QueryReader:
         elif lang == "lat":
             lang = "en"
         read_text = " ".join(read_chunks)
-        keys = self._analyzer.keys(read_text, lang)
-        return Query(read_text, tuple(self._resolve(k) for k in keys), lang)
+        keyed = self._analyzer.keyed(tokenize(read_text), lang)
+        return Query(read_text, tuple(self._resolve(k, t) for k, t in keyed), lang)
 
     def _known_ratio(self, chunks: list[str], reader: Callable[[str], str]) -> float:
         keys = self._analyzer.keys(" ".join(reader(c) for c in chunks if script(c) == "lat"))
@@ -91,10 +93,15 @@ class QueryReader:
     def _read_chunk(self, chunk: str, reader: Callable[[str], str]) -> str:
         kind = script(chunk)
         if kind == "lat":
-            plain = self._analyzer.keys(chunk, "en")
-            if plain and all(k in self._vocab for k in plain):
+            other = reader(chunk)
+            if other == chunk:
                 return chunk
-            return reader(chunk)
+            plain, alternative = self._fits(chunk, "en"), self._fits(other, "ru")
+            if plain and alternative:
+                # Both read as something: a short Latin chunk ("d", "li", "j,") is far more often
+                # a Russian word typed in the other script than a Latin word.
+                return chunk if sum(ch.isalpha() for ch in chunk) >= 3 else other
+            return chunk if plain else other
         if kind == "cyr":
             keys = self._analyzer.keys(chunk)
             if keys and not any(k in self._vocab for k in keys):
@@ -104,9 +111,20 @@ class QueryReader:
                     return swapped
         return chunk
 
-    def _resolve(self, key: str) -> QueryKey:
+    def _fits(self, text: str, lang: str) -> bool:
+        """Every token of ``text`` is a stop word or a key the index knows."""
+        tokens = tokenize(text)
+        return bool(tokens) and all(
+            key in self._vocab for key, _ in self._analyzer.keyed(tokens, lang)
+        )
+
+    def _resolve(self, key: str, token: str) -> QueryKey:
         if key in self._vocab:
-            return QueryKey(key, 1.0, True)
+            return QueryKey(key, NUMBER_WEIGHT if key.isdigit() else 1.0, True)
+        # A dictionary word is spelt right: it is just not in the knowledge base ("перекинуть"
+        # must not become "передвинуть").
+        if self._analyzer.morph.is_word(token):
+            return QueryKey(key, 1.0, False)
         fixed = self._correct(key)
         if fixed is None:
             return QueryKey(key, 1.0, False)

@@ -87,6 +87,10 @@ class Morphology:
         stemmer = self._ro if lang == "ro" else self._en
         return str(stemmer.stemWord(token))
 
+    def is_word(self, token: str) -> bool:
+        """A real Russian word (in the dictionary), as opposed to a typo or a name."""
+        return script(token) == "cyr" and self._morph.word_is_known(token)
+
     def keys(self, tokens: Iterable[str], lang: str = "ru") -> list[str]:
         return [self.key(t, lang) for t in tokens]
 
