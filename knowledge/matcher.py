@@ -36,8 +36,9 @@ class Weights:
         return self.bm25 * bm25 + self.coverage * coverage + self.head * head + self.fuzzy * fuzzy
 
     def confidence(self, relevance: float, known: float, length: int) -> float:
-        stretch = max(1.0, length / LONG_QUERY_KEYS) ** self.length_power
-        return min(1.0, relevance * known**self.unknown_power * stretch)
+        stretch: float = max(1.0, length / LONG_QUERY_KEYS) ** self.length_power
+        penalty: float = known**self.unknown_power
+        return min(1.0, relevance * penalty * stretch)
 
 
 @dataclass(frozen=True, slots=True)
