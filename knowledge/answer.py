@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection
+from functools import lru_cache
 
 from knowledge.analyzer import Analyzer
 from knowledge.model import Answer, Entry, Link
@@ -34,20 +35,20 @@ def build_answer(entry: Entry, analyzer: Analyzer, question_keys: Collection[str
 
 
 def _best_paragraph(entry: Entry, analyzer: Analyzer, question_keys: Collection[str]) -> str:
-    paragraphs = [p.strip() for p in re.split(r"\n\s*\n|\n(?=\S)", entry.body) if p.strip()]
-    paragraphs = [p for p in paragraphs if len(p) >= 40] or paragraphs
+    paragraphs = _paragraphs(entry, analyzer)
     if not paragraphs:
         return ""
     wanted = set(question_keys)
-    if not wanted:
-        return paragraphs[0]
+    best = max(range(len(paragraphs)), key=lambda n: (len(wanted & paragraphs[n][1]), -n))
+    return paragraphs[best][0]
 
-    def overlap(pos_par: tuple[int, str]) -> tuple[int, int]:
-        pos, par = pos_par
-        return (len(wanted.intersection(analyzer.keys(par))), -pos)
 
-    _, best = max(enumerate(paragraphs), key=overlap)
-    return best
+@lru_cache(maxsize=2048)
+def _paragraphs(entry: Entry, analyzer: Analyzer) -> tuple[tuple[str, frozenset[str]], ...]:
+    """An entry's paragraphs with their keys, computed once per entry."""
+    texts = [p.strip() for p in re.split(r"\n\s*\n|\n(?=\S)", entry.body) if p.strip()]
+    texts = [p for p in texts if len(p) >= 40] or texts
+    return tuple((p, frozenset(analyzer.keys(p))) for p in texts)
 
 
 def _steps_block(steps: tuple[str, ...], room: int) -> str:

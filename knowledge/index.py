@@ -26,6 +26,18 @@ _B = 0.6
 # Candidate step: only the highest-impact postings of each key are read, so a query's cost is
 # bounded by the number of its keys, not by the size of the corpus.
 POSTINGS_PER_KEY = 400
+# Word families: a verb and its noun keep different stems ("напомина"/"напоминан",
+# "внедря"/"внедрен"); their shared beginning is indexed as a weaker key of its own.
+PREFIX_LEN = 5
+PREFIX_FACTOR = 0.5
+_PREFIX_MARK = "~"
+
+
+def prefix_key(key: str) -> str | None:
+    """The family key of a long Cyrillic key, or None."""
+    if len(key) <= PREFIX_LEN or not ("а" <= key[0] <= "я"):
+        return None
+    return _PREFIX_MARK + key[:PREFIX_LEN]
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +93,9 @@ class Index:
                 weight = FIELD_WEIGHTS[name] / norm
                 for key, count in Counter(keys).items():
                     pseudo_tf[key] += weight * count
+                    family = prefix_key(key)
+                    if family is not None:
+                        pseudo_tf[family] += weight * count * PREFIX_FACTOR
             for key, tf in pseudo_tf.items():
                 postings[key].append((tf / (_K1 + tf), doc))
             doc_keys.append(frozenset(pseudo_tf))
@@ -94,7 +109,7 @@ class Index:
             key: tuple(sorted(plist, reverse=True)[:POSTINGS_PER_KEY])
             for key, plist in postings.items()
         }
-        self.vocabulary = frozenset(self._postings)
+        self.vocabulary = frozenset(k for k in self._postings if not k.startswith(_PREFIX_MARK))
 
     def key_idf(self, key: str) -> float:
         return self.idf.get(key, self.max_idf)

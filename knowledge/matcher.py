@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import heapq
+from collections import defaultdict
 from dataclasses import dataclass
+from operator import itemgetter
 
 from rapidfuzz import fuzz
 
-from knowledge.index import Index
+from knowledge.index import PREFIX_FACTOR, Index, prefix_key
 from knowledge.model import Match
 from knowledge.query import Query
 
 CANDIDATES = 40
+SCORED_KEYS = 12
 # A key the index has never seen weighs like this fraction of the rarest key: a question about
 # "HubSpot" or "сдэк" is mostly about something the knowledge base does not cover.
 UNKNOWN_WEIGHT = 0.7
@@ -21,24 +25,31 @@ LONG_QUERY_KEYS = 6
 class Weights:
     """How the parts of the confidence add up (they sum to 1); calibrated with the thresholds."""
 
-    bm25: float = 0.60
+    bm25: float = 0.50
     coverage: float = 0.10
     head: float = 0.00
-    fuzzy: float = 0.30
+    fuzzy: float = 0.40
     # The confidence is multiplied by known**unknown_power: the share of the question the index
     # knows at all (what is left is something the knowledge base does not cover) ...
     unknown_power: float = 1.0
     # ... and by (keys / LONG_QUERY_KEYS)**length_power for a long question, whose many side
     # words lower every part above although its question is as answerable as a short one.
     length_power: float = 0.45
+    # ... and by (evidence / evidence_mass)**evidence_power below that mass, where evidence is
+    # the summed rarity (idf, in units of the rarest possible key's idf, so that it does not
+    # depend on the corpus size) of the keys the question and the entry share: a few common
+    # words in common ("новый год", "настроить сайт") are weak evidence of an answer.
+    evidence_mass: float = 1.0
+    evidence_power: float = 1.0
 
     def combine(self, bm25: float, coverage: float, head: float, fuzzy: float) -> float:
         return self.bm25 * bm25 + self.coverage * coverage + self.head * head + self.fuzzy * fuzzy
 
-    def confidence(self, relevance: float, known: float, length: int) -> float:
+    def confidence(self, relevance: float, known: float, length: int, evidence: float) -> float:
         stretch: float = max(1.0, length / LONG_QUERY_KEYS) ** self.length_power
         penalty: float = known**self.unknown_power
-        return min(1.0, relevance * penalty * stretch)
+        weak: float = min(1.0, evidence / self.evidence_mass) ** self.evidence_power
+        return min(1.0, relevance * penalty * stretch * weak)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +64,7 @@ class Ranked:
     fuzzy: float
     known: float
     length: int
+    evidence: float
 
 
 class Matcher:
@@ -77,28 +89,56 @@ class Matcher:
         weighted = query.weighted
         if not weighted:
             return []
-        total = sum(index.key_idf(k) * w for k, w in weighted)
+        # Each distinct key with its weight: idf x how often and how surely the question has it.
+        mass: dict[str, float] = defaultdict(float)
+        for k, w in weighted:
+            mass[k] += index.key_idf(k) * w
+        total = sum(mass.values())
         unknown = sum(
             index.max_idf * UNKNOWN_WEIGHT for qk in query.keys if not qk.known and len(qk.key) > 2
         )
-        denominator = total + unknown
-        bm = index.score(weighted)
-        top = sorted(bm.items(), key=lambda item: -item[1])[: CANDIDATES + len(exclude)]
+        known = total / (total + unknown)
+        # Candidates come from the question's most informative keys only, so that a long story
+        # costs about as much as a short question.
+        strongest = heapq.nlargest(SCORED_KEYS, mass.items(), key=itemgetter(1))
+        scored_total = sum(m for _, m in strongest)
+        postings = [(k, m / index.key_idf(k)) for k, m in strongest]
+        postings += [(f, w * PREFIX_FACTOR) for k, w in postings if (f := prefix_key(k))]
+        bm = index.score(postings)
+        top = heapq.nlargest(CANDIDATES + len(exclude), bm.items(), key=itemgetter(1))
+        families: dict[str, list[str]] = defaultdict(list)
+        for k in mass:
+            if (family := prefix_key(k)) is not None:
+                families[family].append(k)
+        specific = {k: m for k, m in mass.items() if not k.isdigit()}
         query_keys = " ".join(k for k, _ in weighted)
-        known = total / denominator
-        length = len(query.keys)
         ranked: list[Ranked] = []
         for doc, bm_score in top:
             info = index.infos[doc]
             if info.entry.id in exclude:
                 continue
-            keys = index.doc_keys[doc]
-            covered = sum(index.key_idf(k) * w for k, w in weighted if k in keys) / total
-            head = sum(index.key_idf(k) * w for k, w in weighted if k in info.head_keys) / total
+            credit = _credits(mass, families, index.doc_keys[doc])
+            covered = sum(mass[k] * c for k, c in credit.items()) / total
+            evidence = sum(specific[k] * c for k, c in credit.items() if k in specific)
+            evidence /= index.max_idf
+            head = sum(mass[k] for k in info.head_keys.intersection(mass)) / total
             fuzzy = fuzz.token_set_ratio(query_keys, " ".join(info.title_keys)) / 100
-            bm_part = min(bm_score / total, 1.0)
+            bm_part = min(bm_score / scored_total, 1.0)
             relevance = self.weights.combine(bm_part, covered, head, fuzzy)
-            score = self.weights.confidence(relevance, known, length)
-            ranked.append(Ranked(doc, score, bm_part, covered, head, fuzzy, known, length))
+            score = self.weights.confidence(relevance, known, len(query.keys), evidence)
+            ranked.append(
+                Ranked(doc, score, bm_part, covered, head, fuzzy, known, len(query.keys), evidence)
+            )
         ranked.sort(key=lambda r: -r.score)
         return ranked[:limit]
+
+
+def _credits(
+    mass: dict[str, float], families: dict[str, list[str]], doc_keys: frozenset[str]
+) -> dict[str, float]:
+    """1 for each question key the entry has, PREFIX_FACTOR for one it has only the family of."""
+    credit = dict.fromkeys(doc_keys.intersection(mass), 1.0)
+    for family in doc_keys.intersection(families):
+        for k in families[family]:
+            credit.setdefault(k, PREFIX_FACTOR)
+    return credit

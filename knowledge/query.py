@@ -53,11 +53,13 @@ class QueryReader:
     def __init__(self, analyzer: Analyzer, vocabulary: frozenset[str]) -> None:
         self._analyzer = analyzer
         self._vocab = vocabulary
-        by_len: dict[int, list[str]] = {}
+        # Typos keep the first letter far more often than not: candidates share it and are
+        # within two letters of the length.
+        buckets: dict[tuple[str, int], list[str]] = {}
         for key in vocabulary:
             if script(key) != "num":
-                by_len.setdefault(len(key), []).append(key)
-        self._by_len = by_len
+                buckets.setdefault((key[0], len(key)), []).append(key)
+        self._buckets = buckets
         self._correct = lru_cache(maxsize=65536)(self._correct_uncached)
 
     def read(self, text: str) -> Query:
@@ -103,6 +105,8 @@ class QueryReader:
                 return chunk if sum(ch.isalpha() for ch in chunk) >= 3 else other
             return chunk if plain else other
         if kind == "cyr":
+            if all(self._analyzer.morph.is_word(t) for t in tokenize(chunk)):
+                return chunk
             keys = self._analyzer.keys(chunk)
             if keys and not any(k in self._vocab for k in keys):
                 swapped = swap_layout_to_latin(chunk)
@@ -134,18 +138,16 @@ class QueryReader:
         """The closest vocabulary key for a misspelt one, or None when nothing is close."""
         if len(key) < _MIN_TYPO_LEN or script(key) == "num":
             return None
-        cutoff = 84.0 if len(key) < 6 else 80.0
+        cutoff = 75.0 if len(key) < 5 else 80.0
         candidates: list[str] = []
         for size in range(len(key) - 2, len(key) + 3):
-            candidates.extend(self._by_len.get(size, ()))
+            candidates.extend(self._buckets.get((key[0], size), ()))
         if not candidates:
             return None
         found = process.extractOne(
             key, candidates, scorer=fuzz.ratio, score_cutoff=cutoff, processor=None
         )
-        if found is None or found[0][0] != key[0]:
-            return None
-        return str(found[0])
+        return None if found is None else str(found[0])
 
 
 def query_tokens(text: str) -> list[str]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable
-from functools import lru_cache
 
 import Stemmer
 
@@ -16,23 +15,28 @@ _LATIN = re.compile(r"[a-z]", re.IGNORECASE)
 _TOKEN = re.compile(r"[a-zа-я0-9]+")
 # Romanian diacritics (both comma-below and cedilla forms) and other Latin accents are folded by
 # NFKD below; these are the letters NFKD leaves alone.
-_FOLD = str.maketrans({"ё": "е", "ß": "ss", "ı": "i", "ł": "l", "ø": "o", "æ": "ae"})
+_SPECIAL = {"ё": "е", "ß": "ss", "ı": "i", "ł": "l", "ø": "o", "æ": "ae"}
+
+
+def _accent_table() -> dict[int, str]:
+    """Latin letters with diacritics (Latin-1 to Latin Extended Additional) -> plain letters."""
+    table: dict[int, str] = {}
+    for code in (*range(0x00C0, 0x0250), *range(0x1E00, 0x1F00)):
+        base = unicodedata.normalize("NFKD", chr(code))
+        plain = "".join(c for c in base if not unicodedata.combining(c))
+        if plain and plain != chr(code) and plain.isascii():
+            table[code] = plain
+    table.update((ord(k), v) for k, v in _SPECIAL.items())
+    return table
+
+
+# One translate table, so folding costs the same for Cyrillic text as for ASCII.
+_FOLD = _accent_table()
 
 
 def fold(text: str) -> str:
     """Case-fold, 'ё' to 'е', strip Latin diacritics (Romanian ă â î ș ț); Cyrillic kept."""
-    text = text.casefold().translate(_FOLD)
-    if not text.isascii():
-        text = "".join(_strip_accent(ch) for ch in text)
-    return text
-
-
-@lru_cache(maxsize=4096)
-def _strip_accent(ch: str) -> str:
-    if ch < "\u00c0" or "\u0400" <= ch <= "\u04ff":
-        return ch
-    base = unicodedata.normalize("NFKD", ch)
-    return "".join(c for c in base if not unicodedata.combining(c)) or ch
+    return text.casefold().translate(_FOLD)
 
 
 def tokenize(text: str) -> list[str]:
@@ -147,15 +151,16 @@ _EN_WORDS = frozenset(read_data_lines("english_markers.txt"))
 
 
 def detect_lang(text: str) -> str:
-    """'ru', 'en' or 'ro' from the letters and a few very common words of a text."""
-    sample = text[:4000]
-    cyrillic = len(_CYRILLIC.findall(sample))
-    latin = len(_LATIN.findall(sample))
-    if cyrillic >= latin or not latin:
+    """'ru', 'en' or 'ro' from the words of a text; 'lat' for Latin text with no marker words
+    (transliterated or wrong-layout Russian, or a bare list of names)."""
+    words = tokenize(text[:4000])
+    cyrillic = sum(1 for w in words if _CYRILLIC.search(w))
+    latin = sum(1 for w in words if _LATIN.search(w))
+    # Russian with product names in it ("не работает CRM и Open Lines") is Russian.
+    if cyrillic >= 2 or cyrillic >= latin or not latin:
         return "ru"
-    if _RO_LETTERS.search(sample):
+    if _RO_LETTERS.search(text[:4000]):
         return "ro"
-    words = tokenize(sample)
     ro = sum(w in _RO_WORDS for w in words)
     en = sum(w in _EN_WORDS for w in words)
     if ro > en:

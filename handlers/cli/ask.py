@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import functools
 import json
+import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -18,6 +21,34 @@ from knowledge.model import Decision
 
 # A batch line longer than this is cut: one question is never a book.
 MAX_LINE_CHARS = 100_000
+# The exit code of a filter whose reader went away (128 + SIGPIPE), as `cat` would report it.
+EXIT_CLOSED_PIPE = 141
+
+Command = Callable[[argparse.Namespace], int]
+
+
+def _guarded(command: Command) -> Command:
+    """Our errors become one line on stderr; a closed pipe (`... | head`) ends quietly."""
+
+    @functools.wraps(command)
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return command(args)
+        except (KnowledgeError, SettingsError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        except BrokenPipeError:
+            _silence_stdout()
+            return EXIT_CLOSED_PIPE
+
+    return run
+
+
+def _silence_stdout() -> None:
+    # Python flushes stdout once more at exit; pointing it at /dev/null keeps that flush from
+    # failing with a second BrokenPipeError.
+    with contextlib.suppress(OSError, ValueError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -25,20 +56,20 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     ask.add_argument("question", help='the question; "-" reads one question per line from stdin')
     ask.add_argument("--json", action="store_true", help="print JSON (one line per question)")
     ask.add_argument("--knowledge-dir", type=Path, help="company articles (default KNOWLEDGE_DIR)")
-    ask.set_defaults(func=_run_ask)
+    ask.set_defaults(func=_guarded(_run_ask))
 
     kb = sub.add_parser("kb", help="inspect the knowledge base")
     kb_sub = kb.add_subparsers(dest="kb_command", metavar="KB_COMMAND", required=True)
     stats = kb_sub.add_parser("stats", help="counts of articles, sections and fields")
     stats.add_argument("--knowledge-dir", type=Path)
-    stats.set_defaults(func=_run_stats)
+    stats.set_defaults(func=_guarded(_run_stats))
     show = kb_sub.add_parser("show", help="print one cleaned entry")
     show.add_argument("entry_id")
     show.add_argument("--knowledge-dir", type=Path)
-    show.set_defaults(func=_run_show)
+    show.set_defaults(func=_guarded(_run_show))
     listing = kb_sub.add_parser("list", help="ids and titles of every entry")
     listing.add_argument("--knowledge-dir", type=Path)
-    listing.set_defaults(func=_run_list)
+    listing.set_defaults(func=_guarded(_run_list))
 
 
 def _knowledge_dir(args: argparse.Namespace) -> Path | None:
@@ -55,11 +86,7 @@ def _corpus(args: argparse.Namespace) -> Corpus:
 
 
 def _run_ask(args: argparse.Namespace) -> int:
-    try:
-        kb = KnowledgeBase(_corpus(args).entries)
-    except (KnowledgeError, SettingsError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    kb = KnowledgeBase(_corpus(args).entries)
     if args.question != "-":
         return _answer_one(kb, args.question, args.json, sys.stdout)
     for line in _stdin_lines():

@@ -1,0 +1,259 @@
+"""One decision per message (issue 2, items 6-7) on a small hand-made knowledge base."""
+
+from __future__ import annotations
+
+import pytest
+
+from knowledge.analyzer import Analyzer
+from knowledge.base import KnowledgeBase, Thresholds
+from knowledge.model import Action, Decision, Entry
+
+URL = "https://helpdesk.bitrix24.ru/open/{}/"
+_LONG_BODY = " ".join(
+    f"Шаг {n}: откройте раздел «Время и отчеты», выберите сотрудника и задайте график смены "
+    f"номер {n}, затем сохраните изменения кнопкой «Сохранить»."
+    for n in range(1, 40)
+)
+_EXPORT_BODY = "Контакты выгружают в Excel из списка контактов: меню с шестеренкой, «Экспорт»."
+
+ENTRIES = (
+    Entry(
+        id="two-factor",
+        title="Как включить двухфакторную аутентификацию",
+        source="test",
+        url=URL.format(100001),
+        path="Профиль > Безопасность",
+        body="Двухфакторная аутентификация защищает аккаунт: кроме пароля нужен одноразовый код "
+        "из приложения на телефоне. Откройте профиль и включите второй шаг входа.",
+    ),
+    Entry(
+        id="domain",
+        title="Как подключить свой домен к Битрикс24",
+        source="test",
+        url=URL.format(100002),
+        body="Свой домен подключают в настройках портала. Укажите адрес домена и добавьте "
+        "запись CNAME у регистратора. Проверка записи занимает до суток.",
+    ),
+    Entry(
+        id="invoice",
+        title="Как выставить счет клиенту",
+        source="test",
+        url=URL.format(100003),
+        path="CRM > Сделки > Счета",
+        summary="Счет выставляют из карточки сделки кнопкой «Создать счет».",
+        steps=("Откройте сделку.", "Нажмите «Создать счет».", "Отправьте счет клиенту."),
+        body="Счет можно отправить клиенту по почте или ссылкой.",
+    ),
+    Entry(
+        id="password",
+        title="Как восстановить пароль",
+        source="test",
+        url=URL.format(100004),
+        body="Если забыли пароль, на странице входа нажмите «Забыли пароль?» и введите почту. "
+        "Письмо со ссылкой для смены пароля придет в течение нескольких минут.",
+    ),
+    Entry(
+        id="work-time",
+        title="Как настроить график рабочего времени",
+        source="test",
+        url=URL.format(100005),
+        path="Время и отчеты > Рабочее время",
+        body=_LONG_BODY,
+    ),
+    Entry(
+        id="export-cloud",
+        title="Экспорт контактов в Excel",
+        source="test",
+        kind="section",
+        breadcrumb=("Облачная версия",),
+        body=_EXPORT_BODY,
+    ),
+    Entry(
+        id="export-box",
+        title="Экспорт контактов в Excel",
+        source="test",
+        kind="section",
+        breadcrumb=("Коробочная версия",),
+        body=_EXPORT_BODY,
+    ),
+)
+EXPORT_IDS = {"export-cloud", "export-box"}
+
+
+@pytest.fixture(scope="module")
+def analyzer() -> Analyzer:
+    return Analyzer()
+
+
+@pytest.fixture(scope="module")
+def kb(analyzer: Analyzer) -> KnowledgeBase:
+    return KnowledgeBase(ENTRIES, analyzer=analyzer)
+
+
+def ids(decision: Decision) -> list[str]:
+    return [m.entry.id for m in decision.matches]
+
+
+# --- operator -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "lang"),
+    [
+        ("Позовите оператора", "ru"),
+        ("хочу поговорить с живым человеком", "ru"),
+        ("соедините со специалистом, пожалуйста", "ru"),
+        ("оператор", "ru"),
+        ("I want to talk to a human", "en"),
+        ("Can I speak with an operator?", "en"),
+        ("Vreau să vorbesc cu un operator", "ro"),
+        ("aș vrea un operator uman", "ro"),
+    ],
+)
+def test_request_for_a_human_is_operator(kb: KnowledgeBase, text: str, lang: str) -> None:
+    decision = kb.decide(text)
+    assert decision.action is Action.OPERATOR
+    assert decision.lang == lang
+    assert decision.answer is None
+
+
+# --- small talk -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("Привет!", "greeting"),
+        ("Добрый день", "greeting"),
+        ("hello", "greeting"),
+        ("Bună ziua", "greeting"),
+        ("Спасибо большое!", "thanks"),
+        ("thanks", "thanks"),
+        ("ты бот?", "bot"),
+        ("Вы живой человек или программа?", "bot"),
+        ("are you a bot", "bot"),
+        ("До свидания", "bye"),
+        ("ок", "ack"),
+    ],
+)
+def test_small_talk(kb: KnowledgeBase, text: str, kind: str) -> None:
+    decision = kb.decide(text)
+    assert decision.action is Action.SMALLTALK
+    assert decision.smalltalk == kind
+    assert decision.matches == ()
+
+
+@pytest.mark.parametrize(
+    ("text", "entry_id"),
+    [
+        ("Здравствуйте! Как восстановить пароль?", "password"),
+        ("Привет, подскажите, как выставить счет клиенту", "invoice"),
+        ("Спасибо, а как подключить свой домен?", "domain"),
+    ],
+)
+def test_greeting_before_a_question_is_not_small_talk(
+    kb: KnowledgeBase, text: str, entry_id: str
+) -> None:
+    decision = kb.decide(text)
+    assert decision.action is Action.ANSWER
+    assert decision.matches[0].entry.id == entry_id
+
+
+# --- answer -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "entry", [e for e in ENTRIES if e.id not in EXPORT_IDS], ids=lambda e: e.id
+)
+def test_question_equal_to_a_title_is_answered_with_that_entry(
+    kb: KnowledgeBase, entry: Entry
+) -> None:
+    decision = kb.decide(entry.title)
+    assert decision.action is Action.ANSWER
+    assert decision.matches[0].entry == entry
+    assert decision.confidence == decision.matches[0].score
+    assert 0.0 < decision.confidence <= 1.0
+    answer = decision.answer
+    assert answer is not None
+    assert answer.entry == entry
+    assert answer.blocks
+    assert sum(len(b) for b in answer.blocks) <= 650
+    assert [link.url for link in answer.links] == [entry.url]
+    assert answer.path == entry.path
+
+
+def test_long_body_is_cut_to_a_short_answer(kb: KnowledgeBase) -> None:
+    decision = kb.decide("Как настроить график рабочего времени")
+    assert decision.answer is not None
+    text = "\n".join(decision.answer.blocks)
+    assert 100 < len(text) <= 650
+    assert text.rstrip().endswith((".", "…"))  # whole sentences, or a visible cut
+    assert decision.answer.path == "Время и отчеты > Рабочее время"
+
+
+def test_answer_prefers_the_summary_and_lists_steps(kb: KnowledgeBase) -> None:
+    decision = kb.decide("как выставить счет клиенту")
+    assert decision.answer is not None
+    blocks = decision.answer.blocks
+    assert blocks[0] == "Счет выставляют из карточки сделки кнопкой «Создать счет»."
+    assert "1. Откройте сделку." in blocks[1]
+    assert "3. Отправьте счет клиенту." in blocks[1]
+
+
+@pytest.mark.parametrize(
+    ("text", "entry_id"),
+    [
+        ("как включить 2fa", "two-factor"),
+        ("rfr djccnfyjdbnm gfhjkm", "password"),  # "как восстановить пароль", wrong layout
+        ("kak podklyuchit svoy domen", "domain"),
+        ("забыл пароль, что делать", "password"),
+    ],
+)
+def test_messy_questions_find_their_entry(kb: KnowledgeBase, text: str, entry_id: str) -> None:
+    decision = kb.decide(text)
+    assert decision.action is Action.ANSWER
+    assert decision.matches[0].entry.id == entry_id
+
+
+def test_exclude_drops_an_entry(kb: KnowledgeBase) -> None:
+    title = "Как восстановить пароль"
+    assert "password" in ids(kb.decide(title))
+    decision = kb.decide(title, exclude={"password"})
+    assert "password" not in ids(decision)
+    assert decision.action is not Action.ANSWER or decision.matches[0].entry.id != "password"
+    assert "password" not in [m.entry.id for m in kb.search(title, exclude={"password"})]
+
+
+# --- escalate ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["asdkjh qwe zxc", "как приготовить борщ", "погода в Москве на завтра", "!!!", "12345"],
+)
+def test_nonsense_and_off_topic_escalate(kb: KnowledgeBase, text: str) -> None:
+    decision = kb.decide(text)
+    assert decision.action is Action.ESCALATE
+    assert decision.answer is None
+    assert decision.confidence < kb.thresholds.clarify
+
+
+# --- clarify ----------------------------------------------------------------------------------
+
+
+def test_close_candidates_are_offered_as_choices(analyzer: Analyzer) -> None:
+    # The mechanism, with thresholds that demand a lead over the runner-up.
+    strict = KnowledgeBase(
+        ENTRIES, analyzer=analyzer, thresholds=Thresholds(sure=1.01, answer_margin=0.05)
+    )
+    decision = strict.decide("экспорт контактов в Excel")
+    assert decision.action is Action.CLARIFY
+    assert decision.answer is None
+    assert set(ids(decision)[:2]) == EXPORT_IDS
+    assert len(decision.matches) >= 2
+
+
+def test_near_identical_entries_clarify(kb: KnowledgeBase) -> None:
+    decision = kb.decide("экспорт контактов в Excel")
+    assert decision.action is Action.CLARIFY
+    assert set(ids(decision)[:2]) == EXPORT_IDS

@@ -1,0 +1,286 @@
+"""Normalisation (issue 2, item 4): folding, layout, transliteration, morphology, synonyms, typos.
+
+Written from the specification with hand-made words and sentences, not from the evaluation set.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from knowledge.analyzer import Analyzer
+from knowledge.query import TYPO_WEIGHT, QueryKey, QueryReader
+from knowledge.text import (
+    detect_lang,
+    fold,
+    swap_layout_to_cyrillic,
+    swap_layout_to_latin,
+    tokenize,
+    transliterate_to_cyrillic,
+)
+
+# The vocabulary a small knowledge base would have: every key of these texts.
+VOCABULARY_TEXTS = (
+    "Как подключить свой домен",
+    "Как выставить счет клиенту из сделки",
+    "Настройка пароля и двухфакторная аутентификация",
+    "Экспорт контактов в Excel",
+    "Как включить CoPilot в чате",
+    "Settings of the portal",
+)
+
+
+@pytest.fixture(scope="module")
+def analyzer() -> Analyzer:
+    return Analyzer()
+
+
+@pytest.fixture(scope="module")
+def reader(analyzer: Analyzer) -> QueryReader:
+    vocabulary = frozenset(k for text in VOCABULARY_TEXTS for k in analyzer.keys(text))
+    return QueryReader(analyzer, vocabulary)
+
+
+def known_keys(reader: QueryReader, text: str) -> list[str]:
+    return [k.key for k in reader.read(text).keys if k.known]
+
+
+# --- folding ----------------------------------------------------------------------------------
+
+
+def test_fold_lowercases_and_replaces_yo() -> None:
+    assert fold("ПрИвЕт, МИР") == "привет, мир"
+    assert fold("Ёлка и ещё ЁЖ") == "елка и еще еж"
+
+
+@pytest.mark.parametrize(
+    ("written", "folded"),
+    [
+        ("ș ş Ș Ş", "s s s s"),  # comma below and cedilla forms alike
+        ("ț ţ Ț Ţ", "t t t t"),
+        ("ă â î Ă Â Î", "a a i a a i"),
+        ("Setările contului și parola", "setarile contului si parola"),
+    ],
+)
+def test_fold_strips_romanian_diacritics(written: str, folded: str) -> None:
+    assert fold(written) == folded
+
+
+def test_fold_keeps_cyrillic_letters() -> None:
+    assert fold("йЙ шЩ") == "йй шщ"  # NFKD must not turn й into и
+
+
+def test_tokenize_splits_on_punctuation_and_hyphens() -> None:
+    assert tokenize("Привет!!! CRM/сделки: (шаг-2)... «Готово»") == [
+        "привет",
+        "crm",
+        "сделки",
+        "шаг",
+        "2",
+        "готово",
+    ]
+    assert tokenize(" ,.;!?-— ") == []
+
+
+def test_case_punctuation_and_yo_do_not_change_keys(analyzer: Analyzer) -> None:
+    assert analyzer.keys("НАСТРОЙКА СЧЁТА!!!") == analyzer.keys("настройка счета")
+
+
+def test_romanian_cedilla_and_comma_forms_give_the_same_keys(analyzer: Analyzer) -> None:
+    comma = analyzer.keys("Setările și conținutul", "ro")
+    cedilla = analyzer.keys("Setările şi conţinutul", "ro")
+    plain = analyzer.keys("Setarile si continutul", "ro")
+    assert comma == cedilla == plain
+    assert comma  # not all stop words
+
+
+# --- wrong keyboard layout ----------------------------------------------------------------------
+
+
+def test_latin_keys_read_as_the_russian_layout() -> None:
+    assert swap_layout_to_cyrillic("rfr dscnfdbnm") == "как выставить"
+    assert swap_layout_to_cyrillic("Gfhjkm") == "Пароль"
+
+
+def test_cyrillic_keys_read_as_the_english_layout() -> None:
+    assert swap_layout_to_latin("ыуеештпы") == "settings"
+    assert swap_layout_to_latin("Сщзшдще") == "Copilot"
+
+
+@pytest.mark.parametrize("word", ["password", "export", "copilot", "settings"])
+def test_layout_swap_round_trips(word: str) -> None:
+    assert swap_layout_to_latin(swap_layout_to_cyrillic(word)) == word
+
+
+def test_reader_undoes_latin_layout(reader: QueryReader, analyzer: Analyzer) -> None:
+    query = reader.read("rfr dscnfdbnm cxtn")
+    assert query.text == "как выставить счет"
+    assert query.lang == "ru"
+    assert known_keys(reader, "rfr dscnfdbnm cxtn") == analyzer.keys("как выставить счет")
+
+
+def test_reader_undoes_cyrillic_layout_for_latin_words(
+    reader: QueryReader, analyzer: Analyzer
+) -> None:
+    # "сщзшдще" is "copilot" typed with the Russian layout on.
+    assert known_keys(reader, "как включить сщзшдще") == analyzer.keys("как включить copilot")
+    assert known_keys(reader, "ыуеештпы") == analyzer.keys("settings")
+
+
+def test_reader_keeps_correct_latin_words(reader: QueryReader, analyzer: Analyzer) -> None:
+    query = reader.read("экспорт в Excel")
+    assert "Excel" in query.text  # neither layout-swapped nor transliterated
+    assert known_keys(reader, "экспорт в Excel") == analyzer.keys("экспорт Excel")
+
+
+# --- transliteration ----------------------------------------------------------------------------
+
+
+def test_transliteration_reads_latin_as_russian() -> None:
+    assert transliterate_to_cyrillic("zhurnal zadach") == "журнал задач"
+    assert transliterate_to_cyrillic("Kak Vystavit Sdelku") == "как выставит сделку"
+
+
+def test_transliterated_question_has_the_keys_of_the_russian_one(reader: QueryReader) -> None:
+    latin = reader.read("kak podklyuchit domen")
+    assert latin.lang == "ru"
+    assert known_keys(reader, "kak podklyuchit domen") == known_keys(reader, "как подключить домен")
+    assert len(latin.keys) == 2  # "как" is a stop word in either spelling
+
+
+def test_informal_sch_reads_as_sch(reader: QueryReader) -> None:
+    assert known_keys(reader, "kak vystavit schet") == known_keys(reader, "как выставить счет")
+
+
+def test_english_question_is_not_transliterated(reader: QueryReader) -> None:
+    query = reader.read("settings of the portal")
+    assert query.lang == "en"
+    assert query.text == "settings of the portal"
+
+
+# --- morphology -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "forms",
+    [
+        ("сделка", "сделок", "сделки", "сделкам", "сделкой"),
+        ("настройка", "настроек", "настройки", "настройками"),
+        ("пароль", "паролей", "пароля", "паролем"),
+        ("подключить", "подключил", "подключат", "подключи"),
+        ("контакт", "контакты", "контактов"),
+    ],
+)
+def test_inflected_forms_share_keys(analyzer: Analyzer, forms: tuple[str, ...]) -> None:
+    keys = {tuple(analyzer.keys(form)) for form in forms}
+    assert len(keys) == 1, keys
+    assert next(iter(keys))  # a real key, not dropped
+
+
+def test_unrelated_words_keep_different_keys(analyzer: Analyzer) -> None:
+    assert analyzer.keys("сделка") != analyzer.keys("сделать")
+    assert analyzer.keys("счет") != analyzer.keys("чат")
+
+
+# --- stop words -------------------------------------------------------------------------------
+
+
+def test_stop_words_are_dropped(analyzer: Analyzer) -> None:
+    assert analyzer.keys("как мне это настроить в CRM") == analyzer.keys("настроить CRM")
+    assert analyzer.keys("how do I export my contacts", "en") == analyzer.keys(
+        "export contacts", "en"
+    )
+    assert analyzer.keys("как и где это") == []
+    for word in ("как", "в", "это", "the", "how", "pentru"):
+        assert analyzer.is_stopword(word)
+
+
+# --- synonyms ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "group",
+    [
+        ("2fa", "2FA", "двухфакторка", "двухфакторку", "двухфакторная аутентификация"),
+        ("двухфакторная аутентификация", "двухфакторной аутентификации"),
+        ("срм", "crm", "CRM", "CRM-система"),
+        ("б24", "битрикс", "Битрикс24", "Битрикс 24", "bitrix24"),
+        ("копайлот", "CoPilot", "копилот"),
+        ("бп", "бизнес-процесс", "бизнес процессов", "бизнес-процессы"),
+    ],
+)
+def test_synonyms_give_the_same_keys(analyzer: Analyzer, group: tuple[str, ...]) -> None:
+    keys = {tuple(analyzer.keys(member)) for member in group}
+    assert len(keys) == 1, keys
+
+
+def test_synonyms_inside_a_sentence(analyzer: Analyzer) -> None:
+    assert analyzer.keys("как включить 2fa в б24") == analyzer.keys(
+        "как включить двухфакторную аутентификацию в Битрикс24"
+    )
+
+
+# --- typo correction ----------------------------------------------------------------------------
+
+
+def test_typo_is_corrected_to_a_vocabulary_key(reader: QueryReader, analyzer: Analyzer) -> None:
+    query = reader.read("экспарт контактов")
+    (export,) = analyzer.keys("экспорт")
+    (contact,) = analyzer.keys("контактов")
+    assert query.keys == (
+        QueryKey(export, TYPO_WEIGHT, True),  # corrected, so it counts for less
+        QueryKey(contact, 1.0, True),
+    )
+
+
+@pytest.mark.parametrize(
+    ("typed", "meant"),
+    [
+        ("аутентификацыя", "аутентификация"),
+        ("двухфакторнаяя", "двухфакторная"),
+        ("выстовить", "выставить"),
+        ("подклюить", "подключить"),
+    ],
+)
+def test_common_typos_are_corrected(
+    reader: QueryReader, analyzer: Analyzer, typed: str, meant: str
+) -> None:
+    assert known_keys(reader, typed) == analyzer.keys(meant)
+
+
+def test_short_word_substitution_is_corrected(reader: QueryReader, analyzer: Analyzer) -> None:
+    assert known_keys(reader, "пороль") == analyzer.keys("пароль")
+
+
+def test_nonsense_is_not_corrected_into_the_vocabulary(reader: QueryReader) -> None:
+    query = reader.read("zzzz qwrtp щщщщ")
+    assert query.keys
+    assert not any(k.known for k in query.keys)
+    assert query.weighted == []
+
+
+def test_correction_needs_the_same_first_letter(reader: QueryReader) -> None:
+    # "тароля" is one letter from "пароля", but a different first letter means another word.
+    assert known_keys(reader, "тароля") == []
+
+
+# --- language -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "lang"),
+    [
+        ("Как настроить воронку продаж?", "ru"),
+        ("Не работает CRM", "ru"),
+        ("How do I export contacts to Excel?", "en"),
+        ("Where can I change my password", "en"),
+        ("Cum adaug un utilizator nou", "ro"),
+        ("Unde găsesc setările contului?", "ro"),
+        ("Cum pot schimba parola", "ro"),
+    ],
+)
+def test_detect_lang(text: str, lang: str) -> None:
+    assert detect_lang(text) == lang
+
+
+def test_russian_with_english_product_names_is_russian() -> None:
+    assert detect_lang("Не работает CRM и Open Lines") == "ru"
