@@ -84,12 +84,14 @@ class Settings(BaseSettings):
     )
 
     knowledge_dir: Path | None = None
+    # Keys of the corpus words between runs (a build is several times faster); empty: none.
+    knowledge_cache_dir: Path | None = Path("var/cache")
     database: DatabaseSettings = DatabaseSettings()
     hours: HoursSettings = HoursSettings()
     conversation: ConversationSettings = ConversationSettings()
     queue: QueueSettings = QueueSettings()
 
-    @field_validator("knowledge_dir", mode="before")
+    @field_validator("knowledge_dir", "knowledge_cache_dir", mode="before")
     @classmethod
     def _blank_dir_is_none(cls, value: object) -> object:
         return None if value in ("", None) else value

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -24,6 +26,8 @@ __all__ = [
     "load_company_articles",
     "load_corpus",
     "load_noise_rules",
+    "read_key_cache",
+    "write_key_cache",
 ]
 
 logger = logging.getLogger(__name__)
@@ -170,3 +174,34 @@ def fingerprint(extra_dir: Path | None = None, *, corpus_dir: Path = CORPUS_DIR)
             continue
         digest.update(f"{path}:{st.st_size}:{st.st_mtime_ns}".encode())
     return digest.hexdigest()
+
+
+def read_key_cache(cache_dir: Path, fingerprint: str) -> dict[str, str]:
+    """Keys saved by an earlier process with the same morphology, or nothing."""
+    path = cache_dir / f"keys-{_safe(fingerprint)}.json"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as exc:
+        logger.warning("ignoring the key cache %s: %s", path, exc)
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    return {k: v for k, v in data.items() if isinstance(k, str) and isinstance(v, str)}
+
+
+def write_key_cache(cache_dir: Path, fingerprint: str, keys: dict[str, str]) -> None:
+    """Saves the keys atomically; a cache that cannot be written only costs time later."""
+    path = cache_dir / f"keys-{_safe(fingerprint)}.json"
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(keys, ensure_ascii=False), encoding="utf-8")
+        tmp.replace(path)
+    except OSError as exc:
+        logger.warning("cannot write the key cache in %s: %s", cache_dir, exc)
+
+
+def _safe(text: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in ".-" else "_" for ch in text)

@@ -53,6 +53,10 @@ def script(token: str) -> str:
     return "num"
 
 
+# Bump when Morphology computes keys differently, so that cached keys are not reused.
+MORPHOLOGY_VERSION = "1"
+
+
 class Morphology:
     """Reduces a folded token to a matching key: lemma (Russian) then Snowball stem.
 
@@ -90,6 +94,29 @@ class Morphology:
             return str(self._ru.stemWord(token))
         stemmer = self._ro if lang == "ro" else self._en
         return str(stemmer.stemWord(token))
+
+    def export(self) -> dict[str, str]:
+        """Every key computed so far, for a cache file (see knowledge.loader)."""
+        return {f"{token}|{lang}": key for (token, lang), key in self._cache.items()}
+
+    def preload(self, saved: dict[str, str]) -> None:
+        """Keys computed by an earlier process: lemmatising the corpus is most of a build."""
+        for joined, key in saved.items():
+            token, _, lang = joined.rpartition("|")
+            self._cache.setdefault((token, lang), key)
+
+    @staticmethod
+    def fingerprint() -> str:
+        """Changes whenever a key computed earlier may no longer be right."""
+        from importlib.metadata import PackageNotFoundError, version
+
+        parts = [MORPHOLOGY_VERSION]
+        for package in ("pymorphy3", "pymorphy3-dicts-ru", "PyStemmer"):
+            try:
+                parts.append(version(package))
+            except PackageNotFoundError:
+                parts.append("-")
+        return "-".join(parts)
 
     def is_word(self, token: str) -> bool:
         """A real Russian word (in the dictionary), as opposed to a typo or a name."""

@@ -86,7 +86,7 @@ def _corpus(args: argparse.Namespace) -> Corpus:
 
 
 def _run_ask(args: argparse.Namespace) -> int:
-    kb = KnowledgeBase(_corpus(args).entries)
+    kb = KnowledgeBase.from_corpus(_corpus(args), load_settings().knowledge_cache_dir)
     if args.question != "-":
         return _answer_one(kb, args.question, args.json, sys.stdout)
     for line in _stdin_lines():

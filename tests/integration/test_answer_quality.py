@@ -1,0 +1,55 @@
+"""Answer quality on the development set (a copy in tests/data): a regression fails CI.
+
+The floors are what the engine reaches today, a little below, so that a change that makes
+answers worse is caught; the issue's targets are higher and are tracked in the README.
+Scoring is bench/quality.py's, which follows ../shared/tools/evaluate.py exactly.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from knowledge.base import KnowledgeBase
+
+ROOT = Path(__file__).resolve().parents[2]
+DEV_SET = ROOT / "tests" / "data" / "dev.jsonl"
+
+FLOORS = {
+    "top1": 0.85,
+    "recall3": 0.90,
+    "escalate_acc": 0.78,
+    "operator_acc": 1.0,
+    "smalltalk_acc": 1.0,
+}
+MAX_FALSE_ESCALATE = 0.05
+
+
+def _quality_module() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("bench_quality", ROOT / "bench" / "quality.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def scores() -> dict[str, float]:
+    quality = _quality_module()
+    with DEV_SET.open(encoding="utf-8") as lines:
+        cases = [json.loads(line) for line in lines if line.strip()]
+    kb = KnowledgeBase.load()
+    return dict(quality.score(cases, [kb.decide(c["q"]) for c in cases]))
+
+
+@pytest.mark.parametrize("metric", sorted(FLOORS))
+def test_metric_stays_above_its_floor(scores: dict[str, float], metric: str) -> None:
+    assert scores[metric] >= FLOORS[metric], scores
+
+
+def test_false_escalations_stay_rare(scores: dict[str, float]) -> None:
+    assert scores["false_escalate"] <= MAX_FALSE_ESCALATE, scores
