@@ -89,16 +89,14 @@ def _misses(cases: list[dict], decisions: list[Decision]) -> None:
             print(f"   want {want}")
 
 
-# The issue's targets, with a little room: calibration minimises the shortfall from them.
-TARGETS = {"top1": 0.92, "recall3": 0.965, "escalate_acc": 0.93}
-MAX_FALSE_ESCALATE = 0.03
+MAX_FALSE_ESCALATE = 0.04
 
 
 def _objective(s: dict[str, float]) -> float:
-    shortfall = sum(max(0.0, goal - s.get(k, 0.0)) for k, goal in TARGETS.items())
-    shortfall += max(0.0, s["false_escalate"] - MAX_FALSE_ESCALATE)
-    overall = s["top1"] + s["recall3"] + s.get("escalate_acc", 0.0) - s["false_escalate"]
-    return -4 * shortfall + 0.1 * overall
+    """Right answers, right choices and right escalations count alike; escalating a question
+    the base can answer costs double beyond a small allowance."""
+    overall = s["top1"] + s["recall3"] + s.get("escalate_acc", 0.0)
+    return overall - 2 * max(0.0, s["false_escalate"] - MAX_FALSE_ESCALATE)
 
 
 class _Case:

@@ -25,9 +25,10 @@ class Thresholds:
     answer_margin: float = 0.0  # ... and its lead over the runner-up
     sure: float = 0.45  # confident enough to answer whatever the runner-up scores
     clarify: float = 0.40  # below this nothing is relevant: escalate
-    tie: float = 0.005  # a runner-up this close is a tie: the person chooses, however high
+    tie: float = 0.001  # a runner-up this close is a tie: the person chooses, however high
     clarify_band: float = 0.12  # runners-up within this of the top are offered in a clarify
     clarify_max: int = 3
+    related: float = 0.12  # next-best entries offered after «не помогло» score at least this
 
 
 class KnowledgeBase:
@@ -89,6 +90,14 @@ class KnowledgeBase:
         intent = self._intents.read(text)
         query = self._reader.read(intent.rest or text)
         return intent.kind, self._matcher.rank_raw(query, limit)
+
+    def alternatives(self, text: str, exclude: Collection[str], limit: int = 3) -> list[Match]:
+        """Next-best entries for a question whose answer did not help: related, not shown yet."""
+        return [
+            m
+            for m in self.search(text, limit + len(exclude), exclude)
+            if m.score >= self.thresholds.related
+        ][:limit]
 
     def search(self, text: str, limit: int = 5, exclude: Collection[str] = ()) -> list[Match]:
         """Ranked matches for a text, best first, ignoring intents and thresholds."""

@@ -47,7 +47,7 @@ class IndexedEntry:
     entry: Entry
     lang: str
     title_keys: tuple[str, ...]
-    head_keys: frozenset[str]  # keys of title, questions, breadcrumb and path
+    head_keys: frozenset[str]  # keys of the title and the question-like headings
 
 
 def entry_fields(entry: Entry) -> dict[str, str]:
@@ -72,7 +72,7 @@ class Index:
             lang = detect_lang(f"{entry.title}\n{entry.body[:2000]}")
             keys = {name: analyzer.keys(text, lang) for name, text in entry_fields(entry).items()}
             field_keys.append(keys)
-            head = (*keys["title"], *keys["questions"], *keys["breadcrumb"], *keys["path"])
+            head = (*keys["title"], *keys["questions"])
             infos.append(IndexedEntry(entry, lang, tuple(keys["title"]), frozenset(head)))
         self.infos = tuple(infos)
         self._build(field_keys)

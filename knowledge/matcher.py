@@ -111,7 +111,7 @@ class Matcher:
             if (family := prefix_key(k)) is not None:
                 families[family].append(k)
         specific = {k: m for k, m in mass.items() if not k.isdigit()}
-        query_keys = " ".join(k for k, _ in weighted)
+        query_keys = " ".join(k for k, _ in weighted if not k.isdigit())
         ranked: list[Ranked] = []
         for doc, bm_score in top:
             info = index.infos[doc]

@@ -204,9 +204,9 @@ class Turn:
             await self._escalate("not_helped", question or self.c.inbound)
             return
         shown = await repo.shown_entries(self.session, question.id)
-        decision = self.c.kb.decide(question.text[:MATCH_CHARS], exclude=shown)
-        entries = [m.entry for m in decision.matches if m.entry.id not in shown][:ALTERNATIVES]
-        if decision.action not in (Action.ANSWER, Action.CLARIFY) or not entries:
+        found = self.c.kb.alternatives(question.text[:MATCH_CHARS], shown, ALTERNATIVES)
+        entries = [m.entry for m in found]
+        if not entries:
             await self._escalate("not_helped", question)
             return
         intro = (phrase("alternatives_intro", self.lang),)
