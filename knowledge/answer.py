@@ -12,6 +12,8 @@ from knowledge.model import Answer, Entry, Link
 MAX_ANSWER_CHARS = 600
 MAX_STEPS = 5
 _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")
+# Steps often carry the numbers of the screenshots they came with ("1-2. Откройте…").
+_LEADING_NUMBER = re.compile(r"^\s*\d+(?:\s*[-–]\s*\d+)?[.)]\s*")
 
 
 def build_answer(entry: Entry, analyzer: Analyzer, question_keys: Collection[str] = ()) -> Answer:
@@ -55,7 +57,7 @@ def _steps_block(steps: tuple[str, ...], room: int) -> str:
     lines: list[str] = []
     used = 0
     for n, step in enumerate(steps[:MAX_STEPS], 1):
-        line = f"{n}. {_clip(step, 160)}"
+        line = f"{n}. {_clip(_LEADING_NUMBER.sub('', step), 160)}"
         if used + len(line) + 1 > room:
             break
         lines.append(line)

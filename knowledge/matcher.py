@@ -25,9 +25,9 @@ LONG_QUERY_KEYS = 6
 class Weights:
     """How the parts of the confidence add up (they sum to 1); calibrated with the thresholds."""
 
-    bm25: float = 0.50
+    bm25: float = 0.40
     coverage: float = 0.10
-    head: float = 0.00
+    head: float = 0.10
     fuzzy: float = 0.40
     # The confidence is multiplied by known**unknown_power: the share of the question the index
     # knows at all (what is left is something the knowledge base does not cover) ...
@@ -95,7 +95,9 @@ class Matcher:
             mass[k] += index.key_idf(k) * w
         total = sum(mass.values())
         unknown = sum(
-            index.max_idf * UNKNOWN_WEIGHT for qk in query.keys if not qk.known and len(qk.key) > 2
+            index.max_idf * UNKNOWN_WEIGHT * qk.weight
+            for qk in query.keys
+            if not qk.known and len(qk.key) > 2
         )
         known = total / (total + unknown)
         # Candidates come from the question's most informative keys only, so that a long story

@@ -123,12 +123,13 @@ class QueryReader:
         )
 
     def _resolve(self, key: str, token: str) -> QueryKey:
+        morph = self._analyzer.morph
         if key in self._vocab:
-            return QueryKey(key, NUMBER_WEIGHT if key.isdigit() else 1.0, True)
+            return QueryKey(key, NUMBER_WEIGHT if key.isdigit() else morph.weight(token), True)
         # A dictionary word is spelt right: it is just not in the knowledge base ("перекинуть"
         # must not become "передвинуть").
-        if self._analyzer.morph.is_word(token):
-            return QueryKey(key, 1.0, False)
+        if morph.is_word(token):
+            return QueryKey(key, morph.weight(token), False)
         fixed = self._correct(key)
         if fixed is None:
             return QueryKey(key, 1.0, False)

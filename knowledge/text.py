@@ -53,6 +53,9 @@ def script(token: str) -> str:
     return "num"
 
 
+# Parts of speech (pymorphy3 tags) that rarely name what a question is about.
+_SIDE_POS = frozenset({"VERB", "INFN", "GRND", "PRTS", "ADVB", "PRED", "COMP", "PRCL", "INTJ"})
+SIDE_WORD_WEIGHT = 0.6
 # Bump when Morphology computes keys differently, so that cached keys are not reused.
 MORPHOLOGY_VERSION = "1"
 
@@ -73,6 +76,7 @@ class Morphology:
         self._en = Stemmer.Stemmer("english")
         self._ro = Stemmer.Stemmer("romanian")
         self._cache: dict[tuple[str, str], str] = {}
+        self._weights: dict[str, float] = {}
 
     def key(self, token: str, lang: str = "ru") -> str:
         """The index key of one folded token; ``lang`` picks the Latin stemmer ('ro' or other)."""
@@ -117,6 +121,18 @@ class Morphology:
             except PackageNotFoundError:
                 parts.append("-")
         return "-".join(parts)
+
+    def weight(self, token: str) -> float:
+        """How much a question word says about its topic: nouns, adjectives and names carry it,
+        verbs and adverbs ("смотреть", "быстро") only add to it."""
+        hit = self._weights.get(token)
+        if hit is None:
+            hit = 1.0
+            if script(token) == "cyr" and self._morph.word_is_known(token):
+                pos = self._morph.parse(token)[0].tag.POS
+                hit = SIDE_WORD_WEIGHT if pos in _SIDE_POS else 1.0
+            self._weights[token] = hit
+        return hit
 
     def is_word(self, token: str) -> bool:
         """A real Russian word (in the dictionary), as opposed to a typo or a name."""
