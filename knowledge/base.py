@@ -13,8 +13,8 @@ from knowledge.intents import OPERATOR, IntentReader
 from knowledge.loader import Corpus
 from knowledge.matcher import Matcher, Ranked
 from knowledge.model import Action, Answer, Decision, Entry, Match
-from knowledge.query import QueryReader
-from knowledge.text import Morphology
+from knowledge.query import MAX_QUERY_CHARS, QueryReader
+from knowledge.text import Morphology, head_and_tail
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +107,7 @@ class KnowledgeBase:
         self, text: str, *, lang: str | None = None, exclude: Collection[str] = ()
     ) -> Decision:
         """Decide what to do with one message; ``exclude`` drops entries already shown."""
+        text = head_and_tail(text, MAX_QUERY_CHARS)
         intent = self._intents.read(text)
         query = self._reader.read(intent.rest or text)
         language = lang or query.lang

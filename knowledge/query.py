@@ -11,6 +11,7 @@ from rapidfuzz import fuzz, process
 from knowledge.analyzer import Analyzer
 from knowledge.text import (
     detect_lang,
+    head_and_tail,
     script,
     swap_layout_to_cyrillic,
     swap_layout_to_latin,
@@ -18,8 +19,9 @@ from knowledge.text import (
     transliterate_to_cyrillic,
 )
 
-# How much of a message is read for matching: a long story keeps its question within this.
-MAX_QUERY_CHARS = 3000
+# How much of a message is read for matching: its beginning and its end, where a long story
+# states what it is about and asks its question.
+MAX_QUERY_CHARS = 1200
 # A key that only resembles a vocabulary key counts for less than one typed correctly.
 TYPO_WEIGHT = 0.8
 # A bare number ("80 человек", "GA 4") says little about which article answers.
@@ -63,7 +65,7 @@ class QueryReader:
         self._correct = lru_cache(maxsize=65536)(self._correct_uncached)
 
     def read(self, text: str) -> Query:
-        text = " ".join(text[:MAX_QUERY_CHARS].split())
+        text = " ".join(head_and_tail(text, MAX_QUERY_CHARS).split())
         lang = detect_lang(text)
         chunks = text.split(" ")
         readers: dict[str, Callable[[str], str]] = {
@@ -149,8 +151,3 @@ class QueryReader:
             key, candidates, scorer=fuzz.ratio, score_cutoff=cutoff, processor=None
         )
         return None if found is None else str(found[0])
-
-
-def query_tokens(text: str) -> list[str]:
-    """Folded tokens of a message (for intent patterns that look at words, not keys)."""
-    return tokenize(text)

@@ -39,6 +39,14 @@ def fold(text: str) -> str:
     return text.casefold().translate(_FOLD)
 
 
+def head_and_tail(text: str, limit: int) -> str:
+    """At most about ``limit`` characters of a message: its beginning and its end."""
+    if len(text) <= limit:
+        return text
+    half = limit // 2
+    return f"{text[:half]} {text[-half:]}"
+
+
 def tokenize(text: str) -> list[str]:
     """Folded word tokens: runs of letters and digits (hyphens and punctuation split words)."""
     return _TOKEN.findall(fold(text))
@@ -57,7 +65,7 @@ def script(token: str) -> str:
 _SIDE_POS = frozenset({"VERB", "INFN", "GRND", "PRTS", "ADVB", "PRED", "COMP", "PRCL", "INTJ"})
 SIDE_WORD_WEIGHT = 0.6
 # Bump when Morphology computes keys differently, so that cached keys are not reused.
-MORPHOLOGY_VERSION = "1"
+MORPHOLOGY_VERSION = "2"
 
 
 class Morphology:
@@ -77,6 +85,7 @@ class Morphology:
         self._ro = Stemmer.Stemmer("romanian")
         self._cache: dict[tuple[str, str], str] = {}
         self._weights: dict[str, float] = {}
+        self._known: dict[str, bool] = {}
 
     def key(self, token: str, lang: str = "ru") -> str:
         """The index key of one folded token; ``lang`` picks the Latin stemmer ('ro' or other)."""
@@ -93,21 +102,31 @@ class Morphology:
         if kind == "num" or len(token) <= 2:
             return token
         if kind == "cyr":
-            if token.isalpha() and self._morph.word_is_known(token):
-                token = self._morph.parse(token)[0].normal_form.replace("ё", "е")
+            if token.isalpha() and self.is_word(token):
+                parsed = self._morph.parse(token)[0]
+                self._weights[token] = SIDE_WORD_WEIGHT if parsed.tag.POS in _SIDE_POS else 1.0
+                token = parsed.normal_form.replace("ё", "е")
             return str(self._ru.stemWord(token))
         stemmer = self._ro if lang == "ro" else self._en
         return str(stemmer.stemWord(token))
 
     def export(self) -> dict[str, str]:
-        """Every key computed so far, for a cache file (see knowledge.loader)."""
-        return {f"{token}|{lang}": key for (token, lang), key in self._cache.items()}
+        """Every key (and side-word weight) computed so far, for a cache file."""
+        saved = {f"{token}|{lang}": key for (token, lang), key in self._cache.items()}
+        saved.update((f"{token}#", str(w)) for token, w in self._weights.items())
+        return saved
 
     def preload(self, saved: dict[str, str]) -> None:
         """Keys computed by an earlier process: lemmatising the corpus is most of a build."""
-        for joined, key in saved.items():
-            token, _, lang = joined.rpartition("|")
-            self._cache.setdefault((token, lang), key)
+        for joined, value in saved.items():
+            if joined.endswith("#"):
+                try:
+                    self._weights.setdefault(joined[:-1], float(value))
+                except ValueError:
+                    continue
+            else:
+                token, _, lang = joined.rpartition("|")
+                self._cache.setdefault((token, lang), value)
 
     @staticmethod
     def fingerprint() -> str:
@@ -128,7 +147,7 @@ class Morphology:
         hit = self._weights.get(token)
         if hit is None:
             hit = 1.0
-            if script(token) == "cyr" and self._morph.word_is_known(token):
+            if self.is_word(token):
                 pos = self._morph.parse(token)[0].tag.POS
                 hit = SIDE_WORD_WEIGHT if pos in _SIDE_POS else 1.0
             self._weights[token] = hit
@@ -136,7 +155,11 @@ class Morphology:
 
     def is_word(self, token: str) -> bool:
         """A real Russian word (in the dictionary), as opposed to a typo or a name."""
-        return script(token) == "cyr" and self._morph.word_is_known(token)
+        hit = self._known.get(token)
+        if hit is None:
+            hit = script(token) == "cyr" and self._morph.word_is_known(token)
+            self._known[token] = hit
+        return hit
 
     def keys(self, tokens: Iterable[str], lang: str = "ru") -> list[str]:
         return [self.key(t, lang) for t in tokens]

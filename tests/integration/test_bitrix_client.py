@@ -13,26 +13,22 @@ import pytest
 from aiohttp import web
 from fakes.bitrix24 import FakeBitrix24
 
-from bot.bitrix import (
+from bot.bitrix.auth import InMemoryTokenStore, OAuthAuth, OAuthTokens, WebhookAuth
+from bot.bitrix.client import Bitrix24Client, create_client
+from bot.bitrix.errors import (
     AccessDenied,
     AuthenticationFailed,
-    Bitrix24Client,
     Bitrix24Error,
     Bitrix24Timeout,
-    BitrixSettings,
-    InMemoryTokenStore,
     InvalidGrant,
-    LeakyBucket,
     MethodNotFound,
     NotFound,
-    OAuthAuth,
-    OAuthTokens,
     QueryLimitExceeded,
     ServerError,
     TransportError,
-    WebhookAuth,
-    create_client,
 )
+from bot.bitrix.limiter import LeakyBucket
+from bot.bitrix.settings import BitrixSettings
 
 BOT_TOKEN = "bt-" + "9f3c1a77e2d54b0c8a61"
 REGISTER = {
