@@ -15,6 +15,8 @@ _COMMAND_MODULES = (
     "handlers.cli.operator",
     "handlers.cli.db",
     "handlers.cli.report",
+    "handlers.cli.bitrix",
+    "handlers.cli.serve",
 )
 
 

@@ -42,7 +42,11 @@ def create_services(
     settings: Settings, *, kb: KnowledgeBase | None = None, clock: Clock | None = None
 ) -> Services:
     """Wire the services; the database is not touched until first used."""
-    kb = kb if kb is not None else KnowledgeBase.load(settings.knowledge_dir, settings.knowledge_cache_dir)
+    kb = (
+        kb
+        if kb is not None
+        else KnowledgeBase.load(settings.knowledge_dir, settings.knowledge_cache_dir)
+    )
     clock = clock or SystemClock()
     db = create_engine(database_url(settings.database), echo=settings.database.echo)
     sessions = create_sessionmaker(db)

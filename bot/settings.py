@@ -5,11 +5,21 @@ from __future__ import annotations
 import re
 from datetime import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from bot.bitrix.settings import BitrixSettings
 
 _LANGS = ("ru", "en", "ro")
 _DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -69,6 +79,74 @@ class QueueSettings(BaseModel):
     reflag_minutes: int = Field(default=15, ge=1)
 
 
+class TelegramSettings(BaseModel):
+    """TELEGRAM_BOT_TOKEN (the channel is off without it), TELEGRAM_MODE=polling|webhook, ...
+
+    Webhook mode needs TELEGRAM_WEBHOOK_URL (the public https address Telegram posts to; its path
+    is served by the web app) and TELEGRAM_WEBHOOK_SECRET (1-256 of ``A-Za-z0-9_-``).
+    """
+
+    model_config = ConfigDict(hide_input_in_errors=True)  # inputs may be tokens
+
+    bot_token: SecretStr | None = None
+    api_url: str = "https://api.telegram.org"
+    mode: Literal["polling", "webhook"] = "polling"
+    webhook_url: str = ""
+    webhook_secret: SecretStr | None = None
+    poll_timeout: int = Field(default=25, ge=0, le=50)  # seconds a long poll is held
+    chat_per_second: float = Field(default=1.0, gt=0)  # sends to one private chat
+    group_per_minute: float = Field(default=20.0, gt=0)  # sends to one group (all its topics)
+    global_per_second: float = Field(default=30.0, gt=0)  # sends to all chats together
+    max_attempts: int = Field(default=5, ge=1)  # per outgoing message, then it is given up
+
+    @field_validator("bot_token", "webhook_secret", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @field_validator("bot_token")
+    @classmethod
+    def _token_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        # The message must not echo the token.
+        if value is not None and not re.fullmatch(r"\d+:[\w-]+", value.get_secret_value()):
+            raise ValueError("must look like 123456:ABC-DEF… (from @BotFather)")
+        return value
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _secret_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        secret = value.get_secret_value() if value is not None else ""
+        if value is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", secret):
+            raise ValueError("must be 1-256 characters of A-Z, a-z, 0-9, _ and -")
+        return value
+
+    @model_validator(mode="after")
+    def _webhook_complete(self) -> TelegramSettings:
+        if self.enabled and self.mode == "webhook":
+            if not re.match(r"https?://[^/]+", self.webhook_url):
+                raise ValueError("TELEGRAM_MODE=webhook needs TELEGRAM_WEBHOOK_URL (https://…)")
+            if self.webhook_secret is None:
+                raise ValueError("TELEGRAM_MODE=webhook needs TELEGRAM_WEBHOOK_SECRET")
+        return self
+
+    @property
+    def enabled(self) -> bool:
+        return self.bot_token is not None
+
+
+class OperatorSettings(BaseModel):
+    """OPERATOR_CHAT_ID: the Telegram forum supergroup (-100…) where operators take tickets."""
+
+    chat_id: int | None = None
+
+
+class WebSettings(BaseModel):
+    """WEB_HOST and WEB_PORT: where `helpbot serve` listens (webhooks, health check)."""
+
+    host: str = "0.0.0.0"
+    port: int = Field(default=8080, ge=0, le=65535)
+
+
 class Settings(BaseSettings):
     """The whole configuration; build it with :func:`load_settings` or ``Settings(_env_file=None)``.
 
@@ -90,6 +168,10 @@ class Settings(BaseSettings):
     hours: HoursSettings = HoursSettings()
     conversation: ConversationSettings = ConversationSettings()
     queue: QueueSettings = QueueSettings()
+    telegram: TelegramSettings = TelegramSettings()
+    operator: OperatorSettings = OperatorSettings()
+    web: WebSettings = WebSettings()
+    bitrix: BitrixSettings = BitrixSettings()
 
     @field_validator("knowledge_dir", "knowledge_cache_dir", mode="before")
     @classmethod

@@ -192,6 +192,108 @@ PHRASES: dict[str, dict[str, str]] = {
         "en": "Request #{ticket} rated {rating}",
         "ro": "Cererea nr. {ticket} a fost evaluată cu {rating}",
     },
+    # Telegram: the person's side.
+    "tg_start": {
+        "ru": "Здравствуйте! Я помощник по Битрикс24. Напишите вопрос своими словами — я найду "
+        "ответ в базе знаний, а если не найду, передам его оператору. /help — подсказка.",
+        "en": "Hello! I am the Bitrix24 assistant. Type your question in your own words and I "
+        "will find the answer in the knowledge base, or pass it to an operator. /help — tips.",
+        "ro": "Bună ziua! Sunt asistentul Bitrix24. Scrieți întrebarea cu propriile cuvinte — "
+        "caut răspunsul în baza de cunoștințe sau o transmit unui operator. /help — ajutor.",
+    },
+    "tg_help": {
+        "ru": "Как со мной работать:\n• напишите вопрос текстом, например «как восстановить "
+        "пароль»;\n• под ответом отметьте «Помогло» или «Не помогло»;\n• /operator — позвать "
+        "оператора;\n• «отмена» — отменить обращение к оператору.",
+        "en": "How to use me:\n• type a question, e.g. “how do I restore my password”;\n• mark "
+        "an answer “Helped” or “Didn't help”;\n• /operator — call an operator;\n• “cancel” — "
+        "cancel a request to operators.",
+        "ro": "Cum să mă folosiți:\n• scrieți întrebarea, de exemplu „cum îmi recuperez "
+        "parola”;\n• marcați răspunsul „M-a ajutat” sau „Nu m-a ajutat”;\n• /operator — "
+        "chemați un operator;\n• „anulează” — anulați cererea către operatori.",
+    },
+    "tg_text_only": {
+        "ru": "Я читаю только текст. Напишите вопрос словами, пожалуйста.",
+        "en": "I can read text only. Please type your question.",
+        "ro": "Citesc doar text. Vă rog să scrieți întrebarea.",
+    },
+    "cmd_help": {"ru": "Подсказка", "en": "Tips", "ro": "Ajutor"},
+    "cmd_operator": {"ru": "Позвать оператора", "en": "Call an operator", "ro": "Cheamă operator"},
+    # Telegram: the operators' group (in the configured language).
+    "op_btn_take": {"ru": "Взять", "en": "Take", "ro": "Preiau"},
+    "op_topic_name": {
+        "ru": "№{ticket} {name}: {question}",
+        "en": "#{ticket} {name}: {question}",
+        "ro": "nr. {ticket} {name}: {question}",
+    },
+    "op_transcript": {"ru": "Переписка:", "en": "Transcript:", "ro": "Conversația:"},
+    "op_who_person": {"ru": "Пользователь", "en": "Person", "ro": "Persoana"},
+    "op_who_bot": {"ru": "Бот", "en": "Bot", "ro": "Bot"},
+    "op_who_operator": {"ru": "Оператор", "en": "Operator", "ro": "Operator"},
+    "op_matches": {"ru": "Похожие статьи:", "en": "Related entries:", "ro": "Articole similare:"},
+    "op_card_hint": {
+        "ru": "Ответ в этой теме уйдёт пользователю. /close [заметка] — закрыть, /transfer "
+        "Имя — передать коллеге.",
+        "en": "Replies in this topic go to the person. /close [note] closes, /transfer Name "
+        "hands it on.",
+        "ro": "Răspunsurile din acest subiect ajung la persoană. /close [notă] închide, "
+        "/transfer Nume transmite.",
+    },
+    "op_ticket_taken": {
+        "ru": "Обращение №{ticket} взял(а) {operator}.",
+        "en": "{operator} took request #{ticket}.",
+        "ro": "{operator} a preluat cererea nr. {ticket}.",
+    },
+    "op_ticket_transferred": {
+        "ru": "Обращение №{ticket} передано: {operator}.",
+        "en": "Request #{ticket} handed to {operator}.",
+        "ro": "Cererea nr. {ticket} a fost transmisă: {operator}.",
+    },
+    "op_ticket_closed": {
+        "ru": "Обращение №{ticket} закрыто.",
+        "en": "Request #{ticket} is closed.",
+        "ro": "Cererea nr. {ticket} este închisă.",
+    },
+    "op_taken_ok": {
+        "ru": "Обращение ваше.",
+        "en": "The request is yours.",
+        "ro": "Cererea e a dvs.",
+    },
+    "op_already_taken": {
+        "ru": "Обращение уже взял(а) {operator}.",
+        "en": "{operator} has already taken it.",
+        "ro": "A preluat-o deja {operator}.",
+    },
+    "op_not_open": {
+        "ru": "Обращение №{ticket} уже закрыто.",
+        "en": "Request #{ticket} is already closed.",
+        "ro": "Cererea nr. {ticket} este deja închisă.",
+    },
+    "op_no_ticket": {
+        "ru": "В этой теме нет обращения.",
+        "en": "There is no request in this topic.",
+        "ro": "Nu există nicio cerere în acest subiect.",
+    },
+    "op_not_member": {
+        "ru": "Это могут делать только участники группы операторов.",
+        "en": "Only members of the operators' group can do this.",
+        "ro": "Doar membrii grupului de operatori pot face asta.",
+    },
+    "op_transfer_usage": {
+        "ru": "Кому передать? /transfer Имя — или ответьте этой командой на сообщение коллеги.",
+        "en": "To whom? /transfer Name — or reply with this command to a colleague's message.",
+        "ro": "Cui? /transfer Nume — sau răspundeți cu această comandă la mesajul unui coleg.",
+    },
+    "op_person_blocked": {
+        "ru": "Не доставлено: пользователь заблокировал бота (обращение №{ticket}).",
+        "en": "Not delivered: the person blocked the bot (request #{ticket}).",
+        "ro": "Nelivrat: persoana a blocat botul (cererea nr. {ticket}).",
+    },
+    "op_media": {
+        "ru": "[вложение: {kind}]",
+        "en": "[attachment: {kind}]",
+        "ro": "[atașament: {kind}]",
+    },
 }
 
 

@@ -44,6 +44,9 @@ class BitrixSettings(BaseModel):
     connect_timeout: float = Field(default=10.0, gt=0)
     max_attempts: int = Field(default=5, ge=1)
     max_concurrency: int = Field(default=10, ge=1)  # requests in flight to the portal at once
+    fetch_interval: float = Field(default=5.0, gt=0)  # seconds between idle Event.get polls
+    fetch_busy_interval: float = Field(default=2.0, gt=0)  # ... while events keep coming
+    finish_after_helped: int = Field(default=0, ge=0)  # minutes after «Помогло»; 0: never finish
 
     @field_validator("webhook_url", "client_secret", "bot_token", "app_token", mode="before")
     @classmethod
@@ -94,6 +97,17 @@ class BitrixSettings(BaseModel):
     @property
     def enabled(self) -> bool:
         return self.webhook_url is not None or bool(self.client_id)
+
+    def secrets(self) -> tuple[str, ...]:
+        """Values logs must never show: the webhook secret (and URL), tokens, the client secret."""
+        found = [
+            s.get_secret_value() for s in (self.client_secret, self.bot_token, self.app_token) if s
+        ]
+        if self.webhook_url is not None:
+            url = self.webhook_url.get_secret_value()
+            parts = [p for p in URL(url).path.split("/") if p]
+            found += [url, *parts[2:3]]
+        return tuple(found)
 
     @property
     def auth_mode(self) -> Literal["webhook", "oauth", "off"]:

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
@@ -42,6 +42,9 @@ from bot.storage.models import Author, Message
 from knowledge.base import KnowledgeBase
 
 log = logging.getLogger(__name__)
+
+# Runs inside the event's transaction with the turn's output (see ConversationEngine.handle).
+AfterTurn = Callable[[AsyncSession, list[Outgoing]], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,13 +72,20 @@ class ConversationEngine:
         self._hours = WorkingHours(settings.hours)
         self._locks: dict[tuple[str, str], tuple[asyncio.Lock, int]] = {}
 
-    async def handle(self, incoming: Incoming) -> list[Outgoing]:
-        """Process one event in one transaction; a repeated delivery returns ``[]``."""
+    async def handle(self, incoming: Incoming, *, then: AfterTurn | None = None) -> list[Outgoing]:
+        """Process one event in one transaction; a repeated delivery returns ``[]``.
+
+        ``then`` runs inside that transaction with what the turn produced (``[]`` for a repeat),
+        so an adapter can store its outbox rows and settle its inbox row in the same commit.
+        """
         if not incoming.channel or not incoming.conversation_id or not incoming.person_id:
             raise EngineError("an incoming event needs a channel, a conversation and a person")
         key = (incoming.channel, incoming.conversation_id)
         async with self._conversation_lock(key), self._sessions.begin() as session:
-            return await self._handle(session, incoming)
+            outgoing = await self._handle(session, incoming)
+            if then is not None:
+                await then(session, outgoing)
+            return outgoing
 
     async def _handle(self, session: AsyncSession, incoming: Incoming) -> list[Outgoing]:
         now = self._clock.now()

@@ -15,7 +15,8 @@ class Incoming:
     ``conversation_id`` is the channel's chat id, ``person_id`` its user id; ``message_id`` is the
     channel's id for this event (Telegram update or callback id, Bitrix24 message id) and makes a
     repeated delivery harmless; empty means "no dedupe". ``language_code`` is what the channel
-    says about the person's language ("en-US"), or empty.
+    says about the person's language ("en-US"), or empty. ``entry_id`` names a knowledge-base
+    entry to answer directly (a Telegram deep link), instead of reading ``text``.
     """
 
     channel: str
@@ -26,6 +27,7 @@ class Incoming:
     display_name: str = ""
     message_id: str = ""
     language_code: str = ""
+    entry_id: str = ""
 
 
 class Target(StrEnum):

@@ -74,6 +74,8 @@ class Turn:
             self.lang = choose_language(self.c.incoming.language_code, None, self.lang)
         if self.c.incoming.payload:
             await self._press(self.c.incoming.payload)
+        elif self.c.incoming.entry_id and self.conv.state not in (State.WAITING, State.OPERATOR):
+            await self._open(self.c.incoming.entry_id)
         else:
             await self._text(self.c.inbound.text)
         self.conv.lang = self.lang
@@ -110,6 +112,21 @@ class Turn:
             entry_id=entry_id,
             confidence=decision.confidence,
             options=options or None,
+            question_id=self.c.inbound.id,
+        )
+
+    async def _open(self, entry_id: str) -> None:
+        """A link naming an entry (Telegram /start payload): answer that entry."""
+        if self.c.kb.get(entry_id) is None:
+            await self._stale("link to an unknown entry")
+            return
+        self.conv.state = State.BOT
+        answer = self.c.kb.answer_for(entry_id)
+        await self._say(
+            lambda mid: answer_reply(answer, self.lang, mid),
+            decision=Action.ANSWER.value,
+            entry_id=entry_id,
+            options=[entry_id],
             question_id=self.c.inbound.id,
         )
 

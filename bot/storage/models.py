@@ -128,6 +128,7 @@ class Ticket(Base):
     closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     rating: Mapped[int | None] = mapped_column(Integer)
     note: Mapped[str | None] = mapped_column(Text)
+    person_blocked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)  # bot blocked (403)
 
 
 class Message(Base):
@@ -181,3 +182,98 @@ class InboundSeen(Base):
     channel: Mapped[str] = mapped_column(String(32))
     external_id: Mapped[str] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class DeliveryStatus(StrEnum):
+    PENDING = "pending"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class InboxUpdate(Base):
+    """A raw channel event (a Telegram update): stored before it is acknowledged, then processed."""
+
+    __tablename__ = "inbox"
+    __table_args__ = (UniqueConstraint("channel", "external_id"), Index(None, "status", "id"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(32))
+    external_id: Mapped[str] = mapped_column(String(128))  # Telegram update_id
+    payload: Mapped[dict[str, object]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16), default=DeliveryStatus.PENDING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    processed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class OutboxMessage(Base):
+    """One API call to send (a channel message), stored before it is sent by the outbox worker.
+
+    ``to_topic`` rows go to the ticket's thread on the operators' side, resolved when sent.
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index(None, "status", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(32))
+    chat_id: Mapped[str] = mapped_column(String(64))
+    ticket_id: Mapped[int | None] = mapped_column(
+        ForeignKey("tickets.id", ondelete="SET NULL"), index=True
+    )
+    to_topic: Mapped[bool] = mapped_column(Boolean, default=False)
+    kind: Mapped[str] = mapped_column(String(32), default="")
+    method: Mapped[str] = mapped_column(String(32))
+    params: Mapped[dict[str, object]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16), default=DeliveryStatus.PENDING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    not_before: Mapped[datetime] = mapped_column(UtcDateTime)
+    error: Mapped[str | None] = mapped_column(Text)
+    sent_id: Mapped[str | None] = mapped_column(String(64))  # the channel's id of what was sent
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+# Bitrix24 Open Lines (handlers/bitrix24); its events and calls use the inbox and outbox above.
+
+
+class BitrixChat(Base):
+    """An open-line chat: its current session, whether the bot handed it to the line's queue."""
+
+    __tablename__ = "bitrix_chats"
+
+    chat_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    dialog_id: Mapped[str] = mapped_column(String(64))
+    bot_id: Mapped[int] = mapped_column(Integer)
+    session_id: Mapped[str] = mapped_column(String(32), default="")
+    handed_session: Mapped[str | None] = mapped_column(String(32))  # silent while it lasts
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id", ondelete="SET NULL"))
+    helped_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class BitrixState(Base):
+    """Small named values of the channel: the fetch offset, the registered bot id."""
+
+    __tablename__ = "bitrix_state"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class BitrixTokens(Base):
+    """An OAuth application's tokens for one portal (``member_id``), saved on every refresh."""
+
+    __tablename__ = "bitrix_tokens"
+
+    member_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    access_token: Mapped[str] = mapped_column(Text)
+    refresh_token: Mapped[str] = mapped_column(Text)
+    client_endpoint: Mapped[str] = mapped_column(String(255))
+    expires_at: Mapped[int | None] = mapped_column(Integer)
+    domain: Mapped[str] = mapped_column(String(255), default="")
+    scope: Mapped[str] = mapped_column(Text, default="")
+    application_token: Mapped[str] = mapped_column(String(255), default="")
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)

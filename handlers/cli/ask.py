@@ -14,6 +14,7 @@ from typing import Any, TextIO
 
 from bot.replies import Reply, choose_language, compose
 from bot.settings import SettingsError, load_settings
+from handlers.cli import kb_link
 from knowledge.base import KnowledgeBase
 from knowledge.errors import KnowledgeError
 from knowledge.loader import Corpus, load_corpus
@@ -70,6 +71,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     listing = kb_sub.add_parser("list", help="ids and titles of every entry")
     listing.add_argument("--knowledge-dir", type=Path)
     listing.set_defaults(func=_guarded(_run_list))
+    kb_link.add_parser(kb_sub)
 
 
 def _knowledge_dir(args: argparse.Namespace) -> Path | None:

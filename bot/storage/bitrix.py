@@ -1,0 +1,167 @@
+"""Repository functions of the Bitrix24 channel: its inbox and outbox rows, chats, state, tokens.
+
+The channel shares the ``inbox``/``outbox`` tables (``channel = 'bitrix24'``) with the other
+channels. Every function takes the caller's ``AsyncSession`` and never commits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.storage import delivery
+from bot.storage.models import (
+    BitrixChat,
+    BitrixState,
+    BitrixTokens,
+    DeliveryStatus,
+    InboxUpdate,
+    OutboxMessage,
+    Ticket,
+)
+
+CHANNEL = "bitrix24"
+
+
+async def add_inbound(
+    session: AsyncSession, key: str, payload: Mapping[str, Any], now: datetime
+) -> bool:
+    """Store an event under its dedupe ``key``; ``False`` when that key was stored before."""
+    return await delivery.store_update(session, CHANNEL, key, dict(payload), now)
+
+
+async def pending_inbound(session: AsyncSession, limit: int) -> list[InboxUpdate]:
+    """Stored events not processed yet, oldest first."""
+    return await delivery.pending_updates(session, CHANNEL, limit)
+
+
+async def settle_inbound(
+    session: AsyncSession,
+    row_id: int,
+    now: datetime,
+    *,
+    status: str = DeliveryStatus.DONE,
+    note: str | None = None,
+) -> None:
+    """Mark an event processed (``done``, with an optional note such as why it was ignored)."""
+    await session.execute(
+        update(InboxUpdate)
+        .where(InboxUpdate.id == row_id)
+        .values(status=status, error=note, processed_at=now)
+    )
+
+
+async def inbound_failed(
+    session: AsyncSession, row_id: int, now: datetime, error: str, max_attempts: int
+) -> int:
+    """Count a failed attempt; the event is given up (``failed``) after ``max_attempts``."""
+    row = await session.get(InboxUpdate, row_id)
+    if row is None:
+        return 0
+    row.attempts += 1
+    row.error = error[:1000]
+    if row.attempts >= max_attempts:
+        row.status, row.processed_at = DeliveryStatus.FAILED, now
+    return row.attempts
+
+
+async def add_call(
+    session: AsyncSession,
+    *,
+    dialog_id: str,
+    kind: str,
+    method: str,
+    params: Mapping[str, Any],
+    now: datetime,
+    ticket_id: int | None = None,
+) -> OutboxMessage:
+    """Queue a portal call; the outbox sender makes it after this transaction commits."""
+    row = OutboxMessage(
+        channel=CHANNEL,
+        chat_id=dialog_id,
+        ticket_id=ticket_id,
+        to_topic=False,
+        kind=kind,
+        method=method,
+        params=dict(params),
+        status=DeliveryStatus.PENDING,
+        attempts=0,
+        not_before=now,
+        created_at=now,
+    )
+    session.add(row)
+    await session.flush()
+    return row
+
+
+async def pending_calls(session: AsyncSession, limit: int) -> list[OutboxMessage]:
+    """Calls not made yet, in the order they were queued (due or not: the sender keeps order)."""
+    return await delivery.pending_outbox(session, CHANNEL, limit)
+
+
+async def get_state(session: AsyncSession, key: str) -> str | None:
+    row = await session.get(BitrixState, key)
+    return None if row is None else row.value
+
+
+async def set_state(session: AsyncSession, key: str, value: str, now: datetime) -> None:
+    row = await session.get(BitrixState, key)
+    if row is None:
+        session.add(BitrixState(key=key, value=value, updated_at=now))
+    else:
+        row.value, row.updated_at = value, now
+    await session.flush()
+
+
+async def chat(
+    session: AsyncSession, chat_id: int, *, dialog_id: str, bot_id: int, now: datetime
+) -> BitrixChat:
+    """The open-line chat's row, created when first seen."""
+    row = await session.get(BitrixChat, chat_id)
+    if row is None:
+        row = BitrixChat(
+            chat_id=chat_id, dialog_id=dialog_id, bot_id=bot_id, session_id="", updated_at=now
+        )
+        try:
+            async with session.begin_nested():
+                session.add(row)
+        except IntegrityError:
+            found = await session.get(BitrixChat, chat_id)
+            assert found is not None
+            row = found
+    row.bot_id, row.updated_at = bot_id, now
+    return row
+
+
+async def chats_to_finish(session: AsyncSession, helped_before: datetime) -> Sequence[BitrixChat]:
+    """Chats whose last word was «Помогло» before ``helped_before`` and that the bot still holds."""
+    rows = await session.scalars(
+        select(BitrixChat).where(
+            BitrixChat.helped_at.is_not(None),
+            BitrixChat.helped_at <= helped_before,
+            BitrixChat.handed_session.is_(None),
+        )
+    )
+    return list(rows)
+
+
+async def set_ticket_ref(session: AsyncSession, ticket_id: int, ref: str) -> None:
+    await session.execute(update(Ticket).where(Ticket.id == ticket_id).values(external_ref=ref))
+
+
+async def load_tokens(session: AsyncSession) -> BitrixTokens | None:
+    """The most recently saved OAuth tokens (one portal per installation)."""
+    return await session.scalar(
+        select(BitrixTokens).order_by(BitrixTokens.updated_at.desc()).limit(1)
+    )
+
+
+async def save_tokens(session: AsyncSession, tokens: BitrixTokens) -> None:
+    """Insert or replace the tokens of ``tokens.member_id``."""
+    await session.merge(tokens)
+    await session.flush()

@@ -1,0 +1,121 @@
+"""Repository functions for channel delivery: the inbox of raw updates and the outbox of sends.
+
+Every function takes the caller's ``AsyncSession`` and never commits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.storage import repo, tickets
+from bot.storage.models import DeliveryStatus, InboxUpdate, OutboxMessage, Ticket
+
+
+async def store_update(
+    session: AsyncSession, channel: str, external_id: str, payload: dict[str, Any], now: datetime
+) -> bool:
+    """Keep a raw update for processing; ``False`` when it was stored before (a redelivery)."""
+    seen = await session.scalar(
+        select(InboxUpdate.id).where(
+            InboxUpdate.channel == channel, InboxUpdate.external_id == external_id
+        )
+    )
+    if seen is not None:
+        return False
+    try:
+        async with session.begin_nested():
+            session.add(
+                InboxUpdate(
+                    channel=channel,
+                    external_id=external_id,
+                    payload=payload,
+                    status=DeliveryStatus.PENDING,
+                    attempts=0,
+                    created_at=now,
+                )
+            )
+    except IntegrityError:
+        return False  # a concurrent delivery of the same update won
+    return True
+
+
+async def pending_updates(session: AsyncSession, channel: str, limit: int) -> list[InboxUpdate]:
+    """Stored updates not processed yet, oldest first."""
+    rows = await session.scalars(
+        select(InboxUpdate)
+        .where(InboxUpdate.channel == channel, InboxUpdate.status == DeliveryStatus.PENDING)
+        .order_by(InboxUpdate.id)
+        .limit(limit)
+    )
+    return list(rows)
+
+
+async def add_outbox(session: AsyncSession, rows: Sequence[OutboxMessage]) -> None:
+    session.add_all(rows)
+    await session.flush()
+
+
+async def pending_outbox(session: AsyncSession, channel: str, limit: int) -> list[OutboxMessage]:
+    """Unsent outbox rows, in the order they were stored (per chat, that is the send order)."""
+    rows = await session.scalars(
+        select(OutboxMessage)
+        .where(OutboxMessage.channel == channel, OutboxMessage.status == DeliveryStatus.PENDING)
+        .order_by(OutboxMessage.id)
+        .limit(limit)
+    )
+    return list(rows)
+
+
+async def fail_pending_for_chat(
+    session: AsyncSession, channel: str, chat_id: str, error: str
+) -> int:
+    """Give up every unsent row to one chat (the person blocked the bot); returns how many."""
+    result = await session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.channel == channel,
+            OutboxMessage.chat_id == chat_id,
+            OutboxMessage.status == DeliveryStatus.PENDING,
+        )
+        .values(status=DeliveryStatus.FAILED, error=error)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def latest_ticket(session: AsyncSession, channel: str, conversation: str) -> Ticket | None:
+    """The conversation's open ticket, else its most recent one."""
+    found = await repo.find_conversation(session, channel, conversation)
+    if found is None:
+        return None
+    ticket = await tickets.open_ticket(session, found.id)
+    if ticket is not None:
+        return ticket
+    return await session.scalar(
+        select(Ticket).where(Ticket.conversation_id == found.id).order_by(Ticket.id.desc()).limit(1)
+    )
+
+
+async def person_blocked(session: AsyncSession, channel: str, conversation: str) -> bool:
+    """Whether the person is marked as having blocked the bot (on their latest ticket)."""
+    ticket = await latest_ticket(session, channel, conversation)
+    return ticket is not None and ticket.person_blocked_at is not None
+
+
+async def set_person_blocked(
+    session: AsyncSession, channel: str, conversation: str, when: datetime | None
+) -> Ticket | None:
+    """Mark (``when``) or clear (``None``) "the person blocked the bot" on their latest ticket.
+
+    Returns the ticket when the mark changed, so the caller can tell the operators once.
+    """
+    ticket = await latest_ticket(session, channel, conversation)
+    if ticket is None or (ticket.person_blocked_at is None) == (when is None):
+        return None
+    ticket.person_blocked_at = when
+    return ticket

@@ -1,0 +1,186 @@
+"""The Bitrix24 channel at run time: its supervised workers (poller, processor, sender).
+
+Each worker is a loop owned by :class:`BitrixChannel` (no fire-and-forget tasks): a crash is
+logged and the loop restarts after a growing pause; :meth:`BitrixChannel.stop` lets each loop
+finish the item in hand, then cancels whatever is still running after ``grace`` seconds.
+Exactly one channel runs per process (a lease for several replicas comes later).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.bitrix.api import Bitrix24Api
+from bot.bitrix.errors import Bitrix24Error
+from bot.bitrix.settings import BitrixSettings
+from bot.clock import Clock
+from bot.engine import ConversationEngine
+from bot.queue import OperatorQueue
+from bot.storage import bitrix as repo
+from handlers.bitrix24.events import ChatEvent
+from handlers.bitrix24.poller import EventPoller
+from handlers.bitrix24.processor import EventProcessor
+from handlers.bitrix24.sender import OutboxSender
+
+log = logging.getLogger(__name__)
+
+IDLE_WAKE = 1.0  # seconds between looks at the inbox/outbox when nobody rang
+MAX_PAUSE = 60.0
+
+
+class BotNotRegisteredError(Bitrix24Error):
+    """The portal has no bot with our code: run ``helpbot bitrix register``."""
+
+
+async def find_bot_id(client: Bitrix24Api, code: str) -> int | None:
+    """The id of our bot (by code) among the bots this webhook or application owns."""
+    result: Any = await client.call("imbot.v2.Bot.list", {})
+    bots = result.get("bots", []) if isinstance(result, dict) else result
+    for bot in bots if isinstance(bots, list) else []:
+        if isinstance(bot, dict) and bot.get("code") == code:
+            return int(bot["id"])
+    return None
+
+
+class BitrixChannel:
+    """Owns the channel's workers; ``accept`` stores a webhook-mode event for them."""
+
+    def __init__(
+        self,
+        *,
+        client: Bitrix24Api,
+        sessions: async_sessionmaker[AsyncSession],
+        engine: ConversationEngine,
+        queue: OperatorQueue,
+        clock: Clock,
+        settings: BitrixSettings,
+        language: str,
+    ) -> None:
+        self.client = client
+        self._sessions = sessions
+        self._clock = clock
+        self._settings = settings
+        self._stopping = asyncio.Event()
+        self._inbox = asyncio.Event()
+        self._outbox = asyncio.Event()
+        self._poll = asyncio.Event()
+        self._kick = asyncio.Event()  # ends a crashed worker's pause early (tokens installed)
+        self._tasks: list[asyncio.Task[None]] = []
+        self.processor = EventProcessor(
+            sessions=sessions,
+            engine=engine,
+            queue=queue,
+            clock=clock,
+            settings=settings,
+            language=language,
+            on_queued=self._outbox.set,
+        )
+        self.sender = OutboxSender(sessions=sessions, client=client, clock=clock)
+
+    def start(self) -> None:
+        """Start the workers: the poller only in fetch mode."""
+        if self._tasks:
+            raise RuntimeError("the Bitrix24 channel is already running")
+        self._stopping.clear()
+        loops: dict[str, Callable[[], Awaitable[None]]] = {
+            "processor": self._process_loop,
+            "sender": self._send_loop,
+        }
+        if self._settings.event_mode == "fetch":
+            loops["poller"] = self._poll_loop
+        self._tasks = [
+            asyncio.create_task(self._supervise(name, loop), name=f"bitrix24-{name}")
+            for name, loop in loops.items()
+        ]
+        log.info(
+            "bitrix channel started mode=%s workers=%s",
+            self._settings.event_mode,
+            ",".join(loops),
+        )
+
+    async def stop(self, grace: float = 10.0) -> None:
+        """Ask the workers to stop after their current item; cancel them after ``grace``."""
+        self._stopping.set()
+        for wake in (self._inbox, self._outbox, self._poll, self._kick):
+            wake.set()
+        tasks, self._tasks = self._tasks, []
+        if not tasks:
+            return
+        _, late = await asyncio.wait(tasks, timeout=grace)
+        for task in late:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        log.info("bitrix channel stopped cancelled=%d", len(late))
+
+    def kick(self) -> None:
+        """Restart paused workers now: something they lacked (OAuth tokens) has arrived."""
+        self._kick.set()
+
+    async def accept(self, event: ChatEvent) -> bool:
+        """Store a pushed event for the processor; ``False`` for a repeat delivery."""
+        async with self._sessions.begin() as session:
+            fresh = await repo.add_inbound(session, event.key, event.to_json(), self._clock.now())
+        if fresh:
+            self._inbox.set()
+        return fresh
+
+    async def _process_loop(self) -> None:
+        while not self._stopping.is_set():
+            if await self.processor.run_once(self._stopping):
+                continue
+            await self.processor.finish_helped()
+            await self._nap(self._inbox, IDLE_WAKE)
+
+    async def _send_loop(self) -> None:
+        while not self._stopping.is_set():
+            if not await self.sender.run_once(self._stopping):
+                await self._nap(self._outbox, IDLE_WAKE)
+
+    async def _poll_loop(self) -> None:
+        bot_id = await self._bot_id()
+        poller = EventPoller(
+            sessions=self._sessions,
+            client=self.client,
+            clock=self._clock,
+            bot_id=bot_id,
+            on_stored=self._inbox.set,
+        )
+        while not self._stopping.is_set():
+            busy = await poller.poll_once()
+            pause = self._settings.fetch_busy_interval if busy else self._settings.fetch_interval
+            await self._nap(self._poll, pause)
+
+    async def _bot_id(self) -> int:
+        # Asked each start, not cached: a bot registered again gets a new id.
+        bot_id = await find_bot_id(self.client, self._settings.bot_code)
+        if bot_id is None:
+            raise BotNotRegisteredError(
+                "BOT_NOT_FOUND",
+                f"no bot {self._settings.bot_code!r}: run `helpbot bitrix register`",
+            )
+        return bot_id
+
+    async def _nap(self, wake: asyncio.Event, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(wake.wait(), seconds)
+        if not self._stopping.is_set():
+            wake.clear()
+
+    async def _supervise(self, name: str, loop: Callable[[], Awaitable[None]]) -> None:
+        pause = 1.0
+        while not self._stopping.is_set():
+            try:
+                await loop()
+                return
+            except Bitrix24Error as exc:
+                log.warning("bitrix %s stopped: %s; restarting in %.0fs", name, exc, pause)
+            except Exception:
+                log.exception("bitrix %s crashed; restarting in %.0fs", name, pause)
+            await self._nap(self._kick, pause)
+            pause = min(pause * 2, MAX_PAUSE)

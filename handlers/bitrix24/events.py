@@ -1,0 +1,139 @@
+"""Bitrix24 bot events (fetch-mode JSON or webhook-mode form fields) read into one ChatEvent.
+
+Only what the channel acts on survives: ONIMBOTV2MESSAGEADD, ONIMBOTV2COMMANDADD (keyboard
+presses) and ONIMBOTV2JOINCHAT; other event types read as ``None``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+Kind = Literal["message", "command", "join"]
+
+_KINDS: dict[str, Kind] = {
+    "ONIMBOTV2MESSAGEADD": "message",
+    "ONIMBOTV2COMMANDADD": "command",
+    "ONIMBOTV2JOINCHAT": "join",
+}
+_KEY = re.compile(r"([^\[\]]+)|\[([^\[\]]*)\]")
+
+
+@dataclass(frozen=True, slots=True)
+class ChatEvent:
+    """One event in a chat; ``key`` identifies it across repeated deliveries.
+
+    ``session_id`` is the open-line session (``entityData1`` field 6); ``from_customer`` is true
+    for the line's connector user (the website visitor), false for operators and bots.
+    """
+
+    kind: Kind
+    key: str
+    bot_id: int
+    chat_id: int
+    dialog_id: str
+    entity_type: str
+    session_id: str
+    user_id: str
+    user_name: str
+    from_customer: bool
+    text: str = ""
+    payload: str = ""
+
+    @property
+    def in_open_line(self) -> bool:
+        return self.entity_type == "LINES" and self.chat_id > 0
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ChatEvent:
+        return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
+
+
+def from_fetch(event: Mapping[str, Any]) -> ChatEvent | None:
+    """An ``imbot.v2.Event.get`` item (``{eventId, type, date, data}``)."""
+    data = event.get("data")
+    return _read(str(event.get("type", "")), data) if isinstance(data, Mapping) else None
+
+
+def from_form(fields: Mapping[str, Any]) -> ChatEvent | None:
+    """A webhook-mode POST, already un-bracketed with :func:`unflatten`."""
+    data = fields.get("data")
+    return _read(str(fields.get("event", "")), data) if isinstance(data, Mapping) else None
+
+
+def unflatten(pairs: Iterable[tuple[str, str]]) -> dict[str, Any]:
+    """PHP ``http_build_query`` fields (``data[chat][id]=5``) back into nested dictionaries."""
+    root: dict[str, Any] = {}
+    for name, value in pairs:
+        parts = [m.group(1) or m.group(2) or "" for m in _KEY.finditer(name)]
+        if not parts:
+            continue
+        node = root
+        for part in parts[:-1]:
+            child = node.get(part)
+            if not isinstance(child, dict):
+                child = node[part] = {}
+            node = child
+        node[parts[-1]] = value
+    return root
+
+
+def _read(event_type: str, data: Mapping[str, Any]) -> ChatEvent | None:
+    kind = _KINDS.get(event_type.upper())
+    if kind is None:
+        return None
+    bot, chat, user = _map(data, "bot"), _map(data, "chat"), _map(data, "user")
+    message, command = _map(data, "message"), _map(data, "command")
+    chat_id = _int(chat.get("id") or message.get("chatId"))
+    dialog_id = str(chat.get("dialogId") or data.get("dialogId") or f"chat{chat_id}")
+    entity_id = str(chat.get("entityId") or "").split("|")
+    customer_id = entity_id[3] if len(entity_id) > 3 else ""
+    user_id = str(user.get("id") or "")
+    connector = _flag(user.get("connector")) or (bool(customer_id) and user_id == customer_id)
+    if kind == "join":
+        key = f"join:{chat_id}:{_session(chat)}"
+    elif kind == "command":
+        key = f"cmd:{message.get('id')}:{command.get('command')}:{command.get('params')}"
+    else:
+        key = f"msg:{message.get('id')}"
+    return ChatEvent(
+        kind=kind,
+        key=key[:128],
+        bot_id=_int(bot.get("id")),
+        chat_id=chat_id,
+        dialog_id=dialog_id,
+        entity_type=str(chat.get("entityType") or ""),
+        session_id=_session(chat),
+        user_id=user_id,
+        user_name=str(user.get("name") or ""),
+        from_customer=connector and not _flag(user.get("bot")),
+        text=str(message.get("text") or "") if kind == "message" else "",
+        payload=str(command.get("params") or "") if kind == "command" else "",
+    )
+
+
+def _map(data: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    value = data.get(key)
+    return value if isinstance(value, Mapping) else {}
+
+
+def _int(value: Any) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return 0
+
+
+def _flag(value: Any) -> bool:
+    # JSON booleans in fetch mode; "1"/"0" (or "Y"/"N") strings in webhook mode.
+    return value in (True, 1, "1", "Y", "y", "true", "True")
+
+
+def _session(chat: Mapping[str, Any]) -> str:
+    fields = str(chat.get("entityData1") or "").split("|")
+    return fields[5] if len(fields) > 5 else ""

@@ -1,0 +1,270 @@
+"""Stored Bitrix24 events through the engine: each event's replies land in the outbox atomically.
+
+Only the open line's customer (the connector user) is answered; operators' and bots' messages in
+the same chat are recorded as ignored. Escalation queues ``imopenlines.bot.session.operator`` so
+the line's own queue distributes the chat, records the session on the ticket, and keeps the bot
+silent in that chat until a new session starts. «Помогло» followed by silence may finish the
+session (``BITRIX_FINISH_AFTER_HELPED``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.bitrix.settings import BitrixSettings
+from bot.clock import Clock
+from bot.engine import ConversationEngine, Effect, Incoming, Outgoing, Target
+from bot.errors import TicketError
+from bot.payloads import Press, decode
+from bot.queue import OperatorQueue
+from bot.replies import Reply
+from bot.storage import bitrix as repo
+from bot.storage.models import BitrixChat, InboxUpdate
+from bot.texts import phrase
+from handlers.bitrix24.events import ChatEvent
+from handlers.bitrix24.render import render
+
+log = logging.getLogger(__name__)
+
+CHANNEL = repo.CHANNEL
+MAX_ATTEMPTS = 3  # an event that fails this often is given up (and logged)
+SEND = "imbot.v2.Chat.Message.send"
+HAND_OFF = "imopenlines.bot.session.operator"
+FINISH = "imopenlines.bot.session.finish"
+LINE_OPERATOR = "bitrix24 open line"
+_NO_CANCEL = frozenset({Press.CANCEL.value})  # after a hand-off the line owns the chat
+
+
+class EventProcessor:
+    """Processes the channel's pending inbox rows in order; ``on_queued`` wakes the sender."""
+
+    def __init__(
+        self,
+        *,
+        sessions: async_sessionmaker[AsyncSession],
+        engine: ConversationEngine,
+        queue: OperatorQueue,
+        clock: Clock,
+        settings: BitrixSettings,
+        language: str,
+        on_queued: Callable[[], None],
+    ) -> None:
+        self._sessions = sessions
+        self._engine = engine
+        self._queue = queue
+        self._clock = clock
+        self._settings = settings
+        self._language = language
+        self._on_queued = on_queued
+
+    async def run_once(self, stopping: asyncio.Event, batch: int = 50) -> int:
+        """Process up to ``batch`` pending events; returns how many were looked at."""
+        async with self._sessions() as session:
+            rows = await repo.pending_inbound(session, batch)
+        for row in rows:
+            if stopping.is_set():
+                break
+            await self._process(row)
+        return len(rows)
+
+    async def finish_helped(self) -> int:
+        """Finish the sessions of chats silent since «Помогло» for the configured minutes."""
+        minutes = self._settings.finish_after_helped
+        if minutes <= 0:
+            return 0
+        now = self._clock.now()
+        async with self._sessions.begin() as session:
+            chats = await repo.chats_to_finish(session, now - timedelta(minutes=minutes))
+            for chat in chats:
+                chat.helped_at = None
+                await repo.add_call(
+                    session,
+                    dialog_id=chat.dialog_id,
+                    kind="finish",
+                    method=FINISH,
+                    params={"CHAT_ID": chat.chat_id},
+                    now=now,
+                )
+                log.info("bitrix session finish queued chat=%s after helped", chat.chat_id)
+        if chats:
+            self._on_queued()
+        return len(chats)
+
+    async def _process(self, row: InboxUpdate) -> None:
+        event = ChatEvent.from_json(row.payload)
+        try:
+            if event.kind == "join":
+                await self._on_join(row.id, event)
+            else:
+                await self._on_message(row.id, event)
+        except Exception as exc:  # one bad event must not stop the channel
+            log.exception("bitrix event failed event=%s key=%s", row.id, event.key)
+            async with self._sessions.begin() as session:
+                await repo.inbound_failed(
+                    session, row.id, self._clock.now(), type(exc).__name__, MAX_ATTEMPTS
+                )
+            return
+        self._on_queued()
+
+    async def _on_join(self, row_id: int, event: ChatEvent) -> None:
+        now = self._clock.now()
+        if not event.in_open_line:
+            async with self._sessions.begin() as session:
+                await repo.settle_inbound(session, row_id, now, note="ignored: not an open line")
+            return
+        async with self._sessions.begin() as session:
+            chat = await self._chat(session, event)
+            ended = self._new_session(chat, event)
+            chat.helped_at = None
+            fields = render(Reply((phrase("smalltalk_greeting", self._language),)))
+            await self._send(session, chat, event, fields)
+            await repo.settle_inbound(session, row_id, now)
+        log.info("bitrix welcome queued chat=%s session=%s", event.chat_id, event.session_id)
+        await self._close_ticket(ended)
+
+    async def _on_message(self, row_id: int, event: ChatEvent) -> None:
+        now = self._clock.now()
+        why = self._ignore_reason(event)
+        ended: int | None = None
+        if why is None:
+            async with self._sessions() as session:  # a read: most messages change nothing here
+                known = await session.get(BitrixChat, event.chat_id)
+                handed = None if known is None else known.handed_session
+            if handed is not None and event.session_id in ("", handed):
+                why = "the line's operators have the chat"
+            elif handed is not None:
+                async with self._sessions.begin() as session:
+                    ended = self._new_session(await self._chat(session, event), event)
+        if why is not None:
+            async with self._sessions.begin() as session:
+                await repo.settle_inbound(session, row_id, now, note=f"ignored: {why}")
+            log.info("bitrix event ignored key=%s chat=%s why=%s", event.key, event.chat_id, why)
+            return
+        await self._close_ticket(ended)
+        incoming = Incoming(
+            channel=CHANNEL,
+            conversation_id=event.dialog_id,
+            person_id=event.user_id,
+            text=event.text if event.kind == "message" else "",
+            payload=event.payload if event.kind == "command" else "",
+            display_name=event.user_name,
+            message_id=event.key,
+        )
+
+        async def then(session: AsyncSession, outgoing: list[Outgoing]) -> None:
+            await self._outbox(session, event, outgoing)
+            await repo.settle_inbound(session, row_id, self._clock.now())
+
+        await self._engine.handle(incoming, then=then)
+
+    async def _outbox(self, session: AsyncSession, event: ChatEvent, out: list[Outgoing]) -> None:
+        """Inside the engine's transaction: replies and the hand-off become outbox rows."""
+        now = self._clock.now()
+        chat = await self._chat(session, event)
+        self._new_session(chat, event)
+        pressed = decode(event.payload) if event.payload else None
+        helped = pressed is not None and pressed.press is Press.HELPED and bool(out)
+        chat.helped_at = now if helped else None
+        handed = any(o.effect is Effect.HAND_TO_QUEUE for o in out)
+        for item in out:
+            if item.target is not Target.PERSON:
+                continue  # the line's operators read the chat itself
+            if item.reply is not None:
+                fields = render(item.reply, drop=_NO_CANCEL if handed else frozenset())
+                await self._send(session, chat, event, fields, item.ticket_id)
+            if item.effect is Effect.HAND_TO_QUEUE:
+                await repo.add_call(
+                    session,
+                    dialog_id=chat.dialog_id,
+                    kind="hand_off",
+                    method=HAND_OFF,
+                    params={"CHAT_ID": chat.chat_id},
+                    now=now,
+                    ticket_id=item.ticket_id,
+                )
+                chat.handed_session, chat.ticket_id = event.session_id, item.ticket_id
+                if item.ticket_id is not None:
+                    ref = f"bitrix24:chat{chat.chat_id}:session{event.session_id or '?'}"
+                    await repo.set_ticket_ref(session, item.ticket_id, ref)
+                log.info(
+                    "bitrix hand-off queued chat=%s session=%s ticket=%s",
+                    chat.chat_id,
+                    event.session_id,
+                    item.ticket_id,
+                )
+
+    async def _send(
+        self,
+        session: AsyncSession,
+        chat: BitrixChat,
+        event: ChatEvent,
+        fields: dict[str, object],
+        ticket_id: int | None = None,
+    ) -> None:
+        params: dict[str, object] = {
+            "botId": event.bot_id or chat.bot_id,
+            "dialogId": chat.dialog_id,
+            "fields": fields,
+        }
+        await repo.add_call(
+            session,
+            dialog_id=chat.dialog_id,
+            kind="reply",
+            method=SEND,
+            params=params,
+            now=self._clock.now(),
+            ticket_id=ticket_id,
+        )
+
+    async def _chat(self, session: AsyncSession, event: ChatEvent) -> BitrixChat:
+        return await repo.chat(
+            session,
+            event.chat_id,
+            dialog_id=event.dialog_id,
+            bot_id=event.bot_id,
+            now=self._clock.now(),
+        )
+
+    @staticmethod
+    def _new_session(chat: BitrixChat, event: ChatEvent) -> int | None:
+        """Note the event's session; a handed-off session that ended frees the bot.
+
+        Returns the ticket of the ended hand-off, to close.
+        """
+        if not event.session_id or event.session_id == chat.session_id:
+            return None
+        chat.session_id = event.session_id
+        if chat.handed_session is None or chat.handed_session == event.session_id:
+            return None
+        ticket_id, chat.handed_session, chat.ticket_id = chat.ticket_id, None, None
+        log.info("bitrix session ended chat=%s ticket=%s", chat.chat_id, ticket_id)
+        return ticket_id
+
+    async def _close_ticket(self, ticket_id: int | None) -> None:
+        """The line's session that took over the ticket has ended: close the ticket too.
+
+        The engine's rating request is not sent: the open line runs its own rating.
+        """
+        if ticket_id is None:
+            return
+        try:
+            await self._queue.close(ticket_id, LINE_OPERATOR, "the open-line session ended")
+        except TicketError as exc:
+            log.info("bitrix ticket not closed ticket=%s why=%s", ticket_id, exc.reason)
+
+    @staticmethod
+    def _ignore_reason(event: ChatEvent) -> str | None:
+        if not event.in_open_line:
+            return "not an open line"
+        if not event.from_customer:
+            return "not the line's customer"
+        if event.kind == "command" and not event.payload:
+            return "a command without a payload"
+        if not event.user_id or not event.dialog_id:
+            return "no author or chat"
+        return None

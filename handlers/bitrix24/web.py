@@ -1,0 +1,123 @@
+"""The Bitrix24 channel on the aiohttp web app: event and install routes, and its life cycle.
+
+``setup_bitrix(app, services)`` is what ``helpbot serve`` calls: it adds the routes the settings
+need (events in webhook mode, the install handler for an OAuth application) and a cleanup
+context that opens the REST client, starts the channel's workers and stops them at shutdown.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from aiohttp import web
+from multidict import MultiDictProxy
+
+from bot import logs
+from bot.app import Services
+from bot.bitrix.auth import OAuthTokens
+from bot.bitrix.client import create_client
+from bot.bitrix.store import DatabaseTokenStore
+from handlers.bitrix24.channel import BitrixChannel
+from handlers.bitrix24.events import from_form, unflatten
+
+log = logging.getLogger(__name__)
+
+EVENTS_PATH = "/bitrix24/events"
+INSTALL_PATH = "/bitrix24/install"
+
+BITRIX_CHANNEL = web.AppKey("bitrix_channel", BitrixChannel)
+_APP_TOKEN = web.AppKey("bitrix_app_token", str)
+_SERVICES = web.AppKey("bitrix_services", Services)
+
+
+@asynccontextmanager
+async def open_bitrix(services: Services) -> AsyncIterator[BitrixChannel]:
+    """The channel with its workers running, for the block's duration."""
+    settings = services.settings.bitrix
+    store = DatabaseTokenStore(services.sessions, services.clock)
+    client = create_client(settings, token_store=store if settings.auth_mode == "oauth" else None)
+    channel = BitrixChannel(
+        client=client,
+        sessions=services.sessions,
+        engine=services.engine,
+        queue=services.queue,
+        clock=services.clock,
+        settings=settings,
+        language=services.settings.conversation.language,
+    )
+    channel.start()
+    try:
+        yield channel
+    finally:
+        await channel.stop()
+        await client.aclose()
+
+
+def setup_bitrix(app: web.Application, services: Services) -> bool:
+    """Mount the channel on ``app``; ``False`` (nothing done) when Bitrix24 is not configured."""
+    settings = services.settings.bitrix
+    if not settings.enabled:
+        return False
+    app[_SERVICES] = services
+    app[_APP_TOKEN] = settings.app_token.get_secret_value() if settings.app_token else ""
+    if settings.event_mode == "webhook":
+        app.router.add_post(EVENTS_PATH, on_event)
+    if settings.auth_mode == "oauth":
+        app.router.add_post(INSTALL_PATH, on_install)
+    app.cleanup_ctx.append(_channel_ctx)
+    return True
+
+
+async def _channel_ctx(app: web.Application) -> AsyncIterator[None]:
+    services = app[_SERVICES]
+    redact = logs.install(services.settings.bitrix.secrets())
+    try:
+        async with open_bitrix(services) as channel:
+            app[BITRIX_CHANNEL] = channel
+            yield
+    finally:
+        logs.uninstall(redact)
+
+
+async def on_event(request: web.Request) -> web.Response:
+    """A webhook-mode event: verify the application token, store, answer 200; work comes later."""
+    form = await request.post()
+    if not _token_ok(form, request.app[_APP_TOKEN]):
+        log.warning("bitrix event refused: wrong application token remote=%s", request.remote)
+        raise web.HTTPUnauthorized(text="wrong application token")
+    event = from_form(unflatten((k, str(v)) for k, v in form.items()))
+    if event is None:
+        return web.Response(text="ignored")
+    fresh = await request.app[BITRIX_CHANNEL].accept(event)
+    log.info("bitrix event stored key=%s chat=%s new=%s", event.key, event.chat_id, fresh)
+    return web.Response(text="ok")
+
+
+async def on_install(request: web.Request) -> web.Response:
+    """ONAPPINSTALL of the OAuth application: keep its tokens in the database."""
+    form = await request.post()
+    expected = request.app[_APP_TOKEN]
+    if expected and not _token_ok(form, expected):
+        log.warning("bitrix install refused: wrong application token remote=%s", request.remote)
+        raise web.HTTPUnauthorized(text="wrong application token")
+    auth = unflatten((k, str(v)) for k, v in form.items()).get("auth")
+    if not isinstance(auth, dict) or not all(
+        auth.get(k) for k in ("access_token", "refresh_token", "client_endpoint")
+    ):
+        raise web.HTTPBadRequest(text="no auth block")
+    tokens = OAuthTokens.from_event_auth({k: str(v) for k, v in auth.items()})
+    services = request.app[_SERVICES]
+    await DatabaseTokenStore(services.sessions, services.clock).save(tokens)
+    log.info("bitrix application installed member=%s", tokens.member_id or "?")
+    if BITRIX_CHANNEL in request.app:
+        request.app[BITRIX_CHANNEL].kick()
+    return web.Response(text="installed")
+
+
+def _token_ok(form: MultiDictProxy[Any], expected: str) -> bool:
+    token = str(form.get("auth[application_token]", ""))
+    return bool(expected) and secrets.compare_digest(token.encode(), expected.encode())

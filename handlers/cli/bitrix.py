@@ -1,0 +1,107 @@
+"""`helpbot bitrix register|unregister`: the open-line bot on the portal (imbot.v2, by code)."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from bot.app import ensure_schema
+from bot.bitrix.client import Bitrix24Client, create_client
+from bot.bitrix.settings import BitrixSettings
+from bot.bitrix.store import DatabaseTokenStore
+from bot.clock import SystemClock
+from bot.settings import Settings
+from bot.storage.db import create_engine, create_sessionmaker, database_url
+from handlers.bitrix24 import EVENTS_PATH, INSTALL_PATH, find_bot_id
+from handlers.bitrix24.render import COMMAND
+from handlers.cli._runner import run, settings_or_exit
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    bitrix = sub.add_parser("bitrix", help="the Bitrix24 open-line bot (BITRIX_* settings)")
+    bitrix_sub = bitrix.add_subparsers(dest="bitrix_command", metavar="BITRIX_COMMAND")
+    bitrix_sub.required = True
+    up = bitrix_sub.add_parser("register", help="register the bot (again: no change) and say how")
+    up.add_argument("--name", default="Helpbot", help="the bot's name in chats")
+    up.set_defaults(func=lambda a: run(register_bot(settings_or_exit(), a.name)))
+    down = bitrix_sub.add_parser("unregister", help="remove the bot from the portal")
+    down.set_defaults(func=lambda a: run(unregister_bot(settings_or_exit())))
+
+
+@asynccontextmanager
+async def _client(settings: Settings) -> AsyncIterator[Bitrix24Client]:
+    bitrix = settings.bitrix
+    if not bitrix.enabled:
+        raise SystemExit("error: set BITRIX_WEBHOOK_URL, or BITRIX_CLIENT_ID and _SECRET")
+    if bitrix.auth_mode != "oauth":
+        async with create_client(bitrix) as client:
+            yield client
+        return
+    db = create_engine(database_url(settings.database))
+    try:
+        await ensure_schema(db)
+        store = DatabaseTokenStore(create_sessionmaker(db), SystemClock())
+        async with create_client(bitrix, token_store=store) as client:
+            yield client
+    finally:
+        await db.dispose()
+
+
+def bot_fields(bitrix: BitrixSettings, name: str) -> dict[str, Any]:
+    """``imbot.v2.Bot.register`` fields for our open-line bot."""
+    fields: dict[str, Any] = {
+        "code": bitrix.bot_code,
+        "type": "openline",
+        "eventMode": bitrix.event_mode,
+        "properties": {"name": name, "workPosition": "Help desk", "color": "AQUA"},
+    }
+    if bitrix.event_mode == "webhook":
+        fields["webhookUrl"] = bitrix.public_url.rstrip("/") + EVENTS_PATH
+    return fields
+
+
+async def register_bot(settings: Settings, name: str = "Helpbot") -> int:
+    bitrix = settings.bitrix
+    async with _client(settings) as client:
+        result = await client.call("imbot.v2.Bot.register", {"fields": bot_fields(bitrix, name)})
+        bot = result["bot"]
+        bot_id = int(bot["id"])
+        await client.call(
+            "imbot.v2.Command.register",
+            {"botId": bot_id, "fields": {"command": COMMAND, "hidden": True, "title": "Helpbot"}},
+        )
+    print(f"Bot {bitrix.bot_code!r} registered: id {bot_id}, events: {bot.get('eventMode')}.")
+    if bot.get("eventMode") and bot.get("eventMode") != bitrix.event_mode:
+        print(
+            f"Note: the bot already existed with eventMode={bot.get('eventMode')}; "
+            "run `helpbot bitrix unregister` and register again to change it."
+        )
+    print(
+        "\nNow attach it to the open line (Contact Center > Open Lines > your line > "
+        "Chatbots / Automation):\n"
+        f"  1. Turn on 'Assign chatbot' and choose '{name}' (id {bot_id}).\n"
+        "  2. 'Chatbot joins the chat': every time a new session starts.\n"
+        "  3. 'When the chat is transferred to an operator': the chatbot leaves the chat "
+        "(transfer to queue).\n"
+        "  4. Put the operators who answer after the bot in the line's queue.\n"
+    )
+    if bitrix.event_mode == "webhook":
+        print(f"Events go to {bitrix.public_url.rstrip('/')}{EVENTS_PATH}.")
+    if bitrix.auth_mode == "oauth":
+        base = bitrix.public_url.rstrip("/") or "<public URL>"
+        print(f"The application's install handler is {base}{INSTALL_PATH}.")
+    return 0
+
+
+async def unregister_bot(settings: Settings) -> int:
+    code = settings.bitrix.bot_code
+    async with _client(settings) as client:
+        bot_id = await find_bot_id(client, code)
+        if bot_id is None:
+            print(f"No bot {code!r} on the portal: nothing to do.")
+            return 0
+        await client.call("imbot.v2.Bot.unregister", {"botId": bot_id})
+    print(f"Bot {code!r} (id {bot_id}) unregistered.")
+    return 0

@@ -1,0 +1,55 @@
+"""`helpbot serve`: run every configured channel in the one web application until stopped."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+import sys
+
+from aiohttp import web
+
+from bot.app import open_services
+from handlers.cli._runner import run, settings_or_exit
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    serve = sub.add_parser("serve", help="run the configured channels (Telegram, Bitrix24)")
+    serve.add_argument("--no-migrate", action="store_true", help="do not upgrade the database")
+    serve.set_defaults(func=lambda a: run(_serve(a)))
+
+
+async def _serve(args: argparse.Namespace) -> int:
+    from handlers.web import NOTHING_CONFIGURED, create_web_app  # aiogram loads slowly
+
+    settings = settings_or_exit()
+    async with open_services(settings, upgrade=not args.no_migrate) as services:
+        app, channels = create_web_app(services)
+        if not channels:
+            print(f"error: {NOTHING_CONFIGURED}", file=sys.stderr)
+            return 2
+        runner = web.AppRunner(app, access_log=None)  # access lines could carry secrets
+        await runner.setup()
+        try:
+            site = web.TCPSite(runner, settings.web.host, settings.web.port)
+            await site.start()
+            print(
+                f"helpbot serving {', '.join(channels)} on {settings.web.host}:{settings.web.port}"
+                " (Ctrl-C stops)",
+                file=sys.stderr,
+            )
+            await _until_stopped()
+        finally:
+            await runner.cleanup()
+    return 0
+
+
+async def _until_stopped() -> None:
+    """Wait for SIGTERM or Ctrl-C, so that the app's workers stop cleanly."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError):  # no signal handlers on some platforms
+            loop.add_signal_handler(sig, stop.set)
+    await stop.wait()

@@ -1,0 +1,243 @@
+"""The Telegram channel's life cycle: the bot client, dispatcher, inbox, outbox and the way updates
+arrive (long polling or the webhook route), started and stopped with the web application."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from aiogram import Bot, Dispatcher
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.exceptions import (
+    TelegramAPIError,
+    TelegramNetworkError,
+    TelegramUnauthorizedError,
+)
+from aiogram.types import BotCommand, Update
+from aiohttp import web
+
+from bot import logs
+from bot.app import Services
+from bot.deeplinks import EntryLinks
+from bot.errors import HelpbotError
+from bot.texts import LANGUAGES, phrase
+from handlers.telegram import setup_routers
+from handlers.telegram.delivery import Deliverer
+from handlers.telegram.inbox import Inbox
+from handlers.telegram.outbox import OutboxWorker
+from handlers.telegram.polling import poll
+from handlers.telegram.topics import Topics
+from handlers.telegram.webhook import create_webhook_handler
+
+log = logging.getLogger(__name__)
+
+RESTART_MAX = 60.0
+STOP_GRACE = 10.0  # seconds to finish the updates in hand when the app stops
+REFLAG_EVERY = 60.0  # seconds between looks for tickets nobody took
+
+
+class TelegramSetupError(HelpbotError):
+    """The bot or the operators' group is not set up as the channel needs; the message says how."""
+
+
+@dataclass
+class TelegramChannel:
+    """Everything the channel runs; :meth:`run` supervises its workers until cancelled."""
+
+    services: Services
+    bot: Bot
+    dp: Dispatcher
+    inbox: Inbox
+    outbox: OutboxWorker
+    deliverer: Deliverer
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    @property
+    def webhook(self) -> bool:
+        return self.services.settings.telegram.mode == "webhook"
+
+    async def start(self) -> None:
+        """Check the token and the operators' group, then point Telegram at us."""
+        settings = self.services.settings
+        try:
+            me = await self.bot.me()
+        except TelegramUnauthorizedError:
+            raise TelegramSetupError("Telegram rejected TELEGRAM_BOT_TOKEN (revoked?)") from None
+        except TelegramNetworkError as exc:
+            raise TelegramSetupError(
+                f"cannot reach TELEGRAM_API_URL={settings.telegram.api_url}: {exc.message}"
+            ) from None
+        log.info("telegram bot ready username=%s mode=%s", me.username, settings.telegram.mode)
+        if settings.operator.chat_id is not None:
+            await self._check_operators(settings.operator.chat_id)
+        await self._set_commands()
+        allowed = self.dp.resolve_used_update_types()
+        if self.webhook:
+            secret = settings.telegram.webhook_secret
+            await self.bot.set_webhook(
+                url=settings.telegram.webhook_url,
+                secret_token=secret.get_secret_value() if secret else None,
+                allowed_updates=allowed,
+                drop_pending_updates=False,
+            )
+        else:
+            await self.bot.delete_webhook(drop_pending_updates=False)
+
+    async def run(self) -> None:
+        async with asyncio.TaskGroup() as group:
+            group.create_task(_supervise("outbox", self.outbox.run))
+            group.create_task(_supervise("inbox", self.inbox.run))
+            if not self.webhook:
+                group.create_task(_supervise("polling", self._poll))
+            if self.services.settings.operator.chat_id is not None:
+                group.create_task(_supervise("reflag", self._reflag))
+
+    async def _reflag(self) -> None:
+        """Remind operators of tickets nobody took in time, in the ticket's topic."""
+        while True:
+            await asyncio.sleep(REFLAG_EVERY)
+            await self.deliverer.deliver(await self.services.queue.reflag_overdue())
+
+    async def _poll(self) -> None:
+        allowed = self.dp.resolve_used_update_types()
+        hold = self.services.settings.telegram.poll_timeout
+        await poll(self.bot, self.inbox, allowed_updates=allowed, hold=hold)
+
+    async def aclose(self) -> None:
+        await self.bot.session.close()
+
+    async def _check_operators(self, chat_id: int) -> None:
+        try:
+            chat = await self.bot.get_chat(chat_id)
+            me = await self.bot.get_chat_member(chat_id, self.bot.id)
+        except TelegramAPIError as exc:
+            raise TelegramSetupError(
+                f"OPERATOR_CHAT_ID={chat_id}: the bot cannot see that group ({exc.message})"
+            ) from None
+        if not chat.is_forum:
+            raise TelegramSetupError(f"OPERATOR_CHAT_ID={chat_id}: turn on Topics in that group")
+        if not getattr(me, "can_manage_topics", False):
+            raise TelegramSetupError(
+                f"OPERATOR_CHAT_ID={chat_id}: make the bot an administrator who may manage topics"
+            )
+
+    async def _set_commands(self) -> None:
+        for lang in LANGUAGES:
+            commands = [
+                BotCommand(command="help", description=phrase("cmd_help", lang)),
+                BotCommand(command="operator", description=phrase("cmd_operator", lang)),
+            ]
+            try:
+                await self.bot.set_my_commands(commands, language_code=lang)
+            except TelegramAPIError as exc:  # a menu is a nicety: never fail start-up over it
+                log.warning("bot commands not set lang=%s: %s", lang, exc)
+
+
+def create_telegram_channel(services: Services) -> TelegramChannel:
+    """Wire the channel from the services; nothing is contacted until :meth:`start`."""
+    settings = services.settings
+    token = settings.telegram.bot_token
+    if token is None:
+        raise TelegramSetupError("TELEGRAM_BOT_TOKEN is not set")
+    session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram.api_url))
+    default = DefaultBotProperties(parse_mode="HTML", link_preview_is_disabled=True)
+    bot = Bot(token.get_secret_value(), session=session, default=default)
+    ops_chat = settings.operator.chat_id
+    lang = settings.conversation.language
+    ready = asyncio.Event()
+    deliverer = Deliverer(
+        services.sessions,
+        services.clock,
+        services.queue,
+        services.kb,
+        operator_chat_id=ops_chat,
+        operator_language=lang,
+        wake=ready.set,
+    )
+    topics = Topics(bot, services.queue, ops_chat, lang) if ops_chat is not None else None
+    outbox = OutboxWorker(
+        bot,
+        services.sessions,
+        services.clock,
+        settings.telegram,
+        topics=topics,
+        deliverer=deliverer,
+        ready=ready,
+        operator_language=lang,
+    )
+    dp = Dispatcher(
+        engine=services.engine,
+        queue=services.queue,
+        deliverer=deliverer,
+        links=EntryLinks(e.id for e in services.kb.entries),
+        ops_chat_id=ops_chat,
+        ops_lang=lang,
+    )
+    setup_routers(dp)
+
+    async def process(raw: dict[str, object]) -> object:
+        return await dp.feed_update(bot, Update.model_validate(raw, context={"bot": bot}))
+
+    inbox = Inbox(services.sessions, services.clock, process)
+    return TelegramChannel(services, bot, dp, inbox, outbox, deliverer)
+
+
+TELEGRAM = web.AppKey("telegram", TelegramChannel)
+
+
+def setup_telegram(app: web.Application, services: Services) -> bool:
+    """Mount the channel on ``app`` (life cycle, webhook route); ``False`` when not configured."""
+    if not services.settings.telegram.enabled:
+        return False
+    channel = create_telegram_channel(services)
+    app[TELEGRAM] = channel
+    settings = services.settings.telegram
+    if settings.mode == "webhook" and settings.webhook_secret is not None:
+        path = urlsplit(settings.webhook_url).path or "/"
+        handler = create_webhook_handler(channel.inbox, settings.webhook_secret.get_secret_value())
+        app.router.add_post(path, handler)
+    app.cleanup_ctx.append(_life(channel))
+    return True
+
+
+def _life(channel: TelegramChannel) -> Callable[[web.Application], AsyncIterator[None]]:
+    async def life(_app: web.Application) -> AsyncIterator[None]:
+        settings = channel.services.settings.telegram
+        secrets = [s.get_secret_value() for s in (settings.bot_token, settings.webhook_secret) if s]
+        secrets += [s.partition(":")[2] for s in secrets[:1]]  # the token's secret half alone
+        redact = logs.install(secrets)
+        try:
+            await channel.start()
+            runner = asyncio.create_task(channel.run(), name="telegram")  # owned: cancelled below
+            yield
+            await channel.inbox.stop(STOP_GRACE)
+            runner.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await runner
+        finally:
+            await channel.aclose()
+            logs.uninstall(redact)
+
+    return life
+
+
+async def _supervise(name: str, work: Callable[[], Awaitable[None]]) -> None:
+    """Run a worker; restart it after an unexpected error, with a growing pause."""
+    delay = 1.0
+    while True:
+        try:
+            await work()
+            return
+        except TelegramUnauthorizedError:
+            log.critical("telegram rejected the bot token; worker=%s stops", name)
+            raise
+        except Exception:
+            log.exception("worker crashed worker=%s restart_in=%.0fs", name, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, RESTART_MAX)

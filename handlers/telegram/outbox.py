@@ -1,0 +1,284 @@
+"""The outbox worker: sends stored calls in order per chat, within limits, with bounded retries.
+
+Flood control (429) pauses all sending for ``retry_after`` and is not counted as a failure; a
+blocked person (403) fails every unsent row to them at once and marks their ticket; a deleted
+topic is forgotten and recreated; server and network errors back off, up to ``max_attempts``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from contextlib import suppress
+from typing import Any
+
+from aiogram import Bot
+from aiogram.exceptions import (
+    TelegramAPIError,
+    TelegramBadRequest,
+    TelegramForbiddenError,
+    TelegramNetworkError,
+    TelegramRetryAfter,
+)
+from aiogram.methods import (
+    CloseForumTopic,
+    CopyMessage,
+    EditMessageReplyMarkup,
+    SendMessage,
+    TelegramMethod,
+)
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.clock import Clock
+from bot.errors import HelpbotError
+from bot.replies import Reply
+from bot.settings import TelegramSettings
+from bot.storage import delivery
+from bot.storage.models import DeliveryStatus, OutboxMessage
+from bot.texts import phrase
+from handlers.telegram.delivery import CHANNEL, Deliverer
+from handlers.telegram.topics import Topics
+
+log = logging.getLogger(__name__)
+
+METHODS: dict[str, type[TelegramMethod[Any]]] = {
+    "sendMessage": SendMessage,
+    "copyMessage": CopyMessage,
+    "closeForumTopic": CloseForumTopic,
+    "editMessageReplyMarkup": EditMessageReplyMarkup,
+}
+BATCH = 200  # rows read per pass
+IDLE = 30.0  # seconds between passes when nothing is pending (a wake-up comes sooner)
+MAX_BACKOFF = 60.0
+MAX_BUCKETS = 1000  # per-chat limiters kept before idle ones are dropped
+_TOPIC_GONE = ("message thread not found", "topic_deleted")
+
+
+class Bucket:
+    """A token bucket: ``rate`` sends per second, ``burst`` at once."""
+
+    def __init__(self, rate: float, burst: float, now: float) -> None:
+        self._rate, self._burst = rate, max(burst, 1.0)
+        self._tokens, self._at = self._burst, now
+
+    def delay(self, now: float) -> float:
+        """Seconds until one send is allowed."""
+        self._tokens = min(self._burst, self._tokens + (now - self._at) * self._rate)
+        self._at = now
+        return 0.0 if self._tokens >= 1 else (1 - self._tokens) / self._rate
+
+    def full(self, now: float) -> bool:
+        self.delay(now)
+        return self._tokens >= self._burst
+
+    def take(self, now: float) -> None:
+        self.delay(now)
+        self._tokens -= 1
+
+
+class OutboxWorker:
+    """Drains the outbox; :meth:`run` loops until cancelled, woken by ``ready``."""
+
+    def __init__(
+        self,
+        bot: Bot,
+        sessions: async_sessionmaker[AsyncSession],
+        clock: Clock,
+        settings: TelegramSettings,
+        *,
+        topics: Topics | None,
+        deliverer: Deliverer,
+        ready: asyncio.Event,
+        operator_language: str,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._bot = bot
+        self._sessions = sessions
+        self._clock = clock
+        self._settings = settings
+        self._topics = topics
+        self._deliverer = deliverer
+        self._ready = ready
+        self._lang = operator_language
+        self._now = monotonic
+        self._global = Bucket(settings.global_per_second, settings.global_per_second, monotonic())
+        self._chats: dict[str, Bucket] = {}
+        self._retry_at: dict[int, float] = {}
+        self._paused_until = 0.0
+        self._reopened: set[int] = set()  # topics reopened for a late notice, to close again
+
+    async def run(self) -> None:
+        while True:
+            self._ready.clear()
+            delay = await self.drain()
+            if delay > 0:
+                with suppress(TimeoutError):
+                    await asyncio.wait_for(self._ready.wait(), delay)
+
+    async def drain(self) -> float:
+        """One pass over the pending rows; the seconds until the next pass is worth making."""
+        async with self._sessions() as session:
+            rows = await delivery.pending_outbox(session, CHANNEL, BATCH)
+        held: set[str] = set()  # chats whose first pending row must wait: keep their order
+        due = IDLE
+        for row in rows:
+            if row.chat_id in held:
+                continue
+            wait = self._wait(row)
+            if wait <= 0:
+                self._bucket(row.chat_id).take(self._now())
+                self._global.take(self._now())
+                if await self._attempt(row):
+                    continue
+                wait = max(self._wait(row), 0.001)
+            held.add(row.chat_id)
+            due = min(due, wait)
+        self._forget_idle_chats()
+        return 0.0 if len(rows) == BATCH and due == IDLE else due
+
+    def _forget_idle_chats(self) -> None:
+        """Drop the buckets of chats that are back to a full burst: they behave as new ones."""
+        if len(self._chats) > MAX_BUCKETS:
+            now = self._now()
+            self._chats = {c: b for c, b in self._chats.items() if not b.full(now)}
+
+    def _wait(self, row: OutboxMessage) -> float:
+        now = self._now()
+        return max(
+            self._paused_until - now,
+            self._retry_at.get(row.id, 0.0) - now,
+            self._bucket(row.chat_id).delay(now),
+            self._global.delay(now),
+        )
+
+    def _bucket(self, chat_id: str) -> Bucket:
+        bucket = self._chats.get(chat_id)
+        if bucket is None:
+            if chat_id.startswith("-"):  # groups: 20 a minute for all topics together
+                per_minute = self._settings.group_per_minute
+                bucket = Bucket(per_minute / 60, per_minute, self._now())
+            else:
+                rate = self._settings.chat_per_second
+                bucket = Bucket(rate, max(3 * rate, 1), self._now())
+            self._chats[chat_id] = bucket
+        return bucket
+
+    async def _attempt(self, row: OutboxMessage) -> bool:
+        """Try one row; ``True`` when it is finished (sent or given up)."""
+        if row.to_topic and (self._topics is None or row.ticket_id is None):
+            log.error("outbox row for a topic without an operators' group outbox=%s", row.id)
+            await self._finish(row, DeliveryStatus.FAILED, error="no operators' group")
+            return True
+        if not row.chat_id.startswith("-") and await self._blocked(row.chat_id):
+            log.info("outbox row skipped, the person blocked the bot outbox=%s", row.id)
+            await self._finish(row, DeliveryStatus.FAILED, error="the person blocked the bot")
+            return True
+        try:
+            result = await self._call(row)
+        except HelpbotError as exc:  # the ticket behind a topic row is gone
+            log.error("outbox row dropped outbox=%s: %s", row.id, exc)
+            await self._finish(row, DeliveryStatus.FAILED, error=str(exc))
+            return True
+        except TelegramRetryAfter as exc:
+            self._paused_until = self._now() + exc.retry_after
+            log.warning("flood control outbox=%s retry_after=%s", row.id, exc.retry_after)
+            return False
+        except TelegramForbiddenError as exc:
+            await self._forbidden(row, exc)
+            return True
+        except TelegramBadRequest as exc:
+            return await self._bad_request(row, exc)
+        except (TelegramNetworkError, TelegramAPIError) as exc:
+            return await self._retry(row, exc)
+        message_id = getattr(result, "message_id", None)
+        await self._finish(row, DeliveryStatus.DONE, sent_id=message_id)
+        if row.ticket_id in self._reopened and self._topics is not None:
+            self._reopened.discard(row.ticket_id)
+            with suppress(TelegramAPIError):  # a notice after close: close the topic again
+                await self._topics.close_if_finished(row.ticket_id)
+        return True
+
+    async def _blocked(self, chat_id: str) -> bool:
+        async with self._sessions() as session:
+            return await delivery.person_blocked(session, CHANNEL, chat_id)
+
+    async def _call(self, row: OutboxMessage) -> Any:
+        params = dict(row.params)
+        if row.to_topic and self._topics is not None and row.ticket_id is not None:
+            params["message_thread_id"] = await self._topics.thread(row.ticket_id)
+        method = METHODS[row.method].model_validate({"chat_id": int(row.chat_id), **params})
+        return await self._bot(method)
+
+    async def _bad_request(self, row: OutboxMessage, exc: TelegramBadRequest) -> bool:
+        text = exc.message.lower()
+        if "message is not modified" in text:
+            await self._finish(row, DeliveryStatus.DONE)
+            return True
+        if row.to_topic and row.ticket_id is not None and self._topics is not None:
+            if any(gone in text for gone in _TOPIC_GONE):
+                await self._topics.forget(row.ticket_id)
+                await self._deliverer.card_again(row.ticket_id)
+                return await self._retry(row, exc, delay=0.0)
+            if "topic_closed" in text:
+                if row.method == "closeForumTopic":
+                    await self._finish(row, DeliveryStatus.DONE)
+                    return True
+                await self._topics.reopen(row.ticket_id)
+                self._reopened.add(row.ticket_id)
+                return await self._retry(row, exc, delay=0.0)
+        log.error("outbox call rejected outbox=%s method=%s: %s", row.id, row.method, exc.message)
+        await self._finish(row, DeliveryStatus.FAILED, error=exc.message)
+        return True
+
+    async def _retry(self, row: OutboxMessage, exc: Exception, delay: float | None = None) -> bool:
+        row.attempts += 1
+        if row.attempts >= self._settings.max_attempts:
+            log.error("outbox row given up outbox=%s attempts=%d: %s", row.id, row.attempts, exc)
+            await self._finish(row, DeliveryStatus.FAILED, error=str(exc)[:1000])
+            return True
+        backoff = min(MAX_BACKOFF, 0.5 * 2.0**row.attempts) if delay is None else delay
+        self._retry_at[row.id] = self._now() + backoff
+        log.warning(
+            "outbox retry outbox=%s attempt=%d in=%.1fs: %s", row.id, row.attempts, backoff, exc
+        )
+        await self._save(row.id, attempts=row.attempts, error=str(exc)[:1000])
+        return False
+
+    async def _forbidden(self, row: OutboxMessage, exc: TelegramForbiddenError) -> None:
+        if row.chat_id.startswith("-"):
+            log.error("the bot cannot write to the group chat=%s: %s", row.chat_id, exc.message)
+            await self._finish(row, DeliveryStatus.FAILED, error=exc.message)
+            return
+        async with self._sessions.begin() as session:
+            given_up = await delivery.fail_pending_for_chat(
+                session, CHANNEL, row.chat_id, f"forbidden: {exc.message}"
+            )
+            ticket = await delivery.set_person_blocked(
+                session, CHANNEL, row.chat_id, self._clock.now()
+            )
+        self._retry_at.pop(row.id, None)
+        log.warning("person unreachable chat=%s rows_given_up=%d: %s", row.chat_id, given_up, exc)
+        if ticket is not None:
+            notice = Reply((phrase("op_person_blocked", self._lang, ticket=ticket.id),))
+            await self._deliverer.say_ticket(ticket.id, notice)
+
+    async def _finish(
+        self, row: OutboxMessage, status: str, *, sent_id: object = None, error: str | None = None
+    ) -> None:
+        self._retry_at.pop(row.id, None)
+        values: dict[str, Any] = {"status": status, "attempts": row.attempts + 1}
+        if status == DeliveryStatus.DONE:
+            values["sent_at"] = self._clock.now()
+            values["sent_id"] = None if sent_id is None else str(sent_id)
+        if error is not None:
+            values["error"] = error[:1000]
+        await self._save(row.id, **values)
+
+    async def _save(self, row_id: int, **values: Any) -> None:
+        async with self._sessions.begin() as session:
+            await session.execute(
+                update(OutboxMessage).where(OutboxMessage.id == row_id).values(**values)
+            )

@@ -1,0 +1,177 @@
+"""The person's side: private chats. Commands, text and presses go to the engine; media is
+relayed to an operator who has the conversation, otherwise the person hears the bot reads text."""
+
+from __future__ import annotations
+
+from contextlib import suppress
+
+from aiogram import Bot, F, Router
+from aiogram.enums import ChatType
+from aiogram.exceptions import TelegramAPIError
+from aiogram.filters import (
+    KICKED,
+    MEMBER,
+    ChatMemberUpdatedFilter,
+    Command,
+    CommandObject,
+    CommandStart,
+)
+from aiogram.types import CallbackQuery, ChatMemberUpdated, Message, Update, User
+
+from bot.deeplinks import PREFIX, EntryLinks
+from bot.engine import ConversationEngine, Incoming
+from bot.queue import OperatorQueue
+from bot.replies import Reply, choose_language
+from bot.texts import phrase
+from handlers.telegram.callbacks import PressData
+from handlers.telegram.delivery import CHANNEL, CopySource, Deliverer
+
+
+def create_router() -> Router:
+    """A fresh router (one per dispatcher: aiogram attaches a router to one parent only)."""
+    router = Router(name=__name__)
+    router.message.filter(F.chat.type == ChatType.PRIVATE)
+    router.callback_query.filter(F.message.chat.type == ChatType.PRIVATE)
+    router.my_chat_member.filter(F.chat.type == ChatType.PRIVATE)
+    router.message.register(
+        on_start_link, CommandStart(deep_link=True, magic=F.args.startswith(PREFIX))
+    )
+    router.message.register(on_start, CommandStart())
+    router.message.register(on_help, Command("help"))
+    router.message.register(on_text, F.text)
+    router.message.register(on_media)
+    router.callback_query.register(on_press, PressData.filter())
+    router.callback_query.register(on_unknown_press)
+    router.my_chat_member.register(on_blocked, ChatMemberUpdatedFilter(KICKED))
+    router.my_chat_member.register(on_unblocked, ChatMemberUpdatedFilter(MEMBER))
+    return router
+
+
+async def on_start_link(
+    message: Message,
+    command: CommandObject,
+    event_update: Update,
+    bot: Bot,
+    engine: ConversationEngine,
+    deliverer: Deliverer,
+    links: EntryLinks,
+) -> None:
+    entry_id = links.resolve(command.args or "")
+    if entry_id is None:
+        await on_start(message, deliverer)
+        return
+    incoming = _incoming(message, event_update, text=message.text or "", entry_id=entry_id)
+    await _converse(bot, engine, deliverer, incoming)
+
+
+async def on_start(message: Message, deliverer: Deliverer) -> None:
+    await deliverer.say(message.chat.id, Reply((phrase("tg_start", _lang(message.from_user)),)))
+
+
+async def on_help(message: Message, deliverer: Deliverer) -> None:
+    await deliverer.say(message.chat.id, Reply((phrase("tg_help", _lang(message.from_user)),)))
+
+
+async def on_text(
+    message: Message,
+    event_update: Update,
+    bot: Bot,
+    engine: ConversationEngine,
+    deliverer: Deliverer,
+) -> None:
+    """Questions, /operator (the engine reads it as a request for a human) and everything else."""
+    await deliverer.mark_person(message.chat.id, blocked=False)
+    incoming = _incoming(message, event_update, text=message.text or "")
+    await _converse(bot, engine, deliverer, incoming)
+
+
+async def on_media(
+    message: Message,
+    event_update: Update,
+    bot: Bot,
+    engine: ConversationEngine,
+    queue: OperatorQueue,
+    deliverer: Deliverer,
+) -> None:
+    lang = _lang(message.from_user)
+    if await queue.open_ticket_for(CHANNEL, str(message.chat.id)) is None:
+        await deliverer.say(message.chat.id, Reply((phrase("tg_text_only", lang),)))
+        return
+    text = message.caption or phrase("op_media", lang, kind=message.content_type)
+    incoming = _incoming(message, event_update, text=text)
+    copy = CopySource(message.chat.id, message.message_id)
+    await _converse(bot, engine, deliverer, incoming, copy)
+
+
+async def on_press(
+    query: CallbackQuery,
+    callback_data: PressData,
+    event_update: Update,
+    bot: Bot,
+    engine: ConversationEngine,
+    deliverer: Deliverer,
+) -> None:
+    with suppress(TelegramAPIError):  # a late answer must not lose the press
+        await query.answer()
+    user = query.from_user
+    chat_id = query.message.chat.id if query.message else user.id
+    incoming = Incoming(
+        CHANNEL,
+        str(chat_id),
+        str(user.id),
+        payload=callback_data.payload,
+        display_name=_display(user),
+        message_id=f"u{event_update.update_id}",
+        language_code=user.language_code or "",
+    )
+    await _converse(bot, engine, deliverer, incoming)
+
+
+async def on_unknown_press(query: CallbackQuery) -> None:
+    """A button from an older version of the bot: answered, so the spinner stops."""
+    with suppress(TelegramAPIError):
+        await query.answer()
+
+
+async def on_blocked(event: ChatMemberUpdated, deliverer: Deliverer) -> None:
+    await deliverer.mark_person(event.chat.id, blocked=True)
+
+
+async def on_unblocked(event: ChatMemberUpdated, deliverer: Deliverer) -> None:
+    await deliverer.mark_person(event.chat.id, blocked=False)
+
+
+async def _converse(
+    bot: Bot,
+    engine: ConversationEngine,
+    deliverer: Deliverer,
+    incoming: Incoming,
+    copy: CopySource | None = None,
+) -> None:
+    """Typing while the engine works, then its replies into the outbox."""
+    with suppress(TelegramAPIError):  # only a hint: never worth failing the update over
+        await bot.send_chat_action(chat_id=int(incoming.conversation_id), action="typing")
+    await deliverer.deliver(await engine.handle(incoming), copy)
+
+
+def _incoming(message: Message, update: Update, **fields: str) -> Incoming:
+    user = message.from_user
+    return Incoming(
+        CHANNEL,
+        str(message.chat.id),
+        str(user.id if user else message.chat.id),
+        display_name=_display(user),
+        message_id=f"u{update.update_id}",
+        language_code=(user.language_code or "") if user else "",
+        **fields,
+    )
+
+
+def _display(user: User | None) -> str:
+    if user is None:
+        return ""
+    return f"{user.full_name} (@{user.username})" if user.username else user.full_name
+
+
+def _lang(user: User | None) -> str:
+    return choose_language(user.language_code if user else None, None, "ru")

@@ -1,0 +1,100 @@
+"""The Bitrix24 adapter's pure parts: events read from both wire formats, BB-code rendering."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.bitrix.settings import BitrixSettings
+from bot.replies import Button, Reply
+from handlers.bitrix24.events import ChatEvent, from_fetch, from_form, unflatten
+from handlers.bitrix24.render import COMMAND, escape, render
+from knowledge.model import Link
+
+CHAT = {
+    "id": 7,
+    "dialogId": "chat7",
+    "entityType": "LINES",
+    "entityId": "livechat|1|1007|55",
+    "entityData1": "N|NONE|0|N|N|42|1700000000|0|0|0",
+}
+
+
+def _data(user: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    return {"bot": {"id": 9}, "chat": CHAT, "user": user, **extra}
+
+
+def test_a_customer_message_from_fetch_mode() -> None:
+    event = from_fetch(
+        {
+            "eventId": 1,
+            "type": "ONIMBOTV2MESSAGEADD",
+            "data": _data(
+                {"id": 55, "name": "Ion", "connector": True, "bot": False},
+                message={"id": 300, "chatId": 7, "text": "Привет"},
+            ),
+        }
+    )
+    assert event is not None
+    assert (event.kind, event.key, event.chat_id, event.session_id) == (
+        "message",
+        "msg:300",
+        7,
+        "42",
+    )
+    assert event.from_customer and event.in_open_line and event.text == "Привет"
+    assert ChatEvent.from_json(event.to_json()) == event
+
+
+def test_an_operator_message_from_webhook_mode_is_not_the_customer() -> None:
+    form = [
+        ("event", "ONIMBOTV2MESSAGEADD"),
+        ("data[bot][id]", "9"),
+        *((f"data[chat][{k}]", str(v)) for k, v in CHAT.items()),
+        ("data[user][id]", "3"),
+        ("data[user][connector]", "0"),
+        ("data[message][id]", "301"),
+        ("data[message][text]", "Я оператор"),
+        ("auth[application_token]", "t"),
+    ]
+    event = from_form(unflatten(form))
+    assert event is not None and event.chat_id == 7 and not event.from_customer
+
+
+def test_a_keyboard_press_carries_the_payload_and_unknown_events_are_skipped() -> None:
+    press = from_fetch(
+        {
+            "type": "ONIMBOTV2COMMANDADD",
+            "data": _data(
+                {"id": 55, "connector": True},
+                message={"id": 301},
+                command={"command": "/helpbot", "params": "fb:ok:12"},
+            ),
+        }
+    )
+    assert press is not None and press.kind == "command" and press.payload == "fb:ok:12"
+    assert from_fetch({"type": "ONIMBOTV2REACTIONCHANGE", "data": {}}) is None
+
+
+def test_a_reply_renders_as_bb_code_with_command_buttons() -> None:
+    reply = Reply(
+        ("Откройте [b]Настройки[/b].",),
+        title="Пароль",
+        links=(Link("Статья", "https://example.com/a"),),
+        buttons=(Button("Помогло", "fb:ok:1"), Button("Отменить", "cancel:3"), Button("x")),
+    )
+    fields = render(reply, drop=frozenset({"cancel"}))
+    assert fields["message"].startswith("[b]Пароль[/b]\n\nОткройте [\u200bb]")
+    assert "[url=https://example.com/a]Статья[/url]" in fields["message"]
+    buttons = fields["keyboard"]["BUTTONS"]
+    assert [(b["TEXT"], b["COMMAND"], b["COMMAND_PARAMS"]) for b in buttons] == [
+        ("Помогло", COMMAND, "fb:ok:1")
+    ]
+    assert escape("[1] пункт") == "[1] пункт"
+
+
+def test_the_settings_name_their_secrets_for_log_redaction() -> None:
+    settings = BitrixSettings(
+        webhook_url="https://p.bitrix24.ru/rest/1/hooksecret123/",  # type: ignore[arg-type]
+        bot_token="bot-token-123",  # type: ignore[arg-type]
+    )
+    assert {"hooksecret123", "bot-token-123"} <= set(settings.secrets())
