@@ -120,6 +120,7 @@ class _Case:
                         r.known,
                         r.length,
                         r.evidence,
+                        r.names_missed,
                     ),
                     n,
                 )
@@ -159,7 +160,7 @@ def _score_offline(
     }
 
 
-_POWERS = ("unknown_power", "length_power", "evidence_mass", "evidence_power")
+_POWERS = ("unknown_power", "length_power", "evidence_mass", "evidence_power", "name_penalty")
 
 
 def _simplex(step: float, powers: tuple[float, float]) -> list[Weights]:
@@ -189,11 +190,19 @@ def _calibrate(kb: KnowledgeBase, cases: list[dict]) -> None:
     current = Weights()
     for _ in range(2):  # coordinate descent: the powers, then the part weights
         candidates = [
-            replace(current, unknown_power=u, length_power=lp, evidence_mass=em, evidence_power=ep)
-            for u in (1.0, 1.5, 2.0)
-            for lp in (0.0, 0.2, 0.45, 0.6)
-            for em in (0.8, 1.0, 1.2, 1.4)
-            for ep in (0.0, 0.5, 1.0)
+            replace(
+                current,
+                unknown_power=u,
+                length_power=lp,
+                evidence_mass=em,
+                evidence_power=ep,
+                name_penalty=npen,
+            )
+            for u in (1.0, 1.5)
+            for lp in (0.3, 0.45, 0.6)
+            for em in (0.8, 1.0, 1.2)
+            for ep in (0.5, 1.0)
+            for npen in (0.0, 0.3, 0.5)
         ]
         candidates += [
             replace(w, **{f: getattr(current, f) for f in _POWERS})

@@ -41,15 +41,22 @@ class Weights:
     # words in common ("новый год", "настроить сайт") are weak evidence of an answer.
     evidence_mass: float = 1.0
     evidence_power: float = 1.0
+    # ... and by 1 - name_penalty x the share of the question's product names ("postgresql",
+    # "google analytics" in a Russian question) that the entry never mentions: a question about
+    # another product is not answered by an article that shares only its other words.
+    name_penalty: float = 0.5
 
     def combine(self, bm25: float, coverage: float, head: float, fuzzy: float) -> float:
         return self.bm25 * bm25 + self.coverage * coverage + self.head * head + self.fuzzy * fuzzy
 
-    def confidence(self, relevance: float, known: float, length: int, evidence: float) -> float:
+    def confidence(
+        self, relevance: float, known: float, length: int, evidence: float, names_missed: float
+    ) -> float:
         stretch: float = max(1.0, length / LONG_QUERY_KEYS) ** self.length_power
         penalty: float = known**self.unknown_power
         weak: float = min(1.0, evidence / self.evidence_mass) ** self.evidence_power
-        return min(1.0, relevance * penalty * stretch * weak)
+        other_product = 1.0 - self.name_penalty * names_missed
+        return min(1.0, relevance * penalty * stretch * weak * other_product)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +72,7 @@ class Ranked:
     known: float
     length: int
     evidence: float
+    names_missed: float
 
 
 class Matcher:
@@ -113,6 +121,7 @@ class Matcher:
             if (family := prefix_key(k)) is not None:
                 families[family].append(k)
         specific = {k: m for k, m in mass.items() if not k.isdigit()}
+        names = {qk.key for qk in query.keys if qk.name}
         query_keys = " ".join(k for k, _ in weighted if not k.isdigit())
         ranked: list[Ranked] = []
         for doc, bm_score in top:
@@ -126,10 +135,12 @@ class Matcher:
             head = sum(mass[k] for k in info.head_keys.intersection(mass)) / total
             fuzzy = fuzz.token_set_ratio(query_keys, " ".join(info.title_keys)) / 100
             bm_part = min(bm_score / scored_total, 1.0)
+            missed = len(names - index.doc_keys[doc]) / len(names) if names else 0.0
             relevance = self.weights.combine(bm_part, covered, head, fuzzy)
-            score = self.weights.confidence(relevance, known, len(query.keys), evidence)
+            length = len(query.keys)
+            score = self.weights.confidence(relevance, known, length, evidence, missed)
             ranked.append(
-                Ranked(doc, score, bm_part, covered, head, fuzzy, known, len(query.keys), evidence)
+                Ranked(doc, score, bm_part, covered, head, fuzzy, known, length, evidence, missed)
             )
         ranked.sort(key=lambda r: -r.score)
         return ranked[:limit]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from rapidfuzz import fuzz, process
@@ -34,6 +34,7 @@ class QueryKey:
     key: str
     weight: float  # 1.0 as typed; less when corrected
     known: bool  # the key exists in the index
+    name: bool = False  # a Latin word in a Cyrillic question: a product or service name
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +87,12 @@ class QueryReader:
             lang = "en"
         read_text = " ".join(read_chunks)
         keyed = self._analyzer.keyed(tokenize(read_text), lang)
-        return Query(read_text, tuple(self._resolve(k, t) for k, t in keyed), lang)
+        mixed = lang == "ru" and best == "plain"
+        keys = tuple(
+            replace(self._resolve(k, t), name=mixed and script(t) == "lat" and len(t) > 2)
+            for k, t in keyed
+        )
+        return Query(read_text, keys, lang)
 
     def _known_ratio(self, chunks: list[str], reader: Callable[[str], str]) -> float:
         keys = self._analyzer.keys(" ".join(reader(c) for c in chunks if script(c) == "lat"))

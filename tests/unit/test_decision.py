@@ -262,3 +262,11 @@ def test_near_identical_entries_clarify(kb: KnowledgeBase) -> None:
     decision = kb.decide("экспорт контактов в Excel")
     assert decision.action is Action.CLARIFY
     assert set(ids(decision)[:2]) == EXPORT_IDS
+
+
+def test_a_product_the_entry_never_names_lowers_the_confidence(kb: KnowledgeBase) -> None:
+    # regression: "как настроить google analytics на сайте" was answered with a site article
+    plain = kb.search("как выставить счет клиенту")[0]
+    other_product = kb.search("как выставить счет клиенту в quickbooks")[0]
+    assert other_product.entry.id == plain.entry.id
+    assert other_product.score < plain.score * 0.8
