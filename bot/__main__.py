@@ -18,22 +18,37 @@ _COMMAND_MODULES = (
     "handlers.cli.bitrix",
     "handlers.cli.serve",
 )
+# The module of each top-level command, so that `helpbot ask` does not import the database,
+# aiogram and aiohttp that other commands need (start-up time is part of a batch's time).
+_MODULE_OF = {
+    "ask": "handlers.cli.ask",
+    "kb": "handlers.cli.ask",
+    "chat": "handlers.cli.chat",
+    "operator": "handlers.cli.operator",
+    "db": "handlers.cli.db",
+    "report": "handlers.cli.report",
+    "bitrix": "handlers.cli.bitrix",
+    "serve": "handlers.cli.serve",
+}
 
 
-def _build_parser() -> argparse.ArgumentParser:
+def _build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="helpbot", description="Bitrix24 help-desk assistant: knowledge base, chat, operators."
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name in _COMMAND_MODULES:
+    command = next((a for a in argv if not a.startswith("-")), None)
+    wanted = _MODULE_OF.get(command or "")
+    for name in (wanted,) if wanted else _COMMAND_MODULES:
         importlib.import_module(name).register(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = _build_parser()
-    args = parser.parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    parser = _build_parser(arguments)
+    args = parser.parse_args(arguments)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

@@ -311,3 +311,16 @@ def test_closed_pipe_ends_quietly() -> None:
         err = proc.stderr.read()
         assert proc.wait(timeout=60) == 141
     assert err == b""
+
+
+def test_ask_does_not_import_the_channels_or_the_database() -> None:
+    # regression: every command imported aiogram, SQLAlchemy and Alembic at start-up, which
+    # doubled the time of `helpbot ask`
+    code = (
+        "import sys; from bot.__main__ import _build_parser; _build_parser(['ask']); "
+        "print(sorted(m for m in ('aiogram', 'sqlalchemy', 'alembic') if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert out.stdout.strip() == "[]"
