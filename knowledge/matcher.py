@@ -27,8 +27,8 @@ class Weights:
 
     bm25: float = 0.40
     coverage: float = 0.10
-    head: float = 0.10
-    fuzzy: float = 0.40
+    head: float = 0.00
+    fuzzy: float = 0.50
     # The confidence is multiplied by known**unknown_power: the share of the question the index
     # knows at all (what is left is something the knowledge base does not cover) ...
     unknown_power: float = 1.0
@@ -39,12 +39,14 @@ class Weights:
     # the summed rarity (idf, in units of the rarest possible key's idf, so that it does not
     # depend on the corpus size) of the keys the question and the entry share: a few common
     # words in common ("новый год", "настроить сайт") are weak evidence of an answer.
-    evidence_mass: float = 1.0
+    evidence_mass: float = 1.2
     evidence_power: float = 1.0
+    # A key shared with the entry's title counts this much more as evidence.
+    evidence_head_bonus: float = 0.25
     # ... and by 1 - name_penalty x the share of the question's product names ("postgresql",
     # "google analytics" in a Russian question) that the entry never mentions: a question about
     # another product is not answered by an article that shares only its other words.
-    name_penalty: float = 0.5
+    name_penalty: float = 0.3
 
     def combine(self, bm25: float, coverage: float, head: float, fuzzy: float) -> float:
         return self.bm25 * bm25 + self.coverage * coverage + self.head * head + self.fuzzy * fuzzy
@@ -71,7 +73,8 @@ class Ranked:
     fuzzy: float
     known: float
     length: int
-    evidence: float
+    evidence: float  # shared rarity, in units of the rarest key's idf
+    titled: float  # the part of it shared with the entry's title
     names_missed: float
 
 
@@ -132,15 +135,30 @@ class Matcher:
             covered = sum(mass[k] * c for k, c in credit.items()) / total
             evidence = sum(specific[k] * c for k, c in credit.items() if k in specific)
             evidence /= index.max_idf
+            titled = sum(specific[k] for k in info.head_keys.intersection(specific))
+            titled /= index.max_idf
             head = sum(mass[k] for k in info.head_keys.intersection(mass)) / total
             fuzzy = fuzz.token_set_ratio(query_keys, " ".join(info.title_keys)) / 100
             bm_part = min(bm_score / scored_total, 1.0)
             missed = len(names - index.doc_keys[doc]) / len(names) if names else 0.0
             relevance = self.weights.combine(bm_part, covered, head, fuzzy)
             length = len(query.keys)
+            evidence += self.weights.evidence_head_bonus * titled
             score = self.weights.confidence(relevance, known, length, evidence, missed)
             ranked.append(
-                Ranked(doc, score, bm_part, covered, head, fuzzy, known, length, evidence, missed)
+                Ranked(
+                    doc,
+                    score,
+                    bm_part,
+                    covered,
+                    head,
+                    fuzzy,
+                    known,
+                    length,
+                    evidence - self.weights.evidence_head_bonus * titled,
+                    titled,
+                    missed,
+                )
             )
         ranked.sort(key=lambda r: -r.score)
         return ranked[:limit]
