@@ -14,6 +14,7 @@ from typing import Any, TextIO
 
 from bot.replies import Reply, choose_language, compose
 from bot.settings import SettingsError, load_settings
+from bot.texts import phrase
 from handlers.cli import kb_link
 from knowledge.base import KnowledgeBase
 from knowledge.errors import KnowledgeError
@@ -112,7 +113,7 @@ def _answer_one(kb: KnowledgeBase, question: str, as_json: bool, out: TextIO) ->
     question = _clean(question)
     if not question:
         decision = None
-        text = "Пустой вопрос: напишите, что нужно сделать в Битрикс24."
+        text = phrase("empty", "ru")
     else:
         decision = kb.decide(question)
         text = render_plain(compose(decision, choose_language(None, decision.lang, "ru")))
