@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from bot.__main__ import main
+from bot.texts import phrase
 from knowledge.loader import load_corpus
 from knowledge.model import Entry
 
@@ -170,7 +171,7 @@ def test_batch_reads_text_as_lines(
     monkeypatch.setattr(sys, "stdin", stdin)
     assert main(["ask", "-"]) == 0
     out = capsys.readouterr().out
-    assert "Пустой вопрос" in out
+    assert phrase("empty", "ru") in out
     assert "[1]" in out  # the answer's buttons, rendered as numbered lines
 
 
