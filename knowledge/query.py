@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import lru_cache
 
 from rapidfuzz import fuzz, process
@@ -89,8 +89,7 @@ class QueryReader:
         keyed = self._analyzer.keyed(tokenize(read_text), lang)
         mixed = lang == "ru" and best == "plain"
         keys = tuple(
-            replace(self._resolve(k, t), name=mixed and script(t) == "lat" and len(t) > 2)
-            for k, t in keyed
+            self._resolve(k, t, mixed and len(t) > 2 and script(t) == "lat") for k, t in keyed
         )
         return Query(read_text, keys, lang)
 
@@ -130,18 +129,19 @@ class QueryReader:
             key in self._vocab for key, _ in self._analyzer.keyed(tokens, lang)
         )
 
-    def _resolve(self, key: str, token: str) -> QueryKey:
+    def _resolve(self, key: str, token: str, name: bool = False) -> QueryKey:
         morph = self._analyzer.morph
         if key in self._vocab:
-            return QueryKey(key, NUMBER_WEIGHT if key.isdigit() else morph.weight(token), True)
+            weight = NUMBER_WEIGHT if key.isdigit() else morph.weight(token)
+            return QueryKey(key, weight, True, name)
         # A dictionary word is spelt right: it is just not in the knowledge base ("перекинуть"
         # must not become "передвинуть").
         if morph.is_word(token):
-            return QueryKey(key, morph.weight(token), False)
+            return QueryKey(key, morph.weight(token), False, name)
         fixed = self._correct(key)
         if fixed is None:
-            return QueryKey(key, 1.0, False)
-        return QueryKey(fixed, TYPO_WEIGHT, True)
+            return QueryKey(key, 1.0, False, name)
+        return QueryKey(fixed, TYPO_WEIGHT, True, name)
 
     def _correct_uncached(self, key: str) -> str | None:
         """The closest vocabulary key for a misspelt one, or None when nothing is close."""

@@ -53,12 +53,15 @@ def tokenize(text: str) -> list[str]:
 
 
 def script(token: str) -> str:
-    """'cyr', 'lat' or 'num' for a folded token."""
+    """'cyr', 'lat' or 'num' for a folded token (the script of its first letter)."""
+    for ch in token:
+        if "а" <= ch <= "я" or ch == "ё":
+            return "cyr"
+        if "a" <= ch <= "z":
+            return "lat"
     if _CYRILLIC.search(token):
         return "cyr"
-    if _LATIN.search(token):
-        return "lat"
-    return "num"
+    return "lat" if _LATIN.search(token) else "num"
 
 
 # Parts of speech (pymorphy3 tags) that rarely name what a question is about.
