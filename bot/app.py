@@ -10,9 +10,11 @@ from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from bot import health
 from bot.clock import Clock, SystemClock
 from bot.engine import ConversationEngine, EngineSettings
 from bot.errors import StorageError
+from bot.metrics import Metrics
 from bot.queue import OperatorQueue
 from bot.settings import Settings
 from bot.storage import migrate
@@ -33,6 +35,7 @@ class Services:
     clock: Clock
     engine: ConversationEngine
     queue: OperatorQueue
+    metrics: Metrics
 
     async def aclose(self) -> None:
         await self.db.dispose()
@@ -50,11 +53,13 @@ def create_services(
     clock = clock or SystemClock()
     db = create_engine(database_url(settings.database), echo=settings.database.echo)
     sessions = create_sessionmaker(db)
+    metrics = Metrics.create()
+    health.collect_queue(metrics, sessions, clock)
     engine = ConversationEngine(
-        kb, sessions, clock, EngineSettings(settings.conversation, settings.hours)
+        kb, sessions, clock, EngineSettings(settings.conversation, settings.hours), metrics
     )
     queue = create_queue(settings, sessions, clock)
-    return Services(settings, kb, db, sessions, clock, engine, queue)
+    return Services(settings, kb, db, sessions, clock, engine, queue, metrics)
 
 
 def create_queue(

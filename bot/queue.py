@@ -1,9 +1,14 @@
-"""The operator queue: list, take (atomically), reply, transfer, close, transcript and figures."""
+"""The operator queue: list, take (atomically), reply, transfer, close, transcript and figures.
+
+Each action returns what to send and takes the engine's ``then`` hook, which runs inside the
+action's transaction: an adapter stores its outbox rows in the commit that made them needed.
+"""
 
 from __future__ import annotations
 
 import logging
 import statistics
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -11,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
+from bot.engine.core import AfterTurn
 from bot.engine.events import Effect, Outgoing, Target
 from bot.errors import TicketClosedError, TicketError, TicketNotFoundError, TicketTakenError
 from bot.payloads import Payload, Press
@@ -93,7 +99,7 @@ class OperatorQueue:
 
     async def get(self, ticket_id: int) -> TicketView:
         async with self._sessions() as session:
-            return await _view(session, await _existing(session, ticket_id))
+            return await ticket_view(session, ticket_id)
 
     async def by_external_ref(self, ref: str) -> TicketView | None:
         """The ticket an adapter tied to its thread (forum topic, open-line session)."""
@@ -116,7 +122,9 @@ class OperatorQueue:
         async with self._sessions.begin() as session:
             (await _existing(session, ticket_id)).external_ref = ref[:128]
 
-    async def take(self, ticket_id: int, operator: str) -> list[Outgoing]:
+    async def take(
+        self, ticket_id: int, operator: str, *, then: AfterTurn | None = None
+    ) -> list[Outgoing]:
         """Take a waiting ticket; of two operators taking one ticket at once exactly one wins."""
         now = self._clock.now()
         async with self._sessions.begin() as session:
@@ -132,10 +140,13 @@ class OperatorQueue:
                 await self._tell(session, conversation, ticket, "ticket_taken", operator=operator),
                 _notice(conversation, ticket, Effect.TICKET_TAKEN),
             ]
+            await _then(then, session, out)
         log.info("ticket taken ticket=%s operator=%s", ticket_id, operator)
         return out
 
-    async def reply(self, ticket_id: int, operator: str, text: str) -> list[Outgoing]:
+    async def reply(
+        self, ticket_id: int, operator: str, text: str, *, then: AfterTurn | None = None
+    ) -> list[Outgoing]:
         """An operator's message to the person; replying to a waiting ticket takes it."""
         text = text.strip()[: self._max_text]
         if not text:
@@ -161,22 +172,26 @@ class OperatorQueue:
                     created_at=now,
                 ),
             )
+            out = [
+                Outgoing(
+                    Target.PERSON,
+                    conversation.channel,
+                    conversation.external_id,
+                    Reply((text,)),
+                    ticket_id=ticket_id,
+                    message_id=message.id,
+                    operator=operator,
+                )
+            ]
+            await _then(then, session, out)
         log.info(
             "operator replied ticket=%s operator=%s message=%s", ticket_id, operator, message.id
         )
-        return [
-            Outgoing(
-                Target.PERSON,
-                conversation.channel,
-                conversation.external_id,
-                Reply((text,)),
-                ticket_id=ticket_id,
-                message_id=message.id,
-                operator=operator,
-            )
-        ]
+        return out
 
-    async def transfer(self, ticket_id: int, to_operator: str) -> list[Outgoing]:
+    async def transfer(
+        self, ticket_id: int, to_operator: str, *, then: AfterTurn | None = None
+    ) -> list[Outgoing]:
         """Hand an open ticket to another operator."""
         now = self._clock.now()
         async with self._sessions.begin() as session:
@@ -192,10 +207,18 @@ class OperatorQueue:
                 ),
                 _notice(conversation, ticket, Effect.TICKET_TRANSFERRED),
             ]
+            await _then(then, session, out)
         log.info("ticket transferred ticket=%s from=%s to=%s", ticket_id, previous, to_operator)
         return out
 
-    async def close(self, ticket_id: int, operator: str, note: str | None = None) -> list[Outgoing]:
+    async def close(
+        self,
+        ticket_id: int,
+        operator: str,
+        note: str | None = None,
+        *,
+        then: AfterTurn | None = None,
+    ) -> list[Outgoing]:
         """Close an open ticket; the person is asked to rate it 1–5."""
         now = self._clock.now()
         async with self._sessions.begin() as session:
@@ -212,16 +235,13 @@ class OperatorQueue:
                 await self._tell(session, conversation, ticket, "ticket_closed", buttons=stars),
                 _notice(conversation, ticket, Effect.CLOSE_TICKET),
             ]
+            await _then(then, session, out)
         log.info("ticket closed ticket=%s operator=%s", ticket_id, operator)
         return out
 
     async def transcript(self, ticket_id: int) -> list[TranscriptLine]:
         async with self._sessions() as session:
-            await _existing(session, ticket_id)
-            return [
-                TranscriptLine(m.id, m.author, m.text, m.operator, m.created_at, m.payload)
-                for m in await tickets.transcript(session, ticket_id)
-            ]
+            return await transcript_lines(session, ticket_id)
 
     async def figures(
         self, since: datetime | None = None, until: datetime | None = None
@@ -245,16 +265,20 @@ class OperatorQueue:
             ratings=tuple(t.rating for t in rows if t.rating is not None),
         )
 
-    async def reflag_overdue(self) -> list[Outgoing]:
+    async def reflag_overdue(
+        self, channels: Collection[str] | None = None, *, then: AfterTurn | None = None
+    ) -> list[Outgoing]:
         """Flag waiting tickets nobody took within the timeout to operators again.
 
-        The app's scheduler calls this periodically; each ticket is flagged at most once per
-        timeout.
+        A channel's scheduler calls this periodically for its own ``channels`` (``None``: every
+        channel's tickets), so only tickets whose reminder it delivers are marked; each ticket
+        is flagged at most once per timeout.
         """
         now = self._clock.now()
         out: list[Outgoing] = []
         async with self._sessions.begin() as session:
-            for ticket in await tickets.overdue_tickets(session, now - self._reflag_after):
+            due = await tickets.overdue_tickets(session, now - self._reflag_after, channels)
+            for ticket in due:
                 ticket.flagged_at = now
                 conversation = await _conversation(session, ticket)
                 minutes = int((now - ticket.created_at).total_seconds() // 60)
@@ -267,6 +291,7 @@ class OperatorQueue:
                 )
                 out.append(_notice(conversation, ticket, Effect.NOTIFY_OPERATORS, text))
                 log.info("ticket flagged again ticket=%s waiting_minutes=%d", ticket.id, minutes)
+            await _then(then, session, out)
         return out
 
     async def _tell(
@@ -317,6 +342,25 @@ def _notice(
         ticket.id,
         operator=ticket.operator,
     )
+
+
+async def ticket_view(session: AsyncSession, ticket_id: int) -> TicketView:
+    """A ticket as operators see it, read in the caller's transaction."""
+    return await _view(session, await _existing(session, ticket_id))
+
+
+async def transcript_lines(session: AsyncSession, ticket_id: int) -> list[TranscriptLine]:
+    """A ticket's messages, oldest first, read in the caller's transaction."""
+    await _existing(session, ticket_id)
+    return [
+        TranscriptLine(m.id, m.author, m.text, m.operator, m.created_at, m.payload)
+        for m in await tickets.transcript(session, ticket_id)
+    ]
+
+
+async def _then(then: AfterTurn | None, session: AsyncSession, out: list[Outgoing]) -> None:
+    if then is not None:
+        await then(session, out)
 
 
 def _median(values: list[timedelta]) -> timedelta | None:

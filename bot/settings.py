@@ -141,10 +141,49 @@ class OperatorSettings(BaseModel):
 
 
 class WebSettings(BaseModel):
-    """WEB_HOST and WEB_PORT: where `helpbot serve` listens (webhooks, health check)."""
+    """WEB_HOST and WEB_PORT: where `helpbot serve` listens; WEB_MAX_BODY_BYTES: larger is 413."""
 
     host: str = "0.0.0.0"
     port: int = Field(default=8080, ge=0, le=65535)
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+
+
+class LogSettings(BaseModel):
+    """LOG_FORMAT=text|json and LOG_LEVEL, applied by `helpbot serve` (``-v`` means DEBUG)."""
+
+    format: Literal["text", "json"] = "text"
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+
+    @field_validator("level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+
+class RedisSettings(BaseModel):
+    """REDIS_URL (``redis://…``): optional; when set, readiness checks that Redis answers."""
+
+    model_config = ConfigDict(hide_input_in_errors=True)  # the URL may hold a password
+
+    url: SecretStr | None = None
+
+    @field_validator("url", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @field_validator("url")
+    @classmethod
+    def _scheme(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not re.match(r"rediss?://|unix://", value.get_secret_value()):
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        return value
+
+
+class RetentionSettings(BaseModel):
+    """RETENTION_DAYS: `helpbot db purge` blanks texts older than this; 0 keeps them forever."""
+
+    days: int = Field(default=0, ge=0)
 
 
 class Settings(BaseSettings):
@@ -171,6 +210,9 @@ class Settings(BaseSettings):
     telegram: TelegramSettings = TelegramSettings()
     operator: OperatorSettings = OperatorSettings()
     web: WebSettings = WebSettings()
+    log: LogSettings = LogSettings()
+    redis: RedisSettings = RedisSettings()
+    retention: RetentionSettings = RetentionSettings()
     bitrix: BitrixSettings = BitrixSettings()
 
     @field_validator("knowledge_dir", "knowledge_cache_dir", mode="before")

@@ -1,36 +1,128 @@
-"""The project's one aiohttp application: every configured channel's routes and workers."""
+"""The project's one aiohttp application: every configured channel's routes and workers, and the
+operations routes: ``/healthz`` (alive), ``/readyz`` (dependencies and channels) and ``/metrics``.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any
 
 from aiohttp import web
 
+from bot import health, logs
 from bot.app import Services
-from handlers.bitrix24 import setup_bitrix
+from bot.metrics import CONTENT_TYPE, CountErrors
+from handlers.bitrix24 import BITRIX_CHANNEL, setup_bitrix
 from handlers.telegram.channel import setup_telegram
 
 log = logging.getLogger(__name__)
 
 HEALTH_PATH = "/healthz"
+READY_PATH = "/readyz"
+METRICS_PATH = "/metrics"
 NOTHING_CONFIGURED = (
     "no channel is configured: set TELEGRAM_BOT_TOKEN (and OPERATOR_CHAT_ID) for Telegram, "
     "or BITRIX_WEBHOOK_URL / BITRIX_CLIENT_ID for Bitrix24 (see .env.example)"
 )
 
 
+@dataclass
+class Operations:
+    """What the operations routes look at: services, Redis, and each channel's running check."""
+
+    services: Services
+    channels: dict[str, Callable[[web.Application], bool]] = field(default_factory=dict)
+    started: bool = False  # every channel's start-up finished; false again while stopping
+    redis: Any = None  # redis.asyncio.Redis when REDIS_URL is set
+
+
+OPERATIONS = web.AppKey("operations", Operations)
+_CHECKS: dict[str, Callable[[web.Application], bool]] = {
+    "telegram": lambda _app: True,  # its workers are supervised and restart: started is running
+    "bitrix24": lambda app: BITRIX_CHANNEL in app and app[BITRIX_CHANNEL].running,
+}
+
+
 def create_web_app(services: Services) -> tuple[web.Application, list[str]]:
     """The web app with every configured channel mounted, and the names of those channels."""
-    app = web.Application()
+    app = web.Application(
+        client_max_size=services.settings.web.max_body_bytes, middlewares=[_errors]
+    )
     app.router.add_get(HEALTH_PATH, _health)
+    app.router.add_get(READY_PATH, _ready)
+    app.router.add_get(METRICS_PATH, _metrics)
+    ops = app[OPERATIONS] = Operations(services)
     channels = [
         name
         for name, setup in (("telegram", setup_telegram), ("bitrix24", setup_bitrix))
         if setup(app, services)
     ]
+    ops.channels = {name: _CHECKS[name] for name in channels}
+    app.cleanup_ctx.append(_operations_ctx)  # last: starts after the channels, stops before
     log.info("web app created channels=%s", ",".join(channels) or "none")
     return app, channels
 
 
+async def _operations_ctx(app: web.Application) -> AsyncIterator[None]:
+    ops = app[OPERATIONS]
+    counter = CountErrors(ops.services.metrics.errors)
+    logging.getLogger().addHandler(counter)
+    url = ops.services.settings.redis.url
+    redact = logs.install([url.get_secret_value()] if url else [])
+    if url is not None:
+        from redis.asyncio import Redis  # only when configured
+
+        ops.redis = Redis.from_url(url.get_secret_value())
+    ops.started = True
+    try:
+        yield
+    finally:
+        ops.started = False
+        if ops.redis is not None:
+            await ops.redis.aclose()
+            ops.redis = None
+        logs.uninstall(redact)
+        logging.getLogger().removeHandler(counter)
+
+
+@web.middleware
+async def _errors(request: web.Request, handler: Any) -> web.StreamResponse:
+    """An unexpected error is logged (and so counted) and answered 500 without details."""
+    try:
+        response: web.StreamResponse = await handler(request)
+    except web.HTTPException:
+        raise
+    except Exception:
+        log.exception("request failed method=%s path=%s", request.method, request.path)
+        return web.json_response({"ok": False, "error": "internal error"}, status=500)
+    return response
+
+
 async def _health(_request: web.Request) -> web.Response:
     return web.json_response({"ok": True})
+
+
+async def _ready(request: web.Request) -> web.Response:
+    """200 when the database (and Redis, if configured) answer and every channel runs; else 503
+    with what failed."""
+    ops = request.app[OPERATIONS]
+    failed: dict[str, str] = {}
+    problem = await health.database_problem(ops.services.db)
+    if problem is not None:
+        failed["database"] = problem
+    if ops.redis is not None and (problem := await health.redis_problem(ops.redis)) is not None:
+        failed["redis"] = problem
+    for name, running in ops.channels.items():
+        if not ops.started:
+            failed[name] = "not started"
+        elif not running(request.app):
+            failed[name] = "not running"
+    body = {"ok": not failed, "failed": failed, "channels": sorted(ops.channels)}
+    return web.json_response(body, status=503 if failed else 200)
+
+
+async def _metrics(request: web.Request) -> web.Response:
+    text = await request.app[OPERATIONS].services.metrics.registry.expose()
+    return web.Response(body=text.encode("utf-8"), headers={"Content-Type": CONTENT_TYPE})

@@ -35,6 +35,7 @@ from bot.engine.events import Incoming, Outgoing
 from bot.engine.hours import WorkingHours
 from bot.engine.turn import Turn, TurnContext
 from bot.errors import EngineError
+from bot.metrics import Metrics
 from bot.replies import choose_language
 from bot.settings import ConversationSettings, HoursSettings
 from bot.storage import repo
@@ -64,8 +65,10 @@ class ConversationEngine:
         sessions: async_sessionmaker[AsyncSession],
         clock: Clock,
         settings: EngineSettings,
+        metrics: Metrics | None = None,
     ) -> None:
         self._kb = kb
+        self._metrics = metrics or Metrics.create()
         self._sessions = sessions
         self._clock = clock
         self._settings = settings.conversation
@@ -99,6 +102,7 @@ class ConversationEngine:
                 incoming.message_id,
             )
             return []
+        self._metrics.messages_in.inc(channel=incoming.channel)
         default = self._settings.language
         contact = await repo.upsert_contact(
             session,
@@ -144,6 +148,7 @@ class ConversationEngine:
             contact=contact,
             conversation=conversation,
             inbound=inbound,
+            metrics=self._metrics,
         )
         outgoing = await Turn(context).run()
         log.info(

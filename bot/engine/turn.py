@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.engine.events import Effect, Incoming, Outgoing, Target
 from bot.engine.hours import WorkingHours
+from bot.metrics import Metrics
 from bot.payloads import Payload, Press, decode
 from bot.replies import (
     Button,
@@ -57,6 +58,7 @@ class TurnContext:
     contact: Contact
     conversation: Conversation
     inbound: Message
+    metrics: Metrics
     out: list[Outgoing] = field(default_factory=list)
 
 
@@ -97,7 +99,9 @@ class Turn:
         if not text:
             await self._say(lambda _: Reply((phrase("empty", self.lang),)), decision=None)
             return
-        decision = self.c.kb.decide(text[:MATCH_CHARS])
+        with self.c.metrics.match_seconds.time():
+            decision = self.c.kb.decide(text[:MATCH_CHARS])
+        self.c.metrics.decisions.inc(kind=decision.action.value)
         self.lang = choose_language(self.c.incoming.language_code, decision.lang, self.lang)
         if decision.action is Action.OPERATOR:
             await self._escalate("requested", await self._context_question())

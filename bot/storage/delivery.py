@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -56,17 +56,38 @@ async def pending_updates(session: AsyncSession, channel: str, limit: int) -> li
     return list(rows)
 
 
+async def settle_update(
+    session: AsyncSession, channel: str, external_id: str, now: datetime
+) -> None:
+    """Mark a stored update processed, in the transaction that stored its effects."""
+    await session.execute(
+        update(InboxUpdate)
+        .where(InboxUpdate.channel == channel, InboxUpdate.external_id == external_id)
+        .values(status=DeliveryStatus.DONE, processed_at=now, error=None)
+    )
+
+
 async def add_outbox(session: AsyncSession, rows: Sequence[OutboxMessage]) -> None:
     session.add_all(rows)
     await session.flush()
 
 
 async def pending_outbox(session: AsyncSession, channel: str, limit: int) -> list[OutboxMessage]:
-    """Unsent outbox rows, in the order they were stored (per chat, that is the send order)."""
+    """Unsent outbox rows, fairly: every chat's oldest row, then every chat's second, and so on.
+
+    One chat's backlog (the operators' group sends ~20 a minute) thus never keeps the other
+    chats out of a batch; within a chat the rows keep the order they were stored in.
+    """
+    place = func.row_number().over(partition_by=OutboxMessage.chat_id, order_by=OutboxMessage.id)
+    ranked = (
+        select(OutboxMessage.id, place.label("place"))
+        .where(OutboxMessage.channel == channel, OutboxMessage.status == DeliveryStatus.PENDING)
+        .subquery()
+    )
     rows = await session.scalars(
         select(OutboxMessage)
-        .where(OutboxMessage.channel == channel, OutboxMessage.status == DeliveryStatus.PENDING)
-        .order_by(OutboxMessage.id)
+        .join(ranked, OutboxMessage.id == ranked.c.id)
+        .order_by(ranked.c.place, OutboxMessage.id)
         .limit(limit)
     )
     return list(rows)

@@ -5,12 +5,13 @@ Every function takes the caller's ``AsyncSession`` and never commits.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.storage.models import Message, Ticket, TicketStatus
+from bot.storage.models import Conversation, Message, Ticket, TicketStatus
 
 OPEN_STATUSES = (TicketStatus.WAITING, TicketStatus.TAKEN)
 
@@ -103,17 +104,23 @@ async def take_ticket(session: AsyncSession, ticket_id: int, operator: str, now:
     return taken
 
 
-async def overdue_tickets(session: AsyncSession, before: datetime) -> list[Ticket]:
-    """Waiting tickets not created nor flagged since ``before``: time to remind operators."""
-    rows = await session.scalars(
-        select(Ticket)
-        .where(
-            Ticket.status == TicketStatus.WAITING,
-            Ticket.created_at <= before,
-            or_(Ticket.flagged_at.is_(None), Ticket.flagged_at <= before),
-        )
-        .order_by(Ticket.created_at, Ticket.id)
+async def overdue_tickets(
+    session: AsyncSession, before: datetime, channels: Collection[str] | None = None
+) -> list[Ticket]:
+    """Waiting tickets not created nor flagged since ``before``: time to remind operators.
+
+    ``channels`` keeps only the tickets of those channels' conversations (``None``: every one).
+    """
+    query = select(Ticket).where(
+        Ticket.status == TicketStatus.WAITING,
+        Ticket.created_at <= before,
+        or_(Ticket.flagged_at.is_(None), Ticket.flagged_at <= before),
     )
+    if channels is not None:
+        query = query.join(Conversation, Conversation.id == Ticket.conversation_id).where(
+            Conversation.channel.in_(channels)
+        )
+    rows = await session.scalars(query.order_by(Ticket.created_at, Ticket.id))
     return list(rows)
 
 

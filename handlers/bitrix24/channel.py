@@ -21,6 +21,7 @@ from bot.bitrix.errors import Bitrix24Error
 from bot.bitrix.settings import BitrixSettings
 from bot.clock import Clock
 from bot.engine import ConversationEngine
+from bot.metrics import Metrics
 from bot.queue import OperatorQueue
 from bot.storage import bitrix as repo
 from handlers.bitrix24.events import ChatEvent
@@ -61,6 +62,7 @@ class BitrixChannel:
         clock: Clock,
         settings: BitrixSettings,
         language: str,
+        metrics: Metrics | None = None,
     ) -> None:
         self.client = client
         self._sessions = sessions
@@ -81,7 +83,7 @@ class BitrixChannel:
             language=language,
             on_queued=self._outbox.set,
         )
-        self.sender = OutboxSender(sessions=sessions, client=client, clock=clock)
+        self.sender = OutboxSender(sessions=sessions, client=client, clock=clock, metrics=metrics)
 
     def start(self) -> None:
         """Start the workers: the poller only in fetch mode."""
@@ -117,6 +119,11 @@ class BitrixChannel:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         log.info("bitrix channel stopped cancelled=%d", len(late))
+
+    @property
+    def running(self) -> bool:
+        """Started, and no worker has ended (a failing worker restarts: it stays running)."""
+        return bool(self._tasks) and not any(task.done() for task in self._tasks)
 
     def kick(self) -> None:
         """Restart paused workers now: something they lacked (OAuth tokens) has arrived."""

@@ -124,9 +124,10 @@ def _map(data: Mapping[str, Any], key: str) -> Mapping[str, Any]:
 
 def _int(value: Any) -> int:
     try:
-        return int(value)
+        number = int(value)
     except (TypeError, ValueError):
         return 0
+    return number if -(2**31) < number < 2**31 else 0  # ids fit the INTEGER columns
 
 
 def _flag(value: Any) -> bool:

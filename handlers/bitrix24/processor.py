@@ -28,12 +28,12 @@ from bot.storage.models import BitrixChat, InboxUpdate
 from bot.texts import phrase
 from handlers.bitrix24.events import ChatEvent
 from handlers.bitrix24.render import render
+from handlers.bitrix24.replies import queue_message
 
 log = logging.getLogger(__name__)
 
 CHANNEL = repo.CHANNEL
 MAX_ATTEMPTS = 3  # an event that fails this often is given up (and logged)
-SEND = "imbot.v2.Chat.Message.send"
 HAND_OFF = "imopenlines.bot.session.operator"
 FINISH = "imopenlines.bot.session.finish"
 LINE_OPERATOR = "bitrix24 open line"
@@ -206,17 +206,11 @@ class EventProcessor:
         fields: dict[str, object],
         ticket_id: int | None = None,
     ) -> None:
-        params: dict[str, object] = {
-            "botId": event.bot_id or chat.bot_id,
-            "dialogId": chat.dialog_id,
-            "fields": fields,
-        }
-        await repo.add_call(
+        await queue_message(
             session,
             dialog_id=chat.dialog_id,
-            kind="reply",
-            method=SEND,
-            params=params,
+            bot_id=event.bot_id or chat.bot_id,
+            fields=fields,
             now=self._clock.now(),
             ticket_id=ticket_id,
         )

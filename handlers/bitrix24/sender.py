@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.bitrix.api import Bitrix24Api
 from bot.bitrix.errors import Bitrix24Error
 from bot.clock import Clock
+from bot.metrics import Metrics
 from bot.storage import bitrix as repo
 from bot.storage.models import DeliveryStatus, OutboxMessage
 
@@ -32,8 +33,14 @@ class OutboxSender:
     """Sends the channel's pending outbox rows; one sender per process keeps their order."""
 
     def __init__(
-        self, *, sessions: async_sessionmaker[AsyncSession], client: Bitrix24Api, clock: Clock
+        self,
+        *,
+        sessions: async_sessionmaker[AsyncSession],
+        client: Bitrix24Api,
+        clock: Clock,
+        metrics: Metrics | None = None,
     ) -> None:
+        self._metrics = metrics or Metrics.create()
         self._sessions = sessions
         self._client = client
         self._clock = clock
@@ -67,6 +74,7 @@ class OutboxSender:
             if stored is not None:
                 stored.status, stored.sent_at = DeliveryStatus.DONE, self._clock.now()
                 stored.sent_id = _sent_id(result)
+        self._metrics.messages_out.inc(channel=repo.CHANNEL)
         log.info(
             "bitrix call made outbox=%s kind=%s chat=%s ticket=%s",
             row.id, row.kind, row.chat_id, row.ticket_id,
@@ -87,6 +95,7 @@ class OutboxSender:
                 return True
             if exc.retryable and stored.attempts < MAX_ATTEMPTS:
                 stored.not_before = now + RETRY_AFTER * stored.attempts
+                self._metrics.send_retries.inc(channel=repo.CHANNEL)
                 log.warning(
                     "bitrix call failed, will retry outbox=%s chat=%s code=%s attempt=%d",
                     row.id, row.chat_id, exc.code, stored.attempts,

@@ -48,6 +48,7 @@ async def open_bitrix(services: Services) -> AsyncIterator[BitrixChannel]:
         clock=services.clock,
         settings=settings,
         language=services.settings.conversation.language,
+        metrics=services.metrics,
     )
     channel.start()
     try:
@@ -85,7 +86,7 @@ async def _channel_ctx(app: web.Application) -> AsyncIterator[None]:
 
 async def on_event(request: web.Request) -> web.Response:
     """A webhook-mode event: verify the application token, store, answer 200; work comes later."""
-    form = await request.post()
+    form = await _form(request)
     if not _token_ok(form, request.app[_APP_TOKEN]):
         log.warning("bitrix event refused: wrong application token remote=%s", request.remote)
         raise web.HTTPUnauthorized(text="wrong application token")
@@ -99,7 +100,7 @@ async def on_event(request: web.Request) -> web.Response:
 
 async def on_install(request: web.Request) -> web.Response:
     """ONAPPINSTALL of the OAuth application: keep its tokens in the database."""
-    form = await request.post()
+    form = await _form(request)
     expected = request.app[_APP_TOKEN]
     if expected and not _token_ok(form, expected):
         log.warning("bitrix install refused: wrong application token remote=%s", request.remote)
@@ -109,6 +110,8 @@ async def on_install(request: web.Request) -> web.Response:
         auth.get(k) for k in ("access_token", "refresh_token", "client_endpoint")
     ):
         raise web.HTTPBadRequest(text="no auth block")
+    if not _auth_fits(auth):
+        raise web.HTTPBadRequest(text="malformed auth block")
     tokens = OAuthTokens.from_event_auth({k: str(v) for k, v in auth.items()})
     services = request.app[_SERVICES]
     await DatabaseTokenStore(services.sessions, services.clock).save(tokens)
@@ -116,6 +119,28 @@ async def on_install(request: web.Request) -> web.Response:
     if BITRIX_CHANNEL in request.app:
         request.app[BITRIX_CHANNEL].kick()
     return web.Response(text="installed")
+
+
+async def _form(request: web.Request) -> MultiDictProxy[Any]:
+    """The posted form; a body that is not one (bad encoding, broken multipart) is a 400."""
+    try:
+        return await request.post()
+    except (ValueError, AssertionError, RuntimeError) as exc:  # what aiohttp's parsers raise
+        raise web.HTTPBadRequest(text="malformed form") from exc
+
+
+def _auth_fits(auth: dict[str, Any]) -> bool:
+    """The auth block's fields fit their columns; the endpoint is an http(s) address."""
+    fields = {k: v for k, v in auth.items() if isinstance(v, str)}
+    limits = {"member_id": 64, "client_endpoint": 255, "domain": 255, "application_token": 255}
+    return (
+        len(fields) == len(auth)
+        and all(len(fields.get(k, "")) <= n for k, n in limits.items())
+        and fields["client_endpoint"].startswith(("https://", "http://"))
+        and (fields.get("expires", "") or "0").isascii()
+        and (fields.get("expires", "") or "0").isdigit()
+        and len(fields.get("expires", "")) <= 12
+    )
 
 
 def _token_ok(form: MultiDictProxy[Any], expected: str) -> bool:

@@ -1,12 +1,18 @@
-"""`helpbot db upgrade|downgrade|current`: Alembic migrations of the configured database."""
+"""`helpbot db upgrade|downgrade|current`: Alembic migrations of the configured database;
+`helpbot db purge`: blank texts older than RETENTION_DAYS, keeping the figures."""
 
 from __future__ import annotations
 
 import argparse
+import sys
+from datetime import timedelta
 
+from bot import retention
+from bot.app import prepare_database
+from bot.clock import SystemClock
 from bot.settings import Settings
 from bot.storage import migrate
-from bot.storage.db import create_engine, database_url
+from bot.storage.db import create_engine, create_sessionmaker, database_url
 from handlers.cli._runner import run, settings_or_exit
 
 
@@ -21,6 +27,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     down.set_defaults(func=lambda a: _run(a, "downgrade"))
     current = db_sub.add_parser("current", help="print the database's revision and the newest")
     current.set_defaults(func=lambda a: _run(a, "current"))
+    purge = db_sub.add_parser(
+        "purge", help="blank message texts and payloads older than N days; figures stay"
+    )
+    purge.add_argument("--days", type=int, help="older than this many days (RETENTION_DAYS)")
+    purge.set_defaults(func=lambda a: run(_purge(settings_or_exit(), a.days)))
 
 
 def _run(args: argparse.Namespace, action: str) -> int:
@@ -40,4 +51,27 @@ async def _act(settings: Settings, action: str, revision: str) -> int:
         )
     finally:
         await engine.dispose()
+    return 0
+
+
+async def _purge(settings: Settings, days: int | None) -> int:
+    days = settings.retention.days if days is None else days
+    if days < 0:
+        print("error: --days must be 0 or more", file=sys.stderr)
+        return 2
+    if days == 0:
+        print("retention is off (RETENTION_DAYS=0, no --days): nothing purged")
+        return 0
+    before = SystemClock().now() - timedelta(days=days)
+    engine = create_engine(database_url(settings.database))
+    try:
+        await prepare_database(engine, upgrade=False)
+        async with create_sessionmaker(engine).begin() as session:
+            purged = await retention.purge(session, before)
+    finally:
+        await engine.dispose()
+    print(
+        f"purged texts older than {before:%Y-%m-%d %H:%M} UTC: messages {purged.messages}, "
+        f"tickets {purged.tickets}, inbox {purged.inbox}, outbox {purged.outbox}"
+    )
     return 0

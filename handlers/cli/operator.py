@@ -1,4 +1,9 @@
-"""`helpbot operator`: work the ticket queue from the terminal (sub-commands or a small shell)."""
+"""`helpbot operator`: work the ticket queue from the terminal (sub-commands or a small shell).
+
+What an action says to a Telegram or Bitrix24 person (and to the Telegram operators' topic) is
+queued in that channel's outbox in the action's own transaction; a running `helpbot serve`
+sends it. Everything is printed as well.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +11,23 @@ import argparse
 import getpass
 import shlex
 import sys
+from collections import Counter
 from collections.abc import Sequence
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from bot.app import open_queue
+from bot.clock import Clock, SystemClock
 from bot.engine import Outgoing, Target
 from bot.errors import TicketError
 from bot.queue import OperatorQueue, TicketView
 from bot.replies import render_plain
+from bot.settings import Settings
 from bot.storage import tickets
 from bot.storage.models import TicketStatus
+from handlers.bitrix24 import replies as bitrix_replies
 from handlers.cli._runner import run, settings_or_exit
+from handlers.telegram.delivery import OutboxRows
 
 SHELL_HELP = """commands:
   list [all]              open tickets, oldest first (all: closed ones too)
@@ -54,14 +66,42 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         op_sub.add_parser(name, help=about).set_defaults(func=lambda a, n=name: run(_main(a, [n])))
 
 
+class ChannelOutbox:
+    """The hook for queue actions: their messages into the channels' outboxes, counted."""
+
+    def __init__(self, settings: Settings, clock: Clock) -> None:
+        self._clock = clock
+        self._telegram = OutboxRows(
+            clock,
+            None,  # a ticket card is never among an operator action's messages
+            operator_chat_id=settings.operator.chat_id,
+            operator_language=settings.conversation.language,
+        )
+        self.queued: Counter[str] = Counter()
+
+    async def __call__(self, session: AsyncSession, out: list[Outgoing]) -> None:
+        self.queued["telegram"] += len(await self._telegram.write(session, out))
+        self.queued["bitrix24"] += len(await bitrix_replies.write(session, out, self._clock.now()))
+
+    def report(self) -> None:
+        """Print (and forget) what was queued since the last report."""
+        for channel, count in sorted(self.queued.items()):
+            if count:
+                print(f"queued {count} message(s) for {channel}; `helpbot serve` sends them")
+        self.queued.clear()
+
+
 def _words(args: argparse.Namespace, name: str, fields: Sequence[str]) -> list[str]:
     return [name, str(args.ticket), *(str(getattr(args, f)) for f in fields if getattr(args, f))]
 
 
 async def _main(args: argparse.Namespace, words: list[str] | None) -> int:
-    async with open_queue(settings_or_exit(), upgrade=not args.no_migrate) as queue:
+    settings = settings_or_exit()
+    clock = SystemClock()
+    outbox = ChannelOutbox(settings, clock)
+    async with open_queue(settings, upgrade=not args.no_migrate, clock=clock) as queue:
         if words is not None:
-            return await _command(queue, args.operator, words)
+            return await _command(queue, outbox, args.operator, words)
         print(f"helpbot operator as {args.operator!r}; `help` lists commands")
         for line in sys.stdin:
             try:
@@ -72,22 +112,26 @@ async def _main(args: argparse.Namespace, words: list[str] | None) -> int:
             if words and words[0] in ("quit", "exit"):
                 break
             if words:
-                await _command(queue, args.operator, words, shell=True)
+                await _command(queue, outbox, args.operator, words, shell=True)
     return 0
 
 
-async def _command(queue: OperatorQueue, me: str, words: list[str], *, shell: bool = False) -> int:
+async def _command(
+    queue: OperatorQueue, outbox: ChannelOutbox, me: str, words: list[str], *, shell: bool = False
+) -> int:
     """Run one command; in the shell a failed command is reported and the shell goes on."""
     try:
-        return await _dispatch(queue, me, words)
+        code = await _dispatch(queue, outbox, me, words)
     except TicketError as exc:
         if not shell:
             raise
         print(f"error: {exc}")
         return 1
+    outbox.report()
+    return code
 
 
-async def _dispatch(queue: OperatorQueue, me: str, words: list[str]) -> int:
+async def _dispatch(queue: OperatorQueue, outbox: ChannelOutbox, me: str, words: list[str]) -> int:
     name, rest = words[0], words[1:]
     if name == "list":
         statuses = tuple(TicketStatus) if rest[:1] == ["all"] else tickets.OPEN_STATUSES
@@ -105,7 +149,7 @@ async def _dispatch(queue: OperatorQueue, me: str, words: list[str]) -> int:
         )
         return 0
     if name == "reflag":
-        _print_out(await queue.reflag_overdue())
+        _print_out(await queue.reflag_overdue(then=outbox))
         return 0
     if name == "help" or not rest or not rest[0].isdigit():
         print(SHELL_HELP)
@@ -119,10 +163,10 @@ async def _dispatch(queue: OperatorQueue, me: str, words: list[str]) -> int:
             print(f"  {line.created_at:%Y-%m-%d %H:%M} {who}: {said}")
         return 0
     actions = {
-        "take": lambda: queue.take(ticket, me),
-        "reply": lambda: queue.reply(ticket, me, " ".join(args)),
-        "transfer": lambda: queue.transfer(ticket, " ".join(args) or me),
-        "close": lambda: queue.close(ticket, me, " ".join(args) or None),
+        "take": lambda: queue.take(ticket, me, then=outbox),
+        "reply": lambda: queue.reply(ticket, me, " ".join(args), then=outbox),
+        "transfer": lambda: queue.transfer(ticket, " ".join(args) or me, then=outbox),
+        "close": lambda: queue.close(ticket, me, " ".join(args) or None, then=outbox),
     }
     if name not in actions:
         print(SHELL_HELP)

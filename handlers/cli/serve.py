@@ -10,6 +10,7 @@ import sys
 
 from aiohttp import web
 
+from bot import logs
 from bot.app import open_services
 from handlers.cli._runner import run, settings_or_exit
 
@@ -24,6 +25,8 @@ async def _serve(args: argparse.Namespace) -> int:
     from handlers.web import NOTHING_CONFIGURED, create_web_app  # aiogram loads slowly
 
     settings = settings_or_exit()
+    verbose = getattr(args, "verbose", False)
+    logs.configure("DEBUG" if verbose else settings.log.level, settings.log.format)
     async with open_services(settings, upgrade=not args.no_migrate) as services:
         app, channels = create_web_app(services)
         if not channels:

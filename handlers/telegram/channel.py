@@ -28,7 +28,7 @@ from bot.deeplinks import EntryLinks
 from bot.errors import HelpbotError
 from bot.texts import LANGUAGES, phrase
 from handlers.telegram import setup_routers
-from handlers.telegram.delivery import Deliverer
+from handlers.telegram.delivery import CHANNEL, Deliverer
 from handlers.telegram.inbox import Inbox
 from handlers.telegram.outbox import OutboxWorker
 from handlers.telegram.polling import poll
@@ -99,10 +99,19 @@ class TelegramChannel:
                 group.create_task(_supervise("reflag", self._reflag))
 
     async def _reflag(self) -> None:
-        """Remind operators of tickets nobody took in time, in the ticket's topic."""
         while True:
             await asyncio.sleep(REFLAG_EVERY)
-            await self.deliverer.deliver(await self.services.queue.reflag_overdue())
+            await self.reflag()
+
+    async def reflag(self) -> int:
+        """Remind operators of Telegram tickets nobody took in time, in the ticket's topic.
+
+        Only this channel's tickets are flagged (in the transaction that queues the reminders):
+        other channels' tickets wait for a reminder of their own. Returns how many were flagged.
+        """
+        out = await self.services.queue.reflag_overdue((CHANNEL,), then=self.deliverer.then())
+        self.deliverer.wake()
+        return len(out)
 
     async def _poll(self) -> None:
         allowed = self.dp.resolve_used_update_types()
@@ -154,7 +163,6 @@ def create_telegram_channel(services: Services) -> TelegramChannel:
     deliverer = Deliverer(
         services.sessions,
         services.clock,
-        services.queue,
         services.kb,
         operator_chat_id=ops_chat,
         operator_language=lang,
@@ -170,6 +178,7 @@ def create_telegram_channel(services: Services) -> TelegramChannel:
         deliverer=deliverer,
         ready=ready,
         operator_language=lang,
+        metrics=services.metrics,
     )
     dp = Dispatcher(
         engine=services.engine,

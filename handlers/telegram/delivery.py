@@ -12,7 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
 from bot.engine import Effect, Outgoing, Target
-from bot.queue import OperatorQueue
+from bot.engine.core import AfterTurn
+from bot.queue import ticket_view, transcript_lines
 from bot.replies import Reply
 from bot.storage import delivery
 from bot.storage.models import DeliveryStatus, OutboxMessage, TicketStatus
@@ -43,30 +44,36 @@ class CopySource:
     message_id: int
 
 
-class Deliverer:
-    """Stores the API calls for a list of Outgoing in the outbox and wakes its worker."""
+class OutboxRows:
+    """Turns Outgoing items into Telegram outbox rows, added in the caller's transaction.
+
+    It needs neither the bot nor a connection of its own, so ``helpbot operator`` queues its
+    replies with it for a running ``helpbot serve`` to send. Without a knowledge base a ticket
+    card lists no entries.
+    """
 
     def __init__(
         self,
-        sessions: async_sessionmaker[AsyncSession],
         clock: Clock,
-        queue: OperatorQueue,
-        kb: KnowledgeBase,
+        kb: KnowledgeBase | None,
         *,
         operator_chat_id: int | None,
         operator_language: str,
-        wake: Callable[[], None],
     ) -> None:
-        self._sessions = sessions
         self._clock = clock
-        self._queue = queue
         self._kb = kb
         self._ops = operator_chat_id
         self._lang = operator_language
-        self._wake = wake
 
-    async def deliver(self, out: Sequence[Outgoing], copy: CopySource | None = None) -> None:
-        """Store every call ``out`` needs; ``copy`` relays that message for the relayed item."""
+    @property
+    def operators(self) -> bool:
+        """Whether an operators' group is configured (topic rows are possible)."""
+        return self._ops is not None
+
+    async def write(
+        self, session: AsyncSession, out: Sequence[Outgoing], copy: CopySource | None = None
+    ) -> list[OutboxMessage]:
+        """Add every call ``out`` needs; ``copy`` relays that message for the relayed item."""
         rows: list[OutboxMessage] = []
         for item in out:
             if item.channel != CHANNEL:
@@ -74,86 +81,41 @@ class Deliverer:
             if item.target is Target.PERSON:
                 rows.extend(self._to_person(item, copy))
             elif self._ops is not None:
-                rows.extend(await self._to_operators(item, copy))
-        await self.store(rows)
+                rows.extend(await self._to_operators(session, item, copy))
+        if rows:
+            await delivery.add_outbox(session, rows)
+        return rows
 
-    async def say(self, chat_id: int | str, reply: Reply, thread_id: int | None = None) -> None:
+    def message(
+        self, chat_id: int | str, reply: Reply, thread_id: int | None = None
+    ) -> list[OutboxMessage]:
         """A reply of the adapter's own (help, "text only"), to a chat or one of its topics."""
         rows = self._rows(str(chat_id), None, reply)
         if thread_id is not None:
             for row in rows:
                 row.params = {**row.params, "message_thread_id": thread_id}
-        await self.store(rows)
-
-    async def say_ticket(self, ticket_id: int, reply: Reply) -> None:
-        """A notice in the ticket's topic in the operators' group."""
-        if self._ops is not None:
-            await self.store(self._topic_rows(ticket_id, reply))
-
-    async def remove_buttons(self, chat_id: int, message_id: int) -> None:
-        await self.store(
-            [self._row(str(chat_id), None, "editMessageReplyMarkup", {"message_id": message_id})]
-        )
-
-    async def mark_person(self, chat_id: int | str, *, blocked: bool) -> None:
-        """The person blocked (or unblocked) the bot: mark their ticket, tell operators once."""
-        async with self._sessions.begin() as session:
-            ticket = await delivery.set_person_blocked(
-                session, CHANNEL, str(chat_id), self._clock.now() if blocked else None
-            )
-        if ticket is not None and blocked:
-            log.info("person blocked the bot chat=%s ticket=%s", chat_id, ticket.id)
-            notice = Reply((phrase("op_person_blocked", self._lang, ticket=ticket.id),))
-            await self.say_ticket(ticket.id, notice)
-
-    async def card_again(self, ticket_id: int) -> None:
-        """The ticket card in a recreated topic (the old one was deleted with its history)."""
-        if self._ops is None:
-            return
-        view = await self._queue.get(ticket_id)
-        summary = phrase(
-            "op_ticket_new", self._lang, ticket=view.id, name=view.person, question=view.question
-        )
-        card = await self._card(ticket_id, Reply((summary,)))
-        waiting = view.status == TicketStatus.WAITING
-        await self.store(self._topic_rows(ticket_id, card, kind=CARD if waiting else ""))
-
-    async def store(self, rows: list[OutboxMessage]) -> None:
-        if not rows:
-            return
-        async with self._sessions.begin() as session:
-            await delivery.add_outbox(session, rows)
-        log.debug("outbox rows stored count=%d first=%s", len(rows), rows[0].id)
-        self._wake()
-
-    def _to_person(self, item: Outgoing, copy: CopySource | None) -> list[OutboxMessage]:
-        if item.effect is not None or item.reply is None:
-            return []  # HAND_TO_QUEUE and the like belong to other channels
-        if copy is not None and item.operator is not None and item.message_id is not None:
-            return [self._copy_row(item.conversation_id, None, item.ticket_id, copy)]
-        return self._rows(item.conversation_id, item.ticket_id, item.reply)
-
-    async def _to_operators(self, item: Outgoing, copy: CopySource | None) -> list[OutboxMessage]:
-        if item.ticket_id is None:
-            return []
-        ticket = item.ticket_id
-        if item.effect is Effect.OPEN_TICKET:
-            return self._topic_rows(ticket, await self._card(ticket, item.reply), kind=CARD)
-        if item.effect is Effect.RELAY_TO_OPERATOR and copy is not None:
-            return [self._copy_row(str(self._ops), ticket, ticket, copy)]
-        text = _NOTICES.get(item.effect) if item.effect else None
-        reply = item.reply
-        if reply is None and text is not None:
-            reply = Reply((phrase(text, self._lang, ticket=ticket, operator=item.operator),))
-        rows = self._topic_rows(ticket, reply) if reply is not None else []
-        if item.effect is Effect.CLOSE_TICKET:
-            rows.append(self._row(str(self._ops), ticket, "closeForumTopic", {}, to_topic=True))
         return rows
 
-    async def _card(self, ticket_id: int, summary: Reply | None) -> Reply:
+    def topic(self, ticket: int, reply: Reply, kind: str = "") -> list[OutboxMessage]:
+        """A notice in the ticket's topic (no rows without an operators' group)."""
+        if self._ops is None:
+            return []
+        rows = self._rows(str(self._ops), ticket, reply, to_topic=True, kind=kind)
+        if kind == CARD and rows:
+            take = InlineKeyboardButton(
+                text=phrase("op_btn_take", self._lang), callback_data=TakeData(ticket=ticket).pack()
+            )
+            markup = InlineKeyboardMarkup(inline_keyboard=[[take]])
+            rows[-1].params = {**rows[-1].params, "reply_markup": markup_params(markup)}
+        return rows
+
+    def call(self, chat_id: int | str, method: str, params: dict[str, Any]) -> OutboxMessage:
+        return self._row(str(chat_id), None, method, params)
+
+    async def card(self, session: AsyncSession, ticket_id: int, summary: Reply | None) -> Reply:
         """The ticket card: the engine's summary, the transcript and the closest entries."""
-        view = await self._queue.get(ticket_id)
-        lines = await self._queue.transcript(ticket_id)
+        view = await ticket_view(session, ticket_id)
+        lines = await transcript_lines(session, ticket_id)
         blocks = list(summary.blocks if summary else ())
         said = [
             f"{phrase(f'op_who_{line.author}', self._lang)}: {_short(line.text or line.payload)}"
@@ -162,7 +124,7 @@ class Deliverer:
         ]
         if said:
             blocks.append(phrase("op_transcript", self._lang) + "\n" + "\n".join(said))
-        matches = self._kb.search(view.question, MATCHES) if view.question else []
+        matches = self._kb.search(view.question, MATCHES) if self._kb and view.question else []
         if matches:
             titles = "\n".join(f"• {m.entry.title} ({m.score:.2f})" for m in matches)
             blocks.append(phrase("op_matches", self._lang) + "\n" + titles)
@@ -170,14 +132,30 @@ class Deliverer:
         links = tuple(Link(m.entry.title, m.entry.url) for m in matches if m.entry.url)
         return Reply(tuple(blocks), links=links)
 
-    def _topic_rows(self, ticket: int, reply: Reply, kind: str = "") -> list[OutboxMessage]:
-        rows = self._rows(str(self._ops), ticket, reply, to_topic=True, kind=kind)
-        if kind == CARD and rows:
-            take = InlineKeyboardButton(
-                text=phrase("op_btn_take", self._lang), callback_data=TakeData(ticket=ticket).pack()
-            )
-            markup = InlineKeyboardMarkup(inline_keyboard=[[take]])
-            rows[-1].params = {**rows[-1].params, "reply_markup": markup_params(markup)}
+    def _to_person(self, item: Outgoing, copy: CopySource | None) -> list[OutboxMessage]:
+        if item.effect is not None or item.reply is None:
+            return []  # HAND_TO_QUEUE and the like belong to other channels
+        if copy is not None and item.operator is not None and item.message_id is not None:
+            return [self._copy_row(item.conversation_id, None, item.ticket_id, copy)]
+        return self._rows(item.conversation_id, item.ticket_id, item.reply)
+
+    async def _to_operators(
+        self, session: AsyncSession, item: Outgoing, copy: CopySource | None
+    ) -> list[OutboxMessage]:
+        if item.ticket_id is None:
+            return []
+        ticket = item.ticket_id
+        if item.effect is Effect.OPEN_TICKET:
+            return self.topic(ticket, await self.card(session, ticket, item.reply), kind=CARD)
+        if item.effect is Effect.RELAY_TO_OPERATOR and copy is not None:
+            return [self._copy_row(str(self._ops), ticket, ticket, copy)]
+        text = _NOTICES.get(item.effect) if item.effect else None
+        reply = item.reply
+        if reply is None and text is not None:
+            reply = Reply((phrase(text, self._lang, ticket=ticket, operator=item.operator),))
+        rows = self.topic(ticket, reply) if reply is not None else []
+        if item.effect is Effect.CLOSE_TICKET:
+            rows.append(self._row(str(self._ops), ticket, "closeForumTopic", {}, to_topic=True))
         return rows
 
     def _rows(
@@ -224,6 +202,104 @@ class Deliverer:
             not_before=now,
             created_at=now,
         )
+
+
+class Deliverer:
+    """Stores outbox rows (in the caller's transaction or one of its own) and wakes the worker."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        clock: Clock,
+        kb: KnowledgeBase | None,
+        *,
+        operator_chat_id: int | None,
+        operator_language: str,
+        wake: Callable[[], None],
+    ) -> None:
+        self._sessions = sessions
+        self._clock = clock
+        self._lang = operator_language
+        self._rows = OutboxRows(
+            clock, kb, operator_chat_id=operator_chat_id, operator_language=operator_language
+        )
+        self.wake = wake
+
+    def then(self, update_id: int | None = None, copy: CopySource | None = None) -> AfterTurn:
+        """The hook for ``engine.handle`` and queue actions: in their transaction, the rows and
+        the update marked processed, so a crash can neither lose the replies nor repeat them.
+
+        Call :attr:`wake` once the action has returned (committed).
+        """
+
+        async def then(session: AsyncSession, out: list[Outgoing]) -> None:
+            await self._rows.write(session, out, copy)
+            if update_id is not None:
+                now = self._clock.now()
+                await delivery.settle_update(session, CHANNEL, str(update_id), now)
+
+        return then
+
+    async def deliver(self, out: Sequence[Outgoing], copy: CopySource | None = None) -> None:
+        """Store every call ``out`` needs in a transaction of its own."""
+        async with self._sessions.begin() as session:
+            rows = await self._rows.write(session, out, copy)
+        self._stored(rows)
+
+    async def say(self, chat_id: int | str, reply: Reply, thread_id: int | None = None) -> None:
+        """A reply of the adapter's own (help, "text only"), to a chat or one of its topics."""
+        await self.store(self._rows.message(chat_id, reply, thread_id))
+
+    async def say_ticket(self, ticket_id: int, reply: Reply) -> None:
+        """A notice in the ticket's topic in the operators' group."""
+        await self.store(self._rows.topic(ticket_id, reply))
+
+    async def remove_buttons(self, chat_id: int, message_id: int) -> None:
+        await self.store(
+            [self._rows.call(chat_id, "editMessageReplyMarkup", {"message_id": message_id})]
+        )
+
+    async def mark_person(self, chat_id: int | str, *, blocked: bool) -> None:
+        """The person blocked (or unblocked) the bot: mark their ticket, tell operators once."""
+        async with self._sessions.begin() as session:
+            ticket = await delivery.set_person_blocked(
+                session, CHANNEL, str(chat_id), self._clock.now() if blocked else None
+            )
+        if ticket is not None and blocked:
+            log.info("person blocked the bot chat=%s ticket=%s", chat_id, ticket.id)
+            notice = Reply((phrase("op_person_blocked", self._lang, ticket=ticket.id),))
+            await self.say_ticket(ticket.id, notice)
+
+    async def card_again(self, ticket_id: int) -> None:
+        """The ticket card in a recreated topic (the old one was deleted with its history)."""
+        if not self._rows.operators:
+            return
+        async with self._sessions.begin() as session:
+            view = await ticket_view(session, ticket_id)
+            summary = phrase(
+                "op_ticket_new",
+                self._lang,
+                ticket=view.id,
+                name=view.person,
+                question=view.question,
+            )
+            card = await self._rows.card(session, ticket_id, Reply((summary,)))
+            kind = CARD if view.status == TicketStatus.WAITING else ""
+            rows = self._rows.topic(ticket_id, card, kind=kind)
+            await delivery.add_outbox(session, rows)
+        self._stored(rows)
+
+    async def store(self, rows: list[OutboxMessage]) -> None:
+        if not rows:
+            return
+        async with self._sessions.begin() as session:
+            await delivery.add_outbox(session, rows)
+        self._stored(rows)
+
+    def _stored(self, rows: list[OutboxMessage]) -> None:
+        if rows:
+            log.debug("outbox rows stored count=%d first=%s", len(rows), rows[0].id)
+            self.wake()
 
 
 def _short(text: str | None, limit: int = 300) -> str:

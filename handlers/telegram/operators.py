@@ -10,7 +10,7 @@ from aiogram import Bot, F, Router
 from aiogram.enums import ChatMemberStatus, ContentType
 from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command, CommandObject, MagicData
-from aiogram.types import CallbackQuery, Message, User
+from aiogram.types import CallbackQuery, Message, Update, User
 
 from bot.engine import Outgoing
 from bot.errors import TicketClosedError, TicketError, TicketTakenError
@@ -55,6 +55,7 @@ def create_router() -> Router:
 async def on_take(
     query: CallbackQuery,
     callback_data: TakeData,
+    event_update: Update,
     bot: Bot,
     queue: OperatorQueue,
     deliverer: Deliverer,
@@ -64,18 +65,20 @@ async def on_take(
         await query.answer(phrase("op_not_member", ops_lang), show_alert=True)
         return
     try:
-        out = await queue.take(callback_data.ticket, query.from_user.full_name)
+        then = deliverer.then(event_update.update_id)
+        await queue.take(callback_data.ticket, query.from_user.full_name, then=then)
     except TicketError as exc:
         await query.answer(_problem(exc, ops_lang), show_alert=True)
         return
+    deliverer.wake()
     await query.answer(phrase("op_taken_ok", ops_lang))
-    await deliverer.deliver(out)
     await deliverer.remove_buttons(query.message.chat.id, query.message.message_id)
 
 
 async def on_close(
     message: Message,
     command: CommandObject,
+    event_update: Update,
     bot: Bot,
     queue: OperatorQueue,
     deliverer: Deliverer,
@@ -83,14 +86,14 @@ async def on_close(
 ) -> None:
     ticket = await _ticket(message, bot, queue, deliverer, ops_lang)
     if ticket is not None and message.from_user is not None:
-        await _act(
-            deliverer, ops_lang, ticket, queue.close, message.from_user.full_name, command.args
-        )
+        name = message.from_user.full_name
+        await _act(event_update, deliverer, ops_lang, ticket, queue.close, name, command.args)
 
 
 async def on_transfer(
     message: Message,
     command: CommandObject,
+    event_update: Update,
     bot: Bot,
     queue: OperatorQueue,
     deliverer: Deliverer,
@@ -111,11 +114,15 @@ async def on_transfer(
     if not colleague:
         await deliverer.say_ticket(ticket.id, Reply((phrase("op_transfer_usage", ops_lang),)))
         return
-    await _act(deliverer, ops_lang, ticket, queue.transfer, colleague)
+    await _act(event_update, deliverer, ops_lang, ticket, queue.transfer, colleague)
 
 
 async def on_operator_message(
-    message: Message, queue: OperatorQueue, deliverer: Deliverer, ops_lang: str
+    message: Message,
+    event_update: Update,
+    queue: OperatorQueue,
+    deliverer: Deliverer,
+    ops_lang: str,
 ) -> None:
     """Whatever an operator writes in a ticket's topic goes to the person."""
     ticket = await _topic_ticket(message, queue)
@@ -129,9 +136,8 @@ async def on_operator_message(
         message.text or message.caption or phrase("op_media", ops_lang, kind=message.content_type)
     )
     copy = None if message.text else CopySource(message.chat.id, message.message_id)
-    await _act(
-        deliverer, ops_lang, ticket, queue.reply, message.from_user.full_name, text, copy=copy
-    )
+    name = message.from_user.full_name
+    await _act(event_update, deliverer, ops_lang, ticket, queue.reply, name, text, copy=copy)
 
 
 async def on_unknown_press(query: CallbackQuery) -> None:
@@ -171,6 +177,7 @@ async def _topic_ticket(message: Message, queue: OperatorQueue) -> TicketView | 
 
 
 async def _act(
+    update: Update,
     deliverer: Deliverer,
     lang: str,
     ticket: TicketView,
@@ -178,13 +185,13 @@ async def _act(
     *args: object,
     copy: CopySource | None = None,
 ) -> None:
-    """Run a queue action and deliver its result; a refused action is explained in the topic."""
+    """Run a queue action, its outbox rows in its transaction; a refusal is told in the topic."""
     try:
-        out = await action(ticket.id, *args)
+        await action(ticket.id, *args, then=deliverer.then(update.update_id, copy))
     except TicketError as exc:
         await deliverer.say_ticket(ticket.id, Reply((_problem(exc, lang),)))
         return
-    await deliverer.deliver(out, copy)
+    deliverer.wake()
 
 
 def _problem(exc: TicketError, lang: str) -> str:

@@ -34,6 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
 from bot.errors import HelpbotError
+from bot.metrics import Metrics
 from bot.replies import Reply
 from bot.settings import TelegramSettings
 from bot.storage import delivery
@@ -51,7 +52,8 @@ METHODS: dict[str, type[TelegramMethod[Any]]] = {
     "editMessageReplyMarkup": EditMessageReplyMarkup,
 }
 BATCH = 200  # rows read per pass
-IDLE = 30.0  # seconds between passes when nothing is pending (a wake-up comes sooner)
+IDLE = 1.0  # seconds between passes when nothing is due: rows another process stored
+# (`helpbot operator`) wake nobody, so a quiet worker still looks this often
 MAX_BACKOFF = 60.0
 MAX_BUCKETS = 1000  # per-chat limiters kept before idle ones are dropped
 _TOPIC_GONE = ("message thread not found", "topic_deleted")
@@ -94,8 +96,10 @@ class OutboxWorker:
         ready: asyncio.Event,
         operator_language: str,
         monotonic: Callable[[], float] = time.monotonic,
+        metrics: Metrics | None = None,
     ) -> None:
         self._bot = bot
+        self._metrics = metrics or Metrics.create()
         self._sessions = sessions
         self._clock = clock
         self._settings = settings
@@ -184,6 +188,7 @@ class OutboxWorker:
             return True
         except TelegramRetryAfter as exc:
             self._paused_until = self._now() + exc.retry_after
+            self._metrics.send_retries.inc(channel=CHANNEL)
             log.warning("flood control outbox=%s retry_after=%s", row.id, exc.retry_after)
             return False
         except TelegramForbiddenError as exc:
@@ -195,6 +200,7 @@ class OutboxWorker:
             return await self._retry(row, exc)
         message_id = getattr(result, "message_id", None)
         await self._finish(row, DeliveryStatus.DONE, sent_id=message_id)
+        self._metrics.messages_out.inc(channel=CHANNEL)
         if row.ticket_id in self._reopened and self._topics is not None:
             self._reopened.discard(row.ticket_id)
             with suppress(TelegramAPIError):  # a notice after close: close the topic again
@@ -241,6 +247,7 @@ class OutboxWorker:
             return True
         backoff = min(MAX_BACKOFF, 0.5 * 2.0**row.attempts) if delay is None else delay
         self._retry_at[row.id] = self._now() + backoff
+        self._metrics.send_retries.inc(channel=CHANNEL)
         log.warning(
             "outbox retry outbox=%s attempt=%d in=%.1fs: %s", row.id, row.attempts, backoff, exc
         )

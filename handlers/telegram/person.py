@@ -61,7 +61,7 @@ async def on_start_link(
         await on_start(message, deliverer)
         return
     incoming = _incoming(message, event_update, text=message.text or "", entry_id=entry_id)
-    await _converse(bot, engine, deliverer, incoming)
+    await _converse(bot, engine, deliverer, incoming, event_update)
 
 
 async def on_start(message: Message, deliverer: Deliverer) -> None:
@@ -82,7 +82,7 @@ async def on_text(
     """Questions, /operator (the engine reads it as a request for a human) and everything else."""
     await deliverer.mark_person(message.chat.id, blocked=False)
     incoming = _incoming(message, event_update, text=message.text or "")
-    await _converse(bot, engine, deliverer, incoming)
+    await _converse(bot, engine, deliverer, incoming, event_update)
 
 
 async def on_media(
@@ -100,7 +100,7 @@ async def on_media(
     text = message.caption or phrase("op_media", lang, kind=message.content_type)
     incoming = _incoming(message, event_update, text=text)
     copy = CopySource(message.chat.id, message.message_id)
-    await _converse(bot, engine, deliverer, incoming, copy)
+    await _converse(bot, engine, deliverer, incoming, event_update, copy)
 
 
 async def on_press(
@@ -124,7 +124,7 @@ async def on_press(
         message_id=f"u{event_update.update_id}",
         language_code=user.language_code or "",
     )
-    await _converse(bot, engine, deliverer, incoming)
+    await _converse(bot, engine, deliverer, incoming, event_update)
 
 
 async def on_unknown_press(query: CallbackQuery) -> None:
@@ -146,12 +146,15 @@ async def _converse(
     engine: ConversationEngine,
     deliverer: Deliverer,
     incoming: Incoming,
+    update: Update,
     copy: CopySource | None = None,
 ) -> None:
-    """Typing while the engine works, then its replies into the outbox."""
+    """Typing while the engine works; its replies go into the outbox in the engine's own
+    transaction, with the update marked processed, so a crash can neither lose nor repeat them."""
     with suppress(TelegramAPIError):  # only a hint: never worth failing the update over
         await bot.send_chat_action(chat_id=int(incoming.conversation_id), action="typing")
-    await deliverer.deliver(await engine.handle(incoming), copy)
+    await engine.handle(incoming, then=deliverer.then(update.update_id, copy))
+    deliverer.wake()
 
 
 def _incoming(message: Message, update: Update, **fields: str) -> Incoming:

@@ -227,7 +227,9 @@ async def _escalate(w: World, user: FakeUser) -> tuple[int, FakeMessage]:
 
 
 async def test_clarify_choice_gets_the_answer(sqlite_db_url: str, kb: KnowledgeBase) -> None:
-    strict = KnowledgeBase(kb.entries, thresholds=Thresholds(sure=1.01, answer_margin=0.05))
+    # Never sure enough to answer outright: every relevant question becomes a choice, whatever
+    # the calibrated weights make of this one.
+    strict = KnowledgeBase(kb.entries, thresholds=Thresholds(answer=1.01, sure=1.01))
     async with running(sqlite_db_url, strict) as w:
         ann = w.fake.add_user("Ann")
         w.fake.user_sends(ann, AMBIGUOUS)
@@ -292,6 +294,20 @@ async def test_blocked_person_is_marked_without_retries(
             m for m in fake.bot_messages(w.group, thread_id=thread) if "заблок" in (m.text or "")
         ]
         assert len(notices) == 1
+
+
+async def test_terminal_operator_reply_reaches_the_telegram_person(
+    sqlite_db_url: str, kb: KnowledgeBase, tmp_path: Any
+) -> None:
+    async with running(sqlite_db_url, kb) as w:
+        ann = w.fake.add_user("Ann")
+        await _escalate(w, ann)
+        argv = ["operator", "--as", "anna", "reply", "1", "Ответ из терминала"]
+        with pytest.MonkeyPatch.context() as patch:
+            patch.chdir(tmp_path)  # no stray .env is read
+            patch.setenv("DATABASE_URL", sqlite_db_url)
+            assert await asyncio.to_thread(main, argv) == 0
+        await w.said(ann, "Ответ из терминала")  # `helpbot serve` found it in the outbox
 
 
 async def test_deleted_topic_is_recreated(sqlite_db_url: str, kb: KnowledgeBase) -> None:

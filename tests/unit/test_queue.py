@@ -8,7 +8,7 @@ import pytest
 from engine_fixtures import DEAL, NONSENSE, Rig, rig, text_of
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.engine import Effect, State, Target
+from bot.engine import Effect, Outgoing, State, Target
 from bot.errors import TicketClosedError, TicketError, TicketNotFoundError, TicketTakenError
 
 
@@ -155,3 +155,19 @@ async def test_take_moves_the_conversation_to_the_operator(bot: Rig) -> None:
 
         conv = await find_conversation(session, "test", "chat-42")
     assert conv is not None and conv.state == State.OPERATOR
+
+
+async def test_the_then_hook_runs_in_the_actions_transaction(bot: Rig) -> None:
+    await _escalate(bot)
+    seen: list[list[Outgoing]] = []
+
+    async def store_then_fail(session: AsyncSession, out: list[Outgoing]) -> None:
+        seen.append(out)
+        raise OSError("the outbox write failed")
+
+    with pytest.raises(OSError):
+        await bot.queue.reply(1, "anna", "ответ", then=store_then_fail)
+    assert text_of(seen[0]) == "ответ"
+    view = await bot.queue.get(1)  # nothing of the failed reply was kept
+    assert (view.status, view.operator, view.first_reply_at) == ("waiting", None, None)
+    assert [line.author for line in await bot.queue.transcript(1)][-1] != "operator"

@@ -1,0 +1,79 @@
+"""Bitrix24 outbox rows for a reply in an open-line chat: the processor's and the operators' own.
+
+``write`` is for actions taken outside the line (``helpbot operator``): their replies to the
+person become the same ``imbot.v2.Chat.Message.send`` calls the processor queues, which a running
+``helpbot serve`` makes. Notices meant for operators are not sent: the line's operators read the
+chat itself.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.engine import Outgoing, Target
+from bot.payloads import Press
+from bot.storage import bitrix as repo
+from bot.storage.models import OutboxMessage
+from handlers.bitrix24.render import render
+
+log = logging.getLogger(__name__)
+
+SEND = "imbot.v2.Chat.Message.send"
+# The line owns a handed-off chat: it rates the session itself and ignores our buttons there.
+_OUTSIDE_DROP = frozenset({Press.RATE.value, Press.CANCEL.value})
+
+
+async def queue_message(
+    session: AsyncSession,
+    *,
+    dialog_id: str,
+    bot_id: int,
+    fields: dict[str, object],
+    now: datetime,
+    ticket_id: int | None = None,
+) -> OutboxMessage:
+    """One message from the bot into the chat, queued in the caller's transaction."""
+    params: dict[str, object] = {"botId": bot_id, "dialogId": dialog_id, "fields": fields}
+    return await repo.add_call(
+        session,
+        dialog_id=dialog_id,
+        kind="reply",
+        method=SEND,
+        params=params,
+        now=now,
+        ticket_id=ticket_id,
+    )
+
+
+async def write(
+    session: AsyncSession, out: Sequence[Outgoing], now: datetime
+) -> list[OutboxMessage]:
+    """Queue the Bitrix24 person-facing replies among ``out``; returns the rows added."""
+    rows: list[OutboxMessage] = []
+    for item in out:
+        if item.channel != repo.CHANNEL or item.target is not Target.PERSON or not item.reply:
+            continue
+        chat = await repo.chat_by_dialog(session, item.conversation_id)
+        if chat is None:
+            log.warning(
+                "bitrix reply not queued, chat unknown dialog=%s ticket=%s",
+                item.conversation_id,
+                item.ticket_id,
+            )
+            continue
+        fields = render(item.reply, drop=_OUTSIDE_DROP)
+        rows.append(
+            await queue_message(
+                session,
+                dialog_id=chat.dialog_id,
+                bot_id=chat.bot_id,
+                fields=fields,
+                now=now,
+                ticket_id=item.ticket_id,
+            )
+        )
+    return rows

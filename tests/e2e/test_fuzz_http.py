@@ -1,0 +1,302 @@
+"""Hostile input: hypothesis throws junk at the real app's HTTP endpoints on loopback.
+
+The app (Telegram webhook against FakeTelegram, Bitrix24 events and OAuth install, SQLite in a
+temporary folder) runs in a thread of its own; each example is one real HTTP request. Whatever
+arrives: never a 5xx, the app keeps running, and a refused request stores nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import http.client
+import json
+import shutil
+import socket
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlencode
+
+import pytest
+from aiohttp import web
+from fakes.telegram_server import SECRET_HEADER, FakeTelegram
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bot.app import open_services
+from bot.bitrix.settings import BitrixSettings
+from bot.settings import DatabaseSettings, Settings, TelegramSettings, WebSettings
+from handlers.bitrix24 import EVENTS_PATH, INSTALL_PATH
+from handlers.web import create_web_app
+from knowledge.base import KnowledgeBase
+from knowledge.model import Entry
+
+SECRET = "fuzz-secret_0123456789"
+APP_TOKEN = "fuzz-app-token-0123456789"
+WEBHOOK_PATH = "/telegram/webhook"
+LIMIT = 64 * 1024  # WEB_MAX_BODY_BYTES for this app: huge bodies stay cheap to send
+FUZZ = settings(
+    max_examples=80,
+    deadline=None,
+    database=None,  # no .hypothesis folder in the work tree
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+
+
+@dataclass
+class Served:
+    port: int
+    db_path: Path
+
+    def post(self, path: str, body: bytes | Iterable[bytes], headers: dict[str, str]) -> int:
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        try:
+            chunked = not isinstance(body, bytes)
+            conn.request("POST", path, body=body, headers=headers, encode_chunked=chunked)
+            response = conn.getresponse()
+            response.read()
+            return response.status
+        except (BrokenPipeError, ConnectionResetError):
+            return 413  # the app refused a huge body before reading all of it
+        finally:
+            conn.close()
+
+    def get(self, path: str) -> tuple[int, str]:
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        try:
+            conn.request("GET", path)
+            response = conn.getresponse()
+            return response.status, response.read().decode()
+        finally:
+            conn.close()
+
+    def stored(self) -> tuple[Any, ...]:
+        """What the endpoints write: inbox rows and the OAuth tokens."""
+        with sqlite3.connect(self.db_path) as db:
+            inbox = db.execute("SELECT count(*), max(id) FROM inbox").fetchone()
+            tokens = db.execute("SELECT * FROM bitrix_tokens ORDER BY member_id").fetchall()
+        return inbox, tokens
+
+
+def _settings(db_url: str, fake: FakeTelegram, url: str) -> Settings:
+    return Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        database=DatabaseSettings(url=db_url),
+        web=WebSettings(max_body_bytes=LIMIT),
+        telegram=TelegramSettings(
+            bot_token=fake.token,  # type: ignore[arg-type]
+            api_url=fake.url,
+            mode="webhook",
+            webhook_url=url + WEBHOOK_PATH,
+            webhook_secret=SECRET,  # type: ignore[arg-type]
+        ),
+        bitrix=BitrixSettings(
+            client_id="local.fuzz",
+            client_secret="fuzz-client-secret",  # type: ignore[arg-type]
+            event_mode="webhook",
+            public_url=url,
+            app_token=APP_TOKEN,  # type: ignore[arg-type]
+        ),
+    )
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> Iterator[Served]:
+    db_path = tmp_path_factory.mktemp("fuzz") / "helpbot.db"
+    shutil.copyfile(sqlite_template, db_path)
+    kb = KnowledgeBase((Entry(id="crm--deal", title="Как добавить сделку", source="crm.md"),))
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(128)
+    started, failed = threading.Event(), []
+    loop = asyncio.new_event_loop()
+    stop = asyncio.Event()
+
+    async def serve() -> None:
+        async with FakeTelegram() as fake:
+            url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+            settings = _settings(f"sqlite+aiosqlite:///{db_path}", fake, url)
+            async with open_services(settings, kb=kb) as services:
+                app, _ = create_web_app(services)
+                runner = web.AppRunner(app, access_log=None)
+                await runner.setup()
+                try:
+                    await web.SockSite(runner, sock).start()
+                    started.set()
+                    await stop.wait()
+                finally:
+                    await runner.cleanup()
+
+    def run() -> None:
+        try:
+            loop.run_until_complete(serve())
+        except BaseException as exc:
+            failed.append(exc)
+            started.set()
+        finally:
+            loop.close()
+
+    thread = threading.Thread(target=run, name="fuzzed-app", daemon=True)
+    thread.start()
+    assert started.wait(30) and not failed, failed
+    yield Served(sock.getsockname()[1], db_path)
+    loop.call_soon_threadsafe(stop.set)
+    thread.join(30)
+    assert not failed, failed
+
+
+# Strategies: JSON of every shape, forms with PHP-style brackets, junk bytes and headers.
+
+_scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**80), max_value=2**80)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=30)
+)
+_json = st.recursive(
+    _scalars,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner),
+    max_leaves=15,
+)
+_update = st.fixed_dictionaries(
+    {"update_id": _scalars},
+    optional={"message": _json, "callback_query": _json, "edited_message": _json},
+)
+_header_text = st.text(st.characters(min_codepoint=0x20, max_codepoint=0xFF), max_size=40).filter(
+    lambda s: "\x7f" not in s
+)
+_content_types = st.sampled_from(
+    [
+        "application/json",
+        "application/x-www-form-urlencoded",
+        "application/x-www-form-urlencoded; charset=koi8-r",
+        "multipart/form-data; boundary=xyz",
+        "multipart/form-data",
+        "text/plain",
+        "application/octet-stream",
+        "",
+    ]
+)
+_junk_body = (
+    st.binary(max_size=600)
+    | st.text(max_size=300).map(str.encode)
+    | _json.map(lambda v: json.dumps(v).encode())
+    | st.integers(min_value=1, max_value=3000).map(lambda n: b"[" * n + b"]" * n)
+    | st.just(b"--xyz\r\nContent-Disposition: form-data\r\n\r\n\xff\xfe--")
+)
+_keys = st.sampled_from(
+    ["event", "data[chat][id]", "data[message][text]", "data[user][id]", "auth[member_id]"]
+) | st.text(max_size=20)
+_values = st.text(max_size=40) | st.integers().map(str)
+
+
+def _form(pairs: list[tuple[str, str]]) -> bytes:
+    return "&".join(f"{quote(k)}={quote(v)}" for k, v in pairs).encode()
+
+
+@st.composite
+def _event_form(draw: st.DrawFn) -> bytes:
+    pairs = draw(st.lists(st.tuples(_keys, _values), max_size=12))
+    if draw(st.booleans()):
+        pairs.append(("event", draw(st.sampled_from(["ONIMBOTV2MESSAGEADD", "ONIMBOTV2JOINCHAT"]))))
+    token = draw(st.sampled_from([APP_TOKEN, ""]) | st.text(max_size=30))
+    pairs.append(("auth[application_token]", token))
+    return _form(pairs)
+
+
+@st.composite
+def _install_form(draw: st.DrawFn) -> bytes:
+    auth = {
+        "access_token": draw(_values),
+        "refresh_token": draw(_values),
+        "client_endpoint": draw(
+            st.sampled_from(["http://127.0.0.1:9/rest/", "ftp://x", ""]) | st.text(max_size=300)
+        ),
+        "member_id": draw(st.text(max_size=100)),
+        "expires": draw(st.text(max_size=20) | st.integers().map(str)),
+        "application_token": draw(st.sampled_from([APP_TOKEN, "wrong"]) | st.text(max_size=30)),
+    }
+    pairs = [(f"auth[{k}]", v) for k, v in auth.items() if draw(st.booleans()) or k == "expires"]
+    pairs += draw(st.lists(st.tuples(_keys, _values), max_size=5))
+    return _form(pairs) if draw(st.booleans()) else urlencode(pairs).encode()
+
+
+def _check(served: Served, path: str, body: bytes, headers: dict[str, str]) -> int:
+    before = served.stored()
+    status = served.post(path, body, headers)
+    assert status < 500, (path, status, body[:200])
+    if status != 200:
+        assert served.stored() == before, f"a refused request ({status}) stored something"
+    return status
+
+
+@FUZZ
+@given(
+    body=_update.map(lambda v: json.dumps(v).encode()) | _junk_body,
+    secret=st.sampled_from([SECRET, ""]) | _header_text,
+    content_type=_content_types,
+)
+def test_telegram_webhook_survives_junk(
+    served: Served, body: bytes, secret: str, content_type: str
+) -> None:
+    status = _check(
+        served, WEBHOOK_PATH, body, {SECRET_HEADER: secret, "Content-Type": content_type}
+    )
+    if secret != SECRET:
+        assert status == 401
+
+
+@FUZZ
+@given(
+    body=_event_form() | _junk_body,
+    content_type=_content_types,
+)
+def test_bitrix_events_survive_junk(served: Served, body: bytes, content_type: str) -> None:
+    status = _check(served, EVENTS_PATH, body, {"Content-Type": content_type})
+    if APP_TOKEN.encode() not in body:
+        assert status in (400, 401, 413)
+
+
+@FUZZ
+@given(body=_install_form() | _junk_body, content_type=_content_types)
+def test_bitrix_install_survives_junk(served: Served, body: bytes, content_type: str) -> None:
+    status = _check(served, INSTALL_PATH, body, {"Content-Type": content_type})
+    if APP_TOKEN.encode() not in body:
+        assert status in (400, 401, 413)
+
+
+@pytest.mark.parametrize("path", [WEBHOOK_PATH, EVENTS_PATH, INSTALL_PATH])
+@pytest.mark.parametrize("chunked", [False, True])
+def test_a_body_over_the_limit_is_413(served: Served, path: str, chunked: bool) -> None:
+    huge = b"{" + b" " * LIMIT + b"}"
+    body: bytes | Iterable[bytes] = (huge[i : i + 8192] for i in range(0, len(huge), 8192))
+    headers = {SECRET_HEADER: SECRET, "Content-Type": "application/json"}
+    if path != WEBHOOK_PATH:
+        headers["Content-Type"] = "application/x-www-form-urlencoded"
+    before = served.stored()
+    assert served.post(path, body if chunked else huge, headers) == 413
+    assert served.stored() == before
+
+
+def test_valid_requests_are_still_accepted_and_the_app_is_ready(served: Served) -> None:
+    update = {"update_id": 987654, "message": {"message_id": 1, "date": 0, "chat": {"id": 5}}}
+    headers = {SECRET_HEADER: SECRET, "Content-Type": "application/json"}
+    assert served.post(WEBHOOK_PATH, json.dumps(update).encode(), headers) == 200
+    form = {"auth[access_token]": "a", "auth[refresh_token]": "r", "auth[member_id]": "m1"}
+    form |= {"auth[client_endpoint]": "http://127.0.0.1:9/rest/"}
+    form |= {"auth[application_token]": APP_TOKEN}
+    assert (
+        served.post(
+            INSTALL_PATH,
+            urlencode(form).encode(),
+            {"Content-Type": "application/x-www-form-urlencoded"},
+        )
+        == 200
+    )
+    assert served.get("/healthz")[0] == 200
+    status, body = served.get("/readyz")
+    assert status == 200, body

@@ -1,0 +1,172 @@
+"""Operations on the real app (Telegram webhook against FakeTelegram): /healthz, /readyz, /metrics
+and JSON logs that carry the ids and never a token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import json
+import logging
+import os
+import re
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+from fakes.telegram_server import SECRET_HEADER, FakeTelegram, FakeUser
+
+from bot import health, logs
+from bot.app import Services, open_services
+from bot.settings import DatabaseSettings, RedisSettings, Settings, TelegramSettings
+from bot.storage.db import create_engine
+from handlers.web import create_web_app
+from knowledge.base import KnowledgeBase
+from knowledge.model import Entry
+
+SECRET = "ops-secret_0123456789"
+WEBHOOK_PATH = "/telegram/webhook"
+QUESTION = "Как добавить сделку в CRM"
+KB = KnowledgeBase(
+    (Entry(id="crm--deal", title=QUESTION, source="crm.md", summary="Откройте CRM, «Добавить»."),)
+)
+
+
+@dataclass
+class App:
+    fake: FakeTelegram
+    services: Services
+    url: str
+
+    async def get(self, path: str) -> tuple[int, str]:
+        async with aiohttp.ClientSession() as http, http.get(self.url + path) as response:
+            return response.status, await response.text()
+
+    async def metric(self, line_start: str) -> float:
+        _, text = await self.get("/metrics")
+        found = [ln for ln in text.splitlines() if ln.startswith(line_start + " ")]
+        return float(found[0].rsplit(" ", 1)[1]) if found else 0.0
+
+    async def until_metric(self, line_start: str, deadline: float = 5.0) -> float:
+        """Poll the metric against a deadline until it is non-zero."""
+        loop = asyncio.get_running_loop()
+        end = loop.time() + deadline
+        while not (value := await self.metric(line_start)) and loop.time() < end:
+            with contextlib.suppress(TimeoutError):  # woken early by any call the fake sees
+                await self.fake.wait_for(lambda: False, timeout=0.05)
+        return value
+
+
+@asynccontextmanager
+async def running(db_url: str, redis_url: str | None = None) -> AsyncIterator[App]:
+    async with FakeTelegram() as fake:
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(128)
+        url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+        settings = Settings(
+            _env_file=None,  # type: ignore[call-arg]
+            database=DatabaseSettings(url=db_url),
+            redis=RedisSettings(url=redis_url),  # type: ignore[arg-type]
+            telegram=TelegramSettings(
+                bot_token=fake.token,  # type: ignore[arg-type]
+                api_url=fake.url,
+                mode="webhook",
+                webhook_url=url + WEBHOOK_PATH,
+                webhook_secret=SECRET,  # type: ignore[arg-type]
+                chat_per_second=100.0,
+            ),
+        )
+        async with open_services(settings, kb=KB) as services:
+            app, _ = create_web_app(services)
+            runner = web.AppRunner(app, access_log=None)
+            await runner.setup()
+            try:
+                await web.SockSite(runner, sock).start()
+                yield App(fake, services, url)
+            finally:
+                await runner.cleanup()
+
+
+async def _answered(app: App, user: FakeUser) -> None:
+    app.fake.user_sends(user, QUESTION)
+    await app.fake.wait_for_message(user, lambda m: "CRM" in (m.text or ""))
+
+
+async def test_health_readiness_and_metrics(sqlite_db_url: str) -> None:
+    async with running(sqlite_db_url) as app:
+        assert await app.get("/healthz") == (200, '{"ok": true}')
+        status, body = await app.get("/readyz")
+        assert status == 200 and json.loads(body) == {
+            "ok": True,
+            "failed": {},
+            "channels": ["telegram"],
+        }
+        await _answered(app, app.fake.add_user("Ann"))
+        assert await app.metric('helpbot_messages_in_total{channel="telegram"}') == 1
+        assert await app.metric('helpbot_decisions_total{kind="answer"}') == 1
+        assert await app.metric("helpbot_match_seconds_count") == 1
+        assert await app.metric('helpbot_match_seconds_bucket{le="+Inf"}') == 1
+        await app.fake.wait_for(lambda: app.fake.calls("sendMessage"))
+        # The outbox counts a send once its row is marked done, a moment after the call.
+        assert await app.until_metric('helpbot_messages_out_total{channel="telegram"}') >= 1
+        assert await app.metric("helpbot_queue_waiting_tickets") == 0
+        _, text = await app.get("/metrics")
+        assert "# TYPE helpbot_match_seconds histogram" in text
+        assert app.fake.token not in text and QUESTION not in text
+
+
+async def test_readiness_names_what_failed(sqlite_db_url: str) -> None:
+    async with running(sqlite_db_url, redis_url="redis://127.0.0.1:1/0") as app:
+        status, body = await app.get("/readyz")
+        answer = json.loads(body)
+        assert status == 503 and answer["ok"] is False and list(answer["failed"]) == ["redis"]
+        assert await app.get("/healthz") == (200, '{"ok": true}')
+
+
+@pytest.mark.skipif(not os.environ.get("TEST_REDIS_URL"), reason="needs TEST_REDIS_URL")
+async def test_readiness_with_a_live_redis(sqlite_db_url: str) -> None:
+    async with running(sqlite_db_url, redis_url=os.environ["TEST_REDIS_URL"]) as app:
+        assert (await app.get("/readyz"))[0] == 200
+
+
+async def test_database_probe_reports_an_unreachable_server() -> None:
+    db = create_engine("postgresql+asyncpg://nobody@127.0.0.1:1/none")
+    try:
+        assert await health.database_problem(db, within=5.0) is not None
+    finally:
+        await db.dispose()
+
+
+async def test_json_logs_carry_ids_and_never_a_token(sqlite_db_url: str) -> None:
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level)
+    stream = io.StringIO()
+    logs.configure("DEBUG", "json", stream)
+    try:
+        async with running(sqlite_db_url) as app:
+            token = app.fake.token
+            await _answered(app, app.fake.add_user("Ann"))
+            logging.getLogger("handlers.ops_test").error("leaked %s conversation=7", token)
+            async with aiohttp.ClientSession() as http:
+                headers = {SECRET_HEADER: "wrong"}
+                async with http.post(app.url + WEBHOOK_PATH, data=b"{}", headers=headers) as r:
+                    assert r.status == 401
+            errors = 'helpbot_errors_total{logger="handlers.ops_test"}'
+            assert await app.metric(errors) == 1
+    finally:
+        root.handlers[:], _ = saved[0], root.setLevel(saved[1])
+    output = stream.getvalue()
+    lines: list[dict[str, Any]] = [json.loads(line) for line in output.splitlines()]
+    assert lines and all({"time", "level", "logger", "message"} <= set(x) for x in lines)
+    assert any(x.get("conversation") and x["logger"] == "bot.engine.core" for x in lines)
+    assert any(x["message"] == "leaked *** conversation=7" for x in lines)
+    for secret in (token, token.partition(":")[2], SECRET):
+        assert secret not in output
+    assert not re.search(r"\d+:[A-Za-z0-9_-]{30,}", output)

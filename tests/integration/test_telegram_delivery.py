@@ -1,0 +1,304 @@
+"""Telegram delivery against FakeTelegram and a real SQLite database, driven pass by pass.
+
+The channel is wired as `helpbot serve` wires it, but its workers are not started: each test
+stores updates in the inbox and drains the inbox and the outbox itself, so every step is
+deterministic. Failures are injected only at the outside world's edge (the database driver).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from fakes.telegram_server import FakeChat, FakeTelegram, FakeUser
+from sqlalchemy import event, select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from bot.__main__ import main
+from bot.app import Services, open_services
+from bot.engine import Incoming
+from bot.settings import (
+    DatabaseSettings,
+    OperatorSettings,
+    QueueSettings,
+    Settings,
+    TelegramSettings,
+)
+from bot.storage import bitrix, delivery
+from bot.storage.models import DeliveryStatus, InboxUpdate, OutboxMessage, Ticket
+from handlers.telegram.channel import TelegramChannel, create_telegram_channel
+from knowledge.base import KnowledgeBase
+
+QUESTION = "Как восстановить пароль от Битрикс24"
+REFLAG_MINUTES = 15
+
+
+@pytest.fixture(scope="module")
+def kb() -> KnowledgeBase:
+    return KnowledgeBase.load()
+
+
+@dataclass
+class Rig:
+    fake: FakeTelegram
+    services: Services
+    channel: TelegramChannel
+    group: FakeChat
+    ann: FakeUser
+    db_url: str
+
+    async def sends(self, text: str) -> None:
+        """Ann writes to the bot; the update is stored as polling would store it."""
+        self.fake.user_sends(self.ann, text)
+        await self.channel.inbox.store(self.fake.pending_updates[-1:])
+
+    async def rows(self, **where: Any) -> list[OutboxMessage]:
+        async with self.services.sessions() as session:
+            query = select(OutboxMessage).order_by(OutboxMessage.id)
+            for name, value in where.items():
+                query = query.where(getattr(OutboxMessage, name) == value)
+            return list(await session.scalars(query))
+
+    async def tickets(self) -> list[Ticket]:
+        async with self.services.sessions() as session:
+            return list(await session.scalars(select(Ticket).order_by(Ticket.id)))
+
+
+@asynccontextmanager
+async def rigged(db_url: str, kb: KnowledgeBase, clock: Any = None) -> AsyncIterator[Rig]:
+    async with FakeTelegram() as fake:
+        olga = fake.add_user("Olga")
+        group = fake.add_forum_group("Support", members=[olga])
+        settings = Settings(
+            _env_file=None,  # type: ignore[call-arg]
+            database=DatabaseSettings(url=db_url),
+            telegram=TelegramSettings(
+                bot_token=fake.token,  # type: ignore[arg-type]
+                api_url=fake.url,
+                chat_per_second=100.0,
+                group_per_minute=20.0,
+            ),
+            operator=OperatorSettings(chat_id=group.id),
+            queue=QueueSettings(reflag_minutes=REFLAG_MINUTES),
+        )
+        async with open_services(settings, kb=kb, clock=clock) as services:
+            channel = create_telegram_channel(services)
+            try:
+                ann = fake.add_user("Ann", started=True)
+                yield Rig(fake, services, channel, group, ann, db_url)
+            finally:
+                await channel.aclose()
+
+
+@contextmanager
+def failing_once(db: AsyncEngine, start: str, *parts: str) -> Iterator[list[str]]:
+    """The database refuses the first statement that starts so and has ``parts`` (as when the
+    disk fills up or the connection drops at that moment)."""
+    failed: list[str] = []
+
+    def refuse(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if failed or not statement.lstrip().startswith(start):
+            return
+        if all(part in statement for part in parts):
+            failed.append(statement)
+            raise OSError("injected: the database is gone")
+
+    event.listen(db.sync_engine, "before_cursor_execute", refuse)
+    try:
+        yield failed
+    finally:
+        event.remove(db.sync_engine, "before_cursor_execute", refuse)
+
+
+async def test_an_outbox_write_failing_after_the_turn_loses_no_reply_and_repeats_none(
+    sqlite_db_url: str, kb: KnowledgeBase
+) -> None:
+    async with rigged(sqlite_db_url, kb) as rig:
+        await rig.sends(QUESTION)
+        with failing_once(rig.services.db, "INSERT INTO outbox") as failed:
+            await rig.channel.inbox.drain()
+        assert failed, "the turn reached the outbox write"
+        assert await rig.rows() == []
+        async with rig.services.sessions() as session:
+            (update,) = await session.scalars(select(InboxUpdate))
+        assert (update.status, update.attempts) == (DeliveryStatus.PENDING, 1)
+
+        # The process restarts and the stored update is retried: the turn runs again, whole.
+        again = create_telegram_channel(rig.services)
+        try:
+            await again.inbox.drain()
+            await again.inbox.drain()  # nothing is left to process twice
+            await again.outbox.drain()
+        finally:
+            await again.aclose()
+        async with rig.services.sessions() as session:
+            (update,) = await session.scalars(select(InboxUpdate))
+        assert update.status == DeliveryStatus.DONE
+        (answer,) = rig.fake.bot_messages(rig.ann)
+        assert "пароль" in (answer.text or "")
+
+
+async def test_replies_and_the_update_status_commit_with_the_turn(
+    sqlite_db_url: str, kb: KnowledgeBase
+) -> None:
+    async with rigged(sqlite_db_url, kb) as rig:
+        await rig.sends(QUESTION)
+        # The inbox worker's own "done" write fails after the turn: the turn already wrote it.
+        with (
+            failing_once(rig.services.db, "UPDATE inbox", "WHERE inbox.id =") as failed,
+            pytest.raises(ExceptionGroup),
+        ):
+            await rig.channel.inbox.drain()
+        assert failed
+        async with rig.services.sessions() as session:
+            (update,) = await session.scalars(select(InboxUpdate))
+        assert update.status == DeliveryStatus.DONE
+        await rig.channel.inbox.drain()
+        await rig.channel.outbox.drain()
+        assert len(rig.fake.bot_messages(rig.ann)) == 1
+
+
+async def _operator_cli(rig: Rig, monkeypatch: pytest.MonkeyPatch, *argv: str) -> int:
+    """`helpbot operator --as anna ARGV…`, run as its own program would run (its own loop)."""
+    monkeypatch.setenv("DATABASE_URL", rig.db_url)
+    monkeypatch.setenv("OPERATOR_CHAT_ID", str(rig.group.id))
+    return await asyncio.to_thread(main, ["operator", "--as", "anna", *argv])
+
+
+async def test_operator_cli_reply_to_a_telegram_ticket_reaches_the_person(
+    sqlite_db_url: str,
+    kb: KnowledgeBase,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Any,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.chdir(tmp_path)  # no stray .env is read
+    async with rigged(sqlite_db_url, kb) as rig:
+        await rig.sends("/operator")
+        await rig.channel.inbox.drain()
+        await rig.channel.outbox.drain()
+        (ticket,) = await rig.tickets()
+        before = len(rig.fake.bot_messages(rig.ann))
+
+        argv = ("reply", str(ticket.id), "Сбросьте кэш <и> войдите снова")
+        assert await _operator_cli(rig, monkeypatch, *argv) == 0
+        assert "queued 1 message(s) for telegram" in capsys.readouterr().out
+        (row,) = await rig.rows(chat_id=str(rig.ann.id), status=DeliveryStatus.PENDING)
+        assert (row.method, row.ticket_id) == ("sendMessage", ticket.id)
+
+        await rig.channel.outbox.drain()  # the running `helpbot serve` (nothing woke it)
+        said = rig.fake.bot_messages(rig.ann)[before:]
+        assert [m.text for m in said] == ["Сбросьте кэш <и> войдите снова"]
+
+        assert await _operator_cli(rig, monkeypatch, "close", "1") == 0
+        await rig.channel.outbox.drain()
+        assert "закрыто" in (rig.fake.bot_messages(rig.ann)[-1].text or "")
+        assert any("закрыт" in (m.text or "") for m in rig.fake.bot_messages(rig.group))
+
+
+async def test_operator_cli_reply_to_a_bitrix24_ticket_is_queued_for_the_line_chat(
+    sqlite_db_url: str,
+    kb: KnowledgeBase,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Any,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    async with rigged(sqlite_db_url, kb) as rig:
+        await _bitrix_ticket(rig.services)
+        (ticket,) = await rig.tickets()
+        argv = ("reply", str(ticket.id), "Ответ из терминала")
+        assert await _operator_cli(rig, monkeypatch, *argv) == 0
+        (row,) = await rig.rows(channel=bitrix.CHANNEL, kind="reply")
+        assert row.chat_id == "chat77" and row.status == DeliveryStatus.PENDING
+        assert row.params["botId"] == 9 and row.params["dialogId"] == "chat77"
+        assert "Ответ из терминала" in row.params["fields"]["message"]  # type: ignore[index]
+        assert await rig.rows(channel="telegram") == []
+
+
+async def _bitrix_ticket(services: Services) -> None:
+    """A Bitrix24 open-line customer who asked for an operator."""
+    async with services.sessions.begin() as session:
+        await bitrix.chat(session, 77, dialog_id="chat77", bot_id=9, now=services.clock.now())
+    incoming = Incoming(bitrix.CHANNEL, "chat77", "5", text="/operator", message_id="b1")
+    await services.engine.handle(incoming)
+
+
+async def test_reminders_flag_only_the_tickets_whose_reminder_telegram_sends(
+    sqlite_db_url: str, kb: KnowledgeBase, clock: Any
+) -> None:
+    async with rigged(sqlite_db_url, kb, clock) as rig:
+        await rig.sends("/operator")
+        await rig.channel.inbox.drain()
+        await _bitrix_ticket(rig.services)
+        clock.advance(minutes=REFLAG_MINUTES + 1)
+
+        assert await rig.channel.reflag() == 1
+        telegram, other = await rig.tickets()
+        assert telegram.flagged_at is not None
+        assert other.flagged_at is None  # not reminded here, so not marked as reminded
+        await rig.channel.outbox.drain()
+        assert any("16" in (m.text or "") for m in rig.fake.bot_messages(rig.group))
+        assert await rig.channel.reflag() == 0
+        # Still due wherever Bitrix24 tickets are reminded (`helpbot operator reflag`).
+        (due,) = await rig.services.queue.reflag_overdue((bitrix.CHANNEL,))
+        assert due.ticket_id == other.id
+
+
+async def test_a_slow_chat_backlog_does_not_hold_up_other_chats(
+    sqlite_db_url: str, kb: KnowledgeBase
+) -> None:
+    async with rigged(sqlite_db_url, kb) as rig:
+        now = rig.services.clock.now()
+
+        def row(chat: int, text: str) -> OutboxMessage:
+            return OutboxMessage(
+                channel="telegram",
+                chat_id=str(chat),
+                method="sendMessage",
+                params={"text": text},
+                status=DeliveryStatus.PENDING,
+                not_before=now,
+                created_at=now,
+            )
+
+        backlog = [row(rig.group.id, f"notice {n}") for n in range(250)]  # 20 a minute
+        async with rig.services.sessions.begin() as session:
+            await delivery.add_outbox(session, [*backlog, row(rig.ann.id, "your answer")])
+        await rig.channel.outbox.drain()
+        assert [m.text for m in rig.fake.bot_messages(rig.ann)] == ["your answer"]
+        sent = [m.text for m in rig.fake.bot_messages(rig.group)]
+        assert sent == [f"notice {n}" for n in range(len(sent))] and 0 < len(sent) <= 20
+
+
+async def test_pending_outbox_takes_every_chats_oldest_rows_first(
+    sessions: async_sessionmaker[AsyncSession], clock: Any
+) -> None:
+    now = clock.now()
+    chats = ["-100", "-100", "-100", "7", "-100", "8", "7"]
+    async with sessions.begin() as session:
+        await delivery.add_outbox(
+            session,
+            [
+                OutboxMessage(
+                    channel="telegram",
+                    chat_id=chat,
+                    method="sendMessage",
+                    params={"n": n},
+                    status=DeliveryStatus.PENDING,
+                    not_before=now,
+                    created_at=now,
+                )
+                for n, chat in enumerate(chats)
+            ],
+        )
+    async with sessions() as session:
+        first = await delivery.pending_outbox(session, "telegram", 3)
+        everything = await delivery.pending_outbox(session, "telegram", 100)
+        assert await delivery.pending_outbox(session, "bitrix24", 100) == []
+    assert [(r.chat_id, r.params["n"]) for r in first] == [("-100", 0), ("7", 3), ("8", 5)]
+    order = [(r.chat_id, r.params["n"]) for r in everything]
+    assert order[3:] == [("-100", 1), ("7", 6), ("-100", 2), ("-100", 4)]
