@@ -124,6 +124,7 @@ class _Case:
                         r.length,
                         r.evidence + weights.evidence_head_bonus * r.titled,
                         r.names_missed,
+                        r.asked,
                     ),
                     n,
                 )

@@ -21,10 +21,10 @@ from knowledge.text import Morphology, head_and_tail
 class Thresholds:
     """Every decision threshold, calibrated on the development set (see README)."""
 
-    answer: float = 0.40  # top confidence needed to answer outright
+    answer: float = 0.35  # top confidence needed to answer outright
     answer_margin: float = 0.0  # ... and its lead over the runner-up
     sure: float = 0.45  # confident enough to answer whatever the runner-up scores
-    clarify: float = 0.40  # below this nothing is relevant: escalate
+    clarify: float = 0.35  # below this nothing is relevant: escalate
     tie: float = 0.001  # a runner-up this close is a tie: the person chooses, however high
     clarify_band: float = 0.12  # runners-up within this of the top are offered in a clarify
     clarify_max: int = 3

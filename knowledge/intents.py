@@ -53,10 +53,12 @@ class IntentReader:
             if pattern.search(folded):
                 return Intent(OPERATOR, folded)
         rest = self._strip_smalltalk(folded)
-        if rest != folded:
-            meaningful = [t for t in tokenize(rest) if t not in self._stopwords]
-            if len(meaningful) <= SMALLTALK_MAX_REST:
-                return Intent(self._first_kind(folded), rest)
+        if rest == folded:
+            # Nothing to strip: the question as written, capitals and all (they mark names).
+            return Intent("", text)
+        meaningful = [t for t in tokenize(rest) if t not in self._stopwords]
+        if len(meaningful) <= SMALLTALK_MAX_REST:
+            return Intent(self._first_kind(folded), rest)
         return Intent("", rest)
 
     def _strip_smalltalk(self, folded: str) -> str:

@@ -27,8 +27,8 @@ class Weights:
 
     bm25: float = 0.40
     coverage: float = 0.10
-    head: float = 0.00
-    fuzzy: float = 0.50
+    head: float = 0.20
+    fuzzy: float = 0.30
     # The confidence is multiplied by known**unknown_power: the share of the question the index
     # knows at all (what is left is something the knowledge base does not cover) ...
     unknown_power: float = 1.0
@@ -39,24 +39,35 @@ class Weights:
     # the summed rarity (idf, in units of the rarest possible key's idf, so that it does not
     # depend on the corpus size) of the keys the question and the entry share: a few common
     # words in common ("новый год", "настроить сайт") are weak evidence of an answer.
-    evidence_mass: float = 1.2
+    evidence_mass: float = 1.0
     evidence_power: float = 1.0
+    # The bar never drops below this, however common the question's own words are.
+    evidence_floor: float = 0.5
     # A key shared with the entry's title counts this much more as evidence.
-    evidence_head_bonus: float = 0.25
+    evidence_head_bonus: float = 0.0
     # ... and by 1 - name_penalty x the share of the question's product names ("postgresql",
     # "google analytics" in a Russian question) that the entry never mentions: a question about
     # another product is not answered by an article that shares only its other words.
-    name_penalty: float = 0.3
+    name_penalty: float = 0.5
 
     def combine(self, bm25: float, coverage: float, head: float, fuzzy: float) -> float:
         return self.bm25 * bm25 + self.coverage * coverage + self.head * head + self.fuzzy * fuzzy
 
     def confidence(
-        self, relevance: float, known: float, length: int, evidence: float, names_missed: float
+        self,
+        relevance: float,
+        known: float,
+        length: int,
+        evidence: float,
+        names_missed: float,
+        asked: float,
     ) -> float:
+        """``asked``: the rarity of the whole question in the same units as ``evidence``; a
+        question made only of common words ("как создать сделку") cannot share more."""
         stretch: float = max(1.0, length / LONG_QUERY_KEYS) ** self.length_power
         penalty: float = known**self.unknown_power
-        weak: float = min(1.0, evidence / self.evidence_mass) ** self.evidence_power
+        bar = max(min(self.evidence_mass, max(asked, self.evidence_floor)), 1e-9)
+        weak: float = min(1.0, evidence / bar) ** self.evidence_power
         other_product = 1.0 - self.name_penalty * names_missed
         return min(1.0, relevance * penalty * stretch * weak * other_product)
 
@@ -76,6 +87,7 @@ class Ranked:
     evidence: float  # shared rarity, in units of the rarest key's idf
     titled: float  # the part of it shared with the entry's title
     names_missed: float
+    asked: float  # the question's own rarity, in the same units as evidence
 
 
 class Matcher:
@@ -125,6 +137,7 @@ class Matcher:
                 families[family].append(k)
         specific = {k: m for k, m in mass.items() if not k.isdigit()}
         names = {qk.key for qk in query.keys if qk.name}
+        asked = sum(specific.values()) / index.max_idf
         query_keys = " ".join(k for k, _ in weighted if not k.isdigit())
         ranked: list[Ranked] = []
         for doc, bm_score in top:
@@ -144,7 +157,7 @@ class Matcher:
             relevance = self.weights.combine(bm_part, covered, head, fuzzy)
             length = len(query.keys)
             evidence += self.weights.evidence_head_bonus * titled
-            score = self.weights.confidence(relevance, known, length, evidence, missed)
+            score = self.weights.confidence(relevance, known, length, evidence, missed, asked)
             ranked.append(
                 Ranked(
                     doc,
@@ -158,6 +171,7 @@ class Matcher:
                     evidence - self.weights.evidence_head_bonus * titled,
                     titled,
                     missed,
+                    asked,
                 )
             )
         ranked.sort(key=lambda r: -r.score)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -88,8 +89,10 @@ class QueryReader:
         read_text = " ".join(read_chunks)
         keyed = self._analyzer.keyed(tokenize(read_text), lang)
         mixed = lang == "ru" and best == "plain"
+        names = proper_names(text) if best == "plain" else frozenset()
         keys = tuple(
-            self._resolve(k, t, mixed and len(t) > 2 and script(t) == "lat") for k, t in keyed
+            self._resolve(k, t, len(t) > 2 and (t in names or (mixed and script(t) == "lat")))
+            for k, t in keyed
         )
         return Query(read_text, keys, lang)
 
@@ -157,3 +160,20 @@ class QueryReader:
             key, candidates, scorer=fuzz.ratio, score_cutoff=cutoff, processor=None
         )
         return None if found is None else str(found[0])
+
+
+_WORD = re.compile(r"[^\W\d_][\w-]*")
+_SENTENCE_START = re.compile(r"(?:^|[.!?…]\s+)$")
+
+
+def proper_names(text: str) -> frozenset[str]:
+    """Folded words written as names: capitalised inside a sentence ("from HubSpot"),
+    or with a capital inside ("BitrixGPT")."""
+    found = set()
+    for match in _WORD.finditer(text):
+        word = match.group(0)
+        inner_capital = any(ch.isupper() for ch in word[1:]) and not word.isupper()
+        capitalised = word[0].isupper() and not _SENTENCE_START.search(text[: match.start()])
+        if inner_capital or (capitalised and len(word) > 2):
+            found.update(tokenize(word))
+    return frozenset(found)

@@ -1,0 +1,34 @@
+"""Everyday short questions in common words are answered or offered as a choice, never escalated.
+
+Regression: weighing how rare the shared words are escalated "как создать сделку", because
+every word of it is common in the knowledge base.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from knowledge.base import KnowledgeBase
+from knowledge.model import Action
+
+COMMON = (
+    "как создать сделку",
+    "как добавить сотрудника",
+    "как удалить контакт",
+    "как поставить задачу",
+    "как сменить пароль",
+    "как подключить почту",
+    "как пригласить коллегу",
+    "как настроить права доступа",
+)
+
+
+@pytest.fixture(scope="module")
+def kb() -> KnowledgeBase:
+    return KnowledgeBase.load()
+
+
+@pytest.mark.parametrize("question", COMMON)
+def test_everyday_question_is_not_escalated(kb: KnowledgeBase, question: str) -> None:
+    decision = kb.decide(question)
+    assert decision.action in (Action.ANSWER, Action.CLARIFY), decision.confidence
