@@ -22,7 +22,7 @@ from knowledge.text import (
 
 # How much of a message is read for matching: its beginning and its end, where a long story
 # states what it is about and asks its question.
-MAX_QUERY_CHARS = 1200
+MAX_QUERY_CHARS = 1000
 # A key that only resembles a vocabulary key counts for less than one typed correctly.
 TYPO_WEIGHT = 0.8
 # A bare number ("80 человек", "GA 4") says little about which article answers.
@@ -163,7 +163,13 @@ class QueryReader:
 
 
 _WORD = re.compile(r"[^\W\d_][\w-]*")
-_SENTENCE_START = re.compile(r"(?:^|[.!?…]\s+)$")
+
+
+def _starts_sentence(text: str, at: int) -> bool:
+    i = at - 1
+    while i >= 0 and text[i].isspace():
+        i -= 1
+    return i < 0 or text[i] in ".!?…"
 
 
 def proper_names(text: str) -> frozenset[str]:
@@ -173,7 +179,7 @@ def proper_names(text: str) -> frozenset[str]:
     for match in _WORD.finditer(text):
         word = match.group(0)
         inner_capital = any(ch.isupper() for ch in word[1:]) and not word.isupper()
-        capitalised = word[0].isupper() and not _SENTENCE_START.search(text[: match.start()])
+        capitalised = word[0].isupper() and not _starts_sentence(text, match.start())
         if inner_capital or (capitalised and len(word) > 2):
             found.update(tokenize(word))
     return frozenset(found)

@@ -223,8 +223,9 @@ def detect_lang(text: str) -> str:
     """'ru', 'en' or 'ro' from the words of a text; 'lat' for Latin text with no marker words
     (transliterated or wrong-layout Russian, or a bare list of names)."""
     words = tokenize(text[:4000])
-    cyrillic = sum(1 for w in words if _CYRILLIC.search(w))
-    latin = sum(1 for w in words if _LATIN.search(w))
+    scripts = [script(w) for w in words]
+    cyrillic = scripts.count("cyr")
+    latin = scripts.count("lat")
     # Russian with product names in it ("не работает CRM и Open Lines") is Russian.
     if cyrillic >= 2 or cyrillic >= latin or not latin:
         return "ru"
