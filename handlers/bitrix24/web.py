@@ -49,6 +49,7 @@ async def open_bitrix(services: Services) -> AsyncIterator[BitrixChannel]:
         settings=settings,
         language=services.settings.conversation.language,
         metrics=services.metrics,
+        replica=services.settings.replica,
     )
     channel.start()
     try:
@@ -101,7 +102,14 @@ async def on_event(request: web.Request) -> web.Response:
 async def on_install(request: web.Request) -> web.Response:
     """ONAPPINSTALL of the OAuth application: keep its tokens in the database."""
     form = await _form(request)
+    services = request.app[_SERVICES]
+    store = DatabaseTokenStore(services.sessions, services.clock)
+    # The configured token, else the one the first installation brought: a later install that
+    # cannot show it must not replace the stored tokens (trust on first use).
     expected = request.app[_APP_TOKEN]
+    if not expected:
+        installed = await store.load()
+        expected = installed.application_token if installed else ""
     if expected and not _token_ok(form, expected):
         log.warning("bitrix install refused: wrong application token remote=%s", request.remote)
         raise web.HTTPUnauthorized(text="wrong application token")
@@ -113,8 +121,7 @@ async def on_install(request: web.Request) -> web.Response:
     if not _auth_fits(auth):
         raise web.HTTPBadRequest(text="malformed auth block")
     tokens = OAuthTokens.from_event_auth({k: str(v) for k, v in auth.items()})
-    services = request.app[_SERVICES]
-    await DatabaseTokenStore(services.sessions, services.clock).save(tokens)
+    await store.save(tokens)
     log.info("bitrix application installed member=%s", tokens.member_id or "?")
     if BITRIX_CHANNEL in request.app:
         request.app[BITRIX_CHANNEL].kick()

@@ -354,3 +354,32 @@ async def test_oauth_install_then_refresh_saves_the_new_tokens(
                 saved = (await session.scalars(select(BitrixTokens))).one()
             assert fake.refreshes and saved.refresh_token != install["auth[refresh_token]"]
             assert saved.member_id == fake.portal.member_id
+
+
+async def test_without_a_configured_token_a_second_install_must_show_the_first_ones(
+    sqlite_db_url: str, kb: KnowledgeBase
+) -> None:
+    # regression: with BITRIX_APP_TOKEN empty, anyone could post an install and replace the
+    # stored tokens
+    async with FakeBitrix24(application_token=APP_TOKEN, client_secret="s3cret-client") as fake:
+        sock = _socket()
+        settings = make_settings(sqlite_db_url, fake, "fetch", "")
+        settings.bitrix = BitrixSettings(
+            client_id=fake.client_id,
+            client_secret=fake.client_secret,  # type: ignore[arg-type]
+            oauth_url=fake.oauth_url,
+        )
+        async with running_app(settings, kb, sock) as services:
+            url = f"http://127.0.0.1:{sock.getsockname()[1]}{INSTALL_PATH}"
+            install = {f"auth[{k}]": str(v) for k, v in fake.issue_tokens().items()}
+            forged = {**install, "auth[application_token]": "forged", "auth[member_id]": "evil"}
+            async with aiohttp.ClientSession() as http:
+                async with http.post(url, data={"event": "ONAPPINSTALL", **install}) as r:
+                    assert r.status == 200
+                async with http.post(url, data={"event": "ONAPPINSTALL", **forged}) as r:
+                    assert r.status == 401
+                async with http.post(url, data={"event": "ONAPPINSTALL", **install}) as r:
+                    assert r.status == 200
+            async with services.sessions() as session:
+                saved = (await session.scalars(select(BitrixTokens))).one()
+            assert saved.member_id == fake.portal.member_id
