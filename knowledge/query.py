@@ -109,11 +109,10 @@ class QueryReader:
             if other == chunk:
                 return chunk
             plain, alternative = self._fits(chunk, "en"), self._fits(other, "ru")
-            if plain and alternative:
-                # Both read as something: a short Latin chunk ("d", "li", "j,") is far more often
-                # a Russian word typed in the other script than a Latin word.
-                return chunk if sum(ch.isalpha() for ch in chunk) >= 3 else other
-            return chunk if plain else other
+            # A chunk that reads both ways ("domen", "d", "li") follows the rest of the message,
+            # which is Russian typed in Latin letters; a Latin name only when it alone fits
+            # ("ip", "crm").
+            return other if alternative or not plain else chunk
         if kind == "cyr":
             if all(self._analyzer.morph.is_word(t) for t in tokenize(chunk)):
                 return chunk

@@ -32,3 +32,19 @@ def kb() -> KnowledgeBase:
 def test_everyday_question_is_not_escalated(kb: KnowledgeBase, question: str) -> None:
     decision = kb.decide(question)
     assert decision.action in (Action.ANSWER, Action.CLARIFY), decision.confidence
+
+
+@pytest.mark.parametrize(
+    ("question", "title"),
+    [
+        # regression: "domen" also reads as a Latin word of the Romanian guide, and was kept
+        ("kak podklyuchit svoy domen", "Как изменить адрес Битрикс24 или подключить свой домен"),
+        ("rfr cjplfnm cltkre", "Сделки: что это и как с ними работать"),  # wrong layout
+    ],
+)
+def test_messy_everyday_question_reaches_its_article(
+    kb: KnowledgeBase, question: str, title: str
+) -> None:
+    decision = kb.decide(question)
+    assert decision.action is Action.ANSWER
+    assert decision.matches[0].entry.title == title
