@@ -10,6 +10,8 @@ from knowledge.analyzer import Analyzer
 from knowledge.model import Answer, Entry, Link
 
 MAX_ANSWER_CHARS = 600
+MIN_TEXT = 160
+_SENTENCE_MARKS = (".", "!", "?", "…", ":", ";")
 MAX_STEPS = 5
 _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")
 # Steps often carry the numbers of the screenshots they came with ("1-2. Откройте…").
@@ -42,7 +44,19 @@ def _best_paragraph(entry: Entry, analyzer: Analyzer, question_keys: Collection[
         return ""
     wanted = set(question_keys)
     best = max(range(len(paragraphs)), key=lambda n: (len(wanted & paragraphs[n][1]), -n))
-    return paragraphs[best][0]
+    # A heading-like line ("Как администратору включить…") says what follows: take the text
+    # under it too, until there is something to read.
+    parts = [paragraphs[best][0]]
+    n = best + 1
+    while n < len(paragraphs) and (
+        not parts[-1].rstrip().endswith(_SENTENCE_MARKS) or sum(map(len, parts)) < MIN_TEXT
+    ):
+        parts.append(paragraphs[n][0])
+        n += 1
+    text = parts[0]
+    for part in parts[1:]:
+        text += (" " if text.rstrip().endswith(_SENTENCE_MARKS) else ": ") + part
+    return text
 
 
 @lru_cache(maxsize=2048)

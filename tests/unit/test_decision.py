@@ -270,3 +270,17 @@ def test_a_product_the_entry_never_names_lowers_the_confidence(kb: KnowledgeBase
     other_product = kb.search("как выставить счет клиенту в quickbooks")[0]
     assert other_product.entry.id == plain.entry.id
     assert other_product.score < plain.score * 0.8
+
+
+def test_an_answer_that_starts_at_a_heading_carries_the_text_under_it() -> None:
+    # regression: the answer to "как включить двухфакторку" was only a sub-heading line
+    entry = Entry(
+        id="2fa",
+        title="Как включить двухфакторную аутентификацию",
+        source="t",
+        body="Как администратору включить двухфакторную аутентификацию для сотрудников\n"
+        "Перейдите в профиль и нажмите Безопасность. Выберите «Обязательно для всех».",
+    )
+    kb = KnowledgeBase([entry])
+    answer = kb.answer_for("2fa", "включить двухфакторную аутентификацию сотрудникам")
+    assert "Перейдите в профиль" in answer.blocks[0]
