@@ -49,7 +49,6 @@ async def open_bitrix(services: Services) -> AsyncIterator[BitrixChannel]:
         settings=settings,
         language=services.settings.conversation.language,
         metrics=services.metrics,
-        replica=services.settings.replica,
     )
     channel.start()
     try:
