@@ -180,6 +180,17 @@ class RedisSettings(BaseModel):
         return value
 
 
+class ReplicaSettings(BaseModel):
+    """REPLICA_ID names this process in row claims and leases (default: host and pid); keep it
+    stable across restarts so a restarted replica resumes its own claims at once. A dead
+    replica's rows are taken over after REPLICA_CLAIM_SECONDS, its Bitrix24 poller after
+    REPLICA_LEASE_SECONDS."""
+
+    id: str = Field(default="", max_length=128)
+    claim_seconds: float = Field(default=30.0, gt=0)
+    lease_seconds: float = Field(default=15.0, gt=0)
+
+
 class RetentionSettings(BaseModel):
     """RETENTION_DAYS: `helpbot db purge` blanks texts older than this; 0 keeps them forever."""
 
@@ -213,6 +224,7 @@ class Settings(BaseSettings):
     log: LogSettings = LogSettings()
     redis: RedisSettings = RedisSettings()
     retention: RetentionSettings = RetentionSettings()
+    replica: ReplicaSettings = ReplicaSettings()
     bitrix: BitrixSettings = BitrixSettings()
 
     @field_validator("knowledge_dir", "knowledge_cache_dir", mode="before")

@@ -32,12 +32,21 @@ async def add_inbound(
     session: AsyncSession, key: str, payload: Mapping[str, Any], now: datetime
 ) -> bool:
     """Store an event under its dedupe ``key``; ``False`` when that key was stored before."""
-    return await delivery.store_update(session, CHANNEL, key, dict(payload), now)
+    chat = payload.get("chat_id")
+    chat_key = f"chat:{chat}" if chat else None  # a chat's events are processed in order
+    return await delivery.store_update(session, CHANNEL, key, dict(payload), now, chat_key)
 
 
 async def pending_inbound(session: AsyncSession, limit: int) -> list[InboxUpdate]:
     """Stored events not processed yet, oldest first."""
     return await delivery.pending_updates(session, CHANNEL, limit)
+
+
+async def claim_inbound(
+    session: AsyncSession, replica: str, now: datetime, limit: int, *, hold_for: float
+) -> list[InboxUpdate]:
+    """Claim stored events for ``replica`` (see :func:`delivery.claim_updates`), oldest first."""
+    return await delivery.claim_updates(session, CHANNEL, replica, now, limit, hold_for=hold_for)
 
 
 async def settle_inbound(
@@ -102,6 +111,13 @@ async def add_call(
 async def pending_calls(session: AsyncSession, limit: int) -> list[OutboxMessage]:
     """Calls not made yet, in the order they were queued (due or not: the sender keeps order)."""
     return await delivery.pending_outbox(session, CHANNEL, limit)
+
+
+async def claim_calls(
+    session: AsyncSession, replica: str, now: datetime, limit: int, *, hold_for: float
+) -> list[OutboxMessage]:
+    """Claim unmade calls for ``replica`` (see :func:`delivery.claim_outbox`), in their order."""
+    return await delivery.claim_outbox(session, CHANNEL, replica, now, limit, hold_for=hold_for)
 
 
 async def get_state(session: AsyncSession, key: str) -> str | None:

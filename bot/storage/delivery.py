@@ -1,15 +1,24 @@
 """Repository functions for channel delivery: the inbox of raw updates and the outbox of sends.
 
 Every function takes the caller's ``AsyncSession`` and never commits.
+
+Several replicas share the tables: a worker *claims* pending rows (``claimed_by``, until
+``claimed_until``) before it handles them, and a chat whose rows another live replica holds is
+left alone, so each row is handled by one replica and one chat's rows keep their order. A dead
+replica's claims simply expire. Claims are taken in a transaction serialised per table and channel
+(:func:`_serialise`, the one place that knows the dialect).
 """
 
 from __future__ import annotations
 
+import os
+import socket
+import zlib
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -18,7 +27,12 @@ from bot.storage.models import DeliveryStatus, InboxUpdate, OutboxMessage, Ticke
 
 
 async def store_update(
-    session: AsyncSession, channel: str, external_id: str, payload: dict[str, Any], now: datetime
+    session: AsyncSession,
+    channel: str,
+    external_id: str,
+    payload: dict[str, Any],
+    now: datetime,
+    chat_key: str | None = None,
 ) -> bool:
     """Keep a raw update for processing; ``False`` when it was stored before (a redelivery)."""
     seen = await session.scalar(
@@ -38,6 +52,7 @@ async def store_update(
                     status=DeliveryStatus.PENDING,
                     attempts=0,
                     created_at=now,
+                    chat_key=chat_key,
                 )
             )
     except IntegrityError:
@@ -91,6 +106,130 @@ async def pending_outbox(session: AsyncSession, channel: str, limit: int) -> lis
         .limit(limit)
     )
     return list(rows)
+
+
+def default_replica() -> str:
+    """This process's name in claims and leases when ``REPLICA_ID`` is not set."""
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+async def _serialise(session: AsyncSession, name: str) -> None:
+    """Make claim transactions on ``name`` take turns until they commit.
+
+    PostgreSQL: a transaction-scoped advisory lock. SQLite serves one process, and its writes
+    are serialised by the database anyway.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(select(func.pg_advisory_xact_lock(zlib.crc32(name.encode()))))
+
+
+def _free(claimed_by: Any, claimed_until: Any, replica: str, now: datetime) -> ColumnElement[bool]:
+    return or_(claimed_by.is_(None), claimed_by == replica, claimed_until <= now)
+
+
+async def claim_updates(
+    session: AsyncSession,
+    channel: str,
+    replica: str,
+    now: datetime,
+    limit: int,
+    *,
+    hold_for: float,
+) -> list[InboxUpdate]:
+    """Claim (or renew the claim on) pending updates for ``replica``, oldest first.
+
+    Updates of a chat (``chat_key``) another replica holds a live claim in are not taken.
+    """
+    await _serialise(session, f"inbox:{channel}")
+    held = select(InboxUpdate.chat_key).where(
+        InboxUpdate.channel == channel,
+        InboxUpdate.status == DeliveryStatus.PENDING,
+        InboxUpdate.chat_key.is_not(None),
+        InboxUpdate.claimed_by != replica,
+        InboxUpdate.claimed_until > now,
+    )
+    free = _free(InboxUpdate.claimed_by, InboxUpdate.claimed_until, replica, now)
+    ids = list(
+        await session.scalars(
+            select(InboxUpdate.id)
+            .where(
+                InboxUpdate.channel == channel,
+                InboxUpdate.status == DeliveryStatus.PENDING,
+                free,
+                or_(InboxUpdate.chat_key.is_(None), InboxUpdate.chat_key.not_in(held)),
+            )
+            .order_by(InboxUpdate.id)
+            .limit(limit)
+        )
+    )
+    if not ids:
+        return []
+    await session.execute(
+        update(InboxUpdate)
+        .where(InboxUpdate.id.in_(ids), InboxUpdate.status == DeliveryStatus.PENDING, free)
+        .values(claimed_by=replica, claimed_until=now + timedelta(seconds=hold_for))
+        .execution_options(synchronize_session=False)
+    )
+    rows = await session.scalars(
+        select(InboxUpdate)
+        .where(InboxUpdate.id.in_(ids), InboxUpdate.claimed_by == replica)
+        .order_by(InboxUpdate.id)
+        .execution_options(populate_existing=True)
+    )
+    return list(rows)
+
+
+async def claim_outbox(
+    session: AsyncSession,
+    channel: str,
+    replica: str,
+    now: datetime,
+    limit: int,
+    *,
+    hold_for: float,
+) -> list[OutboxMessage]:
+    """Claim (or renew the claim on) unsent rows for ``replica``, in :func:`pending_outbox` order.
+
+    A chat another replica holds a live claim in is skipped whole: its rows stay in order.
+    """
+    await _serialise(session, f"outbox:{channel}")
+    held = select(OutboxMessage.chat_id).where(
+        OutboxMessage.channel == channel,
+        OutboxMessage.status == DeliveryStatus.PENDING,
+        OutboxMessage.claimed_by != replica,
+        OutboxMessage.claimed_until > now,
+    )
+    place = func.row_number().over(partition_by=OutboxMessage.chat_id, order_by=OutboxMessage.id)
+    ranked = (
+        select(OutboxMessage.id, place.label("place"))
+        .where(
+            OutboxMessage.channel == channel,
+            OutboxMessage.status == DeliveryStatus.PENDING,
+            OutboxMessage.chat_id.not_in(held),
+        )
+        .subquery()
+    )
+    ids = list(
+        await session.scalars(
+            select(ranked.c.id).order_by(ranked.c.place, ranked.c.id).limit(limit)
+        )
+    )
+    if not ids:
+        return []
+    free = _free(OutboxMessage.claimed_by, OutboxMessage.claimed_until, replica, now)
+    await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id.in_(ids), OutboxMessage.status == DeliveryStatus.PENDING, free)
+        .values(claimed_by=replica, claimed_until=now + timedelta(seconds=hold_for))
+        .execution_options(synchronize_session=False)
+    )
+    found = await session.scalars(
+        select(OutboxMessage)
+        .where(OutboxMessage.id.in_(ids), OutboxMessage.claimed_by == replica)
+        .execution_options(populate_existing=True)
+    )
+    order = {row_id: place for place, row_id in enumerate(ids)}
+    return sorted(found, key=lambda row: order[row.id])
 
 
 async def fail_pending_for_chat(

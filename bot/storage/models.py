@@ -205,6 +205,9 @@ class InboxUpdate(Base):
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     processed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    chat_key: Mapped[str | None] = mapped_column(String(128))  # one replica at a time per chat
+    claimed_by: Mapped[str | None] = mapped_column(String(128))  # the replica working on it
+    claimed_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 class OutboxMessage(Base):
@@ -233,6 +236,8 @@ class OutboxMessage(Base):
     sent_id: Mapped[str | None] = mapped_column(String(64))  # the channel's id of what was sent
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    claimed_by: Mapped[str | None] = mapped_column(String(128))  # the replica sending its chat
+    claimed_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 # Bitrix24 Open Lines (handlers/bitrix24); its events and calls use the inbox and outbox above.
@@ -277,3 +282,13 @@ class BitrixTokens(Base):
     scope: Mapped[str] = mapped_column(Text, default="")
     application_token: Mapped[str] = mapped_column(String(255), default="")
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class Lease(Base):
+    """A named job only one replica may do at a time (the Bitrix24 poller): who, and until when."""
+
+    __tablename__ = "leases"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(128))
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)

@@ -3,7 +3,8 @@
 Each worker is a loop owned by :class:`BitrixChannel` (no fire-and-forget tasks): a crash is
 logged and the loop restarts after a growing pause; :meth:`BitrixChannel.stop` lets each loop
 finish the item in hand, then cancels whatever is still running after ``grace`` seconds.
-Exactly one channel runs per process (a lease for several replicas comes later).
+Exactly one channel runs per process; with several replicas, rows are claimed (see
+``bot.storage.delivery``) and only the holder of a lease polls in fetch mode.
 """
 
 from __future__ import annotations
@@ -23,9 +24,12 @@ from bot.clock import Clock
 from bot.engine import ConversationEngine
 from bot.metrics import Metrics
 from bot.queue import OperatorQueue
+from bot.settings import ReplicaSettings
 from bot.storage import bitrix as repo
+from bot.storage.delivery import default_replica
+from bot.storage.leases import LeaseKeeper
 from handlers.bitrix24.events import ChatEvent
-from handlers.bitrix24.poller import EventPoller
+from handlers.bitrix24.poller import LEASE, EventPoller, poll_while_leased
 from handlers.bitrix24.processor import EventProcessor
 from handlers.bitrix24.sender import OutboxSender
 
@@ -63,8 +67,12 @@ class BitrixChannel:
         settings: BitrixSettings,
         language: str,
         metrics: Metrics | None = None,
+        replica: ReplicaSettings | None = None,
     ) -> None:
         self.client = client
+        self._replica = replica or ReplicaSettings()
+        name = self._replica.id or default_replica()
+        claim = self._replica.claim_seconds
         self._sessions = sessions
         self._clock = clock
         self._settings = settings
@@ -82,8 +90,18 @@ class BitrixChannel:
             settings=settings,
             language=language,
             on_queued=self._outbox.set,
+            replica=name,
+            claim_seconds=claim,
         )
-        self.sender = OutboxSender(sessions=sessions, client=client, clock=clock, metrics=metrics)
+        self.sender = OutboxSender(
+            sessions=sessions,
+            client=client,
+            clock=clock,
+            metrics=metrics,
+            replica=name,
+            claim_seconds=claim,
+        )
+        self._lease = LeaseKeeper(sessions, clock, LEASE, name, self._replica.lease_seconds)
 
     def start(self) -> None:
         """Start the workers: the poller only in fetch mode."""
@@ -158,10 +176,13 @@ class BitrixChannel:
             bot_id=bot_id,
             on_stored=self._inbox.set,
         )
-        while not self._stopping.is_set():
-            busy = await poller.poll_once()
-            pause = self._settings.fetch_busy_interval if busy else self._settings.fetch_interval
-            await self._nap(self._poll, pause)
+        await poll_while_leased(
+            poller,
+            self._lease,
+            self._stopping,
+            interval=self._settings.fetch_interval,
+            busy_interval=self._settings.fetch_busy_interval,
+        )
 
     async def _bot_id(self) -> int:
         # Asked each start, not cached: a bot registered again gets a new id.

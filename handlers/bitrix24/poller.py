@@ -3,12 +3,18 @@
 A page of events and the offset after it are committed together; only the next ``Event.get``
 passes that offset, which is what acknowledges the page on the portal. A crash before the commit
 repeats the page (the inbox dedupes it), a crash after it repeats nothing: no event is dropped.
+With several replicas only the holder of the ``bitrix24-fetch`` lease polls
+(:func:`poll_while_leased`); a brief overlap when a lease changes hands is harmless for the same
+reason.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from collections.abc import Callable
+from contextlib import suppress
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -16,11 +22,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.bitrix.api import Bitrix24Api
 from bot.clock import Clock
 from bot.storage import bitrix as repo
+from bot.storage.leases import LeaseKeeper
 from handlers.bitrix24.events import from_fetch
 
 log = logging.getLogger(__name__)
 
 PAGE = 100
+LEASE = "bitrix24-fetch"
 
 
 class EventPoller:
@@ -42,6 +50,10 @@ class EventPoller:
         self._on_stored = on_stored
         self._state_key = f"fetch_offset:{bot_id}"
         self._offset: int | None = None
+        self._loaded = False
+
+    def reload(self) -> None:
+        """Read the offset from the database again (another replica may have moved it)."""
         self._loaded = False
 
     async def poll_once(self) -> bool:
@@ -79,3 +91,35 @@ class EventPoller:
         if fresh:
             self._on_stored()
         return True
+
+
+async def poll_while_leased(
+    poller: EventPoller,
+    lease: LeaseKeeper,
+    stopping: asyncio.Event,
+    *,
+    interval: float,
+    busy_interval: float,
+) -> None:
+    """Poll while this replica holds ``lease``, renewing it every third of its life.
+
+    A replica without the lease tries to take it as often; a clean stop releases it at once,
+    a dead replica's lease expires.
+    """
+    renew = lease.ttl / 3
+    due = 0.0
+    while not stopping.is_set():
+        had = lease.held
+        if await lease.hold():
+            if not had:
+                poller.reload()
+                due = 0.0
+            if time.monotonic() >= due:
+                busy = await poller.poll_once()
+                due = time.monotonic() + (busy_interval if busy else interval)
+            pause = min(renew, max(due - time.monotonic(), 0.0))
+        else:
+            pause = renew
+        with suppress(TimeoutError):
+            await asyncio.wait_for(stopping.wait(), pause)
+    await lease.release()

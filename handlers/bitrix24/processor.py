@@ -24,6 +24,7 @@ from bot.payloads import Press, decode
 from bot.queue import OperatorQueue
 from bot.replies import Reply
 from bot.storage import bitrix as repo
+from bot.storage.delivery import default_replica
 from bot.storage.models import BitrixChat, InboxUpdate
 from bot.texts import phrase
 from handlers.bitrix24.events import ChatEvent
@@ -53,8 +54,12 @@ class EventProcessor:
         settings: BitrixSettings,
         language: str,
         on_queued: Callable[[], None],
+        replica: str | None = None,
+        claim_seconds: float = 30.0,
     ) -> None:
         self._sessions = sessions
+        self._replica = replica or default_replica()
+        self._claim_seconds = claim_seconds
         self._engine = engine
         self._queue = queue
         self._clock = clock
@@ -64,8 +69,10 @@ class EventProcessor:
 
     async def run_once(self, stopping: asyncio.Event, batch: int = 50) -> int:
         """Process up to ``batch`` pending events; returns how many were looked at."""
-        async with self._sessions() as session:
-            rows = await repo.pending_inbound(session, batch)
+        async with self._sessions.begin() as session:  # events no other replica has in hand
+            rows = await repo.claim_inbound(
+                session, self._replica, self._clock.now(), batch, hold_for=self._claim_seconds
+            )
         for row in rows:
             if stopping.is_set():
                 break

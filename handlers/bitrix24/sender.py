@@ -19,6 +19,7 @@ from bot.bitrix.errors import Bitrix24Error
 from bot.clock import Clock
 from bot.metrics import Metrics
 from bot.storage import bitrix as repo
+from bot.storage.delivery import default_replica
 from bot.storage.models import DeliveryStatus, OutboxMessage
 
 log = logging.getLogger(__name__)
@@ -30,7 +31,7 @@ _SETTLED = {("imopenlines.bot.session.operator", "WRONG_CHAT")}
 
 
 class OutboxSender:
-    """Sends the channel's pending outbox rows; one sender per process keeps their order."""
+    """Sends the channel's pending outbox rows; claims keep one chat's calls with one replica."""
 
     def __init__(
         self,
@@ -39,16 +40,22 @@ class OutboxSender:
         client: Bitrix24Api,
         clock: Clock,
         metrics: Metrics | None = None,
+        replica: str | None = None,
+        claim_seconds: float = 30.0,
     ) -> None:
         self._metrics = metrics or Metrics.create()
+        self._replica = replica or default_replica()
+        self._claim_seconds = claim_seconds
         self._sessions = sessions
         self._client = client
         self._clock = clock
 
     async def run_once(self, stopping: asyncio.Event, batch: int = 50) -> int:
         """Send what is due; returns how many calls were made or given up."""
-        async with self._sessions() as session:
-            rows = await repo.pending_calls(session, batch)
+        async with self._sessions.begin() as session:  # chats no other replica is sending to
+            rows = await repo.claim_calls(
+                session, self._replica, self._clock.now(), batch, hold_for=self._claim_seconds
+            )
         waiting: set[str] = set()  # chats with a call that is not due yet
         done = 0
         for row in rows:

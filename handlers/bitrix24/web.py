@@ -49,6 +49,7 @@ async def open_bitrix(services: Services) -> AsyncIterator[BitrixChannel]:
         settings=settings,
         language=services.settings.conversation.language,
         metrics=services.metrics,
+        replica=services.settings.replica,
     )
     channel.start()
     try:

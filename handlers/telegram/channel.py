@@ -8,6 +8,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlsplit
 
 from aiogram import Bot, Dispatcher
@@ -26,6 +27,7 @@ from bot import logs
 from bot.app import Services
 from bot.deeplinks import EntryLinks
 from bot.errors import HelpbotError
+from bot.sendlimits import SharedSendLimits
 from bot.texts import LANGUAGES, phrase
 from handlers.telegram import setup_routers
 from handlers.telegram.delivery import CHANNEL, Deliverer
@@ -57,6 +59,7 @@ class TelegramChannel:
     outbox: OutboxWorker
     deliverer: Deliverer
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    redis: Any = None  # redis.asyncio.Redis for the shared send limits, when REDIS_URL is set
 
     @property
     def webhook(self) -> bool:
@@ -120,6 +123,8 @@ class TelegramChannel:
 
     async def aclose(self) -> None:
         await self.bot.session.close()
+        if self.redis is not None:
+            await self.redis.aclose()
 
     async def _check_operators(self, chat_id: int) -> None:
         try:
@@ -169,6 +174,11 @@ def create_telegram_channel(services: Services) -> TelegramChannel:
         wake=ready.set,
     )
     topics = Topics(bot, services.queue, ops_chat, lang) if ops_chat is not None else None
+    redis: Any = None
+    if settings.redis.url is not None:
+        from redis.asyncio import Redis  # only when configured
+
+        redis = Redis.from_url(settings.redis.url.get_secret_value())
     outbox = OutboxWorker(
         bot,
         services.sessions,
@@ -179,6 +189,9 @@ def create_telegram_channel(services: Services) -> TelegramChannel:
         ready=ready,
         operator_language=lang,
         metrics=services.metrics,
+        replica=settings.replica.id or None,
+        claim_seconds=settings.replica.claim_seconds,
+        shared_limits=None if redis is None else SharedSendLimits(redis),
     )
     dp = Dispatcher(
         engine=services.engine,
@@ -193,8 +206,14 @@ def create_telegram_channel(services: Services) -> TelegramChannel:
     async def process(raw: dict[str, object]) -> object:
         return await dp.feed_update(bot, Update.model_validate(raw, context={"bot": bot}))
 
-    inbox = Inbox(services.sessions, services.clock, process)
-    return TelegramChannel(services, bot, dp, inbox, outbox, deliverer)
+    inbox = Inbox(
+        services.sessions,
+        services.clock,
+        process,
+        replica=settings.replica.id or None,
+        claim_seconds=settings.replica.claim_seconds,
+    )
+    return TelegramChannel(services, bot, dp, inbox, outbox, deliverer, redis=redis)
 
 
 TELEGRAM = web.AppKey("telegram", TelegramChannel)

@@ -32,13 +32,22 @@ class Inbox:
     """Stores raw updates and runs the worker that feeds them to the dispatcher."""
 
     def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], clock: Clock, process: Process
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        clock: Clock,
+        process: Process,
+        *,
+        replica: str | None = None,
+        claim_seconds: float = 30.0,
     ) -> None:
         self._sessions = sessions
+        self._replica = replica or delivery.default_replica()
+        self._claim_seconds = claim_seconds
         self._clock = clock
         self._process = process
         self._ready = asyncio.Event()
         self._retry_at: dict[int, float] = {}
+        self._handled = 0
         self._stopping = False
         self._idle = asyncio.Event()
         self._idle.set()
@@ -50,7 +59,8 @@ class Inbox:
         async with self._sessions.begin() as session:
             for raw in updates:
                 update_id = str(raw["update_id"])
-                if await delivery.store_update(session, CHANNEL, update_id, raw, now):
+                key = _chat_key(raw)
+                if await delivery.store_update(session, CHANNEL, update_id, raw, now, key):
                     new += 1
                 else:
                     log.info("duplicate update dropped update=%s", update_id)
@@ -83,8 +93,12 @@ class Inbox:
 
     async def drain(self) -> float:
         """Process what is pending; the seconds until the next pass is worth making."""
-        async with self._sessions() as session:
-            rows = await delivery.pending_updates(session, CHANNEL, BATCH)
+        async with self._sessions.begin() as session:  # updates of chats no other replica has
+            rows = await delivery.claim_updates(
+                session, CHANNEL, self._replica, self._clock.now(), BATCH,
+                hold_for=self._claim_seconds,
+            )  # fmt: skip
+        handled = self._handled
         chats: dict[str, list[InboxUpdate]] = {}
         for row in rows:
             chats.setdefault(_chat_key(row.payload), []).append(row)
@@ -92,8 +106,8 @@ class Inbox:
             for chat_rows in chats.values():
                 group.create_task(self._drain_chat(chat_rows))
         waits = [at - time.monotonic() for at in self._retry_at.values()]
-        if len(rows) == BATCH:
-            return 0.0
+        if len(rows) == BATCH or self._handled > handled:
+            return 0.0  # look again at once: another replica may have stored behind our chats
         return max(min(waits, default=IDLE), 0.01)
 
     async def _drain_chat(self, rows: list[InboxUpdate]) -> None:
@@ -102,6 +116,7 @@ class Inbox:
                 return  # keep the chat's order: later updates wait for this one
             if not await self._handle(row):
                 return
+            self._handled += 1
 
     async def _handle(self, row: InboxUpdate) -> bool:
         """Process one update; ``False`` when it is to be retried later."""

@@ -36,6 +36,7 @@ from bot.clock import Clock
 from bot.errors import HelpbotError
 from bot.metrics import Metrics
 from bot.replies import Reply
+from bot.sendlimits import SharedSendLimits
 from bot.settings import TelegramSettings
 from bot.storage import delivery
 from bot.storage.models import DeliveryStatus, OutboxMessage
@@ -97,8 +98,14 @@ class OutboxWorker:
         operator_language: str,
         monotonic: Callable[[], float] = time.monotonic,
         metrics: Metrics | None = None,
+        replica: str | None = None,
+        claim_seconds: float = 30.0,
+        shared_limits: SharedSendLimits | None = None,
     ) -> None:
         self._bot = bot
+        self._shared = shared_limits
+        self._replica = replica or delivery.default_replica()
+        self._claim_seconds = claim_seconds
         self._metrics = metrics or Metrics.create()
         self._sessions = sessions
         self._clock = clock
@@ -124,14 +131,20 @@ class OutboxWorker:
 
     async def drain(self) -> float:
         """One pass over the pending rows; the seconds until the next pass is worth making."""
-        async with self._sessions() as session:
-            rows = await delivery.pending_outbox(session, CHANNEL, BATCH)
+        async with self._sessions.begin() as session:  # rows this replica may send, in order
+            rows = await delivery.claim_outbox(
+                session, CHANNEL, self._replica, self._clock.now(), BATCH,
+                hold_for=self._claim_seconds,
+            )  # fmt: skip
         held: set[str] = set()  # chats whose first pending row must wait: keep their order
         due = IDLE
         for row in rows:
             if row.chat_id in held:
                 continue
             wait = self._wait(row)
+            if wait <= 0 and self._shared is not None:  # the other replicas' sends count too
+                overall = (self._settings.global_per_second, self._settings.global_per_second)
+                wait = await self._shared.take(row.chat_id, self._rate(row.chat_id), overall)
             if wait <= 0:
                 self._bucket(row.chat_id).take(self._now())
                 self._global.take(self._now())
@@ -161,14 +174,17 @@ class OutboxWorker:
     def _bucket(self, chat_id: str) -> Bucket:
         bucket = self._chats.get(chat_id)
         if bucket is None:
-            if chat_id.startswith("-"):  # groups: 20 a minute for all topics together
-                per_minute = self._settings.group_per_minute
-                bucket = Bucket(per_minute / 60, per_minute, self._now())
-            else:
-                rate = self._settings.chat_per_second
-                bucket = Bucket(rate, max(3 * rate, 1), self._now())
+            bucket = Bucket(*self._rate(chat_id), self._now())
             self._chats[chat_id] = bucket
         return bucket
+
+    def _rate(self, chat_id: str) -> tuple[float, float]:
+        """One chat's sends a second and burst."""
+        if chat_id.startswith("-"):  # groups: 20 a minute for all topics together
+            per_minute = self._settings.group_per_minute
+            return per_minute / 60, per_minute
+        rate = self._settings.chat_per_second
+        return rate, max(3 * rate, 1)
 
     async def _attempt(self, row: OutboxMessage) -> bool:
         """Try one row; ``True`` when it is finished (sent or given up)."""
