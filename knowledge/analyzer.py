@@ -37,9 +37,6 @@ class Analyzer:
         """Index keys of a text, in order, stop words dropped and synonyms resolved."""
         return [key for key, _ in self.keyed(tokenize(text), lang)]
 
-    def keys_of_tokens(self, tokens: Sequence[str], lang: str = "ru") -> list[str]:
-        return [key for key, _ in self.keyed(tokens, lang)]
-
     def keyed(self, tokens: Sequence[str], lang: str = "ru") -> list[tuple[str, str]]:
         """(key, the token it came from) pairs; a synonym's keys come from its first token."""
         keys = self.morph.keys(tokens, lang)

@@ -45,7 +45,6 @@ class IndexedEntry:
     """What the matcher needs of an entry besides its postings."""
 
     entry: Entry
-    lang: str
     title_keys: tuple[str, ...]
     head_keys: frozenset[str]  # keys of the title and the question-like headings
 
@@ -73,7 +72,7 @@ class Index:
             keys = {name: analyzer.keys(text, lang) for name, text in entry_fields(entry).items()}
             field_keys.append(keys)
             head = (*keys["title"], *keys["questions"])
-            infos.append(IndexedEntry(entry, lang, tuple(keys["title"]), frozenset(head)))
+            infos.append(IndexedEntry(entry, tuple(keys["title"]), frozenset(head)))
         self.infos = tuple(infos)
         self._build(field_keys)
 
