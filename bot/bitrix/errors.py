@@ -14,6 +14,7 @@ __all__ = [
     "ExpiredToken",
     "InvalidGrant",
     "InvalidToken",
+    "MessageInFlight",
     "MethodNotFound",
     "NotFound",
     "OperationTimeLimit",
@@ -84,6 +85,16 @@ class OperationTimeLimit(Bitrix24Error):
     retryable = True
 
 
+class MessageInFlight(Bitrix24Error):
+    """``MESSAGE_DUPLICATED_BY_UUID``: a message with this ``templateId`` is still being posted.
+
+    The portal registers the uuid before it posts; ask again later and it answers with the
+    posted message (or, once the registration expires, posts it).
+    """
+
+    retryable = True
+
+
 class ServerError(Bitrix24Error):
     """A 5xx answer from the portal or a proxy in front of it."""
 
@@ -121,6 +132,7 @@ _BY_CODE: dict[str, type[Bitrix24Error]] = {
     "QUERY_LIMIT_EXCEEDED": QueryLimitExceeded,
     "OPERATION_TIME_LIMIT": OperationTimeLimit,
     "ERROR_METHOD_NOT_FOUND": MethodNotFound,
+    "MESSAGE_DUPLICATED_BY_UUID": MessageInFlight,
     "ACCESS_DENIED": AccessDenied,
     "INVALID_CREDENTIALS": AccessDenied,
     "insufficient_scope": AccessDenied,

@@ -9,6 +9,7 @@ chat itself.
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -36,7 +37,16 @@ async def queue_message(
     now: datetime,
     ticket_id: int | None = None,
 ) -> OutboxMessage:
-    """One message from the bot into the chat, queued in the caller's transaction."""
+    """One message from the bot into the chat, queued in the caller's transaction.
+
+    The message carries its own ``templateId``, kept in the row so every attempt sends the same
+    one: the portal's IM module stores it as the message's uuid and answers a repeat with the
+    message it already has instead of posting another (``SendingService::checkDuplicateByUuid``).
+    A send whose answer was lost to a crash or a time-out is therefore safe to make again.
+    It is random, not derived from the row id: ids start again in a new database, and a reused
+    uuid would silently swallow a new message.
+    """
+    fields = {**fields, "templateId": str(uuid.uuid4())}
     params: dict[str, object] = {"botId": bot_id, "dialogId": dialog_id, "fields": fields}
     return await repo.add_call(
         session,

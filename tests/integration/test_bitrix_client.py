@@ -490,3 +490,31 @@ async def test_webhook_mode_posts_form_encoded_events_with_the_application_token
     assert (form["data[user][connector]"], form["data[message][isSystem]"]) == ("1", "0")
     assert form["data[bot][auth][access_token]"]
     assert [d.status for d in fake.deliveries] == [200, 200, 500]  # no retry after a failure
+
+
+async def test_a_lost_answer_is_safe_to_repeat_with_the_same_template_id(
+    fake: FakeBitrix24, http: aiohttp.ClientSession
+) -> None:
+    client = webhook_client(fake, http, request_timeout=0.2, max_attempts=2)
+    bot_id = await registered_bot(client)
+    chat = await fake.open_line_chat()
+
+    def send(text: str, template_id: str | None) -> dict[str, Any]:
+        fields: dict[str, Any] = {"message": text}
+        if template_id is not None:
+            fields["templateId"] = template_id
+        return {"botId": bot_id, "dialogId": chat.dialog_id, "fields": fields}
+
+    # Without a templateId the time-out's retry posts the message a second time...
+    fake.answer_late_next(1.0)
+    await client.call("imbot.v2.Chat.Message.send", send("без ключа", None))
+    assert [m.text for m in fake.bot_messages(chat)] == ["без ключа", "без ключа"]
+    # ...with one, the portal answers the retry with the message it already posted.
+    template_id = "0b5e3c1e-8f0a-4d57-9a7e-3c2f1d0e9b8a"
+    fake.answer_late_next(1.0)
+    result = await client.call("imbot.v2.Chat.Message.send", send("с ключом", template_id))
+    posted = [m for m in fake.bot_messages(chat) if m.text == "с ключом"]
+    assert len(posted) == 1 and result["id"] == posted[0].id
+    assert posted[0].entity(chat.id)["uuid"] == template_id
+    again = await client.call("imbot.v2.Chat.Message.send", send("с ключом", template_id))
+    assert again["id"] == posted[0].id and len(fake.bot_messages(chat)) == 3

@@ -182,7 +182,10 @@ def message_send(portal: Portal, caller: Caller, params: dict[str, Any]) -> Any:
         raise FakeApiError("EMPTY_MESSAGE", "Message is empty")
     if len(text) > MAX_TEXT:
         text = text[:MAX_TEXT] + " (...)"
-    message = portal.post(dialog_id, bot.id, text, "bot", _keyboard(fields.get("keyboard")))
+    keyboard = _keyboard(fields.get("keyboard"))
+    uuid = str(fields.get("templateId") or "")
+    kind = "system" if _truthy(fields.get("system")) else "bot"
+    message = portal.post(dialog_id, bot.id, text, kind, keyboard, uuid=uuid)
     return {"id": message.id, "uuidMap": []}
 
 

@@ -82,6 +82,7 @@ class Fault:
     code: str
     status: int
     delay: float = 0.0
+    done_first: bool = False  # the method runs, then the answer is held back for ``delay``
 
 
 class Wire:
@@ -134,6 +135,13 @@ class Wire:
         """The next ``times`` REST requests answer only after ``seconds`` (for client time-outs)."""
         self._faults.extend(Fault("", 200, seconds) for _ in range(times))
 
+    def answer_late_next(self, seconds: float, times: int = 1) -> None:
+        """The next ``times`` REST requests take effect at once but answer after ``seconds``.
+
+        A client that times out meanwhile cannot tell whether the call happened.
+        """
+        self._faults.extend(Fault("", 200, seconds, done_first=True) for _ in range(times))
+
     def issue_tokens(self) -> dict[str, Any]:
         """A fresh install-style ``auth`` block for the app (as ONAPPINSTALL would carry)."""
         access, refresh = secrets.token_hex(16), secrets.token_hex(16)
@@ -174,9 +182,12 @@ class Wire:
             return self._fail(
                 method, params, kind, "QUERY_LIMIT_EXCEEDED", "Too many requests", 503
             )
+        late = 0.0
         if self._faults:
             fault = self._faults.pop(0)
-            if fault.delay:
+            if fault.done_first:
+                late = fault.delay
+            elif fault.delay:
                 await self._pause(fault.delay)
             if fault.code:
                 text = FAULT_STATUS.get(fault.code, (0, fault.code))[1]
@@ -214,6 +225,8 @@ class Wire:
             return self._fail(method, params, kind, exc.code, exc.description, exc.status)
         self.calls.append(CallRecord(method, params, caller.auth, 200))
         self.portal_changed()
+        if late:
+            await self._pause(late)
         return web.json_response(envelope(result, started))
 
     def invoke(self, caller: Caller, method: str, params: dict[str, Any]) -> Any:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -11,6 +12,7 @@ from typing import Any, Literal
 
 UserKind = Literal["employee", "connector", "bot"]
 SessionState = Literal["bot", "queue", "operator", "closed"]
+UUID_FORM = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)
 
 
 class FakeApiError(Exception):
@@ -95,6 +97,7 @@ class FakeMessage:
     keyboard: list[dict[str, Any]] = field(default_factory=list)
     date: float = field(default_factory=time.time)
     pressed: set[str] = field(default_factory=set)
+    uuid: str = ""  # the sender's templateId, when it gave a valid one
 
     @property
     def buttons(self) -> list[dict[str, Any]]:
@@ -108,7 +111,7 @@ class FakeMessage:
             "date": iso(self.date),
             "text": self.text,
             "isSystem": self.kind == "system",
-            "uuid": "",
+            "uuid": self.uuid,
             "forward": None,
             "params": {},
             "viewedByOthers": False,
@@ -211,6 +214,7 @@ class Portal:
         self.bots: dict[int, FakeBot] = {}
         self.chats: dict[int, FakeChat] = {}
         self.dialogs: dict[str, list[FakeMessage]] = {}
+        self.uuids: dict[str, FakeMessage] = {}  # templateId -> the message first sent with it
         self.lines: dict[int, LineConfig] = {}
         self.transfers: list[Transfer] = []
         self.outbox: list[tuple[FakeBot, dict[str, Any]]] = []  # webhook-mode events to POST
@@ -239,8 +243,23 @@ class Portal:
         text: str,
         kind: Literal["customer", "operator", "bot", "system"],
         keyboard: list[dict[str, Any]] | None = None,
+        uuid: str = "",
     ) -> FakeMessage:
+        """Add a message; a repeated non-system ``uuid`` returns the first message instead.
+
+        As the IM module's ``SendingService::checkDuplicateByUuid``: a valid uuid is registered
+        with the message it was sent with, and a later send with the same one posts nothing.
+        """
+        if uuid and kind != "system" and UUID_FORM.fullmatch(uuid):
+            uuid = uuid.lower()
+            if uuid in self.uuids:
+                return self.uuids[uuid]
+        else:
+            uuid = ""
         message = FakeMessage(self.new_id(), dialog_id, author_id, text, kind, keyboard or [])
+        message.uuid = uuid
+        if uuid:
+            self.uuids[uuid] = message
         self.dialogs.setdefault(dialog_id, []).append(message)
         return message
 
