@@ -186,6 +186,7 @@ class Metrics:
     decisions: Counter
     match_seconds: Histogram
     send_retries: Counter
+    unknown_outcomes: Counter
     errors: Counter
     queue_waiting: Gauge
     queue_oldest_wait: Gauge
@@ -209,6 +210,13 @@ class Metrics:
             ),
             send_retries=r.add(
                 Counter("helpbot_send_retries_total", "Sends to be tried again.", ["channel"])
+            ),
+            unknown_outcomes=r.add(
+                Counter(
+                    "helpbot_send_unknown_outcome_total",
+                    "Sends made again after a crash hid whether the last attempt arrived.",
+                    ["channel"],
+                )
             ),
             errors=r.add(
                 Counter("helpbot_errors_total", "Records logged at ERROR or above.", ["logger"])

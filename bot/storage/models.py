@@ -238,6 +238,10 @@ class OutboxMessage(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     claimed_by: Mapped[str | None] = mapped_column(String(128))  # the replica sending its chat
     claimed_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # Set just before a call whose effect cannot be undone or checked (Telegram's sendMessage)
+    # and cleared with its outcome: still set on the next attempt means the last one's fate is
+    # unknown (the process died mid-call), so the person may see this message twice.
+    sending_since: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 # Bitrix24 Open Lines (handlers/bitrix24); its events and calls use the inbox and outbox above.

@@ -196,6 +196,7 @@ class OutboxWorker:
             log.info("outbox row skipped, the person blocked the bot outbox=%s", row.id)
             await self._finish(row, DeliveryStatus.FAILED, error="the person blocked the bot")
             return True
+        await self._mark_sending(row)
         try:
             result = await self._call(row)
         except HelpbotError as exc:  # the ticket behind a topic row is gone
@@ -203,6 +204,7 @@ class OutboxWorker:
             await self._finish(row, DeliveryStatus.FAILED, error=str(exc))
             return True
         except TelegramRetryAfter as exc:
+            await self._save(row.id, sending_since=None)  # refused: certainly not sent
             self._paused_until = self._now() + exc.retry_after
             self._metrics.send_retries.inc(channel=CHANNEL)
             log.warning("flood control outbox=%s retry_after=%s", row.id, exc.retry_after)
@@ -222,6 +224,22 @@ class OutboxWorker:
             with suppress(TelegramAPIError):  # a notice after close: close the topic again
                 await self._topics.close_if_finished(row.ticket_id)
         return True
+
+    async def _mark_sending(self, row: OutboxMessage) -> None:
+        """Note the call about to be made; a mark left from before means its fate is unknown.
+
+        The Bot API takes no idempotency key and cannot list a chat's messages, so a call that
+        reached Telegram just before the process died cannot be recognised: it is made again,
+        and the person may see the message twice. Counted and logged so that shows.
+        """
+        if row.sending_since is not None:
+            self._metrics.unknown_outcomes.inc(channel=CHANNEL)
+            log.warning(
+                "outbox row sent again after an unknown outcome outbox=%s chat=%s since=%s",
+                row.id, row.chat_id, row.sending_since.isoformat(),
+            )  # fmt: skip
+        row.sending_since = self._clock.now()
+        await self._save(row.id, sending_since=row.sending_since)
 
     async def _blocked(self, chat_id: str) -> bool:
         async with self._sessions() as session:
@@ -267,7 +285,11 @@ class OutboxWorker:
         log.warning(
             "outbox retry outbox=%s attempt=%d in=%.1fs: %s", row.id, row.attempts, backoff, exc
         )
-        await self._save(row.id, attempts=row.attempts, error=str(exc)[:1000])
+        if not isinstance(exc, TelegramNetworkError):  # an answer came: nothing was sent
+            row.sending_since = None
+        await self._save(
+            row.id, attempts=row.attempts, error=str(exc)[:1000], sending_since=row.sending_since
+        )
         return False
 
     async def _forbidden(self, row: OutboxMessage, exc: TelegramForbiddenError) -> None:
@@ -292,7 +314,9 @@ class OutboxWorker:
         self, row: OutboxMessage, status: str, *, sent_id: object = None, error: str | None = None
     ) -> None:
         self._retry_at.pop(row.id, None)
-        values: dict[str, Any] = {"status": status, "attempts": row.attempts + 1}
+        values: dict[str, Any] = {
+            "status": status, "attempts": row.attempts + 1, "sending_since": None,
+        }  # fmt: skip
         if status == DeliveryStatus.DONE:
             values["sent_at"] = self._clock.now()
             values["sent_id"] = None if sent_id is None else str(sent_id)

@@ -162,6 +162,46 @@ async def test_replies_and_the_update_status_commit_with_the_turn(
         assert len(rig.fake.bot_messages(rig.ann)) == 1
 
 
+async def test_a_send_whose_outcome_was_not_recorded_is_made_again_and_reported(
+    sqlite_db_url: str, kb: KnowledgeBase, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with rigged(sqlite_db_url, kb) as rig:
+        await rig.sends(QUESTION)
+        await rig.channel.inbox.drain()
+        # sendMessage reaches Telegram, then recording it fails: as if the process died there.
+        with (
+            failing_once(rig.services.db, "UPDATE outbox", "sent_at") as failed,
+            pytest.raises(OSError),
+        ):
+            await rig.channel.outbox.drain()
+        assert failed and len(rig.fake.bot_messages(rig.ann)) == 1
+        (row,) = await rig.rows()
+        assert row.status == DeliveryStatus.PENDING and row.sending_since is not None
+
+        # The restarted worker cannot ask Telegram whether it arrived: it sends again and says so.
+        again = create_telegram_channel(rig.services)
+        try:
+            await again.outbox.drain()
+        finally:
+            await again.aclose()
+        assert len(rig.fake.bot_messages(rig.ann)) == 2
+        (row,) = await rig.rows()
+        assert row.status == DeliveryStatus.DONE and row.sending_since is None
+        assert "sent again after an unknown outcome" in caplog.text
+        exposed = await rig.services.metrics.registry.expose()
+        assert 'helpbot_send_unknown_outcome_total{channel="telegram"} 1' in exposed
+
+
+async def test_a_refused_send_leaves_no_doubt_behind(sqlite_db_url: str, kb: KnowledgeBase) -> None:
+    async with rigged(sqlite_db_url, kb) as rig:
+        await rig.sends(QUESTION)
+        await rig.channel.inbox.drain()
+        rig.fake.force_error(1, 502, method="sendMessage")
+        await rig.channel.outbox.drain()
+        (row,) = await rig.rows()
+        assert row.status == DeliveryStatus.PENDING and row.sending_since is None
+
+
 async def _operator_cli(rig: Rig, monkeypatch: pytest.MonkeyPatch, *argv: str) -> int:
     """`helpbot operator --as anna ARGV…`, run as its own program would run (its own loop)."""
     monkeypatch.setenv("DATABASE_URL", rig.db_url)
