@@ -20,6 +20,8 @@ from aiogram.exceptions import (
     TelegramNetworkError,
     TelegramUnauthorizedError,
 )
+from aiogram.fsm.storage.base import BaseStorage
+from aiogram.fsm.storage.memory import MemoryStorage
 from aiogram.types import BotCommand, Update
 from aiohttp import web
 
@@ -42,6 +44,7 @@ log = logging.getLogger(__name__)
 RESTART_MAX = 60.0
 STOP_GRACE = 10.0  # seconds to finish the updates in hand when the app stops
 REFLAG_EVERY = 60.0  # seconds between looks for tickets nobody took
+FSM_PREFIX = "helpbot:fsm"  # aiogram state keys in Redis
 
 
 class TelegramSetupError(HelpbotError):
@@ -194,6 +197,7 @@ def create_telegram_channel(services: Services) -> TelegramChannel:
         shared_limits=None if redis is None else SharedSendLimits(redis),
     )
     dp = Dispatcher(
+        storage=fsm_storage(redis),
         engine=services.engine,
         queue=services.queue,
         deliverer=deliverer,
@@ -269,3 +273,16 @@ async def _supervise(name: str, work: Callable[[], Awaitable[None]]) -> None:
             log.exception("worker crashed worker=%s restart_in=%.0fs", name, delay)
             await asyncio.sleep(delay)
             delay = min(delay * 2, RESTART_MAX)
+
+
+def fsm_storage(redis: Any) -> BaseStorage:
+    """aiogram's conversation state: in Redis when configured, so every replica sees the same.
+
+    The handlers keep their state in the database today; this keeps any future FSM step safe
+    when updates of one chat land on different replicas.
+    """
+    if redis is None:
+        return MemoryStorage()
+    from aiogram.fsm.storage.redis import DefaultKeyBuilder, RedisStorage
+
+    return RedisStorage(redis, key_builder=DefaultKeyBuilder(prefix=FSM_PREFIX, with_bot_id=True))
