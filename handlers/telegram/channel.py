@@ -18,6 +18,7 @@ from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import (
     TelegramAPIError,
     TelegramNetworkError,
+    TelegramRetryAfter,
     TelegramUnauthorizedError,
 )
 from aiogram.fsm.storage.base import BaseStorage
@@ -86,11 +87,13 @@ class TelegramChannel:
         allowed = self.dp.resolve_used_update_types()
         if self.webhook:
             secret = settings.telegram.webhook_secret
-            await self.bot.set_webhook(
-                url=settings.telegram.webhook_url,
-                secret_token=secret.get_secret_value() if secret else None,
-                allowed_updates=allowed,
-                drop_pending_updates=False,
+            await _flood_controlled(
+                lambda: self.bot.set_webhook(
+                    url=settings.telegram.webhook_url,
+                    secret_token=secret.get_secret_value() if secret else None,
+                    allowed_updates=allowed,
+                    drop_pending_updates=False,
+                )
             )
         else:
             await self.bot.delete_webhook(drop_pending_updates=False)
@@ -286,3 +289,20 @@ def fsm_storage(redis: Any) -> BaseStorage:
     from aiogram.fsm.storage.redis import DefaultKeyBuilder, RedisStorage
 
     return RedisStorage(redis, key_builder=DefaultKeyBuilder(prefix=FSM_PREFIX, with_bot_id=True))
+
+
+async def _flood_controlled(call: Callable[[], Awaitable[object]], tries: int = 5) -> None:
+    """Make a start-up call, waiting out Telegram's 429s.
+
+    Replicas starting together all set the same webhook, and Telegram answers a repeat within a
+    second with ``retry_after``.
+    """
+    for attempt in range(1, tries + 1):
+        try:
+            await call()
+            return
+        except TelegramRetryAfter as exc:
+            if attempt == tries:
+                raise
+            log.info("telegram asks to wait retry_after=%s attempt=%d", exc.retry_after, attempt)
+            await asyncio.sleep(exc.retry_after)

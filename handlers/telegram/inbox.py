@@ -21,7 +21,8 @@ from handlers.telegram.delivery import CHANNEL
 log = logging.getLogger(__name__)
 
 BATCH = 100
-IDLE = 30.0
+IDLE = 2.0  # seconds between passes when nothing woke the worker: updates another replica
+# stored and then died holding are found soon after its claim expires
 MAX_ATTEMPTS = 3
 RETRY_SECONDS = 1.0
 

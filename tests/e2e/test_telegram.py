@@ -34,6 +34,7 @@ from bot.app import Services, open_services
 from bot.deeplinks import entry_token
 from bot.settings import DatabaseSettings, OperatorSettings, Settings, TelegramSettings
 from bot.storage.models import DeliveryStatus, InboxUpdate, OutboxMessage, Ticket
+from handlers.telegram.channel import create_telegram_channel
 from handlers.web import create_web_app
 from knowledge.base import KnowledgeBase, Thresholds
 
@@ -428,3 +429,16 @@ async def _until(fake: FakeTelegram, check: Callable[[], Awaitable[bool]]) -> No
             raise TimeoutError("condition not met")
         with contextlib.suppress(TimeoutError):
             await fake.wait_for(lambda: False, timeout=0.05)
+
+
+async def test_a_second_replica_setting_the_same_webhook_waits_out_flood_control(
+    sqlite_db_url: str, kb: KnowledgeBase
+) -> None:
+    async with running(sqlite_db_url, kb, "webhook") as w:
+        second = create_telegram_channel(w.services)  # a replica starting a moment later
+        try:
+            await second.start()
+        finally:
+            await second.aclose()
+        outcomes = [call.status for call in w.fake.calls("setWebhook")]
+        assert outcomes[0] == 200 and outcomes[-1] == 200 and 429 in outcomes

@@ -391,3 +391,22 @@ async def test_two_replicas_share_aiogram_state_through_redis() -> None:
         await first.set_data(key, {})
         for client in clients:
             await client.aclose()
+
+
+async def test_an_idle_inbox_looks_again_soon_after_a_dead_replicas_claim_runs_out(
+    sessions: async_sessionmaker[AsyncSession], clock: FakeClock
+) -> None:
+    handled: list[dict[str, Any]] = []
+
+    async def process(raw: dict[str, Any]) -> None:
+        handled.append(raw)
+
+    inbox = Inbox(sessions, clock, process, replica="b", claim_seconds=CLAIM)
+    async with sessions.begin() as session:  # stored and claimed by replica a, which then died
+        await delivery.store_update(session, "telegram", "7", {"update_id": 7}, clock.now())
+        await delivery.claim_updates(session, "telegram", "a", clock.now(), 10, hold_for=2.0)
+    delay = await inbox.drain()
+    assert handled == [] and 0 < delay <= 2.0  # nothing woke b: it must not sleep for long
+    clock.advance(seconds=2.5)
+    await inbox.drain()
+    assert handled == [{"update_id": 7}]
