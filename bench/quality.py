@@ -185,7 +185,8 @@ def _simplex(step: float, powers: tuple[float, float]) -> list[Weights]:
     return out
 
 
-def _calibrate(kb: KnowledgeBase, cases: list[dict]) -> None:
+def calibrate(kb: KnowledgeBase, cases: list[dict]) -> tuple[Weights, Thresholds, dict]:
+    """The weights and thresholds with the best objective on ``cases``, and their scores."""
     prepared = [_Case(kb, c) for c in cases]
     grid = [
         Thresholds(answer=a, answer_margin=m, sure=s, clarify=c)
@@ -230,9 +231,15 @@ def _calibrate(kb: KnowledgeBase, cases: list[dict]) -> None:
         assert best is not None
         current = best[1]
     assert best is not None
-    print("best weights:", best[1])
-    print("best thresholds:", best[2])
-    print("scores:", {k: round(v, 3) for k, v in best[3].items()})
+    return best[1], best[2], best[3]
+
+
+def score_with(
+    kb: KnowledgeBase, cases: list[dict], weights: Weights, thresholds: Thresholds
+) -> dict[str, float]:
+    """Scores on ``cases`` under other weights and thresholds, without rebuilding the index."""
+    prepared = [_Case(kb, c) for c in cases]
+    return _score_offline(prepared, [p.summary(weights) for p in prepared], thresholds)
 
 
 def main() -> int:
@@ -245,7 +252,10 @@ def main() -> int:
         cases = [json.loads(line) for line in lines if line.strip()]
     kb = KnowledgeBase.load()
     if args.calibrate:
-        _calibrate(kb, cases)
+        weights, thresholds, scores = calibrate(kb, cases)
+        print("best weights:", weights)
+        print("best thresholds:", thresholds)
+        print("scores:", {k: round(v, 3) for k, v in scores.items()})
         return 0
     decisions = [kb.decide(c["q"]) for c in cases]
     if args.misses:

@@ -55,5 +55,13 @@ class Analyzer:
                 i += 1
         return out
 
+    def word_synonyms(self) -> dict[str, str]:
+        """One-word synonyms: the key of each member to the key it stands for."""
+        return {
+            member[0]: canonical[0]
+            for member, canonical in self._synonyms.items()
+            if len(member) == 1 and len(canonical) == 1
+        }
+
     def is_stopword(self, token: str) -> bool:
         return token in self.stopwords

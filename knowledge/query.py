@@ -28,6 +28,8 @@ TYPO_WEIGHT = 0.8
 # A bare number ("80 человек", "GA 4") says little about which article answers.
 NUMBER_WEIGHT = 0.4
 _MIN_TYPO_LEN = 4
+_MIN_NEAR_MISS = 6  # shorter near misses are too easily junk read the wrong way
+_INITIAL_E = re.compile(r"(?<![\w-])е[а-яё]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +62,14 @@ class QueryReader:
         # Typos keep the first letter far more often than not: candidates share it and are
         # within two letters of the length.
         buckets: dict[tuple[str, int], list[str]] = {}
-        for key in vocabulary:
+        # A synonym's own key never reaches the index (its group's first member stands for
+        # it), yet its typos must still be caught: "ползователи" is "пользователи" misspelt.
+        self._stands_for = {
+            member: canonical
+            for member, canonical in analyzer.word_synonyms().items()
+            if canonical in vocabulary and member not in vocabulary
+        }
+        for key in (*vocabulary, *self._stands_for):
             if script(key) != "num":
                 buckets.setdefault((key[0], len(key)), []).append(key)
         self._buckets = buckets
@@ -73,11 +82,13 @@ class QueryReader:
         readers: dict[str, Callable[[str], str]] = {
             "plain": lambda c: c,
             "layout": swap_layout_to_cyrillic,
-            "translit": transliterate_to_cyrillic,
+            "translit": self._transliterate,
         }
         best = "plain"
         if lang in ("lat", "en") and any(script(c) == "lat" for c in chunks):
-            ratios = {name: self._known_ratio(chunks, fn) for name, fn in readers.items()}
+            # English marker words ("the", "to") rule out reading by the dictionary alone.
+            lenient = lang == "lat"
+            ratios = {name: self._known_ratio(chunks, fn, lenient) for name, fn in readers.items()}
             best = max(ratios, key=lambda name: (ratios[name], name == "plain"))
             if ratios[best] <= ratios["plain"] + 0.15:
                 best = "plain"
@@ -96,11 +107,46 @@ class QueryReader:
         )
         return Query(read_text, keys, lang)
 
-    def _known_ratio(self, chunks: list[str], reader: Callable[[str], str]) -> float:
-        keys = self._analyzer.keys(" ".join(reader(c) for c in chunks if script(c) == "lat"))
-        if not keys:
+    def _known_ratio(
+        self, chunks: list[str], reader: Callable[[str], str], lenient: bool = False
+    ) -> float:
+        """How well a reading of the Latin chunks fits: index keys count whole; when
+        ``lenient``, a Russian word the index lacks, or a long near miss of a key, half
+        ("polzovateli" is a dropped soft sign away from "пользователи"; "kak prigotovit plov"
+        is Russian all the same)."""
+        text = " ".join(reader(c) for c in chunks if script(c) == "lat")
+        keyed = self._analyzer.keyed(tokenize(text))
+        if not keyed:
             return 0.0
-        return sum(k in self._vocab for k in keys) / len(keys)
+        known = 0.0
+        for key, token in keyed:
+            if key in self._vocab:
+                known += 1.0
+            elif (
+                lenient
+                and script(token) == "cyr"
+                and (
+                    self._analyzer.morph.is_word(token)
+                    or (len(key) >= _MIN_NEAR_MISS and self._correct(key) is not None)
+                )
+            ):
+                known += 0.5
+        return known / len(keyed)
+
+    def _transliterate(self, chunk: str) -> str:
+        """Latin letters read as Russian; a word-initial "e" is "э" when only that makes a
+        word ("ekran", "ekstranet"), as most people type both letters alike."""
+        cyrillic = transliterate_to_cyrillic(chunk)
+        return _INITIAL_E.sub(lambda m: self._initial_e(m.group(0)), cyrillic)
+
+    def _initial_e(self, word: str) -> str:
+        morph = self._analyzer.morph
+        other = "э" + word[1:]
+        if morph.is_word(word) or any(k in self._vocab for k in self._analyzer.keys(word)):
+            return word
+        if morph.is_word(other) or any(k in self._vocab for k in self._analyzer.keys(other)):
+            return other
+        return word
 
     def _read_chunk(self, chunk: str, reader: Callable[[str], str]) -> str:
         kind = script(chunk)
@@ -158,7 +204,9 @@ class QueryReader:
         found = process.extractOne(
             key, candidates, scorer=fuzz.ratio, score_cutoff=cutoff, processor=None
         )
-        return None if found is None else str(found[0])
+        if found is None:
+            return None
+        return self._stands_for.get(str(found[0]), str(found[0]))
 
 
 _WORD = re.compile(r"[^\W\d_][\w-]*")

@@ -108,6 +108,10 @@ def ids(decision: Decision) -> list[str]:
         ("Can I speak with an operator?", "en"),
         ("Vreau să vorbesc cu un operator", "ro"),
         ("aș vrea un operator uman", "ro"),
+        ("можно мне с менеджером пообщаться лично?", "ru"),
+        ("есть тут кто-нибудь живой?", "ru"),
+        ("передайте мой вопрос специалисту", "ru"),
+        ("пусть мне ответит человек", "ru"),
     ],
 )
 def test_request_for_a_human_is_operator(kb: KnowledgeBase, text: str, lang: str) -> None:
@@ -134,6 +138,10 @@ def test_request_for_a_human_is_operator(kb: KnowledgeBase, text: str, lang: str
         ("are you a bot", "bot"),
         ("До свидания", "bye"),
         ("ок", "ack"),
+        ("ок понятно, спасибо", "thanks"),
+        ("спасибо огромное, всё получилось", "thanks"),
+        ("как дела?", "greeting"),
+        ("доброе утро, хорошего дня", "greeting"),
     ],
 )
 def test_small_talk(kb: KnowledgeBase, text: str, kind: str) -> None:
@@ -149,6 +157,7 @@ def test_small_talk(kb: KnowledgeBase, text: str, kind: str) -> None:
         ("Здравствуйте! Как восстановить пароль?", "password"),
         ("Привет, подскажите, как выставить счет клиенту", "invoice"),
         ("Спасибо, а как подключить свой домен?", "domain"),
+        ("Как дела? Подскажите, как выставить счет клиенту", "invoice"),
     ],
 )
 def test_greeting_before_a_question_is_not_small_talk(

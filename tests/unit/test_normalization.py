@@ -20,6 +20,7 @@ from knowledge.text import (
 
 # The vocabulary a small knowledge base would have: every key of these texts.
 VOCABULARY_TEXTS = (
+    "Экстранет-пользователи и экран настроек",
     "Как подключить свой домен",
     "Как выставить счет клиенту из сделки",
     "Настройка пароля и двухфакторная аутентификация",
@@ -149,6 +150,26 @@ def test_transliterated_question_has_the_keys_of_the_russian_one(reader: QueryRe
 
 def test_informal_sch_reads_as_sch(reader: QueryReader) -> None:
     assert known_keys(reader, "kak vystavit schet") == known_keys(reader, "как выставить счет")
+
+
+def test_transliteration_reads_a_leading_e_as_the_letter_that_makes_a_word(
+    reader: QueryReader,
+) -> None:
+    assert known_keys(reader, "ekstranet i ekran") == known_keys(reader, "экстранет и экран")
+
+
+def test_transliteration_with_a_missing_soft_sign_is_still_russian(reader: QueryReader) -> None:
+    query = reader.read("chto takoe ekstranet polzovateli")
+    assert query.lang == "ru"
+    assert known_keys(reader, "chto takoe ekstranet polzovateli") == known_keys(
+        reader, "что такое экстранет пользователи"
+    )
+
+
+def test_transliterated_words_missing_from_the_index_still_read_as_russian(
+    reader: QueryReader,
+) -> None:
+    assert reader.read("kak prigotovit plov").lang == "ru"
 
 
 def test_english_question_is_not_transliterated(reader: QueryReader) -> None:
