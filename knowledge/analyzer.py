@@ -17,11 +17,13 @@ class Analyzer:
 
     def __init__(self, morphology: Morphology | None = None) -> None:
         self.morph = morphology or Morphology()
-        self.stopwords = frozenset(fold(w) for w in read_data_lines("stopwords.txt"))
-        # Inflected stop words ("всей", "вашими") are caught by their key as well.
+        stopwords = frozenset(fold(w) for w in read_data_lines("stopwords.txt"))
+        # Inflected stop words ("всей", "вашими") are caught by their key as well; fillers only
+        # as written.
         self._stop_keys = frozenset(
-            self.morph.key(w) for w in self.stopwords if script(w) == "cyr" and len(w) > 2
+            self.morph.key(w) for w in stopwords if script(w) == "cyr" and len(w) > 2
         )
+        self.stopwords = stopwords | frozenset(fold(w) for w in read_data_lines("fillers.txt"))
         self._synonyms: dict[tuple[str, ...], tuple[str, ...]] = {}
         self._longest = 1
         for line in read_data_lines("synonyms.txt"):

@@ -215,6 +215,13 @@ def test_stop_words_are_dropped(analyzer: Analyzer) -> None:
         assert analyzer.is_stopword(word)
 
 
+def test_colloquial_fillers_are_dropped_only_as_written(analyzer: Analyzer) -> None:
+    assert analyzer.keys("короче типа чо как сменить тип сделки") == analyzer.keys(
+        "сменить тип сделки"
+    )
+    assert "тип" in analyzer.keys("типы сделок")  # "типа" is a filler, not every form of "тип"
+
+
 # --- synonyms ---------------------------------------------------------------------------------
 
 
