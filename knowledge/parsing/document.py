@@ -5,13 +5,12 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from enum import Enum
 
 from knowledge.model import Entry
 from knowledge.noise import NoiseRules, cut_at_end, drop_nav_runs, is_noise, is_placeholder
 from knowledge.parsing.common import extract_path, extract_steps, join_body, strip_inline_markup
-from knowledge.slug import assign_ids
 
 __all__ = ["Heading", "Layout", "detect_layout", "find_headings", "parse_document"]
 
@@ -73,8 +72,7 @@ def parse_document(text: str, source: str, rules: NoiseRules) -> tuple[Entry, ..
         if join_body(own) or has_children:
             drafts.append(_section(heading.text, breadcrumb, own, source))
         stack.append(heading)
-    ids = assign_ids([(e.source, e.breadcrumb, e.title) for e in drafts])
-    return tuple(replace(e, id=i) for e, i in zip(drafts, ids, strict=True))
+    return tuple(drafts)  # ids come from the loader, over the whole corpus
 
 
 def _section(title: str, breadcrumb: tuple[str, ...], lines: Sequence[str], source: str) -> Entry:

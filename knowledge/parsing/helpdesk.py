@@ -17,7 +17,6 @@ from knowledge.parsing.common import (
     join_fragments,
     normalise_url,
 )
-from knowledge.slug import assign_ids
 
 __all__ = ["HelpdeskResult", "merge_duplicates", "parse_helpdesk", "split_articles"]
 
@@ -58,9 +57,7 @@ def parse_helpdesk(text: str, source: str, rules: NoiseRules) -> HelpdeskResult:
     } - {"## "}
     drafts = [_parse_article(f, body, source, rules, category_lines) for f, body in articles]
     merged, count = merge_duplicates([d for d in drafts if d.title])
-    ids = assign_ids([(e.source, e.breadcrumb, e.title) for e in merged])
-    entries = tuple(replace(e, id=i) for e, i in zip(merged, ids, strict=True))
-    return HelpdeskResult(entries, count)
+    return HelpdeskResult(tuple(merged), count)  # ids come from the loader
 
 
 def _category_label(category: str) -> str:
