@@ -21,6 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from knowledge.base import KnowledgeBase, Thresholds, choose_action  # noqa: E402
+from knowledge.intents import OPERATOR  # noqa: E402
 from knowledge.matcher import Weights  # noqa: E402
 from knowledge.model import Action, Decision  # noqa: E402
 
@@ -115,22 +116,10 @@ class _Case:
 
     def summary(self, weights: Weights) -> tuple[float, float, bool, bool]:
         """Top score, runner-up score, top is right, a right one is in the top three."""
+        # Ties keep the matcher's order (its sort is stable), as in production.
         scored = sorted(
-            (
-                (
-                    weights.confidence(
-                        weights.combine(r.bm25, r.coverage, r.head, r.fuzzy),
-                        r.known,
-                        r.length,
-                        r.evidence + weights.evidence_head_bonus * r.titled,
-                        r.names_missed,
-                        r.asked,
-                    ),
-                    n,
-                )
-                for n, r in enumerate(self.ranked)
-            ),
-            reverse=True,
+            ((weights.rescore(r), n) for n, r in enumerate(self.ranked)),
+            key=lambda pair: (-pair[0], pair[1]),
         )
         top = [n for _, n in scored[:3]]
         first = scored[0][0] if scored else 0.0
@@ -144,9 +133,9 @@ def _score_offline(
     m = dict.fromkeys(("n", "top1", "recall3", "fe", "esc", "esc_ok"), 0.0)
     for case, (first, second, right, in3) in zip(cases, summaries, strict=True):
         if case.intent:
-            action = Action.OPERATOR if case.intent == "operator" else Action.SMALLTALK
+            action = Action.OPERATOR if case.intent == OPERATOR else Action.SMALLTALK
         else:
-            action = choose_action([first, second] if second else [first], t)
+            action = choose_action([first, second], t)
         if "answer" in case.expect:
             m["n"] += 1
             m["top1"] += action is Action.ANSWER and right
@@ -164,24 +153,17 @@ def _score_offline(
     }
 
 
-_POWERS = (
-    "unknown_power",
-    "length_power",
-    "evidence_mass",
-    "evidence_power",
-    "name_penalty",
-    "evidence_head_bonus",
-)
-
-
-def _simplex(step: float, powers: tuple[float, float]) -> list[Weights]:
+def _simplex(step: float, around: Weights) -> list[Weights]:
+    """Every split of the four part weights in steps of ``step``; the rest as in ``around``."""
     n = round(1 / step)
     out = []
     for a in range(n + 1):
         for b in range(n + 1 - a):
             for c in range(n + 1 - a - b):
                 d = n - a - b - c
-                out.append(Weights(a * step, b * step, c * step, d * step, *powers))
+                out.append(
+                    replace(around, bm25=a * step, coverage=b * step, head=c * step, fuzzy=d * step)
+                )
     return out
 
 
@@ -218,10 +200,7 @@ def calibrate(kb: KnowledgeBase, cases: list[dict]) -> tuple[Weights, Thresholds
             for npen in (0.3, 0.5)
             for hb in (0.0, 0.25, 0.5)
         ]
-        candidates += [
-            replace(w, **{f: getattr(current, f) for f in _POWERS})
-            for w in _simplex(0.1, (current.unknown_power, current.length_power))
-        ]
+        candidates += _simplex(0.1, current)
         for weights in candidates:
             summaries = [p.summary(weights) for p in prepared]
             for t in grid:

@@ -71,6 +71,26 @@ class Weights:
         other_product = 1.0 - self.name_penalty * names_missed
         return min(1.0, relevance * penalty * stretch * weak * other_product)
 
+    def score(
+        self,
+        parts: tuple[float, float, float, float],
+        known: float,
+        length: int,
+        evidence: float,
+        titled: float,
+        names_missed: float,
+        asked: float,
+    ) -> float:
+        """One candidate's confidence from its parts (bm25, coverage, head, fuzzy) and the rest."""
+        evidence += self.evidence_head_bonus * titled
+        relevance = self.combine(*parts)
+        return self.confidence(relevance, known, length, evidence, names_missed, asked)
+
+    def rescore(self, r: Ranked) -> float:
+        """A ranked candidate's confidence under these weights (calibration re-weighs them)."""
+        parts = (r.bm25, r.coverage, r.head, r.fuzzy)
+        return self.score(parts, r.known, r.length, r.evidence, r.titled, r.names_missed, r.asked)
+
 
 @dataclass(frozen=True, slots=True)
 class Ranked:
@@ -154,25 +174,11 @@ class Matcher:
             fuzzy = fuzz.token_set_ratio(query_keys, " ".join(info.title_keys)) / 100
             bm_part = min(bm_score / scored_total, 1.0)
             missed = len(names - index.doc_keys[doc]) / len(names) if names else 0.0
-            relevance = self.weights.combine(bm_part, covered, head, fuzzy)
             length = len(query.keys)
-            evidence += self.weights.evidence_head_bonus * titled
-            score = self.weights.confidence(relevance, known, length, evidence, missed, asked)
+            parts = (bm_part, covered, head, fuzzy)
+            score = self.weights.score(parts, known, length, evidence, titled, missed, asked)
             ranked.append(
-                Ranked(
-                    doc,
-                    score,
-                    bm_part,
-                    covered,
-                    head,
-                    fuzzy,
-                    known,
-                    length,
-                    evidence - self.weights.evidence_head_bonus * titled,
-                    titled,
-                    missed,
-                    asked,
-                )
+                Ranked(doc, score, *parts, known, length, evidence, titled, missed, asked)
             )
         ranked.sort(key=lambda r: -r.score)
         return ranked[:limit]
