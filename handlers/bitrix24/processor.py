@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 
 CHANNEL = repo.CHANNEL
 MAX_ATTEMPTS = 3  # an event that fails this often is given up (and logged)
+RETRY_SECONDS = 1.0  # a failed event waits this long times its attempts before the next one
 HAND_OFF = "imopenlines.bot.session.operator"
 FINISH = "imopenlines.bot.session.finish"
 LINE_OPERATOR = "bitrix24 open line"
@@ -66,18 +67,34 @@ class EventProcessor:
         self._settings = settings
         self._language = language
         self._on_queued = on_queued
+        self._retry_at: dict[int, datetime] = {}  # failed events of ours, not due before then
 
     async def run_once(self, stopping: asyncio.Event, batch: int = 50) -> int:
-        """Process up to ``batch`` pending events; returns how many were looked at."""
+        """Process up to ``batch`` pending events; returns how many were handled (done or given
+        up), so ``0`` when all that is pending waits for a retry.
+
+        A failed event holds its chat for the rest of the pass: the chat's later events wait.
+        """
         async with self._sessions.begin() as session:  # events no other replica has in hand
             rows = await repo.claim_inbound(
                 session, self._replica, self._clock.now(), batch, hold_for=self._claim_seconds
             )
+        claimed = {row.id for row in rows}  # another replica may have taken the rest
+        self._retry_at = {k: at for k, at in self._retry_at.items() if k in claimed}
+        held: set[str] = set()
+        handled = 0
         for row in rows:
             if stopping.is_set():
                 break
-            await self._process(row)
-        return len(rows)
+            chat = row.chat_key or f"event:{row.id}"
+            if chat in held:
+                continue
+            due = self._retry_at.get(row.id)
+            if (due is not None and due > self._clock.now()) or not await self._process(row):
+                held.add(chat)
+                continue
+            handled += 1
+        return handled
 
     async def finish_helped(self) -> int:
         """Finish the sessions of chats silent since «Помогло» for the configured minutes."""
@@ -102,7 +119,8 @@ class EventProcessor:
             self._on_queued()
         return len(chats)
 
-    async def _process(self, row: InboxUpdate) -> None:
+    async def _process(self, row: InboxUpdate) -> bool:
+        """Process one event; ``False`` when it failed and is to be retried later."""
         event = ChatEvent.from_json(row.payload)
         try:
             if event.kind == "join":
@@ -111,12 +129,21 @@ class EventProcessor:
                 await self._on_message(row.id, event)
         except Exception as exc:  # one bad event must not stop the channel
             log.exception("bitrix event failed event=%s key=%s", row.id, event.key)
+            now = self._clock.now()
             async with self._sessions.begin() as session:
-                await repo.inbound_failed(
-                    session, row.id, self._clock.now(), type(exc).__name__, MAX_ATTEMPTS
+                attempts = await repo.inbound_failed(
+                    session, row.id, now, type(exc).__name__, MAX_ATTEMPTS
                 )
-            return
+            if 0 < attempts < MAX_ATTEMPTS:
+                pause = timedelta(seconds=RETRY_SECONDS * attempts)
+                self._retry_at[row.id] = now + pause
+                return False
+            self._retry_at.pop(row.id, None)
+            log.warning("bitrix event given up event=%s attempts=%d", row.id, attempts)
+            return True
+        self._retry_at.pop(row.id, None)
         self._on_queued()
+        return True
 
     async def _on_join(self, row_id: int, event: ChatEvent) -> None:
         now = self._clock.now()

@@ -1,0 +1,133 @@
+"""The Bitrix24 event processor on a real SQLite database, driven pass by pass.
+
+The processor is built as the channel builds it but its loop is not started: each test stores
+events in the inbox and calls ``run_once`` itself. Failures are injected only at the outside
+world's edge (the database driver).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+from conftest import FakeClock
+from sqlalchemy import event, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.app import Services, open_services
+from bot.settings import DatabaseSettings, Settings
+from bot.storage import bitrix as repo
+from bot.storage.models import DeliveryStatus, InboxUpdate, OutboxMessage
+from handlers.bitrix24.events import ChatEvent
+from handlers.bitrix24.processor import RETRY_SECONDS, EventProcessor
+from knowledge.base import KnowledgeBase
+
+QUESTION = "Как восстановить пароль от Битрикс24"
+OTHER_QUESTION = "Как сменить пароль в Битрикс24"
+CHAT_ID = 77
+
+
+@pytest.fixture(scope="module")
+def kb() -> KnowledgeBase:
+    return KnowledgeBase.load()
+
+
+def _message(key: str, text: str) -> ChatEvent:
+    return ChatEvent(
+        kind="message",
+        key=key,
+        bot_id=5,
+        chat_id=CHAT_ID,
+        dialog_id=f"chat{CHAT_ID}",
+        entity_type="LINES",
+        session_id="900",
+        user_id="31",
+        user_name="Ann",
+        from_customer=True,
+        text=text,
+    )
+
+
+def _processor(services: Services) -> EventProcessor:
+    return EventProcessor(
+        sessions=services.sessions,
+        engine=services.engine,
+        queue=services.queue,
+        clock=services.clock,
+        settings=services.settings.bitrix,
+        language=services.settings.conversation.language,
+        on_queued=lambda: None,
+        replica="replica-a",
+    )
+
+
+@contextmanager
+def failing_once(db: AsyncEngine, start: str, *parts: str) -> Iterator[list[str]]:
+    """The database refuses the first statement that starts so and has ``parts``."""
+    failed: list[str] = []
+
+    def refuse(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if failed or not statement.lstrip().startswith(start):
+            return
+        if all(part in statement for part in parts):
+            failed.append(statement)
+            raise OSError("injected: the database is gone")
+
+    event.listen(db.sync_engine, "before_cursor_execute", refuse)
+    try:
+        yield failed
+    finally:
+        event.remove(db.sync_engine, "before_cursor_execute", refuse)
+
+
+async def _inbox(services: Services) -> list[InboxUpdate]:
+    async with services.sessions() as session:
+        return list(await session.scalars(select(InboxUpdate).order_by(InboxUpdate.id)))
+
+
+async def _outbox(services: Services) -> list[OutboxMessage]:
+    async with services.sessions() as session:
+        return list(await session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)))
+
+
+async def test_a_failed_event_is_retried_after_a_pause_and_holds_its_chats_later_events(
+    sqlite_db_url: str, kb: KnowledgeBase, clock: FakeClock
+) -> None:
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        database=DatabaseSettings(url=sqlite_db_url),
+    )
+    async with open_services(settings, kb=kb, clock=clock) as services:
+        processor = _processor(services)
+        async with services.sessions.begin() as session:
+            for key, text in (("m1", QUESTION), ("m2", OTHER_QUESTION)):
+                await repo.add_inbound(session, key, _message(key, text).to_json(), clock.now())
+        stopping = asyncio.Event()
+
+        with failing_once(services.db, "INSERT INTO outbox") as failed:
+            assert await processor.run_once(stopping) == 0  # nothing handled: the loop pauses
+        assert failed
+        first, second = await _inbox(services)
+        assert (first.status, first.attempts) == (DeliveryStatus.PENDING, 1)
+        assert (second.status, second.attempts) == (DeliveryStatus.PENDING, 0)
+        assert second.processed_at is None  # the chat's later event waited for the failed one
+        assert await _outbox(services) == []
+
+        assert await processor.run_once(stopping) == 0  # not due yet: no back-to-back attempt
+        assert [row.attempts for row in await _inbox(services)] == [1, 0]
+
+        clock.advance(seconds=RETRY_SECONDS)
+        assert await processor.run_once(stopping) == 2
+        first, second = await _inbox(services)
+        assert (first.status, first.attempts) == (DeliveryStatus.DONE, 1)
+        assert second.status == DeliveryStatus.DONE
+        assert first.processed_at is not None and second.processed_at is not None
+        sent = await _outbox(services)
+        titles = [row.params["fields"]["message"].split("\n")[0] for row in sent]
+        assert titles == [  # the retried first event answered before the chat's second one
+            "[b]Как восстановить пароль от Битрикс24[/b]",
+            "[b]Как изменить логин и пароль для входа в Битрикс24[/b]",
+        ]
