@@ -9,11 +9,11 @@ from pathlib import Path
 from knowledge.analyzer import Analyzer
 from knowledge.answer import build_answer
 from knowledge.index import Index
-from knowledge.intents import OPERATOR, IntentReader
-from knowledge.loader import Corpus
+from knowledge.intents import OPERATOR, Intent, IntentReader
+from knowledge.loader import Corpus, load_corpus, read_key_cache, write_key_cache
 from knowledge.matcher import Matcher, Ranked
 from knowledge.model import Action, Answer, Decision, Entry, Match
-from knowledge.query import MAX_QUERY_CHARS, QueryReader
+from knowledge.query import MAX_QUERY_CHARS, Query, QueryReader
 from knowledge.text import Morphology, head_and_tail
 
 
@@ -56,8 +56,6 @@ class KnowledgeBase:
     @classmethod
     def load(cls, extra_dir: Path | None = None, cache_dir: Path | None = None) -> KnowledgeBase:
         """The shipped corpus plus the company's articles in ``extra_dir`` (bad files skipped)."""
-        from knowledge.loader import load_corpus
-
         return cls.from_corpus(load_corpus(extra_dir), cache_dir)
 
     @classmethod
@@ -65,8 +63,6 @@ class KnowledgeBase:
         """Index a loaded corpus. With ``cache_dir``, the keys of the corpus words are kept there
         between processes (invalidated when the morphology changes): a build is several times
         faster with them."""
-        from knowledge.loader import read_key_cache, write_key_cache
-
         morphology = Morphology()
         fingerprint = morphology.fingerprint()
         saved = read_key_cache(cache_dir, fingerprint) if cache_dir else {}
@@ -87,9 +83,14 @@ class KnowledgeBase:
 
     def explain(self, text: str, limit: int = 40) -> tuple[str, list[Ranked]]:
         """The intent and the scored candidates with their parts (for calibration and debugging)."""
-        intent = self._intents.read(text)
-        query = self._reader.read(intent.rest or text)
+        intent, query = self._understand(text)
         return intent.kind, self._matcher.rank_raw(query, limit)
+
+    def _understand(self, text: str) -> tuple[Intent, Query]:
+        """What the message is and the query it reads as, cut as :meth:`decide` cuts it."""
+        text = head_and_tail(text, MAX_QUERY_CHARS)
+        intent = self._intents.read(text)
+        return intent, self._reader.read(intent.rest or text)
 
     def alternatives(self, text: str, exclude: Collection[str], limit: int = 3) -> list[Match]:
         """Next-best entries for a question whose answer did not help: related, not shown yet."""
@@ -107,9 +108,7 @@ class KnowledgeBase:
         self, text: str, *, lang: str | None = None, exclude: Collection[str] = ()
     ) -> Decision:
         """Decide what to do with one message; ``exclude`` drops entries already shown."""
-        text = head_and_tail(text, MAX_QUERY_CHARS)
-        intent = self._intents.read(text)
-        query = self._reader.read(intent.rest or text)
+        intent, query = self._understand(text)
         language = lang or query.lang
         if intent.kind == OPERATOR:
             return Decision(Action.OPERATOR, lang=language)

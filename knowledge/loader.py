@@ -15,6 +15,7 @@ from knowledge.model import Entry
 from knowledge.noise import NoiseRules, parse_rules
 from knowledge.parsing import looks_like_helpdesk, parse_article, parse_document, parse_helpdesk
 from knowledge.parsing.article import MAX_ARTICLE_BYTES
+from knowledge.resources import DATA_DIR
 from knowledge.slug import assign_ids
 
 __all__ = [
@@ -33,7 +34,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 CORPUS_DIR = Path(__file__).parent / "corpus"
-NOISE_FILE = Path(__file__).parent / "data" / "noise.txt"
+NOISE_FILE = DATA_DIR / "noise.txt"
 # Part of the fingerprint: bump it when parsing changes so that caches built earlier go stale.
 PARSER_VERSION = "1"
 _CORPUS_SUFFIXES = (".md", ".txt")
@@ -176,9 +177,13 @@ def fingerprint(extra_dir: Path | None = None, *, corpus_dir: Path = CORPUS_DIR)
     return digest.hexdigest()
 
 
+def _key_cache_path(cache_dir: Path, fingerprint: str) -> Path:
+    return cache_dir / f"keys-{_safe(fingerprint)}.json"
+
+
 def read_key_cache(cache_dir: Path, fingerprint: str) -> dict[str, str]:
     """Keys saved by an earlier process with the same morphology, or nothing."""
-    path = cache_dir / f"keys-{_safe(fingerprint)}.json"
+    path = _key_cache_path(cache_dir, fingerprint)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -193,7 +198,7 @@ def read_key_cache(cache_dir: Path, fingerprint: str) -> dict[str, str]:
 
 def write_key_cache(cache_dir: Path, fingerprint: str, keys: dict[str, str]) -> None:
     """Saves the keys atomically; a cache that cannot be written only costs time later."""
-    path = cache_dir / f"keys-{_safe(fingerprint)}.json"
+    path = _key_cache_path(cache_dir, fingerprint)
     try:
         cache_dir.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
