@@ -5,7 +5,6 @@ and JSON logs that carry the ids and never a token.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import io
 import json
 import logging
@@ -58,8 +57,7 @@ class App:
         loop = asyncio.get_running_loop()
         end = loop.time() + deadline
         while not (value := await self.metric(line_start)) and loop.time() < end:
-            with contextlib.suppress(TimeoutError):  # woken early by any call the fake sees
-                await self.fake.wait_for(lambda: False, timeout=0.05)
+            await self.fake.changed(timeout=0.05)  # woken early by any call the fake sees
         return value
 
 

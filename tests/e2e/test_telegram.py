@@ -7,7 +7,6 @@ SQLite database migrated with Alembic. Both update modes: long polling and the w
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -427,8 +426,7 @@ async def _until(fake: FakeTelegram, check: Callable[[], Awaitable[bool]]) -> No
     while not await check():
         if asyncio.get_running_loop().time() > deadline:
             raise TimeoutError("condition not met")
-        with contextlib.suppress(TimeoutError):
-            await fake.wait_for(lambda: False, timeout=0.05)
+        await fake.changed(timeout=0.05)
 
 
 async def test_a_second_replica_setting_the_same_webhook_waits_out_flood_control(

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import secrets
-import time
 from collections.abc import Callable
 from types import TracebackType
 from typing import Any, TypeVar
@@ -13,6 +10,7 @@ from typing import Any, TypeVar
 import aiohttp
 from aiohttp import web
 
+from ..notify import Signal, wait_until
 from .methods import Caller, session_operator
 from .phpform import flatten
 from .wire import Wire
@@ -67,7 +65,7 @@ class FakeBitrix24(Wire):
         self.duplicate_deliveries = False  # POST every webhook event twice (at-least-once drills)
         self._runner: web.AppRunner | None = None
         self._http: aiohttp.ClientSession | None = None
-        self._changed = asyncio.Event()
+        self._changed = Signal()
         self._operator: FakeUser | None = None
         self.url = ""
 
@@ -137,21 +135,14 @@ class FakeBitrix24(Wire):
         self, predicate: Callable[[], T], deadline_s: float = 5.0, what: str = "condition"
     ) -> T:
         """Re-check ``predicate`` on each change (or every 50 ms) until truthy or the deadline."""
-        deadline = time.monotonic() + deadline_s
-        while True:
-            value = predicate()
-            if value:
-                return value
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise AssertionError(f"timed out after {deadline_s}s waiting for {what}")
-            event = self._changed
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(event.wait(), min(left, 0.05))
+
+        def timed_out() -> AssertionError:
+            return AssertionError(f"timed out after {deadline_s}s waiting for {what}")
+
+        return await wait_until(predicate, self._changed, deadline_s, timed_out)
 
     def portal_changed(self) -> None:
-        self._changed.set()
-        self._changed = asyncio.Event()
+        self._changed.notify()
 
     # -- the open-line world -----------------------------------------------------------------
 

@@ -10,6 +10,7 @@ from typing import Any, Self, TypeVar
 
 from aiohttp import web
 
+from ..notify import wait_until
 from .app import create_app
 from .limits import RateLimiter, RateLimits
 from .models import (
@@ -36,7 +37,6 @@ DEFAULT_BOT_RIGHTS = {
     "can_pin_messages": True,
     "can_manage_topics": True,
 }
-_WAIT_POLL = 0.05  # wait_for re-checks at least this often, for state outside the fake
 
 
 class FakeTelegram:
@@ -379,15 +379,15 @@ class FakeTelegram:
         timeout: float = 5.0,  # noqa: ASYNC109 (a deadline for polling records, not a scope)
     ) -> T:
         """Re-check `predicate` on every change (and every 50 ms) until truthy or the deadline."""
-        deadline = time.monotonic() + timeout
-        while True:
-            value = predicate()
-            if value:
-                return value
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise TimeoutError(f"condition not met within {timeout} s; {self._recent()}")
-            await self._world.signal.wait(min(remaining, _WAIT_POLL))
+
+        def timed_out() -> TimeoutError:
+            return TimeoutError(f"condition not met within {timeout} s; {self._recent()}")
+
+        return await wait_until(predicate, self._world.signal, timeout, timed_out)
+
+    async def changed(self, timeout: float) -> None:  # noqa: ASYNC109 (an upper bound, not a scope)
+        """Return after the fake's next change (a call, an update, a delivery) or `timeout` s."""
+        await self._world.signal.wait(timeout)
 
     async def wait_for_call(
         self,

@@ -8,6 +8,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from ..notify import Signal
 from .errors import CHAT_NOT_FOUND, THREAD_NOT_FOUND, bad_request, forbidden
 from .limits import FaultInjector, RateLimiter, RateLimits
 from .models import (
@@ -20,7 +21,6 @@ from .models import (
     FakeUser,
     StoredFile,
 )
-from .notify import Signal
 from .params import Params
 from .updates import UpdateQueue
 from .webhook import WebhookDelivery, WebhookPolicy

@@ -7,8 +7,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..notify import Signal
 from .errors import conflict
-from .notify import Signal
 
 # Kinds Telegram leaves out unless a bot lists them in allowed_updates.
 OPT_IN_KINDS = frozenset({"chat_member", "message_reaction", "message_reaction_count"})

@@ -12,7 +12,7 @@ from typing import Any
 
 import aiohttp
 
-from .notify import Signal
+from ..notify import Signal
 from .updates import PendingUpdate, UpdateQueue
 
 log = logging.getLogger(__name__)

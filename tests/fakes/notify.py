@@ -1,0 +1,53 @@
+"""Change signals for the fakes, and the wait that re-checks a predicate on every change."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+T = TypeVar("T")
+POLL_S = 0.05  # re-check at least this often, for state outside the fake (the app's database)
+
+
+class Signal:
+    """Level-triggered: wakes every waiter on `notify()`; waiters loop on their own predicate."""
+
+    def __init__(self) -> None:
+        self._event = asyncio.Event()
+
+    def notify(self) -> None:
+        self._event.set()
+        self._event = asyncio.Event()
+
+    async def wait(self, seconds: float) -> None:
+        """Return after the next `notify()` or after `seconds`, whichever comes first."""
+        if seconds <= 0:
+            return
+        event = self._event
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                await event.wait()
+
+
+async def wait_until(
+    predicate: Callable[[], T | None],
+    signal: Signal,
+    timeout: float,  # noqa: ASYNC109 (a deadline for polling records, not a scope)
+    on_timeout: Callable[[], BaseException],
+) -> T:
+    """Re-check `predicate` on every change (and every POLL_S) until truthy.
+
+    At the deadline, raise what `on_timeout()` builds: each fake keeps its own exception type.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise on_timeout()
+        await signal.wait(min(remaining, POLL_S))
