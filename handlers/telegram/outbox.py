@@ -274,11 +274,12 @@ class OutboxWorker:
         return True
 
     async def _retry(self, row: OutboxMessage, exc: Exception, delay: float | None = None) -> bool:
-        row.attempts += 1
-        if row.attempts >= self._settings.max_attempts:
-            log.error("outbox row given up outbox=%s attempts=%d: %s", row.id, row.attempts, exc)
-            await self._finish(row, DeliveryStatus.FAILED, error=str(exc)[:1000])
+        attempts = row.attempts + 1
+        if attempts >= self._settings.max_attempts:
+            log.error("outbox row given up outbox=%s attempts=%d: %s", row.id, attempts, exc)
+            await self._finish(row, DeliveryStatus.FAILED, error=str(exc)[:1000])  # counts it
             return True
+        row.attempts = attempts
         backoff = min(MAX_BACKOFF, 0.5 * 2.0**row.attempts) if delay is None else delay
         self._retry_at[row.id] = self._now() + backoff
         self._metrics.send_retries.inc(channel=CHANNEL)

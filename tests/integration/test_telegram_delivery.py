@@ -31,6 +31,7 @@ from bot.settings import (
 from bot.storage import bitrix, delivery
 from bot.storage.models import DeliveryStatus, InboxUpdate, OutboxMessage, Ticket
 from handlers.telegram.channel import TelegramChannel, create_telegram_channel
+from handlers.telegram.outbox import OutboxWorker
 from knowledge.base import KnowledgeBase
 
 QUESTION = "Как восстановить пароль от Битрикс24"
@@ -342,3 +343,32 @@ async def test_pending_outbox_takes_every_chats_oldest_rows_first(
     assert [(r.chat_id, r.params["n"]) for r in first] == [("-100", 0), ("7", 3), ("8", 5)]
     order = [(r.chat_id, r.params["n"]) for r in everything]
     assert order[3:] == [("-100", 1), ("7", 6), ("-100", 2), ("-100", 4)]
+
+
+async def test_a_given_up_send_stores_the_attempts_made_not_one_more(
+    sqlite_db_url: str, kb: KnowledgeBase
+) -> None:
+    async with rigged(sqlite_db_url, kb) as rig:
+        await rig.sends(QUESTION)
+        await rig.channel.inbox.drain()
+        ticks = [0.0]  # the worker's monotonic clock: each pass comes after any backoff
+        settings = rig.services.settings.telegram
+        outbox = OutboxWorker(
+            rig.channel.bot,
+            rig.services.sessions,
+            rig.services.clock,
+            settings,
+            topics=None,
+            deliverer=rig.channel.deliverer,
+            ready=asyncio.Event(),
+            operator_language="ru",
+            monotonic=lambda: ticks[0],
+        )
+        rig.fake.force_error(settings.max_attempts, 502, method="sendMessage")
+        for _ in range(settings.max_attempts):
+            await outbox.drain()
+            ticks[0] += 3600.0
+        (row,) = await rig.rows()
+        made = rig.fake.calls("sendMessage", chat=rig.ann)
+        assert len(made) == settings.max_attempts
+        assert (row.status, row.attempts) == (DeliveryStatus.FAILED, len(made))
