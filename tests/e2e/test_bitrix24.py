@@ -231,9 +231,8 @@ async def test_operator_word_hands_off_and_the_bot_stays_silent(
 
         # The operator closes the session; the next one is the bot's again.
         await fake.operator_finishes(chat)
-        reply = await ask(fake, chat, QUESTION)
+        await ask(fake, chat, QUESTION)
         await fake.wait_for(lambda: "пароль" in fake.bot_messages(chat)[-1].text.lower(), 10)
-        assert reply
         async with services.sessions() as session:
             ticket = (await session.scalars(select(Ticket))).one()
         assert ticket.status == "closed"
@@ -316,9 +315,8 @@ async def test_helped_then_silence_finishes_the_session(
             await fake.press_button(chat, COMMAND, button_payload(fake, chat, "Помогло"))
             await fake.wait_for(lambda: len(fake.bot_messages(chat)) > before, 20, "thanks")
             clock.advance(minutes=4)
-            await ask(fake, chat, QUESTION)  # a new question: the session goes on
+            await ask(fake, chat, QUESTION)  # answered: the session goes on
             clock.advance(minutes=10)
-            await fake.wait_for(lambda: fake.bot_messages(chat)[-1].text, 10)
             assert not fake.transfers
             await fake.press_button(chat, COMMAND, button_payload(fake, chat, "Помогло"))
             await fake.wait_for(lambda: len(fake.bot_messages(chat)) > before + 2, 20, "thanks")
