@@ -128,13 +128,13 @@ class OperatorQueue:
         """Take a waiting ticket; of two operators taking one ticket at once exactly one wins."""
         now = self._clock.now()
         async with self._sessions.begin() as session:
+            conversation = await _lock_conversation(session, ticket_id)
             if not await tickets.take_ticket(session, ticket_id, operator, now):
                 ticket = await _existing(session, ticket_id)
                 if ticket.status == TicketStatus.TAKEN:
                     raise TicketTakenError(ticket_id, ticket.operator or "?")
                 raise TicketClosedError(ticket_id)
             ticket = await _existing(session, ticket_id)
-            conversation = await _conversation(session, ticket)
             conversation.state = State.OPERATOR
             out = [
                 await self._tell(session, conversation, ticket, "ticket_taken", operator=operator),
@@ -153,13 +153,12 @@ class OperatorQueue:
             raise TicketError(ticket_id, "an empty reply")
         now = self._clock.now()
         async with self._sessions.begin() as session:
-            ticket = await _open(session, ticket_id)
+            ticket, conversation = await _open(session, ticket_id)
             if ticket.status == TicketStatus.WAITING:
                 await tickets.take_ticket(session, ticket_id, operator, now)
                 await session.refresh(ticket)
             if ticket.first_reply_at is None:
                 ticket.first_reply_at = now
-            conversation = await _conversation(session, ticket)
             conversation.state = State.OPERATOR
             message = await repo.add_message(
                 session,
@@ -195,11 +194,10 @@ class OperatorQueue:
         """Hand an open ticket to another operator."""
         now = self._clock.now()
         async with self._sessions.begin() as session:
-            ticket = await _open(session, ticket_id)
+            ticket, conversation = await _open(session, ticket_id)
             previous = ticket.operator
             ticket.status, ticket.operator = TicketStatus.TAKEN, to_operator
             ticket.taken_at = ticket.taken_at or now
-            conversation = await _conversation(session, ticket)
             conversation.state = State.OPERATOR
             out = [
                 await self._tell(
@@ -222,11 +220,10 @@ class OperatorQueue:
         """Close an open ticket; the person is asked to rate it 1–5."""
         now = self._clock.now()
         async with self._sessions.begin() as session:
-            ticket = await _open(session, ticket_id)
+            ticket, conversation = await _open(session, ticket_id)
             ticket.status, ticket.closed_at = TicketStatus.CLOSED, now
             ticket.operator = ticket.operator or operator
             ticket.note = (note or "").strip()[: self._max_text] or None
-            conversation = await _conversation(session, ticket)
             conversation.state = State.CLOSED
             stars = tuple(
                 Button(str(n), Payload(Press.RATE, ticket.id, n).encode()) for n in range(1, 6)
@@ -376,13 +373,33 @@ async def _existing(session: AsyncSession, ticket_id: int) -> Ticket:
     return ticket
 
 
-async def _open(session: AsyncSession, ticket_id: int) -> Ticket:
+async def _lock_conversation(session: AsyncSession, ticket_id: int) -> Conversation:
+    """Lock the ticket's conversation before the ticket is touched: the engine's lock order.
+
+    The engine locks the conversation row and then writes the ticket; an action that locked the
+    ticket first and wrote the conversation second deadlocked with it on PostgreSQL. A ticket
+    never changes conversation, so reading ``conversation_id`` unlocked is safe.
+    """
+    conversation_id = await session.scalar(
+        select(Ticket.conversation_id).where(Ticket.id == ticket_id)
+    )
+    if conversation_id is None:
+        raise TicketNotFoundError(ticket_id)
+    conversation = await repo.get_conversation(session, conversation_id, lock=True)
+    if conversation is None:  # the foreign key makes this impossible short of manual edits
+        raise TicketError(ticket_id, "its conversation is missing")
+    return conversation
+
+
+async def _open(session: AsyncSession, ticket_id: int) -> tuple[Ticket, Conversation]:
+    """An open ticket and its conversation, both locked (the conversation first)."""
+    conversation = await _lock_conversation(session, ticket_id)
     ticket = await tickets.get_ticket(session, ticket_id, lock=True)
     if ticket is None:
         raise TicketNotFoundError(ticket_id)
     if ticket.status not in tickets.OPEN_STATUSES:
         raise TicketClosedError(ticket_id)
-    return ticket
+    return ticket, conversation
 
 
 async def _conversation(session: AsyncSession, ticket: Ticket) -> Conversation:

@@ -101,8 +101,18 @@ async def lock_conversation(
     return conversation
 
 
-async def get_conversation(session: AsyncSession, conversation_id: int) -> Conversation | None:
-    return await session.get(Conversation, conversation_id)
+async def get_conversation(
+    session: AsyncSession, conversation_id: int, *, lock: bool = False
+) -> Conversation | None:
+    """The conversation; ``lock`` takes its row lock (``FOR UPDATE``) and re-reads its values."""
+    if not lock:
+        return await session.get(Conversation, conversation_id)
+    return await session.scalar(
+        select(Conversation)
+        .where(Conversation.id == conversation_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
 
 
 async def find_conversation(

@@ -32,9 +32,14 @@ async def create_ticket(
 
 
 async def get_ticket(session: AsyncSession, ticket_id: int, *, lock: bool = False) -> Ticket | None:
+    """The ticket; ``lock`` takes its row lock and re-reads it (the identity map may be stale).
+
+    Callers that also write the ticket's conversation lock the conversation first, as the
+    engine does: the opposite order deadlocks with it on PostgreSQL.
+    """
     query = select(Ticket).where(Ticket.id == ticket_id)
     if lock:
-        query = query.with_for_update()
+        query = query.with_for_update().execution_options(populate_existing=True)
     return await session.scalar(query)
 
 

@@ -6,12 +6,17 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from conftest import FakeClock
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.errors import TicketTakenError
+from bot.engine import ConversationEngine, EngineSettings, Incoming
+from bot.errors import TicketClosedError, TicketTakenError
 from bot.queue import OperatorQueue
+from bot.settings import Settings
 from bot.storage import repo, tickets
-from bot.storage.models import Ticket
+from bot.storage.models import Conversation, State, Ticket
+from knowledge.base import KnowledgeBase
 
 NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 
@@ -71,3 +76,37 @@ async def test_queue_take_by_five_operators_has_one_winner(
         assert len(winners) == 1 and len(losers) == 4
         view = await queue.get(ticket_id)
         assert view.status == "taken" and all(loser.operator == view.operator for loser in losers)
+
+
+async def test_a_cancel_racing_a_take_is_serialised_not_deadlocked(
+    sessions: async_sessionmaker[AsyncSession], clock: FakeClock
+) -> None:
+    """The engine locks the conversation, then the ticket; the queue must lock in that order too.
+
+    Taking the ticket first and the conversation second made PostgreSQL abort one side with
+    ``deadlock detected`` (a raw DBAPIError) instead of serialising the two.
+    """
+    config = Settings(_env_file=None)  # type: ignore[call-arg]
+    engine = ConversationEngine(
+        KnowledgeBase(()), sessions, clock, EngineSettings(config.conversation, config.hours)
+    )
+    queue = OperatorQueue(sessions, clock, reflag_after=timedelta(minutes=5))
+    ids = await _tickets(sessions, 20)
+    async with sessions.begin() as session:
+        await session.execute(update(Conversation).values(state=State.WAITING))
+    for n, ticket_id in enumerate(ids):
+        cancel, take = await asyncio.gather(
+            engine.handle(Incoming("t", f"c{n}", "p", "отмена")),
+            queue.take(ticket_id, "anna"),
+            return_exceptions=True,
+        )
+        assert isinstance(cancel, list), cancel  # a cancel always lands, before or after a take
+        assert isinstance(take, list | TicketClosedError), take  # closed: the cancel came first
+        async with sessions() as session:
+            ticket = await session.get(Ticket, ticket_id)
+            assert ticket is not None
+            conversation = await session.get(Conversation, ticket.conversation_id)
+        assert ticket.status == "cancelled" and (ticket.operator == "anna") == isinstance(
+            take, list
+        )
+        assert conversation is not None and conversation.state == State.BOT
