@@ -279,8 +279,11 @@ class Turn:
             )
         elif ticket.status not in tickets.OPEN_STATUSES:
             # The same question again minutes after a cancel or close: reopen, never a second one.
+            # What belonged to the last round goes (a kept rating made the next close unratable);
+            # the thread (external_ref) and the delivery state (person_blocked_at) stay.
             ticket.status, ticket.operator = TicketStatus.WAITING, None
             ticket.taken_at = ticket.closed_at = ticket.flagged_at = None
+            ticket.first_reply_at = ticket.rating = ticket.note = None
         await repo.tag_ticket_messages(self.session, self.conv.id, question.id, ticket.id)
         self.conv.state = State.WAITING if ticket.status == TicketStatus.WAITING else State.OPERATOR
         position = await tickets.queue_position(self.session, ticket)

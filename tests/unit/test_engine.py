@@ -243,6 +243,28 @@ async def test_close_then_rate_once(bot: Rig) -> None:
     assert await state(bot.sessions) == State.BOT
 
 
+async def test_a_reopened_ticket_can_be_rated_again(bot: Rig, clock: object) -> None:
+    """Reopening kept the first rating, so the second close's stars all answered «stale»."""
+    await bot.say("позовите оператора")
+    await bot.queue.set_external_ref(1, "topic-7")
+    await bot.queue.reply(1, "anna", "Сейчас посмотрю")
+    first = await bot.queue.close(1, "anna", note="explained")
+    assert text_of(await bot.say(payload=buttons(first)["5"])) == ru("rated")
+    clock.advance(minutes=3)  # type: ignore[attr-defined]
+    await bot.say("позовите оператора")  # the same question again: the ticket is reopened
+    async with bot.sessions() as session:
+        ticket = await session.get(Ticket, 1)
+    assert ticket is not None and ticket.status == "waiting" and ticket.external_ref == "topic-7"
+    assert (ticket.rating, ticket.note, ticket.first_reply_at) == (None, None, None)
+    assert await count(bot.sessions, Ticket) == 1
+    await bot.queue.take(1, "bob")
+    second = await bot.queue.close(1, "bob")
+    assert text_of(await bot.say(payload=buttons(second)["2"])) == ru("rated")
+    async with bot.sessions() as session:
+        ticket = await session.get(Ticket, 1)
+    assert ticket is not None and ticket.rating == 2 and ticket.operator == "bob"
+
+
 async def test_events_of_one_conversation_are_serialised(bot: Rig) -> None:
     results = await asyncio.gather(*(bot.say(DEAL) for _ in range(5)))
     assert all(to_person(r) for r in results)
