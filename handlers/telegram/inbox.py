@@ -99,10 +99,12 @@ class Inbox:
                 session, CHANNEL, self._replica, self._clock.now(), BATCH,
                 hold_for=self._claim_seconds,
             )  # fmt: skip
+        claimed = {row.id for row in rows}  # the rest may be another replica's now
+        self._retry_at = {k: at for k, at in self._retry_at.items() if k in claimed}
         handled = self._handled
         chats: dict[str, list[InboxUpdate]] = {}
         for row in rows:
-            chats.setdefault(_chat_key(row.payload), []).append(row)
+            chats.setdefault(row.chat_key or _chat_key(row.payload), []).append(row)
         async with asyncio.TaskGroup() as group:
             for chat_rows in chats.values():
                 group.create_task(self._drain_chat(chat_rows))

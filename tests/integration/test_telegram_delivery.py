@@ -11,11 +11,13 @@ import asyncio
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from fakes.telegram_server import FakeChat, FakeTelegram, FakeUser
 from sqlalchemy import event, select
+from sqlalchemy import update as update_rows
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.__main__ import main
@@ -30,6 +32,7 @@ from bot.settings import (
 )
 from bot.storage import bitrix, delivery
 from bot.storage.models import DeliveryStatus, InboxUpdate, OutboxMessage, Ticket
+from handlers.telegram import inbox
 from handlers.telegram.channel import TelegramChannel, create_telegram_channel
 from handlers.telegram.outbox import OutboxWorker
 from knowledge.base import KnowledgeBase
@@ -372,3 +375,21 @@ async def test_a_given_up_send_stores_the_attempts_made_not_one_more(
         made = rig.fake.calls("sendMessage", chat=rig.ann)
         assert len(made) == settings.max_attempts
         assert (row.status, row.attempts) == (DeliveryStatus.FAILED, len(made))
+
+
+async def test_a_retry_of_an_update_another_replica_took_does_not_make_the_inbox_spin(
+    sqlite_db_url: str, kb: KnowledgeBase
+) -> None:
+    async with rigged(sqlite_db_url, kb) as rig:
+        await rig.sends(QUESTION)
+        with failing_once(rig.services.db, "INSERT INTO outbox") as failed:
+            delay = await rig.channel.inbox.drain()
+        assert failed and 0 < delay <= inbox.RETRY_SECONDS  # the failed update's retry is due
+        # Our claim lapsed and another replica took the update: it is no longer ours to wait for.
+        async with rig.services.sessions.begin() as session:
+            await session.execute(
+                update_rows(InboxUpdate).values(
+                    claimed_by="replica-b", claimed_until=datetime.now(UTC) + timedelta(hours=1)
+                )
+            )
+        assert await rig.channel.inbox.drain() == inbox.IDLE
