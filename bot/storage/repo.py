@@ -160,8 +160,19 @@ async def last_bot_message(session: AsyncSession, conversation_id: int) -> Messa
 
 
 async def shown_entries(session: AsyncSession, question_id: int) -> set[str]:
-    """Entry ids already offered for one question (answers and choice lists)."""
-    rows = await session.scalars(select(Message.options).where(Message.question_id == question_id))
+    """Entry ids already offered for one question (answers and choice lists).
+
+    Replies to a question live in its conversation; filtering on that lets the query use the
+    (conversation_id, id) index, since question_id has none and the table is the largest.
+    """
+    conversation_id = (
+        select(Message.conversation_id).where(Message.id == question_id).scalar_subquery()
+    )
+    rows = await session.scalars(
+        select(Message.options).where(
+            Message.conversation_id == conversation_id, Message.question_id == question_id
+        )
+    )
     return {entry_id for options in rows if options for entry_id in options}
 
 
