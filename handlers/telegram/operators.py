@@ -16,7 +16,6 @@ from bot.engine import Outgoing
 from bot.errors import TicketClosedError, TicketError, TicketTakenError
 from bot.queue import OperatorQueue, TicketView
 from bot.replies import Reply
-from bot.storage.tickets import OPEN_STATUSES
 from bot.texts import phrase
 from handlers.telegram.callbacks import TakeData
 from handlers.telegram.delivery import CopySource, Deliverer
@@ -124,14 +123,11 @@ async def on_operator_message(
     deliverer: Deliverer,
     ops_lang: str,
 ) -> None:
-    """Whatever an operator writes in a ticket's topic goes to the person."""
+    """Whatever an operator writes in a ticket's topic goes to the person (a closed ticket's
+    refusal, ``TicketClosedError``, is told in the topic by :func:`_act`)."""
     ticket = await _topic_ticket(message, queue)
     if ticket is None or message.from_user is None:
         return  # a topic that is not a ticket's: operators talking among themselves
-    if ticket.status not in OPEN_STATUSES:
-        notice = phrase("op_not_open", ops_lang, ticket=ticket.id)
-        await deliverer.say_ticket(ticket.id, Reply((notice,)))
-        return
     text = (
         message.text or message.caption or phrase("op_media", ops_lang, kind=message.content_type)
     )

@@ -393,3 +393,27 @@ async def test_a_retry_of_an_update_another_replica_took_does_not_make_the_inbox
                 )
             )
         assert await rig.channel.inbox.drain() == inbox.IDLE
+
+
+async def test_an_operator_message_in_a_closed_tickets_topic_is_answered_not_relayed(
+    sqlite_db_url: str, kb: KnowledgeBase
+) -> None:
+    async with rigged(sqlite_db_url, kb) as rig:
+        await rig.sends("/operator")
+        await rig.channel.inbox.drain()
+        await rig.channel.outbox.drain()
+        (ticket,) = await rig.tickets()
+        await rig.services.queue.close(ticket.id, "Olga", "решено")
+        await rig.channel.outbox.drain()
+        before = len(rig.fake.bot_messages(rig.ann))
+
+        (topic,) = rig.fake.topics(rig.group)
+        pat = rig.fake.add_user("Pat")
+        rig.fake.add_member(rig.group, pat)
+        rig.fake.operator_sends(rig.group, topic.thread_id, pat, "Ещё одно уточнение")
+        await rig.channel.inbox.store(rig.fake.pending_updates[-1:])
+        await rig.channel.inbox.drain()
+        await rig.channel.outbox.drain()
+        assert rig.fake.bot_messages(rig.ann)[before:] == []
+        notice = rig.fake.bot_messages(rig.group)[-1]
+        assert notice.text == f"Обращение №{ticket.id} уже закрыто."
