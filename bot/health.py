@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func, select, text
@@ -60,14 +59,8 @@ def collect_queue(
                 )
             ).one()
         metrics.queue_waiting.set(count)
-        wait = (clock.now() - _aware(oldest)).total_seconds() if oldest is not None else 0.0
+        # min() keeps the column's UtcDateTime type, so ``oldest`` is aware UTC on every dialect.
+        wait = (clock.now() - oldest).total_seconds() if oldest is not None else 0.0
         metrics.queue_oldest_wait.set(max(wait, 0.0))
 
     metrics.registry.collect_with(collect)
-
-
-def _aware(value: datetime | str) -> datetime:
-    # Should a driver hand back the raw column (text, or a naive UTC time), read it as UTC.
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value

@@ -32,7 +32,6 @@ PHRASES: dict[str, dict[str, str]] = {
     },
     # Answers.
     "answer_path": {"ru": "Где: {path}", "en": "Where: {path}", "ro": "Unde: {path}"},
-    "answer_links": {"ru": "Подробнее:", "en": "More:", "ro": "Detalii:"},
     "clarify_intro": {
         "ru": "Возможно, вы имели в виду:",
         "en": "Perhaps you meant:",

@@ -94,8 +94,7 @@ class Turn:
                 else:
                     await self._relay(ticket)
                 return
-            self.conv.state = State.BOT  # the ticket ended under us (closed by an operator)
-        self.conv.state = State.BOT
+        self.conv.state = State.BOT  # also when the ticket ended under us (closed by an operator)
         if not text:
             await self._say(lambda _: Reply((phrase("empty", self.lang),)), decision=None)
             return
