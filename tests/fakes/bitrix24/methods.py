@@ -189,25 +189,6 @@ def message_send(portal: Portal, caller: Caller, params: dict[str, Any]) -> Any:
     return {"id": message.id, "uuidMap": []}
 
 
-def message_update(portal: Portal, caller: Caller, params: dict[str, Any]) -> Any:
-    bot = _bot(portal, caller, params)
-    message = portal.find_message(_int(params, "messageId", "MESSAGE_ID_REQUIRED"))
-    if message is None or message.author_id != bot.id:
-        raise FakeApiError("ACCESS_DENIED", "Access denied", 403)
-    fields = _obj(params, "fields")
-    if "message" in fields:
-        message.text = str(fields["message"]).strip()
-    if "keyboard" in fields:
-        message.keyboard = _keyboard(fields["keyboard"])
-        message.pressed.clear()
-    return {"result": True}
-
-
-def input_action_notify(portal: Portal, caller: Caller, params: dict[str, Any]) -> Any:
-    _bot(portal, caller, params)
-    return True
-
-
 def _session_chat(portal: Portal, params: dict[str, Any]) -> FakeChat:
     chat = portal.chats.get(_int(params, "CHAT_ID", "CHAT_ID_EMPTY"))
     if chat is None:
@@ -271,30 +252,6 @@ def session_finish(portal: Portal, caller: Caller, params: dict[str, Any]) -> An
     return True
 
 
-def session_message_send(portal: Portal, caller: Caller, params: dict[str, Any]) -> Any:
-    params = {k.upper(): v for k, v in params.items()}
-    chat = _session_chat(portal, params)
-    name = str(params.get("NAME") or "DEFAULT").upper()
-    text = "Welcome to the open line" if name == "WELCOME" else str(params.get("MESSAGE") or "")
-    if text:
-        portal.post(chat.dialog_id, 0, text, "system")
-    return True
-
-
-def dialog_get(portal: Portal, caller: Caller, params: dict[str, Any]) -> Any:
-    params = {k.upper(): v for k, v in params.items()}
-    dialog_id = str(params.get("DIALOG_ID") or f"chat{params.get('CHAT_ID') or ''}")
-    chat = portal.chat_of(dialog_id)
-    if chat is None:
-        raise FakeApiError("NOT_FOUND", "Dialog not found", 404)
-    entity = chat.entity()
-    return {
-        "id": chat.id, "type": "lines", "entity_type": "LINES", "entity_id": entity["entityId"],
-        "entity_data_1": entity["entityData1"], "dialog_id": chat.dialog_id,
-        "manager_list": [chat.session.operator_id] if chat.session.operator_id else [],
-    }  # fmt: skip
-
-
 METHODS: dict[str, Method] = {
     "imbot.v2.Bot.register": bot_register,
     "imbot.v2.Bot.unregister": bot_unregister,
@@ -302,12 +259,7 @@ METHODS: dict[str, Method] = {
     "imbot.v2.Command.register": command_register,
     "imbot.v2.Event.get": event_get,
     "imbot.v2.Chat.Message.send": message_send,
-    "imbot.v2.Chat.Message.update": message_update,
-    "imbot.v2.Chat.InputAction.notify": input_action_notify,
     "imopenlines.bot.session.operator": session_operator,
     "imopenlines.bot.session.transfer": session_transfer,
     "imopenlines.bot.session.finish": session_finish,
-    "imopenlines.bot.session.message.send": session_message_send,
-    "imopenlines.bot.session.send.message": session_message_send,
-    "imopenlines.dialog.get": dialog_get,
 }

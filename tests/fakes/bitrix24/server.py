@@ -62,7 +62,6 @@ class FakeBitrix24(Wire):
         )
         self.deliveries: list[Delivery] = []
         self.webhook_timeout = 5.0
-        self.duplicate_deliveries = False  # POST every webhook event twice (at-least-once drills)
         self._runner: web.AppRunner | None = None
         self._http: aiohttp.ClientSession | None = None
         self._changed = Signal()
@@ -247,8 +246,7 @@ class FakeBitrix24(Wire):
         while self.portal.outbox:
             bot, body = self.portal.outbox.pop(0)
             form = flatten(body)
-            for _ in range(2 if self.duplicate_deliveries else 1):
-                self.deliveries.append(await self._post(bot.webhook_url, body["event"], form))
+            self.deliveries.append(await self._post(bot.webhook_url, body["event"], form))
             self.portal_changed()
 
     async def _post(self, url: str, event: str, form: list[tuple[str, str]]) -> Delivery:

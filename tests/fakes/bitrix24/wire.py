@@ -265,12 +265,10 @@ class Wire:
                         "ERROR_BATCH_METHOD_NOT_ALLOWED", "Method is not allowed for batch usage"
                     )
                 results[key] = self.invoke(caller, method, sub_params)
-                self.calls.append(CallRecord(method, sub_params, caller.auth, 200, in_batch=True))
+                self.calls.append(CallRecord(method, sub_params, caller.auth, 200))
             except FakeApiError as exc:
                 errors[key] = {"error": exc.code, "error_description": exc.description}
-                self.calls.append(
-                    CallRecord(method, sub_params, caller.auth, exc.status, exc.code, in_batch=True)
-                )
+                self.calls.append(CallRecord(method, sub_params, caller.auth, exc.status, exc.code))
             times[key] = envelope(None, sub_started)["time"]
             if halt and errors:
                 break

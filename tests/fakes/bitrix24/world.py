@@ -181,7 +181,6 @@ class CallRecord:
     auth: Literal["webhook", "oauth", "none"]
     status: int
     error: str | None = None
-    in_batch: bool = False
 
 
 @dataclass(frozen=True)
@@ -262,13 +261,6 @@ class Portal:
             self.uuids[uuid] = message
         self.dialogs.setdefault(dialog_id, []).append(message)
         return message
-
-    def find_message(self, message_id: int) -> FakeMessage | None:
-        for messages in self.dialogs.values():
-            for message in messages:
-                if message.id == message_id:
-                    return message
-        return None
 
     def chat_of(self, dialog_id: str) -> FakeChat | None:
         if dialog_id.startswith("chat") and dialog_id[4:].isdigit():

@@ -47,19 +47,15 @@ class FakeTelegram:
         token: str = DEFAULT_TOKEN,
         *,
         bot_username: str = "helpbot_test_bot",
-        bot_name: str = "Helpbot",
         rate_limits: RateLimits | None = None,
         webhook_policy: WebhookPolicy | None = None,
-        anti_busy_loop: bool = True,
         poll_hold_scale: float = 1.0,
     ) -> None:
         self._world = World(
             token,
             bot_username=bot_username,
-            bot_name=bot_name,
             webhook_policy=webhook_policy or WebhookPolicy(),
             rate_limits=rate_limits,
-            anti_busy_loop=anti_busy_loop,
             poll_hold_scale=poll_hold_scale,
         )
         self._runner: web.AppRunner | None = None
@@ -175,9 +171,6 @@ class FakeTelegram:
         self._world.users.setdefault(user.id, user)
         group.members[user.id] = status
 
-    def remove_member(self, group: FakeChat, user: FakeUser, *, banned: bool = False) -> None:
-        group.members[user.id] = "kicked" if banned else "left"
-
     def chat_of(self, target: ChatLike) -> FakeChat:
         if isinstance(target, FakeChat):
             return target
@@ -262,9 +255,6 @@ class FakeTelegram:
         """The user blocks the bot: sends then fail with 403; a my_chat_member update is queued."""
         set_blocked(self._world, user, True)
 
-    def unblock_bot(self, user: FakeUser) -> None:
-        set_blocked(self._world, user, False)
-
     def delete_topic(self, group: FakeChat, thread_id: int) -> None:
         """An operator deletes a topic: later sends to it get `message thread not found`."""
         topic = find_topic(group, thread_id)
@@ -314,11 +304,6 @@ class FakeTelegram:
         self._world.limiter = RateLimiter(limits) if limits else None
 
     # what the bot did ----------------------------------------------------------------------
-
-    @property
-    def sent(self) -> list[ApiCall]:
-        """Every call the bot made (recorded when answered), with params, arrival time, outcome."""
-        return self._world.calls
 
     def calls(
         self, method: str | None = None, *, chat: ChatLike | None = None, ok: bool | None = None

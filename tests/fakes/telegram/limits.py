@@ -108,9 +108,6 @@ class FaultInjector:
         lowered = method.lower() if method else None
         self._faults.append(_Fault(count, status, description, retry_after, lowered))
 
-    def clear(self) -> None:
-        self._faults.clear()
-
     def take(self, method: str) -> ApiError | None:
         lowered = method.lower()
         for fault in self._faults:

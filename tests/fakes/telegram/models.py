@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-PRIVATE, GROUP, SUPERGROUP = "private", "group", "supergroup"
+PRIVATE, SUPERGROUP = "private", "supergroup"
 
 
 @dataclass(eq=False)
@@ -25,7 +25,6 @@ class FakeUser:
     is_bot: bool = False
     started: bool = False
     blocked: bool = False
-    deactivated: bool = False
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {"id": self.id, "is_bot": self.is_bot, "first_name": self.first_name}

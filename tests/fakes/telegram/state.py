@@ -48,15 +48,13 @@ class World:
         token: str,
         *,
         bot_username: str,
-        bot_name: str,
         webhook_policy: WebhookPolicy,
         rate_limits: RateLimits | None,
-        anti_busy_loop: bool,
         poll_hold_scale: float,
     ) -> None:
         self.token = token
         self.bot = FakeUser(
-            int(token.split(":", 1)[0]), bot_name, username=bot_username, is_bot=True
+            int(token.split(":", 1)[0]), "Helpbot", username=bot_username, is_bot=True
         )
         self.users: dict[int, FakeUser] = {}
         self.chats: dict[int, FakeChat] = {}
@@ -65,9 +63,7 @@ class World:
         self.commands: list[dict[str, Any]] = []
         self.calls: list[ApiCall] = []
         self.signal = Signal()
-        self.queue = UpdateQueue(
-            self.signal, anti_busy_loop=anti_busy_loop, hold_scale=poll_hold_scale
-        )
+        self.queue = UpdateQueue(self.signal, hold_scale=poll_hold_scale)
         self.delivery = WebhookDelivery(self.queue, self.signal, webhook_policy, self._no_reply)
         self.faults = FaultInjector()
         self.limiter = RateLimiter(rate_limits) if rate_limits else None
@@ -124,8 +120,6 @@ class World:
         """403s as the real server words them: blocked, never started, kicked, not a member."""
         user = chat.user
         if user is not None:
-            if user.deactivated:
-                raise forbidden("user is deactivated")
             if user.blocked:
                 raise forbidden("bot was blocked by the user")
             if not user.started:

@@ -61,7 +61,6 @@ class UpdateQueue:
         signal: Signal,
         *,
         first_update_id: int = 100_000,
-        anti_busy_loop: bool = True,
         hold_scale: float = 1.0,
     ) -> None:
         self.signal = signal
@@ -69,7 +68,6 @@ class UpdateQueue:
         self.allowed: frozenset[str] | None = None
         self.webhook_active = False
         self.closing = False
-        self.anti_busy_loop = anti_busy_loop
         self.hold_scale = hold_scale  # tests may shrink long-poll holds; 1.0 is Telegram's
         self._next_id = first_update_id
         self._active_poll: _Poll | None = None
@@ -137,7 +135,7 @@ class UpdateQueue:
         poll = _Poll()
         self._active_poll = poll
         now = time.monotonic()
-        if self.anti_busy_loop and offset == self._history.offset:
+        if offset == self._history.offset:
             # telegram-bot-api: the same offset again soon means a busy loop; slow it down.
             if now - self._history.at < 3 and hold < 3:
                 hold = 3

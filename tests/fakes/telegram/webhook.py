@@ -94,10 +94,6 @@ class WebhookDelivery:
             await self._session.close()
             self._session = None
 
-    @property
-    def pending_count(self) -> int:
-        return len(self.queue.pending)
-
     def _eligible(self, config: WebhookConfig, now: float) -> list[PendingUpdate]:
         chosen: list[PendingUpdate] = []
         seen: set[int] = set()
