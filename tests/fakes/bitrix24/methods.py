@@ -184,7 +184,7 @@ def message_send(portal: Portal, caller: Caller, params: dict[str, Any]) -> Any:
         text = text[:MAX_TEXT] + " (...)"
     keyboard = _keyboard(fields.get("keyboard"))
     uuid = str(fields.get("templateId") or "")
-    kind = "system" if _truthy(fields.get("system")) else "bot"
+    kind: Literal["system", "bot"] = "system" if _truthy(fields.get("system")) else "bot"
     message = portal.post(dialog_id, bot.id, text, kind, keyboard, uuid=uuid)
     return {"id": message.id, "uuidMap": []}
 
