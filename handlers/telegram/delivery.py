@@ -267,8 +267,12 @@ class Deliverer:
             )
         if ticket is not None and blocked:
             log.info("person blocked the bot chat=%s ticket=%s", chat_id, ticket.id)
-            notice = Reply((phrase("op_person_blocked", self._lang, ticket=ticket.id),))
-            await self.say_ticket(ticket.id, notice)
+            await self.say_person_blocked(ticket.id)
+
+    async def say_person_blocked(self, ticket_id: int) -> None:
+        """Tell the ticket's topic that the person blocked the bot (once per marking)."""
+        notice = Reply((phrase("op_person_blocked", self._lang, ticket=ticket_id),))
+        await self.say_ticket(ticket_id, notice)
 
     async def card_again(self, ticket_id: int) -> None:
         """The ticket card in a recreated topic (the old one was deleted with its history)."""

@@ -35,12 +35,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.clock import Clock
 from bot.errors import HelpbotError
 from bot.metrics import Metrics
-from bot.replies import Reply
 from bot.sendlimits import SharedSendLimits
 from bot.settings import TelegramSettings
 from bot.storage import delivery
 from bot.storage.models import DeliveryStatus, OutboxMessage
-from bot.texts import phrase
 from handlers.telegram.delivery import CHANNEL, Deliverer
 from handlers.telegram.topics import Topics
 
@@ -308,8 +306,7 @@ class OutboxWorker:
         self._retry_at.pop(row.id, None)
         log.warning("person unreachable chat=%s rows_given_up=%d: %s", row.chat_id, given_up, exc)
         if ticket is not None:
-            notice = Reply((phrase("op_person_blocked", self._lang, ticket=ticket.id),))
-            await self._deliverer.say_ticket(ticket.id, notice)
+            await self._deliverer.say_person_blocked(ticket.id)
 
     async def _finish(
         self, row: OutboxMessage, status: str, *, sent_id: object = None, error: str | None = None

@@ -417,3 +417,31 @@ async def test_an_operator_message_in_a_closed_tickets_topic_is_answered_not_rel
         assert rig.fake.bot_messages(rig.ann)[before:] == []
         notice = rig.fake.bot_messages(rig.group)[-1]
         assert notice.text == f"Обращение №{ticket.id} уже закрыто."
+
+
+async def test_a_send_refused_because_the_person_blocked_the_bot_tells_the_topic_once(
+    sqlite_db_url: str, kb: KnowledgeBase
+) -> None:
+    async with rigged(sqlite_db_url, kb) as rig:
+        await rig.sends("/operator")
+        await rig.channel.inbox.drain()
+        await rig.channel.outbox.drain()
+        (ticket,) = await rig.tickets()
+        rig.fake.block_bot(rig.ann)  # its my_chat_member update is not stored: the send finds out
+        for text in ("Вы здесь?", "Ответьте, пожалуйста"):
+            await rig.services.queue.reply(
+                ticket.id, "Olga", text, then=rig.channel.deliverer.then()
+            )
+        await rig.channel.outbox.drain()
+        await rig.channel.outbox.drain()
+        failed = await rig.rows(chat_id=str(rig.ann.id), status=DeliveryStatus.FAILED)
+        assert len(failed) == 2
+        (topic,) = rig.fake.topics(rig.group)
+        notices = [
+            m.text
+            for m in rig.fake.bot_messages(rig.group, thread_id=topic.thread_id)
+            if "заблокировал" in (m.text or "")
+        ]
+        assert notices == [
+            f"Не доставлено: пользователь заблокировал бота (обращение №{ticket.id})."
+        ]
