@@ -37,11 +37,6 @@ async def add_inbound(
     return await delivery.store_update(session, CHANNEL, key, dict(payload), now, chat_key)
 
 
-async def pending_inbound(session: AsyncSession, limit: int) -> list[InboxUpdate]:
-    """Stored events not processed yet, oldest first."""
-    return await delivery.pending_updates(session, CHANNEL, limit)
-
-
 async def claim_inbound(
     session: AsyncSession, replica: str, now: datetime, limit: int, *, hold_for: float
 ) -> list[InboxUpdate]:
@@ -106,11 +101,6 @@ async def add_call(
     session.add(row)
     await session.flush()
     return row
-
-
-async def pending_calls(session: AsyncSession, limit: int) -> list[OutboxMessage]:
-    """Calls not made yet, in the order they were queued (due or not: the sender keeps order)."""
-    return await delivery.pending_outbox(session, CHANNEL, limit)
 
 
 async def claim_calls(

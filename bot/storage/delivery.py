@@ -60,17 +60,6 @@ async def store_update(
     return True
 
 
-async def pending_updates(session: AsyncSession, channel: str, limit: int) -> list[InboxUpdate]:
-    """Stored updates not processed yet, oldest first."""
-    rows = await session.scalars(
-        select(InboxUpdate)
-        .where(InboxUpdate.channel == channel, InboxUpdate.status == DeliveryStatus.PENDING)
-        .order_by(InboxUpdate.id)
-        .limit(limit)
-    )
-    return list(rows)
-
-
 async def settle_update(
     session: AsyncSession, channel: str, external_id: str, now: datetime
 ) -> None:

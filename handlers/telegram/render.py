@@ -66,7 +66,7 @@ def message_params(reply: Reply) -> list[dict[str, Any]]:
     markup = keyboard(reply.buttons)
     params: list[dict[str, Any]] = [{"text": part, "parse_mode": "HTML"} for part in parts]
     if markup is not None:
-        params[-1]["reply_markup"] = markup.model_dump(mode="json", exclude_none=True)
+        params[-1]["reply_markup"] = markup_params(markup)
     return params
 
 
