@@ -193,7 +193,6 @@ def create_telegram_channel(services: Services) -> TelegramChannel:
         topics=topics,
         deliverer=deliverer,
         ready=ready,
-        operator_language=lang,
         metrics=services.metrics,
         replica=settings.replica.id or None,
         claim_seconds=settings.replica.claim_seconds,

@@ -93,7 +93,6 @@ class OutboxWorker:
         topics: Topics | None,
         deliverer: Deliverer,
         ready: asyncio.Event,
-        operator_language: str,
         monotonic: Callable[[], float] = time.monotonic,
         metrics: Metrics | None = None,
         replica: str | None = None,
@@ -111,7 +110,6 @@ class OutboxWorker:
         self._topics = topics
         self._deliverer = deliverer
         self._ready = ready
-        self._lang = operator_language
         self._now = monotonic
         self._global = Bucket(settings.global_per_second, settings.global_per_second, monotonic())
         self._chats: dict[str, Bucket] = {}

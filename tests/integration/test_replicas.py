@@ -153,7 +153,6 @@ async def _replica(db_url: str, fake: FakeTelegram, name: str) -> AsyncIterator[
         topics=None,
         deliverer=deliverer,
         ready=ready,
-        operator_language="ru",
         replica=name,
         claim_seconds=CLAIM,
     )

@@ -364,7 +364,6 @@ async def test_a_given_up_send_stores_the_attempts_made_not_one_more(
             topics=None,
             deliverer=rig.channel.deliverer,
             ready=asyncio.Event(),
-            operator_language="ru",
             monotonic=lambda: ticks[0],
         )
         rig.fake.force_error(settings.max_attempts, 502, method="sendMessage")
