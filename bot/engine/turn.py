@@ -96,7 +96,7 @@ class Turn:
                 return
         self.conv.state = State.BOT  # also when the ticket ended under us (closed by an operator)
         if not text:
-            await self._say(lambda _: Reply((phrase("empty", self.lang),)), decision=None)
+            await self._say(Reply((phrase("empty", self.lang),)), decision=None)
             return
         with self.c.metrics.match_seconds.time():
             decision = self.c.kb.decide(text[:MATCH_CHARS])
@@ -199,7 +199,7 @@ class Turn:
         ):
             await self._stale("second feedback on one answer")
         elif payload.press is Press.HELPED:
-            await self._say(lambda _: Reply((phrase("helped", self.lang),)), decision=None)
+            await self._say(Reply((phrase("helped", self.lang),)), decision=None)
         else:
             await self._not_helped(message, question)
 
@@ -251,7 +251,7 @@ class Turn:
             return
         ticket.rating = payload.index
         self.c.inbound.ticket_id = ticket.id
-        await self._say(lambda _: Reply((phrase("rated", self.lang),)), decision=None)
+        await self._say(Reply((phrase("rated", self.lang),)), decision=None)
         self._to_operators(
             ticket,
             phrase(
@@ -298,7 +298,7 @@ class Turn:
                 )
             )
         cancel = Button(phrase("btn_cancel", self.lang), Payload(Press.CANCEL, ticket.id).encode())
-        await self._say(lambda _: Reply(tuple(blocks), buttons=(cancel,)), ticket_id=ticket.id)
+        await self._say(Reply(tuple(blocks), buttons=(cancel,)), ticket_id=ticket.id)
         self._effect(Target.PERSON, Effect.HAND_TO_QUEUE, ticket)
         name = self.c.contact.display_name or self.c.contact.external_id
         summary = phrase(
@@ -341,7 +341,7 @@ class Turn:
             self.session, ticket.id, RELAYED
         ):
             relayed = Reply((phrase("ticket_relayed", self.lang, ticket=ticket.id),))
-            await self._say(lambda _: relayed, ticket_id=ticket.id, decision=RELAYED)
+            await self._say(relayed, ticket_id=ticket.id, decision=RELAYED)
         log.info("message relayed conversation=%s ticket=%s", self.conv.id, ticket.id)
 
     async def _cancel(self, ticket: Ticket) -> None:
@@ -349,7 +349,7 @@ class Turn:
         self.c.inbound.ticket_id = ticket.id
         self.conv.state = State.BOT
         cancelled = Reply((phrase("ticket_cancelled", self.lang, ticket=ticket.id),))
-        await self._say(lambda _: cancelled, ticket_id=ticket.id)
+        await self._say(cancelled, ticket_id=ticket.id)
         self._to_operators(
             ticket,
             phrase("op_ticket_cancelled", self.c.settings.language, ticket=ticket.id),
@@ -360,29 +360,41 @@ class Turn:
     async def _busy(self, ticket: Ticket) -> None:
         cancel = Button(phrase("btn_cancel", self.lang), Payload(Press.CANCEL, ticket.id).encode())
         busy = Reply((phrase("ticket_busy", self.lang, ticket=ticket.id),), buttons=(cancel,))
-        await self._say(lambda _: busy, ticket_id=ticket.id)
+        await self._say(busy, ticket_id=ticket.id)
 
     async def _stale(self, why: str) -> None:
         log.info("stale press conversation=%s why=%s", self.conv.id, why)
-        await self._say(lambda _: Reply((phrase("stale", self.lang),)), decision=None)
+        await self._say(Reply((phrase("stale", self.lang),)), decision=None)
 
     # Output.
 
-    async def _say(self, build: Callable[[int | None], Reply], **fields: object) -> None:
-        """Store a bot message, then build its reply (buttons need the message id)."""
+    async def _say(self, reply: Reply | Callable[[int | None], Reply], **fields: object) -> None:
+        """Store a bot message and address it to the person.
+
+        A ready ``reply`` is stored by one INSERT. A builder is for replies whose buttons carry
+        the message's own id (feedback, picks, «Позвать оператора»): it is called without the id
+        for the text, and again with it for the buttons once the INSERT has given one (an UPDATE),
+        but only when some button actually needs it (an empty payload without the id).
+        """
+        draft = reply if isinstance(reply, Reply) else reply(None)
         message = Message(
-            conversation_id=self.conv.id, author=Author.BOT, created_at=self.c.now, **fields
+            conversation_id=self.conv.id,
+            author=Author.BOT,
+            created_at=self.c.now,
+            text=render_plain(draft, numbered_buttons=False),
+            buttons=_button_rows(draft),
+            **fields,
         )
         await repo.add_message(self.session, message)
-        reply = build(message.id)
-        message.text = render_plain(reply, numbered_buttons=False)
-        message.buttons = [[b.label, b.payload] for b in reply.buttons] or None
+        if not isinstance(reply, Reply) and any(not b.payload for b in draft.buttons):
+            draft = reply(message.id)
+            message.buttons = _button_rows(draft)
         self.c.out.append(
             Outgoing(
                 Target.PERSON,
                 self.conv.channel,
                 self.conv.external_id,
-                reply,
+                draft,
                 ticket_id=message.ticket_id,
                 message_id=message.id,
             )
@@ -411,6 +423,10 @@ class Turn:
                 ticket.operator,
             )
         )
+
+
+def _button_rows(reply: Reply) -> list[list[str]] | None:
+    return [[b.label, b.payload] for b in reply.buttons] or None
 
 
 def _normalise(text: str) -> str:

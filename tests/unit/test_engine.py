@@ -6,8 +6,8 @@ import asyncio
 
 import pytest
 from engine_fixtures import DEAL, ENTRIES, NONSENSE, TASK, Rig, buttons, rig, text_of, to_person
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import event, func, select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.engine import Effect, Incoming, State, Target
 from bot.errors import EngineError
@@ -263,6 +263,33 @@ async def test_a_reopened_ticket_can_be_rated_again(bot: Rig, clock: object) -> 
     async with bot.sessions() as session:
         ticket = await session.get(Ticket, 1)
     assert ticket is not None and ticket.rating == 2 and ticket.operator == "bob"
+
+
+async def test_a_bot_reply_is_one_insert_unless_its_buttons_carry_its_id(
+    bot: Rig, db: AsyncEngine
+) -> None:
+    statements: list[str] = []
+
+    def record(conn: object, cursor: object, statement: str, *args: object) -> None:
+        statements.append(statement.split("(")[0].strip())
+
+    out = await bot.say(DEAL)
+    event.listen(db.sync_engine, "before_cursor_execute", record)
+    try:
+        await bot.say(payload=buttons(out)[ru("btn_helped")])  # «Спасибо»: no buttons
+        thanks = list(statements)
+        statements.clear()
+        await bot.say(TASK)  # an answer: its feedback buttons need the message id
+        answer = list(statements)
+    finally:
+        event.remove(db.sync_engine, "before_cursor_execute", record)
+    assert thanks.count("INSERT INTO messages") == 2  # the press and the reply
+    assert not [s for s in thanks if s.startswith("UPDATE messages")]
+    assert len([s for s in answer if s.startswith("UPDATE messages")]) == 1
+    async with bot.sessions() as session:
+        reply = await session.get(Message, out[0].message_id)
+    assert reply is not None and reply.text.startswith(DEAL)
+    assert reply.buttons == [[b.label, b.payload] for b in to_person(out)[0].reply.buttons]  # type: ignore[union-attr]
 
 
 async def test_events_of_one_conversation_are_serialised(bot: Rig) -> None:
