@@ -39,7 +39,7 @@ from handlers.bitrix24.poller import EventPoller, poll_while_leased
 from handlers.telegram.channel import fsm_storage
 from handlers.telegram.delivery import Deliverer
 from handlers.telegram.inbox import Inbox
-from handlers.telegram.outbox import OutboxWorker
+from handlers.telegram.outbox import BATCH, OutboxWorker
 
 CLAIM = 30.0
 
@@ -166,7 +166,9 @@ async def _replica(db_url: str, fake: FakeTelegram, name: str) -> AsyncIterator[
 async def test_two_replicas_send_every_outbox_row_exactly_once_in_chat_order(
     pg_db_url: str,
 ) -> None:
-    chats, per_chat = 100, 4
+    # More chats than one batch: whichever replica claims first cannot hold every chat, so the
+    # other has work from its first pass on, whatever the scheduling.
+    chats, per_chat = BATCH + BATCH // 2, 3
     async with FakeTelegram() as fake:
         people = [fake.add_user(f"P{n}", started=True) for n in range(chats)]
         engine = create_engine(pg_db_url)
