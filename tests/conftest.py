@@ -12,11 +12,13 @@ import os
 import secrets
 import shutil
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -26,6 +28,26 @@ from bot.storage.models import Base
 
 PG_ENV = "TEST_DATABASE_URL"
 PG_SKIP = f"PostgreSQL tests need {PG_ENV}=postgresql+asyncpg://user@host:port/db"
+
+
+@contextmanager
+def failing_once(db: AsyncEngine, start: str, *parts: str) -> Iterator[list[str]]:
+    """The database refuses the first statement that starts so and has ``parts`` (as when the
+    disk fills up or the connection drops at that moment)."""
+    failed: list[str] = []
+
+    def refuse(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if failed or not statement.lstrip().startswith(start):
+            return
+        if all(part in statement for part in parts):
+            failed.append(statement)
+            raise OSError("injected: the database is gone")
+
+    event.listen(db.sync_engine, "before_cursor_execute", refuse)
+    try:
+        yield failed
+    finally:
+        event.remove(db.sync_engine, "before_cursor_execute", refuse)
 
 
 class FakeClock:

@@ -8,14 +8,10 @@ world's edge (the database driver).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
 
 import pytest
-from conftest import FakeClock
-from sqlalchemy import event, select
-from sqlalchemy.ext.asyncio import AsyncEngine
+from conftest import FakeClock, failing_once
+from sqlalchemy import select
 
 from bot.app import Services, open_services
 from bot.settings import DatabaseSettings, Settings
@@ -62,25 +58,6 @@ def _processor(services: Services) -> EventProcessor:
         on_queued=lambda: None,
         replica="replica-a",
     )
-
-
-@contextmanager
-def failing_once(db: AsyncEngine, start: str, *parts: str) -> Iterator[list[str]]:
-    """The database refuses the first statement that starts so and has ``parts``."""
-    failed: list[str] = []
-
-    def refuse(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        if failed or not statement.lstrip().startswith(start):
-            return
-        if all(part in statement for part in parts):
-            failed.append(statement)
-            raise OSError("injected: the database is gone")
-
-    event.listen(db.sync_engine, "before_cursor_execute", refuse)
-    try:
-        yield failed
-    finally:
-        event.remove(db.sync_engine, "before_cursor_execute", refuse)
 
 
 async def _inbox(services: Services) -> list[InboxUpdate]:

@@ -8,17 +8,18 @@ deterministic. Failures are injected only at the outside world's edge (the datab
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from conftest import failing_once
 from fakes.telegram_server import FakeChat, FakeTelegram, FakeUser
-from sqlalchemy import event, select
+from sqlalchemy import select
 from sqlalchemy import update as update_rows
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.__main__ import main
 from bot.app import Services, open_services
@@ -96,26 +97,6 @@ async def rigged(db_url: str, kb: KnowledgeBase, clock: Any = None) -> AsyncIter
                 yield Rig(fake, services, channel, group, ann, db_url)
             finally:
                 await channel.aclose()
-
-
-@contextmanager
-def failing_once(db: AsyncEngine, start: str, *parts: str) -> Iterator[list[str]]:
-    """The database refuses the first statement that starts so and has ``parts`` (as when the
-    disk fills up or the connection drops at that moment)."""
-    failed: list[str] = []
-
-    def refuse(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        if failed or not statement.lstrip().startswith(start):
-            return
-        if all(part in statement for part in parts):
-            failed.append(statement)
-            raise OSError("injected: the database is gone")
-
-    event.listen(db.sync_engine, "before_cursor_execute", refuse)
-    try:
-        yield failed
-    finally:
-        event.remove(db.sync_engine, "before_cursor_execute", refuse)
 
 
 async def test_an_outbox_write_failing_after_the_turn_loses_no_reply_and_repeats_none(
