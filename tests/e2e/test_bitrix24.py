@@ -12,8 +12,8 @@ import logging
 import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import asynccontextmanager
-from typing import Literal
+from contextlib import asynccontextmanager, closing
+from typing import Any, Literal
 
 import aiohttp
 import pytest
@@ -39,6 +39,16 @@ QUESTION = "Как восстановить пароль от Битрикс24"
 OFF_TOPIC = "как приготовить плов в казане"
 BURST = 200
 RATE = (20, 100.0)  # burst, per second: the fake portal's limit
+# Strict xfails: what the faithful fake shows breaking on the real portal (issue 13).
+PRESS_DROPPED = (
+    "issue 13 point 1: a customer sees no bot keyboard (Connector::onMessageSend forwards none) "
+    "and a command registered without extranetSupport drops a customer's press"
+)
+NO_WEBHOOK_EVENTS = (
+    "issue 13 point 4: a webhook-registered bot's handler URL lacks CLIENT_ID=<botToken>, so "
+    "no event is POSTed, and its events carry 'custom'+botToken, not BITRIX_APP_TOKEN"
+)
+webhook_xfail = pytest.mark.xfail(strict=True, reason=NO_WEBHOOK_EVENTS)
 # The client's bucket: the portal's drain rate with half its burst, so up to 100 ms of uneven
 # scheduling on a loaded CI machine (calls bunching up between our bucket and the portal's) does
 # not trip the portal. At the real 2 calls/s the same jitter is worth a fifth of one call.
@@ -105,15 +115,33 @@ async def running_app(
 
 @asynccontextmanager
 async def portal_and_app(
-    db_url: str, kb: KnowledgeBase, mode: Mode, *, app_token: str = APP_TOKEN
+    db_url: str,
+    kb: KnowledgeBase,
+    mode: Mode,
+    *,
+    app_token: str = APP_TOKEN,
+    clock: FakeClock | None = None,
+    bitrix: dict[str, Any] | None = None,
+    prepare: Callable[[FakeBitrix24], object] | None = None,
+    **fake_options: Any,
 ) -> AsyncIterator[tuple[FakeBitrix24, Services, Settings]]:
+    """The fake portal (``fake_options``; on ``clock``'s time when given), the bot registered
+    (after ``prepare(fake)``) and the app running; ``bitrix`` overrides BITRIX_* settings."""
     sock = _socket()
     public_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    async with FakeBitrix24(application_token=app_token, burst=RATE[0], per_second=RATE[1]) as fake:
-        settings = make_settings(db_url, fake, mode, public_url)
-        assert await register_bot(settings) == 0
-        async with running_app(settings, kb, sock) as services:
-            yield fake, services, settings
+    if clock is not None:
+        fake_options.setdefault("clock", lambda: clock.now().timestamp())
+    options = {"application_token": app_token, "burst": RATE[0], "per_second": RATE[1]}
+    with closing(sock):  # also when the app never took it (registration failed)
+        async with FakeBitrix24(**(options | fake_options)) as fake:
+            settings = make_settings(db_url, fake, mode, public_url)
+            for key, value in (bitrix or {}).items():
+                setattr(settings.bitrix, key, value)
+            if prepare is not None:
+                prepare(fake)
+            assert await register_bot(settings) == 0
+            async with running_app(settings, kb, sock, clock) as services:
+                yield fake, services, settings
 
 
 async def eventually(
@@ -173,6 +201,7 @@ async def ask(fake: FakeBitrix24, chat: FakeChat, text: str) -> str:
     return fake.bot_messages(chat)[-1].text
 
 
+@pytest.mark.xfail(strict=True, reason=f"{PRESS_DROPPED}; webhook mode: {NO_WEBHOOK_EVENTS}")
 @pytest.mark.parametrize("mode", ["fetch", "webhook"])
 async def test_question_answer_buttons_and_escalation(
     mode: Mode, sqlite_db_url: str, kb: KnowledgeBase, logs: pytest.LogCaptureFixture
@@ -211,7 +240,7 @@ async def test_question_answer_buttons_and_escalation(
     assert APP_TOKEN not in logs.text
 
 
-@pytest.mark.parametrize("mode", ["fetch", "webhook"])
+@pytest.mark.parametrize("mode", ["fetch", pytest.param("webhook", marks=webhook_xfail)])
 async def test_operator_word_hands_off_and_the_bot_stays_silent(
     mode: Mode, sqlite_db_url: str, kb: KnowledgeBase
 ) -> None:
@@ -238,6 +267,7 @@ async def test_operator_word_hands_off_and_the_bot_stays_silent(
         assert ticket.status == "closed"
 
 
+@webhook_xfail
 async def test_a_webhook_burst_is_answered_within_the_rate_limit(
     sqlite_db_url: str, kb: KnowledgeBase
 ) -> None:
@@ -282,6 +312,7 @@ async def test_a_restart_mid_burst_loses_and_doubles_nothing(
         # portal's is still partly drained, so a few 503s (retried) are expected and harmless.
 
 
+@webhook_xfail
 async def test_a_wrong_application_token_is_refused(sqlite_db_url: str, kb: KnowledgeBase) -> None:
     async with portal_and_app(sqlite_db_url, kb, "webhook", app_token="not-our-token-00000") as (
         fake,
@@ -301,6 +332,7 @@ async def test_a_wrong_application_token_is_refused(sqlite_db_url: str, kb: Know
         assert fake.bot_messages(chat) == []
 
 
+@pytest.mark.xfail(strict=True, reason=PRESS_DROPPED)
 async def test_helped_then_silence_finishes_the_session(
     sqlite_db_url: str, kb: KnowledgeBase, clock: FakeClock
 ) -> None:

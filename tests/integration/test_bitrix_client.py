@@ -204,6 +204,20 @@ async def test_concurrent_expired_calls_share_one_refresh(
     assert len(store.saved) == 1
 
 
+async def test_an_access_error_with_status_401_is_not_taken_for_a_stale_token(
+    fake: FakeBitrix24, http: aiohttp.ClientSession
+) -> None:
+    # The classic REST server answers insufficient_scope (and OVERLOAD_LIMIT) with HTTP 401
+    # (rest/lib/oauthexception.php): the client maps the code, not the status, and must not
+    # refresh the tokens for it.
+    client = oauth_client(fake, http, installed(fake))
+    fake.fail_next("insufficient_scope")
+    with pytest.raises(AccessDenied) as caught:
+        await client.call("imbot.v2.Bot.list")
+    assert (caught.value.code, caught.value.status) == ("insufficient_scope", 401)
+    assert fake.refreshes == []
+
+
 async def test_query_limit_exceeded_backs_off_then_succeeds(
     fake: FakeBitrix24, http: aiohttp.ClientSession
 ) -> None:
@@ -216,6 +230,11 @@ async def test_query_limit_exceeded_backs_off_then_succeeds(
     assert 0.5 <= sleeps.delays[0] <= 1.0 < sleeps.delays[1] <= 2.0  # exponential, with jitter
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 13 point 5: OPERATION_TIME_LIMIT blocks the method until its bucket resets "
+    "(minutes); the client retries it within seconds and gives up",
+)
 async def test_operation_time_limit_and_server_errors_are_retried(
     fake: FakeBitrix24, http: aiohttp.ClientSession
 ) -> None:
@@ -425,9 +444,11 @@ async def test_keyboard_replies_and_button_presses(
         assert (await r.json())["result"]["id"] > 0
     sent = fake.bot_messages(chat)
     assert [m.buttons[0]["TEXT"] for m in sent] == ["Помогло", "Оператор"]
-    await fake.press_button(chat, "helped", "42")
+    operator = fake.add_operator()  # the line's people see the keyboard; customers do not
+    await fake.operator_joins(chat, operator)
+    await fake.press_button(chat, "helped", "42", by=operator)
     with pytest.raises(LookupError):  # BLOCK=Y: one press only
-        await fake.press_button(chat, "helped", "42")
+        await fake.press_button(chat, "helped", "42", by=operator)
     events = (await client.call("imbot.v2.Event.get", {"botId": bot_id}))["events"]
     command = events[-1]["data"]["command"]
     assert (events[-1]["type"], command["command"], command["params"], command["context"]) == (
@@ -475,7 +496,8 @@ async def test_webhook_mode_posts_form_encoded_events_with_the_application_token
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     try:
-        url = f"http://127.0.0.1:{runner.addresses[0][1]}/bitrix/events"
+        # A webhook-registered bot gets events only at a URL naming its token (revision 33).
+        url = f"http://127.0.0.1:{runner.addresses[0][1]}/bitrix/events?CLIENT_ID={BOT_TOKEN}"
         await registered_bot(webhook_client(fake, http), eventMode="webhook", webhookUrl=url)
         chat = await fake.open_line_chat()
         await fake.customer_sends(chat, "Здравствуйте")
@@ -485,10 +507,10 @@ async def test_webhook_mode_posts_form_encoded_events_with_the_application_token
     kind, form = received[1]
     assert kind == "application/x-www-form-urlencoded"
     assert form["event"] == "ONIMBOTV2MESSAGEADD"
-    assert form["auth[application_token]"] == fake.application_token
+    assert form["auth[application_token]"] == "custom" + BOT_TOKEN == fake.event_token("helpbot")
     assert form["data[chat][entityType]"] == "LINES"
     assert (form["data[user][connector]"], form["data[message][isSystem]"]) == ("1", "0")
-    assert form["data[bot][auth][access_token]"]
+    assert not any(key.startswith("data[bot][auth]") for key in form)  # no app, no bot token
     assert [d.status for d in fake.deliveries] == [200, 200, 500]  # no retry after a failure
 
 

@@ -1,41 +1,51 @@
-"""FakeBitrix24: the fake portal on 127.0.0.1 and the calls that play customers and operators."""
+"""FakeBitrix24: the fake portal on 127.0.0.1, its switches and its records."""
 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterable
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import aiohttp
 from aiohttp import web
 
 from ..notify import Signal, wait_until
-from .methods import Caller, session_operator
-from .phpform import flatten
-from .wire import Wire
-from .world import (
-    CallRecord,
-    Delivery,
-    FakeBot,
-    FakeChat,
-    FakeMessage,
-    FakeSession,
-    FakeUser,
-    Portal,
-    Transfer,
-)
+from .drivers import Drivers
+from .entities import CallRecord, Delivery, DroppedPress, FakeMessage, Transfer
+from .markup import rendered_text
+from .world import Portal
 
 T = TypeVar("T")
 
 
-class FakeBitrix24(Wire):
+class FakeBitrix24(Drivers):
     """A Bitrix24 portal on loopback; ``async with FakeBitrix24() as fake: ...``.
 
     Point the client at :attr:`webhook_url` (webhook auth) or at :meth:`issue_tokens` plus
     :attr:`oauth_url` (OAuth). Build the world with :meth:`open_line_chat`, then drive it with
-    :meth:`customer_sends`, :meth:`operator_sends`, :meth:`press_button`; assert on :attr:`calls`,
-    :meth:`messages`, :attr:`transfers`, :attr:`deliveries`, polling with :meth:`wait_for`.
+    :meth:`customer_sends`, :meth:`operator_sends`, :meth:`intercept`, :meth:`press_button`…;
+    assert on :attr:`calls`, :meth:`messages`, :meth:`customer_view`, :attr:`transfers`,
+    :attr:`dropped_presses`, :attr:`deliveries`, :attr:`undelivered`, polling with
+    :meth:`wait_for`.
+
+    Switches (each a point the platform's sources settle, or the safe side of one they do not):
+
+    * ``clock``: the portal's time in epoch seconds (uuid windows, time-limit blocks, event
+      expiry, dates); the request bucket always runs on real time.
+    * ``revision``: the REST revision (36 by default, the docs' latest). Below 33 there is no
+      ``imbot.v2.Revision.get`` (404) and ``Command.register`` reads only the flat keys; below
+      32 ``Event.get`` answers ``lastEventId`` (``event_format`` overrides that) and a missing
+      ``botToken`` is ``CLIENT_ID_NOT_SPECIFIED``; below 35 bot objects carry ``appId``.
+    * ``require_client_id_in_url`` (on): a webhook-registered bot whose handler URL lacks
+      ``CLIENT_ID=<botToken>`` gets no event POST (revision 33 source; later ones unknown).
+    * ``customer_keyboards`` (none): connectors whose customers see the bot's keyboard.
+    * ``load_limiter`` (on, as in the cloud): ``time.operating`` and ``OPERATION_TIME_LIMIT``.
+    * ``update_fills_keyboard_bot_id`` (off): ``Chat.Message.update`` routes a keyboard without
+      ``BOT_ID`` to the bot anyway.
+
+    How to check each unsettled one on a live portal: ``docs/bitrix24-live-checks.md``.
     """
 
     def __init__(
@@ -49,8 +59,23 @@ class FakeBitrix24(Wire):
         burst: int = 50,
         per_second: float = 2.0,
         domain: str = "fake.bitrix24.test",
+        clock: Callable[[], float] = time.time,
+        revision: int = 36,
+        event_format: Literal["nextOffset", "lastEventId"] | None = None,
+        require_client_id_in_url: bool = True,
+        customer_keyboards: Iterable[str] = (),
+        load_limiter: bool = True,
+        update_fills_keyboard_bot_id: bool = False,
     ) -> None:
-        portal = Portal(domain, secrets.token_hex(16), application_token or secrets.token_hex(16))
+        portal = Portal(
+            domain,
+            secrets.token_hex(16),
+            application_token or secrets.token_hex(16),
+            clock=clock,
+            revision=revision,
+            event_format=event_format,
+            require_client_id_in_url=require_client_id_in_url,
+        )
         super().__init__(
             portal,
             webhook_user=webhook_user,
@@ -59,13 +84,13 @@ class FakeBitrix24(Wire):
             client_secret=client_secret or secrets.token_hex(20),
             burst=burst,
             per_second=per_second,
+            load_limiter=load_limiter,
         )
+        self.customer_keyboards = frozenset(customer_keyboards)
+        portal.update_fills_keyboard_bot_id = update_fills_keyboard_bot_id
         self.deliveries: list[Delivery] = []
-        self.webhook_timeout = 5.0
         self._runner: web.AppRunner | None = None
-        self._http: aiohttp.ClientSession | None = None
         self._changed = Signal()
-        self._operator: FakeUser | None = None
         self.url = ""
 
     async def __aenter__(self) -> FakeBitrix24:
@@ -105,7 +130,27 @@ class FakeBitrix24(Wire):
 
     @property
     def application_token(self) -> str:
+        """The OAuth app's token: ONAPPINSTALL's and its bots' events' ``application_token``."""
         return self.portal.application_token
+
+    def event_token(self, code: str) -> str:
+        """The ``auth[application_token]`` the bot ``code``'s events carry (see
+        :meth:`Portal.event_token`)."""
+        return self.portal.event_token(self.bot(code))
+
+    async def install(self, url: str) -> Delivery:
+        """The portal installs the OAuth app: ONAPPINSTALL to the app's install handler (docs
+        ``api-reference/common/events/on-app-install.md``): ``event``, ``data[VERSION|ACTIVE|
+        INSTALLED|LANGUAGE_ID]``, ``ts`` and ``auth[...]`` with the ``application_token``."""
+        body = {
+            "event": "ONAPPINSTALL",
+            "data": {"VERSION": "1", "ACTIVE": "Y", "INSTALLED": "Y", "LANGUAGE_ID": "ru"},
+            "ts": str(int(self.portal.now())),
+            "auth": {k: str(v) for k, v in self.issue_tokens().items()},
+        }
+        delivery = await self.post_form(url, body)
+        self.deliveries.append(delivery)
+        return delivery
 
     # -- records -----------------------------------------------------------------------------
 
@@ -113,22 +158,25 @@ class FakeBitrix24(Wire):
     def transfers(self) -> list[Transfer]:
         return self.portal.transfers
 
+    @property
+    def dropped_presses(self) -> list[DroppedPress]:
+        return self.portal.dropped_presses
+
+    @property
+    def undelivered(self) -> list[tuple[int, str, str]]:
+        """Webhook-mode events never POSTed: ``(bot id, event, why)``."""
+        return self.portal.undelivered
+
     def calls_to(self, method: str) -> list[CallRecord]:
-        return [c for c in self.calls if c.method == method]
-
-    def messages(self, chat: FakeChat | str) -> list[FakeMessage]:
-        dialog_id = chat.dialog_id if isinstance(chat, FakeChat) else chat
-        return list(self.portal.dialogs.get(dialog_id, []))
-
-    def bot_messages(self, chat: FakeChat | str) -> list[FakeMessage]:
-        return [m for m in self.messages(chat) if m.kind == "bot"]
-
-    def bot(self, code: str) -> FakeBot:
-        return next(b for b in self.portal.bots.values() if b.code == code)
+        return [c for c in self.calls if c.method.lower() == method.lower()]
 
     def pending_events(self, code: str) -> list[dict[str, Any]]:
         """Fetch-mode events not yet acknowledged by an ``offset``."""
         return list(self.bot(code).queue)
+
+    def rendered_text(self, message: FakeMessage) -> str:
+        """What a reader sees of ``message`` once the portal applied its markup."""
+        return rendered_text(message.text)
 
     async def wait_for(
         self, predicate: Callable[[], T], deadline_s: float = 5.0, what: str = "condition"
@@ -142,119 +190,3 @@ class FakeBitrix24(Wire):
 
     def portal_changed(self) -> None:
         self._changed.notify()
-
-    # -- the open-line world -----------------------------------------------------------------
-
-    def configure_line(
-        self, line_id: int, *, welcome_bot: str | None = None, bot_left: str = "queue"
-    ) -> None:
-        """WELCOME_BOT_ID (by code) and WELCOME_BOT_LEFT (``queue`` or ``close``) of a line."""
-        config = self.portal.line(line_id)
-        config.welcome_bot_id = self.bot(welcome_bot).id if welcome_bot else None
-        config.welcome_bot_left = "close" if bot_left == "close" else "queue"
-
-    def add_operator(self, name: str = "Olga Operator") -> FakeUser:
-        return self.portal.add_user(name, "employee")
-
-    async def open_line_chat(
-        self, line_id: int = 1, *, customer_name: str = "Guest", connector: str = "livechat"
-    ) -> FakeChat:
-        """A widget visitor opens a chat: a connector user, a LINES chat, a session, JOINCHAT."""
-        customer = self.portal.add_user(customer_name, "connector")
-        chat = FakeChat(
-            self.portal.new_id(), line_id, connector, customer, FakeSession(0, "closed", None)
-        )
-        chat.members.add(customer.id)
-        self.portal.chats[chat.id] = chat
-        self.portal.start_session(chat)
-        await self._deliver()
-        return chat
-
-    async def customer_sends(self, chat: FakeChat, text: str) -> FakeMessage:
-        """The visitor writes; the bot hears it while the session is still the bot's."""
-        if chat.session.state == "closed":
-            self.portal.start_session(chat)
-        message = self.portal.post(chat.dialog_id, chat.customer.id, text, "customer")
-        if text.strip() == "0" and chat.session.state == "bot":
-            # Core-source quirk (digest §4.3): a bare "0" ends the bot's part of the session.
-            session_operator(self.portal, Caller("webhook", 0), {"CHAT_ID": chat.id})
-        else:
-            self.portal.notify_bots(chat, message, chat.customer)
-        await self._deliver()
-        return message
-
-    async def operator_sends(
-        self, chat: FakeChat, text: str, *, operator: FakeUser | None = None
-    ) -> FakeMessage:
-        """An employee writes in the chat (joining it); bots still in the chat hear it too."""
-        if operator is None:
-            self._operator = self._operator or self.add_operator()
-            operator = self._operator
-        chat.members.add(operator.id)
-        if chat.session.state in ("queue", "operator", "bot"):
-            chat.session.state = "operator"
-            chat.session.operator_id = operator.id
-        message = self.portal.post(chat.dialog_id, operator.id, text, "operator")
-        self.portal.notify_bots(chat, message, operator)
-        await self._deliver()
-        return message
-
-    async def operator_finishes(self, chat: FakeChat) -> None:
-        """The operator closes the session; the customer's next message opens a new one."""
-        chat.session.state = "closed"
-        chat.members -= set(self.portal.bots)
-        self.portal_changed()
-
-    async def press_button(
-        self, chat: FakeChat, command: str, params: str | None = None
-    ) -> FakeMessage:
-        """The visitor presses a COMMAND button on the latest bot message showing it."""
-        name = command.lstrip("/")
-        for message in reversed(self.bot_messages(chat)):
-            button = next((b for b in message.buttons if b.get("COMMAND") == name), None)
-            if button is None or (params is not None and button.get("COMMAND_PARAMS") != params):
-                continue
-            if button.get("DISABLED") == "Y" or (button.get("BLOCK") == "Y" and message.pressed):
-                raise LookupError(f"button {name!r} is blocked")
-            bot = self.portal.bots.get(message.author_id)
-            if bot is None or name not in bot.commands:
-                raise LookupError(f"/{name} is not registered: Bitrix24 would not route the press")
-            message.pressed.add(name)
-            if bot.id in chat.members:
-                self.portal.emit(
-                    bot,
-                    "ONIMBOTV2COMMANDADD",
-                    {
-                        "command": {
-                            "id": bot.commands[name], "command": f"/{name}",
-                            "params": str(button.get("COMMAND_PARAMS") or ""),
-                            "context": "keyboard",
-                        },
-                        "message": message.entity(chat.id),
-                        "chat": chat.entity(),
-                        "user": chat.customer.entity(),
-                        "language": "ru",
-                    },
-                )  # fmt: skip
-            await self._deliver()
-            return message
-        raise LookupError(f"no bot message in {chat.dialog_id} shows a /{name} button")
-
-    async def _deliver(self) -> None:
-        """POST queued webhook-mode events, form-encoded; no retry, failures only recorded."""
-        self.portal_changed()
-        while self.portal.outbox:
-            bot, body = self.portal.outbox.pop(0)
-            form = flatten(body)
-            self.deliveries.append(await self._post(bot.webhook_url, body["event"], form))
-            self.portal_changed()
-
-    async def _post(self, url: str, event: str, form: list[tuple[str, str]]) -> Delivery:
-        assert self._http is not None, "use FakeBitrix24 as an async context manager"
-        try:
-            timeout = aiohttp.ClientTimeout(total=self.webhook_timeout)
-            async with self._http.post(url, data=form, timeout=timeout) as response:
-                await response.read()
-                return Delivery(url, event, form, response.status)
-        except (aiohttp.ClientError, TimeoutError):
-            return Delivery(url, event, form, None)

@@ -1,4 +1,10 @@
-"""The fake portal's wire: envelopes, the leaky bucket, fault injection, batch, the OAuth server."""
+"""The fake portal's wire: envelopes, limits, fault injection, batch, auth, the OAuth server.
+
+Envelopes as ``CRestServer`` writes them (``rest/classes/general/rest.php`` of
+``yuliai/bitrix-modules`` at ``a3a2a579``): success ``{"result", "time"}``, errors
+``{"error", "error_description"}`` with **no** ``time`` (``RestException::output``,
+``rest/lib/restexception.php:116-122``).
+"""
 
 from __future__ import annotations
 
@@ -12,50 +18,16 @@ from typing import Any
 
 from aiohttp import web
 
-from .methods import METHODS, Caller
+from .access import Caller
+from .entities import CallRecord, FakeApiError, SendFault
+from .limits import DEFAULT_BLOCK, FAULT_STATUS, AuthKind, Bucket, LoadLimiter
+from .methods import find_method
 from .phpform import parse_pairs, parse_query
-from .world import CallRecord, FakeApiError, Portal, iso
+from .world import Deferred, Portal
 
-MAX_BATCH = 50
-FAULT_STATUS = {
-    "QUERY_LIMIT_EXCEEDED": (503, "Too many requests"),
-    "OPERATION_TIME_LIMIT": (429, "Method is blocked due to operation time limit."),
-    "INTERNAL_SERVER_ERROR": (500, "Internal server error"),
-    "ERROR_UNEXPECTED_ANSWER": (500, "Server returned an unexpected response."),
-    "OVERLOAD_LIMIT": (503, "REST API is blocked due to overload."),
-    "PORTAL_DELETED": (500, "Portal was deleted"),
-}
+MAX_BATCH = 50  # CRestUtil::BATCH_MAX_LENGTH
+_NOT_IN_BATCH = frozenset({"batch", "download", "upload"})
 _RESULT_REF = re.compile(r"\$result\[([^\[\]]+)\]((?:\[[^\[\]]*\])*)")
-
-
-class Bucket:
-    """Bitrix24's limiter: a request adds 1, the level drains ``rate``/s; over ``burst``: 503."""
-
-    def __init__(self, burst: int, rate: float) -> None:
-        self.burst, self.rate = burst, rate
-        self._level, self._at = 0.0, time.monotonic()
-
-    def admit(self) -> bool:
-        now = time.monotonic()
-        self._level = max(0.0, self._level - (now - self._at) * self.rate)
-        self._at = now
-        if self._level + 1 > self.burst:
-            return False
-        self._level += 1
-        return True
-
-
-def envelope(result: Any, started: float, **extra: Any) -> dict[str, Any]:
-    finish = time.time()
-    return {
-        "result": result,
-        **extra,
-        "time": {
-            "start": started, "finish": finish, "duration": finish - started,
-            "processing": finish - started, "date_start": iso(started), "date_finish": iso(finish),
-            "operating_reset_at": int(finish) + 600, "operating": 0,
-        },
-    }  # fmt: skip
 
 
 def error_response(code: str, description: str, status: int) -> web.Response:
@@ -63,18 +35,26 @@ def error_response(code: str, description: str, status: int) -> web.Response:
 
 
 async def read_params(request: web.Request) -> dict[str, Any]:
-    """Query string plus a JSON or form (PHP bracket keys) body, merged like ``$_REQUEST``."""
-    pairs = list(request.query.items())
-    params = parse_pairs(pairs)
+    """Query string plus a JSON or form (PHP bracket keys) body, merged like ``$_REQUEST``; a
+    body that is not JSON adds nothing."""
+    params = parse_pairs(request.query.items())
     if request.can_read_body:
         if request.content_type == "application/json":
-            body = await request.json()
+            try:
+                body = await request.json()
+            except ValueError:
+                body = None
             if isinstance(body, dict):
                 params.update(body)
         else:
             form = await request.post()
             params.update(parse_pairs((k, str(v)) for k, v in form.items()))
     return params
+
+
+def fault_error(code: str) -> FakeApiError:
+    status, text = FAULT_STATUS.get(code, (500, code))
+    return FakeApiError(code, text, status)
 
 
 @dataclass
@@ -98,6 +78,7 @@ class Wire:
         client_secret: str,
         burst: int,
         per_second: float,
+        load_limiter: bool = True,
     ) -> None:
         self.portal = portal
         self.webhook_user = webhook_user
@@ -105,6 +86,7 @@ class Wire:
         self.client_id = client_id
         self.client_secret = client_secret
         self.bucket = Bucket(burst, per_second)
+        self.limiter = LoadLimiter(portal.now, load_limiter)
         self.calls: list[CallRecord] = []
         self.throttled = 0
         self.refreshes: list[dict[str, str]] = []
@@ -126,10 +108,26 @@ class Wire:
         """Tighten (or loosen) the portal's leaky bucket; the level starts empty."""
         self.bucket = Bucket(burst, per_second)
 
-    def fail_next(self, code: str = "OPERATION_TIME_LIMIT", times: int = 1) -> None:
-        """The next ``times`` REST requests fail with ``code`` and its documented status."""
+    def fail_next(self, code: str = "QUERY_LIMIT_EXCEEDED", times: int = 1) -> None:
+        """The next ``times`` REST requests fail with ``code`` and its status from source.
+
+        ``OPERATION_TIME_LIMIT`` is never a one-off on the portal: the next request's method is
+        blocked for :data:`~.limits.DEFAULT_BLOCK` seconds instead (see :meth:`block_method`).
+        """
         status = FAULT_STATUS.get(code, (500, ""))[0]
         self._faults.extend(Fault(code, status) for _ in range(times))
+
+    def block_method(
+        self, method: str, seconds: float | None = None, caller: AuthKind | None = None
+    ) -> None:
+        """``method`` answers 429 ``OPERATION_TIME_LIMIT`` for ``seconds`` of the portal's clock
+        (None: until the ``operating_reset_at`` a :meth:`strain_method` announced), for one kind
+        of caller or all; other methods are unaffected."""
+        self.limiter.block(method, seconds, caller)
+
+    def strain_method(self, method: str, operating: float, reset_in: float) -> None:
+        """``method`` has used ``operating`` seconds; its answers report the reset time."""
+        self.limiter.strain(method, operating, reset_in)
 
     def delay_next(self, seconds: float, times: int = 1) -> None:
         """The next ``times`` REST requests answer only after ``seconds`` (for client time-outs)."""
@@ -142,16 +140,32 @@ class Wire:
         """
         self._faults.extend(Fault("", 200, seconds, done_first=True) for _ in range(times))
 
+    def fail_after_uuid_registered(
+        self, times: int = 1, *, posted: bool = False, status: int = 400
+    ) -> None:
+        """The next ``times`` sends with a valid uuid register it, then fail: 400
+        ``SENDING_FAILED`` (``CIMMessenger::Add`` returned false), or 500 when the request died
+        after the uuid was written. The uuid then blocks resends for an hour. ``posted``: the
+        message was stored but its id never written back, so the resend after the hour doubles
+        it."""
+        fault = SendFault("failed", status=status, posted=posted)
+        self.portal.send_faults.extend(fault for _ in range(times))
+
+    def hold_send_next(self, seconds: float, times: int = 1) -> None:
+        """The next ``times`` sends with a valid uuid register it and complete only after
+        ``seconds``: meanwhile a resend gets ``MESSAGE_DUPLICATED_BY_UUID``."""
+        self.portal.send_faults.extend(SendFault("in_flight", seconds) for _ in range(times))
+
     def issue_tokens(self) -> dict[str, Any]:
         """A fresh install-style ``auth`` block for the app (as ONAPPINSTALL would carry)."""
         access, refresh = secrets.token_hex(16), secrets.token_hex(16)
         self._access[access] = True
         self._refresh.add(refresh)
-        now = int(time.time())
+        now = int(self.portal.now())
         return {
             "access_token": access, "refresh_token": refresh, "expires": now + 3600,
             "expires_in": 3600, "scope": "imbot,imopenlines,im", "domain": self.portal.domain,
-            "server_endpoint": f"{self.portal.client_endpoint.removesuffix('/rest/')}/oauth/rest/",
+            "server_endpoint": self.portal.server_endpoint,
             "client_endpoint": self.portal.client_endpoint, "member_id": self.portal.member_id,
             "status": "L", "user_id": 1, "application_token": self.portal.application_token,
         }  # fmt: skip
@@ -170,6 +184,18 @@ class Wire:
     async def _on_oauth(self, request: web.Request) -> web.StreamResponse:
         return await self._serve(request, None, "oauth")
 
+    def _authorize(self, params: dict[str, Any]) -> Caller | tuple[str, str]:
+        """OAuth: ``auth`` must be a live access token (``rest/lib/oauth/auth.php``)."""
+        token = str(params.pop("auth", "") or "")
+        state = self._access.get(token)
+        if not token:
+            return "NO_AUTH_FOUND", "Wrong authorization data"
+        if state is None:
+            return "invalid_token", "Unable to get application by token"
+        if not state:
+            return "expired_token", "The access token provided has expired"
+        return Caller("oauth", 1, self.client_id)
+
     async def _serve(
         self, request: web.Request, caller: Caller | None, kind: str
     ) -> web.StreamResponse:
@@ -179,58 +205,52 @@ class Wire:
         params = await read_params(request)
         if not admitted:
             self.throttled += 1
-            return self._fail(
-                method, params, kind, "QUERY_LIMIT_EXCEEDED", "Too many requests", 503
-            )
+            error = fault_error("QUERY_LIMIT_EXCEEDED")
+            return self._fail(method, params, kind, error.code, error.description, error.status)
         late = 0.0
         if self._faults:
             fault = self._faults.pop(0)
-            if fault.done_first:
+            if fault.code == "OPERATION_TIME_LIMIT":
+                self.limiter.block(method, DEFAULT_BLOCK)
+            elif fault.done_first:
                 late = fault.delay
             elif fault.delay:
                 await self._pause(fault.delay)
-            if fault.code:
-                text = FAULT_STATUS.get(fault.code, (0, fault.code))[1]
-                return self._fail(method, params, kind, fault.code, text, fault.status)
+            if fault.code and fault.code != "OPERATION_TIME_LIMIT":
+                error = fault_error(fault.code)
+                return self._fail(method, params, kind, error.code, error.description, error.status)
         if kind == "oauth":
-            token = str(params.pop("auth", "") or "")
-            state = self._access.get(token)
-            if not token:
-                return self._fail(
-                    method, params, kind, "NO_AUTH_FOUND", "Wrong authorization data", 401
-                )
-            if state is None:
-                return self._fail(
-                    method, params, kind, "invalid_token", "Unable to get application by token", 401
-                )
-            if not state:
-                return self._fail(
-                    method,
-                    params,
-                    kind,
-                    "expired_token",
-                    "The access token provided has expired",
-                    401,
-                )
-            caller = Caller("oauth", 1, self.client_id)
+            authorized = self._authorize(params)
+            if isinstance(authorized, tuple):
+                return self._fail(method, params, kind, *authorized, 401)
+            caller = authorized
         if caller is None:
             return self._fail(
                 method, params, kind, "NO_AUTH_FOUND", "Wrong authorization data", 401
             )
-        if method == "batch":
+        if method.lower() == "batch":
             return self._batch(caller, params, started)
         try:
             result = self.invoke(caller, method, params)
+        except Deferred as pending:
+            await self._pause(pending.delay)
+            result = pending.finish()
         except FakeApiError as exc:
             return self._fail(method, params, kind, exc.code, exc.description, exc.status)
         self.calls.append(CallRecord(method, params, caller.auth, 200))
         self.portal_changed()
         if late:
             await self._pause(late)
-        return web.json_response(envelope(result, started))
+        timing = self.limiter.timing(started, method, caller.auth)
+        return web.json_response({"result": result, "time": timing})
 
     def invoke(self, caller: Caller, method: str, params: dict[str, Any]) -> Any:
-        handler = METHODS.get(method)
+        """Run one method as ``CRestServer::processCall`` does (``rest.php:198-230``): the time
+        limiter first (429), then the method by its lower-cased name (404 when the portal's
+        revision lacks it)."""
+        if self.limiter.is_blocked(method, caller.auth):
+            raise fault_error("OPERATION_TIME_LIMIT")
+        handler = find_method(method, self.portal.revision)
         if handler is None:
             raise FakeApiError("ERROR_METHOD_NOT_FOUND", "Method not found!", 404)
         return handler(self.portal, caller, params)
@@ -244,33 +264,45 @@ class Wire:
         return error_response(code, text, status)
 
     def _batch(self, caller: Caller, params: dict[str, Any], started: float) -> web.Response:
-        cmd = params.get("cmd")
+        """``CRestProvider::methodsBatch`` (``rest/classes/general/rest_provider.php:267-392``):
+        keys in any case; ``CMD`` items must be strings (others are skipped); beyond 50 each
+        command gets ``ERROR_BATCH_LENGTH_EXCEEDED``; batch/download/upload inside are
+        ``ERROR_BATCH_METHOD_NOT_ALLOWED``; ``HALT`` is PHP truthiness (``"0"`` and ``""`` are
+        false, ``"false"`` is true); the batch itself is not time-limited, its commands are."""
+        upper = {str(k).upper(): v for k, v in params.items()}
+        cmd = upper.get("CMD")
         commands: dict[str, Any] = cmd if isinstance(cmd, dict) else {}
-        if len(commands) > MAX_BATCH:
-            return self._fail(
-                "batch", params, caller.auth, "ERROR_BATCH_LENGTH_EXCEEDED",
-                "Max batch length exceeded", 400,
-            )  # fmt: skip
-        halt = str(params.get("halt", "0")) in ("1", "true", "True", "Y")
+        halt = upper.get("HALT") not in (None, "", "0", 0, False, [], {})
         results: dict[str, Any] = {}
         errors: dict[str, Any] = {}
         times: dict[str, Any] = {}
-        for key, line in commands.items():
-            method, _, query = str(line).partition("?")
-            sub_params = _substitute(parse_query(query), results)
-            sub_started = time.time()
-            try:
-                if method == "batch":
-                    raise FakeApiError(
-                        "ERROR_BATCH_METHOD_NOT_ALLOWED", "Method is not allowed for batch usage"
+        for count, (key, line) in enumerate(commands.items()):
+            if count >= MAX_BATCH:
+                errors[key] = {
+                    "error": "ERROR_BATCH_LENGTH_EXCEEDED",
+                    "error_description": "Max batch length exceeded",
+                }
+            elif not isinstance(line, str):
+                continue
+            else:
+                method, _, query = line.partition("?")
+                sub_params = _substitute(parse_query(query), results)
+                sub_started = time.time()
+                try:
+                    if method.lower() in _NOT_IN_BATCH:
+                        raise FakeApiError(
+                            "ERROR_BATCH_METHOD_NOT_ALLOWED",
+                            "Method is not allowed for batch usage",
+                        )
+                    results[key] = self.invoke(caller, method, sub_params)
+                    self.calls.append(CallRecord(method, sub_params, caller.auth, 200))
+                except FakeApiError as exc:
+                    errors[key] = {"error": exc.code, "error_description": exc.description}
+                    self.calls.append(
+                        CallRecord(method, sub_params, caller.auth, exc.status, exc.code)
                     )
-                results[key] = self.invoke(caller, method, sub_params)
-                self.calls.append(CallRecord(method, sub_params, caller.auth, 200))
-            except FakeApiError as exc:
-                errors[key] = {"error": exc.code, "error_description": exc.description}
-                self.calls.append(CallRecord(method, sub_params, caller.auth, exc.status, exc.code))
-            times[key] = envelope(None, sub_started)["time"]
-            if halt and errors:
+                times[key] = self.limiter.timing(sub_started, method, caller.auth)
+            if halt and key in errors:
                 break
         self.calls.append(CallRecord("batch", params, caller.auth, 200))
         self.portal_changed()
@@ -278,7 +310,8 @@ class Wire:
             "result": results or [], "result_error": errors or [], "result_total": [],
             "result_next": [], "result_time": times or [],
         }  # fmt: skip
-        return web.json_response(envelope(body, started))
+        timing = self.limiter.timing(started, "batch", caller.auth)
+        return web.json_response({"result": body, "time": timing})
 
     async def _pause(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):

@@ -1,4 +1,8 @@
-"""The fake portal's state: users, bots, open-line chats, sessions, messages, queues, records."""
+"""The fake portal's state: people, bots, chats, messages with their uuid windows, event output.
+
+Every rule cites the public core mirror ``yuliai/bitrix-modules`` at ``a3a2a579`` (REST revision
+33) as ``file:line`` and names the function; the research behind them is issue 13's.
+"""
 
 from __future__ import annotations
 
@@ -6,206 +10,79 @@ import itertools
 import re
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any, Literal
+from urllib.parse import parse_qsl, urlsplit
 
-UserKind = Literal["employee", "connector", "bot"]
-SessionState = Literal["bot", "queue", "operator", "closed"]
-UUID_FORM = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)
+from .entities import (
+    DroppedPress,
+    FakeApiError,
+    FakeBot,
+    FakeChat,
+    FakeMessage,
+    FakeUser,
+    LineConfig,
+    MessageKind,
+    SendFault,
+    Transfer,
+    UserKind,
+    UuidRecord,
+    iso,
+)
+from .lines import OpenLines
+
+# Im\Message\Uuid::validate (im/lib/Message/Uuid.php:87-92): lower-case UUIDv4 only, no flags.
+UUID_FORM = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
+UUID_TTL = 3600.0  # Uuid::TTL: a uuid without a message blocks resends this long
+UUID_KEPT = 31 * 86400.0  # Uuid::cleanOldRecords deletes rows older than 31 days
+EVENT_TTL = 24 * 3600.0  # EventService::EXPIRY_HOURS (im/lib/V2/EventLog/EventService.php)
+MAX_TEXT = 20_000  # Message::MESSAGE_MAX_LENGTH (im/lib/V2/Message.php:65)
 
 
-class FakeApiError(Exception):
-    """A method failure, rendered as ``{"error", "error_description"}`` with ``status``."""
-
-    def __init__(self, code: str, description: str, status: int = 400) -> None:
-        super().__init__(f"{code}: {description}")
-        self.code = code
-        self.description = description
-        self.status = status
-
-
-def iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).astimezone().isoformat(timespec="seconds")
-
-
-@dataclass
-class FakeUser:
-    id: int
-    name: str
-    kind: UserKind = "employee"
-
-    def entity(self) -> dict[str, Any]:
-        first, _, last = self.name.partition(" ")
-        return {
-            "id": self.id,
-            "active": True,
-            "name": self.name,
-            "firstName": first,
-            "lastName": last,
-            "bot": self.kind == "bot",
-            "connector": self.kind == "connector",
-            "externalAuthId": {"connector": "imconnector", "bot": "bot"}.get(self.kind, "default"),
-            "type": {"connector": "extranet", "bot": "bot"}.get(self.kind, "employee"),
-        }
+def stored_text(text: str) -> str:
+    """``Message::setMessage`` (``im/lib/V2/Message.php:949-960``): ``[BR]``, ``[br]`` and
+    ``#BR#`` become newlines, the text is trimmed, and beyond 20,006 characters it is cut to
+    20,000 plus `` (...)``."""
+    text = text.replace("[BR]", "\n").replace("[br]", "\n").replace("#BR#", "\n").strip()
+    if len(text) > MAX_TEXT + 6:
+        text = text[:MAX_TEXT] + " (...)"
+    return text
 
 
 @dataclass
-class FakeBot:
-    id: int
-    code: str
-    name: str
-    type: str
-    event_mode: str
-    webhook_url: str
-    owner: str  # "app:<client_id>" (OAuth) or "token:<botToken>" (webhook auth)
-    is_support_openline: bool
-    commands: dict[str, int] = field(default_factory=dict)  # name without "/" -> command id
-    queue: list[dict[str, Any]] = field(default_factory=list)  # fetch mode, oldest first
-    access_token: str = field(default_factory=lambda: secrets.token_hex(16))
+class Deferred(Exception):
+    """A send still in flight: the wire waits ``delay`` seconds, then ``finish()`` completes it
+    and gives the method's result (a uuid is registered meanwhile without its message)."""
 
-    def entity(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "code": self.code,
-            "type": self.type,
-            "isHidden": False,
-            "isSupportOpenline": self.is_support_openline,
-            "isReactionsEnabled": True,
-            "backgroundId": None,
-            "language": "ru",
-            "moduleId": "rest",
-            "eventMode": self.event_mode,
-            "countMessage": 0,
-            "countCommand": len(self.commands),
-            "countChat": 0,
-            "countUser": 0,
-        }
-
-    @property
-    def serves_open_lines(self) -> bool:
-        return self.type == "openline" or self.is_support_openline
+    delay: float
+    finish: Callable[[], Any] = field(repr=False)
 
 
-@dataclass
-class FakeMessage:
-    id: int
-    dialog_id: str
-    author_id: int
-    text: str
-    kind: Literal["customer", "operator", "bot", "system"]
-    keyboard: list[dict[str, Any]] = field(default_factory=list)
-    date: float = field(default_factory=time.time)
-    pressed: set[str] = field(default_factory=set)
-    uuid: str = ""  # the sender's templateId, when it gave a valid one
-
-    @property
-    def buttons(self) -> list[dict[str, Any]]:
-        return [b for b in self.keyboard if b.get("TYPE") != "NEWLINE"]
-
-    def entity(self, chat_id: int) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "chatId": chat_id,
-            "authorId": self.author_id,
-            "date": iso(self.date),
-            "text": self.text,
-            "isSystem": self.kind == "system",
-            "uuid": self.uuid,
-            "forward": None,
-            "params": {},
-            "viewedByOthers": False,
-        }
-
-
-@dataclass
-class FakeSession:
-    id: int
-    state: SessionState
-    bot_id: int | None
-    operator_id: int | None = None
-
-
-@dataclass
-class FakeChat:
-    """An open-line chat (entity type LINES) between a connector customer and the line."""
-
-    id: int
-    line_id: int
-    connector: str
-    customer: FakeUser
-    session: FakeSession
-    members: set[int] = field(default_factory=set)
-    sessions: list[FakeSession] = field(default_factory=list)
-
-    @property
-    def dialog_id(self) -> str:
-        return f"chat{self.id}"
-
-    @property
-    def entity_id(self) -> str:
-        return f"{self.connector}|{self.line_id}|{self.id + 1000}|{self.customer.id}"
-
-    def entity(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "dialogId": self.dialog_id,
-            "type": "lines",
-            "name": f"{self.customer.name} - Open Line {self.line_id}",
-            "entityType": "LINES",
-            "entityId": self.entity_id,
-            "entityData1": f"N|NONE|0|N|N|{self.session.id}|{int(time.time())}|0|0|0",
-            "entityData2": "LEAD|0|COMPANY|0|CONTACT|0|DEAL|0",
-            "entityData3": "",
-            "owner": self.session.operator_id or self.session.bot_id or 0,
-            "avatar": "",
-            "color": "#ab7761",
-        }
-
-
-@dataclass(frozen=True)
-class Transfer:
-    """A bot's session action: ``operator`` (to the line's queue), ``transfer`` or ``finish``."""
-
-    chat_id: int
-    session_id: int
-    bot_id: int | None
-    kind: Literal["operator", "transfer", "finish"]
-    target: str = ""
-
-
-@dataclass(frozen=True)
-class CallRecord:
-    method: str
-    params: dict[str, Any]
-    auth: Literal["webhook", "oauth", "none"]
-    status: int
-    error: str | None = None
-
-
-@dataclass(frozen=True)
-class Delivery:
-    """One webhook-mode event POST; ``status`` is None when the handler could not be reached."""
-
-    url: str
-    event: str
-    form: list[tuple[str, str]]
-    status: int | None
-
-
-@dataclass
-class LineConfig:
-    welcome_bot_id: int | None = None  # None: the first registered open-line bot
-    welcome_bot_left: Literal["queue", "close"] = "queue"
-
-
-class Portal:
+class Portal(OpenLines):
     """Everything the fake portal knows; synchronous, so methods and drivers share it safely."""
 
-    def __init__(self, domain: str, member_id: str, application_token: str) -> None:
+    def __init__(
+        self,
+        domain: str,
+        member_id: str,
+        application_token: str,
+        *,
+        clock: Callable[[], float] = time.time,
+        revision: int = 36,
+        event_format: Literal["nextOffset", "lastEventId"] | None = None,
+        require_client_id_in_url: bool = True,
+    ) -> None:
         self.domain = domain
         self.member_id = member_id
         self.application_token = application_token
+        self.now = clock
+        self.revision = revision
+        # BOT-BC-0325-1 (25.03.2026) replaced lastEventId; both public releases with imbot.v2
+        # (REST 32 and 33) already answer nextOffset, so only older (cloud) revisions use it.
+        self.event_format = event_format or ("lastEventId" if revision < 32 else "nextOffset")
+        self.require_client_id_in_url = require_client_id_in_url
+        self.update_fills_keyboard_bot_id = False  # unsettled: see chatmethods.message_update
         self.client_endpoint = ""  # set once the server knows its URL
         self._ids = itertools.count(100)
         self._event_ids = itertools.count(1)
@@ -213,10 +90,16 @@ class Portal:
         self.bots: dict[int, FakeBot] = {}
         self.chats: dict[int, FakeChat] = {}
         self.dialogs: dict[str, list[FakeMessage]] = {}
-        self.uuids: dict[str, FakeMessage] = {}  # templateId -> the message first sent with it
+        self.messages: dict[int, FakeMessage] = {}
+        self.uuids: dict[str, UuidRecord] = {}
         self.lines: dict[int, LineConfig] = {}
         self.transfers: list[Transfer] = []
         self.outbox: list[tuple[FakeBot, dict[str, Any]]] = []  # webhook-mode events to POST
+        self.undelivered: list[tuple[int, str, str]] = []  # (bot id, event, why) never POSTed
+        self.dropped_presses: list[DroppedPress] = []
+        self.send_faults: list[SendFault] = []  # for the next sends with a valid uuid
+
+    # -- people and lines --------------------------------------------------------------------
 
     def new_id(self) -> int:
         return next(self._ids)
@@ -225,6 +108,15 @@ class Portal:
         user = FakeUser(self.new_id(), name, kind)
         self.users[user.id] = user
         return user
+
+    def is_bot(self, user_id: int) -> bool:
+        return user_id in self.bots
+
+    def is_real_operator(self, user_id: int) -> bool:
+        """``Queue::isRealOperator`` (``imopenlines/lib/queue.php:660-678``): not a bot, not a
+        connector user."""
+        user = self.users.get(user_id)
+        return user is not None and user.kind == "employee"
 
     def line(self, line_id: int) -> LineConfig:
         return self.lines.setdefault(line_id, LineConfig())
@@ -235,109 +127,168 @@ class Portal:
             return self.bots.get(wanted)
         return next((b for b in self.bots.values() if b.serves_open_lines), None)
 
-    def post(
-        self,
-        dialog_id: str,
-        author_id: int,
-        text: str,
-        kind: Literal["customer", "operator", "bot", "system"],
-        keyboard: list[dict[str, Any]] | None = None,
-        uuid: str = "",
-    ) -> FakeMessage:
-        """Add a message; a repeated non-system ``uuid`` returns the first message instead.
-
-        As the IM module's ``SendingService::checkDuplicateByUuid``: a valid uuid is registered
-        with the message it was sent with, and a later send with the same one posts nothing.
-        """
-        if uuid and kind != "system" and UUID_FORM.fullmatch(uuid):
-            uuid = uuid.lower()
-            if uuid in self.uuids:
-                return self.uuids[uuid]
-        else:
-            uuid = ""
-        message = FakeMessage(self.new_id(), dialog_id, author_id, text, kind, keyboard or [])
-        message.uuid = uuid
-        if uuid:
-            self.uuids[uuid] = message
-        self.dialogs.setdefault(dialog_id, []).append(message)
-        return message
-
     def chat_of(self, dialog_id: str) -> FakeChat | None:
         if dialog_id.startswith("chat") and dialog_id[4:].isdigit():
             return self.chats.get(int(dialog_id[4:]))
         return None
 
-    def start_session(self, chat: FakeChat) -> None:
-        """A new session: the line's welcome bot (if any) joins and says hello via JOINCHAT."""
-        bot = self.welcome_bot(chat.line_id)
-        chat.session = FakeSession(
-            self.new_id(), "bot" if bot else "queue", bot.id if bot else None
-        )
-        chat.sessions.append(chat.session)
-        if bot is not None:
-            chat.members.add(bot.id)
-            self.emit(
-                bot,
-                "ONIMBOTV2JOINCHAT",
-                {
-                    "dialogId": chat.dialog_id,
-                    "chat": chat.entity(),
-                    "user": chat.customer.entity(),
-                    "language": "ru",
-                },
-            )
+    # -- messages ----------------------------------------------------------------------------
 
-    def notify_bots(self, chat: FakeChat, message: FakeMessage, author: FakeUser) -> None:
-        """ONIMBOTV2MESSAGEADD to each open-line bot still in the chat (operators' messages too)."""
-        for bot_id in sorted(chat.members):
-            bot = self.bots.get(bot_id)
-            if bot is None or not bot.serves_open_lines or author.kind == "bot":
-                continue
-            self.emit(
-                bot,
-                "ONIMBOTV2MESSAGEADD",
-                {
-                    "message": message.entity(chat.id),
-                    "chat": chat.entity(),
-                    "user": author.entity(),
-                    "language": "ru",
-                },
-            )
+    def post(
+        self,
+        dialog_id: str,
+        author_id: int,
+        text: str,
+        kind: MessageKind,
+        keyboard: list[dict[str, Any]] | None = None,
+        uuid: str = "",
+    ) -> FakeMessage:
+        """Add a message, deduplicated by ``uuid`` as ``SendingService::checkDuplicateByUuid``
+        does (``im/lib/V2/Message/Send/SendingService.php:59-92``):
+
+        * only a non-system message whose uuid passes ``Uuid::validate`` is checked;
+        * a new uuid is registered (``INSERT IGNORE``), the message posted, its id written back;
+        * a uuid with a message answers that message, posting nothing (kept 31 days);
+        * a uuid without a message, younger than an hour: ``MESSAGE_DUPLICATED_BY_UUID``; older:
+          re-stamped (``updateIfExpired``) and the message is posted.
+        """
+        now = self.now()
+        record: UuidRecord | None = None
+        if uuid and kind != "system" and UUID_FORM.fullmatch(uuid):
+            self.uuids = {k: r for k, r in self.uuids.items() if now - r.created <= UUID_KEPT}
+            record = self.uuids.get(uuid)
+            if record is None:
+                record = self.uuids[uuid] = UuidRecord(now)
+            elif record.message_id is not None:
+                return self.messages[record.message_id]
+            elif now - record.created <= UUID_TTL:
+                raise FakeApiError(
+                    "MESSAGE_DUPLICATED_BY_UUID", "Message with this uuid is already being sent"
+                )
+            else:
+                record.created = now
+        else:
+            uuid = ""
+        fault = self.send_faults.pop(0) if record is not None and self.send_faults else None
+        if fault is not None:
+            return self._faulty_post(fault, dialog_id, author_id, text, kind, keyboard, uuid)
+        message = self._append(dialog_id, author_id, text, kind, keyboard, uuid)
+        if record is not None:
+            record.message_id = message.id  # Uuid::updateMessageId in onAfterMessageSend
+        return message
+
+    def _faulty_post(
+        self,
+        fault: SendFault,
+        dialog_id: str,
+        author_id: int,
+        text: str,
+        kind: MessageKind,
+        keyboard: list[dict[str, Any]] | None,
+        uuid: str,
+    ) -> FakeMessage:
+        """A send that registered its uuid and then failed, or is still running."""
+        if fault.kind == "in_flight":
+
+            def finish() -> FakeMessage:
+                message = self._append(dialog_id, author_id, text, kind, keyboard, uuid)
+                self.uuids[uuid].message_id = message.id
+                return message
+
+            raise Deferred(fault.seconds, finish)
+        if fault.posted:  # stored, but its id never written back to the uuid row
+            self._append(dialog_id, author_id, text, kind, keyboard, uuid)
+        if fault.status >= 500:
+            raise FakeApiError("INTERNAL_SERVER_ERROR", "Internal server error", 500)
+        # CIMMessenger::Add returned false with no application exception: SENDING_FAILED.
+        raise FakeApiError("SENDING_FAILED", "Message sending failed")
+
+    def _append(
+        self,
+        dialog_id: str,
+        author_id: int,
+        text: str,
+        kind: MessageKind,
+        keyboard: list[dict[str, Any]] | None,
+        uuid: str,
+    ) -> FakeMessage:
+        message = FakeMessage(
+            self.new_id(), dialog_id, author_id, stored_text(text), kind, keyboard or []
+        )
+        message.date, message.uuid = self.now(), uuid
+        self.dialogs.setdefault(dialog_id, []).append(message)
+        self.messages[message.id] = message
+        return message
+
+    # -- events ------------------------------------------------------------------------------
 
     def emit(self, bot: FakeBot, event_type: str, data: dict[str, Any]) -> None:
-        """Queue for fetch mode (full bot object) or the webhook outbox (``{id, code, auth}``)."""
+        """Fetch mode: a row of the bot's event log with its own ``eventId``
+        (``EventLogger::writeToLog``, ``im/lib/V2/EventLog/EventLogger.php:229-260``). Webhook
+        mode: one form POST (``rest/lib/event/sender.php``), or none at all when a
+        webhook-registered bot's handler URL lacks ``CLIENT_ID=<botToken>`` and this portal
+        requires it (``BotWebhookPayloadBuilder::resolveAppCode``, ``BotWebhookPayloadBuilder.php:
+        205-218``: "Event is intended for another application" is caught and nothing is sent)."""
         if bot.event_mode == "fetch":
-            event = {
-                "eventId": next(self._event_ids),
-                "type": event_type,
-                "date": iso(time.time()),
-                "data": {"bot": bot.entity(), **data},
-            }
-            bot.queue.append(event)
+            event_id = next(self._event_ids)
+            bot.queued_at[event_id] = self.now()
+            bot.queue.append(
+                {
+                    "eventId": event_id,
+                    "type": event_type,
+                    "date": iso(self.now()),
+                    "data": {"bot": bot.entity(revision=self.revision), **data},
+                }
+            )
             return
+        if self.require_client_id_in_url and bot.owner.startswith("token:"):
+            query = dict((k.upper(), v) for k, v in parse_qsl(urlsplit(bot.webhook_url).query))
+            if f"token:{query.get('CLIENT_ID', '')}" != bot.owner:
+                self.undelivered.append(
+                    (bot.id, event_type, "Event is intended for another application")
+                )
+                return
+        webhook_bot: dict[str, Any] = {"id": bot.id, "code": bot.code}
+        if bot.owner.startswith("app:"):  # an app-less handler has no bot token (getAuth -> [])
+            webhook_bot["auth"] = self.bot_auth(bot)
         body = {
             "event": event_type,
             "event_handler_id": str(bot.id + 7000),
-            "data": {"bot": {"id": bot.id, "code": bot.code, "auth": self.bot_auth(bot)}, **data},
-            "ts": str(int(time.time())),
+            "data": {"bot": webhook_bot, **data},
+            "ts": str(int(self.now())),
             "auth": {
                 "domain": self.domain,
                 "client_endpoint": self.client_endpoint,
-                "server_endpoint": f"{self.client_endpoint.removesuffix('/rest/')}/oauth/rest/",
+                "server_endpoint": self.server_endpoint,
                 "member_id": self.member_id,
-                "application_token": self.application_token,
+                "application_token": self.event_token(bot),
             },
         }
         self.outbox.append((bot, body))
 
+    def event_token(self, bot: FakeBot) -> str:
+        """``auth[application_token]`` of the bot's events: an OAuth app's token, the one
+        ONAPPINSTALL carried (``CRestUtil::getApplicationToken``, ``rest/lib/event/sender.php:
+        236-244``); a webhook-registered v2 bot's subscriptions carry ``"custom" + botToken``
+        (``Bot::bindV2RestEvents``, ``imbot/lib/V2/Controller/Bot.php:461-515``, sent as is for
+        app-less handlers, ``sender.php:258``). Source-read, not documented."""
+        return self.application_token if bot.owner.startswith("app:") else bot.app_code
+
+    @property
+    def server_endpoint(self) -> str:
+        return f"{self.client_endpoint.removesuffix('/rest/')}/oauth/rest/"
+
     def bot_auth(self, bot: FakeBot) -> dict[str, Any]:
+        """``data[bot][auth]`` of an OAuth app's bot (``imbot/lib/restservice.php:31-39``)."""
+        if not bot.access_token:
+            bot.access_token = secrets.token_hex(16)
         return {
             "access_token": bot.access_token,
-            "expires": str(int(time.time()) + 3600),
+            "expires": str(int(self.now()) + 3600),
             "expires_in": "3600",
             "scope": "imbot,imopenlines",
             "domain": self.domain,
-            "server_endpoint": f"{self.client_endpoint.removesuffix('/rest/')}/oauth/rest/",
+            "server_endpoint": self.server_endpoint,
             "status": "L",
             "client_endpoint": self.client_endpoint,
             "member_id": self.member_id,
