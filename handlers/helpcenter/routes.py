@@ -72,22 +72,34 @@ async def _stylesheet(request: web.Request) -> web.Response:
 async def _bare(request: web.Request) -> web.Response:
     """``/kb`` itself: the contents live at ``/kb/``."""
     if request.method not in READ_METHODS:
-        return _not_allowed(request, 0)
+        return _not_allowed(request)
     # Relative, so that it holds behind a proxy that serves the app under a path of its own.
-    location = HELP_CENTER_PATH.rsplit("/", 1)[-1] + "/"
-    return web.Response(status=301, headers={"Location": location, "Cache-Control": PAGE_CACHE})
+    return web.Response(
+        status=301, headers={"Location": _root(request), "Cache-Control": PAGE_CACHE}
+    )
 
 
 async def _other(request: web.Request) -> web.Response:
     """Any other path below ``/kb/`` (404), or a method other than GET and HEAD (405)."""
-    depth = request.match_info["tail"].count("/")
     if request.method not in READ_METHODS:
-        return _not_allowed(request, depth)
-    return _send(request, *request.app[HELPCENTER].problem(404, depth), cache=PROBLEM_CACHE)
+        return _not_allowed(request)
+    return _send(
+        request, *request.app[HELPCENTER].problem(404, _root(request)), cache=PROBLEM_CACHE
+    )
 
 
-def _not_allowed(request: web.Request, depth: int) -> web.Response:
-    response = _send(request, *request.app[HELPCENTER].problem(405, depth), cache=PROBLEM_CACHE)
+def _root(request: web.Request) -> str:
+    """The relative way from the page asked back to /kb/, by the path as sent (an encoded slash
+    is no folder): an error page's links must work wherever it was asked."""
+    path = request.raw_path.split("?", 1)[0]
+    if path == HELP_CENTER_PATH:
+        return HELP_CENTER_PATH.rsplit("/", 1)[-1] + "/"
+    return "../" * max(0, path.count("/") - HELP_CENTER_PATH.count("/") - 1)
+
+
+def _not_allowed(request: web.Request) -> web.Response:
+    page = request.app[HELPCENTER].problem(405, _root(request))
+    response = _send(request, *page, cache=PROBLEM_CACHE)
     response.headers["Allow"] = "GET, HEAD"
     return response
 
@@ -122,7 +134,7 @@ async def _guard(request: web.Request, handler: Handler) -> web.StreamResponse:
         raise  # none of ours; aiohttp's own answer
     except Exception:
         log.exception("help center page failed method=%s path=%.200s", request.method, request.path)
-        page, etag = request.app[HELPCENTER].problem(500, max(0, request.path.count("/") - 2))
+        page, etag = request.app[HELPCENTER].problem(500, _root(request))
         response = _send(request, page, etag, cache=PROBLEM_CACHE)
     response.headers.update(SECURITY_HEADERS)
     return response

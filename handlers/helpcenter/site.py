@@ -21,7 +21,7 @@ from knowledge.base import KnowledgeBase
 from knowledge.loader import shipped_sources
 
 CACHED_PAGES = 1024  # finished pages kept: every entry of a large base, and the recent searches
-MAX_DEPTH = 8  # a "not found" page is cached per path depth up to this
+MAX_DEPTH = 8  # an error page is cached per path depth up to this
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,16 +107,14 @@ class Site:
             ),
         )
 
-    def problem(self, status: int, depth: int = 0) -> tuple[Page, str]:
-        """The page for 404 (no such page), 405 (not a read) or 500, linking back from ``depth``
-        folders below the contents."""
-        render = partial(
-            self._render, "problem.html", status_code=status, status=status, root="../" * depth
-        )
-        if depth > MAX_DEPTH:
+    def problem(self, status: int, root: str = "") -> tuple[Page, str]:
+        """The page for 404 (no such page), 405 (not a read) or 500, whose links lead to the
+        contents through ``root`` (relative: "" beside it, "../" one folder below, …)."""
+        render = partial(self._render, "problem.html", status_code=status, status=status, root=root)
+        if root.count("/") > MAX_DEPTH:
             page = render()
             return page, page.etag
-        return self.cache.get(f"problem:{status}:{depth}", render)
+        return self.cache.get(f"problem:{status}:{root}", render)
 
     def _render(self, template: str, status_code: int = 200, **context: Any) -> Page:
         context.setdefault("root", "")

@@ -8,6 +8,7 @@ import logging
 from collections.abc import AsyncIterator, Collection
 from pathlib import Path
 from typing import Any
+from urllib.parse import urljoin
 
 import pytest
 from aiohttp import ClientResponse
@@ -189,6 +190,7 @@ async def test_unknown_and_traversal_paths_are_plain_404_pages(
     assert response.status == 404 and response.headers["Cache-Control"] == "no-store"
     assert "Такой страницы нет" in html and "root:" not in html and "import" not in html
     _assert_no_leak(response, html)
+    _assert_links_home(path, html)
 
 
 @pytest.mark.parametrize("method", ["POST", "PUT", "DELETE", "PATCH", "OPTIONS"])
@@ -197,8 +199,10 @@ async def test_only_get_and_head_are_answered(
     client: TestClient[Any, Any], method: str, path: str
 ) -> None:
     response = await client.request(method, path, data=b"q=1")
+    html = await response.text()
     assert response.status == 405 and response.headers["Allow"] == "GET, HEAD"
-    assert "Эти страницы можно только читать." in await response.text()
+    assert "Эти страницы можно только читать." in html
+    _assert_links_home(path.split("?", 1)[0], html)
 
 
 async def test_head_is_get_without_a_body(client: TestClient[Any, Any]) -> None:
@@ -291,6 +295,13 @@ async def test_a_failing_page_is_a_plain_500_and_is_logged(
     assert "broken" not in html and "RuntimeError" not in html and __file__ not in html
     _assert_no_leak(response, html)
     assert any("help center page failed" in r.getMessage() for r in caplog.records)
+
+
+def _assert_links_home(path: str, html: str) -> None:
+    """The page's relative links lead back to the help center from wherever it was asked."""
+    sheet = html.split('<link rel="stylesheet" href="', 1)[1].split("?", 1)[0]
+    contents = html.split('<a class="home" href="', 1)[1].split('"', 1)[0]
+    assert urljoin(path, sheet) == "/kb/static/style.css" and urljoin(path, contents) == "/kb/"
 
 
 def _assert_no_leak(response: ClientResponse, body: str) -> None:
