@@ -21,6 +21,7 @@ _COMMAND_MODULES = (
     "handlers.cli.report",
     "handlers.cli.bitrix",
     "handlers.cli.serve",
+    "handlers.cli.doctor",
 )
 # The module of each top-level command, so that `helpbot ask` does not import the database,
 # aiogram and aiohttp that other commands need (start-up time is part of a batch's time).
@@ -33,6 +34,7 @@ _MODULE_OF = {
     "report": "handlers.cli.report",
     "bitrix": "handlers.cli.bitrix",
     "serve": "handlers.cli.serve",
+    "doctor": "handlers.cli.doctor",
 }
 # Terminal lines are for people: "warning: skipped x.md: no title" (-v adds time and logger).
 _TERMINAL_LOG_FORMAT = "%(levelname)s: %(message)s"
