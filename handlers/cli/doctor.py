@@ -81,8 +81,11 @@ def _settings_set(settings: Settings, config: Path | None) -> Iterable[Check]:
     given = {name.upper() for name in os.environ} | set(from_file)
     for name in sorted(given & names.keys()):
         yield ok("setting", f"{name}={_shown(name, setting_value(settings, names[name]))}")
-    prefixes = tuple(p for p in setting_prefixes() if p not in _NOISY_PREFIXES)
-    unknown = set(from_file) | {name for name in given if name.startswith(prefixes)}
+    # Only names with our prefixes: the file may also hold compose.yaml's (POSTGRES_PASSWORD).
+    file_prefixes = ("HELPBOT_", *setting_prefixes())
+    env_prefixes = tuple(p for p in file_prefixes if p not in _NOISY_PREFIXES)
+    unknown = {n for n in from_file if n.startswith(file_prefixes)}
+    unknown |= {n for n in given if n.startswith(env_prefixes)}
     for name in sorted(unknown - names.keys() - _NOT_SETTINGS):
         yield warn("setting", f"{name} is not a helpbot setting (misspelt?): ignored")
 
