@@ -142,3 +142,26 @@ def test_version_verbose_names_a_bad_setting(
     out = capsys.readouterr().out
     assert "settings:      invalid configuration: DATABASE_URL" in out
     assert "hunter2secret" not in out
+
+
+def test_doctor_on_a_fresh_machine_warns_and_points_at_an_old_database(
+    data_home: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    project = _in(tmp_path / "project", monkeypatch)
+    (project / "var").mkdir()
+    (project / "var" / "helpbot.db").write_bytes(b"")  # where earlier versions kept it
+    assert main(["doctor"]) == 0  # nothing is broken: the first `chat` makes the database
+    lines = capsys.readouterr().out.splitlines()
+    assert f"ok    data home    {data_home} (not created yet: made on first use)" in lines
+    assert (
+        f"warn  database     {project / 'var' / 'helpbot.db'} is an older database in this "
+        f"folder, not the one in use; to keep it: mv {project / 'var' / 'helpbot.db'} "
+        f"{data_home / 'helpbot.db'}"
+    ) in lines
+    assert any(
+        line.startswith("warn  database     ") and "not created yet" in line for line in lines
+    )
+    assert not data_home.exists(), "the doctor only reads"

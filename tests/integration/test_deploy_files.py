@@ -51,6 +51,13 @@ def assert_command(args: list[str], where: str) -> None:
     assert parsed.command is not None or parsed.version, where
 
 
+def test_every_setting_is_documented_and_everything_documented_is_read() -> None:
+    names = set(setting_names())
+    assert names - documented() == set()
+    # Besides the settings, .env.example documents only compose.yaml's own variables.
+    assert documented() - names == {"POSTGRES_PASSWORD"}
+
+
 # --- Dockerfile -----------------------------------------------------------------------------
 
 
