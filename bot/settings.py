@@ -231,7 +231,7 @@ class Settings(BaseSettings):
     # (Built as ``Settings(helpbot_home=...)``: a field read as "home" would read $HOME.)
     home: Path = Field(
         default_factory=data_home.default_home,
-        validation_alias="helpbot_home",
+        validation_alias=data_home.HOME_ENV.lower(),
     )
     knowledge_dir: Path | None = None
     # Keys of the corpus words between runs (a build is several times faster); empty: none.

@@ -33,6 +33,7 @@ _NOT_SETTINGS = frozenset({"HELPBOT_CONFIG"})
 _NOISY_PREFIXES = ("DATABASE_", "REDIS_", "WEB_", "LOG_")  # set by hosts and container links
 _LEGACY_DATABASE = Path("var/helpbot.db")  # where the database was before HELPBOT_HOME
 CONNECT_SECONDS = 10.0
+_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # HOURS_DAYS as people write it
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -99,8 +100,8 @@ def _shown(name: str, value: object) -> str:
     if name.endswith("WEBHOOK_URL"):  # its path may carry a secret, as some set-ups do
         scheme, _, rest = str(value).partition("://")
         return f"{scheme}://{rest.split('/', 1)[0]}/***"
-    if isinstance(value, frozenset | set):
-        return ",".join(str(v) for v in sorted(value))
+    if name == "HOURS_DAYS" and isinstance(value, frozenset):
+        return ",".join(_DAYS[day] for day in sorted(value))
     return str(value)
 
 

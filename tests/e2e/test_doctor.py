@@ -248,3 +248,23 @@ async def test_doctor_checks_redis_when_it_is_set(
     code, lines, _ = await doctor(capsys)
     assert code == 0
     assert any(line.startswith("ok    redis        redis://") for line in lines)
+
+
+async def test_doctor_names_a_misspelt_setting(
+    setup: Setup, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (setup.tmp_path / ".env").write_text(
+        "QUEUE_REFLAG_MINUTS=5\nHOURS_DAYS=mon-fri,sun\nPOSTGRES_PASSWORD=for-compose\n",
+        encoding="utf-8",
+    )
+    setup.env(TELEGRAM_POLL_TIMOUT="10")
+    code, lines, _ = await doctor(capsys)
+    assert code == 0  # a warning: the bot runs, with the defaults
+    assert f"ok    config file  {setup.tmp_path / '.env'}" in lines
+    assert "ok    setting      HOURS_DAYS=mon,tue,wed,thu,fri,sun" in lines
+    unknown = [line for line in lines if "is not a helpbot setting" in line]
+    assert unknown == [
+        "warn  setting      QUEUE_REFLAG_MINUTS is not a helpbot setting (misspelt?): ignored",
+        "warn  setting      TELEGRAM_POLL_TIMOUT is not a helpbot setting (misspelt?): ignored",
+    ]
+    assert "for-compose" not in "\n".join(lines)
