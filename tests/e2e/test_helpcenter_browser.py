@@ -79,7 +79,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     keep = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT")
+    keep += ("XDG_DATA_HOME", "XDG_CONFIG_HOME")  # the run's own (tests/conftest.py)
     env = {k: v for k, v in os.environ.items() if k in keep} | {
+        "HELPBOT_HOME": str(tmp / "home"),
         "DATABASE_SQLITE_PATH": str(tmp / "helpbot.db"),
         "KNOWLEDGE_DIR": str(tmp / "articles"),
         "KNOWLEDGE_CACHE_DIR": str(ROOT / "var" / "cache"),
