@@ -304,6 +304,17 @@ def revision_get(portal: Portal, caller: Caller, params: dict[str, Any]) -> Any:
     return {"rest": portal.revision, "web": 130, "mobile": 23, "desktop": 6}
 
 
+def profile(portal: Portal, caller: Caller, params: dict[str, Any]) -> Any:
+    """``profile`` (docs ``api-reference/common/users/profile.md``): the calling user, no scope
+    needed (the webhook's user, or the user who installed the app)."""
+    user = portal.users.get(caller.user_id)
+    first, _, last = (user.name if user else "Portal Admin").partition(" ")
+    return {
+        "ID": str(caller.user_id), "ADMIN": True, "NAME": first, "LAST_NAME": last,
+        "PERSONAL_GENDER": "", "TIME_ZONE": "",
+    }  # fmt: skip
+
+
 # Method -> (handler, first REST revision that has it). Names are matched in lower case, as
 # CRestServer lower-cases them (rest/classes/general/rest.php:87).
 METHODS: dict[str, tuple[Method, int]] = {
@@ -317,6 +328,7 @@ METHODS: dict[str, tuple[Method, int]] = {
     "imbot.v2.Command.list": (command_list, 0),
     "imbot.v2.Event.get": (event_get, 0),
     "imbot.v2.Revision.get": (revision_get, 33),
+    "profile": (profile, 0),
     **{name: (handler, 0) for name, handler in CHAT_METHODS.items()},
 }
 _BY_NAME = {name.lower(): entry for name, entry in METHODS.items()}
