@@ -112,7 +112,9 @@ async def running(
     sqlite_db_url: str, kb: KnowledgeBase, mode: Mode = "polling"
 ) -> AsyncIterator[World]:
     """The app as `helpbot serve` composes it, against a fresh fake Telegram."""
-    async with FakeTelegram(poll_hold_scale=0.1, webhook_policy=FAST_WEBHOOK) as fake:
+    async with FakeTelegram(
+        poll_hold_scale=0.1, webhook_policy=FAST_WEBHOOK, local_mode=True
+    ) as fake:
         olga = fake.add_user("Olga", username="olga")
         group = fake.add_forum_group("Support", members=[olga])
         sock = _socket()
