@@ -1,23 +1,20 @@
-"""Helpers for the tests of the fake Telegram Bot API itself: the fixtures `fake`, `bot` and `ann`
-(import `fake_fixture, bot_fixture, ann_fixture` to use them), a real aiogram client, a raw HTTP
+"""Helpers for the tests of the fake Telegram Bot API itself: a real aiogram client, a raw HTTP
 caller (exact status, headers and body), and a loopback webhook receiver."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
-import pytest
 from aiogram import Bot
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiohttp import web
-from fakes.telegram_server import FakeTelegram, FakeUser, WebhookPolicy
+from fakes.telegram_server import FakeTelegram, WebhookPolicy
 
 FAST_WEBHOOK = WebhookPolicy(retry_base=0.01, retry_cap=0.05, max_attempts=5, timeout=2.0)
 
@@ -26,27 +23,6 @@ def make_bot(fake: FakeTelegram, token: str | None = None) -> Bot:
     session = AiohttpSession(api=TelegramAPIServer.from_base(fake.url))
     default = DefaultBotProperties(parse_mode="HTML", link_preview_is_disabled=True)
     return Bot(token or fake.token, session=session, default=default)
-
-
-@pytest.fixture(name="fake")
-async def fake_fixture() -> AsyncIterator[FakeTelegram]:
-    """A local-mode server (webhooks over loopback http), short long-polls."""
-    async with FakeTelegram(
-        poll_hold_scale=0.1, webhook_policy=FAST_WEBHOOK, local_mode=True
-    ) as server:
-        yield server
-
-
-@pytest.fixture(name="bot")
-async def bot_fixture(fake: FakeTelegram) -> AsyncIterator[Bot]:
-    client = make_bot(fake)
-    yield client
-    await client.session.close()
-
-
-@pytest.fixture(name="ann")
-def ann_fixture(fake: FakeTelegram) -> FakeUser:
-    return fake.add_user("Ann", username="ann", started=True)
 
 
 def keyboard(*data: str) -> InlineKeyboardMarkup:

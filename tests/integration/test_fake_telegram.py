@@ -18,15 +18,8 @@ from aiogram.exceptions import (
 from aiogram.types import CallbackQuery, Message
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler
 from aiohttp import web
-from fake_telegram_helpers import (  # noqa: F401 (fixtures)
-    FAST_WEBHOOK,
-    Receiver,
-    ann_fixture,
-    bot_fixture,
-    fake_fixture,
-    keyboard,
-    make_bot,
-)
+from fake_telegram_fixtures import ann_fixture, bot_fixture, fake_fixture  # noqa: F401
+from fake_telegram_helpers import FAST_WEBHOOK, Receiver, keyboard, make_bot
 from fakes.telegram_server import SECRET_HEADER, FakeTelegram, FakeUser, RateLimits
 
 # getMe, tokens, encodings ------------------------------------------------------------------

@@ -100,11 +100,12 @@ async def execute(
     # SRV `Client::send` counts requests in flight on api.telegram.org only, local methods aside.
     counted = not world.local_mode and lowered not in TRANSPORT_METHODS
     world.in_flight += counted
+    flooded = counted and world.in_flight > world.max_in_flight  # counted on arrival
     try:
         delay = world.delays.take(name)
         if delay > 0:
             await asyncio.sleep(delay)
-        return await _run(world, name, handler, params, arrived, via_webhook_reply, counted)
+        return await _run(world, name, handler, params, arrived, via_webhook_reply, flooded)
     finally:
         world.in_flight -= counted
 
@@ -116,7 +117,7 @@ async def _run(
     params: Params,
     arrived: float,
     via_webhook_reply: bool,
-    counted: bool,
+    flooded: bool,
 ) -> Answer:
     def record(status: int, result: Any, description: str | None, shaped: str | None) -> None:
         world.record(
@@ -134,7 +135,7 @@ async def _run(
 
     destination = _destination(params)
     try:
-        if counted and world.in_flight > world.max_in_flight:
+        if flooded:
             await world.clock.sleep(IN_FLIGHT_SLEEP)  # `fail_query_flood_limit_exceeded`
             raise too_many_requests(IN_FLIGHT_RETRY_AFTER)
         fault = world.faults.take(name, destination)

@@ -12,7 +12,7 @@ from aiohttp import web
 from .app import create_app
 from .clock import ServerClock
 from .controls import Controls
-from .limits import RateLimits
+from .limits import MAX_IN_FLIGHT, RateLimits
 from .models import (
     SUPERGROUP,
     FakeCallbackQuery,
@@ -53,7 +53,8 @@ class FakeTelegram(Controls, Records):
     `telegram-bot-api --local` server: any http(s) URL, loopback included, and deliveries.
     `latency`: seconds added to every Bot API call (real time). `callback_answer_window`: how
     long a callback query may be answered (not published; ~15 s reported). `time_scale`: how
-    fast the server's clock runs (the platform's own time limits, clock.py).
+    fast the server's clock runs (the platform's own time limits, clock.py). `max_in_flight`:
+    requests in flight before api.telegram.org answers 429 retry after 60 (limits.py).
     """
 
     def __init__(
@@ -68,6 +69,7 @@ class FakeTelegram(Controls, Records):
         local_mode: bool = False,
         callback_answer_window: float = 15.0,
         time_scale: float = 1.0,
+        max_in_flight: int = MAX_IN_FLIGHT,
     ) -> None:
         self._world = World(
             token,
@@ -80,6 +82,7 @@ class FakeTelegram(Controls, Records):
             latency=latency,
             callback_answer_window=callback_answer_window,
         )
+        self._world.max_in_flight = max_in_flight
         self._runner: web.AppRunner | None = None
         self._url: str | None = None
         self._next_user_id = 100_000_001

@@ -90,6 +90,8 @@ class Records:
 
     @property
     def pending_updates(self) -> list[dict[str, Any]]:
+        """Updates not yet confirmed or delivered (expired ones are gone, as on the server)."""
+        self._world.queue.expire()
         return [u.to_json() for u in self._world.queue.pending]
 
     @property
