@@ -69,10 +69,20 @@ def user_message(
         if target.members.get(user.id, "left") in ("left", "kicked"):
             raise ValueError(f"user {user.id} is not a member of chat {target.id}")
         topic = find_topic(target, thread_id) if thread_id and target.is_forum else None
+        if topic is not None and topic.closed and not _may_post_closed(target, topic, user):
+            raise ValueError(f"user {user.id} may not post in closed topic {topic.thread_id}")
     message = world.add_message(target, user, topic=topic, reply_to=reply_to, **fields)
     if bot_sees(world, target, message):
         world.queue.push("message", message.to_json(), target.id)
     return message
+
+
+def _may_post_closed(chat: FakeChat, topic: FakeTopic, user: FakeUser) -> bool:
+    """TD `can_send_message_to_forum_topic` (ForumTopicManager.cpp l. 1245-1255), for people:
+    a closed topic takes messages from its creator and from those who may manage topics (here:
+    the group's administrators and creator)."""
+    status = chat.members.get(user.id)
+    return topic.created_by == user.id or status in ("administrator", "creator")
 
 
 def anonymous_admin_message(
