@@ -14,7 +14,8 @@ import logging
 from pathlib import Path
 
 import pytest
-from test_telegram import OFF_TOPIC, QUESTION, World, _count, _escalate, _until, running
+from test_telegram import OFF_TOPIC, QUESTION, World, _count, _escalate, running
+from test_telegram_platform import drained
 
 from bot.__main__ import main
 from bot.storage.models import DeliveryStatus, InboxUpdate, OutboxMessage
@@ -27,13 +28,6 @@ ANSWERED = {"👌", "👍", "🫡", "💯"}  # ✅ is not a reaction Telegram al
 @pytest.fixture(scope="module")
 def kb() -> KnowledgeBase:
     return KnowledgeBase.load()
-
-
-async def _drained(w: World) -> None:
-    async def done() -> bool:
-        return await _count(w.services, OutboxMessage, status=DeliveryStatus.PENDING) == 0
-
-    await _until(w.fake, done)
 
 
 async def _taken(w: World, thread: int, card_data: str) -> None:
@@ -119,7 +113,7 @@ async def test_closing_a_topic_already_closed_by_hand_is_no_error(
         w.fake.close_topic(w.group, thread, by=w.olga)
         w.fake.operator_sends(w.group, thread, w.olga, "/close решено")
         await w.said(ann, "закрыто")
-        await _drained(w)
+        await drained(w)
 
         assert await _count(w.services, OutboxMessage, status=DeliveryStatus.FAILED) == 0
         assert len(w.fake.topics(w.group)) == 1
@@ -146,7 +140,7 @@ async def test_closing_a_ticket_whose_topic_was_deleted_opens_no_topic(
             argv = ["operator", "--as", "anna", "close", "1"]
             assert await asyncio.to_thread(main, argv) == 0
         await w.said(ann, "закрыто")
-        await _drained(w)
+        await drained(w)
 
         assert len(w.fake.topics(w.group)) == 1
         assert await _count(w.services, OutboxMessage, status=DeliveryStatus.FAILED) == 0

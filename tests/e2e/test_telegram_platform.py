@@ -14,7 +14,16 @@ import pytest
 from aiohttp import web
 from fakes.telegram_server import FakeTelegram, RateLimits
 from pydantic import ValidationError
-from test_telegram import QUESTION, Mode, _count, _escalate, _until, make_settings, running
+from test_telegram import (
+    QUESTION,
+    Mode,
+    World,
+    _count,
+    _escalate,
+    _until,
+    make_settings,
+    running,
+)
 
 from bot.app import open_services
 from bot.errors import HelpbotError
@@ -29,14 +38,14 @@ def kb() -> KnowledgeBase:
     return KnowledgeBase.load()
 
 
-async def _drained(w: object) -> None:
-    services = w.services  # type: ignore[attr-defined]
+async def drained(w: World) -> None:
+    """Wait until the outbox has sent (or given up) everything it was given."""
 
     async def done() -> bool:
-        pending = await _count(services, OutboxMessage, status=DeliveryStatus.PENDING)
-        return pending == 0 and await _count(services, OutboxMessage) > 0
+        pending = await _count(w.services, OutboxMessage, status=DeliveryStatus.PENDING)
+        return pending == 0 and await _count(w.services, OutboxMessage) > 0
 
-    await _until(w.fake, done)  # type: ignore[attr-defined]
+    await _until(w.fake, done)
 
 
 @pytest.mark.xfail(
@@ -73,7 +82,7 @@ async def test_an_unreadable_successful_send_is_not_sent_again(
         w.fake.next_result("sendMessage", "unknown_tag")
         w.fake.user_sends(ann, QUESTION)
         await w.said(ann, "пароль")
-        await _drained(w)
+        await drained(w)
 
         assert len(w.fake.bot_messages(ann)) == 1
         assert await _count(w.services, OutboxMessage, status=DeliveryStatus.DONE) == 1
@@ -95,7 +104,7 @@ async def test_an_html_502_is_retried_as_a_transient_failure(
         w.fake.force_error(1, 502, method="sendMessage", html=True)
         w.fake.user_sends(ann, QUESTION)
         await w.said(ann, "пароль", timeout=10)
-        await _drained(w)
+        await drained(w)
 
         assert len(w.fake.bot_messages(ann)) == 1
     errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
@@ -191,6 +200,6 @@ async def test_the_bots_default_send_limits_keep_within_telegrams(
         for person in people:
             await w.said(person, "пароль", timeout=10)
         await _escalate(w, w.fake.add_user("Eve"))
-        await _drained(w)
+        await drained(w)
 
         assert [c for c in w.fake.calls() if c.status == 429] == []
