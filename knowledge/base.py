@@ -118,8 +118,7 @@ class KnowledgeBase:
         action = choose_action([m.score for m in matches], self.thresholds)
         confidence = matches[0].score if matches else 0.0
         if action is Action.ANSWER:
-            keys = [k.key for k in query.keys if k.known]
-            answer = build_answer(matches[0].entry, self._analyzer, keys)
+            answer = build_answer(matches[0].entry, self._analyzer, self._weights(query))
             return Decision(action, matches, answer, language, confidence=confidence)
         if action is Action.CLARIFY:
             band = self.thresholds.clarify_band
@@ -133,8 +132,16 @@ class KnowledgeBase:
     def answer_for(self, entry_id: str, question: str = "") -> Answer:
         """The answer content for one entry, its text chosen for ``question`` when given."""
         entry = self._by_id[entry_id]
-        keys = [k.key for k in self._reader.read(question).keys if k.known] if question else []
-        return build_answer(entry, self._analyzer, keys)
+        weights = self._weights(self._reader.read(question)) if question else None
+        return build_answer(entry, self._analyzer, weights)
+
+    def _weights(self, query: Query) -> dict[str, float]:
+        """How much each known key of the question says: its rarity x how surely it was read."""
+        out: dict[str, float] = {}
+        for k in query.keys:
+            if k.known:
+                out[k.key] = out.get(k.key, 0.0) + self._index.key_idf(k.key) * k.weight
+        return out
 
 
 def choose_action(scores: Sequence[float], t: Thresholds) -> Action:
