@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from functools import lru_cache
 
 from knowledge.analyzer import Analyzer
 from knowledge.model import Answer, Entry, Link
 from knowledge.parsing.common import path_in
+from knowledge.passages import END_MARKS, ITEM, Passage, passages
 from knowledge.text import detect_lang
 
 MAX_ANSWER_CHARS = 600
@@ -24,23 +24,8 @@ MIN_TEXT = 160
 # Every line of an entry is about its title in a way, so the title's own words say little
 # about which line answers; the question's other words decide.
 TITLE_KEY_FACTOR = 0.3
-_END_MARKS = (".", "!", "?", "…", ";")
 _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")
-_ITEM = re.compile(r"^\s*(?:[•·▪◦*–-]\s|\d{1,2}(?:\s*[-–]\s*\d{1,2})?[.)]\s)")
-_HEADING_MAX = 90
 _DANGLING_WORDS = 3
-
-
-@dataclass(frozen=True, slots=True)
-class _Unit:
-    """One line or paragraph of an entry."""
-
-    text: str
-    keys: frozenset[str]
-    path: str  # the menu path it gives, or ""
-    declared: bool  # ... in a "Путь: …" line of its own
-    heading: bool  # a title-like line: what follows explains it
-    item: bool  # a list item or a numbered step
 
 
 def build_answer(
@@ -51,7 +36,7 @@ def build_answer(
     ``question`` maps the question's keys to how much each says (rarity x how surely it was
     read); without it the answer is the entry's summary or opening.
     """
-    units = _units(entry, analyzer)
+    units = passages(entry, analyzer)
     title_keys = frozenset(analyzer.keys(entry.title))
     wanted = {
         k: w * (TITLE_KEY_FACTOR if k in title_keys else 1.0) for k, w in (question or {}).items()
@@ -92,35 +77,15 @@ def entry_language(entry: Entry) -> str:
     return "en" if lang == "lat" else lang
 
 
-@lru_cache(maxsize=2048)
-def _units(entry: Entry, analyzer: Analyzer) -> tuple[_Unit, ...]:
-    """An entry's lines with their keys and paths, computed once per entry."""
-    out = []
-    for raw in entry.body.split("\n"):
-        text = " ".join(raw.split())
-        if not text:
-            continue
-        path, declared = path_in(text)
-        item = bool(_ITEM.match(text))
-        heading = (
-            not item
-            and len(text) <= _HEADING_MAX
-            and not text.endswith((*_END_MARKS, ":"))
-            and not path
-        )
-        out.append(_Unit(text, frozenset(analyzer.keys(text)), path, declared, heading, item))
-    return tuple(out)
-
-
 def _gain(keys: frozenset[str], wanted: Mapping[str, float]) -> float:
     return sum(w for k, w in wanted.items() if k in keys)
 
 
-def _window_keys(units: Sequence[_Unit], window: range) -> frozenset[str]:
+def _window_keys(units: Sequence[Passage], window: range) -> frozenset[str]:
     return frozenset().union(*(units[i].keys for i in window))
 
 
-def _best_window(units: Sequence[_Unit], wanted: Mapping[str, float]) -> range | None:
+def _best_window(units: Sequence[Passage], wanted: Mapping[str, float]) -> range | None:
     """The passage around the line that holds most of what the question asks, with the heading
     that introduces it (the earliest of equals), or None when no line has any of it."""
     best: tuple[float, int] | None = None
@@ -136,7 +101,7 @@ def _best_window(units: Sequence[_Unit], wanted: Mapping[str, float]) -> range |
     return _extend(units, best[1]) if best else None
 
 
-def _lead_in(units: Sequence[_Unit], i: int) -> int:
+def _lead_in(units: Sequence[Passage], i: int) -> int:
     """Where a passage around line ``i`` starts: the first item of its list, and the heading
     or the «…:» line that introduces it."""
     while i > 0 and units[i].item and units[i - 1].item:
@@ -146,7 +111,7 @@ def _lead_in(units: Sequence[_Unit], i: int) -> int:
     return i
 
 
-def _extend(units: Sequence[_Unit], start: int) -> range:
+def _extend(units: Sequence[Passage], start: int) -> range:
     """Lines from ``start`` while they fit and the text is not yet whole: it is short, ends
     in a heading or a «…:», or is in the middle of a list."""
     end = start + 1
@@ -171,7 +136,7 @@ def _extend(units: Sequence[_Unit], start: int) -> range:
     return range(start, end)
 
 
-def _render(units: Sequence[_Unit], window: range) -> str:
+def _render(units: Sequence[Passage], window: range) -> str:
     lines = [units[i].text for i in window]
     if len(lines) == 1:
         return _finish(_clip(lines[0], MAX_ANSWER_CHARS))
@@ -187,7 +152,7 @@ def _finish(text: str) -> str:
 
 
 def _drop_dangling(line: str) -> str:
-    if line.endswith((*_END_MARKS, ":")) or _ITEM.match(line):
+    if line.endswith((*END_MARKS, ":")) or ITEM.match(line):
         return line
     sentences = _SENTENCE_END.split(line)
     if len(sentences) > 1 and len(sentences[-1].split()) <= _DANGLING_WORDS:
@@ -195,7 +160,7 @@ def _drop_dangling(line: str) -> str:
     return line
 
 
-def _window_path(units: Sequence[_Unit], window: range) -> str:
+def _window_path(units: Sequence[Passage], window: range) -> str:
     """The path given in the passage, else the nearest one declared ("Путь: …") before it."""
     for i in window:
         if units[i].path:
@@ -206,7 +171,7 @@ def _window_path(units: Sequence[_Unit], window: range) -> str:
     return ""
 
 
-def _declared_path(entry: Entry, units: Sequence[_Unit], text: str) -> str:
+def _declared_path(entry: Entry, units: Sequence[Passage], text: str) -> str:
     """For an answer from the summary or the opening: a path in that text, else the one the
     entry declares ("Путь: …"); a path mentioned in passing elsewhere belongs elsewhere."""
     for line in text.split("\n"):

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import heapq
+import itertools
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from operator import itemgetter
 
 from rapidfuzz import fuzz
 
+from knowledge.analyzer import Analyzer
 from knowledge.index import PREFIX_FACTOR, Index, prefix_key
 from knowledge.model import Match
+from knowledge.passages import key_pairs
 from knowledge.query import Query
 
 CANDIDATES = 40
@@ -19,11 +22,15 @@ SCORED_KEYS = 12
 # "HubSpot" or "сдэк" is mostly about something the knowledge base does not cover.
 UNKNOWN_WEIGHT = 0.7
 LONG_QUERY_KEYS = 6
+# Scores this close are a tie between an unlinked section and a linked article.
+OPENABLE_TIE = 0.02
 
 
 @dataclass(frozen=True, slots=True)
 class Weights:
-    """How the parts of the confidence add up (they sum to 1); calibrated with the thresholds."""
+    """How the parts of a candidate's score add up (they sum to 1). The score orders the
+    candidates and is one feature of the calibrated confidence (knowledge/confidence.py); it
+    is not itself a probability."""
 
     bm25: float = 0.40
     coverage: float = 0.10
@@ -86,15 +93,10 @@ class Weights:
         relevance = self.combine(*parts)
         return self.confidence(relevance, known, length, evidence, names_missed, asked)
 
-    def rescore(self, r: Ranked) -> float:
-        """A ranked candidate's confidence under these weights (calibration re-weighs them)."""
-        parts = (r.bm25, r.coverage, r.head, r.fuzzy)
-        return self.score(parts, r.known, r.length, r.evidence, r.titled, r.names_missed, r.asked)
-
 
 @dataclass(frozen=True, slots=True)
 class Ranked:
-    """A candidate with its confidence and the parts it was made of (for calibration)."""
+    """A candidate with its score and the parts it was made of (the confidence's features)."""
 
     doc: int
     score: float
@@ -108,14 +110,26 @@ class Ranked:
     titled: float  # the part of it shared with the entry's title
     names_missed: float
     asked: float  # the question's own rarity, in the same units as evidence
+    # The share of the entry's title (by rarity) that the question has: a title only partly
+    # asked about ("Как создать чат о просроченной задаче" for "как создать задачу") is a
+    # more specific entry than the question.
+    title_asked: float
+    # The share of the question's neighbouring word pairs (by rarity) that stand together in
+    # the entry too: its words used as the question uses them, not scattered over its parts.
+    # Measured for the top candidate only (0.0 for the others): it reads the entry's text.
+    phrases: float = 0.0
 
 
 class Matcher:
     """Scores candidate entries of one index."""
 
-    def __init__(self, index: Index, weights: Weights | None = None) -> None:
+    def __init__(
+        self, index: Index, weights: Weights | None = None, analyzer: Analyzer | None = None
+    ) -> None:
         self._index = index
         self.weights = weights or Weights()
+        # Reads entries' text for the top candidate's phrases (without it they stay 0.0).
+        self._analyzer = analyzer
 
     def rank(
         self, query: Query, limit: int = 10, exclude: frozenset[str] = frozenset()
@@ -159,6 +173,9 @@ class Matcher:
         names = {qk.key for qk in query.keys if qk.name}
         asked = sum(specific.values()) / index.max_idf
         query_keys = " ".join(k for k, _ in weighted if not k.isdigit())
+        # A short title's letter-level likeness to a long story is chance ("Как удалить
+        # Битрикс24" to a story about calls): it counts in proportion to the question's length.
+        damp = min(1.0, LONG_QUERY_KEYS / max(len(query.keys), 1))
         ranked: list[Ranked] = []
         for doc, bm_score in top:
             info = index.infos[doc]
@@ -171,17 +188,62 @@ class Matcher:
             titled = sum(specific[k] for k in info.head_keys.intersection(specific))
             titled /= index.max_idf
             head = sum(mass[k] for k in info.head_keys.intersection(mass)) / total
-            fuzzy = fuzz.token_set_ratio(query_keys, " ".join(info.title_keys)) / 100
+            fuzzy = fuzz.token_set_ratio(query_keys, " ".join(info.title_keys)) / 100 * damp
             bm_part = min(bm_score / scored_total, 1.0)
             missed = len(names - index.doc_keys[doc]) / len(names) if names else 0.0
             length = len(query.keys)
             parts = (bm_part, covered, head, fuzzy)
             score = self.weights.score(parts, known, length, evidence, titled, missed, asked)
+            title_asked = _title_asked(index, info.title_keys, mass)
             ranked.append(
-                Ranked(doc, score, *parts, known, length, evidence, titled, missed, asked)
+                Ranked(
+                    doc,
+                    score,
+                    *parts,
+                    known=known,
+                    length=length,
+                    evidence=evidence,
+                    titled=titled,
+                    names_missed=missed,
+                    asked=asked,
+                    title_asked=title_asked,
+                )
             )
-        ranked.sort(key=lambda r: -r.score)
+        # Sums over sets come out in hash order, which differs between processes: the last
+        # bits of equal scores are noise, and a tie goes to the entry that comes first.
+        ranked.sort(key=lambda r: (-round(r.score, 9), r.doc))
+        if len(ranked) > 1 and self._openable_first(ranked[0], ranked[1]):
+            ranked[0], ranked[1] = ranked[1], ranked[0]
+        if ranked and self._analyzer is not None:
+            pairs = key_pairs(index.infos[ranked[0].doc].entry, self._analyzer)
+            ranked[0] = replace(ranked[0], phrases=_phrases(query, index, pairs))
         return ranked[:limit]
+
+    def _openable_first(self, top: Ranked, second: Ranked) -> bool:
+        """A helpdesk article the person can open beats a section without a link that it
+        all but ties with: the same topic, and a page to read."""
+        entries = self._index.entries
+        return (
+            not entries[top.doc].url
+            and bool(entries[second.doc].url)
+            and top.score - second.score <= OPENABLE_TIE
+        )
+
+
+def _phrases(query: Query, index: Index, pairs: frozenset[tuple[str, str]]) -> float:
+    keys = [k.key for k in query.keys if k.known and not k.key.isdigit()]
+    asked = list(itertools.pairwise(keys))
+    if not asked:
+        return 0.0
+    weight = [index.key_idf(a) + index.key_idf(b) for a, b in asked]
+    found = sum(w for pair, w in zip(asked, weight, strict=True) if pair in pairs)
+    return found / sum(weight)
+
+
+def _title_asked(index: Index, title_keys: tuple[str, ...], mass: dict[str, float]) -> float:
+    keys = set(title_keys)
+    whole = sum(index.key_idf(k) for k in keys)
+    return sum(index.key_idf(k) for k in keys if k in mass) / whole if whole else 0.0
 
 
 def _credits(

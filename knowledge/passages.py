@@ -1,0 +1,70 @@
+"""An entry's text as passages (lines with their keys, menu paths and roles) and as key pairs."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from knowledge.analyzer import Analyzer
+from knowledge.model import Entry
+from knowledge.parsing.common import path_in
+
+END_MARKS = (".", "!", "?", "…", ";")
+ITEM = re.compile(r"^\s*(?:[•·▪◦*–-]\s|\d{1,2}(?:\s*[-–]\s*\d{1,2})?[.)]\s)")
+_HEADING_MAX = 90
+
+
+@dataclass(frozen=True, slots=True)
+class Passage:
+    """One line or paragraph of an entry."""
+
+    text: str
+    keys: frozenset[str]
+    path: str  # the menu path it gives, or ""
+    declared: bool  # ... in a "Путь: …" line of its own
+    heading: bool  # a title-like line: what follows explains it
+    item: bool  # a list item or a numbered step
+
+
+@lru_cache(maxsize=4096)
+def passages(entry: Entry, analyzer: Analyzer) -> tuple[Passage, ...]:
+    """An entry's lines with their keys and paths, computed once per entry."""
+    out = []
+    for raw in entry.body.split("\n"):
+        text = " ".join(raw.split())
+        if not text:
+            continue
+        path, declared = path_in(text)
+        item = bool(ITEM.match(text))
+        heading = (
+            not item
+            and len(text) <= _HEADING_MAX
+            and not text.endswith((*END_MARKS, ":"))
+            and not path
+        )
+        out.append(Passage(text, frozenset(analyzer.keys(text)), path, declared, heading, item))
+    return tuple(out)
+
+
+# Two keys this far apart or closer in an entry's text are a pair (one word may come between).
+PAIR_SPAN = 2
+
+
+@lru_cache(maxsize=4096)
+def key_pairs(entry: Entry, analyzer: Analyzer) -> frozenset[tuple[str, str]]:
+    """Neighbouring keys of the entry's title, question-like headings, summary and lines, in
+    either order, computed once per entry."""
+    out: set[tuple[str, str]] = set()
+    for text in (
+        entry.title,
+        *entry.questions,
+        *entry.summary.split("\n"),
+        *entry.body.split("\n"),
+    ):
+        keys = analyzer.keys(text)
+        for span in range(1, PAIR_SPAN + 1):
+            for a, b in zip(keys, keys[span:], strict=False):
+                out.add((a, b))
+                out.add((b, a))
+    return frozenset(out)
