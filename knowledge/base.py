@@ -61,7 +61,7 @@ class KnowledgeBase:
         self._index = Index(entries, self._analyzer)
         self._by_id = {e.id: e for e in self._index.entries}
         self._reader = QueryReader(self._analyzer, self._index.vocabulary)
-        self._matcher = Matcher(self._index, analyzer=self._analyzer)
+        self._matcher = Matcher(self._index)
         self._intents = IntentReader(self._analyzer.stopwords)
         self.thresholds = thresholds or Thresholds()
         self.calibration = calibration or Calibration.load()

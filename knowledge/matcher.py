@@ -10,10 +10,8 @@ from operator import itemgetter
 
 from rapidfuzz import fuzz
 
-from knowledge.analyzer import Analyzer
 from knowledge.index import PREFIX_FACTOR, Index, prefix_key
 from knowledge.model import Match
-from knowledge.passages import key_pairs
 from knowledge.query import Query
 
 CANDIDATES = 40
@@ -24,6 +22,8 @@ UNKNOWN_WEIGHT = 0.7
 LONG_QUERY_KEYS = 6
 # Scores this close are a tie between an unlinked section and a linked article.
 OPENABLE_TIE = 0.02
+# Two keys this far apart or closer in an entry's text stand together (one word between).
+PAIR_SPAN = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,20 +116,16 @@ class Ranked:
     title_asked: float
     # The share of the question's neighbouring word pairs (by rarity) that stand together in
     # the entry too: its words used as the question uses them, not scattered over its parts.
-    # Measured for the top candidate only (0.0 for the others): it reads the entry's text.
+    # Measured for the top candidate only (0.0 for the others): it scans the entry's text.
     phrases: float = 0.0
 
 
 class Matcher:
     """Scores candidate entries of one index."""
 
-    def __init__(
-        self, index: Index, weights: Weights | None = None, analyzer: Analyzer | None = None
-    ) -> None:
+    def __init__(self, index: Index, weights: Weights | None = None) -> None:
         self._index = index
         self.weights = weights or Weights()
-        # Reads entries' text for the top candidate's phrases (without it they stay 0.0).
-        self._analyzer = analyzer
 
     def rank(
         self, query: Query, limit: int = 10, exclude: frozenset[str] = frozenset()
@@ -214,9 +210,8 @@ class Matcher:
         ranked.sort(key=lambda r: (-round(r.score, 9), r.doc))
         if len(ranked) > 1 and self._openable_first(ranked[0], ranked[1]):
             ranked[0], ranked[1] = ranked[1], ranked[0]
-        if ranked and self._analyzer is not None:
-            pairs = key_pairs(index.infos[ranked[0].doc].entry, self._analyzer)
-            ranked[0] = replace(ranked[0], phrases=_phrases(query, index, pairs))
+        if ranked:
+            ranked[0] = replace(ranked[0], phrases=_phrases(query, index, ranked[0].doc))
         return ranked[:limit]
 
     def _openable_first(self, top: Ranked, second: Ranked) -> bool:
@@ -230,14 +225,24 @@ class Matcher:
         )
 
 
-def _phrases(query: Query, index: Index, pairs: frozenset[tuple[str, str]]) -> float:
+def _phrases(query: Query, index: Index, doc: int) -> float:
+    """The share (by rarity) of the question's neighbouring key pairs that the entry has
+    within PAIR_SPAN keys of each other, in either order."""
     keys = [k.key for k in query.keys if k.known and not k.key.isdigit()]
     asked = list(itertools.pairwise(keys))
     if not asked:
         return 0.0
+    wanted = set(keys)
+    seq = index.sequences[doc]
+    found: set[tuple[str, str]] = set()
+    for i, key in enumerate(seq):
+        if key in wanted:
+            for other in seq[i + 1 : i + 1 + PAIR_SPAN]:
+                if other in wanted:
+                    found.add((key, other))
+                    found.add((other, key))
     weight = [index.key_idf(a) + index.key_idf(b) for a, b in asked]
-    found = sum(w for pair, w in zip(asked, weight, strict=True) if pair in pairs)
-    return found / sum(weight)
+    return sum(w for pair, w in zip(asked, weight, strict=True) if pair in found) / sum(weight)
 
 
 def _title_asked(index: Index, title_keys: tuple[str, ...], mass: dict[str, float]) -> float:

@@ -1,4 +1,4 @@
-"""An entry's text as passages (lines with their keys, menu paths and roles) and as key pairs."""
+"""An entry's body as passages: its lines with their keys, menu paths and roles, made once."""
 
 from __future__ import annotations
 
@@ -45,26 +45,3 @@ def passages(entry: Entry, analyzer: Analyzer) -> tuple[Passage, ...]:
         )
         out.append(Passage(text, frozenset(analyzer.keys(text)), path, declared, heading, item))
     return tuple(out)
-
-
-# Two keys this far apart or closer in an entry's text are a pair (one word may come between).
-PAIR_SPAN = 2
-
-
-@lru_cache(maxsize=4096)
-def key_pairs(entry: Entry, analyzer: Analyzer) -> frozenset[tuple[str, str]]:
-    """Neighbouring keys of the entry's title, question-like headings, summary and lines, in
-    either order, computed once per entry."""
-    out: set[tuple[str, str]] = set()
-    for text in (
-        entry.title,
-        *entry.questions,
-        *entry.summary.split("\n"),
-        *entry.body.split("\n"),
-    ):
-        keys = analyzer.keys(text)
-        for span in range(1, PAIR_SPAN + 1):
-            for a, b in zip(keys, keys[span:], strict=False):
-                out.add((a, b))
-                out.add((b, a))
-    return frozenset(out)
