@@ -112,6 +112,8 @@ def ids(decision: Decision) -> list[str]:
         ("есть тут кто-нибудь живой?", "ru"),
         ("передайте мой вопрос специалисту", "ru"),
         ("пусть мне ответит человек", "ru"),
+        ("дайте кого-то из живых сотрудников", "ru"),
+        ("можно с кем-нибудь живым поговорить", "ru"),
     ],
 )
 def test_request_for_a_human_is_operator(kb: KnowledgeBase, text: str, lang: str) -> None:
@@ -140,6 +142,8 @@ def test_request_for_a_human_is_operator(kb: KnowledgeBase, text: str, lang: str
         ("ок", "ack"),
         ("ок понятно, спасибо", "thanks"),
         ("спасибо огромное, всё получилось", "thanks"),
+        ("умница, выручил", "thanks"),  # praise is thanks
+        ("well done!", "thanks"),
         ("как дела?", "greeting"),
         ("доброе утро, хорошего дня", "greeting"),
     ],
