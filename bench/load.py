@@ -63,6 +63,7 @@ def _env(fake: FakeTelegram, port: int, db: dict[str, str], workdir: Path) -> di
         {k: v for k, v in os.environ.items() if k in keep}
         | db
         | {
+            "HELPBOT_HOME": str(workdir),
             "KNOWLEDGE_CACHE_DIR": str(ROOT / "var" / "cache"),
             "LOG_LEVEL": "WARNING",
             "REPLICA_ID": f"bench-{port}",

@@ -8,6 +8,10 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from handlers.cli.guard import run_guarded
+from handlers.cli.preflight import check_knowledge_dir
+from handlers.cli.version import show_version
+
 # Each module exposes ``register(subparsers)``; its sub-commands set ``func(args) -> int``.
 _COMMAND_MODULES = (
     "handlers.cli.ask",
@@ -17,6 +21,7 @@ _COMMAND_MODULES = (
     "handlers.cli.report",
     "handlers.cli.bitrix",
     "handlers.cli.serve",
+    "handlers.cli.doctor",
 )
 # The module of each top-level command, so that `helpbot ask` does not import the database,
 # aiogram and aiohttp that other commands need (start-up time is part of a batch's time).
@@ -29,7 +34,11 @@ _MODULE_OF = {
     "report": "handlers.cli.report",
     "bitrix": "handlers.cli.bitrix",
     "serve": "handlers.cli.serve",
+    "doctor": "handlers.cli.doctor",
 }
+# Terminal lines are for people: "warning: skipped x.md: no title" (-v adds time and logger).
+_TERMINAL_LOG_FORMAT = "%(levelname)s: %(message)s"
+_VERBOSE_LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 def _build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
@@ -37,9 +46,15 @@ def _build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
         prog="helpbot", description="Bitrix24 help-desk assistant: knowledge base, chat, operators."
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    parser.add_argument(
+        "--version", action="store_true", help="print the version (with -v: where data lives)"
+    )
+    parser.add_argument("--debug", action="store_true", help="show the traceback of an error")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     command = next((a for a in argv if not a.startswith("-")), None)
     wanted = _MODULE_OF.get(command or "")
+    if command is None and "--version" in argv:
+        return parser  # no command module to import
     for name in (wanted,) if wanted else _COMMAND_MODULES:
         importlib.import_module(name).register(sub)
     return parser
@@ -47,17 +62,23 @@ def _build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
+    return run_guarded(lambda: _main(arguments), debug="--debug" in arguments)
+
+
+def _main(arguments: list[str]) -> int:
     parser = _build_parser(arguments)
     args = parser.parse_args(arguments)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        format=_VERBOSE_LOG_FORMAT if args.verbose else _TERMINAL_LOG_FORMAT,
         stream=sys.stderr,
     )
-    try:
-        return int(args.func(args))
-    except KeyboardInterrupt:
-        return 130
+    if args.version:
+        return show_version(args.verbose)
+    if args.command is None:
+        parser.error("the following arguments are required: COMMAND")
+    check_knowledge_dir(args)
+    return int(args.func(args))
 
 
 if __name__ == "__main__":

@@ -19,6 +19,8 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from bot import dburl
+from bot import home as data_home
 from bot.bitrix.settings import BitrixSettings
 
 _LANGS = ("ru", "en", "ro")
@@ -26,11 +28,24 @@ _DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 class DatabaseSettings(BaseModel):
-    """DATABASE_URL (``postgresql+asyncpg://…``) wins, else a SQLite file: DATABASE_SQLITE_PATH."""
+    """DATABASE_URL (``postgresql://…``, ``sqlite:///…``; see :mod:`bot.dburl`) wins, else a SQLite
+    file: DATABASE_SQLITE_PATH. Relative SQLite paths lie in the data home (HELPBOT_HOME)."""
+
+    model_config = ConfigDict(hide_input_in_errors=True)  # the URL may hold a password
 
     url: str = ""
-    sqlite_path: Path = Path("var/helpbot.db")
+    sqlite_path: Path = data_home.DATABASE_FILE
     echo: bool = False
+
+    @field_validator("url")
+    @classmethod
+    def _usable(cls, value: str) -> str:
+        if value.strip():
+            try:
+                dburl.check_scheme(value)
+            except dburl.DatabaseUrlError as exc:
+                raise ValueError(str(exc)) from None
+        return value.strip()
 
 
 class HoursSettings(BaseModel):
@@ -211,9 +226,16 @@ class Settings(BaseSettings):
         extra="ignore",
     )
 
+    # HELPBOT_HOME: the SQLite database, the index cache and drafts; relative paths of those
+    # settings lie inside it, so every command finds the same data wherever it is run from.
+    # (Built as ``Settings(helpbot_home=...)``: a field read as "home" would read $HOME.)
+    home: Path = Field(
+        default_factory=data_home.default_home,
+        validation_alias=data_home.HOME_ENV.lower(),
+    )
     knowledge_dir: Path | None = None
     # Keys of the corpus words between runs (a build is several times faster); empty: none.
-    knowledge_cache_dir: Path | None = Path("var/cache")
+    knowledge_cache_dir: Path | None = data_home.CACHE_DIR
     database: DatabaseSettings = DatabaseSettings()
     hours: HoursSettings = HoursSettings()
     conversation: ConversationSettings = ConversationSettings()
@@ -232,13 +254,40 @@ class Settings(BaseSettings):
     def _blank_dir_is_none(cls, value: object) -> object:
         return None if value in ("", None) else value
 
+    @model_validator(mode="after")
+    def _paths_in_home(self) -> Settings:
+        self.home = self.home.expanduser().absolute()
+        if self.knowledge_dir is not None:
+            self.knowledge_dir = self.knowledge_dir.expanduser().absolute()
+        if self.knowledge_cache_dir is not None:
+            self.knowledge_cache_dir = data_home.within(self.home, self.knowledge_cache_dir)
+        self.database = self.database.model_copy(
+            update={
+                "sqlite_path": data_home.within(self.home, self.database.sqlite_path),
+                "url": dburl.with_base(self.database.url, self.home) if self.database.url else "",
+            }
+        )
+        return self
+
+    @property
+    def drafts_dir(self) -> Path:
+        """Where draft articles for editors are written (inside the data home)."""
+        return self.home / data_home.DRAFTS_DIR
+
 
 class SettingsError(Exception):
     """The configuration cannot be used; the message says which setting and why."""
 
 
 def load_settings(**overrides: object) -> Settings:
-    """Read the settings, turning pydantic's validation report into one readable message."""
+    """Read the settings from the environment and the configuration file (see
+    :func:`bot.home.config_file`), turning pydantic's validation report into one readable
+    message."""
+    if "_env_file" not in overrides:
+        config = data_home.config_file()
+        if config is not None and not config.is_file():
+            raise SettingsError(f"{data_home.CONFIG_ENV}={config}: no such file")
+        overrides["_env_file"] = config
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:

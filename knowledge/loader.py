@@ -119,7 +119,8 @@ def load_corpus(
 def load_company_articles(
     folder: Path, rules: NoiseRules
 ) -> tuple[list[Entry], list[ArticleError]]:
-    """Every ``*.md`` under ``folder`` (sub-folders become the breadcrumb); bad files skipped."""
+    """Every ``*.md`` and ``*.txt`` under ``folder`` (the same format: front matter, then the
+    text; sub-folders become the breadcrumb; hidden ones are ignored); bad files skipped."""
     if not folder.exists():
         return [], [_report(ArticleError(folder, "articles folder not found"))]
     if not folder.is_dir():
@@ -127,7 +128,7 @@ def load_company_articles(
     entries: list[Entry] = []
     errors: list[ArticleError] = []
     try:
-        paths = sorted(_markdown_files(folder))
+        paths = sorted(_article_files(folder))
     except OSError as exc:
         return [], [_report(ArticleError(folder, f"articles folder unreadable: {exc}"))]
     for path in paths:
@@ -145,10 +146,10 @@ def load_company_articles(
     return entries, errors
 
 
-def _markdown_files(folder: Path) -> Iterator[Path]:
-    for path in folder.rglob("*.md"):
+def _article_files(folder: Path) -> Iterator[Path]:
+    for path in folder.rglob("*"):
         hidden = any(part.startswith(".") for part in path.relative_to(folder).parts)
-        if path.is_file() and not hidden:
+        if path.suffix.lower() in _CORPUS_SUFFIXES and path.is_file() and not hidden:
             yield path
 
 
@@ -163,7 +164,7 @@ def fingerprint(extra_dir: Path | None = None, *, corpus_dir: Path = CORPUS_DIR)
     files = [NOISE_FILE, *sorted(corpus_dir.glob("*"))]
     if extra_dir is not None:
         try:
-            files += sorted(_markdown_files(extra_dir)) if extra_dir.is_dir() else []
+            files += sorted(_article_files(extra_dir)) if extra_dir.is_dir() else []
         except OSError:
             digest.update(b"unreadable-extra-dir")
         digest.update(f"extra={extra_dir}".encode())

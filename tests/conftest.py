@@ -1,4 +1,5 @@
-"""Shared fixtures: a fake clock and migrated databases (SQLite always, PostgreSQL when configured).
+"""Shared fixtures: a data home of the run's own, a fake clock and migrated databases (SQLite
+always, PostgreSQL when configured).
 
 PostgreSQL runs when TEST_DATABASE_URL names a server we may create databases on (for example
 postgresql+asyncpg://postgres@127.0.0.1:5432/test); each run makes its own helpbot_test_<random>
@@ -48,6 +49,20 @@ def failing_once(db: AsyncEngine, start: str, *parts: str) -> Iterator[list[str]
         yield failed
     finally:
         event.remove(db.sync_engine, "before_cursor_execute", refuse)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def data_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """HELPBOT_HOME for the whole run, so that no test (nor a process a test starts) writes into
+    the real user's data home or reads their configuration file; a test that needs a home of its
+    own sets HELPBOT_HOME again with monkeypatch."""
+    home = tmp_path_factory.mktemp("helpbot-home")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("HELPBOT_HOME", str(home))
+        patch.setenv("XDG_DATA_HOME", str(home / "xdg-data"))
+        patch.setenv("XDG_CONFIG_HOME", str(home / "xdg-config"))
+        patch.delenv("HELPBOT_CONFIG", raising=False)
+        yield home
 
 
 class FakeClock:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from bot import dburl
 from bot.errors import StorageError
 from bot.settings import DatabaseSettings
 
@@ -21,29 +22,39 @@ log = logging.getLogger(__name__)
 
 
 def database_url(settings: DatabaseSettings) -> str:
-    """DATABASE_URL when set, else the SQLite file (its folder is created here)."""
+    """DATABASE_URL when set, else the SQLite file; a SQLite file's folder is created here."""
     if settings.url:
+        target = dburl.parse(settings.url)
+        database = target.url.database or ""
+        if target.backend == "sqlite" and database not in ("", ":memory:"):
+            _make_folder(Path(database).expanduser())
         return settings.url
     path = settings.sqlite_path.expanduser()
+    _make_folder(path)
+    return f"sqlite+aiosqlite:///{path}"
+
+
+def _make_folder(path: Path) -> None:
+    if path.as_posix().startswith("file:"):  # an SQLite URI names no plain path
+        return
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise StorageError(f"cannot create the database folder {path.parent}: {exc}") from exc
-    return f"sqlite+aiosqlite:///{path}"
 
 
 def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
-    """An async engine; SQLite gets WAL, foreign keys and writer-serialising transactions."""
-    try:
-        parsed = make_url(url)
-    except Exception as exc:  # sqlalchemy raises ArgumentError, but be safe about driver errors
-        raise StorageError(f"bad database URL: {exc}") from None
-    if parsed.get_backend_name() == "sqlite":
-        engine = create_async_engine(parsed, echo=echo)
+    """An async engine for ``url`` as people write it (mapped to asyncpg or aiosqlite by
+    :func:`bot.dburl.parse`); SQLite gets WAL, foreign keys and writer-serialising transactions."""
+    target = dburl.parse(url)
+    if target.backend == "sqlite":
+        engine = create_async_engine(target.url, echo=echo, connect_args=target.connect_args)
         _setup_sqlite(engine)
     else:
-        engine = create_async_engine(parsed, echo=echo, pool_pre_ping=True)
-    log.debug("database engine created backend=%s", parsed.get_backend_name())
+        engine = create_async_engine(
+            target.url, echo=echo, pool_pre_ping=True, connect_args=target.connect_args
+        )
+    log.debug("database engine created backend=%s", target.backend)
     return engine
 
 

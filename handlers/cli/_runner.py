@@ -1,35 +1,20 @@
-"""Shared plumbing for terminal commands: run a coroutine, map our errors to a message and code."""
+"""Shared plumbing for terminal commands: run a coroutine; errors go to `bot.__main__`'s guard
+(handlers/cli/guard.py), which prints one line and picks the exit code."""
 
 from __future__ import annotations
 
 import asyncio
-import logging
-import sys
 from collections.abc import Coroutine
 from typing import Any
 
-from bot.errors import StorageError, TicketError
-from bot.settings import Settings, SettingsError, load_settings
-from knowledge.errors import HelpbotError
-
-log = logging.getLogger(__name__)
+from bot.settings import Settings, load_settings
 
 
 def run(main: Coroutine[Any, Any, int]) -> int:
-    """Run ``main``; a known error becomes one line on stderr and a non-zero exit code."""
-    try:
-        return asyncio.run(main)
-    except TicketError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    except (SettingsError, StorageError, HelpbotError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    """Run ``main``; a known error reaches the guard, which makes it one line and an exit code."""
+    return asyncio.run(main)
 
 
 def settings_or_exit() -> Settings:
-    try:
-        return load_settings()
-    except SettingsError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        raise SystemExit(2) from None
+    """The settings; a :class:`~bot.settings.SettingsError` becomes one line and exit code 2."""
+    return load_settings()

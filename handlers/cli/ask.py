@@ -82,10 +82,7 @@ def _knowledge_dir(args: argparse.Namespace) -> Path | None:
 
 
 def _corpus(args: argparse.Namespace) -> Corpus:
-    corpus = load_corpus(_knowledge_dir(args))
-    for error in corpus.errors:
-        print(f"skipped {error}", file=sys.stderr)
-    return corpus
+    return load_corpus(_knowledge_dir(args))  # the loader logs each skipped file, once
 
 
 def _run_ask(args: argparse.Namespace) -> int:

@@ -57,7 +57,8 @@ FINISH_DEADLINE = 150.0
 
 
 def _env(tmp_path: Path, tg: FakeTelegram, b24: FakeBitrix24) -> dict[str, str]:
-    keep = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT")
+    keep = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT", "HELPBOT_HOME")
+    keep += ("XDG_DATA_HOME", "XDG_CONFIG_HOME")  # the run's own (tests/conftest.py)
     return {k: v for k, v in os.environ.items() if k in keep} | {
         "DATABASE_SQLITE_PATH": str(tmp_path / "helpbot.db"),
         "KNOWLEDGE_CACHE_DIR": str(Path(__file__).parents[2] / "var" / "cache"),

@@ -170,7 +170,8 @@ def _free_port() -> int:
 def _env(
     replica: Replica, tg: FakeTelegram, hook: str, portal: str, db_url: str, redis_url: str
 ) -> dict[str, str]:
-    keep = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT")
+    keep = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT", "HELPBOT_HOME")
+    keep += ("XDG_DATA_HOME", "XDG_CONFIG_HOME")  # the run's own (tests/conftest.py)
     return {k: v for k, v in os.environ.items() if k in keep} | {
         "DATABASE_URL": db_url,
         "REDIS_URL": redis_url,

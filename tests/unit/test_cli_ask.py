@@ -178,31 +178,32 @@ def test_batch_reads_text_as_lines(
 # --- the company's article folder ---------------------------------------------------------------
 
 
-def test_missing_knowledge_dir_is_reported_and_the_corpus_still_answers(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path, two_factor: Entry
+def test_missing_knowledge_dir_is_an_error(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    missing = tmp_path / "no-such-folder"
-    assert main(["ask", "--json", "--knowledge-dir", str(missing), QUESTION]) == 0
+    # Issue 16: a misspelt folder used to warn and answer from the shipped articles alone.
+    (tmp_path / "articles").mkdir()
+    missing = tmp_path / "artciles"
+    assert main(["ask", "--json", "--knowledge-dir", str(missing), QUESTION]) == 2
     out, err = capsys.readouterr()
-    assert str(missing) in err
-    assert "not found" in err
-    assert "Traceback" not in err
-    assert json.loads(out)["matches"][0]["id"] == two_factor.id
+    assert out == ""
+    near = tmp_path / "articles"
+    assert err == f"error: --knowledge-dir={missing}: no such folder (did you mean {near}?)\n"
 
 
-def test_knowledge_dir_that_is_a_file_is_reported(
+def test_knowledge_dir_that_is_a_file_is_an_error(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     not_a_folder = tmp_path / "articles.md"
     not_a_folder.write_text("# not a folder\n", encoding="utf-8")
-    assert main(["ask", "--knowledge-dir", str(not_a_folder), QUESTION]) == 0
+    assert main(["ask", "--knowledge-dir", str(not_a_folder), QUESTION]) == 2
     out, err = capsys.readouterr()
-    assert "not a folder" in err
-    assert "https://helpdesk.bitrix24.ru/open/" in out
+    assert (out, err) == ("", f"error: --knowledge-dir={not_a_folder}: not a folder\n")
 
 
 def test_unreadable_knowledge_dir_is_reported_and_the_corpus_still_answers(
     capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
     two_factor: Entry,
@@ -225,14 +226,14 @@ def test_unreadable_knowledge_dir_is_reported_and_the_corpus_still_answers(
     finally:
         folder.chmod(0o755)
     out, err = capsys.readouterr()
-    assert "unreadable" in err
-    assert str(folder) in err
+    assert "unreadable" in caplog.text  # the loader's warning (on stderr outside pytest)
+    assert str(folder) in caplog.text
     assert "Traceback" not in err
     assert json.loads(out)["matches"][0]["id"] == two_factor.id
 
 
 def test_broken_company_files_are_skipped_by_name(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path
+    capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture, tmp_path: Path
 ) -> None:
     (tmp_path / "binary.md").write_bytes(b"\xff\xfe\x00\x01garbage\x00")
     (tmp_path / "coffee.md").write_text(
@@ -241,9 +242,9 @@ def test_broken_company_files_are_skipped_by_name(
         encoding="utf-8",
     )
     assert main(["ask", "--json", "--knowledge-dir", str(tmp_path), "как сварить кофе"]) == 0
-    out, err = capsys.readouterr()
-    assert "binary.md" in err
-    assert "coffee.md" not in err
+    out, _ = capsys.readouterr()
+    assert "binary.md" in caplog.text
+    assert "coffee.md" not in caplog.text
     obj = json.loads(out)
     assert obj["action"] == "answer"
     assert obj["matches"][0]["url"] == "https://example.com/coffee"

@@ -141,11 +141,52 @@ def command_register(portal: Portal, caller: Caller, params: dict[str, Any]) -> 
     if not hidden and not fields.get("title"):
         raise FakeApiError("COMMAND_TITLE_REQUIRED", "Command title is required")
     command_id = bot.commands.setdefault(name, portal.new_id())
+    command = {
+        "id": command_id, "botId": bot.id, "command": f"/{name}",
+        "common": _truthy(fields.get("common")), "hidden": hidden, "extranetSupport": False,
+    }  # fmt: skip
+    bot.command_info[name] = command
+    return {"command": command}
+
+
+def command_list(portal: Portal, caller: Caller, params: dict[str, Any]) -> Any:
+    """imbot.v2.Command.list (b24restdocs chat-bots-v2/imbot.v2/commands/command-list.md): the
+    bot's commands, for its owner only (BOT_OWNERSHIP_ERROR otherwise)."""
+    bot = _bot(portal, caller, params)
     return {
-        "command": {
-            "id": command_id, "botId": bot.id, "command": f"/{name}",
-            "common": _truthy(fields.get("common")), "hidden": hidden, "extranetSupport": False,
-        }
+        "commands": [
+            {"title": "", "params": "", "category": "", "context": "", **bot.command_info[name]}
+            for name in bot.commands
+        ]
+    }
+
+
+def bot_get(portal: Portal, caller: Caller, params: dict[str, Any]) -> Any:
+    """imbot.v2.Bot.get (bots/bot-get.md): by ``botId`` or ``code``; botToken is required over
+    a webhook; the owner sees the extended format, anyone else a brief one (the docs do not
+    list its fields: id, code, type and isHidden here)."""
+    owner = _owner(caller, params.get("botToken"))
+    if params.get("botId") in (None, "") and not params.get("code"):
+        raise FakeApiError("PARAMS_REQUIRED", "Required parameters are missing")
+    if params.get("botId") not in (None, ""):
+        bot = portal.bots.get(_int(params, "botId", "BOT_ID_REQUIRED"))
+    else:
+        bot = next((b for b in portal.bots.values() if b.code == str(params["code"])), None)
+    if bot is None:
+        raise FakeApiError("BOT_NOT_FOUND", "Bot not found")
+    entity = bot.entity()
+    if bot.owner != owner:
+        entity = {k: entity[k] for k in ("id", "code", "type", "isHidden") if k in entity}
+    return {"bot": entity, "users": [portal.users[bot.id].entity()]}
+
+
+def profile(portal: Portal, caller: Caller, params: dict[str, Any]) -> Any:
+    """``profile`` (common/users/profile.md): the calling user, with no scope needed."""
+    user = portal.users.get(caller.user_id)
+    first, _, last = (user.name if user else "Portal Admin").partition(" ")
+    return {
+        "ID": str(caller.user_id), "ADMIN": True, "NAME": first, "LAST_NAME": last,
+        "PERSONAL_GENDER": "", "TIME_ZONE": "",
     }  # fmt: skip
 
 
@@ -256,7 +297,10 @@ METHODS: dict[str, Method] = {
     "imbot.v2.Bot.register": bot_register,
     "imbot.v2.Bot.unregister": bot_unregister,
     "imbot.v2.Bot.list": bot_list,
+    "imbot.v2.Bot.get": bot_get,
     "imbot.v2.Command.register": command_register,
+    "imbot.v2.Command.list": command_list,
+    "profile": profile,
     "imbot.v2.Event.get": event_get,
     "imbot.v2.Chat.Message.send": message_send,
     "imopenlines.bot.session.operator": session_operator,

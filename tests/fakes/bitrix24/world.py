@@ -61,6 +61,7 @@ class FakeBot:
     owner: str  # "app:<client_id>" (OAuth) or "token:<botToken>" (webhook auth)
     is_support_openline: bool
     commands: dict[str, int] = field(default_factory=dict)  # name without "/" -> command id
+    command_info: dict[str, dict[str, Any]] = field(default_factory=dict)  # as Command.list shows
     queue: list[dict[str, Any]] = field(default_factory=list)  # fetch mode, oldest first
     access_token: str = field(default_factory=lambda: secrets.token_hex(16))
 
