@@ -110,6 +110,14 @@ class Index:
             key: math.log(1 + (n - df + 0.5) / (df + 0.5)) for key, df in self.doc_freq.items()
         }
         self.max_idf = math.log(1 + (n + 0.5) / 0.5)
+        # Each title's distinct keys with their idf, and their sum.
+        self.title_idf = tuple(
+            (pairs, sum(w for _, w in pairs))
+            for pairs in (
+                tuple((k, self.idf[k]) for k in dict.fromkeys(fields["title"]))
+                for fields in field_keys
+            )
+        )
         self._postings: dict[str, tuple[tuple[float, int], ...]] = {
             key: tuple(sorted(plist, reverse=True)[:POSTINGS_PER_KEY])
             for key, plist in postings.items()

@@ -190,7 +190,10 @@ class Matcher:
             length = len(query.keys)
             parts = (bm_part, covered, head, fuzzy)
             score = self.weights.score(parts, known, length, evidence, titled, missed, asked)
-            title_asked = _title_asked(index, info.title_keys, mass)
+            title_keys, title_mass = index.title_idf[doc]
+            title_asked = (
+                sum(w for k, w in title_keys if k in mass) / title_mass if title_mass else 0.0
+            )
             ranked.append(
                 Ranked(
                     doc,
@@ -243,12 +246,6 @@ def _phrases(query: Query, index: Index, doc: int) -> float:
                     found.add((other, key))
     weight = [index.key_idf(a) + index.key_idf(b) for a, b in asked]
     return sum(w for pair, w in zip(asked, weight, strict=True) if pair in found) / sum(weight)
-
-
-def _title_asked(index: Index, title_keys: tuple[str, ...], mass: dict[str, float]) -> float:
-    keys = set(title_keys)
-    whole = sum(index.key_idf(k) for k in keys)
-    return sum(index.key_idf(k) for k in keys if k in mass) / whole if whole else 0.0
 
 
 def _credits(
