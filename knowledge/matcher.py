@@ -110,13 +110,13 @@ class Ranked:
     titled: float  # the part of it shared with the entry's title
     names_missed: float
     asked: float  # the question's own rarity, in the same units as evidence
-    # The share of the entry's title (by rarity) that the question has: a title only partly
-    # asked about ("Как создать чат о просроченной задаче" for "как создать задачу") is a
-    # more specific entry than the question.
-    title_asked: float
-    # The share of the question's neighbouring word pairs (by rarity) that stand together in
-    # the entry too: its words used as the question uses them, not scattered over its parts.
-    # Measured for the top candidate only (0.0 for the others): it scans the entry's text.
+    # Measured for the top candidate only (0.0 for the others), as only the confidence reads
+    # them: the share of the entry's title (by rarity) that the question has, as a title only
+    # partly asked about ("Как создать чат о просроченной задаче" for "как создать задачу") is
+    # a more specific entry than the question; and the share of the question's neighbouring
+    # word pairs that stand together in the entry too, its words used as the question uses
+    # them rather than scattered over its parts.
+    title_asked: float = 0.0
     phrases: float = 0.0
 
 
@@ -190,10 +190,6 @@ class Matcher:
             length = len(query.keys)
             parts = (bm_part, covered, head, fuzzy)
             score = self.weights.score(parts, known, length, evidence, titled, missed, asked)
-            title_keys, title_mass = index.title_idf[doc]
-            title_asked = (
-                sum(w for k, w in title_keys if k in mass) / title_mass if title_mass else 0.0
-            )
             ranked.append(
                 Ranked(
                     doc,
@@ -205,7 +201,6 @@ class Matcher:
                     titled=titled,
                     names_missed=missed,
                     asked=asked,
-                    title_asked=title_asked,
                 )
             )
         # Sums over sets come out in hash order, which differs between processes: the last
@@ -214,7 +209,14 @@ class Matcher:
         if len(ranked) > 1 and self._openable_first(ranked[0], ranked[1]):
             ranked[0], ranked[1] = ranked[1], ranked[0]
         if ranked:
-            ranked[0] = replace(ranked[0], phrases=_phrases(query, index, ranked[0].doc))
+            best = ranked[0].doc
+            title_keys, title_mass = index.title_idf[best]
+            title_asked = (
+                sum(w for k, w in title_keys if k in mass) / title_mass if title_mass else 0.0
+            )
+            ranked[0] = replace(
+                ranked[0], title_asked=title_asked, phrases=_phrases(query, index, best)
+            )
         return ranked[:limit]
 
     def _openable_first(self, top: Ranked, second: Ranked) -> bool:

@@ -13,6 +13,8 @@ from knowledge.parsing.common import path_in
 END_MARKS = (".", "!", "?", "…", ";")
 ITEM = re.compile(r"^\s*(?:[•·▪◦*–-]\s|\d{1,2}(?:\s*[-–]\s*\d{1,2})?[.)]\s)")
 _HEADING_MAX = 90
+# What a menu path needs ("A > B", "A – B – C", "Путь: …"): most lines have none of it.
+_MAY_HOLD_PATH = re.compile(r"[>›–—]| - |путь", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,7 +37,7 @@ def passages(entry: Entry, analyzer: Analyzer) -> tuple[Passage, ...]:
         text = " ".join(raw.split())
         if not text:
             continue
-        path, declared = path_in(text)
+        path, declared = path_in(text) if _MAY_HOLD_PATH.search(text) else ("", False)
         item = bool(ITEM.match(text))
         heading = (
             not item
