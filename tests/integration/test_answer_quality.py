@@ -20,21 +20,21 @@ ROOT = Path(__file__).resolve().parents[2]
 
 # Per set: metric -> (bound, True for a floor / False for a ceiling).
 BOUNDS: dict[str, dict[str, tuple[float, bool]]] = {
-    "dev": {
+    "dev": {  # now: helped 0.969, wrong 0.021, clarify 0.344, false escalation 0, ood 0
         "helped": (0.92, True),
-        "wrong": (0.04, False),
-        "clarify": (0.45, False),
+        "wrong": (0.05, False),
+        "clarify": (0.42, False),
         "false_escalate": (0.04, False),
-        "ood_answered": (0.10, False),
+        "ood_answered": (0.08, False),
         "operator_acc": (0.95, True),
         "smalltalk_acc": (0.95, True),
     },
-    "heldout": {
-        "helped": (0.86, True),
-        "wrong": (0.04, False),
-        "clarify": (0.52, False),
-        "false_escalate": (0.07, False),
-        "ood_answered": (0.08, False),
+    "heldout": {  # now: helped 0.913, wrong 0.024, clarify 0.441, false escalation 0.016, ood 0
+        "helped": (0.87, True),
+        "wrong": (0.05, False),
+        "clarify": (0.50, False),
+        "false_escalate": (0.05, False),
+        "ood_answered": (0.06, False),
         "operator_acc": (0.95, True),
         "smalltalk_acc": (0.95, True),
     },
