@@ -55,9 +55,8 @@ def create_services(
     sessions = create_sessionmaker(db)
     metrics = Metrics.create()
     health.collect_queue(metrics, sessions, clock)
-    engine = ConversationEngine(
-        kb, sessions, clock, EngineSettings(settings.conversation, settings.hours), metrics
-    )
+    engine_settings = EngineSettings(settings.conversation, settings.hours, settings.kb.public_url)
+    engine = ConversationEngine(kb, sessions, clock, engine_settings, metrics)
     queue = create_queue(settings, sessions, clock)
     return Services(settings, kb, db, sessions, clock, engine, queue, metrics)
 

@@ -1,4 +1,5 @@
-"""Deep-link tokens for knowledge-base entries: short, stable, within Telegram's payload rules.
+"""Deep links to knowledge-base entries: where an answer sends a person to read more, and the
+Telegram start tokens that open one entry in the bot.
 
 Telegram allows at most 64 characters of ``A-Za-z0-9_-`` after ``?start=``. An entry id that fits
 (with the ``a_`` prefix) is used as is; a longer one becomes a 12-character hash of the id, which
@@ -11,10 +12,29 @@ import base64
 import hashlib
 import re
 from collections.abc import Iterable
+from urllib.parse import quote
 
+from knowledge.model import Entry, Link
+
+HELP_CENTER_PATH = "/kb"  # where `helpbot serve` serves the help center
 PREFIX = "a_"
 MAX_PAYLOAD = 64
 _ALLOWED = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def entry_link(entry: Entry, public_url: str) -> Link | None:
+    """The link an answer from ``entry`` carries: its helpdesk article when it has one, else its
+    help-center page under ``public_url`` (KB_PUBLIC_URL), else none (no public address set)."""
+    if entry.url:
+        return Link(entry.title, entry.url)
+    if public_url:
+        return Link(entry.title, help_center_url(public_url, entry.id))
+    return None
+
+
+def help_center_url(public_url: str, entry_id: str) -> str:
+    """``<public_url>/kb/<id>``: the entry's page in the help center."""
+    return f"{public_url.rstrip('/')}{HELP_CENTER_PATH}/{quote(entry_id, safe='')}"
 
 
 def entry_token(entry_id: str) -> str:

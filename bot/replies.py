@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from bot.deeplinks import entry_link
 from bot.payloads import Payload, Press
 from bot.texts import DEFAULT_LANGUAGE, LANGUAGES, PHRASES, phrase
 from knowledge.model import Action, Answer, Decision, Entry, Link
@@ -48,11 +49,15 @@ def choice_entries(decision: Decision) -> tuple[Entry, ...]:
     return tuple(m.entry for m in decision.matches[:MAX_CHOICES])
 
 
-def compose(decision: Decision, lang: str, message_id: int | None = None) -> Reply:
-    """The bot's reply to a decision; buttons carry payloads only when ``message_id`` is given."""
+def compose(
+    decision: Decision, lang: str, message_id: int | None = None, *, public_url: str = ""
+) -> Reply:
+    """The bot's reply to a decision; buttons carry payloads only when ``message_id`` is given;
+    ``public_url`` (KB_PUBLIC_URL) gives an answer without a helpdesk article its help-center link.
+    """
     action = decision.action
     if action is Action.ANSWER and decision.answer is not None:
-        return answer_reply(decision.answer, lang, message_id)
+        return answer_reply(decision.answer, lang, message_id, public_url=public_url)
     if action is Action.CLARIFY and decision.matches:
         return choices_reply(
             (phrase("clarify_intro", lang),), choice_entries(decision), lang, message_id
@@ -65,8 +70,11 @@ def compose(decision: Decision, lang: str, message_id: int | None = None) -> Rep
     return Reply((phrase("escalate", lang),), buttons=(_operator_button(lang, message_id),))
 
 
-def answer_reply(answer: Answer, lang: str, message_id: int | None = None) -> Reply:
-    """An entry's answer with the «Помогло» / «Не помогло» / «Позвать оператора» buttons."""
+def answer_reply(
+    answer: Answer, lang: str, message_id: int | None = None, *, public_url: str = ""
+) -> Reply:
+    """An entry's answer with its link (see :func:`entry_link`) and the «Помогло» /
+    «Не помогло» / «Позвать оператора» buttons."""
     blocks = list(answer.blocks)
     if answer.breadcrumb:
         blocks.insert(0, phrase("answer_section", lang, crumbs=" > ".join(answer.breadcrumb)))
@@ -79,7 +87,11 @@ def answer_reply(answer: Answer, lang: str, message_id: int | None = None) -> Re
         Button(phrase("btn_not_helped", lang), _payload(Press.NOT_HELPED, message_id)),
         _operator_button(lang, message_id),
     )
-    return Reply(tuple(blocks), answer.entry.title, answer.links, buttons)
+    # The chosen link first, then any other link the knowledge base gives, each once.
+    links = tuple(
+        dict.fromkeys(filter(None, (entry_link(answer.entry, public_url), *answer.links)))
+    )
+    return Reply(tuple(blocks), answer.entry.title, links, buttons)
 
 
 def choices_reply(

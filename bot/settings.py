@@ -27,6 +27,24 @@ _LANGS = ("ru", "en", "ro")
 _DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
+class KbSettings(BaseModel):
+    """KB_PUBLIC_URL: the address people reach `helpbot serve` at (``https://help.example.com``).
+
+    With it every answer carries a link: the entry's helpdesk article, else its help-center page
+    ``<KB_PUBLIC_URL>/kb/<id>``; without it, entries that have no article link carry none.
+    """
+
+    public_url: str = ""
+
+    @field_validator("public_url")
+    @classmethod
+    def _http_address(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if value and not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", value):
+            raise ValueError("must be an http(s) address without query or fragment")
+        return value
+
+
 class DatabaseSettings(BaseModel):
     """DATABASE_URL (``postgresql://…``, ``sqlite:///…``; see :mod:`bot.dburl`) wins, else a SQLite
     file: DATABASE_SQLITE_PATH. Relative SQLite paths lie in the data home (HELPBOT_HOME)."""
@@ -236,6 +254,7 @@ class Settings(BaseSettings):
     knowledge_dir: Path | None = None
     # Keys of the corpus words between runs (a build is several times faster); empty: none.
     knowledge_cache_dir: Path | None = data_home.CACHE_DIR
+    kb: KbSettings = KbSettings()
     database: DatabaseSettings = DatabaseSettings()
     hours: HoursSettings = HoursSettings()
     conversation: ConversationSettings = ConversationSettings()

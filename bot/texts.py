@@ -319,6 +319,73 @@ PHRASES: dict[str, dict[str, str]] = {
         "en": "[attachment: {kind}]",
         "ro": "[atașament: {kind}]",
     },
+    # The help center (web pages of the knowledge base).
+    "hc_title": {"ru": "Справочный центр", "en": "Help center", "ro": "Centru de ajutor"},
+    "hc_contents": {"ru": "Содержание", "en": "Contents", "ro": "Cuprins"},
+    "hc_search": {"ru": "Найти", "en": "Search", "ro": "Caută"},
+    "hc_ask": {"ru": "Ваш вопрос", "en": "Your question", "ro": "Întrebarea dvs."},
+    "hc_search_hint": {
+        "ru": "Ваш вопрос, например: как восстановить пароль",
+        "en": "Your question, e.g. how to restore a password",
+        "ro": "Întrebarea dvs., de ex.: cum îmi recuperez parola",
+    },
+    "hc_results_for": {"ru": "Поиск: {query}", "en": "Search: {query}", "ro": "Căutare: {query}"},
+    "hc_cut": {
+        "ru": "Запрос сокращён до {limit} символов.",
+        "en": "The query was cut to {limit} characters.",
+        "ro": "Interogarea a fost scurtată la {limit} caractere.",
+    },
+    "hc_best": {"ru": "Лучший ответ", "en": "Best answer", "ro": "Cel mai bun răspuns"},
+    "hc_more": {"ru": "Читать полностью", "en": "Read in full", "ro": "Citiți integral"},
+    "hc_also": {"ru": "Ещё по теме", "en": "Also on this topic", "ro": "Tot pe această temă"},
+    "hc_nearest": {
+        "ru": "Точного ответа не нашлось. Ближайшие статьи:",
+        "en": "No exact answer. The nearest entries:",
+        "ro": "Niciun răspuns exact. Cele mai apropiate articole:",
+    },
+    "hc_nothing": {
+        "ru": "Ничего не нашлось. Попробуйте другие слова или загляните в содержание.",
+        "en": "Nothing found. Try other words or browse the contents.",
+        "ro": "Nu s-a găsit nimic. Încercați alte cuvinte sau răsfoiți cuprinsul.",
+    },
+    "hc_group_articles": {
+        "ru": "Статьи справки Битрикс24",
+        "en": "Bitrix24 helpdesk articles",
+        "ro": "Articole din ajutorul Bitrix24",
+    },
+    "hc_group_company": {
+        "ru": "Статьи компании",
+        "en": "Company articles",
+        "ro": "Articolele companiei",
+    },
+    "hc_summary": {"ru": "Коротко", "en": "In short", "ro": "Pe scurt"},
+    "hc_original": {
+        "ru": "Исходная статья",
+        "en": "The original article",
+        "ro": "Articolul original",
+    },
+    "hc_children": {"ru": "В этом разделе", "en": "In this section", "ro": "În această secțiune"},
+    "hc_related": {"ru": "Похожие статьи", "en": "Related entries", "ro": "Articole similare"},
+    "hc_not_found": {
+        "ru": "Такой страницы нет",
+        "en": "There is no such page",
+        "ro": "Această pagină nu există",
+    },
+    "hc_not_found_hint": {
+        "ru": "Возможно, статью переименовали или удалили. Найдите её поиском или в содержании.",
+        "en": "The entry may have been renamed or removed. Search for it or browse the contents.",
+        "ro": "Poate articolul a fost redenumit sau șters. Căutați-l sau răsfoiți cuprinsul.",
+    },
+    "hc_not_allowed": {
+        "ru": "Эти страницы можно только читать.",
+        "en": "These pages can only be read.",
+        "ro": "Aceste pagini pot fi doar citite.",
+    },
+    "hc_error": {
+        "ru": "Что-то пошло не так. Попробуйте ещё раз чуть позже.",
+        "en": "Something went wrong. Please try again a little later.",
+        "ro": "Ceva nu a mers bine. Încercați din nou puțin mai târziu.",
+    },
 }
 
 

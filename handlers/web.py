@@ -1,5 +1,6 @@
-"""The project's one aiohttp application: every configured channel's routes and workers, and the
-operations routes: ``/healthz`` (alive), ``/readyz`` (dependencies and channels) and ``/metrics``.
+"""The project's one aiohttp application: every configured channel's routes and workers, the help
+center (``/kb/``), and the operations routes: ``/healthz`` (alive), ``/readyz`` (dependencies and
+channels) and ``/metrics``.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from bot import health, logs
 from bot.app import Services
 from bot.metrics import CONTENT_TYPE, CountErrors
 from handlers.bitrix24 import BITRIX_CHANNEL, setup_bitrix
+from handlers.helpcenter import setup_helpcenter
 from handlers.telegram.channel import setup_telegram
 
 log = logging.getLogger(__name__)
@@ -23,8 +25,9 @@ HEALTH_PATH = "/healthz"
 READY_PATH = "/readyz"
 METRICS_PATH = "/metrics"
 NOTHING_CONFIGURED = (
-    "no channel is configured: set TELEGRAM_BOT_TOKEN (and OPERATOR_CHAT_ID) for Telegram, "
-    "or BITRIX_WEBHOOK_URL / BITRIX_CLIENT_ID for Bitrix24 (see .env.example)"
+    "no chat channel is configured, so only the help center is served: set TELEGRAM_BOT_TOKEN "
+    "(and OPERATOR_CHAT_ID) for Telegram, or BITRIX_WEBHOOK_URL / BITRIX_CLIENT_ID for Bitrix24 "
+    "(see .env.example)"
 )
 
 
@@ -46,13 +49,15 @@ _CHECKS: dict[str, Callable[[web.Application], bool]] = {
 
 
 def create_web_app(services: Services) -> tuple[web.Application, list[str]]:
-    """The web app with every configured channel mounted, and the names of those channels."""
+    """The web app with the help center and every configured channel mounted, and the names of
+    those channels."""
     app = web.Application(
         client_max_size=services.settings.web.max_body_bytes, middlewares=[_errors]
     )
     app.router.add_get(HEALTH_PATH, _health)
     app.router.add_get(READY_PATH, _ready)
     app.router.add_get(METRICS_PATH, _metrics)
+    setup_helpcenter(app, services.kb, language=services.settings.conversation.language)
     ops = app[OPERATIONS] = Operations(services)
     channels = [
         name

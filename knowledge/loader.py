@@ -28,6 +28,7 @@ __all__ = [
     "load_corpus",
     "load_noise_rules",
     "read_key_cache",
+    "shipped_sources",
     "write_key_cache",
 ]
 
@@ -114,6 +115,14 @@ def load_corpus(
     ids = assign_ids([(e.source, e.breadcrumb, e.title) for e in entries])
     final = tuple(replace(e, id=i) for e, i in zip(entries, ids, strict=True))
     return Corpus(final, merged, tuple(errors), tuple(sources))
+
+
+def shipped_sources(corpus_dir: Path = CORPUS_DIR) -> frozenset[str]:
+    """The ``source`` of every shipped document: any other source is a company article."""
+    try:
+        return frozenset(p.name for p in corpus_dir.iterdir() if p.suffix in _CORPUS_SUFFIXES)
+    except OSError:
+        return frozenset()
 
 
 def load_company_articles(

@@ -54,6 +54,7 @@ class EngineSettings:
 
     conversation: ConversationSettings
     hours: HoursSettings
+    public_url: str = ""  # KB_PUBLIC_URL: answers link to the help center through it
 
 
 class ConversationEngine:
@@ -72,6 +73,7 @@ class ConversationEngine:
         self._sessions = sessions
         self._clock = clock
         self._settings = settings.conversation
+        self._public_url = settings.public_url
         self._hours = WorkingHours(settings.hours)
         self._locks: dict[tuple[str, str], tuple[asyncio.Lock, int]] = {}
 
@@ -149,6 +151,7 @@ class ConversationEngine:
             conversation=conversation,
             inbound=inbound,
             metrics=self._metrics,
+            public_url=self._public_url,
         )
         outgoing = await Turn(context).run()
         log.info(

@@ -59,6 +59,7 @@ class TurnContext:
     conversation: Conversation
     inbound: Message
     metrics: Metrics
+    public_url: str = ""  # KB_PUBLIC_URL, for the links of answers
     out: list[Outgoing] = field(default_factory=list)
 
 
@@ -110,7 +111,7 @@ class Turn:
         if decision.action not in (Action.ANSWER, Action.CLARIFY):
             options = []
         await self._say(
-            lambda mid: compose(decision, self.lang, mid),
+            lambda mid: compose(decision, self.lang, mid, public_url=self.c.public_url),
             decision=decision.action.value,
             entry_id=entry_id,
             confidence=decision.confidence,
@@ -126,7 +127,7 @@ class Turn:
         self.conv.state = State.BOT
         answer = self.c.kb.answer_for(entry_id)
         await self._say(
-            lambda mid: answer_reply(answer, self.lang, mid),
+            lambda mid: answer_reply(answer, self.lang, mid, public_url=self.c.public_url),
             decision=Action.ANSWER.value,
             entry_id=entry_id,
             options=[entry_id],
@@ -211,7 +212,7 @@ class Turn:
             return
         answer = self.c.kb.answer_for(entry.id, question.text if question else "")
         await self._say(
-            lambda mid: answer_reply(answer, self.lang, mid),
+            lambda mid: answer_reply(answer, self.lang, mid, public_url=self.c.public_url),
             decision=Action.ANSWER.value,
             entry_id=entry.id,
             options=[entry.id],

@@ -86,11 +86,13 @@ def _corpus(args: argparse.Namespace) -> Corpus:
 
 
 def _run_ask(args: argparse.Namespace) -> int:
-    kb = KnowledgeBase.from_corpus(_corpus(args), load_settings().knowledge_cache_dir)
+    settings = load_settings()
+    kb = KnowledgeBase.from_corpus(_corpus(args), settings.knowledge_cache_dir)
+    public_url = settings.kb.public_url
     if args.question != "-":
-        return _answer_one(kb, args.question, args.json, sys.stdout)
+        return _answer_one(kb, args.question, args.json, sys.stdout, public_url)
     for line in _stdin_lines():
-        _answer_one(kb, line, args.json, sys.stdout)
+        _answer_one(kb, line, args.json, sys.stdout, public_url)
         sys.stdout.flush()
     return 0
 
@@ -106,14 +108,17 @@ def _stdin_lines() -> Iterator[str]:
         )
 
 
-def _answer_one(kb: KnowledgeBase, question: str, as_json: bool, out: TextIO) -> int:
+def _answer_one(
+    kb: KnowledgeBase, question: str, as_json: bool, out: TextIO, public_url: str = ""
+) -> int:
     question = _clean(question)
     if not question:
         decision = None
         text = phrase("empty", "ru")
     else:
         decision = kb.decide(question)
-        text = render_plain(compose(decision, choose_language(None, decision.lang, "ru")))
+        lang = choose_language(None, decision.lang, "ru")
+        text = render_plain(compose(decision, lang, public_url=public_url))
     if as_json:
         print(json.dumps(_as_json(decision, text), ensure_ascii=False), file=out)
     else:

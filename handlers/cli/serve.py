@@ -1,4 +1,5 @@
-"""`helpbot serve`: run every configured channel in the one web application until stopped."""
+"""`helpbot serve`: run the help center and every configured channel in the one web application
+until stopped."""
 
 from __future__ import annotations
 
@@ -14,9 +15,16 @@ from bot import logs
 from bot.app import open_services
 from handlers.cli._runner import run, settings_or_exit
 
+NO_PUBLIC_URL = (
+    "KB_PUBLIC_URL is not set, so answers from entries without a helpdesk article carry no "
+    "link: set it to the address people reach this server at"
+)
+
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    serve = sub.add_parser("serve", help="run the configured channels (Telegram, Bitrix24)")
+    serve = sub.add_parser(
+        "serve", help="run the help center and the configured channels (Telegram, Bitrix24)"
+    )
     serve.add_argument("--no-migrate", action="store_true", help="do not upgrade the database")
     serve.set_defaults(func=lambda a: run(_serve(a)))
 
@@ -30,15 +38,17 @@ async def _serve(args: argparse.Namespace) -> int:
     async with open_services(settings, upgrade=not args.no_migrate) as services:
         app, channels = create_web_app(services)
         if not channels:
-            print(f"error: {NOTHING_CONFIGURED}", file=sys.stderr)
-            return 2
+            print(f"note: {NOTHING_CONFIGURED}", file=sys.stderr)
+        if not settings.kb.public_url:
+            print(f"note: {NO_PUBLIC_URL}", file=sys.stderr)
         runner = web.AppRunner(app, access_log=None)  # access lines could carry secrets
         await runner.setup()
         try:
             site = web.TCPSite(runner, settings.web.host, settings.web.port)
             await site.start()
+            served = ", ".join(["help center at /kb/", *channels])
             print(
-                f"helpbot serving {', '.join(channels)} on {settings.web.host}:{settings.web.port}"
+                f"helpbot serving {served} on {settings.web.host}:{settings.web.port}"
                 " (Ctrl-C stops)",
                 file=sys.stderr,
             )

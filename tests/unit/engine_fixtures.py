@@ -77,7 +77,10 @@ class Rig:
 def rig(sessions: async_sessionmaker[AsyncSession], clock: Clock, **overrides: object) -> Rig:
     config = settings(**overrides)
     engine = ConversationEngine(
-        knowledge(), sessions, clock, EngineSettings(config.conversation, config.hours)
+        knowledge(),
+        sessions,
+        clock,
+        EngineSettings(config.conversation, config.hours, config.kb.public_url),
     )
     queue = OperatorQueue(
         sessions, clock, reflag_after=timedelta(minutes=config.queue.reflag_minutes)
