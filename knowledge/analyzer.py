@@ -34,6 +34,9 @@ class Analyzer:
                 if keys and keys != canonical:
                     self._synonyms.setdefault(keys, canonical)
                     self._longest = max(self._longest, len(keys))
+        # The first keys of the synonyms: any other key cannot start one, so most words skip
+        # the phrase lookups.
+        self._starts = frozenset(member[0] for member in self._synonyms)
 
     def keys(self, text: str, lang: str = "ru") -> list[str]:
         """Index keys of a text, in order, stop words dropped and synonyms resolved."""
@@ -44,8 +47,10 @@ class Analyzer:
         keys = self.morph.keys(tokens, lang)
         out: list[tuple[str, str]] = []
         i, n = 0, len(keys)
+        starts = self._starts
         while i < n:
-            for size in range(min(self._longest, n - i), 0, -1):
+            longest = min(self._longest, n - i) if keys[i] in starts else 0
+            for size in range(longest, 0, -1):
                 canonical = self._synonyms.get(tuple(keys[i : i + size]))
                 if canonical is not None:
                     out.extend((key, tokens[i]) for key in canonical)

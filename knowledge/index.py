@@ -21,6 +21,7 @@ FIELD_WEIGHTS: dict[str, float] = {
     "summary": 1.2,
     "body": 1.0,
 }
+_TEXT_FIELDS = ("title", "questions", "summary", "body")
 _K1 = 1.2
 _B = 0.6
 # Candidate step: only the highest-impact postings of each key are read, so a query's cost is
@@ -67,13 +68,18 @@ class Index:
         self.entries = tuple(entries)
         field_keys: list[dict[str, list[str]]] = []
         infos: list[IndexedEntry] = []
+        sequences: list[tuple[str, ...]] = []
         for entry in self.entries:
             lang = detect_lang(f"{entry.title}\n{entry.body[:2000]}")
             keys = {name: analyzer.keys(text, lang) for name, text in entry_fields(entry).items()}
             field_keys.append(keys)
             head = (*keys["title"], *keys["questions"])
             infos.append(IndexedEntry(entry, tuple(keys["title"]), frozenset(head)))
+            sequences.append(tuple(k for name in _TEXT_FIELDS for k in (*keys[name], "")))
         self.infos = tuple(infos)
+        # Each entry's keys in the order its text has them ("" between fields), for what
+        # stands together: a question's word pairs found side by side in the entry.
+        self.sequences = tuple(sequences)
         self._build(field_keys)
 
     def _build(self, field_keys: list[dict[str, list[str]]]) -> None:
@@ -104,6 +110,14 @@ class Index:
             key: math.log(1 + (n - df + 0.5) / (df + 0.5)) for key, df in self.doc_freq.items()
         }
         self.max_idf = math.log(1 + (n + 0.5) / 0.5)
+        # Each title's distinct keys with their idf, and their sum.
+        self.title_idf = tuple(
+            (pairs, sum(w for _, w in pairs))
+            for pairs in (
+                tuple((k, self.idf[k]) for k in dict.fromkeys(fields["title"]))
+                for fields in field_keys
+            )
+        )
         self._postings: dict[str, tuple[tuple[float, int], ...]] = {
             key: tuple(sorted(plist, reverse=True)[:POSTINGS_PER_KEY])
             for key, plist in postings.items()

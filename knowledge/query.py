@@ -69,7 +69,9 @@ class QueryReader:
             for member, canonical in analyzer.word_synonyms().items()
             if canonical in vocabulary and member not in vocabulary
         }
-        for key in (*vocabulary, *self._stands_for):
+        # Sorted: among equally close keys the first wins, so the order must not be the
+        # set's, which changes with each process's string hashing.
+        for key in sorted((*vocabulary, *self._stands_for)):
             if script(key) != "num":
                 buckets.setdefault((key[0], len(key)), []).append(key)
         self._buckets = buckets

@@ -247,7 +247,7 @@ async def _escalate(w: World, user: FakeUser) -> tuple[int, FakeMessage]:
 async def test_clarify_choice_gets_the_answer(sqlite_db_url: str, kb: KnowledgeBase) -> None:
     # Never sure enough to answer outright: every relevant question becomes a choice, whatever
     # the calibrated weights make of this one.
-    strict = KnowledgeBase(kb.entries, thresholds=Thresholds(answer=1.01, sure=1.01))
+    strict = KnowledgeBase(kb.entries, thresholds=Thresholds(answer=1.01))
     async with running(sqlite_db_url, strict) as w:
         ann = w.fake.add_user("Ann")
         w.fake.user_sends(ann, AMBIGUOUS)
