@@ -1,29 +1,62 @@
-"""Answer quality on an evaluation set, in process, and the threshold calibration.
+"""Answer quality on every question set, in process, and the calibration of the confidence.
 
-    python bench/quality.py [--set tests/data/dev.jsonl] [--misses] [--calibrate]
+    python bench/quality.py [--set NAME|PATH ...] [--misses]   # figures per set
+    python bench/quality.py --calibrate [--dry-run]             # cross-validate, fit, store
 
-Scores exactly as ../shared/tools/evaluate.py does (same title/url rules), but without a
-subprocess, so that it is quick to run while working on the engine. --calibrate searches the
-decision thresholds (knowledge.base.Thresholds) for the best balanced score and prints them.
+Scores exactly as ../shared/tools/evaluate.py does (helped, wrong, clarify, ood_answered beside
+top1, recall3 and the rest), without a subprocess. --calibrate fits the calibrated confidence
+(knowledge/confidence.py) on every set but the final check, pooled: it prints each set's figures
+from the held-out folds of a cross-validation, then the final check's under the models fitted
+on the whole pool, and writes those models to knowledge/data/confidence.json.
 """
 
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import re
 import sys
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+# Keep this folder off the path: the package `knowledge` must not be shadowed by a script.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
 sys.path.insert(0, str(ROOT))
 
-from knowledge.base import KnowledgeBase, Thresholds, choose_action  # noqa: E402
-from knowledge.intents import OPERATOR  # noqa: E402
-from knowledge.matcher import Weights  # noqa: E402
+from bench import calibration  # noqa: E402
+from knowledge.base import KnowledgeBase, Thresholds  # noqa: E402
+from knowledge.confidence import CALIBRATION_FILE, FEATURES, Calibration  # noqa: E402
 from knowledge.model import Action, Decision  # noqa: E402
+
+# Every question set in the repository. The development set is also ../shared/eval/dev.jsonl;
+# dev-uncovered is ../shared/eval/dev-uncovered.jsonl (common questions the base does not cover).
+SETS: dict[str, Path] = {
+    "dev": ROOT / "tests" / "data" / "dev.jsonl",
+    "dev-uncovered": ROOT / "bench" / "sets" / "dev-uncovered.jsonl",
+    "heldout": ROOT / "bench" / "heldout.jsonl",
+    "realistic": ROOT / "bench" / "sets" / "realistic.jsonl",
+    "uncovered": ROOT / "bench" / "sets" / "uncovered.jsonl",
+}
+# Kept out of every fit and every choice made while tuning: the last, honest check.
+FINAL_CHECK = "heldout"
+COLUMNS = (
+    "helped",
+    "wrong",
+    "clarify",
+    "false_escalate",
+    "ood_answered",
+    "top1",
+    "recall3",
+    "escalate_acc",
+    "operator_acc",
+    "smalltalk_acc",
+)
+
+# One question's outcome: what it expected, the action taken, and whether each of the first
+# three matches shown is right.
+Outcome = tuple[dict, str, Sequence[bool]]
 
 
 def _norm_title(s: str) -> str:
@@ -36,7 +69,8 @@ def _norm_url(s: str) -> str:
     return re.sub(r"^www\.", "", s).rstrip("/")
 
 
-def _hit(title: str, url: str, targets: list[dict[str, str]]) -> bool:
+def hit(title: str, url: str, targets: list[dict[str, str]]) -> bool:
+    """A match is right when its title or its helpdesk url is a target's (evaluate.py's rule)."""
     for target in targets:
         if title and _norm_title(title) == _norm_title(target.get("title", "")):
             return True
@@ -46,200 +80,189 @@ def _hit(title: str, url: str, targets: list[dict[str, str]]) -> bool:
     return False
 
 
-def score(cases: list[dict], decisions: list[Decision]) -> dict[str, float]:
-    m: dict[str, float] = dict.fromkeys(
-        ("answerable", "top1", "rank1", "recall3", "false_escalate"), 0.0
+def figures(outcomes: Iterable[Outcome]) -> dict[str, float]:
+    """evaluate.py's figures: the answerable questions' rates, then each other kind's."""
+    m = dict.fromkeys(
+        ("answerable", "top1", "recall3", "false_escalate", "helped", "wrong", "clarify"), 0
     )
     kinds: dict[str, list[int]] = {}
-    for case, d in zip(cases, decisions, strict=True):
-        exp = case["expect"]
-        if "answer" in exp:
+    ood_answered = 0
+    for expect, action, hits in outcomes:
+        if "answer" in expect:
+            top1 = action == "answer" and bool(hits) and hits[0]
+            at3 = action in ("answer", "clarify") and any(hits[:3])
             m["answerable"] += 1
-            hits = [_hit(x.entry.title, x.entry.url, exp["answer"]) for x in d.matches[:3]]
-            m["top1"] += d.action is Action.ANSWER and bool(hits) and hits[0]
-            m["rank1"] += bool(hits) and hits[0]
-            m["recall3"] += d.action in (Action.ANSWER, Action.CLARIFY) and any(hits)
-            m["false_escalate"] += d.action in (Action.ESCALATE, Action.OPERATOR)
+            m["top1"] += top1
+            m["recall3"] += at3
+            m["false_escalate"] += action in ("escalate", "operator")
+            m["helped"] += top1 or (at3 and action == "clarify")
+            m["wrong"] += action == "answer" and not top1
+            m["clarify"] += action == "clarify"
         else:
-            want = next(k for k in ("escalate", "operator", "smalltalk") if exp.get(k))
+            want = next(k for k in ("escalate", "operator", "smalltalk") if expect.get(k))
             ok = kinds.setdefault(want, [0, 0])
-            ok[0] += d.action.value == want
+            ok[0] += action == want
             ok[1] += 1
+            ood_answered += want == "escalate" and action == "answer"
     a = max(m["answerable"], 1)
-    out = {k: m[k] / a for k in ("top1", "rank1", "recall3", "false_escalate")}
+    out = {k: v / a for k, v in m.items() if k != "answerable"}
+    if "escalate" in kinds:
+        out["ood_answered"] = ood_answered / kinds["escalate"][1]
     out.update({f"{k}_acc": v[0] / v[1] for k, v in kinds.items()})
     return out
 
 
-def _misses(cases: list[dict], decisions: list[Decision]) -> None:
+def decision_outcome(expect: dict, d: Decision) -> Outcome:
+    hits = [hit(m.entry.title, m.entry.url, expect.get("answer", [])) for m in d.matches[:3]]
+    return expect, d.action.value, hits
+
+
+def score(cases: Sequence[dict], decisions: Sequence[Decision]) -> dict[str, float]:
+    """The figures of decisions made in process (KnowledgeBase.decide)."""
+    return figures(decision_outcome(c["expect"], d) for c, d in zip(cases, decisions, strict=True))
+
+
+def load_set(name_or_path: str) -> tuple[str, list[dict]]:
+    path = SETS.get(name_or_path, Path(name_or_path))
+    with path.open(encoding="utf-8") as lines:
+        return (name_or_path, [json.loads(line) for line in lines if line.strip()])
+
+
+def available_sets() -> list[str]:
+    return [name for name, path in SETS.items() if path.exists()]
+
+
+def print_table(rows: dict[str, dict[str, float]], counts: dict[str, int]) -> None:
+    shown = [c for c in COLUMNS if any(c in r for r in rows.values())]
+    print(f"{'set':<16}{'n':>5} " + " ".join(f"{c[:14]:>14}" for c in shown))
+    for name, row in rows.items():
+        cells = " ".join(f"{row[c]:>14.3f}" if c in row else f"{'-':>14}" for c in shown)
+        print(f"{name:<16}{counts[name]:>5} {cells}")
+
+
+def _misses(cases: Sequence[dict], decisions: Sequence[Decision]) -> None:
     for case, d in zip(cases, decisions, strict=True):
-        exp = case["expect"]
-        got = [f"{x.entry.title[:50]} ({x.score:.2f})" for x in d.matches[:3]]
-        if "answer" in exp:
-            ok = (
-                d.action is Action.ANSWER
-                and d.matches
-                and _hit(d.matches[0].entry.title, d.matches[0].entry.url, exp["answer"])
-            )
-            want = exp["answer"][0]["title"][:50]
+        expect, action, hits = decision_outcome(case["expect"], d)
+        if "answer" in expect:
+            ok = action == "answer" and bool(hits) and hits[0]
+            want = expect["answer"][0]["title"][:60]
         else:
-            want = next(k for k in ("escalate", "operator", "smalltalk") if exp.get(k))
-            ok = d.action.value == want
+            want = next(k for k in ("escalate", "operator", "smalltalk") if expect.get(k))
+            ok = action == want
         if not ok:
-            print(f"{case['id']} [{case['kind']}] {case['q'][:70]!r}\n   -> {d.action.value} {got}")
-            print(f"   want {want}")
+            got = [f"{m.entry.title[:50]} ({m.score:.2f})" for m in d.matches[:3]]
+            print(f"{case['id']} [{case['kind']}] {case['q'][:90]!r}")
+            print(f"   -> {action} p={d.confidence:.2f} {got}\n   want {want}")
 
 
-# The issue's targets: calibration first closes any shortfall from them, then prefers more
-# right answers, right choices and right escalations overall.
-TARGETS = {"top1": 0.90, "recall3": 0.96, "escalate_acc": 0.90}
-MAX_FALSE_ESCALATE = 0.04
-
-
-def _objective(s: dict[str, float]) -> float:
-    shortfall = sum(max(0.0, goal - s.get(k, 0.0)) for k, goal in TARGETS.items())
-    shortfall += max(0.0, s["false_escalate"] - MAX_FALSE_ESCALATE)
-    overall = s["top1"] + s["recall3"] + s.get("escalate_acc", 0.0) - s["false_escalate"]
-    return overall - 10 * shortfall
-
-
-class _Case:
-    """One question's intent and candidates, scored once; re-weighted offline."""
-
-    def __init__(self, kb: KnowledgeBase, case: dict) -> None:
-        self.expect = case["expect"]
-        self.intent, self.ranked = kb.explain(case["q"])
-        targets = self.expect.get("answer", [])
-        self.hits = [
-            _hit(kb.entries[r.doc].title, kb.entries[r.doc].url, targets) for r in self.ranked
-        ]
-
-    def summary(self, weights: Weights) -> tuple[float, float, bool, bool]:
-        """Top score, runner-up score, top is right, a right one is in the top three."""
-        # Ties keep the matcher's order (its sort is stable), as in production.
-        scored = sorted(
-            ((weights.rescore(r), n) for n, r in enumerate(self.ranked)),
-            key=lambda pair: (-pair[0], pair[1]),
-        )
-        top = [n for _, n in scored[:3]]
-        first = scored[0][0] if scored else 0.0
-        second = scored[1][0] if len(scored) > 1 else 0.0
-        return first, second, bool(top) and self.hits[top[0]], any(self.hits[n] for n in top)
-
-
-def _score_offline(
-    cases: list[_Case], summaries: list[tuple[float, float, bool, bool]], t: Thresholds
-) -> dict[str, float]:
-    m = dict.fromkeys(("n", "top1", "recall3", "fe", "esc", "esc_ok"), 0.0)
-    for case, (first, second, right, in3) in zip(cases, summaries, strict=True):
-        if case.intent:
-            action = Action.OPERATOR if case.intent == OPERATOR else Action.SMALLTALK
-        else:
-            action = choose_action([first, second], t)
-        if "answer" in case.expect:
-            m["n"] += 1
-            m["top1"] += action is Action.ANSWER and right
-            m["recall3"] += action in (Action.ANSWER, Action.CLARIFY) and in3
-            m["fe"] += action in (Action.ESCALATE, Action.OPERATOR)
-        elif case.expect.get("escalate"):
-            m["esc"] += 1
-            m["esc_ok"] += action is Action.ESCALATE
-    n = max(m["n"], 1)
-    return {
-        "top1": m["top1"] / n,
-        "recall3": m["recall3"] / n,
-        "false_escalate": m["fe"] / n,
-        "escalate_acc": m["esc_ok"] / max(m["esc"], 1),
+def run_calibration(kb: KnowledgeBase, write: bool) -> None:
+    names = available_sets()
+    pool = [n for n in names if n != FINAL_CHECK]
+    samples = {n: calibration.collect(kb, n, load_set(n)[1], hit) for n in names}
+    pooled = [s for n in pool for s in samples[n]]
+    judged = calibration.cross_validated(pooled)
+    t = kb.thresholds
+    print(f"pool: {', '.join(pool)}; final check, never fitted on: {FINAL_CHECK}")
+    print(f"policy: answer at P(top1) >= {t.answer}, else choose at P(in top 3) >= {t.clarify}")
+    print(f"\nheld-out folds ({calibration.FOLDS}-fold, stratified by set):")
+    rows = {n: _offline(pooled, judged, t, n) for n in pool}
+    rows["pool"] = _offline(pooled, judged, t, None)
+    counts = {n: len(samples[n]) for n in pool} | {"pool": len(pooled)}
+    print_table(rows, counts)
+    print("\nreliability of the held-out estimates (pool): predicted vs observed")
+    _reliability(pooled, judged, t)
+    print("\npooled held-out figures under other policies (answer at / choose at):")
+    grid = {
+        f"{a:.2f} / {c:.2f}": _offline(pooled, judged, replace(t, answer=a, clarify=c), None)
+        for a in (0.6, 0.7, 0.8, 0.85, 0.9)
+        for c in (0.3, 0.4, 0.5)
     }
-
-
-def _simplex(step: float, around: Weights) -> list[Weights]:
-    """Every split of the four part weights in steps of ``step``; the rest as in ``around``."""
-    n = round(1 / step)
-    out = []
-    for a in range(n + 1):
-        for b in range(n + 1 - a):
-            for c in range(n + 1 - a - b):
-                d = n - a - b - c
-                out.append(
-                    replace(around, bm25=a * step, coverage=b * step, head=c * step, fuzzy=d * step)
-                )
-    return out
-
-
-def calibrate(kb: KnowledgeBase, cases: list[dict]) -> tuple[Weights, Thresholds, dict]:
-    """The weights and thresholds with the best objective on ``cases``, and their scores."""
-    prepared = [_Case(kb, c) for c in cases]
-    grid = [
-        Thresholds(answer=a, answer_margin=m, sure=s, clarify=c)
-        for a, m, s, c in itertools.product(
-            (0.30, 0.35, 0.40, 0.45, 0.50, 0.55),
-            (0.0, 0.02, 0.04, 0.06),
-            (0.45, 0.50, 0.55, 0.60, 0.70),
-            (0.15, 0.20, 0.25, 0.30, 0.35, 0.40),
+    print_table(grid, dict.fromkeys(grid, len(pooled)))
+    model = calibration.fit(pooled)
+    if FINAL_CHECK in samples:
+        check = samples[FINAL_CHECK]
+        print("\nfinal check, models fitted on the whole pool:")
+        print_table(
+            {FINAL_CHECK: _offline(check, [model] * len(check), t, None)},
+            {FINAL_CHECK: len(check)},
         )
-        if c <= a <= s
-    ]
-    best: tuple[float, Weights, Thresholds, dict[str, float]] | None = None
-    current = Weights()
-    for _ in range(2):  # coordinate descent: the powers, then the part weights
-        candidates = [
-            replace(
-                current,
-                unknown_power=u,
-                length_power=lp,
-                evidence_mass=em,
-                evidence_power=ep,
-                name_penalty=npen,
-                evidence_head_bonus=hb,
-            )
-            for u in (1.0, 1.5)
-            for lp in (0.3, 0.45, 0.6)
-            for em in (0.8, 1.0, 1.2)
-            for ep in (0.5, 1.0)
-            for npen in (0.3, 0.5)
-            for hb in (0.0, 0.25, 0.5)
+    print("\nweights (per standard deviation):   P(top1)   P(in top 3)")
+    for n, a, b in zip(FEATURES, model.top1.weights, model.top3.weights, strict=True):
+        print(f"  {n:<32} {a:>8.3f} {b:>11.3f}")
+    if write:
+        CALIBRATION_FILE.write_text(
+            json.dumps(model.to_json(), indent=1, ensure_ascii=False) + "\n", encoding="utf-8"
+        )
+        print(f"\nwritten {CALIBRATION_FILE.relative_to(ROOT)}")
+
+
+def _reliability(
+    samples: Sequence[calibration.Sample],
+    models: Sequence[calibration.Calibration],
+    t: Thresholds,
+) -> None:
+    bins: dict[int, list[float]] = {}
+    for s, model in zip(samples, models, strict=True):
+        if s.intent or not s.x:
+            continue
+        _, estimate = calibration.decide(s, model, t)
+        for which, p, right in (
+            ("top1", estimate.top1, s.top1),
+            ("top3", estimate.top3, s.in_top(3)),
+        ):
+            row = bins.setdefault(min(int(p * 10), 9), [0, 0, 0, 0, 0.0, 0.0])
+            k = 0 if which == "top1" else 2
+            row[k] += 1
+            row[k + 1] += right
+            row[4 + k // 2] += p
+    print(f"{'P':>9} {'n top1':>7} {'est':>6} {'seen':>6}   {'n top3':>7} {'est':>6} {'seen':>6}")
+    for b in sorted(bins):
+        n1, r1, n3, r3, p1, p3 = bins[b]
+        cells = [
+            f"{n:>7} {(p / n if n else 0):>6.2f} {(r / n if n else 0):>6.2f}"
+            for n, r, p in ((n1, r1, p1), (n3, r3, p3))
         ]
-        candidates += _simplex(0.1, current)
-        for weights in candidates:
-            summaries = [p.summary(weights) for p in prepared]
-            for t in grid:
-                s = _score_offline(prepared, summaries, t)
-                if best is None or _objective(s) > best[0]:
-                    best = (_objective(s), weights, t, s)
-        assert best is not None
-        current = best[1]
-    assert best is not None
-    return best[1], best[2], best[3]
+        print(f"{b / 10:>4.1f}-{(b + 1) / 10:<4.1f} {cells[0]}   {cells[1]}")
 
 
-def score_with(
-    kb: KnowledgeBase, cases: list[dict], weights: Weights, thresholds: Thresholds
+def _offline(
+    samples: Sequence[calibration.Sample],
+    models: Sequence[calibration.Calibration],
+    t: Thresholds,
+    only: str | None,
 ) -> dict[str, float]:
-    """Scores on ``cases`` under other weights and thresholds, without rebuilding the index."""
-    prepared = [_Case(kb, c) for c in cases]
-    return _score_offline(prepared, [p.summary(weights) for p in prepared], thresholds)
+    outcomes: list[Outcome] = []
+    for s, model in zip(samples, models, strict=True):
+        if only is not None and s.set != only:
+            continue
+        action, _ = calibration.decide(s, model, t)
+        shown = t.clarify_max if action is Action.CLARIFY else 3
+        outcomes.append((s.expect, action.value, s.hits[:shown]))
+    return figures(outcomes)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--set", default=str(ROOT / "tests" / "data" / "dev.jsonl"))
-    parser.add_argument("--misses", action="store_true")
+    parser.add_argument("--set", action="append", help="a set's name or path (default: all)")
+    parser.add_argument("--misses", action="store_true", help="list what each set misses")
     parser.add_argument("--calibrate", action="store_true")
+    parser.add_argument("--dry-run", action="store_true", help="calibrate without writing")
     args = parser.parse_args()
-    with open(args.set, encoding="utf-8") as lines:
-        cases = [json.loads(line) for line in lines if line.strip()]
-    kb = KnowledgeBase.load()
     if args.calibrate:
-        weights, thresholds, scores = calibrate(kb, cases)
-        print("best weights:", weights)
-        print("best thresholds:", thresholds)
-        print("scores:", {k: round(v, 3) for k, v in scores.items()})
+        # The stored calibration may be for other features: fitting does not need it.
+        run_calibration(KnowledgeBase.load(calibration=Calibration.untrained()), not args.dry_run)
         return 0
-    decisions = [kb.decide(c["q"]) for c in cases]
-    if args.misses:
-        _misses(cases, decisions)
-    print({k: round(v, 3) for k, v in score(cases, decisions).items()})
+    kb = KnowledgeBase.load()
+    rows: dict[str, dict[str, float]] = {}
+    counts: dict[str, int] = {}
+    for name in args.set or available_sets():
+        name, cases = load_set(name)
+        decisions = [kb.decide(c["q"]) for c in cases]
+        if args.misses:
+            print(f"== {name}")
+            _misses(cases, decisions)
+        rows[name], counts[name] = score(cases, decisions), len(cases)
+    print_table(rows, counts)
     return 0
 
 

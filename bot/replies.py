@@ -76,8 +76,12 @@ def answer_reply(
     """An entry's answer with its link (see :func:`entry_link`) and the «Помогло» /
     «Не помогло» / «Позвать оператора» buttons."""
     blocks = list(answer.blocks)
+    if answer.breadcrumb:
+        blocks.insert(0, phrase("answer_section", lang, crumbs=" > ".join(answer.breadcrumb)))
     if answer.path:
         blocks.append(phrase("answer_path", lang, path=answer.path))
+    if answer.lang != lang and f"article_in_{answer.lang}" in PHRASES:
+        blocks.append(phrase(f"article_in_{answer.lang}", lang))
     buttons = (
         Button(phrase("btn_helped", lang), _payload(Press.HELPED, message_id)),
         Button(phrase("btn_not_helped", lang), _payload(Press.NOT_HELPED, message_id)),
@@ -93,12 +97,14 @@ def answer_reply(
 def choices_reply(
     intro: Sequence[str], entries: Sequence[Entry], lang: str, message_id: int | None = None
 ) -> Reply:
-    """A list of entries to choose from (clarify, or the next-best after «Не помогло»)."""
+    """A list of entries to choose from (clarify, or the next-best after «Не помогло»); the
+    last button, «Ничего из этого», hands the question to an operator."""
     picks = tuple(
         Button(e.title, _payload(Press.PICK, message_id, i)) for i, e in enumerate(entries)
     )
     blocks = (*intro, phrase("clarify_hint", lang))
-    return Reply(blocks, buttons=(*picks, _operator_button(lang, message_id)))
+    none = Button(phrase("btn_none", lang), _payload(Press.OPERATOR, message_id))
+    return Reply(blocks, buttons=(*picks, none))
 
 
 def render_plain(reply: Reply, *, numbered_buttons: bool = True) -> str:

@@ -25,6 +25,11 @@ PHRASES: dict[str, dict[str, str]] = {
         "en": "Call an operator",
         "ro": "Cheamă un operator",
     },
+    "btn_none": {
+        "ru": "Ничего из этого",
+        "en": "None of these",
+        "ro": "Niciuna dintre acestea",
+    },
     "btn_cancel": {
         "ru": "Отменить обращение",
         "en": "Cancel the request",
@@ -32,15 +37,36 @@ PHRASES: dict[str, dict[str, str]] = {
     },
     # Answers.
     "answer_path": {"ru": "Где: {path}", "en": "Where: {path}", "ro": "Unde: {path}"},
+    "answer_section": {
+        "ru": "Раздел: {crumbs}",
+        "en": "Section of: {crumbs}",
+        "ro": "Secțiune din: {crumbs}",
+    },
+    # Said when the entry is written in another language than the reply.
+    "article_in_ru": {
+        "ru": "Статья на русском языке.",
+        "en": "The article is in Russian.",
+        "ro": "Articolul este în limba rusă.",
+    },
+    "article_in_ro": {
+        "ru": "Статья на румынском языке.",
+        "en": "The article is in Romanian.",
+        "ro": "Articolul este în limba română.",
+    },
+    "article_in_en": {
+        "ru": "Статья на английском языке.",
+        "en": "The article is in English.",
+        "ro": "Articolul este în limba engleză.",
+    },
     "clarify_intro": {
         "ru": "Возможно, вы имели в виду:",
         "en": "Perhaps you meant:",
         "ro": "Poate v-ați referit la:",
     },
     "clarify_hint": {
-        "ru": "Выберите вариант или позовите оператора.",
-        "en": "Choose one, or call an operator.",
-        "ro": "Alegeți o variantă sau chemați un operator.",
+        "ru": "Выберите вариант или нажмите «Ничего из этого» — тогда позову оператора.",
+        "en": "Choose one, or press “None of these” and I will call an operator.",
+        "ro": "Alegeți o variantă sau apăsați „Niciuna dintre acestea” și voi chema un operator.",
     },
     "alternatives_intro": {
         "ru": "Жаль, что не помогло. Может быть, подойдёт что-то из этого:",
@@ -48,9 +74,9 @@ PHRASES: dict[str, dict[str, str]] = {
         "ro": "Îmi pare rău că nu a ajutat. Poate se potrivește una dintre acestea:",
     },
     "escalate": {
-        "ru": "Я не нашёл ответа на этот вопрос. Позвать оператора?",
-        "en": "I could not find an answer to this question. Shall I call an operator?",
-        "ro": "Nu am găsit un răspuns la această întrebare. Să chem un operator?",
+        "ru": "В базе знаний нет ответа на этот вопрос. Позвать оператора?",
+        "en": "The knowledge base does not cover this question. Shall I call an operator?",
+        "ro": "Baza de cunoștințe nu acoperă această întrebare. Să chem un operator?",
     },
     "operator": {
         "ru": "Хорошо, передаю вопрос оператору.",
@@ -360,6 +386,33 @@ PHRASES: dict[str, dict[str, str]] = {
         "en": "Something went wrong. Please try again a little later.",
         "ro": "Ceva nu a mers bine. Încercați din nou puțin mai târziu.",
     },
+    # Why the bot decided what it did (`helpbot kb explain`, the operator's case card).
+    "why_answer": {"ru": "ответ", "en": "answer", "ro": "răspuns"},
+    "why_clarify": {"ru": "уточнение", "en": "clarify", "ro": "clarificare"},
+    "why_escalate": {"ru": "оператору", "en": "escalate", "ro": "către operator"},
+    "why_operator": {
+        "ru": "оператор: человек просит позвать оператора",
+        "en": "operator: the person asks for a human",
+        "ro": "operator: persoana cere un operator",
+    },
+    "why_smalltalk": {
+        "ru": "разговор ({kind}): ответ без поиска по базе",
+        "en": "small talk ({kind}): answered without searching the base",
+        "ro": "conversație ({kind}): răspuns fără căutare în bază",
+    },
+    "why_nothing": {
+        "ru": "ни одна статья не подходит",
+        "en": "no entry matches",
+        "ro": "niciun articol nu se potrivește",
+    },
+    "why_top1": {"ru": "P(верно)={value}", "en": "P(right)={value}", "ro": "P(corect)={value}"},
+    "why_top3": {
+        "ru": "P(верная среди первых трёх)={value}",
+        "en": "P(a right one in the first three)={value}",
+        "ro": "P(unul corect între primele trei)={value}",
+    },
+    "why_lead": {"ru": "отрыв {value}", "en": "lead {value}", "ro": "avans {value}"},
+    "why_and": {"ru": "и", "en": "and", "ro": "și"},
 }
 
 

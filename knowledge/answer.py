@@ -1,70 +1,194 @@
-"""Builds the short answer for an entry: its summary or the paragraphs nearest the question."""
+"""Builds the short answer for an entry: the passage that answers the question, whole, and its path.
+
+A general question (one that names little beyond the entry's title) gets the entry's summary or
+its opening; a specific one gets the run of lines that holds most of what it asks about, from the
+heading or the lead-in that introduces it to the end of its sentences or list, never stopping at
+a «…:» that promises more. The menu path shown is the one that belongs to the text shown.
+"""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Collection
+from collections.abc import Mapping, Sequence
 from functools import lru_cache
 
 from knowledge.analyzer import Analyzer
 from knowledge.model import Answer, Entry, Link
+from knowledge.parsing.common import path_in
+from knowledge.passages import END_MARKS, ITEM, Passage, passages
+from knowledge.text import detect_lang
 
 MAX_ANSWER_CHARS = 600
+# Less than this is not yet an answer: the lines after it are taken too.
 MIN_TEXT = 160
-_SENTENCE_MARKS = (".", "!", "?", "…", ":", ";")
-MAX_STEPS = 5
+# Every line of an entry is about its title in a way, so the title's own words say little
+# about which line answers; the question's other words decide.
+TITLE_KEY_FACTOR = 0.3
 _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")
-# Steps often carry the numbers of the screenshots they came with ("1-2. Откройте…").
-_LEADING_NUMBER = re.compile(r"^\s*\d+(?:\s*[-–]\s*\d+)?[.)]\s*")
+_DANGLING_WORDS = 3
 
 
-def build_answer(entry: Entry, analyzer: Analyzer, question_keys: Collection[str] = ()) -> Answer:
-    """At most about 600 characters of text, then the menu path and the deep link."""
-    blocks: list[str] = []
-    if entry.summary:
-        blocks.append(_clip(entry.summary, MAX_ANSWER_CHARS))
-    else:
-        paragraph = _best_paragraph(entry, analyzer, question_keys)
-        if paragraph:
-            blocks.append(_clip(paragraph, MAX_ANSWER_CHARS))
-    room = MAX_ANSWER_CHARS - sum(len(b) for b in blocks)
-    if entry.steps and room > 80:
+def build_answer(
+    entry: Entry, analyzer: Analyzer, question: Mapping[str, float] | None = None
+) -> Answer:
+    """At most about 600 characters of text, then the menu path and the deep link.
+
+    ``question`` maps the question's keys to how much each says (rarity x how surely it was
+    read); without it the answer is the entry's summary or opening.
+    """
+    units = passages(entry, analyzer)
+    title_keys = frozenset(analyzer.keys(entry.title))
+    wanted = {
+        k: w * (TITLE_KEY_FACTOR if k in title_keys else 1.0) for k, w in (question or {}).items()
+    }
+    summary = _clip_lines(entry.summary, MAX_ANSWER_CHARS) if entry.summary else ""
+    window = _best_window(units, wanted)
+    text, path = "", ""
+    # The passage wins over the summary by what the question asks beyond the title.
+    specific = {k: w for k, w in wanted.items() if k not in title_keys}
+    summary_gain = _gain(frozenset(analyzer.keys(entry.summary)), specific) if summary else 0.0
+    if window is not None and _gain(_window_keys(units, window), specific) > summary_gain:
+        text = _render(units, window)
+        path = _window_path(units, window)
+    elif summary:
+        text = summary
+        path = _declared_path(entry, units, summary)
+    elif units:
+        window = _extend(units, 0)
+        text = _render(units, window)
+        path = _window_path(units, window) or _declared_path(entry, units, text)
+    if not any(unit.path == entry.path for unit in units) and entry.path:
+        path = entry.path  # given with the entry (front matter), not found in its text
+    blocks = [text or entry.title]
+    room = MAX_ANSWER_CHARS - len(blocks[0])
+    if entry.steps and text == summary and room > 80 and not _steps_in_body(entry):
         steps = _steps_block(entry.steps, room)
         if steps:
             blocks.append(steps)
-    if not blocks:
-        blocks.append(entry.title)
     links = (Link(entry.title, entry.url),) if entry.url else ()
-    return Answer(entry, tuple(blocks), entry.path, links)
+    crumbs = entry.breadcrumb if entry.kind == "section" else ()
+    return Answer(entry, tuple(blocks), path, links, crumbs, entry_language(entry))
 
 
-def _best_paragraph(entry: Entry, analyzer: Analyzer, question_keys: Collection[str]) -> str:
-    paragraphs = _paragraphs(entry, analyzer)
-    if not paragraphs:
-        return ""
-    wanted = set(question_keys)
-    best = max(range(len(paragraphs)), key=lambda n: (len(wanted & paragraphs[n][1]), -n))
-    # A heading-like line ("Как администратору включить…") says what follows: take the text
-    # under it too, until there is something to read.
-    parts = [paragraphs[best][0]]
-    n = best + 1
-    while n < len(paragraphs) and (
-        not parts[-1].rstrip().endswith(_SENTENCE_MARKS) or sum(map(len, parts)) < MIN_TEXT
-    ):
-        parts.append(paragraphs[n][0])
-        n += 1
-    text = parts[0]
-    for part in parts[1:]:
-        text += (" " if text.rstrip().endswith(_SENTENCE_MARKS) else ": ") + part
-    return text
+@lru_cache(maxsize=4096)
+def entry_language(entry: Entry) -> str:
+    """'ru', 'en' or 'ro': the language the entry is written in."""
+    lang = detect_lang(f"{entry.title}\n{entry.body[:2000]}")
+    return "en" if lang == "lat" else lang
 
 
-@lru_cache(maxsize=2048)
-def _paragraphs(entry: Entry, analyzer: Analyzer) -> tuple[tuple[str, frozenset[str]], ...]:
-    """An entry's paragraphs with their keys, computed once per entry."""
-    texts = [p.strip() for p in re.split(r"\n\s*\n|\n(?=\S)", entry.body) if p.strip()]
-    texts = [p for p in texts if len(p) >= 40] or texts
-    return tuple((p, frozenset(analyzer.keys(p))) for p in texts)
+def _gain(keys: frozenset[str], wanted: Mapping[str, float]) -> float:
+    return sum(w for k, w in wanted.items() if k in keys)
+
+
+def _window_keys(units: Sequence[Passage], window: range) -> frozenset[str]:
+    return frozenset().union(*(units[i].keys for i in window))
+
+
+def _best_window(units: Sequence[Passage], wanted: Mapping[str, float]) -> range | None:
+    """The passage around the line that holds most of what the question asks, with the heading
+    that introduces it (the earliest of equals), or None when no line has any of it."""
+    best: tuple[float, int] | None = None
+    for i, unit in enumerate(units):
+        gain = _gain(unit.keys, wanted)
+        if gain <= 0:
+            continue
+        start = _lead_in(units, i)
+        if start < i:
+            gain = _gain(unit.keys | units[start].keys, wanted)
+        if best is None or gain > best[0]:
+            best = (gain, start)
+    return _extend(units, best[1]) if best else None
+
+
+def _lead_in(units: Sequence[Passage], i: int) -> int:
+    """Where a passage around line ``i`` starts: the first item of its list, and the heading
+    or the «…:» line that introduces it."""
+    while i > 0 and units[i].item and units[i - 1].item:
+        i -= 1
+    if i > 0 and (units[i - 1].heading or units[i - 1].text.endswith(":")):
+        i -= 1
+    return i
+
+
+def _extend(units: Sequence[Passage], start: int) -> range:
+    """Lines from ``start`` while they fit and the text is not yet whole: it is short, ends
+    in a heading or a «…:», or is in the middle of a list."""
+    end = start + 1
+    size = len(units[start].text)
+    while end < len(units):
+        last, following = units[end - 1], units[end]
+        if following.heading and not (last.heading or last.text.endswith(":")):
+            break  # the next topic
+        unfinished = (
+            size < MIN_TEXT
+            or last.heading
+            or last.text.endswith(":")
+            or (last.item and following.item)
+        )
+        if not unfinished or size + 1 + len(following.text) > MAX_ANSWER_CHARS:
+            break
+        size += 1 + len(following.text)
+        end += 1
+    # Never end on a heading or a lead-in whose continuation did not fit.
+    while end - start > 1 and (units[end - 1].heading or units[end - 1].text.endswith(":")):
+        end -= 1
+    return range(start, end)
+
+
+def _render(units: Sequence[Passage], window: range) -> str:
+    lines = [units[i].text for i in window]
+    if len(lines) == 1:
+        return _finish(_clip(lines[0], MAX_ANSWER_CHARS))
+    return _finish("\n".join(lines))
+
+
+def _finish(text: str) -> str:
+    """Whole sentences: a scraped line's dangling tail («… профиль. Нажмите», its button lost
+    with the page's markup) is dropped; a lone lead-in («Можно включить настройки:») reads as
+    a sentence."""
+    text = "\n".join(_drop_dangling(line) for line in text.split("\n"))
+    return text[:-1] + "." if text.endswith(":") else text
+
+
+def _drop_dangling(line: str) -> str:
+    if line.endswith((*END_MARKS, ":")) or ITEM.match(line):
+        return line
+    sentences = _SENTENCE_END.split(line)
+    if len(sentences) > 1 and len(sentences[-1].split()) <= _DANGLING_WORDS:
+        return " ".join(sentences[:-1])
+    return line
+
+
+def _window_path(units: Sequence[Passage], window: range) -> str:
+    """The path given in the passage, else the nearest one declared ("Путь: …") before it."""
+    for i in window:
+        if units[i].path:
+            return units[i].path
+    for i in range(window.start - 1, -1, -1):
+        if units[i].declared and units[i].path:
+            return units[i].path
+    return ""
+
+
+def _declared_path(entry: Entry, units: Sequence[Passage], text: str) -> str:
+    """For an answer from the summary or the opening: a path in that text, else the one the
+    entry declares ("Путь: …"); a path mentioned in passing elsewhere belongs elsewhere."""
+    for line in text.split("\n"):
+        found, _ = path_in(line)
+        if found:
+            return found
+    return next((u.path for u in units if u.declared and u.path), "")
+
+
+def _steps_in_body(entry: Entry) -> bool:
+    """The steps were found in the body: they are passages like any other there."""
+    return any(" ".join(step.split()) in entry.body for step in entry.steps[:1])
+
+
+MAX_STEPS = 5
+# Steps often carry the numbers of the screenshots they came with ("1-2. Откройте…").
+_LEADING_NUMBER = re.compile(r"^\s*\d+(?:\s*[-–]\s*\d+)?[.)]\s*")
 
 
 def _steps_block(steps: tuple[str, ...], room: int) -> str:
@@ -77,6 +201,23 @@ def _steps_block(steps: tuple[str, ...], room: int) -> str:
         lines.append(line)
         used += len(line) + 1
     return "\n".join(lines)
+
+
+def _clip_lines(text: str, limit: int) -> str:
+    """Whole lines up to ``limit`` characters (a first line too long is clipped itself)."""
+    lines = [" ".join(line.split()) for line in text.split("\n") if line.strip()]
+    out: list[str] = []
+    size = 0
+    for line in lines:
+        if size + len(line) + 1 > limit:
+            break
+        out.append(line)
+        size += len(line) + 1
+    if not out and lines:
+        return _clip(lines[0], limit)
+    while len(out) > 1 and out[-1].endswith(":"):
+        out.pop()
+    return _finish("\n".join(out))
 
 
 def _clip(text: str, limit: int) -> str:

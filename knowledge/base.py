@@ -8,6 +8,8 @@ from pathlib import Path
 
 from knowledge.analyzer import Analyzer
 from knowledge.answer import build_answer
+from knowledge.confidence import NO_EVIDENCE, Calibration, Estimate
+from knowledge.explain import ExplainParts, Explanation, explain_reading
 from knowledge.index import Index
 from knowledge.intents import OPERATOR, Intent, IntentReader
 from knowledge.loader import Corpus, load_corpus, read_key_cache, write_key_cache
@@ -16,17 +18,27 @@ from knowledge.model import Action, Answer, Decision, Entry, Match
 from knowledge.query import MAX_QUERY_CHARS, Query, QueryReader
 from knowledge.text import Morphology, head_and_tail
 
+# Candidates a decision keeps: the choices of a clarify and, after them, the rest.
+CANDIDATES_KEPT = 10
+
 
 @dataclass(frozen=True, slots=True)
 class Thresholds:
-    """Every decision threshold, calibrated on the development set (see README)."""
+    """The decision policy, in the calibrated probabilities of :mod:`knowledge.confidence`.
 
-    answer: float = 0.35  # top confidence needed to answer outright
-    answer_margin: float = 0.0  # ... and its lead over the runner-up
-    sure: float = 0.45  # confident enough to answer whatever the runner-up scores
-    clarify: float = 0.35  # below this nothing is relevant: escalate
-    tie: float = 0.001  # a runner-up this close is a tie: the person chooses, however high
-    clarify_band: float = 0.12  # runners-up within this of the top are offered in a clarify
+    Answer outright only when the top entry is right with probability ``answer`` and clearly
+    ahead of the runner-up: a wrong article is the worst reply (the person acts on it), and two
+    entries scored alike are the person's choice. Otherwise offer the first ``clarify_max``
+    entries («Возможно, вы имели в виду…») unless even the chance that a right one is among
+    them is below ``clarify``; then say the base does not cover the question and offer an
+    operator. A «did you mean» costs the person one press, a wrong answer their trust, a
+    needless hand-off an operator's time: so answers need a high bar, hand-offs a low one.
+    ``python bench/quality.py --calibrate`` prints what these give on held-out questions.
+    """
+
+    answer: float = 0.75
+    answer_lead: float = 0.02  # ... and its score leads the runner-up's by this much
+    clarify: float = 0.15
     clarify_max: int = 3
     related: float = 0.12  # next-best entries offered after «не помогло» score at least this
 
@@ -44,6 +56,7 @@ class KnowledgeBase:
         *,
         analyzer: Analyzer | None = None,
         thresholds: Thresholds | None = None,
+        calibration: Calibration | None = None,
     ) -> None:
         self._analyzer = analyzer or Analyzer()
         self._index = Index(entries, self._analyzer)
@@ -52,14 +65,25 @@ class KnowledgeBase:
         self._matcher = Matcher(self._index)
         self._intents = IntentReader(self._analyzer.stopwords)
         self.thresholds = thresholds or Thresholds()
+        self.calibration = calibration or Calibration.load()
 
     @classmethod
-    def load(cls, extra_dir: Path | None = None, cache_dir: Path | None = None) -> KnowledgeBase:
+    def load(
+        cls,
+        extra_dir: Path | None = None,
+        cache_dir: Path | None = None,
+        calibration: Calibration | None = None,
+    ) -> KnowledgeBase:
         """The shipped corpus plus the company's articles in ``extra_dir`` (bad files skipped)."""
-        return cls.from_corpus(load_corpus(extra_dir), cache_dir)
+        return cls.from_corpus(load_corpus(extra_dir), cache_dir, calibration)
 
     @classmethod
-    def from_corpus(cls, corpus: Corpus, cache_dir: Path | None = None) -> KnowledgeBase:
+    def from_corpus(
+        cls,
+        corpus: Corpus,
+        cache_dir: Path | None = None,
+        calibration: Calibration | None = None,
+    ) -> KnowledgeBase:
         """Index a loaded corpus. With ``cache_dir``, the keys of the corpus words are kept there
         between processes (invalidated when the morphology changes): a build is several times
         faster with them."""
@@ -67,7 +91,7 @@ class KnowledgeBase:
         fingerprint = morphology.fingerprint()
         saved = read_key_cache(cache_dir, fingerprint) if cache_dir else {}
         morphology.preload(saved)
-        kb = cls(corpus.entries, analyzer=Analyzer(morphology))
+        kb = cls(corpus.entries, analyzer=Analyzer(morphology), calibration=calibration)
         if cache_dir is not None:
             keys = morphology.export()
             if len(keys) > len(saved):
@@ -81,16 +105,44 @@ class KnowledgeBase:
     def get(self, entry_id: str) -> Entry | None:
         return self._by_id.get(entry_id)
 
-    def explain(self, text: str, limit: int = 40) -> tuple[str, list[Ranked]]:
-        """The intent and the scored candidates with their parts (for calibration and debugging)."""
-        intent, query = self._understand(text)
-        return intent.kind, self._matcher.rank_raw(query, limit)
+    def read(
+        self,
+        text: str,
+        *,
+        lang: str | None = None,
+        exclude: Collection[str] = (),
+        depth: int = CANDIDATES_KEPT,
+    ) -> Reading:
+        """How :meth:`decide` reads a message, up to its verdict, with ``depth`` candidates
+        (at least the CANDIDATES_KEPT a decision keeps): the one path that deciding, explaining
+        and calibrating share."""
+        cut = head_and_tail(text, MAX_QUERY_CHARS)
+        intent = self._intents.read(cut)
+        query = self._reader.read(intent.rest or cut)
+        language = lang or query.lang
+        if intent.kind:
+            action = Action.OPERATOR if intent.kind == OPERATOR else Action.SMALLTALK
+            verdict = Verdict(action)
+            return Reading(text, cut, intent, query, language, (), NO_EVIDENCE, verdict)
+        depth = max(depth, CANDIDATES_KEPT)
+        ranked = tuple(self._matcher.rank_raw(query, depth, frozenset(exclude)))
+        estimate = self.calibration.estimate(ranked)
+        verdict = judge(estimate, lead(ranked), self.thresholds)
+        return Reading(text, cut, intent, query, language, ranked, estimate, verdict)
 
-    def _understand(self, text: str) -> tuple[Intent, Query]:
-        """What the message is and the query it reads as, cut as :meth:`decide` cuts it."""
-        text = head_and_tail(text, MAX_QUERY_CHARS)
-        intent = self._intents.read(text)
-        return intent, self._reader.read(intent.rest or text)
+    def explain(
+        self,
+        text: str,
+        *,
+        limit: int = 5,
+        lang: str | None = None,
+        exclude: Collection[str] = (),
+    ) -> Explanation:
+        """Why :meth:`decide` does what it does with a message: how it was read, the first
+        ``limit`` candidates with their evidence, and the rule that decided."""
+        reading = self.read(text, lang=lang, exclude=exclude, depth=limit)
+        parts = ExplainParts(self._matcher, self._index, self._analyzer, self.calibration)
+        return explain_reading(reading, parts, limit)
 
     def alternatives(self, text: str, exclude: Collection[str], limit: int = 3) -> list[Match]:
         """Next-best entries for a question whose answer did not help: related, not shown yet."""
@@ -108,43 +160,105 @@ class KnowledgeBase:
         self, text: str, *, lang: str | None = None, exclude: Collection[str] = ()
     ) -> Decision:
         """Decide what to do with one message; ``exclude`` drops entries already shown."""
-        intent, query = self._understand(text)
-        language = lang or query.lang
-        if intent.kind == OPERATOR:
-            return Decision(Action.OPERATOR, lang=language)
-        if intent.kind:
-            return Decision(Action.SMALLTALK, lang=language, smalltalk=intent.kind)
-        matches = tuple(self._matcher.rank(query, 10, frozenset(exclude)))
-        action = choose_action([m.score for m in matches], self.thresholds)
-        confidence = matches[0].score if matches else 0.0
+        reading = self.read(text, lang=lang, exclude=exclude)
+        action, language = reading.verdict.action, reading.lang
+        if action is Action.OPERATOR:
+            return Decision(action, lang=language)
+        if action is Action.SMALLTALK:
+            return Decision(action, lang=language, smalltalk=reading.intent.kind)
+        matches = tuple(
+            Match(self._index.entries[r.doc], round(r.score, 4))
+            for r in reading.ranked[:CANDIDATES_KEPT]
+        )
+        confidence = reading.estimate.top1
         if action is Action.ANSWER:
-            keys = [k.key for k in query.keys if k.known]
-            answer = build_answer(matches[0].entry, self._analyzer, keys)
+            weights = self._weights(reading.query)
+            answer = build_answer(matches[0].entry, self._analyzer, weights)
             return Decision(action, matches, answer, language, confidence=confidence)
         if action is Action.CLARIFY:
-            band = self.thresholds.clarify_band
-            close = tuple(m for m in matches if confidence - m.score <= band)
-            choices = close if len(close) > 1 else matches
-            choices = choices[: self.thresholds.clarify_max]
-            rest = tuple(m for m in matches if m not in choices)
-            matches = choices + rest
+            # Only the choices: a clarify reply offers every match it is given.
+            matches = matches[: self.thresholds.clarify_max]
         return Decision(action, matches, lang=language, confidence=confidence)
 
     def answer_for(self, entry_id: str, question: str = "") -> Answer:
         """The answer content for one entry, its text chosen for ``question`` when given."""
         entry = self._by_id[entry_id]
-        keys = [k.key for k in self._reader.read(question).keys if k.known] if question else []
-        return build_answer(entry, self._analyzer, keys)
+        weights = self._weights(self._reader.read(question)) if question else None
+        return build_answer(entry, self._analyzer, weights)
+
+    def _weights(self, query: Query) -> dict[str, float]:
+        """How much each known key of the question says: its rarity x how surely it was read."""
+        out: dict[str, float] = {}
+        for k in query.keys:
+            if k.known:
+                out[k.key] = out.get(k.key, 0.0) + self._index.key_idf(k.key) * k.weight
+        return out
 
 
-def choose_action(scores: Sequence[float], t: Thresholds) -> Action:
-    """ANSWER, CLARIFY or ESCALATE from the ranked confidences alone."""
-    if not scores or scores[0] < t.clarify:
-        return Action.ESCALATE
-    top = scores[0]
-    runner_up = scores[1] if len(scores) > 1 else 0.0
-    if top - runner_up < t.tie:
-        return Action.CLARIFY
-    if top >= t.sure or (top >= t.answer and top - runner_up >= t.answer_margin):
-        return Action.ANSWER
-    return Action.CLARIFY
+def lead(ranked: Sequence[Ranked]) -> float:
+    """How far the top candidate's score is ahead of the runner-up's (0 when a linked article
+    was put before the section it ties with)."""
+    if not ranked:
+        return 0.0
+    return max(0.0, ranked[0].score - (ranked[1].score if len(ranked) > 1 else 0.0))
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """One comparison the policy made: a measure of the candidates against a threshold.
+
+    ``measure`` is "top1" (P(the top entry is right)), "top3" (P(a right one is among the
+    first ``Thresholds.clarify_max``)) or "lead" (the top score's lead over the runner-up's);
+    ``threshold`` names the :class:`Thresholds` field whose value ``bar`` is."""
+
+    measure: str
+    value: float
+    threshold: str
+    bar: float
+    passed: bool  # value >= bar
+
+
+def _check(measure: str, value: float, threshold: str, t: Thresholds) -> Check:
+    bar = float(getattr(t, threshold))
+    return Check(measure, value, threshold, bar, value >= bar)
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """The action and the checks that made it: for ANSWER both answer checks; otherwise the
+    answer checks that failed and the clarify check. Intents (OPERATOR, SMALLTALK) decide
+    before any check."""
+
+    action: Action
+    checks: tuple[Check, ...] = ()
+
+
+def judge(estimate: Estimate, lead: float, t: Thresholds) -> Verdict:
+    """ANSWER, CLARIFY or ESCALATE from the calibrated estimate and the top one's lead."""
+    answer = (_check("top1", estimate.top1, "answer", t), _check("lead", lead, "answer_lead", t))
+    if all(c.passed for c in answer):
+        return Verdict(Action.ANSWER, answer)
+    clarify = _check("top3", estimate.top3, "clarify", t)
+    failed = tuple(c for c in answer if not c.passed)
+    return Verdict(Action.CLARIFY if clarify.passed else Action.ESCALATE, (*failed, clarify))
+
+
+def choose_action(estimate: Estimate, lead: float, t: Thresholds) -> Action:
+    """The action alone (for re-deciding calibration samples)."""
+    return judge(estimate, lead, t).action
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """One message as :meth:`KnowledgeBase.decide` reads it, up to its verdict.
+
+    ``text`` is the message as cut for reading; ``ranked`` is empty when an intent decided."""
+
+    original: str
+    text: str
+    intent: Intent
+    query: Query
+    lang: str
+    ranked: tuple[Ranked, ...]
+    estimate: Estimate
+    verdict: Verdict

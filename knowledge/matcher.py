@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import heapq
+import itertools
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from operator import itemgetter
 
 from rapidfuzz import fuzz
@@ -19,11 +20,17 @@ SCORED_KEYS = 12
 # "HubSpot" or "сдэк" is mostly about something the knowledge base does not cover.
 UNKNOWN_WEIGHT = 0.7
 LONG_QUERY_KEYS = 6
+# Scores this close are a tie between an unlinked section and a linked article.
+OPENABLE_TIE = 0.02
+# Two keys this far apart or closer in an entry's text stand together (one word between).
+PAIR_SPAN = 2
 
 
 @dataclass(frozen=True, slots=True)
 class Weights:
-    """How the parts of the confidence add up (they sum to 1); calibrated with the thresholds."""
+    """How the parts of a candidate's score add up (they sum to 1). The score orders the
+    candidates and is one feature of the calibrated confidence (knowledge/confidence.py); it
+    is not itself a probability."""
 
     bm25: float = 0.40
     coverage: float = 0.10
@@ -86,15 +93,10 @@ class Weights:
         relevance = self.combine(*parts)
         return self.confidence(relevance, known, length, evidence, names_missed, asked)
 
-    def rescore(self, r: Ranked) -> float:
-        """A ranked candidate's confidence under these weights (calibration re-weighs them)."""
-        parts = (r.bm25, r.coverage, r.head, r.fuzzy)
-        return self.score(parts, r.known, r.length, r.evidence, r.titled, r.names_missed, r.asked)
-
 
 @dataclass(frozen=True, slots=True)
 class Ranked:
-    """A candidate with its confidence and the parts it was made of (for calibration)."""
+    """A candidate with its score and the parts it was made of (the confidence's features)."""
 
     doc: int
     score: float
@@ -108,6 +110,25 @@ class Ranked:
     titled: float  # the part of it shared with the entry's title
     names_missed: float
     asked: float  # the question's own rarity, in the same units as evidence
+    # Measured for the top candidate only (0.0 for the others), as only the confidence reads
+    # them: the share of the entry's title (by rarity) that the question has, as a title only
+    # partly asked about ("Как создать чат о просроченной задаче" for "как создать задачу") is
+    # a more specific entry than the question; and the share of the question's neighbouring
+    # word pairs that stand together in the entry too, its words used as the question uses
+    # them rather than scattered over its parts.
+    title_asked: float = 0.0
+    phrases: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Asked:
+    """What the matcher makes of a question before it looks at any entry."""
+
+    mass: dict[str, float]  # each known key: idf x how often and how surely the question has it
+    total: float
+    known: float  # the share of the question (by weight) that the index knows at all
+    postings: list[tuple[str, float]]  # the keys that choose the candidates, with their weights
+    scored_total: float  # the mass of those keys: a BM25F score of this much is a full match
 
 
 class Matcher:
@@ -129,27 +150,12 @@ class Matcher:
         self, query: Query, limit: int = 10, exclude: frozenset[str] = frozenset()
     ) -> list[Ranked]:
         index = self._index
-        weighted = query.weighted
-        if not weighted:
+        weighed = self.weigh(query)
+        if weighed is None:
             return []
-        # Each distinct key with its weight: idf x how often and how surely the question has it.
-        mass: dict[str, float] = defaultdict(float)
-        for k, w in weighted:
-            mass[k] += index.key_idf(k) * w
-        total = sum(mass.values())
-        unknown = sum(
-            index.max_idf * UNKNOWN_WEIGHT * qk.weight
-            for qk in query.keys
-            if not qk.known and len(qk.key) > 2
-        )
-        known = total / (total + unknown)
-        # Candidates come from the question's most informative keys only, so that a long story
-        # costs about as much as a short question.
-        strongest = heapq.nlargest(SCORED_KEYS, mass.items(), key=itemgetter(1))
-        scored_total = sum(m for _, m in strongest)
-        postings = [(k, m / index.key_idf(k)) for k, m in strongest]
-        postings += [(f, w * PREFIX_FACTOR) for k, w in postings if (f := prefix_key(k))]
-        bm = index.score(postings)
+        weighted, mass, total, known = query.weighted, weighed.mass, weighed.total, weighed.known
+        scored_total = weighed.scored_total
+        bm = index.score(weighed.postings)
         top = heapq.nlargest(CANDIDATES + len(exclude), bm.items(), key=itemgetter(1))
         families: dict[str, list[str]] = defaultdict(list)
         for k in mass:
@@ -159,6 +165,9 @@ class Matcher:
         names = {qk.key for qk in query.keys if qk.name}
         asked = sum(specific.values()) / index.max_idf
         query_keys = " ".join(k for k, _ in weighted if not k.isdigit())
+        # A short title's letter-level likeness to a long story is chance ("Как удалить
+        # Битрикс24" to a story about calls): it counts in proportion to the question's length.
+        damp = min(1.0, LONG_QUERY_KEYS / max(len(query.keys), 1))
         ranked: list[Ranked] = []
         for doc, bm_score in top:
             info = index.infos[doc]
@@ -171,17 +180,102 @@ class Matcher:
             titled = sum(specific[k] for k in info.head_keys.intersection(specific))
             titled /= index.max_idf
             head = sum(mass[k] for k in info.head_keys.intersection(mass)) / total
-            fuzzy = fuzz.token_set_ratio(query_keys, " ".join(info.title_keys)) / 100
+            fuzzy = fuzz.token_set_ratio(query_keys, " ".join(info.title_keys)) / 100 * damp
             bm_part = min(bm_score / scored_total, 1.0)
             missed = len(names - index.doc_keys[doc]) / len(names) if names else 0.0
             length = len(query.keys)
             parts = (bm_part, covered, head, fuzzy)
             score = self.weights.score(parts, known, length, evidence, titled, missed, asked)
             ranked.append(
-                Ranked(doc, score, *parts, known, length, evidence, titled, missed, asked)
+                Ranked(
+                    doc,
+                    score,
+                    *parts,
+                    known=known,
+                    length=length,
+                    evidence=evidence,
+                    titled=titled,
+                    names_missed=missed,
+                    asked=asked,
+                )
             )
-        ranked.sort(key=lambda r: -r.score)
+        # Sums over sets come out in hash order, which differs between processes: the last
+        # bits of equal scores are noise, and a tie goes to the entry that comes first.
+        ranked.sort(key=lambda r: (-round(r.score, 9), r.doc))
+        if len(ranked) > 1 and self._openable_first(ranked[0], ranked[1]):
+            ranked[0], ranked[1] = ranked[1], ranked[0]
+        if ranked:
+            best = ranked[0].doc
+            title_keys, title_mass = index.title_idf[best]
+            title_asked = (
+                sum(w for k, w in title_keys if k in mass) / title_mass if title_mass else 0.0
+            )
+            ranked[0] = replace(
+                ranked[0], title_asked=title_asked, phrases=_phrases(query, index, best)
+            )
         return ranked[:limit]
+
+    def _openable_first(self, top: Ranked, second: Ranked) -> bool:
+        """A helpdesk article the person can open beats a section without a link that it
+        all but ties with: the same topic, and a page to read."""
+        entries = self._index.entries
+        return (
+            not entries[top.doc].url
+            and bool(entries[second.doc].url)
+            and top.score - second.score <= OPENABLE_TIE
+        )
+
+    def weigh(self, query: Query) -> Asked | None:
+        """The question's keys weighed against the index; None when it knows none of them."""
+        index = self._index
+        weighted = query.weighted
+        if not weighted:
+            return None
+        # Each distinct key with its weight: idf x how often and how surely the question has it.
+        mass: dict[str, float] = defaultdict(float)
+        for k, w in weighted:
+            mass[k] += index.key_idf(k) * w
+        total = sum(mass.values())
+        unknown = sum(
+            index.max_idf * UNKNOWN_WEIGHT * qk.weight
+            for qk in query.keys
+            if not qk.known and len(qk.key) > 2
+        )
+        # Candidates come from the question's most informative keys only, so that a long story
+        # costs about as much as a short question.
+        strongest = heapq.nlargest(SCORED_KEYS, mass.items(), key=itemgetter(1))
+        postings = [(k, m / index.key_idf(k)) for k, m in strongest]
+        postings += [(f, w * PREFIX_FACTOR) for k, w in postings if (f := prefix_key(k))]
+        return Asked(mass, total, total / (total + unknown), postings, sum(m for _, m in strongest))
+
+    def field_scores(self, asked: Asked, doc: int) -> dict[str, float]:
+        """The BM25F part of an entry's score split by field (they sum to that part)."""
+        parts = self._index.field_scores(doc, asked.postings)
+        whole = sum(parts.values())
+        if not whole:
+            return parts
+        bm_part = min(whole / asked.scored_total, 1.0)
+        return {name: bm_part * v / whole for name, v in parts.items()}
+
+
+def _phrases(query: Query, index: Index, doc: int) -> float:
+    """The share (by rarity) of the question's neighbouring key pairs that the entry has
+    within PAIR_SPAN keys of each other, in either order."""
+    keys = [k.key for k in query.keys if k.known and not k.key.isdigit()]
+    asked = list(itertools.pairwise(keys))
+    if not asked:
+        return 0.0
+    wanted = set(keys)
+    seq = index.sequences[doc]
+    found: set[tuple[str, str]] = set()
+    for i, key in enumerate(seq):
+        if key in wanted:
+            for other in seq[i + 1 : i + 1 + PAIR_SPAN]:
+                if other in wanted:
+                    found.add((key, other))
+                    found.add((other, key))
+    weight = [index.key_idf(a) + index.key_idf(b) for a, b in asked]
+    return sum(w for pair, w in zip(asked, weight, strict=True) if pair in found) / sum(weight)
 
 
 def _credits(

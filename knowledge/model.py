@@ -57,13 +57,17 @@ class Link:
 class Answer:
     """Channel-neutral content of an answer: short text blocks, the menu path and deep links.
 
-    Channels render it (plain text, Telegram HTML, Bitrix24 BB-code); nothing here is escaped.
+    ``breadcrumb`` places a section of a long document (empty for an article); ``lang`` is the
+    language the entry is written in, which may not be the question's. Channels render it
+    (plain text, Telegram HTML, Bitrix24 BB-code); nothing here is escaped.
     """
 
     entry: Entry
     blocks: tuple[str, ...]
     path: str = ""
     links: tuple[Link, ...] = ()
+    breadcrumb: tuple[str, ...] = ()
+    lang: str = "ru"
 
 
 @dataclass(frozen=True, slots=True)

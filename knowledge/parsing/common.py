@@ -14,6 +14,7 @@ __all__ = [
     "join_body",
     "join_fragments",
     "normalise_url",
+    "path_in",
     "strip_inline_markup",
 ]
 
@@ -158,6 +159,14 @@ def extract_path(lines: Iterable[str]) -> str:
         if found:
             return found
     return ""
+
+
+def path_in(line: str) -> tuple[str, bool]:
+    """The menu path one line gives, and whether the line declares it ("Путь: …")."""
+    explicit = _EXPLICIT_PATH_RE.match(line)
+    if explicit:
+        return _path_in(_plain(explicit.group(1)).lstrip("•- ")), True
+    return _path_in(_plain(line)), False
 
 
 def _next_nonblank(lines: Sequence[str], i: int) -> str:

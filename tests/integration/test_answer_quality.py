@@ -1,31 +1,50 @@
-"""Answer quality on the development set (a copy in tests/data): a regression fails CI.
+"""What a person gets from the first reply, on the development set and bench/heldout.jsonl.
 
-The floors are the knowledge-engine issue's targets. Scoring is bench/quality.py's, which
-follows ../shared/tools/evaluate.py exactly.
+Scoring is bench/quality.py's, which follows ../shared/tools/evaluate.py exactly. The bounds
+leave headroom under the figures the README reports, so that noise does not fail CI but a real
+regression does; they are not fitted to either set (see bench/quality.py --calibrate).
 """
 
 from __future__ import annotations
 
 import importlib.util
-import json
 from pathlib import Path
 from types import ModuleType
 
 import pytest
 
 from knowledge.base import KnowledgeBase
+from knowledge.model import Action
 
 ROOT = Path(__file__).resolve().parents[2]
-DEV_SET = ROOT / "tests" / "data" / "dev.jsonl"
 
-FLOORS = {
-    "top1": 0.90,
-    "recall3": 0.96,
-    "escalate_acc": 0.90,
-    "operator_acc": 0.95,
-    "smalltalk_acc": 0.95,
+# Per set: metric -> (bound, True for a floor / False for a ceiling).
+BOUNDS: dict[str, dict[str, tuple[float, bool]]] = {
+    "dev": {  # now: helped 0.969, wrong 0.021, clarify 0.344, false escalation 0, ood 0
+        "helped": (0.92, True),
+        "wrong": (0.05, False),
+        "clarify": (0.42, False),
+        "false_escalate": (0.04, False),
+        "ood_answered": (0.08, False),
+        "operator_acc": (0.95, True),
+        "smalltalk_acc": (0.95, True),
+    },
+    "heldout": {  # now: helped 0.913, wrong 0.024, clarify 0.441, false escalation 0.016, ood 0
+        "helped": (0.87, True),
+        "wrong": (0.05, False),
+        "clarify": (0.50, False),
+        "false_escalate": (0.05, False),
+        "ood_answered": (0.06, False),
+        "operator_acc": (0.95, True),
+        "smalltalk_acc": (0.95, True),
+    },
 }
-MAX_FALSE_ESCALATE = 0.04
+# The issue's examples of a confident wrong article, and the entries that would be right.
+WHY_EXAMPLES = {
+    "как создать задачу": {"Как создавать и отслеживать задачи"},
+    "как сделать резервную копию портала": set(),  # the base does not cover backups
+    "как настроить телефонию": {"Conectarea cu lumea: instrumente de telefonie și poștă"},
+}
 
 
 def _quality_module() -> ModuleType:
@@ -37,18 +56,35 @@ def _quality_module() -> ModuleType:
 
 
 @pytest.fixture(scope="module")
-def scores() -> dict[str, float]:
+def kb() -> KnowledgeBase:
+    return KnowledgeBase.load()
+
+
+@pytest.fixture(scope="module")
+def figures(kb: KnowledgeBase) -> dict[str, dict[str, float]]:
     quality = _quality_module()
-    with DEV_SET.open(encoding="utf-8") as lines:
-        cases = [json.loads(line) for line in lines if line.strip()]
-    kb = KnowledgeBase.load()
-    return dict(quality.score(cases, [kb.decide(c["q"]) for c in cases]))
+    out = {}
+    for name in BOUNDS:
+        _, cases = quality.load_set(name)
+        out[name] = dict(quality.score(cases, [kb.decide(c["q"]) for c in cases]))
+    return out
 
 
-@pytest.mark.parametrize("metric", sorted(FLOORS))
-def test_metric_stays_above_its_floor(scores: dict[str, float], metric: str) -> None:
-    assert scores[metric] >= FLOORS[metric], scores
+@pytest.mark.parametrize(
+    ("name", "metric"), [(name, metric) for name, bounds in BOUNDS.items() for metric in bounds]
+)
+def test_metric_stays_within_its_bound(
+    figures: dict[str, dict[str, float]], name: str, metric: str
+) -> None:
+    bound, floor = BOUNDS[name][metric]
+    value = figures[name][metric]
+    assert (value >= bound) if floor else (value <= bound), (name, figures[name])
 
 
-def test_false_escalations_stay_rare(scores: dict[str, float]) -> None:
-    assert scores["false_escalate"] <= MAX_FALSE_ESCALATE, scores
+@pytest.mark.parametrize("question", sorted(WHY_EXAMPLES))
+def test_the_issue_examples_never_get_a_wrong_article(kb: KnowledgeBase, question: str) -> None:
+    decision = kb.decide(question)
+    if decision.action is Action.ANSWER:
+        assert decision.matches[0].entry.title in WHY_EXAMPLES[question]
+    else:
+        assert decision.action in (Action.CLARIFY, Action.ESCALATE)

@@ -50,7 +50,7 @@ def test_clarify_lists_the_choices_then_the_operator() -> None:
     assert [(b.label, b.payload) for b in reply.buttons] == [
         (ENTRY.title, "pick:7:0"),
         (OTHER.title, "pick:7:1"),
-        ("Call an operator", "op:7"),
+        ("None of these", "op:7"),  # hands the question to an operator
     ]
 
 

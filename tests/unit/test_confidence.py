@@ -1,0 +1,83 @@
+"""The calibrated confidence: stored models, the decision policy, and how they are fitted."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import random
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from knowledge.base import Thresholds, choose_action
+from knowledge.confidence import FEATURES, Calibration, Estimate
+from knowledge.errors import KnowledgeError
+from knowledge.model import Action
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _bench(name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", ROOT / "bench" / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_stored_models_give_probabilities_and_top3_is_never_below_top1() -> None:
+    calibration = Calibration.load()
+    rng = random.Random(7)
+    for _ in range(200):
+        x = [rng.uniform(0, 1) for _ in FEATURES]
+        estimate = calibration.estimate_from(x)
+        assert 0.0 <= estimate.top1 <= estimate.top3 <= 1.0
+
+
+def test_models_fitted_on_other_features_are_refused(tmp_path: Path) -> None:
+    stale = Calibration.untrained().to_json()
+    stale["features"] = ["score", "something_gone"]
+    path = tmp_path / "confidence.json"
+    path.write_text(json.dumps(stale), encoding="utf-8")
+    with pytest.raises(KnowledgeError, match="--calibrate"):
+        Calibration.load(path)
+    path.write_text("{not json", encoding="utf-8")
+    with pytest.raises(KnowledgeError, match=r"confidence\.json"):
+        Calibration.load(path)
+
+
+@pytest.mark.parametrize(
+    ("top1", "top3", "lead", "action"),
+    [
+        (0.90, 0.95, 0.10, Action.ANSWER),
+        (0.90, 0.95, 0.00, Action.CLARIFY),  # likely right, but tied with the runner-up
+        (0.60, 0.90, 0.30, Action.CLARIFY),
+        (0.05, 0.10, 0.30, Action.ESCALATE),
+    ],
+)
+def test_the_policy(top1: float, top3: float, lead: float, action: Action) -> None:
+    assert choose_action(Estimate(top1, top3), lead, Thresholds()) is action
+
+
+def test_fitting_finds_an_informative_feature_and_folds_cover_every_set() -> None:
+    calibration = _bench("quality").calibration
+    rng = random.Random(3)
+    xs, ys = [], []
+    for _ in range(300):
+        x = [rng.uniform(0, 1) for _ in FEATURES]
+        xs.append(x)
+        ys.append(rng.random() < x[1])  # only the second feature says anything
+    model = calibration.fit_logistic(xs, ys)
+    assert model.weights[1] > 0.8
+    assert max(abs(w) for n, w in enumerate(model.weights) if n != 1) < 0.4
+
+    samples = [
+        calibration.Sample(name, str(n), {"escalate": True}, "", (), (), 0.0)
+        for name, size in (("a", 23), ("b", 7), ("c", 40))
+        for n in range(size)
+    ]
+    folds = calibration.folds(samples, k=5)
+    for name in "abc":
+        seen = {f for s, f in zip(samples, folds, strict=True) if s.set == name}
+        assert seen == set(range(5)), name  # every set has questions in every fold
