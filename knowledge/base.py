@@ -41,6 +41,15 @@ class Thresholds:
     clarify_max: int = 3
     related: float = 0.12  # next-best entries offered after «не помогло» score at least this
 
+    @classmethod
+    def chosen_for(cls, calibration: Calibration) -> Thresholds:
+        """The policy stored with the calibration (chosen by ``--calibrate`` to give the most
+        help within the bounds of bench/calibration.BOUNDS), else the defaults."""
+        policy = calibration.policy
+        if policy is None:
+            return cls()
+        return cls(answer=policy.answer, clarify=policy.clarify)
+
 
 class KnowledgeBase:
     """Entries plus the index over them; decides one message at a time.
@@ -63,8 +72,8 @@ class KnowledgeBase:
         self._reader = QueryReader(self._analyzer, self._index.vocabulary)
         self._matcher = Matcher(self._index)
         self._intents = IntentReader(self._analyzer.stopwords)
-        self.thresholds = thresholds or Thresholds()
         self.calibration = calibration or Calibration.load()
+        self.thresholds = thresholds or Thresholds.chosen_for(self.calibration)
 
     @classmethod
     def load(
