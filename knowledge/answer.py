@@ -29,12 +29,16 @@ _DANGLING_WORDS = 3
 
 
 def build_answer(
-    entry: Entry, analyzer: Analyzer, question: Mapping[str, float] | None = None
+    entry: Entry,
+    analyzer: Analyzer,
+    question: Mapping[str, float] | None = None,
+    lang: str | None = None,
 ) -> Answer:
     """At most about 600 characters of text, then the menu path and the deep link.
 
     ``question`` maps the question's keys to how much each says (rarity x how surely it was
-    read); without it the answer is the entry's summary or opening.
+    read); without it the answer is the entry's summary or opening. ``lang`` is the entry's
+    language when known already (the index detects it once).
     """
     units = passages(entry, analyzer)
     title_keys = frozenset(analyzer.keys(entry.title))
@@ -67,7 +71,8 @@ def build_answer(
             blocks.append(steps)
     links = (Link(entry.title, entry.url),) if entry.url else ()
     crumbs = entry.breadcrumb if entry.kind == "section" else ()
-    return Answer(entry, tuple(blocks), path, links, crumbs, entry_language(entry))
+    language = ("en" if lang == "lat" else lang) if lang else entry_language(entry)
+    return Answer(entry, tuple(blocks), path, links, crumbs, language)
 
 
 @lru_cache(maxsize=4096)

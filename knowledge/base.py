@@ -69,6 +69,7 @@ class KnowledgeBase:
         self._analyzer = analyzer or Analyzer()
         self._index = Index(entries, self._analyzer)
         self._by_id = {e.id: e for e in self._index.entries}
+        self._langs = dict(zip((e.id for e in entries), self._index.langs, strict=True))
         self._reader = QueryReader(self._analyzer, self._index.vocabulary)
         self._matcher = Matcher(self._index)
         self._intents = IntentReader(self._analyzer.stopwords)
@@ -151,7 +152,10 @@ class KnowledgeBase:
         action = choose_action(estimate, lead(ranked), self.thresholds)
         matches = tuple(Match(self._index.entries[r.doc], round(r.score, 4)) for r in ranked)
         if action is Action.ANSWER:
-            answer = build_answer(matches[0].entry, self._analyzer, self._weights(query))
+            top = ranked[0].doc
+            answer = build_answer(
+                matches[0].entry, self._analyzer, self._weights(query), self._index.langs[top]
+            )
             return Decision(action, matches, answer, language, confidence=estimate.top1)
         if action is Action.CLARIFY:
             # Only the choices: a clarify reply offers every match it is given.
@@ -162,7 +166,7 @@ class KnowledgeBase:
         """The answer content for one entry, its text chosen for ``question`` when given."""
         entry = self._by_id[entry_id]
         weights = self._weights(self._reader.read(question)) if question else None
-        return build_answer(entry, self._analyzer, weights)
+        return build_answer(entry, self._analyzer, weights, self._langs.get(entry_id))
 
     def _weights(self, query: Query) -> dict[str, float]:
         """How much each known key of the question says: its rarity x how surely it was read."""

@@ -69,14 +69,19 @@ class Index:
         field_keys: list[dict[str, list[str]]] = []
         infos: list[IndexedEntry] = []
         sequences: list[tuple[str, ...]] = []
+        langs: list[str] = []
         for entry in self.entries:
             lang = detect_lang(f"{entry.title}\n{entry.body[:2000]}")
+            langs.append(lang)
             keys = {name: analyzer.keys(text, lang) for name, text in entry_fields(entry).items()}
             field_keys.append(keys)
             head = (*keys["title"], *keys["questions"])
             infos.append(IndexedEntry(entry, tuple(keys["title"]), frozenset(head)))
             sequences.append(tuple(k for name in _TEXT_FIELDS for k in (*keys[name], "")))
         self.infos = tuple(infos)
+        # The language each entry is written in, as its keys were made ("lat" for Latin text
+        # with no marker words).
+        self.langs = tuple(langs)
         # Each entry's keys in the order its text has them ("" between fields), for what
         # stands together: a question's word pairs found side by side in the entry.
         self.sequences = tuple(sequences)

@@ -46,10 +46,12 @@ def _load() -> dict[str, tuple[re.Pattern[str], ...]]:
             sections[current].append(_expand(line, groups))
         else:
             raise ValueError(f"intents.txt: pattern outside a section: {line!r}")
+    # One alternation per section: a long message is scanned once per section, not once per
+    # pattern.
     return {
-        name: tuple(re.compile(p) for p in patterns)
+        name: (re.compile("|".join(f"(?:{p})" for p in patterns)),)
         for name, patterns in sections.items()
-        if name != _DEFINE
+        if name != _DEFINE and patterns
     }
 
 
