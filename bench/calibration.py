@@ -71,7 +71,8 @@ class Sample:
 def collect(kb: KnowledgeBase, set_name: str, cases: Sequence[dict], hit: Hit) -> list[Sample]:
     samples = []
     for case in cases:
-        intent, ranked = kb.explain(case["q"], limit=10)
+        reading = kb.read(case["q"])
+        intent, ranked = reading.intent.kind, reading.ranked
         found = features(ranked)
         targets = case["expect"].get("answer", [])
         hits = tuple(hit(kb.entries[r.doc].title, kb.entries[r.doc].url, targets) for r in ranked)

@@ -83,7 +83,8 @@ def main() -> int:
         counts = Counter[str]()
         for case in cases:
             targets = case["expect"].get("answer")
-            intent, ranked = kb.explain(case["q"], limit=3)
+            reading = kb.read(case["q"])
+            intent, ranked = reading.intent.kind, reading.ranked[:3]
             if not targets or intent:
                 continue
             ours = [hit(kb.entries[r.doc].title, kb.entries[r.doc].url, targets) for r in ranked]

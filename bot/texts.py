@@ -386,6 +386,33 @@ PHRASES: dict[str, dict[str, str]] = {
         "en": "Something went wrong. Please try again a little later.",
         "ro": "Ceva nu a mers bine. Încercați din nou puțin mai târziu.",
     },
+    # Why the bot decided what it did (`helpbot kb explain`, the operator's case card).
+    "why_answer": {"ru": "ответ", "en": "answer", "ro": "răspuns"},
+    "why_clarify": {"ru": "уточнение", "en": "clarify", "ro": "clarificare"},
+    "why_escalate": {"ru": "оператору", "en": "escalate", "ro": "către operator"},
+    "why_operator": {
+        "ru": "оператор: человек просит позвать оператора",
+        "en": "operator: the person asks for a human",
+        "ro": "operator: persoana cere un operator",
+    },
+    "why_smalltalk": {
+        "ru": "разговор ({kind}): ответ без поиска по базе",
+        "en": "small talk ({kind}): answered without searching the base",
+        "ro": "conversație ({kind}): răspuns fără căutare în bază",
+    },
+    "why_nothing": {
+        "ru": "ни одна статья не подходит",
+        "en": "no entry matches",
+        "ro": "niciun articol nu se potrivește",
+    },
+    "why_top1": {"ru": "P(верно)={value}", "en": "P(right)={value}", "ro": "P(corect)={value}"},
+    "why_top3": {
+        "ru": "P(верная среди первых трёх)={value}",
+        "en": "P(a right one in the first three)={value}",
+        "ro": "P(unul corect între primele trei)={value}",
+    },
+    "why_lead": {"ru": "отрыв {value}", "en": "lead {value}", "ro": "avans {value}"},
+    "why_and": {"ru": "и", "en": "and", "ro": "și"},
 }
 
 

@@ -3,9 +3,26 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 from knowledge.resources import read_data_lines
 from knowledge.text import Morphology, fold, script, tokenize
+
+
+@dataclass(frozen=True, slots=True)
+class Synonym:
+    """A phrase of the synonym dictionary found in a text, and the keys it was read as."""
+
+    phrase: str  # the words as written, folded ("2fa", "б24")
+    keys: tuple[str, ...]  # the keys of its group's first member
+
+
+@dataclass(slots=True)
+class Trace:
+    """What :meth:`Analyzer.keyed` did besides keying: for explaining how a question was read."""
+
+    synonyms: list[Synonym] = field(default_factory=list)
+    dropped: list[str] = field(default_factory=list)  # stop words and fillers, as written
 
 
 class Analyzer:
@@ -42,8 +59,11 @@ class Analyzer:
         """Index keys of a text, in order, stop words dropped and synonyms resolved."""
         return [key for key, _ in self.keyed(tokenize(text), lang)]
 
-    def keyed(self, tokens: Sequence[str], lang: str = "ru") -> list[tuple[str, str]]:
-        """(key, the token it came from) pairs; a synonym's keys come from its first token."""
+    def keyed(
+        self, tokens: Sequence[str], lang: str = "ru", trace: Trace | None = None
+    ) -> list[tuple[str, str]]:
+        """(key, the token it came from) pairs; a synonym's keys come from its first token.
+        ``trace``, when given, collects the synonyms resolved and the stop words dropped."""
         keys = self.morph.keys(tokens, lang)
         out: list[tuple[str, str]] = []
         i, n = 0, len(keys)
@@ -54,11 +74,15 @@ class Analyzer:
                 canonical = self._synonyms.get(tuple(keys[i : i + size]))
                 if canonical is not None:
                     out.extend((key, tokens[i]) for key in canonical)
+                    if trace is not None:
+                        trace.synonyms.append(Synonym(" ".join(tokens[i : i + size]), canonical))
                     i += size
                     break
             else:
                 if tokens[i] not in self.stopwords and keys[i] not in self._stop_keys:
                     out.append((keys[i], tokens[i]))
+                elif trace is not None:
+                    trace.dropped.append(tokens[i])
                 i += 1
         return out
 

@@ -8,7 +8,8 @@ from pathlib import Path
 
 from knowledge.analyzer import Analyzer
 from knowledge.answer import build_answer
-from knowledge.confidence import Calibration, Estimate
+from knowledge.confidence import NO_EVIDENCE, Calibration, Estimate
+from knowledge.explain import ExplainParts, Explanation, explain_reading
 from knowledge.index import Index
 from knowledge.intents import OPERATOR, Intent, IntentReader
 from knowledge.loader import Corpus, load_corpus, read_key_cache, write_key_cache
@@ -114,16 +115,44 @@ class KnowledgeBase:
     def get(self, entry_id: str) -> Entry | None:
         return self._by_id.get(entry_id)
 
-    def explain(self, text: str, limit: int = 40) -> tuple[str, list[Ranked]]:
-        """The intent and the scored candidates with their parts (for calibration and debugging)."""
-        intent, query = self._understand(text)
-        return intent.kind, self._matcher.rank_raw(query, limit)
+    def read(
+        self,
+        text: str,
+        *,
+        lang: str | None = None,
+        exclude: Collection[str] = (),
+        depth: int = CANDIDATES_KEPT,
+    ) -> Reading:
+        """How :meth:`decide` reads a message, up to its verdict, with ``depth`` candidates
+        (at least the CANDIDATES_KEPT a decision keeps): the one path that deciding, explaining
+        and calibrating share."""
+        cut = head_and_tail(text, MAX_QUERY_CHARS)
+        intent = self._intents.read(cut)
+        query = self._reader.read(intent.rest or cut)
+        language = lang or query.lang
+        if intent.kind:
+            action = Action.OPERATOR if intent.kind == OPERATOR else Action.SMALLTALK
+            verdict = Verdict(action)
+            return Reading(text, cut, intent, query, language, (), NO_EVIDENCE, verdict)
+        depth = max(depth, CANDIDATES_KEPT)
+        ranked = tuple(self._matcher.rank_raw(query, depth, frozenset(exclude)))
+        estimate = self.calibration.estimate(ranked)
+        verdict = judge(estimate, lead(ranked), self.thresholds)
+        return Reading(text, cut, intent, query, language, ranked, estimate, verdict)
 
-    def _understand(self, text: str) -> tuple[Intent, Query]:
-        """What the message is and the query it reads as, cut as :meth:`decide` cuts it."""
-        text = head_and_tail(text, MAX_QUERY_CHARS)
-        intent = self._intents.read(text)
-        return intent, self._reader.read(intent.rest or text)
+    def explain(
+        self,
+        text: str,
+        *,
+        limit: int = 5,
+        lang: str | None = None,
+        exclude: Collection[str] = (),
+    ) -> Explanation:
+        """Why :meth:`decide` does what it does with a message: how it was read, the first
+        ``limit`` candidates with their evidence, and the rule that decided."""
+        reading = self.read(text, lang=lang, exclude=exclude, depth=limit)
+        parts = ExplainParts(self._matcher, self._index, self._analyzer, self.calibration)
+        return explain_reading(reading, parts, limit)
 
     def alternatives(self, text: str, exclude: Collection[str], limit: int = 3) -> list[Match]:
         """Next-best entries for a question whose answer did not help: related, not shown yet."""
@@ -141,26 +170,26 @@ class KnowledgeBase:
         self, text: str, *, lang: str | None = None, exclude: Collection[str] = ()
     ) -> Decision:
         """Decide what to do with one message; ``exclude`` drops entries already shown."""
-        intent, query = self._understand(text)
-        language = lang or query.lang
-        if intent.kind == OPERATOR:
-            return Decision(Action.OPERATOR, lang=language)
-        if intent.kind:
-            return Decision(Action.SMALLTALK, lang=language, smalltalk=intent.kind)
-        ranked = self._matcher.rank_raw(query, CANDIDATES_KEPT, frozenset(exclude))
-        estimate = self.calibration.estimate(ranked)
-        action = choose_action(estimate, lead(ranked), self.thresholds)
-        matches = tuple(Match(self._index.entries[r.doc], round(r.score, 4)) for r in ranked)
+        reading = self.read(text, lang=lang, exclude=exclude)
+        action, language = reading.verdict.action, reading.lang
+        if action is Action.OPERATOR:
+            return Decision(action, lang=language)
+        if action is Action.SMALLTALK:
+            return Decision(action, lang=language, smalltalk=reading.intent.kind)
+        matches = tuple(
+            Match(self._index.entries[r.doc], round(r.score, 4))
+            for r in reading.ranked[:CANDIDATES_KEPT]
+        )
+        confidence = reading.estimate.top1
         if action is Action.ANSWER:
-            top = ranked[0].doc
-            answer = build_answer(
-                matches[0].entry, self._analyzer, self._weights(query), self._index.langs[top]
-            )
-            return Decision(action, matches, answer, language, confidence=estimate.top1)
+            weights = self._weights(reading.query)
+            lang_of_entry = self._index.langs[reading.ranked[0].doc]
+            answer = build_answer(matches[0].entry, self._analyzer, weights, lang_of_entry)
+            return Decision(action, matches, answer, language, confidence=confidence)
         if action is Action.CLARIFY:
             # Only the choices: a clarify reply offers every match it is given.
             matches = matches[: self.thresholds.clarify_max]
-        return Decision(action, matches, lang=language, confidence=estimate.top1)
+        return Decision(action, matches, lang=language, confidence=confidence)
 
     def answer_for(self, entry_id: str, question: str = "") -> Answer:
         """The answer content for one entry, its text chosen for ``question`` when given."""
@@ -185,10 +214,62 @@ def lead(ranked: Sequence[Ranked]) -> float:
     return max(0.0, ranked[0].score - (ranked[1].score if len(ranked) > 1 else 0.0))
 
 
-def choose_action(estimate: Estimate, lead: float, t: Thresholds) -> Action:
+@dataclass(frozen=True, slots=True)
+class Check:
+    """One comparison the policy made: a measure of the candidates against a threshold.
+
+    ``measure`` is "top1" (P(the top entry is right)), "top3" (P(a right one is among the
+    first ``Thresholds.clarify_max``)) or "lead" (the top score's lead over the runner-up's);
+    ``threshold`` names the :class:`Thresholds` field whose value ``bar`` is."""
+
+    measure: str
+    value: float
+    threshold: str
+    bar: float
+    passed: bool  # value >= bar
+
+
+def _check(measure: str, value: float, threshold: str, t: Thresholds) -> Check:
+    bar = float(getattr(t, threshold))
+    return Check(measure, value, threshold, bar, value >= bar)
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """The action and the checks that made it: for ANSWER both answer checks; otherwise the
+    answer checks that failed and the clarify check. Intents (OPERATOR, SMALLTALK) decide
+    before any check."""
+
+    action: Action
+    checks: tuple[Check, ...] = ()
+
+
+def judge(estimate: Estimate, lead: float, t: Thresholds) -> Verdict:
     """ANSWER, CLARIFY or ESCALATE from the calibrated estimate and the top one's lead."""
-    if estimate.top1 >= t.answer and lead >= t.answer_lead:
-        return Action.ANSWER
-    if estimate.top3 >= t.clarify:
-        return Action.CLARIFY
-    return Action.ESCALATE
+    answer = (_check("top1", estimate.top1, "answer", t), _check("lead", lead, "answer_lead", t))
+    if all(c.passed for c in answer):
+        return Verdict(Action.ANSWER, answer)
+    clarify = _check("top3", estimate.top3, "clarify", t)
+    failed = tuple(c for c in answer if not c.passed)
+    return Verdict(Action.CLARIFY if clarify.passed else Action.ESCALATE, (*failed, clarify))
+
+
+def choose_action(estimate: Estimate, lead: float, t: Thresholds) -> Action:
+    """The action alone (for re-deciding calibration samples)."""
+    return judge(estimate, lead, t).action
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """One message as :meth:`KnowledgeBase.decide` reads it, up to its verdict.
+
+    ``text`` is the message as cut for reading; ``ranked`` is empty when an intent decided."""
+
+    original: str
+    text: str
+    intent: Intent
+    query: Query
+    lang: str
+    ranked: tuple[Ranked, ...]
+    estimate: Estimate
+    verdict: Verdict

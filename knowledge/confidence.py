@@ -80,9 +80,16 @@ class Logistic:
 
     def probability(self, x: Sequence[float]) -> float:
         z = self.bias
-        for w, v, m, s in zip(self.weights, x, self.mean, self.scale, strict=True):
-            z += w * (v - m) / s
+        for term in self.terms(x):
+            z += term
         return _sigmoid(z)
+
+    def terms(self, x: Sequence[float]) -> list[float]:
+        """What each feature adds to the log-odds (the bias aside)."""
+        return [
+            w * (v - m) / s
+            for w, v, m, s in zip(self.weights, x, self.mean, self.scale, strict=True)
+        ]
 
     def to_json(self, names: Sequence[str]) -> dict[str, Any]:
         return {

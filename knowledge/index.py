@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from knowledge.analyzer import Analyzer
@@ -61,11 +61,34 @@ def entry_fields(entry: Entry) -> dict[str, str]:
     }
 
 
+def _field_keys(entry: Entry, analyzer: Analyzer, lang: str) -> dict[str, list[str]]:
+    """The keys of each field of an entry, in the language its text is written in."""
+    return {name: analyzer.keys(text, lang) for name, text in entry_fields(entry).items()}
+
+
+def _weighted_counts(
+    fields: dict[str, list[str]], avg_len: dict[str, float]
+) -> Iterator[tuple[str, str, float]]:
+    """(field, key, weighted count) for each key and word family of an entry's fields: what the
+    field adds to the key's pseudo term frequency (its weight, normalised by the field's length)."""
+    for name, keys in fields.items():
+        if not keys:
+            continue
+        norm = 1 - _B + _B * len(keys) / avg_len[name]
+        weight = FIELD_WEIGHTS[name] / norm
+        for key, count in Counter(keys).items():
+            yield name, key, weight * count
+            family = prefix_key(key)
+            if family is not None:
+                yield name, family, weight * count * PREFIX_FACTOR
+
+
 class Index:
     """BM25F scores of entries for a bag of query keys; also the vocabulary with frequencies."""
 
     def __init__(self, entries: Sequence[Entry], analyzer: Analyzer) -> None:
         self.entries = tuple(entries)
+        self._analyzer = analyzer
         field_keys: list[dict[str, list[str]]] = []
         infos: list[IndexedEntry] = []
         sequences: list[tuple[str, ...]] = []
@@ -73,7 +96,7 @@ class Index:
         for entry in self.entries:
             lang = detect_lang(f"{entry.title}\n{entry.body[:2000]}")
             langs.append(lang)
-            keys = {name: analyzer.keys(text, lang) for name, text in entry_fields(entry).items()}
+            keys = _field_keys(entry, analyzer, lang)
             field_keys.append(keys)
             head = (*keys["title"], *keys["questions"])
             infos.append(IndexedEntry(entry, tuple(keys["title"]), frozenset(head)))
@@ -89,23 +112,15 @@ class Index:
 
     def _build(self, field_keys: list[dict[str, list[str]]]) -> None:
         n = max(len(field_keys), 1)
-        avg_len = {
+        self._avg_len = avg_len = {
             name: max(sum(len(fk[name]) for fk in field_keys) / n, 1.0) for name in FIELD_WEIGHTS
         }
         postings: dict[str, list[tuple[float, int]]] = defaultdict(list)
         doc_keys: list[frozenset[str]] = []
         for doc, fields in enumerate(field_keys):
             pseudo_tf: dict[str, float] = defaultdict(float)
-            for name, keys in fields.items():
-                if not keys:
-                    continue
-                norm = 1 - _B + _B * len(keys) / avg_len[name]
-                weight = FIELD_WEIGHTS[name] / norm
-                for key, count in Counter(keys).items():
-                    pseudo_tf[key] += weight * count
-                    family = prefix_key(key)
-                    if family is not None:
-                        pseudo_tf[family] += weight * count * PREFIX_FACTOR
+            for _, key, amount in _weighted_counts(fields, avg_len):
+                pseudo_tf[key] += amount
             for key, tf in pseudo_tf.items():
                 postings[key].append((tf / (_K1 + tf), doc))
             doc_keys.append(frozenset(pseudo_tf))
@@ -143,3 +158,24 @@ class Index:
             for impact, doc in plist:
                 scores[doc] += idf * impact
         return scores
+
+    def field_scores(
+        self, doc: int, weighted_keys: Iterable[tuple[str, float]]
+    ) -> dict[str, float]:
+        """The entry's part of :meth:`score` split by field: each key's impact shared among the
+        fields in proportion to what each added to its pseudo term frequency. (For explaining a
+        match: the entry's fields are keyed again, so it costs what indexing the entry did.)"""
+        by_key: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+        fields = _field_keys(self.entries[doc], self._analyzer, self.langs[doc])
+        for name, key, amount in _weighted_counts(fields, self._avg_len):
+            by_key[key][name] += amount
+        out: dict[str, float] = defaultdict(float)
+        for key, weight in weighted_keys:
+            impact = next((i for i, d in self._postings.get(key, ()) if d == doc), 0.0)
+            shares = by_key.get(key)
+            if not impact or not shares:
+                continue
+            whole = sum(shares.values())
+            for name, amount in shares.items():
+                out[name] += self.idf[key] * weight * impact * amount / whole
+        return {name: out[name] for name in FIELD_WEIGHTS if name in out}

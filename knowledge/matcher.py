@@ -127,6 +127,17 @@ class Ranked:
     size: int = 0  # the entry's length in keys
 
 
+@dataclass(frozen=True, slots=True)
+class Asked:
+    """What the matcher makes of a question before it looks at any entry."""
+
+    mass: dict[str, float]  # each known key: idf x how often and how surely the question has it
+    total: float
+    known: float  # the share of the question (by weight) that the index knows at all
+    postings: list[tuple[str, float]]  # the keys that choose the candidates, with their weights
+    scored_total: float  # the mass of those keys: a BM25F score of this much is a full match
+
+
 class Matcher:
     """Scores candidate entries of one index."""
 
@@ -146,27 +157,12 @@ class Matcher:
         self, query: Query, limit: int = 10, exclude: frozenset[str] = frozenset()
     ) -> list[Ranked]:
         index = self._index
-        weighted = query.weighted
-        if not weighted:
+        weighed = self.weigh(query)
+        if weighed is None:
             return []
-        # Each distinct key with its weight: idf x how often and how surely the question has it.
-        mass: dict[str, float] = defaultdict(float)
-        for k, w in weighted:
-            mass[k] += index.key_idf(k) * w
-        total = sum(mass.values())
-        unknown = sum(
-            index.max_idf * UNKNOWN_WEIGHT * qk.weight
-            for qk in query.keys
-            if not qk.known and len(qk.key) > 2
-        )
-        known = total / (total + unknown)
-        # Candidates come from the question's most informative keys only, so that a long story
-        # costs about as much as a short question.
-        strongest = heapq.nlargest(SCORED_KEYS, mass.items(), key=itemgetter(1))
-        scored_total = sum(m for _, m in strongest)
-        postings = [(k, m / index.key_idf(k)) for k, m in strongest]
-        postings += [(f, w * PREFIX_FACTOR) for k, w in postings if (f := prefix_key(k))]
-        bm = index.score(postings)
+        weighted, mass, total, known = query.weighted, weighed.mass, weighed.total, weighed.known
+        scored_total = weighed.scored_total
+        bm = index.score(weighed.postings)
         top = heapq.nlargest(CANDIDATES + len(exclude), bm.items(), key=itemgetter(1))
         families: dict[str, list[str]] = defaultdict(list)
         for k in mass:
@@ -237,6 +233,38 @@ class Matcher:
             and bool(entries[second.doc].url)
             and top.score - second.score <= OPENABLE_TIE
         )
+
+    def weigh(self, query: Query) -> Asked | None:
+        """The question's keys weighed against the index; None when it knows none of them."""
+        index = self._index
+        weighted = query.weighted
+        if not weighted:
+            return None
+        # Each distinct key with its weight: idf x how often and how surely the question has it.
+        mass: dict[str, float] = defaultdict(float)
+        for k, w in weighted:
+            mass[k] += index.key_idf(k) * w
+        total = sum(mass.values())
+        unknown = sum(
+            index.max_idf * UNKNOWN_WEIGHT * qk.weight
+            for qk in query.keys
+            if not qk.known and len(qk.key) > 2
+        )
+        # Candidates come from the question's most informative keys only, so that a long story
+        # costs about as much as a short question.
+        strongest = heapq.nlargest(SCORED_KEYS, mass.items(), key=itemgetter(1))
+        postings = [(k, m / index.key_idf(k)) for k, m in strongest]
+        postings += [(f, w * PREFIX_FACTOR) for k, w in postings if (f := prefix_key(k))]
+        return Asked(mass, total, total / (total + unknown), postings, sum(m for _, m in strongest))
+
+    def field_scores(self, asked: Asked, doc: int) -> dict[str, float]:
+        """The BM25F part of an entry's score split by field (they sum to that part)."""
+        parts = self._index.field_scores(doc, asked.postings)
+        whole = sum(parts.values())
+        if not whole:
+            return parts
+        bm_part = min(whole / asked.scored_total, 1.0)
+        return {name: bm_part * v / whole for name, v in parts.items()}
 
 
 def _most_general(

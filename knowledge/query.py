@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 from rapidfuzz import fuzz, process
 
-from knowledge.analyzer import Analyzer
+from knowledge.analyzer import Analyzer, Synonym, Trace
 from knowledge.text import (
     detect_lang,
     head_and_tail,
@@ -38,15 +38,33 @@ class QueryKey:
     weight: float  # 1.0 as typed; less when corrected
     known: bool  # the key exists in the index
     name: bool = False  # a Latin word in a Cyrillic question: a product or service name
+    # Where the key came from (for explanations, not for matching): the word as read and,
+    # when a typo was corrected, the key as typed.
+    token: str = field(default="", compare=False)
+    typed: str = field(default="", compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Repair:
+    """One change made to the message before keying it: ``kind`` is "layout" (typed with the
+    other keyboard layout), "translit" (Russian in Latin letters) or "typo" (a word near an
+    index key: ``repaired`` is that key)."""
+
+    kind: str
+    original: str
+    repaired: str
 
 
 @dataclass(frozen=True, slots=True)
 class Query:
-    """The message as the matcher sees it."""
+    """The message as the matcher sees it, with what was done to read it."""
 
     text: str  # the message as read (layout/transliteration undone), for fuzzy comparisons
     keys: tuple[QueryKey, ...]
     lang: str
+    repairs: tuple[Repair, ...] = ()
+    synonyms: tuple[Synonym, ...] = ()
+    dropped: tuple[str, ...] = ()  # stop words and fillers left out
 
     @property
     def weighted(self) -> list[tuple[str, float]]:
@@ -95,19 +113,29 @@ class QueryReader:
             if ratios[best] <= ratios["plain"] + 0.15:
                 best = "plain"
         read_chunks = [self._read_chunk(c, readers[best]) for c in chunks]
+        # A Latin chunk changes only by the reading chosen; a Cyrillic one only by a layout swap.
+        repairs = [
+            Repair(best if script(c) == "lat" else "layout", c, r)
+            for c, r in zip(chunks, read_chunks, strict=True)
+            if r != c
+        ]
         if best != "plain":
             lang = "ru"
         elif lang == "lat":
             lang = "en"
         read_text = " ".join(read_chunks)
-        keyed = self._analyzer.keyed(tokenize(read_text), lang)
+        trace = Trace()
+        keyed = self._analyzer.keyed(tokenize(read_text), lang, trace)
         mixed = lang == "ru" and best == "plain"
         names = proper_names(text) if best == "plain" else frozenset()
         keys = tuple(
             self._resolve(k, t, len(t) > 2 and (t in names or (mixed and script(t) == "lat")))
             for k, t in keyed
         )
-        return Query(read_text, keys, lang)
+        repairs.extend(Repair("typo", k.token, k.key) for k in keys if k.typed)
+        return Query(
+            read_text, keys, lang, tuple(repairs), tuple(trace.synonyms), tuple(trace.dropped)
+        )
 
     def _known_ratio(
         self, chunks: list[str], reader: Callable[[str], str], lenient: bool = False
@@ -183,15 +211,15 @@ class QueryReader:
         morph = self._analyzer.morph
         if key in self._vocab:
             weight = NUMBER_WEIGHT if key.isdigit() else morph.weight(token)
-            return QueryKey(key, weight, True, name)
+            return QueryKey(key, weight, True, name, token)
         # A dictionary word is spelt right: it is just not in the knowledge base ("перекинуть"
         # must not become "передвинуть").
         if morph.is_word(token):
-            return QueryKey(key, morph.weight(token), False, name)
+            return QueryKey(key, morph.weight(token), False, name, token)
         fixed = self._correct(key)
         if fixed is None:
-            return QueryKey(key, 1.0, False, name)
-        return QueryKey(fixed, TYPO_WEIGHT, True, name)
+            return QueryKey(key, 1.0, False, name, token)
+        return QueryKey(fixed, TYPO_WEIGHT, True, name, token, typed=key)
 
     def _correct_uncached(self, key: str) -> str | None:
         """The closest vocabulary key for a misspelt one, or None when nothing is close."""

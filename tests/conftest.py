@@ -79,6 +79,16 @@ class FakeClock:
 
 
 @pytest.fixture
+def no_cli_settings(
+    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """No KNOWLEDGE_DIR and no .env for a command under test: when no --knowledge-dir is
+    given the commands read them, and tests must not depend on the developer's set-up."""
+    monkeypatch.delenv("KNOWLEDGE_DIR", raising=False)
+    monkeypatch.chdir(tmp_path_factory.mktemp("cwd"))
+
+
+@pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()
 

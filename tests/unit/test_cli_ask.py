@@ -27,14 +27,7 @@ ACTIONS = {"answer", "clarify", "escalate", "operator", "smalltalk"}
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(autouse=True)
-def _no_settings_from_the_environment(
-    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
-) -> None:
-    # The commands read KNOWLEDGE_DIR (and a .env in the working directory) when no
-    # --knowledge-dir is given; tests must not depend on the developer's set-up.
-    monkeypatch.delenv("KNOWLEDGE_DIR", raising=False)
-    monkeypatch.chdir(tmp_path_factory.mktemp("cwd"))
+pytestmark = pytest.mark.usefixtures("no_cli_settings")
 
 
 @pytest.fixture(scope="module")
