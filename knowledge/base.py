@@ -70,7 +70,7 @@ class KnowledgeBase:
         self._analyzer = analyzer or Analyzer()
         self._index = Index(entries, self._analyzer)
         self._by_id = {e.id: e for e in self._index.entries}
-        self._langs = dict(zip((e.id for e in entries), self._index.langs, strict=True))
+        self._docs = {e.id: doc for doc, e in enumerate(self._index.entries)}
         self._reader = QueryReader(self._analyzer, self._index.vocabulary)
         self._matcher = Matcher(self._index)
         self._intents = IntentReader(self._analyzer.stopwords)
@@ -183,8 +183,14 @@ class KnowledgeBase:
         confidence = reading.estimate.top1
         if action is Action.ANSWER:
             weights = self._weights(reading.query)
-            lang_of_entry = self._index.langs[reading.ranked[0].doc]
-            answer = build_answer(matches[0].entry, self._analyzer, weights, lang_of_entry)
+            top = reading.ranked[0].doc
+            answer = build_answer(
+                matches[0].entry,
+                self._analyzer,
+                weights,
+                self._index.langs[top],
+                self._index.line_keys(top),
+            )
             return Decision(action, matches, answer, language, confidence=confidence)
         if action is Action.CLARIFY:
             # Only the choices: a clarify reply offers every match it is given.
@@ -195,7 +201,10 @@ class KnowledgeBase:
         """The answer content for one entry, its text chosen for ``question`` when given."""
         entry = self._by_id[entry_id]
         weights = self._weights(self._reader.read(question)) if question else None
-        return build_answer(entry, self._analyzer, weights, self._langs.get(entry_id))
+        doc = self._docs[entry_id]
+        return build_answer(
+            entry, self._analyzer, weights, self._index.langs[doc], self._index.line_keys(doc)
+        )
 
     def _weights(self, query: Query) -> dict[str, float]:
         """How much each known key of the question says: its rarity x how surely it was read."""
