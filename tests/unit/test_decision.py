@@ -310,6 +310,20 @@ def test_close_candidates_are_offered_as_choices(analyzer: Analyzer) -> None:
     assert len(decision.matches) >= 2
 
 
+def test_a_choice_scored_far_below_the_first_is_not_offered(analyzer: Analyzer) -> None:
+    strict = KnowledgeBase(ENTRIES, analyzer=analyzer, thresholds=Thresholds(answer=1.01))
+    decision = strict.decide("экспорт контактов в Excel")
+    assert decision.action is Action.CLARIFY
+    top = decision.matches[0].score
+    assert all(m.score >= top * strict.thresholds.choice_share for m in decision.matches)
+    picky = KnowledgeBase(
+        ENTRIES, analyzer=analyzer, thresholds=Thresholds(answer=1.01, choice_share=1.0)
+    )
+    offered = picky.decide("экспорт контактов в Excel").matches
+    assert offered[0] == decision.matches[0]
+    assert all(m.score == top for m in offered)  # only those scored as the first one
+
+
 def test_near_identical_entries_clarify(kb: KnowledgeBase) -> None:
     decision = kb.decide("экспорт контактов в Excel")
     assert decision.action is Action.CLARIFY
