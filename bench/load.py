@@ -118,7 +118,10 @@ async def run_once(
 ) -> dict[str, float]:
     """``replicas`` processes against a fresh fake: the figures of one configuration."""
     policy = WebhookPolicy(retry_base=0.05, retry_cap=0.5, max_attempts=20, timeout=30.0)
-    async with FakeTelegram(webhook_policy=policy) as fake, aiohttp.ClientSession() as http:
+    async with (
+        FakeTelegram(webhook_policy=policy, local_mode=True) as fake,  # loopback webhook
+        aiohttp.ClientSession() as http,
+    ):
         started = _record_deliveries(fake)
         people = [fake.add_user(f"P{n}") for n in range(args.chats)]
         ports = [_free_port() for _ in range(replicas)]

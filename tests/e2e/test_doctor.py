@@ -42,7 +42,8 @@ async def setup(
 ) -> AsyncIterator[Setup]:
     """A good deployment: a migrated database, Telegram with its operators' forum, the Bitrix24
     bot registered with its command, a folder of company articles."""
-    async with FakeTelegram() as tg, FakeBitrix24() as b24:
+    # A local Bot API server: api.telegram.org would refuse a webhook on 127.0.0.1 (reserved).
+    async with FakeTelegram(local_mode=True) as tg, FakeBitrix24() as b24:
         group = tg.add_forum_group("Operators")
         articles = tmp_path / "articles"
         articles.mkdir()

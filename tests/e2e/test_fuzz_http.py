@@ -119,7 +119,7 @@ def served(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> I
     stop = asyncio.Event()
 
     async def serve() -> None:
-        async with FakeTelegram() as fake:
+        async with FakeTelegram(local_mode=True) as fake:  # webhook over loopback http
             url = f"http://127.0.0.1:{sock.getsockname()[1]}"
             settings = _settings(f"sqlite+aiosqlite:///{db_path}", fake, url)
             async with open_services(settings, kb=kb) as services:

@@ -63,7 +63,7 @@ class App:
 
 @asynccontextmanager
 async def running(db_url: str, redis_url: str | None = None) -> AsyncIterator[App]:
-    async with FakeTelegram() as fake:
+    async with FakeTelegram(local_mode=True) as fake:  # webhook over loopback http
         sock = socket.socket()
         sock.bind(("127.0.0.1", 0))
         sock.listen(128)

@@ -387,7 +387,9 @@ async def test_two_replicas_share_the_work_and_one_takes_over_when_the_poller_is
     db = create_engine(pg_db_url)
     try:
         async with AsyncExitStack() as stack:
-            tg = await stack.enter_async_context(FakeTelegram(webhook_policy=policy))
+            tg = await stack.enter_async_context(
+                FakeTelegram(webhook_policy=policy, local_mode=True)
+            )
             b24 = await stack.enter_async_context(FakeBitrix24(burst=int(FAST), per_second=FAST))
             http = await stack.enter_async_context(aiohttp.ClientSession())
             balancer = Balancer(http, replicas)

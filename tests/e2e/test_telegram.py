@@ -88,36 +88,54 @@ def _socket() -> socket.socket:
 
 
 def make_settings(
-    db_url: str, fake: FakeTelegram, group: FakeChat, mode: Mode, url: str
+    db_url: str,
+    fake: FakeTelegram,
+    group: FakeChat,
+    mode: Mode,
+    url: str,
+    **telegram: Any,
 ) -> Settings:
+    """Settings for the app; `telegram` overrides TelegramSettings fields."""
+    fields: dict[str, Any] = {
+        "bot_token": fake.token,
+        "api_url": fake.url,
+        "mode": mode,
+        "webhook_url": url + WEBHOOK_PATH,
+        "webhook_secret": SECRET,
+        "poll_timeout": 5,
+        "chat_per_second": 100.0,
+        "group_per_minute": 6000.0,
+    }
     return Settings(
         _env_file=None,  # type: ignore[call-arg]
         database=DatabaseSettings(url=db_url),
-        telegram=TelegramSettings(
-            bot_token=fake.token,  # type: ignore[arg-type]
-            api_url=fake.url,
-            mode=mode,
-            webhook_url=url + WEBHOOK_PATH,
-            webhook_secret=SECRET,  # type: ignore[arg-type]
-            poll_timeout=5,
-            chat_per_second=100.0,
-            group_per_minute=6000.0,
-        ),
+        telegram=TelegramSettings(**(fields | telegram)),
         operator=OperatorSettings(chat_id=group.id),
     )
 
 
 @asynccontextmanager
 async def running(
-    sqlite_db_url: str, kb: KnowledgeBase, mode: Mode = "polling"
+    sqlite_db_url: str,
+    kb: KnowledgeBase,
+    mode: Mode = "polling",
+    *,
+    fake_options: dict[str, Any] | None = None,
+    telegram: dict[str, Any] | None = None,
 ) -> AsyncIterator[World]:
-    """The app as `helpbot serve` composes it, against a fresh fake Telegram."""
-    async with FakeTelegram(poll_hold_scale=0.1, webhook_policy=FAST_WEBHOOK) as fake:
+    """The app as `helpbot serve` composes it, against a fresh fake Telegram (a local Bot API
+    server unless `fake_options` say otherwise); `telegram` overrides TelegramSettings."""
+    options: dict[str, Any] = {
+        "poll_hold_scale": 0.1,
+        "webhook_policy": FAST_WEBHOOK,
+        "local_mode": True,
+    }
+    async with FakeTelegram(**(options | (fake_options or {}))) as fake:
         olga = fake.add_user("Olga", username="olga")
         group = fake.add_forum_group("Support", members=[olga])
         sock = _socket()
         url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-        settings = make_settings(sqlite_db_url, fake, group, mode, url)
+        settings = make_settings(sqlite_db_url, fake, group, mode, url, **(telegram or {}))
         async with open_services(settings, kb=kb) as services:
             app, channels = create_web_app(services)
             assert channels == ["telegram"]

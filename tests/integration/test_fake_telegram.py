@@ -3,15 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from typing import Any
 
 import aiohttp
 import pytest
 from aiogram import Bot, Dispatcher, F, Router, html
-from aiogram.client.default import DefaultBotProperties
-from aiogram.client.session.aiohttp import AiohttpSession
-from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import (
     TelegramBadRequest,
     TelegramConflictError,
@@ -20,80 +15,12 @@ from aiogram.exceptions import (
     TelegramServerError,
     TelegramUnauthorizedError,
 )
-from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from aiogram.types import CallbackQuery, Message
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler
 from aiohttp import web
-from fakes.telegram_server import (
-    SECRET_HEADER,
-    FakeTelegram,
-    FakeUser,
-    RateLimits,
-    WebhookPolicy,
-)
-
-FAST_WEBHOOK = WebhookPolicy(retry_base=0.01, retry_cap=0.05, max_attempts=5, timeout=2.0)
-
-
-def _make_bot(fake: FakeTelegram, token: str | None = None) -> Bot:
-    session = AiohttpSession(api=TelegramAPIServer.from_base(fake.url))
-    default = DefaultBotProperties(parse_mode="HTML", link_preview_is_disabled=True)
-    return Bot(token or fake.token, session=session, default=default)
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeTelegram]:
-    async with FakeTelegram(poll_hold_scale=0.1, webhook_policy=FAST_WEBHOOK) as server:
-        yield server
-
-
-@pytest.fixture
-async def bot(fake: FakeTelegram) -> AsyncIterator[Bot]:
-    client = _make_bot(fake)
-    yield client
-    await client.session.close()
-
-
-@pytest.fixture
-def ann(fake: FakeTelegram) -> FakeUser:
-    return fake.add_user("Ann", username="ann", started=True)
-
-
-def _keyboard(*data: str) -> InlineKeyboardMarkup:
-    rows = [[InlineKeyboardButton(text=item, callback_data=item)] for item in data]
-    return InlineKeyboardMarkup(inline_keyboard=rows)
-
-
-class _Receiver:
-    """A webhook endpoint on loopback that answers with scripted statuses and records requests."""
-
-    def __init__(self, statuses: list[int], reply: dict[str, Any] | None = None) -> None:
-        self.statuses = statuses
-        self.reply = reply
-        self.requests: list[tuple[dict[str, str], dict[str, Any]]] = []
-        self.url = ""
-        self._runner: web.AppRunner | None = None
-
-    async def _on_update(self, request: web.Request) -> web.Response:
-        self.requests.append((dict(request.headers), await request.json()))
-        status = self.statuses.pop(0) if self.statuses else 200
-        if status == 200 and self.reply is not None:
-            return web.json_response(self.reply)
-        return web.Response(status=status)
-
-    async def __aenter__(self) -> _Receiver:
-        app = web.Application()
-        app.router.add_post("/tg/webhook", self._on_update)
-        self._runner = web.AppRunner(app, shutdown_timeout=0.5)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.url = f"http://127.0.0.1:{self._runner.addresses[0][1]}/tg/webhook"
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        assert self._runner is not None
-        await self._runner.cleanup()
-
+from fake_telegram_fixtures import ann_fixture, bot_fixture, fake_fixture  # noqa: F401
+from fake_telegram_helpers import FAST_WEBHOOK, Receiver, keyboard, make_bot
+from fakes.telegram_server import SECRET_HEADER, FakeTelegram, FakeUser, RateLimits
 
 # getMe, tokens, encodings ------------------------------------------------------------------
 
@@ -106,7 +33,7 @@ async def test_get_me_returns_the_bot_of_the_token(fake: FakeTelegram, bot: Bot)
 
 
 async def test_unknown_token_gets_401(fake: FakeTelegram) -> None:
-    stranger = _make_bot(fake, token="42:not-a-known-token")
+    stranger = make_bot(fake, token="42:not-a-known-token")
     try:
         with pytest.raises(TelegramUnauthorizedError):
             await stranger.get_me()
@@ -184,7 +111,9 @@ async def test_text_limits_empty_and_too_long(bot: Bot, ann: FakeUser) -> None:
     with pytest.raises(TelegramBadRequest, match="message is too long"):
         await bot.send_message(ann.id, "я" * 4097)
     with pytest.raises(TelegramBadRequest, match="message text is empty"):
-        await bot.send_message(ann.id, "<b></b>")
+        await bot.send_message(ann.id, "")
+    with pytest.raises(TelegramBadRequest, match="text must be non-empty"):
+        await bot.send_message(ann.id, "<b></b>")  # empty only after parsing: TDLib's text
 
 
 async def test_unknown_chat_is_a_bad_request(bot: Bot) -> None:
@@ -333,7 +262,7 @@ async def test_get_updates_conflicts_with_a_webhook(bot: Bot) -> None:
 async def test_webhook_delivers_updates_with_the_secret_header(
     fake: FakeTelegram, bot: Bot, ann: FakeUser
 ) -> None:
-    async with _Receiver([]) as receiver:
+    async with Receiver([]) as receiver:
         await bot.set_webhook(receiver.url, secret_token="s3cret_-token")
         sent = fake.user_sends(ann, "hello")
 
@@ -350,7 +279,7 @@ async def test_webhook_delivers_updates_with_the_secret_header(
 async def test_webhook_retries_failures_and_records_the_error(
     fake: FakeTelegram, bot: Bot, ann: FakeUser
 ) -> None:
-    async with _Receiver([500, 401]) as receiver:
+    async with Receiver([500, 401]) as receiver:
         await bot.set_webhook(receiver.url, secret_token="abc")
         fake.user_sends(ann, "hello")
 
@@ -367,7 +296,7 @@ async def test_webhook_retries_failures_and_records_the_error(
 async def test_webhook_keeps_failing_updates_pending_until_given_up(
     fake: FakeTelegram, bot: Bot, ann: FakeUser
 ) -> None:
-    async with _Receiver([401] * 10) as receiver:
+    async with Receiver([401] * 10) as receiver:
         await bot.set_webhook(receiver.url, secret_token="abc")
         fake.user_sends(ann, "hello")
 
@@ -382,7 +311,7 @@ async def test_webhook_reply_method_is_executed(
     fake: FakeTelegram, bot: Bot, ann: FakeUser
 ) -> None:
     reply = {"method": "sendMessage", "chat_id": ann.id, "text": "from the reply"}
-    async with _Receiver([], reply=reply) as receiver:
+    async with Receiver([], reply=reply) as receiver:
         await bot.set_webhook(receiver.url)
         fake.user_sends(ann, "hello")
 
@@ -393,9 +322,12 @@ async def test_webhook_reply_method_is_executed(
     assert fake.bot_messages(ann)[-1].text == "from the reply"
 
 
-async def test_set_webhook_validates_url_and_secret(bot: Bot) -> None:
+async def test_set_webhook_validates_url_and_secret(fake: FakeTelegram, bot: Bot) -> None:
+    """SRV `do_set_webhook` (Client.cpp l. 16001-16024); every setWebhook with a URL counts for
+    the 1-second limit, refused or not (`process_set_webhook_query`, l. 15733-15738)."""
     with pytest.raises(TelegramBadRequest, match="invalid webhook URL specified"):
         await bot.set_webhook("ftp://127.0.0.1/hook")
+    fake.advance(1)
     with pytest.raises(TelegramBadRequest, match="secret token contains unallowed characters"):
         await bot.set_webhook("http://127.0.0.1:9/hook", secret_token="bad secret!")
 
@@ -409,18 +341,25 @@ async def test_forum_topic_create_send_close_reopen_delete(
     operator = fake.add_user("Olga")
     group = fake.add_forum_group("Support", members=[operator])
 
+    """A bot that manages topics may still post into a closed one (TD ForumTopicManager.cpp
+    `can_send_message_to_forum_topic`, l. 1245-1255; python-telegram-bot's live
+    `test_close_and_reopen_forum_topic`); a deleted topic is TOPIC_DELETED while TDLib's
+    60-second cache holds it, then "message thread not found" (SRV `check_message_topic`)."""
     topic = await bot.create_forum_topic(group.id, "Ann: how to export?")
     sent = await bot.send_message(group.id, "ticket", message_thread_id=topic.message_thread_id)
     await bot.close_forum_topic(group.id, topic.message_thread_id)
-    with pytest.raises(TelegramBadRequest, match="TOPIC_CLOSED"):
-        await bot.send_message(group.id, "late", message_thread_id=topic.message_thread_id)
+    late = await bot.send_message(group.id, "late", message_thread_id=topic.message_thread_id)
     await bot.reopen_forum_topic(group.id, topic.message_thread_id)
     fake.delete_topic(group, topic.message_thread_id)
+    with pytest.raises(TelegramBadRequest, match="TOPIC_DELETED"):
+        await bot.send_message(group.id, "gone", message_thread_id=topic.message_thread_id)
+    fake.advance(61)
     with pytest.raises(TelegramBadRequest, match="message thread not found"):
         await bot.send_message(group.id, "gone", message_thread_id=topic.message_thread_id)
     with pytest.raises(TelegramBadRequest, match="message thread not found"):
         await bot.send_message(group.id, "general", message_thread_id=1)
 
+    assert late.message_thread_id == topic.message_thread_id
     assert topic.name == "Ann: how to export?" and topic.message_thread_id > 1
     assert (sent.message_thread_id, sent.is_topic_message) == (topic.message_thread_id, True)
     root = sent.reply_to_message
@@ -437,7 +376,9 @@ async def test_operator_message_in_a_topic_arrives_as_a_topic_update(
     fake.operator_sends(group, topic.message_thread_id, operator, "Здравствуйте!")
     updates = await bot.get_updates()
 
-    message = updates[0].message
+    created = updates[0].message  # the bot's own service message comes first (SRV l. 17411)
+    assert created is not None and created.forum_topic_created is not None
+    message = updates[1].message
     assert message is not None and message.chat.is_forum
     assert (message.message_thread_id, message.is_topic_message) == (topic.message_thread_id, True)
     assert message.reply_to_message is not None
@@ -473,14 +414,14 @@ async def test_get_chat_and_get_chat_member(fake: FakeTelegram, bot: Bot) -> Non
 
 async def test_callback_data_over_64_bytes_is_rejected(bot: Bot, ann: FakeUser) -> None:
     with pytest.raises(TelegramBadRequest, match="BUTTON_DATA_INVALID"):
-        await bot.send_message(ann.id, "pick", reply_markup=_keyboard("x" * 65))
-    await bot.send_message(ann.id, "pick", reply_markup=_keyboard("ж" * 32))
+        await bot.send_message(ann.id, "pick", reply_markup=keyboard("x" * 65))
+    await bot.send_message(ann.id, "pick", reply_markup=keyboard("ж" * 32))
 
 
 async def test_press_button_and_answer_callback_query(
     fake: FakeTelegram, bot: Bot, ann: FakeUser
 ) -> None:
-    await bot.send_message(ann.id, "Did it help?", reply_markup=_keyboard("fb:up:12", "fb:down:12"))
+    await bot.send_message(ann.id, "Did it help?", reply_markup=keyboard("fb:up:12", "fb:down:12"))
     message = await fake.wait_for_message(ann, lambda m: "fb:up:12" in m.callback_data)
 
     query = fake.press_button(ann, message, "fb:up:12")
@@ -500,7 +441,7 @@ async def test_press_button_and_answer_callback_query(
 async def test_edits_and_message_is_not_modified(
     fake: FakeTelegram, bot: Bot, ann: FakeUser
 ) -> None:
-    sent = await bot.send_message(ann.id, "Did it help?", reply_markup=_keyboard("fb:up:1"))
+    sent = await bot.send_message(ann.id, "Did it help?", reply_markup=keyboard("fb:up:1"))
 
     await bot.edit_message_reply_markup(chat_id=ann.id, message_id=sent.message_id)
     with pytest.raises(TelegramBadRequest, match="message is not modified"):
@@ -567,9 +508,7 @@ def _echo_dispatcher() -> Dispatcher:
 
     @router.message(F.text)
     async def on_text(message: Message) -> None:
-        await message.answer(
-            f"echo: {html.quote(message.text or '')}", reply_markup=_keyboard("ok")
-        )
+        await message.answer(f"echo: {html.quote(message.text or '')}", reply_markup=keyboard("ok"))
 
     @router.callback_query(F.data == "ok")
     async def on_ok(query: CallbackQuery) -> None:
@@ -617,6 +556,7 @@ async def test_aiogram_webhook_round_trip(fake: FakeTelegram, bot: Bot, ann: Fak
         fake.user_sends(ann, "hi")
         reply = await fake.wait_for_message(ann, timeout=2)
         await bot.delete_webhook()
+        fake.advance(1)  # setWebhook again within 1 s is a 429 (SRV l. 15733-15738)
         await bot.set_webhook(url, secret_token="wrong-secret")
         fake.user_sends(ann, "lost")
         error = await fake.wait_for(lambda: fake.webhook_info()["last_error_message"], timeout=2)

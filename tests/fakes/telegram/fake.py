@@ -3,31 +3,37 @@
 from __future__ import annotations
 
 import secrets
-import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
 from aiohttp import web
 
-from ..notify import wait_until
 from .app import create_app
-from .limits import RateLimiter, RateLimits
+from .clock import ServerClock
+from .controls import Controls
+from .limits import MAX_IN_FLIGHT, RateLimits
 from .models import (
     SUPERGROUP,
-    ApiCall,
     FakeCallbackQuery,
     FakeChat,
     FakeMessage,
     FakeTopic,
     FakeUser,
 )
-from .people import find_topic, media_fields, set_blocked, user_message
+from .people import (
+    anonymous_admin_message,
+    find_topic,
+    media_fields,
+    set_blocked,
+    user_message,
+)
+from .records import Records
 from .state import World
+from .topics import TOPIC_COLORS, remove_topic
 from .webhook import WebhookPolicy
 
 T = TypeVar("T")
-ChatLike = FakeChat | FakeUser | int
 
 DEFAULT_TOKEN = "123456789:AAHfakeTelegramTokenForHelpbotTests01"
 DEFAULT_BOT_RIGHTS = {
@@ -39,8 +45,17 @@ DEFAULT_BOT_RIGHTS = {
 }
 
 
-class FakeTelegram:
-    """A Telegram Bot API server on 127.0.0.1 for one bot token; `async with` starts it."""
+class FakeTelegram(Controls, Records):
+    """A Telegram Bot API server on 127.0.0.1 for one bot token; `async with` starts it.
+
+    By default it is api.telegram.org: webhooks only on public HTTPS URLs, ports 443/80/88/8443
+    (the fake then records the webhook and never contacts it). `local_mode=True` is a
+    `telegram-bot-api --local` server: any http(s) URL, loopback included, and deliveries.
+    `latency`: seconds added to every Bot API call (real time). `callback_answer_window`: how
+    long a callback query may be answered (not published; ~15 s reported). `time_scale`: how
+    fast the server's clock runs (the platform's own time limits, clock.py). `max_in_flight`:
+    requests in flight before api.telegram.org answers 429 retry after 60 (limits.py).
+    """
 
     def __init__(
         self,
@@ -50,6 +65,11 @@ class FakeTelegram:
         rate_limits: RateLimits | None = None,
         webhook_policy: WebhookPolicy | None = None,
         poll_hold_scale: float = 1.0,
+        latency: float = 0.0,
+        local_mode: bool = False,
+        callback_answer_window: float = 15.0,
+        time_scale: float = 1.0,
+        max_in_flight: int = MAX_IN_FLIGHT,
     ) -> None:
         self._world = World(
             token,
@@ -57,7 +77,12 @@ class FakeTelegram:
             webhook_policy=webhook_policy or WebhookPolicy(),
             rate_limits=rate_limits,
             poll_hold_scale=poll_hold_scale,
+            clock=ServerClock(time_scale),
+            local_mode=local_mode,
+            latency=latency,
+            callback_answer_window=callback_answer_window,
         )
+        self._world.max_in_flight = max_in_flight
         self._runner: web.AppRunner | None = None
         self._url: str | None = None
         self._next_user_id = 100_000_001
@@ -120,11 +145,22 @@ class FakeTelegram:
         language_code: str | None = "ru",
         started: bool = False,
         is_bot: bool = False,
+        voice_forbidden: bool = False,
     ) -> FakeUser:
-        """A Telegram account. `started=False`: the bot may not write first (403)."""
+        """A Telegram account. `started=False`: the bot may not write first (403).
+        `voice_forbidden`: voice and video notes to them fail (VOICE_MESSAGES_FORBIDDEN)."""
         if user_id is None:
             user_id, self._next_user_id = self._next_user_id, self._next_user_id + 1
-        user = FakeUser(user_id, first_name, last_name, username, language_code, is_bot, started)
+        user = FakeUser(
+            user_id,
+            first_name,
+            last_name,
+            username,
+            language_code,
+            is_bot,
+            started,
+            voice_forbidden=voice_forbidden,
+        )
         self._world.users[user.id] = user
         self._world.private_chat(user)
         return user
@@ -141,8 +177,14 @@ class FakeTelegram:
         is_forum: bool = True,
         bot_status: str = "administrator",
         bot_rights: Mapping[str, bool] | None = None,
+        protected_content: bool = False,
+        available_reactions: Iterable[str] | None = None,
     ) -> FakeChat:
-        """A supergroup with topics; the bot is an admin with can_manage_topics by default."""
+        """A supergroup with topics; the bot is an admin with can_manage_topics by default.
+
+        `protected_content`: "Restrict saving content" (copies out of it are refused);
+        `available_reactions`: the emoji reactions allowed in it (None: all).
+        """
         if chat_id is None:
             chat_id = -(10**12 + self._next_group_id)
             self._next_group_id += 1
@@ -155,6 +197,8 @@ class FakeTelegram:
             is_forum=is_forum,
             bot_status=bot_status,
             bot_rights=rights,
+            protected_content=protected_content,
+            available_reactions=None if available_reactions is None else list(available_reactions),
         )
         # Message 1 is the General topic's root, so created topics start at 2 as in Telegram.
         chat.next_message_id = 2
@@ -171,12 +215,20 @@ class FakeTelegram:
         self._world.users.setdefault(user.id, user)
         group.members[user.id] = status
 
-    def chat_of(self, target: ChatLike) -> FakeChat:
-        if isinstance(target, FakeChat):
-            return target
-        if isinstance(target, FakeUser):
-            return self._world.private_chat(target)
-        return self._world.chat(target)
+    def add_topic(self, group: FakeChat, name: str, *, by: FakeUser) -> FakeTopic:
+        """A topic a person created (not the bot: TDLib's `is_outgoing` is false for it)."""
+        topic = FakeTopic(group.id, group.next_message_id, name, TOPIC_COLORS[0], created_by=by.id)
+        group.topics[topic.thread_id] = topic
+        created = {"name": name, "icon_color": topic.icon_color}
+        message = self._world.add_message(
+            group, by, topic=topic, service={"forum_topic_created": created}
+        )
+        self._world.queue.push("message", message.to_json(), group.id)
+        return topic
+
+    def forbid_voice(self, user: FakeUser, forbidden: bool = True) -> None:
+        """The person (Premium) forbids voice and video-note messages, or allows them again."""
+        user.voice_forbidden = forbidden
 
     # what users do -------------------------------------------------------------------------
 
@@ -188,14 +240,29 @@ class FakeTelegram:
         chat: FakeChat | None = None,
         thread_id: int | None = None,
         reply_to: FakeMessage | None = None,
+        entities: Iterable[Mapping[str, Any]] = (),
+        extra: Mapping[str, Any] | None = None,
     ) -> FakeMessage:
-        """A text message from `user` (private chat unless `chat`), queued as an update."""
-        entities = []
+        """A text message from `user` (private chat unless `chat`), queued as an update.
+
+        `entities`: formatting (bold, text_link ...) besides the leading bot_command, which is
+        added for a text starting with "/". `extra`: fields merged into the update's message as
+        a newer Bot API would send them, e.g. `{"forward_origin": fake.future_origin()}` (a
+        tagged-union value aiogram does not know); delivered by getUpdates and by the webhook.
+        """
+        found = [dict(entity) for entity in entities]
         if text.startswith("/"):
             command = text.split(maxsplit=1)[0]
-            entities.append({"type": "bot_command", "offset": 0, "length": len(command)})
+            found.insert(0, {"type": "bot_command", "offset": 0, "length": len(command)})
         return user_message(
-            self._world, user, chat, thread_id, reply_to, text=text, entities=entities
+            self._world,
+            user,
+            chat,
+            thread_id,
+            reply_to,
+            text=text,
+            entities=found,
+            extra=dict(extra or {}),
         )
 
     def user_sends_photo(
@@ -230,10 +297,50 @@ class FakeTelegram:
         )
 
     def operator_sends(
-        self, group: FakeChat, thread_id: int, user: FakeUser, text: str
+        self,
+        group: FakeChat,
+        thread_id: int,
+        user: FakeUser,
+        text: str,
+        *,
+        entities: Iterable[Mapping[str, Any]] = (),
     ) -> FakeMessage:
         """A member's message inside a topic (with the implicit reply to the topic root)."""
-        return self.user_sends(user, text, chat=group, thread_id=thread_id)
+        return self.user_sends(user, text, chat=group, thread_id=thread_id, entities=entities)
+
+    def anonymous_admin_sends(
+        self,
+        group: FakeChat,
+        thread_id: int | None,
+        text: str,
+        *,
+        signature: str | None = None,
+        entities: Iterable[Mapping[str, Any]] = (),
+    ) -> FakeMessage:
+        """An administrator posting anonymously (as the group): `from` is GroupAnonymousBot,
+        `sender_chat` the group, `author_signature` the custom title if any (people.py)."""
+        found = [dict(entity) for entity in entities]
+        if text.startswith("/"):
+            command = text.split(maxsplit=1)[0]
+            found.insert(0, {"type": "bot_command", "offset": 0, "length": len(command)})
+        return anonymous_admin_message(
+            self._world, group, thread_id, signature, text=text, entities=found
+        )
+
+    def push_raw_update(
+        self, kind: str, payload: Mapping[str, Any], queue_key: int | None = None
+    ) -> int | None:
+        """Queue any update as given (e.g. a kind or a field of a newer Bot API); its update_id.
+
+        `queue_key` orders webhook deliveries (the chat id for messages, as SRV does); by
+        default the payload's chat id, else 0.
+        """
+        body = dict(payload)
+        if queue_key is None:
+            chat = body.get("chat")
+            queue_key = chat.get("id", 0) if isinstance(chat, dict) else 0
+        update = self._world.queue.push(kind, body, queue_key)
+        return None if update is None else update.update_id
 
     def press_button(
         self, user: FakeUser, message: FakeMessage, callback_data: str
@@ -245,7 +352,7 @@ class FakeTelegram:
                 f"buttons: {message.callback_data}"
             )
         query = FakeCallbackQuery(
-            str(secrets.randbits(62)), user, message, callback_data, time.monotonic()
+            str(secrets.randbits(62)), user, message, callback_data, self._world.clock.now()
         )
         self._world.callbacks[query.id] = query
         self._world.queue.push("callback_query", query.to_json(), user.id)
@@ -256,13 +363,9 @@ class FakeTelegram:
         set_blocked(self._world, user, True)
 
     def delete_topic(self, group: FakeChat, thread_id: int) -> None:
-        """An operator deletes a topic: later sends to it get `message thread not found`."""
-        topic = find_topic(group, thread_id)
-        topic.deleted = True
-        for message in group.messages.values():
-            if message.thread_id == thread_id:
-                message.deleted = True
-        self._world.signal.notify()
+        """An operator deletes a topic: sends to it get TOPIC_DELETED for a minute (TDLib's
+        cache), then `message thread not found`; closing it, TOPIC_ID_INVALID (topics.py)."""
+        remove_topic(self._world, group, find_topic(group, thread_id))
 
     def close_topic(self, group: FakeChat, thread_id: int, by: FakeUser) -> FakeMessage:
         """An operator closes a topic; the forum_topic_closed service message is an update."""
@@ -273,141 +376,3 @@ class FakeTelegram:
         )
         self._world.queue.push("message", message.to_json(), group.id)
         return message
-
-    # failures and limits -------------------------------------------------------------------
-
-    def force_429(self, n: int = 1, retry_after: int = 1, *, method: str | None = None) -> None:
-        """The next n calls (to `method`, or to any non-polling method) get 429 retry_after."""
-        self._world.faults.add(
-            n,
-            429,
-            f"Too Many Requests: retry after {retry_after}",
-            retry_after=retry_after,
-            method=method,
-        )
-
-    def force_error(
-        self,
-        n: int = 1,
-        status: int = 502,
-        *,
-        method: str | None = None,
-        description: str | None = None,
-    ) -> None:
-        """The next n matching calls fail with `status` (502 Bad Gateway by default)."""
-        default = {500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable"}
-        text = description or default.get(status, f"Error {status}")
-        self._world.faults.add(n, status, text, method=method)
-
-    def set_rate_limits(self, limits: RateLimits | None) -> None:
-        """Switch Telegram-like flood control on (fresh buckets) or off (None)."""
-        self._world.limiter = RateLimiter(limits) if limits else None
-
-    # what the bot did ----------------------------------------------------------------------
-
-    def calls(
-        self, method: str | None = None, *, chat: ChatLike | None = None, ok: bool | None = None
-    ) -> list[ApiCall]:
-        chat_id = self.chat_of(chat).id if chat is not None else None
-        return [
-            call
-            for call in self._world.calls
-            if (method is None or call.method.lower() == method.lower())
-            and (chat_id is None or call.chat_id == chat_id)
-            and (ok is None or call.ok == ok)
-        ]
-
-    def history(self, chat: ChatLike) -> list[FakeMessage]:
-        """Every message of the chat (users' and the bot's), oldest first, deleted ones too."""
-        return list(self.chat_of(chat).messages.values())
-
-    def bot_messages(self, chat: ChatLike, *, thread_id: int | None = None) -> list[FakeMessage]:
-        """Live non-service messages the bot sent to the chat, optionally to one topic."""
-        return [
-            m
-            for m in self.history(chat)
-            if m.from_bot
-            and not m.deleted
-            and not m.service
-            and (thread_id is None or m.thread_id == thread_id)
-        ]
-
-    def topics(self, group: FakeChat) -> list[FakeTopic]:
-        return list(group.topics.values())
-
-    @property
-    def is_polling(self) -> bool:
-        """True while a getUpdates request is being held (the bot is long-polling)."""
-        return self._world.queue.poll_active
-
-    @property
-    def pending_updates(self) -> list[dict[str, Any]]:
-        return [u.to_json() for u in self._world.queue.pending]
-
-    @property
-    def webhook_dropped(self) -> list[dict[str, Any]]:
-        """Updates given up after WebhookPolicy.max_attempts failed deliveries."""
-        return self._world.delivery.dropped
-
-    def webhook_info(self) -> dict[str, Any]:
-        config = self._world.delivery.config
-        return {
-            "url": config.url if config else "",
-            "secret_token": config.secret_token if config else None,
-            "pending_update_count": len(self._world.queue.pending),
-            "last_error_message": config.last_error_message if config else None,
-        }
-
-    async def wait_for(
-        self,
-        predicate: Callable[[], T | None],
-        timeout: float = 5.0,  # noqa: ASYNC109 (a deadline for polling records, not a scope)
-    ) -> T:
-        """Re-check `predicate` on every change (and every 50 ms) until truthy or the deadline."""
-
-        def timed_out() -> TimeoutError:
-            return TimeoutError(f"condition not met within {timeout} s; {self._recent()}")
-
-        return await wait_until(predicate, self._world.signal, timeout, timed_out)
-
-    async def changed(self, timeout: float) -> None:  # noqa: ASYNC109 (an upper bound, not a scope)
-        """Return after the fake's next change (a call, an update, a delivery) or `timeout` s."""
-        await self._world.signal.wait(timeout)
-
-    async def wait_for_call(
-        self,
-        method: str,
-        predicate: Callable[[ApiCall], bool] | None = None,
-        *,
-        timeout: float = 5.0,  # noqa: ASYNC109 (a deadline for polling records, not a scope)
-    ) -> ApiCall:
-        def found() -> ApiCall | None:
-            return next((c for c in self.calls(method) if predicate is None or predicate(c)), None)
-
-        return await self.wait_for(found, timeout)
-
-    async def wait_for_message(
-        self,
-        chat: ChatLike,
-        predicate: Callable[[FakeMessage], bool] | None = None,
-        *,
-        thread_id: int | None = None,
-        timeout: float = 5.0,  # noqa: ASYNC109 (a deadline for polling records, not a scope)
-    ) -> FakeMessage:
-        """The first live bot message in the chat (or topic) that matches `predicate`."""
-
-        def found() -> FakeMessage | None:
-            messages = self.bot_messages(chat, thread_id=thread_id)
-            return next((m for m in messages if predicate is None or predicate(m)), None)
-
-        return await self.wait_for(found, timeout)
-
-    # internals -----------------------------------------------------------------------------
-
-    def _recent(self) -> str:
-        tail = [
-            f"{c.method}({c.chat_id}) -> {c.status}"
-            + (f" {c.description}" if c.description else "")
-            for c in self._world.calls[-10:]
-        ]
-        return "last calls: " + ("; ".join(tail) or "none")

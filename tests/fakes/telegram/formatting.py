@@ -251,22 +251,31 @@ def format_text(
 ) -> tuple[str, list[dict[str, Any]]]:
     """Validate a text or caption as the server does; returns plain text and entities.
 
-    Lengths count UTF-16 code units: the digest says the unit is disputed, and UTF-16 is the
-    stricter of the two, so a bot that passes here also passes on the real server.
+    SRV `get_input_message_text` (Client.cpp l. 11400-11402): a raw empty text -> "message text
+    is empty"; `get_formatted_text` (l. 11307-11330): more than 32 KiB -> "text is too long",
+    parse_mode case-insensitive, "" or "none" = no parsing, else "unsupported parse_mode". A text
+    empty after parsing (tags or blanks only) -> TD MessageEntity.cpp "text must be non-empty"
+    (l. 4780). Lengths count code points for bots (TD MessageContent.cpp l. 4664-4666 uses
+    `utf8_length`). Markdown and MarkdownV2 are taken as literal text: a simplification, helpbot
+    sends HTML only.
     """
     raw = text or ""
-    mode = (parse_mode or "").strip()
-    if mode.lower() == "html":
+    if not caption and not raw:
+        raise bad_request("message text is empty")
+    if len(raw.encode("utf-8")) > 1 << 15:
+        raise bad_request("text is too long")
+    mode = (parse_mode or "").strip().lower()
+    if mode == "html":
         plain, found = parse_html(raw)
-    elif mode.lower() in ("markdownv2", "markdown"):
+    elif mode in ("markdownv2", "markdown"):
         plain, found = raw, []  # simplified: Markdown is accepted as literal text
-    elif mode:
-        raise bad_request("unsupported parse_mode")
-    else:
+    elif mode in ("", "none"):
         plain = raw
         found = list(entities) if isinstance(entities, list) else []
+    else:
+        raise bad_request("unsupported parse_mode")
     if not caption and not plain.strip():
-        raise bad_request("message text is empty")
-    if utf16_len(plain) > limit:
+        raise bad_request("text must be non-empty")
+    if len(plain.strip()) > limit:
         raise bad_request("message caption is too long" if caption else "message is too long")
     return plain, found

@@ -1,10 +1,14 @@
-"""Message methods: send, edit, copy, forward, media, chat actions and callback answers."""
+"""Message methods: send, edit, delete, copy, forward, chat actions and callback answers.
+
+SRV = tdlib/telegram-bot-api telegram-bot-api/Client.cpp; TD = tdlib/td td/telegram/.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from .errors import NOT_MODIFIED, QUERY_TOO_OLD, bad_request
+from .ephemeral import add_ephemeral, ephemeral_request
+from .errors import NOT_MODIFIED, PROTECTED_CONTENT, QUERY_TOO_OLD, VOICE_FORBIDDEN, bad_request
 from .formatting import CAPTION_LIMIT, TEXT_LIMIT, format_text
 from .models import FakeChat, FakeMessage, FakeTopic
 from .params import Params
@@ -25,44 +29,61 @@ CHAT_ACTIONS = frozenset(
         "upload_video_note",
     }
 )
+VOICE_KINDS = ("voice", "video_note")
 
 
-def _target(world: World, p: Params) -> tuple[FakeChat, FakeTopic | None]:
+def target(world: World, p: Params) -> tuple[FakeChat, FakeTopic | None]:
+    """The chat and topic a message goes to (SRV `check_message_topic`; closed topics: state.py)."""
     chat = world.chat(p.chat_id())
     topic = world.thread(chat, p.get_int("message_thread_id"))
-    if topic is not None and topic.closed:
-        raise bad_request("TOPIC_CLOSED")
+    world.check_topic_open(chat, topic)
     return chat, topic
 
 
-def _reply_to(world: World, chat: FakeChat, p: Params) -> FakeMessage | None:
-    return world.reply_target(
+def check_voice_allowed(chat: FakeChat, media: dict[str, Any]) -> None:
+    """A voice or video note to a person who forbids them: 400 VOICE_MESSAGES_FORBIDDEN.
+
+    TD MessagesManager `process_send_message_fail_error` (l. 27590-27657) keeps a 403 only for a
+    few codes; this one is a 400 (SRV `fail_query_with_error` keeps the MTProto code's case).
+    """
+    user = chat.user
+    if user is not None and user.voice_forbidden and any(kind in media for kind in VOICE_KINDS):
+        raise bad_request(VOICE_FORBIDDEN)
+
+
+def post(
+    world: World, p: Params, chat: FakeChat, topic: FakeTopic | None, **fields: Any
+) -> dict[str, Any]:
+    """Store what a send method sends, ephemeral when asked (ephemeral.py); its Message JSON."""
+    request = ephemeral_request(world, p, chat)
+    if request is not None:
+        return add_ephemeral(world, chat, request, topic, **fields).to_json()
+    reply_to = world.reply_target(
         chat,
         p.get_json("reply_parameters"),
         p.get_int("reply_to_message_id"),
         p.get_bool("allow_sending_without_reply"),
     )
-
-
-async def send_message(world: World, p: Params) -> Any:
-    chat = world.chat(p.chat_id())
-    text, entities = format_text(
-        p.get_str("text"), p.get_str("parse_mode"), p.get_json("entities"), limit=TEXT_LIMIT
-    )
-    markup = validate_reply_markup(p.get_json("reply_markup"))
-    chat, topic = _target(world, p)
-    reply_to = _reply_to(world, chat, p)
     world.check_can_send(chat)
+    check_voice_allowed(chat, fields.get("media", {}))
     message = world.add_message(
         chat,
         world.bot,
         topic=topic,
         reply_to=reply_to,
-        text=text,
-        entities=entities,
-        reply_markup=markup,
+        protected=chat.protected_content or p.get_bool("protect_content"),
+        **fields,
     )
     return message.to_json()
+
+
+async def send_message(world: World, p: Params) -> Any:
+    text, entities = format_text(
+        p.get_str("text"), p.get_str("parse_mode"), p.get_json("entities"), limit=TEXT_LIMIT
+    )
+    markup = validate_reply_markup(p.get_json("reply_markup"))
+    chat, topic = target(world, p)
+    return post(world, p, chat, topic, text=text, entities=entities, reply_markup=markup)
 
 
 def _own_message(world: World, p: Params) -> FakeMessage:
@@ -118,8 +139,18 @@ async def delete_message(world: World, p: Params) -> Any:
 
 
 async def answer_callback_query(world: World, p: Params) -> Any:
+    """SRV `process_answer_callback_query_query` (l. 14319-14329) -> MTProto
+    `messages.setBotCallbackAnswer`; a late, repeated or unknown answer gets QUERY_ID_INVALID,
+    which SRV rewrites (l. 146-148) to "query is too old and response timeout expired or query
+    ID is invalid". The window is not published (reports: ~10-15 s): `callback_answer_window`,
+    on the server clock. A second answer to the same query is refused too (reports say so;
+    the sources cannot settle it).
+    """
     query = world.callbacks.get(p.get_str("callback_query_id") or "")
-    if query is None or query.answered:
+    too_late = query is not None and (
+        world.clock.now() - query.created > world.callback_answer_window
+    )
+    if query is None or query.answered or too_late:
         raise bad_request(QUERY_TOO_OLD)
     text = p.get_str("text") or ""
     if len(text) > 200:
@@ -136,14 +167,14 @@ async def answer_callback_query(world: World, p: Params) -> Any:
 
 
 async def send_chat_action(world: World, p: Params) -> Any:
-    chat, _topic = _target(world, p)
+    chat, _topic = target(world, p)
     if p.get_str("action") not in CHAT_ACTIONS:
         raise bad_request("wrong parameter action in request")
     world.check_can_send(chat)
     return True
 
 
-def _caption(p: Params) -> tuple[str | None, list[dict[str, Any]]]:
+def caption_of(p: Params) -> tuple[str | None, list[dict[str, Any]]]:
     if p.get_str("caption") is None:
         return None, []
     return format_text(
@@ -156,22 +187,39 @@ def _caption(p: Params) -> tuple[str | None, list[dict[str, Any]]]:
 
 
 def _source(world: World, p: Params, missing: str) -> FakeMessage:
+    """The message to copy or forward. Service messages cannot be copied; a chat with protected
+    content ("Restrict saving content") refuses both: CHAT_FORWARDS_RESTRICTED, which TD turns
+    into "message has protected content and can't be forwarded" (MessagesManager l. 27622-27623).
+    """
     source_chat = world.chat(p.chat_id("from_chat_id"))
     source = world.message(source_chat, p.get_int("message_id"), missing)
     if source.service:
         raise bad_request("message can't be copied")
+    if source_chat.protected_content or source.protected:
+        raise bad_request(PROTECTED_CONTENT)
     return source
 
 
 async def copy_message(world: World, p: Params) -> Any:
+    """SRV `process_copy_message_query` (l. 13238-13260): text and entities copied as they are
+    (TD drops only custom emoji the bot may not use, never an error); `caption` replaces the
+    caption of media; the result is `{"message_id": N}` only (l. 12578-12579). Ephemeral
+    parameters are not among copyMessage's and are ignored like any unknown parameter.
+    """
     source = _source(world, p, "message to copy not found")
-    chat, topic = _target(world, p)
-    caption, caption_entities = _caption(p)
+    chat, topic = target(world, p)
+    caption, caption_entities = caption_of(p)
     if caption is None and source.caption is not None:
         caption, caption_entities = source.caption, source.caption_entities
     markup = validate_reply_markup(p.get_json("reply_markup"))
-    reply_to = _reply_to(world, chat, p)
+    reply_to = world.reply_target(
+        chat,
+        p.get_json("reply_parameters"),
+        p.get_int("reply_to_message_id"),
+        p.get_bool("allow_sending_without_reply"),
+    )
     world.check_can_send(chat)
+    check_voice_allowed(chat, source.media)
     copy = world.add_message(
         chat,
         world.bot,
@@ -183,14 +231,16 @@ async def copy_message(world: World, p: Params) -> Any:
         caption=caption if source.media else None,
         caption_entities=caption_entities if source.media else [],
         reply_markup=markup,
+        protected=chat.protected_content or p.get_bool("protect_content"),
     )
     return {"message_id": copy.message_id}
 
 
 async def forward_message(world: World, p: Params) -> Any:
     source = _source(world, p, "message to forward not found")
-    chat, topic = _target(world, p)
+    chat, topic = target(world, p)
     world.check_can_send(chat)
+    check_voice_allowed(chat, source.media)
     origin = (
         {"type": "user", "sender_user": source.sender.to_json(), "date": source.date}
         if source.sender is not None
@@ -210,57 +260,6 @@ async def forward_message(world: World, p: Params) -> Any:
     return forwarded.to_json()
 
 
-async def _send_media(world: World, p: Params, kind: str) -> Any:
-    chat = world.chat(p.chat_id())
-    caption, caption_entities = _caption(p)
-    markup = validate_reply_markup(p.get_json("reply_markup"))
-    chat, topic = _target(world, p)
-    reply_to = _reply_to(world, chat, p)
-    world.check_can_send(chat)
-    stored = world.file(p.get_str(kind), p.upload(kind), kind)
-    base = {
-        "file_id": stored.file_id,
-        "file_unique_id": stored.file_unique_id,
-        "file_size": len(stored.content),
-    }
-    media: dict[str, Any]
-    if kind == "photo":
-        media = {"photo": [{**base, "width": 640, "height": 480}]}
-    else:
-        media = {"document": {**base, "file_name": stored.path.rsplit("/", 1)[-1]}}
-    message = world.add_message(
-        chat,
-        world.bot,
-        topic=topic,
-        reply_to=reply_to,
-        media=media,
-        caption=caption,
-        caption_entities=caption_entities,
-        reply_markup=markup,
-    )
-    return message.to_json()
-
-
-async def send_photo(world: World, p: Params) -> Any:
-    return await _send_media(world, p, "photo")
-
-
-async def send_document(world: World, p: Params) -> Any:
-    return await _send_media(world, p, "document")
-
-
-async def get_file(world: World, p: Params) -> Any:
-    stored = world.files.get(p.get_str("file_id") or "")
-    if stored is None:
-        raise bad_request("invalid file_id")
-    return {
-        "file_id": stored.file_id,
-        "file_unique_id": stored.file_unique_id,
-        "file_size": len(stored.content),
-        "file_path": stored.path,
-    }
-
-
 HANDLERS: dict[str, Handler] = {
     "sendMessage": send_message,
     "editMessageText": edit_message_text,
@@ -270,7 +269,4 @@ HANDLERS: dict[str, Handler] = {
     "sendChatAction": send_chat_action,
     "copyMessage": copy_message,
     "forwardMessage": forward_message,
-    "sendPhoto": send_photo,
-    "sendDocument": send_document,
-    "getFile": get_file,
 }

@@ -15,7 +15,12 @@ PRIVATE, SUPERGROUP = "private", "supergroup"
 
 @dataclass(eq=False)
 class FakeUser:
-    """A Telegram account; `started`/`blocked` describe its private chat with the bot."""
+    """A Telegram account; `started`/`blocked` describe its private chat with the bot.
+
+    `voice_forbidden`: a (Premium) person who forbids voice and video-note messages; sends of
+    those to them fail with 400 VOICE_MESSAGES_FORBIDDEN (TD MessagesManager
+    `process_send_message_fail_error`; TD MessageContent.cpp `can_send_message_content`).
+    """
 
     id: int
     first_name: str
@@ -25,6 +30,7 @@ class FakeUser:
     is_bot: bool = False
     started: bool = False
     blocked: bool = False
+    voice_forbidden: bool = False
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {"id": self.id, "is_bot": self.is_bot, "first_name": self.first_name}
@@ -46,6 +52,8 @@ class FakeTopic:
     icon_custom_emoji_id: str | None = None
     closed: bool = False
     deleted: bool = False
+    created_by: int | None = None  # user id; the bot's own topics are `is_outgoing` in TDLib
+    deleted_at: float | None = None  # server clock
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -74,6 +82,13 @@ class FakeChat:
     topics: dict[int, FakeTopic] = field(default_factory=dict)
     messages: dict[int, FakeMessage] = field(default_factory=dict)
     next_message_id: int = 1
+    # "Restrict saving content": copies and forwards out of the chat are refused.
+    protected_content: bool = False
+    # ChatFullInfo.available_reactions; None = every emoji reaction is allowed.
+    available_reactions: list[str] | None = None
+    # Ephemeral messages (Bot API 10.2) by (receiver id, ephemeral_message_id).
+    ephemeral: dict[tuple[int, int], FakeMessage] = field(default_factory=dict)
+    next_ephemeral_id: int = 1
 
     @property
     def is_private(self) -> bool:
@@ -109,12 +124,23 @@ class FakeChat:
                 "gifts_from_channels": False,
             },
         )
+        if self.protected_content:
+            data["has_protected_content"] = True
+        if self.available_reactions is not None:
+            data["available_reactions"] = [
+                {"type": "emoji", "emoji": emoji} for emoji in self.available_reactions
+            ]
         return data
 
 
 @dataclass(eq=False)
 class FakeMessage:
-    """A message in a chat, from a user or from the bot; edits change it in place."""
+    """A message in a chat, from a user or from the bot; edits change it in place.
+
+    `sender_chat` is set for a message an anonymous group administrator posted on behalf of the
+    group (then `sender` is GroupAnonymousBot); `receiver` for an ephemeral message, visible to
+    that user only; `extra` holds fields of a newer Bot API than the client knows.
+    """
 
     chat: FakeChat
     message_id: int
@@ -132,10 +158,22 @@ class FakeMessage:
     forward_origin: dict[str, Any] | None = None
     edit_date: int | None = None
     deleted: bool = False
+    sender_chat: FakeChat | None = None
+    author_signature: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+    protected: bool = False
+    reactions: list[dict[str, Any]] = field(default_factory=list)  # the bot's own reaction
+    receiver: FakeUser | None = None
+    ephemeral_id: int | None = None
 
     @property
     def from_bot(self) -> bool:
-        return self.sender is not None and self.sender.is_bot
+        """Sent by a bot (ours): not by an anonymous administrator, whose `from` is a bot too."""
+        return self.sender is not None and self.sender.is_bot and self.sender_chat is None
+
+    @property
+    def is_ephemeral(self) -> bool:
+        return self.receiver is not None
 
     @property
     def buttons(self) -> list[dict[str, Any]]:
@@ -153,6 +191,13 @@ class FakeMessage:
             data["message_thread_id"] = self.thread_id
         if self.sender is not None:
             data["from"] = self.sender.to_json()
+        if self.author_signature is not None:
+            data["author_signature"] = self.author_signature
+        if self.sender_chat is not None:
+            data["sender_chat"] = self.sender_chat.to_json()
+        if self.receiver is not None:
+            data["receiver_user"] = self.receiver.to_json()
+            data["ephemeral_message_id"] = self.ephemeral_id
         data["date"] = self.date
         data["chat"] = self.chat.to_json()
         if self.forward_origin is not None:
@@ -163,6 +208,8 @@ class FakeMessage:
             data["reply_to_message"] = self.reply_to.to_json(with_reply=False)
         if self.edit_date is not None:
             data["edit_date"] = self.edit_date
+        if self.protected:
+            data["has_protected_content"] = True
         if self.text is not None:
             data["text"] = self.text
             if self.entities:
@@ -175,6 +222,7 @@ class FakeMessage:
         data.update(self.service)
         if self.reply_markup is not None:
             data["reply_markup"] = self.reply_markup
+        data.update(self.extra)
         return data
 
 
@@ -186,7 +234,7 @@ class FakeCallbackQuery:
     user: FakeUser
     message: FakeMessage
     data: str
-    created: float
+    created: float  # server clock
     answered: bool = False
     answer: dict[str, Any] | None = None
 
@@ -227,6 +275,7 @@ class ApiCall:
     result: Any = None
     description: str | None = None
     via_webhook_reply: bool = False
+    shaped: str | None = None  # "unknown_tag" / "not_json" result, or "html" error page
 
     @property
     def ok(self) -> bool:

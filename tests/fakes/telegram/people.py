@@ -19,7 +19,8 @@ def find_topic(group: FakeChat, thread_id: int) -> FakeTopic:
 
 
 def media_fields(world: World, kind: str) -> dict[str, Any]:
-    """Message fields for a user-sent photo, document, voice or sticker (stored for getFile)."""
+    """Message fields for a user-sent photo, document, voice, video note or sticker (stored for
+    getFile)."""
     stored = world.add_file(secrets.token_bytes(_MEDIA_SIZE), kind)
     base = {
         "file_id": stored.file_id,
@@ -33,6 +34,8 @@ def media_fields(world: World, kind: str) -> dict[str, Any]:
         return {"document": {**base, "file_name": "report.pdf", "mime_type": "application/pdf"}}
     if kind == "voice":
         return {"voice": {**base, "duration": 3, "mime_type": "audio/ogg"}}
+    if kind == "video_note":
+        return {"video_note": {**base, "length": 240, "duration": 3}}
     if kind == "sticker":
         sticker = {
             "type": "regular",
@@ -66,16 +69,57 @@ def user_message(
         if target.members.get(user.id, "left") in ("left", "kicked"):
             raise ValueError(f"user {user.id} is not a member of chat {target.id}")
         topic = find_topic(target, thread_id) if thread_id and target.is_forum else None
+        if topic is not None and topic.closed and not _may_post_closed(target, topic, user):
+            raise ValueError(f"user {user.id} may not post in closed topic {topic.thread_id}")
     message = world.add_message(target, user, topic=topic, reply_to=reply_to, **fields)
     if bot_sees(world, target, message):
         world.queue.push("message", message.to_json(), target.id)
     return message
 
 
+def _may_post_closed(chat: FakeChat, topic: FakeTopic, user: FakeUser) -> bool:
+    """TD `can_send_message_to_forum_topic` (ForumTopicManager.cpp l. 1245-1255), for people:
+    a closed topic takes messages from its creator and from those who may manage topics (here:
+    the group's administrators and creator)."""
+    status = chat.members.get(user.id)
+    return topic.created_by == user.id or status in ("administrator", "creator")
+
+
+def anonymous_admin_message(
+    world: World,
+    group: FakeChat,
+    thread_id: int | None,
+    signature: str | None,
+    **fields: Any,
+) -> FakeMessage:
+    """A message an anonymous administrator posts on behalf of the group, queued as an update.
+
+    SRV `create_message` (Client.cpp l. 18146-18160): `sender_chat` = the group and, because
+    it is the chat itself, `from` = GroupAnonymousBot (TD UserManager.cpp l. 3028, 5014-5021);
+    `author_signature` is the administrator's custom title when one is set (`JsonMessage::store`,
+    l. 4112-4120). Such messages reach the bot: `need_skip_update_message` (l. 17399-17520) does
+    not look at the sender.
+    """
+    topic = find_topic(group, thread_id) if thread_id and group.is_forum else None
+    message = world.add_message(
+        group,
+        world.anonymous_admin,
+        topic=topic,
+        sender_chat=group,
+        author_signature=signature,
+        **fields,
+    )
+    if bot_sees(world, group, message):
+        world.queue.push("message", message.to_json(), group.id)
+    return message
+
+
 def bot_sees(world: World, chat: FakeChat, message: FakeMessage) -> bool:
-    """Bots never see other bots; a non-admin bot in privacy mode sees only commands,
-    replies to itself and mentions."""
-    if message.sender is not None and message.sender.is_bot:
+    """Bots never see other bots (but do see an anonymous administrator, whose `from` is
+    GroupAnonymousBot); a non-admin bot in privacy mode sees only commands, replies to itself
+    and mentions."""
+    on_behalf_of_chat = message.sender_chat is not None and message.sender_chat.id == chat.id
+    if message.sender is not None and message.sender.is_bot and not on_behalf_of_chat:
         return False
     if chat.is_private or chat.bot_status in ("administrator", "creator"):
         return True

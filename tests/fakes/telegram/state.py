@@ -4,13 +4,21 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from ..notify import Signal
-from .errors import CHAT_NOT_FOUND, THREAD_NOT_FOUND, bad_request, forbidden
-from .limits import FaultInjector, RateLimiter, RateLimits
+from .clock import ServerClock
+from .errors import (
+    CHAT_NOT_FOUND,
+    THREAD_NOT_FOUND,
+    TOPIC_CLOSED,
+    TOPIC_DELETED,
+    bad_request,
+    forbidden,
+)
+from .faults import Delays, FaultInjector, ResultShaper
+from .limits import MAX_IN_FLIGHT, RateLimiter, RateLimits
 from .models import (
     PRIVATE,
     ApiCall,
@@ -38,6 +46,16 @@ _KEYBOARD_ACTIONS = (
     "pay",
 )
 MAX_BUTTONS = 100
+# SRV `get_button_style` (Client.cpp l. 9440-9456): lower-cased; "" and "default" mean none.
+BUTTON_STYLES = frozenset({"primary", "danger", "success"})
+# The user Telegram shows as the sender of an anonymous administrator's message: TD
+# UserManager.cpp l. 3028 (id 1087968824) and l. 5014-5021 (is_bot, "Group", GroupAnonymousBot);
+# SRV `create_message` (l. 18146-18160) puts it in `from` when `sender_chat` is the chat itself.
+GROUP_ANONYMOUS_BOT_ID = 1087968824
+# TD ForumTopicManager::get_forum_topic (l. 829-837) serves a bot from a cache fresher than 60 s,
+# so a send right after a topic's deletion reaches the server and fails with TOPIC_DELETED; later
+# SRV's `check_message_topic` says "message thread not found" (TdOnCheckForumTopicCallback).
+TOPIC_CACHE_SECONDS = 60.0
 
 
 class World:
@@ -51,22 +69,39 @@ class World:
         webhook_policy: WebhookPolicy,
         rate_limits: RateLimits | None,
         poll_hold_scale: float,
+        clock: ServerClock,
+        local_mode: bool,
+        latency: float,
+        callback_answer_window: float,
     ) -> None:
         self.token = token
+        self.revoked = False
+        self.local_mode = local_mode  # a `telegram-bot-api --local` server, not api.telegram.org
+        self.callback_answer_window = callback_answer_window
+        self.clock = clock
         self.bot = FakeUser(
             int(token.split(":", 1)[0]), "Helpbot", username=bot_username, is_bot=True
         )
-        self.users: dict[int, FakeUser] = {}
+        self.anonymous_admin = FakeUser(
+            GROUP_ANONYMOUS_BOT_ID, "Group", username="GroupAnonymousBot", is_bot=True
+        )
+        self.users: dict[int, FakeUser] = {self.anonymous_admin.id: self.anonymous_admin}
         self.chats: dict[int, FakeChat] = {}
         self.callbacks: dict[str, FakeCallbackQuery] = {}
         self.files: dict[str, StoredFile] = {}
-        self.commands: list[dict[str, Any]] = []
+        # setMyCommands lists by (scope, language_code), see commands.py.
+        self.commands: dict[tuple[tuple[Any, ...], str], list[dict[str, Any]]] = {}
         self.calls: list[ApiCall] = []
         self.signal = Signal()
-        self.queue = UpdateQueue(self.signal, hold_scale=poll_hold_scale)
+        self.queue = UpdateQueue(self.signal, clock, hold_scale=poll_hold_scale)
         self.delivery = WebhookDelivery(self.queue, self.signal, webhook_policy, self._no_reply)
         self.faults = FaultInjector()
+        self.shaper = ResultShaper()
+        self.delays = Delays(latency)
         self.limiter = RateLimiter(rate_limits) if rate_limits else None
+        self.max_in_flight = MAX_IN_FLIGHT
+        self.in_flight = 0
+        self.next_set_webhook_at = -1e9  # server clock
         self._ids = itertools.count(1)
 
     async def _no_reply(self, content_type: str, body: bytes) -> None:
@@ -76,7 +111,8 @@ class World:
         return next(self._ids)
 
     def now(self) -> int:
-        return int(time.time())
+        """Unix time for message dates, on the server clock."""
+        return self.clock.unix()
 
     def record(self, call: ApiCall) -> None:
         self.calls.append(call)
@@ -108,13 +144,37 @@ class World:
         return found
 
     def thread(self, chat: FakeChat, thread_id: int | None) -> FakeTopic | None:
-        """The topic a message goes to; unknown, deleted or General (1) ids are refused."""
+        """The topic a message goes to; unknown, deleted or General (1) ids are refused.
+
+        SRV `check_message_topic` (l. 8256-8288): General (1) and any topic TDLib cannot find ->
+        "message thread not found"; a topic deleted less than 60 s ago is still in TDLib's cache,
+        so the server's TOPIC_DELETED comes through (TOPIC_CACHE_SECONDS).
+        """
         if not thread_id or not chat.is_forum:
             return None
         topic = chat.topics.get(thread_id)
-        if topic is None or topic.deleted:
+        if topic is not None and topic.deleted:
+            recent = topic.deleted_at is not None and (
+                self.clock.now() - topic.deleted_at < TOPIC_CACHE_SECONDS
+            )
+            raise bad_request(TOPIC_DELETED if recent else THREAD_NOT_FOUND)
+        if topic is None:
             raise bad_request(THREAD_NOT_FOUND)
         return topic
+
+    def check_topic_open(self, chat: FakeChat, topic: FakeTopic | None) -> None:
+        """A closed topic refuses only those who may not manage it.
+
+        TD `can_send_message_to_forum_topic` (ForumTopicManager.cpp l. 1245-1255): closed, not
+        created by us, and no `can_manage_topics` -> refused; for bots the MTProto server applies
+        the same rule (python-telegram-bot's live `test_close_and_reopen_forum_topic`: "bot will
+        still be able to send a message to a closed topic"). Else 400 TOPIC_CLOSED.
+        """
+        if topic is None or not topic.closed:
+            return
+        if topic.created_by == self.bot.id or self.has_right(chat, "can_manage_topics"):
+            return
+        raise bad_request(TOPIC_CLOSED)
 
     def check_can_send(self, chat: FakeChat) -> None:
         """403s as the real server words them: blocked, never started, kicked, not a member."""
@@ -211,7 +271,14 @@ def validate_reply_markup(markup: Any) -> dict[str, Any] | None:
     if not isinstance(markup, dict):
         raise bad_request("can't parse reply keyboard markup JSON object")
     if "inline_keyboard" not in markup:
-        if any(key in markup for key in ("keyboard", "remove_keyboard", "force_reply")):
+        rows = markup.get("keyboard")
+        if isinstance(rows, list):  # a reply keyboard: checked for styles, not kept
+            for row in rows:
+                for button in row if isinstance(row, list) else ():
+                    if isinstance(button, dict):
+                        _validate_style(button, "can't parse keyboard button")
+            return None
+        if any(key in markup for key in ("remove_keyboard", "force_reply")):
             return None
         raise bad_request("can't parse reply keyboard markup JSON object")
     rows = markup["inline_keyboard"]
@@ -232,6 +299,7 @@ def _validate_button(button: Any) -> None:
         raise bad_request(
             'can\'t parse inline keyboard button: Field "text" must be of type String'
         )
+    _validate_style(button, "can't parse inline keyboard button")
     actions = [key for key in _KEYBOARD_ACTIONS if key in button]
     if not actions:
         raise bad_request("text buttons are unallowed in the inline keyboard")
@@ -242,6 +310,25 @@ def _validate_button(button: Any) -> None:
             raise bad_request("BUTTON_DATA_INVALID")
     if "url" in button and not button["url"]:
         raise bad_request("BUTTON_URL_INVALID")
+
+
+def _validate_style(button: dict[str, Any], prefix: str) -> None:
+    """Bot API 9.4 `style` (SRV `get_button_style`, l. 9440-9456; the error prefix l. 9752-9754).
+
+    Kept lower-cased on the message; a default style is not echoed back (l. 3783-3796).
+    """
+    if "style" not in button:
+        return
+    style = button["style"]
+    if not isinstance(style, str):
+        raise bad_request(f'{prefix}: Field "style" must be of type String')
+    lowered = style.lower()
+    if lowered in ("", "default"):
+        del button["style"]
+    elif lowered in BUTTON_STYLES:
+        button["style"] = lowered
+    else:
+        raise bad_request(f"{prefix}: invalid button style specified")
 
 
 Handler = Callable[[World, Params], Awaitable[Any]]

@@ -62,14 +62,19 @@ class WebhookDelivery:
         self.config: WebhookConfig | None = None
         self.dropped: list[dict[str, Any]] = []  # updates given up after max_attempts
         self.on_reply = on_reply
+        self.suspended = False  # the token was revoked: nothing is delivered
         self._session: aiohttp.ClientSession | None = None
         self._loop_task: asyncio.Task[None] | None = None
         self._in_flight: dict[int, asyncio.Task[None]] = {}
 
-    async def start(self, config: WebhookConfig) -> None:
+    async def start(self, config: WebhookConfig, *, deliver: bool = True) -> None:
+        """Use `config`; with `deliver=False` (a public URL the fake must never contact)
+        updates only wait, as they would while Telegram cannot reach the webhook."""
         await self.stop()
         self.config = config
         self.queue.webhook_active = True
+        if not deliver:
+            return
         if self._session is None:
             self._session = aiohttp.ClientSession()
         self._loop_task = asyncio.create_task(self._run(), name="fake-telegram-webhook")
@@ -96,6 +101,8 @@ class WebhookDelivery:
 
     def _eligible(self, config: WebhookConfig, now: float) -> list[PendingUpdate]:
         chosen: list[PendingUpdate] = []
+        if self.suspended:
+            return chosen
         seen: set[int] = set()
         free = config.max_connections - len(self._in_flight)
         for update in self.queue.pending:
