@@ -287,6 +287,8 @@ def proper_names(text: str) -> frozenset[str]:
     found = set()
     for match in _WORD.finditer(text):
         word = match.group(0)
+        if word.islower():
+            continue  # most words: no capital anywhere
         inner_capital = any(ch.isupper() for ch in word[1:]) and not word.isupper()
         capitalised = word[0].isupper() and not _starts_sentence(text, match.start())
         if inner_capital or (capitalised and len(word) > 2):
