@@ -6,9 +6,9 @@ re-deciding are cheap. Folds are stratified by set: every set contributes to eve
 held-out figures of a set come from models fitted mostly on the other sets' questions.
 
 The thresholds follow from the issue's policy (:data:`BOUNDS`): the most help (a right answer,
-or a «did you mean» holding a right entry) with at most 5% wrong answers, 4% needless
-hand-offs (5% with headroom) and 10% out-of-scope questions answered, and choices offered for
-at most a quarter of the questions. When not every bound can hold, the first three are kept
+or a «did you mean» holding a right entry) with at most 4% wrong answers, 4% needless
+hand-offs and 8% out-of-scope questions answered (the issue's 5%, 5% and 10% less a margin for
+questions unlike ours), and choices offered for at most a quarter of the questions. When not every bound can hold, the first three are kept
 (they cost trust), and each choice offered beyond its bound counts against the help (a «did
 you mean» costs a press).
 """
@@ -42,7 +42,7 @@ SEED = 20260611
 # issue's targets, but for false escalation 0.04 instead of 0.05: on the unseen set the
 # project is judged on, needless hand-offs ran higher than on these sets (0.065 against 0.04
 # under round 1's policy), while wrong answers and answered out-of-scope questions ran lower.
-BOUNDS = {"wrong": 0.05, "false_escalate": 0.04, "ood_answered": 0.10, "clarify": 0.25}
+BOUNDS = {"wrong": 0.04, "false_escalate": 0.04, "ood_answered": 0.08, "clarify": 0.25}
 HARD = ("wrong", "false_escalate", "ood_answered")
 ANSWER_GRID = tuple(x / 100 for x in range(40, 97))
 CLARIFY_GRID = tuple(x / 100 for x in range(5, 81))
