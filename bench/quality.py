@@ -27,7 +27,13 @@ sys.path.insert(0, str(ROOT))
 
 from bench import calibration  # noqa: E402
 from knowledge.base import KnowledgeBase, Thresholds  # noqa: E402
-from knowledge.confidence import CALIBRATION_FILE, FEATURES, Calibration  # noqa: E402
+from knowledge.confidence import (  # noqa: E402
+    CALIBRATION_FILE,
+    FEATURES,
+    Calibration,
+    Estimate,
+    Policy,
+)
 from knowledge.model import Action, Decision  # noqa: E402
 
 # Every question set in the repository. The development set is also ../shared/eval/dev.jsonl;
@@ -160,30 +166,45 @@ def run_calibration(kb: KnowledgeBase, write: bool) -> None:
     pool = [n for n in names if n != FINAL_CHECK]
     samples = {n: calibration.collect(kb, n, load_set(n)[1], hit) for n in names}
     pooled = [s for n in pool for s in samples[n]]
-    judged = calibration.cross_validated(pooled)
-    t = kb.thresholds
+    judged = calibration.estimates(pooled, calibration.cross_validated(pooled))
+    t = Thresholds()
+    actions, chosen = calibration.nested_decisions(pooled, judged, t, _figures_of)
+    bounds = ", ".join(f"{k} <= {v}" for k, v in calibration.BOUNDS.items())
     print(f"pool: {', '.join(pool)}; final check, never fitted on: {FINAL_CHECK}")
-    print(f"policy: answer at P(top1) >= {t.answer}, else choose at P(in top 3) >= {t.clarify}")
-    print(f"\nheld-out folds ({calibration.FOLDS}-fold, stratified by set):")
-    rows = {n: _offline(pooled, judged, t, n) for n in pool}
-    rows["pool"] = _offline(pooled, judged, t, None)
+    print(f"policy: the most helped with {bounds} (the first three must hold)")
+    print(
+        "thresholds chosen on the other folds (answer / choose): "
+        + ", ".join(f"{p.answer:.2f} / {p.clarify:.2f}" for p in chosen)
+    )
+    print(f"\nheld-out folds ({calibration.FOLDS}-fold, stratified by set; models and thresholds")
+    print("fitted on the other folds):")
+    decided = list(zip(pooled, actions, strict=True))
+    rows = {n: _figures_of([d for d in decided if d[0].set == n]) for n in pool}
+    rows["pool"] = _figures_of(decided)
     counts = {n: len(samples[n]) for n in pool} | {"pool": len(pooled)}
     print_table(rows, counts)
     print("\nreliability of the held-out estimates (pool): predicted vs observed")
-    _reliability(pooled, judged, t)
+    _reliability(pooled, judged)
+    policy = calibration.choose_policy(pooled, judged, t, _figures_of)
     print("\npooled held-out figures under other policies (answer at / choose at):")
     grid = {
-        f"{a:.2f} / {c:.2f}": _offline(pooled, judged, replace(t, answer=a, clarify=c), None)
-        for a in (0.6, 0.7, 0.8, 0.85, 0.9)
-        for c in (0.3, 0.4, 0.5)
+        f"{a:.2f} / {c:.2f}": _figures_of(
+            _decide_all(pooled, judged, replace(t, answer=a, clarify=c))
+        )
+        for a in (policy.answer - 0.1, policy.answer, policy.answer + 0.1)
+        for c in (policy.clarify - 0.05, policy.clarify, policy.clarify + 0.1)
     }
     print_table(grid, dict.fromkeys(grid, len(pooled)))
-    model = calibration.fit(pooled)
+    model = replace(calibration.fit(pooled), policy=Policy(policy.answer, policy.clarify))
+    print(
+        f"\nchosen on the whole pool: answer at {policy.answer:.2f}, choose at {policy.clarify:.2f}"
+    )
     if FINAL_CHECK in samples:
         check = samples[FINAL_CHECK]
-        print("\nfinal check, models fitted on the whole pool:")
+        final = calibration.estimates(check, [model] * len(check))
+        print("\nfinal check, models and thresholds chosen on the whole pool:")
         print_table(
-            {FINAL_CHECK: _offline(check, [model] * len(check), t, None)},
+            {FINAL_CHECK: _figures_of(_decide_all(check, final, policy))},
             {FINAL_CHECK: len(check)},
         )
     print("\nweights (per standard deviation):   P(top1)   P(in top 3)")
@@ -196,16 +217,22 @@ def run_calibration(kb: KnowledgeBase, write: bool) -> None:
         print(f"\nwritten {CALIBRATION_FILE.relative_to(ROOT)}")
 
 
-def _reliability(
-    samples: Sequence[calibration.Sample],
-    models: Sequence[calibration.Calibration],
-    t: Thresholds,
-) -> None:
+def _decide_all(
+    samples: Sequence[calibration.Sample], judged: Sequence[Estimate], t: Thresholds
+) -> list[tuple[calibration.Sample, Action]]:
+    return [(s, calibration.decide_with(s, e, t)) for s, e in zip(samples, judged, strict=True)]
+
+
+def _figures_of(decided: Sequence[tuple[calibration.Sample, Action]]) -> dict[str, float]:
+    """evaluate.py's figures of decisions taken offline (a clarify shows the first three)."""
+    return figures((s.expect, action.value, s.hits[:3]) for s, action in decided)
+
+
+def _reliability(samples: Sequence[calibration.Sample], judged: Sequence[Estimate]) -> None:
     bins: dict[int, list[float]] = {}
-    for s, model in zip(samples, models, strict=True):
+    for s, estimate in zip(samples, judged, strict=True):
         if s.intent or not s.x:
             continue
-        _, estimate = calibration.decide(s, model, t)
         for which, p, right in (
             ("top1", estimate.top1, s.top1),
             ("top3", estimate.top3, s.in_top(3)),
@@ -223,22 +250,6 @@ def _reliability(
             for n, r, p in ((n1, r1, p1), (n3, r3, p3))
         ]
         print(f"{b / 10:>4.1f}-{(b + 1) / 10:<4.1f} {cells[0]}   {cells[1]}")
-
-
-def _offline(
-    samples: Sequence[calibration.Sample],
-    models: Sequence[calibration.Calibration],
-    t: Thresholds,
-    only: str | None,
-) -> dict[str, float]:
-    outcomes: list[Outcome] = []
-    for s, model in zip(samples, models, strict=True):
-        if only is not None and s.set != only:
-            continue
-        action, _ = calibration.decide(s, model, t)
-        shown = t.clarify_max if action is Action.CLARIFY else 3
-        outcomes.append((s.expect, action.value, s.hits[:shown]))
-    return figures(outcomes)
 
 
 def main() -> int:

@@ -29,15 +29,20 @@ _DANGLING_WORDS = 3
 
 
 def build_answer(
-    entry: Entry, analyzer: Analyzer, question: Mapping[str, float] | None = None
+    entry: Entry,
+    analyzer: Analyzer,
+    question: Mapping[str, float] | None = None,
+    lang: str | None = None,
+    line_keys: tuple[frozenset[str], ...] | None = None,
 ) -> Answer:
     """At most about 600 characters of text, then the menu path and the deep link.
 
     ``question`` maps the question's keys to how much each says (rarity x how surely it was
-    read); without it the answer is the entry's summary or opening.
+    read); without it the answer is the entry's summary or opening. ``lang`` is the entry's
+    language and ``line_keys`` the keys of its body's lines, when the index has them already.
     """
-    units = passages(entry, analyzer)
-    title_keys = frozenset(analyzer.keys(entry.title))
+    units = passages(entry, analyzer, line_keys)
+    title_keys = frozenset(analyzer.keys(entry.title, lang or "ru"))
     wanted = {
         k: w * (TITLE_KEY_FACTOR if k in title_keys else 1.0) for k, w in (question or {}).items()
     }
@@ -46,7 +51,9 @@ def build_answer(
     text, path = "", ""
     # The passage wins over the summary by what the question asks beyond the title.
     specific = {k: w for k, w in wanted.items() if k not in title_keys}
-    summary_gain = _gain(frozenset(analyzer.keys(entry.summary)), specific) if summary else 0.0
+    summary_gain = (
+        _gain(frozenset(analyzer.keys(entry.summary, lang or "ru")), specific) if summary else 0.0
+    )
     if window is not None and _gain(_window_keys(units, window), specific) > summary_gain:
         text = _render(units, window)
         path = _window_path(units, window)
@@ -67,7 +74,8 @@ def build_answer(
             blocks.append(steps)
     links = (Link(entry.title, entry.url),) if entry.url else ()
     crumbs = entry.breadcrumb if entry.kind == "section" else ()
-    return Answer(entry, tuple(blocks), path, links, crumbs, entry_language(entry))
+    language = ("en" if lang == "lat" else lang) if lang else entry_language(entry)
+    return Answer(entry, tuple(blocks), path, links, crumbs, language)
 
 
 @lru_cache(maxsize=4096)

@@ -40,7 +40,20 @@ class Thresholds:
     answer_lead: float = 0.02  # ... and its score leads the runner-up's by this much
     clarify: float = 0.15
     clarify_max: int = 3
+    # ... of which those scoring at least this share of the first one's score: an entry scored
+    # at less than half of it shares only side words with the question (over every pooled set,
+    # no right entry among the choices scored that low, and 26 of 368 unrelated ones did).
+    choice_share: float = 0.5
     related: float = 0.12  # next-best entries offered after «не помогло» score at least this
+
+    @classmethod
+    def chosen_for(cls, calibration: Calibration) -> Thresholds:
+        """The policy stored with the calibration (chosen by ``--calibrate`` to give the most
+        help within the bounds of bench/calibration.BOUNDS), else the defaults."""
+        policy = calibration.policy
+        if policy is None:
+            return cls()
+        return cls(answer=policy.answer, clarify=policy.clarify)
 
 
 class KnowledgeBase:
@@ -61,11 +74,12 @@ class KnowledgeBase:
         self._analyzer = analyzer or Analyzer()
         self._index = Index(entries, self._analyzer)
         self._by_id = {e.id: e for e in self._index.entries}
+        self._docs = {e.id: doc for doc, e in enumerate(self._index.entries)}
         self._reader = QueryReader(self._analyzer, self._index.vocabulary)
         self._matcher = Matcher(self._index)
         self._intents = IntentReader(self._analyzer.stopwords)
-        self.thresholds = thresholds or Thresholds()
         self.calibration = calibration or Calibration.load()
+        self.thresholds = thresholds or Thresholds.chosen_for(self.calibration)
 
     @classmethod
     def load(
@@ -173,18 +187,29 @@ class KnowledgeBase:
         confidence = reading.estimate.top1
         if action is Action.ANSWER:
             weights = self._weights(reading.query)
-            answer = build_answer(matches[0].entry, self._analyzer, weights)
+            top = reading.ranked[0].doc
+            answer = build_answer(
+                matches[0].entry,
+                self._analyzer,
+                weights,
+                self._index.langs[top],
+                self._index.line_keys(top),
+            )
             return Decision(action, matches, answer, language, confidence=confidence)
         if action is Action.CLARIFY:
             # Only the choices: a clarify reply offers every match it is given.
-            matches = matches[: self.thresholds.clarify_max]
+            bar = matches[0].score * self.thresholds.choice_share
+            matches = tuple(m for m in matches[: self.thresholds.clarify_max] if m.score >= bar)
         return Decision(action, matches, lang=language, confidence=confidence)
 
     def answer_for(self, entry_id: str, question: str = "") -> Answer:
         """The answer content for one entry, its text chosen for ``question`` when given."""
         entry = self._by_id[entry_id]
         weights = self._weights(self._reader.read(question)) if question else None
-        return build_answer(entry, self._analyzer, weights)
+        doc = self._docs[entry_id]
+        return build_answer(
+            entry, self._analyzer, weights, self._index.langs[doc], self._index.line_keys(doc)
+        )
 
     def _weights(self, query: Query) -> dict[str, float]:
         """How much each known key of the question says: its rarity x how surely it was read."""

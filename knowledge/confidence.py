@@ -34,6 +34,8 @@ FEATURES = (
     "other_product",
     "length",
     "phrases",
+    "evidence",
+    "entry_size",
 )
 
 
@@ -54,6 +56,11 @@ def features(ranked: Sequence[Ranked]) -> dict[str, float]:
         "other_product": top.names_missed,  # products the question names, the entry never
         "length": math.log(max(top.length, 1)),
         "phrases": top.phrases,  # the question's word pairs found together in the entry
+        # The rarity the question and the entry share: a few common words in common are weak
+        # evidence however well they score.
+        "evidence": top.evidence,
+        # A long entry mentions many things in passing; a short one is about its title.
+        "entry_size": math.log(1 + top.size),
     }
 
 
@@ -116,11 +123,22 @@ NO_EVIDENCE = Estimate(0.0, 0.0)
 
 
 @dataclass(frozen=True, slots=True)
+class Policy:
+    """The thresholds chosen with the models: answer at P(top1) >= ``answer``, else offer the
+    first three at P(in top 3) >= ``clarify`` (see knowledge.base.Thresholds)."""
+
+    answer: float
+    clarify: float
+
+
+@dataclass(frozen=True, slots=True)
 class Calibration:
-    """The two fitted models over :data:`FEATURES`."""
+    """The two fitted models over :data:`FEATURES`, and the policy chosen for them (None: the
+    defaults of knowledge.base.Thresholds)."""
 
     top1: Logistic
     top3: Logistic
+    policy: Policy | None = None
 
     def estimate(self, ranked: Sequence[Ranked]) -> Estimate:
         found = features(ranked)
@@ -133,11 +151,12 @@ class Calibration:
         return Estimate(top1, max(top1, self.top3.probability(x)))
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "features": list(FEATURES),
-            "top1": self.top1.to_json(FEATURES),
-            "top3": self.top3.to_json(FEATURES),
-        }
+        out: dict[str, Any] = {"features": list(FEATURES)}
+        if self.policy is not None:
+            out["policy"] = {"answer": self.policy.answer, "clarify": self.policy.clarify}
+        out["top1"] = self.top1.to_json(FEATURES)
+        out["top3"] = self.top3.to_json(FEATURES)
+        return out
 
     @classmethod
     def untrained(cls) -> Calibration:
@@ -154,9 +173,11 @@ class Calibration:
                 raise KnowledgeError(
                     f"{path.name} was fitted on other features: run bench/quality.py --calibrate"
                 )
+            policy = data.get("policy")
             return cls(
                 Logistic.from_json(data["top1"], FEATURES),
                 Logistic.from_json(data["top3"], FEATURES),
+                Policy(float(policy["answer"]), float(policy["clarify"])) if policy else None,
             )
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise KnowledgeError(f"{path.name}: {exc}") from exc

@@ -6,6 +6,7 @@ import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from knowledge.analyzer import Analyzer
 from knowledge.model import Entry
@@ -22,6 +23,7 @@ FIELD_WEIGHTS: dict[str, float] = {
     "body": 1.0,
 }
 _TEXT_FIELDS = ("title", "questions", "summary", "body")
+_HEAD_FIELDS = _TEXT_FIELDS[:-1]
 _K1 = 1.2
 _B = 0.6
 # Candidate step: only the highest-impact postings of each key are read, so a query's cost is
@@ -61,10 +63,21 @@ def entry_fields(entry: Entry) -> dict[str, str]:
     }
 
 
-def _field_keys(entry: Entry, analyzer: Analyzer) -> dict[str, list[str]]:
+def _field_keys(entry: Entry, analyzer: Analyzer, lang: str) -> dict[str, list[str]]:
     """The keys of each field of an entry, in the language its text is written in."""
-    lang = detect_lang(f"{entry.title}\n{entry.body[:2000]}")
-    return {name: analyzer.keys(text, lang) for name, text in entry_fields(entry).items()}
+    return _keys_and_lines(entry, analyzer, lang)[0]
+
+
+def _keys_and_lines(
+    entry: Entry, analyzer: Analyzer, lang: str
+) -> tuple[dict[str, list[str]], list[list[str]]]:
+    """The fields' keys, and the keys of each line of the body field (steps, then the body's
+    lines): the body is keyed line by line, as its answers read it."""
+    fields = entry_fields(entry)
+    lines = [analyzer.keys(line, lang) for line in (*entry.steps, *entry.body.split("\n"))]
+    keys = {name: analyzer.keys(text, lang) for name, text in fields.items() if name != "body"}
+    keys["body"] = [k for line in lines for k in line]
+    return keys, lines
 
 
 def _weighted_counts(
@@ -93,17 +106,42 @@ class Index:
         field_keys: list[dict[str, list[str]]] = []
         infos: list[IndexedEntry] = []
         sequences: list[tuple[str, ...]] = []
+        langs: list[str] = []
         for entry in self.entries:
-            keys = _field_keys(entry, analyzer)
+            lang = detect_lang(f"{entry.title}\n{entry.body[:2000]}")
+            langs.append(lang)
+            keys, lines = _keys_and_lines(entry, analyzer, lang)
             field_keys.append(keys)
             head = (*keys["title"], *keys["questions"])
             infos.append(IndexedEntry(entry, tuple(keys["title"]), frozenset(head)))
-            sequences.append(tuple(k for name in _TEXT_FIELDS for k in (*keys[name], "")))
+            sequences.append(
+                tuple(
+                    k
+                    for part in (*(keys[name] for name in _HEAD_FIELDS), *lines)
+                    for k in (*part, "")
+                )
+            )
         self.infos = tuple(infos)
-        # Each entry's keys in the order its text has them ("" between fields), for what
-        # stands together: a question's word pairs found side by side in the entry.
+        # The language each entry is written in, as its keys were made ("lat" for Latin text
+        # with no marker words).
+        self.langs = tuple(langs)
+        # Each entry's keys in the order its text has them ("" after each field before the
+        # body and after each line of the body), for what stands together: a question's word
+        # pairs found side by side in the entry; and each body line's keys for its answers.
         self.sequences = tuple(sequences)
+        self.line_keys = lru_cache(maxsize=4096)(self._line_keys)
         self._build(field_keys)
+
+    def _line_keys(self, doc: int) -> tuple[frozenset[str], ...]:
+        """The keys of each line of an entry's body (``entry.body.split("\\n")``), as indexed."""
+        parts: list[list[str]] = [[]]
+        for key in self.sequences[doc]:
+            if key:
+                parts[-1].append(key)
+            else:
+                parts.append([])
+        skip = len(_HEAD_FIELDS) + len(self.entries[doc].steps)
+        return tuple(frozenset(part) for part in parts[skip:-1])
 
     def _build(self, field_keys: list[dict[str, list[str]]]) -> None:
         n = max(len(field_keys), 1)
@@ -161,7 +199,7 @@ class Index:
         fields in proportion to what each added to its pseudo term frequency. (For explaining a
         match: the entry's fields are keyed again, so it costs what indexing the entry did.)"""
         by_key: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
-        fields = _field_keys(self.entries[doc], self._analyzer)
+        fields = _field_keys(self.entries[doc], self._analyzer, self.langs[doc])
         for name, key, amount in _weighted_counts(fields, self._avg_len):
             by_key[key][name] += amount
         out: dict[str, float] = defaultdict(float)

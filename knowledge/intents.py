@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 
 from knowledge.resources import read_data_lines
@@ -13,6 +14,10 @@ from knowledge.text import fold, tokenize
 SMALLTALK_MAX_REST = 1
 OPERATOR = "operator"
 _SMALLTALK_KINDS = ("bot", "greeting", "thanks", "bye", "ack")
+_DEFINE = "define"
+_COURTESY = "courtesy"
+_NAME = re.compile(r"\{(\w+)\}")
+_NO_WORDS = re.compile(r"^[^\w?]+$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,17 +29,45 @@ class Intent:
 
 
 def _load() -> dict[str, tuple[re.Pattern[str], ...]]:
-    sections: dict[str, list[re.Pattern[str]]] = {}
+    """The sections of intents.txt with their word groups ({name}) spelt out."""
+    sections: dict[str, list[str]] = {}
+    groups: dict[str, str] = {}
     current = ""
     for line in read_data_lines("intents.txt"):
         if line.startswith("[") and line.endswith("]"):
             current = line[1:-1]
-            sections[current] = []
+            sections.setdefault(current, [])
+        elif current == _DEFINE:
+            name, sep, regex = line.partition(" = ")
+            if not sep or not name.strip().isidentifier():
+                raise ValueError(f"intents.txt: not a 'name = regex' definition: {line!r}")
+            groups[name.strip()] = _expand(regex.strip(), groups)
         elif current:
-            sections[current].append(re.compile(line))
+            sections[current].append(_expand(line, groups))
         else:
             raise ValueError(f"intents.txt: pattern outside a section: {line!r}")
-    return {name: tuple(patterns) for name, patterns in sections.items()}
+    # One alternation per section: a long message is scanned once per section, not once per
+    # pattern.
+    return {
+        name: (re.compile("|".join(f"(?:{p})" for p in patterns)),)
+        for name, patterns in sections.items()
+        if name != _DEFINE and patterns
+    }
+
+
+def _is_reaction(folded: str) -> bool:
+    """Emoji alone ("👍", "🙏🙂"): a reaction to the last reply, not a question."""
+    return bool(_NO_WORDS.match(folded)) and any(unicodedata.category(c) == "So" for c in folded)
+
+
+def _expand(pattern: str, groups: dict[str, str]) -> str:
+    def group(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in groups:
+            raise ValueError(f"intents.txt: {{{name}}} is not defined before it is used")
+        return groups[name]
+
+    return _NAME.sub(group, pattern)
 
 
 class IntentReader:
@@ -46,6 +79,8 @@ class IntentReader:
 
     def read(self, text: str) -> Intent:
         folded = " ".join(fold(text).split())
+        if _is_reaction(folded):
+            return Intent("ack", "")
         for pattern in self._patterns.get("bot", ()):
             if pattern.search(folded):
                 return Intent("bot", self._strip_smalltalk(folded))
@@ -56,7 +91,10 @@ class IntentReader:
         if rest == folded:
             # Nothing to strip: the question as written, capitals and all (they mark names).
             return Intent("", text)
-        meaningful = [t for t in tokenize(rest) if t not in self._stopwords]
+        left = rest
+        for pattern in self._patterns.get(_COURTESY, ()):
+            left = pattern.sub(" ", left)
+        meaningful = [t for t in tokenize(left) if t not in self._stopwords]
         if len(meaningful) <= SMALLTALK_MAX_REST:
             return Intent(self._first_kind(folded), rest)
         return Intent("", rest)

@@ -10,7 +10,7 @@ from operator import itemgetter
 
 from rapidfuzz import fuzz
 
-from knowledge.index import PREFIX_FACTOR, Index, prefix_key
+from knowledge.index import PREFIX_FACTOR, PREFIX_LEN, Index, prefix_key
 from knowledge.model import Match
 from knowledge.query import Query
 
@@ -24,6 +24,12 @@ LONG_QUERY_KEYS = 6
 OPENABLE_TIE = 0.02
 # Two keys this far apart or closer in an entry's text stand together (one word between).
 PAIR_SPAN = 2
+# The top candidate and the runners-up whose titles are compared with its title ...
+RIVALS = 3
+# ... when they score this close to it.
+GENERAL_TIE = 0.15
+# A title asked about by this much more (as a share of its rarity) is the more general one.
+GENERAL_GAIN = 0.05
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +124,7 @@ class Ranked:
     # them rather than scattered over its parts.
     title_asked: float = 0.0
     phrases: float = 0.0
+    size: int = 0  # the entry's length in keys
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,13 +212,15 @@ class Matcher:
         if len(ranked) > 1 and self._openable_first(ranked[0], ranked[1]):
             ranked[0], ranked[1] = ranked[1], ranked[0]
         if ranked:
+            general, title_shares = _most_general(index, ranked, mass)
+            if general:
+                ranked.insert(0, ranked.pop(general))
             best = ranked[0].doc
-            title_keys, title_mass = index.title_idf[best]
-            title_asked = (
-                sum(w for k, w in title_keys if k in mass) / title_mass if title_mass else 0.0
-            )
             ranked[0] = replace(
-                ranked[0], title_asked=title_asked, phrases=_phrases(query, index, best)
+                ranked[0],
+                title_asked=title_shares[general],
+                phrases=_phrases(query, index, best),
+                size=len(index.sequences[best]),
             )
         return ranked[:limit]
 
@@ -256,6 +265,52 @@ class Matcher:
             return parts
         bm_part = min(whole / asked.scored_total, 1.0)
         return {name: bm_part * v / whole for name, v in parts.items()}
+
+
+def _most_general(
+    index: Index, ranked: list[Ranked], mass: dict[str, float]
+) -> tuple[int, list[float]]:
+    """Which of the first RIVALS candidates answers a question that their titles (or
+    question-like headings) all hold whole, word families counted: the one whose title says
+    least besides, when it scores close to the top; and each one's share of its title asked.
+    "Как создать задачу" is about creating tasks, not about «Как создать чат о просроченной
+    задаче», whose title holds it too but is about something more.
+    """
+    first = ranked[:RIVALS]
+    asked_families = {_family(k) for k in mass}
+    asked = [_title_asked(index, r.doc, asked_families) for r in first]
+    holds = [_holds(index.infos[r.doc].head_keys, mass) for r in first]
+    best = 0
+    if holds[0]:
+        for i in range(1, len(first)):
+            if (
+                first[0].score - first[i].score <= GENERAL_TIE
+                and holds[i]
+                and asked[i] > asked[best] + GENERAL_GAIN
+            ):
+                best = i
+    return best, asked
+
+
+def _family(key: str) -> str:
+    """A key's word family for titles: its first PREFIX_LEN letters when it has that many
+    ("созда" for both "создать" and "создавать"), else the key itself."""
+    return key[:PREFIX_LEN] if len(key) >= PREFIX_LEN and "а" <= key[0] <= "я" else key
+
+
+def _holds(head: frozenset[str], mass: dict[str, float]) -> bool:
+    """Every key of the question is in the head keys, itself or by its word family."""
+    families = {_family(k) for k in head}
+    return all(_family(k) in families for k in mass if not k.isdigit())
+
+
+def _title_asked(index: Index, doc: int, asked: set[str]) -> float:
+    """The share (by rarity) of an entry's title that the question asks about, by word family
+    ("создавать" in a title for "создать" in the question)."""
+    title_keys, title_mass = index.title_idf[doc]
+    if not title_mass:
+        return 0.0
+    return sum(w for k, w in title_keys if _family(k) in asked) / title_mass
 
 
 def _phrases(query: Query, index: Index, doc: int) -> float:

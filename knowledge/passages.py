@@ -30,10 +30,15 @@ class Passage:
 
 
 @lru_cache(maxsize=4096)
-def passages(entry: Entry, analyzer: Analyzer) -> tuple[Passage, ...]:
-    """An entry's lines with their keys and paths, computed once per entry."""
+def passages(
+    entry: Entry, analyzer: Analyzer, line_keys: tuple[frozenset[str], ...] | None = None
+) -> tuple[Passage, ...]:
+    """An entry's lines with their keys and paths, computed once per entry. ``line_keys`` are
+    the keys of each line of ``entry.body.split("\\n")`` when the index has them already."""
     out = []
-    for raw in entry.body.split("\n"):
+    if line_keys is not None and len(line_keys) != entry.body.count("\n") + 1:
+        line_keys = None  # not this body's lines: key them here
+    for n, raw in enumerate(entry.body.split("\n")):
         text = " ".join(raw.split())
         if not text:
             continue
@@ -45,5 +50,6 @@ def passages(entry: Entry, analyzer: Analyzer) -> tuple[Passage, ...]:
             and not text.endswith((*END_MARKS, ":"))
             and not path
         )
-        out.append(Passage(text, frozenset(analyzer.keys(text)), path, declared, heading, item))
+        keys = line_keys[n] if line_keys is not None else frozenset(analyzer.keys(text))
+        out.append(Passage(text, keys, path, declared, heading, item))
     return tuple(out)

@@ -10,6 +10,7 @@ from functools import lru_cache
 from rapidfuzz import fuzz, process
 
 from knowledge.analyzer import Analyzer, Synonym, Trace
+from knowledge.glossary import Glossary
 from knowledge.text import (
     detect_lang,
     head_and_tail,
@@ -27,6 +28,10 @@ MAX_QUERY_CHARS = 1000
 TYPO_WEIGHT = 0.8
 # A bare number ("80 человек", "GA 4") says little about which article answers.
 NUMBER_WEIGHT = 0.4
+# A Russian term standing for an English or Romanian one (knowledge/data/glossary.txt) counts
+# like a corrected word: read with some doubt.
+GLOSSARY_WEIGHT = 0.8
+ROMANIAN_GLOSSARY_WEIGHT = 0.0
 _MIN_TYPO_LEN = 4
 _MIN_NEAR_MISS = 6  # shorter near misses are too easily junk read the wrong way
 _INITIAL_E = re.compile(r"(?<![\w-])е[а-яё]+")
@@ -47,8 +52,9 @@ class QueryKey:
 @dataclass(frozen=True, slots=True)
 class Repair:
     """One change made to the message before keying it: ``kind`` is "layout" (typed with the
-    other keyboard layout), "translit" (Russian in Latin letters) or "typo" (a word near an
-    index key: ``repaired`` is that key)."""
+    other keyboard layout), "translit" (Russian in Latin letters), "typo" (a word near an
+    index key: ``repaired`` is that key) or "glossary" (an English or Romanian term also asked
+    as the Russian keys in ``repaired``)."""
 
     kind: str
     original: str
@@ -94,6 +100,7 @@ class QueryReader:
                 buckets.setdefault((key[0], len(key)), []).append(key)
         self._buckets = buckets
         self._correct = lru_cache(maxsize=65536)(self._correct_uncached)
+        self._glossary = Glossary(analyzer)
 
     def read(self, text: str) -> Query:
         text = " ".join(head_and_tail(text, MAX_QUERY_CHARS).split())
@@ -133,9 +140,34 @@ class QueryReader:
             for k, t in keyed
         )
         repairs.extend(Repair("typo", k.token, k.key) for k in keys if k.typed)
+        if best == "plain" and lang in ("en", "ro"):
+            keys = self._translated(read_text, lang, keys, repairs)
         return Query(
             read_text, keys, lang, tuple(repairs), tuple(trace.synonyms), tuple(trace.dropped)
         )
+
+    def _translated(
+        self, text: str, lang: str, keys: tuple[QueryKey, ...], repairs: list[Repair]
+    ) -> tuple[QueryKey, ...]:
+        """An English or Romanian question's product terms also asked as the Russian the
+        documents use ("sales funnel" as "воронка продаж"); a term's own words are dropped when
+        the index does not know them (they would only count as something not covered)."""
+        tokens = tokenize(text)
+        found = self._glossary.find(tokens, self._analyzer.morph.keys(tokens, lang))
+        if not found:
+            return keys
+        covered = {tokens[i] for span, _ in found for i in span}
+        out = [k for k in keys if k.known or k.token not in covered]
+        have = {k.key for k in out}
+        for span, russian in found:
+            term = " ".join(tokens[i] for i in span)
+            added = [k for k in russian if k in self._vocab and k not in have]
+            weight = GLOSSARY_WEIGHT if lang == "en" else ROMANIAN_GLOSSARY_WEIGHT
+            out.extend(QueryKey(k, weight, True, token=term) for k in added)
+            have.update(added)
+            if added:
+                repairs.append(Repair("glossary", term, " ".join(added)))
+        return tuple(out)
 
     def _known_ratio(
         self, chunks: list[str], reader: Callable[[str], str], lenient: bool = False
@@ -255,6 +287,8 @@ def proper_names(text: str) -> frozenset[str]:
     found = set()
     for match in _WORD.finditer(text):
         word = match.group(0)
+        if word.islower():
+            continue  # most words: no capital anywhere
         inner_capital = any(ch.isupper() for ch in word[1:]) and not word.isupper()
         capitalised = word[0].isupper() and not _starts_sentence(text, match.start())
         if inner_capital or (capitalised and len(word) > 2):

@@ -34,9 +34,17 @@ def _accent_table() -> dict[int, str]:
 _FOLD = _accent_table()
 
 
+# Characters the table changes after case-folding: most text (Russian, plain English) has
+# none but 'ё', and a regex search is far cheaper than translating every character.
+_NEEDS_TABLE = re.compile("[" + re.escape("".join(sorted({chr(c) for c in _FOLD} - {"ё"}))) + "]")
+
+
 def fold(text: str) -> str:
     """Case-fold, 'ё' to 'е', strip Latin diacritics (Romanian ă â î ș ț); Cyrillic kept."""
-    return text.casefold().translate(_FOLD)
+    folded = text.casefold()
+    if _NEEDS_TABLE.search(folded):
+        return folded.translate(_FOLD)
+    return folded.replace("ё", "е")
 
 
 def head_and_tail(text: str, limit: int) -> str:

@@ -20,19 +20,19 @@ ROOT = Path(__file__).resolve().parents[2]
 
 # Per set: metric -> (bound, True for a floor / False for a ceiling).
 BOUNDS: dict[str, dict[str, tuple[float, bool]]] = {
-    "dev": {  # now: helped 0.969, wrong 0.021, clarify 0.344, false escalation 0, ood 0
+    "dev": {  # now: helped 0.969, wrong 0.010, clarify 0.281, false escalation 0, ood 0.071
         "helped": (0.92, True),
         "wrong": (0.05, False),
-        "clarify": (0.42, False),
+        "clarify": (0.36, False),
         "false_escalate": (0.04, False),
         "ood_answered": (0.08, False),
         "operator_acc": (0.95, True),
         "smalltalk_acc": (0.95, True),
     },
-    "heldout": {  # now: helped 0.913, wrong 0.024, clarify 0.441, false escalation 0.016, ood 0
+    "heldout": {  # now: helped 0.913, wrong 0.031, clarify 0.299, false escalation 0.024, ood 0.056
         "helped": (0.87, True),
         "wrong": (0.05, False),
-        "clarify": (0.50, False),
+        "clarify": (0.40, False),
         "false_escalate": (0.05, False),
         "ood_answered": (0.06, False),
         "operator_acc": (0.95, True),

@@ -22,7 +22,7 @@ from handlers.bitrix24.processor import RETRY_SECONDS, EventProcessor
 from knowledge.base import KnowledgeBase
 
 QUESTION = "Как восстановить пароль от Битрикс24"
-OTHER_QUESTION = "Как сменить пароль в Битрикс24"
+OTHER_QUESTION = "Как изменить логин и пароль"  # answered outright, not offered as a choice
 CHAT_ID = 77
 
 

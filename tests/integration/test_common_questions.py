@@ -48,3 +48,21 @@ def test_messy_everyday_question_reaches_its_article(
     decision = kb.decide(question)
     assert decision.action in (Action.ANSWER, Action.CLARIFY)
     assert decision.matches[0].entry.title == title  # answered, or the first of the choices
+
+
+@pytest.mark.parametrize(
+    ("question", "title"),
+    [
+        ("where is the company structure chart", "Структура компании, должности и сотрудники"),
+        (
+            "our team finds the interface too complicated, how long does training take",
+            "Возражение №1: Сложный интерфейс и крутая кривая обучения",
+        ),
+    ],
+)
+def test_an_english_question_reaches_the_russian_article_through_the_glossary(
+    kb: KnowledgeBase, question: str, title: str
+) -> None:
+    reading = kb.read(question)
+    assert any(r.kind == "glossary" for r in reading.query.repairs)
+    assert kb.entries[reading.ranked[0].doc].title == title

@@ -11,7 +11,7 @@ from types import ModuleType
 import pytest
 
 from knowledge.base import Thresholds, choose_action
-from knowledge.confidence import FEATURES, Calibration, Estimate
+from knowledge.confidence import FEATURES, Calibration, Estimate, Policy
 from knowledge.errors import KnowledgeError
 from knowledge.model import Action
 
@@ -81,3 +81,36 @@ def test_fitting_finds_an_informative_feature_and_folds_cover_every_set() -> Non
     for name in "abc":
         seen = {f for s, f in zip(samples, folds, strict=True) if s.set == name}
         assert seen == set(range(5)), name  # every set has questions in every fold
+
+
+def test_the_chosen_policy_keeps_the_hard_bounds_and_is_stored_with_the_models(
+    tmp_path: Path,
+) -> None:
+    quality = _bench("quality")
+    calibration = quality.calibration
+    right = {"answer": [{"title": "x"}]}
+    samples, judged = [], []
+    # Answerable questions whose top entry is right, likely-right, or only in the first three,
+    # and uncovered ones: the estimates say which, with some overlap.
+    for n in range(60):
+        samples.append(calibration.Sample("s", f"a{n}", right, "", (1.0,), (True,), 0.1))
+        judged.append(Estimate(0.6 + 0.4 * n / 60, 0.95))
+    for n in range(15):
+        samples.append(calibration.Sample("s", f"w{n}", right, "", (1.0,), (False, True), 0.1))
+        judged.append(Estimate(0.3 + 0.4 * n / 15, 0.8))
+    for n in range(30):
+        samples.append(calibration.Sample("s", f"u{n}", {"escalate": True}, "", (1.0,), (), 0.1))
+        judged.append(Estimate(0.05 + 0.6 * n / 30, 0.1 + 0.6 * n / 30))
+    policy = calibration.choose_policy(samples, judged, Thresholds(), quality._figures_of)
+    figures = quality._figures_of(quality._decide_all(samples, judged, policy))
+    for name in calibration.HARD:
+        assert figures[name] <= calibration.BOUNDS[name], (name, figures)
+    assert figures["helped"] > 0.9
+
+    stored = Calibration.untrained()
+    stored = Calibration(stored.top1, stored.top3, Policy(policy.answer, policy.clarify))
+    path = tmp_path / "confidence.json"
+    path.write_text(json.dumps(stored.to_json()), encoding="utf-8")
+    chosen = Thresholds.chosen_for(Calibration.load(path))
+    assert (chosen.answer, chosen.clarify) == (policy.answer, policy.clarify)
+    assert Thresholds.chosen_for(Calibration.untrained()) == Thresholds()

@@ -114,6 +114,17 @@ def ids(decision: Decision) -> list[str]:
         ("пусть мне ответит человек", "ru"),
         ("дайте кого-то из живых сотрудников", "ru"),
         ("можно с кем-нибудь живым поговорить", "ru"),
+        # Inside a problem statement, as a call back, or out of patience with the bot.
+        ("у меня не грузится телефония, переключите на специалиста", "ru"),
+        ("мне нужна консультация менеджера по тарифам", "ru"),
+        ("перезвоните мне, пожалуйста", "ru"),
+        ("хочу чтобы мне позвонил специалист", "ru"),
+        ("бот меня не понимает, дайте нормального человека", "ru"),
+        ("could you connect me to a human agent", "en"),
+        ("can someone from support call me back", "en"),
+        ("is there a human I can talk to?", "en"),
+        ("puteți să mă conectați cu un operator?", "ro"),
+        ("am nevoie de un om, nu de un robot", "ro"),
     ],
 )
 def test_request_for_a_human_is_operator(kb: KnowledgeBase, text: str, lang: str) -> None:
@@ -121,6 +132,22 @@ def test_request_for_a_human_is_operator(kb: KnowledgeBase, text: str, lang: str
     assert decision.action is Action.OPERATOR
     assert decision.lang == lang
     assert decision.answer is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "как передать диалог другому оператору",
+        "можно ли добавить оператора в открытую линию",
+        "как переключить ответственного менеджера",
+        "дайте права сотруднику на crm",
+        "how do I add an operator to an open channel",
+    ],
+)
+def test_a_question_about_operators_or_staff_is_not_a_request_for_one(
+    kb: KnowledgeBase, text: str
+) -> None:
+    assert kb.decide(text).action not in (Action.OPERATOR, Action.SMALLTALK)
 
 
 # --- small talk -------------------------------------------------------------------------------
@@ -146,6 +173,21 @@ def test_request_for_a_human_is_operator(kb: KnowledgeBase, text: str, lang: str
         ("well done!", "thanks"),
         ("как дела?", "greeting"),
         ("доброе утро, хорошего дня", "greeting"),
+        ("приветствую", "greeting"),
+        ("hello there!", "greeting"),
+        ("salutare!", "greeting"),
+        ("спасибки", "thanks"),
+        ("thanks, that helped", "thanks"),
+        ("much appreciated", "thanks"),
+        ("you're awesome", "thanks"),
+        ("ты классный", "thanks"),
+        ("отлично, всё работает", "ack"),
+        ("👍", "ack"),
+        ("спокойной ночи", "bye"),
+        ("see you later", "bye"),
+        ("как тебя зовут?", "bot"),
+        ("ты тут?", "bot"),
+        ("cum te cheamă?", "bot"),
     ],
 )
 def test_small_talk(kb: KnowledgeBase, text: str, kind: str) -> None:
@@ -266,6 +308,20 @@ def test_close_candidates_are_offered_as_choices(analyzer: Analyzer) -> None:
     assert decision.answer is None
     assert set(ids(decision)[:2]) == EXPORT_IDS
     assert len(decision.matches) >= 2
+
+
+def test_a_choice_scored_far_below_the_first_is_not_offered(analyzer: Analyzer) -> None:
+    strict = KnowledgeBase(ENTRIES, analyzer=analyzer, thresholds=Thresholds(answer=1.01))
+    decision = strict.decide("экспорт контактов в Excel")
+    assert decision.action is Action.CLARIFY
+    top = decision.matches[0].score
+    assert all(m.score >= top * strict.thresholds.choice_share for m in decision.matches)
+    picky = KnowledgeBase(
+        ENTRIES, analyzer=analyzer, thresholds=Thresholds(answer=1.01, choice_share=1.0)
+    )
+    offered = picky.decide("экспорт контактов в Excel").matches
+    assert offered[0] == decision.matches[0]
+    assert all(m.score == top for m in offered)  # only those scored as the first one
 
 
 def test_near_identical_entries_clarify(kb: KnowledgeBase) -> None:
