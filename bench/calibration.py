@@ -8,9 +8,9 @@ held-out figures of a set come from models fitted mostly on the other sets' ques
 The thresholds follow from the issue's policy (:data:`BOUNDS`): the most help (a right answer,
 or a «did you mean» holding a right entry) with at most 4% wrong answers, 4% needless
 hand-offs and 8% out-of-scope questions answered (the issue's 5%, 5% and 10% less a margin for
-questions unlike ours), and choices offered for at most a quarter of the questions. When not every bound can hold, the first three are kept
-(they cost trust), and each choice offered beyond its bound counts against the help (a «did
-you mean» costs a press).
+questions unlike ours), and choices offered for at most a quarter of the questions. When not
+every bound can hold, the first three are kept (they cost trust), and each choice offered beyond
+its bound counts against the help (a «did you mean» costs a press).
 """
 
 from __future__ import annotations
