@@ -22,6 +22,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from bot import dburl
 from bot import home as data_home
 from bot.bitrix.settings import BitrixSettings
+from bot.delivery.policy import Policy
 
 _LANGS = ("ru", "en", "ro")
 _DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -130,7 +131,6 @@ class TelegramSettings(BaseModel):
     chat_per_second: float = Field(default=1.0, gt=0)  # sends to one private chat
     group_per_minute: float = Field(default=20.0, gt=0)  # sends to one group (all its topics)
     global_per_second: float = Field(default=30.0, gt=0)  # sends to all chats together
-    max_attempts: int = Field(default=5, ge=1)  # per outgoing message, then it is given up
 
     @field_validator("bot_token", "webhook_secret", mode="before")
     @classmethod
@@ -224,6 +224,26 @@ class ReplicaSettings(BaseModel):
     lease_seconds: float = Field(default=15.0, gt=0)
 
 
+class DeliverySettings(BaseModel):
+    """How every channel's outbox treats failed sends (see ``bot.delivery.policy``).
+
+    DELIVERY_GIVE_UP_AFTER: seconds a message keeps being retried through 5xx answers,
+    time-outs and network errors before it is given up (default a day: an outage of the
+    platform costs no reply); DELIVERY_RETRY_CAP: the longest pause between two tries;
+    DELIVERY_IN_FLIGHT: sends made at once (to different chats; one chat's keep their order);
+    DELIVERY_RECHECK_AFTER: seconds before a channel whose token was refused is tried again.
+    """
+
+    give_up_after: float = Field(default=24 * 3600.0, gt=0)
+    retry_cap: float = Field(default=60.0, gt=0)
+    in_flight: int = Field(default=16, ge=1, le=256)
+    recheck_after: float = Field(default=30.0, gt=0)
+
+    @property
+    def policy(self) -> Policy:
+        return Policy(self.give_up_after, self.retry_cap, self.recheck_after)
+
+
 class RetentionSettings(BaseModel):
     """RETENTION_DAYS: `helpbot db purge` blanks texts older than this; 0 keeps them forever."""
 
@@ -266,6 +286,7 @@ class Settings(BaseSettings):
     redis: RedisSettings = RedisSettings()
     retention: RetentionSettings = RetentionSettings()
     replica: ReplicaSettings = ReplicaSettings()
+    delivery: DeliverySettings = DeliverySettings()
     bitrix: BitrixSettings = BitrixSettings()
 
     @field_validator("knowledge_dir", "knowledge_cache_dir", mode="before")

@@ -17,7 +17,7 @@ from bot.app import Services
 from bot.metrics import CONTENT_TYPE, CountErrors
 from handlers.bitrix24 import BITRIX_CHANNEL, setup_bitrix
 from handlers.helpcenter import setup_helpcenter
-from handlers.telegram.channel import setup_telegram
+from handlers.telegram.channel import TELEGRAM, setup_telegram
 
 log = logging.getLogger(__name__)
 
@@ -36,15 +36,17 @@ class Operations:
     """What the operations routes look at: services, Redis, and each channel's running check."""
 
     services: Services
-    channels: dict[str, Callable[[web.Application], bool]] = field(default_factory=dict)
+    channels: dict[str, Callable[[web.Application], str | None]] = field(default_factory=dict)
     started: bool = False  # every channel's start-up finished; false again while stopping
     redis: Any = None  # redis.asyncio.Redis when REDIS_URL is set
 
 
 OPERATIONS = web.AppKey("operations", Operations)
-_CHECKS: dict[str, Callable[[web.Application], bool]] = {
-    "telegram": lambda _app: True,  # its workers are supervised and restart: started is running
-    "bitrix24": lambda app: BITRIX_CHANNEL in app and app[BITRIX_CHANNEL].running,
+_CHECKS: dict[str, Callable[[web.Application], str | None]] = {
+    "telegram": lambda app: app[TELEGRAM].problem() if TELEGRAM in app else "not set up",
+    "bitrix24": lambda app: (
+        app[BITRIX_CHANNEL].problem() if BITRIX_CHANNEL in app else "not set up"
+    ),
 }
 
 
@@ -119,11 +121,11 @@ async def _ready(request: web.Request) -> web.Response:
         failed["database"] = problem
     if ops.redis is not None and (problem := await health.redis_problem(ops.redis)) is not None:
         failed["redis"] = problem
-    for name, running in ops.channels.items():
+    for name, check in ops.channels.items():
         if not ops.started:
             failed[name] = "not started"
-        elif not running(request.app):
-            failed[name] = "not running"
+        elif (problem := check(request.app)) is not None:
+            failed[name] = problem
     body = {"ok": not failed, "failed": failed, "channels": sorted(ops.channels)}
     return web.json_response(body, status=503 if failed else 200)
 

@@ -21,6 +21,7 @@ from bot.bitrix.errors import (
     Bitrix24Timeout,
     ExpiredToken,
     InvalidToken,
+    OperationTimeLimit,
     QueryLimitExceeded,
     ServerError,
     TransportError,
@@ -89,6 +90,7 @@ class Bitrix24Client:
         self._sleep = sleep
         self._rng = rng or random.Random()
         self._headers = {"Accept": "application/json", "User-Agent": user_agent}
+        self._resets: dict[str, float] = {}  # method -> the operating_reset_at last announced
 
     @property
     def portal(self) -> str:
@@ -151,6 +153,10 @@ class Bitrix24Client:
                 await self._auth.refresh(self._http(), tokens, self._timeout)
                 refreshed = True
                 attempt -= 1
+            except OperationTimeLimit as exc:
+                # Blocked until its reset (minutes): a retry within seconds is refused again.
+                exc.reset_at = self._resets.get(method)
+                raise
             except Bitrix24Error as exc:
                 if not exc.retryable or attempt >= self._max_attempts:
                     raise
@@ -207,7 +213,16 @@ class Bitrix24Client:
             raise error_from_envelope(f"HTTP_{status}", method, status)
         if "result" not in data:
             raise Bitrix24Error("INVALID_RESPONSE", f"{method}: no result in the answer", status)
+        self._note_reset(method, data.get("time"))
         return data
+
+    def _note_reset(self, method: str, timing: Any) -> None:
+        """Remember when the method's execution-time budget resets (``time`` block, cloud)."""
+        reset = timing.get("operating_reset_at") if isinstance(timing, dict) else None
+        if isinstance(reset, int | float) and not isinstance(reset, bool):
+            self._resets[method] = float(reset)
+        else:
+            self._resets.pop(method, None)
 
     def _batch_result(self, result: Any) -> BatchResult:
         if not isinstance(result, dict):

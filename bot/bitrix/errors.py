@@ -80,9 +80,14 @@ class QueryLimitExceeded(Bitrix24Error):
 
 
 class OperationTimeLimit(Bitrix24Error):
-    """429 ``OPERATION_TIME_LIMIT``: the method used up its execution-time budget for a while."""
+    """429 ``OPERATION_TIME_LIMIT``: the method used up its execution-time budget for a while.
+
+    The method stays blocked until the ``time.operating_reset_at`` (a Unix time, up to ten
+    minutes away) its last successful answer announced: ``reset_at`` when the client saw one.
+    """
 
     retryable = True
+    reset_at: float | None = None
 
 
 class MessageInFlight(Bitrix24Error):

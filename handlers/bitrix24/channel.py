@@ -21,6 +21,8 @@ from bot.bitrix.api import Bitrix24Api
 from bot.bitrix.errors import Bitrix24Error
 from bot.bitrix.settings import BitrixSettings
 from bot.clock import Clock
+from bot.delivery import Policy
+from bot.delivery.worker import OutboxWorker
 from bot.engine import ConversationEngine
 from bot.metrics import Metrics
 from bot.queue import OperatorQueue
@@ -31,7 +33,7 @@ from bot.storage.leases import LeaseKeeper
 from handlers.bitrix24.events import ChatEvent
 from handlers.bitrix24.poller import LEASE, EventPoller, poll_while_leased
 from handlers.bitrix24.processor import EventProcessor
-from handlers.bitrix24.sender import OutboxSender
+from handlers.bitrix24.sender import BitrixSender
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +70,8 @@ class BitrixChannel:
         language: str,
         metrics: Metrics | None = None,
         replica: ReplicaSettings | None = None,
+        policy: Policy | None = None,
+        in_flight: int = 16,
     ) -> None:
         self.client = client
         self._replica = replica or ReplicaSettings()
@@ -93,10 +97,13 @@ class BitrixChannel:
             replica=name,
             claim_seconds=claim,
         )
-        self.sender = OutboxSender(
-            sessions=sessions,
-            client=client,
-            clock=clock,
+        self.outbox = OutboxWorker(
+            BitrixSender(client, clock),
+            sessions,
+            clock,
+            policy=policy,
+            ready=self._outbox,
+            in_flight=in_flight,
             metrics=metrics,
             replica=name,
             claim_seconds=claim,
@@ -143,6 +150,15 @@ class BitrixChannel:
         """Started, and no worker has ended (a failing worker restarts: it stays running)."""
         return bool(self._tasks) and not any(task.done() for task in self._tasks)
 
+    def problem(self) -> str | None:
+        """Why the channel is not ready (for /readyz), or None."""
+        if not self._tasks:
+            return "not running"
+        ended = [task.get_name() for task in self._tasks if task.done()]
+        if ended:
+            return f"worker stopped: {', '.join(ended)}"
+        return self.outbox.problem
+
     def kick(self) -> None:
         """Restart paused workers now: something they lacked (OAuth tokens) has arrived."""
         self._kick.set()
@@ -164,8 +180,9 @@ class BitrixChannel:
 
     async def _send_loop(self) -> None:
         while not self._stopping.is_set():
-            if not await self.sender.run_once(self._stopping):
-                await self._nap(self._outbox, IDLE_WAKE)
+            self._outbox.clear()
+            if (delay := await self.outbox.drain()) > 0:
+                await self._nap(self._outbox, min(delay, IDLE_WAKE))
 
     async def _poll_loop(self) -> None:
         bot_id = await self._bot_id()

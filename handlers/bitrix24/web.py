@@ -50,6 +50,8 @@ async def open_bitrix(services: Services) -> AsyncIterator[BitrixChannel]:
         language=services.settings.conversation.language,
         metrics=services.metrics,
         replica=services.settings.replica,
+        policy=services.settings.delivery.policy,
+        in_flight=services.settings.delivery.in_flight,
     )
     channel.start()
     try:

@@ -29,13 +29,14 @@ from aiohttp import web
 from bot import logs
 from bot.app import Services
 from bot.deeplinks import EntryLinks
+from bot.delivery.worker import OutboxWorker
 from bot.errors import HelpbotError
 from bot.sendlimits import SharedSendLimits
 from bot.texts import LANGUAGES, phrase
 from handlers.telegram import setup_routers
 from handlers.telegram.delivery import CHANNEL, Deliverer
 from handlers.telegram.inbox import Inbox
-from handlers.telegram.outbox import OutboxWorker
+from handlers.telegram.outbox import TelegramSender
 from handlers.telegram.polling import poll
 from handlers.telegram.topics import Topics
 from handlers.telegram.webhook import create_webhook_handler
@@ -64,6 +65,15 @@ class TelegramChannel:
     deliverer: Deliverer
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     redis: Any = None  # redis.asyncio.Redis for the shared send limits, when REDIS_URL is set
+    runner: asyncio.Task[None] | None = None  # run(), while the web app runs
+
+    def problem(self) -> str | None:
+        """Why the channel is not ready (for /readyz), or None."""
+        if self.runner is None:
+            return "not started"
+        if self.runner.done():
+            return "its workers stopped"
+        return self.outbox.problem
 
     @property
     def webhook(self) -> bool:
@@ -170,7 +180,7 @@ def create_telegram_channel(services: Services) -> TelegramChannel:
     bot = Bot(token.get_secret_value(), session=session, default=default)
     ops_chat = settings.operator.chat_id
     lang = settings.conversation.language
-    ready = asyncio.Event()
+    ready = asyncio.Event()  # set when rows are stored: wakes the outbox worker
     deliverer = Deliverer(
         services.sessions,
         services.clock,
@@ -185,18 +195,23 @@ def create_telegram_channel(services: Services) -> TelegramChannel:
         from redis.asyncio import Redis  # only when configured
 
         redis = Redis.from_url(settings.redis.url.get_secret_value())
-    outbox = OutboxWorker(
+    sender = TelegramSender(
         bot,
-        services.sessions,
-        services.clock,
         settings.telegram,
         topics=topics,
         deliverer=deliverer,
+        shared_limits=None if redis is None else SharedSendLimits(redis),
+    )
+    outbox = OutboxWorker(
+        sender,
+        services.sessions,
+        services.clock,
+        policy=settings.delivery.policy,
         ready=ready,
+        in_flight=settings.delivery.in_flight,
         metrics=services.metrics,
         replica=settings.replica.id or None,
         claim_seconds=settings.replica.claim_seconds,
-        shared_limits=None if redis is None else SharedSendLimits(redis),
     )
     dp = Dispatcher(
         storage=fsm_storage(redis),
@@ -249,6 +264,7 @@ def _life(channel: TelegramChannel) -> Callable[[web.Application], AsyncIterator
         try:
             await channel.start()
             runner = asyncio.create_task(channel.run(), name="telegram")  # owned: cancelled below
+            channel.runner = runner
             yield
             await channel.inbox.stop(STOP_GRACE)
             runner.cancel()

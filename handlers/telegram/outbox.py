@@ -1,13 +1,14 @@
-"""The outbox worker: sends stored calls in order per chat, within limits, with bounded retries.
+"""The Telegram channel's sends: its send limits, and each Bot API answer mapped to an Outcome.
 
-Flood control (429) pauses all sending for ``retry_after`` and is not counted as a failure; a
-blocked person (403) fails every unsent row to them at once and marks their ticket; a deleted
-topic is forgotten and recreated; server and network errors back off, up to ``max_attempts``.
+The failure policy itself (retries, pauses, giving up) is :mod:`bot.delivery`'s. Here: a 429
+pauses the chat it came from (the operators' group's flood control never delays the answers to
+people; the in-process bucket for all chats keeps the bot under Telegram's overall limit); a
+403 from a person is :class:`Unreachable`; a 401 is :class:`NotReady`; a deleted topic is
+forgotten and recreated; 5xx, HTML error pages and network errors are retried.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Callable
@@ -16,11 +17,13 @@ from typing import Any
 
 from aiogram import Bot
 from aiogram.exceptions import (
+    ClientDecodeError,
     TelegramAPIError,
     TelegramBadRequest,
     TelegramForbiddenError,
     TelegramNetworkError,
     TelegramRetryAfter,
+    TelegramUnauthorizedError,
 )
 from aiogram.methods import (
     CloseForumTopic,
@@ -29,16 +32,11 @@ from aiogram.methods import (
     SendMessage,
     TelegramMethod,
 )
-from sqlalchemy import update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.clock import Clock
+from bot.delivery import Call, Done, Failed, NotReady, Outcome, Retry, Scope, Unreachable
 from bot.errors import HelpbotError
-from bot.metrics import Metrics
 from bot.sendlimits import SharedSendLimits
 from bot.settings import TelegramSettings
-from bot.storage import delivery
-from bot.storage.models import DeliveryStatus, OutboxMessage
 from handlers.telegram.delivery import CHANNEL, Deliverer
 from handlers.telegram.topics import Topics
 
@@ -50,10 +48,6 @@ METHODS: dict[str, type[TelegramMethod[Any]]] = {
     "closeForumTopic": CloseForumTopic,
     "editMessageReplyMarkup": EditMessageReplyMarkup,
 }
-BATCH = 200  # rows read per pass
-IDLE = 1.0  # seconds between passes when nothing is due: rows another process stored
-# (`helpbot operator`) wake nobody, so a quiet worker still looks this often
-MAX_BACKOFF = 60.0
 MAX_BUCKETS = 1000  # per-chat limiters kept before idle ones are dropped
 _TOPIC_GONE = ("message thread not found", "topic_deleted")
 
@@ -80,92 +74,83 @@ class Bucket:
         self._tokens -= 1
 
 
-class OutboxWorker:
-    """Drains the outbox; :meth:`run` loops until cancelled, woken by ``ready``."""
+class TelegramSender:
+    """The Telegram side of :class:`bot.delivery.Channel`."""
+
+    name = CHANNEL
 
     def __init__(
         self,
         bot: Bot,
-        sessions: async_sessionmaker[AsyncSession],
-        clock: Clock,
         settings: TelegramSettings,
         *,
         topics: Topics | None,
         deliverer: Deliverer,
-        ready: asyncio.Event,
         monotonic: Callable[[], float] = time.monotonic,
-        metrics: Metrics | None = None,
-        replica: str | None = None,
-        claim_seconds: float = 30.0,
         shared_limits: SharedSendLimits | None = None,
     ) -> None:
         self._bot = bot
-        self._shared = shared_limits
-        self._replica = replica or delivery.default_replica()
-        self._claim_seconds = claim_seconds
-        self._metrics = metrics or Metrics.create()
-        self._sessions = sessions
-        self._clock = clock
         self._settings = settings
         self._topics = topics
         self._deliverer = deliverer
-        self._ready = ready
         self._now = monotonic
+        self._shared = shared_limits
         self._global = Bucket(settings.global_per_second, settings.global_per_second, monotonic())
         self._chats: dict[str, Bucket] = {}
-        self._retry_at: dict[int, float] = {}
-        self._paused_until = 0.0
         self._reopened: set[int] = set()  # topics reopened for a late notice, to close again
 
-    async def run(self) -> None:
-        while True:
-            self._ready.clear()
-            delay = await self.drain()
-            if delay > 0:
-                with suppress(TimeoutError):
-                    await asyncio.wait_for(self._ready.wait(), delay)
+    async def pace(self, call: Call) -> float:
+        now = self._now()
+        wait = max(self._bucket(call.chat_id).delay(now), self._global.delay(now))
+        if wait <= 0 and self._shared is not None:  # the other replicas' sends count too
+            overall = (self._settings.global_per_second, self._settings.global_per_second)
+            wait = await self._shared.take(call.chat_id, self._rate(call.chat_id), overall)
+        if wait <= 0:
+            self._bucket(call.chat_id).take(now)
+            self._global.take(now)
+            self._forget_idle_chats()
+        return wait
 
-    async def drain(self) -> float:
-        """One pass over the pending rows; the seconds until the next pass is worth making."""
-        async with self._sessions.begin() as session:  # rows this replica may send, in order
-            rows = await delivery.claim_outbox(
-                session, CHANNEL, self._replica, self._clock.now(), BATCH,
-                hold_for=self._claim_seconds,
-            )  # fmt: skip
-        held: set[str] = set()  # chats whose first pending row must wait: keep their order
-        due = IDLE
-        for row in rows:
-            if row.chat_id in held:
-                continue
-            wait = self._wait(row)
-            if wait <= 0 and self._shared is not None:  # the other replicas' sends count too
-                overall = (self._settings.global_per_second, self._settings.global_per_second)
-                wait = await self._shared.take(row.chat_id, self._rate(row.chat_id), overall)
-            if wait <= 0:
-                self._bucket(row.chat_id).take(self._now())
-                self._global.take(self._now())
-                if await self._attempt(row):
-                    continue
-                wait = max(self._wait(row), 0.001)
-            held.add(row.chat_id)
-            due = min(due, wait)
-        self._forget_idle_chats()
-        return 0.0 if len(rows) == BATCH and due == IDLE else due
+    async def unreachable(self, ticket_id: int) -> None:
+        await self._deliverer.say_person_blocked(ticket_id)
+
+    async def send(self, call: Call) -> Outcome:
+        if call.to_topic and (self._topics is None or call.ticket_id is None):
+            return Failed("no operators' group")
+        try:
+            result = await self._call(call)
+        except HelpbotError as exc:  # the ticket behind a topic row is gone
+            return Failed(str(exc))
+        except TelegramRetryAfter as exc:
+            return Retry("flood control", after=exc.retry_after, scope=Scope.chat(call.chat_id))
+        except TelegramUnauthorizedError as exc:
+            return NotReady(f"Telegram rejected the bot token: {exc.message}")
+        except TelegramForbiddenError as exc:
+            if _group(call.chat_id):
+                return Failed(f"the bot cannot write to the group: {exc.message}")
+            return Unreachable(call.chat_id, exc.message)
+        except TelegramBadRequest as exc:
+            return await self._bad_request(call, exc)
+        except TelegramNetworkError as exc:  # no answer: the call may have been made
+            return Retry(exc.message, unknown=True)
+        except TelegramAPIError as exc:  # 5xx and the like: an answer came, nothing was sent
+            return Retry(exc.message)
+        except ClientDecodeError as exc:
+            return _undecoded(exc)
+        await self._after_sent(call)
+        return Done(_message_id(result))
+
+    async def _after_sent(self, call: Call) -> None:
+        if call.ticket_id in self._reopened and self._topics is not None:
+            self._reopened.discard(call.ticket_id)
+            with suppress(TelegramAPIError):  # a notice after close: close the topic again
+                await self._topics.close_if_finished(call.ticket_id)
 
     def _forget_idle_chats(self) -> None:
         """Drop the buckets of chats that are back to a full burst: they behave as new ones."""
         if len(self._chats) > MAX_BUCKETS:
             now = self._now()
             self._chats = {c: b for c, b in self._chats.items() if not b.full(now)}
-
-    def _wait(self, row: OutboxMessage) -> float:
-        now = self._now()
-        return max(
-            self._paused_until - now,
-            self._retry_at.get(row.id, 0.0) - now,
-            self._bucket(row.chat_id).delay(now),
-            self._global.delay(now),
-        )
 
     def _bucket(self, chat_id: str) -> Bucket:
         bucket = self._chats.get(chat_id)
@@ -176,152 +161,62 @@ class OutboxWorker:
 
     def _rate(self, chat_id: str) -> tuple[float, float]:
         """One chat's sends a second and burst."""
-        if chat_id.startswith("-"):  # groups: 20 a minute for all topics together
+        if _group(chat_id):  # groups: 20 a minute for all topics together
             per_minute = self._settings.group_per_minute
             return per_minute / 60, per_minute
         rate = self._settings.chat_per_second
         return rate, max(3 * rate, 1)
 
-    async def _attempt(self, row: OutboxMessage) -> bool:
-        """Try one row; ``True`` when it is finished (sent or given up)."""
-        if row.to_topic and (self._topics is None or row.ticket_id is None):
-            log.error("outbox row for a topic without an operators' group outbox=%s", row.id)
-            await self._finish(row, DeliveryStatus.FAILED, error="no operators' group")
-            return True
-        if not row.chat_id.startswith("-") and await self._blocked(row.chat_id):
-            log.info("outbox row skipped, the person blocked the bot outbox=%s", row.id)
-            await self._finish(row, DeliveryStatus.FAILED, error="the person blocked the bot")
-            return True
-        await self._mark_sending(row)
-        try:
-            result = await self._call(row)
-        except HelpbotError as exc:  # the ticket behind a topic row is gone
-            log.error("outbox row dropped outbox=%s: %s", row.id, exc)
-            await self._finish(row, DeliveryStatus.FAILED, error=str(exc))
-            return True
-        except TelegramRetryAfter as exc:
-            await self._save(row.id, sending_since=None)  # refused: certainly not sent
-            self._paused_until = self._now() + exc.retry_after
-            self._metrics.send_retries.inc(channel=CHANNEL)
-            log.warning("flood control outbox=%s retry_after=%s", row.id, exc.retry_after)
-            return False
-        except TelegramForbiddenError as exc:
-            await self._forbidden(row, exc)
-            return True
-        except TelegramBadRequest as exc:
-            return await self._bad_request(row, exc)
-        except (TelegramNetworkError, TelegramAPIError) as exc:
-            return await self._retry(row, exc)
-        message_id = getattr(result, "message_id", None)
-        await self._finish(row, DeliveryStatus.DONE, sent_id=message_id)
-        self._metrics.messages_out.inc(channel=CHANNEL)
-        if row.ticket_id in self._reopened and self._topics is not None:
-            self._reopened.discard(row.ticket_id)
-            with suppress(TelegramAPIError):  # a notice after close: close the topic again
-                await self._topics.close_if_finished(row.ticket_id)
-        return True
-
-    async def _mark_sending(self, row: OutboxMessage) -> None:
-        """Note the call about to be made; a mark left from before means its fate is unknown.
-
-        The Bot API takes no idempotency key and cannot list a chat's messages, so a call that
-        reached Telegram just before the process died cannot be recognised: it is made again,
-        and the person may see the message twice. Counted and logged so that shows.
-        """
-        if row.sending_since is not None:
-            self._metrics.unknown_outcomes.inc(channel=CHANNEL)
-            log.warning(
-                "outbox row sent again after an unknown outcome outbox=%s chat=%s since=%s",
-                row.id, row.chat_id, row.sending_since.isoformat(),
-            )  # fmt: skip
-        row.sending_since = self._clock.now()
-        await self._save(row.id, sending_since=row.sending_since)
-
-    async def _blocked(self, chat_id: str) -> bool:
-        async with self._sessions() as session:
-            return await delivery.person_blocked(session, CHANNEL, chat_id)
-
-    async def _call(self, row: OutboxMessage) -> Any:
-        params = dict(row.params)
-        if row.to_topic and self._topics is not None and row.ticket_id is not None:
-            params["message_thread_id"] = await self._topics.thread(row.ticket_id)
-        method = METHODS[row.method].model_validate({"chat_id": int(row.chat_id), **params})
+    async def _call(self, call: Call) -> Any:
+        params = dict(call.params)
+        if call.to_topic and self._topics is not None and call.ticket_id is not None:
+            params["message_thread_id"] = await self._topics.thread(call.ticket_id)
+        method = METHODS[call.method].model_validate({"chat_id": int(call.chat_id), **params})
         return await self._bot(method)
 
-    async def _bad_request(self, row: OutboxMessage, exc: TelegramBadRequest) -> bool:
+    async def _bad_request(self, call: Call, exc: TelegramBadRequest) -> Outcome:
         text = exc.message.lower()
         if "message is not modified" in text:
-            await self._finish(row, DeliveryStatus.DONE)
-            return True
-        if row.to_topic and row.ticket_id is not None and self._topics is not None:
+            return Done()
+        if call.to_topic and call.ticket_id is not None and self._topics is not None:
             if any(gone in text for gone in _TOPIC_GONE):
-                await self._topics.forget(row.ticket_id)
-                await self._deliverer.card_again(row.ticket_id)
-                return await self._retry(row, exc, delay=0.0)
+                await self._topics.forget(call.ticket_id)
+                await self._deliverer.card_again(call.ticket_id)
+                return Retry(exc.message, after=0.0)
             if "topic_closed" in text:
-                if row.method == "closeForumTopic":
-                    await self._finish(row, DeliveryStatus.DONE)
-                    return True
-                await self._topics.reopen(row.ticket_id)
-                self._reopened.add(row.ticket_id)
-                return await self._retry(row, exc, delay=0.0)
-        log.error("outbox call rejected outbox=%s method=%s: %s", row.id, row.method, exc.message)
-        await self._finish(row, DeliveryStatus.FAILED, error=exc.message)
-        return True
+                if call.method == "closeForumTopic":
+                    return Done()
+                await self._topics.reopen(call.ticket_id)
+                self._reopened.add(call.ticket_id)
+                return Retry(exc.message, after=0.0)
+        return Failed(exc.message)
 
-    async def _retry(self, row: OutboxMessage, exc: Exception, delay: float | None = None) -> bool:
-        attempts = row.attempts + 1
-        if attempts >= self._settings.max_attempts:
-            log.error("outbox row given up outbox=%s attempts=%d: %s", row.id, attempts, exc)
-            await self._finish(row, DeliveryStatus.FAILED, error=str(exc)[:1000])  # counts it
-            return True
-        row.attempts = attempts
-        backoff = min(MAX_BACKOFF, 0.5 * 2.0**row.attempts) if delay is None else delay
-        self._retry_at[row.id] = self._now() + backoff
-        self._metrics.send_retries.inc(channel=CHANNEL)
-        log.warning(
-            "outbox retry outbox=%s attempt=%d in=%.1fs: %s", row.id, row.attempts, backoff, exc
-        )
-        if not isinstance(exc, TelegramNetworkError):  # an answer came: nothing was sent
-            row.sending_since = None
-        await self._save(
-            row.id, attempts=row.attempts, error=str(exc)[:1000], sending_since=row.sending_since
-        )
-        return False
 
-    async def _forbidden(self, row: OutboxMessage, exc: TelegramForbiddenError) -> None:
-        if row.chat_id.startswith("-"):
-            log.error("the bot cannot write to the group chat=%s: %s", row.chat_id, exc.message)
-            await self._finish(row, DeliveryStatus.FAILED, error=exc.message)
-            return
-        async with self._sessions.begin() as session:
-            given_up = await delivery.fail_pending_for_chat(
-                session, CHANNEL, row.chat_id, f"forbidden: {exc.message}"
-            )
-            ticket = await delivery.set_person_blocked(
-                session, CHANNEL, row.chat_id, self._clock.now()
-            )
-        self._retry_at.pop(row.id, None)
-        log.warning("person unreachable chat=%s rows_given_up=%d: %s", row.chat_id, given_up, exc)
-        if ticket is not None:
-            await self._deliverer.say_person_blocked(ticket.id)
+def _group(chat_id: str) -> bool:
+    return chat_id.startswith("-")
 
-    async def _finish(
-        self, row: OutboxMessage, status: str, *, sent_id: object = None, error: str | None = None
-    ) -> None:
-        self._retry_at.pop(row.id, None)
-        values: dict[str, Any] = {
-            "status": status, "attempts": row.attempts + 1, "sending_since": None,
-        }  # fmt: skip
-        if status == DeliveryStatus.DONE:
-            values["sent_at"] = self._clock.now()
-            values["sent_id"] = None if sent_id is None else str(sent_id)
-        if error is not None:
-            values["error"] = error[:1000]
-        await self._save(row.id, **values)
 
-    async def _save(self, row_id: int, **values: Any) -> None:
-        async with self._sessions.begin() as session:
-            await session.execute(
-                update(OutboxMessage).where(OutboxMessage.id == row_id).values(**values)
-            )
+def _message_id(result: Any) -> str | None:
+    if isinstance(result, dict):
+        found = result.get("message_id")
+    else:
+        found = getattr(result, "message_id", None)
+    return None if found is None else str(found)
+
+
+def _undecoded(exc: ClientDecodeError) -> Outcome:
+    """An answer aiogram could not read: a success from a newer Bot API, or an error page.
+
+    A JSON ``{"ok": true}`` answer means the call was made (its result has a shape aiogram
+    does not know yet): sending it again would double it. An HTML page is the front end's
+    error (502/504): the Bot API server did not take the call.
+    """
+    data = exc.data
+    if isinstance(data, dict):
+        if data.get("ok") is True:
+            return Done(_message_id(data.get("result")))
+        return Retry(str(data.get("description") or "unreadable error answer"))
+    text = data.decode("utf-8", "replace") if isinstance(data, bytes) else str(data)
+    if "<html" in text.lower():
+        return Retry("an HTML error page from the Bot API's front end")
+    return Retry("an answer cut short", unknown=True)

@@ -254,7 +254,8 @@ async def test_pressing_a_button_twice_gets_two_answers(
             clock.advance(seconds=2)  # webhook POSTs differ only in their ``ts``
 
 
-@point(5, "OPERATION_TIME_LIMIT is retried within seconds and the reply given up")
+# Point 5's delivery outcomes, fixed by the one outbox policy (bot.delivery): the method waits
+# for the reset its last answer announced; a uuid still in flight is asked again later.
 async def test_a_method_blocked_by_operation_time_limit_resumes_after_the_reset(
     sqlite_db_url: str, kb: KnowledgeBase
 ) -> None:
@@ -272,7 +273,6 @@ async def test_a_method_blocked_by_operation_time_limit_resumes_after_the_reset(
         assert len(fake.calls_to("imbot.v2.Event.get")) > polls  # polling went on meanwhile
 
 
-@point(5, "MESSAGE_DUPLICATED_BY_UUID is given up after ~40 s; a uuid blocks resends an hour")
 async def test_a_reply_whose_uuid_outlived_its_send_is_delivered_once_after_the_hour(
     sqlite_db_url: str, kb: KnowledgeBase, clock: FakeClock
 ) -> None:

@@ -30,6 +30,7 @@ from sqlalchemy import func, select
 
 from bot.__main__ import main
 from bot.app import Services, open_services
+from bot.clock import Clock
 from bot.deeplinks import entry_token
 from bot.settings import DatabaseSettings, OperatorSettings, Settings, TelegramSettings
 from bot.storage.models import DeliveryStatus, InboxUpdate, OutboxMessage, Ticket
@@ -122,6 +123,7 @@ async def running(
     *,
     fake_options: dict[str, Any] | None = None,
     telegram: dict[str, Any] | None = None,
+    clock: Clock | None = None,
 ) -> AsyncIterator[World]:
     """The app as `helpbot serve` composes it, against a fresh fake Telegram (a local Bot API
     server unless `fake_options` say otherwise); `telegram` overrides TelegramSettings."""
@@ -136,7 +138,7 @@ async def running(
         sock = _socket()
         url = f"http://127.0.0.1:{sock.getsockname()[1]}"
         settings = make_settings(sqlite_db_url, fake, group, mode, url, **(telegram or {}))
-        async with open_services(settings, kb=kb) as services:
+        async with open_services(settings, kb=kb, clock=clock) as services:
             app, channels = create_web_app(services)
             assert channels == ["telegram"]
             runner = web.AppRunner(app, access_log=None)
@@ -303,8 +305,14 @@ async def test_blocked_person_is_marked_without_retries(
             return await _count(w.services, OutboxMessage, status=DeliveryStatus.FAILED) == 2
 
         await _until(fake, failed)
-        # Marked on the block event: nothing more is even tried, so there is no retry loop.
-        assert fake.calls("sendMessage", chat=ann, ok=False) == []
+        # Blocked is learnt from the refused send itself (no "blocked?" look before every
+        # message): each message is tried once at most, there is no retry loop.
+        assert len(fake.calls("sendMessage", chat=ann, ok=False)) <= 2
+        async with w.services.sessions() as session:
+            tries = await session.scalars(
+                select(OutboxMessage.attempts).where(OutboxMessage.chat_id == str(ann.id))
+            )
+            assert max(tries) == 1
         async with w.services.sessions() as session:
             ticket = (await session.scalars(select(Ticket))).one()
         assert ticket.person_blocked_at is not None

@@ -68,12 +68,6 @@ async def test_an_update_of_a_newer_api_is_answered_and_holds_up_nobody(
         await w.said(ann, "пароль")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 13 point 7: a sendMessage that succeeded but whose result aiogram cannot read "
-    "(ClientDecodeError) crashes the outbox worker, and the row is sent again: the person "
-    "gets the reply twice",
-)
 async def test_an_unreadable_successful_send_is_not_sent_again(
     sqlite_db_url: str, kb: KnowledgeBase
 ) -> None:

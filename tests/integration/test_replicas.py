@@ -29,6 +29,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import SystemClock
+from bot.delivery.worker import BATCH, OutboxWorker
 from bot.sendlimits import SharedSendLimits
 from bot.settings import TelegramSettings
 from bot.storage import delivery
@@ -39,7 +40,7 @@ from handlers.bitrix24.poller import EventPoller, poll_while_leased
 from handlers.telegram.channel import fsm_storage
 from handlers.telegram.delivery import Deliverer
 from handlers.telegram.inbox import Inbox
-from handlers.telegram.outbox import BATCH, OutboxWorker
+from handlers.telegram.outbox import TelegramSender
 
 CLAIM = 30.0
 
@@ -145,17 +146,8 @@ async def _replica(db_url: str, fake: FakeTelegram, name: str) -> AsyncIterator[
     deliverer = Deliverer(
         sessions, clock, None, operator_chat_id=None, operator_language="ru", wake=ready.set
     )
-    worker = OutboxWorker(
-        bot,
-        sessions,
-        clock,
-        settings,
-        topics=None,
-        deliverer=deliverer,
-        ready=ready,
-        replica=name,
-        claim_seconds=CLAIM,
-    )
+    sender = TelegramSender(bot, settings, topics=None, deliverer=deliverer)
+    worker = OutboxWorker(sender, sessions, clock, ready=ready, replica=name, claim_seconds=CLAIM)
     try:
         yield worker
     finally:

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from conftest import failing_once
+from conftest import FakeClock, failing_once
 from fakes.telegram_server import FakeChat, FakeTelegram, FakeUser
 from sqlalchemy import select
 from sqlalchemy import update as update_rows
@@ -26,6 +26,7 @@ from bot.app import Services, open_services
 from bot.engine import Incoming
 from bot.settings import (
     DatabaseSettings,
+    DeliverySettings,
     OperatorSettings,
     QueueSettings,
     Settings,
@@ -35,7 +36,6 @@ from bot.storage import bitrix, delivery
 from bot.storage.models import DeliveryStatus, InboxUpdate, OutboxMessage, Ticket
 from handlers.telegram import inbox
 from handlers.telegram.channel import TelegramChannel, create_telegram_channel
-from handlers.telegram.outbox import OutboxWorker
 from knowledge.base import KnowledgeBase
 
 QUESTION = "Как восстановить пароль от Битрикс24"
@@ -329,32 +329,40 @@ async def test_pending_outbox_takes_every_chats_oldest_rows_first(
     assert order[3:] == [("-100", 1), ("7", 6), ("-100", 2), ("-100", 4)]
 
 
-async def test_a_given_up_send_stores_the_attempts_made_not_one_more(
-    sqlite_db_url: str, kb: KnowledgeBase
+async def test_a_send_failing_for_longer_than_the_old_give_up_window_is_delivered(
+    sqlite_db_url: str, kb: KnowledgeBase, clock: FakeClock
 ) -> None:
-    async with rigged(sqlite_db_url, kb) as rig:
+    async with rigged(sqlite_db_url, kb, clock) as rig:
         await rig.sends(QUESTION)
         await rig.channel.inbox.drain()
-        ticks = [0.0]  # the worker's monotonic clock: each pass comes after any backoff
-        settings = rig.services.settings.telegram
-        outbox = OutboxWorker(
-            rig.channel.bot,
-            rig.services.sessions,
-            rig.services.clock,
-            settings,
-            topics=None,
-            deliverer=rig.channel.deliverer,
-            ready=asyncio.Event(),
-            monotonic=lambda: ticks[0],
-        )
-        rig.fake.force_error(settings.max_attempts, 502, method="sendMessage")
-        for _ in range(settings.max_attempts):
-            await outbox.drain()
-            ticks[0] += 3600.0
+        rig.fake.force_error(None, 502, method="sendMessage")  # an outage
+        for _ in range(12):  # twelve tries over ~6 minutes: once given up after ~15 s
+            await rig.channel.outbox.drain()
+            clock.advance(seconds=DeliverySettings().retry_cap)
+        (row,) = await rig.rows()
+        assert (row.status, row.attempts) == (DeliveryStatus.PENDING, 12)
+        rig.fake.clear_faults()
+        await rig.channel.outbox.drain()
+        (row,) = await rig.rows()
+        assert (row.status, row.attempts) == (DeliveryStatus.DONE, 13)
+        (answer,) = rig.fake.bot_messages(rig.ann)
+        assert "пароль" in (answer.text or "")
+
+
+async def test_a_send_failing_past_the_deadline_is_given_up_with_the_attempts_made(
+    sqlite_db_url: str, kb: KnowledgeBase, clock: FakeClock
+) -> None:
+    async with rigged(sqlite_db_url, kb, clock) as rig:
+        await rig.sends(QUESTION)
+        await rig.channel.inbox.drain()
+        rig.fake.force_error(None, 502, method="sendMessage")
+        await rig.channel.outbox.drain()
+        clock.advance(seconds=DeliverySettings().give_up_after)
+        await rig.channel.outbox.drain()
         (row,) = await rig.rows()
         made = rig.fake.calls("sendMessage", chat=rig.ann)
-        assert len(made) == settings.max_attempts
         assert (row.status, row.attempts) == (DeliveryStatus.FAILED, len(made))
+        assert len(made) == 2
 
 
 async def test_a_retry_of_an_update_another_replica_took_does_not_make_the_inbox_spin(

@@ -1,0 +1,282 @@
+"""The one outbox worker: sends every channel's stored calls through :class:`Channel`.
+
+Each wave claims the channel's unsent rows (:func:`bot.storage.delivery.claim_outbox`), takes
+the first due row of every chat, marks them as being sent (one commit), sends them concurrently
+(up to ``in_flight`` at once; one per chat, so each chat keeps its order) and settles every
+outcome in one more commit through :func:`bot.delivery.policy.settle`. A pass repeats waves
+until every chat's next row has to wait.
+
+What a crash may repeat: at most the one call per chat that was in flight. Its row still
+carries ``sending_since`` when it is next claimed; the worker then counts and logs an unknown
+outcome and sends it again (the Bot API takes no idempotency key; Bitrix24 calls carry a
+``templateId`` the portal dedupes).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable
+from contextlib import suppress
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.clock import Clock
+from bot.delivery.outcome import Call, Done, NotReady, Outcome, Retry, Scope, Unreachable
+from bot.delivery.policy import Policy, Settlement, settle
+from bot.metrics import Metrics
+from bot.storage import delivery
+from bot.storage.models import DeliveryStatus, OutboxMessage
+
+log = logging.getLogger(__name__)
+
+BATCH = 200  # rows claimed per wave
+WAVES = 50  # waves per pass before the loop yields to a fresh look (and to other tasks)
+IDLE = 1.0  # longest nap between passes: rows another process stored wake nobody, and a
+# clock a test scales or steps is looked at again this often
+
+
+class Channel(Protocol):
+    """What the worker needs of a channel: its name, pacing, the send itself."""
+
+    @property
+    def name(self) -> str: ...
+
+    async def pace(self, call: Call) -> float:
+        """Seconds until ``call`` may go (its chat's and the bot's send limits); 0.0 takes a
+        slot for it now."""
+        ...
+
+    async def send(self, call: Call) -> Outcome:
+        """Make the call and map the platform's answer; raises only on a bug."""
+        ...
+
+    async def unreachable(self, ticket_id: int) -> None:
+        """The person of ``ticket_id`` was just found unreachable (tell the operators)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class _Sent:
+    row: OutboxMessage
+    outcome: Outcome
+    result: Settlement | None = None
+
+
+class OutboxWorker:
+    """Drains one channel's outbox; :meth:`run` loops until cancelled, woken by ``ready``."""
+
+    def __init__(
+        self,
+        channel: Channel,
+        sessions: async_sessionmaker[AsyncSession],
+        clock: Clock,
+        *,
+        policy: Policy | None = None,
+        ready: asyncio.Event | None = None,
+        in_flight: int = 16,
+        metrics: Metrics | None = None,
+        replica: str | None = None,
+        claim_seconds: float = 30.0,
+    ) -> None:
+        self.channel = channel
+        self._name = channel.name
+        self._sessions = sessions
+        self._clock = clock
+        self._policy = policy or Policy()
+        self.ready = ready or asyncio.Event()
+        self._slots = asyncio.Semaphore(max(in_flight, 1))
+        self._metrics = metrics or Metrics.create()
+        self._replica = replica or delivery.default_replica()
+        self._claim_seconds = claim_seconds
+        self._paused: dict[Scope, datetime] = {}
+        self.problem: str | None = None  # why the channel is not ready (its token refused)
+
+    async def run(self) -> None:
+        while True:
+            self.ready.clear()
+            delay = await self.drain()
+            if delay > 0:
+                with suppress(TimeoutError):
+                    await asyncio.wait_for(self.ready.wait(), delay)
+
+    def wake(self) -> None:
+        self.ready.set()
+
+    async def drain(self) -> float:
+        """Send until every chat's next row must wait; the seconds until one may go."""
+        for _ in range(WAVES):
+            wait = await self._wave()
+            if wait > 0:
+                return wait
+        return 0.0
+
+    async def _wave(self) -> float:
+        """Send the due head of every chat (0.0: some were sent, look again at once)."""
+        now = self._clock.now()
+        async with self._sessions.begin() as session:
+            rows = await delivery.claim_outbox(
+                session, self._name, self._replica, now, BATCH, hold_for=self._claim_seconds
+            )
+            heads, wait = await self._heads(rows, now)
+            if heads:
+                await self._mark_sending(session, heads, now)
+        if not heads:
+            return min(wait, IDLE)
+        sent = await asyncio.gather(*(self._send(row) for row in heads))
+        await self._settle(sent)
+        return 0.0
+
+    async def _heads(
+        self, rows: Iterable[OutboxMessage], now: datetime
+    ) -> tuple[list[OutboxMessage], float]:
+        """The first row of every chat that may be sent now, and the seconds until the
+        earliest of the others may."""
+        seen: set[str] = set()
+        heads: list[OutboxMessage] = []
+        wait = IDLE
+        for row in rows:
+            if row.chat_id in seen:
+                continue
+            seen.add(row.chat_id)
+            until = max(
+                [row.not_before, *(self._pause_of(s, now) for s in self._scopes(row))],
+                default=now,
+            )
+            if until > now:
+                wait = min(wait, (until - now).total_seconds())
+                continue
+            pace = await self.channel.pace(_call(row))
+            if pace > 0:
+                wait = min(wait, pace)
+                continue
+            heads.append(row)
+        return heads, max(wait, 0.001)
+
+    def _scopes(self, row: OutboxMessage) -> tuple[Scope, ...]:
+        return (Scope.channel(), Scope.chat(row.chat_id), Scope.method(row.method))
+
+    def _pause_of(self, scope: Scope, now: datetime) -> datetime:
+        until = self._paused.get(scope)
+        if until is not None and until <= now:
+            del self._paused[scope]
+            return now
+        return until or now
+
+    async def _mark_sending(
+        self, session: AsyncSession, heads: list[OutboxMessage], now: datetime
+    ) -> None:
+        """Note the calls about to be made; a mark left from before means a fate unknown."""
+        for row in heads:
+            if row.sending_since is not None:
+                self._metrics.unknown_outcomes.inc(channel=self._name)
+                log.warning(
+                    "outbox row sent again after an unknown outcome outbox=%s chat=%s since=%s",
+                    row.id, row.chat_id, row.sending_since.isoformat(),
+                )  # fmt: skip
+        await session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_([row.id for row in heads]))
+            .values(sending_since=now)
+            .execution_options(synchronize_session=False)
+        )
+
+    async def _send(self, row: OutboxMessage) -> _Sent:
+        async with self._slots:
+            try:
+                outcome = await self.channel.send(_call(row))
+            except Exception as exc:  # a bug in the channel: keep the row, retry it later
+                log.exception("outbox send crashed outbox=%s channel=%s", row.id, self._name)
+                outcome = Retry(f"crashed: {type(exc).__name__}", unknown=True)
+        return _Sent(row, outcome)
+
+    async def _settle(self, sent: list[_Sent]) -> None:
+        now = self._clock.now()
+        unreachable: list[int] = []
+        settled: list[_Sent] = []
+        async with self._sessions.begin() as session:
+            for item in sent:
+                row, outcome = item.row, item.outcome
+                result = settle(
+                    outcome, attempts=row.attempts, created_at=row.created_at, now=now,
+                    policy=self._policy,
+                )  # fmt: skip
+                settled.append(_Sent(row, outcome, result))
+                await session.execute(
+                    update(OutboxMessage)
+                    .where(OutboxMessage.id == row.id)
+                    .values(**_values(result, now, row))
+                )
+                if isinstance(outcome, Unreachable):
+                    ticket = await self._unreachable(session, row, outcome)
+                    if ticket is not None:
+                        unreachable.append(ticket)
+        for item in settled:
+            self._observe(item)
+        for ticket in unreachable:
+            await self.channel.unreachable(ticket)
+
+    async def _unreachable(
+        self, session: AsyncSession, row: OutboxMessage, outcome: Unreachable
+    ) -> int | None:
+        error = f"unreachable: {outcome.reason}"[:1000]
+        given_up = await delivery.fail_pending_for_chat(session, self._name, row.chat_id, error)
+        ticket = await delivery.set_person_blocked(
+            session, self._name, outcome.person, self._clock.now()
+        )
+        log.warning(
+            "person unreachable chat=%s rows_given_up=%d: %s",
+            row.chat_id, given_up + 1, outcome.reason,
+        )  # fmt: skip
+        return None if ticket is None else ticket.id
+
+    def _observe(self, item: _Sent) -> None:
+        """Pauses, readiness, metrics and the log line of one outcome (after it is stored)."""
+        row, outcome, result = item.row, item.outcome, item.result
+        assert result is not None
+        if isinstance(outcome, Done):
+            self.problem = None
+            self._metrics.messages_out.inc(channel=self._name)
+            return
+        if result.pause is not None:
+            scope, until = result.pause
+            self._paused[scope] = max(until, self._paused.get(scope, until))
+        if isinstance(outcome, NotReady):
+            if self.problem is None:
+                log.critical("channel not ready channel=%s: %s", self._name, outcome.reason)
+            self.problem = outcome.reason
+        elif isinstance(outcome, Retry) and result.status == DeliveryStatus.PENDING:
+            self._metrics.send_retries.inc(channel=self._name)
+            log.warning(
+                "outbox retry outbox=%s chat=%s attempt=%d scope=%s: %s",
+                row.id, row.chat_id, result.attempts, outcome.scope.name, outcome.reason,
+            )  # fmt: skip
+        elif result.status == DeliveryStatus.FAILED and not isinstance(outcome, Unreachable):
+            log.error("outbox row given up outbox=%s method=%s: %s", row.id, row.method,
+                      result.error)  # fmt: skip
+
+
+def _values(result: Settlement, now: datetime, row: OutboxMessage) -> dict[str, Any]:
+    values: dict[str, Any] = {"status": result.status, "attempts": result.attempts}
+    if not result.keep_sending_mark:
+        values["sending_since"] = None
+    if result.not_before is not None:
+        values["not_before"] = result.not_before
+    if result.error is not None:
+        values["error"] = result.error[:1000]
+    if result.status == DeliveryStatus.DONE:
+        values["sent_at"] = now
+        values["sent_id"] = None if result.sent_id is None else result.sent_id[:64]
+    return values
+
+
+def _call(row: OutboxMessage) -> Call:
+    return Call(
+        id=row.id, chat_id=row.chat_id, method=row.method, params=dict(row.params),
+        ticket_id=row.ticket_id, to_topic=row.to_topic, kind=row.kind, attempts=row.attempts,
+        created_at=row.created_at,
+    )  # fmt: skip
