@@ -21,9 +21,8 @@ from aiogram.exceptions import (
     TelegramRetryAfter,
     TelegramUnauthorizedError,
 )
-from aiogram.fsm.storage.base import BaseStorage
-from aiogram.fsm.storage.memory import MemoryStorage
-from aiogram.types import BotCommand, Update
+from aiogram.types import BotCommand
+from aiogram.types.update import UpdateTypeLookupError
 from aiohttp import web
 
 from bot import logs
@@ -35,6 +34,7 @@ from bot.sendlimits import SharedSendLimits
 from bot.texts import LANGUAGES, phrase
 from handlers.telegram import setup_routers
 from handlers.telegram.delivery import CHANNEL, Deliverer
+from handlers.telegram.envelope import read_update
 from handlers.telegram.inbox import Inbox
 from handlers.telegram.outbox import TelegramSender
 from handlers.telegram.polling import poll
@@ -46,7 +46,6 @@ log = logging.getLogger(__name__)
 RESTART_MAX = 60.0
 STOP_GRACE = 10.0  # seconds to finish the updates in hand when the app stops
 REFLAG_EVERY = 60.0  # seconds between looks for tickets nobody took
-FSM_PREFIX = "helpbot:fsm"  # aiogram state keys in Redis
 
 
 class TelegramSetupError(HelpbotError):
@@ -213,8 +212,10 @@ def create_telegram_channel(services: Services) -> TelegramChannel:
         replica=settings.replica.id or None,
         claim_seconds=settings.replica.claim_seconds,
     )
+    # No FSM: the conversation's state is in the database, and aiogram would otherwise read
+    # its (unused) state from Redis on every update, putting Redis on the path of each one.
     dp = Dispatcher(
-        storage=fsm_storage(redis),
+        disable_fsm=True,
         engine=services.engine,
         queue=services.queue,
         deliverer=deliverer,
@@ -225,7 +226,13 @@ def create_telegram_channel(services: Services) -> TelegramChannel:
     setup_routers(dp)
 
     async def process(raw: dict[str, object]) -> object:
-        return await dp.feed_update(bot, Update.model_validate(raw, context={"bot": bot}))
+        update = read_update(raw, bot)
+        try:
+            update.event_type  # noqa: B018 (raises for a kind newer than aiogram)
+        except UpdateTypeLookupError:
+            log.info("update of a kind aiogram does not know skipped update=%s", update.update_id)
+            return None
+        return await dp.feed_update(bot, update)
 
     inbox = Inbox(
         services.sessions,
@@ -291,19 +298,6 @@ async def _supervise(name: str, work: Callable[[], Awaitable[None]]) -> None:
             log.exception("worker crashed worker=%s restart_in=%.0fs", name, delay)
             await asyncio.sleep(delay)
             delay = min(delay * 2, RESTART_MAX)
-
-
-def fsm_storage(redis: Any) -> BaseStorage:
-    """aiogram's conversation state: in Redis when configured, so every replica sees the same.
-
-    The handlers keep their state in the database today; this keeps any future FSM step safe
-    when updates of one chat land on different replicas.
-    """
-    if redis is None:
-        return MemoryStorage()
-    from aiogram.fsm.storage.redis import DefaultKeyBuilder, RedisStorage
-
-    return RedisStorage(redis, key_builder=DefaultKeyBuilder(prefix=FSM_PREFIX, with_bot_id=True))
 
 
 async def _flood_controlled(call: Callable[[], Awaitable[object]], tries: int = 5) -> None:

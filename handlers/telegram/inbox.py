@@ -157,11 +157,21 @@ class Inbox:
 def _chat_key(payload: dict[str, Any]) -> str:
     """Updates of one chat (or one person's presses) are processed in order."""
     for kind in ("message", "edited_message", "my_chat_member", "chat_member"):
-        body = payload.get(kind)
-        if isinstance(body, dict):
-            return f"chat:{body.get('chat', {}).get('id')}"
-    query = payload.get("callback_query")
-    if isinstance(query, dict):
-        message = query.get("message") or {}
-        return f"chat:{message.get('chat', {}).get('id', query.get('from', {}).get('id'))}"
+        chat = _dig(payload, kind, "chat", "id")
+        if chat is not None:
+            return f"chat:{chat}"
+    query = _dig(payload, "callback_query", "message", "chat", "id")
+    if query is None:
+        query = _dig(payload, "callback_query", "from", "id")
+    if query is not None:
+        return f"chat:{query}"
     return f"update:{payload.get('update_id')}"
+
+
+def _dig(node: Any, *keys: str) -> Any:
+    """``node[k1][k2]…``, or None where a level is missing or not an object."""
+    for key in keys:
+        if not isinstance(node, dict):
+            return None
+        node = node.get(key)
+    return node if isinstance(node, int | str) else None

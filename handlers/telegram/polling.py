@@ -9,14 +9,14 @@ from typing import Any
 
 from aiogram import Bot
 from aiogram.exceptions import (
+    ClientDecodeError,
     TelegramConflictError,
     TelegramNetworkError,
     TelegramRetryAfter,
     TelegramServerError,
 )
-from aiogram.methods import GetUpdates
-from aiogram.types import Update
 
+from handlers.telegram.envelope import EnvelopeError, RawGetUpdates, check_update, update_id_ok
 from handlers.telegram.inbox import Inbox
 
 log = logging.getLogger(__name__)
@@ -29,7 +29,7 @@ async def poll(bot: Bot, inbox: Inbox, *, allowed_updates: list[str], hold: int)
     offset: int | None = None
     failures = 0
     while True:
-        request = GetUpdates(offset=offset, timeout=hold, allowed_updates=allowed_updates)
+        request = RawGetUpdates(offset=offset, timeout=hold, allowed_updates=allowed_updates)
         try:
             updates = await bot(request, request_timeout=hold + 30)
         except TelegramRetryAfter as exc:
@@ -38,17 +38,32 @@ async def poll(bot: Bot, inbox: Inbox, *, allowed_updates: list[str], hold: int)
             continue
         except (TelegramNetworkError, TelegramServerError, TelegramConflictError) as exc:
             failures += 1
-            delay = min(MAX_BACKOFF, 0.5 * 2**failures)
-            log.warning("getUpdates failed attempt=%d retry_in=%.1fs: %s", failures, delay, exc)
-            await asyncio.sleep(delay)
+            await _back_off(failures, exc.message)
+            continue
+        except ClientDecodeError:  # the front end's HTML error page (502/504): try again
+            failures += 1
+            await _back_off(failures, "an answer that is not JSON")
             continue
         failures = 0
         if updates:
-            await inbox.store([raw_update(update) for update in updates])
-            offset = updates[-1].update_id + 1
+            await inbox.store(readable(updates))
+            ids = [u["update_id"] for u in updates if update_id_ok(u.get("update_id"))]
+            offset = max(ids) + 1 if ids else offset
             log.debug("updates stored count=%d next_offset=%s", len(updates), offset)
 
 
-def raw_update(update: Update) -> dict[str, Any]:
-    """The update as Bot API JSON, to store and to parse again later."""
-    return update.model_dump(mode="json", by_alias=True, exclude_none=True)
+def readable(updates: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The updates that can be processed; a malformed one is logged and left behind."""
+    kept = []
+    for raw in updates:
+        try:
+            kept.append(check_update(raw))
+        except EnvelopeError as exc:
+            log.warning("malformed update skipped update=%s: %s", raw.get("update_id"), exc)
+    return kept
+
+
+async def _back_off(failures: int, why: str) -> None:
+    delay = min(MAX_BACKOFF, 0.5 * 2**failures)
+    log.warning("getUpdates failed attempt=%d retry_in=%.1fs: %s", failures, delay, why)
+    await asyncio.sleep(delay)

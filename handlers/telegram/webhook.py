@@ -1,5 +1,6 @@
 """The webhook route: the secret header is checked (constant time) before the body is read, the
-update is stored, and only then Telegram gets its 200."""
+envelope is checked (a malformed update is a 400 and one log line), the update is stored, and
+only then Telegram gets its 200."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from handlers.telegram.envelope import EnvelopeError, check_update
 from handlers.telegram.inbox import Inbox
 
 log = logging.getLogger(__name__)
@@ -31,14 +33,12 @@ def create_webhook_handler(inbox: Inbox, secret: str) -> Handler:
             raw = await request.json()
         except (ValueError, RecursionError):  # RecursionError: absurdly nested JSON
             return web.Response(status=400, text="Bad Request: not JSON")
-        if not isinstance(raw, dict) or not _update_id_ok(raw.get("update_id")):
+        try:
+            update = check_update(raw)
+        except EnvelopeError as exc:
+            log.warning("malformed update refused remote=%s: %s", request.remote, exc)
             return web.Response(status=400, text="Bad Request: not an update")
-        await inbox.store([raw])
+        await inbox.store([update])
         return web.json_response({})
 
     return on_update
-
-
-def _update_id_ok(value: object) -> bool:
-    """Telegram's update ids are non-negative 64-bit integers (JSON ``true`` is not one)."""
-    return type(value) is int and 0 <= value < 2**63

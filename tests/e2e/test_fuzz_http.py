@@ -14,6 +14,7 @@ import shutil
 import socket
 import sqlite3
 import threading
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -272,6 +273,86 @@ def test_bitrix_install_survives_junk(served: Served, body: bytes, content_type:
         assert status in (400, 401, 413)
 
 
+# Envelope shapes: a real update with one to three of its fields broken or removed. Each is
+# refused (400) or stored, and every stored update is then processed without failing.
+
+_PERSON = {"id": 5, "is_bot": False, "first_name": "Ann"}
+_MESSAGE = {
+    "message_id": 1, "date": 0, "chat": {"id": 5, "type": "private"}, "from": _PERSON,
+    "text": "как добавить сделку",
+}  # fmt: skip
+_SHAPES = (
+    {"message": _MESSAGE},
+    {"edited_message": _MESSAGE},
+    {"callback_query": {"id": "q1", "from": _PERSON, "chat_instance": "c", "data": "fb:ok:1",
+                        "message": _MESSAGE}},
+    {"my_chat_member": {"chat": _MESSAGE["chat"], "from": _PERSON, "date": 0,
+                        "old_chat_member": {"status": "member", "user": _PERSON},
+                        "new_chat_member": {"status": "kicked", "user": _PERSON, "until_date": 0}}},
+)  # fmt: skip
+
+
+def _paths(node: Any, prefix: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield (*prefix, key)
+            yield from _paths(value, (*prefix, key))
+
+
+@st.composite
+def _shaped_update(draw: st.DrawFn) -> dict[str, Any]:
+    update: dict[str, Any] = json.loads(json.dumps(draw(st.sampled_from(_SHAPES))))
+    update["update_id"] = draw(st.integers(min_value=10**6, max_value=2**40))
+    for _ in range(draw(st.integers(min_value=1, max_value=3))):
+        paths = list(_paths(update))
+        if not paths:
+            break
+        *parents, last = draw(st.sampled_from(paths))
+        node = update
+        for key in parents:
+            node = node[key]
+        if draw(st.booleans()):
+            del node[last]
+        else:
+            node[last] = draw(_json)
+    return update
+
+
+@FUZZ
+@given(update=_shaped_update())
+def test_a_malformed_update_is_refused_at_the_door(served: Served, update: dict[str, Any]) -> None:
+    headers = {SECRET_HEADER: SECRET, "Content-Type": "application/json"}
+    status = _check(served, WEBHOOK_PATH, json.dumps(update).encode(), headers)
+    assert status in (200, 400)
+
+
+@pytest.mark.parametrize(
+    "update",
+    [{"update_id": 2, "message": {"chat": None}}, {"update_id": 1, "message": 5}],
+    ids=["chat-null-was-500", "message-5-was-stored-then-failed"],
+)
+def test_the_issues_malformed_updates_are_400_and_stored_nowhere(
+    served: Served, update: dict[str, Any]
+) -> None:
+    headers = {SECRET_HEADER: SECRET, "Content-Type": "application/json"}
+    assert _check(served, WEBHOOK_PATH, json.dumps(update).encode(), headers) == 400
+
+
+def test_every_stored_update_is_processed_without_failing(served: Served) -> None:
+    # Runs after the fuzzing above (file order): what was let in must not fail later.
+    deadline = time.monotonic() + 60
+    while True:
+        with sqlite3.connect(served.db_path) as db:
+            rows = db.execute(
+                "SELECT external_id, status, attempts, error FROM inbox WHERE channel='telegram'"
+            ).fetchall()
+        if all(status != "pending" for _, status, _, _ in rows) or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert rows
+    assert [row for row in rows if row[1:3] != ("done", 0)] == []
+
+
 @pytest.mark.parametrize("path", [WEBHOOK_PATH, EVENTS_PATH, INSTALL_PATH])
 @pytest.mark.parametrize("chunked", [False, True])
 def test_a_body_over_the_limit_is_413(served: Served, path: str, chunked: bool) -> None:
@@ -286,7 +367,10 @@ def test_a_body_over_the_limit_is_413(served: Served, path: str, chunked: bool) 
 
 
 def test_valid_requests_are_still_accepted_and_the_app_is_ready(served: Served) -> None:
-    update = {"update_id": 987654, "message": {"message_id": 1, "date": 0, "chat": {"id": 5}}}
+    update = {
+        "update_id": 987654,
+        "message": {"message_id": 1, "date": 0, "chat": {"id": 5, "type": "private"}},
+    }
     headers = {SECRET_HEADER: SECRET, "Content-Type": "application/json"}
     assert served.post(WEBHOOK_PATH, json.dumps(update).encode(), headers) == 200
     form = {"auth[access_token]": "a", "auth[refresh_token]": "r", "auth[member_id]": "m1"}

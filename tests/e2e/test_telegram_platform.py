@@ -48,13 +48,6 @@ async def drained(w: World) -> None:
     await _until(w.fake, done)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 13 point 7: an update carrying a tagged-union value newer than aiogram "
-    "(forward_origin.type) fails to parse: in polling the whole getUpdates batch is refused "
-    "and no chat is answered until it expires (~24 h); in webhook mode it is retried and "
-    "marked FAILED, the person's text never answered",
-)
 @pytest.mark.parametrize("mode", ["polling", "webhook"])
 async def test_an_update_of_a_newer_api_is_answered_and_holds_up_nobody(
     sqlite_db_url: str, kb: KnowledgeBase, mode: Mode
@@ -82,12 +75,6 @@ async def test_an_unreadable_successful_send_is_not_sent_again(
         assert await _count(w.services, OutboxMessage, status=DeliveryStatus.DONE) == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 13 point 7: the front end's HTML 502 page is not JSON (ClientDecodeError, "
-    "not TelegramServerError): the polling loop and the outbox crash and restart instead of "
-    "retrying, and the unanswered send is repeated as an unknown outcome",
-)
 async def test_an_html_502_is_retried_as_a_transient_failure(
     sqlite_db_url: str, kb: KnowledgeBase, caplog: pytest.LogCaptureFixture
 ) -> None:

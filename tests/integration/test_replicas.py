@@ -20,8 +20,6 @@ import pytest
 from aiogram import Bot
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
-from aiogram.fsm.storage.base import StorageKey
-from aiogram.fsm.storage.memory import MemoryStorage
 from conftest import FakeClock
 from fakes.telegram_server import FakeTelegram
 from redis.asyncio import Redis
@@ -37,7 +35,6 @@ from bot.storage.db import create_engine, create_sessionmaker
 from bot.storage.leases import LeaseKeeper, release_lease, take_lease
 from bot.storage.models import DeliveryStatus, OutboxMessage
 from handlers.bitrix24.poller import EventPoller, poll_while_leased
-from handlers.telegram.channel import fsm_storage
 from handlers.telegram.delivery import Deliverer
 from handlers.telegram.inbox import Inbox
 from handlers.telegram.outbox import TelegramSender
@@ -364,26 +361,6 @@ async def test_without_redis_the_shared_limit_steps_aside_for_the_local_one() ->
         assert await SharedSendLimits(client, "x").take("42", (1.0, 1.0), (1.0, 1.0)) == 0.0
     finally:
         await client.aclose()
-
-
-async def test_two_replicas_share_aiogram_state_through_redis() -> None:
-    url = os.environ.get("TEST_REDIS_URL", "")
-    if not url:
-        pytest.skip("needs TEST_REDIS_URL=redis://host:port/db")
-    clients = [Redis.from_url(url), Redis.from_url(url)]
-    first, second = (fsm_storage(client) for client in clients)
-    key = StorageKey(bot_id=secrets.randbelow(10**9), chat_id=42, user_id=42)
-    try:
-        await first.set_state(key, "waiting_for_details")
-        await first.update_data(key, {"question": "пароль"})
-        assert await second.get_state(key) == "waiting_for_details"
-        assert await second.get_data(key) == {"question": "пароль"}
-        assert isinstance(fsm_storage(None), MemoryStorage)
-    finally:
-        await first.set_state(key, None)
-        await first.set_data(key, {})
-        for client in clients:
-            await client.aclose()
 
 
 async def test_an_idle_inbox_looks_again_soon_after_a_dead_replicas_claim_runs_out(
