@@ -31,13 +31,15 @@ from bot.deeplinks import EntryLinks
 from bot.delivery.worker import OutboxWorker
 from bot.errors import HelpbotError
 from bot.sendlimits import SharedSendLimits
+from bot.storage.delivery import default_replica
+from bot.storage.leases import LeaseKeeper
 from bot.texts import LANGUAGES, phrase
 from handlers.telegram import setup_routers
 from handlers.telegram.delivery import CHANNEL, Deliverer
 from handlers.telegram.envelope import read_update
 from handlers.telegram.inbox import Inbox
 from handlers.telegram.outbox import TelegramSender
-from handlers.telegram.polling import poll
+from handlers.telegram.polling import LEASE, Poller
 from handlers.telegram.topics import Topics
 from handlers.telegram.webhook import create_webhook_handler
 
@@ -134,7 +136,14 @@ class TelegramChannel:
     async def _poll(self) -> None:
         allowed = self.dp.resolve_used_update_types()
         hold = self.services.settings.telegram.poll_timeout
-        await poll(self.bot, self.inbox, allowed_updates=allowed, hold=hold)
+        replica = self.services.settings.replica
+        # Renewed before every long poll: it must outlive one (a poll holds up to ``hold`` s).
+        ttl = replica.lease_seconds + hold + 5
+        lease = LeaseKeeper(
+            self.services.sessions, self.services.clock, LEASE,
+            replica.id or default_replica(), ttl,
+        )  # fmt: skip
+        await Poller(self.bot, self.inbox, allowed_updates=allowed, hold=hold, lease=lease).run()
 
     async def aclose(self) -> None:
         await self.bot.session.close()

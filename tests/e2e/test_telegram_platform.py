@@ -92,11 +92,6 @@ async def test_an_html_502_is_retried_as_a_transient_failure(
     assert errors == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 13 point 9: two replicas in polling mode end each other's getUpdates with "
-    "409 Conflict (terminated by other getUpdates request) over and over",
-)
 async def test_two_replicas_in_polling_mode_do_not_fight(
     sqlite_db_url: str, kb: KnowledgeBase
 ) -> None:
