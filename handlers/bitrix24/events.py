@@ -57,13 +57,17 @@ class ChatEvent:
 def from_fetch(event: Mapping[str, Any]) -> ChatEvent | None:
     """An ``imbot.v2.Event.get`` item (``{eventId, type, date, data}``)."""
     data = event.get("data")
-    return _read(str(event.get("type", "")), data) if isinstance(data, Mapping) else None
+    if not isinstance(data, Mapping):
+        return None
+    return _read(str(event.get("type", "")), data, f"ev{event.get('eventId', '')}")
 
 
 def from_form(fields: Mapping[str, Any]) -> ChatEvent | None:
     """A webhook-mode POST, already un-bracketed with :func:`unflatten`."""
     data = fields.get("data")
-    return _read(str(fields.get("event", "")), data) if isinstance(data, Mapping) else None
+    if not isinstance(data, Mapping):
+        return None
+    return _read(str(fields.get("event", "")), data, f"ts{fields.get('ts', '')}")
 
 
 def unflatten(pairs: Iterable[tuple[str, str]]) -> dict[str, Any]:
@@ -83,7 +87,9 @@ def unflatten(pairs: Iterable[tuple[str, str]]) -> dict[str, Any]:
     return root
 
 
-def _read(event_type: str, data: Mapping[str, Any]) -> ChatEvent | None:
+def _read(event_type: str, data: Mapping[str, Any], delivery: str) -> ChatEvent | None:
+    """``delivery`` tells one press from another of the same button (a command event repeats
+    its message's id): the fetch queue's ``eventId``, or a webhook POST's ``ts``."""
     kind = _KINDS.get(event_type.upper())
     if kind is None:
         return None
@@ -98,7 +104,7 @@ def _read(event_type: str, data: Mapping[str, Any]) -> ChatEvent | None:
     if kind == "join":
         key = f"join:{chat_id}:{_session(chat)}"
     elif kind == "command":
-        key = f"cmd:{message.get('id')}:{command.get('command')}:{command.get('params')}"
+        key = f"cmd:{delivery}:{message.get('id')}:{command.get('command')}"
     else:
         key = f"msg:{message.get('id')}"
     return ChatEvent(

@@ -235,7 +235,6 @@ async def test_a_webhook_bot_in_webhook_mode_gets_its_events(
 # -- point 5: the smaller ones ---------------------------------------------------------------
 
 
-@point(5, "a second press of one button is dropped as a duplicate event")
 @pytest.mark.parametrize("mode", MODES)
 async def test_pressing_a_button_twice_gets_two_answers(
     mode: Mode, sqlite_db_url: str, kb: KnowledgeBase, clock: FakeClock
