@@ -244,6 +244,16 @@ PHRASES: dict[str, dict[str, str]] = {
     },
     "cmd_help": {"ru": "Подсказка", "en": "Tips", "ro": "Ajutor"},
     "cmd_operator": {"ru": "Позвать оператора", "en": "Call an operator", "ro": "Cheamă operator"},
+    "cmd_close": {
+        "ru": "Закрыть обращение [заметка]",
+        "en": "Close the request [note]",
+        "ro": "Închide cererea [notă]",
+    },
+    "cmd_transfer": {
+        "ru": "Передать коллеге: /transfer Имя",
+        "en": "Hand on to a colleague: /transfer Name",
+        "ro": "Transmite unui coleg: /transfer Nume",
+    },
     # Telegram: the operators' group (in the configured language).
     "op_btn_take": {"ru": "Взять", "en": "Take", "ro": "Preiau"},
     "op_topic_name": {

@@ -141,12 +141,6 @@ async def test_two_replicas_in_polling_mode_do_not_fight(
         assert w.fake.conflicts == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 13 point 9: the command menu is set only for ru/en/ro in the default scope: "
-    "a person whose Telegram speaks another language (or none) sees no menu, and operators "
-    "see the persons' commands instead of /close and /transfer",
-)
 async def test_every_person_has_a_menu_and_operators_have_theirs(
     sqlite_db_url: str, kb: KnowledgeBase
 ) -> None:
