@@ -80,11 +80,6 @@ async def test_an_anonymous_administrator_replies_and_closes(
         await w.said(ann, "закрыто")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 13 point 8: every update of the operators' group is ordered as one chat, so "
-    "one slow ticket (a 5 s getChatMember on /close) holds the replies of every other ticket",
-)
 async def test_a_slow_topic_does_not_hold_another(sqlite_db_url: str, kb: KnowledgeBase) -> None:
     async with running(sqlite_db_url, kb) as w:
         ann, bob = w.fake.add_user("Ann"), w.fake.add_user("Bob")
