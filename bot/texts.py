@@ -324,6 +324,11 @@ PHRASES: dict[str, dict[str, str]] = {
         "en": "Not delivered: the person blocked the bot (request #{ticket}).",
         "ro": "Nelivrat: persoana a blocat botul (cererea nr. {ticket}).",
     },
+    "op_not_delivered": {
+        "ru": "Не доставлено пользователю (обращение №{ticket}): Telegram ответил «{reason}».",
+        "en": "Not delivered to the person (request #{ticket}): Telegram said “{reason}”.",
+        "ro": "Nelivrat persoanei (cererea nr. {ticket}): Telegram a răspuns „{reason}”.",
+    },
     "op_media": {
         "ru": "[вложение: {kind}]",
         "en": "[attachment: {kind}]",
