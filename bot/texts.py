@@ -289,11 +289,6 @@ PHRASES: dict[str, dict[str, str]] = {
         "en": "Request #{ticket} is closed.",
         "ro": "Cererea nr. {ticket} este închisă.",
     },
-    "op_taken_ok": {
-        "ru": "Обращение ваше.",
-        "en": "The request is yours.",
-        "ro": "Cererea e a dvs.",
-    },
     "op_already_taken": {
         "ru": "Обращение уже взял(а) {operator}.",
         "en": "{operator} has already taken it.",
