@@ -21,6 +21,7 @@ from bot.texts import phrase
 from handlers.telegram.callbacks import TakeData
 from handlers.telegram.render import markup_params, message_params
 from knowledge.base import KnowledgeBase
+from knowledge.holder import KnowledgeHolder, holding
 from knowledge.model import Link
 
 log = logging.getLogger(__name__)
@@ -55,13 +56,13 @@ class OutboxRows:
     def __init__(
         self,
         clock: Clock,
-        kb: KnowledgeBase | None,
+        kb: KnowledgeBase | KnowledgeHolder | None,
         *,
         operator_chat_id: int | None,
         operator_language: str,
     ) -> None:
         self._clock = clock
-        self._kb = kb
+        self._knowledge = holding(kb) if kb is not None else None
         self._ops = operator_chat_id
         self._lang = operator_language
 
@@ -124,7 +125,8 @@ class OutboxRows:
         ]
         if said:
             blocks.append(phrase("op_transcript", self._lang) + "\n" + "\n".join(said))
-        matches = self._kb.search(view.question, MATCHES) if self._kb and view.question else []
+        kb = self._knowledge.current if self._knowledge else None
+        matches = kb.search(view.question, MATCHES) if kb and view.question else []
         if matches:
             titles = "\n".join(f"• {m.entry.title} ({m.score:.2f})" for m in matches)
             blocks.append(phrase("op_matches", self._lang) + "\n" + titles)
@@ -211,7 +213,7 @@ class Deliverer:
         self,
         sessions: async_sessionmaker[AsyncSession],
         clock: Clock,
-        kb: KnowledgeBase | None,
+        kb: KnowledgeBase | KnowledgeHolder | None,
         *,
         operator_chat_id: int | None,
         operator_language: str,
