@@ -263,7 +263,9 @@ async def test_a_reload_reaches_every_replica_on_postgresql(tmp_path: Path, pg_d
             params = {"q": QUESTION}
             for server in servers:
                 async with http.get(server.url + "/kb/search", params=params) as response:
-                    assert WORDS[2] in await response.text()
+                    page = await response.text()
+                assert WORDS[2] in page
+                assert f"Версия базы знаний {newest['hash']} от " in page  # the footer
     assert "reason=asked elsewhere" in two.log.read_text(errors="replace")
 
 
