@@ -155,17 +155,28 @@ class Inbox:
 
 
 def _chat_key(payload: dict[str, Any]) -> str:
-    """Updates of one chat (or one person's presses) are processed in order."""
+    """Updates of one chat (or one person's presses) are processed in order; in a forum (the
+    operators' group) each topic is a chat of its own, so one slow ticket holds no other."""
     for kind in ("message", "edited_message", "my_chat_member", "chat_member"):
-        chat = _dig(payload, kind, "chat", "id")
+        body = payload.get(kind)
+        chat = _dig(body, "chat", "id")
         if chat is not None:
-            return f"chat:{chat}"
-    query = _dig(payload, "callback_query", "message", "chat", "id")
-    if query is None:
-        query = _dig(payload, "callback_query", "from", "id")
-    if query is not None:
-        return f"chat:{query}"
+            return _key(chat, body)
+    query = payload.get("callback_query")
+    message = _dig(query, "message")
+    chat = _dig(message, "chat", "id")
+    if chat is None:
+        chat = _dig(query, "from", "id")
+    if chat is not None:
+        return _key(chat, message if isinstance(message, dict) else {})
     return f"update:{payload.get('update_id')}"
+
+
+def _key(chat_id: object, message: Any) -> str:
+    thread = _dig(message, "message_thread_id")
+    if _dig(message, "is_topic_message") is True and thread is not None:
+        return f"chat:{chat_id}/{thread}"
+    return f"chat:{chat_id}"
 
 
 def _dig(node: Any, *keys: str) -> Any:
@@ -174,4 +185,4 @@ def _dig(node: Any, *keys: str) -> Any:
         if not isinstance(node, dict):
             return None
         node = node.get(key)
-    return node if isinstance(node, int | str) else None
+    return node

@@ -3,8 +3,11 @@
 The failure policy itself (retries, pauses, giving up) is :mod:`bot.delivery`'s. Here: a 429
 pauses the chat it came from (the operators' group's flood control never delays the answers to
 people; the in-process bucket for all chats keeps the bot under Telegram's overall limit); a
-403 from a person is :class:`Unreachable`; a 401 is :class:`NotReady`; a deleted topic is
-forgotten and recreated; 5xx, HTML error pages and network errors are retried.
+403 from a person is :class:`Unreachable`; a 401 is :class:`NotReady`; any other refusal of a
+send to a person (400, e.g. VOICE_MESSAGES_FORBIDDEN) is told in the ticket's topic; a deleted
+topic is forgotten and recreated while its ticket is open, and left gone once it is finished;
+closing a topic already closed (TOPIC_NOT_MODIFIED) is done; an ephemeral notice Telegram
+refuses is posted visibly; 5xx, HTML error pages and network errors are retried.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from aiogram.methods import (
     CopyMessage,
     EditMessageReplyMarkup,
     SendMessage,
+    SetMessageReaction,
     TelegramMethod,
 )
 
@@ -37,8 +41,8 @@ from bot.delivery import Call, Done, Failed, NotReady, Outcome, Retry, Scope, Un
 from bot.errors import HelpbotError
 from bot.sendlimits import SharedSendLimits
 from bot.settings import TelegramSettings
-from handlers.telegram.delivery import CHANNEL, Deliverer
-from handlers.telegram.topics import Topics
+from handlers.telegram.delivery import CHANNEL, EPHEMERAL, Deliverer
+from handlers.telegram.topics import TopicGone, Topics
 
 log = logging.getLogger(__name__)
 
@@ -47,9 +51,12 @@ METHODS: dict[str, type[TelegramMethod[Any]]] = {
     "copyMessage": CopyMessage,
     "closeForumTopic": CloseForumTopic,
     "editMessageReplyMarkup": EditMessageReplyMarkup,
+    "setMessageReaction": SetMessageReaction,
 }
 MAX_BUCKETS = 1000  # per-chat limiters kept before idle ones are dropped
-_TOPIC_GONE = ("message thread not found", "topic_deleted")
+# A deleted topic: TOPIC_DELETED while TDLib still caches it, then "message thread not found";
+# closing or reopening it, TOPIC_ID_INVALID (tests/fakes/telegram/topics.py cites the sources).
+_TOPIC_GONE = ("message thread not found", "topic_deleted", "topic_id_invalid")
 
 
 class Bucket:
@@ -119,6 +126,9 @@ class TelegramSender:
             return Failed("no operators' group")
         try:
             result = await self._call(call)
+        except TopicGone as exc:  # a finished ticket's topic was deleted: nothing to post into
+            log.info("outbox row not sent, %s outbox=%s", exc, call.id)
+            return Done()
         except HelpbotError as exc:  # the ticket behind a topic row is gone
             return Failed(str(exc))
         except TelegramRetryAfter as exc:
@@ -172,24 +182,54 @@ class TelegramSender:
         if call.to_topic and self._topics is not None and call.ticket_id is not None:
             params["message_thread_id"] = await self._topics.thread(call.ticket_id)
         method = METHODS[call.method].model_validate({"chat_id": int(call.chat_id), **params})
-        return await self._bot(method)
+        try:
+            return await self._bot(method)
+        except TelegramBadRequest as exc:
+            if EPHEMERAL not in params:
+                raise
+            # Not shown to one operator alone (the receiver left, an older server): shown to
+            # the topic instead.
+            log.info("ephemeral notice refused, sent visibly outbox=%s: %s", call.id, exc.message)
+            visible = {k: v for k, v in params.items() if k != EPHEMERAL}
+            method = METHODS[call.method].model_validate({"chat_id": int(call.chat_id), **visible})
+            return await self._bot(method)
 
     async def _bad_request(self, call: Call, exc: TelegramBadRequest) -> Outcome:
         text = exc.message.lower()
         if "message is not modified" in text:
             return Done()
         if call.to_topic and call.ticket_id is not None and self._topics is not None:
+            if call.method == "closeForumTopic" and "topic_not_modified" in text:
+                return Done()  # an operator closed it already
             if any(gone in text for gone in _TOPIC_GONE):
-                await self._topics.forget(call.ticket_id)
-                await self._deliverer.card_again(call.ticket_id)
-                return Retry(exc.message, after=0.0)
+                return await self._topic_gone(call, exc)
             if "topic_closed" in text:
                 if call.method == "closeForumTopic":
                     return Done()
                 await self._topics.reopen(call.ticket_id)
                 self._reopened.add(call.ticket_id)
                 return Retry(exc.message, after=0.0)
+        if call.method == "setMessageReaction":  # a courtesy: never worth more than a line
+            log.warning("reaction refused outbox=%s: %s", call.id, exc.message)
+            return Failed(exc.message)
+        if not _group(call.chat_id) and call.ticket_id is not None:
+            log.warning(
+                "person refused a message outbox=%s ticket=%s: %s",
+                call.id, call.ticket_id, exc.message,
+            )  # fmt: skip
+            await self._deliverer.say_not_delivered(call.ticket_id, exc.message)
         return Failed(exc.message)
+
+    async def _topic_gone(self, call: Call, exc: TelegramBadRequest) -> Outcome:
+        """The ticket's topic was deleted: forgotten; an open ticket gets a new one with its card,
+        a finished one none (its rows are done, unsent: no topic opened for a closed ticket)."""
+        assert self._topics is not None and call.ticket_id is not None
+        await self._topics.forget(call.ticket_id)
+        if call.method == "closeForumTopic" or not await self._topics.is_open(call.ticket_id):
+            log.info("outbox row not sent, the finished ticket's topic is gone outbox=%s", call.id)
+            return Done()
+        await self._deliverer.card_again(call.ticket_id)
+        return Retry(exc.message, after=0.0)
 
 
 def _group(chat_id: str) -> bool:
