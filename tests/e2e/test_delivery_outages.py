@@ -1,5 +1,6 @@
 """End to end, the one delivery policy through platform outages (issue 12): the real app as
-`helpbot serve` composes it against the fake Telegram, on a clock a test may scale.
+`helpbot serve` composes it against the fake Telegram or the fake Bitrix24 portal, on a clock a
+test may scale.
 
 An outage longer than the old give-up window (~15 s: 1+2+4+8 s) costs no reply and doubles
 none; a flood reply (429) in the operators' group does not hold up the answers to people.
@@ -8,12 +9,17 @@ none; a flood reply (429) in the operators' group does not hold up the answers t
 from __future__ import annotations
 
 import asyncio
+import os
+from contextlib import suppress
+from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
-from bitrix24_scenes import ScaledClock
+from bitrix24_scenes import SEND, ScaledClock, scene
+from test_bitrix24 import eventually, inbox_settled, open_chat
 from test_telegram import QUESTION, _count, _escalate, _until, running
 
-from bot.storage.models import DeliveryStatus, OutboxMessage
+from bot.storage.models import DeliveryStatus, InboxUpdate, OutboxMessage
 from knowledge.base import KnowledgeBase
 
 SCALE = 10.0  # the app's clock runs ten times faster than real time
@@ -65,3 +71,93 @@ async def test_a_flood_reply_in_the_operators_group_does_not_delay_answers_to_pe
         await w.said(bob, "пароль", timeout=3)  # well inside the group's 5 s pause
         w.fake.clear_faults()
         await w.said(w.group, "Есть новости?", thread_id=thread, timeout=15)
+
+
+async def test_a_portal_outage_longer_than_the_old_window_loses_and_doubles_nothing(
+    sqlite_db_url: str, kb: KnowledgeBase
+) -> None:
+    clock = ScaledClock(SCALE)
+    options: dict[str, Any] = {"clock": clock, "bitrix": {"max_attempts": 1}}
+    async with scene(sqlite_db_url, kb, "fetch", **options) as (fake, services):
+        chat = await open_chat(fake)
+        before = len(fake.bot_messages(chat))  # the welcome
+        fake.go_down(SEND)  # the portal's message sending is down
+        began = clock.now()
+        await fake.customer_sends(chat, QUESTION)
+        await fake.wait_for(
+            lambda: any(c.method == SEND and c.status == 503 for c in fake.calls), 20, "a try"
+        )
+        await asyncio.sleep(2 * OLD_GIVE_UP / SCALE)  # 30 s of the app's time
+        assert (clock.now() - began).total_seconds() > 2 * OLD_GIVE_UP
+        assert len(fake.bot_messages(chat)) == before
+        assert await _count(services, OutboxMessage, status=DeliveryStatus.FAILED) == 0
+        fake.come_back()
+
+        await fake.wait_for(lambda: len(fake.bot_messages(chat)) > before, 20, "the answer")
+        await eventually(lambda: inbox_settled(services), "the outbox drained")
+        assert len(fake.bot_messages(chat)) == before + 1
+        assert len([c for c in fake.calls if c.method == SEND and c.status == 503]) >= 3
+
+
+class RedisSwitch:
+    """A loopback TCP relay to the real Redis that a test can switch off (Redis "stopped")."""
+
+    def __init__(self, target: str) -> None:
+        url = urlsplit(target)
+        self._host, self._port = url.hostname or "127.0.0.1", url.port or 6379
+        self._db = url.path or "/0"
+        self._server: asyncio.Server | None = None
+        self._links: set[asyncio.StreamWriter] = set()
+        self.port = 0
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}{self._db}"
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._relay, "127.0.0.1", self.port)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            for writer in self._links:
+                writer.close()
+            await self._server.wait_closed()
+            self._server = None
+
+    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection(self._host, self._port)
+        self._links |= {writer, up_writer}
+
+        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            with suppress(ConnectionError, OSError):
+                while data := await src.read(65536):
+                    dst.write(data)
+                    await dst.drain()
+            dst.close()
+
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+        self._links -= {writer, up_writer}
+
+
+async def test_redis_stopped_for_ten_seconds_loses_no_update(
+    sqlite_db_url: str, kb: KnowledgeBase
+) -> None:
+    target = os.environ.get("TEST_REDIS_URL", "")
+    if not target:
+        pytest.skip("needs TEST_REDIS_URL=redis://host:port/db")
+    switch = RedisSwitch(target)
+    await switch.start()
+    async with running(sqlite_db_url, kb, "webhook", redis_url=switch.url) as w:
+        people = [w.fake.add_user(f"P{n}") for n in range(3)]
+        await switch.stop()  # Redis is gone for ten seconds
+        for person in people:
+            w.fake.user_sends(person, QUESTION)
+        await asyncio.sleep(10)
+        answered = [len(w.fake.bot_messages(p)) for p in people]  # while Redis is still away
+        await switch.start()
+        assert answered == [1, 1, 1]
+        assert await _count(w.services, InboxUpdate, status=DeliveryStatus.FAILED) == 0
+        assert w.fake.webhook_info().get("pending_update_count", 0) == 0
+    await switch.stop()

@@ -32,7 +32,13 @@ from bot.__main__ import main
 from bot.app import Services, open_services
 from bot.clock import Clock
 from bot.deeplinks import entry_token
-from bot.settings import DatabaseSettings, OperatorSettings, Settings, TelegramSettings
+from bot.settings import (
+    DatabaseSettings,
+    OperatorSettings,
+    RedisSettings,
+    Settings,
+    TelegramSettings,
+)
 from bot.storage.models import DeliveryStatus, InboxUpdate, OutboxMessage, Ticket
 from handlers.telegram.channel import create_telegram_channel
 from handlers.web import create_web_app
@@ -125,6 +131,7 @@ async def running(
     fake_options: dict[str, Any] | None = None,
     telegram: dict[str, Any] | None = None,
     clock: Clock | None = None,
+    redis_url: str | None = None,
 ) -> AsyncIterator[World]:
     """The app as `helpbot serve` composes it, against a fresh fake Telegram (a local Bot API
     server unless `fake_options` say otherwise); `telegram` overrides TelegramSettings."""
@@ -139,6 +146,8 @@ async def running(
         sock = _socket()
         url = f"http://127.0.0.1:{sock.getsockname()[1]}"
         settings = make_settings(sqlite_db_url, fake, group, mode, url, **(telegram or {}))
+        if redis_url is not None:
+            settings = settings.model_copy(update={"redis": RedisSettings(url=redis_url)})
         async with open_services(settings, kb=kb, clock=clock) as services:
             app, channels = create_web_app(services)
             assert channels == ["telegram"]
@@ -303,9 +312,16 @@ async def test_blocked_person_is_marked_without_retries(
         fake.operator_sends(w.group, thread, w.olga, "Ответьте, пожалуйста")
 
         async def failed() -> bool:
-            return await _count(w.services, OutboxMessage, status=DeliveryStatus.FAILED) == 2
+            pending = await _count(
+                w.services, OutboxMessage, chat_id=str(ann.id), status=DeliveryStatus.PENDING
+            )
+            given_up = await _count(
+                w.services, OutboxMessage, chat_id=str(ann.id), status=DeliveryStatus.FAILED
+            )
+            return pending == 0 and given_up >= 2
 
         await _until(fake, failed)
+        assert not any("Вы здесь" in (m.text or "") for m in fake.bot_messages(ann))
         # Blocked is learnt from the refused send itself (no "blocked?" look before every
         # message): each message is tried once at most, there is no retry loop.
         assert len(fake.calls("sendMessage", chat=ann, ok=False)) <= 2

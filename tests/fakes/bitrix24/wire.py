@@ -91,6 +91,7 @@ class Wire:
         self.throttled = 0
         self.refreshes: list[dict[str, str]] = []
         self._faults: list[Fault] = []
+        self._down: set[str] | None = None  # an outage: these methods (lower case), or all
         self._access: dict[str, bool] = {}  # access token -> still valid
         self._refresh: set[str] = set()
         self._closing = asyncio.Event()
@@ -128,6 +129,16 @@ class Wire:
     def strain_method(self, method: str, operating: float, reset_in: float) -> None:
         """``method`` has used ``operating`` seconds; its answers report the reset time."""
         self.limiter.strain(method, operating, reset_in)
+
+    def go_down(self, method: str | None = None) -> None:
+        """An outage until :meth:`come_back`: every REST request (or one method's) gets the
+        portal's front end's ``503 Service Temporarily Unavailable`` HTML page (nginx's own
+        error page: no JSON envelope, nothing executed)."""
+        self._down = set() if method is None else {*(self._down or ()), method.lower()}
+
+    def come_back(self) -> None:
+        """The outage is over."""
+        self._down = None
 
     def delay_next(self, seconds: float, times: int = 1) -> None:
         """The next ``times`` REST requests answer only after ``seconds`` (for client time-outs)."""
@@ -207,6 +218,10 @@ class Wire:
             self.throttled += 1
             error = fault_error("QUERY_LIMIT_EXCEEDED")
             return self._fail(method, params, kind, error.code, error.description, error.status)
+        if self._down is not None and (not self._down or method.lower() in self._down):
+            self.calls.append(CallRecord(method, params, "none", 503, "HTTP_503"))
+            self.portal_changed()
+            return web.Response(status=503, content_type="text/html", text=_DOWN_PAGE)
         late = 0.0
         if self._faults:
             fault = self._faults.pop(0)
@@ -360,3 +375,10 @@ def _substitute(params: dict[str, Any], results: dict[str, Any]) -> dict[str, An
         return resolve(value) if isinstance(value, str) else value
 
     return {k: walk(v) for k, v in params.items()}
+
+
+_DOWN_PAGE = (
+    "<html>\r\n<head><title>503 Service Temporarily Unavailable</title></head>\r\n<body>\r\n"
+    "<center><h1>503 Service Temporarily Unavailable</h1></center>\r\n"
+    "<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
+)
