@@ -95,16 +95,8 @@ class ConversationEngine:
 
     async def _handle(self, session: AsyncSession, incoming: Incoming) -> list[Outgoing]:
         now = self._clock.now()
-        if incoming.message_id and not await repo.mark_inbound(
-            session, incoming.channel, incoming.message_id, now
-        ):
-            log.info(
-                "duplicate event dropped channel=%s conversation=%s message=%s",
-                incoming.channel,
-                incoming.conversation_id,
-                incoming.message_id,
-            )
-            return []
+        # A repeated delivery never gets here: the channel's inbox row, keyed by the event,
+        # is the dedupe, and it is settled in this very transaction.
         self._metrics.messages_in.inc(channel=incoming.channel)
         default = self._settings.language
         contact = await repo.upsert_contact(

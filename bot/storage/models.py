@@ -172,18 +172,6 @@ class Feedback(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
-class InboundSeen(Base):
-    """Channel message ids already processed: a repeated delivery is dropped."""
-
-    __tablename__ = "inbound_seen"
-    __table_args__ = (UniqueConstraint("channel", "external_id"),)
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    channel: Mapped[str] = mapped_column(String(32))
-    external_id: Mapped[str] = mapped_column(String(128))
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
-
-
 class DeliveryStatus(StrEnum):
     PENDING = "pending"
     DONE = "done"

@@ -12,26 +12,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.storage.models import Author, Contact, Conversation, Feedback, InboundSeen, Message
-
-
-async def mark_inbound(
-    session: AsyncSession, channel: str, external_id: str, now: datetime
-) -> bool:
-    """Record a channel message id; ``False`` when it was processed before (a repeat delivery)."""
-    seen = await session.scalar(
-        select(InboundSeen.id).where(
-            InboundSeen.channel == channel, InboundSeen.external_id == external_id
-        )
-    )
-    if seen is not None:
-        return False
-    try:
-        async with session.begin_nested():
-            session.add(InboundSeen(channel=channel, external_id=external_id, created_at=now))
-    except IntegrityError:
-        return False  # a concurrent delivery of the same message won
-    return True
+from bot.storage.models import Author, Contact, Conversation, Feedback, Message
 
 
 async def upsert_contact(

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Connection, inspect
+from sqlalchemy import Connection, inspect, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -24,7 +24,7 @@ TABLES = {
     "tickets",
     "messages",
     "feedback",
-    "inbound_seen",
+    "inbox",
     "kb_reloads",
     "kb_phrasings",
 }
@@ -44,7 +44,7 @@ async def test_migrations_go_up_down_and_up_again(empty_db_url: str) -> None:
     try:
         assert await migrate.current(engine) is None
         await migrate.upgrade(engine)
-        assert await migrate.current(engine) == migrate.head() == "0006"
+        assert await migrate.current(engine) == migrate.head() == "0007"
         async with engine.connect() as conn:
             assert await conn.run_sync(_tables) >= TABLES
         await migrate.downgrade(engine, "base")
@@ -64,13 +64,6 @@ async def test_models_match_the_migrations(db: AsyncEngine) -> None:
 def test_sqlite_folder_is_created(tmp_path: Path) -> None:
     url = database_url(DatabaseSettings(sqlite_path=tmp_path / "deep" / "er" / "h.db"))
     assert (tmp_path / "deep" / "er").is_dir() and url.endswith("/deep/er/h.db")
-
-
-async def test_inbound_dedupe_key_is_unique(sessions: async_sessionmaker[AsyncSession]) -> None:
-    async with sessions.begin() as session:
-        assert await repo.mark_inbound(session, "telegram", "1", NOW)
-        assert not await repo.mark_inbound(session, "telegram", "1", NOW)
-        assert await repo.mark_inbound(session, "bitrix24", "1", NOW)
 
 
 async def test_contact_and_conversation_are_created_once(
@@ -167,3 +160,32 @@ async def test_take_is_conditional_and_queue_keeps_order(
         assert [t.id for t in waiting] == ids[1:]
         last = await session.get(Ticket, ids[2])
         assert last is not None and await tickets.queue_position(session, last) == 2
+
+
+async def test_the_inbound_seen_records_are_kept_in_the_inbox_when_the_table_goes(
+    db_url: str,
+) -> None:
+    engine = create_engine(db_url)
+    try:
+        await migrate.downgrade(engine, "0006")
+        async with engine.begin() as conn:
+            await conn.execute(
+                text(
+                    "INSERT INTO inbound_seen (channel, external_id, created_at) VALUES "
+                    "('bitrix24', 'msg:5', :now), ('telegram', 'u7', :now)"
+                ),
+                {"now": NOW},
+            )
+        await migrate.upgrade(engine)
+        async with engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    text("SELECT channel, external_id, status FROM inbox ORDER BY external_id")
+                )
+            ).all()
+        assert [tuple(r) for r in rows] == [
+            ("bitrix24", "msg:5", "done"),
+            ("telegram", "u7", "done"),
+        ]
+    finally:
+        await engine.dispose()

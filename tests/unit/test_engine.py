@@ -146,13 +146,6 @@ async def test_same_question_within_minutes_never_opens_a_second_ticket(
     assert await count(bot.sessions, Ticket) == 2
 
 
-async def test_repeated_delivery_is_processed_once(bot: Rig) -> None:
-    first = await bot.say(DEAL, message_id="update-7")
-    repeat = await bot.say(DEAL, message_id="update-7")
-    assert first and repeat == []
-    assert await count(bot.sessions, Message) == 2  # the question and one answer
-
-
 async def test_outside_working_hours_the_ticket_is_created_and_says_when(
     sessions: async_sessionmaker[AsyncSession], clock: object
 ) -> None:
