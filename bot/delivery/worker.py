@@ -1,12 +1,13 @@
 """The one outbox worker: sends every channel's stored calls through :class:`Channel`.
 
 Each wave claims the channel's unsent rows (:func:`bot.storage.delivery.claim_outbox`), takes
-the first due row of every chat, marks them as being sent (one commit), sends them concurrently
-(up to ``in_flight`` at once; one per chat, so each chat keeps its order) and settles every
+the first due row of up to ``in_flight`` chats, marks them as being sent (one commit), sends them
+concurrently (one per chat, so each chat keeps its order) and settles every
 outcome in one more commit through :func:`bot.delivery.policy.settle`. A pass repeats waves
 until every chat's next row has to wait.
 
-What a crash may repeat: at most the one call per chat that was in flight. Its row still
+What a crash may repeat: at most the one call per chat that was in flight (``in_flight`` calls
+at the most). Its row still
 carries ``sending_since`` when it is next claimed; the worker then counts and logs an unknown
 outcome and sends it again (the Bot API takes no idempotency key; Bitrix24 calls carry a
 ``templateId`` the portal dedupes).
@@ -89,7 +90,8 @@ class OutboxWorker:
         self._clock = clock
         self._policy = policy or Policy()
         self.ready = ready or asyncio.Event()
-        self._slots = asyncio.Semaphore(max(in_flight, 1))
+        self._in_flight = max(in_flight, 1)
+        self._slots = asyncio.Semaphore(self._in_flight)
         self._metrics = metrics or Metrics.create()
         self._replica = replica or delivery.default_replica()
         self._claim_seconds = claim_seconds
@@ -140,8 +142,8 @@ class OutboxWorker:
         heads: list[OutboxMessage] = []
         wait = IDLE
         for row in rows:
-            if row.chat_id in seen:
-                continue
+            if row.chat_id in seen or len(heads) >= self._in_flight:
+                continue  # marked rows are all in flight: a crash repeats no more than those
             seen.add(row.chat_id)
             until = max(
                 [row.not_before, *(self._pause_of(s, now) for s in self._scopes(row))],
@@ -175,8 +177,9 @@ class OutboxWorker:
             if row.sending_since is not None:
                 self._metrics.unknown_outcomes.inc(channel=self._name)
                 log.warning(
-                    "outbox row sent again after an unknown outcome outbox=%s chat=%s since=%s",
-                    row.id, row.chat_id, row.sending_since.isoformat(),
+                    "outbox row sent again after an unknown outcome channel=%s outbox=%s "
+                    "chat=%s since=%s",
+                    self._name, row.id, row.chat_id, row.sending_since.isoformat(),
                 )  # fmt: skip
         await session.execute(
             update(OutboxMessage)
