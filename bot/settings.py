@@ -36,6 +36,12 @@ class KbSettings(BaseModel):
     """
 
     public_url: str = ""
+    # KB_WATCH: reload when a file under KNOWLEDGE_DIR changes (checked every KB_WATCH_SECONDS).
+    watch: bool = False
+    watch_seconds: float = Field(default=2.0, gt=0, le=3600)
+    # KB_SYNC_SECONDS: how often a server looks in the database for a reload another replica or
+    # `helpbot kb reload` asked for.
+    sync_seconds: float = Field(default=2.0, gt=0, le=3600)
 
     @field_validator("public_url")
     @classmethod

@@ -331,6 +331,11 @@ PHRASES: dict[str, dict[str, str]] = {
     },
     # The help center (web pages of the knowledge base).
     "hc_title": {"ru": "Справочный центр", "en": "Help center", "ro": "Centru de ajutor"},
+    "hc_version": {
+        "ru": "Версия базы знаний {hash} от {time}",
+        "en": "Knowledge base version {hash} of {time}",
+        "ro": "Versiunea bazei de cunoștințe {hash} din {time}",
+    },
     "hc_contents": {"ru": "Содержание", "en": "Contents", "ro": "Cuprins"},
     "hc_search": {"ru": "Найти", "en": "Search", "ro": "Caută"},
     "hc_ask": {"ru": "Ваш вопрос", "en": "Your question", "ro": "Întrebarea dvs."},

@@ -168,7 +168,7 @@ def create_telegram_channel(services: Services) -> TelegramChannel:
     deliverer = Deliverer(
         services.sessions,
         services.clock,
-        services.kb,
+        services.knowledge,
         operator_chat_id=ops_chat,
         operator_language=lang,
         wake=ready.set,
@@ -197,7 +197,7 @@ def create_telegram_channel(services: Services) -> TelegramChannel:
         engine=services.engine,
         queue=services.queue,
         deliverer=deliverer,
-        links=EntryLinks(e.id for e in services.kb.entries),
+        links=EntryLinks(services.knowledge),
         ops_chat_id=ops_chat,
         ops_lang=lang,
     )

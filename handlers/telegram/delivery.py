@@ -22,6 +22,7 @@ from handlers.telegram.callbacks import TakeData
 from handlers.telegram.reactions import question_message, reaction_for, reaction_params
 from handlers.telegram.render import markup_params, message_params
 from knowledge.base import KnowledgeBase
+from knowledge.holder import KnowledgeHolder, holding
 from knowledge.model import Link
 
 log = logging.getLogger(__name__)
@@ -57,13 +58,13 @@ class OutboxRows:
     def __init__(
         self,
         clock: Clock,
-        kb: KnowledgeBase | None,
+        kb: KnowledgeBase | KnowledgeHolder | None,
         *,
         operator_chat_id: int | None,
         operator_language: str,
     ) -> None:
         self._clock = clock
-        self._kb = kb
+        self._knowledge = holding(kb) if kb is not None else None
         self._ops = operator_chat_id
         self._lang = operator_language
 
@@ -138,7 +139,8 @@ class OutboxRows:
         ]
         if said:
             blocks.append(phrase("op_transcript", self._lang) + "\n" + "\n".join(said))
-        matches = self._kb.search(view.question, MATCHES) if self._kb and view.question else []
+        kb = self._knowledge.current if self._knowledge else None
+        matches = kb.search(view.question, MATCHES) if kb and view.question else []
         if matches:
             titles = "\n".join(f"• {m.entry.title} ({m.score:.2f})" for m in matches)
             blocks.append(phrase("op_matches", self._lang) + "\n" + titles)
@@ -236,7 +238,7 @@ class Deliverer:
         self,
         sessions: async_sessionmaker[AsyncSession],
         clock: Clock,
-        kb: KnowledgeBase | None,
+        kb: KnowledgeBase | KnowledgeHolder | None,
         *,
         operator_chat_id: int | None,
         operator_language: str,
