@@ -35,14 +35,14 @@ async def test_migrations_go_up_down_and_up_again(empty_db_url: str) -> None:
     try:
         assert await migrate.current(engine) is None
         await migrate.upgrade(engine)
-        assert await migrate.current(engine) == migrate.head() == "0005"
+        assert await migrate.current(engine) == migrate.head() == "0006"
         async with engine.connect() as conn:
             assert await conn.run_sync(_tables) >= TABLES
         await migrate.downgrade(engine, "base")
         async with engine.connect() as conn:
             assert not TABLES & await conn.run_sync(_tables)
         await migrate.upgrade(engine)
-        assert await migrate.current(engine) == "0005"
+        assert await migrate.current(engine) == "0006"
     finally:
         await engine.dispose()
 
