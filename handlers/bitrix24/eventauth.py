@@ -14,8 +14,8 @@ import hashlib
 import logging
 import secrets
 
+from bot.bitrix.auth import TokenStore
 from bot.bitrix.settings import BitrixSettings
-from bot.bitrix.store import DatabaseTokenStore
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 class EventAuth:
     """The expected event token; an OAuth app's is read from the database once installed."""
 
-    def __init__(self, settings: BitrixSettings, store: DatabaseTokenStore) -> None:
+    def __init__(self, settings: BitrixSettings, store: TokenStore) -> None:
         self._store = store
         self._oauth = settings.auth_mode == "oauth"
         if settings.app_token is not None:
