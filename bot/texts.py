@@ -68,6 +68,12 @@ PHRASES: dict[str, dict[str, str]] = {
         "en": "Choose one, or press “None of these” and I will call an operator.",
         "ro": "Alegeți o variantă sau apăsați „Niciuna dintre acestea” și voi chema un operator.",
     },
+    # Under numbered choices: customers on most connectors see no buttons and type the number.
+    "choose_by_number": {
+        "ru": "Ответьте номером варианта.",
+        "en": "Reply with the number of your choice.",
+        "ro": "Răspundeți cu numărul variantei.",
+    },
     "alternatives_intro": {
         "ru": "Жаль, что не помогло. Может быть, подойдёт что-то из этого:",
         "en": "Sorry that did not help. Perhaps one of these fits:",

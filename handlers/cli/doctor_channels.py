@@ -144,7 +144,7 @@ def _registered(bot: dict[str, Any], code: str, event_mode: str) -> Check:
         return fail(
             "bitrix24",
             f"{registered}, with eventMode={mode} but BITRIX_EVENT_MODE={event_mode}: "
-            "`helpbot bitrix unregister`, then `register`",
+            "run `helpbot bitrix register` (it updates the mode)",
         )
     return ok("bitrix24", f"{registered}, events by {mode or event_mode}")
 
@@ -153,10 +153,17 @@ def _command(listed: Any) -> Check:
     from handlers.bitrix24.render import COMMAND
 
     commands = listed.get("commands", []) if isinstance(listed, dict) else []
-    names = {str(c.get("command", "")).lstrip("/") for c in commands if isinstance(c, dict)}
-    if COMMAND not in names:
+    ours = [
+        c for c in commands
+        if isinstance(c, dict) and str(c.get("command", "")).lstrip("/") == COMMAND
+    ]  # fmt: skip
+    if not ours:
         problem = f"the bot has no /{COMMAND} command, so buttons do nothing"
         return fail("bitrix24", f"{problem}: run `helpbot bitrix register`")
+    # Command.list answers the flag as "extranet": "Y"/"N" (Entity\Command::toRestFormat).
+    if str(ours[0].get("extranet", "Y")).upper() not in ("Y", "1", "TRUE"):
+        problem = f"/{COMMAND} is closed to extranet users, so customers' presses are dropped"
+        return fail("bitrix24", f"{problem}: run `helpbot bitrix register` to repair it")
     return ok("bitrix24", f"command /{COMMAND} registered (buttons reach the bot)")
 
 
