@@ -244,6 +244,16 @@ PHRASES: dict[str, dict[str, str]] = {
     },
     "cmd_help": {"ru": "Подсказка", "en": "Tips", "ro": "Ajutor"},
     "cmd_operator": {"ru": "Позвать оператора", "en": "Call an operator", "ro": "Cheamă operator"},
+    "cmd_close": {
+        "ru": "Закрыть обращение [заметка]",
+        "en": "Close the request [note]",
+        "ro": "Închide cererea [notă]",
+    },
+    "cmd_transfer": {
+        "ru": "Передать коллеге: /transfer Имя",
+        "en": "Hand on to a colleague: /transfer Name",
+        "ro": "Transmite unui coleg: /transfer Nume",
+    },
     # Telegram: the operators' group (in the configured language).
     "op_btn_take": {"ru": "Взять", "en": "Take", "ro": "Preiau"},
     "op_topic_name": {
@@ -279,11 +289,6 @@ PHRASES: dict[str, dict[str, str]] = {
         "en": "Request #{ticket} is closed.",
         "ro": "Cererea nr. {ticket} este închisă.",
     },
-    "op_taken_ok": {
-        "ru": "Обращение ваше.",
-        "en": "The request is yours.",
-        "ro": "Cererea e a dvs.",
-    },
     "op_already_taken": {
         "ru": "Обращение уже взял(а) {operator}.",
         "en": "{operator} has already taken it.",
@@ -313,6 +318,11 @@ PHRASES: dict[str, dict[str, str]] = {
         "ru": "Не доставлено: пользователь заблокировал бота (обращение №{ticket}).",
         "en": "Not delivered: the person blocked the bot (request #{ticket}).",
         "ro": "Nelivrat: persoana a blocat botul (cererea nr. {ticket}).",
+    },
+    "op_not_delivered": {
+        "ru": "Не доставлено пользователю (обращение №{ticket}): Telegram ответил «{reason}».",
+        "en": "Not delivered to the person (request #{ticket}): Telegram said “{reason}”.",
+        "ro": "Nelivrat persoanei (cererea nr. {ticket}): Telegram a răspuns „{reason}”.",
     },
     "op_media": {
         "ru": "[вложение: {kind}]",

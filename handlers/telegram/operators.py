@@ -1,8 +1,16 @@
 """The operators' side: one forum supergroup, a topic per ticket. «Взять» takes a ticket, a
-message in the topic reaches the person, /close and /transfer finish or hand it on."""
+message in the topic reaches the person, /close and /transfer finish or hand it on.
+
+An operator is a member writing as themself, or an administrator writing anonymously (as the
+group: ``sender_chat`` is the group, ``from`` is GroupAnonymousBot, the name in
+``author_signature``). Notices about one operator's own action (a usage hint, "already taken",
+"no ticket here") are ephemeral messages only they see (Bot API 10.2); the outbox posts them
+visibly when Telegram refuses that.
+"""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from contextlib import suppress
 
@@ -33,7 +41,34 @@ RELAYED = {
     ContentType.ANIMATION,
     ContentType.STICKER,
 }
-_in_topic = F.message_thread_id.is_not(None) & F.from_user.is_bot.is_(False)
+log = logging.getLogger(__name__)
+
+
+def _in_topic(message: Message) -> bool:
+    """A message of an operator (not a bot, not a service message's author) inside a topic."""
+    return message.message_thread_id is not None and operator_name(message) is not None
+
+
+def operator_name(message: Message) -> str | None:
+    """Who wrote it: the member, the anonymous administrator's signature (or the group's
+    title), or ``None`` for a bot."""
+    if _anonymous(message):
+        return message.author_signature or message.chat.title or str(message.chat.id)
+    if message.from_user is None or message.from_user.is_bot:
+        return None
+    return message.from_user.full_name
+
+
+def _anonymous(message: Message) -> bool:
+    """Posted by an administrator as the group itself (only administrators can)."""
+    return message.sender_chat is not None and message.sender_chat.id == message.chat.id
+
+
+def _receiver(message: Message) -> int | None:
+    """Whom a notice about this message may be shown to alone (nobody, for an anonymous one)."""
+    if _anonymous(message) or message.from_user is None:
+        return None
+    return message.from_user.id
 
 
 def create_router() -> Router:
@@ -60,18 +95,32 @@ async def on_take(
     deliverer: Deliverer,
     ops_lang: str,
 ) -> None:
-    if query.message is None or not await is_member(bot, query.message.chat.id, query.from_user):
-        await query.answer(phrase("op_not_member", ops_lang), show_alert=True)
+    """Answered before the take (the answer has a window of seconds, and a late one is refused
+    with "query is too old": swallowed, never a reason to run the settled take again); the take,
+    its notices and the card's button removal commit together; a refusal is told to the presser.
+    """
+    card = query.message
+    member = card is not None and await is_member(bot, card.chat.id, query.from_user)
+    await _answer(query, None if member else phrase("op_not_member", ops_lang))
+    if card is None or not member:
         return
+    then = deliverer.then(event_update.update_id, buttons_off=(card.chat.id, card.message_id))
     try:
-        then = deliverer.then(event_update.update_id)
         await queue.take(callback_data.ticket, query.from_user.full_name, then=then)
     except TicketError as exc:
-        await query.answer(_problem(exc, ops_lang), show_alert=True)
+        thread = getattr(card, "message_thread_id", None)
+        notice = Reply((_problem(exc, ops_lang),))
+        await deliverer.say(card.chat.id, notice, thread_id=thread, receiver=query.from_user.id)
         return
     deliverer.wake()
-    await query.answer(phrase("op_taken_ok", ops_lang))
-    await deliverer.remove_buttons(query.message.chat.id, query.message.message_id)
+
+
+async def _answer(query: CallbackQuery, alert: str | None) -> None:
+    """Stop the button's spinner; too late (or answered already) is nothing to act on."""
+    try:
+        await query.answer(alert, show_alert=alert is not None)
+    except TelegramAPIError as exc:
+        log.info("callback query not answered query=%s: %s", query.id, exc.message)
 
 
 async def on_close(
@@ -84,9 +133,10 @@ async def on_close(
     ops_lang: str,
 ) -> None:
     ticket = await _ticket(message, bot, queue, deliverer, ops_lang)
-    if ticket is not None and message.from_user is not None:
-        name = message.from_user.full_name
-        await _act(event_update, deliverer, ops_lang, ticket, queue.close, name, command.args)
+    name = operator_name(message)
+    if ticket is not None and name is not None:
+        act = _Act(event_update, deliverer, ops_lang, ticket, _receiver(message))
+        await act(queue.close, name, command.args)
 
 
 async def on_transfer(
@@ -110,10 +160,11 @@ async def on_transfer(
         and not reply.from_user.is_bot
         else (command.args or "").strip()
     )
+    act = _Act(event_update, deliverer, ops_lang, ticket, _receiver(message))
     if not colleague:
-        await deliverer.say_ticket(ticket.id, Reply((phrase("op_transfer_usage", ops_lang),)))
+        await act.tell(phrase("op_transfer_usage", ops_lang))
         return
-    await _act(event_update, deliverer, ops_lang, ticket, queue.transfer, colleague)
+    await act(queue.transfer, colleague)
 
 
 async def on_operator_message(
@@ -123,17 +174,19 @@ async def on_operator_message(
     deliverer: Deliverer,
     ops_lang: str,
 ) -> None:
-    """Whatever an operator writes in a ticket's topic goes to the person (a closed ticket's
-    refusal, ``TicketClosedError``, is told in the topic by :func:`_act`)."""
+    """Whatever an operator writes in a ticket's topic goes to the person, copied as it is
+    (copyMessage keeps the operator's formatting, links and media); the text is what the
+    transcript keeps. A closed ticket's refusal is told to the operator by :class:`_Act`."""
     ticket = await _topic_ticket(message, queue)
-    if ticket is None or message.from_user is None:
+    name = operator_name(message)
+    if ticket is None or name is None:
         return  # a topic that is not a ticket's: operators talking among themselves
     text = (
         message.text or message.caption or phrase("op_media", ops_lang, kind=message.content_type)
     )
-    copy = None if message.text else CopySource(message.chat.id, message.message_id)
-    name = message.from_user.full_name
-    await _act(event_update, deliverer, ops_lang, ticket, queue.reply, name, text, copy=copy)
+    copy = CopySource(message.chat.id, message.message_id)
+    act = _Act(event_update, deliverer, ops_lang, ticket, _receiver(message))
+    await act(queue.reply, name, text, copy=copy)
 
 
 async def on_unknown_press(query: CallbackQuery) -> None:
@@ -153,16 +206,22 @@ async def is_member(bot: Bot, chat_id: int, user: User) -> bool:
 async def _ticket(
     message: Message, bot: Bot, queue: OperatorQueue, deliverer: Deliverer, lang: str
 ) -> TicketView | None:
-    """The topic's ticket for a member's command; otherwise a short reply in the topic."""
+    """The topic's ticket for a member's command; otherwise a short reply to its author."""
     notice = ""
     ticket = await _topic_ticket(message, queue)
-    if message.from_user is None or not await is_member(bot, message.chat.id, message.from_user):
+    user = message.from_user
+    if not _anonymous(message) and (
+        user is None or not await is_member(bot, message.chat.id, user)
+    ):
         notice = phrase("op_not_member", lang)
     elif ticket is None:
         notice = phrase("op_no_ticket", lang)
     if not notice:
         return ticket
-    await deliverer.say(message.chat.id, Reply((notice,)), thread_id=message.message_thread_id)
+    thread = message.message_thread_id
+    await deliverer.say(
+        message.chat.id, Reply((notice,)), thread_id=thread, receiver=_receiver(message)
+    )
     return None
 
 
@@ -172,22 +231,38 @@ async def _topic_ticket(message: Message, queue: OperatorQueue) -> TicketView | 
     return await queue.by_external_ref(topic_ref(message.chat.id, message.message_thread_id))
 
 
-async def _act(
-    update: Update,
-    deliverer: Deliverer,
-    lang: str,
-    ticket: TicketView,
-    action: Callable[..., Awaitable[list[Outgoing]]],
-    *args: object,
-    copy: CopySource | None = None,
-) -> None:
-    """Run a queue action, its outbox rows in its transaction; a refusal is told in the topic."""
-    try:
-        await action(ticket.id, *args, then=deliverer.then(update.update_id, copy))
-    except TicketError as exc:
-        await deliverer.say_ticket(ticket.id, Reply((_problem(exc, lang),)))
-        return
-    deliverer.wake()
+class _Act:
+    """Runs queue actions for one operator's message in a ticket's topic."""
+
+    def __init__(
+        self,
+        update: Update,
+        deliverer: Deliverer,
+        lang: str,
+        ticket: TicketView,
+        receiver: int | None,
+    ) -> None:
+        self._update, self._deliverer, self._lang = update, deliverer, lang
+        self._ticket, self._receiver = ticket, receiver
+
+    async def __call__(
+        self,
+        action: Callable[..., Awaitable[list[Outgoing]]],
+        *args: object,
+        copy: CopySource | None = None,
+    ) -> None:
+        """The action with its outbox rows in its transaction; a refusal is told to the author."""
+        then = self._deliverer.then(self._update.update_id, copy)
+        try:
+            await action(self._ticket.id, *args, then=then)
+        except TicketError as exc:
+            await self.tell(_problem(exc, self._lang))
+            return
+        self._deliverer.wake()
+
+    async def tell(self, notice: str) -> None:
+        """A notice for the author alone (ephemeral), in the ticket's topic."""
+        await self._deliverer.say_ticket(self._ticket.id, Reply((notice,)), receiver=self._receiver)
 
 
 def _problem(exc: TicketError, lang: str) -> str:

@@ -78,6 +78,7 @@ async def running(db_url: str, redis_url: str | None = None) -> AsyncIterator[Ap
                 mode="webhook",
                 webhook_url=url + WEBHOOK_PATH,
                 webhook_secret=SECRET,  # type: ignore[arg-type]
+                local_server=fake.local_mode,
                 chat_per_second=100.0,
             ),
         )

@@ -102,6 +102,7 @@ def make_settings(
         "mode": mode,
         "webhook_url": url + WEBHOOK_PATH,
         "webhook_secret": SECRET,
+        "local_server": fake.local_mode,
         "poll_timeout": 5,
         "chat_per_second": 100.0,
         "group_per_minute": 6000.0,
