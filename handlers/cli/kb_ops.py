@@ -7,11 +7,17 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import learning
 from bot.app import prepare_database
+from bot.settings import Settings
 from bot.storage import knowledge as rows
 from bot.storage.db import create_engine, create_sessionmaker, database_url
 from bot.storage.delivery import default_replica
@@ -20,7 +26,7 @@ from handlers.cli._runner import run, settings_or_exit
 from knowledge.base import KnowledgeBase
 from knowledge.errors import KnowledgeError
 from knowledge.holder import content_hash
-from knowledge.loader import load_corpus
+from knowledge.loader import Corpus, load_corpus
 
 
 def add_parsers(kb_sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -48,25 +54,36 @@ def add_parsers(kb_sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         verdict.set_defaults(func=lambda a, s=status: run(_verdict(a, s)))
 
 
+@asynccontextmanager
+async def _database(settings: Settings) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    """Sessions of the configured database, which must be at the code's schema."""
+    db = create_engine(database_url(settings.database))
+    try:
+        await prepare_database(db, upgrade=False)
+        yield create_sessionmaker(db)
+    finally:
+        await db.dispose()
+
+
+async def _corpus(sessions: async_sessionmaker[AsyncSession], folder: Path | None) -> Corpus:
+    """The corpus with the approved phrasings, as a server loads it."""
+    async with sessions() as session:
+        phrasings = await rows.approved_phrasings(session)
+    return load_corpus(folder, phrasings=phrasings)
+
+
 async def _reload(_args: argparse.Namespace) -> int:
     settings = settings_or_exit()
     folder = settings.knowledge_dir
     if folder is not None and not folder.is_dir():
         raise KnowledgeError(f"articles folder not found: {folder}; servers keep what they have")
-    db = create_engine(database_url(settings.database))
-    try:
-        await prepare_database(db, upgrade=False)
-        sessions = create_sessionmaker(db)
-        async with sessions() as session:
-            phrasings = await rows.approved_phrasings(session)
-        corpus = load_corpus(folder, phrasings=phrasings)  # the servers will read the same
+    async with _database(settings) as sessions:
+        corpus = await _corpus(sessions, folder)  # as the servers will read it
         for error in corpus.errors:
             print(f"skipped {error.path}: {error.reason}", file=sys.stderr)
         async with sessions.begin() as session:
             by = f"helpbot kb reload ({default_replica()})"
             number = await rows.request_reload(session, by, datetime.now(UTC))
-    finally:
-        await db.dispose()
     print(
         f"reload #{number} asked: every server loads version {content_hash(corpus.entries)} "
         f"({len(corpus.entries)} entries, {len(corpus.errors)} file(s) skipped) within "
@@ -77,17 +94,10 @@ async def _reload(_args: argparse.Namespace) -> int:
 
 async def _suggestions(args: argparse.Namespace) -> int:
     settings = settings_or_exit()
-    db = create_engine(database_url(settings.database))
-    try:
-        await prepare_database(db, upgrade=False)
-        sessions = create_sessionmaker(db)
-        async with sessions() as session:
-            phrasings = await rows.approved_phrasings(session)
-        corpus = load_corpus(settings.knowledge_dir, phrasings=phrasings)
+    async with _database(settings) as sessions:
+        corpus = await _corpus(sessions, settings.knowledge_dir)
         kb = KnowledgeBase.from_corpus(corpus, settings.knowledge_cache_dir)
         found = await learning.suggestions(sessions, kb, min_count=args.min_count)
-    finally:
-        await db.dispose()
     if args.json:
         print(json.dumps([_suggestion_json(s) for s in found], ensure_ascii=False, indent=2))
         return 0
@@ -129,15 +139,10 @@ async def _verdict(args: argparse.Namespace, status: PhrasingStatus) -> int:
     ids = {e.id for e in load_corpus(settings.knowledge_dir).entries}
     if args.entry_id not in ids:
         raise KnowledgeError(f"no entry {args.entry_id!r} in the knowledge base (kb list)")
-    db = create_engine(database_url(settings.database))
-    try:
-        await prepare_database(db, upgrade=False)
-        async with create_sessionmaker(db).begin() as session:
-            now = datetime.now(UTC)
-            by = f"helpbot kb {status.value} ({default_replica()})"
-            await rows.decide_phrasing(session, args.entry_id, question, status, by, now)
-    finally:
-        await db.dispose()
+    async with _database(settings) as sessions, sessions.begin() as session:
+        now = datetime.now(UTC)
+        by = f"helpbot kb {status.value} ({default_replica()})"
+        await rows.decide_phrasing(session, args.entry_id, question, status, by, now)
     print(f"{status.value}: {question!r} for {args.entry_id}")
     if getattr(args, "reload", False):
         return await _reload(args)
