@@ -44,7 +44,7 @@ async def test_migrations_go_up_down_and_up_again(empty_db_url: str) -> None:
     try:
         assert await migrate.current(engine) is None
         await migrate.upgrade(engine)
-        assert await migrate.current(engine) == migrate.head() == "0007"
+        assert await migrate.current(engine) == migrate.head() == "0008"
         async with engine.connect() as conn:
             assert await conn.run_sync(_tables) >= TABLES
         await migrate.downgrade(engine, "base")
@@ -167,7 +167,7 @@ async def test_the_inbound_seen_records_are_kept_in_the_inbox_when_the_table_goe
 ) -> None:
     engine = create_engine(db_url)
     try:
-        await migrate.downgrade(engine, "0006")
+        await migrate.downgrade(engine, "0007")
         async with engine.begin() as conn:
             await conn.execute(
                 text(

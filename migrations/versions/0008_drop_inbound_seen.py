@@ -5,8 +5,8 @@ update, a Bitrix24 event) and settled in the engine's transaction, so a second t
 the same thing again. Its rows are kept as settled inbox rows (where the inbox does not hold
 that key already), so nothing it remembered is forgotten.
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-12-07
 """
 
@@ -17,8 +17,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0007"
-down_revision: str | None = "0006"
+revision: str = "0008"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
