@@ -45,11 +45,7 @@ def create_services(
     settings: Settings, *, kb: KnowledgeBase | None = None, clock: Clock | None = None
 ) -> Services:
     """Wire the services; the database is not touched until first used."""
-    kb = (
-        kb
-        if kb is not None
-        else KnowledgeBase.load(settings.knowledge_dir, settings.knowledge_cache_dir)
-    )
+    kb = kb if kb is not None else load_knowledge(settings)
     clock = clock or SystemClock()
     db = create_engine(database_url(settings.database), echo=settings.database.echo)
     sessions = create_sessionmaker(db)
@@ -57,19 +53,31 @@ def create_services(
     health.collect_queue(metrics, sessions, clock)
     engine_settings = EngineSettings(settings.conversation, settings.hours, settings.kb.public_url)
     engine = ConversationEngine(kb, sessions, clock, engine_settings, metrics)
-    queue = create_queue(settings, sessions, clock)
+    queue = create_queue(settings, sessions, clock, kb)
     return Services(settings, kb, db, sessions, clock, engine, queue, metrics)
 
 
+def load_knowledge(settings: Settings) -> KnowledgeBase:
+    """The knowledge base the settings name (KNOWLEDGE_DIR, the index cache)."""
+    return KnowledgeBase.load(settings.knowledge_dir, settings.knowledge_cache_dir)
+
+
 def create_queue(
-    settings: Settings, sessions: async_sessionmaker[AsyncSession], clock: Clock
+    settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+    clock: Clock,
+    kb: KnowledgeBase | None = None,
 ) -> OperatorQueue:
+    """The operator queue; without ``kb`` case cards show entry ids and entries cannot be sent."""
     return OperatorQueue(
         sessions,
         clock,
         reflag_after=timedelta(minutes=settings.queue.reflag_minutes),
         operator_language=settings.conversation.language,
         max_text=settings.conversation.max_text,
+        zone=settings.hours.timezone,
+        public_url=settings.kb.public_url,
+        kb=kb,
     )
 
 
@@ -92,13 +100,17 @@ async def open_services(
 
 @asynccontextmanager
 async def open_queue(
-    settings: Settings, *, upgrade: bool = False, clock: Clock | None = None
+    settings: Settings,
+    *,
+    upgrade: bool = False,
+    clock: Clock | None = None,
+    kb: KnowledgeBase | None = None,
 ) -> AsyncIterator[OperatorQueue]:
-    """Only the operator queue (no knowledge base): for operator tools and reports."""
+    """The operator queue alone (a knowledge base only when given): for operator tools."""
     db = create_engine(database_url(settings.database), echo=settings.database.echo)
     try:
         await prepare_database(db, upgrade=upgrade)
-        yield create_queue(settings, create_sessionmaker(db), clock or SystemClock())
+        yield create_queue(settings, create_sessionmaker(db), clock or SystemClock(), kb)
     finally:
         await db.dispose()
 

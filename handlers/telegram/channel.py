@@ -178,6 +178,8 @@ def create_telegram_channel(services: Services) -> TelegramChannel:
         operator_chat_id=ops_chat,
         operator_language=lang,
         wake=ready.set,
+        zone=settings.hours.timezone,
+        public_url=settings.kb.public_url,
     )
     topics = Topics(bot, services.queue, ops_chat, lang) if ops_chat is not None else None
     redis: Any = None
@@ -202,6 +204,7 @@ def create_telegram_channel(services: Services) -> TelegramChannel:
         storage=fsm_storage(redis),
         engine=services.engine,
         queue=services.queue,
+        kb=services.kb,
         deliverer=deliverer,
         links=EntryLinks(e.id for e in services.kb.entries),
         ops_chat_id=ops_chat,

@@ -10,18 +10,17 @@ from typing import Any
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.cases import card_reply, load_case
 from bot.clock import Clock
 from bot.engine import Effect, Outgoing, Target
 from bot.engine.core import AfterTurn
-from bot.queue import ticket_view, transcript_lines
 from bot.replies import Reply
 from bot.storage import delivery
 from bot.storage.models import DeliveryStatus, OutboxMessage, TicketStatus
 from bot.texts import phrase
-from handlers.telegram.callbacks import TakeData
-from handlers.telegram.render import markup_params, message_params
+from handlers.telegram.callbacks import TakeData, TakeOverData
+from handlers.telegram.render import markup_params, message_params, render
 from knowledge.base import KnowledgeBase
-from knowledge.model import Link
 
 log = logging.getLogger(__name__)
 
@@ -31,9 +30,9 @@ _NOTICES = {
     Effect.TICKET_TRANSFERRED: "op_ticket_transferred",
     Effect.CLOSE_TICKET: "op_ticket_closed",
 }
-CARD = "card"  # the ticket card in a topic, with the «Взять» button
-MATCHES = 3  # entries listed on a ticket card
-TRANSCRIPT_LINES = 20  # the newest lines of the transcript on a ticket card
+CARD = "card"  # the ticket's case card, the first message of its topic
+CARD_EDIT = "card_edit"  # the card brought up to date in place (rendered when sent)
+TRANSCRIPT_LINES = 20  # the newest lines of the transcript on a ticket card, at most
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,11 +58,15 @@ class OutboxRows:
         *,
         operator_chat_id: int | None,
         operator_language: str,
+        zone: str = "UTC",
+        public_url: str = "",
     ) -> None:
         self._clock = clock
         self._kb = kb
         self._ops = operator_chat_id
         self._lang = operator_language
+        self._zone = zone
+        self._public_url = public_url
 
     @property
     def operators(self) -> bool:
@@ -75,6 +78,7 @@ class OutboxRows:
     ) -> list[OutboxMessage]:
         """Add every call ``out`` needs; ``copy`` relays that message for the relayed item."""
         rows: list[OutboxMessage] = []
+        changed: dict[int, bool] = {}  # tickets whose card changed → a new card was sent
         for item in out:
             if item.channel != CHANNEL:
                 continue
@@ -82,6 +86,16 @@ class OutboxRows:
                 rows.extend(self._to_person(item, copy))
             elif self._ops is not None:
                 rows.extend(await self._to_operators(session, item, copy))
+            if item.ticket_id is not None and (
+                item.target is Target.OPERATORS or item.operator is not None
+            ):
+                fresh = item.effect is Effect.OPEN_TICKET
+                changed[item.ticket_id] = changed.get(item.ticket_id, False) or fresh
+        for ticket, fresh in changed.items():
+            if not fresh and self._ops is not None:
+                rows.append(
+                    self._row(str(self._ops), ticket, "editMessageText", {}, kind=CARD_EDIT)
+                )
         if rows:
             await delivery.add_outbox(session, rows)
         return rows
@@ -96,41 +110,69 @@ class OutboxRows:
                 row.params = {**row.params, "message_thread_id": thread_id}
         return rows
 
-    def topic(self, ticket: int, reply: Reply, kind: str = "") -> list[OutboxMessage]:
-        """A notice in the ticket's topic (no rows without an operators' group)."""
+    def topic(
+        self,
+        ticket: int,
+        reply: Reply,
+        kind: str = "",
+        markup: InlineKeyboardMarkup | None = None,
+    ) -> list[OutboxMessage]:
+        """A notice in the ticket's topic (no rows without an operators' group); ``markup`` is a
+        keyboard of the adapter's own (the ``/kb`` results) on its last message."""
         if self._ops is None:
             return []
         rows = self._rows(str(self._ops), ticket, reply, to_topic=True, kind=kind)
-        if kind == CARD and rows:
-            take = InlineKeyboardButton(
-                text=phrase("op_btn_take", self._lang), callback_data=TakeData(ticket=ticket).pack()
-            )
-            markup = InlineKeyboardMarkup(inline_keyboard=[[take]])
+        if markup is not None and rows:
             rows[-1].params = {**rows[-1].params, "reply_markup": markup_params(markup)}
         return rows
 
     def call(self, chat_id: int | str, method: str, params: dict[str, Any]) -> OutboxMessage:
         return self._row(str(chat_id), None, method, params)
 
-    async def card(self, session: AsyncSession, ticket_id: int, summary: Reply | None) -> Reply:
-        """The ticket card: the engine's summary, the transcript and the closest entries."""
-        view = await ticket_view(session, ticket_id)
-        lines = await transcript_lines(session, ticket_id)
-        blocks = list(summary.blocks if summary else ())
-        said = [
-            f"{phrase(f'op_who_{line.author}', self._lang)}: {_short(line.text or line.payload)}"
-            for line in lines[-TRANSCRIPT_LINES:]
-            if line.text or line.payload
+    async def card(self, session: AsyncSession, ticket_id: int) -> dict[str, Any]:
+        """``sendMessage`` parameters of the ticket's case card (:mod:`bot.cases`): one message,
+        the transcript shortened to fit, with «Взять» while it waits and «Забрать» (a
+        supervisor's take-over) while someone holds it."""
+        case = await load_case(
+            session,
+            ticket_id,
+            now=self._clock.now(),
+            zone=self._zone,
+            lang=self._lang,
+            kb=self._kb,
+            public_url=self._public_url,
+        )
+        hint = phrase("op_card_hint", self._lang)
+        for lines in range(min(TRANSCRIPT_LINES, len(case.lines)), -1, -1):
+            reply = card_reply(case, self._lang, lines=lines)
+            reply = Reply((*reply.blocks, hint), reply.title, reply.links)
+            if len(render(reply)) == 1:
+                break
+        params = message_params(reply)[0]
+        button = None
+        if case.status == TicketStatus.WAITING:
+            button = InlineKeyboardButton(
+                text=phrase("op_btn_take", self._lang),
+                callback_data=TakeData(ticket=ticket_id).pack(),
+            )
+        elif case.status == TicketStatus.TAKEN:
+            button = InlineKeyboardButton(
+                text=phrase("op_btn_take_over", self._lang),
+                callback_data=TakeOverData(ticket=ticket_id).pack(),
+            )
+        if button is not None:
+            markup = InlineKeyboardMarkup(inline_keyboard=[[button]])
+            params["reply_markup"] = markup_params(markup)
+        return params
+
+    async def card_rows(self, session: AsyncSession, ticket_id: int) -> list[OutboxMessage]:
+        """The card as the first message of the ticket's topic."""
+        if self._ops is None:
+            return []
+        params = await self.card(session, ticket_id)
+        return [
+            self._row(str(self._ops), ticket_id, "sendMessage", params, to_topic=True, kind=CARD)
         ]
-        if said:
-            blocks.append(phrase("op_transcript", self._lang) + "\n" + "\n".join(said))
-        matches = self._kb.search(view.question, MATCHES) if self._kb and view.question else []
-        if matches:
-            titles = "\n".join(f"• {m.entry.title} ({m.score:.2f})" for m in matches)
-            blocks.append(phrase("op_matches", self._lang) + "\n" + titles)
-        blocks.append(phrase("op_card_hint", self._lang))
-        links = tuple(Link(m.entry.title, m.entry.url) for m in matches if m.entry.url)
-        return Reply(tuple(blocks), links=links)
 
     def _to_person(self, item: Outgoing, copy: CopySource | None) -> list[OutboxMessage]:
         if item.effect is not None or item.reply is None:
@@ -146,7 +188,7 @@ class OutboxRows:
             return []
         ticket = item.ticket_id
         if item.effect is Effect.OPEN_TICKET:
-            return self.topic(ticket, await self.card(session, ticket, item.reply), kind=CARD)
+            return await self.card_rows(session, ticket)
         if item.effect is Effect.RELAY_TO_OPERATOR and copy is not None:
             return [self._copy_row(str(self._ops), ticket, ticket, copy)]
         text = _NOTICES.get(item.effect) if item.effect else None
@@ -216,12 +258,19 @@ class Deliverer:
         operator_chat_id: int | None,
         operator_language: str,
         wake: Callable[[], None],
+        zone: str = "UTC",
+        public_url: str = "",
     ) -> None:
         self._sessions = sessions
         self._clock = clock
         self._lang = operator_language
         self._rows = OutboxRows(
-            clock, kb, operator_chat_id=operator_chat_id, operator_language=operator_language
+            clock,
+            kb,
+            operator_chat_id=operator_chat_id,
+            operator_language=operator_language,
+            zone=zone,
+            public_url=public_url,
         )
         self.wake = wake
 
@@ -250,9 +299,11 @@ class Deliverer:
         """A reply of the adapter's own (help, "text only"), to a chat or one of its topics."""
         await self.store(self._rows.message(chat_id, reply, thread_id))
 
-    async def say_ticket(self, ticket_id: int, reply: Reply) -> None:
+    async def say_ticket(
+        self, ticket_id: int, reply: Reply, markup: InlineKeyboardMarkup | None = None
+    ) -> None:
         """A notice in the ticket's topic in the operators' group."""
-        await self.store(self._rows.topic(ticket_id, reply))
+        await self.store(self._rows.topic(ticket_id, reply, markup=markup))
 
     async def remove_buttons(self, chat_id: int, message_id: int) -> None:
         await self.store(
@@ -279,19 +330,19 @@ class Deliverer:
         if not self._rows.operators:
             return
         async with self._sessions.begin() as session:
-            view = await ticket_view(session, ticket_id)
-            summary = phrase(
-                "op_ticket_new",
-                self._lang,
-                ticket=view.id,
-                name=view.person,
-                question=view.question,
-            )
-            card = await self._rows.card(session, ticket_id, Reply((summary,)))
-            kind = CARD if view.status == TicketStatus.WAITING else ""
-            rows = self._rows.topic(ticket_id, card, kind=kind)
+            rows = await self._rows.card_rows(session, ticket_id)
             await delivery.add_outbox(session, rows)
         self._stored(rows)
+
+    async def card_edit(self, ticket_id: int) -> dict[str, Any] | None:
+        """``editMessageText`` parameters that bring the ticket's card up to date, or ``None``
+        when its card was never sent (nothing to edit)."""
+        async with self._sessions() as session:
+            sent = await delivery.sent_id_of(session, CHANNEL, ticket_id, CARD)
+            if sent is None:
+                return None
+            params = await self._rows.card(session, ticket_id)
+        return {**params, "message_id": int(sent)}
 
     async def store(self, rows: list[OutboxMessage]) -> None:
         if not rows:
@@ -304,8 +355,3 @@ class Deliverer:
         if rows:
             log.debug("outbox rows stored count=%d first=%s", len(rows), rows[0].id)
             self.wake()
-
-
-def _short(text: str | None, limit: int = 300) -> str:
-    text = " ".join((text or "").split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -26,6 +26,7 @@ from aiogram.methods import (
     CloseForumTopic,
     CopyMessage,
     EditMessageReplyMarkup,
+    EditMessageText,
     SendMessage,
     TelegramMethod,
 )
@@ -39,7 +40,7 @@ from bot.sendlimits import SharedSendLimits
 from bot.settings import TelegramSettings
 from bot.storage import delivery
 from bot.storage.models import DeliveryStatus, OutboxMessage
-from handlers.telegram.delivery import CHANNEL, Deliverer
+from handlers.telegram.delivery import CARD_EDIT, CHANNEL, Deliverer
 from handlers.telegram.topics import Topics
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,7 @@ METHODS: dict[str, type[TelegramMethod[Any]]] = {
     "copyMessage": CopyMessage,
     "closeForumTopic": CloseForumTopic,
     "editMessageReplyMarkup": EditMessageReplyMarkup,
+    "editMessageText": EditMessageText,
 }
 BATCH = 200  # rows read per pass
 IDLE = 1.0  # seconds between passes when nothing is due: rows another process stored
@@ -188,6 +190,12 @@ class OutboxWorker:
             log.error("outbox row for a topic without an operators' group outbox=%s", row.id)
             await self._finish(row, DeliveryStatus.FAILED, error="no operators' group")
             return True
+        if row.kind == CARD_EDIT:  # rendered now: the card as it is when the edit goes out
+            edit = None if row.ticket_id is None else await self._deliverer.card_edit(row.ticket_id)
+            if edit is None:
+                await self._finish(row, DeliveryStatus.DONE, error="no card to edit")
+                return True
+            row.params = edit
         if not row.chat_id.startswith("-") and await self._blocked(row.chat_id):
             log.info("outbox row skipped, the person blocked the bot outbox=%s", row.id)
             await self._finish(row, DeliveryStatus.FAILED, error="the person blocked the bot")
@@ -252,6 +260,10 @@ class OutboxWorker:
         text = exc.message.lower()
         if "message is not modified" in text:
             await self._finish(row, DeliveryStatus.DONE)
+            return True
+        if row.kind == CARD_EDIT and "message to edit not found" in text:
+            log.info("ticket card gone, not edited outbox=%s ticket=%s", row.id, row.ticket_id)
+            await self._finish(row, DeliveryStatus.DONE, error=exc.message)
             return True
         if row.to_topic and row.ticket_id is not None and self._topics is not None:
             if any(gone in text for gone in _TOPIC_GONE):
