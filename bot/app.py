@@ -20,6 +20,7 @@ from bot.settings import Settings
 from bot.storage import migrate
 from bot.storage.db import create_engine, create_sessionmaker, database_url
 from knowledge.base import KnowledgeBase
+from knowledge.holder import KnowledgeHolder, build, holding
 
 log = logging.getLogger(__name__)
 
@@ -29,13 +30,18 @@ class Services:
     """Everything an adapter needs; close with :meth:`aclose` (or use :func:`open_services`)."""
 
     settings: Settings
-    kb: KnowledgeBase
+    knowledge: KnowledgeHolder  # the base in use: take ``.current`` once per question
     db: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
     clock: Clock
     engine: ConversationEngine
     queue: OperatorQueue
     metrics: Metrics
+
+    @property
+    def kb(self) -> KnowledgeBase:
+        """The knowledge base in use now (a reload may replace it: do not keep it)."""
+        return self.knowledge.current
 
     async def aclose(self) -> None:
         await self.db.dispose()
@@ -45,16 +51,22 @@ def create_services(
     settings: Settings, *, kb: KnowledgeBase | None = None, clock: Clock | None = None
 ) -> Services:
     """Wire the services; the database is not touched until first used."""
-    kb = kb if kb is not None else load_knowledge(settings)
     clock = clock or SystemClock()
+    if kb is not None:
+        knowledge = holding(kb)
+    else:
+        # No approved phrasings yet: the database is not opened here; the first reload adds them.
+        knowledge = KnowledgeHolder(
+            *build(settings.knowledge_dir, settings.knowledge_cache_dir, clock.now())
+        )
     db = create_engine(database_url(settings.database), echo=settings.database.echo)
     sessions = create_sessionmaker(db)
     metrics = Metrics.create()
     health.collect_queue(metrics, sessions, clock)
     engine_settings = EngineSettings(settings.conversation, settings.hours, settings.kb.public_url)
-    engine = ConversationEngine(kb, sessions, clock, engine_settings, metrics)
-    queue = create_queue(settings, sessions, clock, kb)
-    return Services(settings, kb, db, sessions, clock, engine, queue, metrics)
+    engine = ConversationEngine(knowledge, sessions, clock, engine_settings, metrics)
+    queue = create_queue(settings, sessions, clock, knowledge)
+    return Services(settings, knowledge, db, sessions, clock, engine, queue, metrics)
 
 
 def load_knowledge(settings: Settings) -> KnowledgeBase:
@@ -66,7 +78,7 @@ def create_queue(
     settings: Settings,
     sessions: async_sessionmaker[AsyncSession],
     clock: Clock,
-    kb: KnowledgeBase | None = None,
+    kb: KnowledgeBase | KnowledgeHolder | None = None,
 ) -> OperatorQueue:
     """The operator queue; without ``kb`` case cards show entry ids and entries cannot be sent."""
     return OperatorQueue(

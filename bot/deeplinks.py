@@ -14,6 +14,8 @@ import re
 from collections.abc import Iterable
 from urllib.parse import quote
 
+from knowledge.base import KnowledgeBase
+from knowledge.holder import KnowledgeHolder
 from knowledge.model import Entry, Link
 
 HELP_CENTER_PATH = "/kb"  # where `helpbot serve` serves the help center
@@ -50,11 +52,18 @@ def start_link(bot_username: str, entry_id: str) -> str:
 
 
 class EntryLinks:
-    """Resolves start payloads back to entry ids, for the entries it was built with."""
+    """Resolves start payloads back to entry ids: of the given entries, or of the knowledge base
+    a holder has in use (followed across reloads)."""
 
-    def __init__(self, entry_ids: Iterable[str]) -> None:
-        self._by_token = {entry_token(entry_id): entry_id for entry_id in entry_ids}
+    def __init__(self, entries: Iterable[str] | KnowledgeHolder) -> None:
+        self._holder = entries if isinstance(entries, KnowledgeHolder) else None
+        self._kb: KnowledgeBase | None = None
+        ids = () if isinstance(entries, KnowledgeHolder) else entries
+        self._by_token = {entry_token(entry_id): entry_id for entry_id in ids}
 
     def resolve(self, payload: str) -> str | None:
         """The entry a payload names, or ``None`` for a foreign or stale payload."""
+        if self._holder is not None and self._holder.current is not self._kb:
+            self._kb = kb = self._holder.current
+            self._by_token = {entry_token(e.id): e.id for e in kb.entries}
         return self._by_token.get(payload.strip())

@@ -7,11 +7,10 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.storage import audit
-from bot.storage.models import Ticket, TicketStatus
+from bot.storage import audit, tickets
+from bot.storage.models import TicketStatus
 
 TAKES = frozenset({"take", "force_take"})
 
@@ -40,12 +39,7 @@ async def per_operator(
 ) -> tuple[OperatorFigures, ...]:
     """Each operator's figures from the audit and the tickets created in the period."""
     actions = await audit.all_actions(session, since, until)
-    query = select(Ticket)
-    if since is not None:
-        query = query.where(Ticket.created_at >= since)
-    if until is not None:
-        query = query.where(Ticket.created_at < until)
-    rows = list(await session.scalars(query))
+    rows = await tickets.created_between(session, since, until)
     names = sorted({a.operator for a in actions} | {t.operator for t in rows if t.operator})
     out = []
     for name in names:

@@ -34,6 +34,7 @@ from bot.storage import audit, repo, tickets
 from bot.storage.models import Author, Contact, Conversation, Message, State, Ticket, TicketStatus
 from bot.texts import phrase
 from knowledge.base import KnowledgeBase
+from knowledge.holder import KnowledgeHolder, holding
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +96,7 @@ class OperatorQueue:
         max_text: int = 4000,
         zone: str = "UTC",
         public_url: str = "",
-        kb: KnowledgeBase | None = None,
+        kb: KnowledgeBase | KnowledgeHolder | None = None,
     ) -> None:
         self._sessions = sessions
         self._clock = clock
@@ -106,7 +107,12 @@ class OperatorQueue:
         self.zone = zone  # HOURS_TIMEZONE: where operators read times
         self.language = operator_language
         self._public_url = public_url
-        self._kb = kb
+        self._knowledge = holding(kb) if kb is not None else None  # a reload swaps its base
+
+    @property
+    def kb(self) -> KnowledgeBase | None:
+        """The knowledge base in use now (``None`` when the queue was made without one)."""
+        return self._knowledge.current if self._knowledge is not None else None
 
     async def case(self, ticket_id: int) -> CaseCard:
         """The ticket's case card (:mod:`bot.cases`)."""
@@ -121,7 +127,7 @@ class OperatorQueue:
             now=self._clock.now(),
             zone=self.zone,
             lang=self._lang,
-            kb=self._kb,
+            kb=self.kb,
             public_url=self._public_url,
         )
 
@@ -218,13 +224,14 @@ class OperatorQueue:
     ) -> list[Outgoing]:
         """Send a knowledge-base entry's answer card to the person in one step; the pairing
         question → entry is stored, and counts as resolved when the ticket is closed."""
-        entry = self._kb.get(entry_id) if self._kb is not None else None
-        if self._kb is None or entry is None:
+        kb = self.kb
+        entry = kb.get(entry_id) if kb is not None else None
+        if kb is None or entry is None:
             raise TicketError(ticket_id, f"no knowledge-base entry {entry_id!r}")
         async with self._sessions() as session:
             ticket = await _existing(session, ticket_id)
             conversation = await _conversation(session, ticket)
-        answer = self._kb.answer_for(entry.id, ticket.question)
+        answer = kb.answer_for(entry.id, ticket.question)
         card = answer_reply(answer, conversation.lang, public_url=self._public_url)
         card = Reply(card.blocks, card.title, card.links)  # an operator's card asks nothing
         return await self._answer(ticket_id, operator, card, "send_entry", force, then, entry.id)
@@ -362,12 +369,7 @@ class OperatorQueue:
         self, since: datetime | None = None, until: datetime | None = None
     ) -> QueueFigures:
         async with self._sessions() as session:
-            query = select(Ticket)
-            if since is not None:
-                query = query.where(Ticket.created_at >= since)
-            if until is not None:
-                query = query.where(Ticket.created_at < until)
-            rows = list(await session.scalars(query))
+            rows = await tickets.created_between(session, since, until)
             open_now = await tickets.list_tickets(session, tickets.OPEN_STATUSES, limit=100_000)
             operators = await per_operator(session, since, until)
         waits = [t.taken_at - t.created_at for t in rows if t.taken_at is not None]

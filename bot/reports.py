@@ -30,6 +30,7 @@ class Gap:
     closest_id: str = ""
     closest_title: str = ""
     closest_score: float = 0.0
+    question_ids: list[int] = field(default_factory=list)  # every question of the group
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +105,7 @@ async def gaps(
             best = len(groups) - 1
         gap = groups[best]
         gap.count += 1
+        gap.question_ids.append(question_id)
         gap.reasons.update(reasons[question_id])
         if text not in gap.questions and len(gap.questions) < wordings:
             gap.questions.append(text)

@@ -6,6 +6,7 @@ import re
 from datetime import time
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -35,6 +36,12 @@ class KbSettings(BaseModel):
     """
 
     public_url: str = ""
+    # KB_WATCH: reload when a file under KNOWLEDGE_DIR changes (checked every KB_WATCH_SECONDS).
+    watch: bool = False
+    watch_seconds: float = Field(default=2.0, gt=0, le=3600)
+    # KB_SYNC_SECONDS: how often a server looks in the database for a reload another replica or
+    # `helpbot kb reload` asked for.
+    sync_seconds: float = Field(default=2.0, gt=0, le=3600)
 
     @field_validator("public_url")
     @classmethod
@@ -117,6 +124,8 @@ class TelegramSettings(BaseModel):
 
     Webhook mode needs TELEGRAM_WEBHOOK_URL (the public https address Telegram posts to; its path
     is served by the web app) and TELEGRAM_WEBHOOK_SECRET (1-256 of ``A-Za-z0-9_-``).
+    api.telegram.org delivers only to HTTPS on ports 443, 80, 88 or 8443; TELEGRAM_LOCAL_SERVER=true
+    says TELEGRAM_API_URL is one's own ``telegram-bot-api --local``, which takes any http(s) URL.
     """
 
     model_config = ConfigDict(hide_input_in_errors=True)  # inputs may be tokens
@@ -126,6 +135,7 @@ class TelegramSettings(BaseModel):
     mode: Literal["polling", "webhook"] = "polling"
     webhook_url: str = ""
     webhook_secret: SecretStr | None = None
+    local_server: bool = False  # TELEGRAM_API_URL is a `telegram-bot-api --local` server
     poll_timeout: int = Field(default=25, ge=0, le=50)  # seconds a long poll is held
     chat_per_second: float = Field(default=1.0, gt=0)  # sends to one private chat
     group_per_minute: float = Field(default=20.0, gt=0)  # sends to one group (all its topics)
@@ -158,6 +168,8 @@ class TelegramSettings(BaseModel):
         if self.enabled and self.mode == "webhook":
             if not re.match(r"https?://[^/]+", self.webhook_url):
                 raise ValueError("TELEGRAM_MODE=webhook needs TELEGRAM_WEBHOOK_URL (https://…)")
+            if not self.local_server:
+                _check_public_webhook(self.webhook_url)
             if self.webhook_secret is None:
                 raise ValueError("TELEGRAM_MODE=webhook needs TELEGRAM_WEBHOOK_SECRET")
         return self
@@ -165,6 +177,24 @@ class TelegramSettings(BaseModel):
     @property
     def enabled(self) -> bool:
         return self.bot_token is not None
+
+
+WEBHOOK_PORTS = (443, 80, 88, 8443)  # the only ports api.telegram.org delivers to
+
+
+def _check_public_webhook(url: str) -> None:
+    """api.telegram.org's own rule (telegram-bot-api WebhookActor): HTTPS, on an allowed port."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port or 443
+    except ValueError:
+        port = 0
+    if parts.scheme.lower() != "https" or port not in WEBHOOK_PORTS:
+        raise ValueError(
+            "TELEGRAM_WEBHOOK_URL must be an HTTPS address on port 443, 80, 88 or 8443 "
+            "(Telegram delivers nowhere else); with your own `telegram-bot-api --local` server "
+            "as TELEGRAM_API_URL, set TELEGRAM_LOCAL_SERVER=true"
+        )
 
 
 class OperatorSettings(BaseModel):

@@ -246,6 +246,16 @@ PHRASES: dict[str, dict[str, str]] = {
     },
     "cmd_help": {"ru": "Подсказка", "en": "Tips", "ro": "Ajutor"},
     "cmd_operator": {"ru": "Позвать оператора", "en": "Call an operator", "ro": "Cheamă operator"},
+    "cmd_close": {
+        "ru": "Закрыть обращение [заметка]",
+        "en": "Close the request [note]",
+        "ro": "Închide cererea [notă]",
+    },
+    "cmd_transfer": {
+        "ru": "Передать коллеге: /transfer Имя",
+        "en": "Hand on to a colleague: /transfer Name",
+        "ro": "Transmite unui coleg: /transfer Nume",
+    },
     # Telegram: the operators' group (in the configured language).
     "op_btn_take": {"ru": "Взять", "en": "Take", "ro": "Preiau"},
     "op_topic_name": {
@@ -281,11 +291,6 @@ PHRASES: dict[str, dict[str, str]] = {
         "en": "Request #{ticket} is closed.",
         "ro": "Cererea nr. {ticket} este închisă.",
     },
-    "op_taken_ok": {
-        "ru": "Обращение ваше.",
-        "en": "The request is yours.",
-        "ro": "Cererea e a dvs.",
-    },
     "op_already_taken": {
         "ru": "Обращение уже взял(а) {operator}.",
         "en": "{operator} has already taken it.",
@@ -316,6 +321,11 @@ PHRASES: dict[str, dict[str, str]] = {
         "en": "Not delivered: the person blocked the bot (request #{ticket}).",
         "ro": "Nelivrat: persoana a blocat botul (cererea nr. {ticket}).",
     },
+    "op_not_delivered": {
+        "ru": "Не доставлено пользователю (обращение №{ticket}): Telegram ответил «{reason}».",
+        "en": "Not delivered to the person (request #{ticket}): Telegram said “{reason}”.",
+        "ro": "Nelivrat persoanei (cererea nr. {ticket}): Telegram a răspuns „{reason}”.",
+    },
     "op_media": {
         "ru": "[вложение: {kind}]",
         "en": "[attachment: {kind}]",
@@ -323,6 +333,11 @@ PHRASES: dict[str, dict[str, str]] = {
     },
     # The help center (web pages of the knowledge base).
     "hc_title": {"ru": "Справочный центр", "en": "Help center", "ro": "Centru de ajutor"},
+    "hc_version": {
+        "ru": "Версия базы знаний {hash} от {time}",
+        "en": "Knowledge base version {hash} of {time}",
+        "ro": "Versiunea bazei de cunoștințe {hash} din {time}",
+    },
     "hc_contents": {"ru": "Содержание", "en": "Contents", "ro": "Cuprins"},
     "hc_search": {"ru": "Найти", "en": "Search", "ro": "Caută"},
     "hc_ask": {"ru": "Ваш вопрос", "en": "Your question", "ro": "Întrebarea dvs."},

@@ -17,6 +17,7 @@ from bot.app import Services
 from bot.metrics import CONTENT_TYPE, CountErrors
 from handlers.bitrix24 import BITRIX_CHANNEL, setup_bitrix
 from handlers.helpcenter import setup_helpcenter
+from handlers.kb_reload import setup_reload
 from handlers.telegram.channel import setup_telegram
 
 log = logging.getLogger(__name__)
@@ -57,7 +58,8 @@ def create_web_app(services: Services) -> tuple[web.Application, list[str]]:
     app.router.add_get(HEALTH_PATH, _health)
     app.router.add_get(READY_PATH, _ready)
     app.router.add_get(METRICS_PATH, _metrics)
-    setup_helpcenter(app, services.kb, language=services.settings.conversation.language)
+    setup_helpcenter(app, services.knowledge, language=services.settings.conversation.language)
+    setup_reload(app, services)
     ops = app[OPERATIONS] = Operations(services)
     channels = [
         name
@@ -124,7 +126,12 @@ async def _ready(request: web.Request) -> web.Response:
             failed[name] = "not started"
         elif not running(request.app):
             failed[name] = "not running"
-    body = {"ok": not failed, "failed": failed, "channels": sorted(ops.channels)}
+    body = {
+        "ok": not failed,
+        "failed": failed,
+        "channels": sorted(ops.channels),
+        "knowledge": ops.services.knowledge.version.as_dict(),
+    }
     return web.json_response(body, status=503 if failed else 200)
 
 

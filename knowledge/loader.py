@@ -6,7 +6,7 @@ import hashlib
 import json
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -81,11 +81,14 @@ def load_corpus(
     *,
     corpus_dir: Path = CORPUS_DIR,
     rules: NoiseRules | None = None,
+    phrasings: Mapping[str, Sequence[str]] | None = None,
 ) -> Corpus:
     """The shipped corpus plus the company articles in ``extra_dir`` (when given).
 
     A broken company file or an unusable folder is logged, kept in ``errors`` and skipped; only
-    a missing shipped corpus is fatal.
+    a missing shipped corpus is fatal. ``phrasings`` (entry id → questions, approved by a
+    person) become extra questions of those entries, indexed like front-matter ``questions``;
+    ids no longer in the corpus are ignored.
     """
     rules = rules or load_noise_rules()
     if not corpus_dir.is_dir():
@@ -114,7 +117,15 @@ def load_corpus(
         sources += sorted({e.source for e in company})
     ids = assign_ids([(e.source, e.breadcrumb, e.title) for e in entries])
     final = tuple(replace(e, id=i) for e, i in zip(entries, ids, strict=True))
+    if phrasings:
+        final = tuple(_with_phrasings(e, phrasings.get(e.id, ())) for e in final)
     return Corpus(final, merged, tuple(errors), tuple(sources))
+
+
+def _with_phrasings(entry: Entry, extra: Sequence[str]) -> Entry:
+    known = {q.casefold() for q in (entry.title, *entry.questions)}
+    new = tuple(dict.fromkeys(q for q in extra if q.strip() and q.casefold() not in known))
+    return replace(entry, questions=entry.questions + new) if new else entry
 
 
 def shipped_sources(corpus_dir: Path = CORPUS_DIR) -> frozenset[str]:

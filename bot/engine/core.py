@@ -41,6 +41,7 @@ from bot.settings import ConversationSettings, HoursSettings
 from bot.storage import repo
 from bot.storage.models import Author, Message
 from knowledge.base import KnowledgeBase
+from knowledge.holder import KnowledgeHolder, holding
 
 log = logging.getLogger(__name__)
 
@@ -62,13 +63,13 @@ class ConversationEngine:
 
     def __init__(
         self,
-        kb: KnowledgeBase,
+        kb: KnowledgeBase | KnowledgeHolder,
         sessions: async_sessionmaker[AsyncSession],
         clock: Clock,
         settings: EngineSettings,
         metrics: Metrics | None = None,
     ) -> None:
-        self._kb = kb
+        self._knowledge = holding(kb)
         self._metrics = metrics or Metrics.create()
         self._sessions = sessions
         self._clock = clock
@@ -141,7 +142,7 @@ class ConversationEngine:
             ),
         )
         context = TurnContext(
-            kb=self._kb,
+            kb=self._knowledge.current,  # the whole turn reads this one, even across a reload
             hours=self._hours,
             settings=self._settings,
             session=session,

@@ -331,3 +331,36 @@ class TicketEntry(Base):
     operator: Mapped[str] = mapped_column(String(128))
     resolved: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class KbReload(Base):
+    """A reload of the knowledge base asked for (``helpbot kb reload``, SIGHUP, a changed file):
+    every server reloads when it sees an id above the last one it saw."""
+
+    __tablename__ = "kb_reloads"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    requested_by: Mapped[str] = mapped_column(String(128), default="")
+    requested_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class PhrasingStatus(StrEnum):
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+class KbPhrasing(Base):
+    """A person's verdict on a learned phrasing of an entry (``helpbot kb suggestions``):
+    approved ones are extra questions of the entry from the next reload on; rejected ones are
+    not suggested again. ``key`` is the question normalised (case, spaces)."""
+
+    __tablename__ = "kb_phrasings"
+    __table_args__ = (UniqueConstraint("entry_id", "key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    entry_id: Mapped[str] = mapped_column(String(255))
+    key: Mapped[str] = mapped_column(String(255))
+    text: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))
+    decided_by: Mapped[str] = mapped_column(String(128), default="")
+    decided_at: Mapped[datetime] = mapped_column(UtcDateTime)

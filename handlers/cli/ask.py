@@ -15,7 +15,7 @@ from typing import Any, TextIO
 from bot.replies import Reply, choose_language, compose
 from bot.settings import SettingsError, load_settings
 from bot.texts import phrase
-from handlers.cli import kb_explain, kb_link
+from handlers.cli import kb_explain, kb_link, kb_ops
 from knowledge.base import KnowledgeBase
 from knowledge.errors import KnowledgeError
 from knowledge.loader import Corpus, load_corpus
@@ -74,6 +74,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     listing.set_defaults(func=_guarded(_run_list))
     kb_link.add_parser(kb_sub)
     kb_explain.add_parsers(kb_sub)
+    kb_ops.add_parsers(kb_sub)
 
 
 def _knowledge_dir(args: argparse.Namespace) -> Path | None:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot import reports
+from bot import drafts, reports
 from bot.app import open_services, prepare_database
 from bot.operator_stats import OperatorFigures, per_operator
 from bot.settings import Settings
@@ -29,6 +30,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     figures.add_format(stats)
     gaps.add_argument("--threshold", type=float, default=75.0, help="similarity 0-100 to group")
     gaps.add_argument("--limit", type=int, default=20, help="groups to show")
+    gaps.add_argument(
+        "--drafts",
+        action="store_true",
+        help="also write a draft article for each group an operator answered (data home drafts/)",
+    )
     gaps.set_defaults(func=lambda a: run(_gaps(a)))
     stats.set_defaults(func=lambda a: run(_stats(a)))
 
@@ -54,6 +60,17 @@ async def _gaps(args: argparse.Namespace) -> int:
         found = await reports.gaps(
             services.sessions, services.kb, since=since, until=until, threshold=args.threshold
         )
+        if args.drafts:
+            async with services.sessions() as session:
+                ids = [qid for gap in found for qid in gap.question_ids]
+                replies = await drafts.operator_replies(session, ids)
+            made = [d for gap in found if (d := drafts.draft_for(gap, replies)) is not None]
+            written, kept = drafts.write_drafts(made, settings.drafts_dir)
+            print(
+                f"{len(written)} draft(s) written, {len(kept)} already there (kept) in "
+                f"{settings.drafts_dir}: finish them and move them into KNOWLEDGE_DIR",
+                file=sys.stderr,
+            )
     found = found[: args.limit]
     if args.json:
         print(json.dumps([_gap_json(g) for g in found], ensure_ascii=False, indent=2))

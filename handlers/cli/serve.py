@@ -13,6 +13,7 @@ from aiohttp import web
 
 from bot import logs
 from bot.app import open_services
+from bot.knowledge_sync import KnowledgeReloader
 from handlers.cli._runner import run, settings_or_exit
 
 NO_PUBLIC_URL = (
@@ -30,6 +31,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 async def _serve(args: argparse.Namespace) -> int:
+    from handlers.kb_reload import RELOADER
     from handlers.web import NOTHING_CONFIGURED, create_web_app  # aiogram loads slowly
 
     settings = settings_or_exit()
@@ -52,17 +54,24 @@ async def _serve(args: argparse.Namespace) -> int:
                 " (Ctrl-C stops)",
                 file=sys.stderr,
             )
-            await _until_stopped()
+            await _until_stopped(app[RELOADER])
         finally:
             await runner.cleanup()
     return 0
 
 
-async def _until_stopped() -> None:
-    """Wait for SIGTERM or Ctrl-C, so that the app's workers stop cleanly."""
+async def _until_stopped(reloader: KnowledgeReloader) -> None:
+    """Wait for SIGTERM or Ctrl-C, so that the app's workers stop cleanly; SIGHUP reloads the
+    knowledge base (on every replica)."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError):  # no signal handlers on some platforms
             loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
+    if hasattr(signal, "SIGHUP"):
+        loop.add_signal_handler(signal.SIGHUP, reloader.ask, "SIGHUP")
+    try:
+        await stop.wait()
+    finally:
+        if hasattr(signal, "SIGHUP"):
+            loop.remove_signal_handler(signal.SIGHUP)

@@ -10,12 +10,13 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from bot.deeplinks import HELP_CENTER_PATH
-from handlers.helpcenter.site import Page, Site
+from handlers.helpcenter.site import Page, Sites
 from knowledge.base import KnowledgeBase
+from knowledge.holder import KnowledgeHolder, holding
 
 log = logging.getLogger(__name__)
 
-HELPCENTER = web.AppKey("helpcenter", Site)
+HELPCENTER = web.AppKey("helpcenter", Sites)
 PAGE_CACHE = "public, max-age=300"
 SEARCH_CACHE = "public, max-age=60"
 STATIC_CACHE = "public, max-age=31536000, immutable"  # its URL changes with its content
@@ -34,10 +35,13 @@ SECURITY_HEADERS = {
 }
 
 
-def setup_helpcenter(app: web.Application, kb: KnowledgeBase, *, language: str = "ru") -> None:
-    """Serve ``kb`` as web pages under ``/kb/`` of ``app``, in ``language`` (ru, en or ro)."""
+def setup_helpcenter(
+    app: web.Application, kb: KnowledgeBase | KnowledgeHolder, *, language: str = "ru"
+) -> None:
+    """Serve ``kb`` (the base in use, when a holder) as web pages under ``/kb/`` of ``app``, in
+    ``language`` (ru, en or ro)."""
     center = web.Application(middlewares=[_guard])
-    center[HELPCENTER] = Site(kb, language)
+    center[HELPCENTER] = Sites(holding(kb), language)
     center.router.add_route("*", "", _bare)
     center.router.add_get("/", _index)
     center.router.add_get("/search", _search)
@@ -48,11 +52,11 @@ def setup_helpcenter(app: web.Application, kb: KnowledgeBase, *, language: str =
 
 
 async def _index(request: web.Request) -> web.Response:
-    return _send(request, *request.app[HELPCENTER].index())
+    return _send(request, *request.app[HELPCENTER].current().index())
 
 
 async def _entry(request: web.Request) -> web.Response:
-    site = request.app[HELPCENTER]
+    site = request.app[HELPCENTER].current()
     found = site.entry(request.match_info["entry_id"])
     if found is None:
         return _send(request, *site.problem(404), cache=PROBLEM_CACHE)
@@ -60,12 +64,12 @@ async def _entry(request: web.Request) -> web.Response:
 
 
 async def _search(request: web.Request) -> web.Response:
-    page = request.app[HELPCENTER].search(request.query.get("q", ""))
+    page = request.app[HELPCENTER].current().search(request.query.get("q", ""))
     return _send(request, *page, cache=SEARCH_CACHE)
 
 
 async def _stylesheet(request: web.Request) -> web.Response:
-    sheet = request.app[HELPCENTER].stylesheet
+    sheet = request.app[HELPCENTER].current().stylesheet
     return _send(request, sheet, sheet.etag, cache=STATIC_CACHE)
 
 
@@ -84,7 +88,9 @@ async def _other(request: web.Request) -> web.Response:
     if request.method not in READ_METHODS:
         return _not_allowed(request)
     return _send(
-        request, *request.app[HELPCENTER].problem(404, _root(request)), cache=PROBLEM_CACHE
+        request,
+        *request.app[HELPCENTER].current().problem(404, _root(request)),
+        cache=PROBLEM_CACHE,
     )
 
 
@@ -98,7 +104,7 @@ def _root(request: web.Request) -> str:
 
 
 def _not_allowed(request: web.Request) -> web.Response:
-    page = request.app[HELPCENTER].problem(405, _root(request))
+    page = request.app[HELPCENTER].current().problem(405, _root(request))
     response = _send(request, *page, cache=PROBLEM_CACHE)
     response.headers["Allow"] = "GET, HEAD"
     return response
@@ -134,7 +140,7 @@ async def _guard(request: web.Request, handler: Handler) -> web.StreamResponse:
         raise  # none of ours; aiohttp's own answer
     except Exception:
         log.exception("help center page failed method=%s path=%.200s", request.method, request.path)
-        page, etag = request.app[HELPCENTER].problem(500, _root(request))
+        page, etag = request.app[HELPCENTER].current().problem(500, _root(request))
         response = _send(request, page, etag, cache=PROBLEM_CACHE)
     response.headers.update(SECURITY_HEADERS)
     return response

@@ -7,6 +7,7 @@ import hashlib
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC
 from functools import partial
 from importlib import resources
 from typing import Any
@@ -18,6 +19,7 @@ from bot.texts import phrase
 from handlers.helpcenter.contents import Contents
 from handlers.helpcenter.pages import MAX_QUERY, clean_query, entry_page, search_page
 from knowledge.base import KnowledgeBase
+from knowledge.holder import KnowledgeHolder, KnowledgeVersion
 from knowledge.loader import shipped_sources
 
 CACHED_PAGES = 1024  # finished pages kept: every entry of a large base, and the recent searches
@@ -58,10 +60,13 @@ class PageCache:
 
 
 class Site:
-    """The pages of one knowledge base in one language."""
+    """The pages of one knowledge base (one version of it) in one language."""
 
-    def __init__(self, kb: KnowledgeBase, language: str) -> None:
+    def __init__(
+        self, kb: KnowledgeBase, language: str, version: KnowledgeVersion | None = None
+    ) -> None:
         self.kb = kb
+        self.version = version or KnowledgeHolder(kb).version
         self.contents = Contents(kb.entries, shipped_sources(), language)
         self.cache = PageCache()
         self.stylesheet = Page(_stylesheet(), content_type="text/css")
@@ -78,6 +83,8 @@ class Site:
             lang=language,
             max_query=MAX_QUERY,
             css_version=self.stylesheet.etag.strip('"')[:12],
+            kb_version=self.version,
+            kb_loaded=_when(self.version),
         )
         self._env = env
 
@@ -121,6 +128,29 @@ class Site:
         context.setdefault("query", "")
         body = self._env.get_template(template).render(**context)
         return Page(body.encode("utf-8"), status_code)
+
+
+class Sites:
+    """The site of the knowledge base in use: a new one (with an empty page cache) once a
+    reload has swapped the base, so no page of the old base is served after it."""
+
+    def __init__(self, holder: KnowledgeHolder, language: str) -> None:
+        self._holder = holder
+        self._language = language
+        kb, version = holder.snapshot()
+        self._site = Site(kb, language, version)
+
+    def current(self) -> Site:
+        kb, version = self._holder.snapshot()
+        site = self._site
+        if site.kb is not kb:
+            site = self._site = Site(kb, self._language, version)
+        return site
+
+
+def _when(version: KnowledgeVersion) -> str:
+    when = version.loaded_at
+    return when.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if when else "—"
 
 
 def _phrase(language: str, key: str, **fields: object) -> str:

@@ -23,7 +23,7 @@ from aiogram.exceptions import (
 )
 from aiogram.fsm.storage.base import BaseStorage
 from aiogram.fsm.storage.memory import MemoryStorage
-from aiogram.types import BotCommand, Update
+from aiogram.types import Update
 from aiohttp import web
 
 from bot import logs
@@ -31,8 +31,8 @@ from bot.app import Services
 from bot.deeplinks import EntryLinks
 from bot.errors import HelpbotError
 from bot.sendlimits import SharedSendLimits
-from bot.texts import LANGUAGES, phrase
 from handlers.telegram import setup_routers
+from handlers.telegram.commands import setup_commands
 from handlers.telegram.delivery import CHANNEL, Deliverer
 from handlers.telegram.inbox import Inbox
 from handlers.telegram.outbox import OutboxWorker
@@ -83,7 +83,12 @@ class TelegramChannel:
         log.info("telegram bot ready username=%s mode=%s", me.username, settings.telegram.mode)
         if settings.operator.chat_id is not None:
             await self._check_operators(settings.operator.chat_id)
-        await self._set_commands()
+        await setup_commands(
+            self.bot,
+            language=settings.conversation.language,
+            operator_chat_id=settings.operator.chat_id,
+            operator_language=settings.conversation.language,
+        )
         allowed = self.dp.resolve_used_update_types()
         if self.webhook:
             secret = settings.telegram.webhook_secret
@@ -147,17 +152,6 @@ class TelegramChannel:
                 f"OPERATOR_CHAT_ID={chat_id}: make the bot an administrator who may manage topics"
             )
 
-    async def _set_commands(self) -> None:
-        for lang in LANGUAGES:
-            commands = [
-                BotCommand(command="help", description=phrase("cmd_help", lang)),
-                BotCommand(command="operator", description=phrase("cmd_operator", lang)),
-            ]
-            try:
-                await self.bot.set_my_commands(commands, language_code=lang)
-            except TelegramAPIError as exc:  # a menu is a nicety: never fail start-up over it
-                log.warning("bot commands not set lang=%s: %s", lang, exc)
-
 
 def create_telegram_channel(services: Services) -> TelegramChannel:
     """Wire the channel from the services; nothing is contacted until :meth:`start`."""
@@ -174,7 +168,7 @@ def create_telegram_channel(services: Services) -> TelegramChannel:
     deliverer = Deliverer(
         services.sessions,
         services.clock,
-        services.kb,
+        services.knowledge,
         operator_chat_id=ops_chat,
         operator_language=lang,
         wake=ready.set,
@@ -204,9 +198,8 @@ def create_telegram_channel(services: Services) -> TelegramChannel:
         storage=fsm_storage(redis),
         engine=services.engine,
         queue=services.queue,
-        kb=services.kb,
         deliverer=deliverer,
-        links=EntryLinks(e.id for e in services.kb.entries),
+        links=EntryLinks(services.knowledge),
         ops_chat_id=ops_chat,
         ops_lang=lang,
     )

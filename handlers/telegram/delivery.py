@@ -19,8 +19,10 @@ from bot.storage import delivery
 from bot.storage.models import DeliveryStatus, OutboxMessage, TicketStatus
 from bot.texts import phrase
 from handlers.telegram.callbacks import TakeData, TakeOverData
+from handlers.telegram.reactions import question_message, reaction_for, reaction_params
 from handlers.telegram.render import markup_params, message_params, render
 from knowledge.base import KnowledgeBase
+from knowledge.holder import KnowledgeHolder, holding
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +32,7 @@ _NOTICES = {
     Effect.TICKET_TRANSFERRED: "op_ticket_transferred",
     Effect.CLOSE_TICKET: "op_ticket_closed",
 }
+EPHEMERAL = "ephemeral_message_parameters"
 CARD = "card"  # the ticket's case card, the first message of its topic
 CARD_EDIT = "card_edit"  # the card brought up to date in place (rendered when sent)
 TRANSCRIPT_LINES = 20  # the newest lines of the transcript on a ticket card, at most
@@ -54,7 +57,7 @@ class OutboxRows:
     def __init__(
         self,
         clock: Clock,
-        kb: KnowledgeBase | None,
+        kb: KnowledgeBase | KnowledgeHolder | None,
         *,
         operator_chat_id: int | None,
         operator_language: str,
@@ -62,7 +65,7 @@ class OutboxRows:
         public_url: str = "",
     ) -> None:
         self._clock = clock
-        self._kb = kb
+        self._knowledge = holding(kb) if kb is not None else None
         self._ops = operator_chat_id
         self._lang = operator_language
         self._zone = zone
@@ -86,6 +89,7 @@ class OutboxRows:
                 rows.extend(self._to_person(item, copy))
             elif self._ops is not None:
                 rows.extend(await self._to_operators(session, item, copy))
+            rows.extend(await self._reaction(session, item))
             if item.ticket_id is not None and (
                 item.target is Target.OPERATORS or item.operator is not None
             ):
@@ -101,10 +105,15 @@ class OutboxRows:
         return rows
 
     def message(
-        self, chat_id: int | str, reply: Reply, thread_id: int | None = None
+        self,
+        chat_id: int | str,
+        reply: Reply,
+        thread_id: int | None = None,
+        receiver: int | None = None,
     ) -> list[OutboxMessage]:
-        """A reply of the adapter's own (help, "text only"), to a chat or one of its topics."""
-        rows = self._rows(str(chat_id), None, reply)
+        """A reply of the adapter's own (help, "text only"), to a chat or one of its topics;
+        with ``receiver``, an ephemeral message only that member of the group sees."""
+        rows = _ephemeral(self._rows(str(chat_id), None, reply), receiver)
         if thread_id is not None:
             for row in rows:
                 row.params = {**row.params, "message_thread_id": thread_id}
@@ -115,13 +124,16 @@ class OutboxRows:
         ticket: int,
         reply: Reply,
         kind: str = "",
+        receiver: int | None = None,
         markup: InlineKeyboardMarkup | None = None,
     ) -> list[OutboxMessage]:
-        """A notice in the ticket's topic (no rows without an operators' group); ``markup`` is a
-        keyboard of the adapter's own (the ``/kb`` results) on its last message."""
+        """A notice in the ticket's topic (no rows without an operators' group); with
+        ``receiver``, an ephemeral one only that operator sees; ``markup`` is a keyboard of the
+        adapter's own (the ``/kb`` results) on its last message."""
         if self._ops is None:
             return []
         rows = self._rows(str(self._ops), ticket, reply, to_topic=True, kind=kind)
+        _ephemeral(rows, receiver)
         if markup is not None and rows:
             rows[-1].params = {**rows[-1].params, "reply_markup": markup_params(markup)}
         return rows
@@ -139,7 +151,7 @@ class OutboxRows:
             now=self._clock.now(),
             zone=self._zone,
             lang=self._lang,
-            kb=self._kb,
+            kb=self._knowledge.current if self._knowledge else None,
             public_url=self._public_url,
         )
         hint = phrase("op_card_hint", self._lang)
@@ -154,6 +166,7 @@ class OutboxRows:
             button = InlineKeyboardButton(
                 text=phrase("op_btn_take", self._lang),
                 callback_data=TakeData(ticket=ticket_id).pack(),
+                style="primary",  # Bot API 9.4: the card's one action stands out
             )
         elif case.status == TicketStatus.TAKEN:
             button = InlineKeyboardButton(
@@ -173,6 +186,17 @@ class OutboxRows:
         return [
             self._row(str(self._ops), ticket_id, "sendMessage", params, to_topic=True, kind=CARD)
         ]
+
+    async def _reaction(self, session: AsyncSession, item: Outgoing) -> list[OutboxMessage]:
+        """👀 or 👌 on the person's question when an operator takes or first answers it."""
+        emoji = await reaction_for(session, item)
+        if emoji is None or item.ticket_id is None:
+            return []
+        question = await question_message(session, item.ticket_id)
+        if question is None:
+            return []
+        params = reaction_params(question, emoji)
+        return [self.call(item.conversation_id, "setMessageReaction", params)]
 
     def _to_person(self, item: Outgoing, copy: CopySource | None) -> list[OutboxMessage]:
         if item.effect is not None or item.reply is None:
@@ -253,7 +277,7 @@ class Deliverer:
         self,
         sessions: async_sessionmaker[AsyncSession],
         clock: Clock,
-        kb: KnowledgeBase | None,
+        kb: KnowledgeBase | KnowledgeHolder | None,
         *,
         operator_chat_id: int | None,
         operator_language: str,
@@ -274,15 +298,24 @@ class Deliverer:
         )
         self.wake = wake
 
-    def then(self, update_id: int | None = None, copy: CopySource | None = None) -> AfterTurn:
+    def then(
+        self,
+        update_id: int | None = None,
+        copy: CopySource | None = None,
+        *,
+        buttons_off: tuple[int, int] | None = None,
+    ) -> AfterTurn:
         """The hook for ``engine.handle`` and queue actions: in their transaction, the rows and
         the update marked processed, so a crash can neither lose the replies nor repeat them.
+        ``buttons_off`` (chat, message) removes that message's buttons in the same commit.
 
         Call :attr:`wake` once the action has returned (committed).
         """
 
         async def then(session: AsyncSession, out: list[Outgoing]) -> None:
             await self._rows.write(session, out, copy)
+            if buttons_off is not None:
+                await delivery.add_outbox(session, [self._buttons_off(*buttons_off)])
             if update_id is not None:
                 now = self._clock.now()
                 await delivery.settle_update(session, CHANNEL, str(update_id), now)
@@ -295,20 +328,29 @@ class Deliverer:
             rows = await self._rows.write(session, out, copy)
         self._stored(rows)
 
-    async def say(self, chat_id: int | str, reply: Reply, thread_id: int | None = None) -> None:
-        """A reply of the adapter's own (help, "text only"), to a chat or one of its topics."""
-        await self.store(self._rows.message(chat_id, reply, thread_id))
+    async def say(
+        self,
+        chat_id: int | str,
+        reply: Reply,
+        thread_id: int | None = None,
+        receiver: int | None = None,
+    ) -> None:
+        """A reply of the adapter's own (help, "text only"), to a chat or one of its topics;
+        ephemeral for ``receiver`` alone when given."""
+        await self.store(self._rows.message(chat_id, reply, thread_id, receiver))
 
     async def say_ticket(
-        self, ticket_id: int, reply: Reply, markup: InlineKeyboardMarkup | None = None
+        self,
+        ticket_id: int,
+        reply: Reply,
+        receiver: int | None = None,
+        markup: InlineKeyboardMarkup | None = None,
     ) -> None:
-        """A notice in the ticket's topic in the operators' group."""
-        await self.store(self._rows.topic(ticket_id, reply, markup=markup))
+        """A notice in the ticket's topic in the operators' group (for ``receiver`` alone)."""
+        await self.store(self._rows.topic(ticket_id, reply, receiver=receiver, markup=markup))
 
-    async def remove_buttons(self, chat_id: int, message_id: int) -> None:
-        await self.store(
-            [self._rows.call(chat_id, "editMessageReplyMarkup", {"message_id": message_id})]
-        )
+    def _buttons_off(self, chat_id: int, message_id: int) -> OutboxMessage:
+        return self._rows.call(chat_id, "editMessageReplyMarkup", {"message_id": message_id})
 
     async def mark_person(self, chat_id: int | str, *, blocked: bool) -> None:
         """The person blocked (or unblocked) the bot: mark their ticket, tell operators once."""
@@ -324,6 +366,11 @@ class Deliverer:
         """Tell the ticket's topic that the person blocked the bot (once per marking)."""
         notice = Reply((phrase("op_person_blocked", self._lang, ticket=ticket_id),))
         await self.say_ticket(ticket_id, notice)
+
+    async def say_not_delivered(self, ticket_id: int, reason: str) -> None:
+        """Tell the ticket's topic that Telegram refused a message to the person, and why."""
+        notice = phrase("op_not_delivered", self._lang, ticket=ticket_id, reason=reason)
+        await self.say_ticket(ticket_id, Reply((notice,)))
 
     async def card_again(self, ticket_id: int) -> None:
         """The ticket card in a recreated topic (the old one was deleted with its history)."""
@@ -355,3 +402,12 @@ class Deliverer:
         if rows:
             log.debug("outbox rows stored count=%d first=%s", len(rows), rows[0].id)
             self.wake()
+
+
+def _ephemeral(rows: list[OutboxMessage], receiver: int | None) -> list[OutboxMessage]:
+    """Make the rows ephemeral messages for ``receiver`` (Bot API 10.2/10.3); the outbox sends
+    one visibly when Telegram refuses it (the receiver left, an older server)."""
+    if receiver is not None:
+        for row in rows:
+            row.params = {**row.params, EPHEMERAL: {"receiver_user_id": receiver}}
+    return rows

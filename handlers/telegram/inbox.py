@@ -155,13 +155,21 @@ class Inbox:
 
 
 def _chat_key(payload: dict[str, Any]) -> str:
-    """Updates of one chat (or one person's presses) are processed in order."""
+    """Updates of one chat (or one person's presses) are processed in order; in a forum (the
+    operators' group) each topic is a chat of its own, so one slow ticket holds no other."""
     for kind in ("message", "edited_message", "my_chat_member", "chat_member"):
         body = payload.get(kind)
         if isinstance(body, dict):
-            return f"chat:{body.get('chat', {}).get('id')}"
+            return _key(body.get("chat", {}).get("id"), body)
     query = payload.get("callback_query")
     if isinstance(query, dict):
         message = query.get("message") or {}
-        return f"chat:{message.get('chat', {}).get('id', query.get('from', {}).get('id'))}"
+        return _key(message.get("chat", {}).get("id", query.get("from", {}).get("id")), message)
     return f"update:{payload.get('update_id')}"
+
+
+def _key(chat_id: object, message: dict[str, Any]) -> str:
+    thread = message.get("message_thread_id")
+    if message.get("is_topic_message") and thread is not None:
+        return f"chat:{chat_id}/{thread}"
+    return f"chat:{chat_id}"

@@ -1,8 +1,16 @@
 """The operators' side: one forum supergroup, a topic per ticket. «Взять» takes a ticket, a
-message in the topic reaches the person, /close and /transfer finish or hand it on."""
+message in the topic reaches the person, /close and /transfer finish or hand it on.
+
+An operator is a member writing as themself, or an administrator writing anonymously (as the
+group: ``sender_chat`` is the group, ``from`` is GroupAnonymousBot, the name in
+``author_signature``). Notices about one operator's own action (a usage hint, "already taken",
+"no ticket here") are ephemeral messages only they see (Bot API 10.2); the outbox posts them
+visibly when Telegram refuses that.
+"""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from contextlib import suppress
 from functools import partial
@@ -29,10 +37,10 @@ from handlers.telegram.callbacks import KbData, TakeData, TakeOverData
 from handlers.telegram.delivery import CopySource, Deliverer
 from handlers.telegram.kb import entry_key, results_markup
 from handlers.telegram.topics import topic_ref
-from knowledge.base import KnowledgeBase
 
 SUPERVISORS = {ChatMemberStatus.CREATOR, ChatMemberStatus.ADMINISTRATOR}
 MEMBERS = {*SUPERVISORS, ChatMemberStatus.MEMBER}
+KB_RESULTS = 5  # entries a /kb search offers
 RELAYED = {
     ContentType.TEXT,
     ContentType.PHOTO,
@@ -44,8 +52,34 @@ RELAYED = {
     ContentType.ANIMATION,
     ContentType.STICKER,
 }
-KB_RESULTS = 5  # entries a /kb search offers
-_in_topic = F.message_thread_id.is_not(None) & F.from_user.is_bot.is_(False)
+log = logging.getLogger(__name__)
+
+
+def _in_topic(message: Message) -> bool:
+    """A message of an operator (not a bot, not a service message's author) inside a topic."""
+    return message.message_thread_id is not None and operator_name(message) is not None
+
+
+def operator_name(message: Message) -> str | None:
+    """Who wrote it: the member, the anonymous administrator's signature (or the group's
+    title), or ``None`` for a bot."""
+    if _anonymous(message):
+        return message.author_signature or message.chat.title or str(message.chat.id)
+    if message.from_user is None or message.from_user.is_bot:
+        return None
+    return message.from_user.full_name
+
+
+def _anonymous(message: Message) -> bool:
+    """Posted by an administrator as the group itself (only administrators can)."""
+    return message.sender_chat is not None and message.sender_chat.id == message.chat.id
+
+
+def _receiver(message: Message) -> int | None:
+    """Whom a notice about this message may be shown to alone (nobody, for an anonymous one)."""
+    if _anonymous(message) or message.from_user is None:
+        return None
+    return message.from_user.id
 
 
 def create_router() -> Router:
@@ -75,17 +109,13 @@ async def on_take(
     deliverer: Deliverer,
     ops_lang: str,
 ) -> None:
-    if query.message is None or not await is_member(bot, query.message.chat.id, query.from_user):
-        await query.answer(phrase("op_not_member", ops_lang), show_alert=True)
-        return
-    try:
-        then = deliverer.then(event_update.update_id)
-        await queue.take(callback_data.ticket, query.from_user.full_name, then=then)
-    except TicketError as exc:
-        await query.answer(_problem(exc, ops_lang), show_alert=True)
-        return
-    deliverer.wake()  # the card is edited in place: «Взять» becomes «Забрать»
-    await query.answer(phrase("op_taken_ok", ops_lang))
+    """Answered before the take (the answer has a window of seconds, and a late one is refused
+    with "query is too old": swallowed, never a reason to run the settled take again); the take
+    and its notices commit together, and the card is edited in place («Взять» becomes
+    «Забрать»); a refusal is told to the presser.
+    """
+    take = partial(queue.take, callback_data.ticket, query.from_user.full_name)
+    await _press(query, event_update, bot, deliverer, ops_lang, MEMBERS, "op_not_member", take)
 
 
 async def on_take_over(
@@ -98,19 +128,64 @@ async def on_take_over(
     ops_lang: str,
 ) -> None:
     """«Забрать»: an administrator of the group (a supervisor) takes over someone's ticket."""
-    if query.message is None or not await is_member(
-        bot, query.message.chat.id, query.from_user, SUPERVISORS
-    ):
-        await query.answer(phrase("op_not_supervisor", ops_lang), show_alert=True)
+    take = partial(queue.take, callback_data.ticket, query.from_user.full_name, force=True)
+    await _press(
+        query, event_update, bot, deliverer, ops_lang, SUPERVISORS, "op_not_supervisor", take
+    )
+
+
+async def on_kb_pick(
+    query: CallbackQuery,
+    callback_data: KbData,
+    event_update: Update,
+    bot: Bot,
+    queue: OperatorQueue,
+    deliverer: Deliverer,
+    ops_lang: str,
+) -> None:
+    """A press on a ``/kb`` result: that entry's answer card goes to the person."""
+    kb = queue.kb
+    entry = (
+        next((e for e in kb.entries if entry_key(e.id) == callback_data.key), None) if kb else None
+    )
+    name = query.from_user.full_name
+    send = partial(queue.send_entry, callback_data.ticket, name, entry.id if entry else "")
+    await _press(query, event_update, bot, deliverer, ops_lang, MEMBERS, "op_not_member", send)
+
+
+async def _press(
+    query: CallbackQuery,
+    update: Update,
+    bot: Bot,
+    deliverer: Deliverer,
+    lang: str,
+    allowed: set[ChatMemberStatus],
+    refusal: str,
+    action: Callable[..., Awaitable[list[Outgoing]]],
+) -> None:
+    """An operators' button: answered first, then the queue action with its outbox rows in its
+    transaction; a refusal is told to the presser alone."""
+    card = query.message
+    member = card is not None and await is_member(bot, card.chat.id, query.from_user, allowed)
+    await _answer(query, None if member else phrase(refusal, lang))
+    if card is None or not member:
         return
     try:
-        then = deliverer.then(event_update.update_id)
-        await queue.take(callback_data.ticket, query.from_user.full_name, force=True, then=then)
+        await action(then=deliverer.then(update.update_id))
     except TicketError as exc:
-        await query.answer(_problem(exc, ops_lang), show_alert=True)
+        thread = getattr(card, "message_thread_id", None)
+        notice = Reply((_problem(exc, lang),))
+        await deliverer.say(card.chat.id, notice, thread_id=thread, receiver=query.from_user.id)
         return
     deliverer.wake()
-    await query.answer(phrase("op_taken_ok", ops_lang))
+
+
+async def _answer(query: CallbackQuery, alert: str | None) -> None:
+    """Stop the button's spinner; too late (or answered already) is nothing to act on."""
+    try:
+        await query.answer(alert, show_alert=alert is not None)
+    except TelegramAPIError as exc:
+        log.info("callback query not answered query=%s: %s", query.id, exc.message)
 
 
 async def on_close(
@@ -123,9 +198,12 @@ async def on_close(
     ops_lang: str,
 ) -> None:
     ticket = await _ticket(message, bot, queue, deliverer, ops_lang)
-    if ticket is not None and message.from_user is not None:
-        name = message.from_user.full_name
-        await _act(event_update, deliverer, ops_lang, ticket, queue.close, name, command.args)
+    name = operator_name(message)
+    if ticket is not None and name is not None:
+        act = _Act(
+            event_update, deliverer, ops_lang, ticket, _receiver(message), _anonymous(message)
+        )
+        await act(queue.close, name, command.args)
 
 
 async def on_transfer(
@@ -149,19 +227,19 @@ async def on_transfer(
         and not reply.from_user.is_bot
         else (command.args or "").strip()
     )
+    act = _Act(event_update, deliverer, ops_lang, ticket, _receiver(message), _anonymous(message))
     if not colleague:
-        await deliverer.say_ticket(ticket.id, Reply((phrase("op_transfer_usage", ops_lang),)))
+        await act.tell(phrase("op_transfer_usage", ops_lang))
         return
-    transfer = partial(queue.transfer, by=message.from_user.full_name if message.from_user else "")
-    await _act(event_update, deliverer, ops_lang, ticket, transfer, colleague)
+    await act(partial(queue.transfer, by=operator_name(message)), colleague)
 
 
 async def on_kb(
     message: Message,
     command: CommandObject,
+    event_update: Update,
     bot: Bot,
     queue: OperatorQueue,
-    kb: KnowledgeBase,
     deliverer: Deliverer,
     ops_lang: str,
 ) -> None:
@@ -171,38 +249,15 @@ async def on_kb(
         return
     query = " ".join((command.args or "").split())[:200]
     if not query:
-        await deliverer.say_ticket(ticket.id, Reply((phrase("op_kb_usage", ops_lang),)))
+        act = _Act(
+            event_update, deliverer, ops_lang, ticket, _receiver(message), _anonymous(message)
+        )
+        await act.tell(phrase("op_kb_usage", ops_lang))
         return
-    found = [m.entry for m in kb.search(query, KB_RESULTS)]
-    key = "op_kb_results" if found else "op_kb_none"
+    found = [m.entry for m in queue.kb.search(query, KB_RESULTS)] if queue.kb else []
+    said = Reply((phrase("op_kb_results" if found else "op_kb_none", ops_lang, query=query),))
     markup = results_markup(ticket.id, found) if found else None
-    await deliverer.say_ticket(ticket.id, Reply((phrase(key, ops_lang, query=query),)), markup)
-
-
-async def on_kb_pick(
-    query: CallbackQuery,
-    callback_data: KbData,
-    event_update: Update,
-    bot: Bot,
-    queue: OperatorQueue,
-    kb: KnowledgeBase,
-    deliverer: Deliverer,
-    ops_lang: str,
-) -> None:
-    if query.message is None or not await is_member(bot, query.message.chat.id, query.from_user):
-        await query.answer(phrase("op_not_member", ops_lang), show_alert=True)
-        return
-    entry = next((e for e in kb.entries if entry_key(e.id) == callback_data.key), None)
-    try:
-        if entry is None:
-            raise TicketError(callback_data.ticket, "the entry is no longer in the base")
-        then = deliverer.then(event_update.update_id)
-        await queue.send_entry(callback_data.ticket, query.from_user.full_name, entry.id, then=then)
-    except TicketError as exc:
-        await query.answer(_problem(exc, ops_lang), show_alert=True)
-        return
-    deliverer.wake()
-    await query.answer(phrase("op_kb_sent", ops_lang))
+    await deliverer.say_ticket(ticket.id, said, markup=markup)  # in the topic: pressable
 
 
 async def on_operator_message(
@@ -212,17 +267,19 @@ async def on_operator_message(
     deliverer: Deliverer,
     ops_lang: str,
 ) -> None:
-    """Whatever an operator writes in a ticket's topic goes to the person (a closed ticket's
-    refusal, ``TicketClosedError``, is told in the topic by :func:`_act`)."""
+    """Whatever an operator writes in a ticket's topic goes to the person, copied as it is
+    (copyMessage keeps the operator's formatting, links and media); the text is what the
+    transcript keeps. A closed ticket's refusal is told to the operator by :class:`_Act`."""
     ticket = await _topic_ticket(message, queue)
-    if ticket is None or message.from_user is None:
+    name = operator_name(message)
+    if ticket is None or name is None:
         return  # a topic that is not a ticket's: operators talking among themselves
     text = (
         message.text or message.caption or phrase("op_media", ops_lang, kind=message.content_type)
     )
-    copy = None if message.text else CopySource(message.chat.id, message.message_id)
-    name = message.from_user.full_name
-    await _act(event_update, deliverer, ops_lang, ticket, queue.reply, name, text, copy=copy)
+    copy = CopySource(message.chat.id, message.message_id)
+    act = _Act(event_update, deliverer, ops_lang, ticket, _receiver(message), _anonymous(message))
+    await act(queue.reply, name, text, copy=copy)
 
 
 async def on_unknown_press(query: CallbackQuery) -> None:
@@ -247,16 +304,22 @@ async def is_member(
 async def _ticket(
     message: Message, bot: Bot, queue: OperatorQueue, deliverer: Deliverer, lang: str
 ) -> TicketView | None:
-    """The topic's ticket for a member's command; otherwise a short reply in the topic."""
+    """The topic's ticket for a member's command; otherwise a short reply to its author."""
     notice = ""
     ticket = await _topic_ticket(message, queue)
-    if message.from_user is None or not await is_member(bot, message.chat.id, message.from_user):
+    user = message.from_user
+    if not _anonymous(message) and (
+        user is None or not await is_member(bot, message.chat.id, user)
+    ):
         notice = phrase("op_not_member", lang)
     elif ticket is None:
         notice = phrase("op_no_ticket", lang)
     if not notice:
         return ticket
-    await deliverer.say(message.chat.id, Reply((notice,)), thread_id=message.message_thread_id)
+    thread = message.message_thread_id
+    await deliverer.say(
+        message.chat.id, Reply((notice,)), thread_id=thread, receiver=_receiver(message)
+    )
     return None
 
 
@@ -266,22 +329,41 @@ async def _topic_ticket(message: Message, queue: OperatorQueue) -> TicketView | 
     return await queue.by_external_ref(topic_ref(message.chat.id, message.message_thread_id))
 
 
-async def _act(
-    update: Update,
-    deliverer: Deliverer,
-    lang: str,
-    ticket: TicketView,
-    action: Callable[..., Awaitable[list[Outgoing]]],
-    *args: object,
-    copy: CopySource | None = None,
-) -> None:
-    """Run a queue action, its outbox rows in its transaction; a refusal is told in the topic."""
-    try:
-        await action(ticket.id, *args, then=deliverer.then(update.update_id, copy))
-    except TicketError as exc:
-        await deliverer.say_ticket(ticket.id, Reply((_problem(exc, lang),)))
-        return
-    deliverer.wake()
+class _Act:
+    """Runs queue actions for one operator's message in a ticket's topic."""
+
+    def __init__(
+        self,
+        update: Update,
+        deliverer: Deliverer,
+        lang: str,
+        ticket: TicketView,
+        receiver: int | None,
+        force: bool = False,
+    ) -> None:
+        """``force``: an anonymous administrator acts as the group's supervisor (Telegram does not
+        say which administrator posted, so they cannot be told apart from the holder)."""
+        self._update, self._deliverer, self._lang = update, deliverer, lang
+        self._ticket, self._receiver, self._force = ticket, receiver, force
+
+    async def __call__(
+        self,
+        action: Callable[..., Awaitable[list[Outgoing]]],
+        *args: object,
+        copy: CopySource | None = None,
+    ) -> None:
+        """The action with its outbox rows in its transaction; a refusal is told to the author."""
+        then = self._deliverer.then(self._update.update_id, copy)
+        try:
+            await action(self._ticket.id, *args, force=self._force, then=then)
+        except TicketError as exc:
+            await self.tell(_problem(exc, self._lang))
+            return
+        self._deliverer.wake()
+
+    async def tell(self, notice: str) -> None:
+        """A notice for the author alone (ephemeral), in the ticket's topic."""
+        await self._deliverer.say_ticket(self._ticket.id, Reply((notice,)), receiver=self._receiver)
 
 
 def _problem(exc: TicketError, lang: str) -> str:

@@ -1,8 +1,11 @@
 """The outbox worker: sends stored calls in order per chat, within limits, with bounded retries.
 
 Flood control (429) pauses all sending for ``retry_after`` and is not counted as a failure; a
-blocked person (403) fails every unsent row to them at once and marks their ticket; a deleted
-topic is forgotten and recreated; server and network errors back off, up to ``max_attempts``.
+blocked person (403) fails every unsent row to them at once and marks their ticket; any other
+refusal of a send to a person (400, e.g. VOICE_MESSAGES_FORBIDDEN) is told in the ticket's topic;
+a deleted topic is forgotten and recreated while its ticket is open, and left gone once it is
+finished; closing a topic already closed (TOPIC_NOT_MODIFIED) is done; an ephemeral notice
+Telegram refuses is posted visibly; server and network errors back off, up to ``max_attempts``.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from aiogram.methods import (
     EditMessageReplyMarkup,
     EditMessageText,
     SendMessage,
+    SetMessageReaction,
     TelegramMethod,
 )
 from sqlalchemy import update
@@ -40,8 +44,8 @@ from bot.sendlimits import SharedSendLimits
 from bot.settings import TelegramSettings
 from bot.storage import delivery
 from bot.storage.models import DeliveryStatus, OutboxMessage
-from handlers.telegram.delivery import CARD_EDIT, CHANNEL, Deliverer
-from handlers.telegram.topics import Topics
+from handlers.telegram.delivery import CARD_EDIT, CHANNEL, EPHEMERAL, Deliverer
+from handlers.telegram.topics import TopicGone, Topics
 
 log = logging.getLogger(__name__)
 
@@ -51,13 +55,16 @@ METHODS: dict[str, type[TelegramMethod[Any]]] = {
     "closeForumTopic": CloseForumTopic,
     "editMessageReplyMarkup": EditMessageReplyMarkup,
     "editMessageText": EditMessageText,
+    "setMessageReaction": SetMessageReaction,
 }
 BATCH = 200  # rows read per pass
 IDLE = 1.0  # seconds between passes when nothing is due: rows another process stored
 # (`helpbot operator`) wake nobody, so a quiet worker still looks this often
 MAX_BACKOFF = 60.0
 MAX_BUCKETS = 1000  # per-chat limiters kept before idle ones are dropped
-_TOPIC_GONE = ("message thread not found", "topic_deleted")
+# A deleted topic: TOPIC_DELETED while TDLib still caches it, then "message thread not found";
+# closing or reopening it, TOPIC_ID_INVALID (tests/fakes/telegram/topics.py cites the sources).
+_TOPIC_GONE = ("message thread not found", "topic_deleted", "topic_id_invalid")
 
 
 class Bucket:
@@ -203,6 +210,10 @@ class OutboxWorker:
         await self._mark_sending(row)
         try:
             result = await self._call(row)
+        except TopicGone as exc:  # a finished ticket's topic was deleted: nothing to post into
+            log.info("outbox row not sent, %s outbox=%s", exc, row.id)
+            await self._finish(row, DeliveryStatus.DONE, error=f"not sent: {exc}")
+            return True
         except HelpbotError as exc:  # the ticket behind a topic row is gone
             log.error("outbox row dropped outbox=%s: %s", row.id, exc)
             await self._finish(row, DeliveryStatus.FAILED, error=str(exc))
@@ -266,10 +277,11 @@ class OutboxWorker:
             await self._finish(row, DeliveryStatus.DONE, error=exc.message)
             return True
         if row.to_topic and row.ticket_id is not None and self._topics is not None:
+            if row.method == "closeForumTopic" and "topic_not_modified" in text:
+                await self._finish(row, DeliveryStatus.DONE)  # an operator closed it already
+                return True
             if any(gone in text for gone in _TOPIC_GONE):
-                await self._topics.forget(row.ticket_id)
-                await self._deliverer.card_again(row.ticket_id)
-                return await self._retry(row, exc, delay=0.0)
+                return await self._topic_gone(row, exc)
             if "topic_closed" in text:
                 if row.method == "closeForumTopic":
                     await self._finish(row, DeliveryStatus.DONE)
@@ -277,9 +289,40 @@ class OutboxWorker:
                 await self._topics.reopen(row.ticket_id)
                 self._reopened.add(row.ticket_id)
                 return await self._retry(row, exc, delay=0.0)
+        if EPHEMERAL in row.params:  # not shown to one operator alone: shown to the topic
+            log.info("ephemeral notice refused, sent visibly outbox=%s: %s", row.id, exc.message)
+            row.params = {k: v for k, v in row.params.items() if k != EPHEMERAL}
+            await self._save(row.id, params=row.params, sending_since=None)
+            return await self._retry(row, exc, delay=0.0)
+        if row.method == "setMessageReaction":  # a courtesy: never worth more than a line
+            log.warning("reaction refused outbox=%s: %s", row.id, exc.message)
+            await self._finish(row, DeliveryStatus.FAILED, error=exc.message)
+            return True
+        if not row.chat_id.startswith("-") and row.ticket_id is not None:
+            log.warning(
+                "person refused a message outbox=%s ticket=%s: %s",
+                row.id,
+                row.ticket_id,
+                exc.message,
+            )
+            await self._finish(row, DeliveryStatus.FAILED, error=exc.message)
+            await self._deliverer.say_not_delivered(row.ticket_id, exc.message)
+            return True
         log.error("outbox call rejected outbox=%s method=%s: %s", row.id, row.method, exc.message)
         await self._finish(row, DeliveryStatus.FAILED, error=exc.message)
         return True
+
+    async def _topic_gone(self, row: OutboxMessage, exc: TelegramBadRequest) -> bool:
+        """The ticket's topic was deleted: forgotten; an open ticket gets a new one with its card,
+        a finished one none (its rows are done, unsent: no topic opened for a closed ticket)."""
+        assert self._topics is not None and row.ticket_id is not None
+        await self._topics.forget(row.ticket_id)
+        if row.method == "closeForumTopic" or not await self._topics.is_open(row.ticket_id):
+            log.info("outbox row not sent, the finished ticket's topic is gone outbox=%s", row.id)
+            await self._finish(row, DeliveryStatus.DONE, error=f"not sent: {exc.message}")
+            return True
+        await self._deliverer.card_again(row.ticket_id)
+        return await self._retry(row, exc, delay=0.0)
 
     async def _retry(self, row: OutboxMessage, exc: Exception, delay: float | None = None) -> bool:
         attempts = row.attempts + 1

@@ -7,11 +7,15 @@ from typing import Any
 
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
+from bot.payloads import Press, decode
 from bot.replies import Button, Reply
 from handlers.telegram.callbacks import PressData
 
 LIMIT = 4000  # visible characters per message: below Telegram's 4096, with room to spare
 _SHORT_LABEL = 3  # labels this short (ratings 1-5) share one row
+# Button styles (Bot API 9.4; aiogram 3.31 InlineKeyboardButton.style: primary, success, danger).
+# «Не помогло» keeps the app's own look: red (danger) says "destructive", which it is not.
+_STYLES = {Press.HELPED: "success"}
 
 
 def render(reply: Reply, *, limit: int = LIMIT) -> list[str]:
@@ -50,7 +54,9 @@ def keyboard(buttons: tuple[Button, ...]) -> InlineKeyboardMarkup | None:
     rows: list[list[InlineKeyboardButton]] = []
     for button in pressable:
         item = InlineKeyboardButton(
-            text=button.label, callback_data=PressData(payload=button.payload).pack()
+            text=button.label,
+            callback_data=PressData(payload=button.payload).pack(),
+            style=_style(button.payload),
         )
         short = len(button.label) <= _SHORT_LABEL
         if short and rows and all(len(b.text) <= _SHORT_LABEL for b in rows[-1]):
@@ -72,6 +78,11 @@ def message_params(reply: Reply) -> list[dict[str, Any]]:
 
 def markup_params(markup: InlineKeyboardMarkup) -> dict[str, Any]:
     return markup.model_dump(mode="json", exclude_none=True)
+
+
+def _style(payload: str) -> str | None:
+    press = decode(payload)
+    return None if press is None else _STYLES.get(press.press)
 
 
 def _escape(text: str) -> str:

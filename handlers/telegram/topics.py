@@ -5,7 +5,9 @@ from __future__ import annotations
 import logging
 
 from aiogram import Bot
+from aiogram.exceptions import TelegramBadRequest
 
+from bot.errors import HelpbotError
 from bot.queue import OperatorQueue, TicketView
 from bot.storage.tickets import OPEN_STATUSES
 from bot.texts import phrase
@@ -13,6 +15,14 @@ from bot.texts import phrase
 log = logging.getLogger(__name__)
 
 MAX_NAME = 128
+
+
+class TopicGone(HelpbotError):
+    """A finished ticket has no topic any more (deleted): no new one is opened for it."""
+
+    def __init__(self, ticket_id: int) -> None:
+        super().__init__(f"the topic of finished ticket {ticket_id} is gone")
+        self.ticket_id = ticket_id
 
 
 def topic_ref(chat_id: int, thread_id: int) -> str:
@@ -40,12 +50,18 @@ class Topics:
         self._lang = language
 
     async def thread(self, ticket_id: int) -> int:
-        """The ticket's topic id, creating the topic when it has none (or it was forgotten)."""
+        """The ticket's topic id, creating the topic when an open ticket has none (or it was
+        forgotten); :class:`TopicGone` for a finished one."""
         view = await self._queue.get(ticket_id)
         ref = parse_ref(view.external_ref)
         if ref is not None and ref[0] == self._chat:
             return ref[1]
+        if view.status not in OPEN_STATUSES:
+            raise TopicGone(ticket_id)
         return await self._create(view)
+
+    async def is_open(self, ticket_id: int) -> bool:
+        return (await self._queue.get(ticket_id)).status in OPEN_STATUSES
 
     async def forget(self, ticket_id: int) -> None:
         """The topic is gone (deleted by an operator): the next send creates a new one."""
@@ -54,7 +70,11 @@ class Topics:
 
     async def reopen(self, ticket_id: int) -> None:
         thread = await self.thread(ticket_id)
-        await self._bot.reopen_forum_topic(chat_id=self._chat, message_thread_id=thread)
+        try:
+            await self._bot.reopen_forum_topic(chat_id=self._chat, message_thread_id=thread)
+        except TelegramBadRequest as exc:
+            if "topic_not_modified" not in exc.message.lower():  # open already: as wanted
+                raise
 
     async def close_if_finished(self, ticket_id: int) -> None:
         """Close the topic again after a late notice, unless the ticket is open again."""

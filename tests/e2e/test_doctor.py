@@ -61,6 +61,7 @@ async def setup(
             KNOWLEDGE_DIR=str(articles),
             TELEGRAM_BOT_TOKEN=tg.token,
             TELEGRAM_API_URL=tg.url,
+            TELEGRAM_LOCAL_SERVER="true",
             OPERATOR_CHAT_ID=str(group.id),
             BITRIX_WEBHOOK_URL=b24.webhook_url,
             BITRIX_BOT_TOKEN=BOT_TOKEN,

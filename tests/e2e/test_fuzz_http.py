@@ -95,6 +95,7 @@ def _settings(db_url: str, fake: FakeTelegram, url: str) -> Settings:
             mode="webhook",
             webhook_url=url + WEBHOOK_PATH,
             webhook_secret=SECRET,  # type: ignore[arg-type]
+            local_server=fake.local_mode,
         ),
         bitrix=BitrixSettings(
             client_id="local.fuzz",

@@ -78,6 +78,7 @@ async def running(db_url: str, redis_url: str | None = None) -> AsyncIterator[Ap
                 mode="webhook",
                 webhook_url=url + WEBHOOK_PATH,
                 webhook_secret=SECRET,  # type: ignore[arg-type]
+                local_server=fake.local_mode,
                 chat_per_second=100.0,
             ),
         )
@@ -105,7 +106,9 @@ async def test_health_readiness_and_metrics(sqlite_db_url: str) -> None:
             "ok": True,
             "failed": {},
             "channels": ["telegram"],
+            "knowledge": app.services.knowledge.version.as_dict(),
         }
+        assert len(json.loads(body)["knowledge"]["hash"]) == 12
         await _answered(app, app.fake.add_user("Ann"))
         assert await app.metric('helpbot_messages_in_total{channel="telegram"}') == 1
         assert await app.metric('helpbot_decisions_total{kind="answer"}') == 1

@@ -185,6 +185,7 @@ def _env(
         "TELEGRAM_API_URL": tg.url,
         "TELEGRAM_MODE": "webhook",
         "TELEGRAM_WEBHOOK_URL": hook,  # the balancer's, the same for both
+        "TELEGRAM_LOCAL_SERVER": "true",  # a local Bot API server: http on loopback
         "TELEGRAM_WEBHOOK_SECRET": SECRET,
         "TELEGRAM_CHAT_PER_SECOND": str(FAST),
         "TELEGRAM_GLOBAL_PER_SECOND": str(FAST),

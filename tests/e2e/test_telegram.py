@@ -102,6 +102,7 @@ def make_settings(
         "mode": mode,
         "webhook_url": url + WEBHOOK_PATH,
         "webhook_secret": SECRET,
+        "local_server": fake.local_mode,
         "poll_timeout": 5,
         "chat_per_second": 100.0,
         "group_per_minute": 6000.0,
@@ -292,9 +293,14 @@ async def test_operator_media_transfer_and_members_only(
         await fake.wait_for_call("copyMessage", lambda c: c.chat_id == ann.id)
         fake.operator_sends(group, thread, w.olga, "/transfer Ivan")
         await w.said(ann, "передано оператору Ivan")
-        # Ivan holds it now: Olga's next answer is refused in the topic, naming him.
+        # Ivan holds it now: Olga's next answer is refused, naming him, to her alone.
         fake.operator_sends(group, thread, w.olga, "Ещё одно уточнение")
-        await w.said(group, "ведёт Ivan", thread_id=thread)
+        await fake.wait_for(
+            lambda: any(
+                "ведёт Ivan" in (m.text or "")
+                for m in fake.ephemeral_messages(group, receiver=w.olga)
+            )
+        )
         async with w.services.sessions() as session:
             ticket = (await session.scalars(select(Ticket))).one()
         assert ticket.operator == "Ivan" and ticket.status == "taken"
@@ -492,7 +498,12 @@ async def test_kb_in_a_topic_sends_an_entry_and_a_second_operator_is_refused(
         await w.said(ann, "Olga взял")
 
         fake.operator_sends(group, thread, ivan, "Я тоже могу помочь")  # not his ticket
-        await w.said(group, "ведёт Olga", thread_id=thread)
+        await fake.wait_for(
+            lambda: any(
+                "ведёт Olga" in (m.text or "")
+                for m in fake.ephemeral_messages(group, receiver=ivan)
+            )
+        )
         over = fake.press_button(ivan, card, card.callback_data[0])  # «Забрать»: not an admin
         await fake.wait_for(lambda: over.answered)
         assert over.answer and "администратор" in str(over.answer.get("text"))

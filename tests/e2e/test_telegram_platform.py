@@ -141,12 +141,6 @@ async def test_two_replicas_in_polling_mode_do_not_fight(
         assert w.fake.conflicts == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 13 point 9: the command menu is set only for ru/en/ro in the default scope: "
-    "a person whose Telegram speaks another language (or none) sees no menu, and operators "
-    "see the persons' commands instead of /close and /transfer",
-)
 async def test_every_person_has_a_menu_and_operators_have_theirs(
     sqlite_db_url: str, kb: KnowledgeBase
 ) -> None:
@@ -158,12 +152,6 @@ async def test_every_person_has_a_menu_and_operators_have_theirs(
         assert "close" in w.fake.menu_for(w.olga, w.group)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 13 point 9: an http:// webhook is accepted by the settings; api.telegram.org "
-    "refuses it (bad webhook: An HTTPS URL must be provided) and start-up fails with a raw "
-    "TelegramBadRequest instead of a configuration error",
-)
 async def test_an_http_webhook_is_refused_with_a_configuration_error(
     sqlite_db_url: str, kb: KnowledgeBase
 ) -> None:

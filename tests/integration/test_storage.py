@@ -19,9 +19,17 @@ from bot.storage.models import Base, Message, Ticket, TicketStatus
 
 NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 TABLES = {
-    "contacts", "conversations", "tickets", "messages", "feedback", "inbound_seen",
-    "ticket_actions", "ticket_entries",
-}  # fmt: skip
+    "contacts",
+    "conversations",
+    "tickets",
+    "messages",
+    "feedback",
+    "inbound_seen",
+    "kb_reloads",
+    "kb_phrasings",
+    "ticket_actions",
+    "ticket_entries",
+}
 
 
 def _tables(conn: Connection) -> set[str]:
@@ -38,7 +46,7 @@ async def test_migrations_go_up_down_and_up_again(empty_db_url: str) -> None:
     try:
         assert await migrate.current(engine) is None
         await migrate.upgrade(engine)
-        assert await migrate.current(engine) == migrate.head() == "0006"
+        assert await migrate.current(engine) == migrate.head() == "0007"
         async with engine.connect() as conn:
             assert await conn.run_sync(_tables) >= TABLES
         await migrate.downgrade(engine, "base")

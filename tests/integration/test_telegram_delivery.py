@@ -214,11 +214,12 @@ async def test_operator_cli_reply_to_a_telegram_ticket_reaches_the_person(
         capsys.readouterr()
         argv = ("reply", str(ticket.id), "Сбросьте кэш <и> войдите снова")
         assert await _operator_cli(rig, monkeypatch, *argv) == 0
-        assert "queued 2 message(s) for telegram" in capsys.readouterr().out  # and the card
-        (row,) = await rig.rows(chat_id=str(rig.ann.id), status=DeliveryStatus.PENDING)
+        assert "queued 3 message(s) for telegram" in capsys.readouterr().out  # and the card
+        row, reaction = await rig.rows(chat_id=str(rig.ann.id), status=DeliveryStatus.PENDING)
         (edit,) = await rig.rows(kind="card_edit", status=DeliveryStatus.PENDING)
         assert (edit.method, edit.ticket_id) == ("editMessageText", ticket.id)
         assert (row.method, row.ticket_id) == ("sendMessage", ticket.id)
+        assert reaction.method == "setMessageReaction"  # 👌 on the question: answered
 
         await rig.channel.outbox.drain()  # the running `helpbot serve` (nothing woke it)
         said = rig.fake.bot_messages(rig.ann)[before:]
@@ -401,7 +402,7 @@ async def test_an_operator_message_in_a_closed_tickets_topic_is_answered_not_rel
         await rig.channel.inbox.drain()
         await rig.channel.outbox.drain()
         assert rig.fake.bot_messages(rig.ann)[before:] == []
-        notice = rig.fake.bot_messages(rig.group)[-1]
+        (notice,) = rig.fake.ephemeral_messages(rig.group, receiver=pat)  # Pat's alone
         assert notice.text == f"Обращение №{ticket.id} уже закрыто."
 
 
@@ -421,7 +422,11 @@ async def test_a_send_refused_because_the_person_blocked_the_bot_tells_the_topic
         await rig.channel.outbox.drain()
         await rig.channel.outbox.drain()
         failed = await rig.rows(chat_id=str(rig.ann.id), status=DeliveryStatus.FAILED)
-        assert len(failed) == 2
+        assert [row.method for row in failed] == [
+            "sendMessage",
+            "setMessageReaction",
+            "sendMessage",
+        ]
         (topic,) = rig.fake.topics(rig.group)
         notices = [
             m.text

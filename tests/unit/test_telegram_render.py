@@ -6,6 +6,7 @@ from aiogram.filters.callback_data import CallbackData
 
 from bot.replies import Button, Reply
 from handlers.telegram.callbacks import PressData, TakeData
+from handlers.telegram.inbox import _chat_key
 from handlers.telegram.outbox import Bucket
 from handlers.telegram.render import LIMIT, keyboard, message_params, render
 from knowledge.model import Link
@@ -44,6 +45,28 @@ def test_keyboard_goes_on_the_last_part_only_and_fits_64_bytes() -> None:
     [[button]] = params[-1]["reply_markup"]["inline_keyboard"]
     assert len(button["callback_data"].encode()) <= 64
     assert PressData.unpack(button["callback_data"]).payload == "fb:ok:123456789012345678"
+
+
+def test_helped_is_a_success_button_and_the_others_keep_the_apps_look() -> None:
+    """Bot API 9.4 `style` (aiogram 3.31 InlineKeyboardButton): primary, success or danger."""
+    markup = keyboard((Button("Помогло", "fb:ok:1"), Button("Не помогло", "fb:no:1")))
+    assert markup is not None
+    assert [b.style for row in markup.inline_keyboard for b in row] == ["success", None]
+
+
+def test_inbox_orders_a_forum_topic_apart_from_its_group() -> None:
+    """A topic's messages and presses share a key of their own; other messages of the group
+    (General, or a non-forum reply thread) share the group's."""
+    group = {"id": -1001, "type": "supergroup"}
+    in_topic = {"chat": group, "message_thread_id": 7, "is_topic_message": True}
+    keys = [
+        _chat_key({"update_id": 1, "message": in_topic}),
+        _chat_key({"update_id": 2, "callback_query": {"from": {"id": 5}, "message": in_topic}}),
+        _chat_key({"update_id": 3, "message": {**in_topic, "message_thread_id": 8}}),
+        _chat_key({"update_id": 4, "message": {"chat": group, "message_thread_id": 7}}),
+        _chat_key({"update_id": 5, "message": {"chat": group}}),
+    ]
+    assert keys == ["chat:-1001/7", "chat:-1001/7", "chat:-1001/8", "chat:-1001", "chat:-1001"]
 
 
 def test_rating_buttons_share_a_row() -> None:

@@ -75,6 +75,46 @@ def test_bad_telegram_settings_are_named(
     assert "not a token" not in str(caught.value)
 
 
+WEBHOOK = {"TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_MODE": "webhook", "TELEGRAM_WEBHOOK_SECRET": "s"}
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://bot.example/telegram/webhook",
+        "https://bot.example:8080/telegram/webhook",
+        "https://bot.example:99999/telegram/webhook",
+    ],
+)
+def test_a_webhook_telegram_would_refuse_is_a_settings_error(
+    monkeypatch: pytest.MonkeyPatch, url: str
+) -> None:
+    """api.telegram.org posts only to HTTPS on 443, 80, 88 or 8443 (telegram-bot-api's
+    WebhookActor): refused at start-up with the reason, not by setWebhook later."""
+    for name, value in (WEBHOOK | {"TELEGRAM_WEBHOOK_URL": url}).items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(SettingsError, match="HTTPS address on port 443, 80, 88 or 8443"):
+        load_settings(_env_file=None)
+
+
+@pytest.mark.parametrize(
+    ("url", "local"),
+    [
+        ("https://bot.example/telegram/webhook", "false"),
+        ("https://bot.example:8443/telegram/webhook", "false"),
+        ("https://bot.example:88/telegram/webhook", "false"),
+        ("http://127.0.0.1:8080/telegram/webhook", "true"),  # a `telegram-bot-api --local`
+    ],
+)
+def test_webhooks_telegram_accepts_are_settings_it_takes(
+    monkeypatch: pytest.MonkeyPatch, url: str, local: str
+) -> None:
+    env = WEBHOOK | {"TELEGRAM_WEBHOOK_URL": url, "TELEGRAM_LOCAL_SERVER": local}
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert load_settings(_env_file=None).telegram.webhook_url == url
+
+
 def test_every_channel_setting_is_in_env_example() -> None:
     root = Path(__file__).resolve().parents[2]
     text = (root / ".env.example").read_text(encoding="utf-8")

@@ -130,6 +130,11 @@ class FakeTelegram(Controls, Records):
         return self._world.token
 
     @property
+    def local_mode(self) -> bool:
+        """A `telegram-bot-api --local` server (TELEGRAM_LOCAL_SERVER), not api.telegram.org."""
+        return self._world.local_mode
+
+    @property
     def bot(self) -> FakeUser:
         return self._world.bot
 

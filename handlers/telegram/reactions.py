@@ -1,0 +1,74 @@
+"""Reactions on the person's question (setMessageReaction, Bot API 7.0): 👀 when an operator takes
+it, 👌 when an operator first answers it.
+
+Bots may react only with the emoji of ReactionTypeEmoji (aiogram 3.31
+`types/reaction_type_emoji.py`, the Bot API reference): 👀 and 👌 are among them, ✅ is not.
+A bot keeps one reaction per message, so 👌 replaces 👀. The question is the person's message
+the ticket was opened with; its Telegram id is read from the stored update it came in.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.engine import Effect, Outgoing, Target
+from bot.storage.models import Author, InboxUpdate, Message, Ticket
+
+TAKEN = "👀"
+ANSWERED = "👌"
+CHANNEL = "telegram"
+
+
+async def reaction_for(session: AsyncSession, item: Outgoing) -> str | None:
+    """The reaction ``item`` puts on the person's question, if any."""
+    if item.ticket_id is None:
+        return None
+    if item.target is Target.OPERATORS and item.effect is Effect.TICKET_TAKEN:
+        return TAKEN
+    if item.target is Target.PERSON and item.operator is not None and item.message_id is not None:
+        replies = await session.scalar(
+            select(func.count())
+            .select_from(Message)
+            .where(Message.ticket_id == item.ticket_id, Message.author == Author.OPERATOR)
+        )
+        return ANSWERED if replies == 1 else None
+    return None
+
+
+async def question_message(session: AsyncSession, ticket_id: int) -> int | None:
+    """The Telegram message id of the question the ticket was opened with (None if unknown)."""
+    ticket = await session.get(Ticket, ticket_id)
+    if ticket is None or not ticket.question:
+        return None
+    ref = await session.scalar(
+        select(Message.channel_message_id)
+        .where(
+            Message.conversation_id == ticket.conversation_id,
+            Message.author == Author.PERSON,
+            Message.text == ticket.question,
+            Message.created_at <= ticket.created_at,
+        )
+        .order_by(Message.id.desc())
+        .limit(1)
+    )
+    if not ref or not ref.startswith("u"):
+        return None
+    payload = await session.scalar(
+        select(InboxUpdate.payload).where(
+            InboxUpdate.channel == CHANNEL, InboxUpdate.external_id == ref[1:]
+        )
+    )
+    return _message_id(payload)
+
+
+def _message_id(payload: Any) -> int | None:
+    message = payload.get("message") if isinstance(payload, dict) else None
+    value = message.get("message_id") if isinstance(message, dict) else None
+    return value if isinstance(value, int) else None
+
+
+def reaction_params(message_id: int, emoji: str) -> dict[str, Any]:
+    return {"message_id": message_id, "reaction": [{"type": "emoji", "emoji": emoji}]}

@@ -1,0 +1,181 @@
+"""Reloading the knowledge base in a running process: a new base is built beside the one in use
+and swapped in whole; broken files are skipped, a failed rebuild keeps the base in use, questions
+asked meanwhile all get answers, and a reload asked on one replica reaches the others through the
+database (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from bot.clock import SystemClock
+from bot.engine import ConversationEngine, EngineSettings, Incoming
+from bot.knowledge_sync import KnowledgeReloader, Sources
+from bot.settings import Settings
+from bot.storage import knowledge as rows
+from bot.storage.db import create_sessionmaker
+from knowledge.holder import KnowledgeHolder, build
+from knowledge.model import Action
+
+CACHE = Path(__file__).parents[2] / "var" / "cache"
+QUESTION = "Как оформить отпуск в компании Ромашка"
+OLD_WORD, NEW_WORD = "Кадры", "Персонал"
+ARTICLE = """---
+title: Как оформить отпуск в компании Ромашка
+questions:
+  - заявление на отпуск
+---
+Отпуск оформляется в разделе {word}: заявление подписывает руководитель.
+"""
+
+
+def _write(folder: Path, word: str) -> None:
+    folder.mkdir(exist_ok=True)
+    (folder / "vacation.md").write_text(ARTICLE.format(word=word), encoding="utf-8")
+
+
+def _answer_text(holder: KnowledgeHolder) -> str:
+    decision = holder.current.decide(QUESTION)
+    assert decision.action is Action.ANSWER and decision.answer is not None
+    return " ".join(decision.answer.blocks)
+
+
+def _reloader(
+    folder: Path, sessions: async_sessionmaker[AsyncSession], name: str, sync: float = 0.05
+) -> KnowledgeReloader:
+    holder = KnowledgeHolder(*build(folder, CACHE, SystemClock().now()))
+    sources = Sources(folder, CACHE)
+    return KnowledgeReloader(holder, sessions, SystemClock(), sources, name=name, sync_seconds=sync)
+
+
+async def _until(check: Callable[[], bool], what: str, seconds: float = 60.0) -> None:
+    end = time.monotonic() + seconds
+    while not check():
+        assert time.monotonic() < end, f"not within {seconds:g}s: {what}"
+        await asyncio.sleep(0.05)
+
+
+async def test_a_reload_swaps_the_base_and_a_held_one_stays_as_it_was(
+    tmp_path: Path, db: AsyncEngine
+) -> None:
+    folder = tmp_path / "articles"
+    _write(folder, OLD_WORD)
+    reloader = _reloader(folder, create_sessionmaker(db), "one")
+    before, version = reloader.holder.snapshot()
+    assert OLD_WORD in _answer_text(reloader.holder)
+
+    _write(folder, NEW_WORD)
+    result = await reloader.announce("test")
+
+    assert result.ok and result.previous == version
+    assert result.version.hash != version.hash and reloader.holder.version == result.version
+    assert NEW_WORD in _answer_text(reloader.holder)
+    # A question that took the old base before the swap finishes on it.
+    answer = before.decide(QUESTION).answer
+    assert answer is not None and OLD_WORD in " ".join(answer.blocks)
+
+
+async def test_a_broken_file_is_skipped_and_a_failed_rebuild_keeps_the_base(
+    tmp_path: Path, db: AsyncEngine
+) -> None:
+    folder = tmp_path / "articles"
+    _write(folder, OLD_WORD)
+    reloader = _reloader(folder, create_sessionmaker(db), "one")
+    (folder / "broken.md").write_bytes(b"\x00\x01binary")
+
+    result = await reloader.reload("broken file")
+    assert result.ok and result.version.skipped == ("broken.md: binary file",)
+    assert OLD_WORD in _answer_text(reloader.holder)
+
+    kept = reloader.holder.current
+    folder.rename(tmp_path / "moved")
+    failed = await reloader.reload("folder gone")
+    assert not failed.ok and "articles folder not found" in failed.error
+    assert reloader.holder.current is kept and failed.version == result.version
+
+
+async def test_a_reload_asked_on_one_replica_reaches_the_other(
+    tmp_path: Path, db: AsyncEngine
+) -> None:
+    folder = tmp_path / "articles"
+    _write(folder, OLD_WORD)
+    sessions = create_sessionmaker(db)
+    one, two = _reloader(folder, sessions, "one"), _reloader(folder, sessions, "two")
+    await one.start()
+    await two.start()
+    assert await two.follow() is None  # nothing asked yet
+
+    _write(folder, NEW_WORD)
+    await one.announce("edited")
+    followed = await two.follow()
+
+    assert followed is not None and followed.ok
+    assert two.holder.version.hash == one.holder.version.hash
+    assert NEW_WORD in _answer_text(two.holder)
+    assert await two.follow() is None  # once per ask
+    assert await one.follow() is None  # the asker does not reload its own ask again
+
+    # `helpbot kb reload` only writes the row: both follow it.
+    async with sessions.begin() as session:
+        await rows.request_reload(session, "cli", SystemClock().now())
+    assert (await one.follow()) is not None and (await two.follow()) is not None
+
+
+async def test_questions_asked_during_reloads_all_get_answers(
+    tmp_path: Path, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    folder = tmp_path / "articles"
+    _write(folder, OLD_WORD)
+    reloader = _reloader(folder, sessions, "one")
+    config = Settings(_env_file=None)  # type: ignore[call-arg]
+    engine = ConversationEngine(
+        reloader.holder,
+        sessions,
+        SystemClock(),
+        EngineSettings(config.conversation, config.hours),
+    )
+    words: list[str] = []
+
+    async def ask(n: int) -> None:
+        out = await engine.handle(Incoming("test", f"chat-{n}", f"person-{n}", QUESTION))
+        replies = [o.reply for o in out if o.reply is not None]
+        assert replies, f"question {n} got no reply"
+        text = " ".join(" ".join(r.blocks) for r in replies)
+        words.append(NEW_WORD if NEW_WORD in text else OLD_WORD if OLD_WORD in text else "?")
+
+    async def stream() -> None:
+        n = 0
+        while reloader.holder.version.hash == first or n < 5:
+            await ask(n)
+            n += 1
+        for m in range(n, n + 5):  # and a few after the swap
+            await ask(m)
+
+    first = reloader.holder.version.hash
+    _write(folder, NEW_WORD)
+    results = await asyncio.gather(stream(), reloader.reload("during questions"))
+
+    assert results[1].ok
+    assert "?" not in words and words[0] == OLD_WORD and words[-5:] == [NEW_WORD] * 5
+
+
+async def test_the_watcher_reloads_once_the_files_have_changed(
+    tmp_path: Path, db: AsyncEngine
+) -> None:
+    folder = tmp_path / "articles"
+    _write(folder, OLD_WORD)
+    reloader = _reloader(folder, create_sessionmaker(db), "one")
+    first = reloader.holder.version.hash
+    async with asyncio.TaskGroup() as group:
+        tasks = [group.create_task(reloader.run()), group.create_task(reloader.watch(0.05))]
+        try:
+            _write(folder, NEW_WORD)
+            await _until(lambda: reloader.holder.version.hash != first, "a reload after an edit")
+            assert NEW_WORD in _answer_text(reloader.holder)
+        finally:
+            for task in tasks:
+                task.cancel()
