@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -17,6 +18,7 @@ from bot.errors import StorageError
 from bot.metrics import Metrics
 from bot.queue import OperatorQueue
 from bot.settings import Settings
+from bot.storage import knowledge as knowledge_rows
 from bot.storage import migrate
 from bot.storage.db import create_engine, create_sessionmaker, database_url
 from knowledge.base import KnowledgeBase
@@ -48,9 +50,13 @@ class Services:
 
 
 def create_services(
-    settings: Settings, *, kb: KnowledgeBase | None = None, clock: Clock | None = None
+    settings: Settings,
+    *,
+    kb: KnowledgeBase | KnowledgeHolder | None = None,
+    clock: Clock | None = None,
 ) -> Services:
-    """Wire the services; the database is not touched until first used."""
+    """Wire the services; the database is not touched until first used (so the knowledge base,
+    unless given, is built without approved phrasings: :func:`open_services` adds them)."""
     clock = clock or SystemClock()
     if kb is not None:
         knowledge = holding(kb)
@@ -67,11 +73,6 @@ def create_services(
     engine = ConversationEngine(knowledge, sessions, clock, engine_settings, metrics)
     queue = create_queue(settings, sessions, clock, knowledge)
     return Services(settings, knowledge, db, sessions, clock, engine, queue, metrics)
-
-
-def load_knowledge(settings: Settings) -> KnowledgeBase:
-    """The knowledge base the settings name (KNOWLEDGE_DIR, the index cache)."""
-    return KnowledgeBase.load(settings.knowledge_dir, settings.knowledge_cache_dir)
 
 
 def create_queue(
@@ -101,13 +102,36 @@ async def open_services(
     kb: KnowledgeBase | None = None,
     clock: Clock | None = None,
 ) -> AsyncIterator[Services]:
-    """Services for a block; ``upgrade`` migrates first, else the schema version is checked."""
-    services = create_services(settings, kb=kb, clock=clock)
+    """Services for a block; ``upgrade`` migrates first, else the schema version is checked.
+    The knowledge base (unless given) has the phrasings people approved (`kb approve`)."""
+    clock = clock or SystemClock()
+    services = create_services(
+        settings, kb=kb if kb is not None else await load_knowledge(settings, clock), clock=clock
+    )
     try:
         await prepare_database(services.db, upgrade=upgrade)
         yield services
     finally:
         await services.aclose()
+
+
+async def load_knowledge(settings: Settings, clock: Clock) -> KnowledgeHolder:
+    """The knowledge base with the approved phrasings stored in the database (none when the
+    database cannot be read yet: the first reload adds them)."""
+    phrasings: dict[str, list[str]] = {}
+    db = create_engine(database_url(settings.database))
+    try:
+        await ensure_schema(db)
+        async with create_sessionmaker(db)() as session:
+            phrasings = await knowledge_rows.approved_phrasings(session)
+    except StorageError:
+        pass  # not migrated yet (`serve` migrates next): nothing approved can be there
+    finally:
+        await db.dispose()
+    built = await asyncio.to_thread(
+        build, settings.knowledge_dir, settings.knowledge_cache_dir, clock.now(), phrasings
+    )
+    return KnowledgeHolder(*built)
 
 
 @asynccontextmanager

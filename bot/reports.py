@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import statistics
 from collections import Counter
 from dataclasses import dataclass, field
@@ -17,6 +18,9 @@ from knowledge.base import KnowledgeBase
 from knowledge.model import Action
 
 _Q = TypeVar("_Q", bound=Select[Any])
+# A chat command (`/operator`, `/start@helpbot`): what a person asks with it is no question, even
+# when it is the first message of their ticket.
+_COMMAND = re.compile(r"/[a-z0-9_]{1,32}(?:@\w+)?")
 
 
 @dataclass(slots=True)
@@ -95,7 +99,7 @@ async def gaps(
     for question_id in sorted(texts):
         text = texts[question_id]
         key = " ".join(text.casefold().split())
-        if not key:
+        if not key or _COMMAND.fullmatch(key):
             continue
         scores = [fuzz.token_set_ratio(key, k) for k in keys]
         best = max(range(len(scores)), key=scores.__getitem__, default=-1)

@@ -70,6 +70,12 @@ PHRASES: dict[str, dict[str, str]] = {
         "en": "Choose one, or press “None of these” and I will call an operator.",
         "ro": "Alegeți o variantă sau apăsați „Niciuna dintre acestea” și voi chema un operator.",
     },
+    # Under numbered choices: customers on most connectors see no buttons and type the number.
+    "choose_by_number": {
+        "ru": "Ответьте номером варианта.",
+        "en": "Reply with the number of your choice.",
+        "ro": "Răspundeți cu numărul variantei.",
+    },
     "alternatives_intro": {
         "ru": "Жаль, что не помогло. Может быть, подойдёт что-то из этого:",
         "en": "Sorry that did not help. Perhaps one of these fits:",
@@ -243,6 +249,64 @@ PHRASES: dict[str, dict[str, str]] = {
         "ru": "Я читаю только текст. Напишите вопрос словами, пожалуйста.",
         "en": "I can read text only. Please type your question.",
         "ro": "Citesc doar text. Vă rog să scrieți întrebarea.",
+    },
+    # The terminal (`helpbot chat`, `helpbot ask`).
+    "cli_start": {
+        "ru": "Здравствуйте! Я помощник по Битрикс24. Напишите вопрос своими словами — я найду "
+        "ответ в базе знаний, а если не найду, передам его оператору. /help — подсказка, "
+        "/quit — выход.",
+        "en": "Hello! I am the Bitrix24 assistant. Type your question in your own words and I "
+        "will find the answer in the knowledge base, or pass it to an operator. /help — tips, "
+        "/quit — leave.",
+        "ro": "Bună ziua! Sunt asistentul Bitrix24. Scrieți întrebarea cu propriile cuvinte — "
+        "caut răspunsul în baza de cunoștințe sau o transmit unui operator. /help — ajutor, "
+        "/quit — ieșire.",
+    },
+    "cli_help": {
+        "ru": "Как со мной работать:\n• напишите вопрос текстом, например «как восстановить "
+        "пароль»;\n• чтобы нажать кнопку, введите её номер: 1, 2…;\n• /operator — позвать "
+        "оператора; его ответы появятся здесь же;\n• «отмена» — отменить обращение к "
+        "оператору;\n• /quit или Ctrl-D — выйти.",
+        "en": "How to use me:\n• type a question, e.g. “how do I restore my password”;\n• to "
+        "press a button, type its number: 1, 2…;\n• /operator — call an operator; the replies "
+        "appear here;\n• “cancel” — cancel a request to operators;\n• /quit or Ctrl-D — leave.",
+        "ro": "Cum să mă folosiți:\n• scrieți întrebarea, de exemplu „cum îmi recuperez "
+        "parola”;\n• pentru a apăsa un buton, scrieți numărul lui: 1, 2…;\n• /operator — "
+        "chemați un operator; răspunsurile apar aici;\n• „anulează” — anulați cererea către "
+        "operatori;\n• /quit sau Ctrl-D — ieșire.",
+    },
+    "cli_press_range": {
+        "ru": "Нажмите {choices} — или напишите вопрос словами.",
+        "en": "Press {choices}, or type your question in words.",
+        "ro": "Apăsați {choices} sau scrieți întrebarea în cuvinte.",
+    },
+    "cli_no_buttons": {
+        "ru": "Здесь нет кнопок с номерами — напишите вопрос словами.",
+        "en": "There are no buttons to press here: type your question in words.",
+        "ro": "Aici nu sunt butoane de apăsat: scrieți întrebarea în cuvinte.",
+    },
+    "cli_nothing_to_cancel": {
+        "ru": "Отменять нечего: открытых обращений к оператору нет.",
+        "en": "There is nothing to cancel: you have no open request to operators.",
+        "ro": "Nu este nimic de anulat: nu aveți nicio cerere deschisă către operatori.",
+    },
+    "cli_ask_choose": {
+        "ru": "Спросите заголовком нужной статьи — или опишите вопрос подробнее.",
+        "en": "Ask with the title you need, or describe the question in more detail.",
+        "ro": "Întrebați cu titlul articolului dorit sau descrieți întrebarea mai detaliat.",
+    },
+    "cli_ask_escalate": {
+        "ru": "В базе знаний нет ответа на этот вопрос. Сформулируйте его иначе — или задайте "
+        "в helpbot chat: там его можно передать оператору.",
+        "en": "The knowledge base does not cover this question. Put it another way, or ask it "
+        "in helpbot chat, where an operator can take it.",
+        "ro": "Baza de cunoștințe nu acoperă această întrebare. Formulați-o altfel sau puneți-o "
+        "în helpbot chat, unde o poate prelua un operator.",
+    },
+    "cli_ask_operator": {
+        "ru": "Оператора можно позвать в helpbot chat: задайте там вопрос и напишите /operator.",
+        "en": "Operators answer in helpbot chat: ask there, then type /operator.",
+        "ro": "Operatorii răspund în helpbot chat: întrebați acolo, apoi scrieți /operator.",
     },
     "cmd_help": {"ru": "Подсказка", "en": "Tips", "ro": "Ajutor"},
     "cmd_operator": {"ru": "Позвать оператора", "en": "Call an operator", "ro": "Cheamă operator"},

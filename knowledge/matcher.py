@@ -8,7 +8,7 @@ from collections import defaultdict
 from dataclasses import dataclass, replace
 from operator import itemgetter
 
-from rapidfuzz import fuzz
+from rapidfuzz import fuzz, process
 
 from knowledge.index import PREFIX_FACTOR, PREFIX_LEN, Index, prefix_key
 from knowledge.model import Match
@@ -144,6 +144,8 @@ class Matcher:
     def __init__(self, index: Index, weights: Weights | None = None) -> None:
         self._index = index
         self.weights = weights or Weights()
+        # Each entry's title keys as one string, for the fuzzy title likeness.
+        self._titles = tuple(" ".join(info.title_keys) for info in index.infos)
 
     def rank(
         self, query: Query, limit: int = 10, exclude: frozenset[str] = frozenset()
@@ -176,35 +178,35 @@ class Matcher:
         # Битрикс24" to a story about calls): it counts in proportion to the question's length.
         damp = min(1.0, LONG_QUERY_KEYS / max(len(query.keys), 1))
         ranked: list[Ranked] = []
-        for doc, bm_score in top:
+        length = len(query.keys)
+        max_idf = index.max_idf
+        # One call for every candidate's title: the question is prepared once, not per title.
+        likeness = process.extract(
+            query_keys,
+            [self._titles[doc] for doc, _ in top],
+            scorer=fuzz.token_set_ratio,
+            limit=None,
+        )
+        title_likeness = [0.0] * len(top)
+        for _, ratio, n in likeness:
+            title_likeness[n] = ratio
+        for (doc, bm_score), ratio in zip(top, title_likeness, strict=True):
             info = index.infos[doc]
-            if info.entry.id in exclude:
+            if exclude and info.entry.id in exclude:
                 continue
-            credit = _credits(mass, families, index.doc_keys[doc])
-            covered = sum(mass[k] * c for k, c in credit.items()) / total
-            evidence = sum(specific[k] * c for k, c in credit.items() if k in specific)
-            evidence /= index.max_idf
-            titled = sum(specific[k] for k in info.head_keys.intersection(specific))
-            titled /= index.max_idf
-            head = sum(mass[k] for k in info.head_keys.intersection(mass)) / total
-            fuzzy = fuzz.token_set_ratio(query_keys, " ".join(info.title_keys)) / 100 * damp
+            doc_keys = index.doc_keys[doc]
+            covered, evidence = _credited(mass, specific, families, doc_keys)
+            in_head = info.head_keys.intersection(mass)
+            head = sum(mass[k] for k in in_head) / total
+            titled = sum(specific[k] for k in in_head if k in specific) / max_idf
+            fuzzy = ratio / 100 * damp
             bm_part = min(bm_score / scored_total, 1.0)
-            missed = len(names - index.doc_keys[doc]) / len(names) if names else 0.0
-            length = len(query.keys)
-            parts = (bm_part, covered, head, fuzzy)
+            missed = len(names - doc_keys) / len(names) if names else 0.0
+            parts = (bm_part, covered / total, head, fuzzy)
+            evidence /= max_idf
             score = self.weights.score(parts, known, length, evidence, titled, missed, asked)
             ranked.append(
-                Ranked(
-                    doc,
-                    score,
-                    *parts,
-                    known=known,
-                    length=length,
-                    evidence=evidence,
-                    titled=titled,
-                    names_missed=missed,
-                    asked=asked,
-                )
+                Ranked(doc, score, *parts, known, length, evidence, titled, missed, asked)
             )
         # Sums over sets come out in hash order, which differs between processes: the last
         # bits of equal scores are noise, and a tie goes to the entry that comes first.
@@ -333,12 +335,22 @@ def _phrases(query: Query, index: Index, doc: int) -> float:
     return sum(w for pair, w in zip(asked, weight, strict=True) if pair in found) / sum(weight)
 
 
-def _credits(
-    mass: dict[str, float], families: dict[str, list[str]], doc_keys: frozenset[str]
-) -> dict[str, float]:
-    """1 for each question key the entry has, PREFIX_FACTOR for one it has only the family of."""
-    credit = dict.fromkeys(doc_keys.intersection(mass), 1.0)
-    for family in doc_keys.intersection(families):
-        for k in families[family]:
-            credit.setdefault(k, PREFIX_FACTOR)
-    return credit
+def _credited(
+    mass: dict[str, float],
+    specific: dict[str, float],
+    families: dict[str, list[str]],
+    doc_keys: frozenset[str],
+) -> tuple[float, float]:
+    """The question's mass the entry has, and its specific (non-number) part: each key in full
+    when the entry has it, PREFIX_FACTOR of it when the entry has only its word family."""
+    covered = evidence = 0.0
+    for k in doc_keys.intersection(mass):
+        covered += mass[k]
+        evidence += specific.get(k, 0.0)
+    if families:
+        for family in doc_keys.intersection(families):
+            for k in families[family]:
+                if k not in doc_keys:
+                    covered += mass[k] * PREFIX_FACTOR
+                    evidence += specific.get(k, 0.0) * PREFIX_FACTOR
+    return covered, evidence

@@ -33,6 +33,9 @@ NUMBER_WEIGHT = 0.4
 GLOSSARY_WEIGHT = 0.8
 ROMANIAN_GLOSSARY_WEIGHT = 0.0
 _MIN_TYPO_LEN = 4
+# Chunks (words with their punctuation) up to this long are remembered as read; a longer one
+# is rare, and a hostile message must not fill the memory with them.
+_CACHED_CHUNK = 40
 _MIN_NEAR_MISS = 6  # shorter near misses are too easily junk read the wrong way
 _INITIAL_E = re.compile(r"(?<![\w-])е[а-яё]+")
 
@@ -100,17 +103,20 @@ class QueryReader:
                 buckets.setdefault((key[0], len(key)), []).append(key)
         self._buckets = buckets
         self._correct = lru_cache(maxsize=65536)(self._correct_uncached)
+        self._readers: dict[str, Callable[[str], str]] = {
+            "plain": _as_typed,
+            "layout": swap_layout_to_cyrillic,
+            "translit": self._transliterate,
+        }
+        # A chunk reads the same way every time for a reading: words recur across messages.
+        self._chunk = lru_cache(maxsize=16384)(self._chunk_uncached)
         self._glossary = Glossary(analyzer)
 
     def read(self, text: str) -> Query:
         text = " ".join(head_and_tail(text, MAX_QUERY_CHARS).split())
         lang = detect_lang(text)
         chunks = text.split(" ")
-        readers: dict[str, Callable[[str], str]] = {
-            "plain": lambda c: c,
-            "layout": swap_layout_to_cyrillic,
-            "translit": self._transliterate,
-        }
+        readers = self._readers
         best = "plain"
         if lang in ("lat", "en") and any(script(c) == "lat" for c in chunks):
             # English marker words ("the", "to") rule out reading by the dictionary alone.
@@ -119,7 +125,10 @@ class QueryReader:
             best = max(ratios, key=lambda name: (ratios[name], name == "plain"))
             if ratios[best] <= ratios["plain"] + 0.15:
                 best = "plain"
-        read_chunks = [self._read_chunk(c, readers[best]) for c in chunks]
+        read_chunks = [
+            self._chunk(c, best) if len(c) <= _CACHED_CHUNK else self._read_chunk(c, readers[best])
+            for c in chunks
+        ]
         # A Latin chunk changes only by the reading chosen; a Cyrillic one only by a layout swap.
         repairs = [
             Repair(best if script(c) == "lat" else "layout", c, r)
@@ -210,6 +219,9 @@ class QueryReader:
             return other
         return word
 
+    def _chunk_uncached(self, chunk: str, reading: str) -> str:
+        return self._read_chunk(chunk, self._readers[reading])
+
     def _read_chunk(self, chunk: str, reader: Callable[[str], str]) -> str:
         kind = script(chunk)
         if kind == "lat":
@@ -272,6 +284,10 @@ class QueryReader:
 
 
 _WORD = re.compile(r"[^\W\d_][\w-]*")
+
+
+def _as_typed(chunk: str) -> str:
+    return chunk
 
 
 def _starts_sentence(text: str, at: int) -> bool:

@@ -37,7 +37,9 @@ class BitrixSettings(BaseModel):
     bot_token: SecretStr | None = None  # the v2 botToken for webhook auth, at most 40 characters
     event_mode: Literal["fetch", "webhook"] = "fetch"
     public_url: str = ""  # where the portal POSTs events in webhook mode
-    app_token: SecretStr | None = None  # the expected auth[application_token] of incoming events
+    # The expected auth[application_token] of webhook-mode events. Optional: an OAuth app's is the
+    # one its installation brought; a webhook-registered bot's is "custom" + BITRIX_BOT_TOKEN.
+    app_token: SecretStr | None = None
     rate_burst: int = Field(default=50, ge=1)
     rate_per_second: float = Field(default=2.0, gt=0)
     request_timeout: float = Field(default=30.0, gt=0)
@@ -90,8 +92,6 @@ class BitrixSettings(BaseModel):
             if not self.public_url:
                 raise ValueError("BITRIX_EVENT_MODE=webhook needs BITRIX_PUBLIC_URL")
             _check_url(self.public_url, "BITRIX_PUBLIC_URL")
-            if self.app_token is None:
-                raise ValueError("BITRIX_EVENT_MODE=webhook needs BITRIX_APP_TOKEN")
         return self
 
     @property

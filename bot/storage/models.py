@@ -259,6 +259,8 @@ class BitrixChat(Base):
     handed_session: Mapped[str | None] = mapped_column(String(32))  # silent while it lasts
     ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id", ondelete="SET NULL"))
     helped_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # The payloads of the numbered choices last shown (customers on connectors type the number).
+    choices: Mapped[list[str] | None] = mapped_column(JSON)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 

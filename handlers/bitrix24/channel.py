@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from functools import partial
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -29,8 +29,10 @@ from bot.storage import bitrix as repo
 from bot.storage.delivery import default_replica
 from bot.storage.leases import LeaseKeeper
 from handlers.bitrix24.events import ChatEvent
-from handlers.bitrix24.poller import LEASE, EventPoller, poll_while_leased
+from handlers.bitrix24.ownership import bot_holds
+from handlers.bitrix24.poller import LEASE, EventPoller, poll_while_leased, report_revision
 from handlers.bitrix24.processor import EventProcessor
+from handlers.bitrix24.registration import find_bot_id
 from handlers.bitrix24.sender import OutboxSender
 
 log = logging.getLogger(__name__)
@@ -41,16 +43,6 @@ MAX_PAUSE = 60.0
 
 class BotNotRegisteredError(Bitrix24Error):
     """The portal has no bot with our code: run ``helpbot bitrix register``."""
-
-
-async def find_bot_id(client: Bitrix24Api, code: str) -> int | None:
-    """The id of our bot (by code) among the bots this webhook or application owns."""
-    result: Any = await client.call("imbot.v2.Bot.list", {})
-    bots = result.get("bots", []) if isinstance(result, dict) else result
-    for bot in bots if isinstance(bots, list) else []:
-        if isinstance(bot, dict) and bot.get("code") == code:
-            return int(bot["id"])
-    return None
 
 
 class BitrixChannel:
@@ -82,6 +74,7 @@ class BitrixChannel:
         self._poll = asyncio.Event()
         self._kick = asyncio.Event()  # ends a crashed worker's pause early (tokens installed)
         self._tasks: list[asyncio.Task[None]] = []
+        self._revision_logged = False
         self.processor = EventProcessor(
             sessions=sessions,
             engine=engine,
@@ -92,6 +85,7 @@ class BitrixChannel:
             on_queued=self._outbox.set,
             replica=name,
             claim_seconds=claim,
+            holds=partial(bot_holds, client),
         )
         self.sender = OutboxSender(
             sessions=sessions,
@@ -163,6 +157,9 @@ class BitrixChannel:
             await self._nap(self._inbox, IDLE_WAKE)
 
     async def _send_loop(self) -> None:
+        if not self._revision_logged:  # once per start; a failure only leaves it unknown
+            self._revision_logged = True
+            await report_revision(self.client)
         while not self._stopping.is_set():
             if not await self.sender.run_once(self._stopping):
                 await self._nap(self._outbox, IDLE_WAKE)

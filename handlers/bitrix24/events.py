@@ -26,7 +26,10 @@ class ChatEvent:
     """One event in a chat; ``key`` identifies it across repeated deliveries.
 
     ``session_id`` is the open-line session (``entityData1`` field 6); ``from_customer`` is true
-    for the line's connector user (the website visitor), false for operators and bots.
+    for the line's connector user (the website visitor), false for operators and bots;
+    ``from_bot`` for a bot author. ``owner`` is the chat's owner when the event was written
+    (``data.chat.owner``: the bot while it holds the session, 0 in the queue, else the operator),
+    None when the portal did not say.
     """
 
     kind: Kind
@@ -41,6 +44,8 @@ class ChatEvent:
     from_customer: bool
     text: str = ""
     payload: str = ""
+    owner: int | None = None
+    from_bot: bool = False
 
     @property
     def in_open_line(self) -> bool:
@@ -96,7 +101,7 @@ def _read(event_type: str, data: Mapping[str, Any]) -> ChatEvent | None:
     user_id = str(user.get("id") or "")
     connector = _flag(user.get("connector")) or (bool(customer_id) and user_id == customer_id)
     if kind == "join":
-        key = f"join:{chat_id}:{_session(chat)}"
+        key = f"join:{chat_id}:{session_of(chat)}"
     elif kind == "command":
         key = f"cmd:{message.get('id')}:{command.get('command')}:{command.get('params')}"
     else:
@@ -108,10 +113,12 @@ def _read(event_type: str, data: Mapping[str, Any]) -> ChatEvent | None:
         chat_id=chat_id,
         dialog_id=dialog_id,
         entity_type=str(chat.get("entityType") or ""),
-        session_id=_session(chat),
+        session_id=session_of(chat),
         user_id=user_id,
         user_name=str(user.get("name") or ""),
         from_customer=connector and not _flag(user.get("bot")),
+        from_bot=_flag(user.get("bot")),
+        owner=None if chat.get("owner") in (None, "") else _int(chat.get("owner")),
         text=str(message.get("text") or "") if kind == "message" else "",
         payload=str(command.get("params") or "") if kind == "command" else "",
     )
@@ -135,6 +142,7 @@ def _flag(value: Any) -> bool:
     return value in (True, 1, "1", "Y", "y", "true", "True")
 
 
-def _session(chat: Mapping[str, Any]) -> str:
+def session_of(chat: Mapping[str, Any]) -> str:
+    """The open-line session id: field 6 of ``entityData1``."""
     fields = str(chat.get("entityData1") or "").split("|")
     return fields[5] if len(fields) > 5 else ""

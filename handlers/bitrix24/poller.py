@@ -1,11 +1,11 @@
 """Fetch mode: read the bot's events with ``imbot.v2.Event.get``, store them, then acknowledge.
 
 A page of events and the offset after it are committed together; only the next ``Event.get``
-passes that offset, which is what acknowledges the page on the portal. A crash before the commit
-repeats the page (the inbox dedupes it), a crash after it repeats nothing: no event is dropped.
-With several replicas only the holder of the ``bitrix24-fetch`` lease polls
-(:func:`poll_while_leased`); a brief overlap when a lease changes hands is harmless for the same
-reason.
+passes that offset, which is what acknowledges the page on the portal (:func:`offset_after`).
+A crash before the commit repeats the page (the inbox dedupes it), a crash after it repeats
+nothing: no event is dropped. With several replicas only the holder of the ``bitrix24-fetch``
+lease polls (:func:`poll_while_leased`); a brief overlap when a lease changes hands is harmless
+for the same reason.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.bitrix.api import Bitrix24Api
+from bot.bitrix.errors import Bitrix24Error
 from bot.clock import Clock
 from bot.storage import bitrix as repo
 from bot.storage.leases import LeaseKeeper
@@ -68,7 +69,7 @@ class EventPoller:
             params["offset"] = self._offset
         result = await self._client.call("imbot.v2.Event.get", params)
         events = result.get("events") or [] if isinstance(result, dict) else []
-        next_offset = int(result.get("nextOffset") or 0) if isinstance(result, dict) else 0
+        next_offset = offset_after(result, events)
         if not events:
             return False
         now = self._clock.now()
@@ -91,6 +92,42 @@ class EventPoller:
         if fresh:
             self._on_stored()
         return True
+
+
+def offset_after(result: Any, events: list[Any]) -> int:
+    """The offset that acknowledges a page; 0 for an empty page (keep the offset sent).
+
+    ``nextOffset`` since change BOT-BC-0325-1; older portals answer ``lastEventId`` (the docs of
+    the time: "compute ``lastEventId + 1``"); failing both, the largest ``eventId`` + 1. What
+    ``lastEventId`` says on an empty page is not documented, so an empty page never moves it.
+    """
+    if not events or not isinstance(result, dict):
+        return 0
+    for key, step in (("nextOffset", 0), ("lastEventId", 1)):
+        value = _int(result.get(key))
+        if value > 0:
+            return value + step
+    ids = [_int(e.get("eventId")) for e in events if isinstance(e, dict)]
+    return max(ids, default=0) + 1 if any(ids) else 0
+
+
+async def report_revision(client: Bitrix24Api) -> int | None:
+    """Log the portal's REST revision (``imbot.v2.Revision.get``, revision 33 and later)."""
+    try:
+        result = await client.call("imbot.v2.Revision.get", {})
+    except Bitrix24Error as exc:
+        log.info("bitrix portal revision unknown (%s): older than REST 33", exc.code)
+        return None
+    rest = _int(result.get("rest")) if isinstance(result, dict) else 0
+    log.info("bitrix portal revision rest=%s answer=%s", rest or "?", result)
+    return rest or None
+
+
+def _int(value: Any) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return 0
 
 
 async def poll_while_leased(

@@ -1,21 +1,24 @@
 """Stored Bitrix24 events through the engine: each event's replies land in the outbox atomically.
 
-Only the open line's customer (the connector user) is answered; operators' and bots' messages in
-the same chat are recorded as ignored. Escalation queues ``imopenlines.bot.session.operator`` so
-the line's own queue distributes the chat, records the session on the ticket, and keeps the bot
-silent in that chat until a new session starts. «Помогло» followed by silence may finish the
-session (``BITRIX_FINISH_AFTER_HELPED``).
+Only the open line's customer (the connector user) is answered, and only in a session the bot
+holds (:func:`handlers.bitrix24.ownership.judge`); other events are recorded as ignored, and one
+that shows the session taken (an operator wrote, the owner changed, a bare ``0``) keeps the bot
+silent until a new session starts. Escalation queues ``imopenlines.bot.session.operator`` so
+the line's own queue distributes the chat and records the session on the ticket. A typed number
+picks one of the numbered choices last shown. «Помогло» followed by silence may finish the
+session (``BITRIX_FINISH_AFTER_HELPED``), if the portal says the bot still holds it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.bitrix.errors import Bitrix24Error
 from bot.bitrix.settings import BitrixSettings
 from bot.cases import case_reply
 from bot.clock import Clock
@@ -29,7 +32,8 @@ from bot.storage.delivery import default_replica
 from bot.storage.models import BitrixChat, InboxUpdate
 from bot.texts import phrase
 from handlers.bitrix24.events import ChatEvent
-from handlers.bitrix24.render import render
+from handlers.bitrix24.ownership import judge
+from handlers.bitrix24.render import choices, render
 from handlers.bitrix24.replies import queue_message
 
 log = logging.getLogger(__name__)
@@ -41,6 +45,11 @@ HAND_OFF = "imopenlines.bot.session.operator"
 FINISH = "imopenlines.bot.session.finish"
 LINE_OPERATOR = "bitrix24 open line"
 _NO_CANCEL = frozenset({Press.CANCEL.value})  # after a hand-off the line owns the chat
+Holds = Callable[[BitrixChat], Awaitable[bool]]
+
+
+async def _always(chat: BitrixChat) -> bool:
+    return True
 
 
 class EventProcessor:
@@ -58,8 +67,10 @@ class EventProcessor:
         on_queued: Callable[[], None],
         replica: str | None = None,
         claim_seconds: float = 30.0,
+        holds: Holds = _always,
     ) -> None:
         self._sessions = sessions
+        self._holds = holds  # does the bot still hold the chat's session (asks the portal)
         self._replica = replica or default_replica()
         self._claim_seconds = claim_seconds
         self._engine = engine
@@ -98,15 +109,31 @@ class EventProcessor:
         return handled
 
     async def finish_helped(self) -> int:
-        """Finish the sessions of chats silent since «Помогло» for the configured minutes."""
+        """Finish the sessions of chats silent since «Помогло» for the configured minutes, when
+        the bot still holds them: ``session.finish`` would take the chat from an operator."""
         minutes = self._settings.finish_after_helped
         if minutes <= 0:
             return 0
-        now = self._clock.now()
+        async with self._sessions() as session:
+            due = await repo.chats_to_finish(
+                session, self._clock.now() - timedelta(minutes=minutes)
+            )
+        held: dict[int, bool] = {}
+        for chat in due:
+            try:
+                held[chat.chat_id] = await self._holds(chat)
+            except Bitrix24Error as exc:  # not known now: asked again on a later pass
+                log.warning("bitrix chat owner unknown chat=%s code=%s", chat.chat_id, exc.code)
+        now, queued = self._clock.now(), 0
         async with self._sessions.begin() as session:
-            chats = await repo.chats_to_finish(session, now - timedelta(minutes=minutes))
-            for chat in chats:
+            for seen in due:
+                chat = await session.get(BitrixChat, seen.chat_id)
+                if chat is None or chat.helped_at != seen.helped_at or chat.chat_id not in held:
+                    continue  # the customer wrote meanwhile, or the portal did not say
                 chat.helped_at = None
+                if not held[chat.chat_id]:
+                    log.info("bitrix session not finished chat=%s: not the bot's", chat.chat_id)
+                    continue
                 await repo.add_call(
                     session,
                     dialog_id=chat.dialog_id,
@@ -115,10 +142,11 @@ class EventProcessor:
                     params={"CHAT_ID": chat.chat_id},
                     now=now,
                 )
+                queued += 1
                 log.info("bitrix session finish queued chat=%s after helped", chat.chat_id)
-        if chats:
+        if queued:
             self._on_queued()
-        return len(chats)
+        return queued
 
     async def _process(self, row: InboxUpdate) -> bool:
         """Process one event; ``False`` when it failed and is to be retried later."""
@@ -155,7 +183,7 @@ class EventProcessor:
         async with self._sessions.begin() as session:
             chat = await self._chat(session, event)
             ended = self._new_session(chat, event)
-            chat.helped_at = None
+            chat.helped_at, chat.choices = None, None
             fields = render(Reply((phrase("smalltalk_greeting", self._language),)))
             await self._send(session, chat, event, fields)
             await repo.settle_inbound(session, row_id, now)
@@ -163,54 +191,71 @@ class EventProcessor:
         await self._close_ticket(ended)
 
     async def _on_message(self, row_id: int, event: ChatEvent) -> None:
-        now = self._clock.now()
-        why = self._ignore_reason(event)
-        ended: int | None = None
-        if why is None:
-            async with self._sessions() as session:  # a read: most messages change nothing here
-                known = await session.get(BitrixChat, event.chat_id)
-                handed = None if known is None else known.handed_session
-            if handed is not None and event.session_id in ("", handed):
-                why = "the line's operators have the chat"
-            elif handed is not None:
-                async with self._sessions.begin() as session:
-                    ended = self._new_session(await self._chat(session, event), event)
-        if why is not None:
-            async with self._sessions.begin() as session:
-                await repo.settle_inbound(session, row_id, now, note=f"ignored: {why}")
-            log.info("bitrix event ignored key=%s chat=%s why=%s", event.key, event.chat_id, why)
+        async with self._sessions() as session:  # a read: most messages change nothing here
+            known = await session.get(BitrixChat, event.chat_id) if event.in_open_line else None
+        verdict = judge(event, known)
+        if not verdict.speaks:
+            await self._silent(row_id, event, verdict.why, taken=verdict.taken)
             return
+        ended: int | None = None
+        if known is not None and known.handed_session is not None:
+            async with self._sessions.begin() as session:  # a new session after a hand-off
+                ended = self._new_session(await self._chat(session, event), event)
         await self._close_ticket(ended)
+        payload = event.payload if event.kind == "command" else ""
+        text = event.text if event.kind == "message" else ""
+        if text and known is not None and event.session_id == known.session_id:
+            picked = _typed_choice(text, known.choices)
+            text, payload = ("", picked) if picked else (text, payload)
         incoming = Incoming(
             channel=CHANNEL,
             conversation_id=event.dialog_id,
             person_id=event.user_id,
-            text=event.text if event.kind == "message" else "",
-            payload=event.payload if event.kind == "command" else "",
+            text=text,
+            payload=payload,
             display_name=event.user_name,
             message_id=event.key,
         )
 
         async def then(session: AsyncSession, outgoing: list[Outgoing]) -> None:
-            await self._outbox(session, event, outgoing)
+            await self._outbox(session, event, outgoing, payload)
             await repo.settle_inbound(session, row_id, self._clock.now())
 
         await self._engine.handle(incoming, then=then)
 
-    async def _outbox(self, session: AsyncSession, event: ChatEvent, out: list[Outgoing]) -> None:
-        """Inside the engine's transaction: replies and the hand-off become outbox rows."""
+    async def _silent(self, row_id: int, event: ChatEvent, why: str, *, taken: bool) -> None:
+        """Settle an event the bot does not answer; ``taken``: the session is not the bot's."""
+        ended: int | None = None
+        async with self._sessions.begin() as session:
+            if taken:
+                chat = await self._chat(session, event)
+                ended = self._new_session(chat, event)
+                if chat.handed_session != event.session_id:
+                    log.info("bitrix session taken chat=%s why=%s", event.chat_id, why)
+                chat.handed_session, chat.helped_at, chat.choices = event.session_id, None, None
+            await repo.settle_inbound(session, row_id, self._clock.now(), note=f"ignored: {why}")
+        log.info("bitrix event ignored key=%s chat=%s why=%s", event.key, event.chat_id, why)
+        await self._close_ticket(ended)
+
+    async def _outbox(
+        self, session: AsyncSession, event: ChatEvent, out: list[Outgoing], payload: str
+    ) -> None:
+        """Inside the engine's transaction: replies and the hand-off become outbox rows;
+        ``payload`` is the press (a button's, or the typed number's choice)."""
         now = self._clock.now()
         chat = await self._chat(session, event)
         self._new_session(chat, event)
-        pressed = decode(event.payload) if event.payload else None
+        pressed = decode(payload) if payload else None
         helped = pressed is not None and pressed.press is Press.HELPED and bool(out)
         chat.helped_at = now if helped else None
         handed = any(o.effect is Effect.HAND_TO_QUEUE for o in out)
+        drop = _NO_CANCEL if handed else frozenset()
         for item in out:
             if item.target is not Target.PERSON:
                 continue  # the line's operators read the chat itself
             if item.reply is not None:
-                fields = render(item.reply, drop=_NO_CANCEL if handed else frozenset())
+                fields = render(item.reply, drop=drop, lang=self._language)
+                chat.choices = choices(item.reply, drop) or None
                 await self._send(session, chat, event, fields, item.ticket_id)
             if item.effect is Effect.HAND_TO_QUEUE:
                 if item.ticket_id is not None:
@@ -286,7 +331,7 @@ class EventProcessor:
         """
         if not event.session_id or event.session_id == chat.session_id:
             return None
-        chat.session_id = event.session_id
+        chat.session_id, chat.choices = event.session_id, None
         if chat.handed_session is None or chat.handed_session == event.session_id:
             return None
         ticket_id, chat.handed_session, chat.ticket_id = chat.ticket_id, None, None
@@ -307,14 +352,11 @@ class EventProcessor:
         except TicketError as exc:
             log.info("bitrix ticket not closed ticket=%s why=%s", ticket_id, exc.reason)
 
-    @staticmethod
-    def _ignore_reason(event: ChatEvent) -> str | None:
-        if not event.in_open_line:
-            return "not an open line"
-        if not event.from_customer:
-            return "not the line's customer"
-        if event.kind == "command" and not event.payload:
-            return "a command without a payload"
-        if not event.user_id or not event.dialog_id:
-            return "no author or chat"
-        return None
+
+def _typed_choice(text: str, shown: list[str] | None) -> str:
+    """The payload of choice ``n`` when ``text`` is just that number (1-based), else ""."""
+    number = text.strip().rstrip(".)")
+    if not shown or not number.isascii() or not number.isdigit():
+        return ""
+    index = int(number) - 1
+    return shown[index] if 0 <= index < len(shown) else ""

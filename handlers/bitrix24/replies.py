@@ -19,7 +19,7 @@ from bot.engine import Outgoing, Target
 from bot.payloads import Press
 from bot.storage import bitrix as repo
 from bot.storage.models import OutboxMessage
-from handlers.bitrix24.render import render
+from handlers.bitrix24.render import choices, render
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +47,11 @@ async def queue_message(
     uuid would silently swallow a new message.
     """
     fields = {**fields, "templateId": str(uuid.uuid4())}
+    keyboard = fields.get("keyboard")
+    if isinstance(keyboard, dict):
+        # BOT_ID routes a press to this bot; the docs warn that without it "the button command
+        # may not be routed" (Chat.Message.update leaves it unset: live-checks §9).
+        fields["keyboard"] = {"BOT_ID": bot_id, **keyboard}
     params: dict[str, object] = {"botId": bot_id, "dialogId": dialog_id, "fields": fields}
     return await repo.add_call(
         session,
@@ -76,6 +81,7 @@ async def write(
             )
             continue
         fields = render(item.reply, drop=_OUTSIDE_DROP)
+        chat.choices = choices(item.reply, _OUTSIDE_DROP) or None
         rows.append(
             await queue_message(
                 session,

@@ -22,16 +22,18 @@ from bot.bitrix.auth import OAuthTokens
 from bot.bitrix.client import create_client
 from bot.bitrix.store import DatabaseTokenStore
 from handlers.bitrix24.channel import BitrixChannel
+from handlers.bitrix24.eventauth import EventAuth
 from handlers.bitrix24.events import from_form, unflatten
+from handlers.bitrix24.registration import EVENTS_PATH
 
 log = logging.getLogger(__name__)
 
-EVENTS_PATH = "/bitrix24/events"
 INSTALL_PATH = "/bitrix24/install"
 
 BITRIX_CHANNEL = web.AppKey("bitrix_channel", BitrixChannel)
 _APP_TOKEN = web.AppKey("bitrix_app_token", str)
 _SERVICES = web.AppKey("bitrix_services", Services)
+_EVENT_AUTH = web.AppKey("bitrix_event_auth", EventAuth)
 
 
 @asynccontextmanager
@@ -67,6 +69,9 @@ def setup_bitrix(app: web.Application, services: Services) -> bool:
     app[_SERVICES] = services
     app[_APP_TOKEN] = settings.app_token.get_secret_value() if settings.app_token else ""
     if settings.event_mode == "webhook":
+        store = DatabaseTokenStore(services.sessions, services.clock)
+        app[_EVENT_AUTH] = auth = EventAuth(settings, store)
+        log.info("bitrix webhook events are checked against %s", auth.source)
         app.router.add_post(EVENTS_PATH, on_event)
     if settings.auth_mode == "oauth":
         app.router.add_post(INSTALL_PATH, on_install)
@@ -88,7 +93,8 @@ async def _channel_ctx(app: web.Application) -> AsyncIterator[None]:
 async def on_event(request: web.Request) -> web.Response:
     """A webhook-mode event: verify the application token, store, answer 200; work comes later."""
     form = await _form(request)
-    if not _token_ok(form, request.app[_APP_TOKEN]):
+    token = str(form.get("auth[application_token]", ""))
+    if not await request.app[_EVENT_AUTH].accepts(token):
         log.warning("bitrix event refused: wrong application token remote=%s", request.remote)
         raise web.HTTPUnauthorized(text="wrong application token")
     event = from_form(unflatten((k, str(v)) for k, v in form.items()))
@@ -122,6 +128,8 @@ async def on_install(request: web.Request) -> web.Response:
         raise web.HTTPBadRequest(text="malformed auth block")
     tokens = OAuthTokens.from_event_auth({k: str(v) for k, v in auth.items()})
     await store.save(tokens)
+    if _EVENT_AUTH in request.app:
+        request.app[_EVENT_AUTH].installed(tokens.application_token)
     log.info("bitrix application installed member=%s", tokens.member_id or "?")
     if BITRIX_CHANNEL in request.app:
         request.app[BITRIX_CHANNEL].kick()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import functools
 import json
 import os
@@ -12,14 +13,14 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
-from bot.replies import Reply, choose_language, compose
+from bot.replies import Reply, choice_entries, choose_language, compose
 from bot.settings import SettingsError, load_settings
 from bot.texts import phrase
 from handlers.cli import kb_explain, kb_link, kb_ops
 from knowledge.base import KnowledgeBase
 from knowledge.errors import KnowledgeError
 from knowledge.loader import Corpus, load_corpus
-from knowledge.model import Decision
+from knowledge.model import Action, Decision
 
 # A batch line longer than this is cut: one question is never a book.
 MAX_LINE_CHARS = 100_000
@@ -120,7 +121,7 @@ def _answer_one(
     else:
         decision = kb.decide(question)
         lang = choose_language(None, decision.lang, "ru")
-        text = render_plain(compose(decision, lang, public_url=public_url))
+        text = render_plain(ask_reply(decision, lang, public_url))
     if as_json:
         print(json.dumps(_as_json(decision, text), ensure_ascii=False), file=out)
     else:
@@ -154,15 +155,27 @@ def _as_json(decision: Decision | None, text: str) -> dict[str, Any]:
     }
 
 
+def ask_reply(decision: Decision, lang: str, public_url: str = "") -> Reply:
+    """The bot's reply with nothing to press (one question, one answer): the choices of a
+    «did you mean» are titles to ask with, and an operator is for `helpbot chat`."""
+    if decision.action is Action.CLARIFY and decision.matches:
+        titles = "\n".join(f"• {entry.title}" for entry in choice_entries(decision))
+        return Reply((phrase("clarify_intro", lang), titles, phrase("cli_ask_choose", lang)))
+    if decision.action is Action.ESCALATE:
+        return Reply((phrase("cli_ask_escalate", lang),))
+    if decision.action is Action.OPERATOR:
+        return Reply((phrase("cli_ask_operator", lang),))
+    return dataclasses.replace(compose(decision, lang, public_url=public_url), buttons=())
+
+
 def render_plain(reply: Reply) -> str:
-    """A reply as a person reads it in a terminal: title, text, links, numbered buttons."""
+    """A reply as a person reads it in a terminal: title, text, links (buttons are not shown:
+    nothing can be pressed here)."""
     parts: list[str] = []
     if reply.title:
         parts.append(reply.title.upper())
     parts.extend(reply.blocks)
     parts.extend(f"{link.title}: {link.url}" for link in reply.links)
-    if reply.buttons:
-        parts.append("\n".join(f"[{n}] {b.label}" for n, b in enumerate(reply.buttons, 1)))
     return "\n\n".join(p for p in parts if p)
 
 

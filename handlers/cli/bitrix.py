@@ -5,17 +5,15 @@ from __future__ import annotations
 import argparse
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 from bot.app import ensure_schema
 from bot.bitrix.client import Bitrix24Client, create_client
-from bot.bitrix.settings import BitrixSettings
 from bot.bitrix.store import DatabaseTokenStore
 from bot.clock import SystemClock
 from bot.settings import Settings
 from bot.storage.db import create_engine, create_sessionmaker, database_url
 from handlers.bitrix24 import EVENTS_PATH, INSTALL_PATH, find_bot_id
-from handlers.bitrix24.render import COMMAND
+from handlers.bitrix24.registration import register as register_on_portal
 from handlers.cli._runner import run, settings_or_exit
 
 
@@ -49,45 +47,24 @@ async def _client(settings: Settings) -> AsyncIterator[Bitrix24Client]:
         await db.dispose()
 
 
-def bot_fields(bitrix: BitrixSettings, name: str) -> dict[str, Any]:
-    """``imbot.v2.Bot.register`` fields for our open-line bot."""
-    fields: dict[str, Any] = {
-        "code": bitrix.bot_code,
-        "type": "openline",
-        "eventMode": bitrix.event_mode,
-        "properties": {"name": name, "workPosition": "Help desk", "color": "AQUA"},
-    }
-    if bitrix.event_mode == "webhook":
-        fields["webhookUrl"] = bitrix.public_url.rstrip("/") + EVENTS_PATH
-    return fields
-
-
 async def register_bot(settings: Settings, name: str = "Helpbot") -> int:
     bitrix = settings.bitrix
     async with _client(settings) as client:
-        result = await client.call("imbot.v2.Bot.register", {"fields": bot_fields(bitrix, name)})
-        bot = result["bot"]
-        bot_id = int(bot["id"])
-        await client.call(
-            "imbot.v2.Command.register",
-            {"botId": bot_id, "fields": {"command": COMMAND, "hidden": True, "title": "Helpbot"}},
-        )
-    print(f"Bot {bitrix.bot_code!r} registered: id {bot_id}, events: {bot.get('eventMode')}.")
-    if bot.get("eventMode") and bot.get("eventMode") != bitrix.event_mode:
-        print(
-            f"Note: the bot already existed with eventMode={bot.get('eventMode')}; "
-            "run `helpbot bitrix unregister` and register again to change it."
-        )
+        done = await register_on_portal(client, bitrix, name)
+    print(f"Bot {bitrix.bot_code!r} registered: id {done.bot_id}, events: {done.event_mode}.")
+    for what in done.repaired:
+        print(f"Repaired an older install: {what}.")
     print(
         "\nNow attach it to the open line (Contact Center > Open Lines > your line > "
         "Chatbots / Automation):\n"
-        f"  1. Turn on 'Assign chatbot' and choose '{name}' (id {bot_id}).\n"
+        f"  1. Turn on 'Assign chatbot' and choose '{name}' (id {done.bot_id}).\n"
         "  2. 'Chatbot joins the chat': every time a new session starts.\n"
         "  3. 'When the chat is transferred to an operator': the chatbot leaves the chat "
         "(transfer to queue).\n"
         "  4. Put the operators who answer after the bot in the line's queue.\n"
     )
     if bitrix.event_mode == "webhook":
+        # The handler URL may carry the bot token (CLIENT_ID): print it without the query.
         print(f"Events go to {bitrix.public_url.rstrip('/')}{EVENTS_PATH}.")
     if bitrix.auth_mode == "oauth":
         base = bitrix.public_url.rstrip("/") or "<public URL>"

@@ -6,20 +6,23 @@ import argparse
 import asyncio
 import contextlib
 import getpass
+import re
 import sys
-import threading
 
 from bot.app import Services, open_services
 from bot.engine import Incoming
-from bot.storage import repo
+from bot.replies import choose_language
+from bot.texts import CANCEL_WORDS, phrase
 from handlers.cli._runner import run, settings_or_exit
+from handlers.cli.chat_screen import CHANNEL, LineReader, Screen
 
-CHANNEL = "cli"
 POLL_SECONDS = 1.0
-HELP = (
-    "helpbot chat: type a question; a number presses a button; operators' replies appear as "
-    "they come (`helpbot operator` in another terminal); /quit or Ctrl-D leaves."
-)
+# Terminal commands: answered here, never read as questions (so never in `report gaps`).
+START = frozenset({"/start"})
+HELP = frozenset({"/help", "/?"})
+QUIT = frozenset({"/quit", "/exit", "/q"})
+ENGINE_COMMANDS = frozenset({"/operator"}) | CANCEL_WORDS  # the engine reads these itself
+_COMMAND = re.compile(r"/[a-z_]{1,32}")  # as Telegram's bot commands are written
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -31,72 +34,26 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     chat.set_defaults(func=lambda a: run(_chat(a)))
 
 
-class _Screen:
-    """Prints the conversation's new bot and operator messages and remembers their buttons."""
-
-    def __init__(self, services: Services, conversation: str) -> None:
-        self._services = services
-        self._conversation = conversation
-        self._last_id = 0
-        self._lock = asyncio.Lock()
-        self.buttons: list[tuple[str, str]] = []
-
-    async def skip_history(self) -> None:
-        async with self._services.sessions() as session:
-            conv = await repo.find_conversation(session, CHANNEL, self._conversation)
-            if conv is not None:
-                old = await repo.messages_after(
-                    session, conv.id, 0, authors=("bot", "operator", "person")
-                )
-                self._last_id = old[-1].id if old else 0
-
-    async def show_new(self) -> None:
-        async with self._lock, self._services.sessions() as session:
-            conv = await repo.find_conversation(session, CHANNEL, self._conversation)
-            if conv is None:
-                return
-            for message in await repo.messages_after(session, conv.id, self._last_id):
-                self._last_id = message.id
-                who = f"operator {message.operator}" if message.operator else "bot"
-                print(f"\n{who}> {message.text}")
-                if message.buttons:
-                    self.buttons = [(label, payload) for label, payload in message.buttons]
-                    for n, (label, _) in enumerate(self.buttons, 1):
-                        print(f"  [{n}] {label}")
-            sys.stdout.flush()
-
-    def press(self, line: str) -> str:
-        """The payload for a typed button number, else ``""``."""
-        if line.isdigit() and 1 <= int(line) <= len(self.buttons):
-            return self.buttons[int(line) - 1][1]
-        return ""
-
-
 async def _chat(args: argparse.Namespace) -> int:
-    async with open_services(settings_or_exit(), upgrade=not args.no_migrate) as services:
+    settings = settings_or_exit()
+    async with open_services(settings, upgrade=not args.no_migrate) as services:
         person = str(args.person)[:128]
-        screen = _Screen(services, person)
+        interactive = sys.stdin.isatty()
+        screen = Screen(services, person, interactive=interactive)
         await screen.skip_history()
-        print(HELP)
-        lines = _stdin_lines()
+        default_lang = choose_language(args.lang, None, settings.conversation.language)
+        if interactive:
+            screen.say(phrase("cli_start", await screen.language(default_lang)))
+        lines, typed = LineReader(), _Typed(services, screen, args, person, default_lang)
         poller = asyncio.create_task(_poll(screen))
         try:
-            while (line := await lines.get()) is not None:
-                line = line.strip()
-                if line in ("/quit", "/exit"):
+            while True:
+                screen.prompt()
+                line = await lines.read()
+                screen.answered(line)
+                if line is None or line.strip().casefold() in QUIT:
                     break
-                payload = screen.press(line)
-                await services.engine.handle(
-                    Incoming(
-                        CHANNEL,
-                        person,
-                        person,
-                        text="" if payload else line,
-                        payload=payload,
-                        display_name=args.name or person,
-                        language_code=args.lang,
-                    )
-                )
+                await typed.take(line.strip())
                 await screen.show_new()
         finally:
             poller.cancel()
@@ -105,24 +62,70 @@ async def _chat(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _poll(screen: _Screen) -> None:
+class _Typed:
+    """What a typed line is: a terminal command, a button number, or text for the engine."""
+
+    def __init__(
+        self,
+        services: Services,
+        screen: Screen,
+        args: argparse.Namespace,
+        person: str,
+        default_lang: str,
+    ) -> None:
+        self._services, self._screen, self._args = services, screen, args
+        self._person, self._default_lang = person, default_lang
+
+    async def take(self, line: str) -> None:
+        command = line.casefold()
+        if not line:
+            return
+        if command in START:
+            await self._say("cli_start")
+        elif command in HELP:
+            await self._say("cli_help")
+        elif command.strip(" .!") in CANCEL_WORDS and not await self._ticket_open():
+            await self._say("cli_nothing_to_cancel")
+        elif _COMMAND.fullmatch(command) and command not in ENGINE_COMMANDS:
+            await self._say("cli_help")  # an unknown command is not a question either
+        elif line.isascii() and line.isdigit():
+            await self._press(line)
+        else:  # a question; /operator and a cancel word are the engine's to read
+            await self._send(text=line)
+
+    async def _press(self, line: str) -> None:
+        payload = self._screen.press(line)
+        if payload:
+            await self._send(payload=payload)
+        elif not self._screen.buttons:
+            await self._say("cli_no_buttons")
+        else:
+            last = len(self._screen.buttons)
+            await self._say("cli_press_range", choices="1" if last == 1 else f"1–{last}")
+
+    async def _send(self, *, text: str = "", payload: str = "") -> None:
+        await self._services.engine.handle(
+            Incoming(
+                CHANNEL,
+                self._person,
+                self._person,
+                text=text,
+                payload=payload,
+                display_name=self._args.name or self._person,
+                language_code=self._args.lang,
+            )
+        )
+
+    async def _ticket_open(self) -> bool:
+        return await self._services.queue.open_ticket_for(CHANNEL, self._person) is not None
+
+    async def _say(self, key: str, **fields: object) -> None:
+        await self._screen.show_new()  # anything the bot said first stays first
+        lang = await self._screen.language(self._default_lang)
+        self._screen.say(phrase(key, lang, **fields))
+
+
+async def _poll(screen: Screen) -> None:
     while True:
         await asyncio.sleep(POLL_SECONDS)
         await screen.show_new()
-
-
-def _stdin_lines() -> asyncio.Queue[str | None]:
-    """Lines typed (or piped) in, read by a daemon thread so that Ctrl-C never hangs on input."""
-    loop = asyncio.get_running_loop()
-    queue: asyncio.Queue[str | None] = asyncio.Queue()
-
-    def read() -> None:
-        try:
-            for raw in sys.stdin:
-                loop.call_soon_threadsafe(queue.put_nowait, raw[:100_000])
-            loop.call_soon_threadsafe(queue.put_nowait, None)
-        except RuntimeError:  # the chat ended (/quit) and its loop is closed
-            return
-
-    threading.Thread(target=read, name="chat-stdin", daemon=True).start()
-    return queue

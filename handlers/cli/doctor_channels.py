@@ -5,15 +5,21 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from bot.settings import Settings
 from handlers.cli.doctor_report import Check, fail, ok, warn
 
+if TYPE_CHECKING:
+    from aiogram.types import WebhookInfo
+
 __all__ = ["check_bitrix24", "check_telegram"]
 
 TIMEOUT = 10.0  # seconds an outside API has to answer one call of the doctor
+# Telegram retries a failed webhook delivery with a growing pause of at most a minute or two
+# (tests/fakes/telegram/webhook.py, WebhookPolicy): a webhook still failing has a newer error.
+DELIVERY_RETRYING = timedelta(minutes=10)
 
 
 async def check_telegram(settings: Settings) -> list[Check]:
@@ -36,9 +42,8 @@ async def check_telegram(settings: Settings) -> list[Check]:
             info = await bot.get_webhook_info()
             checks.append(_webhook(tg.mode, tg.webhook_url, info.url, info.pending_update_count))
             if info.last_error_date is not None and info.url:
-                when = f"{info.last_error_date.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
-                error = f"Telegram's last webhook delivery failed at {when}"
-                checks.append(warn("telegram", f"{error}: {info.last_error_message}"))
+                ours = tg.mode == "webhook" and info.url == tg.webhook_url
+                checks.append(_delivery(ours, info, datetime.now(UTC)))
             if chat_id is None:
                 checks.append(warn("telegram", "OPERATOR_CHAT_ID is not set: no operators' group"))
                 return checks
@@ -78,6 +83,23 @@ def _webhook(mode: str, wanted: str, current: str, pending: int) -> Check:
     if current != wanted:
         return fail("telegram", "the webhook set on Telegram is not TELEGRAM_WEBHOOK_URL")
     return ok("telegram", f"webhook set to TELEGRAM_WEBHOOK_URL ({pending} update(s) waiting)")
+
+
+def _delivery(ours: bool, info: WebhookInfo, now: datetime) -> Check:
+    """Whether Telegram reaches our webhook. getWebhookInfo gives the time of the last failed
+    delivery, not of the last good one: the error fails the check only while updates wait and it
+    is recent enough to be one of Telegram's current retries."""
+    when = info.last_error_date
+    assert when is not None  # the caller checks
+    at = f"{when.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+    waiting = info.pending_update_count
+    if ours and waiting and now - when < DELIVERY_RETRYING:
+        problem = f"Telegram cannot deliver to TELEGRAM_WEBHOOK_URL: {info.last_error_message}"
+        advice = "is `helpbot serve` running and reachable at that address?"
+        return fail("telegram", f"{problem} (at {at}, {waiting} update(s) waiting): {advice}")
+    return warn(
+        "telegram", f"Telegram's last webhook delivery failed at {at}: {info.last_error_message}"
+    )
 
 
 async def check_bitrix24(settings: Settings) -> list[Check]:
@@ -122,7 +144,7 @@ def _registered(bot: dict[str, Any], code: str, event_mode: str) -> Check:
         return fail(
             "bitrix24",
             f"{registered}, with eventMode={mode} but BITRIX_EVENT_MODE={event_mode}: "
-            "`helpbot bitrix unregister`, then `register`",
+            "run `helpbot bitrix register` (it updates the mode)",
         )
     return ok("bitrix24", f"{registered}, events by {mode or event_mode}")
 
@@ -131,10 +153,17 @@ def _command(listed: Any) -> Check:
     from handlers.bitrix24.render import COMMAND
 
     commands = listed.get("commands", []) if isinstance(listed, dict) else []
-    names = {str(c.get("command", "")).lstrip("/") for c in commands if isinstance(c, dict)}
-    if COMMAND not in names:
+    ours = [
+        c for c in commands
+        if isinstance(c, dict) and str(c.get("command", "")).lstrip("/") == COMMAND
+    ]  # fmt: skip
+    if not ours:
         problem = f"the bot has no /{COMMAND} command, so buttons do nothing"
         return fail("bitrix24", f"{problem}: run `helpbot bitrix register`")
+    # Command.list answers the flag as "extranet": "Y"/"N" (Entity\Command::toRestFormat).
+    if str(ours[0].get("extranet", "Y")).upper() not in ("Y", "1", "TRUE"):
+        problem = f"/{COMMAND} is closed to extranet users, so customers' presses are dropped"
+        return fail("bitrix24", f"{problem}: run `helpbot bitrix register` to repair it")
     return ok("bitrix24", f"command /{COMMAND} registered (buttons reach the bot)")
 
 

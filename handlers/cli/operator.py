@@ -126,7 +126,7 @@ async def _main(args: argparse.Namespace, words: list[str] | None) -> int:
     clock = SystemClock()
     outbox = ChannelOutbox(settings, clock)
     needs_kb = words is None or words[0] in _KB_COMMANDS
-    kb = load_knowledge(settings) if needs_kb else None
+    kb = await load_knowledge(settings, clock) if needs_kb else None
     async with AsyncExitStack() as stack:
         queue = await stack.enter_async_context(
             open_queue(settings, upgrade=not args.no_migrate, clock=clock, kb=kb)

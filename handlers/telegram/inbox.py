@@ -129,12 +129,17 @@ class Inbox:
             attempts = row.attempts + 1
             give_up = attempts >= MAX_ATTEMPTS
             log.exception("update failed update=%s attempt=%d", row.external_id, attempts)
-            await self._save(
+            if not await self._save(
                 row.id,
                 attempts=attempts,
                 error=repr(exc)[:1000],
                 status=DeliveryStatus.FAILED if give_up else DeliveryStatus.PENDING,
-            )
+            ):
+                log.warning(
+                    "update failed after it was settled, kept done update=%s", row.external_id
+                )
+                self._retry_at.pop(row.id, None)
+                return True  # its effects committed: running it again would repeat them
             row.attempts = attempts
             if give_up:
                 self._retry_at.pop(row.id, None)
@@ -147,11 +152,16 @@ class Inbox:
         )
         return True
 
-    async def _save(self, row_id: int, **values: Any) -> None:
+    async def _save(self, row_id: int, **values: Any) -> bool:
+        """Update the row unless the handler settled it already (a settled row is never undone);
+        whether it was updated."""
         async with self._sessions.begin() as session:
-            await session.execute(
-                update(InboxUpdate).where(InboxUpdate.id == row_id).values(**values)
+            result = await session.execute(
+                update(InboxUpdate)
+                .where(InboxUpdate.id == row_id, InboxUpdate.status != DeliveryStatus.DONE)
+                .values(**values)
             )
+        return bool(getattr(result, "rowcount", 1))
 
 
 def _chat_key(payload: dict[str, Any]) -> str:

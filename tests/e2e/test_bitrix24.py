@@ -20,6 +20,7 @@ import pytest
 from aiohttp import web
 from conftest import FakeClock
 from fakes.bitrix24 import FakeBitrix24, FakeChat
+from pydantic import SecretStr
 from sqlalchemy import func, select
 
 from bot.__main__ import main
@@ -40,16 +41,6 @@ QUESTION = "Как восстановить пароль от Битрикс24"
 OFF_TOPIC = "как приготовить плов в казане"
 BURST = 200
 RATE = (20, 100.0)  # burst, per second: the fake portal's limit
-# Strict xfails: what the faithful fake shows breaking on the real portal (issue 13).
-PRESS_DROPPED = (
-    "issue 13 point 1: a customer sees no bot keyboard (Connector::onMessageSend forwards none) "
-    "and a command registered without extranetSupport drops a customer's press"
-)
-NO_WEBHOOK_EVENTS = (
-    "issue 13 point 4: a webhook-registered bot's handler URL lacks CLIENT_ID=<botToken>, so "
-    "no event is POSTed, and its events carry 'custom'+botToken, not BITRIX_APP_TOKEN"
-)
-webhook_xfail = pytest.mark.xfail(strict=True, reason=NO_WEBHOOK_EVENTS)
 # The client's bucket: the portal's drain rate with half its burst, so up to 100 ms of uneven
 # scheduling on a loaded CI machine (calls bunching up between our bucket and the portal's) does
 # not trip the portal. At the real 2 calls/s the same jitter is worth a fifth of one call.
@@ -77,8 +68,7 @@ def make_settings(db_url: str, fake: FakeBitrix24, mode: Mode, public_url: str) 
             webhook_url=fake.webhook_url,  # type: ignore[arg-type]
             bot_token=BOT_TOKEN,  # type: ignore[arg-type]
             event_mode=mode,
-            public_url=public_url,
-            app_token=APP_TOKEN,  # type: ignore[arg-type]
+            public_url=public_url,  # events: "custom" + bot token, no BITRIX_APP_TOKEN needed
             rate_burst=CLIENT_RATE[0],
             rate_per_second=CLIENT_RATE[1],
             fetch_interval=0.05,
@@ -202,24 +192,24 @@ async def ask(fake: FakeBitrix24, chat: FakeChat, text: str) -> str:
     return fake.bot_messages(chat)[-1].text
 
 
-@pytest.mark.xfail(strict=True, reason=f"{PRESS_DROPPED}; webhook mode: {NO_WEBHOOK_EVENTS}")
 @pytest.mark.parametrize("mode", ["fetch", "webhook"])
-async def test_question_answer_buttons_and_escalation(
+async def test_question_answer_choices_and_escalation(
     mode: Mode, sqlite_db_url: str, kb: KnowledgeBase, logs: pytest.LogCaptureFixture
 ) -> None:
+    # The customer sees no keyboard (Connector::onMessageSend forwards none): they type the
+    # number of a choice; the keyboard is still there for the operators' own clients.
     async with portal_and_app(sqlite_db_url, kb, mode) as (fake, services, _):
         chat = await open_chat(fake, "Ion Guest")
 
         answer = await ask(fake, chat, QUESTION)
         assert answer.startswith("[b]") and "пароль" in answer.lower()
+        assert "1. Помогло\n2. Не помогло\n3. Позвать оператора" in answer
         buttons = fake.bot_messages(chat)[-1].buttons
         assert [b["TEXT"] for b in buttons] == ["Помогло", "Не помогло", "Позвать оператора"]
         assert {b["COMMAND"] for b in buttons} == {COMMAND}
 
-        before = len(fake.bot_messages(chat))
-        await fake.press_button(chat, COMMAND, button_payload(fake, chat, "Помогло"))
-        await fake.wait_for(lambda: len(fake.bot_messages(chat)) > before, 20, "thanks")
-        assert "помог" in fake.bot_messages(chat)[-1].text.lower()
+        thanks = await ask(fake, chat, "1")
+        assert "помог" in thanks.lower()
 
         # An operator writing in a chat is not its customer: the bot stays out of it.
         other = await open_chat(fake, "Ana Guest")
@@ -228,11 +218,11 @@ async def test_question_answer_buttons_and_escalation(
         assert len(fake.bot_messages(other)) == 1  # the welcome only
 
         offer = await ask(fake, chat, OFF_TOPIC)
-        assert "оператор" in offer.lower()
-        await fake.press_button(chat, COMMAND, button_payload(fake, chat, "Позвать оператора"))
+        assert "оператор" in offer.lower() and "1. Позвать оператора" in offer
+        await fake.customer_sends(chat, "1")
         await fake.wait_for(lambda: fake.transfers, 20, "the hand-off to the line's queue")
         assert [(t.chat_id, t.kind) for t in fake.transfers] == [(chat.id, "operator")]
-        assert "№" in fake.bot_messages(chat)[-1].text  # the ticket number, said before leaving
+        await fake.wait_for(lambda: "№" in fake.bot_messages(chat)[-1].text, 10, "the number")
         async with services.sessions() as session:
             ticket = (await session.scalars(select(Ticket))).one()
         assert ticket.external_ref == f"bitrix24:chat{chat.id}:session{chat.sessions[-1].id}"
@@ -241,7 +231,7 @@ async def test_question_answer_buttons_and_escalation(
     assert APP_TOKEN not in logs.text
 
 
-@pytest.mark.parametrize("mode", ["fetch", pytest.param("webhook", marks=webhook_xfail)])
+@pytest.mark.parametrize("mode", ["fetch", "webhook"])
 async def test_operator_word_hands_off_and_the_bot_stays_silent(
     mode: Mode, sqlite_db_url: str, kb: KnowledgeBase
 ) -> None:
@@ -268,7 +258,6 @@ async def test_operator_word_hands_off_and_the_bot_stays_silent(
         assert ticket.status == "closed"
 
 
-@webhook_xfail
 async def test_a_webhook_burst_is_answered_within_the_rate_limit(
     sqlite_db_url: str, kb: KnowledgeBase
 ) -> None:
@@ -313,9 +302,9 @@ async def test_a_restart_mid_burst_loses_and_doubles_nothing(
         # portal's is still partly drained, so a few 503s (retried) are expected and harmless.
 
 
-@webhook_xfail
 async def test_a_wrong_application_token_is_refused(sqlite_db_url: str, kb: KnowledgeBase) -> None:
-    async with portal_and_app(sqlite_db_url, kb, "webhook", app_token="not-our-token-00000") as (
+    wrong = {"app_token": SecretStr("not-our-token-00000")}  # configured, not what events carry
+    async with portal_and_app(sqlite_db_url, kb, "webhook", bitrix=wrong) as (
         fake,
         services,
         settings,
@@ -333,26 +322,22 @@ async def test_a_wrong_application_token_is_refused(sqlite_db_url: str, kb: Know
         assert fake.bot_messages(chat) == []
 
 
-@pytest.mark.xfail(strict=True, reason=PRESS_DROPPED)
 async def test_helped_then_silence_finishes_the_session(
     sqlite_db_url: str, kb: KnowledgeBase, clock: FakeClock
 ) -> None:
-    async with FakeBitrix24(application_token=APP_TOKEN) as fake:
+    async with FakeBitrix24(application_token=APP_TOKEN, burst=RATE[0], per_second=RATE[1]) as fake:
         settings = make_settings(sqlite_db_url, fake, "fetch", "")
         settings.bitrix.finish_after_helped = 5
         assert await register_bot(settings) == 0
         async with running_app(settings, kb, clock=clock):
             chat = await open_chat(fake)
             await ask(fake, chat, QUESTION)
-            before = len(fake.bot_messages(chat))
-            await fake.press_button(chat, COMMAND, button_payload(fake, chat, "Помогло"))
-            await fake.wait_for(lambda: len(fake.bot_messages(chat)) > before, 20, "thanks")
+            assert "помог" in (await ask(fake, chat, "1")).lower()  # 1. Помогло
             clock.advance(minutes=4)
             await ask(fake, chat, QUESTION)  # answered: the session goes on
             clock.advance(minutes=10)
             assert not fake.transfers
-            await fake.press_button(chat, COMMAND, button_payload(fake, chat, "Помогло"))
-            await fake.wait_for(lambda: len(fake.bot_messages(chat)) > before + 2, 20, "thanks")
+            assert "помог" in (await ask(fake, chat, "1")).lower()
             clock.advance(minutes=6)
             await fake.wait_for(lambda: fake.transfers, 20, "the session finished")
         assert [(t.chat_id, t.kind) for t in fake.transfers] == [(chat.id, "finish")]

@@ -1,8 +1,9 @@
 """End to end against the faithful FakeBitrix24: issue 13's Bitrix24 points 1-6, one target each.
 
 The real app (``tests/e2e/test_bitrix24.py``'s harness) against the portal as the platform's own
-sources describe it. Every test here shows a bug of today's code and is a strict xfail naming its
-point; the fix for that point turns it green (and must then drop the mark). Webhook mode runs on a
+sources describe it. Each test showed a bug of the code before the fix of its point; the three
+still marked strict xfail wait for the delivery pipeline's fixes (eventId dedupe of presses in
+fetch mode, OPERATION_TIME_LIMIT and uuid windows). Webhook mode runs on a
 portal whose handler URLs need no ``CLIENT_ID`` (the unsettled switch) with the token its events
 really carry, so that point 4 does not hide the others.
 """
@@ -64,7 +65,6 @@ def kb() -> KnowledgeBase:
 # -- point 1: buttons dead for customers -----------------------------------------------------
 
 
-@point(1, "a command without extranetSupport drops every customer press (findCommands)")
 async def test_a_customer_press_in_a_widget_that_shows_buttons_is_answered(
     sqlite_db_url: str, kb: KnowledgeBase
 ) -> None:
@@ -76,7 +76,6 @@ async def test_a_customer_press_in_a_widget_that_shows_buttons_is_answered(
         await fake.wait_for(lambda: len(fake.bot_messages(chat)) > before, 8, "the thanks")
 
 
-@point(1, "register sends no extranetSupport and a string title, and never repairs a command")
 async def test_register_opens_the_command_to_customers_and_repairs_an_old_one(
     sqlite_db_url: str, kb: KnowledgeBase
 ) -> None:
@@ -89,7 +88,6 @@ async def test_register_opens_the_command_to_customers_and_repairs_an_old_one(
             assert not isinstance(call.params.get("fields", {}).get("title"), str)
 
 
-@point(1, "Command.register sends only `fields`, which a REST 32 portal does not read")
 async def test_registration_works_on_a_revision_32_portal(
     sqlite_db_url: str, kb: KnowledgeBase
 ) -> None:
@@ -100,7 +98,6 @@ async def test_registration_works_on_a_revision_32_portal(
 # -- point 2: the bot talks over operators ---------------------------------------------------
 
 
-@point(2, "after an intercept (WELCOME_BOT_LEFT=close) the bot still answers the customer")
 @pytest.mark.parametrize("mode", MODES)
 async def test_the_bot_is_silent_after_an_operator_intercepts(
     mode: Mode, sqlite_db_url: str, kb: KnowledgeBase
@@ -113,7 +110,6 @@ async def test_the_bot_is_silent_after_an_operator_intercepts(
         await silent_after(fake, services, chat, QUESTION)
 
 
-@point(2, "an operator who joined and talks does not silence the bot (the owner stays the bot)")
 async def test_the_bot_is_silent_once_a_joined_operator_talks(
     sqlite_db_url: str, kb: KnowledgeBase
 ) -> None:
@@ -125,7 +121,6 @@ async def test_the_bot_is_silent_once_a_joined_operator_talks(
         await silent_after(fake, services, chat, QUESTION)
 
 
-@point(2, "after WELCOME_BOT_TIME the queue gives the chat to an operator; the bot answers on")
 async def test_the_bot_is_silent_after_the_queue_assigns_a_timed_out_chat(
     sqlite_db_url: str, kb: KnowledgeBase
 ) -> None:
@@ -137,7 +132,6 @@ async def test_the_bot_is_silent_after_the_queue_assigns_a_timed_out_chat(
         await silent_after(fake, services, chat, QUESTION)
 
 
-@point(2, "session.finish after «Помогло» takes the chat from the operator who intercepted it")
 async def test_finishing_after_helped_never_takes_the_chat_from_an_operator(
     sqlite_db_url: str, kb: KnowledgeBase, clock: FakeClock
 ) -> None:
@@ -163,7 +157,6 @@ async def test_finishing_after_helped_never_takes_the_chat_from_an_operator(
 # -- point 3: older portals stall ------------------------------------------------------------
 
 
-@point(3, "the poller reads only nextOffset; with lastEventId it never acknowledges a page")
 async def test_a_portal_answering_last_event_id_gets_every_question_answered(
     sqlite_db_url: str, kb: KnowledgeBase
 ) -> None:
@@ -171,14 +164,15 @@ async def test_a_portal_answering_last_event_id_gets_every_question_answered(
         chats = [await fake.open_line_chat(customer_name=f"Guest {n}") for n in range(10)]
         for n in range(150):
             await fake.customer_sends(chats[n % 10], QUESTION)
+        # 40 s, as for the webhook burst: room for a loaded machine; a stalled offset never
+        # gets past the first page however long it waits.
         await fake.wait_for(
-            lambda: sum(len(fake.bot_messages(c)) for c in chats) >= 160, 20, "every answer"
+            lambda: sum(len(fake.bot_messages(c)) for c in chats) >= 160, 40, "every answer"
         )
         # Acknowledged: an offset beyond the last event id has deleted them on the portal.
         await fake.wait_for(lambda: not fake.pending_events("helpbot"), 5, "every event acked")
 
 
-@point(3, "imbot.v2.Revision.get is never called, so the portal's revision is never logged")
 async def test_the_portal_revision_is_read_at_start(sqlite_db_url: str, kb: KnowledgeBase) -> None:
     async with scene(sqlite_db_url, kb, "fetch") as (fake, _):
         await fake.wait_for(lambda: fake.calls_to("imbot.v2.Revision.get"), 5, "Revision.get")
@@ -187,7 +181,6 @@ async def test_the_portal_revision_is_read_at_start(sqlite_db_url: str, kb: Know
 # -- point 4: webhook event mode cannot be configured ----------------------------------------
 
 
-@point(4, "webhook mode refuses to start without BITRIX_APP_TOKEN, which an app only has later")
 async def test_an_oauth_app_in_webhook_mode_checks_events_against_its_install_token(
     sqlite_db_url: str, kb: KnowledgeBase
 ) -> None:
@@ -214,7 +207,6 @@ async def test_an_oauth_app_in_webhook_mode_checks_events_against_its_install_to
                     assert response.status == 401
 
 
-@point(4, "a webhook-registered bot's handler URL lacks CLIENT_ID, so no event is POSTed")
 async def test_a_webhook_bot_in_webhook_mode_gets_its_events(
     sqlite_db_url: str, kb: KnowledgeBase
 ) -> None:
@@ -288,7 +280,6 @@ async def test_a_reply_whose_uuid_outlived_its_send_is_delivered_once_after_the_
         assert len(fake.bot_messages(chat)) == 2
 
 
-@point(5, "keyboards are sent without BOT_ID")
 async def test_keyboards_name_their_bot(sqlite_db_url: str, kb: KnowledgeBase) -> None:
     async with scene(sqlite_db_url, kb, "fetch") as (fake, _):
         chat = await open_chat(fake)
@@ -298,7 +289,6 @@ async def test_keyboards_name_their_bot(sqlite_db_url: str, kb: KnowledgeBase) -
         assert keyboards and all(k.get("BOT_ID") == fake.bot("helpbot").id for k in keyboards)
 
 
-@point(5, "Bot.list is read unpaged: a bot beyond the first 50 reads as not registered")
 async def test_the_bot_is_found_among_more_than_50_bots(
     sqlite_db_url: str, kb: KnowledgeBase
 ) -> None:
@@ -311,7 +301,6 @@ async def test_the_bot_is_found_among_more_than_50_bots(
         await fake.wait_for(lambda: fake.bot_messages(chat), 8, "the welcome")
 
 
-@point(5, "BB-code quotes (>>, 54 dashes) and #BR# in article text are not escaped")
 async def test_article_markup_reaches_the_customer_as_written(
     sqlite_db_url: str, tmp_path: Path
 ) -> None:
@@ -333,7 +322,6 @@ async def test_article_markup_reaches_the_customer_as_written(
 # -- point 6: every connector on the line ----------------------------------------------------
 
 
-@point(6, "choices exist only as a keyboard no connector shows; a typed number is a question")
 @pytest.mark.parametrize(
     ("connector", "mode"),
     [("telegrambot", "fetch"), ("livechat", "fetch"), ("whatsappbyedna", "webhook")],
@@ -352,7 +340,6 @@ async def test_a_customer_picks_a_choice_by_typing_its_number(
         assert second in reply
 
 
-@point(6, "a bare 0 hands the chat to the line, yet the bot answers it as a question")
 async def test_a_bare_zero_gets_no_bot_reply(sqlite_db_url: str, kb: KnowledgeBase) -> None:
     async with scene(sqlite_db_url, kb, "fetch") as (fake, services):
         fake.configure_line(1, welcome_bot="helpbot", bot_left="close")

@@ -145,6 +145,15 @@ async def _webhook_elsewhere(s: Setup) -> None:
     await _webhook_mode(s)
 
 
+async def _webhook_unreachable(s: Setup) -> None:
+    # Our webhook is set, but nothing answers at its address (serve is down, a firewall): the
+    # fake Bot API tries to deliver a person's message and records why it could not.
+    await _set_webhook(s, WEBHOOK)
+    await _webhook_mode(s)
+    s.tg.user_sends(s.tg.add_user("Ion"), "здравствуйте")
+    await s.tg.wait_for(lambda: s.tg.webhook_info()["last_error_message"], timeout=10)
+
+
 async def _bot_not_registered(s: Setup) -> None:
     s.env(BITRIX_BOT_CODE="not_registered_bot")
 
@@ -184,6 +193,10 @@ BROKEN: dict[str, tuple[Callable[[Setup], Awaitable[None]], str]] = {
     "group not a forum": (_not_a_forum, "not a forum: turn on Topics"),
     "bot may not manage topics": (_no_topic_rights, "may manage topics (now: administrator)"),
     "webhook set elsewhere": (_webhook_elsewhere, "webhook set on Telegram is not TELEGRAM_WEB"),
+    "webhook unreachable": (
+        _webhook_unreachable,
+        "telegram     Telegram cannot deliver to TELEGRAM_WEBHOOK_URL: Connection refused (at ",
+    ),
     "bot not registered": (_bot_not_registered, "no bot 'not_registered_bot' on the portal"),
     "someone else's bot": (_someone_elses_bot, "bitrix24     AccessDenied"),
     "portal unreachable": (_portal_unreachable, "bitrix24     TransportError"),

@@ -34,8 +34,8 @@ questions:
 Отпуск оформляется в разделе {word}: заявление подписывает руководитель.
 """
 WORDS = ("ZEBRA", "OKAPI", "LLAMA")  # the article's versions, in order; nowhere else in the base
-START_DEADLINE = 90.0
-RELOAD_DEADLINE = 60.0
+START_DEADLINE = 240.0  # a loaded 2-core machine starts two Pythons slowly
+RELOAD_DEADLINE = 120.0
 SYNC_SECONDS = 0.2
 
 

@@ -7,7 +7,7 @@ import json
 import re
 from pathlib import Path
 
-from test_cli_terminal import fresh_env, helpbot
+from cli_process import fresh_env, helpbot
 
 from knowledge.holder import content_hash
 from knowledge.loader import load_corpus

@@ -5,39 +5,14 @@ that answer from it."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from cli_process import fresh_env, helpbot
 
-ROOT = Path(__file__).resolve().parents[2]
 EXIT_CLOSED_PIPE = 141
-
-
-def helpbot(
-    *args: str, env: dict[str, str], stdin: bytes = b"", timeout: float = 120
-) -> subprocess.CompletedProcess[str]:
-    out = subprocess.run(
-        [sys.executable, "-m", "bot", *args],
-        input=stdin,
-        capture_output=True,
-        check=False,
-        cwd=env.get("_CWD", ROOT),
-        env={k: v for k, v in env.items() if not k.startswith("_")},
-        timeout=timeout,
-    )
-    return subprocess.CompletedProcess(
-        out.args, out.returncode, out.stdout.decode(), out.stderr.decode()
-    )
-
-
-def fresh_env(folder: Path) -> dict[str, str]:
-    """The environment of a fresh machine: a data home of its own, no channel, no articles."""
-    keep = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "XDG_CONFIG_HOME")
-    base = {k: v for k, v in os.environ.items() if k in keep}
-    return base | {"HELPBOT_HOME": str(folder / "home"), "_CWD": str(folder)}
 
 
 @pytest.fixture

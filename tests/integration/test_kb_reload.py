@@ -12,13 +12,16 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from bot.app import open_services
 from bot.clock import SystemClock
 from bot.engine import ConversationEngine, EngineSettings, Incoming
 from bot.knowledge_sync import KnowledgeReloader, Sources
-from bot.settings import Settings
+from bot.settings import DatabaseSettings, Settings
 from bot.storage import knowledge as rows
 from bot.storage.db import create_sessionmaker
+from bot.storage.models import PhrasingStatus
 from knowledge.holder import KnowledgeHolder, build
+from knowledge.loader import load_corpus
 from knowledge.model import Action
 
 CACHE = Path(__file__).parents[2] / "var" / "cache"
@@ -179,3 +182,30 @@ async def test_the_watcher_reloads_once_the_files_have_changed(
         finally:
             for task in tasks:
                 task.cancel()
+
+
+async def test_services_start_with_the_approved_phrasings(
+    tmp_path: Path, db_url: str, db: AsyncEngine
+) -> None:
+    folder = tmp_path / "articles"
+    _write(folder, OLD_WORD)
+    (entry,) = [e for e in load_corpus(folder).entries if e.source == "vacation.md"]
+    async with create_sessionmaker(db).begin() as session:
+        await rows.decide_phrasing(
+            session,
+            entry.id,
+            "полосатая лошадка",
+            PhrasingStatus.APPROVED,
+            "t",
+            SystemClock().now(),
+        )
+    settings = Settings(  # type: ignore[call-arg]
+        _env_file=None,
+        database=DatabaseSettings(url=db_url),
+        knowledge_dir=folder,
+        knowledge_cache_dir=CACHE,
+    )
+    async with open_services(settings) as services:
+        learned = services.kb.get(entry.id)
+        assert learned is not None and "полосатая лошадка" in learned.questions
+        assert services.knowledge.version.loaded_at is not None

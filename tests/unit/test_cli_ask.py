@@ -165,7 +165,7 @@ def test_batch_reads_text_as_lines(
     assert main(["ask", "-"]) == 0
     out = capsys.readouterr().out
     assert phrase("empty", "ru") in out
-    assert "[1]" in out  # the answer's buttons, rendered as numbered lines
+    assert "https://helpdesk.bitrix24.ru/open/17728602/" in out  # the answer, with its link
 
 
 # --- the company's article folder ---------------------------------------------------------------

@@ -43,6 +43,17 @@ async def test_gaps_group_similar_unsettled_questions(bot: Rig) -> None:
     assert TASK not in {q for g in found for q in g.questions}
 
 
+async def test_gaps_leave_out_a_command_that_opened_a_ticket(bot: Rig) -> None:
+    # `/operator` as a person's first message opened a ticket whose first message it is; it was
+    # listed as a question the knowledge base could not answer.
+    await bot.say("/operator", person="1")
+    await bot.say("/help", person="2")  # a command no adapter caught: escalated, not a gap
+    await bot.say(NONSENSE, person="3")
+    found = await reports.gaps(bot.sessions, knowledge())
+    assert [(g.example, dict(g.reasons)) for g in found] == [(NONSENSE, {"escalated": 1})]
+    assert [t.question for t in await bot.queue.list_tickets()] == ["/operator"]  # it did
+
+
 async def test_stats_rates_feedback_and_queue_times(bot: Rig, clock: object) -> None:
     helped = await bot.say(DEAL, person="1")
     await bot.say(payload=buttons(helped)[HELPED], person="1")

@@ -1,0 +1,57 @@
+"""The Telegram inbox's own rules, with a recording handler in place of the dispatcher."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from conftest import FakeClock
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.storage import delivery
+from bot.storage.models import DeliveryStatus, InboxUpdate
+from handlers.telegram.inbox import Inbox
+
+
+async def test_an_update_that_fails_after_it_was_settled_is_not_run_again(
+    sessions: async_sessionmaker[AsyncSession], clock: FakeClock
+) -> None:
+    """A handler that committed its effects with the update settled, then raised (a late
+    answerCallbackQuery: "query is too old"): the row stays done and is never run again, or
+    the take, the reply or the close would be repeated."""
+    runs: list[dict[str, Any]] = []
+
+    async def process(raw: dict[str, Any]) -> None:
+        runs.append(raw)
+        async with sessions.begin() as session:
+            await delivery.settle_update(session, "telegram", str(raw["update_id"]), clock.now())
+        raise RuntimeError("Bad Request: query is too old")
+
+    inbox = Inbox(sessions, clock, process)
+    await inbox.store([{"update_id": 9, "message": {"message_id": 1, "chat": {"id": 5}}}])
+    for _ in range(3):
+        await inbox.drain()
+        clock.advance(seconds=5)
+
+    assert len(runs) == 1
+    async with sessions() as session:
+        row = (await session.scalars(select(InboxUpdate))).one()
+    assert (row.status, row.attempts) == (DeliveryStatus.DONE, 0)
+
+
+async def test_an_update_that_fails_unsettled_is_left_to_retry(
+    sessions: async_sessionmaker[AsyncSession], clock: FakeClock
+) -> None:
+    """The other side of the rule: a failure before anything committed is retried."""
+    runs: list[dict[str, Any]] = []
+
+    async def process(raw: dict[str, Any]) -> None:
+        runs.append(raw)
+        raise RuntimeError("a transient failure")
+
+    inbox = Inbox(sessions, clock, process)
+    await inbox.store([{"update_id": 10, "message": {"message_id": 1, "chat": {"id": 5}}}])
+    await inbox.drain()
+    async with sessions() as session:
+        row = (await session.scalars(select(InboxUpdate))).one()
+    assert (row.status, row.attempts) == (DeliveryStatus.PENDING, 1)  # to be run again
