@@ -320,8 +320,9 @@ async def test_blocked_person_is_marked_without_retries(
         fake.operator_sends(w.group, thread, w.olga, "Вы здесь?")
         fake.operator_sends(w.group, thread, w.olga, "Ответьте, пожалуйста")
 
-        async def failed() -> bool:
-            return await _count(w.services, OutboxMessage, status=DeliveryStatus.FAILED) == 2
+        async def failed() -> bool:  # the two answers (the 👌 on the question fails as well)
+            failed = DeliveryStatus.FAILED
+            return await _count(w.services, OutboxMessage, status=failed, method="copyMessage") == 2
 
         await _until(fake, failed)
         # Marked on the block event: nothing more is even tried, so there is no retry loop.
