@@ -71,19 +71,26 @@ def create_services(
     health.collect_queue(metrics, sessions, clock)
     engine_settings = EngineSettings(settings.conversation, settings.hours, settings.kb.public_url)
     engine = ConversationEngine(knowledge, sessions, clock, engine_settings, metrics)
-    queue = create_queue(settings, sessions, clock)
+    queue = create_queue(settings, sessions, clock, knowledge)
     return Services(settings, knowledge, db, sessions, clock, engine, queue, metrics)
 
 
 def create_queue(
-    settings: Settings, sessions: async_sessionmaker[AsyncSession], clock: Clock
+    settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+    clock: Clock,
+    kb: KnowledgeBase | KnowledgeHolder | None = None,
 ) -> OperatorQueue:
+    """The operator queue; without ``kb`` case cards show entry ids and entries cannot be sent."""
     return OperatorQueue(
         sessions,
         clock,
         reflag_after=timedelta(minutes=settings.queue.reflag_minutes),
         operator_language=settings.conversation.language,
         max_text=settings.conversation.max_text,
+        zone=settings.hours.timezone,
+        public_url=settings.kb.public_url,
+        kb=kb,
     )
 
 
@@ -129,13 +136,17 @@ async def load_knowledge(settings: Settings, clock: Clock) -> KnowledgeHolder:
 
 @asynccontextmanager
 async def open_queue(
-    settings: Settings, *, upgrade: bool = False, clock: Clock | None = None
+    settings: Settings,
+    *,
+    upgrade: bool = False,
+    clock: Clock | None = None,
+    kb: KnowledgeBase | None = None,
 ) -> AsyncIterator[OperatorQueue]:
-    """Only the operator queue (no knowledge base): for operator tools and reports."""
+    """The operator queue alone (a knowledge base only when given): for operator tools."""
     db = create_engine(database_url(settings.database), echo=settings.database.echo)
     try:
         await prepare_database(db, upgrade=upgrade)
-        yield create_queue(settings, create_sessionmaker(db), clock or SystemClock())
+        yield create_queue(settings, create_sessionmaker(db), clock or SystemClock(), kb)
     finally:
         await db.dispose()
 

@@ -11,6 +11,8 @@ __all__ = [
     "TicketClosedError",
     "TicketError",
     "TicketNotFoundError",
+    "TicketNotTakenError",
+    "TicketNotYoursError",
     "TicketTakenError",
 ]
 
@@ -48,3 +50,22 @@ class TicketTakenError(TicketError):
     def __init__(self, ticket_id: int, operator: str) -> None:
         super().__init__(ticket_id, f"already taken by {operator}")
         self.operator = operator
+
+
+class TicketNotYoursError(TicketTakenError):
+    """Another operator holds the ticket: only they (or a supervisor's forced take) may act."""
+
+    def __init__(self, ticket_id: int, operator: str) -> None:
+        TicketError.__init__(
+            self,
+            ticket_id,
+            f"{operator} holds it; only {operator} may do that (--force takes it over)",
+        )
+        self.operator = operator
+
+
+class TicketNotTakenError(TicketError):
+    """Nobody has taken the ticket yet: take it before answering."""
+
+    def __init__(self, ticket_id: int) -> None:
+        super().__init__(ticket_id, "nobody has taken it yet: take it first")

@@ -15,15 +15,26 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.cases import CaseCard, load_case
 from bot.clock import Clock
 from bot.engine.core import AfterTurn
 from bot.engine.events import Effect, Outgoing, Target
-from bot.errors import TicketClosedError, TicketError, TicketNotFoundError, TicketTakenError
+from bot.errors import (
+    TicketClosedError,
+    TicketError,
+    TicketNotFoundError,
+    TicketNotTakenError,
+    TicketNotYoursError,
+    TicketTakenError,
+)
+from bot.operator_stats import OperatorFigures, per_operator
 from bot.payloads import Payload, Press
-from bot.replies import Button, Reply, render_plain
-from bot.storage import repo, tickets
+from bot.replies import Button, Reply, answer_reply, render_plain
+from bot.storage import audit, repo, tickets
 from bot.storage.models import Author, Contact, Conversation, Message, State, Ticket, TicketStatus
 from bot.texts import phrase
+from knowledge.base import KnowledgeBase
+from knowledge.holder import KnowledgeHolder, holding
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +80,7 @@ class QueueFigures:
     median_wait: timedelta | None  # created → taken
     median_first_response: timedelta | None  # created → first operator reply
     ratings: tuple[int, ...]
+    operators: tuple[OperatorFigures, ...] = ()
 
 
 class OperatorQueue:
@@ -82,12 +94,42 @@ class OperatorQueue:
         reflag_after: timedelta,
         operator_language: str = "ru",
         max_text: int = 4000,
+        zone: str = "UTC",
+        public_url: str = "",
+        kb: KnowledgeBase | KnowledgeHolder | None = None,
     ) -> None:
         self._sessions = sessions
         self._clock = clock
         self._reflag_after = reflag_after
         self._lang = operator_language
         self._max_text = max_text
+        self.sessions = sessions
+        self.zone = zone  # HOURS_TIMEZONE: where operators read times
+        self.language = operator_language
+        self._public_url = public_url
+        self._knowledge = holding(kb) if kb is not None else None  # a reload swaps its base
+
+    @property
+    def kb(self) -> KnowledgeBase | None:
+        """The knowledge base in use now (``None`` when the queue was made without one)."""
+        return self._knowledge.current if self._knowledge is not None else None
+
+    async def case(self, ticket_id: int) -> CaseCard:
+        """The ticket's case card (:mod:`bot.cases`)."""
+        async with self._sessions() as session:
+            return await self.case_in(session, ticket_id)
+
+    async def case_in(self, session: AsyncSession, ticket_id: int) -> CaseCard:
+        """The case card read in the caller's transaction."""
+        return await load_case(
+            session,
+            ticket_id,
+            now=self._clock.now(),
+            zone=self.zone,
+            lang=self._lang,
+            kb=self.kb,
+            public_url=self._public_url,
+        )
 
     async def list_tickets(
         self, statuses: tuple[str, ...] = tickets.OPEN_STATUSES
@@ -123,40 +165,91 @@ class OperatorQueue:
             (await _existing(session, ticket_id)).external_ref = ref[:128]
 
     async def take(
-        self, ticket_id: int, operator: str, *, then: AfterTurn | None = None
+        self,
+        ticket_id: int,
+        operator: str,
+        *,
+        force: bool = False,
+        then: AfterTurn | None = None,
     ) -> list[Outgoing]:
-        """Take a waiting ticket; of two operators taking one ticket at once exactly one wins."""
+        """Take a waiting ticket; of two operators taking one ticket at once exactly one wins.
+
+        ``force`` (a supervisor) takes over a ticket another operator holds.
+        """
         now = self._clock.now()
         async with self._sessions.begin() as session:
             conversation = await _lock_conversation(session, ticket_id)
+            action, holder = "take", None
             if not await tickets.take_ticket(session, ticket_id, operator, now):
-                ticket = await _existing(session, ticket_id)
-                if ticket.status == TicketStatus.TAKEN:
+                ticket = await _existing(session, ticket_id, lock=True)
+                if ticket.status != TicketStatus.TAKEN:
+                    raise TicketClosedError(ticket_id)
+                if not force or ticket.operator == operator:
                     raise TicketTakenError(ticket_id, ticket.operator or "?")
-                raise TicketClosedError(ticket_id)
+                action, holder, ticket.operator = "force_take", ticket.operator, operator
             ticket = await _existing(session, ticket_id)
+            await audit.record(session, ticket_id, operator, action, now, holder)
             conversation.state = State.OPERATOR
             out = [
                 await self._tell(session, conversation, ticket, "ticket_taken", operator=operator),
                 _notice(conversation, ticket, Effect.TICKET_TAKEN),
             ]
             await _then(then, session, out)
-        log.info("ticket taken ticket=%s operator=%s", ticket_id, operator)
+        log.info("ticket taken ticket=%s operator=%s how=%s", ticket_id, operator, action)
         return out
 
     async def reply(
-        self, ticket_id: int, operator: str, text: str, *, then: AfterTurn | None = None
+        self,
+        ticket_id: int,
+        operator: str,
+        text: str,
+        *,
+        force: bool = False,
+        then: AfterTurn | None = None,
     ) -> list[Outgoing]:
-        """An operator's message to the person; replying to a waiting ticket takes it."""
+        """An operator's message to the person, on a ticket they hold (see :meth:`_claim`)."""
         text = text.strip()[: self._max_text]
         if not text:
             raise TicketError(ticket_id, "an empty reply")
+        return await self._answer(ticket_id, operator, Reply((text,)), "reply", force, then)
+
+    async def send_entry(
+        self,
+        ticket_id: int,
+        operator: str,
+        entry_id: str,
+        *,
+        force: bool = False,
+        then: AfterTurn | None = None,
+    ) -> list[Outgoing]:
+        """Send a knowledge-base entry's answer card to the person in one step; the pairing
+        question → entry is stored, and counts as resolved when the ticket is closed."""
+        kb = self.kb
+        entry = kb.get(entry_id) if kb is not None else None
+        if kb is None or entry is None:
+            raise TicketError(ticket_id, f"no knowledge-base entry {entry_id!r}")
+        async with self._sessions() as session:
+            ticket = await _existing(session, ticket_id)
+            conversation = await _conversation(session, ticket)
+        answer = kb.answer_for(entry.id, ticket.question)
+        card = answer_reply(answer, conversation.lang, public_url=self._public_url)
+        card = Reply(card.blocks, card.title, card.links)  # an operator's card asks nothing
+        return await self._answer(ticket_id, operator, card, "send_entry", force, then, entry.id)
+
+    async def _answer(
+        self,
+        ticket_id: int,
+        operator: str,
+        reply: Reply,
+        action: str,
+        force: bool,
+        then: AfterTurn | None,
+        entry_id: str | None = None,
+    ) -> list[Outgoing]:
         now = self._clock.now()
         async with self._sessions.begin() as session:
             ticket, conversation = await _open(session, ticket_id)
-            if ticket.status == TicketStatus.WAITING:
-                await tickets.take_ticket(session, ticket_id, operator, now)
-                await session.refresh(ticket)
+            await _claim(session, ticket, operator, force, now)
             if ticket.first_reply_at is None:
                 ticket.first_reply_at = now
             conversation.state = State.OPERATOR
@@ -166,17 +259,23 @@ class OperatorQueue:
                     conversation_id=conversation.id,
                     author=Author.OPERATOR,
                     operator=operator,
-                    text=text,
+                    text=render_plain(reply, numbered_buttons=False),
+                    entry_id=entry_id,
                     ticket_id=ticket.id,
                     created_at=now,
                 ),
             )
+            await audit.record(session, ticket_id, operator, action, now, entry_id)
+            if entry_id is not None:
+                await audit.add_pairing(
+                    session, ticket_id, ticket.question, entry_id, operator, now
+                )
             out = [
                 Outgoing(
                     Target.PERSON,
                     conversation.channel,
                     conversation.external_id,
-                    Reply((text,)),
+                    reply,
                     ticket_id=ticket_id,
                     message_id=message.id,
                     operator=operator,
@@ -184,18 +283,39 @@ class OperatorQueue:
             ]
             await _then(then, session, out)
         log.info(
-            "operator replied ticket=%s operator=%s message=%s", ticket_id, operator, message.id
+            "operator answered ticket=%s operator=%s how=%s message=%s",
+            ticket_id,
+            operator,
+            action,
+            message.id,
         )
         return out
 
     async def transfer(
-        self, ticket_id: int, to_operator: str, *, then: AfterTurn | None = None
+        self,
+        ticket_id: int,
+        to_operator: str,
+        *,
+        by: str | None = None,
+        force: bool = False,
+        then: AfterTurn | None = None,
     ) -> list[Outgoing]:
-        """Hand an open ticket to another operator."""
+        """Hand an open ticket to another operator; a taken one only ``by`` its holder (or with
+        ``force``). Without ``by`` (the system) it is not checked."""
         now = self._clock.now()
         async with self._sessions.begin() as session:
             ticket, conversation = await _open(session, ticket_id)
             previous = ticket.operator
+            if by is not None:
+                _owner_only(ticket, by, force)
+            await audit.record(
+                session,
+                ticket_id,
+                by or to_operator,
+                "transfer",
+                now,
+                f"{previous or '-'} → {to_operator}",
+            )
             ticket.status, ticket.operator = TicketStatus.TAKEN, to_operator
             ticket.taken_at = ticket.taken_at or now
             conversation.state = State.OPERATOR
@@ -215,12 +335,17 @@ class OperatorQueue:
         operator: str,
         note: str | None = None,
         *,
+        force: bool = False,
         then: AfterTurn | None = None,
     ) -> list[Outgoing]:
-        """Close an open ticket; the person is asked to rate it 1–5."""
+        """Close an open ticket (a taken one only by its holder, or with ``force``); the person
+        is asked to rate it 1–5, and the entries sent in it count as having settled it."""
         now = self._clock.now()
         async with self._sessions.begin() as session:
             ticket, conversation = await _open(session, ticket_id)
+            _owner_only(ticket, operator, force)
+            await audit.record(session, ticket_id, operator, "close", now, note)
+            await audit.resolve_pairings(session, ticket_id)
             ticket.status, ticket.closed_at = TicketStatus.CLOSED, now
             ticket.operator = ticket.operator or operator
             ticket.note = (note or "").strip()[: self._max_text] or None
@@ -244,13 +369,9 @@ class OperatorQueue:
         self, since: datetime | None = None, until: datetime | None = None
     ) -> QueueFigures:
         async with self._sessions() as session:
-            query = select(Ticket)
-            if since is not None:
-                query = query.where(Ticket.created_at >= since)
-            if until is not None:
-                query = query.where(Ticket.created_at < until)
-            rows = list(await session.scalars(query))
+            rows = await tickets.created_between(session, since, until)
             open_now = await tickets.list_tickets(session, tickets.OPEN_STATUSES, limit=100_000)
+            operators = await per_operator(session, since, until)
         waits = [t.taken_at - t.created_at for t in rows if t.taken_at is not None]
         firsts = [t.first_reply_at - t.created_at for t in rows if t.first_reply_at is not None]
         return QueueFigures(
@@ -260,6 +381,7 @@ class OperatorQueue:
             median_wait=_median(waits),
             median_first_response=_median(firsts),
             ratings=tuple(t.rating for t in rows if t.rating is not None),
+            operators=operators,
         )
 
     async def reflag_overdue(
@@ -366,8 +488,29 @@ def _median(values: list[timedelta]) -> timedelta | None:
     return timedelta(seconds=statistics.median(v.total_seconds() for v in values))
 
 
-async def _existing(session: AsyncSession, ticket_id: int) -> Ticket:
-    ticket = await tickets.get_ticket(session, ticket_id)
+def _owner_only(ticket: Ticket, operator: str, force: bool) -> None:
+    """Refuse, naming the holder, an action on a ticket someone else holds (unless forced)."""
+    if ticket.status == TicketStatus.TAKEN and ticket.operator != operator and not force:
+        raise TicketNotYoursError(ticket.id, ticket.operator or "?")
+
+
+async def _claim(
+    session: AsyncSession, ticket: Ticket, operator: str, force: bool, now: datetime
+) -> None:
+    """Answering needs the ticket in hand: a waiting one must be taken first, someone else's
+    is refused; ``force`` takes either over (recorded)."""
+    if ticket.status == TicketStatus.WAITING and not force:
+        raise TicketNotTakenError(ticket.id)
+    _owner_only(ticket, operator, force)
+    if ticket.status == TicketStatus.WAITING or ticket.operator != operator:
+        action = "take" if ticket.status == TicketStatus.WAITING else "force_take"
+        await audit.record(session, ticket.id, operator, action, now, ticket.operator)
+        ticket.status, ticket.operator = TicketStatus.TAKEN, operator
+        ticket.taken_at = ticket.taken_at or now
+
+
+async def _existing(session: AsyncSession, ticket_id: int, *, lock: bool = False) -> Ticket:
+    ticket = await tickets.get_ticket(session, ticket_id, lock=lock)
     if ticket is None:
         raise TicketNotFoundError(ticket_id)
     return ticket

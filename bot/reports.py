@@ -43,22 +43,26 @@ class Stats:
     until: datetime | None
     messages: dict[str, int]  # by author
     decisions: dict[str, int]  # by knowledge action
-    questions: int
-    resolved: int
+    questions: int  # questions the bot decided on, and the questions of tickets
+    resolved: int  # answered, with no «Не помогло» and no ticket
     tickets: int
     helpful: int
     not_helpful: int
     ratings: tuple[int, ...]
     median_wait: timedelta | None
     median_first_response: timedelta | None
+    handed: int = 0  # questions that ended with a ticket
 
     @property
     def resolution_rate(self) -> float | None:
+        """Share of the questions the bot settled alone (Chatwoot's resolution rate)."""
         return self.resolved / self.questions if self.questions else None
 
     @property
     def handoff_rate(self) -> float | None:
-        return self.tickets / self.questions if self.questions else None
+        """Share of the questions handed to operators; with :attr:`resolution_rate` it never
+        sums above 1: a handed question is never counted resolved, both share one base."""
+        return self.handed / self.questions if self.questions else None
 
     @property
     def helpful_ratio(self) -> float | None:
@@ -184,6 +188,11 @@ async def stats(
         m.question_id for m in messages if m.id in unhelpful_answers and m.question_id is not None
     }
     escalated = {m.id for m in messages if m.author == Author.PERSON and m.ticket_id is not None}
+    first_of_ticket: dict[int, int] = {}
+    for m in sorted(messages, key=lambda m: m.id):
+        if m.author == Author.PERSON and m.ticket_id is not None:  # retention may blank the text
+            first_of_ticket.setdefault(m.ticket_id, m.id)
+    handed = set(first_of_ticket.values())
     resolved = sum(
         1
         for qid, kinds in by_question.items()
@@ -203,8 +212,9 @@ async def stats(
                 m.decision for m in messages if m.author == Author.BOT and m.decision in actions
             )
         ),
-        questions=len(by_question),
+        questions=len(set(by_question) | handed),
         resolved=resolved,
+        handed=len(handed),
         tickets=len(tickets),
         helpful=sum(f.helpful for f in feedback),
         not_helpful=sum(not f.helpful for f in feedback),

@@ -21,6 +21,8 @@ from bot.storage.models import (
     Message,
     OutboxMessage,
     Ticket,
+    TicketAction,
+    TicketEntry,
 )
 from bot.storage.tickets import OPEN_STATUSES
 
@@ -83,6 +85,22 @@ async def purge(session: AsyncSession, before: datetime) -> Purged:
             )
             .values(params={}),
         ),
+    )
+    # What operators wrote on closed tickets (notes) and the questions paired with entries.
+    closed = select(Ticket.id).where(
+        Ticket.created_at < before, Ticket.status.not_in(list(OPEN_STATUSES))
+    )
+    await _count(
+        session,
+        update(TicketAction)
+        .where(TicketAction.ticket_id.in_(closed), TicketAction.detail.is_not(None))
+        .values(detail=None),
+    )
+    await _count(
+        session,
+        update(TicketEntry)
+        .where(TicketEntry.ticket_id.in_(closed), TicketEntry.question != "")
+        .values(question=""),
     )
     log.info(
         "retention purge before=%s messages=%d tickets=%d inbox=%d outbox=%d",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from bot.texts_operators import OPERATOR_PHRASES
+
 LANGUAGES = ("ru", "en", "ro")
 DEFAULT_LANGUAGE = "ru"
 
@@ -493,6 +495,8 @@ PHRASES: dict[str, dict[str, str]] = {
     "why_lead": {"ru": "отрыв {value}", "en": "lead {value}", "ro": "avans {value}"},
     "why_and": {"ru": "и", "en": "and", "ro": "și"},
 }
+
+PHRASES.update(OPERATOR_PHRASES)
 
 
 def phrase(key: str, lang: str, **fields: object) -> str:

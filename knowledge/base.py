@@ -116,6 +116,11 @@ class KnowledgeBase:
     def entries(self) -> tuple[Entry, ...]:
         return self._index.entries
 
+    def problem_in(self, text: str) -> str:
+        """The problem a request for a human states besides the request, or "" (see
+        :meth:`IntentReader.problem`): the subject of the ticket it opens."""
+        return self._intents.problem(head_and_tail(text, MAX_QUERY_CHARS))
+
     def get(self, entry_id: str) -> Entry | None:
         return self._by_id.get(entry_id)
 

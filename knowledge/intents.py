@@ -12,6 +12,9 @@ from knowledge.text import fold, tokenize
 # Small talk wins only when at most this many meaningful words are left around it; otherwise
 # the greeting is dropped and the rest is read as a question.
 SMALLTALK_MAX_REST = 1
+# A request for a human that keeps at least this many meaningful words besides the request
+# states the problem itself («не работает телефония, позовите оператора»).
+PROBLEM_MIN_WORDS = 2
 OPERATOR = "operator"
 _SMALLTALK_KINDS = ("bot", "greeting", "thanks", "bye", "ack")
 _DEFINE = "define"
@@ -98,6 +101,20 @@ class IntentReader:
         if len(meaningful) <= SMALLTALK_MAX_REST:
             return Intent(self._first_kind(folded), rest)
         return Intent("", rest)
+
+    def problem(self, text: str) -> str:
+        """What a request for a human says besides the request: the problem, or "" when it is
+        only the request (with greetings and courtesy) or not a request for a human at all."""
+        folded = " ".join(fold(text).split())
+        patterns = self._patterns.get(OPERATOR, ())
+        if not any(p.search(folded) for p in patterns):
+            return ""
+        left = folded
+        for pattern in (*patterns, *self._patterns.get(_COURTESY, ())):
+            left = pattern.sub(" ", left)
+        left = self._strip_smalltalk(left)
+        meaningful = [t for t in tokenize(left) if t not in self._stopwords]
+        return left if len(meaningful) >= PROBLEM_MIN_WORDS else ""
 
     def _strip_smalltalk(self, folded: str) -> str:
         for kind in _SMALLTALK_KINDS:

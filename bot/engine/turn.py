@@ -104,7 +104,11 @@ class Turn:
         self.c.metrics.decisions.inc(kind=decision.action.value)
         self.lang = choose_language(self.c.incoming.language_code, decision.lang, self.lang)
         if decision.action is Action.OPERATOR:
-            await self._escalate("requested", await self._context_question())
+            # «не работает телефония, позовите оператора» is its own subject; a bare request
+            # for a human is about the question just discussed.
+            states_problem = bool(self.c.kb.problem_in(text[:MATCH_CHARS]))
+            question = self.c.inbound if states_problem else await self._context_question()
+            await self._escalate("requested", question)
             return
         entry_id = decision.answer.entry.id if decision.answer is not None else None
         options = [entry_id] if entry_id else [e.id for e in choice_entries(decision)]

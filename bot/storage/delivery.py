@@ -268,3 +268,20 @@ async def set_person_blocked(
         return None
     ticket.person_blocked_at = when
     return ticket
+
+
+async def sent_id_of(session: AsyncSession, channel: str, ticket_id: int, kind: str) -> str | None:
+    """The channel's id of the newest sent row of this kind for the ticket (a ticket's card)."""
+    found = await session.scalar(
+        select(OutboxMessage.sent_id)
+        .where(
+            OutboxMessage.channel == channel,
+            OutboxMessage.ticket_id == ticket_id,
+            OutboxMessage.kind == kind,
+            OutboxMessage.status == DeliveryStatus.DONE,
+            OutboxMessage.sent_id.is_not(None),
+        )
+        .order_by(OutboxMessage.id.desc())
+        .limit(1)
+    )
+    return None if found is None else str(found)

@@ -288,6 +288,41 @@ class Lease(Base):
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
+# Operators' work on tickets (bot/queue.py, bot/cases.py).
+
+
+class TicketAction(Base):
+    """One operator action on a ticket (take, reply, send an entry, transfer, close, refusals):
+    who did it and when, for audits and per-operator figures."""
+
+    __tablename__ = "ticket_actions"
+    __table_args__ = (Index(None, "ticket_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"))
+    operator: Mapped[str] = mapped_column(String(128))
+    action: Mapped[str] = mapped_column(String(32))
+    detail: Mapped[str | None] = mapped_column(Text)  # the colleague, the entry, the note
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+
+
+class TicketEntry(Base):
+    """A knowledge-base entry an operator answered a ticket with: the pairing question → entry.
+
+    ``resolved`` turns true when the ticket is closed after it: the entry settled the question.
+    """
+
+    __tablename__ = "ticket_entries"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
+    question: Mapped[str] = mapped_column(Text, default="")
+    entry_id: Mapped[str] = mapped_column(String(255))
+    operator: Mapped[str] = mapped_column(String(128))
+    resolved: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
 class KbReload(Base):
     """A reload of the knowledge base asked for (``helpbot kb reload``, SIGHUP, a changed file):
     every server reloads when it sees an id above the last one it saw."""

@@ -134,3 +134,15 @@ async def transcript(session: AsyncSession, ticket_id: int) -> list[Message]:
         select(Message).where(Message.ticket_id == ticket_id).order_by(Message.id)
     )
     return list(rows)
+
+
+async def created_between(
+    session: AsyncSession, since: datetime | None = None, until: datetime | None = None
+) -> list[Ticket]:
+    """Tickets created in ``[since, until)`` (either end open when ``None``)."""
+    query = select(Ticket)
+    if since is not None:
+        query = query.where(Ticket.created_at >= since)
+    if until is not None:
+        query = query.where(Ticket.created_at < until)
+    return list(await session.scalars(query))

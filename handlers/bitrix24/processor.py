@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.bitrix.errors import Bitrix24Error
 from bot.bitrix.settings import BitrixSettings
+from bot.cases import case_reply
 from bot.clock import Clock
 from bot.engine import ConversationEngine, Effect, Incoming, Outgoing, Target
 from bot.errors import TicketError
@@ -257,6 +258,8 @@ class EventProcessor:
                 chat.choices = choices(item.reply, drop) or None
                 await self._send(session, chat, event, fields, item.ticket_id)
             if item.effect is Effect.HAND_TO_QUEUE:
+                if item.ticket_id is not None:
+                    await self._note(session, chat, event, item.ticket_id)
                 await repo.add_call(
                     session,
                     dialog_id=chat.dialog_id,
@@ -276,6 +279,23 @@ class EventProcessor:
                     event.session_id,
                     item.ticket_id,
                 )
+
+    async def _note(
+        self, session: AsyncSession, chat: BitrixChat, event: ChatEvent, ticket_id: int
+    ) -> None:
+        """The case card for the line's operators, posted just before the hand-off.
+
+        ``system`` + ``skipConnector`` (``imbot.v2.Chat.Message.send`` fields, b24restdocs
+        ``chat-bots-v2/imbot.v2/messages/chat-message-send.md``): a system line in the chat that
+        the connector never forwards to the customer — what Bitrix24's own modules post for the
+        manager (``salescenter``'s ``ImOpenLinesManager::sendDealNotify``: ``SYSTEM=Y``,
+        ``SKIP_CONNECTOR=Y``). "Y" rather than JSON booleans: revisions before 33 read only "Y".
+        """
+        card = await self._queue.case_in(session, ticket_id)
+        fields = render(case_reply(card, self._language))
+        await self._send(
+            session, chat, event, {**fields, "system": "Y", "skipConnector": "Y"}, ticket_id
+        )
 
     async def _send(
         self,
@@ -326,7 +346,9 @@ class EventProcessor:
         if ticket_id is None:
             return
         try:
-            await self._queue.close(ticket_id, LINE_OPERATOR, "the open-line session ended")
+            await self._queue.close(
+                ticket_id, LINE_OPERATOR, "the open-line session ended", force=True
+            )
         except TicketError as exc:
             log.info("bitrix ticket not closed ticket=%s why=%s", ticket_id, exc.reason)
 

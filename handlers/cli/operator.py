@@ -1,44 +1,54 @@
-"""`helpbot operator`: work the ticket queue from the terminal (sub-commands or a small shell).
+"""`helpbot operator`: work the ticket queue from the terminal (sub-commands or a live shell).
 
 What an action says to a Telegram or Bitrix24 person (and to the Telegram operators' topic) is
 queued in that channel's outbox in the action's own transaction; a running `helpbot serve`
-sends it. Everything is printed as well.
+sends it. Everything is printed as well. Times are shown in HOURS_TIMEZONE, labelled.
 """
 
 from __future__ import annotations
 
 import argparse
 import getpass
-import shlex
 import sys
 from collections import Counter
 from collections.abc import Sequence
+from contextlib import AsyncExitStack
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.app import open_queue
+from bot.app import load_knowledge, open_queue
+from bot.cases import case_reply
 from bot.clock import Clock, SystemClock
+from bot.durations import human_duration
 from bot.engine import Outgoing, Target
 from bot.errors import TicketError
-from bot.queue import OperatorQueue, TicketView
+from bot.queue import OperatorQueue
 from bot.replies import render_plain
 from bot.settings import Settings
 from bot.storage import tickets
 from bot.storage.models import TicketStatus
+from bot.texts import phrase
 from handlers.bitrix24 import replies as bitrix_replies
+from handlers.cli import figures
 from handlers.cli._runner import run, settings_or_exit
+from handlers.cli.operator_shell import shell
 from handlers.telegram.delivery import OutboxRows
 
-SHELL_HELP = """commands:
-  list [all]              open tickets, oldest first (all: closed ones too)
-  show ID                 the ticket and its transcript
+SHELL_HELP = """commands (add --force to take over a ticket someone else holds, as a supervisor):
+  list [all]              open tickets, oldest first: waiting time, * = the person wrote last
+  show ID                 the case: question, person, what the bot offered, transcript
   take ID                 take a waiting ticket
-  reply ID TEXT...        answer the person (takes a waiting ticket)
-  transfer ID OPERATOR    hand the ticket to another operator
-  close ID [NOTE...]      close; the person is asked for a rating
+  reply ID TEXT...        answer the person (a ticket you hold)
+  send-entry ID ENTRY     send a knowledge-base entry's answer card to the person
+  transfer ID OPERATOR    hand your ticket to a colleague
+  close ID [NOTE...]      close; the person is asked for a rating (--anyway: though unanswered)
   stats                   queue figures
   reflag                  flag tickets nobody took in time
-  help, quit"""
+  help, quit
+new tickets, and new messages on the tickets you hold, are shown as they arrive"""
+_KB_COMMANDS = frozenset({"show", "send-entry"})
+_FLAGS = frozenset({"--force", "--anyway"})
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -51,9 +61,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     listing.add_argument("--all", action="store_true", help="closed and cancelled ones too")
     listing.set_defaults(func=lambda a: run(_main(a, ["list", *(["all"] if a.all else [])])))
     for name, extra, about in (
-        ("show", (), "a ticket and its transcript"),
+        ("show", (), "a ticket's case card"),
         ("take", (), "take a waiting ticket"),
         ("reply", ("text",), "answer the person"),
+        ("send-entry", ("entry",), "send a knowledge-base entry's card to the person"),
         ("transfer", ("to_operator",), "hand the ticket to another operator"),
         ("close", ("note",), "close the ticket (optional note)"),
     ):
@@ -61,9 +72,22 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         command.add_argument("ticket", type=int)
         for field in extra:
             command.add_argument(field, nargs="?" if field == "note" else None, default="")
+        if name != "show":
+            command.add_argument(
+                "--force", action="store_true", help="take over a ticket someone else holds"
+            )
+        if name == "close":
+            command.add_argument(
+                "--anyway", action="store_true", help="close though the person's last message "
+                "is unanswered",
+            )  # fmt: skip
         command.set_defaults(func=lambda a, n=name, f=extra: run(_main(a, _words(a, n, f))))
-    for name, about in (("stats", "queue figures"), ("reflag", "flag overdue tickets again")):
-        op_sub.add_parser(name, help=about).set_defaults(func=lambda a, n=name: run(_main(a, [n])))
+    stats = op_sub.add_parser("stats", help="queue and per-operator figures")
+    figures.add_format(stats)
+    stats.set_defaults(func=lambda a: run(_main(a, ["stats", "--format", a.format])))
+    op_sub.add_parser("reflag", help="flag overdue tickets again").set_defaults(
+        func=lambda a: run(_main(a, ["reflag"]))
+    )
 
 
 class ChannelOutbox:
@@ -73,9 +97,10 @@ class ChannelOutbox:
         self._clock = clock
         self._telegram = OutboxRows(
             clock,
-            None,  # a ticket card is never among an operator action's messages
+            None,  # a topic's card is rendered by `helpbot serve` when its edit is sent
             operator_chat_id=settings.operator.chat_id,
             operator_language=settings.conversation.language,
+            zone=settings.hours.timezone,
         )
         self.queued: Counter[str] = Counter()
 
@@ -92,27 +117,27 @@ class ChannelOutbox:
 
 
 def _words(args: argparse.Namespace, name: str, fields: Sequence[str]) -> list[str]:
-    return [name, str(args.ticket), *(str(getattr(args, f)) for f in fields if getattr(args, f))]
+    words = [name, str(args.ticket), *(str(getattr(args, f)) for f in fields if getattr(args, f))]
+    return words + [flag for flag in _FLAGS if getattr(args, flag[2:], False)]
 
 
 async def _main(args: argparse.Namespace, words: list[str] | None) -> int:
     settings = settings_or_exit()
     clock = SystemClock()
     outbox = ChannelOutbox(settings, clock)
-    async with open_queue(settings, upgrade=not args.no_migrate, clock=clock) as queue:
+    needs_kb = words is None or words[0] in _KB_COMMANDS
+    kb = await load_knowledge(settings, clock) if needs_kb else None
+    async with AsyncExitStack() as stack:
+        queue = await stack.enter_async_context(
+            open_queue(settings, upgrade=not args.no_migrate, clock=clock, kb=kb)
+        )
         if words is not None:
             return await _command(queue, outbox, args.operator, words)
-        print(f"helpbot operator as {args.operator!r}; `help` lists commands")
-        for line in sys.stdin:
-            try:
-                words = shlex.split(line)
-            except ValueError as exc:
-                print(f"error: {exc}")
-                continue
-            if words and words[0] in ("quit", "exit"):
-                break
-            if words:
-                await _command(queue, outbox, args.operator, words, shell=True)
+
+        async def command(words: list[str]) -> int:
+            return await _command(queue, outbox, args.operator, words, shell=True)
+
+        return await shell(queue, args.operator, command)
     return 0
 
 
@@ -132,21 +157,20 @@ async def _command(
 
 
 async def _dispatch(queue: OperatorQueue, outbox: ChannelOutbox, me: str, words: list[str]) -> int:
-    name, rest = words[0], words[1:]
+    flags = {w for w in words if w in _FLAGS}
+    name, rest = words[0], [w for w in words[1:] if w not in _FLAGS]
+    force = "--force" in flags
     if name == "list":
         statuses = tuple(TicketStatus) if rest[:1] == ["all"] else tickets.OPEN_STATUSES
         views = await queue.list_tickets(statuses)
+        print(f"times: {queue.zone}")
         for view in views:
-            print(_line(view))
+            print(await ticket_line(queue, view.id))
         print(f"{len(views)} ticket(s)")
         return 0
     if name == "stats":
-        f = await queue.figures()
-        print(
-            f"waiting {f.waiting}, taken {f.taken}, tickets {f.tickets}, median wait "
-            f"{f.median_wait or '-'}, median first response {f.median_first_response or '-'}, "
-            f"ratings {list(f.ratings) or '-'}"
-        )
+        fmt = rest[rest.index("--format") + 1] if "--format" in rest else "text"
+        figures.emit(figures.queue_rows(await queue.figures()), fmt, queue.language)
         return 0
     if name == "reflag":
         _print_out(await queue.reflag_overdue(then=outbox))
@@ -156,17 +180,29 @@ async def _dispatch(queue: OperatorQueue, outbox: ChannelOutbox, me: str, words:
         return 0 if name == "help" else 1
     ticket, args = int(rest[0]), rest[1:]
     if name == "show":
-        print(_line(await queue.get(ticket)))
-        for line in await queue.transcript(ticket):
-            who = f"operator {line.operator}" if line.operator else line.author
-            said = line.text or f"[button {line.payload}]"
-            print(f"  {line.created_at:%Y-%m-%d %H:%M} {who}: {said}")
+        print(render_plain(case_reply(await queue.case(ticket), queue.language)))
         return 0
+    if name == "close" and "--anyway" not in flags and not force:
+        card = await queue.case(ticket)
+        mine = card.operator in (None, me)  # someone else's: the queue refuses, naming them
+        if mine and card.unanswered and card.status in tickets.OPEN_STATUSES:
+            said = next(x for x in reversed(card.lines) if x.author == "person")
+            print(
+                f"warning: ticket #{ticket}: the person's last message is unanswered "
+                f"({said.text[:80]!r}); answer it, or close with --anyway",
+                file=sys.stderr,
+            )
+            return 1
     actions = {
-        "take": lambda: queue.take(ticket, me, then=outbox),
-        "reply": lambda: queue.reply(ticket, me, " ".join(args), then=outbox),
-        "transfer": lambda: queue.transfer(ticket, " ".join(args) or me, then=outbox),
-        "close": lambda: queue.close(ticket, me, " ".join(args) or None, then=outbox),
+        "take": lambda: queue.take(ticket, me, force=force, then=outbox),
+        "reply": lambda: queue.reply(ticket, me, " ".join(args), force=force, then=outbox),
+        "send-entry": lambda: queue.send_entry(
+            ticket, me, " ".join(args), force=force, then=outbox
+        ),
+        "transfer": lambda: queue.transfer(
+            ticket, " ".join(args) or me, by=me, force=force, then=outbox
+        ),
+        "close": lambda: queue.close(ticket, me, " ".join(args) or None, force=force, then=outbox),
     }
     if name not in actions:
         print(SHELL_HELP)
@@ -175,11 +211,20 @@ async def _dispatch(queue: OperatorQueue, outbox: ChannelOutbox, me: str, words:
     return 0
 
 
-def _line(view: TicketView) -> str:
-    who = view.operator or "-"
+async def ticket_line(queue: OperatorQueue, ticket_id: int) -> str:
+    """One ticket in a list: status and holder, waiting time, * when the person wrote last."""
+    card = await queue.case(ticket_id)
+    mark = "*" if card.unanswered and card.status in tickets.OPEN_STATUSES else " "
+    holder = f" {card.operator}" if card.operator and card.status == TicketStatus.TAKEN else ""
+    wait = ""
+    if card.status == TicketStatus.WAITING:
+        wait = " " + phrase(
+            "case_waiting", queue.language, waited=human_duration(card.waited, queue.language)
+        )
+    local = card.created_at.astimezone(ZoneInfo(queue.zone))
     return (
-        f"#{view.id} [{view.status}] {view.created_at:%Y-%m-%d %H:%M} {view.person} "
-        f"({view.channel}) operator={who}: {view.question[:80]}"
+        f"{mark}#{card.ticket_id} [{card.status}{holder}]{wait} {local:%Y-%m-%d %H:%M} "
+        f"{card.person} ({card.channel}): {card.subject[:80]}"
     )
 
 

@@ -11,8 +11,10 @@ from zoneinfo import ZoneInfo
 
 from bot import drafts, reports
 from bot.app import open_services, prepare_database
+from bot.operator_stats import OperatorFigures, per_operator
 from bot.settings import Settings
 from bot.storage.db import create_engine, create_sessionmaker, database_url
+from handlers.cli import figures
 from handlers.cli._runner import run, settings_or_exit
 
 
@@ -25,6 +27,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         command.add_argument("--since", help="from this date or time (HOURS_TIMEZONE if no zone)")
         command.add_argument("--until", help="before this date or time (a date means its end)")
         command.add_argument("--json", action="store_true", help="print JSON")
+    figures.add_format(stats)
     gaps.add_argument("--threshold", type=float, default=75.0, help="similarity 0-100 to group")
     gaps.add_argument("--limit", type=int, default=20, help="groups to show")
     gaps.add_argument(
@@ -101,20 +104,18 @@ async def _stats(args: argparse.Namespace) -> int:
     db = create_engine(database_url(settings.database))
     try:
         await prepare_database(db, upgrade=False)
-        result = await reports.stats(create_sessionmaker(db), since=since, until=until)
+        sessions = create_sessionmaker(db)
+        result = await reports.stats(sessions, since=since, until=until)
+        async with sessions() as session:
+            operators = await per_operator(session, since, until)
     finally:
         await db.dispose()
-    rows = _stats_rows(result)
-    if args.json:
-        print(json.dumps(dict(rows), ensure_ascii=False, indent=2, default=str))
-    else:
-        for name, value in rows:
-            print(f"{name:<24} {_show(value)}")
+    fmt = "json" if args.json else args.format
+    figures.emit(_stats_rows(result, operators), fmt, settings.conversation.language)
     return 0
 
 
-def _stats_rows(s: reports.Stats) -> list[tuple[str, Any]]:
-    ratings = s.ratings
+def _stats_rows(s: reports.Stats, operators: tuple[OperatorFigures, ...]) -> figures.Rows:
     return [
         ("since", s.since.isoformat() if s.since else None),
         ("until", s.until.isoformat() if s.until else None),
@@ -126,23 +127,8 @@ def _stats_rows(s: reports.Stats) -> list[tuple[str, Any]]:
         ("tickets", s.tickets),
         ("helpful_ratio", s.helpful_ratio),
         ("feedback", {"helpful": s.helpful, "not_helpful": s.not_helpful}),
-        (
-            "ratings",
-            {"count": len(ratings), "average": sum(ratings) / len(ratings) if ratings else None},
-        ),
-        ("median_wait_s", s.median_wait.total_seconds() if s.median_wait else None),
-        (
-            "median_first_response_s",
-            s.median_first_response.total_seconds() if s.median_first_response else None,
-        ),
+        ("ratings", figures.ratings(s.ratings)),
+        ("median_wait", s.median_wait),
+        ("median_first_response", s.median_first_response),
+        ("operators", figures.operator_rows(operators)),
     ]
-
-
-def _show(value: Any) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return f"{value:.2f}"
-    if isinstance(value, dict):
-        return ", ".join(f"{k} {_show(v)}" for k, v in value.items()) or "-"
-    return str(value)

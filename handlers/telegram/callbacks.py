@@ -15,3 +15,16 @@ class TakeData(CallbackData, prefix="take"):
     """An operator's «Взять» on a ticket card."""
 
     ticket: int
+
+
+class KbData(CallbackData, prefix="kb"):
+    """An operator's press on a ``/kb`` result: send that entry (by its short key) to the person."""
+
+    ticket: int
+    key: str
+
+
+class TakeOverData(CallbackData, prefix="takeover"):
+    """A supervisor's «Забрать» on the card of a ticket another operator holds."""
+
+    ticket: int

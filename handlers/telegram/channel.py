@@ -189,6 +189,8 @@ def create_telegram_channel(services: Services) -> TelegramChannel:
         operator_chat_id=ops_chat,
         operator_language=lang,
         wake=ready.set,
+        zone=settings.hours.timezone,
+        public_url=settings.kb.public_url,
     )
     topics = Topics(bot, services.queue, ops_chat, lang) if ops_chat is not None else None
     redis: Any = None

@@ -10,20 +10,19 @@ from typing import Any
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.cases import card_reply, load_case
 from bot.clock import Clock
 from bot.engine import Effect, Outgoing, Target
 from bot.engine.core import AfterTurn
-from bot.queue import ticket_view, transcript_lines
 from bot.replies import Reply
 from bot.storage import delivery
 from bot.storage.models import DeliveryStatus, OutboxMessage, TicketStatus
 from bot.texts import phrase
-from handlers.telegram.callbacks import TakeData
+from handlers.telegram.callbacks import TakeData, TakeOverData
 from handlers.telegram.reactions import question_message, reaction_for, reaction_params
-from handlers.telegram.render import markup_params, message_params
+from handlers.telegram.render import markup_params, message_params, render
 from knowledge.base import KnowledgeBase
 from knowledge.holder import KnowledgeHolder, holding
-from knowledge.model import Link
 
 log = logging.getLogger(__name__)
 
@@ -34,9 +33,9 @@ _NOTICES = {
     Effect.CLOSE_TICKET: "op_ticket_closed",
 }
 EPHEMERAL = "ephemeral_message_parameters"
-CARD = "card"  # the ticket card in a topic, with the «Взять» button
-MATCHES = 3  # entries listed on a ticket card
-TRANSCRIPT_LINES = 20  # the newest lines of the transcript on a ticket card
+CARD = "card"  # the ticket's case card, the first message of its topic
+CARD_EDIT = "card_edit"  # the card brought up to date in place (rendered when sent)
+TRANSCRIPT_LINES = 20  # the newest lines of the transcript on a ticket card, at most
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,11 +61,15 @@ class OutboxRows:
         *,
         operator_chat_id: int | None,
         operator_language: str,
+        zone: str = "UTC",
+        public_url: str = "",
     ) -> None:
         self._clock = clock
         self._knowledge = holding(kb) if kb is not None else None
         self._ops = operator_chat_id
         self._lang = operator_language
+        self._zone = zone
+        self._public_url = public_url
 
     @property
     def operators(self) -> bool:
@@ -78,6 +81,7 @@ class OutboxRows:
     ) -> list[OutboxMessage]:
         """Add every call ``out`` needs; ``copy`` relays that message for the relayed item."""
         rows: list[OutboxMessage] = []
+        changed: dict[int, bool] = {}  # tickets whose card changed → a new card was sent
         for item in out:
             if item.channel != CHANNEL:
                 continue
@@ -86,6 +90,16 @@ class OutboxRows:
             elif self._ops is not None:
                 rows.extend(await self._to_operators(session, item, copy))
             rows.extend(await self._reaction(session, item))
+            if item.ticket_id is not None and (
+                item.target is Target.OPERATORS or item.operator is not None
+            ):
+                fresh = item.effect is Effect.OPEN_TICKET
+                changed[item.ticket_id] = changed.get(item.ticket_id, False) or fresh
+        for ticket, fresh in changed.items():
+            if not fresh and self._ops is not None:
+                rows.append(
+                    self._row(str(self._ops), ticket, "editMessageText", {}, kind=CARD_EDIT)
+                )
         if rows:
             await delivery.add_outbox(session, rows)
         return rows
@@ -106,47 +120,72 @@ class OutboxRows:
         return rows
 
     def topic(
-        self, ticket: int, reply: Reply, kind: str = "", receiver: int | None = None
+        self,
+        ticket: int,
+        reply: Reply,
+        kind: str = "",
+        receiver: int | None = None,
+        markup: InlineKeyboardMarkup | None = None,
     ) -> list[OutboxMessage]:
         """A notice in the ticket's topic (no rows without an operators' group); with
-        ``receiver``, an ephemeral one only that operator sees."""
+        ``receiver``, an ephemeral one only that operator sees; ``markup`` is a keyboard of the
+        adapter's own (the ``/kb`` results) on its last message."""
         if self._ops is None:
             return []
         rows = self._rows(str(self._ops), ticket, reply, to_topic=True, kind=kind)
         _ephemeral(rows, receiver)
-        if kind == CARD and rows:
-            take = InlineKeyboardButton(
-                text=phrase("op_btn_take", self._lang),
-                callback_data=TakeData(ticket=ticket).pack(),
-                style="primary",  # Bot API 9.4: the card's one action stands out
-            )
-            markup = InlineKeyboardMarkup(inline_keyboard=[[take]])
+        if markup is not None and rows:
             rows[-1].params = {**rows[-1].params, "reply_markup": markup_params(markup)}
         return rows
 
     def call(self, chat_id: int | str, method: str, params: dict[str, Any]) -> OutboxMessage:
         return self._row(str(chat_id), None, method, params)
 
-    async def card(self, session: AsyncSession, ticket_id: int, summary: Reply | None) -> Reply:
-        """The ticket card: the engine's summary, the transcript and the closest entries."""
-        view = await ticket_view(session, ticket_id)
-        lines = await transcript_lines(session, ticket_id)
-        blocks = list(summary.blocks if summary else ())
-        said = [
-            f"{phrase(f'op_who_{line.author}', self._lang)}: {_short(line.text or line.payload)}"
-            for line in lines[-TRANSCRIPT_LINES:]
-            if line.text or line.payload
+    async def card(self, session: AsyncSession, ticket_id: int) -> dict[str, Any]:
+        """``sendMessage`` parameters of the ticket's case card (:mod:`bot.cases`): one message,
+        the transcript shortened to fit, with «Взять» while it waits and «Забрать» (a
+        supervisor's take-over) while someone holds it."""
+        case = await load_case(
+            session,
+            ticket_id,
+            now=self._clock.now(),
+            zone=self._zone,
+            lang=self._lang,
+            kb=self._knowledge.current if self._knowledge else None,
+            public_url=self._public_url,
+        )
+        hint = phrase("op_card_hint", self._lang)
+        for lines in range(min(TRANSCRIPT_LINES, len(case.lines)), -1, -1):
+            reply = card_reply(case, self._lang, lines=lines)
+            reply = Reply((*reply.blocks, hint), reply.title, reply.links)
+            if len(render(reply)) == 1:
+                break
+        params = message_params(reply)[0]
+        button = None
+        if case.status == TicketStatus.WAITING:
+            button = InlineKeyboardButton(
+                text=phrase("op_btn_take", self._lang),
+                callback_data=TakeData(ticket=ticket_id).pack(),
+                style="primary",  # Bot API 9.4: the card's one action stands out
+            )
+        elif case.status == TicketStatus.TAKEN:
+            button = InlineKeyboardButton(
+                text=phrase("op_btn_take_over", self._lang),
+                callback_data=TakeOverData(ticket=ticket_id).pack(),
+            )
+        if button is not None:
+            markup = InlineKeyboardMarkup(inline_keyboard=[[button]])
+            params["reply_markup"] = markup_params(markup)
+        return params
+
+    async def card_rows(self, session: AsyncSession, ticket_id: int) -> list[OutboxMessage]:
+        """The card as the first message of the ticket's topic."""
+        if self._ops is None:
+            return []
+        params = await self.card(session, ticket_id)
+        return [
+            self._row(str(self._ops), ticket_id, "sendMessage", params, to_topic=True, kind=CARD)
         ]
-        if said:
-            blocks.append(phrase("op_transcript", self._lang) + "\n" + "\n".join(said))
-        kb = self._knowledge.current if self._knowledge else None
-        matches = kb.search(view.question, MATCHES) if kb and view.question else []
-        if matches:
-            titles = "\n".join(f"• {m.entry.title} ({m.score:.2f})" for m in matches)
-            blocks.append(phrase("op_matches", self._lang) + "\n" + titles)
-        blocks.append(phrase("op_card_hint", self._lang))
-        links = tuple(Link(m.entry.title, m.entry.url) for m in matches if m.entry.url)
-        return Reply(tuple(blocks), links=links)
 
     async def _reaction(self, session: AsyncSession, item: Outgoing) -> list[OutboxMessage]:
         """👀 or 👌 on the person's question when an operator takes or first answers it."""
@@ -173,7 +212,7 @@ class OutboxRows:
             return []
         ticket = item.ticket_id
         if item.effect is Effect.OPEN_TICKET:
-            return self.topic(ticket, await self.card(session, ticket, item.reply), kind=CARD)
+            return await self.card_rows(session, ticket)
         if item.effect is Effect.RELAY_TO_OPERATOR and copy is not None:
             return [self._copy_row(str(self._ops), ticket, ticket, copy)]
         text = _NOTICES.get(item.effect) if item.effect else None
@@ -243,12 +282,19 @@ class Deliverer:
         operator_chat_id: int | None,
         operator_language: str,
         wake: Callable[[], None],
+        zone: str = "UTC",
+        public_url: str = "",
     ) -> None:
         self._sessions = sessions
         self._clock = clock
         self._lang = operator_language
         self._rows = OutboxRows(
-            clock, kb, operator_chat_id=operator_chat_id, operator_language=operator_language
+            clock,
+            kb,
+            operator_chat_id=operator_chat_id,
+            operator_language=operator_language,
+            zone=zone,
+            public_url=public_url,
         )
         self.wake = wake
 
@@ -293,9 +339,15 @@ class Deliverer:
         ephemeral for ``receiver`` alone when given."""
         await self.store(self._rows.message(chat_id, reply, thread_id, receiver))
 
-    async def say_ticket(self, ticket_id: int, reply: Reply, receiver: int | None = None) -> None:
+    async def say_ticket(
+        self,
+        ticket_id: int,
+        reply: Reply,
+        receiver: int | None = None,
+        markup: InlineKeyboardMarkup | None = None,
+    ) -> None:
         """A notice in the ticket's topic in the operators' group (for ``receiver`` alone)."""
-        await self.store(self._rows.topic(ticket_id, reply, receiver=receiver))
+        await self.store(self._rows.topic(ticket_id, reply, receiver=receiver, markup=markup))
 
     def _buttons_off(self, chat_id: int, message_id: int) -> OutboxMessage:
         return self._rows.call(chat_id, "editMessageReplyMarkup", {"message_id": message_id})
@@ -325,19 +377,19 @@ class Deliverer:
         if not self._rows.operators:
             return
         async with self._sessions.begin() as session:
-            view = await ticket_view(session, ticket_id)
-            summary = phrase(
-                "op_ticket_new",
-                self._lang,
-                ticket=view.id,
-                name=view.person,
-                question=view.question,
-            )
-            card = await self._rows.card(session, ticket_id, Reply((summary,)))
-            kind = CARD if view.status == TicketStatus.WAITING else ""
-            rows = self._rows.topic(ticket_id, card, kind=kind)
+            rows = await self._rows.card_rows(session, ticket_id)
             await delivery.add_outbox(session, rows)
         self._stored(rows)
+
+    async def card_edit(self, ticket_id: int) -> dict[str, Any] | None:
+        """``editMessageText`` parameters that bring the ticket's card up to date, or ``None``
+        when its card was never sent (nothing to edit)."""
+        async with self._sessions() as session:
+            sent = await delivery.sent_id_of(session, CHANNEL, ticket_id, CARD)
+            if sent is None:
+                return None
+            params = await self._rows.card(session, ticket_id)
+        return {**params, "message_id": int(sent)}
 
     async def store(self, rows: list[OutboxMessage]) -> None:
         if not rows:
@@ -359,8 +411,3 @@ def _ephemeral(rows: list[OutboxMessage], receiver: int | None) -> list[OutboxMe
         for row in rows:
             row.params = {**row.params, EPHEMERAL: {"receiver_user_id": receiver}}
     return rows
-
-
-def _short(text: str | None, limit: int = 300) -> str:
-    text = " ".join((text or "").split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from contextlib import suppress
+from functools import partial
 
 from aiogram import Bot, F, Router
 from aiogram.enums import ChatMemberStatus, ContentType
@@ -21,15 +22,25 @@ from aiogram.filters import Command, CommandObject, MagicData
 from aiogram.types import CallbackQuery, Message, Update, User
 
 from bot.engine import Outgoing
-from bot.errors import TicketClosedError, TicketError, TicketTakenError
+from bot.errors import (
+    TicketClosedError,
+    TicketError,
+    TicketNotFoundError,
+    TicketNotTakenError,
+    TicketNotYoursError,
+    TicketTakenError,
+)
 from bot.queue import OperatorQueue, TicketView
 from bot.replies import Reply
 from bot.texts import phrase
-from handlers.telegram.callbacks import TakeData
+from handlers.telegram.callbacks import KbData, TakeData, TakeOverData
 from handlers.telegram.delivery import CopySource, Deliverer
+from handlers.telegram.kb import entry_key, results_markup
 from handlers.telegram.topics import topic_ref
 
-MEMBERS = {ChatMemberStatus.CREATOR, ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.MEMBER}
+SUPERVISORS = {ChatMemberStatus.CREATOR, ChatMemberStatus.ADMINISTRATOR}
+MEMBERS = {*SUPERVISORS, ChatMemberStatus.MEMBER}
+KB_RESULTS = 5  # entries a /kb search offers
 RELAYED = {
     ContentType.TEXT,
     ContentType.PHOTO,
@@ -77,9 +88,12 @@ def create_router() -> Router:
     router.message.filter(MagicData(F.event_chat.id == F.ops_chat_id))
     router.callback_query.filter(MagicData(F.event_chat.id == F.ops_chat_id))
     router.callback_query.register(on_take, TakeData.filter())
+    router.callback_query.register(on_take_over, TakeOverData.filter())
+    router.callback_query.register(on_kb_pick, KbData.filter())
     router.callback_query.register(on_unknown_press)
     router.message.register(on_close, Command("close"), _in_topic)
     router.message.register(on_transfer, Command("transfer"), _in_topic)
+    router.message.register(on_kb, Command("kb"), _in_topic)
     router.message.register(
         on_operator_message, _in_topic, F.content_type.in_(RELAYED), ~F.text.startswith("/")
     )
@@ -96,20 +110,71 @@ async def on_take(
     ops_lang: str,
 ) -> None:
     """Answered before the take (the answer has a window of seconds, and a late one is refused
-    with "query is too old": swallowed, never a reason to run the settled take again); the take,
-    its notices and the card's button removal commit together; a refusal is told to the presser.
+    with "query is too old": swallowed, never a reason to run the settled take again); the take
+    and its notices commit together, and the card is edited in place («Взять» becomes
+    «Забрать»); a refusal is told to the presser.
     """
+    take = partial(queue.take, callback_data.ticket, query.from_user.full_name)
+    await _press(query, event_update, bot, deliverer, ops_lang, MEMBERS, "op_not_member", take)
+
+
+async def on_take_over(
+    query: CallbackQuery,
+    callback_data: TakeOverData,
+    event_update: Update,
+    bot: Bot,
+    queue: OperatorQueue,
+    deliverer: Deliverer,
+    ops_lang: str,
+) -> None:
+    """«Забрать»: an administrator of the group (a supervisor) takes over someone's ticket."""
+    take = partial(queue.take, callback_data.ticket, query.from_user.full_name, force=True)
+    await _press(
+        query, event_update, bot, deliverer, ops_lang, SUPERVISORS, "op_not_supervisor", take
+    )
+
+
+async def on_kb_pick(
+    query: CallbackQuery,
+    callback_data: KbData,
+    event_update: Update,
+    bot: Bot,
+    queue: OperatorQueue,
+    deliverer: Deliverer,
+    ops_lang: str,
+) -> None:
+    """A press on a ``/kb`` result: that entry's answer card goes to the person."""
+    kb = queue.kb
+    entry = (
+        next((e for e in kb.entries if entry_key(e.id) == callback_data.key), None) if kb else None
+    )
+    name = query.from_user.full_name
+    send = partial(queue.send_entry, callback_data.ticket, name, entry.id if entry else "")
+    await _press(query, event_update, bot, deliverer, ops_lang, MEMBERS, "op_not_member", send)
+
+
+async def _press(
+    query: CallbackQuery,
+    update: Update,
+    bot: Bot,
+    deliverer: Deliverer,
+    lang: str,
+    allowed: set[ChatMemberStatus],
+    refusal: str,
+    action: Callable[..., Awaitable[list[Outgoing]]],
+) -> None:
+    """An operators' button: answered first, then the queue action with its outbox rows in its
+    transaction; a refusal is told to the presser alone."""
     card = query.message
-    member = card is not None and await is_member(bot, card.chat.id, query.from_user)
-    await _answer(query, None if member else phrase("op_not_member", ops_lang))
+    member = card is not None and await is_member(bot, card.chat.id, query.from_user, allowed)
+    await _answer(query, None if member else phrase(refusal, lang))
     if card is None or not member:
         return
-    then = deliverer.then(event_update.update_id, buttons_off=(card.chat.id, card.message_id))
     try:
-        await queue.take(callback_data.ticket, query.from_user.full_name, then=then)
+        await action(then=deliverer.then(update.update_id))
     except TicketError as exc:
         thread = getattr(card, "message_thread_id", None)
-        notice = Reply((_problem(exc, ops_lang),))
+        notice = Reply((_problem(exc, lang),))
         await deliverer.say(card.chat.id, notice, thread_id=thread, receiver=query.from_user.id)
         return
     deliverer.wake()
@@ -135,7 +200,9 @@ async def on_close(
     ticket = await _ticket(message, bot, queue, deliverer, ops_lang)
     name = operator_name(message)
     if ticket is not None and name is not None:
-        act = _Act(event_update, deliverer, ops_lang, ticket, _receiver(message))
+        act = _Act(
+            event_update, deliverer, ops_lang, ticket, _receiver(message), _anonymous(message)
+        )
         await act(queue.close, name, command.args)
 
 
@@ -160,11 +227,37 @@ async def on_transfer(
         and not reply.from_user.is_bot
         else (command.args or "").strip()
     )
-    act = _Act(event_update, deliverer, ops_lang, ticket, _receiver(message))
+    act = _Act(event_update, deliverer, ops_lang, ticket, _receiver(message), _anonymous(message))
     if not colleague:
         await act.tell(phrase("op_transfer_usage", ops_lang))
         return
-    await act(queue.transfer, colleague)
+    await act(partial(queue.transfer, by=operator_name(message)), colleague)
+
+
+async def on_kb(
+    message: Message,
+    command: CommandObject,
+    event_update: Update,
+    bot: Bot,
+    queue: OperatorQueue,
+    deliverer: Deliverer,
+    ops_lang: str,
+) -> None:
+    """``/kb запрос``: the best entries as buttons; a press sends that entry to the person."""
+    ticket = await _ticket(message, bot, queue, deliverer, ops_lang)
+    if ticket is None:
+        return
+    query = " ".join((command.args or "").split())[:200]
+    if not query:
+        act = _Act(
+            event_update, deliverer, ops_lang, ticket, _receiver(message), _anonymous(message)
+        )
+        await act.tell(phrase("op_kb_usage", ops_lang))
+        return
+    found = [m.entry for m in queue.kb.search(query, KB_RESULTS)] if queue.kb else []
+    said = Reply((phrase("op_kb_results" if found else "op_kb_none", ops_lang, query=query),))
+    markup = results_markup(ticket.id, found) if found else None
+    await deliverer.say_ticket(ticket.id, said, markup=markup)  # in the topic: pressable
 
 
 async def on_operator_message(
@@ -185,7 +278,7 @@ async def on_operator_message(
         message.text or message.caption or phrase("op_media", ops_lang, kind=message.content_type)
     )
     copy = CopySource(message.chat.id, message.message_id)
-    act = _Act(event_update, deliverer, ops_lang, ticket, _receiver(message))
+    act = _Act(event_update, deliverer, ops_lang, ticket, _receiver(message), _anonymous(message))
     await act(queue.reply, name, text, copy=copy)
 
 
@@ -195,11 +288,16 @@ async def on_unknown_press(query: CallbackQuery) -> None:
         await query.answer()
 
 
-async def is_member(bot: Bot, chat_id: int, user: User) -> bool:
-    """Whether the user belongs to the operators' group (asked from Telegram, every time)."""
+async def is_member(
+    bot: Bot, chat_id: int, user: User, statuses: set[ChatMemberStatus] = MEMBERS
+) -> bool:
+    """Whether the user belongs to the operators' group (asked from Telegram, every time);
+    ``statuses`` narrows it (the administrators: supervisors)."""
     with suppress(TelegramAPIError):
         member = await bot.get_chat_member(chat_id=chat_id, user_id=user.id)
-        return member.status in MEMBERS or bool(getattr(member, "is_member", False))
+        if member.status in statuses:
+            return True
+        return statuses is MEMBERS and bool(getattr(member, "is_member", False))
     return False
 
 
@@ -241,9 +339,12 @@ class _Act:
         lang: str,
         ticket: TicketView,
         receiver: int | None,
+        force: bool = False,
     ) -> None:
+        """``force``: an anonymous administrator acts as the group's supervisor (Telegram does not
+        say which administrator posted, so they cannot be told apart from the holder)."""
         self._update, self._deliverer, self._lang = update, deliverer, lang
-        self._ticket, self._receiver = ticket, receiver
+        self._ticket, self._receiver, self._force = ticket, receiver, force
 
     async def __call__(
         self,
@@ -254,7 +355,7 @@ class _Act:
         """The action with its outbox rows in its transaction; a refusal is told to the author."""
         then = self._deliverer.then(self._update.update_id, copy)
         try:
-            await action(self._ticket.id, *args, then=then)
+            await action(self._ticket.id, *args, force=self._force, then=then)
         except TicketError as exc:
             await self.tell(_problem(exc, self._lang))
             return
@@ -266,8 +367,14 @@ class _Act:
 
 
 def _problem(exc: TicketError, lang: str) -> str:
+    if isinstance(exc, TicketNotYoursError):
+        return phrase("op_not_yours", lang, ticket=exc.ticket_id, operator=exc.operator)
+    if isinstance(exc, TicketNotTakenError):
+        return phrase("op_not_taken", lang, ticket=exc.ticket_id)
     if isinstance(exc, TicketTakenError):
         return phrase("op_already_taken", lang, operator=exc.operator)
     if isinstance(exc, TicketClosedError):
         return phrase("op_not_open", lang, ticket=exc.ticket_id)
-    return phrase("op_no_ticket", lang)
+    if isinstance(exc, TicketNotFoundError):
+        return phrase("op_no_ticket", lang)
+    return exc.reason[:200]

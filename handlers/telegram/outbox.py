@@ -16,6 +16,7 @@ import logging
 import time
 from collections.abc import Callable
 from contextlib import suppress
+from dataclasses import replace
 from typing import Any
 
 from aiogram import Bot
@@ -32,6 +33,7 @@ from aiogram.methods import (
     CloseForumTopic,
     CopyMessage,
     EditMessageReplyMarkup,
+    EditMessageText,
     SendMessage,
     SetMessageReaction,
     TelegramMethod,
@@ -41,7 +43,7 @@ from bot.delivery import Call, Done, Failed, NotReady, Outcome, Retry, Scope, Un
 from bot.errors import HelpbotError
 from bot.sendlimits import SharedSendLimits
 from bot.settings import TelegramSettings
-from handlers.telegram.delivery import CHANNEL, EPHEMERAL, Deliverer
+from handlers.telegram.delivery import CARD_EDIT, CHANNEL, EPHEMERAL, Deliverer
 from handlers.telegram.topics import TopicGone, Topics
 
 log = logging.getLogger(__name__)
@@ -51,6 +53,7 @@ METHODS: dict[str, type[TelegramMethod[Any]]] = {
     "copyMessage": CopyMessage,
     "closeForumTopic": CloseForumTopic,
     "editMessageReplyMarkup": EditMessageReplyMarkup,
+    "editMessageText": EditMessageText,
     "setMessageReaction": SetMessageReaction,
 }
 MAX_BUCKETS = 1000  # per-chat limiters kept before idle ones are dropped
@@ -124,6 +127,14 @@ class TelegramSender:
     async def send(self, call: Call) -> Outcome:
         if call.to_topic and (self._topics is None or call.ticket_id is None):
             return Failed("no operators' group")
+        if call.kind == CARD_EDIT:  # rendered now: the card as it is when the edit goes out
+            edit = (
+                None if call.ticket_id is None else await self._deliverer.card_edit(call.ticket_id)
+            )
+            if edit is None:
+                log.info("no card to edit outbox=%s", call.id)
+                return Done()
+            call = replace(call, params=edit)
         try:
             result = await self._call(call)
         except TopicGone as exc:  # a finished ticket's topic was deleted: nothing to post into
@@ -197,6 +208,9 @@ class TelegramSender:
     async def _bad_request(self, call: Call, exc: TelegramBadRequest) -> Outcome:
         text = exc.message.lower()
         if "message is not modified" in text:
+            return Done()
+        if call.kind == CARD_EDIT and "message to edit not found" in text:
+            log.info("ticket card gone, not edited outbox=%s ticket=%s", call.id, call.ticket_id)
             return Done()
         if call.to_topic and call.ticket_id is not None and self._topics is not None:
             if call.method == "closeForumTopic" and "topic_not_modified" in text:

@@ -23,6 +23,7 @@ from fakes.bitrix24 import FakeBitrix24, FakeChat
 from pydantic import SecretStr
 from sqlalchemy import func, select
 
+from bot.__main__ import main
 from bot.app import Services, open_services
 from bot.bitrix.settings import BitrixSettings
 from bot.settings import DatabaseSettings, Settings
@@ -402,3 +403,37 @@ async def test_without_a_configured_token_a_second_install_must_show_the_first_o
             async with services.sessions() as session:
                 saved = (await session.scalars(select(BitrixTokens))).one()
             assert saved.member_id == fake.portal.member_id
+
+
+async def test_the_line_gets_the_case_card_and_an_operators_entry_reaches_the_customer(
+    sqlite_db_url: str, kb: KnowledgeBase, tmp_path: Any
+) -> None:
+    async with portal_and_app(sqlite_db_url, kb, "fetch") as (fake, services, _):
+        fake.configure_line(1, welcome_bot="helpbot", bot_left="close")  # the bot stays in
+        chat = await open_chat(fake, "Ion Guest")
+        await ask(fake, chat, QUESTION)
+        await ask(fake, chat, "не работает телефония, позовите оператора")
+        await fake.wait_for(lambda: fake.transfers, 20, "the hand-off")
+        await eventually(lambda: inbox_settled(services), "the hand-off sent")
+        # The note for the line's operators: a system line the customer never gets.
+        (note,) = [m for m in fake.messages(chat) if m.kind == "system" and m.skip_connector]
+        assert "Обращение №1" in note.text and "Ion Guest" in note.text
+        assert "Вопрос: не работает телефония, позовите оператора" in note.text
+        assert "Бот предлагал:" in note.text and "уверенность" in note.text
+        assert "[button" not in note.text and "fb:" not in note.text
+        shown = [text for text, _ in fake.customer_view(chat)]
+        assert not any("Обращение №1 ·" in text for text in shown)
+
+        entry = kb.get("admin-manual--roli")
+        assert entry is not None
+        with pytest.MonkeyPatch.context() as patch:
+            patch.chdir(tmp_path)  # no stray .env is read
+            patch.setenv("DATABASE_URL", sqlite_db_url)
+            for argv in (["take", "1"], ["send-entry", "1", entry.id]):
+                command = ["operator", "--as", "anna", *argv]
+                assert await asyncio.to_thread(main, command) == 0
+        await fake.wait_for(
+            lambda: any(entry.title in text for text, _ in fake.customer_view(chat)),
+            20,
+            "the entry's card in the customer's chat",
+        )

@@ -38,7 +38,7 @@ async def _taken(w: World, thread: int, card_data: str) -> None:
 
 
 @pytest.mark.parametrize("mode", ["polling", "webhook"])
-async def test_a_take_answered_too_late_is_taken_once_and_its_button_removed(
+async def test_a_take_answered_too_late_is_taken_once_and_its_card_updated(
     sqlite_db_url: str, kb: KnowledgeBase, mode: Mode
 ) -> None:
     async with running(sqlite_db_url, kb, mode) as w:
@@ -49,9 +49,10 @@ async def test_a_take_answered_too_late_is_taken_once_and_its_button_removed(
         w.fake.advance(16)  # ...and the answer window has passed when it is done
 
         await w.said(ann, "взял")
-        await w.fake.wait_for_call(
-            "editMessageReplyMarkup", lambda c: c.ok and c.param("message_id") == card.message_id
+        await w.fake.wait_for_call(  # the card, edited in place: «Взять» gives way to «Забрать»
+            "editMessageText", lambda c: c.ok and c.param("message_id") == card.message_id
         )
+        assert [d.split(":")[0] for d in card.callback_data] == ["takeover"]
         assert await _count(w.services, InboxUpdate, status=DeliveryStatus.FAILED) == 0
         assert query.answer is None or not query.answer.get("show_alert")
 
@@ -77,7 +78,9 @@ async def test_a_slow_topic_does_not_hold_another(sqlite_db_url: str, kb: Knowle
     async with running(sqlite_db_url, kb) as w:
         ann, bob = w.fake.add_user("Ann"), w.fake.add_user("Bob")
         ann_thread, _ = await _escalate(w, ann)
-        bob_thread, _ = await _escalate(w, bob)
+        bob_thread, bob_card = await _escalate(w, bob)
+        w.press(w.olga, bob_card, "take:")  # only the holder answers
+        await w.said(bob, "Olga взял")
         w.fake.delay("getChatMember", 5.0, n=1)
 
         w.fake.operator_sends(w.group, ann_thread, w.olga, "/close")
@@ -114,7 +117,7 @@ async def test_closing_a_ticket_whose_topic_was_deleted_opens_no_topic(
             patch.chdir(tmp_path)  # no stray .env is read
             patch.setenv("DATABASE_URL", sqlite_db_url)
             patch.setenv("OPERATOR_CHAT_ID", str(w.group.id))  # as the deployment's .env has it
-            argv = ["operator", "--as", "anna", "close", "1"]
+            argv = ["operator", "--as", "anna", "close", "1", "--anyway"]  # Ann is unanswered
             assert await asyncio.to_thread(main, argv) == 0
         await w.said(ann, "закрыто")
         await drained(w)

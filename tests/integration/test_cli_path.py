@@ -48,7 +48,7 @@ def test_question_escalation_operator_reply_and_close(
     code, out, _ = _run(["operator", "--as", "anna", "close", "1", "off-topic"], capsys)
     assert code == 0 and "[close_ticket]" in out
     code, out, _ = _run(["operator", "show", "1"], capsys)
-    assert "operator anna: Это не про Битрикс24" in out and "[closed]" in out
+    assert "Оператор anna: Это не про Битрикс24" in out and "Обращение №1 · закрыто" in out
     code, _, err = _run(["operator", "close", "7"], capsys)
     assert code == 1 and "ticket 7: no such ticket" in err
 

@@ -17,7 +17,14 @@ from bot.app import create_queue
 from bot.engine import ConversationEngine, EngineSettings, Incoming
 from bot.settings import Settings
 from bot.storage import db as storage_db
-from bot.storage.models import DeliveryStatus, InboxUpdate, Message, OutboxMessage, Ticket
+from bot.storage.models import (
+    DeliveryStatus,
+    InboxUpdate,
+    Message,
+    OutboxMessage,
+    Ticket,
+    TicketAction,
+)
 from knowledge.base import KnowledgeBase
 from knowledge.model import Entry
 
@@ -47,6 +54,7 @@ async def _history(sessions: async_sessionmaker[AsyncSession], clock: FakeClock)
     await say("2", NONSENSE + " " + SECRET_WORDS)
     await say("2", "позовите оператора")
     clock.advance(minutes=5)
+    await queue.take(1, "anna")
     await queue.reply(1, "anna", "Ответ оператора " + SECRET_WORDS)
     await queue.close(1, "anna", "note " + SECRET_WORDS)
     await say("3", "позовите оператора, " + SECRET_WORDS)  # ticket 2 stays waiting
@@ -100,6 +108,9 @@ async def test_purge_blanks_old_texts_and_keeps_the_figures(
     assert {m.ticket_id for m in old if m.text} <= {2}, "only the open ticket's texts stay"
     assert "свежий вопрос" in [m.text for m in messages], "recent texts stay"
     assert tickets[1].question == "" and tickets[1].note is None
+    async with sessions() as session:
+        notes = [a.detail for a in await session.scalars(select(TicketAction))]
+    assert not any(SECRET_WORDS in (n or "") for n in notes), "the close note went too"
     assert SECRET_WORDS in tickets[2].question, "an open ticket keeps its question"
     assert inbox[DeliveryStatus.DONE] == {} and outbox[DeliveryStatus.DONE] == {}
     assert SECRET_WORDS in str(inbox[DeliveryStatus.PENDING]), "unprocessed rows are kept"

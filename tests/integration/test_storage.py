@@ -27,6 +27,8 @@ TABLES = {
     "inbox",
     "kb_reloads",
     "kb_phrasings",
+    "ticket_actions",
+    "ticket_entries",
 }
 
 
@@ -44,7 +46,7 @@ async def test_migrations_go_up_down_and_up_again(empty_db_url: str) -> None:
     try:
         assert await migrate.current(engine) is None
         await migrate.upgrade(engine)
-        assert await migrate.current(engine) == migrate.head() == "0008"
+        assert await migrate.current(engine) == migrate.head() == "0009"
         async with engine.connect() as conn:
             assert await conn.run_sync(_tables) >= TABLES
         await migrate.downgrade(engine, "base")

@@ -212,12 +212,17 @@ async def test_operator_cli_reply_to_a_telegram_ticket_reaches_the_person(
         await rig.channel.inbox.drain()
         await rig.channel.outbox.drain()
         (ticket,) = await rig.tickets()
-        before = len(rig.fake.bot_messages(rig.ann))
 
+        assert await _operator_cli(rig, monkeypatch, "take", str(ticket.id)) == 0
+        await rig.channel.outbox.drain()
+        before = len(rig.fake.bot_messages(rig.ann))
+        capsys.readouterr()
         argv = ("reply", str(ticket.id), "Сбросьте кэш <и> войдите снова")
         assert await _operator_cli(rig, monkeypatch, *argv) == 0
-        assert "queued 2 message(s) for telegram" in capsys.readouterr().out
+        assert "queued 3 message(s) for telegram" in capsys.readouterr().out  # and the card
         row, reaction = await rig.rows(chat_id=str(rig.ann.id), status=DeliveryStatus.PENDING)
+        (edit,) = await rig.rows(kind="card_edit", status=DeliveryStatus.PENDING)
+        assert (edit.method, edit.ticket_id) == ("editMessageText", ticket.id)
         assert (row.method, row.ticket_id) == ("sendMessage", ticket.id)
         assert reaction.method == "setMessageReaction"  # 👌 on the question: answered
 
@@ -241,9 +246,10 @@ async def test_operator_cli_reply_to_a_bitrix24_ticket_is_queued_for_the_line_ch
     async with rigged(sqlite_db_url, kb) as rig:
         await _bitrix_ticket(rig.services)
         (ticket,) = await rig.tickets()
+        assert await _operator_cli(rig, monkeypatch, "take", str(ticket.id)) == 0
         argv = ("reply", str(ticket.id), "Ответ из терминала")
         assert await _operator_cli(rig, monkeypatch, *argv) == 0
-        (row,) = await rig.rows(channel=bitrix.CHANNEL, kind="reply")
+        (_, row) = await rig.rows(channel=bitrix.CHANNEL, kind="reply")  # the take's notice first
         assert row.chat_id == "chat77" and row.status == DeliveryStatus.PENDING
         assert row.params["botId"] == 9 and row.params["dialogId"] == "chat77"
         assert "Ответ из терминала" in row.params["fields"]["message"]  # type: ignore[index]
@@ -425,8 +431,8 @@ async def test_a_send_refused_because_the_person_blocked_the_bot_tells_the_topic
         (ticket,) = await rig.tickets()
         rig.fake.block_bot(rig.ann)  # its my_chat_member update is not stored: the send finds out
         for text in ("Вы здесь?", "Ответьте, пожалуйста"):
-            await rig.services.queue.reply(
-                ticket.id, "Olga", text, then=rig.channel.deliverer.then()
+            await rig.services.queue.reply(  # force: Olga takes it with the first reply
+                ticket.id, "Olga", text, force=True, then=rig.channel.deliverer.then()
             )
         await rig.channel.outbox.drain()
         await rig.channel.outbox.drain()

@@ -83,7 +83,10 @@ def rig(sessions: async_sessionmaker[AsyncSession], clock: Clock, **overrides: o
         EngineSettings(config.conversation, config.hours, config.kb.public_url),
     )
     queue = OperatorQueue(
-        sessions, clock, reflag_after=timedelta(minutes=config.queue.reflag_minutes)
+        sessions,
+        clock,
+        reflag_after=timedelta(minutes=config.queue.reflag_minutes),
+        kb=knowledge(),
     )
     return Rig(engine, queue, sessions)
 

@@ -28,6 +28,7 @@ def bot(sessions: async_sessionmaker[AsyncSession], clock: object) -> Rig:
 async def test_answered_gaps_become_drafts_the_loader_accepts(bot: Rig, tmp_path: Path) -> None:
     await bot.say(NONSENSE, person="1")
     await bot.say("позовите оператора", person="1")
+    await bot.queue.take(1, "anna")
     await bot.queue.reply(1, "anna", REPLY)
     await bot.say(NONSENSE + "?", person="2")  # the same gap, no operator yet
     await bot.say("зеленые марсиане летят на луну", person="3")  # a gap nobody answered

@@ -240,6 +240,7 @@ async def test_a_reopened_ticket_can_be_rated_again(bot: Rig, clock: object) -> 
     """Reopening kept the first rating, so the second close's stars all answered «stale»."""
     await bot.say("позовите оператора")
     await bot.queue.set_external_ref(1, "topic-7")
+    await bot.queue.take(1, "anna")
     await bot.queue.reply(1, "anna", "Сейчас посмотрю")
     first = await bot.queue.close(1, "anna", note="explained")
     assert text_of(await bot.say(payload=buttons(first)["5"])) == ru("rated")

@@ -9,7 +9,13 @@ from engine_fixtures import DEAL, NONSENSE, Rig, rig, text_of
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.engine import Effect, Outgoing, State, Target
-from bot.errors import TicketClosedError, TicketError, TicketNotFoundError, TicketTakenError
+from bot.errors import (
+    TicketClosedError,
+    TicketError,
+    TicketNotFoundError,
+    TicketNotTakenError,
+    TicketTakenError,
+)
 
 
 @pytest.fixture
@@ -37,9 +43,15 @@ async def test_waiting_tickets_are_listed_oldest_first(bot: Rig, clock: object) 
     assert (await bot.queue.get(2)).operator == "anna"
 
 
-async def test_reply_reaches_the_person_and_takes_a_waiting_ticket(bot: Rig, clock: object) -> None:
+async def test_reply_needs_the_ticket_taken_then_reaches_the_person(
+    bot: Rig, clock: object
+) -> None:
     await _escalate(bot)
     clock.advance(minutes=4)  # type: ignore[attr-defined]
+    with pytest.raises(TicketNotTakenError, match="take it first"):
+        await bot.queue.reply(1, "anna", "Откройте CRM")
+    assert (await bot.queue.get(1)).status == "waiting"
+    await bot.queue.take(1, "anna")
     out = await bot.queue.reply(1, "anna", "  Откройте CRM  ")
     assert [(o.target, o.reply.blocks if o.reply else None) for o in out] == [
         (Target.PERSON, ("Откройте CRM",))
@@ -95,6 +107,7 @@ async def test_operator_closing_while_the_person_writes_returns_them_to_the_bot(
 async def test_transcript_has_the_whole_exchange(bot: Rig) -> None:
     await _escalate(bot)
     await bot.say("подробности")
+    await bot.queue.take(1, "anna")
     await bot.queue.reply(1, "anna", "ответ")
     lines = await bot.queue.transcript(1)
     authors = [line.author for line in lines]
@@ -107,6 +120,7 @@ async def test_figures(bot: Rig, clock: object) -> None:
     await _escalate(bot, "1")
     await _escalate(bot, "2")
     clock.advance(minutes=10)  # type: ignore[attr-defined]
+    await bot.queue.take(1, "anna")
     await bot.queue.reply(1, "anna", "ok")
     await bot.queue.close(1, "anna")
     await bot.say(payload="rate:1:4", person="1")
@@ -166,7 +180,7 @@ async def test_the_then_hook_runs_in_the_actions_transaction(bot: Rig) -> None:
         raise OSError("the outbox write failed")
 
     with pytest.raises(OSError):
-        await bot.queue.reply(1, "anna", "ответ", then=store_then_fail)
+        await bot.queue.reply(1, "anna", "ответ", force=True, then=store_then_fail)
     assert text_of(seen[0]) == "ответ"
     view = await bot.queue.get(1)  # nothing of the failed reply was kept
     assert (view.status, view.operator, view.first_reply_at) == ("waiting", None, None)

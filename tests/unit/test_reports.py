@@ -62,6 +62,7 @@ async def test_stats_rates_feedback_and_queue_times(bot: Rig, clock: object) -> 
     await bot.say(NONSENSE, person="3")
     await bot.say("позовите оператора", person="3")
     clock.advance(minutes=6)  # type: ignore[attr-defined]
+    await bot.queue.take(1, "anna")
     await bot.queue.reply(1, "anna", "ok")
     result = await reports.stats(bot.sessions)
     assert result.questions == 3 and result.resolved == 1 and result.tickets == 1

@@ -1,0 +1,135 @@
+"""`helpbot operator` in a terminal: the case card, ownership, answering with an entry, the
+close warning, figures for export and the live shell, on a real SQLite database."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from bot.__main__ import main
+from bot.app import open_services
+from bot.engine import Incoming
+from bot.settings import load_settings
+
+QUESTION = "Как восстановить пароль от Битрикс24"
+
+
+@pytest.fixture
+def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path / "var" / "helpbot.db"
+    monkeypatch.setenv("DATABASE_SQLITE_PATH", str(path))
+    monkeypatch.setenv("HOURS_TIMEZONE", "Europe/Chisinau")
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.chdir(tmp_path)  # no stray .env is read
+    return path
+
+
+def _run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    code = main(argv)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _escalate(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *lines: str
+) -> None:
+    monkeypatch.setattr("sys.stdin", io.StringIO("\n".join([*lines, "/quit", ""])))
+    code, out, _ = _run(["chat", "--person", "ion", "--name", "Ion"], capsys)
+    assert code == 0 and "обращение №" in out
+
+
+def test_a_second_operator_is_refused_and_the_card_reads_as_words(
+    database: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _escalate(
+        monkeypatch, capsys, QUESTION, "2", "позовите оператора"
+    )  # «Не помогло», then a human
+    code, out, _ = _run(["operator", "list"], capsys)
+    assert code == 0 and out.startswith("times: Europe/Chisinau\n")
+    assert "#1 [waiting] ждёт " in out and "Ion (cli)" in out
+
+    code, _, err = _run(["operator", "--as", "anna", "reply", "1", "Здравствуйте"], capsys)
+    assert code == 1 and "take it first" in err
+    assert _run(["operator", "--as", "anna", "take", "1"], capsys)[0] == 0
+    for refused in (["reply", "1", "Я помогу"], ["close", "1"], ["transfer", "1", "carl"]):
+        code, _, err = _run(["operator", "--as", "bob", *refused], capsys)
+        assert code == 1 and "anna holds it" in err, refused
+
+    code, out, _ = _run(["operator", "show", "1"], capsys)
+    assert code == 0 and "Вопрос: " + QUESTION in out and "нажал «Не помогло»" in out
+    assert "Бот предлагал:" in out and "уверенность" in out and "не помогло" in out
+    assert "у оператора anna" in out and "(Europe/Chisinau)" in out
+    assert "[button" not in out and "fb:no" not in out
+
+
+def test_send_entry_close_warning_and_a_supervisors_force(
+    database: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _escalate(monkeypatch, capsys, "не работает телефония, позовите оператора")
+    assert _run(["operator", "--as", "anna", "take", "1"], capsys)[0] == 0
+    code, _, err = _run(["operator", "--as", "anna", "close", "1"], capsys)
+    assert code == 1 and "unanswered" in err and "телефония" in err
+    code, out, _ = _run(["operator", "--as", "boss", "take", "1", "--force"], capsys)
+    assert code == 0
+    code, out, _ = _run(
+        ["operator", "--as", "boss", "send-entry", "1", "admin-manual--roli"], capsys
+    )
+    assert code == 0 and out.startswith("to person ticket #1: ")
+    code, out, _ = _run(["operator", "--as", "boss", "close", "1", "готово"], capsys)
+    assert code == 0 and "[close_ticket]" in out
+
+    code, out, _ = _run(["operator", "stats", "--format", "json"], capsys)
+    data = json.loads(out)
+    assert data["tickets"] == 1 and data["ratings"]["distribution"] == {
+        str(n): 0 for n in range(1, 6)
+    }
+    boss = next(o for o in data["operators"] if o["operator"] == "boss")
+    assert boss["taken"] == 1 and boss["resolved"] == 1
+    code, out, _ = _run(["operator", "stats", "--format", "csv"], capsys)
+    rows = dict(csv.reader(io.StringIO(out)))
+    assert rows["operators.boss.resolved"] == "1" and "median_wait" in rows
+    code, out, _ = _run(["operator", "stats"], capsys)
+    assert "0:00:" not in out and " с" in out and "operators:" in out
+
+
+def test_the_live_shell_prints_a_ticket_created_after_it_started(
+    database: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert _run(["db", "upgrade"], capsys)[0] == 0
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    command = [sys.executable, "-m", "bot", "operator", "--as", "anna"]
+    pipes = {"stdin": subprocess.PIPE, "stdout": subprocess.PIPE, "stderr": subprocess.PIPE}
+    with subprocess.Popen(command, text=True, env=env, **pipes) as shell:  # type: ignore[call-overload]
+        try:
+            assert shell.stdout is not None and shell.stdin is not None
+            banner = shell.stdout.readline()
+            assert "times in Europe/Chisinau" in banner
+
+            async def ask_for_a_human() -> None:
+                async with open_services(load_settings()) as services:
+                    text = "не работает телефония, позовите оператора"
+                    await services.engine.handle(
+                        Incoming("cli", "ana", "ana", text, display_name="Ana")
+                    )
+
+            asyncio.run(ask_for_a_human())  # another process, after the shell started
+            deadline = time.monotonic() + 30
+            seen = ""
+            while "new ticket #1" not in seen and time.monotonic() < deadline:
+                seen = shell.stdout.readline()
+            assert "new ticket #1" in seen and "Ana (cli)" in seen and "телефония" in seen
+            shell.stdin.write("quit\n")
+            shell.stdin.flush()
+            assert shell.wait(timeout=30) == 0
+        finally:
+            if shell.poll() is None:
+                shell.kill()
