@@ -31,8 +31,10 @@ from bot.storage.models import (
     Ticket,
     TicketStatus,
 )
-from bot.texts import phrase
+from bot.texts import one_line, phrase
+from bot.why import describe_decision, describe_reading
 from knowledge.base import KnowledgeBase
+from knowledge.explain import Explanation
 from knowledge.model import Action, Link
 
 EARLIER = 5  # earlier tickets of the same person shown
@@ -91,6 +93,7 @@ class CaseCard:
     lines: tuple[CaseLine, ...]
     offered: tuple[Offered, ...]
     earlier: tuple[Earlier, ...]
+    why: Explanation | None = None  # how the ticket's question is read and decided, with a base
 
     @property
     def waited(self) -> timedelta:
@@ -120,7 +123,7 @@ async def load_case(
 ) -> CaseCard:
     """The ticket's case card, read in the caller's transaction; ``lang`` words the presses.
 
-    Without a knowledge base an offered entry is shown by its id.
+    Without a knowledge base an offered entry is shown by its id and the card has no «why».
     """
     ticket = await tickets.get_ticket(session, ticket_id)
     if ticket is None:
@@ -147,6 +150,7 @@ async def load_case(
         lines=tuple(x for x in lines if x.text),
         offered=_offered(messages, helpful, kb, public_url),
         earlier=await _earlier(session, ticket, contact),
+        why=kb.explain(ticket.question, limit=1) if kb is not None and ticket.question else None,
     )
 
 
@@ -166,7 +170,7 @@ def card_reply(card: CaseCard, lang: str, *, lines: int) -> Reply:
     else:
         status = phrase(f"case_{card.status}", lang)
     blocks = [
-        phrase("case_subject", lang, subject=_cut(card.subject, 500)),
+        phrase("case_subject", lang, subject=one_line(card.subject, 500)),
         phrase(
             "case_person",
             lang,
@@ -182,10 +186,12 @@ def card_reply(card: CaseCard, lang: str, *, lines: int) -> Reply:
         blocks.append(phrase("case_offered", lang) + "\n" + items)
     else:
         blocks.append(phrase("case_offered_none", lang))
+    if card.why is not None:
+        blocks.append(_why(card.why, lang))
     shown = card.lines[-lines:] if lines > 0 else ()
     if shown:
         said = "\n".join(
-            f"{x.at.astimezone(tz):%H:%M} {_who(x, lang)}: {_cut(x.text, LINE_CHARS)}"
+            f"{x.at.astimezone(tz):%H:%M} {_who(x, lang)}: {one_line(x.text, LINE_CHARS)}"
             for x in shown
         )
         blocks.append(phrase("case_transcript", lang, zone=card.zone) + "\n" + said)
@@ -200,7 +206,7 @@ def card_reply(card: CaseCard, lang: str, *, lines: int) -> Reply:
                 ticket=e.ticket_id,
                 date=f"{e.created_at.astimezone(tz):%Y-%m-%d}",
                 status=phrase(f"case_status_{e.status}", lang),
-                question=_cut(e.question, 100),
+                question=one_line(e.question, 100),
             )
             for e in card.earlier
         )
@@ -208,6 +214,19 @@ def card_reply(card: CaseCard, lang: str, *, lines: int) -> Reply:
     links = tuple(o.link for o in card.offered if o.link is not None)
     title = phrase("case_title", lang, ticket=card.ticket_id, status=status)
     return Reply(tuple(blocks), title=title, links=links)
+
+
+def _why(why: Explanation, lang: str) -> str:
+    """How the ticket's question is read (its repairs) and the decision with its rule."""
+    repairs = describe_reading(why.question, lang)
+    read = (
+        phrase(
+            "case_why_read", lang, text=one_line(why.question.read_as, LINE_CHARS), repairs=repairs
+        )
+        if repairs
+        else phrase("case_why_as_typed", lang)
+    )
+    return "\n".join([phrase("case_why", lang), read, describe_decision(why.decision, lang)])
 
 
 def _offer(offered: Offered, lang: str) -> str:
@@ -224,11 +243,6 @@ def _offer(offered: Offered, lang: str) -> str:
 def _who(line: CaseLine, lang: str) -> str:
     who = phrase(f"op_who_{line.author}", lang)
     return f"{who} {line.operator}" if line.operator else who
-
-
-def _cut(text: str, limit: int) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 async def _line(session: AsyncSession, message: Message, lang: str) -> CaseLine:

@@ -494,6 +494,31 @@ PHRASES: dict[str, dict[str, str]] = {
     },
     "why_lead": {"ru": "отрыв {value}", "en": "lead {value}", "ro": "avans {value}"},
     "why_and": {"ru": "и", "en": "and", "ro": "și"},
+    "why_repair_layout": {
+        "ru": "раскладка {original} → {repaired}",
+        "en": "keyboard layout {original} → {repaired}",
+        "ro": "aranjament tastatură {original} → {repaired}",
+    },
+    "why_repair_translit": {
+        "ru": "транслит {original} → {repaired}",
+        "en": "transliteration {original} → {repaired}",
+        "ro": "transliterare {original} → {repaired}",
+    },
+    "why_repair_typo": {
+        "ru": "опечатка {original} → {repaired}",
+        "en": "typo {original} → {repaired}",
+        "ro": "greșeală {original} → {repaired}",
+    },
+    "why_repair_glossary": {
+        "ru": "термин {original} → {repaired}",
+        "en": "term {original} → {repaired}",
+        "ro": "termen {original} → {repaired}",
+    },
+    "why_repairs_more": {
+        "ru": "и ещё {count}",
+        "en": "and {count} more",
+        "ro": "și încă {count}",
+    },
 }
 
 PHRASES.update(OPERATOR_PHRASES)
@@ -503,3 +528,10 @@ def phrase(key: str, lang: str, **fields: object) -> str:
     """The phrase ``key`` in ``lang`` (Russian when missing), with ``fields`` filled in."""
     variants = PHRASES[key]
     return variants.get(lang, variants[DEFAULT_LANGUAGE]).format(**fields)
+
+
+def one_line(text: str, limit: int) -> str:
+    """``text`` on one line (runs of white space made one space), cut to ``limit`` characters
+    with «…»: a quote of what someone wrote inside a phrase."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -38,6 +38,21 @@ OPERATOR_PHRASES: dict[str, dict[str, str]] = {
         "en": "The bot offered nothing.",
         "ro": "Botul nu a propus nimic.",
     },
+    "case_why": {
+        "ru": "Почему (как бот читает вопрос сейчас):",
+        "en": "Why (how the bot reads the question now):",
+        "ro": "De ce (cum citește botul întrebarea acum):",
+    },
+    "case_why_read": {
+        "ru": "прочитан как «{text}»: {repairs}",
+        "en": "read as «{text}»: {repairs}",
+        "ro": "citită ca «{text}»: {repairs}",
+    },
+    "case_why_as_typed": {
+        "ru": "прочитан как написан",
+        "en": "read as typed",
+        "ro": "citită așa cum a fost scrisă",
+    },
     "case_confidence": {
         "ru": "уверенность {value}",
         "en": "confidence {value}",

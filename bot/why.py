@@ -1,12 +1,16 @@
-"""The decision of a :class:`~knowledge.explain.Explanation` in words, for people who look after
-the bot: «ответ: P(верно)=0.82 ≥ 0.75 и отрыв 0.05 ≥ 0.02»."""
+"""An :class:`~knowledge.explain.Explanation` in words, for people who look after the bot and
+for operators (the case card): how the question was read — «раскладка ghbdtn → привет» — and
+the decision with its rule — «ответ: P(верно)=0.82 ≥ 0.75 и отрыв 0.05 ≥ 0.02»."""
 
 from __future__ import annotations
 
-from bot.texts import phrase
+from bot.texts import one_line, phrase
 from knowledge.base import Check
-from knowledge.explain import DecisionWhy
+from knowledge.explain import DecisionWhy, QuestionRead
 from knowledge.model import Action
+
+REPAIRS = 4  # repairs told by name; the rest are counted
+REPAIR_CHARS = 80  # a repaired text is cut to this many characters
 
 
 def describe_decision(decision: DecisionWhy, lang: str) -> str:
@@ -24,6 +28,23 @@ def describe_decision(decision: DecisionWhy, lang: str) -> str:
         [", ".join(checks[:-1]), checks[-1]] if len(checks) > 1 else checks
     )
     return f"{action}: {rule}"
+
+
+def describe_reading(question: QuestionRead, lang: str, *, limit: int = REPAIRS) -> str:
+    """The repairs made to the question before it was searched, in ``lang``: the first ``limit``
+    of them, each cut to :data:`REPAIR_CHARS`; "" when it was read as typed."""
+    said = [
+        phrase(
+            f"why_repair_{r.kind}",
+            lang,
+            original=one_line(r.original, REPAIR_CHARS),
+            repaired=one_line(r.repaired, REPAIR_CHARS),
+        )
+        for r in question.repairs[:limit]
+    ]
+    if len(question.repairs) > limit:
+        said.append(phrase("why_repairs_more", lang, count=len(question.repairs) - limit))
+    return "; ".join(said)
 
 
 def _check(check: Check, lang: str) -> str:

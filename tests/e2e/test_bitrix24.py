@@ -420,6 +420,8 @@ async def test_the_line_gets_the_case_card_and_an_operators_entry_reaches_the_cu
         assert "Обращение №1" in note.text and "Ion Guest" in note.text
         assert "Вопрос: не работает телефония, позовите оператора" in note.text
         assert "Бот предлагал:" in note.text and "уверенность" in note.text
+        # The why (bot/why.py): the request for a human decided it, before any search.
+        assert "Почему" in note.text and "оператор: человек просит позвать оператора" in note.text
         assert "[button" not in note.text and "fb:" not in note.text
         shown = [text for text, _ in fake.customer_view(chat)]
         assert not any("Обращение №1 ·" in text for text in shown)

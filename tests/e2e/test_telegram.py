@@ -220,6 +220,7 @@ async def test_escalation_topic_take_reply_close_rate(
         text = card.text or ""
         assert "Переписка" in text and "нажал «Не помогло»" in text
         assert "Бот предлагал" in text and "уверенность" in text and "не помогло" in text
+        assert "Почему" in text and "P(верно)=" in text  # the question's reading and its rule
         assert "[button" not in text and "fb:no" not in text
 
         query = fake.press_button(olga, card, card.callback_data[0])

@@ -67,6 +67,7 @@ def test_a_second_operator_is_refused_and_the_card_reads_as_words(
     code, out, _ = _run(["operator", "show", "1"], capsys)
     assert code == 0 and "Вопрос: " + QUESTION in out and "нажал «Не помогло»" in out
     assert "Бот предлагал:" in out and "уверенность" in out and "не помогло" in out
+    assert "Почему (как бот читает вопрос сейчас):" in out and "P(верно)=" in out
     assert "у оператора anna" in out and "(Europe/Chisinau)" in out
     assert "[button" not in out and "fb:no" not in out
 

@@ -14,6 +14,7 @@ from bot.pairings import resolved_pairings
 from bot.replies import render_plain
 from bot.storage import audit
 from bot.storage.models import Ticket
+from bot.why import REPAIRS
 
 
 @pytest.fixture
@@ -129,3 +130,36 @@ async def test_an_entry_sent_by_an_operator_reaches_the_person_and_pairs_with_th
         ENTRIES[0].id,
         "anna",
     )
+
+
+async def test_the_card_says_how_the_question_was_read_and_the_rule_that_decided(
+    bot: Rig,
+) -> None:
+    await bot.say("kak dobavit sdelku")  # Russian in Latin letters: answered outright
+    await bot.say("позовите оператора")
+    card = await bot.queue.case(1)
+    assert card.why is not None and card.why.question.original == "kak dobavit sdelku"
+    text = render_plain(case_reply(card, "ru"))
+    why = text[text.index("Почему") :].splitlines()
+    assert why[1].startswith("прочитан как «как добавит сделку»: транслит kak → как;")
+    assert why[2].startswith("ответ: P(верно)=") and "≥" in why[2] and "отрыв" in why[2]
+    english = render_plain(case_reply(card, "en"))
+    assert "transliteration dobavit → добавит" in english and "answer: P(right)=" in english
+
+
+async def test_the_why_of_a_question_read_as_typed_names_the_failed_bar(bot: Rig) -> None:
+    await bot.say(NONSENSE)
+    await bot.say("позовите оператора")
+    text = render_plain(case_reply(await bot.queue.case(1), "ru"))
+    assert "прочитан как написан\nоператору: " in text and " < " in text
+
+
+async def test_the_why_of_a_huge_repaired_question_stays_short(bot: Rig) -> None:
+    huge = " ".join(["dobavit sdelku"] * 400)
+    await bot.say(huge)
+    await bot.say("позовите оператора")
+    card = await bot.queue.case(1)
+    assert card.why is not None and len(card.why.question.repairs) > REPAIRS
+    text = render_plain(case_reply(card, "ru"))
+    why = text[text.index("Почему") :].split("\n\n")[0]
+    assert "и ещё" in why and len(why) < 1200
