@@ -6,6 +6,10 @@ next-best entries after «Не помогло») and does not then press «Не 
 pick confirms it. Nothing is applied on its own: an approved phrasing (``helpbot kb approve``)
 becomes an extra question of the entry at the next reload (``bot.storage.knowledge``), a
 rejected one is not suggested again.
+
+Operators' resolutions count too: a ticket closed after an operator sent an entry's card
+(:func:`bot.pairings.resolved_pairings`) pairs the ticket's question with that entry, shown
+beside the picks (``how`` :data:`OPERATOR`).
 """
 
 from __future__ import annotations
@@ -18,12 +22,14 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
+from bot.pairings import resolved_pairings
 from bot.storage import knowledge as rows
 from bot.storage.models import Author, Feedback, Message
 from knowledge.base import KnowledgeBase
 from knowledge.model import Action
 
 PICK = "pick"  # a «did you mean» choice
+OPERATOR = "operator"  # an operator's resolution of a ticket with the entry
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,13 +45,15 @@ class Pair:
 
 @dataclass(slots=True)
 class Variant:
-    """One phrasing (questions equal but for case and spacing), how often and when."""
+    """One phrasing (questions equal but for case and spacing), how often and when;
+    ``resolved`` of the ``count`` are operators' resolutions, the rest people's picks."""
 
     text: str
     count: int
     confirmed: int
     first: datetime
     last: datetime
+    resolved: int = 0
 
 
 @dataclass(slots=True)
@@ -123,6 +131,7 @@ def suggest(
             found = variants[(pair.entry_id, key)] = Variant(text, 0, 0, pair.at, pair.at)
         found.count += 1
         found.confirmed += pair.confirmed
+        found.resolved += pair.how == OPERATOR
         found.first, found.last = min(found.first, pair.at), max(found.last, pair.at)
     out: dict[str, Suggestion] = {}
     for (entry_id, _), variant in variants.items():
@@ -151,8 +160,14 @@ async def suggestions(
     until: datetime | None = None,
     min_count: int = 1,
 ) -> list[Suggestion]:
-    """The suggestions from the conversation records (see :func:`suggest`)."""
+    """The suggestions from the conversation records and the operators' resolutions (see
+    :func:`suggest`)."""
     async with sessions() as session:
         pairs = await proved_pairs(session, since, until)
         decided = await rows.verdicts(session)
-    return suggest(pairs, kb, decided, min_count=min_count)
+    resolved = [
+        Pair(p.question, p.entry_id, p.created_at, how=OPERATOR)
+        for p in await resolved_pairings(sessions, since=since)
+        if p.question.strip() and (until is None or p.created_at < until)
+    ]
+    return suggest([*pairs, *resolved], kb, decided, min_count=min_count)

@@ -79,7 +79,8 @@ async def suggestions(args: argparse.Namespace) -> int:
         print(f"{suggestion.count:>4}  {suggestion.title}  [{suggestion.entry_id}]")
         for v in suggestion.variants:
             seen = f"{v.first:%Y-%m-%d}..{v.last:%Y-%m-%d}"
-            print(f"      {v.count:>3} ({v.confirmed} helped)  {v.text[:100]}  {seen}")
+            how = f"{v.confirmed} helped, {v.resolved} by operators"
+            print(f"      {v.count:>3} ({how})  {v.text[:100]}  {seen}")
     print(
         f"{len(found)} entr{'y' if len(found) == 1 else 'ies'} with suggestions; "
         'review each: helpbot kb approve|reject ENTRY_ID "phrasing"'
@@ -97,6 +98,7 @@ def _suggestion_json(s: learning.Suggestion) -> dict[str, Any]:
                 "text": v.text,
                 "count": v.count,
                 "confirmed": v.confirmed,
+                "resolved": v.resolved,
                 "first": v.first.isoformat(),
                 "last": v.last.isoformat(),
             }

@@ -89,3 +89,25 @@ def test_approved_phrasings_are_matched_as_questions_of_the_entry(tmp_path: Path
     decision = KnowledgeBase.from_corpus(after).decide(asked)
     assert decision.action is Action.ANSWER and decision.answer is not None
     assert decision.answer.entry.id == entry.id
+
+
+async def _resolve(bot: Rig, person: str, question: str, ticket: int, close: bool = True) -> None:
+    await bot.say(question, person=person)
+    await bot.say("позовите оператора", person=person)
+    await bot.queue.take(ticket, "anna")
+    await bot.queue.send_entry(ticket, "anna", DELETE.id)
+    if close:
+        await bot.queue.close(ticket, "anna")
+
+
+async def test_operators_resolutions_are_suggested_beside_the_picks(bot: Rig) -> None:
+    await _pick(bot, "1", VAGUE)
+    await _resolve(bot, "2", VAGUE, ticket=1)  # the same phrasing, settled by an operator
+    await _resolve(bot, "3", "сделки", ticket=2)  # only an operator paired this one
+    await _resolve(bot, "4", "что там со сделками", ticket=3, close=False)  # not resolved yet
+
+    found = await learning.suggestions(bot.sessions, knowledge())
+
+    assert [(s.entry_id, s.count) for s in found] == [(DELETE.id, 3)]
+    got = [(v.text, v.count, v.confirmed, v.resolved) for v in found[0].variants]
+    assert got == [(VAGUE, 2, 0, 1), ("сделки", 1, 0, 1)]
