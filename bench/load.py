@@ -442,7 +442,10 @@ def _print(args: argparse.Namespace, results: dict[str, dict[str, float]]) -> No
         row = [f"{r[k]:>9.1f}" if k in r else f"{'-':>9}" for k in cells]
         row += [f"{r[k]:>9.1f}" for k in ("commits", "net_commits", "statements", "cpu_ms")]
         print(f"{label:<28}" + "".join(row) + f"{r['idle_commits']:>16.0f}")
-    print("(commits, stmts, CPU ms: per message over the whole load; idle: the second before it)")
+    print("(commits, stmts, CPU ms: per message over the whole load; idle commits/s: the second")
+    print(
+        " before it; net: commits less that idle rate over the load's window - the targets' count)"
+    )
 
     def rate(key: str) -> float:
         return results[key]["per_second"] if key in results else float("nan")
