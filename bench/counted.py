@@ -4,9 +4,10 @@
     python bench/counted.py /tmp/counts bench/minimal_bot.py
 
 A SQLAlchemy event listener on the Engine class (every engine the process makes, the bot's code
-unchanged) counts `commit` events and statements (`before_cursor_execute`); a daemon thread writes
-"commits statements" to FILE ten times a second, so bench/load.py reads the figures of a process it
-later SIGKILLs. Then the process runs as it would have without the wrapper.
+unchanged) counts `commit` events, statements (`before_cursor_execute`) and transactions begun
+(`begin`, read-only ones included); a daemon thread writes "commits statements begins" to FILE ten
+times a second, so bench/load.py reads the figures of a process it later SIGKILLs. Then the
+process runs as it would have without the wrapper.
 """
 
 from __future__ import annotations
@@ -21,7 +22,12 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-counts = {"commits": 0, "statements": 0}
+counts = {"commits": 0, "statements": 0, "begins": 0}
+
+
+@event.listens_for(Engine, "begin")
+def _begin(_conn: Any) -> None:
+    counts["begins"] += 1  # every transaction, the ones that end in a rollback (reads) too
 
 
 @event.listens_for(Engine, "commit")
@@ -36,7 +42,7 @@ def _statement(*_args: Any) -> None:
 
 def _write(path: Path) -> None:
     while True:
-        path.write_text(f"{counts['commits']} {counts['statements']}\n")
+        path.write_text(f"{counts['commits']} {counts['statements']} {counts['begins']}\n")
         time.sleep(0.1)  # the bench polls the file; a tenth of a second is fine-grained enough
 
 

@@ -131,14 +131,15 @@ def _minimal_env(fake: FakeTelegram, port: int, hook: str, url: str) -> dict[str
     }
 
 
-def _counts(workdir: Path) -> tuple[int, int]:
-    """Commits and statements so far, summed over the run's processes (bench/counted.py)."""
-    commits = statements = 0
+def _counts(workdir: Path) -> tuple[int, int, int]:
+    """Commits, statements and transactions begun so far, summed over the run's processes
+    (bench/counted.py)."""
+    total = [0, 0, 0]
     for path in workdir.glob("counts-*"):
         with contextlib.suppress(ValueError):  # a file caught mid-write: read it again later
-            c, n = path.read_text().split()
-            commits, statements = commits + int(c), statements + int(n)
-    return commits, statements
+            c, n, b = (int(x) for x in path.read_text().split())
+            total = [total[0] + c, total[1] + n, total[2] + b]
+    return total[0], total[1], total[2]
 
 
 def _cpu_seconds(procs: list[subprocess.Popen[bytes]]) -> float:
@@ -164,14 +165,14 @@ async def _measure(
     """Idle commits for a second, then ``load()`` until ``done()``: commits, statements, CPU."""
     idle0 = _counts(workdir)[0]
     await asyncio.sleep(1.0)  # the bot's idle transactions (pollers, workers) over one second
-    c0, n0 = _counts(workdir)
+    c0, n0, b0 = _counts(workdir)
     cpu0 = _cpu_seconds(procs)
     t0 = time.monotonic()
     await load()
     finished = await _until(done, deadline)
     t_done = time.monotonic()
     await asyncio.sleep(0.5)  # the last "sent" marks and a write of the counts files
-    c1, n1 = _counts(workdir)
+    c1, n1, b1 = _counts(workdir)
     window = time.monotonic() - t0
     return {
         "window": window,
@@ -181,6 +182,7 @@ async def _measure(
         "idle_commits": c0 - idle0,
         "commits": c1 - c0,
         "statements": n1 - n0,
+        "begins": b1 - b0,
         "cpu": _cpu_seconds(procs) - cpu0,
     }
 
@@ -263,6 +265,7 @@ def _figures(done: int, seconds: float, m: dict[str, float]) -> dict[str, float]
         # less what the process commits idle (pollers) over the same window: the message's own
         "net_commits": max(m["commits"] - m["idle_commits"] * m["window"], 0.0) / per,
         "statements": m["statements"] / per,
+        "begins": m["begins"] / per,
         "cpu_ms": m["cpu"] * 1000 / per,
         "idle_commits": m["idle_commits"],
     }
@@ -270,7 +273,7 @@ def _figures(done: int, seconds: float, m: dict[str, float]) -> dict[str, float]
 
 async def run_bitrix(args: argparse.Namespace) -> dict[str, float]:
     """``--bitrix`` open-line messages through one `helpbot serve` (SQLite, Bitrix24 fetch mode,
-    Telegram polling on an idle fake): the commits, statements and CPU per Bitrix24 message."""
+    Telegram on a webhook no update comes to): commits, statements and CPU per Bitrix24 message."""
     sys.path.insert(0, str(ROOT / "tests" / "e2e"))
     from fakes.bitrix24 import FakeBitrix24
     from test_fault_kill9 import BOT_TOKEN
@@ -281,7 +284,7 @@ async def run_bitrix(args: argparse.Namespace) -> dict[str, float]:
     from handlers.cli.bitrix import register_bot
 
     async with (
-        FakeTelegram(poll_hold_scale=0.1) as tg,
+        FakeTelegram(local_mode=True) as tg,
         FakeBitrix24(burst=int(FAST), per_second=float(FAST)) as b24,
     ):
         settings = Settings(
@@ -292,9 +295,16 @@ async def run_bitrix(args: argparse.Namespace) -> dict[str, float]:
             raise SystemExit("registering the bot on the fake portal failed")
         chats = [await b24.open_line_chat(customer_name=f"Guest {n}") for n in range(args.chats)]
         with tempfile.TemporaryDirectory() as tmp:
-            workdir = Path(tmp)
+            workdir, port = Path(tmp), _free_port()
             env = fault_env(workdir, tg, b24) | {"HELPBOT_HOME": tmp, "LOG_LEVEL": "WARNING"}
-            port = _free_port()
+            # slower idle polls than the fault test's (production: 5 s and 2 s): fewer idle commits
+            env |= {"BITRIX_FETCH_INTERVAL": "1", "BITRIX_FETCH_BUSY_INTERVAL": "0.2"}
+            env |= {  # Telegram on a webhook nobody writes to: no getUpdates loop in the count
+                "TELEGRAM_MODE": "webhook",
+                "TELEGRAM_LOCAL_SERVER": "true",
+                "TELEGRAM_WEBHOOK_URL": f"http://127.0.0.1:{port}/telegram/webhook",
+                "TELEGRAM_WEBHOOK_SECRET": SECRET,
+            }
             env["WEB_PORT"] = str(port)
             proc = _serve("helpbot", env, workdir, port)
             deadline = time.monotonic() + args.time_limit
@@ -435,17 +445,19 @@ async def main() -> None:
 def _print(args: argparse.Namespace, results: dict[str, dict[str, float]]) -> None:
     print(f"{args.messages} Telegram texts over {args.chats} chats (webhook, loopback)", end="")
     print(f"; {args.bitrix} Bitrix24 messages over {args.chats} chats" if args.bitrix else "")
-    head = ("replies", "seconds", "msg/s", "p50 ms", "p99 ms", "commits", "net", "stmts", "CPU ms")
+    head = ("replies", "seconds", "msg/s", "p50 ms", "p99 ms", "commits", "net", "txns", "stmts")
+    head += ("CPU ms",)
     print(f"{'setup':<28}" + "".join(f"{h:>9}" for h in head) + f"{'idle commits/s':>16}")
     for label, r in results.items():
         cells = ("replies", "seconds", "per_second", "p50_ms", "p99_ms")
         row = [f"{r[k]:>9.1f}" if k in r else f"{'-':>9}" for k in cells]
-        row += [f"{r[k]:>9.1f}" for k in ("commits", "net_commits", "statements", "cpu_ms")]
+        row += [
+            f"{r[k]:>9.1f}" for k in ("commits", "net_commits", "begins", "statements", "cpu_ms")
+        ]
         print(f"{label:<28}" + "".join(row) + f"{r['idle_commits']:>16.0f}")
-    print("(commits, stmts, CPU ms: per message over the whole load; idle commits/s: the second")
-    print(
-        " before it; net: commits less that idle rate over the load's window - the targets' count)"
-    )
+    print("(commits, txns begun (reads too), stmts, CPU ms: per message over the whole load;")
+    print(" idle commits/s: the second before it; net: commits less that idle rate over the")
+    print(" load's window, the count the targets mean)")
 
     def rate(key: str) -> float:
         return results[key]["per_second"] if key in results else float("nan")
