@@ -14,7 +14,6 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pytest
 from conftest import FakeClock
 from fakes.bitrix24 import FakeBitrix24, FakeChat, FakeMessage
 from pydantic import SecretStr
@@ -31,10 +30,6 @@ from knowledge.base import KnowledgeBase
 
 SEND = "imbot.v2.Chat.Message.send"
 MODES = ["fetch", "webhook"]
-
-
-def point(n: int, what: str) -> pytest.MarkDecorator:
-    return pytest.mark.xfail(strict=True, reason=f"issue 13 point {n}: {what}")
 
 
 @asynccontextmanager

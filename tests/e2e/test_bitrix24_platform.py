@@ -1,9 +1,8 @@
 """End to end against the faithful FakeBitrix24: issue 13's Bitrix24 points 1-6, one target each.
 
 The real app (``tests/e2e/test_bitrix24.py``'s harness) against the portal as the platform's own
-sources describe it. Each test showed a bug of the code before the fix of its point; the three
-still marked strict xfail wait for the delivery pipeline's fixes (eventId dedupe of presses in
-fetch mode, OPERATION_TIME_LIMIT and uuid windows). Webhook mode runs on a
+sources describe it. Each test showed a bug of the code before the fix of its point (they were
+strict xfails naming it; all pass since issue 13's fixes and the one outbox). Webhook mode runs on a
 portal whose handler URLs need no ``CLIENT_ID`` (the unsettled switch) with the token its events
 really carry, so that point 4 does not hide the others.
 """

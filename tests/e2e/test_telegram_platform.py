@@ -2,7 +2,7 @@
 and 9; issue 12's flood limits): updates and answers from a newer Bot API, the front end's
 HTML errors, replicas that poll, command menus, webhook URL rules.
 
-Each strict xfail shows a bug of today's bot on the real platform; the reason names the point.
+Each test failed on the bot before issue 13's fixes (they were strict xfails naming the point).
 The harness (`running`) is test_telegram.py's: the app as `helpbot serve` composes it.
 """
 

@@ -23,6 +23,7 @@ from bot.bitrix.errors import (
     InvalidGrant,
     MethodNotFound,
     NotFound,
+    OperationTimeLimit,
     QueryLimitExceeded,
     ServerError,
     TransportError,
@@ -230,19 +231,25 @@ async def test_query_limit_exceeded_backs_off_then_succeeds(
     assert 0.5 <= sleeps.delays[0] <= 1.0 < sleeps.delays[1] <= 2.0  # exponential, with jitter
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 13 point 5: OPERATION_TIME_LIMIT blocks the method until its bucket resets "
-    "(minutes); the client retries it within seconds and gives up",
-)
-async def test_operation_time_limit_and_server_errors_are_retried(
+async def test_operation_time_limit_is_raised_at_once_with_its_reset_and_5xx_is_retried(
     fake: FakeBitrix24, http: aiohttp.ClientSession
 ) -> None:
+    # OPERATION_TIME_LIMIT blocks the method until its budget resets (up to ten minutes): a
+    # retry within seconds is refused again, so the client does not make one. It raises at once
+    # with the reset the method's last answer announced; the outbox pauses that method until
+    # then (tests/e2e/test_bitrix24_platform.py), a direct caller gets a clear error.
     client = webhook_client(fake, http)
-    fake.fail_next("OPERATION_TIME_LIMIT")
+    fake.strain_method("imbot.v2.Bot.list", operating=400.0, reset_in=300.0)
+    await client.call("imbot.v2.Bot.list")  # its answer announces the reset
+    fake.block_method("imbot.v2.Bot.list")
+    before = time.time()
+    with pytest.raises(OperationTimeLimit) as caught:
+        await client.call("imbot.v2.Bot.list")
+    assert caught.value.reset_at is not None and caught.value.reset_at > before + 200
+    assert [c.status for c in fake.calls_to("imbot.v2.Bot.list")] == [200, 429]
     fake.fail_next("INTERNAL_SERVER_ERROR")
-    await client.call("imbot.v2.Bot.list")
-    assert [c.status for c in fake.calls_to("imbot.v2.Bot.list")] == [429, 500, 200]
+    await client.call("imbot.v2.Revision.get")
+    assert [c.status for c in fake.calls_to("imbot.v2.Revision.get")] == [500, 200]
 
 
 async def test_retries_are_bounded(fake: FakeBitrix24, http: aiohttp.ClientSession) -> None:

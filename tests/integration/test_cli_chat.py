@@ -100,10 +100,13 @@ def test_at_a_terminal_a_prompt_the_width_and_operators_replies(tmp_path: Path) 
         chat.type("/operator\n")
         chat.wait_for(PROMPT, 2)
         assert phrase("ticket_created", "ru", ticket=1, position=1) in _unwrapped(chat.screen)
-        # An operator answers from another terminal while the person is at the prompt.
+        # An operator takes it and answers from another terminal while the person is at the
+        # prompt: the answer is printed above a redrawn prompt.
+        take = helpbot("operator", "--as", "anna", "take", "1", env=env)
+        assert take.returncode == 0, take.stderr
         reply = helpbot("operator", "--as", "anna", "reply", "1", "Сейчас помогу.", env=env)
         assert reply.returncode == 0, reply.stderr
-        screen = chat.wait_for(PROMPT, 3)
+        screen = chat.wait_for(f"operator anna> Сейчас помогу.\n\n{PROMPT}")
         assert screen.endswith(f"operator anna> Сейчас помогу.\n\n{PROMPT}")
         chat.type("\x04")  # Ctrl-D
         assert chat.close() == 0
