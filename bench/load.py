@@ -1,13 +1,22 @@
-"""End-to-end load through the Telegram webhook path: messages per second and reply latency.
+"""End-to-end load through the Telegram webhook path, side by side with a minimal durable bot.
 
-    python bench/load.py [--messages 500] [--chats 50] [--time-limit 120] [--no-postgres]
+    python bench/load.py [--messages 300] [--chats 30] [--time-limit 120] [--no-postgres]
+                         [--latency 0.05] [--bitrix 100]
 
 The fake Bot API (tests/fakes/) runs in this process on 127.0.0.1 and POSTs updates to the
 webhook of real `helpbot serve` subprocesses: one replica on SQLite (a temp file), one on
 PostgreSQL, then two on one PostgreSQL database behind a loopback round-robin balancer (a
-throwaway database on TEST_DATABASE_URL's server, dropped at the end). Latency is the time from
-the fake starting to deliver an update to the bot's sendMessage arriving for it (the k-th reply of
-a chat answers its k-th update). Loopback only; each run stops after --time-limit seconds.
+throwaway database on TEST_DATABASE_URL's server, dropped at the end). In the same run, against a
+fresh fake of the same kind, bench/minimal_bot.py (one aiogram webhook handler: the update and
+its reply stored in one transaction, then sent) gives the floor of this stack, and the ratio
+helpbot/minimal is printed. With --latency every Bot API call of both bots takes that much longer
+(the fake's `latency` knob). Every bot process runs under bench/counted.py, which counts its
+database commits and statements with a SQLAlchemy event listener (no change to the bot); its CPU
+time is read from /proc. --bitrix N sends N Bitrix24 open-line messages (fake portal, fetch mode,
+SQLite) and counts the commits per message. Latency is the time from the fake starting to deliver
+an update to the bot's sendMessage arriving for it (the k-th reply of a chat answers its k-th
+update). Loopback only; each run stops after --time-limit seconds. Compare the figures with the
+targets of issue 12 (README, "Speed").
 """
 
 from __future__ import annotations
@@ -49,6 +58,8 @@ QUESTIONS = (
     "Как создать чат о просроченной задаче",
 )
 FAST = "10000"
+COUNTED = ROOT / "bench" / "counted.py"
+MINIMAL = ROOT / "bench" / "minimal_bot.py"
 
 
 def _free_port() -> int:
@@ -71,6 +82,7 @@ def _env(fake: FakeTelegram, port: int, db: dict[str, str], workdir: Path) -> di
             "WEB_PORT": str(port),
             "TELEGRAM_BOT_TOKEN": fake.token,
             "TELEGRAM_API_URL": fake.url,
+            "TELEGRAM_LOCAL_SERVER": "true",  # the fake, like `telegram-bot-api --local`: any URL
             "TELEGRAM_MODE": "webhook",
             "TELEGRAM_WEBHOOK_URL": f"http://127.0.0.1:{port}/telegram/webhook",
             "TELEGRAM_WEBHOOK_SECRET": SECRET,
@@ -97,12 +109,46 @@ def _record_deliveries(fake: FakeTelegram) -> dict[int, list[float]]:
     return started
 
 
-def _serve(env: dict[str, str], workdir: Path, port: int) -> subprocess.Popen[bytes]:
+def _serve(kind: str, env: dict[str, str], workdir: Path, port: int) -> subprocess.Popen[bytes]:
+    """``kind`` (helpbot or minimal) on ``port``, under bench/counted.py (its commits counted)."""
+    target = ["-m", "bot", "serve"] if kind == "helpbot" else [str(MINIMAL)]
     with (workdir / f"serve-{port}.log").open("wb") as log:
         return subprocess.Popen(
-            [sys.executable, "-m", "bot", "serve"],
+            [sys.executable, str(COUNTED), str(workdir / f"counts-{port}"), *target],
             env=env, cwd=workdir, stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
+
+
+def _minimal_env(fake: FakeTelegram, port: int, hook: str, url: str) -> dict[str, str]:
+    keep = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR")
+    return {k: v for k, v in os.environ.items() if k in keep} | {
+        "BENCH_TOKEN": fake.token,
+        "BENCH_API_URL": fake.url,
+        "BENCH_WEBHOOK_URL": hook,
+        "BENCH_SECRET": SECRET,
+        "BENCH_PORT": str(port),
+        "BENCH_DATABASE_URL": url,
+    }
+
+
+def _counts(workdir: Path) -> tuple[int, int, int]:
+    """Commits, statements and transactions begun so far, summed over the run's processes
+    (bench/counted.py)."""
+    total = [0, 0, 0]
+    for path in workdir.glob("counts-*"):
+        with contextlib.suppress(ValueError):  # a file caught mid-write: read it again later
+            c, n, b = (int(x) for x in path.read_text().split())
+            total = [total[0] + c, total[1] + n, total[2] + b]
+    return total[0], total[1], total[2]
+
+
+def _cpu_seconds(procs: list[subprocess.Popen[bytes]]) -> float:
+    """User + system CPU time of the processes so far (/proc/PID/stat, fields 14 and 15)."""
+    ticks = 0
+    for proc in procs:
+        fields = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 async def _until(check: Any, deadline: float) -> bool:
@@ -113,17 +159,52 @@ async def _until(check: Any, deadline: float) -> bool:
     return True
 
 
-async def run_once(
-    label: str, db: dict[str, str], args: argparse.Namespace, replicas: int = 1
+async def _measure(
+    workdir: Path, procs: list[subprocess.Popen[bytes]], load: Any, done: Any, deadline: float
 ) -> dict[str, float]:
-    """``replicas`` processes against a fresh fake: the figures of one configuration."""
+    """Idle commits for a second, then ``load()`` until ``done()``: commits, statements, CPU."""
+    idle0 = _counts(workdir)[0]
+    await asyncio.sleep(1.0)  # the bot's idle transactions (pollers, workers) over one second
+    c0, n0, b0 = _counts(workdir)
+    cpu0 = _cpu_seconds(procs)
+    t0 = time.monotonic()
+    await load()
+    finished = await _until(done, deadline)
+    t_done = time.monotonic()
+    await asyncio.sleep(0.5)  # the last "sent" marks and a write of the counts files
+    c1, n1, b1 = _counts(workdir)
+    window = time.monotonic() - t0
+    return {
+        "window": window,
+        "finished": float(finished),
+        "t0": t0,
+        "elapsed": t_done - t0,
+        "idle_commits": c0 - idle0,
+        "commits": c1 - c0,
+        "statements": n1 - n0,
+        "begins": b1 - b0,
+        "cpu": _cpu_seconds(procs) - cpu0,
+    }
+
+
+async def run_once(
+    label: str,
+    db: dict[str, str],
+    args: argparse.Namespace,
+    replicas: int = 1,
+    kind: str = "helpbot",
+    latency: float = 0.0,
+) -> dict[str, float]:
+    """``replicas`` processes of ``kind`` against a fresh fake: the figures of one configuration.
+    For the minimal bot ``db`` is {"url": ...}; empty, a SQLite file in the run's folder."""
     policy = WebhookPolicy(retry_base=0.05, retry_cap=0.5, max_attempts=20, timeout=30.0)
     async with (
-        FakeTelegram(webhook_policy=policy, local_mode=True) as fake,  # loopback webhook
+        FakeTelegram(webhook_policy=policy, local_mode=True, latency=latency) as fake,
         aiohttp.ClientSession() as http,
     ):
         started = _record_deliveries(fake)
         people = [fake.add_user(f"P{n}") for n in range(args.chats)]
+        warm = fake.add_user("Warm-up")
         ports = [_free_port() for _ in range(replicas)]
         proxy = await _round_robin(http, ports) if replicas > 1 else None
         hook = f"http://127.0.0.1:{proxy[1] if proxy else ports[0]}/telegram/webhook"
@@ -133,22 +214,34 @@ async def run_once(
             deadline = time.monotonic() + args.time_limit
             try:
                 for port in ports:  # one after the other: the first one migrates the database
-                    env = _env(fake, port, db, workdir) | {"TELEGRAM_WEBHOOK_URL": hook}
-                    env.setdefault("DATABASE_SQLITE_PATH", str(workdir / "helpbot.db"))
-                    procs.append(_serve(env, workdir, port))
-                    if not await _healthy(http, port, deadline):
+                    if kind == "helpbot":
+                        env = _env(fake, port, db, workdir) | {"TELEGRAM_WEBHOOK_URL": hook}
+                        env.setdefault("DATABASE_SQLITE_PATH", str(workdir / "helpbot.db"))
+                    else:
+                        url = db.get("url", f"sqlite+aiosqlite:///{workdir / 'minimal.db'}")
+                        env = _minimal_env(fake, port, hook, url)
+                    procs.append(_serve(kind, env, workdir, port))
+                    if not await _healthy(http, port, deadline, procs[-1]):
                         log = _tail(workdir / f"serve-{port}.log")
                         raise SystemExit(f"{label}: the replica on {port} never started\n{log}")
                 if not await _until(lambda: fake.webhook_info()["url"], deadline):
                     raise SystemExit(f"{label}: the bot never set its webhook")
-                t0 = time.monotonic()
-                for n in range(args.messages):
-                    fake.user_sends(people[n % len(people)], QUESTIONS[n % len(QUESTIONS)])
 
                 def replies() -> int:
                     return len(fake.calls("sendMessage", ok=True))
 
-                finished = await _until(lambda: replies() >= args.messages, deadline)
+                fake.user_sends(warm, QUESTIONS[0])  # lazy loads (knowledge base) out of the count
+                if not await _until(lambda: replies() >= 1, deadline):
+                    raise SystemExit(f"{label}: no reply to the warm-up message")
+
+                async def load() -> None:
+                    for n in range(args.messages):
+                        fake.user_sends(people[n % len(people)], QUESTIONS[n % len(QUESTIONS)])
+
+                m = await _measure(
+                    workdir, procs, load, lambda: replies() > args.messages, deadline
+                )
+                t0 = m["t0"]
                 t1 = max((c.time for c in fake.calls("sendMessage", ok=True)), default=t0)
             finally:
                 for proc in procs:
@@ -160,25 +253,106 @@ async def run_once(
         for person in people:
             sent = [c.time for c in fake.calls("sendMessage", chat=person, ok=True)]
             latencies += [s - d for d, s in zip(started[person.id], sent, strict=False)]
-    done = replies()
-    if not finished:
+    done = replies() - 1  # less the warm-up's
+    if not m["finished"]:
         print(f"{label}: only {done} of {args.messages} replies within {args.time_limit} s")
     cuts = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else [0.0] * 99
+    return _figures(done, t1 - t0, m) | {"p50_ms": cuts[49] * 1000, "p99_ms": cuts[98] * 1000}
+
+
+def _figures(done: int, seconds: float, m: dict[str, float]) -> dict[str, float]:
+    per = max(done, 1)
     return {
         "replies": done,
-        "seconds": t1 - t0,
-        "per_second": done / (t1 - t0) if t1 > t0 else 0.0,
-        "p50_ms": cuts[49] * 1000,
-        "p99_ms": cuts[98] * 1000,
+        "seconds": seconds,
+        "per_second": done / seconds if seconds > 0 else 0.0,
+        "commits": m["commits"] / per,
+        # less what the process commits idle (pollers) over the same window: the message's own
+        "net_commits": max(m["commits"] - m["idle_commits"] * m["window"], 0.0) / per,
+        "statements": m["statements"] / per,
+        "begins": m["begins"] / per,
+        "cpu_ms": m["cpu"] * 1000 / per,
+        "idle_commits": m["idle_commits"],
     }
+
+
+async def run_bitrix(args: argparse.Namespace) -> dict[str, float]:
+    """``--bitrix`` open-line messages through one `helpbot serve` (SQLite, Bitrix24 fetch mode,
+    Telegram on a webhook no update comes to): commits, statements and CPU per Bitrix24 message."""
+    sys.path.insert(0, str(ROOT / "tests" / "e2e"))
+    from fakes.bitrix24 import FakeBitrix24
+    from test_fault_kill9 import BOT_TOKEN
+    from test_fault_kill9 import _env as fault_env
+
+    from bot.bitrix.settings import BitrixSettings
+    from bot.settings import Settings
+    from handlers.cli.bitrix import register_bot
+
+    async with (
+        FakeTelegram(local_mode=True) as tg,
+        FakeBitrix24(burst=int(FAST), per_second=float(FAST)) as b24,
+    ):
+        settings = Settings(
+            _env_file=None,  # type: ignore[call-arg]
+            bitrix=BitrixSettings(webhook_url=b24.webhook_url, bot_token=BOT_TOKEN),
+        )
+        if await register_bot(settings) != 0:
+            raise SystemExit("registering the bot on the fake portal failed")
+        chats = [await b24.open_line_chat(customer_name=f"Guest {n}") for n in range(args.chats)]
+        with tempfile.TemporaryDirectory() as tmp:
+            workdir, port = Path(tmp), _free_port()
+            env = fault_env(workdir, tg, b24) | {"HELPBOT_HOME": tmp, "LOG_LEVEL": "WARNING"}
+            # slower idle polls than the fault test's (production: 5 s and 2 s): fewer idle commits
+            env |= {"BITRIX_FETCH_INTERVAL": "1", "BITRIX_FETCH_BUSY_INTERVAL": "0.2"}
+            env |= {  # Telegram on a webhook nobody writes to: no getUpdates loop in the count
+                "TELEGRAM_MODE": "webhook",
+                "TELEGRAM_LOCAL_SERVER": "true",
+                "TELEGRAM_WEBHOOK_URL": f"http://127.0.0.1:{port}/telegram/webhook",
+                "TELEGRAM_WEBHOOK_SECRET": SECRET,
+            }
+            env["WEB_PORT"] = str(port)
+            proc = _serve("helpbot", env, workdir, port)
+            deadline = time.monotonic() + args.time_limit
+            try:
+
+                def answers() -> int:
+                    return sum(len(b24.bot_messages(c)) - 1 for c in chats)  # less the welcome
+
+                welcomed = await _until(
+                    lambda: all(b24.bot_messages(c) for c in chats), time.monotonic() + 20
+                )
+                if not welcomed:
+                    log = _tail(workdir / f"serve-{port}.log")
+                    raise SystemExit(f"bitrix: no welcome in every chat within 20 s\n{log}")
+
+                await b24.customer_sends(chats[0], QUESTIONS[0])  # the warm-up, as above
+                if not await _until(lambda: answers() >= 1, deadline):
+                    raise SystemExit("bitrix: no answer to the warm-up message")
+
+                async def load() -> None:
+                    for n in range(args.bitrix):
+                        await b24.customer_sends(
+                            chats[n % len(chats)], QUESTIONS[n % len(QUESTIONS)]
+                        )
+
+                m = await _measure(workdir, [proc], load, lambda: answers() > args.bitrix, deadline)
+            finally:
+                proc.send_signal(signal.SIGKILL)
+                proc.wait(timeout=10)
+        done = answers() - 1
+    if not m["finished"]:
+        print(f"bitrix: only {done} of {args.bitrix} answers within {args.time_limit} s")
+    return _figures(done, m["elapsed"], m)
 
 
 def _tail(log: Path) -> str:
     return log.read_text(errors="replace")[-2000:]
 
 
-async def _healthy(http: aiohttp.ClientSession, port: int, deadline: float) -> bool:
-    while time.monotonic() < deadline:
+async def _healthy(
+    http: aiohttp.ClientSession, port: int, deadline: float, proc: subprocess.Popen[bytes]
+) -> bool:
+    while time.monotonic() < deadline and proc.poll() is None:
         with contextlib.suppress(aiohttp.ClientError):
             async with http.get(f"http://127.0.0.1:{port}/healthz") as response:
                 if response.status == 200:
@@ -218,43 +392,110 @@ async def _pg_admin(server: str, statement: str) -> None:
         await engine.dispose()
 
 
+TARGETS = (  # issue 12, "Targets"
+    ("commits per Telegram text", "≤ 3"),
+    ("commits per Bitrix24 message", "≤ 3"),
+    ("msg/s, SQLite", "≥ 100"),
+    ("msg/s, PostgreSQL", "≥ 150"),
+    ("CPU ms per message", "≤ 10"),
+    ("helpbot / minimal bot", "≥ 0.7"),
+    ("msg/s with 50 ms per Bot API call", "≥ 30"),
+    ("2 / 1 replicas on PostgreSQL", "≥ 1.6"),
+)
+
+
+def _met(target: str, value: float) -> str:
+    bound = float(target.split()[1])
+    ok = value <= bound if target.startswith("≤") else value >= bound
+    return "met" if ok else "NOT met"
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--messages", type=int, default=500)
-    parser.add_argument("--chats", type=int, default=50)
+    parser.add_argument("--messages", type=int, default=300)
+    parser.add_argument("--chats", type=int, default=30)
     parser.add_argument("--time-limit", type=float, default=120.0)
     parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument("--latency", type=float, default=0.05, help="0: skip the latency runs")
+    parser.add_argument("--bitrix", type=int, default=100, help="0: skip the Bitrix24 run")
     args = parser.parse_args()
-    results = {"1 replica, SQLite": await run_once("sqlite", {}, args)}
+    results = {
+        "helpbot, SQLite": await run_once("sqlite", {}, args),
+        "minimal, SQLite": await run_once("minimal sqlite", {}, args, kind="minimal"),
+    }
     server = os.environ.get("TEST_DATABASE_URL", PG_DEFAULT)
     if not args.no_postgres:
         name = f"helpbot_bench_{secrets.token_hex(4)}"
-        await _pg_admin(server, f'CREATE DATABASE "{name}"')
+        url = make_url(server).set(database=name).render_as_string(hide_password=False)
         try:
-            url = make_url(server).set(database=name).render_as_string(hide_password=False)
-            results["1 replica, PostgreSQL"] = await run_once("pg", {"DATABASE_URL": url}, args)
-            await _pg_admin(server, f'DROP DATABASE "{name}" WITH (FORCE)')
             await _pg_admin(server, f'CREATE DATABASE "{name}"')
-            results["2 replicas, PostgreSQL"] = await run_once(
-                "pg x2", {"DATABASE_URL": url}, args, replicas=2
-            )
+            results["helpbot, PostgreSQL"] = await run_once("pg", {"DATABASE_URL": url}, args)
+            for label, kind, replicas in (("minimal", "minimal", 1), ("helpbot", "helpbot", 2)):
+                await _pg_admin(server, f'DROP DATABASE "{name}" WITH (FORCE)')
+                await _pg_admin(server, f'CREATE DATABASE "{name}"')
+                db = {"url": url} if kind == "minimal" else {"DATABASE_URL": url}
+                key = f"{label}, PostgreSQL" + (" x2" if replicas > 1 else "")
+                results[key] = await run_once(key, db, args, replicas=replicas, kind=kind)
         finally:
             await _pg_admin(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    print(f"{args.messages} messages over {args.chats} chats, Telegram webhook, loopback")
-    print(f"{'setup':<24}{'replies':>8}{'seconds':>9}{'msg/s':>8}{'p50 ms':>9}{'p99 ms':>9}")
+    if args.latency:
+        ms = f"+{args.latency * 1000:.0f} ms"
+        for kind in ("helpbot", "minimal"):
+            results[f"{kind}, SQLite, {ms}"] = await run_once(
+                f"{kind} latency", {}, args, kind=kind, latency=args.latency
+            )
+    if args.bitrix:
+        results["helpbot, SQLite, Bitrix24"] = await run_bitrix(args)
+    _print(args, results)
+
+
+def _print(args: argparse.Namespace, results: dict[str, dict[str, float]]) -> None:
+    print(f"{args.messages} Telegram texts over {args.chats} chats (webhook, loopback)", end="")
+    print(f"; {args.bitrix} Bitrix24 messages over {args.chats} chats" if args.bitrix else "")
+    head = ["replies", "seconds", "msg/s", "p50 ms", "p99 ms", "commits", "net", "txns", "stmts"]
+    head.append("CPU ms")
+    print(f"{'setup':<28}" + "".join(f"{h:>9}" for h in head) + f"{'idle commits/s':>16}")
     for label, r in results.items():
-        print(
-            f"{label:<24}{r['replies']:>8.0f}{r['seconds']:>9.1f}{r['per_second']:>8.1f}"
-            f"{r['p50_ms']:>9.0f}{r['p99_ms']:>9.0f}"
-        )
-    figures = list(results.values())
-    for label, r in list(results.items())[1:]:
-        if figures[0]["per_second"]:
-            ratio = r["per_second"] / figures[0]["per_second"]
-            print(f"{label} / 1 replica, SQLite throughput: {ratio:.2f}")
-    if len(figures) == 3 and figures[1]["per_second"]:
-        ratio = figures[2]["per_second"] / figures[1]["per_second"]
-        print(f"2 / 1 replicas on PostgreSQL throughput: {ratio:.2f}")
+        cells = ("replies", "seconds", "per_second", "p50_ms", "p99_ms")
+        row = [f"{r[k]:>9.1f}" if k in r else f"{'-':>9}" for k in cells]
+        row += [
+            f"{r[k]:>9.1f}" for k in ("commits", "net_commits", "begins", "statements", "cpu_ms")
+        ]
+        print(f"{label:<28}" + "".join(row) + f"{r['idle_commits']:>16.0f}")
+    print("(commits, txns begun (reads too), stmts, CPU ms: per message over the whole load;")
+    print(" idle commits/s: the second before it; net: commits less that idle rate over the")
+    print(" load's window, the count the targets mean)")
+
+    def rate(key: str) -> float:
+        return results[key]["per_second"] if key in results else float("nan")
+
+    ratios = {}
+    for suffix in (", SQLite", ", PostgreSQL", f", SQLite, +{args.latency * 1000:.0f} ms"):
+        if f"helpbot{suffix}" in results and rate(f"minimal{suffix}"):
+            ratios[suffix] = rate(f"helpbot{suffix}") / rate(f"minimal{suffix}")
+            print(f"helpbot / minimal{suffix}: {ratios[suffix]:.2f}")
+    if "helpbot, PostgreSQL x2" in results and rate("helpbot, PostgreSQL"):
+        ratios["x2"] = rate("helpbot, PostgreSQL x2") / rate("helpbot, PostgreSQL")
+        print(f"2 / 1 replicas on PostgreSQL: {ratios['x2']:.2f}")
+    measured = {
+        "commits per Telegram text": results["helpbot, SQLite"]["net_commits"],
+        "commits per Bitrix24 message": results.get("helpbot, SQLite, Bitrix24", {}).get(
+            "net_commits"
+        ),
+        "msg/s, SQLite": rate("helpbot, SQLite"),
+        "msg/s, PostgreSQL": results.get("helpbot, PostgreSQL", {}).get("per_second"),
+        "CPU ms per message": results["helpbot, SQLite"]["cpu_ms"],
+        "helpbot / minimal bot": ratios.get(", SQLite"),
+        "msg/s with 50 ms per Bot API call": (
+            rate("helpbot, SQLite, +50 ms") if args.latency == 0.05 else None
+        ),
+        "2 / 1 replicas on PostgreSQL": ratios.get("x2"),
+    }
+    print("issue 12 targets:")
+    for what, target in TARGETS:
+        value = measured[what]
+        verdict = "not measured" if value is None else f"{value:.2f}  {_met(target, value)}"
+        print(f"  {what:<36}{target:>7}   {verdict}")
 
 
 if __name__ == "__main__":
