@@ -13,6 +13,7 @@ from aiohttp import web
 from bot.app import Services
 from bot.knowledge_sync import KnowledgeReloader, Sources
 from bot.storage.delivery import default_replica
+from bot.supervise import supervise
 
 log = logging.getLogger(__name__)
 
@@ -56,13 +57,4 @@ def setup_reload(app: web.Application, services: Services) -> KnowledgeReloader:
 
 
 async def _supervise(name: str, work: Callable[[], Awaitable[None]]) -> None:
-    """Run a worker; restart it after an unexpected error, with a growing pause."""
-    delay = 1.0
-    while True:
-        try:
-            await work()
-            return
-        except Exception:
-            log.exception("knowledge worker crashed worker=%s restart_in=%.0fs", name, delay)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, RESTART_MAX)
+    await supervise(f"knowledge {name}", work, max_pause=RESTART_MAX)

@@ -32,6 +32,7 @@ from bot.errors import HelpbotError
 from bot.sendlimits import SharedSendLimits
 from bot.storage.delivery import default_replica
 from bot.storage.leases import LeaseKeeper
+from bot.supervise import supervise
 from handlers.telegram import setup_routers
 from handlers.telegram.commands import setup_commands
 from handlers.telegram.delivery import CHANNEL, Deliverer
@@ -289,19 +290,7 @@ def _life(channel: TelegramChannel) -> Callable[[web.Application], AsyncIterator
 
 
 async def _supervise(name: str, work: Callable[[], Awaitable[None]]) -> None:
-    """Run a worker; restart it after an unexpected error, with a growing pause."""
-    delay = 1.0
-    while True:
-        try:
-            await work()
-            return
-        except TelegramUnauthorizedError:
-            log.critical("telegram rejected the bot token; worker=%s stops", name)
-            raise
-        except Exception:
-            log.exception("worker crashed worker=%s restart_in=%.0fs", name, delay)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, RESTART_MAX)
+    await supervise(name, work, max_pause=RESTART_MAX, fatal=(TelegramUnauthorizedError,))
 
 
 async def _flood_controlled(call: Callable[[], Awaitable[object]], tries: int = 5) -> None:
