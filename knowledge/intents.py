@@ -19,6 +19,9 @@ OPERATOR = "operator"
 _SMALLTALK_KINDS = ("bot", "greeting", "thanks", "bye", "ack")
 _DEFINE = "define"
 _COURTESY = "courtesy"
+# Whole-word vocabularies (not message patterns) of a request made of request words alone.
+_HEAD = "operator_head"
+_WORD = "operator_word"
 _NAME = re.compile(r"\{(\w+)\}")
 _NO_WORDS = re.compile(r"^[^\w?]+$")
 
@@ -87,9 +90,8 @@ class IntentReader:
         for pattern in self._patterns.get("bot", ()):
             if pattern.search(folded):
                 return Intent("bot", self._strip_smalltalk(folded))
-        for pattern in self._patterns.get(OPERATOR, ()):
-            if pattern.search(folded):
-                return Intent(OPERATOR, folded)
+        if self._asks_for_human(folded):
+            return Intent(OPERATOR, folded)
         rest = self._strip_smalltalk(folded)
         if rest == folded:
             # Nothing to strip: the question as written, capitals and all (they mark names).
@@ -107,7 +109,7 @@ class IntentReader:
         only the request (with greetings and courtesy) or not a request for a human at all."""
         folded = " ".join(fold(text).split())
         patterns = self._patterns.get(OPERATOR, ())
-        if not any(p.search(folded) for p in patterns):
+        if not self._asks_for_human(folded) or self._bare_request(folded):
             return ""
         left = folded
         for pattern in (*patterns, *self._patterns.get(_COURTESY, ())):
@@ -115,6 +117,25 @@ class IntentReader:
         left = self._strip_smalltalk(left)
         meaningful = [t for t in tokenize(left) if t not in self._stopwords]
         return left if len(meaningful) >= PROBLEM_MIN_WORDS else ""
+
+    def _asks_for_human(self, folded: str) -> bool:
+        if any(p.search(folded) for p in self._patterns.get(OPERATOR, ())):
+            return True
+        return self._bare_request(folded)
+
+    def _bare_request(self, folded: str) -> bool:
+        """Only request words, one of which names a person or puts one through."""
+        heads, words = self._patterns.get(_HEAD, ()), self._patterns.get(_WORD, ())
+        tokens = tokenize(self._strip_smalltalk(folded))
+        if not heads or not tokens:
+            return False
+        named = False
+        for token in tokens:
+            if any(p.fullmatch(token) for p in heads):
+                named = True
+            elif token not in self._stopwords and not any(p.fullmatch(token) for p in words):
+                return False
+        return named
 
     def _strip_smalltalk(self, folded: str) -> str:
         for kind in _SMALLTALK_KINDS:

@@ -125,6 +125,21 @@ def ids(decision: Decision) -> list[str]:
         ("is there a human I can talk to?", "en"),
         ("puteți să mă conectați cu un operator?", "ro"),
         ("am nevoie de un om, nu de un robot", "ro"),
+        # Only request words, one of them naming a person or putting one through.
+        ("мне бы человека", "ru"),
+        ("а можно с оператором?", "ru"),
+        ("переключите меня", "ru"),
+        ("Здравствуйте, можно специалиста?", "ru"),
+        ("can I talk to someone now", "en"),
+        # In the forms and constructions people use: a callback, the company as «вы», waiting.
+        ("закажите мне обратный звонок", "ru"),
+        ("можно с вами созвониться?", "ru"),
+        ("жду ответа оператора", "ru"),
+        ("у меня вопрос к менеджеру по продлению лицензии", "ru"),
+        ("I'd like a callback from your team", "en"),
+        ("Is anyone from your team available?", "en"),
+        ("Există un operator disponibil?", "ro"),
+        ("puteți să-mi dați un operator?", "ro"),
     ],
 )
 def test_request_for_a_human_is_operator(kb: KnowledgeBase, text: str, lang: str) -> None:
@@ -142,12 +157,59 @@ def test_request_for_a_human_is_operator(kb: KnowledgeBase, text: str, lang: str
         "как переключить ответственного менеджера",
         "дайте права сотруднику на crm",
         "how do I add an operator to an open channel",
+        "как добавить нового сотрудника",
+        "как назначить ответственного менеджера в сделке",
+        "как сменить оператора в открытой линии",
+        "как удалить сотрудника из портала",
+        "можно ли позвонить клиенту из карточки сделки",
+        "как настроить виджет обратного звонка на сайте",
+        "how to remove an employee",
+        "how do operators reply to clients from Telegram",
+        "cum adaug un angajat nou",
+        "cum șterg un utilizator din portal",
+        "как связать сделку с контактом",
+        "как передать задачу другому сотруднику",
+        "кто из сотрудников может видеть сделки",
+        "почему менеджер не видит сделки коллег",
+        "как написать в поддержку битрикс24",
+        "сколько операторов можно подключить к открытой линии",
+        "how to contact the support of a marketplace app",
+        "как настроить права для менеджеров отдела продаж",
+        "can managers see each other's deals",
+        "как пригласить специалиста-партнёра в портал",
+        "как посмотреть кто из операторов сейчас онлайн",
+        "как сотруднику поменять пароль",
+        "можно ли назначить двух ответственных менеджеров",
+        "как перевести лид на другого сотрудника",
+        "как настроить очередь операторов",
+        "how to assign a deal to another manager",
+        "cum contactez suportul Bitrix24?",
+        "как связаться с клиентом из карточки",
+        "почему сотрудник не видит задачу",
+        "как подключить оператору телефонию",
+        "как добавить менеджера в воронку",
+        "можно ли оператору отвечать из мобильного приложения",
+        "кто может приглашать сотрудников",
+        "how many users can I invite",
+        "как сделать менеджера администратором",
+        "как уволить сотрудника в битрикс24",
+        "у специалистов нет доступа к CRM, что делать",
+        "cum văd ce angajați au intrat în portal",
+        "можно ли поговорить с клиентом по видео из CRM",
+        "как оператору завершить диалог",
     ],
 )
 def test_a_question_about_operators_or_staff_is_not_a_request_for_one(
     kb: KnowledgeBase, text: str
 ) -> None:
     assert kb.decide(text).action not in (Action.OPERATOR, Action.SMALLTALK)
+
+
+def test_a_question_whose_known_words_are_in_every_entry_is_not_an_error(
+    kb: KnowledgeBase,
+) -> None:
+    # It divided by the question's total weight, zero when each key it knows has idf 0.
+    assert kb.decide("cum adaug un angajat nou").action is Action.ESCALATE
 
 
 # --- small talk -------------------------------------------------------------------------------
