@@ -22,6 +22,13 @@ _COURTESY = "courtesy"
 # Whole-word vocabularies (not message patterns) of a request made of request words alone.
 _HEAD = "operator_head"
 _WORD = "operator_word"
+# A clause naming a person to reach beside a word asking to reach one, not framed as a question.
+_WHO = "operator_who"
+_ASK = "operator_ask"
+_QUESTION = "question_frame"
+_CLAUSE = re.compile(r"[^.!?;]+")
+# ... and the pieces a problem is told in, to leave the request out of it.
+_PIECE = re.compile(r"[^.!?;,]+")
 _NAME = re.compile(r"\{(\w+)\}")
 _NO_WORDS = re.compile(r"^[^\w?]+$")
 
@@ -111,7 +118,8 @@ class IntentReader:
         patterns = self._patterns.get(OPERATOR, ())
         if not self._asks_for_human(folded) or self._bare_request(folded):
             return ""
-        left = folded
+        # Clauses that only ask for a person are the request, not the problem.
+        left = " ".join(c for c in _PIECE.findall(folded) if not self._clause_request(c))
         for pattern in (*patterns, *self._patterns.get(_COURTESY, ())):
             left = pattern.sub(" ", left)
         left = self._strip_smalltalk(left)
@@ -121,7 +129,19 @@ class IntentReader:
     def _asks_for_human(self, folded: str) -> bool:
         if any(p.search(folded) for p in self._patterns.get(OPERATOR, ())):
             return True
-        return self._bare_request(folded)
+        return self._bare_request(folded) or self._clause_request(folded)
+
+    def _clause_request(self, folded: str) -> bool:
+        """A clause that names whom to reach and asks to reach them (see intents.txt)."""
+        who, ask = self._patterns.get(_WHO, ()), self._patterns.get(_ASK, ())
+        question = self._patterns.get(_QUESTION, ())
+        for clause in _CLAUSE.findall(folded):
+            text = clause.strip(" ,")
+            if any(p.search(text) for p in question):
+                continue
+            if any(p.search(text) for p in who) and any(p.search(text) for p in ask):
+                return True
+        return False
 
     def _bare_request(self, folded: str) -> bool:
         """Only request words, one of which names a person or puts one through."""

@@ -140,6 +140,16 @@ def ids(decision: Decision) -> list[str]:
         ("Is anyone from your team available?", "en"),
         ("Există un operator disponibil?", "ro"),
         ("puteți să-mi dați un operator?", "ro"),
+        # A clause naming whom to reach beside a word asking to reach them, after the problem.
+        ("Deals disappeared after the import. I'd like to speak with a support specialist.", "en"),
+        ("I'm locked out of my account and need help from a person", "en"),
+        (
+            "Angajații nu pot intra în portal. Puteți să mă puneți în legătură cu un specialist?",
+            "ro",
+        ),
+        ("Robotul nu m-a ajutat, aș vrea să discut cu un om adevărat", "ro"),
+        ("я устал от бота, соедините с кем-то", "ru"),
+        ("портал тормозит жутко, с кем можно поговорить об этом?", "ru"),
     ],
 )
 def test_request_for_a_human_is_operator(kb: KnowledgeBase, text: str, lang: str) -> None:
@@ -197,12 +207,50 @@ def test_request_for_a_human_is_operator(kb: KnowledgeBase, text: str, lang: str
         "cum văd ce angajați au intrat în portal",
         "можно ли поговорить с клиентом по видео из CRM",
         "как оператору завершить диалог",
+        "наш оператор не может ответить клиенту в открытой линии, что делать?",
+        "у нас менеджеры не могут связаться с клиентами через виджет",
+        "сотрудники жалуются, что не приходят уведомления",
+        "можно ли сделать так, чтобы клиенту отвечал конкретный менеджер",
+        "клиент пишет в телеграм, а ответ оператора не доходит",
+        "хочу, чтобы операторы видели историю клиента",
+        "как сделать, чтобы звонок шёл сразу на ответственного менеджера",
+        "нужно, чтобы специалист видел только свои сделки",
+        "our operators can't see new chats from the website widget",
+        "I want my team to get notified about new leads",
+        "how to let support staff access only the open lines",
+        "clients say nobody answers them in the chat widget",
+        "vreau ca operatorii să vadă istoricul clientului",
+        "clienții nu primesc răspuns de la operatori în chat",
+        "как посмотреть, с кем общался клиент",
+        "как позвонить клиенту прямо из битрикс24",
+        "хочу подключить человека к проекту как наблюдателя",
+        "добавьте в задачу помощника, как это сделать",
+        "как пригласить в чат человека из другой компании",
+        "почему люди не могут зайти на портал после смены домена",
     ],
 )
 def test_a_question_about_operators_or_staff_is_not_a_request_for_one(
     kb: KnowledgeBase, text: str
 ) -> None:
     assert kb.decide(text).action not in (Action.OPERATOR, Action.SMALLTALK)
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        (
+            "Deals disappeared after the import. I'd like to speak with a support specialist.",
+            "deals disappeared after the import",
+        ),
+        (
+            "у меня не грузится телефония, переключите на специалиста",
+            "у меня не грузится телефония",
+        ),
+        ("мне бы человека", ""),
+    ],
+)
+def test_the_problem_leaves_the_request_out(kb: KnowledgeBase, text: str, problem: str) -> None:
+    assert kb.problem_in(text) == problem
 
 
 def test_a_question_whose_known_words_are_in_every_entry_is_not_an_error(
