@@ -150,6 +150,11 @@ def ids(decision: Decision) -> list[str]:
         ("Robotul nu m-a ajutat, aș vrea să discut cu un om adevărat", "ro"),
         ("я устал от бота, соедините с кем-то", "ru"),
         ("портал тормозит жутко, с кем можно поговорить об этом?", "ru"),
+        (
+            "Hello, the mobile app crashes on start. Could you put me in touch with a technician?",
+            "en",
+        ),
+        ("оператора можно пригласить?", "ru"),
     ],
 )
 def test_request_for_a_human_is_operator(kb: KnowledgeBase, text: str, lang: str) -> None:
@@ -227,6 +232,26 @@ def test_request_for_a_human_is_operator(kb: KnowledgeBase, text: str, lang: str
         "добавьте в задачу помощника, как это сделать",
         "как пригласить в чат человека из другой компании",
         "почему люди не могут зайти на портал после смены домена",
+        "как оператору взять диалог в работу",
+        "где посмотреть, сколько обращений обработал каждый оператор",
+        "можно ли поставить бота перед оператором в открытой линии",
+        "как сделать, чтобы клиент мог позвонить менеджеру с сайта",
+        "человек уволился, как передать его сделки другому",
+        "наш специалист не видит раздел CRM, почему",
+        "how do I add a new person to a project",
+        "can a client talk to an operator via the website widget",
+        "what happens when an operator doesn't answer a chat",
+        "cum văd conversațiile operatorilor cu clienții",
+        "cum adaug o persoană nouă în departament",
+        "как настроить, чтобы специалист получал уведомление о новой заявке",
+        "хочу, чтобы менеджер получал письмо о новой сделке",
+        "как поговорить с клиентом по видеосвязи из сделки",
+        "как сотруднику поддержки ответить клиенту из телеграма",
+        "кто может видеть переписку операторов с клиентами",
+        "support team members can't see the open lines, why?",
+        "я администратор, как добавить специалиста в отдел",
+        "можно ли назначить оператору лимит диалогов",
+        "сотрудники поддержки хотят отвечать с телефона, это возможно?",
     ],
 )
 def test_a_question_about_operators_or_staff_is_not_a_request_for_one(
