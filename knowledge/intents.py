@@ -22,6 +22,7 @@ _COURTESY = "courtesy"
 # Whole-word vocabularies (not message patterns) of a request made of request words alone.
 _HEAD = "operator_head"
 _WORD = "operator_word"
+_VERB = "operator_verb"
 # A clause naming a person to reach beside a word asking to reach one, not framed as a question.
 _WHO = "operator_who"
 _ASK = "operator_ask"
@@ -146,16 +147,18 @@ class IntentReader:
     def _bare_request(self, folded: str) -> bool:
         """Only request words, one of which names a person or puts one through."""
         heads, words = self._patterns.get(_HEAD, ()), self._patterns.get(_WORD, ())
-        tokens = tokenize(self._strip_smalltalk(folded))
-        if not heads or not tokens:
-            return False
-        named = False
-        for token in tokens:
-            if any(p.fullmatch(token) for p in heads):
+        verbs = self._patterns.get(_VERB, ())
+        named = asked = False
+        for token in tokenize(self._strip_smalltalk(folded)):
+            if any(p.fullmatch(token) for p in verbs):
+                named = asked = True
+            elif any(p.fullmatch(token) for p in heads):
                 named = True
-            elif token not in self._stopwords and not any(p.fullmatch(token) for p in words):
+            elif any(p.fullmatch(token) for p in words):
+                asked = True
+            elif token not in self._stopwords:
                 return False
-        return named
+        return named and asked
 
     def _strip_smalltalk(self, folded: str) -> str:
         for kind in _SMALLTALK_KINDS:

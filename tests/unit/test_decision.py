@@ -347,6 +347,13 @@ def test_the_problem_leaves_the_request_out(kb: KnowledgeBase, text: str, proble
     assert kb.problem_in(text) == problem
 
 
+@pytest.mark.parametrize("text", ["Я оператор", "Здравствуйте, я оператор"])
+def test_naming_oneself_a_person_of_the_desk_is_not_a_request_for_one(
+    kb: KnowledgeBase, text: str
+) -> None:
+    assert kb.decide(text).action is not Action.OPERATOR
+
+
 def test_a_question_whose_known_words_are_in_every_entry_is_not_an_error(
     kb: KnowledgeBase,
 ) -> None:
