@@ -347,6 +347,17 @@ def test_the_problem_leaves_the_request_out(kb: KnowledgeBase, text: str, proble
     assert kb.problem_in(text) == problem
 
 
+def test_a_request_at_the_end_of_a_long_story_is_read(kb: KnowledgeBase) -> None:
+    # A long message is read for a request only in its sentences with a gate word.
+    story = (
+        "У нас после обновления в CRM перестали сохраняться сделки, карточки открываются пусто. "
+    )
+    text = story * 4 + "Соедините, пожалуйста, с техподдержкой."
+    assert len(text) > 300
+    assert kb.decide(text).action is Action.OPERATOR
+    assert kb.decide(story * 4).action is not Action.OPERATOR
+
+
 @pytest.mark.parametrize("text", ["Я оператор", "Здравствуйте, я оператор"])
 def test_naming_oneself_a_person_of_the_desk_is_not_a_request_for_one(
     kb: KnowledgeBase, text: str
