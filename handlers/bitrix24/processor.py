@@ -20,9 +20,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.bitrix.errors import Bitrix24Error
 from bot.bitrix.settings import BitrixSettings
-from bot.cases import case_reply
+from bot.cases import CaseCard, case_reply
 from bot.clock import Clock
-from bot.engine import ConversationEngine, Effect, Incoming, Outgoing, Target
+from bot.engine import ConversationEngine, Event, HandToQueue, Incoming, Say, TicketOpened
 from bot.errors import TicketError
 from bot.payloads import Press, decode
 from bot.queue import OperatorQueue
@@ -217,8 +217,8 @@ class EventProcessor:
             message_id=event.key,
         )
 
-        async def then(session: AsyncSession, outgoing: list[Outgoing]) -> None:
-            await self._outbox(session, event, outgoing, payload)
+        async def then(session: AsyncSession, events: list[Event]) -> None:
+            await self._outbox(session, event, events, payload)
             await repo.settle_inbound(session, row_id, self._clock.now())
 
         await self._engine.handle(incoming, then=then)
@@ -238,7 +238,7 @@ class EventProcessor:
         await self._close_ticket(ended)
 
     async def _outbox(
-        self, session: AsyncSession, event: ChatEvent, out: list[Outgoing], payload: str
+        self, session: AsyncSession, event: ChatEvent, out: list[Event], payload: str
     ) -> None:
         """Inside the engine's transaction: replies and the hand-off become outbox rows;
         ``payload`` is the press (a button's, or the typed number's choice)."""
@@ -248,18 +248,16 @@ class EventProcessor:
         pressed = decode(payload) if payload else None
         helped = pressed is not None and pressed.press is Press.HELPED and bool(out)
         chat.helped_at = now if helped else None
-        handed = any(o.effect is Effect.HAND_TO_QUEUE for o in out)
+        handed = any(isinstance(o, HandToQueue) for o in out)
         drop = _NO_CANCEL if handed else frozenset()
         for item in out:
-            if item.target is not Target.PERSON:
-                continue  # the line's operators read the chat itself
-            if item.reply is not None:
+            if isinstance(item, Say):
                 fields = render(item.reply, drop=drop, lang=self._language)
                 chat.choices = choices(item.reply, drop) or None
                 await self._send(session, chat, event, fields, item.ticket_id)
-            if item.effect is Effect.HAND_TO_QUEUE:
-                if item.ticket_id is not None:
-                    await self._note(session, chat, event, item.ticket_id)
+            elif isinstance(item, TicketOpened):
+                await self._note(session, chat, event, item.card)
+            elif isinstance(item, HandToQueue):
                 await repo.add_call(
                     session,
                     dialog_id=chat.dialog_id,
@@ -270,9 +268,8 @@ class EventProcessor:
                     ticket_id=item.ticket_id,
                 )
                 chat.handed_session, chat.ticket_id = event.session_id, item.ticket_id
-                if item.ticket_id is not None:
-                    ref = f"bitrix24:chat{chat.chat_id}:session{event.session_id or '?'}"
-                    await repo.set_ticket_ref(session, item.ticket_id, ref)
+                ref = f"bitrix24:chat{chat.chat_id}:session{event.session_id or '?'}"
+                await repo.set_ticket_ref(session, item.ticket_id, ref)
                 log.info(
                     "bitrix hand-off queued chat=%s session=%s ticket=%s",
                     chat.chat_id,
@@ -281,7 +278,7 @@ class EventProcessor:
                 )
 
     async def _note(
-        self, session: AsyncSession, chat: BitrixChat, event: ChatEvent, ticket_id: int
+        self, session: AsyncSession, chat: BitrixChat, event: ChatEvent, card: CaseCard
     ) -> None:
         """The case card for the line's operators, posted just before the hand-off.
 
@@ -291,10 +288,9 @@ class EventProcessor:
         manager (``salescenter``'s ``ImOpenLinesManager::sendDealNotify``: ``SYSTEM=Y``,
         ``SKIP_CONNECTOR=Y``). "Y" rather than JSON booleans: revisions before 33 read only "Y".
         """
-        card = await self._queue.case_in(session, ticket_id)
         fields = render(case_reply(card, self._language))
         await self._send(
-            session, chat, event, {**fields, "system": "Y", "skipConnector": "Y"}, ticket_id
+            session, chat, event, {**fields, "system": "Y", "skipConnector": "Y"}, card.ticket_id
         )
 
     async def _send(

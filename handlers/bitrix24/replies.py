@@ -15,7 +15,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.engine import Outgoing, Target
+from bot.engine import Event, Say
 from bot.payloads import Press
 from bot.storage import bitrix as repo
 from bot.storage.models import OutboxMessage
@@ -64,13 +64,11 @@ async def queue_message(
     )
 
 
-async def write(
-    session: AsyncSession, out: Sequence[Outgoing], now: datetime
-) -> list[OutboxMessage]:
+async def write(session: AsyncSession, out: Sequence[Event], now: datetime) -> list[OutboxMessage]:
     """Queue the Bitrix24 person-facing replies among ``out``; returns the rows added."""
     rows: list[OutboxMessage] = []
     for item in out:
-        if item.channel != repo.CHANNEL or item.target is not Target.PERSON or not item.reply:
+        if item.channel != repo.CHANNEL or not isinstance(item, Say):
             continue
         chat = await repo.chat_by_dialog(session, item.conversation_id)
         if chat is None:

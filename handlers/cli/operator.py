@@ -21,7 +21,7 @@ from bot.app import load_knowledge, open_queue
 from bot.cases import case_reply
 from bot.clock import Clock, SystemClock
 from bot.durations import human_duration
-from bot.engine import Outgoing, Target
+from bot.engine import Event, Relayed, Say, TicketEvent
 from bot.errors import TicketError
 from bot.queue import OperatorQueue
 from bot.replies import render_plain
@@ -104,7 +104,7 @@ class ChannelOutbox:
         )
         self.queued: Counter[str] = Counter()
 
-    async def __call__(self, session: AsyncSession, out: list[Outgoing]) -> None:
+    async def __call__(self, session: AsyncSession, out: list[Event]) -> None:
         self.queued["telegram"] += len(await self._telegram.write(session, out))
         self.queued["bitrix24"] += len(await bitrix_replies.write(session, out, self._clock.now()))
 
@@ -228,9 +228,12 @@ async def ticket_line(queue: OperatorQueue, ticket_id: int) -> str:
     )
 
 
-def _print_out(out: list[Outgoing]) -> None:
-    for item in out:
-        target = "to person" if item.target is Target.PERSON else "to operators"
-        effect = f" [{item.effect}]" if item.effect else ""
-        text = render_plain(item.reply) if item.reply else ""
-        print(f"{target}{effect} ticket #{item.ticket_id}: {text}".rstrip(": "))
+def _print_out(out: list[Event]) -> None:
+    for event in out:
+        if isinstance(event, Say):
+            text = render_plain(event.reply)
+            print(f"to person ticket #{event.ticket_id}: {text}".rstrip(": "))
+        elif isinstance(event, TicketEvent):
+            text = event.text if isinstance(event, Relayed) else event.notice
+            kind = type(event).__name__
+            print(f"to operators [{kind}] ticket #{event.ticket_id}: {text}".rstrip(": "))

@@ -1,4 +1,4 @@
-"""From the engine's Outgoing to outbox rows: what to send where, stored before it is sent."""
+"""From the engine's events to outbox rows: what to send where, stored before it is sent."""
 
 from __future__ import annotations
 
@@ -10,10 +10,18 @@ from typing import Any
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.cases import card_reply, load_case
+from bot.cases import CaseCard, card_reply, load_case
 from bot.clock import Clock
-from bot.engine import Effect, Outgoing, Target
-from bot.engine.core import AfterTurn
+from bot.engine import (
+    AfterTurn,
+    Event,
+    HandToQueue,
+    Relayed,
+    Say,
+    TicketClosed,
+    TicketEvent,
+    TicketOpened,
+)
 from bot.replies import Reply
 from bot.storage import delivery
 from bot.storage.models import DeliveryStatus, OutboxMessage, TicketStatus
@@ -27,11 +35,6 @@ from knowledge.holder import KnowledgeHolder, holding
 log = logging.getLogger(__name__)
 
 CHANNEL = "telegram"
-_NOTICES = {
-    Effect.TICKET_TAKEN: "op_ticket_taken",
-    Effect.TICKET_TRANSFERRED: "op_ticket_transferred",
-    Effect.CLOSE_TICKET: "op_ticket_closed",
-}
 EPHEMERAL = "ephemeral_message_parameters"
 CARD = "card"  # the ticket's case card, the first message of its topic
 CARD_EDIT = "card_edit"  # the card brought up to date in place (rendered when sent)
@@ -47,7 +50,7 @@ class CopySource:
 
 
 class OutboxRows:
-    """Turns Outgoing items into Telegram outbox rows, added in the caller's transaction.
+    """Turns the engine's events into Telegram outbox rows, added in the caller's transaction.
 
     It needs neither the bot nor a connection of its own, so ``helpbot operator`` queues its
     replies with it for a running ``helpbot serve`` to send. Without a knowledge base a ticket
@@ -77,24 +80,26 @@ class OutboxRows:
         return self._ops is not None
 
     async def write(
-        self, session: AsyncSession, out: Sequence[Outgoing], copy: CopySource | None = None
+        self, session: AsyncSession, out: Sequence[Event], copy: CopySource | None = None
     ) -> list[OutboxMessage]:
-        """Add every call ``out`` needs; ``copy`` relays that message for the relayed item."""
+        """Add every call ``out`` needs; ``copy`` relays that message for the relayed event."""
         rows: list[OutboxMessage] = []
         changed: dict[int, bool] = {}  # tickets whose card changed → a new card was sent
-        for item in out:
-            if item.channel != CHANNEL:
+        for event in out:
+            if event.channel != CHANNEL:
                 continue
-            if item.target is Target.PERSON:
-                rows.extend(self._to_person(item, copy))
-            elif self._ops is not None:
-                rows.extend(await self._to_operators(session, item, copy))
-            rows.extend(await self._reaction(session, item))
-            if item.ticket_id is not None and (
-                item.target is Target.OPERATORS or item.operator is not None
-            ):
-                fresh = item.effect is Effect.OPEN_TICKET
-                changed[item.ticket_id] = changed.get(item.ticket_id, False) or fresh
+            ticket: int | None = None
+            if isinstance(event, Say):
+                rows.extend(self._to_person(event, copy))
+                ticket = event.ticket_id if event.operator is not None else None
+            elif isinstance(event, TicketEvent):
+                if self._ops is not None:
+                    rows.extend(self._to_operators(event, copy))
+                ticket = event.ticket_id
+            rows.extend(await self._reaction(session, event))
+            if ticket is not None:
+                fresh = isinstance(event, TicketOpened)
+                changed[ticket] = changed.get(ticket, False) or fresh
         for ticket, fresh in changed.items():
             if not fresh and self._ops is not None:
                 rows.append(
@@ -141,11 +146,10 @@ class OutboxRows:
     def call(self, chat_id: int | str, method: str, params: dict[str, Any]) -> OutboxMessage:
         return self._row(str(chat_id), None, method, params)
 
-    async def card(self, session: AsyncSession, ticket_id: int) -> dict[str, Any]:
-        """``sendMessage`` parameters of the ticket's case card (:mod:`bot.cases`): one message,
-        the transcript shortened to fit, with «Взять» while it waits and «Забрать» (a
-        supervisor's take-over) while someone holds it."""
-        case = await load_case(
+    async def case(self, session: AsyncSession, ticket_id: int) -> CaseCard:
+        """The ticket's case card as it is now (:mod:`bot.cases`), read in the caller's
+        transaction: a card brought up to date, or sent again to a recreated topic."""
+        return await load_case(
             session,
             ticket_id,
             now=self._clock.now(),
@@ -154,6 +158,12 @@ class OutboxRows:
             kb=self._knowledge.current if self._knowledge else None,
             public_url=self._public_url,
         )
+
+    def card_params(self, case: CaseCard) -> dict[str, Any]:
+        """``sendMessage`` parameters of the case card: one message, the transcript shortened
+        to fit, with «Взять» while it waits and «Забрать» (a supervisor's take-over) while
+        someone holds it."""
+        ticket_id = case.ticket_id
         hint = phrase("op_card_hint", self._lang)
         for lines in range(min(TRANSCRIPT_LINES, len(case.lines)), -1, -1):
             reply = card_reply(case, self._lang, lines=lines)
@@ -178,49 +188,45 @@ class OutboxRows:
             params["reply_markup"] = markup_params(markup)
         return params
 
-    async def card_rows(self, session: AsyncSession, ticket_id: int) -> list[OutboxMessage]:
+    def card_rows(self, case: CaseCard) -> list[OutboxMessage]:
         """The card as the first message of the ticket's topic."""
         if self._ops is None:
             return []
-        params = await self.card(session, ticket_id)
+        params = self.card_params(case)
+        ticket_id = case.ticket_id
         return [
             self._row(str(self._ops), ticket_id, "sendMessage", params, to_topic=True, kind=CARD)
         ]
 
-    async def _reaction(self, session: AsyncSession, item: Outgoing) -> list[OutboxMessage]:
+    async def _reaction(self, session: AsyncSession, event: Event) -> list[OutboxMessage]:
         """👀 or 👌 on the person's question when an operator takes or first answers it."""
-        emoji = await reaction_for(session, item)
-        if emoji is None or item.ticket_id is None:
+        emoji = await reaction_for(session, event)
+        ticket_id = getattr(event, "ticket_id", None)
+        if emoji is None or ticket_id is None:
             return []
-        question = await question_message(session, item.ticket_id)
+        question = await question_message(session, ticket_id)
         if question is None:
             return []
         params = reaction_params(question, emoji)
-        return [self.call(item.conversation_id, "setMessageReaction", params)]
+        return [self.call(event.conversation_id, "setMessageReaction", params)]
 
-    def _to_person(self, item: Outgoing, copy: CopySource | None) -> list[OutboxMessage]:
-        if item.effect is not None or item.reply is None:
-            return []  # HAND_TO_QUEUE and the like belong to other channels
-        if copy is not None and item.operator is not None and item.message_id is not None:
-            return [self._copy_row(item.conversation_id, None, item.ticket_id, copy)]
-        return self._rows(item.conversation_id, item.ticket_id, item.reply)
+    def _to_person(self, say: Say, copy: CopySource | None) -> list[OutboxMessage]:
+        if copy is not None and say.operator is not None and say.message_id is not None:
+            return [self._copy_row(say.conversation_id, None, say.ticket_id, copy)]
+        return self._rows(say.conversation_id, say.ticket_id, say.reply)
 
-    async def _to_operators(
-        self, session: AsyncSession, item: Outgoing, copy: CopySource | None
-    ) -> list[OutboxMessage]:
-        if item.ticket_id is None:
-            return []
-        ticket = item.ticket_id
-        if item.effect is Effect.OPEN_TICKET:
-            return await self.card_rows(session, ticket)
-        if item.effect is Effect.RELAY_TO_OPERATOR and copy is not None:
-            return [self._copy_row(str(self._ops), ticket, ticket, copy)]
-        text = _NOTICES.get(item.effect) if item.effect else None
-        reply = item.reply
-        if reply is None and text is not None:
-            reply = Reply((phrase(text, self._lang, ticket=ticket, operator=item.operator),))
-        rows = self.topic(ticket, reply) if reply is not None else []
-        if item.effect is Effect.CLOSE_TICKET:
+    def _to_operators(self, event: TicketEvent, copy: CopySource | None) -> list[OutboxMessage]:
+        ticket = event.ticket_id
+        if isinstance(event, TicketOpened):
+            return self.card_rows(event.card)
+        if isinstance(event, HandToQueue):
+            return []  # the operators' group is this channel's queue: the card is its hand-off
+        if isinstance(event, Relayed):
+            if copy is not None:
+                return [self._copy_row(str(self._ops), ticket, ticket, copy)]
+            return self.topic(ticket, Reply((event.text,))) if event.text else []
+        rows = self.topic(ticket, Reply((event.notice,))) if event.notice else []
+        if isinstance(event, TicketClosed):
             rows.append(self._row(str(self._ops), ticket, "closeForumTopic", {}, to_topic=True))
         return rows
 
@@ -312,7 +318,7 @@ class Deliverer:
         Call :attr:`wake` once the action has returned (committed).
         """
 
-        async def then(session: AsyncSession, out: list[Outgoing]) -> None:
+        async def then(session: AsyncSession, out: list[Event]) -> None:
             await self._rows.write(session, out, copy)
             if buttons_off is not None:
                 await delivery.add_outbox(session, [self._buttons_off(*buttons_off)])
@@ -322,7 +328,7 @@ class Deliverer:
 
         return then
 
-    async def deliver(self, out: Sequence[Outgoing], copy: CopySource | None = None) -> None:
+    async def deliver(self, out: Sequence[Event], copy: CopySource | None = None) -> None:
         """Store every call ``out`` needs in a transaction of its own."""
         async with self._sessions.begin() as session:
             rows = await self._rows.write(session, out, copy)
@@ -377,7 +383,7 @@ class Deliverer:
         if not self._rows.operators:
             return
         async with self._sessions.begin() as session:
-            rows = await self._rows.card_rows(session, ticket_id)
+            rows = self._rows.card_rows(await self._rows.case(session, ticket_id))
             await delivery.add_outbox(session, rows)
         self._stored(rows)
 
@@ -388,7 +394,7 @@ class Deliverer:
             sent = await delivery.sent_id_of(session, CHANNEL, ticket_id, CARD)
             if sent is None:
                 return None
-            params = await self._rows.card(session, ticket_id)
+            params = self._rows.card_params(await self._rows.case(session, ticket_id))
         return {**params, "message_id": int(sent)}
 
     async def store(self, rows: list[OutboxMessage]) -> None:

@@ -21,7 +21,7 @@ from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command, CommandObject, MagicData
 from aiogram.types import CallbackQuery, Message, Update, User
 
-from bot.engine import Outgoing
+from bot.engine import Event
 from bot.errors import (
     TicketClosedError,
     TicketError,
@@ -161,7 +161,7 @@ async def _press(
     lang: str,
     allowed: set[ChatMemberStatus],
     refusal: str,
-    action: Callable[..., Awaitable[list[Outgoing]]],
+    action: Callable[..., Awaitable[list[Event]]],
 ) -> None:
     """An operators' button: answered first, then the queue action with its outbox rows in its
     transaction; a refusal is told to the presser alone."""
@@ -348,7 +348,7 @@ class _Act:
 
     async def __call__(
         self,
-        action: Callable[..., Awaitable[list[Outgoing]]],
+        action: Callable[..., Awaitable[list[Event]]],
         *args: object,
         copy: CopySource | None = None,
     ) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.engine import Effect, Outgoing, Target
+from bot.engine import Event, Say, TicketTaken
 from bot.storage.models import Author, InboxUpdate, Message, Ticket
 
 TAKEN = "👀"
@@ -22,17 +22,20 @@ ANSWERED = "👌"
 CHANNEL = "telegram"
 
 
-async def reaction_for(session: AsyncSession, item: Outgoing) -> str | None:
-    """The reaction ``item`` puts on the person's question, if any."""
-    if item.ticket_id is None:
-        return None
-    if item.target is Target.OPERATORS and item.effect is Effect.TICKET_TAKEN:
+async def reaction_for(session: AsyncSession, event: Event) -> str | None:
+    """The reaction ``event`` puts on the person's question, if any."""
+    if isinstance(event, TicketTaken):
         return TAKEN
-    if item.target is Target.PERSON and item.operator is not None and item.message_id is not None:
+    if (
+        isinstance(event, Say)
+        and event.ticket_id is not None
+        and event.operator is not None
+        and event.message_id is not None
+    ):
         replies = await session.scalar(
             select(func.count())
             .select_from(Message)
-            .where(Message.ticket_id == item.ticket_id, Message.author == Author.OPERATOR)
+            .where(Message.ticket_id == event.ticket_id, Message.author == Author.OPERATOR)
         )
         return ANSWERED if replies == 1 else None
     return None
