@@ -256,7 +256,8 @@ class OperatorQueue:
         async with self._sessions.begin() as session:
             ticket, conversation = await _open(session, ticket_id)
             await _claim(session, ticket, operator, force, now)
-            if ticket.first_reply_at is None:
+            first = ticket.first_reply_at is None
+            if first:
                 ticket.first_reply_at = now
             conversation.state = State.OPERATOR
             message = await repo.add_message(
@@ -284,6 +285,7 @@ class OperatorQueue:
                     ticket_id=ticket_id,
                     message_id=message.id,
                     operator=operator,
+                    first_reply=first,
                 )
             ]
             await _then(then, session, out)

@@ -55,12 +55,14 @@ class Event:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Say(Event):
     """A message to the person. ``message_id`` is our stored message row; ``operator`` is the
-    operator whose action said it (their reply, or a notice of their take or close)."""
+    operator whose action said it (their reply, or a notice of their take or close);
+    ``first_reply``: the first answer an operator gave in this ticket."""
 
     reply: Reply
     ticket_id: int | None = None
     message_id: int | None = None
     operator: str | None = None
+    first_reply: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -34,8 +34,9 @@ from bot.storage.delivery import default_replica
 from bot.storage.leases import LeaseKeeper
 from bot.supervise import supervise
 from handlers.telegram import setup_routers
+from handlers.telegram.calls import CHANNEL
 from handlers.telegram.commands import setup_commands
-from handlers.telegram.delivery import CHANNEL, Deliverer
+from handlers.telegram.delivery import Deliverer
 from handlers.telegram.envelope import read_update
 from handlers.telegram.inbox import Inbox
 from handlers.telegram.outbox import TelegramSender

@@ -34,7 +34,8 @@ from bot.queue import OperatorQueue, TicketView
 from bot.replies import Reply
 from bot.texts import phrase
 from handlers.telegram.callbacks import KbData, TakeData, TakeOverData
-from handlers.telegram.delivery import CopySource, Deliverer
+from handlers.telegram.calls import CopySource
+from handlers.telegram.delivery import Deliverer
 from handlers.telegram.kb import entry_key, results_markup
 from handlers.telegram.topics import topic_ref
 

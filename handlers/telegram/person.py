@@ -24,7 +24,8 @@ from bot.queue import OperatorQueue
 from bot.replies import Reply, choose_language
 from bot.texts import phrase
 from handlers.telegram.callbacks import PressData
-from handlers.telegram.delivery import CHANNEL, CopySource, Deliverer
+from handlers.telegram.calls import CHANNEL, CopySource
+from handlers.telegram.delivery import Deliverer
 from handlers.telegram.texts import tg_phrase
 
 
