@@ -20,9 +20,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.bitrix.errors import Bitrix24Error
 from bot.bitrix.settings import BitrixSettings
-from bot.cases import CaseCard, case_reply
+from bot.channel import Draft
 from bot.clock import Clock
-from bot.engine import ConversationEngine, Event, HandToQueue, Incoming, Say, TicketOpened
+from bot.engine import ConversationEngine, Event, HandToQueue, Incoming, Say
 from bot.errors import TicketError
 from bot.payloads import Press, decode
 from bot.queue import OperatorQueue
@@ -33,15 +33,14 @@ from bot.storage.models import BitrixChat, InboxUpdate
 from bot.texts import phrase
 from handlers.bitrix24.events import ChatEvent
 from handlers.bitrix24.ownership import judge
-from handlers.bitrix24.render import choices, render
-from handlers.bitrix24.replies import queue_message
+from handlers.bitrix24.render import render
+from handlers.bitrix24.replies import BitrixCalls, store
 
 log = logging.getLogger(__name__)
 
 CHANNEL = repo.CHANNEL
 MAX_ATTEMPTS = 3  # an event that fails this often is given up (and logged)
 RETRY_SECONDS = 1.0  # a failed event waits this long times its attempts before the next one
-HAND_OFF = "imopenlines.bot.session.operator"
 FINISH = "imopenlines.bot.session.finish"
 LINE_OPERATOR = "bitrix24 open line"
 _NO_CANCEL = frozenset({Press.CANCEL.value})  # after a hand-off the line owns the chat
@@ -249,24 +248,13 @@ class EventProcessor:
         helped = pressed is not None and pressed.press is Press.HELPED and bool(out)
         chat.helped_at = now if helped else None
         handed = any(isinstance(o, HandToQueue) for o in out)
-        drop = _NO_CANCEL if handed else frozenset()
+        calls = self._calls(chat, event, _NO_CANCEL if handed else frozenset())
+        drafts: list[Draft] = []
         for item in out:
+            drafts += calls.render(item)  # the card's note just before the hand-off
             if isinstance(item, Say):
-                fields = render(item.reply, drop=drop, lang=self._language)
-                chat.choices = choices(item.reply, drop) or None
-                await self._send(session, chat, event, fields, item.ticket_id)
-            elif isinstance(item, TicketOpened):
-                await self._note(session, chat, event, item.card)
+                chat.choices = calls.choices(item)
             elif isinstance(item, HandToQueue):
-                await repo.add_call(
-                    session,
-                    dialog_id=chat.dialog_id,
-                    kind="hand_off",
-                    method=HAND_OFF,
-                    params={"CHAT_ID": chat.chat_id},
-                    now=now,
-                    ticket_id=item.ticket_id,
-                )
                 chat.handed_session, chat.ticket_id = event.session_id, item.ticket_id
                 ref = f"bitrix24:chat{chat.chat_id}:session{event.session_id or '?'}"
                 await repo.set_ticket_ref(session, item.ticket_id, ref)
@@ -276,39 +264,18 @@ class EventProcessor:
                     event.session_id,
                     item.ticket_id,
                 )
-
-    async def _note(
-        self, session: AsyncSession, chat: BitrixChat, event: ChatEvent, card: CaseCard
-    ) -> None:
-        """The case card for the line's operators, posted just before the hand-off.
-
-        ``system`` + ``skipConnector`` (``imbot.v2.Chat.Message.send`` fields, b24restdocs
-        ``chat-bots-v2/imbot.v2/messages/chat-message-send.md``): a system line in the chat that
-        the connector never forwards to the customer — what Bitrix24's own modules post for the
-        manager (``salescenter``'s ``ImOpenLinesManager::sendDealNotify``: ``SYSTEM=Y``,
-        ``SKIP_CONNECTOR=Y``). "Y" rather than JSON booleans: revisions before 33 read only "Y".
-        """
-        fields = render(case_reply(card, self._language))
-        await self._send(
-            session, chat, event, {**fields, "system": "Y", "skipConnector": "Y"}, card.ticket_id
-        )
+        await store(session, drafts, now)
 
     async def _send(
-        self,
-        session: AsyncSession,
-        chat: BitrixChat,
-        event: ChatEvent,
-        fields: dict[str, object],
-        ticket_id: int | None = None,
+        self, session: AsyncSession, chat: BitrixChat, event: ChatEvent, fields: dict[str, object]
     ) -> None:
-        await queue_message(
-            session,
-            dialog_id=chat.dialog_id,
-            bot_id=event.bot_id or chat.bot_id,
-            fields=fields,
-            now=self._clock.now(),
-            ticket_id=ticket_id,
-        )
+        await store(session, [self._calls(chat, event).message(fields)], self._clock.now())
+
+    def _calls(
+        self, chat: BitrixChat, event: ChatEvent, drop: frozenset[str] = frozenset()
+    ) -> BitrixCalls:
+        bot_id = event.bot_id or chat.bot_id
+        return BitrixCalls(chat.dialog_id, chat.chat_id, bot_id, self._language, drop)
 
     async def _chat(self, session: AsyncSession, event: ChatEvent) -> BitrixChat:
         return await repo.chat(

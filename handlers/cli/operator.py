@@ -95,6 +95,7 @@ class ChannelOutbox:
 
     def __init__(self, settings: Settings, clock: Clock) -> None:
         self._clock = clock
+        self._language = settings.conversation.language
         self._telegram = OutboxRows(
             clock,
             None,  # a topic's card is rendered by `helpbot serve` when its edit is sent
@@ -106,7 +107,8 @@ class ChannelOutbox:
 
     async def __call__(self, session: AsyncSession, out: list[Event]) -> None:
         self.queued["telegram"] += len(await self._telegram.write(session, out))
-        self.queued["bitrix24"] += len(await bitrix_replies.write(session, out, self._clock.now()))
+        rows = await bitrix_replies.write(session, out, self._clock.now(), self._language)
+        self.queued["bitrix24"] += len(rows)
 
     def report(self) -> None:
         """Print (and forget) what was queued since the last report."""

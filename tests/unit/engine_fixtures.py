@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from functools import cache
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.cases import CaseCard, CaseLine
 from bot.clock import Clock
 from bot.engine import ConversationEngine, EngineSettings, Event, Incoming, Say
 from bot.queue import OperatorQueue
@@ -104,3 +105,27 @@ def text_of(out: list[Event]) -> str:
 def buttons(out: list[Event]) -> dict[str, str]:
     """Label → payload of the buttons sent to the person."""
     return {b.label: b.payload for o in to_person(out) for b in o.reply.buttons}
+
+
+def case_card(
+    ticket_id: int, channel: str, subject: str, lines: tuple[CaseLine, ...] = ()
+) -> CaseCard:
+    """A waiting ticket's case card, built by hand for rendering tests (no database)."""
+    now = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
+    return CaseCard(
+        ticket_id=ticket_id,
+        status="waiting",
+        subject=subject,
+        reason="requested",
+        person="Анна",
+        channel=channel,
+        language="ru",
+        operator=None,
+        created_at=now,
+        taken_at=None,
+        now=now,
+        zone="UTC",
+        lines=lines,
+        offered=(),
+        earlier=(),
+    )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from engine_fixtures import case_card
+
 from bot.cases import CaseCard, CaseLine
 from bot.engine import (
     HandToQueue,
@@ -22,24 +24,9 @@ NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 WHERE = {"channel": "telegram", "conversation_id": "42"}
 
 
-def _card(ticket: int = 7, status: str = "waiting", lines: int = 3) -> CaseCard:
-    return CaseCard(
-        ticket_id=ticket,
-        status=status,
-        subject="Не могу войти",
-        reason="requested",
-        person="Анна",
-        channel="telegram",
-        language="ru",
-        operator=None,
-        created_at=NOW,
-        taken_at=None,
-        now=NOW,
-        zone="UTC",
-        lines=tuple(CaseLine(NOW, "person", f"строка {n}") for n in range(lines)),
-        offered=(),
-        earlier=(),
-    )
+def _card(lines: int = 3) -> CaseCard:
+    said = tuple(CaseLine(NOW, "person", f"строка {n}") for n in range(lines))
+    return case_card(7, "telegram", "Не могу войти", said)
 
 
 def _calls(group: int | None = GROUP) -> TelegramCalls:
