@@ -21,7 +21,7 @@ from bot.app import load_knowledge, open_queue
 from bot.cases import case_reply
 from bot.clock import Clock, SystemClock
 from bot.durations import human_duration
-from bot.engine import Event, Relayed, Say, TicketEvent
+from bot.engine import Event
 from bot.errors import TicketError
 from bot.queue import OperatorQueue
 from bot.replies import render_plain
@@ -33,6 +33,7 @@ from handlers.bitrix24 import replies as bitrix_replies
 from handlers.cli import figures
 from handlers.cli._runner import run, settings_or_exit
 from handlers.cli.operator_shell import shell
+from handlers.cli.terminal import TerminalChannel
 from handlers.telegram.delivery import OutboxRows
 
 SHELL_HELP = """commands (add --force to take over a ticket someone else holds, as a supervisor):
@@ -175,7 +176,7 @@ async def _dispatch(queue: OperatorQueue, outbox: ChannelOutbox, me: str, words:
         figures.emit(figures.queue_rows(await queue.figures()), fmt, queue.language)
         return 0
     if name == "reflag":
-        _print_out(await queue.reflag_overdue(then=outbox))
+        await TerminalChannel().show(await queue.reflag_overdue(then=outbox))
         return 0
     if name == "help" or not rest or not rest[0].isdigit():
         print(SHELL_HELP)
@@ -209,7 +210,7 @@ async def _dispatch(queue: OperatorQueue, outbox: ChannelOutbox, me: str, words:
     if name not in actions:
         print(SHELL_HELP)
         return 1
-    _print_out(await actions[name]())
+    await TerminalChannel().show(await actions[name]())
     return 0
 
 
@@ -228,14 +229,3 @@ async def ticket_line(queue: OperatorQueue, ticket_id: int) -> str:
         f"{mark}#{card.ticket_id} [{card.status}{holder}]{wait} {local:%Y-%m-%d %H:%M} "
         f"{card.person} ({card.channel}): {card.subject[:80]}"
     )
-
-
-def _print_out(out: list[Event]) -> None:
-    for event in out:
-        if isinstance(event, Say):
-            text = render_plain(event.reply)
-            print(f"to person ticket #{event.ticket_id}: {text}".rstrip(": "))
-        elif isinstance(event, TicketEvent):
-            text = event.text if isinstance(event, Relayed) else event.notice
-            kind = type(event).__name__
-            print(f"to operators [{kind}] ticket #{event.ticket_id}: {text}".rstrip(": "))
