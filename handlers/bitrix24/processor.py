@@ -18,8 +18,6 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.bitrix.errors import Bitrix24Error
-from bot.bitrix.settings import BitrixSettings
 from bot.channel import Draft
 from bot.clock import Clock
 from bot.engine import ConversationEngine, Event, HandToQueue, Incoming, Say
@@ -27,6 +25,7 @@ from bot.errors import TicketError
 from bot.payloads import Press, decode
 from bot.queue import OperatorQueue
 from bot.replies import Reply
+from bot.settings_bitrix import BitrixSettings
 from bot.storage import bitrix as repo
 from bot.storage.delivery import default_replica
 from bot.storage.models import BitrixChat, InboxUpdate
@@ -35,6 +34,7 @@ from handlers.bitrix24.events import ChatEvent
 from handlers.bitrix24.ownership import judge
 from handlers.bitrix24.render import render
 from handlers.bitrix24.replies import BitrixCalls, store
+from handlers.bitrix24.rest.errors import Bitrix24Error
 
 log = logging.getLogger(__name__)
 
@@ -118,11 +118,11 @@ class EventProcessor:
                 session, self._clock.now() - timedelta(minutes=minutes)
             )
         held: dict[int, bool] = {}
-        for chat in due:
+        for asked in due:
             try:
-                held[chat.chat_id] = await self._holds(chat)
+                held[asked.chat_id] = await self._holds(asked)
             except Bitrix24Error as exc:  # not known now: asked again on a later pass
-                log.warning("bitrix chat owner unknown chat=%s code=%s", chat.chat_id, exc.code)
+                log.warning("bitrix chat owner unknown chat=%s code=%s", asked.chat_id, exc.code)
         now, queued = self._clock.now(), 0
         async with self._sessions.begin() as session:
             for seen in due:

@@ -44,8 +44,8 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from yarl import URL
 
-from bot.bitrix.settings import BitrixSettings
 from bot.settings import DeliverySettings, Settings
+from bot.settings_bitrix import BitrixSettings
 from bot.storage.db import create_engine
 from bot.storage.models import DeliveryStatus, InboxUpdate, Lease, OutboxMessage
 from handlers.bitrix24.poller import LEASE
