@@ -40,7 +40,7 @@ from bot.operator_stats import OperatorFigures, per_operator
 from bot.payloads import Payload, Press
 from bot.replies import Button, Reply, answer_reply, render_plain
 from bot.storage import audit, repo, tickets
-from bot.storage.models import Author, Contact, Conversation, Message, State, Ticket, TicketStatus
+from bot.storage.models import Author, Contact, Conversation, Message, Ticket, TicketStatus
 from bot.texts import phrase
 from knowledge.base import KnowledgeBase
 from knowledge.holder import KnowledgeHolder, holding
@@ -194,7 +194,6 @@ class OperatorQueue:
                 action, holder, ticket.operator = "force_take", ticket.operator, operator
             ticket = await _existing(session, ticket_id)
             await audit.record(session, ticket_id, operator, action, now, holder)
-            conversation.state = State.OPERATOR
             notice = self._notice("op_ticket_taken", ticket)
             out: list[Event] = [
                 await self._tell(session, conversation, ticket, "ticket_taken", operator=operator),
@@ -259,7 +258,6 @@ class OperatorQueue:
             first = ticket.first_reply_at is None
             if first:
                 ticket.first_reply_at = now
-            conversation.state = State.OPERATOR
             message = await repo.add_message(
                 session,
                 Message(
@@ -325,7 +323,6 @@ class OperatorQueue:
             )
             ticket.status, ticket.operator = TicketStatus.TAKEN, to_operator
             ticket.taken_at = ticket.taken_at or now
-            conversation.state = State.OPERATOR
             notice = self._notice("op_ticket_transferred", ticket)
             out: list[Event] = [
                 await self._tell(
@@ -359,7 +356,6 @@ class OperatorQueue:
             ticket.status, ticket.closed_at = TicketStatus.CLOSED, now
             ticket.operator = ticket.operator or operator
             ticket.note = (note or "").strip()[: self._max_text] or None
-            conversation.state = State.CLOSED
             stars = tuple(
                 Button(str(n), Payload(Press.RATE, ticket.id, n).encode()) for n in range(1, 6)
             )

@@ -16,6 +16,7 @@ from bot.engine.events import (
     TicketTransferred,
 )
 from bot.engine.hours import WorkingHours
+from bot.engine.state import conversation_state, state_of
 from bot.storage.models import State
 
 __all__ = [
@@ -36,4 +37,6 @@ __all__ = [
     "TicketTaken",
     "TicketTransferred",
     "WorkingHours",
+    "conversation_state",
+    "state_of",
 ]

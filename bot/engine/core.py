@@ -1,6 +1,7 @@
 """The conversation engine: one channel-neutral state machine from a person's event to replies.
 
-States of a conversation (``bot.storage.models.State``) and every transition:
+States of a conversation (``bot.storage.models.State``), derived from its tickets and never
+stored (:mod:`bot.engine.state`: the open ticket's status is the state), and every transition:
 
 * ``bot`` → ``bot``: a question is answered, clarified, or the bot offers an operator; a button
   press on an answer («Помогло», «Не помогло» → next-best entries once, a clarify choice).
@@ -43,7 +44,7 @@ from bot.errors import EngineError
 from bot.metrics import Metrics
 from bot.replies import choose_language
 from bot.settings import ConversationSettings, HoursSettings
-from bot.storage import repo
+from bot.storage import repo, tickets
 from bot.storage.models import Author, Message
 from knowledge.base import KnowledgeBase
 from knowledge.holder import KnowledgeHolder, holding
@@ -149,16 +150,16 @@ class ConversationEngine:
             contact=contact,
             conversation=conversation,
             inbound=inbound,
+            ticket=await tickets.open_ticket(session, conversation.id),
             metrics=self._metrics,
             public_url=self._public_url,
             zone=self._zone,
         )
         events = await Turn(context).run()
         log.info(
-            "event handled channel=%s conversation=%s state=%s events=%d",
+            "event handled channel=%s conversation=%s events=%d",
             incoming.channel,
             conversation.id,
-            conversation.state,
             len(events),
         )
         return events

@@ -42,7 +42,6 @@ from bot.storage.models import (
     Conversation,
     Feedback,
     Message,
-    State,
     Ticket,
     TicketStatus,
 )
@@ -69,6 +68,7 @@ class TurnContext:
     contact: Contact
     conversation: Conversation
     inbound: Message
+    ticket: Ticket | None  # the conversation's open ticket: its status is the state
     metrics: Metrics
     public_url: str = ""  # KB_PUBLIC_URL, for the links of answers
     zone: str = "UTC"  # HOURS_TIMEZONE: where operators read the case card's times
@@ -89,7 +89,7 @@ class Turn:
             self.lang = choose_language(self.c.incoming.language_code, None, self.lang)
         if self.c.incoming.payload:
             await self._press(self.c.incoming.payload)
-        elif self.c.incoming.entry_id and self.conv.state not in (State.WAITING, State.OPERATOR):
+        elif self.c.incoming.entry_id and self.c.ticket is None:
             await self._open(self.c.incoming.entry_id)
         else:
             await self._text(self.c.inbound.text)
@@ -99,15 +99,13 @@ class Turn:
     # Text.
 
     async def _text(self, text: str) -> None:
-        if self.conv.state in (State.WAITING, State.OPERATOR):
-            ticket = await tickets.open_ticket(self.session, self.conv.id)
-            if ticket is not None:
-                if text.casefold().strip(" .!") in CANCEL_WORDS:
-                    await self._cancel(ticket)
-                else:
-                    await self._relay(ticket)
-                return
-        self.conv.state = State.BOT  # also when the ticket ended under us (closed by an operator)
+        ticket = self.c.ticket
+        if ticket is not None:
+            if text.casefold().strip(" .!") in CANCEL_WORDS:
+                await self._cancel(ticket)
+            else:
+                await self._relay(ticket)
+            return
         if not text:
             await self._say(Reply((phrase("empty", self.lang),)), decision=None)
             return
@@ -140,7 +138,6 @@ class Turn:
         if self.c.kb.get(entry_id) is None:
             await self._stale("link to an unknown entry")
             return
-        self.conv.state = State.BOT
         answer = self.c.kb.answer_for(entry_id)
         await self._say(
             lambda mid: answer_reply(answer, self.lang, mid, public_url=self.c.public_url),
@@ -172,20 +169,14 @@ class Turn:
         elif payload.press is Press.RATE:
             await self._rate(payload)
         elif payload.press is Press.CANCEL:
-            ticket = await tickets.open_ticket(self.session, self.conv.id)
+            ticket = self.c.ticket
             if ticket is None or ticket.id != payload.ref:
                 await self._stale("cancel of a ticket that is not open")
             else:
                 await self._cancel(ticket)
-        elif self.conv.state in (State.WAITING, State.OPERATOR):
-            ticket = await tickets.open_ticket(self.session, self.conv.id)
-            if ticket is None:
-                self.conv.state = State.BOT
-                await self._on_message_press(payload)
-            else:
-                await self._busy(ticket)
+        elif self.c.ticket is not None:
+            await self._busy(self.c.ticket)
         else:
-            self.conv.state = State.BOT
             await self._on_message_press(payload)
 
     async def _on_message_press(self, payload: Payload) -> None:
@@ -283,9 +274,7 @@ class Turn:
     # Tickets.
 
     async def _escalate(self, reason: str, question: Message) -> None:
-        ticket = await tickets.open_ticket(self.session, self.conv.id) or await self._recent_same(
-            question.text
-        )
+        ticket = self.c.ticket or await self._recent_same(question.text)
         created = ticket is None
         if ticket is None:
             ticket = await tickets.create_ticket(
@@ -299,7 +288,6 @@ class Turn:
             ticket.taken_at = ticket.closed_at = ticket.flagged_at = None
             ticket.first_reply_at = ticket.rating = ticket.note = None
         await repo.tag_ticket_messages(self.session, self.conv.id, question.id, ticket.id)
-        self.conv.state = State.WAITING if ticket.status == TicketStatus.WAITING else State.OPERATOR
         position = await tickets.queue_position(self.session, ticket)
         key = "ticket_created" if created else "ticket_exists"
         blocks = [phrase(key, self.lang, ticket=ticket.id, position=position)]
@@ -373,7 +361,6 @@ class Turn:
     async def _cancel(self, ticket: Ticket) -> None:
         ticket.status, ticket.closed_at = TicketStatus.CANCELLED, self.c.now
         self.c.inbound.ticket_id = ticket.id
-        self.conv.state = State.BOT
         cancelled = Reply((phrase("ticket_cancelled", self.lang, ticket=ticket.id),))
         await self._say(cancelled, ticket_id=ticket.id)
         notice = phrase("op_ticket_cancelled", self.c.settings.language, ticket=ticket.id)

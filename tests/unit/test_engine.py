@@ -17,6 +17,7 @@ from bot.engine import (
     State,
     TicketClosed,
     TicketOpened,
+    conversation_state,
 )
 from bot.errors import EngineError
 from bot.payloads import MAX_PAYLOAD_BYTES
@@ -50,7 +51,7 @@ async def state(sessions: async_sessionmaker[AsyncSession], person: str = "42") 
             select(Conversation).where(Conversation.external_id == f"chat-{person}")
         )
         assert conv is not None
-        return conv.state
+        return await conversation_state(session, conv.id)
 
 
 async def test_question_is_answered_with_feedback_buttons(bot: Rig) -> None:

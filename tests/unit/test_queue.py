@@ -8,7 +8,7 @@ import pytest
 from engine_fixtures import DEAL, NONSENSE, Rig, rig, text_of
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.engine import Event, Say, State, TicketFlagged, TicketTransferred
+from bot.engine import Event, Say, State, TicketFlagged, TicketTransferred, conversation_state
 from bot.errors import (
     TicketClosedError,
     TicketError,
@@ -165,7 +165,8 @@ async def test_take_moves_the_conversation_to_the_operator(bot: Rig) -> None:
         from bot.storage.repo import find_conversation
 
         conv = await find_conversation(session, "test", "chat-42")
-    assert conv is not None and conv.state == State.OPERATOR
+        assert conv is not None
+        assert await conversation_state(session, conv.id) == State.OPERATOR
 
 
 async def test_the_then_hook_runs_in_the_actions_transaction(bot: Rig) -> None:
