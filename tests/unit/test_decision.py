@@ -321,6 +321,36 @@ def test_request_for_a_human_is_operator(kb: KnowledgeBase, text: str, lang: str
         "операторы хотят общаться с клиентами через Telegram",
         "хочу поговорить о тарифах: чем отличается Профессиональный от Базового?",
         "с менеджером по продажам не могу договориться о скидке, какие есть акции?",
+        # Stories that mention colleagues, managers, support or a call.
+        "Я уже писал в поддержку Битрикс24, мне ответили, что надо проверить права. Где"
+        " посмотреть, какие права у менеджера на сделки?",
+        "Наш менеджер позвонил клиенту из карточки, но звонок не записался. Почему так бывает?",
+        "Сотрудник ушёл в отпуск, а его задачи висят. Можно ли их передать коллеге?",
+        "Клиенты пишут в чат на сайте, но операторы отвечают с задержкой, можно ли настроить"
+        " автоответ?",
+        "Руководитель хочет видеть, с кем из клиентов общались менеджеры за неделю. Есть такой"
+        " отчёт?",
+        "Мы с коллегой не можем одновременно редактировать документ на диске, что не так?",
+        "Поговорил с вашим партнёром, он сказал, что нужен тариф Профессиональный. Чем он"
+        " отличается?",
+        "Подскажите, пожалуйста, где в CRM найти историю звонков менеджеров",
+        "У специалиста отдела продаж пропала кнопка создания сделки",
+        "Хочу, чтобы при новой заявке с сайта ответственный менеджер получал уведомление",
+        "Новый сотрудник не может войти, пишет неверный пароль. Что делать?",
+        "Нужно, чтобы человек из бухгалтерии видел только счета",
+        "Менеджеры жалуются, что не видят телефонию в мобильном приложении",
+        "Можно ли сделать так, чтобы с клиентом из Telegram общался только закреплённый оператор?",
+        "My colleague can't see the shared calendar, how do I share it with him?",
+        "Our sales manager called a client and the call wasn't saved in the CRM, why?",
+        "I talked to your sales team last week about the Professional plan; what does it include?",
+        "We want support agents to answer WhatsApp messages from the CRM, is that possible?",
+        "When a customer writes in the chat widget, who gets the message?",
+        "How can I see which employee talked to a client last?",
+        "Un coleg nu poate vedea calendarul comun, cum îl partajez?",
+        "Managerul nostru a sunat un client dar apelul nu s-a salvat în CRM",
+        "Vreau ca managerul responsabil să primească notificare la o cerere nouă",
+        "Cum pot vedea ce angajat a vorbit ultima dată cu clientul?",
+        "Am vorbit cu un partener Bitrix24 și mi-a recomandat planul Professional. Ce include?",
     ],
 )
 def test_a_question_about_operators_or_staff_is_not_a_request_for_one(
