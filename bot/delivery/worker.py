@@ -31,6 +31,7 @@ from bot.delivery.outcome import Call, Done, NotReady, Outcome, Retry, Scope, Un
 from bot.delivery.policy import Policy, Settlement, settle
 from bot.metrics import Metrics
 from bot.storage import delivery
+from bot.storage.db import reading
 from bot.storage.models import DeliveryStatus, OutboxMessage
 
 log = logging.getLogger(__name__)
@@ -120,6 +121,10 @@ class OutboxWorker:
     async def _wave(self) -> float:
         """Send the due head of every chat (0.0: some were sent, look again at once)."""
         now = self._clock.now()
+        async with reading(self._sessions) as session:  # no write lock while there is no work
+            due = await delivery.outbox_due(session, self._name, self._replica, now)
+        if due is None or due > now:
+            return IDLE if due is None else min(max((due - now).total_seconds(), 0.001), IDLE)
         async with self._sessions.begin() as session:
             rows = await delivery.claim_outbox(
                 session, self._name, self._replica, now, BATCH, hold_for=self._claim_seconds

@@ -79,8 +79,11 @@ async def on_text(
     engine: ConversationEngine,
     deliverer: Deliverer,
 ) -> None:
-    """Questions, /operator (the engine reads it as a request for a human) and everything else."""
-    await deliverer.mark_person(message.chat.id, blocked=False)
+    """Questions, /operator (the engine reads it as a request for a human) and everything else.
+
+    No "blocked?" bookkeeping here: a block is learnt from a refused send (or the
+    ``my_chat_member`` update), an unblock from ``my_chat_member`` — Telegram sends one when
+    the person restarts the bot."""
     incoming = _incoming(message, event_update, text=message.text or "")
     await _converse(bot, engine, deliverer, incoming, event_update)
 
@@ -153,7 +156,7 @@ async def _converse(
     transaction, with the update marked processed, so a crash can neither lose nor repeat them."""
     with suppress(TelegramAPIError):  # only a hint: never worth failing the update over
         await bot.send_chat_action(chat_id=int(incoming.conversation_id), action="typing")
-    await engine.handle(incoming, then=deliverer.then(update.update_id, copy))
+    await engine.handle(incoming, then=deliverer.then(copy))
     deliverer.wake()
 
 

@@ -8,7 +8,7 @@ from conftest import FakeClock
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.storage import delivery
+from bot.delivery.inbox import settle
 from bot.storage.models import DeliveryStatus, InboxUpdate
 from handlers.telegram.inbox import Inbox
 
@@ -24,7 +24,7 @@ async def test_an_update_that_fails_after_it_was_settled_is_not_run_again(
     async def process(raw: dict[str, Any]) -> None:
         runs.append(raw)
         async with sessions.begin() as session:
-            await delivery.settle_update(session, "telegram", str(raw["update_id"]), clock.now())
+            await settle(session, clock.now())
         raise RuntimeError("Bad Request: query is too old")
 
     inbox = Inbox(sessions, clock, process)
