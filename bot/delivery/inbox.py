@@ -99,6 +99,8 @@ class InboxWorker:
         self.ready = ready or asyncio.Event()
         self._retry_at: dict[int, datetime] = {}
         self._handled = 0
+        self._arriving: list[tuple[Sequence[Arrival], asyncio.Future[int]]] = []
+        self._storing = False
         self._stopping = False
         self._idle = asyncio.Event()
         self._idle.set()
@@ -107,22 +109,54 @@ class InboxWorker:
         self.ready.set()
 
     async def keep(self, arrivals: Sequence[Arrival]) -> int:
-        """Store events in one transaction; how many were new (a repeat is dropped). Then wake
-        the worker."""
-        new = 0
+        """Store events durably; how many were new (a repeat is dropped). Then wake the worker.
+
+        Group commit: events handed over while a store is committing (concurrent webhook
+        calls) are stored together in the next transaction, one commit for all of them, and
+        each caller returns once its own events are on disk.
+        """
+        done: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._arriving.append((arrivals, done))
+        if not self._storing:
+            self._storing = True
+            try:
+                while self._arriving:
+                    batch, self._arriving = self._arriving, []
+                    await self._store(batch)
+            finally:
+                self._storing = False
+                for _, waiting in self._arriving:  # the leader was cancelled: they fail
+                    waiting.cancel()
+                self._arriving = []
+        return await done
+
+    async def _store(self, batch: list[tuple[Sequence[Arrival], asyncio.Future[int]]]) -> None:
         now = self._clock.now()
-        async with self._sessions.begin() as session:
-            for event in arrivals:
-                stored = await delivery.store_update(
-                    session, self.channel, event.key, event.payload, now, event.chat
-                )
-                if stored:
-                    new += 1
-                else:
-                    log.info("duplicate event dropped channel=%s key=%s", self.channel, event.key)
-        if new:
+        counts: list[int] = []
+        try:
+            async with self._sessions.begin() as session:
+                for arrivals, _ in batch:
+                    counts.append(0)
+                    for event in arrivals:
+                        if await delivery.store_update(
+                            session, self.channel, event.key, event.payload, now, event.chat
+                        ):
+                            counts[-1] += 1
+                        else:
+                            log.info("duplicate event dropped channel=%s key=%s",
+                                     self.channel, event.key)  # fmt: skip
+        except Exception as exc:  # nothing stored: every caller of the batch hears why
+            for _, waiting in batch:
+                waiting.set_exception(exc)
+            return
+        except BaseException:  # cancelled mid-commit: the callers cannot know, they fail
+            for _, waiting in batch:
+                waiting.cancel()
+            raise
+        for (_, waiting), new in zip(batch, counts, strict=True):
+            waiting.set_result(new)
+        if any(counts):
             self.wake()
-        return new
 
     async def run(self) -> None:
         """Process stored events until :meth:`stop` (or cancellation)."""
