@@ -100,7 +100,7 @@ class InboxWorker:
         self._retry_at: dict[int, datetime] = {}
         self._handled = 0
         self._arriving: list[tuple[Sequence[Arrival], asyncio.Future[int]]] = []
-        self._storing = False
+        self._storing = asyncio.Lock()
         self._stopping = False
         self._idle = asyncio.Event()
         self._idle.set()
@@ -113,21 +113,15 @@ class InboxWorker:
 
         Group commit: events handed over while a store is committing (concurrent webhook
         calls) are stored together in the next transaction, one commit for all of them, and
-        each caller returns once its own events are on disk.
+        each caller returns once its own events are on disk (not after the ones that queued
+        behind its own commit).
         """
         done: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         self._arriving.append((arrivals, done))
-        if not self._storing:
-            self._storing = True
-            try:
-                while self._arriving:
-                    batch, self._arriving = self._arriving, []
-                    await self._store(batch)
-            finally:
-                self._storing = False
-                for _, waiting in self._arriving:  # the leader was cancelled: they fail
-                    waiting.cancel()
-                self._arriving = []
+        async with self._storing:  # FIFO: whoever gets it stores all that queued until then
+            if not done.done():
+                batch, self._arriving = self._arriving, []
+                await self._store(batch)
         return await done
 
     async def _store(self, batch: list[tuple[Sequence[Arrival], asyncio.Future[int]]]) -> None:
@@ -147,14 +141,16 @@ class InboxWorker:
                                      self.channel, event.key)  # fmt: skip
         except Exception as exc:  # nothing stored: every caller of the batch hears why
             for _, waiting in batch:
-                waiting.set_exception(exc)
+                if not waiting.done():
+                    waiting.set_exception(exc)
             return
         except BaseException:  # cancelled mid-commit: the callers cannot know, they fail
             for _, waiting in batch:
                 waiting.cancel()
             raise
         for (_, waiting), new in zip(batch, counts, strict=True):
-            waiting.set_result(new)
+            if not waiting.done():  # a caller that gave up waiting (cancelled) hears nothing
+                waiting.set_result(new)
         if any(counts):
             self.wake()
 
