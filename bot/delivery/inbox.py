@@ -72,6 +72,7 @@ async def settle(session: AsyncSession, now: datetime, *, note: str | None = Non
         update(InboxUpdate)
         .where(InboxUpdate.id == current.row_id)
         .values(status=DeliveryStatus.DONE, processed_at=now, error=note)
+        .execution_options(synchronize_session=False)  # no loaded row to bring up to date
     )
     current.settled = True  # if the commit fails, the handler raises and the row is retried
 
@@ -261,5 +262,6 @@ class InboxWorker:
                 update(InboxUpdate)
                 .where(InboxUpdate.id == row_id, InboxUpdate.status != DeliveryStatus.DONE)
                 .values(**values)
+                .execution_options(synchronize_session=False)
             )
         return bool(getattr(result, "rowcount", 1))

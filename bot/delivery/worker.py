@@ -231,13 +231,14 @@ class OutboxWorker:
     ) -> list[int]:
         """Store the outcomes; the tickets whose person was just found unreachable."""
         unreachable: list[int] = []
+        values = [
+            {"id": item.row.id, **_values(item.result, now, item.row)}
+            for item in settled
+            if item.result is not None
+        ]
+        if values:  # by primary key: one executemany per set of columns
+            await session.execute(update(OutboxMessage), values)
         for item in settled:
-            assert item.result is not None
-            await session.execute(
-                update(OutboxMessage)
-                .where(OutboxMessage.id == item.row.id)
-                .values(**_values(item.result, now, item.row))
-            )
             if isinstance(item.outcome, Unreachable):
                 ticket = await self._unreachable(session, item.row, item.outcome)
                 if ticket is not None:
