@@ -5,8 +5,9 @@
 
 The fake Bot API (tests/fakes/) runs in this process on 127.0.0.1 and POSTs updates to the
 webhook of real `helpbot serve` subprocesses: one replica on SQLite (a temp file), one on
-PostgreSQL, then two on one PostgreSQL database behind a loopback round-robin balancer (a
-throwaway database on TEST_DATABASE_URL's server, dropped at the end). In the same run, against a
+PostgreSQL, then two on one PostgreSQL database behind a loopback round-robin balancer
+(bench/balancer.py, a process of its own; a throwaway database on TEST_DATABASE_URL's server,
+dropped at the end). In the same run, against a
 fresh fake of the same kind, bench/minimal_bot.py (one aiogram webhook handler: the update and
 its reply stored in one transaction, then sent) gives the floor of this stack, and the ratio
 helpbot/minimal is printed. With --latency every Bot API call of both bots takes that much longer
@@ -26,7 +27,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import itertools
 import os
 import secrets
 import signal
@@ -41,7 +41,6 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from aiohttp import web
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -62,6 +61,7 @@ QUESTIONS = (
 FAST = "10000"
 COUNTED = ROOT / "bench" / "counted.py"
 MINIMAL = ROOT / "bench" / "minimal_bot.py"
+BALANCER = ROOT / "bench" / "balancer.py"
 IDLE_WINDOW = 3.0  # seconds of an idle bot before each load: its commits and CPU at rest
 
 
@@ -210,15 +210,20 @@ async def run_once(
     ):
         started = _record_deliveries(fake)
         people = [fake.add_user(f"P{n}") for n in range(args.chats)]
-        warm = fake.add_user("Warm-up")
+        warm = [fake.add_user(f"Warm-up {n}") for n in range(replicas)]
         ports = [_free_port() for _ in range(replicas)]
-        proxy = await _round_robin(http, ports) if replicas > 1 else None
-        hook = f"http://127.0.0.1:{proxy[1] if proxy else ports[0]}/telegram/webhook"
+        front = _free_port() if replicas > 1 else ports[0]
+        hook = f"http://127.0.0.1:{front}/telegram/webhook"
         with tempfile.TemporaryDirectory() as tmp:
             workdir = Path(tmp)
             procs = []
+            balancer = None
             deadline = time.monotonic() + args.time_limit
             try:
+                if replicas > 1:  # a process of its own, as a real balancer is
+                    balancer = _balance(front, ports, workdir)
+                    if not await _healthy(http, front, deadline, balancer):
+                        raise SystemExit(f"{label}: the balancer never started")
                 for port in ports:  # one after the other: the first one migrates the database
                     if kind == "helpbot":
                         env = _env(fake, port, db, workdir) | {"TELEGRAM_WEBHOOK_URL": hook}
@@ -236,9 +241,13 @@ async def run_once(
                 def replies() -> int:
                     return len(fake.calls("sendMessage", ok=True))
 
-                fake.user_sends(warm, QUESTIONS[0])  # lazy loads (knowledge base) out of the count
-                if not await _until(lambda: replies() >= 1, deadline):
-                    raise SystemExit(f"{label}: no reply to the warm-up message")
+                # Lazy loads (the knowledge base) out of the count: one message for each replica
+                # (the balancer takes turns), each one answered before the load.
+                for person in warm:
+                    answered = replies()
+                    fake.user_sends(person, QUESTIONS[0])
+                    if not await _until(lambda n=answered: replies() > n, deadline):
+                        raise SystemExit(f"{label}: no reply to a warm-up message")
 
                 async def load() -> None:
                     start = time.monotonic()
@@ -248,7 +257,7 @@ async def run_once(
                             await asyncio.sleep(max(start + (n + 1) / rate - time.monotonic(), 0))
 
                 m = await _measure(
-                    workdir, procs, load, lambda: replies() > args.messages, deadline
+                    workdir, procs, load, lambda: replies() >= args.messages + replicas, deadline
                 )
                 t0 = m["t0"]
                 t1 = max((c.time for c in fake.calls("sendMessage", ok=True)), default=t0)
@@ -256,13 +265,14 @@ async def run_once(
                 for proc in procs:
                     proc.send_signal(signal.SIGKILL)
                     proc.wait(timeout=10)
-                if proxy:
-                    await proxy[0].cleanup()
+                if balancer is not None:
+                    balancer.send_signal(signal.SIGKILL)
+                    balancer.wait(timeout=10)
         latencies: list[float] = []
         for person in people:
             sent = [c.time for c in fake.calls("sendMessage", chat=person, ok=True)]
             latencies += [s - d for d, s in zip(started[person.id], sent, strict=False)]
-    done = replies() - 1  # less the warm-up's
+    done = replies() - replicas  # less the warm-ups
     if not m["finished"]:
         print(f"{label}: only {done} of {args.messages} replies within {args.time_limit} s")
     cuts = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else [0.0] * 99
@@ -371,26 +381,13 @@ async def _healthy(
     return False
 
 
-async def _round_robin(http: aiohttp.ClientSession, ports: list[int]) -> tuple[web.AppRunner, int]:
-    """A loopback balancer: each webhook POST goes to the next replica, as a proxy would."""
-    turn = itertools.cycle(ports)
-
-    async def forward(request: web.Request) -> web.Response:
-        url = f"http://127.0.0.1:{next(turn)}{request.path}"
-        headers = {k: v for k, v in request.headers.items() if k.lower() != "host"}
-        async with http.post(url, data=await request.read(), headers=headers) as response:
-            body = await response.read()
-            return web.Response(
-                status=response.status, body=body, content_type=response.content_type
-            )
-
-    app = web.Application()
-    app.router.add_post("/{tail:.*}", forward)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    port = _free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    return runner, port
+def _balance(port: int, replicas: list[int], workdir: Path) -> subprocess.Popen[bytes]:
+    """bench/balancer.py on ``port``: each webhook POST to the next replica."""
+    with (workdir / "balancer.log").open("wb") as log:
+        return subprocess.Popen(
+            [sys.executable, str(BALANCER), str(port), *map(str, replicas)],
+            stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
 
 
 async def _pg_admin(server: str, statement: str) -> None:
