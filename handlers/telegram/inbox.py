@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.clock import Clock
 from bot.delivery.inbox import Arrival, InboxWorker
 from bot.storage.models import InboxUpdate
-from handlers.telegram.delivery import CHANNEL
+from handlers.telegram.calls import CHANNEL
 
 Process = Callable[[dict[str, Any]], Awaitable[object]]
 
