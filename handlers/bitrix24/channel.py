@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
 from bot.delivery import Policy
+from bot.delivery.inbox import InboxWorker
 from bot.delivery.worker import OutboxWorker
 from bot.engine import ConversationEngine
 from bot.metrics import Metrics
@@ -87,9 +88,16 @@ class BitrixChannel:
             settings=settings,
             language=language,
             on_queued=self._outbox.set,
+            holds=partial(bot_holds, client),
+        )
+        self.inbox = InboxWorker(
+            repo.CHANNEL,
+            sessions,
+            clock,
+            self.processor.handle,
             replica=name,
             claim_seconds=claim,
-            holds=partial(bot_holds, client),
+            ready=self._inbox,
         )
         self.outbox = OutboxWorker(
             BitrixSender(client, clock),
@@ -167,10 +175,11 @@ class BitrixChannel:
 
     async def _process_loop(self) -> None:
         while not self._stopping.is_set():
-            if await self.processor.run_once(self._stopping):
+            self._inbox.clear()
+            if (delay := await self.inbox.drain()) <= 0:
                 continue
             await self.processor.finish_helped()
-            await self._nap(self._inbox, IDLE_WAKE)
+            await self._nap(self._inbox, min(delay, IDLE_WAKE))
 
     async def _send_loop(self) -> None:
         if not self._revision_logged:  # once per start; a failure only leaves it unknown
