@@ -21,6 +21,7 @@ from bot.settings import Settings
 from bot.storage import knowledge as knowledge_rows
 from bot.storage import migrate
 from bot.storage.db import create_engine, create_sessionmaker, database_url
+from bot.supervise import Workers
 from knowledge.base import KnowledgeBase
 from knowledge.holder import KnowledgeHolder, build, holding
 
@@ -39,6 +40,7 @@ class Services:
     engine: ConversationEngine
     queue: OperatorQueue
     metrics: Metrics
+    workers: Workers  # every long-running worker of the app, by name (read by /readyz)
 
     @property
     def kb(self) -> KnowledgeBase:
@@ -72,7 +74,7 @@ def create_services(
     engine_settings = EngineSettings(settings.conversation, settings.hours, settings.kb.public_url)
     engine = ConversationEngine(knowledge, sessions, clock, engine_settings, metrics)
     queue = create_queue(settings, sessions, clock, knowledge)
-    return Services(settings, knowledge, db, sessions, clock, engine, queue, metrics)
+    return Services(settings, knowledge, db, sessions, clock, engine, queue, metrics, Workers())
 
 
 def create_queue(

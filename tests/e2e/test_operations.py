@@ -19,6 +19,7 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import web
+from deadline import until
 from fakes.telegram_server import SECRET_HEADER, FakeTelegram, FakeUser
 
 from bot import health, logs
@@ -121,6 +122,29 @@ async def test_health_readiness_and_metrics(sqlite_db_url: str) -> None:
         _, text = await app.get("/metrics")
         assert "# TYPE helpbot_match_seconds histogram" in text
         assert app.fake.token not in text and QUESTION not in text
+
+
+async def test_a_killed_worker_is_not_ready_until_the_restart_policy_brings_it_back(
+    sqlite_db_url: str,
+) -> None:
+    async with running(sqlite_db_url) as app:
+        workers = app.services.workers
+        assert {"telegram inbox", "telegram outbox", "knowledge follow"} <= set(workers.names())
+        assert (await app.get("/readyz"))[0] == 200
+        first = workers.running("telegram inbox")
+        assert first is not None
+        first.cancel()  # the fault: the task dies as if killed
+
+        async def failed() -> dict[str, str]:
+            status, body = await app.get("/readyz")
+            return dict(json.loads(body)["failed"]) if status == 503 else {}
+
+        await until(failed, "/readyz says 503")
+        assert await failed() == {"telegram inbox": "cancelled"}
+        await until(lambda: workers.running("telegram inbox"), "the inbox restarted", 10)
+        assert workers.running("telegram inbox") is not first
+        assert (await app.get("/readyz"))[0] == 200
+        await _answered(app, app.fake.add_user("Ann"))  # the new inbox takes updates again
 
 
 async def test_readiness_names_what_failed(sqlite_db_url: str) -> None:
