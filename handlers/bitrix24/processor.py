@@ -119,11 +119,11 @@ class EventProcessor:
                 session, self._clock.now() - timedelta(minutes=minutes)
             )
         held: dict[int, bool] = {}
-        for chat in due:
+        for asked in due:
             try:
-                held[chat.chat_id] = await self._holds(chat)
+                held[asked.chat_id] = await self._holds(asked)
             except Bitrix24Error as exc:  # not known now: asked again on a later pass
-                log.warning("bitrix chat owner unknown chat=%s code=%s", chat.chat_id, exc.code)
+                log.warning("bitrix chat owner unknown chat=%s code=%s", asked.chat_id, exc.code)
         now, queued = self._clock.now(), 0
         async with self._sessions.begin() as session:
             for seen in due:
