@@ -101,8 +101,8 @@ async def _ready(port: int, proc: subprocess.Popen[bytes], deadline: float) -> b
 
 
 async def measure(args: argparse.Namespace) -> dict[str, float]:
-    from bot.bitrix.settings import BitrixSettings
     from bot.settings import Settings
+    from bot.settings_bitrix import BitrixSettings
     from handlers.cli.bitrix import register_bot
 
     async with FakeTelegram() as tg, FakeBitrix24() as b24:

@@ -28,16 +28,17 @@ from bot.app import Services
 from bot.deeplinks import EntryLinks
 from bot.delivery.worker import OutboxWorker
 from bot.errors import HelpbotError
-from bot.sendlimits import SharedSendLimits
 from bot.storage.delivery import default_replica
 from bot.storage.leases import LeaseKeeper
 from handlers.telegram import setup_routers
+from handlers.telegram.calls import CHANNEL
 from handlers.telegram.commands import setup_commands
-from handlers.telegram.delivery import CHANNEL, Deliverer
+from handlers.telegram.delivery import Deliverer
 from handlers.telegram.envelope import read_update
 from handlers.telegram.inbox import Inbox
 from handlers.telegram.outbox import TelegramSender
 from handlers.telegram.polling import LEASE, Poller
+from handlers.telegram.sendlimits import SharedSendLimits
 from handlers.telegram.topics import Topics
 from handlers.telegram.webhook import create_webhook_handler
 
@@ -55,7 +56,7 @@ class TelegramSetupError(HelpbotError):
 
 @dataclass
 class TelegramChannel:
-    """Everything the channel runs; :meth:`run` supervises its workers until cancelled."""
+    """Everything the channel runs; :meth:`start_workers` hands its workers to the app."""
 
     services: Services
     bot: Bot

@@ -26,8 +26,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from serving import loopback, serving
 
-from bot.bitrix.settings import BitrixSettings
 from bot.settings import DatabaseSettings, Settings, TelegramSettings, WebSettings
+from bot.settings_bitrix import BitrixSettings
 from handlers.bitrix24 import EVENTS_PATH, INSTALL_PATH
 from knowledge.base import KnowledgeBase
 from knowledge.model import Entry
