@@ -37,8 +37,11 @@ log = logging.getLogger(__name__)
 
 BATCH = 200  # rows claimed per wave
 WAVES = 50  # waves per pass before the loop yields to a fresh look (and to other tasks)
-IDLE = 1.0  # longest nap between passes: rows another process stored wake nobody, and a
-# clock a test scales or steps is looked at again this often
+IDLE = 1.0  # longest nap between passes while rows wait (a retry, a pause): a clock a test
+# scales or steps is looked at again this often
+EMPTY_IDLE = 5.0  # the nap when nothing at all is claimable (at most a claim's length): rows
+# this process stores wake the worker at once, so only another process's (a CLI, a replica that
+# died holding claims) wait this long; an idle server costs a look per worker this often
 
 
 class Channel(Protocol):
@@ -128,7 +131,7 @@ class OutboxWorker:
             if heads:
                 await self._mark_sending(session, heads, now)
         if not heads:
-            return min(wait, IDLE)
+            return wait if rows else min(EMPTY_IDLE, self._claim_seconds)
         sent = await asyncio.gather(*(self._send(row) for row in heads))
         await self._settle(sent)
         return 0.0

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
 from bot.delivery import Policy
-from bot.delivery.worker import OutboxWorker
+from bot.delivery.worker import EMPTY_IDLE, IDLE, OutboxWorker
 from bot.engine import ConversationEngine
 from bot.metrics import Metrics
 from bot.queue import OperatorQueue
@@ -41,7 +41,6 @@ from handlers.bitrix24.sender import BitrixSender
 
 log = logging.getLogger(__name__)
 
-IDLE_WAKE = 1.0  # seconds between looks at the inbox/outbox when nobody rang
 MAX_PAUSE = 60.0
 WORKERS = "bitrix24 "  # the prefix of its workers' names (``bitrix24 sender``)
 
@@ -164,7 +163,7 @@ class BitrixChannel:
             if await self.processor.run_once(self._stopping):
                 continue
             await self.processor.finish_helped()
-            await self._nap(self._inbox, IDLE_WAKE)
+            await self._nap(self._inbox, IDLE if self.processor.retrying else EMPTY_IDLE)
 
     async def _send_loop(self) -> None:
         if not self._revision_logged:  # once per start; a failure only leaves it unknown
@@ -173,7 +172,7 @@ class BitrixChannel:
         while not self._stopping.is_set():
             self._outbox.clear()
             if (delay := await self.outbox.drain()) > 0:
-                await self._nap(self._outbox, min(delay, IDLE_WAKE))
+                await self._nap(self._outbox, delay)
 
     async def _poll_loop(self) -> None:
         bot_id = await self._bot_id()
