@@ -38,8 +38,11 @@ log = logging.getLogger(__name__)
 
 BATCH = 200  # rows claimed per wave
 WAVES = 50  # waves per pass before the loop yields to a fresh look (and to other tasks)
-IDLE = 1.0  # longest nap between passes: rows another process stored wake nobody, and a
-# clock a test scales or steps is looked at again this often
+IDLE = 1.0  # longest nap between passes while rows wait (a retry, a pause): a clock a test
+# scales or steps is looked at again this often
+EMPTY_IDLE = 5.0  # the nap when nothing at all is claimable (at most a claim's length): rows
+# this process stores wake the worker at once, so only another process's (a CLI, a replica that
+# died holding claims) wait this long; an idle server costs a look per worker this often
 
 
 class Channel(Protocol):
@@ -129,7 +132,9 @@ class OutboxWorker:
             async with reading(self._sessions) as session:  # no write lock while idle
                 due = await delivery.outbox_due(session, self._name, self._replica, now)
             if due is None or due > now:
-                return (IDLE if due is None else min((due - now).total_seconds(), IDLE)), []
+                if due is None:  # nothing at all: rows this process stores still wake it at once
+                    return min(EMPTY_IDLE, self._claim_seconds), []
+                return min((due - now).total_seconds(), IDLE), []
         settled = [self._settled(item, now) for item in sent]  # pauses apply to this claim
         heads: list[OutboxMessage] = []
         wait = IDLE

@@ -54,6 +54,7 @@ async def open_bitrix(services: Services) -> AsyncIterator[BitrixChannel]:
         replica=services.settings.replica,
         policy=services.settings.delivery.policy,
         in_flight=services.settings.delivery.in_flight,
+        workers=services.workers,
     )
     channel.start()
     try:

@@ -31,12 +31,12 @@ from bitrix24_scenes import (
 from conftest import FakeClock
 from fakes.bitrix24 import FakeBitrix24
 from pydantic import SecretStr
+from serving import loopback
 from test_bitrix24 import (
     APP_TOKEN,
     BOT_TOKEN,
     QUESTION,
     Mode,
-    _socket,
     ask,
     button_payload,
     eventually,
@@ -183,9 +183,9 @@ async def test_an_oauth_app_in_webhook_mode_checks_events_against_its_install_to
     sqlite_db_url: str, kb: KnowledgeBase
 ) -> None:
     options = {"application_token": APP_TOKEN, "client_secret": "s3cret-client"}
-    with contextlib.closing(_socket()) as sock:
+    sock, public = loopback()
+    with contextlib.closing(sock):
         async with FakeBitrix24(**options) as fake:
-            public = f"http://127.0.0.1:{sock.getsockname()[1]}"
             settings = webhook_mode(
                 sqlite_db_url,
                 public,
@@ -208,9 +208,9 @@ async def test_an_oauth_app_in_webhook_mode_checks_events_against_its_install_to
 async def test_a_webhook_bot_in_webhook_mode_gets_its_events(
     sqlite_db_url: str, kb: KnowledgeBase
 ) -> None:
-    with contextlib.closing(_socket()) as sock:
+    sock, public = loopback()
+    with contextlib.closing(sock):
         async with FakeBitrix24(application_token=APP_TOKEN) as fake:
-            public = f"http://127.0.0.1:{sock.getsockname()[1]}"
             settings = webhook_mode(
                 sqlite_db_url,
                 public,
