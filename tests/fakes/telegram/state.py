@@ -11,10 +11,10 @@ from ..notify import Signal
 from .clock import ServerClock
 from .errors import (
     CHAT_NOT_FOUND,
-    ApiError,
     THREAD_NOT_FOUND,
     TOPIC_CLOSED,
     TOPIC_DELETED,
+    ApiError,
     bad_request,
     forbidden,
 )
