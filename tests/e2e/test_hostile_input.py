@@ -129,3 +129,22 @@ async def test_a_bitrix_event_without_an_id_it_needs_is_refused_with_a_log_line(
         again = await fake.customer_sends(chat, QUESTION)  # the chat is still the bot's
         await handled(fake, services, again)
         assert len(fake.bot_messages(chat)) == before + 1
+
+
+async def test_a_fetched_event_without_its_message_id_is_skipped_and_the_next_answered(
+    sqlite_db_url: str, kb: KnowledgeBase, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    async with scene(sqlite_db_url, kb, "fetch") as (fake, services):
+        chat = await open_chat(fake)
+        before = len(fake.bot_messages(chat))
+        data = {
+            "chat": {"id": chat.id, "dialogId": chat.dialog_id, "entityType": "LINES"},
+            "user": {"id": chat.customer.id},
+            "message": {"chatId": chat.id, "text": QUESTION},
+        }
+        fake.portal.emit(fake.bot("helpbot"), "ONIMBOTV2MESSAGEADD", data)
+        message = await fake.customer_sends(chat, QUESTION)
+        await handled(fake, services, message)
+        assert len(fake.bot_messages(chat)) == before + 1
+        assert "bitrix event skipped: message event without message id" in caplog.text
