@@ -108,6 +108,12 @@ def _flat(key: str, value: Any) -> list[tuple[str, str]]:
     return [(key, str(value))]
 
 
+def test_blank_blocks_are_left_out_and_a_blank_reply_is_never_an_empty_message() -> None:
+    # The portal refuses a blank message: EMPTY_MESSAGE (imbot.v2 chat-message-send.md).
+    assert render(Reply((" ", "Ответ", "\n"), " "))["message"] == "Ответ"
+    assert render(Reply(("   ",)))["message"] == "…"
+
+
 def test_a_reply_renders_as_bb_code_with_command_buttons() -> None:
     reply = Reply(
         ("Откройте [b]Настройки[/b].",),
