@@ -54,9 +54,9 @@ async def test_a_hostile_telegram_text_gets_exactly_one_answer(
     async with running(sqlite_db_url, kb, mode) as w:
         ann = w.fake.add_user("Ann")
         w.fake.user_sends(ann, text, entities=entities)
-        await drained(w)  # the turn's answer is sent, so the update was settled with it
-        (answer,) = w.fake.bot_messages(ann)
-        assert answer.text
+        answer = await w.fake.wait_for_message(ann, lambda m: bool(m.text))
+        await drained(w)  # nothing else is left to send
+        assert w.fake.bot_messages(ann) == [answer]
 
 
 def test_the_fake_refuses_a_text_telegram_would_not_carry() -> None:
