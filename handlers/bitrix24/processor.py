@@ -72,11 +72,6 @@ class EventProcessor:
         self._language = language
         self._on_queued = on_queued
 
-    @property
-    def retrying(self) -> bool:
-        """Some event waits for a retry (the next pass is due soon)."""
-        return bool(self._retry_at)
-
     async def finish_helped(self) -> int:
         """Finish the sessions of chats silent since «Помогло» for the configured minutes, when
         the bot still holds them: ``session.finish`` would take the chat from an operator."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -78,11 +78,18 @@ class Rig:
 
 @asynccontextmanager
 async def rigged(
-    db_url: str, kb: KnowledgeBase, clock: Any = None, **sections: Any
+    db_url: str,
+    kb: KnowledgeBase,
+    clock: Any = None,
+    *,
+    operators_by: Callable[[FakeTelegram, FakeChat], FakeChat] | None = None,
+    **sections: Any,
 ) -> AsyncIterator[Rig]:
+    """``operators_by(fake, group)``: the chat OPERATOR_CHAT_ID names (the group by default)."""
     async with FakeTelegram() as fake:
         olga = fake.add_user("Olga")
         group = fake.add_forum_group("Support", members=[olga])
+        configured = group if operators_by is None else operators_by(fake, group)
         settings = Settings(
             _env_file=None,  # type: ignore[call-arg]
             database=DatabaseSettings(url=db_url),
@@ -92,7 +99,7 @@ async def rigged(
                 chat_per_second=100.0,
                 group_per_minute=20.0,
             ),
-            operator=OperatorSettings(chat_id=group.id),
+            operator=OperatorSettings(chat_id=configured.id),
             queue=QueueSettings(reflag_minutes=REFLAG_MINUTES),
             **sections,
         )
@@ -208,6 +215,27 @@ async def test_a_refused_send_leaves_no_doubt_behind(sqlite_db_url: str, kb: Kno
         await rig.channel.outbox.drain()
         (row,) = await rig.rows()
         assert row.status == DeliveryStatus.PENDING and row.sending_since is None
+
+
+async def test_an_operators_group_set_up_by_its_pre_upgrade_id_fails_naming_the_new_id(
+    sqlite_db_url: str, kb: KnowledgeBase, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Turning topics on upgrades a basic group to a supergroup under a new id; the old id then
+    # answers 400 with migrate_to_chat_id (telegram-bot-api Client::check_chat_access). The
+    # operators' rows fail at once with the new id in the log (they were retried for a day),
+    # and the person is still answered.
+    upgraded = FakeTelegram.add_upgraded_group
+    async with rigged(sqlite_db_url, kb, operators_by=upgraded) as rig:
+        await rig.sends("/operator")
+        await rig.channel.inbox.drain()
+        await rig.channel.outbox.drain()
+
+        assert rig.fake.bot_messages(rig.ann)
+        failed = await rig.rows(status=DeliveryStatus.FAILED)
+        assert failed and {row.to_topic for row in failed} == {True}
+        assert await rig.rows(status=DeliveryStatus.PENDING) == []
+        assert f"set OPERATOR_CHAT_ID={rig.group.id}" in caplog.text
+        assert rig.fake.calls("createForumTopic", ok=True) == []
 
 
 async def _operator_cli(rig: Rig, monkeypatch: pytest.MonkeyPatch, *argv: str) -> int:
