@@ -8,7 +8,9 @@ send to a person (400, e.g. VOICE_MESSAGES_FORBIDDEN) is told in the ticket's to
 topic is forgotten and recreated while its ticket is open, and left gone once it is finished;
 closing a topic already closed (TOPIC_NOT_MODIFIED) is done; an ephemeral notice Telegram
 refuses is posted visibly; a group upgraded to a supergroup (``migrate_to_chat_id``) fails the
-call with an error naming the new id; 5xx, HTML error pages and network errors are retried.
+call with an error naming the new id; a 404 (a method this Bot API server does not have:
+telegram-bot-api answers 404 for nothing else, Client.cpp turns TDLib's 404s into 400s) fails
+at once; 5xx, HTML error pages and network errors are retried.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from aiogram.exceptions import (
     TelegramForbiddenError,
     TelegramMigrateToChat,
     TelegramNetworkError,
+    TelegramNotFound,
     TelegramRetryAfter,
     TelegramUnauthorizedError,
 )
@@ -171,6 +174,11 @@ class TelegramSender:
             return await self._bad_request(call, exc)
         except TelegramMigrateToChat as exc:
             return _migrated(call, exc.migrate_to_chat_id)
+        except TelegramNotFound as exc:  # the server's only 404: "Not Found: method not found"
+            log.error(
+                "the Bot API server has no %s outbox=%s: %s", call.method, call.id, exc.message
+            )
+            return Failed(exc.message)
         except TelegramNetworkError as exc:  # no answer: the call may have been made
             return Retry(exc.message, unknown=True)
         except TelegramAPIError as exc:  # 5xx and the like: an answer came, nothing was sent

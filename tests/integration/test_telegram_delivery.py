@@ -238,6 +238,22 @@ async def test_an_operators_group_set_up_by_its_pre_upgrade_id_fails_naming_the_
         assert rig.fake.calls("createForumTopic", ok=True) == []
 
 
+async def test_a_method_the_bot_api_server_does_not_have_fails_at_once(
+    sqlite_db_url: str, kb: KnowledgeBase, caplog: pytest.LogCaptureFixture
+) -> None:
+    # telegram-bot-api answers 404 only for a method it does not know (Client.cpp
+    # "Not Found: method not found"; TDLib's own 404s leave as 400): retrying cannot help.
+    async with rigged(sqlite_db_url, kb) as rig:
+        await rig.sends(QUESTION)
+        await rig.channel.inbox.drain()
+        text = "Not Found: method not found"
+        rig.fake.force_error(1, 404, method="sendMessage", description=text)
+        await rig.channel.outbox.drain()
+        (row,) = await rig.rows()
+        assert (row.status, row.attempts) == (DeliveryStatus.FAILED, 1)
+        assert "the Bot API server has no sendMessage" in caplog.text
+
+
 async def _operator_cli(rig: Rig, monkeypatch: pytest.MonkeyPatch, *argv: str) -> int:
     """`helpbot operator --as anna ARGV…`, run as its own program would run (its own loop)."""
     monkeypatch.setenv("DATABASE_URL", rig.db_url)
