@@ -44,7 +44,7 @@ from bot.errors import EngineError
 from bot.metrics import Metrics
 from bot.replies import choose_language
 from bot.settings import ConversationSettings, HoursSettings
-from bot.storage import repo, tickets
+from bot.storage import repo
 from bot.storage.models import Author, Message
 from knowledge.base import KnowledgeBase
 from knowledge.holder import KnowledgeHolder, holding
@@ -106,22 +106,17 @@ class ConversationEngine:
         # is the dedupe, and it is settled in this very transaction.
         self._metrics.messages_in.inc(channel=incoming.channel)
         default = self._settings.language
-        contact = await repo.upsert_contact(
-            session,
-            incoming.channel,
-            incoming.person_id,
-            display_name=incoming.display_name,
-            language=incoming.language_code,
-            now=now,
-        )
-        conversation = await repo.lock_conversation(
+        rows = await repo.begin_turn(
             session,
             incoming.channel,
             incoming.conversation_id,
-            contact=contact,
+            incoming.person_id,
+            display_name=incoming.display_name,
+            language=incoming.language_code,
             lang=choose_language(incoming.language_code, None, default),
             now=now,
         )
+        conversation = rows.conversation
         conversation.updated_at = now
         text = incoming.text.strip()
         if len(text) > self._settings.max_text:
@@ -147,10 +142,10 @@ class ConversationEngine:
             session=session,
             now=now,
             incoming=incoming,
-            contact=contact,
+            contact=rows.contact,
             conversation=conversation,
             inbound=inbound,
-            ticket=await tickets.open_ticket(session, conversation.id),
+            ticket=rows.ticket,
             metrics=self._metrics,
             public_url=self._public_url,
             zone=self._zone,

@@ -28,3 +28,12 @@ async def serialise(session: AsyncSession, name: str) -> None:
     """
     if session.get_bind().dialect.name == "postgresql":
         await session.execute(select(func.pg_advisory_xact_lock(zlib.crc32(name.encode()))))
+
+
+def writers_take_turns(session: AsyncSession) -> bool:
+    """Whether a writing transaction holds the whole database from its start (SQLite's
+    ``BEGIN IMMEDIATE``, see ``bot.storage.db``), so its first statement already reads what the
+    last writer committed. On PostgreSQL a row lock is taken by a statement, and what that
+    statement joins to the locked row is read as it was before the wait (READ COMMITTED
+    re-checks only the locked row): read it in a statement of its own after the lock."""
+    return session.get_bind().dialect.name == "sqlite"

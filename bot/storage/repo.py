@@ -5,14 +5,82 @@ Every function takes the caller's ``AsyncSession`` and never commits: one transa
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.storage.models import Author, Contact, Conversation, Feedback, Message
+from bot.storage import dialect
+from bot.storage.models import Author, Contact, Conversation, Feedback, Message, Ticket
+from bot.storage.tickets import OPEN_STATUSES, open_ticket
+
+
+@dataclass(frozen=True, slots=True)
+class TurnRows:
+    """What one event of a person's works on: their contact, the locked conversation, its open
+    ticket (``None`` when there is none)."""
+
+    contact: Contact
+    conversation: Conversation
+    ticket: Ticket | None
+
+
+async def begin_turn(
+    session: AsyncSession,
+    channel: str,
+    conversation_id: str,
+    person_id: str,
+    *,
+    display_name: str,
+    language: str,
+    lang: str,
+    now: datetime,
+) -> TurnRows:
+    """The rows of an event, the conversation locked for this transaction (``FOR UPDATE``).
+
+    A known person in a known conversation (every event but a chat's first) costs one SELECT
+    that joins the contact to the locked conversation, and on SQLite the open ticket too
+    (:func:`bot.storage.dialect.writers_take_turns`); otherwise the contact and the
+    conversation are created as needed.
+    """
+    with_ticket = dialect.writers_take_turns(session)
+    query = (
+        select(Conversation, Contact)
+        .select_from(Conversation)
+        .join(Contact, and_(Contact.channel == channel, Contact.external_id == person_id))
+        .where(Conversation.channel == channel, Conversation.external_id == conversation_id)
+        .with_for_update(of=Conversation)
+    )
+    if with_ticket:
+        newest_open = (
+            select(Ticket.id)
+            .where(Ticket.conversation_id == Conversation.id, Ticket.status.in_(OPEN_STATUSES))
+            .order_by(Ticket.id.desc())
+            .limit(1)
+            .correlate(Conversation)
+            .scalar_subquery()
+        )
+        query = query.add_columns(Ticket).outerjoin(Ticket, Ticket.id == newest_open)
+    found: Sequence[Any] | None = (await session.execute(query)).first()
+    if found is not None:
+        conversation: Conversation = found[0]
+        contact: Contact = found[1]
+        _refresh_contact(contact, display_name, language)
+        ticket: Ticket | None = (
+            found[2] if with_ticket else await open_ticket(session, conversation.id)
+        )
+        return TurnRows(contact, conversation, ticket)
+    contact = await upsert_contact(
+        session, channel, person_id, display_name=display_name, language=language, now=now
+    )
+    conversation = await lock_conversation(
+        session, channel, conversation_id, contact=contact, lang=lang, now=now
+    )
+    return TurnRows(contact, conversation, await open_ticket(session, conversation.id))
 
 
 async def upsert_contact(
@@ -41,11 +109,16 @@ async def upsert_contact(
                     )
                 )
             ).one()
+    _refresh_contact(contact, display_name, language)
+    return contact
+
+
+def _refresh_contact(contact: Contact, display_name: str, language: str) -> None:
+    """The latest name and language the channel gave (an unchanged value writes nothing)."""
     if display_name:
         contact.display_name = display_name[:256]
     if language:
         contact.language = language[:16]
-    return contact
 
 
 async def lock_conversation(

@@ -7,14 +7,16 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from conftest import FakeClock
+from deadline import until
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.engine import ConversationEngine, EngineSettings, Incoming, conversation_state
+from bot.engine import ConversationEngine, EngineSettings, Incoming, Relayed, conversation_state
 from bot.errors import TicketClosedError, TicketTakenError
 from bot.queue import OperatorQueue
 from bot.settings import Settings
 from bot.storage import repo, tickets
-from bot.storage.models import State, Ticket
+from bot.storage.models import Message, State, Ticket, TicketStatus
 from knowledge.base import KnowledgeBase
 
 NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
@@ -107,3 +109,43 @@ async def test_a_cancel_racing_a_take_is_serialised_not_deadlocked(
             take, list
         )
         assert state == State.BOT
+
+
+async def test_a_message_waiting_for_its_conversation_sees_the_ticket_closed_meanwhile(
+    sessions: async_sessionmaker[AsyncSession], clock: FakeClock
+) -> None:
+    """An operator's close holds the conversation's lock while the person writes: once the
+    close commits, the message is the bot's again, not relayed into the closed ticket.
+
+    PostgreSQL re-checks only the locked row after a wait: a ticket read in the statement that
+    waited for the conversation's lock would be the one from before the close.
+    """
+    config = Settings(_env_file=None)  # type: ignore[call-arg]
+    engine = ConversationEngine(
+        KnowledgeBase(()), sessions, clock, EngineSettings(config.conversation, config.hours)
+    )
+    [ticket_id] = await _tickets(sessions, 1)
+    await engine.handle(Incoming("t", "c0", "p", "первое"))  # relayed: the ticket is open
+    async with sessions.begin() as session:
+        ticket = await tickets.get_ticket(session, ticket_id)
+        assert ticket is not None
+        assert await repo.get_conversation(session, ticket.conversation_id, lock=True)
+        message = asyncio.create_task(engine.handle(Incoming("t", "c0", "p", "второе")))
+
+        async def waiting_for_a_lock() -> bool:
+            async with sessions() as probe:
+                query = (
+                    "SELECT count(*) FROM pg_stat_activity "
+                    "WHERE wait_event_type = 'Lock' AND datname = current_database()"
+                )
+                return bool(await probe.scalar(text(query)))
+
+        await until(waiting_for_a_lock, "the message waits for the conversation's lock")
+        ticket.status, ticket.closed_at = TicketStatus.CLOSED, NOW
+    events = await message
+    assert not [e for e in events if isinstance(e, Relayed)], events
+    async with sessions() as session:
+        last = await session.scalar(
+            select(Message).where(Message.text == "второе").order_by(Message.id.desc())
+        )
+    assert last is not None and last.ticket_id is None

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from engine_fixtures import DEAL, ENTRIES, NONSENSE, TASK, Rig, buttons, rig, text_of, to_person
@@ -267,24 +269,31 @@ async def test_a_reopened_ticket_can_be_rated_again(bot: Rig, clock: object) -> 
     assert ticket is not None and ticket.rating == 2 and ticket.operator == "bob"
 
 
-async def test_a_bot_reply_is_one_insert_unless_its_buttons_carry_its_id(
-    bot: Rig, db: AsyncEngine
-) -> None:
+@contextmanager
+def recording(db: AsyncEngine) -> Iterator[list[str]]:
+    """The statements run on ``db`` meanwhile, each cut at its first "(" (``INSERT INTO …``)."""
     statements: list[str] = []
 
     def record(conn: object, cursor: object, statement: str, *args: object) -> None:
         statements.append(statement.split("(")[0].strip())
 
-    out = await bot.say(DEAL)
     event.listen(db.sync_engine, "before_cursor_execute", record)
     try:
+        yield statements
+    finally:
+        event.remove(db.sync_engine, "before_cursor_execute", record)
+
+
+async def test_a_bot_reply_is_one_insert_unless_its_buttons_carry_its_id(
+    bot: Rig, db: AsyncEngine
+) -> None:
+    out = await bot.say(DEAL)
+    with recording(db) as statements:
         await bot.say(payload=buttons(out)[ru("btn_helped")])  # «Спасибо»: no buttons
         thanks = list(statements)
         statements.clear()
         await bot.say(TASK)  # an answer: its feedback buttons need the message id
         answer = list(statements)
-    finally:
-        event.remove(db.sync_engine, "before_cursor_execute", record)
     assert thanks.count("INSERT INTO messages") == 2  # the press and the reply
     assert not [s for s in thanks if s.startswith("UPDATE messages")]
     assert len([s for s in answer if s.startswith("UPDATE messages")]) == 1
@@ -292,6 +301,26 @@ async def test_a_bot_reply_is_one_insert_unless_its_buttons_carry_its_id(
         reply = await session.get(Message, out[0].message_id)
     assert reply is not None and reply.text.startswith(DEAL)
     assert reply.buttons == [[b.label, b.payload] for b in to_person(out)[0].reply.buttons]
+
+
+async def test_a_known_conversation_its_person_and_open_ticket_are_one_select(
+    bot: Rig, db: AsyncEngine
+) -> None:
+    await bot.say(DEAL)
+    with recording(db) as answered:
+        await bot.say(TASK)
+    await bot.say(payload=buttons(await bot.say(DEAL))[ru("btn_operator")])
+    with recording(db) as relayed:
+        out = await bot.say("ещё вопрос")
+    assert _tables_read(answered) == ["conversations"]
+    assert _tables_read(relayed)[0] == "conversations"
+    assert not {"contacts", "tickets"} & set(_tables_read(relayed))
+    assert [e for e in out if isinstance(e, Relayed)]  # the open ticket came with it
+
+
+def _tables_read(statements: list[str]) -> list[str]:
+    """The first table of each SELECT (``SELECT conversations.id, …`` → ``conversations``)."""
+    return [s.split()[1].split(".")[0] for s in statements if s.startswith("SELECT")]
 
 
 async def test_events_of_one_conversation_are_serialised(bot: Rig) -> None:
