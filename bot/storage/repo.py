@@ -8,9 +8,10 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import and_, select, update
+from sqlalchemy import Select, String, and_, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -48,24 +49,12 @@ async def begin_turn(
     conversation are created as needed.
     """
     with_ticket = dialect.writers_take_turns(session)
-    query = (
-        select(Conversation, Contact)
-        .select_from(Conversation)
-        .join(Contact, and_(Contact.channel == channel, Contact.external_id == person_id))
-        .where(Conversation.channel == channel, Conversation.external_id == conversation_id)
-        .with_for_update(of=Conversation)
-    )
-    if with_ticket:
-        newest_open = (
-            select(Ticket.id)
-            .where(Ticket.conversation_id == Conversation.id, Ticket.status.in_(OPEN_STATUSES))
-            .order_by(Ticket.id.desc())
-            .limit(1)
-            .correlate(Conversation)
-            .scalar_subquery()
+    found: Sequence[Any] | None = (
+        await session.execute(
+            _turn_query(with_ticket),
+            {"channel": channel, "conversation": conversation_id, "person": person_id},
         )
-        query = query.add_columns(Ticket).outerjoin(Ticket, Ticket.id == newest_open)
-    found: Sequence[Any] | None = (await session.execute(query)).first()
+    ).first()
     if found is not None:
         conversation: Conversation = found[0]
         contact: Contact = found[1]
@@ -81,6 +70,35 @@ async def begin_turn(
         session, channel, conversation_id, contact=contact, lang=lang, now=now
     )
     return TurnRows(contact, conversation, await open_ticket(session, conversation.id))
+
+
+@cache  # built once: its SQL and cache key are reused by every event
+def _turn_query(with_ticket: bool) -> Select[*tuple[Any, ...]]:
+    """:func:`begin_turn`'s SELECT, with ``channel``, ``conversation`` and ``person`` bound."""
+    channel = bindparam("channel", type_=String)
+    query: Select[*tuple[Any, ...]] = (
+        select(Conversation, Contact)
+        .select_from(Conversation)
+        .join(
+            Contact,
+            and_(Contact.channel == channel, Contact.external_id == bindparam("person")),
+        )
+        .where(
+            Conversation.channel == channel, Conversation.external_id == bindparam("conversation")
+        )
+        .with_for_update(of=Conversation)
+    )
+    if not with_ticket:
+        return query
+    newest_open = (
+        select(Ticket.id)
+        .where(Ticket.conversation_id == Conversation.id, Ticket.status.in_(OPEN_STATUSES))
+        .order_by(Ticket.id.desc())
+        .limit(1)
+        .correlate(Conversation)
+        .scalar_subquery()
+    )
+    return query.add_columns(Ticket).outerjoin(Ticket, Ticket.id == newest_open)
 
 
 async def upsert_contact(
