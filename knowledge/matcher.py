@@ -22,8 +22,10 @@ UNKNOWN_WEIGHT = 0.7
 LONG_QUERY_KEYS = 6
 # Scores this close are a tie between an unlinked section and a linked article.
 OPENABLE_TIE = 0.02
-# Two keys this far apart or closer in an entry's text stand together (one word between).
-PAIR_SPAN = 2
+# Two keys this far apart or closer in an entry's text stand together: up to three keys
+# between, as a noun with its attributes («права доступа к CRM‑формам», «статусов для лидов»)
+# spreads a question's word pair that far.
+PAIR_SPAN = 4
 # The top candidate and the runners-up whose titles are compared with its title ...
 RIVALS = 3
 # ... when they score this close to it.
