@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+from bisect import bisect_left
 from collections import defaultdict
 from dataclasses import dataclass, replace
 from operator import itemgetter
@@ -350,17 +351,25 @@ def _phrases(query: Query, index: Index, doc: int) -> float:
     asked = list(itertools.pairwise(keys))
     if not asked:
         return 0.0
-    wanted = set(keys)
-    seq = index.sequences[doc]
-    found: set[tuple[str, str]] = set()
-    for i, key in enumerate(seq):
-        if key in wanted:
-            for other in seq[i + 1 : i + 1 + PAIR_SPAN]:
-                if other in wanted:
-                    found.add((key, other))
-                    found.add((other, key))
+    places = index.positions(doc)
     weight = [index.key_idf(a) + index.key_idf(b) for a, b in asked]
-    return sum(w for pair, w in zip(asked, weight, strict=True) if pair in found) / sum(weight)
+    together = sum(
+        w
+        for (a, b), w in zip(asked, weight, strict=True)
+        if a in places and b in places and _near(places[a], places[b])
+    )
+    return together / sum(weight)
+
+
+def _near(first: tuple[int, ...], second: tuple[int, ...]) -> bool:
+    """Some place of ``first`` is within PAIR_SPAN of another place of ``second``."""
+    for place in first:
+        n = bisect_left(second, place - PAIR_SPAN)
+        while n < len(second) and second[n] <= place + PAIR_SPAN:
+            if second[n] != place:
+                return True
+            n += 1
+    return False
 
 
 def _credited(
