@@ -130,7 +130,8 @@ class Index:
         # pairs found side by side in the entry; and each body line's keys for its answers.
         self.sequences = tuple(sequences)
         self.line_keys = lru_cache(maxsize=4096)(self._line_keys)
-        self.positions = lru_cache(maxsize=4096)(self._positions)
+        # About 6 KiB an entry: a thousand cover the real corpus four times over.
+        self.positions = lru_cache(maxsize=1024)(self._positions)
         self._build(field_keys)
 
     def _line_keys(self, doc: int) -> tuple[frozenset[str], ...]:
