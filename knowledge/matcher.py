@@ -239,7 +239,10 @@ class Matcher:
 
     def _nearness(self, query: Query, ranked: list[Ranked]) -> list[Ranked]:
         """The first NEAR_RIVALS candidates rescored with their word pairs together (kept as
-        ``phrases``), and every score brought to the same scale."""
+        ``phrases``), and every score brought to the same scale. A question without a pair of
+        known words has nothing to stand together: its scores stay as they are."""
+        if not _asked_pairs(query):
+            return ranked
         near = self.weights.near
         first = [
             replace(r, score=near(r.score, pairs), phrases=pairs)
@@ -347,8 +350,7 @@ def _title_asked(index: Index, doc: int, asked: set[str]) -> float:
 def _phrases(query: Query, index: Index, doc: int) -> float:
     """The share (by rarity) of the question's neighbouring key pairs that the entry has
     within PAIR_SPAN keys of each other, in either order."""
-    keys = [k.key for k in query.keys if k.known and not k.key.isdigit()]
-    asked = list(itertools.pairwise(keys))
+    asked = _asked_pairs(query)
     if not asked:
         return 0.0
     places = index.positions(doc)
@@ -359,6 +361,12 @@ def _phrases(query: Query, index: Index, doc: int) -> float:
         if a in places and b in places and _near(places[a], places[b])
     )
     return together / sum(weight)
+
+
+def _asked_pairs(query: Query) -> list[tuple[str, str]]:
+    """The question's neighbouring pairs of known words (numbers aside)."""
+    keys = [k.key for k in query.keys if k.known and not k.key.isdigit()]
+    return list(itertools.pairwise(keys))
 
 
 def _near(first: tuple[int, ...], second: tuple[int, ...]) -> bool:
