@@ -20,8 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from bot.bitrix.settings import BitrixSettings
 from bot.settings import Settings
+from bot.settings_bitrix import BitrixSettings
 from handlers.cli.bitrix import register_bot
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))

@@ -284,8 +284,8 @@ async def run_bitrix(args: argparse.Namespace) -> dict[str, float]:
     from test_fault_kill9 import BOT_TOKEN
     from test_fault_kill9 import _env as fault_env
 
-    from bot.bitrix.settings import BitrixSettings
     from bot.settings import Settings
+    from bot.settings_bitrix import BitrixSettings
     from handlers.cli.bitrix import register_bot
 
     async with (

@@ -1,7 +1,8 @@
 """The operator queue: list, take (atomically), reply, transfer, close, transcript and figures.
 
-Each action returns what to send and takes the engine's ``then`` hook, which runs inside the
-action's transaction: an adapter stores its outbox rows in the commit that made them needed.
+Each action returns the engine's typed events (``Say`` to the person, ``TicketTaken``,
+``TicketClosed``… for the operators' side) and takes the engine's ``then`` hook, which runs inside
+the action's transaction: an adapter stores its outbox rows in the commit that made them needed.
 """
 
 from __future__ import annotations
@@ -18,7 +19,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.cases import CaseCard, load_case
 from bot.clock import Clock
 from bot.engine.core import AfterTurn
-from bot.engine.events import Effect, Outgoing, Target
+from bot.engine.events import (
+    Event,
+    Say,
+    TicketClosed,
+    TicketFlagged,
+    TicketTaken,
+    TicketTransferred,
+    about,
+)
 from bot.errors import (
     TicketClosedError,
     TicketError,
@@ -31,7 +40,7 @@ from bot.operator_stats import OperatorFigures, per_operator
 from bot.payloads import Payload, Press
 from bot.replies import Button, Reply, answer_reply, render_plain
 from bot.storage import audit, repo, tickets
-from bot.storage.models import Author, Contact, Conversation, Message, State, Ticket, TicketStatus
+from bot.storage.models import Author, Contact, Conversation, Message, Ticket, TicketStatus
 from bot.texts import phrase
 from knowledge.base import KnowledgeBase
 from knowledge.holder import KnowledgeHolder, holding
@@ -117,19 +126,15 @@ class OperatorQueue:
     async def case(self, ticket_id: int) -> CaseCard:
         """The ticket's case card (:mod:`bot.cases`)."""
         async with self._sessions() as session:
-            return await self.case_in(session, ticket_id)
-
-    async def case_in(self, session: AsyncSession, ticket_id: int) -> CaseCard:
-        """The case card read in the caller's transaction."""
-        return await load_case(
-            session,
-            ticket_id,
-            now=self._clock.now(),
-            zone=self.zone,
-            lang=self._lang,
-            kb=self.kb,
-            public_url=self._public_url,
-        )
+            return await load_case(
+                session,
+                ticket_id,
+                now=self._clock.now(),
+                zone=self.zone,
+                lang=self._lang,
+                kb=self.kb,
+                public_url=self._public_url,
+            )
 
     async def list_tickets(
         self, statuses: tuple[str, ...] = tickets.OPEN_STATUSES
@@ -171,7 +176,7 @@ class OperatorQueue:
         *,
         force: bool = False,
         then: AfterTurn | None = None,
-    ) -> list[Outgoing]:
+    ) -> list[Event]:
         """Take a waiting ticket; of two operators taking one ticket at once exactly one wins.
 
         ``force`` (a supervisor) takes over a ticket another operator holds.
@@ -189,10 +194,10 @@ class OperatorQueue:
                 action, holder, ticket.operator = "force_take", ticket.operator, operator
             ticket = await _existing(session, ticket_id)
             await audit.record(session, ticket_id, operator, action, now, holder)
-            conversation.state = State.OPERATOR
-            out = [
+            notice = self._notice("op_ticket_taken", ticket)
+            out: list[Event] = [
                 await self._tell(session, conversation, ticket, "ticket_taken", operator=operator),
-                _notice(conversation, ticket, Effect.TICKET_TAKEN),
+                TicketTaken(**about(conversation, ticket), notice=notice, operator=operator),
             ]
             await _then(then, session, out)
         log.info("ticket taken ticket=%s operator=%s how=%s", ticket_id, operator, action)
@@ -206,7 +211,7 @@ class OperatorQueue:
         *,
         force: bool = False,
         then: AfterTurn | None = None,
-    ) -> list[Outgoing]:
+    ) -> list[Event]:
         """An operator's message to the person, on a ticket they hold (see :meth:`_claim`)."""
         text = text.strip()[: self._max_text]
         if not text:
@@ -221,7 +226,7 @@ class OperatorQueue:
         *,
         force: bool = False,
         then: AfterTurn | None = None,
-    ) -> list[Outgoing]:
+    ) -> list[Event]:
         """Send a knowledge-base entry's answer card to the person in one step; the pairing
         question → entry is stored, and counts as resolved when the ticket is closed."""
         kb = self.kb
@@ -245,14 +250,14 @@ class OperatorQueue:
         force: bool,
         then: AfterTurn | None,
         entry_id: str | None = None,
-    ) -> list[Outgoing]:
+    ) -> list[Event]:
         now = self._clock.now()
         async with self._sessions.begin() as session:
             ticket, conversation = await _open(session, ticket_id)
             await _claim(session, ticket, operator, force, now)
-            if ticket.first_reply_at is None:
+            first = ticket.first_reply_at is None
+            if first:
                 ticket.first_reply_at = now
-            conversation.state = State.OPERATOR
             message = await repo.add_message(
                 session,
                 Message(
@@ -270,15 +275,15 @@ class OperatorQueue:
                 await audit.add_pairing(
                     session, ticket_id, ticket.question, entry_id, operator, now
                 )
-            out = [
-                Outgoing(
-                    Target.PERSON,
-                    conversation.channel,
-                    conversation.external_id,
-                    reply,
+            out: list[Event] = [
+                Say(
+                    channel=conversation.channel,
+                    conversation_id=conversation.external_id,
+                    reply=reply,
                     ticket_id=ticket_id,
                     message_id=message.id,
                     operator=operator,
+                    first_reply=first,
                 )
             ]
             await _then(then, session, out)
@@ -299,7 +304,7 @@ class OperatorQueue:
         by: str | None = None,
         force: bool = False,
         then: AfterTurn | None = None,
-    ) -> list[Outgoing]:
+    ) -> list[Event]:
         """Hand an open ticket to another operator; a taken one only ``by`` its holder (or with
         ``force``). Without ``by`` (the system) it is not checked."""
         now = self._clock.now()
@@ -318,12 +323,14 @@ class OperatorQueue:
             )
             ticket.status, ticket.operator = TicketStatus.TAKEN, to_operator
             ticket.taken_at = ticket.taken_at or now
-            conversation.state = State.OPERATOR
-            out = [
+            notice = self._notice("op_ticket_transferred", ticket)
+            out: list[Event] = [
                 await self._tell(
                     session, conversation, ticket, "ticket_transferred", operator=to_operator
                 ),
-                _notice(conversation, ticket, Effect.TICKET_TRANSFERRED),
+                TicketTransferred(
+                    **about(conversation, ticket), notice=notice, operator=to_operator
+                ),
             ]
             await _then(then, session, out)
         log.info("ticket transferred ticket=%s from=%s to=%s", ticket_id, previous, to_operator)
@@ -337,7 +344,7 @@ class OperatorQueue:
         *,
         force: bool = False,
         then: AfterTurn | None = None,
-    ) -> list[Outgoing]:
+    ) -> list[Event]:
         """Close an open ticket (a taken one only by its holder, or with ``force``); the person
         is asked to rate it 1–5, and the entries sent in it count as having settled it."""
         now = self._clock.now()
@@ -349,13 +356,15 @@ class OperatorQueue:
             ticket.status, ticket.closed_at = TicketStatus.CLOSED, now
             ticket.operator = ticket.operator or operator
             ticket.note = (note or "").strip()[: self._max_text] or None
-            conversation.state = State.CLOSED
             stars = tuple(
                 Button(str(n), Payload(Press.RATE, ticket.id, n).encode()) for n in range(1, 6)
             )
-            out = [
+            notice = self._notice("op_ticket_closed", ticket)
+            out: list[Event] = [
                 await self._tell(session, conversation, ticket, "ticket_closed", buttons=stars),
-                _notice(conversation, ticket, Effect.CLOSE_TICKET),
+                TicketClosed(
+                    **about(conversation, ticket), notice=notice, operator=ticket.operator
+                ),
             ]
             await _then(then, session, out)
         log.info("ticket closed ticket=%s operator=%s", ticket_id, operator)
@@ -386,7 +395,7 @@ class OperatorQueue:
 
     async def reflag_overdue(
         self, channels: Collection[str] | None = None, *, then: AfterTurn | None = None
-    ) -> list[Outgoing]:
+    ) -> list[Event]:
         """Flag waiting tickets nobody took within the timeout to operators again.
 
         A channel's scheduler calls this periodically for its own ``channels`` (``None``: every
@@ -394,7 +403,7 @@ class OperatorQueue:
         is flagged at most once per timeout.
         """
         now = self._clock.now()
-        out: list[Outgoing] = []
+        out: list[Event] = []
         async with self._sessions.begin() as session:
             due = await tickets.overdue_tickets(session, now - self._reflag_after, channels)
             for ticket in due:
@@ -408,7 +417,7 @@ class OperatorQueue:
                     minutes=minutes,
                     question=ticket.question,
                 )
-                out.append(_notice(conversation, ticket, Effect.NOTIFY_OPERATORS, text))
+                out.append(TicketFlagged(**about(conversation, ticket), notice=text))
                 log.info("ticket flagged again ticket=%s waiting_minutes=%d", ticket.id, minutes)
             await _then(then, session, out)
         return out
@@ -422,7 +431,7 @@ class OperatorQueue:
         *,
         buttons: tuple[Button, ...] = (),
         **fields: object,
-    ) -> Outgoing:
+    ) -> Say:
         """Store and address a bot notice to the person, in their language."""
         reply = Reply(
             (phrase(key, conversation.lang, ticket=ticket.id, **fields),), buttons=buttons
@@ -438,29 +447,18 @@ class OperatorQueue:
                 created_at=self._clock.now(),
             ),
         )
-        return Outgoing(
-            Target.PERSON,
-            conversation.channel,
-            conversation.external_id,
-            reply,
+        return Say(
+            channel=conversation.channel,
+            conversation_id=conversation.external_id,
+            reply=reply,
             ticket_id=ticket.id,
             message_id=message.id,
             operator=ticket.operator,
         )
 
-
-def _notice(
-    conversation: Conversation, ticket: Ticket, effect: Effect, text: str | None = None
-) -> Outgoing:
-    return Outgoing(
-        Target.OPERATORS,
-        conversation.channel,
-        conversation.external_id,
-        Reply((text,)) if text else None,
-        effect,
-        ticket.id,
-        operator=ticket.operator,
-    )
+    def _notice(self, key: str, ticket: Ticket) -> str:
+        """The operators' line about what happened to the ticket, in their language."""
+        return phrase(key, self._lang, ticket=ticket.id, operator=ticket.operator)
 
 
 async def ticket_view(session: AsyncSession, ticket_id: int) -> TicketView:
@@ -477,7 +475,7 @@ async def transcript_lines(session: AsyncSession, ticket_id: int) -> list[Transc
     ]
 
 
-async def _then(then: AfterTurn | None, session: AsyncSession, out: list[Outgoing]) -> None:
+async def _then(then: AfterTurn | None, session: AsyncSession, out: list[Event]) -> None:
     if then is not None:
         await then(session, out)
 

@@ -22,8 +22,8 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot import dburl
 from bot import home as data_home
-from bot.bitrix.settings import BitrixSettings
 from bot.delivery.policy import Policy
+from bot.settings_bitrix import BitrixSettings
 
 _LANGS = ("ru", "en", "ro")
 _DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")

@@ -225,31 +225,6 @@ PHRASES: dict[str, dict[str, str]] = {
         "en": "Request #{ticket} rated {rating}",
         "ro": "Cererea nr. {ticket} a fost evaluată cu {rating}",
     },
-    # Telegram: the person's side.
-    "tg_start": {
-        "ru": "Здравствуйте! Я помощник по Битрикс24. Напишите вопрос своими словами — я найду "
-        "ответ в базе знаний, а если не найду, передам его оператору. /help — подсказка.",
-        "en": "Hello! I am the Bitrix24 assistant. Type your question in your own words and I "
-        "will find the answer in the knowledge base, or pass it to an operator. /help — tips.",
-        "ro": "Bună ziua! Sunt asistentul Bitrix24. Scrieți întrebarea cu propriile cuvinte — "
-        "caut răspunsul în baza de cunoștințe sau o transmit unui operator. /help — ajutor.",
-    },
-    "tg_help": {
-        "ru": "Как со мной работать:\n• напишите вопрос текстом, например «как восстановить "
-        "пароль»;\n• под ответом отметьте «Помогло» или «Не помогло»;\n• /operator — позвать "
-        "оператора;\n• «отмена» — отменить обращение к оператору.",
-        "en": "How to use me:\n• type a question, e.g. “how do I restore my password”;\n• mark "
-        "an answer “Helped” or “Didn't help”;\n• /operator — call an operator;\n• “cancel” — "
-        "cancel a request to operators.",
-        "ro": "Cum să mă folosiți:\n• scrieți întrebarea, de exemplu „cum îmi recuperez "
-        "parola”;\n• marcați răspunsul „M-a ajutat” sau „Nu m-a ajutat”;\n• /operator — "
-        "chemați un operator;\n• „anulează” — anulați cererea către operatori.",
-    },
-    "tg_text_only": {
-        "ru": "Я читаю только текст. Напишите вопрос словами, пожалуйста.",
-        "en": "I can read text only. Please type your question.",
-        "ro": "Citesc doar text. Vă rog să scrieți întrebarea.",
-    },
     # The terminal (`helpbot chat`, `helpbot ask`).
     "cli_start": {
         "ru": "Здравствуйте! Я помощник по Битрикс24. Напишите вопрос своими словами — я найду "
@@ -526,7 +501,12 @@ PHRASES.update(OPERATOR_PHRASES)
 
 def phrase(key: str, lang: str, **fields: object) -> str:
     """The phrase ``key`` in ``lang`` (Russian when missing), with ``fields`` filled in."""
-    variants = PHRASES[key]
+    return phrase_in(PHRASES, key, lang, **fields)
+
+
+def phrase_in(catalogue: dict[str, dict[str, str]], key: str, lang: str, **fields: object) -> str:
+    """The phrase ``key`` of a channel's own ``catalogue`` (its texts live with the channel)."""
+    variants = catalogue[key]
     return variants.get(lang, variants[DEFAULT_LANGUAGE]).format(**fields)
 
 

@@ -1,17 +1,42 @@
-"""The channel-agnostic conversation engine: Incoming events in, Outgoing replies and effects."""
+"""The channel-agnostic conversation engine: Incoming in, typed events out."""
 
-from bot.engine.core import ConversationEngine, EngineSettings
-from bot.engine.events import Effect, Incoming, Outgoing, Target
+from bot.engine.core import AfterTurn, ConversationEngine, EngineSettings
+from bot.engine.events import (
+    Event,
+    HandToQueue,
+    Incoming,
+    Relayed,
+    Say,
+    TicketClosed,
+    TicketEvent,
+    TicketFlagged,
+    TicketOpened,
+    TicketRated,
+    TicketTaken,
+    TicketTransferred,
+)
 from bot.engine.hours import WorkingHours
+from bot.engine.state import conversation_state, state_of
 from bot.storage.models import State
 
 __all__ = [
+    "AfterTurn",
     "ConversationEngine",
-    "Effect",
     "EngineSettings",
+    "Event",
+    "HandToQueue",
     "Incoming",
-    "Outgoing",
+    "Relayed",
+    "Say",
     "State",
-    "Target",
+    "TicketClosed",
+    "TicketEvent",
+    "TicketFlagged",
+    "TicketOpened",
+    "TicketRated",
+    "TicketTaken",
+    "TicketTransferred",
     "WorkingHours",
+    "conversation_state",
+    "state_of",
 ]

@@ -1,6 +1,7 @@
 """The conversation engine: one channel-neutral state machine from a person's event to replies.
 
-States of a conversation (``bot.storage.models.State``) and every transition:
+States of a conversation (``bot.storage.models.State``), derived from its tickets and never
+stored (:mod:`bot.engine.state`: the open ticket's status is the state), and every transition:
 
 * ``bot`` → ``bot``: a question is answered, clarified, or the bot offers an operator; a button
   press on an answer («Помогло», «Не помогло» → next-best entries once, a clarify choice).
@@ -8,13 +9,18 @@ States of a conversation (``bot.storage.models.State``) and every transition:
   entries, no next-best entries left, or the knowledge base reads the text as a request for an
   operator. A ticket is created (or, for the same question within the duplicate window, the
   recent one is reused), the person hears their place in the queue (and, outside working
-  hours, when operators are back); effects OPEN_TICKET and HAND_TO_QUEUE.
+  hours, when operators are back); events ``TicketOpened`` (with the case card) and
+  ``HandToQueue``.
 * ``waiting`` → ``operator``: an operator takes the ticket (``OperatorQueue.take``).
 * ``waiting`` | ``operator`` → same state: the person's messages go into the ticket
-  (RELAY_TO_OPERATOR), never to the knowledge base.
-* ``waiting`` | ``operator`` → ``bot``: the person cancels (a cancel word or button).
-* ``operator`` → ``closed``: the operator closes the ticket; the person may rate it 1–5.
+  (``Relayed``), never to the knowledge base.
+* ``waiting`` | ``operator`` → ``bot``: the person cancels (a cancel word or button):
+  ``TicketClosed(cancelled=True)``.
+* ``operator`` → ``closed``: the operator closes the ticket (``TicketClosed``); the person may
+  rate it 1–5 (``TicketRated``).
 * ``closed`` → ``bot``: the next message; a rating press is still accepted.
+
+Operators' actions (take, transfer, reply, close: ``bot.queue``) produce the same events.
 
 A person who goes silent is not chased; stale or foreign button presses get a short reply and
 change nothing. One database transaction per event; events of one conversation are serialised.
@@ -31,14 +37,14 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
-from bot.engine.events import Incoming, Outgoing
+from bot.engine.events import Event, Incoming
 from bot.engine.hours import WorkingHours
 from bot.engine.turn import Turn, TurnContext
 from bot.errors import EngineError
 from bot.metrics import Metrics
 from bot.replies import choose_language
 from bot.settings import ConversationSettings, HoursSettings
-from bot.storage import repo
+from bot.storage import repo, tickets
 from bot.storage.models import Author, Message
 from knowledge.base import KnowledgeBase
 from knowledge.holder import KnowledgeHolder, holding
@@ -46,7 +52,7 @@ from knowledge.holder import KnowledgeHolder, holding
 log = logging.getLogger(__name__)
 
 # Runs inside the event's transaction with the turn's output (see ConversationEngine.handle).
-AfterTurn = Callable[[AsyncSession, list[Outgoing]], Awaitable[None]]
+AfterTurn = Callable[[AsyncSession, list[Event]], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +65,7 @@ class EngineSettings:
 
 
 class ConversationEngine:
-    """Turns an :class:`Incoming` into the :class:`Outgoing` list adapters send and perform."""
+    """Turns an :class:`Incoming` into the typed :class:`Event` list channels render."""
 
     def __init__(
         self,
@@ -76,9 +82,10 @@ class ConversationEngine:
         self._settings = settings.conversation
         self._public_url = settings.public_url
         self._hours = WorkingHours(settings.hours)
+        self._zone = settings.hours.timezone  # where operators read the case card's times
         self._locks: dict[tuple[str, str], tuple[asyncio.Lock, int]] = {}
 
-    async def handle(self, incoming: Incoming, *, then: AfterTurn | None = None) -> list[Outgoing]:
+    async def handle(self, incoming: Incoming, *, then: AfterTurn | None = None) -> list[Event]:
         """Process one event in one transaction; a repeated delivery returns ``[]``.
 
         ``then`` runs inside that transaction with what the turn produced (``[]`` for a repeat),
@@ -88,12 +95,12 @@ class ConversationEngine:
             raise EngineError("an incoming event needs a channel, a conversation and a person")
         key = (incoming.channel, incoming.conversation_id)
         async with self._conversation_lock(key), self._sessions.begin() as session:
-            outgoing = await self._handle(session, incoming)
+            events = await self._handle(session, incoming)
             if then is not None:
-                await then(session, outgoing)
-            return outgoing
+                await then(session, events)
+            return events
 
-    async def _handle(self, session: AsyncSession, incoming: Incoming) -> list[Outgoing]:
+    async def _handle(self, session: AsyncSession, incoming: Incoming) -> list[Event]:
         now = self._clock.now()
         # A repeated delivery never gets here: the channel's inbox row, keyed by the event,
         # is the dedupe, and it is settled in this very transaction.
@@ -143,18 +150,19 @@ class ConversationEngine:
             contact=contact,
             conversation=conversation,
             inbound=inbound,
+            ticket=await tickets.open_ticket(session, conversation.id),
             metrics=self._metrics,
             public_url=self._public_url,
+            zone=self._zone,
         )
-        outgoing = await Turn(context).run()
+        events = await Turn(context).run()
         log.info(
-            "event handled channel=%s conversation=%s state=%s outgoing=%d",
+            "event handled channel=%s conversation=%s events=%d",
             incoming.channel,
             conversation.id,
-            conversation.state,
-            len(outgoing),
+            len(events),
         )
-        return outgoing
+        return events
 
     @asynccontextmanager
     async def _conversation_lock(self, key: tuple[str, str]) -> AsyncIterator[None]:

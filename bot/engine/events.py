@@ -1,11 +1,21 @@
-"""What the engine consumes and produces: channel-neutral events, replies and named effects."""
+"""What the engine consumes and produces: one channel-neutral ``Incoming`` in, typed events out.
+
+Every event is a small frozen value a channel renders its own way (``render(event) -> calls``)
+or ignores when it is not its own: a Telegram operators' group opens a forum topic for
+:class:`TicketOpened`, a Bitrix24 open line hands the chat to its queue for
+:class:`HandToQueue`, the terminal prints them. Events carry everything a channel needs to
+render them (the reply, the case card, the line for the operators), so rendering reads no
+database.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
+from typing import Any
 
+from bot.cases import CaseCard
 from bot.replies import Reply
+from bot.storage.models import Conversation, Ticket
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,39 +40,102 @@ class Incoming:
     entry_id: str = ""
 
 
-class Target(StrEnum):
-    """Who an :class:`Outgoing` is for."""
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Event:
+    """Something for a channel to send or do, about one person's conversation.
 
-    PERSON = "person"  # the person, in their conversation
-    OPERATORS = "operators"  # the operators' side of the ticket (Telegram topic, ticket log)
-
-
-class Effect(StrEnum):
-    """A channel action the engine names and an adapter performs (or ignores when not its own)."""
-
-    OPEN_TICKET = "open_ticket"  # a ticket needs operators: open its thread (Telegram forum topic)
-    HAND_TO_QUEUE = "hand_to_queue"  # give the chat to the channel's own queue (Bitrix24 line)
-    RELAY_TO_OPERATOR = "relay_to_operator"  # a person's message for the ticket's operator
-    NOTIFY_OPERATORS = "notify_operators"  # a waiting ticket nobody took: flag it again
-    TICKET_TAKEN = "ticket_taken"  # an operator took the ticket (rename or pin the thread)
-    TICKET_TRANSFERRED = "ticket_transferred"  # the ticket changed operator
-    CLOSE_TICKET = "close_ticket"  # closed or cancelled: close the thread / finish the session
-
-
-@dataclass(frozen=True, slots=True)
-class Outgoing:
-    """Something to send or do: a ``reply`` to render, an ``effect`` to perform, or both.
-
-    ``conversation_id`` is the channel's chat id of the person's conversation, also when the
-    target is the operators. ``message_id`` is our stored message row for the reply (for an
-    outbox or media relay); ``ticket_id`` the ticket concerned.
+    ``conversation_id`` is the channel's chat id of that conversation, also when the event is
+    for the operators' side.
     """
 
-    target: Target
     channel: str
     conversation_id: str
-    reply: Reply | None = None
-    effect: Effect | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Say(Event):
+    """A message to the person. ``message_id`` is our stored message row; ``operator`` is the
+    operator whose action said it (their reply, or a notice of their take or close);
+    ``first_reply``: the first answer an operator gave in this ticket."""
+
+    reply: Reply
     ticket_id: int | None = None
     message_id: int | None = None
     operator: str | None = None
+    first_reply: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TicketEvent(Event):
+    """Something that happened to a ticket, for the operators' side; ``notice`` is a line for
+    them in the operators' language ("" when the event speaks for itself)."""
+
+    ticket_id: int
+    notice: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TicketOpened(TicketEvent):
+    """A ticket needs operators (new, or the same question reopened): its case card for their
+    side (a Telegram topic's first message, a note in the Bitrix24 chat)."""
+
+    card: CaseCard
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HandToQueue(TicketEvent):
+    """Give the person's chat to the channel's own operator queue (a Bitrix24 open line)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Relayed(TicketEvent):
+    """A person's message (row ``message_id``, ``text`` empty for media) for the ticket's
+    operator; ``operator`` holds the ticket, if anyone does."""
+
+    message_id: int
+    text: str
+    operator: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TicketTaken(TicketEvent):
+    """``operator`` took the ticket (also a supervisor's take-over)."""
+
+    operator: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TicketTransferred(TicketEvent):
+    """The ticket went to ``operator``."""
+
+    operator: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TicketClosed(TicketEvent):
+    """The ticket ended: closed by ``operator``, or cancelled by the person (``operator`` is
+    then whoever held it, if anyone)."""
+
+    operator: str | None = None
+    cancelled: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TicketFlagged(TicketEvent):
+    """A waiting ticket nobody took within the timeout: flag it to operators again."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TicketRated(TicketEvent):
+    """The person rated the closed ticket ``rating`` (1–5)."""
+
+    rating: int
+
+
+def about(conversation: Conversation, ticket: Ticket) -> dict[str, Any]:
+    """The fields every :class:`TicketEvent` of this conversation and ticket shares."""
+    return {
+        "channel": conversation.channel,
+        "conversation_id": conversation.external_id,
+        "ticket_id": ticket.id,
+    }

@@ -9,7 +9,18 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.engine.events import Effect, Incoming, Outgoing, Target
+from bot.cases import load_case
+from bot.engine.events import (
+    Event,
+    HandToQueue,
+    Incoming,
+    Relayed,
+    Say,
+    TicketClosed,
+    TicketOpened,
+    TicketRated,
+    about,
+)
 from bot.engine.hours import WorkingHours
 from bot.metrics import Metrics
 from bot.payloads import Payload, Press, decode
@@ -31,7 +42,6 @@ from bot.storage.models import (
     Conversation,
     Feedback,
     Message,
-    State,
     Ticket,
     TicketStatus,
 )
@@ -58,9 +68,11 @@ class TurnContext:
     contact: Contact
     conversation: Conversation
     inbound: Message
+    ticket: Ticket | None  # the conversation's open ticket: its status is the state
     metrics: Metrics
     public_url: str = ""  # KB_PUBLIC_URL, for the links of answers
-    out: list[Outgoing] = field(default_factory=list)
+    zone: str = "UTC"  # HOURS_TIMEZONE: where operators read the case card's times
+    out: list[Event] = field(default_factory=list)
 
 
 class Turn:
@@ -72,12 +84,12 @@ class Turn:
         self.conv = context.conversation
         self.lang = context.conversation.lang
 
-    async def run(self) -> list[Outgoing]:
+    async def run(self) -> list[Event]:
         if self.c.incoming.language_code:
             self.lang = choose_language(self.c.incoming.language_code, None, self.lang)
         if self.c.incoming.payload:
             await self._press(self.c.incoming.payload)
-        elif self.c.incoming.entry_id and self.conv.state not in (State.WAITING, State.OPERATOR):
+        elif self.c.incoming.entry_id and self.c.ticket is None:
             await self._open(self.c.incoming.entry_id)
         else:
             await self._text(self.c.inbound.text)
@@ -87,15 +99,13 @@ class Turn:
     # Text.
 
     async def _text(self, text: str) -> None:
-        if self.conv.state in (State.WAITING, State.OPERATOR):
-            ticket = await tickets.open_ticket(self.session, self.conv.id)
-            if ticket is not None:
-                if text.casefold().strip(" .!") in CANCEL_WORDS:
-                    await self._cancel(ticket)
-                else:
-                    await self._relay(ticket)
-                return
-        self.conv.state = State.BOT  # also when the ticket ended under us (closed by an operator)
+        ticket = self.c.ticket
+        if ticket is not None:
+            if text.casefold().strip(" .!") in CANCEL_WORDS:
+                await self._cancel(ticket)
+            else:
+                await self._relay(ticket)
+            return
         if not text:
             await self._say(Reply((phrase("empty", self.lang),)), decision=None)
             return
@@ -128,7 +138,6 @@ class Turn:
         if self.c.kb.get(entry_id) is None:
             await self._stale("link to an unknown entry")
             return
-        self.conv.state = State.BOT
         answer = self.c.kb.answer_for(entry_id)
         await self._say(
             lambda mid: answer_reply(answer, self.lang, mid, public_url=self.c.public_url),
@@ -160,20 +169,14 @@ class Turn:
         elif payload.press is Press.RATE:
             await self._rate(payload)
         elif payload.press is Press.CANCEL:
-            ticket = await tickets.open_ticket(self.session, self.conv.id)
+            ticket = self.c.ticket
             if ticket is None or ticket.id != payload.ref:
                 await self._stale("cancel of a ticket that is not open")
             else:
                 await self._cancel(ticket)
-        elif self.conv.state in (State.WAITING, State.OPERATOR):
-            ticket = await tickets.open_ticket(self.session, self.conv.id)
-            if ticket is None:
-                self.conv.state = State.BOT
-                await self._on_message_press(payload)
-            else:
-                await self._busy(ticket)
+        elif self.c.ticket is not None:
+            await self._busy(self.c.ticket)
         else:
-            self.conv.state = State.BOT
             await self._on_message_press(payload)
 
     async def _on_message_press(self, payload: Payload) -> None:
@@ -257,12 +260,10 @@ class Turn:
         ticket.rating = payload.index
         self.c.inbound.ticket_id = ticket.id
         await self._say(Reply((phrase("rated", self.lang),)), decision=None)
-        self._to_operators(
-            ticket,
-            phrase(
-                "op_ticket_rated", self.c.settings.language, ticket=ticket.id, rating=ticket.rating
-            ),
+        notice = phrase(
+            "op_ticket_rated", self.c.settings.language, ticket=ticket.id, rating=ticket.rating
         )
+        self._emit(TicketRated(**about(self.conv, ticket), notice=notice, rating=payload.index))
         log.info(
             "ticket rated conversation=%s ticket=%s rating=%s",
             self.conv.id,
@@ -273,9 +274,7 @@ class Turn:
     # Tickets.
 
     async def _escalate(self, reason: str, question: Message) -> None:
-        ticket = await tickets.open_ticket(self.session, self.conv.id) or await self._recent_same(
-            question.text
-        )
+        ticket = self.c.ticket or await self._recent_same(question.text)
         created = ticket is None
         if ticket is None:
             ticket = await tickets.create_ticket(
@@ -289,7 +288,6 @@ class Turn:
             ticket.taken_at = ticket.closed_at = ticket.flagged_at = None
             ticket.first_reply_at = ticket.rating = ticket.note = None
         await repo.tag_ticket_messages(self.session, self.conv.id, question.id, ticket.id)
-        self.conv.state = State.WAITING if ticket.status == TicketStatus.WAITING else State.OPERATOR
         position = await tickets.queue_position(self.session, ticket)
         key = "ticket_created" if created else "ticket_exists"
         blocks = [phrase(key, self.lang, ticket=ticket.id, position=position)]
@@ -304,7 +302,6 @@ class Turn:
             )
         cancel = Button(phrase("btn_cancel", self.lang), Payload(Press.CANCEL, ticket.id).encode())
         await self._say(Reply(tuple(blocks), buttons=(cancel,)), ticket_id=ticket.id)
-        self._effect(Target.PERSON, Effect.HAND_TO_QUEUE, ticket)
         name = self.c.contact.display_name or self.c.contact.external_id
         summary = phrase(
             "op_ticket_new",
@@ -313,7 +310,18 @@ class Turn:
             name=name,
             question=question.text,
         )
-        self._to_operators(ticket, summary, Effect.OPEN_TICKET)
+        self.conv.lang = self.lang  # the card shows the conversation's language
+        card = await load_case(
+            self.session,
+            ticket.id,
+            now=self.c.now,
+            zone=self.c.zone,
+            lang=self.c.settings.language,
+            kb=self.c.kb,
+            public_url=self.c.public_url,
+        )
+        self._emit(TicketOpened(**about(self.conv, ticket), notice=summary, card=card))
+        self._emit(HandToQueue(**about(self.conv, ticket)))
         log.info(
             "ticket %s conversation=%s ticket=%s reason=%s position=%d",
             "created" if created else "reused",
@@ -334,12 +342,13 @@ class Turn:
 
     async def _relay(self, ticket: Ticket) -> None:
         self.c.inbound.ticket_id = ticket.id
-        self._effect(
-            Target.OPERATORS,
-            Effect.RELAY_TO_OPERATOR,
-            ticket,
-            Reply((self.c.inbound.text,)) if self.c.inbound.text else None,
-            self.c.inbound.id,
+        self._emit(
+            Relayed(
+                **about(self.conv, ticket),
+                message_id=self.c.inbound.id,
+                text=self.c.inbound.text,
+                operator=ticket.operator,
+            )
         )
         # Acknowledge once per ticket: the person knows where their messages go from then on.
         if ticket.status == TicketStatus.WAITING and not await repo.has_bot_message(
@@ -352,13 +361,13 @@ class Turn:
     async def _cancel(self, ticket: Ticket) -> None:
         ticket.status, ticket.closed_at = TicketStatus.CANCELLED, self.c.now
         self.c.inbound.ticket_id = ticket.id
-        self.conv.state = State.BOT
         cancelled = Reply((phrase("ticket_cancelled", self.lang, ticket=ticket.id),))
         await self._say(cancelled, ticket_id=ticket.id)
-        self._to_operators(
-            ticket,
-            phrase("op_ticket_cancelled", self.c.settings.language, ticket=ticket.id),
-            Effect.CLOSE_TICKET,
+        notice = phrase("op_ticket_cancelled", self.c.settings.language, ticket=ticket.id)
+        self._emit(
+            TicketClosed(
+                **about(self.conv, ticket), notice=notice, operator=ticket.operator, cancelled=True
+            )
         )
         log.info("ticket cancelled conversation=%s ticket=%s", self.conv.id, ticket.id)
 
@@ -394,40 +403,18 @@ class Turn:
         if not isinstance(reply, Reply) and any(not b.payload for b in draft.buttons):
             draft = reply(message.id)
             message.buttons = _button_rows(draft)
-        self.c.out.append(
-            Outgoing(
-                Target.PERSON,
-                self.conv.channel,
-                self.conv.external_id,
-                draft,
+        self._emit(
+            Say(
+                channel=self.conv.channel,
+                conversation_id=self.conv.external_id,
+                reply=draft,
                 ticket_id=message.ticket_id,
                 message_id=message.id,
             )
         )
 
-    def _to_operators(self, ticket: Ticket, text: str, effect: Effect | None = None) -> None:
-        self._effect(Target.OPERATORS, effect, ticket, Reply((text,)))
-
-    def _effect(
-        self,
-        target: Target,
-        effect: Effect | None,
-        ticket: Ticket,
-        reply: Reply | None = None,
-        message_id: int | None = None,
-    ) -> None:
-        self.c.out.append(
-            Outgoing(
-                target,
-                self.conv.channel,
-                self.conv.external_id,
-                reply,
-                effect,
-                ticket.id,
-                message_id,
-                ticket.operator,
-            )
-        )
+    def _emit(self, event: Event) -> None:
+        self.c.out.append(event)
 
 
 def _button_rows(reply: Reply) -> list[list[str]] | None:

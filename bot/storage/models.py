@@ -55,7 +55,9 @@ class Base(DeclarativeBase):
 
 
 class State(StrEnum):
-    """Where a conversation is: with the bot, waiting for an operator, with one, or just closed."""
+    """Where a conversation is: with the bot, waiting for an operator, with one, or just closed.
+
+    Derived from the conversation's tickets (:mod:`bot.engine.state`), never stored."""
 
     BOT = "bot"
     WAITING = "waiting"
@@ -91,7 +93,7 @@ class Contact(Base):
 
 
 class Conversation(Base):
-    """One chat with one person on one channel, and its state."""
+    """One chat with one person on one channel; its state is its tickets' (bot.engine.state)."""
 
     __tablename__ = "conversations"
     __table_args__ = (UniqueConstraint("channel", "external_id"),)
@@ -100,7 +102,6 @@ class Conversation(Base):
     channel: Mapped[str] = mapped_column(String(32))
     external_id: Mapped[str] = mapped_column(String(128))
     contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
-    state: Mapped[str] = mapped_column(String(16), default=State.BOT)
     lang: Mapped[str] = mapped_column(String(8), default="ru")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)

@@ -17,9 +17,6 @@ from functools import partial
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.bitrix.api import Bitrix24Api
-from bot.bitrix.errors import Bitrix24Error
-from bot.bitrix.settings import BitrixSettings
 from bot.clock import Clock
 from bot.delivery import Policy
 from bot.delivery.worker import OutboxWorker
@@ -27,6 +24,7 @@ from bot.engine import ConversationEngine
 from bot.metrics import Metrics
 from bot.queue import OperatorQueue
 from bot.settings import ReplicaSettings
+from bot.settings_bitrix import BitrixSettings
 from bot.storage import bitrix as repo
 from bot.storage.delivery import default_replica
 from bot.storage.leases import LeaseKeeper
@@ -35,6 +33,8 @@ from handlers.bitrix24.ownership import bot_holds
 from handlers.bitrix24.poller import LEASE, EventPoller, poll_while_leased, report_revision
 from handlers.bitrix24.processor import EventProcessor
 from handlers.bitrix24.registration import find_bot_id
+from handlers.bitrix24.rest.api import Bitrix24Api
+from handlers.bitrix24.rest.errors import Bitrix24Error
 from handlers.bitrix24.sender import BitrixSender
 
 log = logging.getLogger(__name__)

@@ -14,8 +14,8 @@ import hashlib
 import logging
 import secrets
 
-from bot.bitrix.auth import TokenStore
-from bot.bitrix.settings import BitrixSettings
+from bot.settings_bitrix import BitrixSettings
+from handlers.bitrix24.rest.auth import TokenStore
 
 log = logging.getLogger(__name__)
 

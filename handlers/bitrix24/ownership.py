@@ -26,10 +26,10 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from bot.bitrix.api import Bitrix24Api
-from bot.bitrix.errors import Bitrix24Error
 from bot.storage.models import BitrixChat
 from handlers.bitrix24.events import ChatEvent, session_of
+from handlers.bitrix24.rest.api import Bitrix24Api
+from handlers.bitrix24.rest.errors import Bitrix24Error
 
 log = logging.getLogger(__name__)
 

@@ -19,12 +19,12 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.bitrix.api import Bitrix24Api
-from bot.bitrix.errors import Bitrix24Error
 from bot.clock import Clock
 from bot.storage import bitrix as repo
 from bot.storage.leases import LeaseKeeper
 from handlers.bitrix24.events import from_fetch
+from handlers.bitrix24.rest.api import Bitrix24Api
+from handlers.bitrix24.rest.errors import Bitrix24Error
 
 log = logging.getLogger(__name__)
 

@@ -18,30 +18,29 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.bitrix.errors import Bitrix24Error
-from bot.bitrix.settings import BitrixSettings
-from bot.cases import case_reply
+from bot.channel import Draft
 from bot.clock import Clock
-from bot.engine import ConversationEngine, Effect, Incoming, Outgoing, Target
+from bot.engine import ConversationEngine, Event, HandToQueue, Incoming, Say
 from bot.errors import TicketError
 from bot.payloads import Press, decode
 from bot.queue import OperatorQueue
 from bot.replies import Reply
+from bot.settings_bitrix import BitrixSettings
 from bot.storage import bitrix as repo
 from bot.storage.delivery import default_replica
 from bot.storage.models import BitrixChat, InboxUpdate
 from bot.texts import phrase
 from handlers.bitrix24.events import ChatEvent
 from handlers.bitrix24.ownership import judge
-from handlers.bitrix24.render import choices, render
-from handlers.bitrix24.replies import queue_message
+from handlers.bitrix24.render import render
+from handlers.bitrix24.replies import BitrixCalls, store
+from handlers.bitrix24.rest.errors import Bitrix24Error
 
 log = logging.getLogger(__name__)
 
 CHANNEL = repo.CHANNEL
 MAX_ATTEMPTS = 3  # an event that fails this often is given up (and logged)
 RETRY_SECONDS = 1.0  # a failed event waits this long times its attempts before the next one
-HAND_OFF = "imopenlines.bot.session.operator"
 FINISH = "imopenlines.bot.session.finish"
 LINE_OPERATOR = "bitrix24 open line"
 _NO_CANCEL = frozenset({Press.CANCEL.value})  # after a hand-off the line owns the chat
@@ -119,11 +118,11 @@ class EventProcessor:
                 session, self._clock.now() - timedelta(minutes=minutes)
             )
         held: dict[int, bool] = {}
-        for chat in due:
+        for asked in due:
             try:
-                held[chat.chat_id] = await self._holds(chat)
+                held[asked.chat_id] = await self._holds(asked)
             except Bitrix24Error as exc:  # not known now: asked again on a later pass
-                log.warning("bitrix chat owner unknown chat=%s code=%s", chat.chat_id, exc.code)
+                log.warning("bitrix chat owner unknown chat=%s code=%s", asked.chat_id, exc.code)
         now, queued = self._clock.now(), 0
         async with self._sessions.begin() as session:
             for seen in due:
@@ -217,8 +216,8 @@ class EventProcessor:
             message_id=event.key,
         )
 
-        async def then(session: AsyncSession, outgoing: list[Outgoing]) -> None:
-            await self._outbox(session, event, outgoing, payload)
+        async def then(session: AsyncSession, events: list[Event]) -> None:
+            await self._outbox(session, event, events, payload)
             await repo.settle_inbound(session, row_id, self._clock.now())
 
         await self._engine.handle(incoming, then=then)
@@ -238,7 +237,7 @@ class EventProcessor:
         await self._close_ticket(ended)
 
     async def _outbox(
-        self, session: AsyncSession, event: ChatEvent, out: list[Outgoing], payload: str
+        self, session: AsyncSession, event: ChatEvent, out: list[Event], payload: str
     ) -> None:
         """Inside the engine's transaction: replies and the hand-off become outbox rows;
         ``payload`` is the press (a button's, or the typed number's choice)."""
@@ -248,71 +247,35 @@ class EventProcessor:
         pressed = decode(payload) if payload else None
         helped = pressed is not None and pressed.press is Press.HELPED and bool(out)
         chat.helped_at = now if helped else None
-        handed = any(o.effect is Effect.HAND_TO_QUEUE for o in out)
-        drop = _NO_CANCEL if handed else frozenset()
+        handed = any(isinstance(o, HandToQueue) for o in out)
+        calls = self._calls(chat, event, _NO_CANCEL if handed else frozenset())
+        drafts: list[Draft] = []
         for item in out:
-            if item.target is not Target.PERSON:
-                continue  # the line's operators read the chat itself
-            if item.reply is not None:
-                fields = render(item.reply, drop=drop, lang=self._language)
-                chat.choices = choices(item.reply, drop) or None
-                await self._send(session, chat, event, fields, item.ticket_id)
-            if item.effect is Effect.HAND_TO_QUEUE:
-                if item.ticket_id is not None:
-                    await self._note(session, chat, event, item.ticket_id)
-                await repo.add_call(
-                    session,
-                    dialog_id=chat.dialog_id,
-                    kind="hand_off",
-                    method=HAND_OFF,
-                    params={"CHAT_ID": chat.chat_id},
-                    now=now,
-                    ticket_id=item.ticket_id,
-                )
+            drafts += calls.render(item)  # the card's note just before the hand-off
+            if isinstance(item, Say):
+                chat.choices = calls.choices(item)
+            elif isinstance(item, HandToQueue):
                 chat.handed_session, chat.ticket_id = event.session_id, item.ticket_id
-                if item.ticket_id is not None:
-                    ref = f"bitrix24:chat{chat.chat_id}:session{event.session_id or '?'}"
-                    await repo.set_ticket_ref(session, item.ticket_id, ref)
+                ref = f"bitrix24:chat{chat.chat_id}:session{event.session_id or '?'}"
+                await repo.set_ticket_ref(session, item.ticket_id, ref)
                 log.info(
                     "bitrix hand-off queued chat=%s session=%s ticket=%s",
                     chat.chat_id,
                     event.session_id,
                     item.ticket_id,
                 )
-
-    async def _note(
-        self, session: AsyncSession, chat: BitrixChat, event: ChatEvent, ticket_id: int
-    ) -> None:
-        """The case card for the line's operators, posted just before the hand-off.
-
-        ``system`` + ``skipConnector`` (``imbot.v2.Chat.Message.send`` fields, b24restdocs
-        ``chat-bots-v2/imbot.v2/messages/chat-message-send.md``): a system line in the chat that
-        the connector never forwards to the customer — what Bitrix24's own modules post for the
-        manager (``salescenter``'s ``ImOpenLinesManager::sendDealNotify``: ``SYSTEM=Y``,
-        ``SKIP_CONNECTOR=Y``). "Y" rather than JSON booleans: revisions before 33 read only "Y".
-        """
-        card = await self._queue.case_in(session, ticket_id)
-        fields = render(case_reply(card, self._language))
-        await self._send(
-            session, chat, event, {**fields, "system": "Y", "skipConnector": "Y"}, ticket_id
-        )
+        await store(session, drafts, now)
 
     async def _send(
-        self,
-        session: AsyncSession,
-        chat: BitrixChat,
-        event: ChatEvent,
-        fields: dict[str, object],
-        ticket_id: int | None = None,
+        self, session: AsyncSession, chat: BitrixChat, event: ChatEvent, fields: dict[str, object]
     ) -> None:
-        await queue_message(
-            session,
-            dialog_id=chat.dialog_id,
-            bot_id=event.bot_id or chat.bot_id,
-            fields=fields,
-            now=self._clock.now(),
-            ticket_id=ticket_id,
-        )
+        await store(session, [self._calls(chat, event).message(fields)], self._clock.now())
+
+    def _calls(
+        self, chat: BitrixChat, event: ChatEvent, drop: frozenset[str] = frozenset()
+    ) -> BitrixCalls:
+        bot_id = event.bot_id or chat.bot_id
+        return BitrixCalls(chat.dialog_id, chat.chat_id, bot_id, self._language, drop)
 
     async def _chat(self, session: AsyncSession, event: ChatEvent) -> BitrixChat:
         return await repo.chat(

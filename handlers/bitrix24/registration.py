@@ -25,10 +25,10 @@ from typing import Any
 
 from yarl import URL
 
-from bot.bitrix.api import Bitrix24Api
-from bot.bitrix.errors import Bitrix24Error
-from bot.bitrix.settings import BitrixSettings
+from bot.settings_bitrix import BitrixSettings
 from handlers.bitrix24.render import COMMAND
+from handlers.bitrix24.rest.api import Bitrix24Api
+from handlers.bitrix24.rest.errors import Bitrix24Error
 
 log = logging.getLogger(__name__)
 

@@ -13,8 +13,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from bot.bitrix.api import Bitrix24Api
-from bot.bitrix.errors import (
+from bot.clock import Clock
+from bot.delivery import Call, Done, Failed, NotReady, Outcome, Retry, Scope
+from bot.storage.bitrix import CHANNEL
+from handlers.bitrix24.rest.api import Bitrix24Api
+from handlers.bitrix24.rest.errors import (
     AuthenticationFailed,
     Bitrix24Error,
     Bitrix24Timeout,
@@ -22,9 +25,6 @@ from bot.bitrix.errors import (
     QueryLimitExceeded,
     TransportError,
 )
-from bot.clock import Clock
-from bot.delivery import Call, Done, Failed, NotReady, Outcome, Retry, Scope
-from bot.storage.bitrix import CHANNEL
 
 log = logging.getLogger(__name__)
 

@@ -18,13 +18,13 @@ from multidict import MultiDictProxy
 
 from bot import logs
 from bot.app import Services
-from bot.bitrix.auth import OAuthTokens
-from bot.bitrix.client import create_client
-from bot.bitrix.store import DatabaseTokenStore
 from handlers.bitrix24.channel import BitrixChannel
 from handlers.bitrix24.eventauth import EventAuth
 from handlers.bitrix24.events import from_form, unflatten
 from handlers.bitrix24.registration import EVENTS_PATH
+from handlers.bitrix24.rest.auth import OAuthTokens
+from handlers.bitrix24.rest.client import create_client
+from handlers.bitrix24.rest.store import DatabaseTokenStore
 
 log = logging.getLogger(__name__)
 

@@ -7,13 +7,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from bot.app import ensure_schema
-from bot.bitrix.client import Bitrix24Client, create_client
-from bot.bitrix.store import DatabaseTokenStore
 from bot.clock import SystemClock
 from bot.settings import Settings
 from bot.storage.db import create_engine, create_sessionmaker, database_url
 from handlers.bitrix24 import EVENTS_PATH, INSTALL_PATH, find_bot_id
 from handlers.bitrix24.registration import register as register_on_portal
+from handlers.bitrix24.rest.client import Bitrix24Client, create_client
+from handlers.bitrix24.rest.store import DatabaseTokenStore
 from handlers.cli._runner import run, settings_or_exit
 
 

@@ -105,7 +105,7 @@ def _delivery(ours: bool, info: WebhookInfo, now: datetime) -> Check:
 async def check_bitrix24(settings: Settings) -> list[Check]:
     """The portal (``profile``), our bot (``imbot.v2.Bot.get`` by code) and its command
     (``imbot.v2.Command.list``), through the project's REST client."""
-    from bot.bitrix.errors import AuthenticationFailed, Bitrix24Error, NotFound
+    from handlers.bitrix24.rest.errors import AuthenticationFailed, Bitrix24Error, NotFound
 
     bitrix = settings.bitrix
     checks: list[Check] = []
@@ -170,7 +170,7 @@ def _command(listed: Any) -> Check:
 @asynccontextmanager
 async def _bitrix_client(settings: Settings) -> AsyncIterator[Any]:
     """The project's REST client, failing fast: one attempt, a short time-out."""
-    from bot.bitrix.client import create_client
+    from handlers.bitrix24.rest.client import create_client
 
     bitrix = settings.bitrix.model_copy(
         update={"max_attempts": 1, "request_timeout": TIMEOUT, "connect_timeout": TIMEOUT}
@@ -179,9 +179,11 @@ async def _bitrix_client(settings: Settings) -> AsyncIterator[Any]:
         async with create_client(bitrix) as client:
             yield client
         return
-    from bot.bitrix.store import DatabaseTokenStore  # the application's tokens are stored
     from bot.clock import SystemClock
     from bot.storage.db import create_engine, create_sessionmaker, database_url
+    from handlers.bitrix24.rest.store import (
+        DatabaseTokenStore,
+    )  # the application's tokens are stored
 
     db = create_engine(database_url(settings.database))
     try:

@@ -21,7 +21,7 @@ from bot.app import load_knowledge, open_queue
 from bot.cases import case_reply
 from bot.clock import Clock, SystemClock
 from bot.durations import human_duration
-from bot.engine import Outgoing, Target
+from bot.engine import Event
 from bot.errors import TicketError
 from bot.queue import OperatorQueue
 from bot.replies import render_plain
@@ -33,6 +33,7 @@ from handlers.bitrix24 import replies as bitrix_replies
 from handlers.cli import figures
 from handlers.cli._runner import run, settings_or_exit
 from handlers.cli.operator_shell import shell
+from handlers.cli.terminal import TerminalChannel
 from handlers.telegram.delivery import OutboxRows
 
 SHELL_HELP = """commands (add --force to take over a ticket someone else holds, as a supervisor):
@@ -95,6 +96,7 @@ class ChannelOutbox:
 
     def __init__(self, settings: Settings, clock: Clock) -> None:
         self._clock = clock
+        self._language = settings.conversation.language
         self._telegram = OutboxRows(
             clock,
             None,  # a topic's card is rendered by `helpbot serve` when its edit is sent
@@ -104,9 +106,10 @@ class ChannelOutbox:
         )
         self.queued: Counter[str] = Counter()
 
-    async def __call__(self, session: AsyncSession, out: list[Outgoing]) -> None:
+    async def __call__(self, session: AsyncSession, out: list[Event]) -> None:
         self.queued["telegram"] += len(await self._telegram.write(session, out))
-        self.queued["bitrix24"] += len(await bitrix_replies.write(session, out, self._clock.now()))
+        rows = await bitrix_replies.write(session, out, self._clock.now(), self._language)
+        self.queued["bitrix24"] += len(rows)
 
     def report(self) -> None:
         """Print (and forget) what was queued since the last report."""
@@ -173,7 +176,7 @@ async def _dispatch(queue: OperatorQueue, outbox: ChannelOutbox, me: str, words:
         figures.emit(figures.queue_rows(await queue.figures()), fmt, queue.language)
         return 0
     if name == "reflag":
-        _print_out(await queue.reflag_overdue(then=outbox))
+        await TerminalChannel().show(await queue.reflag_overdue(then=outbox))
         return 0
     if name == "help" or not rest or not rest[0].isdigit():
         print(SHELL_HELP)
@@ -207,7 +210,7 @@ async def _dispatch(queue: OperatorQueue, outbox: ChannelOutbox, me: str, words:
     if name not in actions:
         print(SHELL_HELP)
         return 1
-    _print_out(await actions[name]())
+    await TerminalChannel().show(await actions[name]())
     return 0
 
 
@@ -226,11 +229,3 @@ async def ticket_line(queue: OperatorQueue, ticket_id: int) -> str:
         f"{mark}#{card.ticket_id} [{card.status}{holder}]{wait} {local:%Y-%m-%d %H:%M} "
         f"{card.person} ({card.channel}): {card.subject[:80]}"
     )
-
-
-def _print_out(out: list[Outgoing]) -> None:
-    for item in out:
-        target = "to person" if item.target is Target.PERSON else "to operators"
-        effect = f" [{item.effect}]" if item.effect else ""
-        text = render_plain(item.reply) if item.reply else ""
-        print(f"{target}{effect} ticket #{item.ticket_id}: {text}".rstrip(": "))

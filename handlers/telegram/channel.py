@@ -29,17 +29,18 @@ from bot.app import Services
 from bot.deeplinks import EntryLinks
 from bot.delivery.worker import OutboxWorker
 from bot.errors import HelpbotError
-from bot.sendlimits import SharedSendLimits
 from bot.storage.delivery import default_replica
 from bot.storage.leases import LeaseKeeper
 from bot.supervise import supervise
 from handlers.telegram import setup_routers
+from handlers.telegram.calls import CHANNEL
 from handlers.telegram.commands import setup_commands
-from handlers.telegram.delivery import CHANNEL, Deliverer
+from handlers.telegram.delivery import Deliverer
 from handlers.telegram.envelope import read_update
 from handlers.telegram.inbox import Inbox
 from handlers.telegram.outbox import TelegramSender
 from handlers.telegram.polling import LEASE, Poller
+from handlers.telegram.sendlimits import SharedSendLimits
 from handlers.telegram.topics import Topics
 from handlers.telegram.webhook import create_webhook_handler
 

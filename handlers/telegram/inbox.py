@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.clock import Clock
 from bot.storage import delivery
 from bot.storage.models import DeliveryStatus, InboxUpdate
-from handlers.telegram.delivery import CHANNEL
+from handlers.telegram.calls import CHANNEL
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command, CommandObject, MagicData
 from aiogram.types import CallbackQuery, Message, Update, User
 
-from bot.engine import Outgoing
+from bot.engine import Event
 from bot.errors import (
     TicketClosedError,
     TicketError,
@@ -34,7 +34,8 @@ from bot.queue import OperatorQueue, TicketView
 from bot.replies import Reply
 from bot.texts import phrase
 from handlers.telegram.callbacks import KbData, TakeData, TakeOverData
-from handlers.telegram.delivery import CopySource, Deliverer
+from handlers.telegram.calls import CopySource
+from handlers.telegram.delivery import Deliverer
 from handlers.telegram.kb import entry_key, results_markup
 from handlers.telegram.topics import topic_ref
 
@@ -161,7 +162,7 @@ async def _press(
     lang: str,
     allowed: set[ChatMemberStatus],
     refusal: str,
-    action: Callable[..., Awaitable[list[Outgoing]]],
+    action: Callable[..., Awaitable[list[Event]]],
 ) -> None:
     """An operators' button: answered first, then the queue action with its outbox rows in its
     transaction; a refusal is told to the presser alone."""
@@ -348,7 +349,7 @@ class _Act:
 
     async def __call__(
         self,
-        action: Callable[..., Awaitable[list[Outgoing]]],
+        action: Callable[..., Awaitable[list[Event]]],
         *args: object,
         copy: CopySource | None = None,
     ) -> None:

@@ -39,11 +39,15 @@ from aiogram.methods import (
     TelegramMethod,
 )
 
+from bot.channel import Draft
 from bot.delivery import Call, Done, Failed, NotReady, Outcome, Retry, Scope, Unreachable
+from bot.engine import Event
 from bot.errors import HelpbotError
-from bot.sendlimits import SharedSendLimits
 from bot.settings import TelegramSettings
-from handlers.telegram.delivery import CARD_EDIT, CHANNEL, EPHEMERAL, Deliverer
+from handlers.telegram.calls import CARD_EDIT, CHANNEL, EPHEMERAL
+from handlers.telegram.delivery import Deliverer
+from handlers.telegram.reactions import QUESTION_OF, REACTION
+from handlers.telegram.sendlimits import SharedSendLimits
 from handlers.telegram.topics import TopicGone, Topics
 
 log = logging.getLogger(__name__)
@@ -85,7 +89,7 @@ class Bucket:
 
 
 class TelegramSender:
-    """The Telegram side of :class:`bot.delivery.Channel`."""
+    """The Telegram channel (:class:`bot.channel.Channel`): renders events, sends calls."""
 
     name = CHANNEL
 
@@ -108,6 +112,10 @@ class TelegramSender:
         self._global = Bucket(settings.global_per_second, settings.global_per_second, monotonic())
         self._chats: dict[str, Bucket] = {}
         self._reopened: set[int] = set()  # topics reopened for a late notice, to close again
+
+    def render(self, event: Event) -> list[Draft]:
+        """The Telegram calls of ``event`` (pure: see :mod:`handlers.telegram.calls`)."""
+        return self._deliverer.calls.render(event)
 
     async def pace(self, call: Call) -> float:
         now = self._now()
@@ -135,6 +143,13 @@ class TelegramSender:
                 log.info("no card to edit outbox=%s", call.id)
                 return Done()
             call = replace(call, params=edit)
+        if call.kind == REACTION:  # on the question the ticket was opened with, found now
+            params = {k: v for k, v in call.params.items() if k != QUESTION_OF}
+            question = await self._deliverer.question_of(int(call.params.get(QUESTION_OF, 0)))
+            if question is None:
+                log.info("no question to react to outbox=%s", call.id)
+                return Done()
+            call = replace(call, params={**params, "message_id": question})
         try:
             result = await self._call(call)
         except TopicGone as exc:  # a finished ticket's topic was deleted: nothing to post into

@@ -24,7 +24,9 @@ from bot.queue import OperatorQueue
 from bot.replies import Reply, choose_language
 from bot.texts import phrase
 from handlers.telegram.callbacks import PressData
-from handlers.telegram.delivery import CHANNEL, CopySource, Deliverer
+from handlers.telegram.calls import CHANNEL, CopySource
+from handlers.telegram.delivery import Deliverer
+from handlers.telegram.texts import tg_phrase
 
 
 def create_router() -> Router:
@@ -65,11 +67,11 @@ async def on_start_link(
 
 
 async def on_start(message: Message, deliverer: Deliverer) -> None:
-    await deliverer.say(message.chat.id, Reply((phrase("tg_start", _lang(message.from_user)),)))
+    await deliverer.say(message.chat.id, Reply((tg_phrase("tg_start", _lang(message.from_user)),)))
 
 
 async def on_help(message: Message, deliverer: Deliverer) -> None:
-    await deliverer.say(message.chat.id, Reply((phrase("tg_help", _lang(message.from_user)),)))
+    await deliverer.say(message.chat.id, Reply((tg_phrase("tg_help", _lang(message.from_user)),)))
 
 
 async def on_text(
@@ -95,7 +97,7 @@ async def on_media(
 ) -> None:
     lang = _lang(message.from_user)
     if await queue.open_ticket_for(CHANNEL, str(message.chat.id)) is None:
-        await deliverer.say(message.chat.id, Reply((phrase("tg_text_only", lang),)))
+        await deliverer.say(message.chat.id, Reply((tg_phrase("tg_text_only", lang),)))
         return
     text = message.caption or phrase("op_media", lang, kind=message.content_type)
     incoming = _incoming(message, event_update, text=text)

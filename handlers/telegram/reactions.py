@@ -4,38 +4,42 @@ it, 👌 when an operator first answers it.
 Bots may react only with the emoji of ReactionTypeEmoji (aiogram 3.31
 `types/reaction_type_emoji.py`, the Bot API reference): 👀 and 👌 are among them, ✅ is not.
 A bot keeps one reaction per message, so 👌 replaces 👀. The question is the person's message
-the ticket was opened with; its Telegram id is read from the stored update it came in.
+the ticket was opened with; its Telegram id is read from the stored update it came in, when
+the reaction is sent (rendering reads no database): the call carries the ticket under
+:data:`QUESTION_OF` until then.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.engine import Effect, Outgoing, Target
+from bot.channel import Draft
+from bot.engine import Event, Say, TicketTaken
 from bot.storage.models import Author, InboxUpdate, Message, Ticket
 
 TAKEN = "👀"
 ANSWERED = "👌"
 CHANNEL = "telegram"
+REACTION = "reaction"  # the outbox kind of a reaction call, completed when it is sent
+QUESTION_OF = "question_of_ticket"  # a reaction call's ticket, whose question gets it
 
 
-async def reaction_for(session: AsyncSession, item: Outgoing) -> str | None:
-    """The reaction ``item`` puts on the person's question, if any."""
-    if item.ticket_id is None:
-        return None
-    if item.target is Target.OPERATORS and item.effect is Effect.TICKET_TAKEN:
+def reaction_for(event: Event) -> str | None:
+    """The reaction ``event`` puts on the person's question, if any."""
+    if isinstance(event, TicketTaken):
         return TAKEN
-    if item.target is Target.PERSON and item.operator is not None and item.message_id is not None:
-        replies = await session.scalar(
-            select(func.count())
-            .select_from(Message)
-            .where(Message.ticket_id == item.ticket_id, Message.author == Author.OPERATOR)
-        )
-        return ANSWERED if replies == 1 else None
+    if isinstance(event, Say) and event.ticket_id is not None and event.first_reply:
+        return ANSWERED
     return None
+
+
+def reaction_draft(chat_id: str, ticket_id: int, emoji: str) -> Draft:
+    """The reaction call, its message id still to find (see :func:`question_message`)."""
+    params = {"reaction": [{"type": "emoji", "emoji": emoji}], QUESTION_OF: ticket_id}
+    return Draft(chat_id, "setMessageReaction", params, kind=REACTION)
 
 
 async def question_message(session: AsyncSession, ticket_id: int) -> int | None:
@@ -68,7 +72,3 @@ def _message_id(payload: Any) -> int | None:
     message = payload.get("message") if isinstance(payload, dict) else None
     value = message.get("message_id") if isinstance(message, dict) else None
     return value if isinstance(value, int) else None
-
-
-def reaction_params(message_id: int, emoji: str) -> dict[str, Any]:
-    return {"message_id": message_id, "reaction": [{"type": "emoji", "emoji": emoji}]}

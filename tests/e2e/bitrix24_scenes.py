@@ -21,9 +21,9 @@ from sqlalchemy import select
 from test_bitrix24 import BOT_TOKEN, Mode, eventually, inbox_settled, portal_and_app
 
 from bot.app import Services
-from bot.bitrix.settings import BitrixSettings
 from bot.payloads import Press, decode
 from bot.settings import DatabaseSettings, Settings
+from bot.settings_bitrix import BitrixSettings
 from bot.storage.models import OutboxMessage
 from handlers.bitrix24.render import COMMAND
 from knowledge.base import KnowledgeBase

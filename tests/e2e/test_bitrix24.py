@@ -25,8 +25,8 @@ from sqlalchemy import func, select
 
 from bot.__main__ import main
 from bot.app import Services, open_services
-from bot.bitrix.settings import BitrixSettings
 from bot.settings import DatabaseSettings, Settings
+from bot.settings_bitrix import BitrixSettings
 from bot.storage.models import BitrixTokens, DeliveryStatus, InboxUpdate, OutboxMessage, Ticket
 from handlers.bitrix24 import EVENTS_PATH, INSTALL_PATH
 from handlers.bitrix24.render import COMMAND

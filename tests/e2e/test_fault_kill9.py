@@ -30,8 +30,8 @@ from fakes.bitrix24 import FakeBitrix24
 from fakes.bitrix24 import FakeChat as BitrixChat
 from fakes.telegram_server import FakeTelegram, FakeUser
 
-from bot.bitrix.settings import BitrixSettings
 from bot.settings import DeliverySettings, Settings
+from bot.settings_bitrix import BitrixSettings
 from handlers.cli.bitrix import register_bot
 
 BOT_TOKEN = "bot-token-0123456789abcdef"

@@ -28,8 +28,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.app import open_services
-from bot.bitrix.settings import BitrixSettings
 from bot.settings import DatabaseSettings, Settings, TelegramSettings, WebSettings
+from bot.settings_bitrix import BitrixSettings
 from handlers.bitrix24 import EVENTS_PATH, INSTALL_PATH
 from handlers.web import create_web_app
 from knowledge.base import KnowledgeBase

@@ -44,8 +44,8 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from yarl import URL
 
-from bot.bitrix.settings import BitrixSettings
 from bot.settings import DeliverySettings, Settings
+from bot.settings_bitrix import BitrixSettings
 from bot.storage.db import create_engine
 from bot.storage.models import DeliveryStatus, InboxUpdate, Lease, OutboxMessage
 from handlers.bitrix24.poller import LEASE
@@ -57,7 +57,9 @@ REDIS_ENV = "TEST_REDIS_URL"
 BOT_TOKEN = "bot-token-0123456789abcdef"
 SECRET = "replica-secret_0123456789"
 WEBHOOK_PATH = "/telegram/webhook"
-SEND_KEYS = "helpbot:send:"  # bot.sendlimits' fixed prefix: hence a Redis database of our own
+SEND_KEYS = (
+    "helpbot:send:"  # handlers.telegram.sendlimits' fixed prefix: hence a Redis database of our own
+)
 PEOPLE = CHATS = 20  # Telegram people and Bitrix24 open-line chats
 # Entry titles asked verbatim: each reply repeats its entry's title, so it names its question.
 # Two go in well before the kill, one just before it, one after it.

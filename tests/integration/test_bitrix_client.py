@@ -13,9 +13,10 @@ import pytest
 from aiohttp import web
 from fakes.bitrix24 import FakeBitrix24
 
-from bot.bitrix.auth import InMemoryTokenStore, OAuthAuth, OAuthTokens, WebhookAuth
-from bot.bitrix.client import Bitrix24Client, create_client
-from bot.bitrix.errors import (
+from bot.settings_bitrix import BitrixSettings
+from handlers.bitrix24.rest.auth import InMemoryTokenStore, OAuthAuth, OAuthTokens, WebhookAuth
+from handlers.bitrix24.rest.client import Bitrix24Client, create_client
+from handlers.bitrix24.rest.errors import (
     AccessDenied,
     AuthenticationFailed,
     Bitrix24Error,
@@ -28,8 +29,7 @@ from bot.bitrix.errors import (
     ServerError,
     TransportError,
 )
-from bot.bitrix.limiter import LeakyBucket
-from bot.bitrix.settings import BitrixSettings
+from handlers.bitrix24.rest.limiter import LeakyBucket
 
 BOT_TOKEN = "bt-" + "9f3c1a77e2d54b0c8a61"
 REGISTER = {

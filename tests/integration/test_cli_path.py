@@ -46,7 +46,7 @@ def test_question_escalation_operator_reply_and_close(
     code, out, _ = _run(["operator", "--as", "anna", "reply", "1", "Это не про Битрикс24"], capsys)
     assert code == 0 and "Это не про Битрикс24" in out
     code, out, _ = _run(["operator", "--as", "anna", "close", "1", "off-topic"], capsys)
-    assert code == 0 and "[close_ticket]" in out
+    assert code == 0 and "[TicketClosed]" in out
     code, out, _ = _run(["operator", "show", "1"], capsys)
     assert "Оператор anna: Это не про Битрикс24" in out and "Обращение №1 · закрыто" in out
     code, _, err = _run(["operator", "close", "7"], capsys)

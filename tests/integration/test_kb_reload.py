@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.app import open_services
 from bot.clock import SystemClock
-from bot.engine import ConversationEngine, EngineSettings, Incoming
+from bot.engine import ConversationEngine, EngineSettings, Incoming, Say
 from bot.knowledge_sync import KnowledgeReloader, Sources
 from bot.settings import DatabaseSettings, Settings
 from bot.storage import knowledge as rows
@@ -145,7 +145,7 @@ async def test_questions_asked_during_reloads_all_get_answers(
 
     async def ask(n: int) -> None:
         out = await engine.handle(Incoming("test", f"chat-{n}", f"person-{n}", QUESTION))
-        replies = [o.reply for o in out if o.reply is not None]
+        replies = [o.reply for o in out if isinstance(o, Say)]
         assert replies, f"question {n} got no reply"
         text = " ".join(" ".join(r.blocks) for r in replies)
         words.append(NEW_WORD if NEW_WORD in text else OLD_WORD if OLD_WORD in text else "?")

@@ -86,7 +86,7 @@ def test_send_entry_close_warning_and_a_supervisors_force(
     )
     assert code == 0 and out.startswith("to person ticket #1: ")
     code, out, _ = _run(["operator", "--as", "boss", "close", "1", "готово"], capsys)
-    assert code == 0 and "[close_ticket]" in out
+    assert code == 0 and "[TicketClosed]" in out
 
     code, out, _ = _run(["operator", "stats", "--format", "json"], capsys)
     data = json.loads(out)

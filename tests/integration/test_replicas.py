@@ -28,7 +28,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import SystemClock
 from bot.delivery.worker import BATCH, OutboxWorker
-from bot.sendlimits import SharedSendLimits
 from bot.settings import TelegramSettings
 from bot.storage import delivery
 from bot.storage.db import create_engine, create_sessionmaker
@@ -38,6 +37,7 @@ from handlers.bitrix24.poller import EventPoller, poll_while_leased
 from handlers.telegram.delivery import Deliverer
 from handlers.telegram.inbox import Inbox
 from handlers.telegram.outbox import TelegramSender
+from handlers.telegram.sendlimits import SharedSendLimits
 
 CLAIM = 30.0
 

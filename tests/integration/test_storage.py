@@ -46,7 +46,7 @@ async def test_migrations_go_up_down_and_up_again(empty_db_url: str) -> None:
     try:
         assert await migrate.current(engine) is None
         await migrate.upgrade(engine)
-        assert await migrate.current(engine) == migrate.head() == "0009"
+        assert await migrate.current(engine) == migrate.head() == "0010"
         async with engine.connect() as conn:
             assert await conn.run_sync(_tables) >= TABLES
         await migrate.downgrade(engine, "base")

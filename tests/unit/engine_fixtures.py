@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from functools import cache
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.cases import CaseCard, CaseLine
 from bot.clock import Clock
-from bot.engine import ConversationEngine, EngineSettings, Incoming, Outgoing, Target
+from bot.engine import ConversationEngine, EngineSettings, Event, Incoming, Say
 from bot.queue import OperatorQueue
 from bot.settings import Settings
 from knowledge.base import KnowledgeBase
@@ -68,7 +69,7 @@ class Rig:
 
     async def say(
         self, text: str = "", *, payload: str = "", person: str = "42", **fields: str
-    ) -> list[Outgoing]:
+    ) -> list[Event]:
         return await self.engine.handle(
             Incoming("test", f"chat-{person}", person, text, payload, **fields)
         )
@@ -91,16 +92,40 @@ def rig(sessions: async_sessionmaker[AsyncSession], clock: Clock, **overrides: o
     return Rig(engine, queue, sessions)
 
 
-def to_person(out: list[Outgoing]) -> list[Outgoing]:
-    return [o for o in out if o.target is Target.PERSON and o.reply is not None]
+def to_person(out: list[Event]) -> list[Say]:
+    return [o for o in out if isinstance(o, Say)]
 
 
-def text_of(out: list[Outgoing]) -> str:
+def text_of(out: list[Event]) -> str:
     return "\n".join(
-        "\n".join(filter(None, (o.reply.title, *o.reply.blocks))) for o in to_person(out) if o.reply
+        "\n".join(filter(None, (o.reply.title, *o.reply.blocks))) for o in to_person(out)
     )
 
 
-def buttons(out: list[Outgoing]) -> dict[str, str]:
+def buttons(out: list[Event]) -> dict[str, str]:
     """Label → payload of the buttons sent to the person."""
-    return {b.label: b.payload for o in to_person(out) if o.reply for b in o.reply.buttons}
+    return {b.label: b.payload for o in to_person(out) for b in o.reply.buttons}
+
+
+def case_card(
+    ticket_id: int, channel: str, subject: str, lines: tuple[CaseLine, ...] = ()
+) -> CaseCard:
+    """A waiting ticket's case card, built by hand for rendering tests (no database)."""
+    now = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
+    return CaseCard(
+        ticket_id=ticket_id,
+        status="waiting",
+        subject=subject,
+        reason="requested",
+        person="Анна",
+        channel=channel,
+        language="ru",
+        operator=None,
+        created_at=now,
+        taken_at=None,
+        now=now,
+        zone="UTC",
+        lines=lines,
+        offered=(),
+        earlier=(),
+    )

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.bitrix.settings import BitrixSettings
 from bot.replies import Button, Reply
+from bot.settings_bitrix import BitrixSettings
 from handlers.bitrix24.events import ChatEvent, from_fetch, from_form, unflatten
 from handlers.bitrix24.render import COMMAND, escape, render
 from knowledge.model import Link

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from bot.bitrix.limiter import LeakyBucket
+from handlers.bitrix24.rest.limiter import LeakyBucket
 
 
 class FakeTime:

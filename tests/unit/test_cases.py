@@ -8,7 +8,7 @@ from engine_fixtures import DEAL, ENTRIES, NONSENSE, Rig, buttons, rig
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.cases import case_reply
-from bot.engine import Target
+from bot.engine import Say
 from bot.errors import TicketError, TicketNotTakenError, TicketNotYoursError, TicketTakenError
 from bot.pairings import resolved_pairings
 from bot.replies import render_plain
@@ -119,8 +119,8 @@ async def test_an_entry_sent_by_an_operator_reaches_the_person_and_pairs_with_th
     with pytest.raises(TicketError, match="no knowledge-base entry"):
         await bot.queue.send_entry(1, "anna", "no-such-entry")
     out = await bot.queue.send_entry(1, "anna", ENTRIES[0].id)
-    assert [(o.target, o.reply.title if o.reply else "") for o in out] == [(Target.PERSON, DEAL)]
-    assert out[0].reply is not None and out[0].reply.buttons == ()
+    assert [(type(o), o.reply.title) for o in out if isinstance(o, Say)] == [(Say, DEAL)]
+    assert len(out) == 1 and isinstance(out[0], Say) and out[0].reply.buttons == ()
     assert out[0].reply.links and out[0].reply.links[0].url == ENTRIES[0].url
     assert await resolved_pairings(bot.sessions) == []  # not settled before the close
     await bot.queue.close(1, "anna")

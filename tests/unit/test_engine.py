@@ -9,7 +9,16 @@ from engine_fixtures import DEAL, ENTRIES, NONSENSE, TASK, Rig, buttons, rig, te
 from sqlalchemy import event, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from bot.engine import Effect, Incoming, State, Target
+from bot.engine import (
+    HandToQueue,
+    Incoming,
+    Relayed,
+    Say,
+    State,
+    TicketClosed,
+    TicketOpened,
+    conversation_state,
+)
 from bot.errors import EngineError
 from bot.payloads import MAX_PAYLOAD_BYTES
 from bot.storage.models import Conversation, Feedback, Message, Ticket
@@ -42,13 +51,13 @@ async def state(sessions: async_sessionmaker[AsyncSession], person: str = "42") 
             select(Conversation).where(Conversation.external_id == f"chat-{person}")
         )
         assert conv is not None
-        return conv.state
+        return await conversation_state(session, conv.id)
 
 
 async def test_question_is_answered_with_feedback_buttons(bot: Rig) -> None:
     out = await bot.say(DEAL)
-    assert [o.target for o in out] == [Target.PERSON]
-    assert out[0].reply is not None and out[0].reply.title == DEAL
+    assert [type(o) for o in out] == [Say]
+    assert to_person(out)[0].reply.title == DEAL
     assert list(buttons(out)) == [ru("btn_helped"), ru("btn_not_helped"), ru("btn_operator")]
     assert all(len(p.encode()) <= MAX_PAYLOAD_BYTES for p in buttons(out).values())
     async with bot.sessions() as session:
@@ -75,14 +84,13 @@ async def test_not_helped_offers_next_best_once_then_escalates(bot: Rig) -> None
     choices = buttons(offered)
     assert ENTRIES[0].title not in choices and ENTRIES[1].title in choices
     picked = await bot.say(payload=choices[ENTRIES[1].title])
-    assert to_person(picked)[0].reply.title == ENTRIES[1].title  # type: ignore[union-attr]
+    assert to_person(picked)[0].reply.title == ENTRIES[1].title
     escalated = await bot.say(payload=buttons(picked)[ru("btn_not_helped")])
     assert "№1" in text_of(escalated) and "место в очереди: 1" in text_of(escalated)
-    effects = [(o.target, o.effect) for o in escalated if o.effect]
-    assert effects == [
-        (Target.PERSON, Effect.HAND_TO_QUEUE),
-        (Target.OPERATORS, Effect.OPEN_TICKET),
-    ]
+    assert [type(o) for o in escalated] == [Say, TicketOpened, HandToQueue]
+    [opened] = [o for o in escalated if isinstance(o, TicketOpened)]
+    assert opened.card.ticket_id == opened.ticket_id == 1 and opened.card.subject == DEAL
+    assert opened.card.status == "waiting" and "№1" in opened.notice
     assert await state(bot.sessions) == State.WAITING
     async with bot.sessions() as session:
         ticket = await session.scalar(select(Ticket))
@@ -93,7 +101,7 @@ async def test_out_of_scope_offers_operator_and_the_button_opens_a_ticket(bot: R
     out = await bot.say(NONSENSE)
     assert text_of(out) == ru("escalate")
     escalated = await bot.say(payload=buttons(out)[ru("btn_operator")])
-    assert any(o.effect is Effect.OPEN_TICKET for o in escalated)
+    assert any(isinstance(o, TicketOpened) for o in escalated)
     async with bot.sessions() as session:
         ticket = await session.scalar(select(Ticket))
     assert ticket is not None and ticket.reason == "requested" and ticket.question == NONSENSE
@@ -102,7 +110,7 @@ async def test_out_of_scope_offers_operator_and_the_button_opens_a_ticket(bot: R
 async def test_asking_for_an_operator_escalates_the_question_just_asked(bot: Rig) -> None:
     await bot.say(TASK)
     out = await bot.say("позовите оператора")
-    assert any(o.effect is Effect.OPEN_TICKET for o in out)
+    assert any(isinstance(o, TicketOpened) for o in out)
     async with bot.sessions() as session:
         ticket = await session.scalar(select(Ticket))
     assert ticket is not None and ticket.question == TASK
@@ -115,9 +123,9 @@ async def test_open_ticket_takes_messages_instead_of_the_knowledge_base(bot: Rig
     second = await bot.say("и ещё подробности")
     assert text_of(first) == PHRASES["ticket_relayed"]["ru"].format(ticket=1)
     assert not to_person(second)  # a burst is acknowledged once
-    relays = [o for o in first + second if o.effect is Effect.RELAY_TO_OPERATOR]
-    assert [o.reply.blocks for o in relays if o.reply] == [(DEAL,), ("и ещё подробности",)]
-    assert all(o.target is Target.OPERATORS and o.ticket_id == 1 for o in relays)
+    relays = [o for o in first + second if isinstance(o, Relayed)]
+    assert [o.text for o in relays] == [DEAL, "и ещё подробности"]
+    assert all(o.ticket_id == 1 and o.operator is None for o in relays)
 
 
 async def test_cancel_word_closes_the_ticket_and_returns_to_the_bot(bot: Rig) -> None:
@@ -125,10 +133,10 @@ async def test_cancel_word_closes_the_ticket_and_returns_to_the_bot(bot: Rig) ->
     await bot.say("позовите оператора")
     out = await bot.say("Отмена")
     assert text_of(out) == PHRASES["ticket_cancelled"]["ru"].format(ticket=1)
-    assert any(o.effect is Effect.CLOSE_TICKET and o.target is Target.OPERATORS for o in out)
+    assert [o.cancelled for o in out if isinstance(o, TicketClosed)] == [True]
     assert await state(bot.sessions) == State.BOT
     answered = await bot.say(DEAL)
-    assert to_person(answered)[0].reply.title == DEAL  # type: ignore[union-attr]
+    assert to_person(answered)[0].reply.title == DEAL
 
 
 async def test_same_question_within_minutes_never_opens_a_second_ticket(
@@ -152,7 +160,7 @@ async def test_outside_working_hours_the_ticket_is_created_and_says_when(
     clock.advance(days=5)  # type: ignore[attr-defined]  # Saturday
     weekend = rig(sessions, clock, hours={"timezone": "Europe/Chisinau", "days": "mon-fri"})  # type: ignore[arg-type]
     out = await weekend.say("позовите оператора")
-    assert any(o.effect is Effect.OPEN_TICKET for o in out)
+    assert any(isinstance(o, TicketOpened) for o in out)
     assert "понедельник" not in text_of(out) and "пн в 09:00" in text_of(out)
     assert "пн–пт 09:00–18:00 (Europe/Chisinau)" in text_of(out)
 
@@ -232,7 +240,7 @@ async def test_close_then_rate_once(bot: Rig) -> None:
         ticket = await session.get(Ticket, 1)
     assert ticket is not None and ticket.rating == 5 and ticket.note == "explained"
     again = await bot.say(DEAL)
-    assert to_person(again)[0].reply.title == DEAL  # type: ignore[union-attr]
+    assert to_person(again)[0].reply.title == DEAL
     assert await state(bot.sessions) == State.BOT
 
 
@@ -283,7 +291,7 @@ async def test_a_bot_reply_is_one_insert_unless_its_buttons_carry_its_id(
     async with bot.sessions() as session:
         reply = await session.get(Message, out[0].message_id)
     assert reply is not None and reply.text.startswith(DEAL)
-    assert reply.buttons == [[b.label, b.payload] for b in to_person(out)[0].reply.buttons]  # type: ignore[union-attr]
+    assert reply.buttons == [[b.label, b.payload] for b in to_person(out)[0].reply.buttons]
 
 
 async def test_events_of_one_conversation_are_serialised(bot: Rig) -> None:

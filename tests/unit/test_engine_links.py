@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from engine_fixtures import ENTRIES, NONSENSE, Rig, buttons, rig, text_of
+from engine_fixtures import ENTRIES, NONSENSE, Rig, buttons, rig, text_of, to_person
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.texts import PHRASES
@@ -21,7 +21,7 @@ def bot(sessions: async_sessionmaker[AsyncSession], clock: object) -> Rig:
 
 async def test_a_link_to_an_entry_answers_it_with_feedback_buttons(bot: Rig) -> None:
     out = await bot.say("/start a_x", entry_id=ENTRIES[3].id)
-    assert out[0].reply is not None and out[0].reply.title == ENTRIES[3].title
+    assert to_person(out)[0].reply.title == ENTRIES[3].title
     assert PHRASES["btn_helped"]["ru"] in buttons(out)
 
 
@@ -34,4 +34,4 @@ async def test_a_link_while_waiting_for_an_operator_goes_to_the_ticket(bot: Rig)
     await bot.say(NONSENSE)
     await bot.say("оператор")
     out = await bot.say("/start a_x", entry_id=ENTRIES[3].id)
-    assert all(o.reply is None or o.reply.title != ENTRIES[3].title for o in out)
+    assert all(o.reply.title != ENTRIES[3].title for o in to_person(out))

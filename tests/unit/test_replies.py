@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.payloads import MAX_PAYLOAD_BYTES, Payload, Press, decode
 from bot.replies import choose_language, compose, render_plain
 from bot.texts import LANGUAGES, PHRASES
+from handlers.telegram.texts import TELEGRAM_PHRASES
 from knowledge.model import Action, Answer, Decision, Entry, Link, Match
 
 ENTRY = Entry(id="a" * 120, title="Как добавить сделку", source="crm.md", path="CRM > Сделки")
@@ -74,8 +76,9 @@ def test_language_choice() -> None:
     assert choose_language(None, "xx", "zz") == "ru"
 
 
-def test_every_phrase_exists_in_every_language() -> None:
-    for key, variants in PHRASES.items():
+@pytest.mark.parametrize("catalogue", [PHRASES, TELEGRAM_PHRASES], ids=["bot", "telegram"])
+def test_every_phrase_exists_in_every_language(catalogue: dict[str, dict[str, str]]) -> None:
+    for key, variants in catalogue.items():
         assert set(variants) == set(LANGUAGES), key
         fields = [sorted(_fields(v)) for v in variants.values()]
         assert all(f == fields[0] for f in fields), key

@@ -14,9 +14,10 @@ from urllib.parse import quote, urlencode
 
 import aiohttp
 
-from bot.bitrix.api import BatchCall, BatchResult
-from bot.bitrix.auth import OAuthAuth, OAuthTokens, TokenStore, WebhookAuth
-from bot.bitrix.errors import (
+from bot.settings_bitrix import BitrixSettings
+from handlers.bitrix24.rest.api import BatchCall, BatchResult
+from handlers.bitrix24.rest.auth import OAuthAuth, OAuthTokens, TokenStore, WebhookAuth
+from handlers.bitrix24.rest.errors import (
     Bitrix24Error,
     Bitrix24Timeout,
     ExpiredToken,
@@ -27,8 +28,7 @@ from bot.bitrix.errors import (
     TransportError,
     error_from_envelope,
 )
-from bot.bitrix.limiter import LeakyBucket
-from bot.bitrix.settings import BitrixSettings
+from handlers.bitrix24.rest.limiter import LeakyBucket
 
 __all__ = ["MAX_BATCH", "Bitrix24Client", "build_query", "create_client"]
 
@@ -45,7 +45,7 @@ Sleep = Callable[[float], Awaitable[None]]
 
 
 class Bitrix24Client:
-    """One portal's REST client; satisfies :class:`bot.bitrix.api.Bitrix24Api`.
+    """One portal's REST client; satisfies :class:`handlers.bitrix24.rest.api.Bitrix24Api`.
 
     At most ``max_concurrency`` requests are in flight; each (a batch counts once) then takes a slot
     from the portal's :class:`LeakyBucket`.

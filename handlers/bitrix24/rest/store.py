@@ -6,10 +6,10 @@ import logging
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.bitrix.auth import OAuthTokens
 from bot.clock import Clock
 from bot.storage import bitrix as repo
 from bot.storage.models import BitrixTokens
+from handlers.bitrix24.rest.auth import OAuthTokens
 
 __all__ = ["DatabaseTokenStore"]
 

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from bot.bitrix.errors import Bitrix24Error
+from handlers.bitrix24.rest.errors import Bitrix24Error
 
 __all__ = ["BatchCall", "BatchResult", "Bitrix24Api"]
 

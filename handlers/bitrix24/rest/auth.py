@@ -13,7 +13,7 @@ from typing import Any, Protocol
 import aiohttp
 from yarl import URL
 
-from bot.bitrix.errors import (
+from handlers.bitrix24.rest.errors import (
     Bitrix24Error,
     Bitrix24Timeout,
     InvalidGrant,
