@@ -1,13 +1,23 @@
-"""The composition root: builds the knowledge base, database, engine and queue from settings."""
+"""The composition root: builds the database, knowledge base, engine, queue, workers and (for
+`helpbot serve`) the web app with every configured channel from settings.
+
+Every command gets what it needs from here: `serve` an :class:`App` (:func:`build` on the
+services), `chat` and `report` the :class:`Services` (:func:`open_services`), `operator` the queue
+(:func:`open_queue`), `db`, `bitrix` and the `kb` commands the database (:func:`open_database`).
+Nothing is made at import time, and the channels (aiogram, aiohttp's server) are imported only
+when a web app is built, so the light commands stay light.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -21,8 +31,13 @@ from bot.settings import Settings
 from bot.storage import knowledge as knowledge_rows
 from bot.storage import migrate
 from bot.storage.db import create_engine, create_sessionmaker, database_url
+from bot.supervise import Workers
 from knowledge.base import KnowledgeBase
-from knowledge.holder import KnowledgeHolder, build, holding
+from knowledge.holder import KnowledgeHolder, holding
+from knowledge.holder import build as build_knowledge
+
+if TYPE_CHECKING:
+    from aiohttp import web
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +54,7 @@ class Services:
     engine: ConversationEngine
     queue: OperatorQueue
     metrics: Metrics
+    workers: Workers  # every long-running worker of the app, by name (read by /readyz)
 
     @property
     def kb(self) -> KnowledgeBase:
@@ -63,7 +79,7 @@ def create_services(
     else:
         # No approved phrasings yet: the database is not opened here; the first reload adds them.
         knowledge = KnowledgeHolder(
-            *build(settings.knowledge_dir, settings.knowledge_cache_dir, clock.now())
+            *build_knowledge(settings.knowledge_dir, settings.knowledge_cache_dir, clock.now())
         )
     db = create_engine(database_url(settings.database), echo=settings.database.echo)
     sessions = create_sessionmaker(db)
@@ -72,7 +88,7 @@ def create_services(
     engine_settings = EngineSettings(settings.conversation, settings.hours, settings.kb.public_url)
     engine = ConversationEngine(knowledge, sessions, clock, engine_settings, metrics)
     queue = create_queue(settings, sessions, clock, knowledge)
-    return Services(settings, knowledge, db, sessions, clock, engine, queue, metrics)
+    return Services(settings, knowledge, db, sessions, clock, engine, queue, metrics, Workers())
 
 
 def create_queue(
@@ -119,17 +135,17 @@ async def load_knowledge(settings: Settings, clock: Clock) -> KnowledgeHolder:
     """The knowledge base with the approved phrasings stored in the database (none when the
     database cannot be read yet: the first reload adds them)."""
     phrasings: dict[str, list[str]] = {}
-    db = create_engine(database_url(settings.database))
     try:
-        await ensure_schema(db)
-        async with create_sessionmaker(db)() as session:
+        async with open_database(settings) as db, db.sessions() as session:
             phrasings = await knowledge_rows.approved_phrasings(session)
     except StorageError:
         pass  # not migrated yet (`serve` migrates next): nothing approved can be there
-    finally:
-        await db.dispose()
     built = await asyncio.to_thread(
-        build, settings.knowledge_dir, settings.knowledge_cache_dir, clock.now(), phrasings
+        build_knowledge,
+        settings.knowledge_dir,
+        settings.knowledge_cache_dir,
+        clock.now(),
+        phrasings,
     )
     return KnowledgeHolder(*built)
 
@@ -143,12 +159,78 @@ async def open_queue(
     kb: KnowledgeBase | None = None,
 ) -> AsyncIterator[OperatorQueue]:
     """The operator queue alone (a knowledge base only when given): for operator tools."""
+    async with open_database(settings, upgrade=upgrade) as db:
+        yield create_queue(settings, db.sessions, clock or SystemClock(), kb)
+
+
+@dataclass(frozen=True, slots=True)
+class Database:
+    """The configured database: its engine (migrations) and sessions."""
+
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+
+
+@asynccontextmanager
+async def open_database(
+    settings: Settings, *, upgrade: bool = False, check: bool = True
+) -> AsyncIterator[Database]:
+    """The database for a block: migrated first with ``upgrade``, else (unless ``check`` is
+    off: the `db` commands themselves) it must be at the code's newest revision."""
     db = create_engine(database_url(settings.database), echo=settings.database.echo)
     try:
-        await prepare_database(db, upgrade=upgrade)
-        yield create_queue(settings, create_sessionmaker(db), clock or SystemClock(), kb)
+        if upgrade or check:
+            await prepare_database(db, upgrade=upgrade)
+        yield Database(db, create_sessionmaker(db))
     finally:
         await db.dispose()
+
+
+@dataclass(frozen=True, slots=True)
+class App:
+    """What `helpbot serve` runs: the services and one web app with the help center, the
+    operations routes and every configured channel (``channels``), whose workers start and stop
+    with it."""
+
+    services: Services
+    web: web.Application
+    channels: tuple[str, ...]
+
+    @asynccontextmanager
+    async def serving(self, sock: socket.socket | None = None) -> AsyncIterator[str]:
+        """Serve on WEB_HOST:WEB_PORT (or on a bound ``sock``) for the block; yields the base
+        URL. The channels' workers run from start-up until the block ends."""
+        from aiohttp import web
+
+        runner = web.AppRunner(self.web, access_log=None)  # access lines could carry secrets
+        await runner.setup()
+        try:
+            if sock is not None:
+                site: web.BaseSite = web.SockSite(runner, sock)
+            else:
+                site = web.TCPSite(
+                    runner, self.services.settings.web.host, self.services.settings.web.port
+                )
+            await site.start()
+            yield _base_url(site, sock)
+        finally:
+            await runner.cleanup()
+
+
+def build(services: Services) -> App:
+    """Wire the web app and the configured channels on ``services``; nothing is contacted
+    until the app is served."""
+    from handlers.web import create_web_app  # aiogram and aiohttp's server load slowly
+
+    web_app, channels = create_web_app(services)
+    return App(services, web_app, tuple(channels))
+
+
+def _base_url(site: web.BaseSite, sock: socket.socket | None) -> str:
+    if sock is not None:
+        host, port = sock.getsockname()[:2]
+        return f"http://{host}:{port}"
+    return site.name.rstrip("/")
 
 
 async def prepare_database(db: AsyncEngine, *, upgrade: bool) -> None:

@@ -3,17 +3,15 @@ replicas; watching KNOWLEDGE_DIR with KB_WATCH) live and die with the app."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 
 from aiohttp import web
 
 from bot.app import Services
 from bot.knowledge_sync import KnowledgeReloader, Sources
 from bot.storage.delivery import default_replica
-from bot.supervise import supervise
 
 log = logging.getLogger(__name__)
 
@@ -38,23 +36,15 @@ def setup_reload(app: web.Application, services: Services) -> KnowledgeReloader:
     async def life(_app: web.Application) -> AsyncIterator[None]:
         with contextlib.suppress(Exception):  # no database yet: every reload from now counts
             await reloader.start()
-        workers = [asyncio.create_task(_supervise("follow", reloader.run), name="kb-follow")]
+        workers = services.workers
+        workers.start("knowledge follow", reloader.run, max_pause=RESTART_MAX)
         if watch is not None:
             log.info("watching %s for changes every %.1fs", settings.knowledge_dir, watch)
-            work = _supervise("watch", lambda: reloader.watch(watch))
-            workers.append(asyncio.create_task(work, name="kb-watch"))
+            workers.start("knowledge watch", lambda: reloader.watch(watch), max_pause=RESTART_MAX)
         try:
             yield
         finally:
-            for task in workers:  # owned: cancelled and awaited here
-                task.cancel()
-            for task in workers:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            await workers.stop("knowledge ")
 
     app.cleanup_ctx.append(life)
     return reloader
-
-
-async def _supervise(name: str, work: Callable[[], Awaitable[None]]) -> None:
-    await supervise(f"knowledge {name}", work, max_pause=RESTART_MAX)

@@ -123,6 +123,8 @@ async def _ready(request: web.Request) -> web.Response:
         failed["database"] = problem
     if ops.redis is not None and (problem := await health.redis_problem(ops.redis)) is not None:
         failed["redis"] = problem
+    if ops.started:
+        failed.update(ops.services.workers.problems())
     for name, check in ops.channels.items():
         if not ops.started:
             failed[name] = "not started"

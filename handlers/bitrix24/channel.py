@@ -1,8 +1,9 @@
 """The Bitrix24 channel at run time: its supervised workers (poller, processor, sender).
 
-Each worker is a loop owned by :class:`BitrixChannel` (no fire-and-forget tasks): a crash is
-logged and the loop restarts after a growing pause; :meth:`BitrixChannel.stop` lets each loop
-finish the item in hand, then cancels whatever is still running after ``grace`` seconds.
+Each worker is a loop run under the app's restart policy (:class:`bot.supervise.Workers`, no
+fire-and-forget tasks): a crash is logged and the loop restarts after a growing pause;
+:meth:`BitrixChannel.stop` lets each loop finish the item in hand, then cancels whatever is
+still running after ``grace`` seconds.
 Exactly one channel runs per process; with several replicas, rows are claimed (see
 ``bot.storage.delivery``) and only the holder of a lease polls in fetch mode.
 """
@@ -19,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
 from bot.delivery import Policy
+from bot.delivery.inbox import InboxWorker
 from bot.delivery.worker import OutboxWorker
 from bot.engine import ConversationEngine
 from bot.metrics import Metrics
@@ -28,6 +30,7 @@ from bot.settings_bitrix import BitrixSettings
 from bot.storage import bitrix as repo
 from bot.storage.delivery import default_replica
 from bot.storage.leases import LeaseKeeper
+from bot.supervise import Workers
 from handlers.bitrix24.events import ChatEvent
 from handlers.bitrix24.ownership import bot_holds
 from handlers.bitrix24.poller import LEASE, EventPoller, poll_while_leased, report_revision
@@ -39,8 +42,8 @@ from handlers.bitrix24.sender import BitrixSender
 
 log = logging.getLogger(__name__)
 
-IDLE_WAKE = 1.0  # seconds between looks at the inbox/outbox when nobody rang
 MAX_PAUSE = 60.0
+WORKERS = "bitrix24 "  # the prefix of its workers' names (``bitrix24 sender``)
 
 
 class BotNotRegisteredError(Bitrix24Error):
@@ -64,8 +67,10 @@ class BitrixChannel:
         replica: ReplicaSettings | None = None,
         policy: Policy | None = None,
         in_flight: int = 16,
+        workers: Workers | None = None,
     ) -> None:
         self.client = client
+        self.workers = workers or Workers()
         self._replica = replica or ReplicaSettings()
         name = self._replica.id or default_replica()
         claim = self._replica.claim_seconds
@@ -76,8 +81,7 @@ class BitrixChannel:
         self._inbox = asyncio.Event()
         self._outbox = asyncio.Event()
         self._poll = asyncio.Event()
-        self._kick = asyncio.Event()  # ends a crashed worker's pause early (tokens installed)
-        self._tasks: list[asyncio.Task[None]] = []
+        self._started = False
         self._revision_logged = False
         self.processor = EventProcessor(
             sessions=sessions,
@@ -87,9 +91,16 @@ class BitrixChannel:
             settings=settings,
             language=language,
             on_queued=self._outbox.set,
+            holds=partial(bot_holds, client),
+        )
+        self.inbox = InboxWorker(
+            repo.CHANNEL,
+            sessions,
+            clock,
+            self.processor.handle,
             replica=name,
             claim_seconds=claim,
-            holds=partial(bot_holds, client),
+            ready=self._inbox,
         )
         self.outbox = OutboxWorker(
             BitrixSender(client, clock),
@@ -106,8 +117,9 @@ class BitrixChannel:
 
     def start(self) -> None:
         """Start the workers: the poller only in fetch mode."""
-        if self._tasks:
+        if self._started:
             raise RuntimeError("the Bitrix24 channel is already running")
+        self._started = True
         self._stopping.clear()
         loops: dict[str, Callable[[], Awaitable[None]]] = {
             "processor": self._process_loop,
@@ -115,10 +127,10 @@ class BitrixChannel:
         }
         if self._settings.event_mode == "fetch":
             loops["poller"] = self._poll_loop
-        self._tasks = [
-            asyncio.create_task(self._supervise(name, loop), name=f"bitrix24-{name}")
-            for name, loop in loops.items()
-        ]
+        for name, loop in loops.items():
+            self.workers.start(
+                f"{WORKERS}{name}", loop, max_pause=MAX_PAUSE, quiet=(Bitrix24Error,)
+            )
         log.info(
             "bitrix channel started mode=%s workers=%s",
             self._settings.event_mode,
@@ -128,34 +140,23 @@ class BitrixChannel:
     async def stop(self, grace: float = 10.0) -> None:
         """Ask the workers to stop after their current item; cancel them after ``grace``."""
         self._stopping.set()
-        for wake in (self._inbox, self._outbox, self._poll, self._kick):
+        for wake in (self._inbox, self._outbox, self._poll):
             wake.set()
-        tasks, self._tasks = self._tasks, []
-        if not tasks:
-            return
-        _, late = await asyncio.wait(tasks, timeout=grace)
-        for task in late:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        log.info("bitrix channel stopped cancelled=%d", len(late))
-
-    @property
-    def running(self) -> bool:
-        """Started, and no worker has ended (a failing worker restarts: it stays running)."""
-        return bool(self._tasks) and not any(task.done() for task in self._tasks)
+        if self._started:
+            self._started = False
+            await self.workers.stop(WORKERS, grace)
+            log.info("bitrix channel stopped")
 
     def problem(self) -> str | None:
-        """Why the channel is not ready (for /readyz), or None."""
-        if not self._tasks:
+        """Why the channel is not ready (for /readyz; its workers are watched by
+        ``workers``), or None."""
+        if not self._started:
             return "not running"
-        ended = [task.get_name() for task in self._tasks if task.done()]
-        if ended:
-            return f"worker stopped: {', '.join(ended)}"
         return self.outbox.problem
 
     def kick(self) -> None:
         """Restart paused workers now: something they lacked (OAuth tokens) has arrived."""
-        self._kick.set()
+        self.workers.kick(WORKERS)
 
     async def accept(self, event: ChatEvent) -> bool:
         """Store a pushed event for the processor; ``False`` for a repeat delivery."""
@@ -167,10 +168,11 @@ class BitrixChannel:
 
     async def _process_loop(self) -> None:
         while not self._stopping.is_set():
-            if await self.processor.run_once(self._stopping):
+            self._inbox.clear()
+            if (delay := await self.inbox.drain()) <= 0:
                 continue
             await self.processor.finish_helped()
-            await self._nap(self._inbox, IDLE_WAKE)
+            await self._nap(self._inbox, delay)
 
     async def _send_loop(self) -> None:
         if not self._revision_logged:  # once per start; a failure only leaves it unknown
@@ -179,7 +181,7 @@ class BitrixChannel:
         while not self._stopping.is_set():
             self._outbox.clear()
             if (delay := await self.outbox.drain()) > 0:
-                await self._nap(self._outbox, min(delay, IDLE_WAKE))
+                await self._nap(self._outbox, delay)
 
     async def _poll_loop(self) -> None:
         bot_id = await self._bot_id()
@@ -213,16 +215,3 @@ class BitrixChannel:
             await asyncio.wait_for(wake.wait(), seconds)
         if not self._stopping.is_set():
             wake.clear()
-
-    async def _supervise(self, name: str, loop: Callable[[], Awaitable[None]]) -> None:
-        pause = 1.0
-        while not self._stopping.is_set():
-            try:
-                await loop()
-                return
-            except Bitrix24Error as exc:
-                log.warning("bitrix %s stopped: %s; restarting in %.0fs", name, exc, pause)
-            except Exception:
-                log.exception("bitrix %s crashed; restarting in %.0fs", name, pause)
-            await self._nap(self._kick, pause)
-            pause = min(pause * 2, MAX_PAUSE)

@@ -6,10 +6,9 @@ import argparse
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from bot.app import ensure_schema
+from bot.app import open_database
 from bot.clock import SystemClock
 from bot.settings import Settings
-from bot.storage.db import create_engine, create_sessionmaker, database_url
 from handlers.bitrix24 import EVENTS_PATH, INSTALL_PATH, find_bot_id
 from handlers.bitrix24.registration import register as register_on_portal
 from handlers.bitrix24.rest.client import Bitrix24Client, create_client
@@ -37,14 +36,10 @@ async def _client(settings: Settings) -> AsyncIterator[Bitrix24Client]:
         async with create_client(bitrix) as client:
             yield client
         return
-    db = create_engine(database_url(settings.database))
-    try:
-        await ensure_schema(db)
-        store = DatabaseTokenStore(create_sessionmaker(db), SystemClock())
+    async with open_database(settings) as db:
+        store = DatabaseTokenStore(db.sessions, SystemClock())
         async with create_client(bitrix, token_store=store) as client:
             yield client
-    finally:
-        await db.dispose()
 
 
 async def register_bot(settings: Settings, name: str = "Helpbot") -> int:

@@ -8,11 +8,10 @@ import sys
 from datetime import timedelta
 
 from bot import retention
-from bot.app import prepare_database
+from bot.app import open_database
 from bot.clock import SystemClock
 from bot.settings import Settings
 from bot.storage import migrate
-from bot.storage.db import create_engine, create_sessionmaker, database_url
 from handlers.cli._runner import run, settings_or_exit
 
 
@@ -39,18 +38,15 @@ def _run(args: argparse.Namespace, action: str) -> int:
 
 
 async def _act(settings: Settings, action: str, revision: str) -> int:
-    engine = create_engine(database_url(settings.database))
-    try:
+    async with open_database(settings, check=False) as db:  # any revision: these move it
         if action == "upgrade":
-            await migrate.upgrade(engine, revision)
+            await migrate.upgrade(db.engine, revision)
         elif action == "downgrade":
-            await migrate.downgrade(engine, revision)
+            await migrate.downgrade(db.engine, revision)
         print(
-            f"database at revision {await migrate.current(engine) or 'none'} "
+            f"database at revision {await migrate.current(db.engine) or 'none'} "
             f"(newest {migrate.head()})"
         )
-    finally:
-        await engine.dispose()
     return 0
 
 
@@ -63,13 +59,8 @@ async def _purge(settings: Settings, days: int | None) -> int:
         print("retention is off (RETENTION_DAYS=0, no --days): nothing purged")
         return 0
     before = SystemClock().now() - timedelta(days=days)
-    engine = create_engine(database_url(settings.database))
-    try:
-        await prepare_database(engine, upgrade=False)
-        async with create_sessionmaker(engine).begin() as session:
-            purged = await retention.purge(session, before)
-    finally:
-        await engine.dispose()
+    async with open_database(settings) as db, db.sessions.begin() as session:
+        purged = await retention.purge(session, before)
     print(
         f"purged texts older than {before:%Y-%m-%d %H:%M} UTC: messages {purged.messages}, "
         f"tickets {purged.tickets}, inbox {purged.inbox}, outbox {purged.outbox}"

@@ -179,16 +179,11 @@ async def _bitrix_client(settings: Settings) -> AsyncIterator[Any]:
         async with create_client(bitrix) as client:
             yield client
         return
+    from bot.app import open_database
     from bot.clock import SystemClock
-    from bot.storage.db import create_engine, create_sessionmaker, database_url
-    from handlers.bitrix24.rest.store import (
-        DatabaseTokenStore,
-    )  # the application's tokens are stored
+    from handlers.bitrix24.rest.store import DatabaseTokenStore  # the application's tokens
 
-    db = create_engine(database_url(settings.database))
-    try:
-        store = DatabaseTokenStore(create_sessionmaker(db), SystemClock())
+    async with open_database(settings, check=False) as db:  # the schema is a check of its own
+        store = DatabaseTokenStore(db.sessions, SystemClock())
         async with create_client(bitrix, token_store=store) as client:
             yield client
-    finally:
-        await db.dispose()

@@ -15,10 +15,9 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import learning
-from bot.app import prepare_database
+from bot.app import open_database
 from bot.settings import Settings
 from bot.storage import knowledge as rows
-from bot.storage.db import create_engine, create_sessionmaker, database_url
 from bot.storage.delivery import default_replica
 from bot.storage.models import PhrasingStatus
 from handlers.cli._runner import settings_or_exit
@@ -31,12 +30,8 @@ from knowledge.loader import Corpus, load_corpus
 @asynccontextmanager
 async def _database(settings: Settings) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
     """Sessions of the configured database, which must be at the code's schema."""
-    db = create_engine(database_url(settings.database))
-    try:
-        await prepare_database(db, upgrade=False)
-        yield create_sessionmaker(db)
-    finally:
-        await db.dispose()
+    async with open_database(settings) as db:
+        yield db.sessions
 
 
 async def _corpus(sessions: async_sessionmaker[AsyncSession], folder: Path | None) -> Corpus:

@@ -10,10 +10,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot import drafts, reports
-from bot.app import open_services, prepare_database
+from bot.app import open_database, open_services
 from bot.operator_stats import OperatorFigures, per_operator
 from bot.settings import Settings
-from bot.storage.db import create_engine, create_sessionmaker, database_url
 from handlers.cli import figures
 from handlers.cli._runner import run, settings_or_exit
 
@@ -101,15 +100,10 @@ def _gap_json(gap: reports.Gap) -> dict[str, Any]:
 async def _stats(args: argparse.Namespace) -> int:
     settings = settings_or_exit()
     since, until = _when(args.since, settings, end=False), _when(args.until, settings, end=True)
-    db = create_engine(database_url(settings.database))
-    try:
-        await prepare_database(db, upgrade=False)
-        sessions = create_sessionmaker(db)
-        result = await reports.stats(sessions, since=since, until=until)
-        async with sessions() as session:
+    async with open_database(settings) as db:
+        result = await reports.stats(db.sessions, since=since, until=until)
+        async with db.sessions() as session:
             operators = await per_operator(session, since, until)
-    finally:
-        await db.dispose()
     fmt = "json" if args.json else args.format
     figures.emit(_stats_rows(result, operators), fmt, settings.conversation.language)
     return 0

@@ -9,10 +9,8 @@ import contextlib
 import signal
 import sys
 
-from aiohttp import web
-
 from bot import logs
-from bot.app import open_services
+from bot.app import build, open_services
 from bot.knowledge_sync import KnowledgeReloader
 from handlers.cli._runner import run, settings_or_exit
 
@@ -32,31 +30,25 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 async def _serve(args: argparse.Namespace) -> int:
     from handlers.kb_reload import RELOADER
-    from handlers.web import NOTHING_CONFIGURED, create_web_app  # aiogram loads slowly
+    from handlers.web import NOTHING_CONFIGURED  # aiogram loads slowly
 
     settings = settings_or_exit()
     verbose = getattr(args, "verbose", False)
     logs.configure("DEBUG" if verbose else settings.log.level, settings.log.format)
     async with open_services(settings, upgrade=not args.no_migrate) as services:
-        app, channels = create_web_app(services)
-        if not channels:
+        app = build(services)
+        if not app.channels:
             print(f"note: {NOTHING_CONFIGURED}", file=sys.stderr)
         if not settings.kb.public_url:
             print(f"note: {NO_PUBLIC_URL}", file=sys.stderr)
-        runner = web.AppRunner(app, access_log=None)  # access lines could carry secrets
-        await runner.setup()
-        try:
-            site = web.TCPSite(runner, settings.web.host, settings.web.port)
-            await site.start()
-            served = ", ".join(["help center at /kb/", *channels])
+        async with app.serving():
+            served = ", ".join(["help center at /kb/", *app.channels])
             print(
                 f"helpbot serving {served} on {settings.web.host}:{settings.web.port}"
                 " (Ctrl-C stops)",
                 file=sys.stderr,
             )
-            await _until_stopped(app[RELOADER])
-        finally:
-            await runner.cleanup()
+            await _until_stopped(app.web[RELOADER])
     return 0
 
 

@@ -4,10 +4,9 @@ arrive (long polling or the webhook route), started and stopped with the web app
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -31,7 +30,6 @@ from bot.delivery.worker import OutboxWorker
 from bot.errors import HelpbotError
 from bot.storage.delivery import default_replica
 from bot.storage.leases import LeaseKeeper
-from bot.supervise import supervise
 from handlers.telegram import setup_routers
 from handlers.telegram.calls import CHANNEL
 from handlers.telegram.commands import setup_commands
@@ -46,6 +44,7 @@ from handlers.telegram.webhook import create_webhook_handler
 
 log = logging.getLogger(__name__)
 
+WORKERS = "telegram "  # the prefix of its workers' names (``telegram inbox``)
 RESTART_MAX = 60.0
 STOP_GRACE = 10.0  # seconds to finish the updates in hand when the app stops
 REFLAG_EVERY = 60.0  # seconds between looks for tickets nobody took
@@ -57,7 +56,7 @@ class TelegramSetupError(HelpbotError):
 
 @dataclass
 class TelegramChannel:
-    """Everything the channel runs; :meth:`run` supervises its workers until cancelled."""
+    """Everything the channel runs; :meth:`start_workers` hands its workers to the app."""
 
     services: Services
     bot: Bot
@@ -65,16 +64,11 @@ class TelegramChannel:
     inbox: Inbox
     outbox: OutboxWorker
     deliverer: Deliverer
-    tasks: list[asyncio.Task[None]] = field(default_factory=list)
     redis: Any = None  # redis.asyncio.Redis for the shared send limits, when REDIS_URL is set
-    runner: asyncio.Task[None] | None = None  # run(), while the web app runs
 
     def problem(self) -> str | None:
-        """Why the channel is not ready (for /readyz), or None."""
-        if self.runner is None:
-            return "not started"
-        if self.runner.done():
-            return "its workers stopped"
+        """Why the channel is not ready (for /readyz; its workers are watched by
+        ``services.workers``), or None."""
         return self.outbox.problem
 
     @property
@@ -115,14 +109,22 @@ class TelegramChannel:
         else:
             await self.bot.delete_webhook(drop_pending_updates=False)
 
-    async def run(self) -> None:
-        async with asyncio.TaskGroup() as group:
-            group.create_task(_supervise("outbox", self.outbox.run))
-            group.create_task(_supervise("inbox", self.inbox.run))
-            if not self.webhook:
-                group.create_task(_supervise("polling", self._poll))
-            if self.services.settings.operator.chat_id is not None:
-                group.create_task(_supervise("reflag", self._reflag))
+    def start_workers(self) -> None:
+        """Start the channel's workers under the app's restart policy (until :meth:`stop`)."""
+        loops = {"outbox": self.outbox.run, "inbox": self.inbox.run}
+        if not self.webhook:
+            loops["polling"] = self._poll
+        if self.services.settings.operator.chat_id is not None:
+            loops["reflag"] = self._reflag
+        for name, loop in loops.items():
+            self.services.workers.start(
+                f"{WORKERS}{name}", loop, max_pause=RESTART_MAX, fatal=(TelegramUnauthorizedError,)
+            )
+
+    async def stop(self) -> None:
+        """Finish the updates in hand (up to STOP_GRACE), then stop every worker."""
+        await self.inbox.stop(STOP_GRACE)
+        await self.services.workers.stop(WORKERS)
 
     async def _reflag(self) -> None:
         while True:
@@ -276,22 +278,16 @@ def _life(channel: TelegramChannel) -> Callable[[web.Application], AsyncIterator
         redact = logs.install(secrets)
         try:
             await channel.start()
-            runner = asyncio.create_task(channel.run(), name="telegram")  # owned: cancelled below
-            channel.runner = runner
-            yield
-            await channel.inbox.stop(STOP_GRACE)
-            runner.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await runner
+            channel.start_workers()
+            try:
+                yield
+            finally:
+                await channel.stop()
         finally:
             await channel.aclose()
             logs.uninstall(redact)
 
     return life
-
-
-async def _supervise(name: str, work: Callable[[], Awaitable[None]]) -> None:
-    await supervise(name, work, max_pause=RESTART_MAX, fatal=(TelegramUnauthorizedError,))
 
 
 async def _flood_controlled(call: Callable[[], Awaitable[object]], tries: int = 5) -> None:

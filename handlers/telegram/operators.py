@@ -172,7 +172,7 @@ async def _press(
     if card is None or not member:
         return
     try:
-        await action(then=deliverer.then(update.update_id))
+        await action(then=deliverer.then())
     except TicketError as exc:
         thread = getattr(card, "message_thread_id", None)
         notice = Reply((_problem(exc, lang),))
@@ -198,12 +198,9 @@ async def on_close(
     deliverer: Deliverer,
     ops_lang: str,
 ) -> None:
-    ticket = await _ticket(message, bot, queue, deliverer, ops_lang)
+    act = await _command(message, event_update, bot, queue, deliverer, ops_lang)
     name = operator_name(message)
-    if ticket is not None and name is not None:
-        act = _Act(
-            event_update, deliverer, ops_lang, ticket, _receiver(message), _anonymous(message)
-        )
+    if act is not None and name is not None:
         await act(queue.close, name, command.args)
 
 
@@ -216,8 +213,8 @@ async def on_transfer(
     deliverer: Deliverer,
     ops_lang: str,
 ) -> None:
-    ticket = await _ticket(message, bot, queue, deliverer, ops_lang)
-    if ticket is None:
+    act = await _command(message, event_update, bot, queue, deliverer, ops_lang)
+    if act is None:
         return
     reply = message.reply_to_message
     colleague = (
@@ -228,7 +225,6 @@ async def on_transfer(
         and not reply.from_user.is_bot
         else (command.args or "").strip()
     )
-    act = _Act(event_update, deliverer, ops_lang, ticket, _receiver(message), _anonymous(message))
     if not colleague:
         await act.tell(phrase("op_transfer_usage", ops_lang))
         return
@@ -245,20 +241,17 @@ async def on_kb(
     ops_lang: str,
 ) -> None:
     """``/kb запрос``: the best entries as buttons; a press sends that entry to the person."""
-    ticket = await _ticket(message, bot, queue, deliverer, ops_lang)
-    if ticket is None:
+    act = await _command(message, event_update, bot, queue, deliverer, ops_lang)
+    if act is None:
         return
     query = " ".join((command.args or "").split())[:200]
     if not query:
-        act = _Act(
-            event_update, deliverer, ops_lang, ticket, _receiver(message), _anonymous(message)
-        )
         await act.tell(phrase("op_kb_usage", ops_lang))
         return
     found = [m.entry for m in queue.kb.search(query, KB_RESULTS)] if queue.kb else []
     said = Reply((phrase("op_kb_results" if found else "op_kb_none", ops_lang, query=query),))
-    markup = results_markup(ticket.id, found) if found else None
-    await deliverer.say_ticket(ticket.id, said, markup=markup)  # in the topic: pressable
+    markup = results_markup(act.ticket.id, found) if found else None
+    await deliverer.say_ticket(act.ticket.id, said, markup=markup)  # in the topic: pressable
 
 
 async def on_operator_message(
@@ -279,7 +272,7 @@ async def on_operator_message(
         message.text or message.caption or phrase("op_media", ops_lang, kind=message.content_type)
     )
     copy = CopySource(message.chat.id, message.message_id)
-    act = _Act(event_update, deliverer, ops_lang, ticket, _receiver(message), _anonymous(message))
+    act = _Act.of(message, event_update, deliverer, ops_lang, ticket)
     await act(queue.reply, name, text, copy=copy)
 
 
@@ -300,6 +293,20 @@ async def is_member(
             return True
         return statuses is MEMBERS and bool(getattr(member, "is_member", False))
     return False
+
+
+async def _command(
+    message: Message,
+    update: Update,
+    bot: Bot,
+    queue: OperatorQueue,
+    deliverer: Deliverer,
+    lang: str,
+) -> _Act | None:
+    """What a member's command in a ticket's topic acts through; ``None`` (its author told
+    why) when it is not one."""
+    ticket = await _ticket(message, bot, queue, deliverer, lang)
+    return None if ticket is None else _Act.of(message, update, deliverer, lang, ticket)
 
 
 async def _ticket(
@@ -345,7 +352,14 @@ class _Act:
         """``force``: an anonymous administrator acts as the group's supervisor (Telegram does not
         say which administrator posted, so they cannot be told apart from the holder)."""
         self._update, self._deliverer, self._lang = update, deliverer, lang
-        self._ticket, self._receiver, self._force = ticket, receiver, force
+        self.ticket, self._receiver, self._force = ticket, receiver, force
+
+    @classmethod
+    def of(
+        cls, message: Message, update: Update, deliverer: Deliverer, lang: str, ticket: TicketView
+    ) -> _Act:
+        """The act for ``message``'s author: an anonymous administrator acts with force."""
+        return cls(update, deliverer, lang, ticket, _receiver(message), _anonymous(message))
 
     async def __call__(
         self,
@@ -354,9 +368,9 @@ class _Act:
         copy: CopySource | None = None,
     ) -> None:
         """The action with its outbox rows in its transaction; a refusal is told to the author."""
-        then = self._deliverer.then(self._update.update_id, copy)
+        then = self._deliverer.then(copy)
         try:
-            await action(self._ticket.id, *args, force=self._force, then=then)
+            await action(self.ticket.id, *args, force=self._force, then=then)
         except TicketError as exc:
             await self.tell(_problem(exc, self._lang))
             return
@@ -364,7 +378,7 @@ class _Act:
 
     async def tell(self, notice: str) -> None:
         """A notice for the author alone (ephemeral), in the ticket's topic."""
-        await self._deliverer.say_ticket(self._ticket.id, Reply((notice,)), receiver=self._receiver)
+        await self._deliverer.say_ticket(self.ticket.id, Reply((notice,)), receiver=self._receiver)
 
 
 def _problem(exc: TicketError, lang: str) -> str:

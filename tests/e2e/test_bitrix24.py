@@ -17,21 +17,20 @@ from typing import Any, Literal
 
 import aiohttp
 import pytest
-from aiohttp import web
 from conftest import FakeClock
 from fakes.bitrix24 import FakeBitrix24, FakeChat
 from pydantic import SecretStr
+from serving import loopback, serving
 from sqlalchemy import func, select
 
 from bot.__main__ import main
-from bot.app import Services, open_services
+from bot.app import Services
 from bot.settings import DatabaseSettings, Settings
 from bot.settings_bitrix import BitrixSettings
 from bot.storage.models import BitrixTokens, DeliveryStatus, InboxUpdate, OutboxMessage, Ticket
 from handlers.bitrix24 import EVENTS_PATH, INSTALL_PATH
 from handlers.bitrix24.render import COMMAND
 from handlers.cli.bitrix import register_bot
-from handlers.web import create_web_app
 from knowledge.base import KnowledgeBase
 
 Mode = Literal["fetch", "webhook"]
@@ -77,13 +76,6 @@ def make_settings(db_url: str, fake: FakeBitrix24, mode: Mode, public_url: str) 
     )
 
 
-def _socket() -> socket.socket:
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(128)
-    return sock
-
-
 @asynccontextmanager
 async def running_app(
     settings: Settings,
@@ -92,16 +84,9 @@ async def running_app(
     clock: FakeClock | None = None,
 ) -> AsyncIterator[Services]:
     """The app as ``helpbot serve`` composes it: services, the web app, the Bitrix24 channel."""
-    async with open_services(settings, kb=kb, clock=clock) as services:
-        app, channels = create_web_app(services)
-        assert channels == ["bitrix24"]
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        try:
-            await web.SockSite(runner, sock or _socket()).start()
-            yield services
-        finally:
-            await runner.cleanup()
+    async with serving(settings, sock, kb=kb, clock=clock) as app:
+        assert app.channels == ("bitrix24",)
+        yield app.services
 
 
 @asynccontextmanager
@@ -118,8 +103,7 @@ async def portal_and_app(
 ) -> AsyncIterator[tuple[FakeBitrix24, Services, Settings]]:
     """The fake portal (``fake_options``; on ``clock``'s time when given), the bot registered
     (after ``prepare(fake)``) and the app running; ``bitrix`` overrides BITRIX_* settings."""
-    sock = _socket()
-    public_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    sock, public_url = loopback()
     if clock is not None:
         fake_options.setdefault("clock", lambda: clock.now().timestamp())
     options = {"application_token": app_token, "burst": RATE[0], "per_second": RATE[1]}
@@ -347,7 +331,7 @@ async def test_oauth_install_then_refresh_saves_the_new_tokens(
     sqlite_db_url: str, kb: KnowledgeBase
 ) -> None:
     async with FakeBitrix24(application_token=APP_TOKEN, client_secret="s3cret-client") as fake:
-        sock = _socket()
+        sock, base = loopback()
         settings = make_settings(sqlite_db_url, fake, "fetch", "")
         settings.bitrix = BitrixSettings(
             client_id=fake.client_id,
@@ -358,7 +342,7 @@ async def test_oauth_install_then_refresh_saves_the_new_tokens(
             fetch_busy_interval=0.02,
         )
         async with running_app(settings, kb, sock) as services:
-            url = f"http://127.0.0.1:{sock.getsockname()[1]}{INSTALL_PATH}"
+            url = base + INSTALL_PATH
             install = {f"auth[{k}]": str(v) for k, v in fake.issue_tokens().items()}
             async with aiohttp.ClientSession() as http:
                 async with http.post(url, data={**install, "auth[application_token]": "x"}) as r:
@@ -382,7 +366,7 @@ async def test_without_a_configured_token_a_second_install_must_show_the_first_o
     # regression: with BITRIX_APP_TOKEN empty, anyone could post an install and replace the
     # stored tokens
     async with FakeBitrix24(application_token=APP_TOKEN, client_secret="s3cret-client") as fake:
-        sock = _socket()
+        sock, base = loopback()
         settings = make_settings(sqlite_db_url, fake, "fetch", "")
         settings.bitrix = BitrixSettings(
             client_id=fake.client_id,
@@ -390,7 +374,7 @@ async def test_without_a_configured_token_a_second_install_must_show_the_first_o
             oauth_url=fake.oauth_url,
         )
         async with running_app(settings, kb, sock) as services:
-            url = f"http://127.0.0.1:{sock.getsockname()[1]}{INSTALL_PATH}"
+            url = base + INSTALL_PATH
             install = {f"auth[{k}]": str(v) for k, v in fake.issue_tokens().items()}
             forged = {**install, "auth[application_token]": "forged", "auth[member_id]": "evil"}
             async with aiohttp.ClientSession() as http:

@@ -11,7 +11,6 @@ import asyncio
 import http.client
 import json
 import shutil
-import socket
 import sqlite3
 import threading
 import time
@@ -22,16 +21,14 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 import pytest
-from aiohttp import web
 from fakes.telegram_server import SECRET_HEADER, FakeTelegram
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from serving import loopback, serving
 
-from bot.app import open_services
 from bot.settings import DatabaseSettings, Settings, TelegramSettings, WebSettings
 from bot.settings_bitrix import BitrixSettings
 from handlers.bitrix24 import EVENTS_PATH, INSTALL_PATH
-from handlers.web import create_web_app
 from knowledge.base import KnowledgeBase
 from knowledge.model import Entry
 
@@ -113,27 +110,17 @@ def served(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> I
     db_path = tmp_path_factory.mktemp("fuzz") / "helpbot.db"
     shutil.copyfile(sqlite_template, db_path)
     kb = KnowledgeBase((Entry(id="crm--deal", title="Как добавить сделку", source="crm.md"),))
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(128)
+    sock, url = loopback()
     started, failed = threading.Event(), []
     loop = asyncio.new_event_loop()
     stop = asyncio.Event()
 
     async def serve() -> None:
         async with FakeTelegram(local_mode=True) as fake:  # webhook over loopback http
-            url = f"http://127.0.0.1:{sock.getsockname()[1]}"
             settings = _settings(f"sqlite+aiosqlite:///{db_path}", fake, url)
-            async with open_services(settings, kb=kb) as services:
-                app, _ = create_web_app(services)
-                runner = web.AppRunner(app, access_log=None)
-                await runner.setup()
-                try:
-                    await web.SockSite(runner, sock).start()
-                    started.set()
-                    await stop.wait()
-                finally:
-                    await runner.cleanup()
+            async with serving(settings, sock, kb=kb):
+                started.set()
+                await stop.wait()
 
     def run() -> None:
         try:

@@ -10,7 +10,6 @@ import json
 import logging
 import os
 import re
-import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -18,14 +17,14 @@ from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp import web
+from deadline import until
 from fakes.telegram_server import SECRET_HEADER, FakeTelegram, FakeUser
+from serving import loopback, serving
 
 from bot import health, logs
-from bot.app import Services, open_services
+from bot.app import Services
 from bot.settings import DatabaseSettings, RedisSettings, Settings, TelegramSettings
 from bot.storage.db import create_engine
-from handlers.web import create_web_app
 from knowledge.base import KnowledgeBase
 from knowledge.model import Entry
 
@@ -64,10 +63,7 @@ class App:
 @asynccontextmanager
 async def running(db_url: str, redis_url: str | None = None) -> AsyncIterator[App]:
     async with FakeTelegram(local_mode=True) as fake:  # webhook over loopback http
-        sock = socket.socket()
-        sock.bind(("127.0.0.1", 0))
-        sock.listen(128)
-        url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+        sock, url = loopback()
         settings = Settings(
             _env_file=None,  # type: ignore[call-arg]
             database=DatabaseSettings(url=db_url),
@@ -82,15 +78,8 @@ async def running(db_url: str, redis_url: str | None = None) -> AsyncIterator[Ap
                 chat_per_second=100.0,
             ),
         )
-        async with open_services(settings, kb=KB) as services:
-            app, _ = create_web_app(services)
-            runner = web.AppRunner(app, access_log=None)
-            await runner.setup()
-            try:
-                await web.SockSite(runner, sock).start()
-                yield App(fake, services, url)
-            finally:
-                await runner.cleanup()
+        async with serving(settings, sock, kb=KB) as app:
+            yield App(fake, app.services, url)
 
 
 async def _answered(app: App, user: FakeUser) -> None:
@@ -121,6 +110,29 @@ async def test_health_readiness_and_metrics(sqlite_db_url: str) -> None:
         _, text = await app.get("/metrics")
         assert "# TYPE helpbot_match_seconds histogram" in text
         assert app.fake.token not in text and QUESTION not in text
+
+
+async def test_a_killed_worker_is_not_ready_until_the_restart_policy_brings_it_back(
+    sqlite_db_url: str,
+) -> None:
+    async with running(sqlite_db_url) as app:
+        workers = app.services.workers
+        assert {"telegram inbox", "telegram outbox", "knowledge follow"} <= set(workers.names())
+        assert (await app.get("/readyz"))[0] == 200
+        first = workers.running("telegram inbox")
+        assert first is not None
+        first.cancel()  # the fault: the task dies as if killed
+
+        async def failed() -> dict[str, str]:
+            status, body = await app.get("/readyz")
+            return dict(json.loads(body)["failed"]) if status == 503 else {}
+
+        await until(failed, "/readyz says 503")
+        assert await failed() == {"telegram inbox": "cancelled"}
+        await until(lambda: workers.running("telegram inbox"), "the inbox restarted", 10)
+        assert workers.running("telegram inbox") is not first
+        assert (await app.get("/readyz"))[0] == 200
+        await _answered(app, app.fake.add_user("Ann"))  # the new inbox takes updates again
 
 
 async def test_readiness_names_what_failed(sqlite_db_url: str) -> None:

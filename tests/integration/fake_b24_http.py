@@ -1,4 +1,8 @@
-"""Plain HTTP to FakeBitrix24 for the fake's own tests: no client of ours in between."""
+"""Plain HTTP to FakeBitrix24 for the fake's own tests: no client of ours in between.
+
+Their fixtures too: ``http`` (a client session), ``fake`` (the portal; ``clocked_fake_fixture``
+puts it on ``clock``, a :class:`PortalClock` moved by hand) and ``rest``. A test module imports
+the fixture functions; pytest knows them by those names."""
 
 from __future__ import annotations
 
@@ -8,10 +12,50 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
+import pytest
 from aiohttp import web
 from fakes.bitrix24 import FakeBitrix24
 
 BOT_TOKEN = "bt-fake-0123456789abcdef"
+RATE = {"burst": 500, "per_second": 500.0}  # the fake's limits: out of the way of these tests
+
+
+class PortalClock:
+    """The portal's clock, moved by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1_780_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture(name="http")
+async def http_fixture() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as session:
+        yield session
+
+
+@pytest.fixture(name="clock")
+def clock_fixture() -> PortalClock:
+    return PortalClock()
+
+
+@pytest.fixture(name="fake")
+async def fake_fixture() -> AsyncIterator[FakeBitrix24]:
+    async with FakeBitrix24(**RATE) as portal:  # type: ignore[arg-type]
+        yield portal
+
+
+@pytest.fixture(name="fake")
+async def clocked_fake_fixture(clock: PortalClock) -> AsyncIterator[FakeBitrix24]:
+    async with FakeBitrix24(clock=clock, **RATE) as portal:  # type: ignore[arg-type]
+        yield portal
+
+
+@pytest.fixture(name="rest")
+def rest_fixture(fake: FakeBitrix24, http: aiohttp.ClientSession) -> Rest:
+    return Rest(fake, http)
 
 
 @dataclass

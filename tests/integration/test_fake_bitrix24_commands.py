@@ -6,31 +6,12 @@ Each test names its source in ``yuliai/bitrix-modules`` at ``a3a2a579`` (REST re
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import aiohttp
 import pytest
-from fake_b24_http import Rest, types
+from fake_b24_http import Rest, fake_fixture, http_fixture, rest_fixture, types  # noqa: F401 (fixtures)
 from fakes.bitrix24 import CustomerSeesNoButtons, FakeBitrix24
 
 HELPED = {"TEXT": "Помогло", "COMMAND": "helpbot", "COMMAND_PARAMS": "h:1"}
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeBitrix24]:
-    async with FakeBitrix24(burst=500, per_second=500.0) as portal:
-        yield portal
-
-
-@pytest.fixture
-def rest(fake: FakeBitrix24, http: aiohttp.ClientSession) -> Rest:
-    return Rest(fake, http)
 
 
 async def test_a_connector_customer_is_extranet_and_an_operator_is_not(

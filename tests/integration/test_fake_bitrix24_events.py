@@ -8,44 +8,20 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
-from fake_b24_http import BOT_TOKEN, Rest, receiver
+from fake_b24_http import (  # noqa: F401 (fixtures, known to pytest by name)
+    BOT_TOKEN,
+    PortalClock,
+    Rest,
+    clock_fixture,
+    clocked_fake_fixture,
+    http_fixture,
+    receiver,
+    rest_fixture,
+)
 from fakes.bitrix24 import FakeBitrix24
-
-
-class Clock:
-    """The portal's clock, moved by hand."""
-
-    def __init__(self) -> None:
-        self.now = 1_780_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-async def fake(clock: Clock) -> AsyncIterator[FakeBitrix24]:
-    async with FakeBitrix24(burst=500, per_second=500.0, clock=clock) as portal:
-        yield portal
-
-
-@pytest.fixture
-def rest(fake: FakeBitrix24, http: aiohttp.ClientSession) -> Rest:
-    return Rest(fake, http)
 
 
 @pytest.mark.parametrize(("revision", "status"), [(33, 200), (32, 404)])
@@ -97,7 +73,9 @@ async def test_an_older_portal_answers_last_event_id(http: aiohttp.ClientSession
         assert (empty["events"], empty["lastEventId"]) == ([], after - 1)
 
 
-async def test_events_expire_after_a_day(fake: FakeBitrix24, rest: Rest, clock: Clock) -> None:
+async def test_events_expire_after_a_day(
+    fake: FakeBitrix24, rest: Rest, clock: PortalClock
+) -> None:
     """``EventService::EXPIRY_HOURS = 24`` and ``cleanAgent`` (``EventService.php:121-130``): a
     bot that does not poll for a day loses its events."""
     bot_id = await rest.bot()
@@ -173,7 +151,7 @@ async def test_a_repeated_uuid_answers_the_first_message(fake: FakeBitrix24, res
 
 
 async def test_a_uuid_left_without_a_message_blocks_for_an_hour(
-    fake: FakeBitrix24, rest: Rest, clock: Clock
+    fake: FakeBitrix24, rest: Rest, clock: PortalClock
 ) -> None:
     """A send that registered its uuid and failed (``SENDING_FAILED``, 400) leaves a row without a
     message: resends get 400 ``MESSAGE_DUPLICATED_BY_UUID`` for ``Uuid::TTL`` = 3600 s, then
@@ -210,7 +188,7 @@ async def test_a_resend_while_the_first_send_runs_is_refused(
 
 
 async def test_a_uuid_is_forgotten_after_31_days(
-    fake: FakeBitrix24, rest: Rest, clock: Clock
+    fake: FakeBitrix24, rest: Rest, clock: PortalClock
 ) -> None:
     """``Uuid::cleanOldRecords`` deletes rows older than 31 days (``Uuid.php:211-226``): the same
     uuid then posts again."""

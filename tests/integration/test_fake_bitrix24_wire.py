@@ -7,48 +7,23 @@ Each test names its source in ``yuliai/bitrix-modules`` at ``a3a2a579`` (REST re
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
-from fake_b24_http import BOT_TOKEN, Rest
+from fake_b24_http import (  # noqa: F401 (fixtures, known to pytest by name)
+    BOT_TOKEN,
+    PortalClock,
+    Rest,
+    clock_fixture,
+    clocked_fake_fixture,
+    http_fixture,
+    rest_fixture,
+)
 from fakes.bitrix24 import FakeBitrix24
 
 
-class Clock:
-    """The portal's clock, moved by hand."""
-
-    def __init__(self) -> None:
-        self.now = 1_780_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-async def fake(clock: Clock) -> AsyncIterator[FakeBitrix24]:
-    async with FakeBitrix24(burst=500, per_second=500.0, clock=clock) as portal:
-        yield portal
-
-
-@pytest.fixture
-def rest(fake: FakeBitrix24, http: aiohttp.ClientSession) -> Rest:
-    return Rest(fake, http)
-
-
 async def test_operation_time_limit_blocks_one_method_for_a_period(
-    fake: FakeBitrix24, rest: Rest, clock: Clock
+    fake: FakeBitrix24, rest: Rest, clock: PortalClock
 ) -> None:
     """``CRestServer::processCall`` (``rest/classes/general/rest.php:198-214``) with
     ``LoadLimiter`` (``rest/lib/engine/access/loadlimiter.php``): 429 ``OPERATION_TIME_LIMIT``,
@@ -70,7 +45,7 @@ async def test_operation_time_limit_blocks_one_method_for_a_period(
 
 
 async def test_operating_reset_at_comes_only_with_recorded_time(
-    fake: FakeBitrix24, rest: Rest, clock: Clock
+    fake: FakeBitrix24, rest: Rest, clock: PortalClock
 ) -> None:
     """``appendDebugInfo`` (``rest.php:731-760``): ``time.operating`` on every answer while the
     limiter is active, ``time.operating_reset_at`` only when that method has time recorded."""

@@ -1,0 +1,39 @@
+"""The tests' one way to run the real app on a loopback port: as `helpbot serve` composes it
+(:func:`bot.app.build`), on a socket bound before the settings are made (they name its URL)."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, closing
+
+from bot.app import App, build, open_services
+from bot.clock import Clock
+from bot.settings import Settings
+from knowledge.base import KnowledgeBase
+
+
+def loopback() -> tuple[socket.socket, str]:
+    """A listening socket on a free 127.0.0.1 port, and the base URL that reaches it."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(128)
+    return sock, f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+
+@asynccontextmanager
+async def serving(
+    settings: Settings,
+    sock: socket.socket | None = None,
+    *,
+    kb: KnowledgeBase | None = None,
+    clock: Clock | None = None,
+) -> AsyncIterator[App]:
+    """The app served on ``sock`` (a fresh loopback one when not given) for the block; its
+    channels' workers run until the block ends. The socket is closed in any case."""
+    sock = sock if sock is not None else loopback()[0]
+    with closing(sock):  # also when the app never took it (its start-up failed)
+        async with open_services(settings, kb=kb, clock=clock) as services:
+            app = build(services)
+            async with app.serving(sock):
+                yield app
