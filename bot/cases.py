@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.deeplinks import entry_link
 from bot.durations import human_duration
 from bot.errors import TicketNotFoundError
-from bot.payloads import Press, decode
+from bot.payloads import Press, as_sent, decode
 from bot.replies import Reply
 from bot.storage import repo, tickets
 from bot.storage.models import (
@@ -262,8 +262,8 @@ async def _press(session: AsyncSession, raw: str, lang: str) -> str:
     if payload.press is Press.CANCEL:
         return phrase("case_pressed", lang, label=phrase("btn_cancel", lang))
     pressed = await repo.get_message(session, payload.ref)
-    for label, sent in (pressed.buttons or []) if pressed else []:
-        if sent == raw:
+    for label, stored in (pressed.buttons or []) if pressed else []:
+        if as_sent(stored, payload.ref) == raw:  # the ref is the pressed message's id
             return phrase("case_pressed", lang, label=label)
     return phrase("case_pressed_unknown", lang)
 

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 MAX_PAYLOAD_BYTES = 64
+HERE = 0  # the ref a stored bot message's buttons give the message itself (ids start at 1), so
+# the row is written whole by one INSERT before its id is known; see :func:`as_sent`
 
 
 class Press(StrEnum):
@@ -18,6 +20,9 @@ class Press(StrEnum):
     PICK = "pick"  # pick:<message id>:<choice index>
     RATE = "rate"  # rate:<ticket id>:<1..5>
     CANCEL = "cancel"  # cancel:<ticket id>
+
+
+ON_TICKETS = (Press.RATE, Press.CANCEL)  # their ref is a ticket id; the others', a message id
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,3 +52,12 @@ def decode(payload: str) -> Payload | None:
     if needs_index != (found[3] is not None):
         return None
     return Payload(press, int(found[2]), int(found[3] or 0))
+
+
+def as_sent(stored: str, message_id: int) -> str:
+    """A payload stored with a bot message's buttons as the channel got it: :data:`HERE` is
+    the message's own id (rows stored before there was ``HERE`` carry the id itself)."""
+    payload = decode(stored)
+    if payload is None or payload.press in ON_TICKETS or payload.ref != HERE:
+        return stored
+    return Payload(payload.press, message_id, payload.index).encode()

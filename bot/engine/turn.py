@@ -23,7 +23,7 @@ from bot.engine.events import (
 )
 from bot.engine.hours import WorkingHours
 from bot.metrics import Metrics
-from bot.payloads import Payload, Press, decode
+from bot.payloads import HERE, Payload, Press, decode
 from bot.replies import (
     Button,
     Reply,
@@ -385,24 +385,22 @@ class Turn:
     async def _say(self, reply: Reply | Callable[[int | None], Reply], **fields: object) -> None:
         """Store a bot message and address it to the person.
 
-        A ready ``reply`` is stored by one INSERT. A builder is for replies whose buttons carry
-        the message's own id (feedback, picks, «Позвать оператора»): it is called without the id
-        for the text, and again with it for the buttons once the INSERT has given one (an UPDATE),
-        but only when some button actually needs it (an empty payload without the id).
+        The row is written whole by one INSERT. A builder is for replies whose buttons carry
+        the message's own id (feedback, picks, «Позвать оператора»): the row keeps them with
+        :data:`~bot.payloads.HERE` for the id, and the person gets them built again with the id
+        the INSERT gave.
         """
-        draft = reply if isinstance(reply, Reply) else reply(None)
+        stored = reply if isinstance(reply, Reply) else reply(HERE)
         message = Message(
             conversation_id=self.conv.id,
             author=Author.BOT,
             created_at=self.c.now,
-            text=render_plain(draft, numbered_buttons=False),
-            buttons=_button_rows(draft),
+            text=render_plain(stored, numbered_buttons=False),
+            buttons=_button_rows(stored),
             **fields,
         )
         await repo.add_message(self.session, message)
-        if not isinstance(reply, Reply) and any(not b.payload for b in draft.buttons):
-            draft = reply(message.id)
-            message.buttons = _button_rows(draft)
+        draft = stored if isinstance(reply, Reply) else reply(message.id)
         self._emit(
             Say(
                 channel=self.conv.channel,

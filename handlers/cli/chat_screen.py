@@ -14,6 +14,7 @@ import threading
 from typing import BinaryIO, TextIO
 
 from bot.app import Services
+from bot.payloads import as_sent
 from bot.storage import repo
 
 __all__ = ["CHANNEL", "PROMPT", "LineReader", "Screen", "terminal_width", "wrap"]
@@ -105,7 +106,7 @@ class Screen:
                 who = f"operator {message.operator}" if message.operator else "bot"
                 self._print(message.text, f"{who}> ")
                 if message.buttons:
-                    self.buttons = [(label, payload) for label, payload in message.buttons]
+                    self.buttons = [(t, as_sent(p, message.id)) for t, p in message.buttons]
                     for n, (label, _) in enumerate(self.buttons, 1):
                         self._write(wrap(f"  [{n}] {label}", self._width) + "\n")
             if messages and self._prompting:

@@ -22,7 +22,7 @@ from bot.engine import (
     conversation_state,
 )
 from bot.errors import EngineError
-from bot.payloads import MAX_PAYLOAD_BYTES
+from bot.payloads import HERE, MAX_PAYLOAD_BYTES, as_sent, decode
 from bot.storage.models import Conversation, Feedback, Message, Ticket
 from bot.texts import PHRASES
 
@@ -284,7 +284,7 @@ def recording(db: AsyncEngine) -> Iterator[list[str]]:
         event.remove(db.sync_engine, "before_cursor_execute", record)
 
 
-async def test_a_bot_reply_is_one_insert_unless_its_buttons_carry_its_id(
+async def test_a_bot_reply_is_one_insert_even_when_its_buttons_carry_its_id(
     bot: Rig, db: AsyncEngine
 ) -> None:
     out = await bot.say(DEAL)
@@ -292,15 +292,18 @@ async def test_a_bot_reply_is_one_insert_unless_its_buttons_carry_its_id(
         await bot.say(payload=buttons(out)[ru("btn_helped")])  # «Спасибо»: no buttons
         thanks = list(statements)
         statements.clear()
-        await bot.say(TASK)  # an answer: its feedback buttons need the message id
+        await bot.say(TASK)  # an answer: its feedback buttons carry the message id
         answer = list(statements)
     assert thanks.count("INSERT INTO messages") == 2  # the press and the reply
-    assert not [s for s in thanks if s.startswith("UPDATE messages")]
-    assert len([s for s in answer if s.startswith("UPDATE messages")]) == 1
+    assert answer.count("INSERT INTO messages") == 2
+    assert not [s for s in thanks + answer if s.startswith("UPDATE messages")]
     async with bot.sessions() as session:
         reply = await session.get(Message, out[0].message_id)
-    assert reply is not None and reply.text.startswith(DEAL)
-    assert reply.buttons == [[b.label, b.payload] for b in to_person(out)[0].reply.buttons]
+    assert reply is not None and reply.text.startswith(DEAL) and reply.buttons
+    sent = [[b.label, b.payload] for b in to_person(out)[0].reply.buttons]
+    assert [[label, as_sent(stored, reply.id)] for label, stored in reply.buttons] == sent
+    refs = {payload.ref for _, stored in reply.buttons if (payload := decode(stored))}
+    assert refs == {HERE}  # the stored row names the message itself, not its id
 
 
 async def test_a_known_conversation_its_person_and_open_ticket_are_one_select(
@@ -332,3 +335,12 @@ async def test_events_of_one_conversation_are_serialised(bot: Rig) -> None:
 async def test_an_event_without_ids_is_an_engine_error(bot: Rig) -> None:
     with pytest.raises(EngineError):
         await bot.engine.handle(Incoming("test", "", "42", "hi"))
+
+
+async def test_the_case_card_tells_a_press_by_the_label_of_the_button_pressed(bot: Rig) -> None:
+    """The stored buttons name their own message as HERE: the card still finds the label."""
+    out = await bot.say(DEAL)
+    opened = await bot.say(payload=buttons(out)[ru("btn_operator")])
+    [card] = [e.card for e in opened if isinstance(e, TicketOpened)]
+    pressed = [line.text for line in card.lines if line.pressed]
+    assert pressed == [f"нажал «{ru('btn_operator')}»"]
