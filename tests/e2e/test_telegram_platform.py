@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 
 import pytest
+from deadline import until
 from fakes.telegram_server import FakeTelegram, RateLimits
 from pydantic import ValidationError
 from serving import serving
@@ -20,7 +21,6 @@ from test_telegram import (
     World,
     _count,
     _escalate,
-    _until,
     make_settings,
     running,
 )
@@ -43,7 +43,7 @@ async def drained(w: World) -> None:
         pending = await _count(w.services, OutboxMessage, status=DeliveryStatus.PENDING)
         return pending == 0 and await _count(w.services, OutboxMessage) > 0
 
-    await _until(w.fake, done)
+    await until(done, "the update done", 10, wake=w.fake.changed)
 
 
 @pytest.mark.parametrize("mode", ["polling", "webhook"])
