@@ -42,6 +42,9 @@ SETS: dict[str, Path] = {
     "dev": ROOT / "tests" / "data" / "dev.jsonl",
     "dev-uncovered": ROOT / "bench" / "sets" / "dev-uncovered.jsonl",
     "heldout": ROOT / "bench" / "heldout.jsonl",
+    # Requests for a human in Russian, English and Romanian, however worded, beside product
+    # questions about operators, staff and support that must stay questions.
+    "operator": ROOT / "bench" / "sets" / "operator.jsonl",
     "realistic": ROOT / "bench" / "sets" / "realistic.jsonl",
     "uncovered": ROOT / "bench" / "sets" / "uncovered.jsonl",
 }

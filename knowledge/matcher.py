@@ -247,6 +247,9 @@ class Matcher:
         for k, w in weighted:
             mass[k] += index.key_idf(k) * w
         total = sum(mass.values())
+        if total <= 0:
+            # Every key it knows is in every entry (idf 0): nothing tells one entry from another.
+            return None
         unknown = sum(
             index.max_idf * UNKNOWN_WEIGHT * qk.weight
             for qk in query.keys

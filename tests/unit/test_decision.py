@@ -125,6 +125,40 @@ def ids(decision: Decision) -> list[str]:
         ("is there a human I can talk to?", "en"),
         ("puteți să mă conectați cu un operator?", "ro"),
         ("am nevoie de un om, nu de un robot", "ro"),
+        # Only request words, one of them naming a person or putting one through.
+        ("мне бы человека", "ru"),
+        ("а можно с оператором?", "ru"),
+        ("переключите меня", "ru"),
+        ("Здравствуйте, можно специалиста?", "ru"),
+        ("can I talk to someone now", "en"),
+        # In the forms and constructions people use: a callback, the company as «вы», waiting.
+        ("закажите мне обратный звонок", "ru"),
+        ("можно с вами созвониться?", "ru"),
+        ("жду ответа оператора", "ru"),
+        ("у меня вопрос к менеджеру по продлению лицензии", "ru"),
+        ("I'd like a callback from your team", "en"),
+        ("Is anyone from your team available?", "en"),
+        ("Există un operator disponibil?", "ro"),
+        ("puteți să-mi dați un operator?", "ro"),
+        # A clause naming whom to reach beside a word asking to reach them, after the problem.
+        ("Deals disappeared after the import. I'd like to speak with a support specialist.", "en"),
+        ("I'm locked out of my account and need help from a person", "en"),
+        (
+            "Angajații nu pot intra în portal. Puteți să mă puneți în legătură cu un specialist?",
+            "ro",
+        ),
+        ("Robotul nu m-a ajutat, aș vrea să discut cu un om adevărat", "ro"),
+        ("я устал от бота, соедините с кем-то", "ru"),
+        ("портал тормозит жутко, с кем можно поговорить об этом?", "ru"),
+        (
+            "Hello, the mobile app crashes on start. Could you put me in touch with a technician?",
+            "en",
+        ),
+        ("оператора можно пригласить?", "ru"),
+        ("дайте связь с оператором", "ru"),
+        ("а оператор сегодня работает?", "ru"),
+        ("Who can I talk to about my subscription?", "en"),
+        ("Nu vreau să vorbesc cu un robot", "ro"),
     ],
 )
 def test_request_for_a_human_is_operator(kb: KnowledgeBase, text: str, lang: str) -> None:
@@ -142,12 +176,230 @@ def test_request_for_a_human_is_operator(kb: KnowledgeBase, text: str, lang: str
         "как переключить ответственного менеджера",
         "дайте права сотруднику на crm",
         "how do I add an operator to an open channel",
+        "как добавить нового сотрудника",
+        "как назначить ответственного менеджера в сделке",
+        "как сменить оператора в открытой линии",
+        "как удалить сотрудника из портала",
+        "можно ли позвонить клиенту из карточки сделки",
+        "как настроить виджет обратного звонка на сайте",
+        "how to remove an employee",
+        "how do operators reply to clients from Telegram",
+        "cum adaug un angajat nou",
+        "cum șterg un utilizator din portal",
+        "как связать сделку с контактом",
+        "как передать задачу другому сотруднику",
+        "кто из сотрудников может видеть сделки",
+        "почему менеджер не видит сделки коллег",
+        "как написать в поддержку битрикс24",
+        "сколько операторов можно подключить к открытой линии",
+        "how to contact the support of a marketplace app",
+        "как настроить права для менеджеров отдела продаж",
+        "can managers see each other's deals",
+        "как пригласить специалиста-партнёра в портал",
+        "как посмотреть кто из операторов сейчас онлайн",
+        "как сотруднику поменять пароль",
+        "можно ли назначить двух ответственных менеджеров",
+        "как перевести лид на другого сотрудника",
+        "как настроить очередь операторов",
+        "how to assign a deal to another manager",
+        "cum contactez suportul Bitrix24?",
+        "как связаться с клиентом из карточки",
+        "почему сотрудник не видит задачу",
+        "как подключить оператору телефонию",
+        "как добавить менеджера в воронку",
+        "можно ли оператору отвечать из мобильного приложения",
+        "кто может приглашать сотрудников",
+        "how many users can I invite",
+        "как сделать менеджера администратором",
+        "как уволить сотрудника в битрикс24",
+        "у специалистов нет доступа к CRM, что делать",
+        "cum văd ce angajați au intrat în portal",
+        "можно ли поговорить с клиентом по видео из CRM",
+        "как оператору завершить диалог",
+        "наш оператор не может ответить клиенту в открытой линии, что делать?",
+        "у нас менеджеры не могут связаться с клиентами через виджет",
+        "сотрудники жалуются, что не приходят уведомления",
+        "можно ли сделать так, чтобы клиенту отвечал конкретный менеджер",
+        "клиент пишет в телеграм, а ответ оператора не доходит",
+        "хочу, чтобы операторы видели историю клиента",
+        "как сделать, чтобы звонок шёл сразу на ответственного менеджера",
+        "нужно, чтобы специалист видел только свои сделки",
+        "our operators can't see new chats from the website widget",
+        "I want my team to get notified about new leads",
+        "how to let support staff access only the open lines",
+        "clients say nobody answers them in the chat widget",
+        "vreau ca operatorii să vadă istoricul clientului",
+        "clienții nu primesc răspuns de la operatori în chat",
+        "как посмотреть, с кем общался клиент",
+        "как позвонить клиенту прямо из битрикс24",
+        "хочу подключить человека к проекту как наблюдателя",
+        "добавьте в задачу помощника, как это сделать",
+        "как пригласить в чат человека из другой компании",
+        "почему люди не могут зайти на портал после смены домена",
+        "как оператору взять диалог в работу",
+        "где посмотреть, сколько обращений обработал каждый оператор",
+        "можно ли поставить бота перед оператором в открытой линии",
+        "как сделать, чтобы клиент мог позвонить менеджеру с сайта",
+        "человек уволился, как передать его сделки другому",
+        "наш специалист не видит раздел CRM, почему",
+        "how do I add a new person to a project",
+        "can a client talk to an operator via the website widget",
+        "what happens when an operator doesn't answer a chat",
+        "cum văd conversațiile operatorilor cu clienții",
+        "cum adaug o persoană nouă în departament",
+        "как настроить, чтобы специалист получал уведомление о новой заявке",
+        "хочу, чтобы менеджер получал письмо о новой сделке",
+        "как поговорить с клиентом по видеосвязи из сделки",
+        "как сотруднику поддержки ответить клиенту из телеграма",
+        "кто может видеть переписку операторов с клиентами",
+        "support team members can't see the open lines, why?",
+        "я администратор, как добавить специалиста в отдел",
+        "можно ли назначить оператору лимит диалогов",
+        "сотрудники поддержки хотят отвечать с телефона, это возможно?",
+        # Asking for something done to a person, or telling about one, in the imperative.
+        "помогите добавить оператора в открытую линию",
+        "помогите добавить человека в группу",
+        "помогите пожалуйста с настройкой прав для новых людей",
+        "напишите, как добавить оператора в открытую линию",
+        "нужно написать инструкцию для операторов, с чего начать",
+        "ответьте, как подключить оператора к телеграму",
+        "дайте инструкцию для операторов по открытым линиям",
+        "давайте добавим человека в чат проекта",
+        "оператор не может подключиться к открытой линии",
+        "прошу помочь с настройкой доступа для специалистов отдела",
+        "подскажите, у вас есть интеграция с 1С?",
+        "расскажите, как ваши специалисты внедряют CRM",
+        "помогите разобраться, как настроить роботов у вас в системе",
+        "операторы жалуются, что клиенты не могут им написать",
+        "хочу, чтобы человек из другой компании видел только одну группу",
+        "нужен доступ для специалиста по рекламе к отчётам",
+        "please help me add an operator to the open line",
+        "help me invite people to my portal",
+        "I want to let a consultant from another company see one project",
+        "ajutați-mă să adaug un operator la linia deschisă",
+        "vreau să dau acces unui consultant extern la un proiect",
+        "подключите, пожалуйста, Telegram к открытой линии, у меня не получается",
+        "позовите всех сотрудников в общий чат — как это сделать?",
+        "сделайте так, чтобы специалист видел только свои сделки",
+        "нам нужен специалист в штат, как опубликовать вакансию в битрикс24",
+        "подскажите, как оператору видеть контакты клиента",
+        "переведите сделку на другого менеджера автоматически, если он в отпуске — это возможно?",
+        "сделайте, пожалуйста, подсказку для новых сотрудников, где найти регламенты",
+        "покажите, где настраивается очередь операторов",
+        "хочу дать специалисту по рекламе доступ только к аналитике",
+        "объясните, чем оператор отличается от администратора открытой линии",
+        "у нас новый человек в отделе, ему нужен доступ к CRM",
+        "специалист по внедрению сказал настроить роботов, не понимаю где",
+        "мне нужно, чтобы операторы отвечали только в рабочее время",
+        "люди не видят новые задачи в ленте",
+        "подключите меня к вебинару по CRM — где расписание?",
+        "нужна инструкция, как связать сделку с контактом",
+        "show me how operators take chats from the queue",
+        "I need my support team to see only their own chats",
+        "our staff cannot log in after the password change",
+        "explain how to give a consultant access to one deal",
+        "arătați-mi cum adaug angajați noi în structură",
+        "operatorii nu văd chaturile noi",
+        "кто-то из сотрудников удалил сделку, как её восстановить",
+        "с клиентом связаться не получается через открытую линию",
+        "позовите меня в чат проекта — как подписаться на группу?",
+        "передайте права администратора другому сотруднику, это возможно?",
+        "соедините два контакта в один, как это делается",
+        "свяжите сделку с компанией",
+        "переключите язык интерфейса на английский",
+        "дайте совет, как мотивировать сотрудников пользоваться порталом",
+        "помогите настроить права для человека из отдела продаж",
+        "подключите, пожалуйста, операторам мобильное приложение — где это включается?",
+        "connect my Gmail to Bitrix24",
+        "transfer all deals from one manager to another",
+        "talk to me about pricing plans for 50 users",
+        "please explain how a client can reach an operator from the website",
+        "conectați WhatsApp la linia deschisă, cum se face?",
+        "vreau să văd cine dintre angajați a intrat azi",
+        "у оператора не работает звук в звонках",
+        "человек не получил приглашение на почту",
+        "операторы хотят общаться с клиентами через Telegram",
+        "хочу поговорить о тарифах: чем отличается Профессиональный от Базового?",
+        "с менеджером по продажам не могу договориться о скидке, какие есть акции?",
+        # Stories that mention colleagues, managers, support or a call.
+        "Я уже писал в поддержку Битрикс24, мне ответили, что надо проверить права. Где"
+        " посмотреть, какие права у менеджера на сделки?",
+        "Наш менеджер позвонил клиенту из карточки, но звонок не записался. Почему так бывает?",
+        "Сотрудник ушёл в отпуск, а его задачи висят. Можно ли их передать коллеге?",
+        "Клиенты пишут в чат на сайте, но операторы отвечают с задержкой, можно ли настроить"
+        " автоответ?",
+        "Руководитель хочет видеть, с кем из клиентов общались менеджеры за неделю. Есть такой"
+        " отчёт?",
+        "Мы с коллегой не можем одновременно редактировать документ на диске, что не так?",
+        "Поговорил с вашим партнёром, он сказал, что нужен тариф Профессиональный. Чем он"
+        " отличается?",
+        "Подскажите, пожалуйста, где в CRM найти историю звонков менеджеров",
+        "У специалиста отдела продаж пропала кнопка создания сделки",
+        "Хочу, чтобы при новой заявке с сайта ответственный менеджер получал уведомление",
+        "Новый сотрудник не может войти, пишет неверный пароль. Что делать?",
+        "Нужно, чтобы человек из бухгалтерии видел только счета",
+        "Менеджеры жалуются, что не видят телефонию в мобильном приложении",
+        "Можно ли сделать так, чтобы с клиентом из Telegram общался только закреплённый оператор?",
+        "My colleague can't see the shared calendar, how do I share it with him?",
+        "Our sales manager called a client and the call wasn't saved in the CRM, why?",
+        "I talked to your sales team last week about the Professional plan; what does it include?",
+        "We want support agents to answer WhatsApp messages from the CRM, is that possible?",
+        "When a customer writes in the chat widget, who gets the message?",
+        "How can I see which employee talked to a client last?",
+        "Un coleg nu poate vedea calendarul comun, cum îl partajez?",
+        "Managerul nostru a sunat un client dar apelul nu s-a salvat în CRM",
+        "Vreau ca managerul responsabil să primească notificare la o cerere nouă",
+        "Cum pot vedea ce angajat a vorbit ultima dată cu clientul?",
+        "Am vorbit cu un partener Bitrix24 și mi-a recomandat planul Professional. Ce include?",
     ],
 )
 def test_a_question_about_operators_or_staff_is_not_a_request_for_one(
     kb: KnowledgeBase, text: str
 ) -> None:
     assert kb.decide(text).action not in (Action.OPERATOR, Action.SMALLTALK)
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        (
+            "Deals disappeared after the import. I'd like to speak with a support specialist.",
+            "deals disappeared after the import",
+        ),
+        (
+            "у меня не грузится телефония, переключите на специалиста",
+            "у меня не грузится телефония",
+        ),
+        ("мне бы человека", ""),
+    ],
+)
+def test_the_problem_leaves_the_request_out(kb: KnowledgeBase, text: str, problem: str) -> None:
+    assert kb.problem_in(text) == problem
+
+
+def test_a_request_at_the_end_of_a_long_story_is_read(kb: KnowledgeBase) -> None:
+    # A long message is read for a request only in its sentences with a gate word.
+    story = (
+        "У нас после обновления в CRM перестали сохраняться сделки, карточки открываются пусто. "
+    )
+    text = story * 4 + "Соедините, пожалуйста, с техподдержкой."
+    assert len(text) > 300
+    assert kb.decide(text).action is Action.OPERATOR
+    assert kb.decide(story * 4).action is not Action.OPERATOR
+
+
+@pytest.mark.parametrize("text", ["Я оператор", "Здравствуйте, я оператор"])
+def test_naming_oneself_a_person_of_the_desk_is_not_a_request_for_one(
+    kb: KnowledgeBase, text: str
+) -> None:
+    assert kb.decide(text).action is not Action.OPERATOR
+
+
+def test_a_question_whose_known_words_are_in_every_entry_is_not_an_error(
+    kb: KnowledgeBase,
+) -> None:
+    # It divided by the question's total weight, zero when each key it knows has idf 0.
+    assert kb.decide("cum adaug un angajat nou").action is Action.ESCALATE
 
 
 # --- small talk -------------------------------------------------------------------------------
