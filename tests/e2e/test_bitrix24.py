@@ -46,11 +46,6 @@ RATE = (20, 100.0)  # burst, per second: the fake portal's limit
 CLIENT_RATE = (RATE[0] // 2, RATE[1])
 
 
-@pytest.fixture(scope="module")
-def kb() -> KnowledgeBase:
-    return KnowledgeBase.load()
-
-
 @pytest.fixture
 def logs(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCaptureFixture]:
     caplog.set_level(logging.INFO)

@@ -55,11 +55,6 @@ DASHES = "-" * 54
 MARKUP = f">> так пишут цитату; перенос строки: #BR#; блок: {DASHES} текст {DASHES}; [B]x[/B]"
 
 
-@pytest.fixture(scope="module")
-def kb() -> KnowledgeBase:
-    return KnowledgeBase.load()
-
-
 # -- point 1: buttons dead for customers -----------------------------------------------------
 
 

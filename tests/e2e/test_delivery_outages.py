@@ -27,11 +27,6 @@ SCALE = 10.0  # the app's clock runs ten times faster than real time
 OLD_GIVE_UP = 15.0  # seconds of failures after which the old worker dropped a reply
 
 
-@pytest.fixture(scope="module")
-def kb() -> KnowledgeBase:
-    return KnowledgeBase.load()
-
-
 async def test_a_send_message_outage_longer_than_the_old_window_loses_and_doubles_nothing(
     sqlite_db_url: str, kb: KnowledgeBase
 ) -> None:

@@ -31,11 +31,6 @@ from bot.storage.models import DeliveryStatus, OutboxMessage
 from knowledge.base import KnowledgeBase
 
 
-@pytest.fixture(scope="module")
-def kb() -> KnowledgeBase:
-    return KnowledgeBase.load()
-
-
 async def drained(w: World) -> None:
     """Wait until the outbox has sent (or given up) everything it was given."""
 

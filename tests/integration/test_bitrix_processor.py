@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 
-import pytest
 from conftest import FakeClock, failing_once
 from sqlalchemy import select
 
@@ -24,11 +23,6 @@ from knowledge.base import KnowledgeBase
 QUESTION = "Как восстановить пароль от Битрикс24"
 OTHER_QUESTION = "Как изменить логин и пароль"  # answered outright, not offered as a choice
 CHAT_ID = 77
-
-
-@pytest.fixture(scope="module")
-def kb() -> KnowledgeBase:
-    return KnowledgeBase.load()
 
 
 def _message(key: str, text: str) -> ChatEvent:
