@@ -60,6 +60,16 @@ def kb() -> KnowledgeBase:
 
 
 @pytest.fixture(scope="session", autouse=True)
+def quick_idle() -> Iterator[None]:
+    """Idle workers look at the database every second in tests (DELIVERY_IDLE_SECONDS, 5 s in
+    production): a row another process stores, or one due on a clock a test steps, is found
+    sooner. Processes the tests start get an environment of their own: the default."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DELIVERY_IDLE_SECONDS", "1")
+        yield
+
+
+@pytest.fixture(scope="session", autouse=True)
 def data_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """HELPBOT_HOME for the whole run, so that no test (nor a process a test starts) writes into
     the real user's data home or reads their configuration file; a test that needs a home of its

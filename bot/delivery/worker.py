@@ -39,9 +39,9 @@ BATCH = 200  # rows claimed per wave
 WAVES = 50  # waves per pass before the loop yields to a fresh look (and to other tasks)
 IDLE = 1.0  # longest nap between passes while rows wait (a retry, a pause): a clock a test
 # scales or steps is looked at again this often
-EMPTY_IDLE = 5.0  # the nap when nothing at all is claimable (at most a claim's length): rows
-# this process stores wake the worker at once, so only another process's (a CLI, a replica that
-# died holding claims) wait this long; an idle server costs a look per worker this often
+EMPTY_IDLE = 5.0  # the nap when nothing at all is claimable (DELIVERY_IDLE_SECONDS; at most a
+# claim's length): rows this process stores wake the worker at once, so only another process's
+# (a CLI, a replica that died holding claims) wait this long; an idle server looks this often
 
 
 class Channel(Protocol):
@@ -86,6 +86,7 @@ class OutboxWorker:
         metrics: Metrics | None = None,
         replica: str | None = None,
         claim_seconds: float = 30.0,
+        idle: float = EMPTY_IDLE,
     ) -> None:
         self.channel = channel
         self._name = channel.name
@@ -98,6 +99,7 @@ class OutboxWorker:
         self._metrics = metrics or Metrics.create()
         self._replica = replica or delivery.default_replica()
         self._claim_seconds = claim_seconds
+        self._empty_idle = min(idle, claim_seconds)
         self._paused: dict[Scope, datetime] = {}
         self.problem: str | None = None  # why the channel is not ready (its token refused)
 
@@ -131,7 +133,7 @@ class OutboxWorker:
             if heads:
                 await self._mark_sending(session, heads, now)
         if not heads:
-            return wait if rows else min(EMPTY_IDLE, self._claim_seconds)
+            return wait if rows else self._empty_idle
         sent = await asyncio.gather(*(self._send(row) for row in heads))
         await self._settle(sent)
         return 0.0

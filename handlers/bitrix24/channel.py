@@ -67,9 +67,11 @@ class BitrixChannel:
         policy: Policy | None = None,
         in_flight: int = 16,
         workers: Workers | None = None,
+        idle: float = EMPTY_IDLE,
     ) -> None:
         self.client = client
         self.workers = workers or Workers()
+        self._idle = idle
         self._replica = replica or ReplicaSettings()
         name = self._replica.id or default_replica()
         claim = self._replica.claim_seconds
@@ -101,6 +103,7 @@ class BitrixChannel:
             policy=policy,
             ready=self._outbox,
             in_flight=in_flight,
+            idle=idle,
             metrics=metrics,
             replica=name,
             claim_seconds=claim,
@@ -163,7 +166,8 @@ class BitrixChannel:
             if await self.processor.run_once(self._stopping):
                 continue
             await self.processor.finish_helped()
-            await self._nap(self._inbox, IDLE if self.processor.retrying else EMPTY_IDLE)
+            idle = min(self._idle, self._replica.claim_seconds)
+            await self._nap(self._inbox, IDLE if self.processor.retrying else idle)
 
     async def _send_loop(self) -> None:
         if not self._revision_logged:  # once per start; a failure only leaves it unknown
