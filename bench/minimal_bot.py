@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
 from typing import Any
 
 from aiogram import Bot, Dispatcher
@@ -24,6 +23,7 @@ from aiogram.client.telegram import TelegramAPIServer
 from aiogram.types import Message, Update
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler
 from aiohttp import web
+from serving import serve
 from sqlalchemy import BigInteger, Column, Integer, MetaData, Table, Text, event, insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -90,23 +90,12 @@ async def main() -> None:
     SimpleRequestHandler(
         dp, bot, secret_token=env["BENCH_SECRET"], handle_in_background=False
     ).register(app, path="/telegram/webhook")
-    app.router.add_get("/healthz", lambda _request: _ok())
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", int(env["BENCH_PORT"])).start()
     await bot.set_webhook(env["BENCH_WEBHOOK_URL"], secret_token=env["BENCH_SECRET"])
-    stop = asyncio.Event()
-    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     try:
-        await stop.wait()
+        await serve(app, int(env["BENCH_PORT"]))
     finally:
-        await runner.cleanup()
         await bot.session.close()
         await engine.dispose()
-
-
-async def _ok() -> web.Response:
-    return web.Response(text="ok")
 
 
 if __name__ == "__main__":

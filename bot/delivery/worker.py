@@ -1,16 +1,16 @@
 """The one outbox worker: sends every channel's stored calls through :class:`Channel`.
 
-Each wave claims the channel's unsent rows (:func:`bot.storage.delivery.claim_outbox`), takes
-the first due row of up to ``in_flight`` chats, marks them as being sent (one commit), sends them
-concurrently (one per chat, so each chat keeps its order) and settles every
-outcome in one more commit through :func:`bot.delivery.policy.settle`. A pass repeats waves
-until every chat's next row has to wait.
+Each wave is one commit: it records the previous wave's outcomes (through
+:func:`bot.delivery.policy.settle`), claims the channel's unsent rows
+(:func:`bot.storage.delivery.claim_outbox`), takes the first due row of up to ``in_flight``
+chats and marks them as being sent; then it sends them concurrently (one per chat, so each chat
+keeps its order). A pass repeats waves until every chat's next row has to wait; the look for
+work before a pass is a read (no commit, no write lock).
 
 What a crash may repeat: at most the one call per chat that was in flight (``in_flight`` calls
-at the most). Its row still
-carries ``sending_since`` when it is next claimed; the worker then counts and logs an unknown
-outcome and sends it again (the Bot API takes no idempotency key; Bitrix24 calls carry a
-``templateId`` the portal dedupes).
+at the most). Its row still carries ``sending_since`` when it is next claimed; the worker then
+counts and logs an unknown outcome and sends it again (the Bot API takes no idempotency key;
+Bitrix24 calls carry a ``templateId`` the portal dedupes).
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from bot.delivery.outcome import Call, Done, NotReady, Outcome, Retry, Scope, Un
 from bot.delivery.policy import Policy, Settlement, settle
 from bot.metrics import Metrics
 from bot.storage import delivery
+from bot.storage.db import reading
 from bot.storage.models import DeliveryStatus, OutboxMessage
 
 log = logging.getLogger(__name__)
@@ -116,27 +117,45 @@ class OutboxWorker:
 
     async def drain(self) -> float:
         """Send until every chat's next row must wait; the seconds until one may go."""
+        sent: list[_Sent] = []
         for _ in range(WAVES):
-            wait = await self._wave()
+            wait, sent = await self._wave(sent)
             if wait > 0:
                 return wait
+        if sent:  # the last wave's outcomes (an error on the way leaves them unknown)
+            await self._wave(sent, claim=False)
         return 0.0
 
-    async def _wave(self) -> float:
-        """Send the due head of every chat (0.0: some were sent, look again at once)."""
+    async def _wave(self, sent: list[_Sent], *, claim: bool = True) -> tuple[float, list[_Sent]]:
+        """Record the previous wave's outcomes and claim and send the due head of every chat,
+        in one transaction; (0.0, outcomes) when some were sent, else (seconds to wait, [])."""
         now = self._clock.now()
+        if not sent:
+            async with reading(self._sessions) as session:  # no write lock while idle
+                due = await delivery.outbox_due(session, self._name, self._replica, now)
+            if due is None or due > now:
+                if due is None:  # nothing at all: rows this process stores still wake it at once
+                    return self._empty_idle, []
+                return min((due - now).total_seconds(), IDLE), []
+        settled = [self._settled(item, now) for item in sent]  # pauses apply to this claim
+        heads: list[OutboxMessage] = []
+        wait = IDLE
         async with self._sessions.begin() as session:
-            rows = await delivery.claim_outbox(
-                session, self._name, self._replica, now, BATCH, hold_for=self._claim_seconds
-            )
-            heads, wait = await self._heads(rows, now)
-            if heads:
-                await self._mark_sending(session, heads, now)
+            unreachable = await self._record(session, settled, now)
+            if claim:
+                rows = await delivery.claim_outbox(
+                    session, self._name, self._replica, now, BATCH, hold_for=self._claim_seconds
+                )
+                heads, wait = await self._heads(rows, now)
+                if heads:
+                    await self._mark_sending(session, heads, now)
+        for item in settled:
+            self._observe(item)
+        for ticket in unreachable:
+            await self.channel.unreachable(ticket)
         if not heads:
-            return wait if rows else self._empty_idle
-        sent = await asyncio.gather(*(self._send(row) for row in heads))
-        await self._settle(sent)
-        return 0.0
+            return max(wait, 0.001), []
+        return 0.0, list(await asyncio.gather(*(self._send(row) for row in heads)))
 
     async def _heads(
         self, rows: Iterable[OutboxMessage], now: datetime
@@ -202,31 +221,36 @@ class OutboxWorker:
                 outcome = Retry(f"crashed: {type(exc).__name__}", unknown=True)
         return _Sent(row, outcome)
 
-    async def _settle(self, sent: list[_Sent]) -> None:
-        now = self._clock.now()
+    def _settled(self, item: _Sent, now: datetime) -> _Sent:
+        """The policy's verdict on one outcome; a pause it names applies at once."""
+        row, outcome = item.row, item.outcome
+        result = settle(
+            outcome, attempts=row.attempts, created_at=row.created_at, now=now,
+            policy=self._policy,
+        )  # fmt: skip
+        if result.pause is not None:
+            scope, until = result.pause
+            self._paused[scope] = max(until, self._paused.get(scope, until))
+        return _Sent(row, outcome, result)
+
+    async def _record(
+        self, session: AsyncSession, settled: list[_Sent], now: datetime
+    ) -> list[int]:
+        """Store the outcomes; the tickets whose person was just found unreachable."""
         unreachable: list[int] = []
-        settled: list[_Sent] = []
-        async with self._sessions.begin() as session:
-            for item in sent:
-                row, outcome = item.row, item.outcome
-                result = settle(
-                    outcome, attempts=row.attempts, created_at=row.created_at, now=now,
-                    policy=self._policy,
-                )  # fmt: skip
-                settled.append(_Sent(row, outcome, result))
-                await session.execute(
-                    update(OutboxMessage)
-                    .where(OutboxMessage.id == row.id)
-                    .values(**_values(result, now, row))
-                )
-                if isinstance(outcome, Unreachable):
-                    ticket = await self._unreachable(session, row, outcome)
-                    if ticket is not None:
-                        unreachable.append(ticket)
+        values = [
+            {"id": item.row.id, **_values(item.result, now, item.row)}
+            for item in settled
+            if item.result is not None
+        ]
+        if values:  # by primary key: one executemany per set of columns
+            await session.execute(update(OutboxMessage), values)
         for item in settled:
-            self._observe(item)
-        for ticket in unreachable:
-            await self.channel.unreachable(ticket)
+            if isinstance(item.outcome, Unreachable):
+                ticket = await self._unreachable(session, item.row, item.outcome)
+                if ticket is not None:
+                    unreachable.append(ticket)
+        return unreachable
 
     async def _unreachable(
         self, session: AsyncSession, row: OutboxMessage, outcome: Unreachable
@@ -243,16 +267,13 @@ class OutboxWorker:
         return None if ticket is None else ticket.id
 
     def _observe(self, item: _Sent) -> None:
-        """Pauses, readiness, metrics and the log line of one outcome (after it is stored)."""
+        """Readiness, metrics and the log line of one outcome (after it is stored)."""
         row, outcome, result = item.row, item.outcome, item.result
         assert result is not None
         if isinstance(outcome, Done):
             self.problem = None
             self._metrics.messages_out.inc(channel=self._name)
             return
-        if result.pause is not None:
-            scope, until = result.pause
-            self._paused[scope] = max(until, self._paused.get(scope, until))
         if isinstance(outcome, NotReady):
             if self.problem is None:
                 log.critical("channel not ready channel=%s: %s", self._name, outcome.reason)

@@ -20,7 +20,6 @@ from bot.storage.models import (
     BitrixState,
     BitrixTokens,
     DeliveryStatus,
-    InboxUpdate,
     OutboxMessage,
     Ticket,
 )
@@ -35,43 +34,6 @@ async def add_inbound(
     chat = payload.get("chat_id")
     chat_key = f"chat:{chat}" if chat else None  # a chat's events are processed in order
     return await delivery.store_update(session, CHANNEL, key, dict(payload), now, chat_key)
-
-
-async def claim_inbound(
-    session: AsyncSession, replica: str, now: datetime, limit: int, *, hold_for: float
-) -> list[InboxUpdate]:
-    """Claim stored events for ``replica`` (see :func:`delivery.claim_updates`), oldest first."""
-    return await delivery.claim_updates(session, CHANNEL, replica, now, limit, hold_for=hold_for)
-
-
-async def settle_inbound(
-    session: AsyncSession,
-    row_id: int,
-    now: datetime,
-    *,
-    status: str = DeliveryStatus.DONE,
-    note: str | None = None,
-) -> None:
-    """Mark an event processed (``done``, with an optional note such as why it was ignored)."""
-    await session.execute(
-        update(InboxUpdate)
-        .where(InboxUpdate.id == row_id)
-        .values(status=status, error=note, processed_at=now)
-    )
-
-
-async def inbound_failed(
-    session: AsyncSession, row_id: int, now: datetime, error: str, max_attempts: int
-) -> int:
-    """Count a failed attempt; the event is given up (``failed``) after ``max_attempts``."""
-    row = await session.get(InboxUpdate, row_id)
-    if row is None:
-        return 0
-    row.attempts += 1
-    row.error = error[:1000]
-    if row.attempts >= max_attempts:
-        row.status, row.processed_at = DeliveryStatus.FAILED, now
-    return row.attempts
 
 
 async def add_call(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,8 @@ from bot.errors import StorageError
 from bot.settings import DatabaseSettings
 
 log = logging.getLogger(__name__)
+
+READ_ONLY = "helpbot_read_only"  # a connection execution option: see :func:`reading`
 
 
 def database_url(settings: DatabaseSettings) -> str:
@@ -63,6 +67,16 @@ def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
+@asynccontextmanager
+async def reading(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    """A session for reads alone, rolled back at the end (no commit). On SQLite its transaction
+    is a plain (deferred) ``BEGIN``: a snapshot that takes no write lock, so a look for work
+    never waits for a writer nor makes one wait."""
+    async with sessions() as session:
+        await session.connection(execution_options={READ_ONLY: True})
+        yield session
+
+
 def _setup_sqlite(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -76,5 +90,7 @@ def _setup_sqlite(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
         # IMMEDIATE takes the write lock up front: concurrent writers wait for busy_timeout
-        # instead of failing with "database is locked" when a read turns into a write.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # instead of failing with "database is locked" when a read turns into a write. A
+        # session of :func:`reading` never writes: a deferred BEGIN, no lock.
+        read_only = conn.get_execution_options().get(READ_ONLY, False)
+        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")

@@ -6,23 +6,21 @@ Several replicas share the tables: a worker *claims* pending rows (``claimed_by`
 ``claimed_until``) before it handles them, and a chat whose rows another live replica holds is
 left alone, so each row is handled by one replica and one chat's rows keep their order. A dead
 replica's claims simply expire. Claims are taken in a transaction serialised per table and channel
-(:func:`_serialise`, the one place that knows the dialect).
+(:func:`bot.storage.dialect.serialise`).
 """
 
 from __future__ import annotations
 
 import os
 import socket
-import zlib
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, func, or_, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.storage import repo, tickets
+from bot.storage import dialect, repo, tickets
 from bot.storage.models import DeliveryStatus, InboxUpdate, OutboxMessage, Ticket
 
 
@@ -34,41 +32,20 @@ async def store_update(
     now: datetime,
     chat_key: str | None = None,
 ) -> bool:
-    """Keep a raw update for processing; ``False`` when it was stored before (a redelivery)."""
-    seen = await session.scalar(
-        select(InboxUpdate.id).where(
-            InboxUpdate.channel == channel, InboxUpdate.external_id == external_id
-        )
-    )
-    if seen is not None:
-        return False
-    try:
-        async with session.begin_nested():
-            session.add(
-                InboxUpdate(
-                    channel=channel,
-                    external_id=external_id,
-                    payload=payload,
-                    status=DeliveryStatus.PENDING,
-                    attempts=0,
-                    created_at=now,
-                    chat_key=chat_key,
-                )
-            )
-    except IntegrityError:
-        return False  # a concurrent delivery of the same update won
-    return True
+    """Keep a raw update for processing; ``False`` when it was stored before (a redelivery).
 
-
-async def settle_update(
-    session: AsyncSession, channel: str, external_id: str, now: datetime
-) -> None:
-    """Mark a stored update processed, in the transaction that stored its effects."""
-    await session.execute(
-        update(InboxUpdate)
-        .where(InboxUpdate.channel == channel, InboxUpdate.external_id == external_id)
-        .values(status=DeliveryStatus.DONE, processed_at=now, error=None)
-    )
+    The row's key ``(channel, external_id)`` is the dedupe: one ``INSERT … ON CONFLICT DO
+    NOTHING``, no look-up first and no savepoint.
+    """
+    return await dialect.insert_if_new(
+        session,
+        InboxUpdate,
+        channel=channel,
+        external_id=external_id,
+        payload=payload,
+        created_at=now,
+        chat_key=chat_key,
+    )  # status and attempts: the columns' defaults (pending, 0)
 
 
 async def add_outbox(session: AsyncSession, rows: Sequence[OutboxMessage]) -> None:
@@ -102,18 +79,34 @@ def default_replica() -> str:
     return f"{socket.gethostname()}-{os.getpid()}"
 
 
-async def _serialise(session: AsyncSession, name: str) -> None:
-    """Make claim transactions on ``name`` take turns until they commit.
-
-    PostgreSQL: a transaction-scoped advisory lock. SQLite serves one process, and its writes
-    are serialised by the database anyway.
-    """
-    if session.get_bind().dialect.name == "postgresql":
-        await session.execute(select(func.pg_advisory_xact_lock(zlib.crc32(name.encode()))))
-
-
 def _free(claimed_by: Any, claimed_until: Any, replica: str, now: datetime) -> ColumnElement[bool]:
     return or_(claimed_by.is_(None), claimed_by == replica, claimed_until <= now)
+
+
+async def updates_waiting(session: AsyncSession, channel: str, replica: str, now: datetime) -> bool:
+    """Whether some pending update is free for ``replica`` to claim (a read: look before
+    :func:`claim_updates` takes the write lock)."""
+    free = _free(InboxUpdate.claimed_by, InboxUpdate.claimed_until, replica, now)
+    found = await session.scalar(
+        select(InboxUpdate.id)
+        .where(InboxUpdate.channel == channel, InboxUpdate.status == DeliveryStatus.PENDING, free)
+        .limit(1)
+    )
+    return found is not None
+
+
+async def outbox_due(
+    session: AsyncSession, channel: str, replica: str, now: datetime
+) -> datetime | None:
+    """When the earliest unsent row free for ``replica`` may go (``None``: there is none); a
+    read, the look before :func:`claim_outbox`."""
+    free = _free(OutboxMessage.claimed_by, OutboxMessage.claimed_until, replica, now)
+    found: datetime | None = await session.scalar(
+        select(func.min(OutboxMessage.not_before)).where(
+            OutboxMessage.channel == channel, OutboxMessage.status == DeliveryStatus.PENDING, free
+        )
+    )
+    return found
 
 
 async def claim_updates(
@@ -129,7 +122,7 @@ async def claim_updates(
 
     Updates of a chat (``chat_key``) another replica holds a live claim in are not taken.
     """
-    await _serialise(session, f"inbox:{channel}")
+    await dialect.serialise(session, f"inbox:{channel}")
     held = select(InboxUpdate.chat_key).where(
         InboxUpdate.channel == channel,
         InboxUpdate.status == DeliveryStatus.PENDING,
@@ -181,7 +174,7 @@ async def claim_outbox(
 
     A chat another replica holds a live claim in is skipped whole: its rows stay in order.
     """
-    await _serialise(session, f"outbox:{channel}")
+    await dialect.serialise(session, f"outbox:{channel}")
     held = select(OutboxMessage.chat_id).where(
         OutboxMessage.channel == channel,
         OutboxMessage.status == DeliveryStatus.PENDING,

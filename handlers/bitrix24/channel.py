@@ -20,7 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
 from bot.delivery import Policy
-from bot.delivery.worker import EMPTY_IDLE, IDLE, OutboxWorker
+from bot.delivery.inbox import InboxWorker
+from bot.delivery.worker import EMPTY_IDLE, OutboxWorker
 from bot.engine import ConversationEngine
 from bot.metrics import Metrics
 from bot.queue import OperatorQueue
@@ -71,7 +72,6 @@ class BitrixChannel:
     ) -> None:
         self.client = client
         self.workers = workers or Workers()
-        self._idle = idle
         self._replica = replica or ReplicaSettings()
         name = self._replica.id or default_replica()
         claim = self._replica.claim_seconds
@@ -92,9 +92,16 @@ class BitrixChannel:
             settings=settings,
             language=language,
             on_queued=self._outbox.set,
+            holds=partial(bot_holds, client),
+        )
+        self.inbox = InboxWorker(
+            repo.CHANNEL,
+            sessions,
+            clock,
+            self.processor.handle,
             replica=name,
             claim_seconds=claim,
-            holds=partial(bot_holds, client),
+            ready=self._inbox,
         )
         self.outbox = OutboxWorker(
             BitrixSender(client, clock),
@@ -163,11 +170,11 @@ class BitrixChannel:
 
     async def _process_loop(self) -> None:
         while not self._stopping.is_set():
-            if await self.processor.run_once(self._stopping):
+            self._inbox.clear()
+            if (delay := await self.inbox.drain()) <= 0:
                 continue
             await self.processor.finish_helped()
-            idle = min(self._idle, self._replica.claim_seconds)
-            await self._nap(self._inbox, IDLE if self.processor.retrying else idle)
+            await self._nap(self._inbox, delay)
 
     async def _send_loop(self) -> None:
         if not self._revision_logged:  # once per start; a failure only leaves it unknown

@@ -1,7 +1,12 @@
 """Bitrix24 bot events (fetch-mode JSON or webhook-mode form fields) read into one ChatEvent.
 
 Only what the channel acts on survives: ONIMBOTV2MESSAGEADD, ONIMBOTV2COMMANDADD (keyboard
-presses) and ONIMBOTV2JOINCHAT; other event types read as ``None``.
+presses) and ONIMBOTV2JOINCHAT; other event types read as ``None``. One of those without the
+ids every such event carries (b24restdocs ``chat-bots-v2/imbot.v2/events/events.md``: ``bot``,
+``message``, ``chat``, ``user`` on each) raises :class:`MalformedEvent`: without a message id it
+cannot be told from a repeat (every such event would share one dedupe key), without the bot's
+id the chat's owner (the bot) reads as an operator who took the chat. An event without its
+author is read (the processor ignores it: it cannot tell the customer from an operator).
 """
 
 from __future__ import annotations
@@ -19,6 +24,10 @@ _KINDS: dict[str, Kind] = {
     "ONIMBOTV2JOINCHAT": "join",
 }
 _KEY = re.compile(r"([^\[\]]+)|\[([^\[\]]*)\]")
+
+
+class MalformedEvent(ValueError):
+    """An event the channel acts on, lacking an id it needs; the message names the field."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +110,8 @@ def _read(event_type: str, data: Mapping[str, Any], delivery: str) -> ChatEvent 
     bot, chat, user = _map(data, "bot"), _map(data, "chat"), _map(data, "user")
     message, command = _map(data, "message"), _map(data, "command")
     chat_id = _int(chat.get("id") or message.get("chatId"))
+    message_id = _int(message.get("id"))
+    _require(kind, bot=_int(bot.get("id")), chat=chat_id, message=message_id)
     dialog_id = str(chat.get("dialogId") or data.get("dialogId") or f"chat{chat_id}")
     entity_id = str(chat.get("entityId") or "").split("|")
     customer_id = entity_id[3] if len(entity_id) > 3 else ""
@@ -128,6 +139,14 @@ def _read(event_type: str, data: Mapping[str, Any], delivery: str) -> ChatEvent 
         text=str(message.get("text") or "") if kind == "message" else "",
         payload=str(command.get("params") or "") if kind == "command" else "",
     )
+
+
+def _require(kind: Kind, **ids: int) -> None:
+    """Raise :class:`MalformedEvent` for the first id ``kind`` needs that is not positive."""
+    needed = ("bot", "chat") if kind == "join" else ("bot", "chat", "message")
+    for name in needed:
+        if ids[name] <= 0:
+            raise MalformedEvent(f"{kind} event without {name} id")
 
 
 def _map(data: Mapping[str, Any], key: str) -> Mapping[str, Any]:

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.clock import Clock
 from bot.storage import bitrix as repo
 from bot.storage.leases import LeaseKeeper
-from handlers.bitrix24.events import from_fetch
+from handlers.bitrix24.events import MalformedEvent, from_fetch
 from handlers.bitrix24.rest.api import Bitrix24Api
 from handlers.bitrix24.rest.errors import Bitrix24Error
 
@@ -76,7 +76,11 @@ class EventPoller:
         fresh = 0
         async with self._sessions.begin() as session:
             for item in events:
-                event = from_fetch(item)
+                try:
+                    event = from_fetch(item)
+                except MalformedEvent as exc:  # skipped: a repeat of the page cannot mend it
+                    log.warning("bitrix event skipped: %s event=%s", exc, _event_id(item))
+                    continue
                 if event is None:
                     continue  # an event type the channel does not act on
                 if await repo.add_inbound(session, event.key, event.to_json(), now):
@@ -92,6 +96,10 @@ class EventPoller:
         if fresh:
             self._on_stored()
         return True
+
+
+def _event_id(item: Any) -> str:
+    return str(item.get("eventId", "?"))[:32] if isinstance(item, dict) else "?"
 
 
 def offset_after(result: Any, events: list[Any]) -> int:

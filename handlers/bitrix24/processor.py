@@ -11,15 +11,15 @@ session (``BITRIX_FINISH_AFTER_HELPED``), if the portal says the bot still holds
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.channel import Draft
 from bot.clock import Clock
+from bot.delivery import inbox
 from bot.engine import ConversationEngine, Event, HandToQueue, Incoming, Say
 from bot.errors import TicketError
 from bot.payloads import Press, decode
@@ -27,7 +27,6 @@ from bot.queue import OperatorQueue
 from bot.replies import Reply
 from bot.settings_bitrix import BitrixSettings
 from bot.storage import bitrix as repo
-from bot.storage.delivery import default_replica
 from bot.storage.models import BitrixChat, InboxUpdate
 from bot.texts import phrase
 from handlers.bitrix24.events import ChatEvent
@@ -39,8 +38,6 @@ from handlers.bitrix24.rest.errors import Bitrix24Error
 log = logging.getLogger(__name__)
 
 CHANNEL = repo.CHANNEL
-MAX_ATTEMPTS = 3  # an event that fails this often is given up (and logged)
-RETRY_SECONDS = 1.0  # a failed event waits this long times its attempts before the next one
 FINISH = "imopenlines.bot.session.finish"
 LINE_OPERATOR = "bitrix24 open line"
 _NO_CANCEL = frozenset({Press.CANCEL.value})  # after a hand-off the line owns the chat
@@ -64,53 +61,16 @@ class EventProcessor:
         settings: BitrixSettings,
         language: str,
         on_queued: Callable[[], None],
-        replica: str | None = None,
-        claim_seconds: float = 30.0,
         holds: Holds = _always,
     ) -> None:
         self._sessions = sessions
         self._holds = holds  # does the bot still hold the chat's session (asks the portal)
-        self._replica = replica or default_replica()
-        self._claim_seconds = claim_seconds
         self._engine = engine
         self._queue = queue
         self._clock = clock
         self._settings = settings
         self._language = language
         self._on_queued = on_queued
-        self._retry_at: dict[int, datetime] = {}  # failed events of ours, not due before then
-
-    async def run_once(self, stopping: asyncio.Event, batch: int = 50) -> int:
-        """Process up to ``batch`` pending events; returns how many were handled (done or given
-        up), so ``0`` when all that is pending waits for a retry.
-
-        A failed event holds its chat for the rest of the pass: the chat's later events wait.
-        """
-        async with self._sessions.begin() as session:  # events no other replica has in hand
-            rows = await repo.claim_inbound(
-                session, self._replica, self._clock.now(), batch, hold_for=self._claim_seconds
-            )
-        claimed = {row.id for row in rows}  # another replica may have taken the rest
-        self._retry_at = {k: at for k, at in self._retry_at.items() if k in claimed}
-        held: set[str] = set()
-        handled = 0
-        for row in rows:
-            if stopping.is_set():
-                break
-            chat = row.chat_key or f"event:{row.id}"
-            if chat in held:
-                continue
-            due = self._retry_at.get(row.id)
-            if (due is not None and due > self._clock.now()) or not await self._process(row):
-                held.add(chat)
-                continue
-            handled += 1
-        return handled
-
-    @property
-    def retrying(self) -> bool:
-        """Some event waits for a retry (the next pass is due soon)."""
-        return bool(self._retry_at)
 
     async def finish_helped(self) -> int:
         """Finish the sessions of chats silent since «Помогло» for the configured minutes, when
@@ -152,37 +112,21 @@ class EventProcessor:
             self._on_queued()
         return queued
 
-    async def _process(self, row: InboxUpdate) -> bool:
-        """Process one event; ``False`` when it failed and is to be retried later."""
+    async def handle(self, row: InboxUpdate) -> None:
+        """Process one stored event (for :class:`bot.delivery.inbox.InboxWorker`, which retries
+        it when this raises); the transaction that stores its effects settles it."""
         event = ChatEvent.from_json(row.payload)
-        try:
-            if event.kind == "join":
-                await self._on_join(row.id, event)
-            else:
-                await self._on_message(row.id, event)
-        except Exception as exc:  # one bad event must not stop the channel
-            log.exception("bitrix event failed event=%s key=%s", row.id, event.key)
-            now = self._clock.now()
-            async with self._sessions.begin() as session:
-                attempts = await repo.inbound_failed(
-                    session, row.id, now, type(exc).__name__, MAX_ATTEMPTS
-                )
-            if 0 < attempts < MAX_ATTEMPTS:
-                pause = timedelta(seconds=RETRY_SECONDS * attempts)
-                self._retry_at[row.id] = now + pause
-                return False
-            self._retry_at.pop(row.id, None)
-            log.warning("bitrix event given up event=%s attempts=%d", row.id, attempts)
-            return True
-        self._retry_at.pop(row.id, None)
+        if event.kind == "join":
+            await self._on_join(event)
+        else:
+            await self._on_message(event)
         self._on_queued()
-        return True
 
-    async def _on_join(self, row_id: int, event: ChatEvent) -> None:
+    async def _on_join(self, event: ChatEvent) -> None:
         now = self._clock.now()
         if not event.in_open_line:
             async with self._sessions.begin() as session:
-                await repo.settle_inbound(session, row_id, now, note="ignored: not an open line")
+                await inbox.settle(session, now, note="ignored: not an open line")
             return
         async with self._sessions.begin() as session:
             chat = await self._chat(session, event)
@@ -190,16 +134,16 @@ class EventProcessor:
             chat.helped_at, chat.choices = None, None
             fields = render(Reply((phrase("smalltalk_greeting", self._language),)))
             await self._send(session, chat, event, fields)
-            await repo.settle_inbound(session, row_id, now)
+            await inbox.settle(session, now)
         log.info("bitrix welcome queued chat=%s session=%s", event.chat_id, event.session_id)
         await self._close_ticket(ended)
 
-    async def _on_message(self, row_id: int, event: ChatEvent) -> None:
+    async def _on_message(self, event: ChatEvent) -> None:
         async with self._sessions() as session:  # a read: most messages change nothing here
             known = await session.get(BitrixChat, event.chat_id) if event.in_open_line else None
         verdict = judge(event, known)
         if not verdict.speaks:
-            await self._silent(row_id, event, verdict.why, taken=verdict.taken)
+            await self._silent(event, verdict.why, taken=verdict.taken)
             return
         ended: int | None = None
         if known is not None and known.handed_session is not None:
@@ -223,11 +167,11 @@ class EventProcessor:
 
         async def then(session: AsyncSession, events: list[Event]) -> None:
             await self._outbox(session, event, events, payload)
-            await repo.settle_inbound(session, row_id, self._clock.now())
+            await inbox.settle(session, self._clock.now())
 
         await self._engine.handle(incoming, then=then)
 
-    async def _silent(self, row_id: int, event: ChatEvent, why: str, *, taken: bool) -> None:
+    async def _silent(self, event: ChatEvent, why: str, *, taken: bool) -> None:
         """Settle an event the bot does not answer; ``taken``: the session is not the bot's."""
         ended: int | None = None
         async with self._sessions.begin() as session:
@@ -237,7 +181,7 @@ class EventProcessor:
                 if chat.handed_session != event.session_id:
                     log.info("bitrix session taken chat=%s why=%s", event.chat_id, why)
                 chat.handed_session, chat.helped_at, chat.choices = event.session_id, None, None
-            await repo.settle_inbound(session, row_id, self._clock.now(), note=f"ignored: {why}")
+            await inbox.settle(session, self._clock.now(), note=f"ignored: {why}")
         log.info("bitrix event ignored key=%s chat=%s why=%s", event.key, event.chat_id, why)
         await self._close_ticket(ended)
 

@@ -62,8 +62,8 @@ def render(reply: Reply, *, drop: frozenset[str] = frozenset(), lang: str = "ru"
     """The ``fields`` of ``imbot.v2.Chat.Message.send``; buttons whose payload starts with one
     of the ``drop`` prefixes are left out. The keyboard has no ``BOT_ID`` yet: the caller, who
     knows the bot, adds it."""
-    parts = [f"[b]{escape(reply.title)}[/b]"] if reply.title else []
-    parts.extend(escape(block) for block in reply.blocks if block)
+    parts = [f"[b]{escape(reply.title)}[/b]"] if reply.title.strip() else []
+    parts.extend(escape(block) for block in reply.blocks if block.strip())
     if reply.links:
         links = (f"[url={x.url}]{escape(x.title or x.url)}[/url]" for x in reply.links)
         parts.append("\n".join(links))
@@ -71,7 +71,8 @@ def render(reply: Reply, *, drop: frozenset[str] = frozenset(), lang: str = "ru"
     if buttons:
         numbered = (f"{n}. {escape(b.label)}" for n, b in enumerate(buttons, 1))
         parts.append("\n".join((*numbered, phrase("choose_by_number", lang))))
-    text = "\n\n".join(parts)
+    # The portal refuses a blank message (EMPTY_MESSAGE, b24restdocs chat-message-send.md).
+    text = "\n\n".join(parts) or "…"
     if len(text) > MAX_TEXT:
         text = text[: MAX_TEXT - 1] + "…"
     fields: dict[str, Any] = {"message": text}

@@ -56,7 +56,8 @@ class BitrixCalls:
         """The calls ``event`` needs in this chat (``[]`` for anything else).
 
         The card's note is ``system`` + ``skipConnector`` (``imbot.v2.Chat.Message.send``
-        fields, b24restdocs ``chat-bots-v2/imbot.v2/messages/chat-message-send.md``): a system
+        fields: b24restdocs ``chat-bots-v2/change-log.md`` BOT-FIX-0402-2 names both; the
+        method's own page lists ``system`` but not ``skipConnector``): a system
         line in the chat that the connector never forwards to the customer — what Bitrix24's
         own modules post for the manager (``salescenter``'s
         ``ImOpenLinesManager::sendDealNotify``: ``SYSTEM=Y``, ``SKIP_CONNECTOR=Y``). "Y" rather

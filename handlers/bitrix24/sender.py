@@ -5,7 +5,8 @@ Here: ``OPERATION_TIME_LIMIT`` pauses that method until the reset its last answe
 (minutes, not seconds); ``QUERY_LIMIT_EXCEEDED`` pauses the portal briefly; a
 ``MESSAGE_DUPLICATED_BY_UUID`` (the uuid is registered but its message is not posted yet, an
 hour at most) is asked again later, and the portal then answers with the posted message; 5xx,
-time-outs and broken connections are retried; a refused token makes the channel not ready.
+``SENDING_FAILED``, time-outs and broken connections are retried; a refused token makes the
+channel not ready.
 """
 
 from __future__ import annotations
@@ -33,6 +34,11 @@ MAX_RESET = 600.0  # the portal's window: a block never outlasts ten minutes
 THROTTLED = 2.0  # seconds the portal is left alone after QUERY_LIMIT_EXCEEDED
 # The hand-off is moot when the session is no longer the bot's (an operator answered first).
 _SETTLED = {("imopenlines.bot.session.operator", "WRONG_CHAT")}
+# "Error sending message" with no reason (b24restdocs chat-message-send.md; the IM module's add
+# returned false): not the request's fault, so tried again. The row's templateId makes that
+# safe: the portal answers a repeat with the message it posted, or MESSAGE_DUPLICATED_BY_UUID
+# while the failed send still holds the uuid.
+_TRANSIENT = {("imbot.v2.Chat.Message.send", "SENDING_FAILED")}
 
 
 class BitrixSender:
@@ -74,7 +80,7 @@ class BitrixSender:
             return NotReady(f"the portal refused our credentials: {exc.code}")
         if isinstance(exc, Bitrix24Timeout | TransportError):
             return Retry(reason, unknown=True)  # the portal may have made the call
-        if exc.retryable:
+        if exc.retryable or (call.method, exc.code) in _TRANSIENT:
             return Retry(reason)
         return Failed(reason)
 

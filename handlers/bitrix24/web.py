@@ -20,7 +20,7 @@ from bot import logs
 from bot.app import Services
 from handlers.bitrix24.channel import BitrixChannel
 from handlers.bitrix24.eventauth import EventAuth
-from handlers.bitrix24.events import from_form, unflatten
+from handlers.bitrix24.events import MalformedEvent, from_form, unflatten
 from handlers.bitrix24.registration import EVENTS_PATH
 from handlers.bitrix24.rest.auth import OAuthTokens
 from handlers.bitrix24.rest.client import create_client
@@ -101,7 +101,11 @@ async def on_event(request: web.Request) -> web.Response:
     if not await request.app[_EVENT_AUTH].accepts(token):
         log.warning("bitrix event refused: wrong application token remote=%s", request.remote)
         raise web.HTTPUnauthorized(text="wrong application token")
-    event = from_form(unflatten((k, str(v)) for k, v in form.items()))
+    try:
+        event = from_form(unflatten((k, str(v)) for k, v in form.items()))
+    except MalformedEvent as exc:
+        log.warning("bitrix event refused: %s type=%s", exc, str(form.get("event", ""))[:64])
+        raise web.HTTPBadRequest(text=f"malformed event: {exc}") from None
     if event is None:
         return web.Response(text="ignored")
     fresh = await request.app[BITRIX_CHANNEL].accept(event)

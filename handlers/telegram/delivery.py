@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.cases import CaseCard, load_case
 from bot.channel import Draft, outbox_rows
 from bot.clock import Clock
+from bot.delivery import inbox
 from bot.engine import AfterTurn, Event
 from bot.replies import Reply
 from bot.storage import delivery
@@ -115,14 +116,14 @@ class Deliverer:
 
     def then(
         self,
-        update_id: int | None = None,
         copy: CopySource | None = None,
         *,
         buttons_off: tuple[int, int] | None = None,
     ) -> AfterTurn:
         """The hook for ``engine.handle`` and queue actions: in their transaction, the rows and
-        the update marked processed, so a crash can neither lose the replies nor repeat them.
-        ``buttons_off`` (chat, message) removes that message's buttons in the same commit.
+        the inbox's update being processed settled (:func:`bot.delivery.inbox.settle`), so a
+        crash can neither lose the replies nor repeat them. ``buttons_off`` (chat, message)
+        removes that message's buttons in the same commit.
 
         Call :attr:`wake` once the action has returned (committed).
         """
@@ -131,9 +132,7 @@ class Deliverer:
             await self._rows.write(session, out, copy)
             if buttons_off is not None:
                 await delivery.add_outbox(session, [self._buttons_off(*buttons_off)])
-            if update_id is not None:
-                now = self._clock.now()
-                await delivery.settle_update(session, CHANNEL, str(update_id), now)
+            await inbox.settle(session, self._clock.now())
 
         return then
 

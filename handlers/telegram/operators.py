@@ -172,7 +172,7 @@ async def _press(
     if card is None or not member:
         return
     try:
-        await action(then=deliverer.then(update.update_id))
+        await action(then=deliverer.then())
     except TicketError as exc:
         thread = getattr(card, "message_thread_id", None)
         notice = Reply((_problem(exc, lang),))
@@ -368,7 +368,7 @@ class _Act:
         copy: CopySource | None = None,
     ) -> None:
         """The action with its outbox rows in its transaction; a refusal is told to the author."""
-        then = self._deliverer.then(self._update.update_id, copy)
+        then = self._deliverer.then(copy)
         try:
             await action(self.ticket.id, *args, force=self._force, then=then)
         except TicketError as exc:

@@ -7,7 +7,10 @@ people; the in-process bucket for all chats keeps the bot under Telegram's overa
 send to a person (400, e.g. VOICE_MESSAGES_FORBIDDEN) is told in the ticket's topic; a deleted
 topic is forgotten and recreated while its ticket is open, and left gone once it is finished;
 closing a topic already closed (TOPIC_NOT_MODIFIED) is done; an ephemeral notice Telegram
-refuses is posted visibly; 5xx, HTML error pages and network errors are retried.
+refuses is posted visibly; a group upgraded to a supergroup (``migrate_to_chat_id``) fails the
+call with an error naming the new id; a 404 (a method this Bot API server does not have:
+telegram-bot-api answers 404 for nothing else, Client.cpp turns TDLib's 404s into 400s) fails
+at once; 5xx, HTML error pages and network errors are retried.
 """
 
 from __future__ import annotations
@@ -25,7 +28,9 @@ from aiogram.exceptions import (
     TelegramAPIError,
     TelegramBadRequest,
     TelegramForbiddenError,
+    TelegramMigrateToChat,
     TelegramNetworkError,
+    TelegramNotFound,
     TelegramRetryAfter,
     TelegramUnauthorizedError,
 )
@@ -167,6 +172,13 @@ class TelegramSender:
             return Unreachable(call.chat_id, exc.message)
         except TelegramBadRequest as exc:
             return await self._bad_request(call, exc)
+        except TelegramMigrateToChat as exc:
+            return _migrated(call, exc.migrate_to_chat_id)
+        except TelegramNotFound as exc:  # the server's only 404: "Not Found: method not found"
+            log.error(
+                "the Bot API server has no %s outbox=%s: %s", call.method, call.id, exc.message
+            )
+            return Failed(exc.message)
         except TelegramNetworkError as exc:  # no answer: the call may have been made
             return Retry(exc.message, unknown=True)
         except TelegramAPIError as exc:  # 5xx and the like: an answer came, nothing was sent
@@ -259,6 +271,19 @@ class TelegramSender:
             return Done()
         await self._deliverer.card_again(call.ticket_id)
         return Retry(exc.message, after=0.0)
+
+
+def _migrated(call: Call, new_id: int) -> Outcome:
+    """The group was upgraded to a supergroup under a new id (400 with ``migrate_to_chat_id``:
+    Bot API ResponseParameters; aiogram raises TelegramMigrateToChat). Turning topics on in a
+    basic group does that, so it is the operators' group set up by its old id: no call to the
+    old id can ever succeed (retrying would only hold the group's rows until the give-up), and
+    its topics must be made in the new group, so the setting has to change."""
+    log.error(
+        "the group was upgraded to a supergroup: set OPERATOR_CHAT_ID=%s outbox=%s chat=%s",
+        new_id, call.id, call.chat_id,
+    )  # fmt: skip
+    return Failed(f"group {call.chat_id} is now supergroup {new_id} (set OPERATOR_CHAT_ID)")
 
 
 def _group(chat_id: str) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from contextlib import suppress
 
-from aiogram import Bot, F, Router
+from aiogram import F, Router
 from aiogram.enums import ChatType
 from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import (
@@ -53,7 +53,6 @@ async def on_start_link(
     message: Message,
     command: CommandObject,
     event_update: Update,
-    bot: Bot,
     engine: ConversationEngine,
     deliverer: Deliverer,
     links: EntryLinks,
@@ -63,7 +62,7 @@ async def on_start_link(
         await on_start(message, deliverer)
         return
     incoming = _incoming(message, event_update, text=message.text or "", entry_id=entry_id)
-    await _converse(bot, engine, deliverer, incoming, event_update)
+    await _converse(engine, deliverer, incoming)
 
 
 async def on_start(message: Message, deliverer: Deliverer) -> None:
@@ -77,20 +76,21 @@ async def on_help(message: Message, deliverer: Deliverer) -> None:
 async def on_text(
     message: Message,
     event_update: Update,
-    bot: Bot,
     engine: ConversationEngine,
     deliverer: Deliverer,
 ) -> None:
-    """Questions, /operator (the engine reads it as a request for a human) and everything else."""
-    await deliverer.mark_person(message.chat.id, blocked=False)
+    """Questions, /operator (the engine reads it as a request for a human) and everything else.
+
+    No "blocked?" bookkeeping here: a block is learnt from a refused send (or the
+    ``my_chat_member`` update), an unblock from ``my_chat_member`` — Telegram sends one when
+    the person restarts the bot."""
     incoming = _incoming(message, event_update, text=message.text or "")
-    await _converse(bot, engine, deliverer, incoming, event_update)
+    await _converse(engine, deliverer, incoming)
 
 
 async def on_media(
     message: Message,
     event_update: Update,
-    bot: Bot,
     engine: ConversationEngine,
     queue: OperatorQueue,
     deliverer: Deliverer,
@@ -102,14 +102,13 @@ async def on_media(
     text = message.caption or phrase("op_media", lang, kind=message.content_type)
     incoming = _incoming(message, event_update, text=text)
     copy = CopySource(message.chat.id, message.message_id)
-    await _converse(bot, engine, deliverer, incoming, event_update, copy)
+    await _converse(engine, deliverer, incoming, copy)
 
 
 async def on_press(
     query: CallbackQuery,
     callback_data: PressData,
     event_update: Update,
-    bot: Bot,
     engine: ConversationEngine,
     deliverer: Deliverer,
 ) -> None:
@@ -126,7 +125,7 @@ async def on_press(
         message_id=f"u{event_update.update_id}",
         language_code=user.language_code or "",
     )
-    await _converse(bot, engine, deliverer, incoming, event_update)
+    await _converse(engine, deliverer, incoming)
 
 
 async def on_unknown_press(query: CallbackQuery) -> None:
@@ -144,18 +143,16 @@ async def on_unblocked(event: ChatMemberUpdated, deliverer: Deliverer) -> None:
 
 
 async def _converse(
-    bot: Bot,
     engine: ConversationEngine,
     deliverer: Deliverer,
     incoming: Incoming,
-    update: Update,
     copy: CopySource | None = None,
 ) -> None:
-    """Typing while the engine works; its replies go into the outbox in the engine's own
-    transaction, with the update marked processed, so a crash can neither lose nor repeat them."""
-    with suppress(TelegramAPIError):  # only a hint: never worth failing the update over
-        await bot.send_chat_action(chat_id=int(incoming.conversation_id), action="typing")
-    await engine.handle(incoming, then=deliverer.then(update.update_id, copy))
+    """The engine's replies go into the outbox in the engine's own transaction, with the update
+    marked processed, so a crash can neither lose nor repeat them; the outbox sends them right
+    after the commit (no "typing…" first: the answer takes milliseconds, and the hint would
+    cost a Bot API call per message)."""
+    await engine.handle(incoming, then=deliverer.then(copy))
     deliverer.wake()
 
 

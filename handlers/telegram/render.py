@@ -25,10 +25,11 @@ def render(reply: Reply, *, limit: int = LIMIT) -> list[str]:
     always before escaping, so a tag or an entity is never cut.
     """
     units: list[tuple[str, str]] = []  # (visible text, its HTML)
-    if reply.title:
+    if reply.title.strip():
         units.extend((piece, f"<b>{_escape(piece)}</b>") for piece in _cut(reply.title, limit))
     for block in reply.blocks:
-        units.extend((piece, _escape(piece)) for piece in _cut(block, limit))
+        if block.strip():  # a blank text is refused ("text must be non-empty", TD)
+            units.extend((piece, _escape(piece)) for piece in _cut(block, limit))
     for link in reply.links:
         anchor = f'<a href="{html.escape(link.url, quote=True)}">{_escape(link.title)}</a>'
         units.append((link.title, anchor))

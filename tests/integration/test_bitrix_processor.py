@@ -1,23 +1,23 @@
-"""The Bitrix24 event processor on a real SQLite database, driven pass by pass.
+"""The Bitrix24 event processor behind the one inbox worker, on a real SQLite database, driven
+pass by pass.
 
-The processor is built as the channel builds it but its loop is not started: each test stores
-events in the inbox and calls ``run_once`` itself. Failures are injected only at the outside
-world's edge (the database driver).
+The processor and its inbox worker are built as the channel builds them but the loop is not
+started: each test stores events in the inbox and calls ``drain`` itself. Failures are
+injected only at the outside world's edge (the database driver).
 """
 
 from __future__ import annotations
-
-import asyncio
 
 from conftest import FakeClock, failing_once
 from sqlalchemy import select
 
 from bot.app import Services, open_services
+from bot.delivery.inbox import IDLE, RETRY_SECONDS, InboxWorker
 from bot.settings import DatabaseSettings, Settings
 from bot.storage import bitrix as repo
 from bot.storage.models import DeliveryStatus, InboxUpdate, OutboxMessage
 from handlers.bitrix24.events import ChatEvent
-from handlers.bitrix24.processor import RETRY_SECONDS, EventProcessor
+from handlers.bitrix24.processor import EventProcessor
 from knowledge.base import KnowledgeBase
 
 QUESTION = "Как восстановить пароль от Битрикс24"
@@ -41,8 +41,8 @@ def _message(key: str, text: str) -> ChatEvent:
     )
 
 
-def _processor(services: Services) -> EventProcessor:
-    return EventProcessor(
+def _worker(services: Services) -> InboxWorker:
+    processor = EventProcessor(
         sessions=services.sessions,
         engine=services.engine,
         queue=services.queue,
@@ -50,7 +50,9 @@ def _processor(services: Services) -> EventProcessor:
         settings=services.settings.bitrix,
         language=services.settings.conversation.language,
         on_queued=lambda: None,
-        replica="replica-a",
+    )
+    return InboxWorker(
+        repo.CHANNEL, services.sessions, services.clock, processor.handle, replica="replica-a"
     )
 
 
@@ -72,26 +74,26 @@ async def test_a_failed_event_is_retried_after_a_pause_and_holds_its_chats_later
         database=DatabaseSettings(url=sqlite_db_url),
     )
     async with open_services(settings, kb=kb, clock=clock) as services:
-        processor = _processor(services)
+        worker = _worker(services)
         async with services.sessions.begin() as session:
             for key, text in (("m1", QUESTION), ("m2", OTHER_QUESTION)):
                 await repo.add_inbound(session, key, _message(key, text).to_json(), clock.now())
-        stopping = asyncio.Event()
 
         with failing_once(services.db, "INSERT INTO outbox") as failed:
-            assert await processor.run_once(stopping) == 0  # nothing handled: the loop pauses
-        assert failed
+            delay = await worker.drain()
+        assert failed and 0 < delay <= RETRY_SECONDS  # nothing handled: the loop pauses
         first, second = await _inbox(services)
         assert (first.status, first.attempts) == (DeliveryStatus.PENDING, 1)
         assert (second.status, second.attempts) == (DeliveryStatus.PENDING, 0)
         assert second.processed_at is None  # the chat's later event waited for the failed one
         assert await _outbox(services) == []
 
-        assert await processor.run_once(stopping) == 0  # not due yet: no back-to-back attempt
+        assert 0 < await worker.drain() <= RETRY_SECONDS  # not due: no back-to-back attempt
         assert [row.attempts for row in await _inbox(services)] == [1, 0]
 
         clock.advance(seconds=RETRY_SECONDS)
-        assert await processor.run_once(stopping) == 2
+        assert await worker.drain() == 0.0  # both handled: look again at once
+        assert await worker.drain() == IDLE
         first, second = await _inbox(services)
         assert (first.status, first.attempts) == (DeliveryStatus.DONE, 1)
         assert second.status == DeliveryStatus.DONE

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from conftest import FakeClock
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.storage import delivery
+from bot.delivery.inbox import settle
 from bot.storage.models import DeliveryStatus, InboxUpdate
 from handlers.telegram.inbox import Inbox
 
@@ -24,7 +25,7 @@ async def test_an_update_that_fails_after_it_was_settled_is_not_run_again(
     async def process(raw: dict[str, Any]) -> None:
         runs.append(raw)
         async with sessions.begin() as session:
-            await delivery.settle_update(session, "telegram", str(raw["update_id"]), clock.now())
+            await settle(session, clock.now())
         raise RuntimeError("Bad Request: query is too old")
 
     inbox = Inbox(sessions, clock, process)
@@ -55,3 +56,31 @@ async def test_an_update_that_fails_unsettled_is_left_to_retry(
     async with sessions() as session:
         row = (await session.scalars(select(InboxUpdate))).one()
     assert (row.status, row.attempts) == (DeliveryStatus.PENDING, 1)  # to be run again
+
+
+async def test_updates_arriving_together_are_stored_in_one_commit_each_caller_told_its_own(
+    sessions: async_sessionmaker[AsyncSession], clock: FakeClock
+) -> None:
+    """Group commit: concurrent webhook calls store their updates together (one commit), and
+    each call returns once its own update is on disk, with its own count (a repeat: 0)."""
+
+    async def process(raw: dict[str, Any]) -> None:
+        return None
+
+    inbox = Inbox(sessions, clock, process)
+    commits: list[object] = []
+    engine = sessions.kw["bind"].sync_engine
+    on_commit = commits.append
+    event.listen(engine, "commit", on_commit)
+    try:
+        ids = [*range(1, 21), 7]  # update 7 twice: one of the two is a repeat
+        stored = await asyncio.gather(
+            *(inbox.store([{"update_id": n, "message": {"chat": {"id": n}}}]) for n in ids)
+        )
+    finally:
+        event.remove(engine, "commit", on_commit)
+    assert sorted(stored) == [0] + [1] * 20
+    assert len(commits) <= 3  # the first call's own, then the ones that queued behind it
+    async with sessions() as session:
+        keys = set(await session.scalars(select(InboxUpdate.external_id)))
+    assert keys == {str(n) for n in range(1, 21)}

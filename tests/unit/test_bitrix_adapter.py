@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from bot.replies import Button, Reply
 from bot.settings_bitrix import BitrixSettings
-from handlers.bitrix24.events import ChatEvent, from_fetch, from_form, unflatten
+from handlers.bitrix24.events import ChatEvent, MalformedEvent, from_fetch, from_form, unflatten
 from handlers.bitrix24.render import COMMAND, escape, render
 from knowledge.model import Link
 
@@ -73,6 +75,43 @@ def test_a_keyboard_press_carries_the_payload_and_unknown_events_are_skipped() -
     )
     assert press is not None and press.kind == "command" and press.payload == "fb:ok:12"
     assert from_fetch({"type": "ONIMBOTV2REACTIONCHANGE", "data": {}}) is None
+
+
+@pytest.mark.parametrize(
+    ("kind", "missing"),
+    [
+        ("ONIMBOTV2MESSAGEADD", "message"),
+        ("ONIMBOTV2MESSAGEADD", "bot"),
+        ("ONIMBOTV2MESSAGEADD", "chat"),
+        ("ONIMBOTV2COMMANDADD", "message"),
+        ("ONIMBOTV2JOINCHAT", "bot"),
+    ],
+)
+def test_an_event_without_an_id_it_needs_is_malformed_in_both_modes(
+    kind: str, missing: str
+) -> None:
+    # Without a message id every such event would share one dedupe key ("msg:None"); without
+    # the bot's id the chat's owner (the bot) would read as an operator who took the chat.
+    data = _data({"id": 55, "connector": True}, message={"id": 300, "text": "Привет"})
+    data["command"] = {"command": "/helpbot", "params": "fb:ok:1"}
+    del data[missing]
+    with pytest.raises(MalformedEvent, match=f"without {missing} id"):
+        from_fetch({"eventId": 5, "type": kind, "data": data})
+    form = [("event", kind), ("ts", "1"), *_flat("data", data)]
+    with pytest.raises(MalformedEvent, match=f"without {missing} id"):
+        from_form(unflatten(form))
+
+
+def _flat(key: str, value: Any) -> list[tuple[str, str]]:
+    if isinstance(value, dict):
+        return [pair for k, v in value.items() for pair in _flat(f"{key}[{k}]", v)]
+    return [(key, str(value))]
+
+
+def test_blank_blocks_are_left_out_and_a_blank_reply_is_never_an_empty_message() -> None:
+    # The portal refuses a blank message: EMPTY_MESSAGE (imbot.v2 chat-message-send.md).
+    assert render(Reply((" ", "Ответ", "\n"), " "))["message"] == "Ответ"
+    assert render(Reply(("   ",)))["message"] == "…"
 
 
 def test_a_reply_renders_as_bb_code_with_command_buttons() -> None:

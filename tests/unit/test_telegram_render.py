@@ -32,6 +32,14 @@ def test_long_replies_are_split_between_blocks_and_inside_huge_ones() -> None:
     assert "".join(parts).replace("\n", " ").split().count("tail") == 1
 
 
+def test_blank_blocks_are_left_out_and_a_blank_reply_is_never_an_empty_text() -> None:
+    # A text of blanks only is refused once parsed ("text must be non-empty", TDLib).
+    assert render(Reply((" ", "Ответ", "\n\t"), "  ")) == ["Ответ"]
+    assert render(Reply(("  ",))) == ["…"]
+    (params,) = message_params(Reply(("   ",), buttons=(Button("Да", "fb:ok:1"),)))
+    assert params["text"] == "…" and "reply_markup" in params
+
+
 def test_splitting_counts_utf16_units() -> None:
     parts = render(Reply(("😀" * 3000,)))  # each emoji is two UTF-16 units
     assert len(parts) == 2

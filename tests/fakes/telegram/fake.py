@@ -12,8 +12,10 @@ from aiohttp import web
 from .app import create_app
 from .clock import ServerClock
 from .controls import Controls
+from .formatting import TEXT_LIMIT
 from .limits import MAX_IN_FLIGHT, RateLimits
 from .models import (
+    GROUP,
     SUPERGROUP,
     FakeCallbackQuery,
     FakeChat,
@@ -216,6 +218,17 @@ class FakeTelegram(Controls, Records):
             self.add_member(chat, owner, "creator")
         return chat
 
+    def add_upgraded_group(self, supergroup: FakeChat, title: str = "Support") -> FakeChat:
+        """The basic group ``supergroup`` was before it was upgraded (turning topics on in a
+        basic group upgrades it): its old id answers every send with the upgrade's 400 and
+        ``migrate_to_chat_id`` (see :meth:`World.check_can_send`)."""
+        chat_id = -(10**9 + self._next_group_id)  # a basic group's id: no -100 prefix
+        self._next_group_id += 1
+        chat = FakeChat(chat_id, GROUP, title=title, upgraded_to=supergroup.id)
+        chat.members = dict(supergroup.members)
+        self._world.chats[chat.id] = chat
+        return chat
+
     def add_member(self, group: FakeChat, user: FakeUser, status: str = "member") -> None:
         self._world.users.setdefault(user.id, user)
         group.members[user.id] = status
@@ -255,6 +268,11 @@ class FakeTelegram(Controls, Records):
         a newer Bot API would send them, e.g. `{"forward_origin": fake.future_origin()}` (a
         tagged-union value aiogram does not know); delivered by getUpdates and by the webhook.
         """
+        if len(text) > TEXT_LIMIT:
+            # No Telegram message holds more: TDLib refuses a longer text ("Message is too
+            # long", MessagesManager, 1-getOption("message_text_length_max") = 4096 code points)
+            # and the apps split it before sending.
+            raise ValueError(f"a Telegram text holds at most {TEXT_LIMIT} characters")
         found = [dict(entity) for entity in entities]
         if text.startswith("/"):
             command = text.split(maxsplit=1)[0]
@@ -324,6 +342,11 @@ class FakeTelegram(Controls, Records):
     ) -> FakeMessage:
         """An administrator posting anonymously (as the group): `from` is GroupAnonymousBot,
         `sender_chat` the group, `author_signature` the custom title if any (people.py)."""
+        if len(text) > TEXT_LIMIT:
+            # No Telegram message holds more: TDLib refuses a longer text ("Message is too
+            # long", MessagesManager, 1-getOption("message_text_length_max") = 4096 code points)
+            # and the apps split it before sending.
+            raise ValueError(f"a Telegram text holds at most {TEXT_LIMIT} characters")
         found = [dict(entity) for entity in entities]
         if text.startswith("/"):
             command = text.split(maxsplit=1)[0]

@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-PRIVATE, SUPERGROUP = "private", "supergroup"
+PRIVATE, GROUP, SUPERGROUP = "private", "group", "supergroup"
 
 
 @dataclass(eq=False)
@@ -89,6 +89,8 @@ class FakeChat:
     # Ephemeral messages (Bot API 10.2) by (receiver id, ephemeral_message_id).
     ephemeral: dict[tuple[int, int], FakeMessage] = field(default_factory=dict)
     next_ephemeral_id: int = 1
+    # A basic group upgraded to a supergroup (turning topics on does it): the new chat's id.
+    upgraded_to: int | None = None
 
     @property
     def is_private(self) -> bool:

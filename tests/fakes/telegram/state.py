@@ -14,6 +14,7 @@ from .errors import (
     THREAD_NOT_FOUND,
     TOPIC_CLOSED,
     TOPIC_DELETED,
+    ApiError,
     bad_request,
     forbidden,
 )
@@ -177,7 +178,16 @@ class World:
         raise bad_request(TOPIC_CLOSED)
 
     def check_can_send(self, chat: FakeChat) -> None:
-        """403s as the real server words them: blocked, never started, kicked, not a member."""
+        """403s as the real server words them: blocked, never started, kicked, not a member;
+        and the 400 with ``migrate_to_chat_id`` for a basic group upgraded to a supergroup
+        (SRV ``Client::check_chat_access``, Client.cpp l. 8150-8156 at 01a3679: a write to an
+        inactive group whose ``upgraded_to_supergroup_id`` is set)."""
+        if chat.upgraded_to is not None:
+            raise ApiError(
+                400,
+                "Bad Request: group chat was upgraded to a supergroup chat",
+                migrate_to_chat_id=chat.upgraded_to,
+            )
         user = chat.user
         if user is not None:
             if user.blocked:

@@ -1,0 +1,267 @@
+"""The one inbox worker: every channel's stored events through that channel's handler.
+
+A channel's intake stores each event as an ``inbox`` row under the channel's id of it (the row's
+key is the dedupe) before it acknowledges it; this worker claims pending rows
+(:func:`bot.storage.delivery.claim_updates`: one replica per chat), runs the chats concurrently
+and each chat's rows in order, and retries a failed row a few times before giving it up.
+
+One transaction per event: the handler's transaction that stores the event's effects (the
+engine's turn, the outbox rows) calls :func:`settle`, which marks the row done in that very
+commit, so a crash can neither lose the replies nor repeat them and no second "done" commit
+follows. A row whose handler stored nothing through :func:`settle` (an unknown button, an
+event the channel ignores) is marked done by the worker afterwards.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from contextlib import suppress
+from contextvars import ContextVar
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.clock import Clock
+from bot.storage import delivery
+from bot.storage.db import reading
+from bot.storage.models import DeliveryStatus, InboxUpdate
+
+log = logging.getLogger(__name__)
+
+BATCH = 100
+IDLE = 2.0  # seconds between passes when nothing woke the worker: events another replica
+# stored and then died holding are found soon after its claim expires
+MAX_ATTEMPTS = 3
+RETRY_SECONDS = 1.0  # a failed event waits this long times its attempts
+
+Handle = Callable[[InboxUpdate], Awaitable[object]]
+
+
+@dataclass(frozen=True, slots=True)
+class Arrival:
+    """An event as an intake hands it over: the channel's id of it, its body, its chat (the
+    events of one chat are processed in order; ``None``: on its own)."""
+
+    key: str
+    payload: dict[str, Any]
+    chat: str | None
+
+
+@dataclass(slots=True)
+class _Processing:
+    row_id: int
+    settled: bool = False
+
+
+_current: ContextVar[_Processing | None] = ContextVar("inbox_row", default=None)
+
+
+async def settle(session: AsyncSession, now: datetime, *, note: str | None = None) -> None:
+    """Mark the event being processed done in the caller's transaction, the one that stores its
+    effects (``note``: why nothing was done, e.g. an ignored event). Outside the inbox worker
+    (a terminal command, a timer) there is no event: nothing to do."""
+    current = _current.get()
+    if current is None:
+        return
+    await session.execute(
+        update(InboxUpdate)
+        .where(InboxUpdate.id == current.row_id)
+        .values(status=DeliveryStatus.DONE, processed_at=now, error=note)
+        .execution_options(synchronize_session=False)  # no loaded row to bring up to date
+    )
+    current.settled = True  # if the commit fails, the handler raises and the row is retried
+
+
+class InboxWorker:
+    """Processes one channel's stored events through ``handle`` until :meth:`stop`."""
+
+    def __init__(
+        self,
+        channel: str,
+        sessions: async_sessionmaker[AsyncSession],
+        clock: Clock,
+        handle: Handle,
+        *,
+        replica: str | None = None,
+        claim_seconds: float = 30.0,
+        ready: asyncio.Event | None = None,
+    ) -> None:
+        self.channel = channel
+        self._sessions = sessions
+        self._clock = clock
+        self._handle_row = handle
+        self._replica = replica or delivery.default_replica()
+        self._claim_seconds = claim_seconds
+        self.ready = ready or asyncio.Event()
+        self._retry_at: dict[int, datetime] = {}
+        self._handled = 0
+        self._arriving: list[tuple[Sequence[Arrival], asyncio.Future[int]]] = []
+        self._storing = asyncio.Lock()
+        self._stopping = False
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    def wake(self) -> None:
+        self.ready.set()
+
+    async def keep(self, arrivals: Sequence[Arrival]) -> int:
+        """Store events durably; how many were new (a repeat is dropped). Then wake the worker.
+
+        Group commit: events handed over while a store is committing (concurrent webhook
+        calls) are stored together in the next transaction, one commit for all of them, and
+        each caller returns once its own events are on disk (not after the ones that queued
+        behind its own commit).
+        """
+        done: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._arriving.append((arrivals, done))
+        async with self._storing:  # FIFO: whoever gets it stores all that queued until then
+            if not done.done():
+                batch, self._arriving = self._arriving, []
+                await self._store(batch)
+        return await done
+
+    async def _store(self, batch: list[tuple[Sequence[Arrival], asyncio.Future[int]]]) -> None:
+        now = self._clock.now()
+        counts: list[int] = []
+        try:
+            async with self._sessions.begin() as session:
+                for arrivals, _ in batch:
+                    counts.append(0)
+                    for event in arrivals:
+                        if await delivery.store_update(
+                            session, self.channel, event.key, event.payload, now, event.chat
+                        ):
+                            counts[-1] += 1
+                        else:
+                            log.info("duplicate event dropped channel=%s key=%s",
+                                     self.channel, event.key)  # fmt: skip
+        except Exception as exc:  # nothing stored: every caller of the batch hears why
+            for _, waiting in batch:
+                if not waiting.done():
+                    waiting.set_exception(exc)
+            return
+        except BaseException:  # cancelled mid-commit: the callers cannot know, they fail
+            for _, waiting in batch:
+                waiting.cancel()
+            raise
+        for (_, waiting), new in zip(batch, counts, strict=True):
+            if not waiting.done():  # a caller that gave up waiting (cancelled) hears nothing
+                waiting.set_result(new)
+        if any(counts):
+            self.wake()
+
+    async def run(self) -> None:
+        """Process stored events until :meth:`stop` (or cancellation)."""
+        while not self._stopping:
+            self.ready.clear()
+            self._idle.clear()
+            try:
+                delay = await self.drain()
+            finally:
+                self._idle.set()
+            if delay > 0 and not self._stopping:
+                with suppress(TimeoutError):
+                    await asyncio.wait_for(self.ready.wait(), delay)
+
+    async def stop(self, grace: float) -> None:
+        """Finish the events in hand (up to ``grace`` seconds), then stop taking new ones."""
+        self._stopping = True
+        self.ready.set()
+        with suppress(TimeoutError):
+            await asyncio.wait_for(self._idle.wait(), grace)
+
+    async def drain(self) -> float:
+        """Process what is pending; the seconds until the next pass is worth making."""
+        now = self._clock.now()
+        async with reading(self._sessions) as session:  # no write lock while there is no work
+            waiting = await delivery.updates_waiting(session, self.channel, self._replica, now)
+        if not waiting:
+            self._retry_at.clear()
+            return IDLE
+        async with self._sessions.begin() as session:  # events of chats no other replica has
+            rows = await delivery.claim_updates(
+                session, self.channel, self._replica, now, BATCH, hold_for=self._claim_seconds
+            )
+        claimed = {row.id for row in rows}  # the rest may be another replica's now
+        self._retry_at = {k: at for k, at in self._retry_at.items() if k in claimed}
+        handled = self._handled
+        chats: dict[str, list[InboxUpdate]] = {}
+        for row in rows:
+            chats.setdefault(row.chat_key or f"event:{row.id}", []).append(row)
+        async with asyncio.TaskGroup() as group:
+            for chat_rows in chats.values():
+                group.create_task(self._drain_chat(chat_rows))
+        if len(rows) == BATCH or self._handled > handled:
+            return 0.0  # look again at once: more may have been stored behind our chats
+        now = self._clock.now()
+        waits = [(at - now).total_seconds() for at in self._retry_at.values()]
+        return max(min(waits, default=IDLE), 0.01)
+
+    async def _drain_chat(self, rows: list[InboxUpdate]) -> None:
+        for row in rows:
+            due = self._retry_at.get(row.id)
+            if due is not None and due > self._clock.now():
+                return  # keep the chat's order: later events wait for this one
+            if not await self._process(row):
+                return
+            self._handled += 1
+
+    async def _process(self, row: InboxUpdate) -> bool:
+        """Handle one event; ``False`` when it is to be retried later."""
+        processing = _Processing(row.id)
+        token = _current.set(processing)
+        try:
+            await self._handle_row(row)
+        except Exception as exc:  # a handler bug must not stop the other events
+            return await self._failed(row, exc)
+        finally:
+            _current.reset(token)
+        self._retry_at.pop(row.id, None)
+        if not processing.settled:  # nothing stored with it: done on its own
+            await self._save(row.id, status=DeliveryStatus.DONE, processed_at=self._clock.now())
+        return True
+
+    async def _failed(self, row: InboxUpdate, exc: Exception) -> bool:
+        attempts = row.attempts + 1
+        give_up = attempts >= MAX_ATTEMPTS
+        log.exception(
+            "event failed channel=%s key=%s attempt=%d", self.channel, row.external_id, attempts
+        )
+        now = self._clock.now()
+        if not await self._save(
+            row.id,
+            attempts=attempts,
+            error=f"{type(exc).__name__}: {exc}"[:1000],
+            status=DeliveryStatus.FAILED if give_up else DeliveryStatus.PENDING,
+            processed_at=now if give_up else None,
+        ):
+            log.warning("event failed after it was settled, kept done key=%s", row.external_id)
+            self._retry_at.pop(row.id, None)
+            return True  # its effects committed: running it again would repeat them
+        row.attempts = attempts
+        if give_up:
+            log.warning(
+                "event given up channel=%s key=%s attempts=%d",
+                self.channel, row.external_id, attempts,
+            )  # fmt: skip
+            self._retry_at.pop(row.id, None)
+            return True
+        self._retry_at[row.id] = now + timedelta(seconds=RETRY_SECONDS * attempts)
+        return False
+
+    async def _save(self, row_id: int, **values: Any) -> bool:
+        """Update the row unless its handler settled it already (a settled row is never
+        undone); whether it was updated."""
+        async with self._sessions.begin() as session:
+            result = await session.execute(
+                update(InboxUpdate)
+                .where(InboxUpdate.id == row_id, InboxUpdate.status != DeliveryStatus.DONE)
+                .values(**values)
+                .execution_options(synchronize_session=False)
+            )
+        return bool(getattr(result, "rowcount", 1))
