@@ -2,8 +2,9 @@
 
 A channel's intake stores each event as an ``inbox`` row under the channel's id of it (the row's
 key is the dedupe) before it acknowledges it; this worker claims pending rows
-(:func:`bot.storage.delivery.claim_updates`: one replica per chat), runs the chats concurrently
-and each chat's rows in order, and retries a failed row a few times before giving it up.
+(:func:`bot.storage.delivery.claim_updates`: one replica per chat), runs up to
+:data:`CHATS_AT_ONCE` chats concurrently and each chat's rows in order, and retries a failed row
+a few times before giving it up.
 
 One transaction per event: the handler's transaction that stores the event's effects (the
 engine's turn, the outbox rows) calls :func:`settle`, which marks the row done in that very
@@ -38,6 +39,8 @@ IDLE = 2.0  # seconds between passes when nothing woke the worker: events anothe
 # stored and then died holding are found soon after its claim expires
 MAX_ATTEMPTS = 3
 RETRY_SECONDS = 1.0  # a failed event waits this long times its attempts
+CHATS_AT_ONCE = 8  # events handled at once (each holds a pooled connection for its turn): fewer
+# than the pool's connections, so a webhook's store and the outbox never wait for all of them
 
 Handle = Callable[[InboxUpdate], Awaitable[object]]
 
@@ -102,6 +105,7 @@ class InboxWorker:
         self._handled = 0
         self._arriving: list[tuple[Sequence[Arrival], asyncio.Future[int]]] = []
         self._storing = asyncio.Lock()
+        self._chats_at_once = asyncio.Semaphore(CHATS_AT_ONCE)
         self._stopping = False
         self._idle = asyncio.Event()
         self._idle.set()
@@ -207,7 +211,9 @@ class InboxWorker:
             due = self._retry_at.get(row.id)
             if due is not None and due > self._clock.now():
                 return  # keep the chat's order: later events wait for this one
-            if not await self._process(row):
+            async with self._chats_at_once:
+                processed = await self._process(row)
+            if not processed:
                 return
             self._handled += 1
 

@@ -22,6 +22,9 @@ from bot.settings import DatabaseSettings
 
 log = logging.getLogger(__name__)
 
+# PostgreSQL connections kept open: the inbox handles up to 8 events at once, beside a store,
+# the outbox and looks for work; with the default 5 the rest were opened and closed each time.
+POOL_SIZE = 12
 READ_ONLY = "helpbot_read_only"  # a connection execution option: see :func:`reading`
 
 
@@ -56,7 +59,11 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
         _setup_sqlite(engine)
     else:
         engine = create_async_engine(
-            target.url, echo=echo, pool_pre_ping=True, connect_args=target.connect_args
+            target.url,
+            echo=echo,
+            pool_pre_ping=True,
+            connect_args=target.connect_args,
+            pool_size=POOL_SIZE,
         )
     log.debug("database engine created backend=%s", target.backend)
     return engine

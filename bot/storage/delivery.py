@@ -243,12 +243,6 @@ async def latest_ticket(session: AsyncSession, channel: str, conversation: str) 
     )
 
 
-async def person_blocked(session: AsyncSession, channel: str, conversation: str) -> bool:
-    """Whether the person is marked as having blocked the bot (on their latest ticket)."""
-    ticket = await latest_ticket(session, channel, conversation)
-    return ticket is not None and ticket.person_blocked_at is not None
-
-
 async def set_person_blocked(
     session: AsyncSession, channel: str, conversation: str, when: datetime | None
 ) -> Ticket | None:
