@@ -5,8 +5,9 @@ holds (:func:`handlers.bitrix24.ownership.judge`); other events are recorded as 
 that shows the session taken (an operator wrote, the owner changed, a bare ``0``) keeps the bot
 silent until a new session starts. Escalation queues ``imopenlines.bot.session.operator`` so
 the line's own queue distributes the chat and records the session on the ticket. A typed number
-picks one of the numbered choices last shown. «Помогло» followed by silence may finish the
-session (``BITRIX_FINISH_AFTER_HELPED``), if the portal says the bot still holds it.
+picks one of the numbered choices last shown. The engine's :class:`bot.engine.Resolved`
+(«Помогло») followed by silence may finish the session (``BITRIX_FINISH_AFTER_HELPED``), if the
+portal says the bot still holds it.
 """
 
 from __future__ import annotations
@@ -20,9 +21,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.channel import Draft
 from bot.clock import Clock
 from bot.delivery import inbox
-from bot.engine import ConversationEngine, Event, HandToQueue, Incoming, Say
+from bot.engine import ConversationEngine, Event, HandToQueue, Incoming, Resolved, Say
 from bot.errors import TicketError
-from bot.payloads import Press, decode
+from bot.payloads import Press
 from bot.queue import OperatorQueue
 from bot.replies import Reply
 from bot.settings_bitrix import BitrixSettings
@@ -166,7 +167,7 @@ class EventProcessor:
         )
 
         async def then(session: AsyncSession, events: list[Event]) -> None:
-            await self._outbox(session, event, events, payload)
+            await self._outbox(session, event, events)
             await inbox.settle(session, self._clock.now())
 
         await self._engine.handle(incoming, then=then)
@@ -185,17 +186,13 @@ class EventProcessor:
         log.info("bitrix event ignored key=%s chat=%s why=%s", event.key, event.chat_id, why)
         await self._close_ticket(ended)
 
-    async def _outbox(
-        self, session: AsyncSession, event: ChatEvent, out: list[Event], payload: str
-    ) -> None:
-        """Inside the engine's transaction: replies and the hand-off become outbox rows;
-        ``payload`` is the press (a button's, or the typed number's choice)."""
+    async def _outbox(self, session: AsyncSession, event: ChatEvent, out: list[Event]) -> None:
+        """Inside the engine's transaction: replies and the hand-off become outbox rows."""
         now = self._clock.now()
         chat = await self._chat(session, event)
         self._new_session(chat, event)
-        pressed = decode(payload) if payload else None
-        helped = pressed is not None and pressed.press is Press.HELPED and bool(out)
-        chat.helped_at = now if helped else None
+        helped = any(isinstance(o, Resolved) for o in out)
+        chat.helped_at = now if helped else None  # the engine's word: the session may end
         handed = any(isinstance(o, HandToQueue) for o in out)
         calls = self._calls(chat, event, _NO_CANCEL if handed else frozenset())
         drafts: list[Draft] = []

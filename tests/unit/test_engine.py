@@ -13,6 +13,7 @@ from bot.engine import (
     HandToQueue,
     Incoming,
     Relayed,
+    Resolved,
     Say,
     State,
     TicketClosed,
@@ -70,8 +71,12 @@ async def test_helped_is_recorded_once_and_not_chased(bot: Rig, sessions: object
     out = await bot.say(DEAL)
     thanks = await bot.say(payload=buttons(out)[ru("btn_helped")])
     assert text_of(thanks) == ru("helped") and not buttons(thanks)
+    resolved = Resolved(
+        channel="test", conversation_id="chat-42", message_id=to_person(out)[0].message_id
+    )
+    assert thanks[-1] == resolved  # the person's last word: it helped
     again = await bot.say(payload=buttons(out)[ru("btn_helped")])
-    assert text_of(again) == ru("stale")
+    assert text_of(again) == ru("stale") and again[-1] == resolved  # pressed again: still so
     async with bot.sessions() as session:
         feedback = list(await session.scalars(select(Feedback)))
     assert [(f.helpful, f.entry_id) for f in feedback] == [(True, ENTRIES[0].id)]
@@ -81,6 +86,7 @@ async def test_not_helped_offers_next_best_once_then_escalates(bot: Rig) -> None
     first = await bot.say(DEAL)
     offered = await bot.say(payload=buttons(first)[ru("btn_not_helped")])
     assert ru("alternatives_intro") in text_of(offered)
+    assert not [o for o in offered if isinstance(o, Resolved)]
     choices = buttons(offered)
     assert ENTRIES[0].title not in choices and ENTRIES[1].title in choices
     picked = await bot.say(payload=choices[ENTRIES[1].title])
