@@ -25,14 +25,11 @@ from bot.engine import ConversationEngine, Event, HandToQueue, Incoming, Resolve
 from bot.errors import TicketError
 from bot.payloads import Press
 from bot.queue import OperatorQueue
-from bot.replies import Reply
 from bot.settings_bitrix import BitrixSettings
 from bot.storage import bitrix as repo
 from bot.storage.models import BitrixChat, InboxUpdate
-from bot.texts import phrase
 from handlers.bitrix24.events import ChatEvent
 from handlers.bitrix24.ownership import judge
-from handlers.bitrix24.render import render
 from handlers.bitrix24.replies import BitrixCalls, store
 from handlers.bitrix24.rest.errors import Bitrix24Error
 
@@ -133,8 +130,9 @@ class EventProcessor:
             chat = await self._chat(session, event)
             ended = self._new_session(chat, event)
             chat.helped_at, chat.choices = None, None
-            fields = render(Reply((phrase("smalltalk_greeting", self._language),)))
-            await self._send(session, chat, event, fields)
+            calls = self._calls(chat, event)
+            welcome = self._engine.welcome(CHANNEL, chat.dialog_id)
+            await store(session, [d for e in welcome for d in calls.render(e)], now)
             await inbox.settle(session, now)
         log.info("bitrix welcome queued chat=%s session=%s", event.chat_id, event.session_id)
         await self._close_ticket(ended)
@@ -211,11 +209,6 @@ class EventProcessor:
                     item.ticket_id,
                 )
         await store(session, drafts, now)
-
-    async def _send(
-        self, session: AsyncSession, chat: BitrixChat, event: ChatEvent, fields: dict[str, object]
-    ) -> None:
-        await store(session, [self._calls(chat, event).message(fields)], self._clock.now())
 
     def _calls(
         self, chat: BitrixChat, event: ChatEvent, drop: frozenset[str] = frozenset()

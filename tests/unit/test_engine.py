@@ -82,6 +82,14 @@ async def test_helped_is_recorded_once_and_not_chased(bot: Rig, sessions: object
     assert [(f.helpful, f.entry_id) for f in feedback] == [(True, ENTRIES[0].id)]
 
 
+async def test_welcome_greets_and_stores_nothing(bot: Rig) -> None:
+    [greeting] = bot.engine.welcome("test", "chat-42")
+    assert isinstance(greeting, Say) and greeting.conversation_id == "chat-42"
+    assert text_of([greeting]) == ru("smalltalk_greeting") and greeting.ticket_id is None
+    async with bot.sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(Message)) == 0
+
+
 async def test_not_helped_offers_next_best_once_then_escalates(bot: Rig) -> None:
     first = await bot.say(DEAL)
     offered = await bot.say(payload=buttons(first)[ru("btn_not_helped")])
