@@ -22,7 +22,6 @@ from bot.channel import Draft
 from bot.clock import Clock
 from bot.delivery import inbox
 from bot.engine import ConversationEngine, Event, HandToQueue, Incoming, Resolved, Say
-from bot.errors import TicketError
 from bot.payloads import Press
 from bot.queue import OperatorQueue
 from bot.settings_bitrix import BitrixSettings
@@ -241,18 +240,10 @@ class EventProcessor:
         return ticket_id
 
     async def _close_ticket(self, ticket_id: int | None) -> None:
-        """The line's session that took over the ticket has ended: close the ticket too.
-
-        The engine's rating request is not sent: the open line runs its own rating.
-        """
-        if ticket_id is None:
-            return
-        try:
-            await self._queue.close(
-                ticket_id, LINE_OPERATOR, "the open-line session ended", force=True
-            )
-        except TicketError as exc:
-            log.info("bitrix ticket not closed ticket=%s why=%s", ticket_id, exc.reason)
+        """The line's session that held the ticket has ended (a platform fact only this
+        channel sees): the queue releases the ticket (:meth:`OperatorQueue.release`)."""
+        if ticket_id is not None:
+            await self._queue.release(ticket_id, LINE_OPERATOR, "the open-line session ended")
 
 
 def _typed_choice(text: str, shown: list[str] | None) -> str:
