@@ -1,13 +1,24 @@
 """Stored Bitrix24 events through the engine: each event's replies land in the outbox atomically.
 
-Only the open line's customer (the connector user) is answered, and only in a session the bot
-holds (:func:`handlers.bitrix24.ownership.judge`); other events are recorded as ignored, and one
-that shows the session taken (an operator wrote, the owner changed, a bare ``0``) keeps the bot
-silent until a new session starts. Escalation queues ``imopenlines.bot.session.operator`` so
-the line's own queue distributes the chat and records the session on the ticket. A typed number
-picks one of the numbered choices last shown. The engine's :class:`bot.engine.Resolved`
-(«Помогло») followed by silence may finish the session (``BITRIX_FINISH_AFTER_HELPED``), if the
-portal says the bot still holds it.
+The engine decides what is said and what happens to the conversation: the answer to a message
+or press, the greeting of a new session (:meth:`ConversationEngine.welcome`), an escalation
+and its hand-off (``HandToQueue``), «Помогло» (``Resolved``); the queue closes the ticket of a
+line session that ended (:meth:`OperatorQueue.release`). What stays here are platform facts the
+engine never sees, translated per chat into ``BitrixChat``:
+
+* Whose the session is (:func:`handlers.bitrix24.ownership.judge`): only the open line's
+  customer is answered, and only in a session the bot holds; an event that shows the session
+  taken (an operator wrote, the owner changed, a bare ``0``) keeps the bot silent until a new
+  session starts. A line operator may take a session no ticket was opened for, so this is not
+  derivable from the engine's tickets.
+* The session handed to the line's queue (``imopenlines.bot.session.operator``, which lets the
+  queue distribute the chat) and its ticket, so that the session's end releases that ticket.
+* The numbered choices last shown: this channel renders buttons as numbered lines (customers
+  on connectors cannot press), and which number is which depends on that rendering (after a
+  hand-off «Отменить» is left out), so a typed number is translated back into its payload here.
+* When ``Resolved`` finishes the session: after ``BITRIX_FINISH_AFTER_HELPED`` minutes of
+  silence, and only if the portal (``imbot.v2.Chat.get``) says the bot still holds it —
+  ``imopenlines.bot.session.finish`` would take the chat from an operator.
 """
 
 from __future__ import annotations
@@ -247,7 +258,10 @@ class EventProcessor:
 
 
 def _typed_choice(text: str, shown: list[str] | None) -> str:
-    """The payload of choice ``n`` when ``text`` is just that number (1-based), else ""."""
+    """The payload of choice ``n`` when ``text`` is just that number (1-based), else "".
+
+    Translation, not a decision: the numbers are this channel's rendering of the buttons.
+    """
     number = text.strip().rstrip(".)")
     if not shown or not number.isascii() or not number.isdigit():
         return ""
