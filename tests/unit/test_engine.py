@@ -21,7 +21,7 @@ from bot.engine import (
     conversation_state,
 )
 from bot.errors import EngineError
-from bot.payloads import MAX_PAYLOAD_BYTES
+from bot.payloads import MAX_PAYLOAD_BYTES, Payload, Press
 from bot.storage.models import Conversation, Feedback, Message, Ticket
 from bot.texts import PHRASES
 
@@ -119,6 +119,13 @@ async def test_out_of_scope_offers_operator_and_the_button_opens_a_ticket(bot: R
     async with bot.sessions() as session:
         ticket = await session.scalar(select(Ticket))
     assert ticket is not None and ticket.reason == "requested" and ticket.question == NONSENSE
+
+
+async def test_a_forged_helped_press_on_what_is_not_an_answer_resolves_nothing(bot: Rig) -> None:
+    offer = await bot.say(NONSENSE)  # an offer of an operator: no «Помогло» on it
+    forged = Payload(Press.HELPED, to_person(offer)[0].message_id or 0).encode()
+    out = await bot.say(payload=forged)
+    assert text_of(out) == ru("stale") and not [o for o in out if isinstance(o, Resolved)]
 
 
 async def test_asking_for_an_operator_escalates_the_question_just_asked(bot: Rig) -> None:
