@@ -138,11 +138,15 @@ def choose_policy(
 
 
 def nested_decisions(
-    samples: Sequence[Sample], judged: Sequence[Estimate], t: Thresholds, score: Figures
+    samples: Sequence[Sample],
+    judged: Sequence[Estimate],
+    t: Thresholds,
+    score: Figures,
+    seed: int = SEED,
 ) -> tuple[list[Action], list[Thresholds]]:
     """Each sample decided by thresholds chosen on the other folds' held-out estimates, so
     that neither the models nor the thresholds that judge a question have seen it."""
-    fold = folds(samples)
+    fold = folds(samples, seed=seed)
     chosen = []
     actions: list[Action | None] = [None] * len(samples)
     for i in range(FOLDS):

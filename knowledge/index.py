@@ -130,6 +130,8 @@ class Index:
         # pairs found side by side in the entry; and each body line's keys for its answers.
         self.sequences = tuple(sequences)
         self.line_keys = lru_cache(maxsize=4096)(self._line_keys)
+        # About 6 KiB an entry: a thousand cover the real corpus four times over.
+        self.positions = lru_cache(maxsize=1024)(self._positions)
         self._build(field_keys)
 
     def _line_keys(self, doc: int) -> tuple[frozenset[str], ...]:
@@ -142,6 +144,14 @@ class Index:
                 parts.append([])
         skip = len(_HEAD_FIELDS) + len(self.entries[doc].steps)
         return tuple(frozenset(part) for part in parts[skip:-1])
+
+    def _positions(self, doc: int) -> dict[str, tuple[int, ...]]:
+        """Where each key stands in the entry's sequence (:attr:`sequences`), in order."""
+        found: dict[str, list[int]] = defaultdict(list)
+        for i, key in enumerate(self.sequences[doc]):
+            if key:
+                found[key].append(i)
+        return {key: tuple(places) for key, places in found.items()}
 
     def _build(self, field_keys: list[dict[str, list[str]]]) -> None:
         n = max(len(field_keys), 1)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+from bisect import bisect_left
 from collections import defaultdict
 from dataclasses import dataclass, replace
 from operator import itemgetter
@@ -22,14 +23,19 @@ UNKNOWN_WEIGHT = 0.7
 LONG_QUERY_KEYS = 6
 # Scores this close are a tie between an unlinked section and a linked article.
 OPENABLE_TIE = 0.02
-# Two keys this far apart or closer in an entry's text stand together (one word between).
-PAIR_SPAN = 2
+# Two keys this far apart or closer in an entry's text stand together: up to three keys
+# between, as a noun with its attributes («права доступа к CRM‑формам», «статусов для лидов»)
+# spreads a question's word pair that far.
+PAIR_SPAN = 4
 # The top candidate and the runners-up whose titles are compared with its title ...
 RIVALS = 3
 # ... when they score this close to it.
 GENERAL_TIE = 0.15
 # A title asked about by this much more (as a share of its rarity) is the more general one.
 GENERAL_GAIN = 0.05
+# The first candidates whose scores also count how many of the question's word pairs stand
+# together in them (reading each entry's whole text costs too much for all forty).
+NEAR_RIVALS = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +68,11 @@ class Weights:
     # "google analytics" in a Russian question) that the entry never mentions: a question about
     # another product is not answered by an article that shares only its other words.
     name_penalty: float = 0.5
+    # A candidate's score gains this share of the question's neighbouring word pairs that
+    # stand together in it ("статусы лида", "открыть лид"), as a share of 1 + proximity so that
+    # it stays within 0..1: an entry that uses the question's words as the question does is
+    # more about it than one that has them scattered over its sections.
+    proximity: float = 0.1
 
     def combine(self, bm25: float, coverage: float, head: float, fuzzy: float) -> float:
         return self.bm25 * bm25 + self.coverage * coverage + self.head * head + self.fuzzy * fuzzy
@@ -98,6 +109,10 @@ class Weights:
         evidence += self.evidence_head_bonus * titled
         relevance = self.combine(*parts)
         return self.confidence(relevance, known, length, evidence, names_missed, asked)
+
+    def near(self, score: float, phrases: float) -> float:
+        """A score with the share of the question's word pairs the entry has together."""
+        return (score + self.proximity * phrases) / (1.0 + self.proximity)
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,9 +223,8 @@ class Matcher:
             ranked.append(
                 Ranked(doc, score, *parts, known, length, evidence, titled, missed, asked)
             )
-        # Sums over sets come out in hash order, which differs between processes: the last
-        # bits of equal scores are noise, and a tie goes to the entry that comes first.
-        ranked.sort(key=lambda r: (-round(r.score, 9), r.doc))
+        _sort(ranked)
+        ranked = self._nearness(query, ranked)
         if len(ranked) > 1 and self._openable_first(ranked[0], ranked[1]):
             ranked[0], ranked[1] = ranked[1], ranked[0]
         if ranked:
@@ -219,12 +233,24 @@ class Matcher:
                 ranked.insert(0, ranked.pop(general))
             best = ranked[0].doc
             ranked[0] = replace(
-                ranked[0],
-                title_asked=title_shares[general],
-                phrases=_phrases(query, index, best),
-                size=len(index.sequences[best]),
+                ranked[0], title_asked=title_shares[general], size=len(index.sequences[best])
             )
         return ranked[:limit]
+
+    def _nearness(self, query: Query, ranked: list[Ranked]) -> list[Ranked]:
+        """The first NEAR_RIVALS candidates rescored with their word pairs together (kept as
+        ``phrases``), and every score brought to the same scale. A question without a pair of
+        known words has nothing to stand together: its scores stay as they are."""
+        if not _asked_pairs(query):
+            return ranked
+        near = self.weights.near
+        first = [
+            replace(r, score=near(r.score, pairs), phrases=pairs)
+            for r in ranked[:NEAR_RIVALS]
+            for pairs in (_phrases(query, self._index, r.doc),)
+        ]
+        _sort(first)
+        return first + [replace(r, score=near(r.score, 0.0)) for r in ranked[NEAR_RIVALS:]]
 
     def _openable_first(self, top: Ranked, second: Ranked) -> bool:
         """A helpdesk article the person can open beats a section without a link that it
@@ -270,6 +296,12 @@ class Matcher:
             return parts
         bm_part = min(whole / asked.scored_total, 1.0)
         return {name: bm_part * v / whole for name, v in parts.items()}
+
+
+def _sort(ranked: list[Ranked]) -> None:
+    # Sums over sets come out in hash order, which differs between processes: the last bits of
+    # equal scores are noise, and a tie goes to the entry that comes first.
+    ranked.sort(key=lambda r: (-round(r.score, 9), r.doc))
 
 
 def _most_general(
@@ -321,21 +353,34 @@ def _title_asked(index: Index, doc: int, asked: set[str]) -> float:
 def _phrases(query: Query, index: Index, doc: int) -> float:
     """The share (by rarity) of the question's neighbouring key pairs that the entry has
     within PAIR_SPAN keys of each other, in either order."""
-    keys = [k.key for k in query.keys if k.known and not k.key.isdigit()]
-    asked = list(itertools.pairwise(keys))
+    asked = _asked_pairs(query)
     if not asked:
         return 0.0
-    wanted = set(keys)
-    seq = index.sequences[doc]
-    found: set[tuple[str, str]] = set()
-    for i, key in enumerate(seq):
-        if key in wanted:
-            for other in seq[i + 1 : i + 1 + PAIR_SPAN]:
-                if other in wanted:
-                    found.add((key, other))
-                    found.add((other, key))
+    places = index.positions(doc)
     weight = [index.key_idf(a) + index.key_idf(b) for a, b in asked]
-    return sum(w for pair, w in zip(asked, weight, strict=True) if pair in found) / sum(weight)
+    together = sum(
+        w
+        for (a, b), w in zip(asked, weight, strict=True)
+        if a in places and b in places and _near(places[a], places[b])
+    )
+    return together / sum(weight)
+
+
+def _asked_pairs(query: Query) -> list[tuple[str, str]]:
+    """The question's neighbouring pairs of known words (numbers aside)."""
+    keys = [k.key for k in query.keys if k.known and not k.key.isdigit()]
+    return list(itertools.pairwise(keys))
+
+
+def _near(first: tuple[int, ...], second: tuple[int, ...]) -> bool:
+    """Some place of ``first`` is within PAIR_SPAN of another place of ``second``."""
+    for place in first:
+        n = bisect_left(second, place - PAIR_SPAN)
+        while n < len(second) and second[n] <= place + PAIR_SPAN:
+            if second[n] != place:
+                return True
+            n += 1
+    return False
 
 
 def _credited(

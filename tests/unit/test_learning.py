@@ -18,7 +18,7 @@ from knowledge.base import KnowledgeBase
 from knowledge.loader import load_corpus
 from knowledge.model import Action
 
-VAGUE = "что со сделками"  # the small base asks «did you mean» for it
+VAGUE = "что со сделками в crm"  # the small base asks «did you mean» for it
 DELETE = ENTRIES[1]
 
 
@@ -42,8 +42,9 @@ async def _pick(bot: Rig, person: str, question: str, then: str = "") -> None:
 async def test_picks_become_suggestions_grouped_with_counts(bot: Rig) -> None:
     assert knowledge().decide(VAGUE).action is Action.CLARIFY
     await _pick(bot, "1", VAGUE, then="btn_helped")
-    await _pick(bot, "2", "  Что   со сделками ")  # the same phrasing, spaced and cased apart
-    await _pick(bot, "3", "сделки", then="btn_not_helped")  # a pick that did not help: no pair
+    # The same phrasing, spaced and cased apart; then a pick that did not help: no pair.
+    await _pick(bot, "2", "  Что   со сделками  в CRM ")
+    await _pick(bot, "3", "сделки в crm", then="btn_not_helped")
     await bot.say(ENTRIES[3].title, person="4")  # answered outright: nothing to learn
 
     found = await learning.suggestions(bot.sessions, knowledge())
@@ -103,11 +104,11 @@ async def _resolve(bot: Rig, person: str, question: str, ticket: int, close: boo
 async def test_operators_resolutions_are_suggested_beside_the_picks(bot: Rig) -> None:
     await _pick(bot, "1", VAGUE)
     await _resolve(bot, "2", VAGUE, ticket=1)  # the same phrasing, settled by an operator
-    await _resolve(bot, "3", "сделки", ticket=2)  # only an operator paired this one
-    await _resolve(bot, "4", "что там со сделками", ticket=3, close=False)  # not resolved yet
+    await _resolve(bot, "3", "сделки в crm", ticket=2)  # only an operator paired this one
+    await _resolve(bot, "4", "что там со сделками в crm", ticket=3, close=False)  # unresolved
 
     found = await learning.suggestions(bot.sessions, knowledge())
 
     assert [(s.entry_id, s.count) for s in found] == [(DELETE.id, 3)]
     got = [(v.text, v.count, v.confirmed, v.resolved) for v in found[0].variants]
-    assert got == [(VAGUE, 2, 0, 1), ("сделки", 1, 0, 1)]
+    assert got == [(VAGUE, 2, 0, 1), ("сделки в crm", 1, 0, 1)]
