@@ -370,6 +370,18 @@ class OperatorQueue:
         log.info("ticket closed ticket=%s operator=%s", ticket_id, operator)
         return out
 
+    async def release(self, ticket_id: int, by: str, why: str) -> list[Event]:
+        """The channel's own queue let the ticket's conversation go (a Bitrix24 open-line
+        session ended, whoever held it): the ticket closes as ``by``'s. The person is not asked
+        to rate it — the channel's queue runs its own rating — so only the operators'
+        :class:`TicketClosed` is returned; a ticket no longer open stays as it is (``[]``)."""
+        try:
+            out = await self.close(ticket_id, by, why, force=True)
+        except TicketError as exc:
+            log.info("ticket not released ticket=%s why=%s", ticket_id, exc.reason)
+            return []
+        return [event for event in out if not isinstance(event, Say)]
+
     async def transcript(self, ticket_id: int) -> list[TranscriptLine]:
         async with self._sessions() as session:
             return await transcript_lines(session, ticket_id)

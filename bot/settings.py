@@ -261,13 +261,16 @@ class DeliverySettings(BaseModel):
     time-outs and network errors before it is given up (default a day: an outage of the
     platform costs no reply); DELIVERY_RETRY_CAP: the longest pause between two tries;
     DELIVERY_IN_FLIGHT: sends made at once (to different chats; one chat's keep their order);
-    DELIVERY_RECHECK_AFTER: seconds before a channel whose token was refused is tried again.
+    DELIVERY_RECHECK_AFTER: seconds before a channel whose token was refused is tried again;
+    DELIVERY_IDLE_SECONDS: how often a worker with nothing to do looks at the database anyway
+    (for rows another process stored: a terminal operator's reply, a dead replica's claims).
     """
 
     give_up_after: float = Field(default=24 * 3600.0, gt=0)
     retry_cap: float = Field(default=60.0, gt=0)
     in_flight: int = Field(default=16, ge=1, le=256)
     recheck_after: float = Field(default=30.0, gt=0)
+    idle_seconds: float = Field(default=5.0, gt=0, le=3600)
 
     @property
     def policy(self) -> Policy:

@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from bot.storage import migrate
 from bot.storage.db import create_engine, create_sessionmaker
 from bot.storage.models import Base
+from knowledge.base import KnowledgeBase
 
 PG_ENV = "TEST_DATABASE_URL"
 PG_SKIP = f"PostgreSQL tests need {PG_ENV}=postgresql+asyncpg://user@host:port/db"
@@ -49,6 +50,23 @@ def failing_once(db: AsyncEngine, start: str, *parts: str) -> Iterator[list[str]
         yield failed
     finally:
         event.remove(db.sync_engine, "before_cursor_execute", refuse)
+
+
+@pytest.fixture(scope="session")
+def kb() -> KnowledgeBase:
+    """The shipped knowledge base, loaded once per test session; read-only (a test that needs
+    another base builds its own)."""
+    return KnowledgeBase.load()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def quick_idle() -> Iterator[None]:
+    """Idle workers look at the database every second in tests (DELIVERY_IDLE_SECONDS, 5 s in
+    production): a row another process stores, or one due on a clock a test steps, is found
+    sooner. Processes the tests start get an environment of their own: the default."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DELIVERY_IDLE_SECONDS", "1")
+        yield
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -40,9 +40,9 @@ BATCH = 200  # rows claimed per wave
 WAVES = 50  # waves per pass before the loop yields to a fresh look (and to other tasks)
 IDLE = 1.0  # longest nap between passes while rows wait (a retry, a pause): a clock a test
 # scales or steps is looked at again this often
-EMPTY_IDLE = 5.0  # the nap when nothing at all is claimable (at most a claim's length): rows
-# this process stores wake the worker at once, so only another process's (a CLI, a replica that
-# died holding claims) wait this long; an idle server costs a look per worker this often
+EMPTY_IDLE = 5.0  # the nap when nothing at all is claimable (DELIVERY_IDLE_SECONDS; at most a
+# claim's length): rows this process stores wake the worker at once, so only another process's
+# (a CLI, a replica that died holding claims) wait this long; an idle server looks this often
 
 
 class Channel(Protocol):
@@ -87,6 +87,7 @@ class OutboxWorker:
         metrics: Metrics | None = None,
         replica: str | None = None,
         claim_seconds: float = 30.0,
+        idle: float = EMPTY_IDLE,
     ) -> None:
         self.channel = channel
         self._name = channel.name
@@ -99,6 +100,7 @@ class OutboxWorker:
         self._metrics = metrics or Metrics.create()
         self._replica = replica or delivery.default_replica()
         self._claim_seconds = claim_seconds
+        self._empty_idle = min(idle, claim_seconds)
         self._paused: dict[Scope, datetime] = {}
         self.problem: str | None = None  # why the channel is not ready (its token refused)
 
@@ -133,7 +135,7 @@ class OutboxWorker:
                 due = await delivery.outbox_due(session, self._name, self._replica, now)
             if due is None or due > now:
                 if due is None:  # nothing at all: rows this process stores still wake it at once
-                    return min(EMPTY_IDLE, self._claim_seconds), []
+                    return self._empty_idle, []
                 return min((due - now).total_seconds(), IDLE), []
         settled = [self._settled(item, now) for item in sent]  # pauses apply to this claim
         heads: list[OutboxMessage] = []

@@ -37,15 +37,16 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
-from bot.engine.events import Event, Incoming
+from bot.engine.events import Event, Incoming, Say
 from bot.engine.hours import WorkingHours
 from bot.engine.turn import Turn, TurnContext
 from bot.errors import EngineError
 from bot.metrics import Metrics
-from bot.replies import choose_language
+from bot.replies import Reply, choose_language
 from bot.settings import ConversationSettings, HoursSettings
 from bot.storage import repo
 from bot.storage.models import Author, Message
+from bot.texts import phrase
 from knowledge.base import KnowledgeBase
 from knowledge.holder import KnowledgeHolder, holding
 
@@ -99,6 +100,13 @@ class ConversationEngine:
             if then is not None:
                 await then(session, events)
             return events
+
+    def welcome(self, channel: str, conversation_id: str) -> list[Event]:
+        """What the bot says when a person opens a chat with it (a Bitrix24 open line's new
+        session): a greeting in the default language. Nothing is stored and no state changes;
+        the person's first message starts the conversation."""
+        greeting = Reply((phrase("smalltalk_greeting", self._settings.language),))
+        return [Say(channel=channel, conversation_id=conversation_id, reply=greeting)]
 
     async def _handle(self, session: AsyncSession, incoming: Incoming) -> list[Event]:
         now = self._clock.now()

@@ -66,6 +66,15 @@ class Say(Event):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Resolved(Event):
+    """The person pressed «Помогло» on answer ``message_id`` (the first time or again): their
+    last word is that the bot helped. A channel whose sessions end (a Bitrix24 open line) may
+    finish the session if nothing follows; a next message from the person supersedes it."""
+
+    message_id: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class TicketEvent(Event):
     """Something that happened to a ticket, for the operators' side; ``notice`` is a line for
     them in the operators' language ("" when the event speaks for itself)."""

@@ -15,6 +15,7 @@ from bot.engine.events import (
     HandToQueue,
     Incoming,
     Relayed,
+    Resolved,
     Say,
     TicketClosed,
     TicketOpened,
@@ -195,21 +196,32 @@ class Turn:
             await self._pick(message, payload.index, question)
         elif message.decision != Action.ANSWER or message.entry_id is None:
             await self._stale("feedback on a message that is not an answer")
-        elif not await repo.add_feedback(
+        else:
+            await self._feedback(message, message.entry_id, payload.press is Press.HELPED, question)
+
+    async def _feedback(
+        self, answer: Message, entry_id: str, helped: bool, question: Message | None
+    ) -> None:
+        """«Помогло» / «Не помогло» on ``answer``: recorded once; «Помогло», also pressed again,
+        leaves the person's last word as "it helped" (:class:`Resolved`)."""
+        if not await repo.add_feedback(
             self.session,
             Feedback(
-                message_id=message.id,
+                message_id=answer.id,
                 conversation_id=self.conv.id,
-                helpful=payload.press is Press.HELPED,
-                entry_id=message.entry_id,
+                helpful=helped,
+                entry_id=entry_id,
                 created_at=self.c.now,
             ),
         ):
             await self._stale("second feedback on one answer")
-        elif payload.press is Press.HELPED:
+        elif helped:
             await self._say(Reply((phrase("helped", self.lang),)), decision=None)
         else:
-            await self._not_helped(message, question)
+            await self._not_helped(answer, question)
+        if helped:
+            where = {"channel": self.conv.channel, "conversation_id": self.conv.external_id}
+            self._emit(Resolved(**where, message_id=answer.id))
 
     async def _pick(self, message: Message, index: int, question: Message | None) -> None:
         options = message.options or []

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.clock import Clock
 from bot.delivery import Policy
 from bot.delivery.inbox import InboxWorker
-from bot.delivery.worker import OutboxWorker
+from bot.delivery.worker import EMPTY_IDLE, OutboxWorker
 from bot.engine import ConversationEngine
 from bot.metrics import Metrics
 from bot.queue import OperatorQueue
@@ -68,6 +68,7 @@ class BitrixChannel:
         policy: Policy | None = None,
         in_flight: int = 16,
         workers: Workers | None = None,
+        idle: float = EMPTY_IDLE,
     ) -> None:
         self.client = client
         self.workers = workers or Workers()
@@ -109,6 +110,7 @@ class BitrixChannel:
             policy=policy,
             ready=self._outbox,
             in_flight=in_flight,
+            idle=idle,
             metrics=metrics,
             replica=name,
             claim_seconds=claim,

@@ -1,12 +1,24 @@
 """Stored Bitrix24 events through the engine: each event's replies land in the outbox atomically.
 
-Only the open line's customer (the connector user) is answered, and only in a session the bot
-holds (:func:`handlers.bitrix24.ownership.judge`); other events are recorded as ignored, and one
-that shows the session taken (an operator wrote, the owner changed, a bare ``0``) keeps the bot
-silent until a new session starts. Escalation queues ``imopenlines.bot.session.operator`` so
-the line's own queue distributes the chat and records the session on the ticket. A typed number
-picks one of the numbered choices last shown. «Помогло» followed by silence may finish the
-session (``BITRIX_FINISH_AFTER_HELPED``), if the portal says the bot still holds it.
+The engine decides what is said and what happens to the conversation: the answer to a message
+or press, the greeting of a new session (:meth:`ConversationEngine.welcome`), an escalation
+and its hand-off (``HandToQueue``), «Помогло» (``Resolved``); the queue closes the ticket of a
+line session that ended (:meth:`OperatorQueue.release`). What stays here are platform facts the
+engine never sees, translated per chat into ``BitrixChat``:
+
+* Whose the session is (:func:`handlers.bitrix24.ownership.judge`): only the open line's
+  customer is answered, and only in a session the bot holds; an event that shows the session
+  taken (an operator wrote, the owner changed, a bare ``0``) keeps the bot silent until a new
+  session starts. A line operator may take a session no ticket was opened for, so this is not
+  derivable from the engine's tickets.
+* The session handed to the line's queue (``imopenlines.bot.session.operator``, which lets the
+  queue distribute the chat) and its ticket, so that the session's end releases that ticket.
+* The numbered choices last shown: this channel renders buttons as numbered lines (customers
+  on connectors cannot press), and which number is which depends on that rendering (after a
+  hand-off «Отменить» is left out), so a typed number is translated back into its payload here.
+* When ``Resolved`` finishes the session: after ``BITRIX_FINISH_AFTER_HELPED`` minutes of
+  silence, and only if the portal (``imbot.v2.Chat.get``) says the bot still holds it —
+  ``imopenlines.bot.session.finish`` would take the chat from an operator.
 """
 
 from __future__ import annotations
@@ -20,18 +32,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.channel import Draft
 from bot.clock import Clock
 from bot.delivery import inbox
-from bot.engine import ConversationEngine, Event, HandToQueue, Incoming, Say
-from bot.errors import TicketError
-from bot.payloads import Press, decode
+from bot.engine import ConversationEngine, Event, HandToQueue, Incoming, Resolved, Say
+from bot.payloads import Press
 from bot.queue import OperatorQueue
-from bot.replies import Reply
 from bot.settings_bitrix import BitrixSettings
 from bot.storage import bitrix as repo
 from bot.storage.models import BitrixChat, InboxUpdate
-from bot.texts import phrase
 from handlers.bitrix24.events import ChatEvent
 from handlers.bitrix24.ownership import judge
-from handlers.bitrix24.render import render
 from handlers.bitrix24.replies import BitrixCalls, store
 from handlers.bitrix24.rest.errors import Bitrix24Error
 
@@ -132,8 +140,9 @@ class EventProcessor:
             chat = await self._chat(session, event)
             ended = self._new_session(chat, event)
             chat.helped_at, chat.choices = None, None
-            fields = render(Reply((phrase("smalltalk_greeting", self._language),)))
-            await self._send(session, chat, event, fields)
+            calls = self._calls(chat, event)
+            welcome = self._engine.welcome(CHANNEL, chat.dialog_id)
+            await store(session, [d for e in welcome for d in calls.render(e)], now)
             await inbox.settle(session, now)
         log.info("bitrix welcome queued chat=%s session=%s", event.chat_id, event.session_id)
         await self._close_ticket(ended)
@@ -166,7 +175,7 @@ class EventProcessor:
         )
 
         async def then(session: AsyncSession, events: list[Event]) -> None:
-            await self._outbox(session, event, events, payload)
+            await self._outbox(session, event, events)
             await inbox.settle(session, self._clock.now())
 
         await self._engine.handle(incoming, then=then)
@@ -185,17 +194,13 @@ class EventProcessor:
         log.info("bitrix event ignored key=%s chat=%s why=%s", event.key, event.chat_id, why)
         await self._close_ticket(ended)
 
-    async def _outbox(
-        self, session: AsyncSession, event: ChatEvent, out: list[Event], payload: str
-    ) -> None:
-        """Inside the engine's transaction: replies and the hand-off become outbox rows;
-        ``payload`` is the press (a button's, or the typed number's choice)."""
+    async def _outbox(self, session: AsyncSession, event: ChatEvent, out: list[Event]) -> None:
+        """Inside the engine's transaction: replies and the hand-off become outbox rows."""
         now = self._clock.now()
         chat = await self._chat(session, event)
         self._new_session(chat, event)
-        pressed = decode(payload) if payload else None
-        helped = pressed is not None and pressed.press is Press.HELPED and bool(out)
-        chat.helped_at = now if helped else None
+        helped = any(isinstance(o, Resolved) for o in out)
+        chat.helped_at = now if helped else None  # the engine's word: the session may end
         handed = any(isinstance(o, HandToQueue) for o in out)
         calls = self._calls(chat, event, _NO_CANCEL if handed else frozenset())
         drafts: list[Draft] = []
@@ -214,11 +219,6 @@ class EventProcessor:
                     item.ticket_id,
                 )
         await store(session, drafts, now)
-
-    async def _send(
-        self, session: AsyncSession, chat: BitrixChat, event: ChatEvent, fields: dict[str, object]
-    ) -> None:
-        await store(session, [self._calls(chat, event).message(fields)], self._clock.now())
 
     def _calls(
         self, chat: BitrixChat, event: ChatEvent, drop: frozenset[str] = frozenset()
@@ -251,22 +251,17 @@ class EventProcessor:
         return ticket_id
 
     async def _close_ticket(self, ticket_id: int | None) -> None:
-        """The line's session that took over the ticket has ended: close the ticket too.
-
-        The engine's rating request is not sent: the open line runs its own rating.
-        """
-        if ticket_id is None:
-            return
-        try:
-            await self._queue.close(
-                ticket_id, LINE_OPERATOR, "the open-line session ended", force=True
-            )
-        except TicketError as exc:
-            log.info("bitrix ticket not closed ticket=%s why=%s", ticket_id, exc.reason)
+        """The line's session that held the ticket has ended (a platform fact only this
+        channel sees): the queue releases the ticket (:meth:`OperatorQueue.release`)."""
+        if ticket_id is not None:
+            await self._queue.release(ticket_id, LINE_OPERATOR, "the open-line session ended")
 
 
 def _typed_choice(text: str, shown: list[str] | None) -> str:
-    """The payload of choice ``n`` when ``text`` is just that number (1-based), else ""."""
+    """The payload of choice ``n`` when ``text`` is just that number (1-based), else "".
+
+    Translation, not a decision: the numbers are this channel's rendering of the buttons.
+    """
     number = text.strip().rstrip(".)")
     if not shown or not number.isascii() or not number.isdigit():
         return ""

@@ -55,6 +55,7 @@ async def open_bitrix(services: Services) -> AsyncIterator[BitrixChannel]:
         policy=services.settings.delivery.policy,
         in_flight=services.settings.delivery.in_flight,
         workers=services.workers,
+        idle=services.settings.delivery.idle_seconds,
     )
     channel.start()
     try:

@@ -216,6 +216,7 @@ def create_telegram_channel(services: Services) -> TelegramChannel:
         policy=settings.delivery.policy,
         ready=ready,
         in_flight=settings.delivery.in_flight,
+        idle=settings.delivery.idle_seconds,
         metrics=services.metrics,
         replica=settings.replica.id or None,
         claim_seconds=settings.replica.claim_seconds,

@@ -13,13 +13,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from contextlib import suppress
+from dataclasses import dataclass
 from functools import partial
+from typing import Any
 
 from aiogram import Bot, F, Router
 from aiogram.enums import ChatMemberStatus, ContentType
 from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command, CommandObject, MagicData
-from aiogram.types import CallbackQuery, Message, Update, User
+from aiogram.types import CallbackQuery, Message, TelegramObject, Update, User
 
 from bot.engine import Event
 from bot.errors import (
@@ -83,11 +85,35 @@ def _receiver(message: Message) -> int | None:
     return message.from_user.id
 
 
+@dataclass(frozen=True, slots=True)
+class Desk:
+    """What every operators' handler works with, gathered once per update (``desk``)."""
+
+    update: Update
+    bot: Bot
+    queue: OperatorQueue
+    deliverer: Deliverer
+    lang: str
+
+
+async def _with_desk(
+    handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+    event: TelegramObject,
+    data: dict[str, Any],
+) -> Any:
+    data["desk"] = Desk(
+        data["event_update"], data["bot"], data["queue"], data["deliverer"], data["ops_lang"]
+    )
+    return await handler(event, data)
+
+
 def create_router() -> Router:
     """A fresh router (one per dispatcher: aiogram attaches a router to one parent only)."""
     router = Router(name=__name__)
     router.message.filter(MagicData(F.event_chat.id == F.ops_chat_id))
     router.callback_query.filter(MagicData(F.event_chat.id == F.ops_chat_id))
+    router.message.middleware(_with_desk)
+    router.callback_query.middleware(_with_desk)
     router.callback_query.register(on_take, TakeData.filter())
     router.callback_query.register(on_take_over, TakeOverData.filter())
     router.callback_query.register(on_kb_pick, KbData.filter())
@@ -104,62 +130,45 @@ def create_router() -> Router:
 async def on_take(
     query: CallbackQuery,
     callback_data: TakeData,
-    event_update: Update,
-    bot: Bot,
-    queue: OperatorQueue,
-    deliverer: Deliverer,
-    ops_lang: str,
+    desk: Desk,
 ) -> None:
     """Answered before the take (the answer has a window of seconds, and a late one is refused
     with "query is too old": swallowed, never a reason to run the settled take again); the take
     and its notices commit together, and the card is edited in place («Взять» becomes
     «Забрать»); a refusal is told to the presser.
     """
-    take = partial(queue.take, callback_data.ticket, query.from_user.full_name)
-    await _press(query, event_update, bot, deliverer, ops_lang, MEMBERS, "op_not_member", take)
+    take = partial(desk.queue.take, callback_data.ticket, query.from_user.full_name)
+    await _press(query, desk, MEMBERS, "op_not_member", take)
 
 
 async def on_take_over(
     query: CallbackQuery,
     callback_data: TakeOverData,
-    event_update: Update,
-    bot: Bot,
-    queue: OperatorQueue,
-    deliverer: Deliverer,
-    ops_lang: str,
+    desk: Desk,
 ) -> None:
     """«Забрать»: an administrator of the group (a supervisor) takes over someone's ticket."""
-    take = partial(queue.take, callback_data.ticket, query.from_user.full_name, force=True)
-    await _press(
-        query, event_update, bot, deliverer, ops_lang, SUPERVISORS, "op_not_supervisor", take
-    )
+    take = partial(desk.queue.take, callback_data.ticket, query.from_user.full_name, force=True)
+    await _press(query, desk, SUPERVISORS, "op_not_supervisor", take)
 
 
 async def on_kb_pick(
     query: CallbackQuery,
     callback_data: KbData,
-    event_update: Update,
-    bot: Bot,
-    queue: OperatorQueue,
-    deliverer: Deliverer,
-    ops_lang: str,
+    desk: Desk,
 ) -> None:
     """A press on a ``/kb`` result: that entry's answer card goes to the person."""
-    kb = queue.kb
+    kb = desk.queue.kb
     entry = (
         next((e for e in kb.entries if entry_key(e.id) == callback_data.key), None) if kb else None
     )
     name = query.from_user.full_name
-    send = partial(queue.send_entry, callback_data.ticket, name, entry.id if entry else "")
-    await _press(query, event_update, bot, deliverer, ops_lang, MEMBERS, "op_not_member", send)
+    send = partial(desk.queue.send_entry, callback_data.ticket, name, entry.id if entry else "")
+    await _press(query, desk, MEMBERS, "op_not_member", send)
 
 
 async def _press(
     query: CallbackQuery,
-    update: Update,
-    bot: Bot,
-    deliverer: Deliverer,
-    lang: str,
+    desk: Desk,
     allowed: set[ChatMemberStatus],
     refusal: str,
     action: Callable[..., Awaitable[list[Event]]],
@@ -167,18 +176,20 @@ async def _press(
     """An operators' button: answered first, then the queue action with its outbox rows in its
     transaction; a refusal is told to the presser alone."""
     card = query.message
-    member = card is not None and await is_member(bot, card.chat.id, query.from_user, allowed)
-    await _answer(query, None if member else phrase(refusal, lang))
+    member = card is not None and await is_member(desk.bot, card.chat.id, query.from_user, allowed)
+    await _answer(query, None if member else phrase(refusal, desk.lang))
     if card is None or not member:
         return
     try:
-        await action(then=deliverer.then())
+        await action(then=desk.deliverer.then())
     except TicketError as exc:
         thread = getattr(card, "message_thread_id", None)
-        notice = Reply((_problem(exc, lang),))
-        await deliverer.say(card.chat.id, notice, thread_id=thread, receiver=query.from_user.id)
+        notice = Reply((_problem(exc, desk.lang),))
+        await desk.deliverer.say(
+            card.chat.id, notice, thread_id=thread, receiver=query.from_user.id
+        )
         return
-    deliverer.wake()
+    desk.deliverer.wake()
 
 
 async def _answer(query: CallbackQuery, alert: str | None) -> None:
@@ -192,28 +203,20 @@ async def _answer(query: CallbackQuery, alert: str | None) -> None:
 async def on_close(
     message: Message,
     command: CommandObject,
-    event_update: Update,
-    bot: Bot,
-    queue: OperatorQueue,
-    deliverer: Deliverer,
-    ops_lang: str,
+    desk: Desk,
 ) -> None:
-    act = await _command(message, event_update, bot, queue, deliverer, ops_lang)
+    act = await _command(message, desk)
     name = operator_name(message)
     if act is not None and name is not None:
-        await act(queue.close, name, command.args)
+        await act(desk.queue.close, name, command.args)
 
 
 async def on_transfer(
     message: Message,
     command: CommandObject,
-    event_update: Update,
-    bot: Bot,
-    queue: OperatorQueue,
-    deliverer: Deliverer,
-    ops_lang: str,
+    desk: Desk,
 ) -> None:
-    act = await _command(message, event_update, bot, queue, deliverer, ops_lang)
+    act = await _command(message, desk)
     if act is None:
         return
     reply = message.reply_to_message
@@ -226,54 +229,44 @@ async def on_transfer(
         else (command.args or "").strip()
     )
     if not colleague:
-        await act.tell(phrase("op_transfer_usage", ops_lang))
+        await act.tell(phrase("op_transfer_usage", desk.lang))
         return
-    await act(partial(queue.transfer, by=operator_name(message)), colleague)
+    await act(partial(desk.queue.transfer, by=operator_name(message)), colleague)
 
 
 async def on_kb(
     message: Message,
     command: CommandObject,
-    event_update: Update,
-    bot: Bot,
-    queue: OperatorQueue,
-    deliverer: Deliverer,
-    ops_lang: str,
+    desk: Desk,
 ) -> None:
     """``/kb запрос``: the best entries as buttons; a press sends that entry to the person."""
-    act = await _command(message, event_update, bot, queue, deliverer, ops_lang)
+    act = await _command(message, desk)
     if act is None:
         return
     query = " ".join((command.args or "").split())[:200]
     if not query:
-        await act.tell(phrase("op_kb_usage", ops_lang))
+        await act.tell(phrase("op_kb_usage", desk.lang))
         return
-    found = [m.entry for m in queue.kb.search(query, KB_RESULTS)] if queue.kb else []
-    said = Reply((phrase("op_kb_results" if found else "op_kb_none", ops_lang, query=query),))
+    kb = desk.queue.kb
+    found = [m.entry for m in kb.search(query, KB_RESULTS)] if kb else []
+    said = Reply((phrase("op_kb_results" if found else "op_kb_none", desk.lang, query=query),))
     markup = results_markup(act.ticket.id, found) if found else None
-    await deliverer.say_ticket(act.ticket.id, said, markup=markup)  # in the topic: pressable
+    await desk.deliverer.say_ticket(act.ticket.id, said, markup=markup)  # pressable in the topic
 
 
-async def on_operator_message(
-    message: Message,
-    event_update: Update,
-    queue: OperatorQueue,
-    deliverer: Deliverer,
-    ops_lang: str,
-) -> None:
+async def on_operator_message(message: Message, desk: Desk) -> None:
     """Whatever an operator writes in a ticket's topic goes to the person, copied as it is
     (copyMessage keeps the operator's formatting, links and media); the text is what the
     transcript keeps. A closed ticket's refusal is told to the operator by :class:`_Act`."""
-    ticket = await _topic_ticket(message, queue)
+    ticket = await _topic_ticket(message, desk.queue)
     name = operator_name(message)
     if ticket is None or name is None:
         return  # a topic that is not a ticket's: operators talking among themselves
     text = (
-        message.text or message.caption or phrase("op_media", ops_lang, kind=message.content_type)
+        message.text or message.caption or phrase("op_media", desk.lang, kind=message.content_type)
     )
     copy = CopySource(message.chat.id, message.message_id)
-    act = _Act.of(message, event_update, deliverer, ops_lang, ticket)
-    await act(queue.reply, name, text, copy=copy)
+    await _Act.of(message, desk, ticket)(desk.queue.reply, name, text, copy=copy)
 
 
 async def on_unknown_press(query: CallbackQuery) -> None:
@@ -295,37 +288,28 @@ async def is_member(
     return False
 
 
-async def _command(
-    message: Message,
-    update: Update,
-    bot: Bot,
-    queue: OperatorQueue,
-    deliverer: Deliverer,
-    lang: str,
-) -> _Act | None:
+async def _command(message: Message, desk: Desk) -> _Act | None:
     """What a member's command in a ticket's topic acts through; ``None`` (its author told
     why) when it is not one."""
-    ticket = await _ticket(message, bot, queue, deliverer, lang)
-    return None if ticket is None else _Act.of(message, update, deliverer, lang, ticket)
+    ticket = await _ticket(message, desk)
+    return None if ticket is None else _Act.of(message, desk, ticket)
 
 
-async def _ticket(
-    message: Message, bot: Bot, queue: OperatorQueue, deliverer: Deliverer, lang: str
-) -> TicketView | None:
+async def _ticket(message: Message, desk: Desk) -> TicketView | None:
     """The topic's ticket for a member's command; otherwise a short reply to its author."""
     notice = ""
-    ticket = await _topic_ticket(message, queue)
+    ticket = await _topic_ticket(message, desk.queue)
     user = message.from_user
     if not _anonymous(message) and (
-        user is None or not await is_member(bot, message.chat.id, user)
+        user is None or not await is_member(desk.bot, message.chat.id, user)
     ):
-        notice = phrase("op_not_member", lang)
+        notice = phrase("op_not_member", desk.lang)
     elif ticket is None:
-        notice = phrase("op_no_ticket", lang)
+        notice = phrase("op_no_ticket", desk.lang)
     if not notice:
         return ticket
     thread = message.message_thread_id
-    await deliverer.say(
+    await desk.deliverer.say(
         message.chat.id, Reply((notice,)), thread_id=thread, receiver=_receiver(message)
     )
     return None
@@ -355,11 +339,11 @@ class _Act:
         self.ticket, self._receiver, self._force = ticket, receiver, force
 
     @classmethod
-    def of(
-        cls, message: Message, update: Update, deliverer: Deliverer, lang: str, ticket: TicketView
-    ) -> _Act:
+    def of(cls, message: Message, desk: Desk, ticket: TicketView) -> _Act:
         """The act for ``message``'s author: an anonymous administrator acts with force."""
-        return cls(update, deliverer, lang, ticket, _receiver(message), _anonymous(message))
+        return cls(
+            desk.update, desk.deliverer, desk.lang, ticket, _receiver(message), _anonymous(message)
+        )
 
     async def __call__(
         self,

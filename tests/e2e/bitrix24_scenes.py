@@ -15,10 +15,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from conftest import FakeClock
+from deadline import until
 from fakes.bitrix24 import FakeBitrix24, FakeChat, FakeMessage
 from pydantic import SecretStr
 from sqlalchemy import select
-from test_bitrix24 import BOT_TOKEN, Mode, eventually, inbox_settled, portal_and_app
+from test_bitrix24 import BOT_TOKEN, Mode, inbox_settled, portal_and_app
 
 from bot.app import Services
 from bot.payloads import Press, decode
@@ -76,7 +77,7 @@ async def handled(fake: FakeBitrix24, services: Services, message: FakeMessage) 
     await fake.wait_for(
         lambda: not any(of_message(e) for e in fake.pending_events("helpbot")), 20, "stored"
     )
-    await eventually(lambda: inbox_settled(services), "the inbox and outbox worked off")
+    await until(lambda: inbox_settled(services), "the inbox and outbox worked off")
 
 
 async def silent_after(fake: FakeBitrix24, services: Services, chat: FakeChat, text: str) -> None:
@@ -120,7 +121,7 @@ async def noted(services: Services, before: list[tuple[object, ...]] | None) -> 
         return rows != before if before is not None else any(r[3] for r in rows)
 
     with contextlib.suppress(AssertionError):
-        await eventually(changed, "the sender's note of the answer", deadline=2.0)
+        await until(changed, "the sender's note of the answer", 2.0)
 
 
 async def step_clock(

@@ -10,14 +10,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, closing
 from typing import Any, Literal
 
 import aiohttp
 import pytest
 from conftest import FakeClock
+from deadline import until
 from fakes.bitrix24 import FakeBitrix24, FakeChat
 from pydantic import SecretStr
 from serving import loopback, serving
@@ -44,11 +44,6 @@ RATE = (20, 100.0)  # burst, per second: the fake portal's limit
 # scheduling on a loaded CI machine (calls bunching up between our bucket and the portal's) does
 # not trip the portal. At the real 2 calls/s the same jitter is worth a fifth of one call.
 CLIENT_RATE = (RATE[0] // 2, RATE[1])
-
-
-@pytest.fixture(scope="module")
-def kb() -> KnowledgeBase:
-    return KnowledgeBase.load()
 
 
 @pytest.fixture
@@ -119,21 +114,6 @@ async def portal_and_app(
                 yield fake, services, settings
 
 
-async def eventually(
-    check: Callable[[], Awaitable[bool]], what: str, deadline: float = 20.0
-) -> None:
-    """Poll an async condition (the database) against a deadline."""
-    end = time.monotonic() + deadline
-    while not await check():
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out waiting for {what}")
-        await _tick()
-
-
-async def _tick() -> None:
-    await asyncio.sleep(0.02)  # between looks at the database; the fake's records use wait_for
-
-
 async def inbox_settled(services: Services) -> bool:
     async with services.sessions() as session:
         pending = await session.scalar(
@@ -198,7 +178,7 @@ async def test_question_answer_choices_and_escalation(
         # An operator writing in a chat is not its customer: the bot stays out of it.
         other = await open_chat(fake, "Ana Guest")
         said = await fake.operator_sends(other, "Здравствуйте, я оператор")
-        await eventually(lambda: event_settled(services, f"msg:{said.id}"), "operator message")
+        await until(lambda: event_settled(services, f"msg:{said.id}"), "operator message")
         assert len(fake.bot_messages(other)) == 1  # the welcome only
 
         offer = await ask(fake, chat, OFF_TOPIC)
@@ -225,12 +205,12 @@ async def test_operator_word_hands_off_and_the_bot_stays_silent(
         await ask(fake, chat, QUESTION)
         await ask(fake, chat, "оператор")
         await fake.wait_for(lambda: fake.transfers, 20, "the hand-off")
-        await eventually(lambda: inbox_settled(services), "the hand-off sent")
+        await until(lambda: inbox_settled(services), "the hand-off sent")
         silent_from = len(fake.bot_messages(chat))
         asked = await fake.customer_sends(chat, "алло, есть кто?")
         said = await fake.operator_sends(chat, "Да, слушаю вас")
         for message in (asked, said):
-            await eventually(lambda m=message: event_settled(services, f"msg:{m.id}"), "handled")
+            await until(lambda m=message: event_settled(services, f"msg:{m.id}"), "handled")
         assert len(fake.bot_messages(chat)) == silent_from
 
         # The operator closes the session; the next one is the bot's again.
@@ -254,7 +234,7 @@ async def test_a_webhook_burst_is_answered_within_the_rate_limit(
         await fake.wait_for(
             lambda: sum(len(fake.bot_messages(c)) for c in chats) >= total, 40, "all answers"
         )
-        await eventually(lambda: inbox_settled(services), "everything settled")
+        await until(lambda: inbox_settled(services), "everything settled")
         assert all(len(fake.bot_messages(c)) == 1 + BURST // len(chats) for c in chats)
         assert fake.throttled == 0
 
@@ -279,7 +259,7 @@ async def test_a_restart_mid_burst_loses_and_doubles_nothing(
 
         async with running_app(settings, kb) as services:
             await fake.wait_for(lambda: answered() >= total, 40, "the rest answered")
-            await eventually(lambda: inbox_settled(services), "everything settled")
+            await until(lambda: inbox_settled(services), "everything settled")
         assert all(len(fake.bot_messages(c)) == 1 + BURST // len(chats) for c in chats)
         assert not fake.pending_events("helpbot")
         # No throttling check here: the restarted process starts with a full bucket while the
@@ -398,7 +378,7 @@ async def test_the_line_gets_the_case_card_and_an_operators_entry_reaches_the_cu
         await ask(fake, chat, QUESTION)
         await ask(fake, chat, "не работает телефония, позовите оператора")
         await fake.wait_for(lambda: fake.transfers, 20, "the hand-off")
-        await eventually(lambda: inbox_settled(services), "the hand-off sent")
+        await until(lambda: inbox_settled(services), "the hand-off sent")
         # The note for the line's operators: a system line the customer never gets.
         (note,) = [m for m in fake.messages(chat) if m.kind == "system" and m.skip_connector]
         assert "Обращение №1" in note.text and "Ion Guest" in note.text

@@ -29,6 +29,7 @@ from bitrix24_scenes import (
     webhook_mode,
 )
 from conftest import FakeClock
+from deadline import until
 from fakes.bitrix24 import FakeBitrix24
 from pydantic import SecretStr
 from serving import loopback
@@ -39,7 +40,6 @@ from test_bitrix24 import (
     Mode,
     ask,
     button_payload,
-    eventually,
     inbox_settled,
     open_chat,
     running_app,
@@ -53,11 +53,6 @@ from knowledge.base import KnowledgeBase
 VAGUE = "права доступа"  # the base offers several entries: «did you mean»
 DASHES = "-" * 54
 MARKUP = f">> так пишут цитату; перенос строки: #BR#; блок: {DASHES} текст {DASHES}; [B]x[/B]"
-
-
-@pytest.fixture(scope="module")
-def kb() -> KnowledgeBase:
-    return KnowledgeBase.load()
 
 
 # -- point 1: buttons dead for customers -----------------------------------------------------
@@ -257,7 +252,7 @@ async def test_a_method_blocked_by_operation_time_limit_resumes_after_the_reset(
         await fake.customer_sends(chat, QUESTION)
         polls = len(fake.calls_to("imbot.v2.Event.get"))
         await fake.wait_for(lambda: len(fake.bot_messages(chat)) >= 2, 25, "the answer")
-        await eventually(lambda: inbox_settled(services), "the outbox drained")
+        await until(lambda: inbox_settled(services), "the outbox drained")
         assert len(fake.bot_messages(chat)) == 2
         assert len(fake.calls_to("imbot.v2.Event.get")) > polls  # polling went on meanwhile
 
@@ -276,7 +271,7 @@ async def test_a_reply_whose_uuid_outlived_its_send_is_delivered_once_after_the_
         await fake.wait_for(lambda: len(fake.calls_to(SEND)) >= 2, 20, "the first try")
         await step_clock(fake, services, clock, total=70 * 60, step=240, first=True)
         await fake.wait_for(lambda: len(fake.bot_messages(chat)) >= 2, 5, "the answer")
-        await eventually(lambda: inbox_settled(services), "the outbox drained")
+        await until(lambda: inbox_settled(services), "the outbox drained")
         assert len(fake.bot_messages(chat)) == 2
 
 

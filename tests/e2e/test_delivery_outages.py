@@ -16,19 +16,15 @@ from urllib.parse import urlsplit
 
 import pytest
 from bitrix24_scenes import SEND, ScaledClock, scene
-from test_bitrix24 import eventually, inbox_settled, open_chat
-from test_telegram import QUESTION, _count, _escalate, _until, running
+from deadline import until
+from test_bitrix24 import inbox_settled, open_chat
+from test_telegram import QUESTION, _count, _escalate, running
 
 from bot.storage.models import DeliveryStatus, InboxUpdate, OutboxMessage
 from knowledge.base import KnowledgeBase
 
 SCALE = 10.0  # the app's clock runs ten times faster than real time
 OLD_GIVE_UP = 15.0  # seconds of failures after which the old worker dropped a reply
-
-
-@pytest.fixture(scope="module")
-def kb() -> KnowledgeBase:
-    return KnowledgeBase.load()
 
 
 async def test_a_send_message_outage_longer_than_the_old_window_loses_and_doubles_nothing(
@@ -52,7 +48,7 @@ async def test_a_send_message_outage_longer_than_the_old_window_loses_and_double
         async def drained() -> bool:
             return await _count(w.services, OutboxMessage, status=DeliveryStatus.PENDING) == 0
 
-        await _until(w.fake, drained)
+        await until(drained, "the outbox drained", 10, wake=w.fake.changed)
         assert len(w.fake.bot_messages(ann)) == 1
         assert len(w.fake.calls("sendMessage", chat=ann, ok=False)) >= 3  # retried meanwhile
 
@@ -94,7 +90,7 @@ async def test_a_portal_outage_longer_than_the_old_window_loses_and_doubles_noth
         fake.come_back()
 
         await fake.wait_for(lambda: len(fake.bot_messages(chat)) > before, 20, "the answer")
-        await eventually(lambda: inbox_settled(services), "the outbox drained")
+        await until(lambda: inbox_settled(services), "the outbox drained")
         assert len(fake.bot_messages(chat)) == before + 1
         assert len([c for c in fake.calls if c.method == SEND and c.status == 503]) >= 3
 

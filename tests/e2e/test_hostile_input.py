@@ -17,8 +17,9 @@ import logging
 import aiohttp
 import pytest
 from bitrix24_scenes import handled, scene
+from deadline import until
 from fakes.telegram_server import FakeTelegram
-from test_bitrix24 import eventually, inbox_settled, open_chat
+from test_bitrix24 import inbox_settled, open_chat
 from test_telegram import QUESTION, Mode, running
 from test_telegram_platform import drained
 
@@ -99,7 +100,7 @@ async def test_a_repeated_bitrix_event_is_answered_once(
         await handled(fake, services, message)
         delivery = fake.deliveries[-1]
         assert await _repost(delivery.form, delivery.url) == 200
-        await eventually(lambda: inbox_settled(services), "the repeat worked off")
+        await until(lambda: inbox_settled(services), "the repeat worked off")
         assert len(fake.bot_messages(chat)) == before + 1
         assert f"bitrix event stored key=msg:{message.id} chat={chat.id} new=False" in caplog.text
 
@@ -124,7 +125,7 @@ async def test_a_bitrix_event_without_an_id_it_needs_is_refused_with_a_log_line(
         ]
         assert await _repost(form, delivery.url) == 400
         assert "bitrix event refused: message event without" in caplog.text
-        await eventually(lambda: inbox_settled(services), "nothing left to do")
+        await until(lambda: inbox_settled(services), "nothing left to do")
         assert len(fake.bot_messages(chat)) == before
         again = await fake.customer_sends(chat, QUESTION)  # the chat is still the bot's
         await handled(fake, services, again)

@@ -16,13 +16,13 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
+from deadline import until
 
 CACHE = Path(__file__).parents[2] / "var" / "cache"
 QUESTION = "заявление на отпуск в компании Ромашка"
@@ -111,13 +111,12 @@ def _tails(servers: list[Server]) -> str:
 async def _until(
     check: Callable[[], Awaitable[bool]], what: str, seconds: float, servers: list[Server]
 ) -> None:
-    end = time.monotonic() + seconds
-    while not await check():
+    async def alive_and_done() -> bool:
         for s in servers:
             assert s.proc is not None and s.proc.poll() is None, f"{s.name} exited{_tails([s])}"
-        if time.monotonic() > end:
-            raise AssertionError(f"not within {seconds:g}s: {what}{_tails(servers)}")
-        await asyncio.sleep(0.1)
+        return await check()
+
+    await until(alive_and_done, what, seconds, detail=lambda: _tails(servers))
 
 
 async def _knowledge(http: aiohttp.ClientSession, server: Server) -> dict[str, object] | None:

@@ -14,8 +14,6 @@ arrive twice, and the replica that repeats it logs the repeat.
 
 from __future__ import annotations
 
-import asyncio
-import inspect
 import itertools
 import logging
 import os
@@ -33,6 +31,7 @@ from functools import partial
 from pathlib import Path
 
 import aiohttp
+import deadline
 import pytest
 from aiohttp import web
 from fakes.bitrix24 import FakeBitrix24
@@ -79,7 +78,6 @@ TAKEOVER_BOUND = LEASE_SECONDS + LEASE_SECONDS / 3 + MARGIN
 FAST = 10_000.0  # send limits out of the way: the test is about replicas, not throttling
 START_DEADLINE = 60.0
 FINISH_DEADLINE = 90.0
-POLL = 0.05
 
 
 @dataclass
@@ -240,16 +238,7 @@ async def until(
 
     On a time-out the replicas' last log lines go into the failure.
     """
-    end = time.monotonic() + seconds
-    while True:
-        result = check()
-        if inspect.isawaitable(result):
-            result = await result
-        if result:
-            return time.monotonic()
-        if time.monotonic() > end:
-            raise AssertionError(f"not within {seconds:g}s: {what}{_tails(replicas)}")
-        await asyncio.sleep(POLL)
+    return await deadline.until(check, what, seconds, detail=lambda: _tails(replicas))
 
 
 async def _ready(http: aiohttp.ClientSession, replica: Replica) -> bool:

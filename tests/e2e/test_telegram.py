@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import aiohttp
 import pytest
+from deadline import until
 from fakes.telegram_server import (
     SECRET_HEADER,
     FakeCallbackQuery,
@@ -50,11 +51,6 @@ AMBIGUOUS = "экспорт контактов в Excel"  # two near-identical e
 SECRET = "webhook-secret_0123456789"
 WEBHOOK_PATH = "/telegram/webhook"
 FAST_WEBHOOK = WebhookPolicy(retry_base=0.01, retry_cap=0.05, max_attempts=5, timeout=5.0)
-
-
-@pytest.fixture(scope="module")
-def kb() -> KnowledgeBase:
-    return KnowledgeBase.load()
 
 
 @pytest.fixture
@@ -172,7 +168,7 @@ async def test_question_gets_the_answer(sqlite_db_url: str, kb: KnowledgeBase, m
             # The update is marked done in the commit that queued its replies.
             return await _count(w.services, InboxUpdate, status=DeliveryStatus.DONE) >= 1
 
-        await _until(w.fake, done)
+        await until(done, "the update done", 10, wake=w.fake.changed)
 
 
 @pytest.mark.parametrize("mode", ["polling", "webhook"])
@@ -324,7 +320,7 @@ async def test_blocked_person_is_marked_without_retries(
             )
             return pending == 0 and given_up == 2
 
-        await _until(fake, failed)
+        await until(failed, "the update failed", 10, wake=fake.changed)
         assert not any("Вы здесь" in (m.text or "") for m in fake.bot_messages(ann))
         # Blocked is learnt from the refused send itself (no "blocked?" look before every
         # message): each message is tried once at most, there is no retry loop.
@@ -396,7 +392,7 @@ async def test_flood_control_storm_delivers_everything_once(
         async def drained() -> bool:
             return await _count(w.services, OutboxMessage, status=DeliveryStatus.PENDING) == 0
 
-        await _until(w.fake, drained)
+        await until(drained, "the outbox drained", 10, wake=w.fake.changed)
         for person in people:
             assert len(w.fake.bot_messages(person)) == 1
         assert len(w.fake.calls("sendMessage", ok=False)) == 4
@@ -470,15 +466,6 @@ async def test_deep_link_opens_the_entry_and_token_stays_out_of_logs(
     assert secret_part not in logs.text
     assert all(secret_part not in r.getMessage() for r in logs.records)
     assert "leak test ***" in logs.text
-
-
-async def _until(fake: FakeTelegram, check: Callable[[], Awaitable[bool]]) -> None:
-    """Wait (up to 10 s) for a database condition, re-checked whenever the fake sees a call."""
-    deadline = asyncio.get_running_loop().time() + 10.0
-    while not await check():
-        if asyncio.get_running_loop().time() > deadline:
-            raise TimeoutError("condition not met")
-        await fake.changed(timeout=0.05)
 
 
 async def test_a_second_replica_setting_the_same_webhook_waits_out_flood_control(

@@ -25,11 +25,6 @@ EYES = {"type": "emoji", "emoji": "👀"}
 ANSWERED = {"👌", "👍", "🫡", "💯"}  # ✅ is not a reaction Telegram allows
 
 
-@pytest.fixture(scope="module")
-def kb() -> KnowledgeBase:
-    return KnowledgeBase.load()
-
-
 async def _taken(w: World, thread: int, card_data: str) -> None:
     """Olga takes the ticket; the person and the topic have been told."""
     card = await w.fake.wait_for_message(w.group, lambda m: card_data in m.callback_data)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 
 import pytest
+from deadline import until
 from fakes.telegram_server import FakeTelegram, RateLimits
 from pydantic import ValidationError
 from serving import serving
@@ -20,7 +21,6 @@ from test_telegram import (
     World,
     _count,
     _escalate,
-    _until,
     make_settings,
     running,
 )
@@ -29,11 +29,6 @@ from bot.errors import HelpbotError
 from bot.settings import ReplicaSettings, TelegramSettings
 from bot.storage.models import DeliveryStatus, OutboxMessage
 from knowledge.base import KnowledgeBase
-
-
-@pytest.fixture(scope="module")
-def kb() -> KnowledgeBase:
-    return KnowledgeBase.load()
 
 
 async def drained(w: World) -> None:
@@ -46,7 +41,7 @@ async def drained(w: World) -> None:
         pending = await _count(w.services, OutboxMessage, status=DeliveryStatus.PENDING)
         return stored > 0 and pending == 0
 
-    await _until(w.fake, done)
+    await until(done, "the update done", 10, wake=w.fake.changed)
 
 
 @pytest.mark.parametrize("mode", ["polling", "webhook"])

@@ -61,11 +61,6 @@ def _quality_module() -> ModuleType:
 
 
 @pytest.fixture(scope="module")
-def kb() -> KnowledgeBase:
-    return KnowledgeBase.load()
-
-
-@pytest.fixture(scope="module")
 def figures(kb: KnowledgeBase) -> dict[str, dict[str, float]]:
     quality = _quality_module()
     out = {}

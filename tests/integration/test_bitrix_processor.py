@@ -8,7 +8,6 @@ injected only at the outside world's edge (the database driver).
 
 from __future__ import annotations
 
-import pytest
 from conftest import FakeClock, failing_once
 from sqlalchemy import select
 
@@ -24,11 +23,6 @@ from knowledge.base import KnowledgeBase
 QUESTION = "Как восстановить пароль от Битрикс24"
 OTHER_QUESTION = "Как изменить логин и пароль"  # answered outright, not offered as a choice
 CHAT_ID = 77
-
-
-@pytest.fixture(scope="module")
-def kb() -> KnowledgeBase:
-    return KnowledgeBase.load()
 
 
 def _message(key: str, text: str) -> ChatEvent:

@@ -23,11 +23,6 @@ COMMON = (
 )
 
 
-@pytest.fixture(scope="module")
-def kb() -> KnowledgeBase:
-    return KnowledgeBase.load()
-
-
 @pytest.mark.parametrize("question", COMMON)
 def test_everyday_question_is_not_escalated(kb: KnowledgeBase, question: str) -> None:
     decision = kb.decide(question)

@@ -6,10 +6,9 @@ database (SQLite and PostgreSQL)."""
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Callable
 from pathlib import Path
 
+from deadline import until
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.app import open_services
@@ -53,13 +52,6 @@ def _reloader(
     holder = KnowledgeHolder(*build(folder, CACHE, SystemClock().now()))
     sources = Sources(folder, CACHE)
     return KnowledgeReloader(holder, sessions, SystemClock(), sources, name=name, sync_seconds=sync)
-
-
-async def _until(check: Callable[[], bool], what: str, seconds: float = 60.0) -> None:
-    end = time.monotonic() + seconds
-    while not check():
-        assert time.monotonic() < end, f"not within {seconds:g}s: {what}"
-        await asyncio.sleep(0.05)
 
 
 async def test_a_reload_swaps_the_base_and_a_held_one_stays_as_it_was(
@@ -177,7 +169,7 @@ async def test_the_watcher_reloads_once_the_files_have_changed(
         tasks = [group.create_task(reloader.run()), group.create_task(reloader.watch(0.05))]
         try:
             _write(folder, NEW_WORD)
-            await _until(lambda: reloader.holder.version.hash != first, "a reload after an edit")
+            await until(lambda: reloader.holder.version.hash != first, "a reload after an edit", 60)
             assert NEW_WORD in _answer_text(reloader.holder)
         finally:
             for task in tasks:

@@ -21,6 +21,7 @@ from aiogram import Bot
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from conftest import FakeClock
+from deadline import until
 from fakes.telegram_server import FakeTelegram
 from redis.asyncio import Redis
 from sqlalchemy import func, select
@@ -53,20 +54,6 @@ def _row(chat_id: str, text: str, now: datetime) -> OutboxMessage:
         not_before=now,
         created_at=now,
     )
-
-
-async def _deadline(check: Callable[[], Any], seconds: float, what: str) -> None:
-    """Poll ``check`` (sync or async) until it is true, failing after ``seconds``."""
-    end = time.monotonic() + seconds
-    while True:
-        result = check()
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result:
-            return
-        if time.monotonic() > end:
-            raise AssertionError(f"not within {seconds}s: {what}")
-        await asyncio.sleep(0.02)
 
 
 # claims --------------------------------------------------------------------------------------
@@ -183,7 +170,7 @@ async def test_two_replicas_send_every_outbox_row_exactly_once_in_chat_order(
         async with _replica(pg_db_url, fake, "a") as a, _replica(pg_db_url, fake, "b") as b:
             tasks = [asyncio.create_task(worker.run()) for worker in (a, b)]
             try:
-                await _deadline(unsent, 60, "every row sent")
+                await until(unsent, "every row sent", 60)
             finally:
                 for task in tasks:
                     task.cancel()
@@ -228,7 +215,7 @@ async def test_two_replicas_process_every_inbox_update_exactly_once_in_chat_orde
     await inboxes[0].store(updates)
     tasks = [asyncio.create_task(inbox.run()) for inbox in inboxes]
     try:
-        await _deadline(lambda: len(seen) >= chats * per_chat, 30, "every update processed")
+        await until(lambda: len(seen) >= chats * per_chat, "every update processed", 30)
         await asyncio.gather(*(inbox.stop(5) for inbox in inboxes))
     finally:
         for task in tasks:
@@ -298,18 +285,18 @@ async def test_one_replica_polls_and_another_takes_over_after_the_holder_dies(
         run = poll_while_leased(poller, lease, stopping, interval=0.05, busy_interval=0.05)
         tasks.append(asyncio.create_task(run))
     try:
-        await _deadline(lambda: any(len(p.calls) >= 10 for p in portals), 10, "ten polls")
+        await until(lambda: any(len(p.calls) >= 10 for p in portals), "ten polls", 10)
         holder = 0 if portals[0].calls else 1
         other = 1 - holder
         assert portals[other].calls == []  # exactly one replica polls
         tasks[holder].cancel()  # the holder dies: no release
         await asyncio.gather(tasks[holder], return_exceptions=True)
         died = time.monotonic()
-        await _deadline(lambda: portals[other].calls, ttl * 3, "the other replica polls")
+        await until(lambda: portals[other].calls, "the other replica polls", ttl * 3)
         taken_after = portals[other].calls[0] - died
         assert ttl / 2 <= taken_after <= ttl * 2  # after the lease ran out, within seconds
         polls = len(portals[holder].calls)
-        await _deadline(lambda: len(portals[other].calls) >= 5, 5, "it keeps polling")
+        await until(lambda: len(portals[other].calls) >= 5, "it keeps polling", 5)
         assert len(portals[holder].calls) == polls
     finally:
         stopping.set()

@@ -45,11 +45,6 @@ QUESTION = "Как восстановить пароль от Битрикс24"
 REFLAG_MINUTES = 15
 
 
-@pytest.fixture(scope="module")
-def kb() -> KnowledgeBase:
-    return KnowledgeBase.load()
-
-
 @dataclass
 class Rig:
     fake: FakeTelegram

@@ -18,11 +18,6 @@ TWO_FACTOR = "Как включить двухфакторную аутенти�
 pytestmark = pytest.mark.usefixtures("no_cli_settings")
 
 
-@pytest.fixture(scope="module")
-def kb() -> KnowledgeBase:
-    return KnowledgeBase.load()
-
-
 def test_explain_text_shows_the_repairs_candidates_and_rule(
     capsys: pytest.CaptureFixture[str], kb: KnowledgeBase
 ) -> None:

@@ -15,6 +15,7 @@ from bot.engine import (
     HandToQueue,
     Incoming,
     Relayed,
+    Resolved,
     Say,
     State,
     TicketClosed,
@@ -22,7 +23,7 @@ from bot.engine import (
     conversation_state,
 )
 from bot.errors import EngineError
-from bot.payloads import HERE, MAX_PAYLOAD_BYTES, as_sent, decode
+from bot.payloads import HERE, MAX_PAYLOAD_BYTES, Payload, Press, as_sent, decode
 from bot.storage.models import Conversation, Feedback, Message, Ticket
 from bot.texts import PHRASES
 
@@ -72,17 +73,30 @@ async def test_helped_is_recorded_once_and_not_chased(bot: Rig, sessions: object
     out = await bot.say(DEAL)
     thanks = await bot.say(payload=buttons(out)[ru("btn_helped")])
     assert text_of(thanks) == ru("helped") and not buttons(thanks)
+    resolved = Resolved(
+        channel="test", conversation_id="chat-42", message_id=to_person(out)[0].message_id
+    )
+    assert thanks[-1] == resolved  # the person's last word: it helped
     again = await bot.say(payload=buttons(out)[ru("btn_helped")])
-    assert text_of(again) == ru("stale")
+    assert text_of(again) == ru("stale") and again[-1] == resolved  # pressed again: still so
     async with bot.sessions() as session:
         feedback = list(await session.scalars(select(Feedback)))
     assert [(f.helpful, f.entry_id) for f in feedback] == [(True, ENTRIES[0].id)]
+
+
+async def test_welcome_greets_and_stores_nothing(bot: Rig) -> None:
+    [greeting] = bot.engine.welcome("test", "chat-42")
+    assert isinstance(greeting, Say) and greeting.conversation_id == "chat-42"
+    assert text_of([greeting]) == ru("smalltalk_greeting") and greeting.ticket_id is None
+    async with bot.sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(Message)) == 0
 
 
 async def test_not_helped_offers_next_best_once_then_escalates(bot: Rig) -> None:
     first = await bot.say(DEAL)
     offered = await bot.say(payload=buttons(first)[ru("btn_not_helped")])
     assert ru("alternatives_intro") in text_of(offered)
+    assert not [o for o in offered if isinstance(o, Resolved)]
     choices = buttons(offered)
     assert ENTRIES[0].title not in choices and ENTRIES[1].title in choices
     picked = await bot.say(payload=choices[ENTRIES[1].title])
@@ -107,6 +121,13 @@ async def test_out_of_scope_offers_operator_and_the_button_opens_a_ticket(bot: R
     async with bot.sessions() as session:
         ticket = await session.scalar(select(Ticket))
     assert ticket is not None and ticket.reason == "requested" and ticket.question == NONSENSE
+
+
+async def test_a_forged_helped_press_on_what_is_not_an_answer_resolves_nothing(bot: Rig) -> None:
+    offer = await bot.say(NONSENSE)  # an offer of an operator: no «Помогло» on it
+    forged = Payload(Press.HELPED, to_person(offer)[0].message_id or 0).encode()
+    out = await bot.say(payload=forged)
+    assert text_of(out) == ru("stale") and not [o for o in out if isinstance(o, Resolved)]
 
 
 async def test_asking_for_an_operator_escalates_the_question_just_asked(bot: Rig) -> None:

@@ -24,11 +24,6 @@ TWO_FACTOR = "Как включить двухфакторную аутенти�
 
 
 @pytest.fixture(scope="module")
-def kb() -> KnowledgeBase:
-    return KnowledgeBase.load()
-
-
-@pytest.fixture(scope="module")
 def analyzer() -> Analyzer:
     return Analyzer()
 

@@ -8,7 +8,15 @@ import pytest
 from engine_fixtures import DEAL, NONSENSE, Rig, rig, text_of
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.engine import Event, Say, State, TicketFlagged, TicketTransferred, conversation_state
+from bot.engine import (
+    Event,
+    Say,
+    State,
+    TicketClosed,
+    TicketFlagged,
+    TicketTransferred,
+    conversation_state,
+)
 from bot.errors import (
     TicketClosedError,
     TicketError,
@@ -41,6 +49,18 @@ async def test_waiting_tickets_are_listed_oldest_first(bot: Rig, clock: object) 
     views = await bot.queue.list_tickets(("waiting",))
     assert [v.id for v in views] == [1, 3] and views[0].conversation_id == "chat-1"
     assert (await bot.queue.get(2)).operator == "anna"
+
+
+async def test_release_closes_a_held_ticket_without_asking_the_person_and_only_once(
+    bot: Rig,
+) -> None:
+    await _escalate(bot)
+    await bot.queue.take(1, "anna")
+    [closed] = await bot.queue.release(1, "the line", "its session ended")
+    assert isinstance(closed, TicketClosed) and closed.ticket_id == 1
+    assert closed.operator == "anna" and not closed.cancelled
+    assert (await bot.queue.get(1)).status == "closed"
+    assert await bot.queue.release(1, "the line", "its session ended") == []
 
 
 async def test_reply_needs_the_ticket_taken_then_reaches_the_person(
