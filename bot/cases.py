@@ -125,7 +125,7 @@ async def load_case(
 
     Without a knowledge base an offered entry is shown by its id and the card has no «why».
     """
-    ticket = await tickets.get_ticket(session, ticket_id)
+    ticket = await session.get(Ticket, ticket_id)  # the turn's own ticket: no second SELECT
     if ticket is None:
         raise TicketNotFoundError(ticket_id)
     conversation = await session.get(Conversation, ticket.conversation_id)
