@@ -5,8 +5,10 @@ Here: ``OPERATION_TIME_LIMIT`` pauses that method until the reset its last answe
 (minutes, not seconds); ``QUERY_LIMIT_EXCEEDED`` pauses the portal briefly; a
 ``MESSAGE_DUPLICATED_BY_UUID`` (the uuid is registered but its message is not posted yet, an
 hour at most) is asked again later, and the portal then answers with the posted message; 5xx,
-``SENDING_FAILED``, time-outs and broken connections are retried; a refused token makes the
-channel not ready.
+``SENDING_FAILED``, time-outs and broken connections are retried; a refused token, or a refusal
+of every call (REST off on the portal's plan, :class:`PortalRefused`), makes the channel not
+ready and keeps the rows, while a refusal for one chat (``ACCESS_DENIED`` from the method) gives
+that call up.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from handlers.bitrix24.rest.errors import (
     Bitrix24Error,
     Bitrix24Timeout,
     OperationTimeLimit,
+    PortalRefused,
     QueryLimitExceeded,
     TransportError,
 )
@@ -78,6 +81,8 @@ class BitrixSender:
             return Retry(reason, after=THROTTLED, scope=Scope.channel())
         if isinstance(exc, AuthenticationFailed):
             return NotReady(f"the portal refused our credentials: {exc.code}")
+        if isinstance(exc, PortalRefused):  # a lapsed plan: the rows wait until it works again
+            return NotReady(f"the portal refuses all REST calls: {reason}")
         if isinstance(exc, Bitrix24Timeout | TransportError):
             return Retry(reason, unknown=True)  # the portal may have made the call
         if exc.retryable or (call.method, exc.code) in _TRANSIENT:

@@ -93,11 +93,13 @@ async def portal_and_app(
     app_token: str = APP_TOKEN,
     clock: FakeClock | None = None,
     bitrix: dict[str, Any] | None = None,
+    delivery: dict[str, Any] | None = None,
     prepare: Callable[[FakeBitrix24], object] | None = None,
     **fake_options: Any,
 ) -> AsyncIterator[tuple[FakeBitrix24, Services, Settings]]:
     """The fake portal (``fake_options``; on ``clock``'s time when given), the bot registered
-    (after ``prepare(fake)``) and the app running; ``bitrix`` overrides BITRIX_* settings."""
+    (after ``prepare(fake)``) and the app running; ``bitrix`` and ``delivery`` override
+    BITRIX_* and DELIVERY_* settings."""
     sock, public_url = loopback()
     if clock is not None:
         fake_options.setdefault("clock", lambda: clock.now().timestamp())
@@ -107,6 +109,8 @@ async def portal_and_app(
             settings = make_settings(db_url, fake, mode, public_url)
             for key, value in (bitrix or {}).items():
                 setattr(settings.bitrix, key, value)
+            for key, value in (delivery or {}).items():
+                setattr(settings.delivery, key, value)
             if prepare is not None:
                 prepare(fake)
             assert await register_bot(settings) == 0

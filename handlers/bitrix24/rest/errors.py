@@ -18,6 +18,7 @@ __all__ = [
     "MethodNotFound",
     "NotFound",
     "OperationTimeLimit",
+    "PortalRefused",
     "QueryLimitExceeded",
     "ServerError",
     "TransportError",
@@ -63,6 +64,16 @@ class InvalidGrant(AuthenticationFailed):
 
 class AccessDenied(Bitrix24Error):
     """The caller lacks a right or a scope, or the object is not the caller's."""
+
+
+class PortalRefused(AccessDenied):
+    """The portal refuses the caller everything, whatever the chat: REST off on its plan, the
+    webhook gone, a scope or user access missing. Nothing can be sent until someone fixes it.
+
+    The REST server's own refusals (bitrix24/b24restdocs ``_includes/system-errors.md``, "returned
+    by the REST API itself, not by the logic of a specific method"), as opposed to a method's
+    ``ACCESS_DENIED`` for one chat or message (HTTP 400 from its controller).
+    """
 
 
 class NotFound(Bitrix24Error):
@@ -152,6 +163,16 @@ _BY_CODE: dict[str, type[Bitrix24Error]] = {
     "ERROR_UNEXPECTED_ANSWER": ServerError,
 }
 
+# b24restdocs system-errors.md: refusals of the caller as a whole, at HTTP 401 (INVALID_CREDENTIALS:
+# no such webhook; insufficient_scope: the token lacks the method's scope; user_access_error: the
+# app is open to other users only).
+_PORTAL_CODES = frozenset({"INVALID_CREDENTIALS", "insufficient_scope", "user_access_error"})
+# ACCESS_DENIED is both that table's "REST is available only on commercial plans" ("… only by
+# subscription" for a webhook; 401 in the current table, 403 in earlier revisions) and a method's
+# refusal for one object; the REST server's text or a 401 tells the plan's apart.
+_PLAN_TEXT = "REST is available only"
+_PLAN_TEXT_OLD = "REST API is available only"
+
 # Answers that carry a 5xx status yet must not be retried: a manual block, a deleted portal.
 _FINAL_SERVER_CODES = frozenset({"OVERLOAD_LIMIT", "PORTAL_DELETED"})
 
@@ -159,7 +180,9 @@ _FINAL_SERVER_CODES = frozenset({"OVERLOAD_LIMIT", "PORTAL_DELETED"})
 def error_from_envelope(code: str, description: str, status: int | None) -> Bitrix24Error:
     """Map an ``{"error", "error_description"}`` pair (and the HTTP status) to a typed error."""
     cls = _BY_CODE.get(code)
-    if cls is None:
+    if _refuses_portal(code, description, status):
+        cls = PortalRefused
+    elif cls is None:
         if code.endswith("_NOT_FOUND"):
             cls = NotFound
         elif code in _FINAL_SERVER_CODES:
@@ -171,3 +194,11 @@ def error_from_envelope(code: str, description: str, status: int | None) -> Bitr
         else:
             cls = Bitrix24Error
     return cls(code, description, status)
+
+
+def _refuses_portal(code: str, description: str, status: int | None) -> bool:
+    if code in _PORTAL_CODES:
+        return True
+    if code != "ACCESS_DENIED":
+        return False
+    return status == 401 or description.startswith((_PLAN_TEXT, _PLAN_TEXT_OLD))

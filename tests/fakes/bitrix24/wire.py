@@ -92,6 +92,7 @@ class Wire:
         self.refreshes: list[dict[str, str]] = []
         self._faults: list[Fault] = []
         self._down: set[str] | None = None  # an outage: these methods (lower case), or all
+        self.lapsed = False  # REST off on the portal's plan: every call refused (lapse_plan)
         self._access: dict[str, bool] = {}  # access token -> still valid
         self._refresh: set[str] = set()
         self._closing = asyncio.Event()
@@ -139,6 +140,17 @@ class Wire:
     def come_back(self) -> None:
         """The outage is over."""
         self._down = None
+
+    def lapse_plan(self) -> None:
+        """The portal's plan no longer includes REST, until :meth:`renew_plan`: every call of an
+        authorized caller answers 401 ``ACCESS_DENIED`` "REST is available only on commercial
+        plans", a webhook's "REST is available only by subscription" (bitrix24/b24restdocs
+        ``_includes/system-errors.md``: the REST server's own error, for any method)."""
+        self.lapsed = True
+
+    def renew_plan(self) -> None:
+        """REST is on again (a plan that includes it was bought)."""
+        self.lapsed = False
 
     def delay_next(self, seconds: float, times: int = 1) -> None:
         """The next ``times`` REST requests answer only after ``seconds`` (for client time-outs)."""
@@ -243,6 +255,10 @@ class Wire:
             return self._fail(
                 method, params, kind, "NO_AUTH_FOUND", "Wrong authorization data", 401
             )
+        if self.lapsed:
+            only = "by subscription" if caller.auth == "webhook" else "on commercial plans"
+            text = f"REST is available only {only}"
+            return self._fail(method, params, kind, "ACCESS_DENIED", text, 401)
         if method.lower() == "batch":
             return self._batch(caller, params, started)
         try:

@@ -1,0 +1,102 @@
+"""End to end, the portal's refusals: one for the whole portal holds every reply, one for a chat
+gives up that chat's call only.
+
+bitrix24/b24restdocs ``_includes/system-errors.md``: the REST server itself answers 401
+``ACCESS_DENIED`` "REST is available only on commercial plans" to every method of a portal
+whose plan has no REST; a method's own ``ACCESS_DENIED`` (HTTP 400 from its controller) concerns
+one chat (``CheckActionAccess``: the bot is not a member).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import aiohttp
+from deadline import until
+from pydantic import SecretStr
+from sqlalchemy import select
+from test_bitrix24 import BOT_TOKEN, QUESTION, Mode, inbox_settled, open_chat, portal_and_app
+
+from bot.app import Services
+from bot.storage.models import DeliveryStatus, OutboxMessage
+from knowledge.base import KnowledgeBase
+
+SEND = "imbot.v2.Chat.Message.send"
+RECHECK = {"recheck_after": 0.5}  # seconds before a channel that is not ready is tried again
+
+
+async def _ready(base: str) -> tuple[int, dict[str, Any]]:
+    async with aiohttp.ClientSession() as http, http.get(f"{base}/readyz") as response:
+        return response.status, json.loads(await response.text())
+
+
+async def _sends(services: Services) -> list[tuple[str, str | None]]:
+    async with services.sessions() as session:
+        rows = await session.execute(
+            select(OutboxMessage.status, OutboxMessage.error)
+            .where(OutboxMessage.method == SEND)
+            .order_by(OutboxMessage.id)
+        )
+        return [(str(status), error) for status, error in rows]
+
+
+async def test_a_lapsed_plan_holds_the_replies_and_readyz_names_it_until_renewed(
+    sqlite_db_url: str, kb: KnowledgeBase
+) -> None:
+    # Before: ACCESS_DENIED gave each reply up (Failed) and /readyz stayed 200.
+    mode: Mode = "webhook"  # the portal still pushes events; its REST refuses every call
+    async with portal_and_app(
+        sqlite_db_url, kb, mode, require_client_id_in_url=False, delivery=RECHECK,
+        bitrix={"app_token": SecretStr("custom" + BOT_TOKEN)},  # what a webhook bot's events carry
+    ) as (fake, services, settings):  # fmt: skip
+        base = settings.bitrix.public_url
+        chat = await open_chat(fake)
+        fake.lapse_plan()
+        before = len(fake.bot_messages(chat))
+        await fake.customer_sends(chat, QUESTION)
+
+        async def refused() -> dict[str, Any]:
+            status, body = await _ready(base)
+            return body["failed"] if status == 503 else {}
+
+        await until(refused, "/readyz says 503")
+        failed = await refused()
+        assert "ACCESS_DENIED" in failed["bitrix24"], failed
+        assert "REST is available only" in failed["bitrix24"]
+        await fake.wait_for(lambda: len(fake.calls_to(SEND)) >= 3, 10, "tries while lapsed")
+        assert (await _sends(services))[-1][0] == DeliveryStatus.PENDING
+        assert len(fake.bot_messages(chat)) == before  # nothing posted, nothing given up
+        fake.renew_plan()
+        await fake.wait_for(lambda: len(fake.bot_messages(chat)) > before, 15, "the answer")
+        await until(lambda: inbox_settled(services), "the outbox drained")
+        assert (await _ready(base))[0] == 200
+        assert len(fake.bot_messages(chat)) == before + 1
+        assert all(status == DeliveryStatus.DONE for status, _ in await _sends(services))
+
+
+async def test_a_chat_that_refuses_the_bot_gives_up_its_reply_only(
+    sqlite_db_url: str, kb: KnowledgeBase
+) -> None:
+    async with portal_and_app(sqlite_db_url, kb, "fetch", delivery=RECHECK) as (
+        fake,
+        services,
+        settings,
+    ):
+        base = settings.bitrix.public_url
+        gone, other = await open_chat(fake, "Gone"), await open_chat(fake, "Other")
+        fake.go_down("imbot.v2.Event.get")  # the question waits on the portal
+        await fake.customer_sends(gone, QUESTION)
+        gone.members.discard(fake.bot("helpbot").id)  # the bot was removed from that chat
+        fake.come_back()
+        await until(lambda: inbox_settled(services), "the refused reply settled")
+        errors = [
+            error or ""
+            for status, error in await _sends(services)
+            if status == DeliveryStatus.FAILED
+        ]
+        assert len(errors) == 1 and errors[0].startswith("ACCESS_DENIED"), errors
+        assert (await _ready(base))[0] == 200
+        before = len(fake.bot_messages(other))
+        await fake.customer_sends(other, QUESTION)
+        await fake.wait_for(lambda: len(fake.bot_messages(other)) > before, 15, "other's answer")

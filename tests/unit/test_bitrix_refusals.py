@@ -1,0 +1,76 @@
+"""A portal-wide refusal (bitrix24/b24restdocs ``_includes/system-errors.md``) against a refusal
+for one chat: which error each answer is and what the sender makes of it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import pytest
+
+from bot.clock import SystemClock
+from bot.delivery import Call, Failed, NotReady
+from handlers.bitrix24.rest.api import BatchCall, BatchResult
+from handlers.bitrix24.rest.errors import (
+    AccessDenied,
+    Bitrix24Error,
+    PortalRefused,
+    error_from_envelope,
+)
+from handlers.bitrix24.sender import BitrixSender
+
+PORTAL_WIDE = [
+    ("ACCESS_DENIED", "REST is available only on commercial plans", 401),  # current table
+    ("ACCESS_DENIED", "REST is available only by subscription", 401),  # a webhook's text
+    ("ACCESS_DENIED", "REST API is available only on commercial plans", 403),  # earlier table
+    ("INVALID_CREDENTIALS", "Invalid request credentials", 401),
+    ("insufficient_scope", "The request requires higher privileges than provided", 401),
+    ("user_access_error", "The user does not have access to the application", 401),
+]
+ONE_CHAT = [
+    ("ACCESS_DENIED", "Access denied", 400),  # CheckActionAccess: the bot is not a member
+    ("ACCESS_DENIED", "Access denied! Client ID not specified.", 403),  # session.finish
+    ("MESSAGE_ACCESS_DENIED", "You do not have access to this message", 400),
+]
+
+
+@pytest.mark.parametrize(("code", "text", "status"), PORTAL_WIDE)
+def test_a_refusal_of_the_rest_server_itself_refuses_the_portal(
+    code: str, text: str, status: int
+) -> None:
+    assert isinstance(error_from_envelope(code, text, status), PortalRefused)
+
+
+@pytest.mark.parametrize(("code", "text", "status"), ONE_CHAT)
+def test_a_methods_own_access_error_concerns_one_call(code: str, text: str, status: int) -> None:
+    error = error_from_envelope(code, text, status)
+    assert not isinstance(error, PortalRefused)
+    assert isinstance(error, AccessDenied) == (code == "ACCESS_DENIED")
+
+
+class _Refusing:
+    """The portal answering every call with one error."""
+
+    def __init__(self, error: Bitrix24Error) -> None:
+        self.error = error
+
+    async def call(self, method: str, params: Mapping[str, Any] | None = None) -> Any:
+        raise self.error
+
+    async def batch(self, calls: Mapping[str, BatchCall], *, halt: bool = False) -> BatchResult:
+        raise self.error
+
+
+CALL = Call(1, "chat7", "imbot.v2.Chat.Message.send", {"dialogId": "chat7"})
+
+
+@pytest.mark.parametrize(("code", "text", "status"), PORTAL_WIDE[:1] + ONE_CHAT[:1])
+async def test_the_sender_holds_the_channel_only_for_a_portal_wide_refusal(
+    code: str, text: str, status: int
+) -> None:
+    sender = BitrixSender(_Refusing(error_from_envelope(code, text, status)), SystemClock())
+    outcome = await sender.send(CALL)
+    if status == 401:
+        assert isinstance(outcome, NotReady) and text in outcome.reason
+    else:
+        assert isinstance(outcome, Failed) and outcome.reason == f"{code}: {text}"
