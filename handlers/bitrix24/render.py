@@ -9,12 +9,15 @@ number; :func:`choices` gives the payloads in that order. The keyboard stays for
 
 The text is ours or the articles': everything the portal would read as markup is disarmed with
 a zero-width space — BB-code tags, ``>>`` quotes, 54-dash quote blocks, ``#BR#`` (the formatting
-page of ``imbot.v2`` and ``Message::setMessage``).
+page of ``imbot.v2`` and ``Message::setMessage``). A text over the portal's 20,000 characters
+(which it would cut anywhere, tags included) is shortened here: the prose at a word, titles and
+link texts inside their tags, whole links and choices left out last.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, replace
 from typing import Any
 
 from bot.replies import Button, Reply
@@ -22,6 +25,8 @@ from bot.texts import phrase
 
 COMMAND = "helpbot"
 MAX_TEXT = 20_000  # imbot.v2.Chat.Message.send cuts longer text
+MAX_TAGGED = 500  # characters of a title or a link's text, so a tag always fits whole
+_WORD_BACK = 0.8  # a cut goes back to a space when one is this far into the text
 _SHORT_ROW = 3  # up to this many short buttons share a row
 _SHORT_LABEL = 20
 # Our text is plain: disarm anything that would read as a BB-code tag.
@@ -62,23 +67,70 @@ def render(reply: Reply, *, drop: frozenset[str] = frozenset(), lang: str = "ru"
     """The ``fields`` of ``imbot.v2.Chat.Message.send``; buttons whose payload starts with one
     of the ``drop`` prefixes are left out. The keyboard has no ``BOT_ID`` yet: the caller, who
     knows the bot, adds it."""
-    parts = [f"[b]{escape(reply.title)}[/b]"] if reply.title.strip() else []
-    parts.extend(escape(block) for block in reply.blocks if block.strip())
-    if reply.links:
-        links = (f"[url={x.url}]{escape(x.title or x.url)}[/url]" for x in reply.links)
-        parts.append("\n".join(links))
+    pieces = [_Piece(f"[b]{_tagged(reply.title)}[/b]")] if reply.title.strip() else []
+    pieces.extend(_Piece(escape(block), prose=True) for block in reply.blocks if block.strip())
+    links = [f"[url={x.url}]{_tagged(x.title or x.url)}[/url]" for x in reply.links]
+    pieces.extend(_lines(links))
     buttons = shown_buttons(reply, drop)
-    if buttons:
-        numbered = (f"{n}. {escape(b.label)}" for n, b in enumerate(buttons, 1))
-        parts.append("\n".join((*numbered, phrase("choose_by_number", lang))))
+    numbered = [f"{n}. {escape(b.label)}" for n, b in enumerate(buttons, 1)]
+    pieces.extend(_lines([*numbered, phrase("choose_by_number", lang)] if buttons else []))
     # The portal refuses a blank message (EMPTY_MESSAGE, b24restdocs chat-message-send.md).
-    text = "\n\n".join(parts) or "…"
-    if len(text) > MAX_TEXT:
-        text = text[: MAX_TEXT - 1] + "…"
-    fields: dict[str, Any] = {"message": text}
+    fields: dict[str, Any] = {"message": _fit(pieces, MAX_TEXT) or "…"}
     if buttons:
         fields["keyboard"] = {"BUTTONS": _keyboard(buttons)}
     return fields
+
+
+@dataclass(frozen=True, slots=True)
+class _Piece:
+    """A paragraph or a line of the message. Only ``prose`` (escaped text: no live tag in it) may
+    be cut anywhere; any other piece is kept whole or left out, so no tag is ever cut."""
+
+    text: str
+    sep: str = "\n\n"  # what joins it to the piece before
+    prose: bool = False
+
+
+def _lines(lines: list[str]) -> list[_Piece]:
+    return [_Piece(line, "\n" if n else "\n\n") for n, line in enumerate(lines)]
+
+
+def _join(pieces: list[_Piece]) -> str:
+    return "".join((p.sep if n else "") + p.text for n, p in enumerate(pieces))
+
+
+def _fit(pieces: list[_Piece], limit: int) -> str:
+    """The pieces joined within ``limit`` characters (``Message::MESSAGE_MAX_LENGTH``, beyond
+    which the portal cuts anywhere, tags included): the last prose is shortened at a word (or
+    left out when little of it would remain), then the last whole pieces are left out."""
+    kept = list(pieces)
+    while (over := len(_join(kept)) - limit) > 0:
+        prose = [n for n, piece in enumerate(kept) if piece.prose]
+        if not prose:
+            del kept[-1]
+            continue
+        last = kept[prose[-1]]
+        room = len(last.text) - over - 1
+        if room * 4 >= len(last.text) or room >= MAX_TAGGED:
+            kept[prose[-1]] = replace(last, text=_cut(last.text, room) + "…", prose=False)
+        else:
+            del kept[prose[-1]]
+    return _join(kept)
+
+
+def _cut(text: str, size: int) -> str:
+    """At most ``size`` characters of ``text``, ending at a space when one is near the end."""
+    if len(text) <= size:
+        return text
+    head = text[:size]
+    space = max(head.rfind(" "), head.rfind("\n"))
+    return head[:space].rstrip() if space >= size * _WORD_BACK else head
+
+
+def _tagged(text: str) -> str:
+    """Escaped text to go inside a tag, short enough that the tag always fits the message."""
+    short = _cut(text, MAX_TAGGED - 1)
+    return escape(short if short == text else short + "…")
 
 
 def _keyboard(buttons: list[Button]) -> list[dict[str, Any]]:

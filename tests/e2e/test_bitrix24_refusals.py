@@ -1,5 +1,6 @@
-"""End to end, the portal's refusals: one for the whole portal holds every reply, one for a chat
-gives up that chat's call only.
+"""End to end, the portal's refusals and its length limit: a refusal of the whole portal holds
+every reply, one for a chat gives up that chat's call only, and a reply over 20,000 characters
+is shortened by the bot on a safe boundary before the portal would cut it anywhere.
 
 bitrix24/b24restdocs ``_includes/system-errors.md``: the REST server itself answers 401
 ``ACCESS_DENIED`` "REST is available only on commercial plans" to every method of a portal
@@ -10,9 +11,11 @@ one chat (``CheckActionAccess``: the bot is not a member).
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import aiohttp
+from bitrix24_scenes import scene
 from deadline import until
 from pydantic import SecretStr
 from sqlalchemy import select
@@ -20,9 +23,13 @@ from test_bitrix24 import BOT_TOKEN, QUESTION, Mode, inbox_settled, open_chat, p
 
 from bot.app import Services
 from bot.storage.models import DeliveryStatus, OutboxMessage
+from bot.texts import phrase
+from handlers.bitrix24.render import MAX_TEXT
 from knowledge.base import KnowledgeBase
 
 SEND = "imbot.v2.Chat.Message.send"
+ARTICLE = "https://helpdesk.example.com/zebroid/"
+ZEBROID = "как подключить виджет зеброид"
 RECHECK = {"recheck_after": 0.5}  # seconds before a channel that is not ready is tried again
 
 
@@ -100,3 +107,27 @@ async def test_a_chat_that_refuses_the_bot_gives_up_its_reply_only(
         before = len(fake.bot_messages(other))
         await fake.customer_sends(other, QUESTION)
         await fake.wait_for(lambda: len(fake.bot_messages(other)) > before, 15, "other's answer")
+
+
+async def test_a_reply_over_the_portals_limit_reaches_the_customer_with_whole_tags(
+    sqlite_db_url: str, tmp_path: Path
+) -> None:
+    # A company's article with a title far over the portal's 20,000 characters: before, the
+    # reply was cut at 20,000 wherever that fell (inside [url=…], or dropping the link).
+    title = "Подключение виджета Зеброид " + "к открытой линии на сайте " * 1000
+    (tmp_path / "huge.md").write_text(
+        f"---\ntitle: {title}\nurl: {ARTICLE}\nquestions:\n  - {ZEBROID}\n---\n"
+        "Виджет Зеброид подключают в настройках открытой линии.\n",
+        encoding="utf-8",
+    )
+    async with scene(sqlite_db_url, KnowledgeBase.load(tmp_path), "fetch") as (fake, services):
+        chat = await open_chat(fake)
+        before = len(fake.bot_messages(chat))
+        await fake.customer_sends(chat, ZEBROID)
+        await fake.wait_for(lambda: len(fake.bot_messages(chat)) > before, 15, "the answer")
+        await until(lambda: inbox_settled(services), "the outbox drained")
+        text = fake.bot_messages(chat)[-1].text
+        assert len(text) <= MAX_TEXT and not text.endswith(" (...)")  # the portal cut nothing
+        assert text.count(f"[url={ARTICLE}]") == 1 and text.count("[/url]") == 1
+        assert text.index(f"[url={ARTICLE}]Подключение виджета") < text.index("…[/url]")
+        assert text.endswith(phrase("choose_by_number", "ru")) and "\n1. " in text
