@@ -26,6 +26,8 @@ PORTAL_WIDE = [
     ("INVALID_CREDENTIALS", "Invalid request credentials", 401),
     ("insufficient_scope", "The request requires higher privileges than provided", 401),
     ("user_access_error", "The user does not have access to the application", 401),
+    ("OVERLOAD_LIMIT", "REST API is blocked due to overload", 503),  # earlier table: 503
+    ("PORTAL_DELETED", "Portal was deleted", 403),
 ]
 ONE_CHAT = [
     ("ACCESS_DENIED", "Access denied", 400),  # CheckActionAccess: the bot is not a member

@@ -163,18 +163,25 @@ _BY_CODE: dict[str, type[Bitrix24Error]] = {
     "ERROR_UNEXPECTED_ANSWER": ServerError,
 }
 
-# b24restdocs system-errors.md: refusals of the caller as a whole, at HTTP 401 (INVALID_CREDENTIALS:
-# no such webhook; insufficient_scope: the token lacks the method's scope; user_access_error: the
-# app is open to other users only).
-_PORTAL_CODES = frozenset({"INVALID_CREDENTIALS", "insufficient_scope", "user_access_error"})
+# b24restdocs system-errors.md: refusals of the caller as a whole, whatever the method
+# (INVALID_CREDENTIALS: no such webhook; insufficient_scope: the token lacks the method's scope;
+# user_access_error: the app is open to other users only; OVERLOAD_LIMIT: a manual block that
+# support lifts; PORTAL_DELETED: the site closed, which its admin may reopen). None is worth a
+# retry (some carry a 5xx status), none concerns one chat: the channel waits until it works.
+_PORTAL_CODES = frozenset(
+    {
+        "INVALID_CREDENTIALS",
+        "insufficient_scope",
+        "user_access_error",
+        "OVERLOAD_LIMIT",
+        "PORTAL_DELETED",
+    }
+)
 # ACCESS_DENIED is both that table's "REST is available only on commercial plans" ("… only by
 # subscription" for a webhook; 401 in the current table, 403 in earlier revisions) and a method's
 # refusal for one object; the REST server's text or a 401 tells the plan's apart.
 _PLAN_TEXT = "REST is available only"
 _PLAN_TEXT_OLD = "REST API is available only"
-
-# Answers that carry a 5xx status yet must not be retried: a manual block, a deleted portal.
-_FINAL_SERVER_CODES = frozenset({"OVERLOAD_LIMIT", "PORTAL_DELETED"})
 
 
 def error_from_envelope(code: str, description: str, status: int | None) -> Bitrix24Error:
@@ -185,8 +192,6 @@ def error_from_envelope(code: str, description: str, status: int | None) -> Bitr
     elif cls is None:
         if code.endswith("_NOT_FOUND"):
             cls = NotFound
-        elif code in _FINAL_SERVER_CODES:
-            cls = Bitrix24Error
         elif status == 429:
             cls = QueryLimitExceeded
         elif status is not None and status >= 500:
