@@ -30,6 +30,10 @@ each on a live portal is in ``docs/bitrix24-live-checks.md``):
 * HTTP statuses as the source gives them: 400 for every imbot.v2 error, 401 for
   ``insufficient_scope`` and ``OVERLOAD_LIMIT``, 403 for ``PORTAL_DELETED``; 503 for the throttle
   (the docs; the v2 overview's 429 is left to ``OPERATION_TIME_LIMIT``).
+* A portal whose plan has no REST (``lapse_plan``): every call of an authorized caller answers
+  401 ``ACCESS_DENIED`` with the docs' text ("REST is available only on commercial plans", "…
+  only by subscription" for a webhook; ``_includes/system-errors.md``; the public core carries no
+  such check, it is the cloud's), events still pushed.
 * ``lastEventId`` on an empty page: ``offset - 1`` (0 without an offset).
 * ``Chat.Message.update`` with a keyboard without ``BOT_ID``: COMMAND buttons dropped.
 * ``WELCOME_BOT_LEFT``: ``queue`` by default (``configure_line(bot_left="close")`` keeps the bot
