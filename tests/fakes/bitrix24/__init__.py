@@ -32,8 +32,8 @@ each on a live portal is in ``docs/bitrix24-live-checks.md``):
   (the docs; the v2 overview's 429 is left to ``OPERATION_TIME_LIMIT``).
 * A portal whose plan has no REST (``lapse_plan``): every call of an authorized caller answers
   401 ``ACCESS_DENIED`` with the docs' text ("REST is available only on commercial plans", "…
-  only by subscription" for a webhook; ``_includes/system-errors.md``; the public core carries no
-  such check, it is the cloud's), events still pushed.
+  only by subscription" for a webhook; ``_includes/system-errors.md``; taken from the docs, not from
+  core source), events still pushed.
 * ``lastEventId`` on an empty page: ``offset - 1`` (0 without an offset).
 * ``Chat.Message.update`` with a keyboard without ``BOT_ID``: COMMAND buttons dropped.
 * ``WELCOME_BOT_LEFT``: ``queue`` by default (``configure_line(bot_left="close")`` keeps the bot
