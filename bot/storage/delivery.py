@@ -15,7 +15,7 @@ import os
 import socket
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -83,6 +83,34 @@ def _free(claimed_by: Any, claimed_until: Any, replica: str, now: datetime) -> C
     return or_(claimed_by.is_(None), claimed_by == replica, claimed_until <= now)
 
 
+_Row = TypeVar("_Row", InboxUpdate, OutboxMessage)
+
+
+async def _take(
+    session: AsyncSession,
+    model: type[_Row],
+    ids: Sequence[int],
+    replica: str,
+    now: datetime,
+    hold_for: float,
+) -> list[_Row]:
+    """Claim for ``replica`` those of the pending rows ``ids`` still free for it, and load them
+    (in no particular order): the inbox's and the outbox's claims end the same way."""
+    free = _free(model.claimed_by, model.claimed_until, replica, now)
+    await session.execute(
+        update(model)
+        .where(model.id.in_(ids), model.status == DeliveryStatus.PENDING, free)
+        .values(claimed_by=replica, claimed_until=now + timedelta(seconds=hold_for))
+        .execution_options(synchronize_session=False)
+    )
+    found = await session.scalars(
+        select(model)
+        .where(model.id.in_(ids), model.claimed_by == replica)
+        .execution_options(populate_existing=True)
+    )
+    return list(found)
+
+
 async def updates_waiting(session: AsyncSession, channel: str, replica: str, now: datetime) -> bool:
     """Whether some pending update is free for ``replica`` to claim (a read: look before
     :func:`claim_updates` takes the write lock)."""
@@ -146,19 +174,8 @@ async def claim_updates(
     )
     if not ids:
         return []
-    await session.execute(
-        update(InboxUpdate)
-        .where(InboxUpdate.id.in_(ids), InboxUpdate.status == DeliveryStatus.PENDING, free)
-        .values(claimed_by=replica, claimed_until=now + timedelta(seconds=hold_for))
-        .execution_options(synchronize_session=False)
-    )
-    rows = await session.scalars(
-        select(InboxUpdate)
-        .where(InboxUpdate.id.in_(ids), InboxUpdate.claimed_by == replica)
-        .order_by(InboxUpdate.id)
-        .execution_options(populate_existing=True)
-    )
-    return list(rows)
+    rows = await _take(session, InboxUpdate, ids, replica, now, hold_for)
+    return sorted(rows, key=lambda row: row.id)
 
 
 async def claim_outbox(
@@ -198,18 +215,7 @@ async def claim_outbox(
     )
     if not ids:
         return []
-    free = _free(OutboxMessage.claimed_by, OutboxMessage.claimed_until, replica, now)
-    await session.execute(
-        update(OutboxMessage)
-        .where(OutboxMessage.id.in_(ids), OutboxMessage.status == DeliveryStatus.PENDING, free)
-        .values(claimed_by=replica, claimed_until=now + timedelta(seconds=hold_for))
-        .execution_options(synchronize_session=False)
-    )
-    found = await session.scalars(
-        select(OutboxMessage)
-        .where(OutboxMessage.id.in_(ids), OutboxMessage.claimed_by == replica)
-        .execution_options(populate_existing=True)
-    )
+    found = await _take(session, OutboxMessage, ids, replica, now, hold_for)
     order = {row_id: place for place, row_id in enumerate(ids)}
     return sorted(found, key=lambda row: order[row.id])
 
