@@ -28,6 +28,7 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
+from bot.errors import StorageError
 from bot.storage import delivery
 from bot.storage.db import reading
 from bot.storage.models import DeliveryStatus, InboxUpdate
@@ -71,13 +72,24 @@ async def settle(session: AsyncSession, now: datetime, *, note: str | None = Non
     current = _current.get()
     if current is None:
         return
-    await session.execute(
+    result = await session.execute(
         update(InboxUpdate)
-        .where(InboxUpdate.id == current.row_id)
+        .where(InboxUpdate.id == current.row_id, InboxUpdate.status == DeliveryStatus.PENDING)
         .values(status=DeliveryStatus.DONE, processed_at=now, error=note)
         .execution_options(synchronize_session=False)  # no loaded row to bring up to date
     )
+    if not getattr(result, "rowcount", 1):  # another replica took it after our claim lapsed
+        raise AlreadySettledError(current.row_id)  # and settled it: roll back, answer once
     current.settled = True  # if the commit fails, the handler raises and the row is retried
+
+
+class AlreadySettledError(StorageError):
+    """The event was settled by someone else while this process handled it (its claim lapsed
+    and another replica processed it): this turn's effects must not commit a second time."""
+
+    def __init__(self, row_id: int) -> None:
+        super().__init__(f"inbox row {row_id} was settled elsewhere")
+        self.row_id = row_id
 
 
 class InboxWorker:
@@ -223,6 +235,13 @@ class InboxWorker:
         token = _current.set(processing)
         try:
             await self._handle_row(row)
+        except AlreadySettledError:
+            log.warning(
+                "event settled by another replica while handled here; this turn rolled back "
+                "channel=%s key=%s", self.channel, row.external_id,
+            )  # fmt: skip
+            self._retry_at.pop(row.id, None)
+            return True
         except Exception as exc:  # a handler bug must not stop the other events
             return await self._failed(row, exc)
         finally:

@@ -40,6 +40,42 @@ async def test_an_update_that_fails_after_it_was_settled_is_not_run_again(
     assert (row.status, row.attempts) == (DeliveryStatus.DONE, 0)
 
 
+async def test_an_update_taken_over_after_a_lapsed_claim_commits_its_effects_once(
+    sessions: async_sessionmaker[AsyncSession], clock: FakeClock
+) -> None:
+    """A slow handler outlives its claim; another replica claims the update, handles it and
+    settles it. When the first handler commits, its settle finds the row done: its turn rolls
+    back (the person is answered once) and the row is not retried."""
+    committed: list[str] = []
+    started, release = asyncio.Event(), asyncio.Event()
+
+    def process_as(name: str, *, slow: bool) -> Any:
+        async def process(raw: dict[str, Any]) -> None:
+            if slow:
+                started.set()
+                await release.wait()
+            async with sessions.begin() as session:
+                await settle(session, clock.now())
+            committed.append(name)
+
+        return process
+
+    first = Inbox(sessions, clock, process_as("a", slow=True), replica="a", claim_seconds=30)
+    second = Inbox(sessions, clock, process_as("b", slow=False), replica="b", claim_seconds=30)
+    await first.store([{"update_id": 11, "message": {"message_id": 1, "chat": {"id": 5}}}])
+    slow = asyncio.create_task(first.drain())
+    await started.wait()
+    clock.advance(seconds=31)  # the first replica's claim has lapsed
+    await second.drain()
+    release.set()
+    await slow
+
+    assert committed == ["b"]
+    async with sessions() as session:
+        row = (await session.scalars(select(InboxUpdate))).one()
+    assert (row.status, row.attempts) == (DeliveryStatus.DONE, 0)
+
+
 async def test_an_update_that_fails_unsettled_is_left_to_retry(
     sessions: async_sessionmaker[AsyncSession], clock: FakeClock
 ) -> None:
