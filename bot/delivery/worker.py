@@ -38,6 +38,9 @@ log = logging.getLogger(__name__)
 
 BATCH = 200  # rows claimed per wave
 WAVES = 50  # waves per pass before the loop yields to a fresh look (and to other tasks)
+SEND_SHARE = 0.8  # a send is cut after this share of the claim: the wave records its outcome
+# (unknown: retried, logged) while this replica still holds the chat, instead of another replica
+# claiming the chat and sending the same call again beside it
 IDLE = 1.0  # longest nap between passes while rows wait (a retry, a pause): a clock a test
 # scales or steps is looked at again this often
 EMPTY_IDLE = 5.0  # the nap when nothing at all is claimable (DELIVERY_IDLE_SECONDS; at most a
@@ -215,7 +218,14 @@ class OutboxWorker:
     async def _send(self, row: OutboxMessage) -> _Sent:
         async with self._slots:
             try:
-                outcome = await self.channel.send(_call(row))
+                async with asyncio.timeout(self._claim_seconds * SEND_SHARE):
+                    outcome = await self.channel.send(_call(row))
+            except TimeoutError:  # its claim runs out soon: another replica would send it again
+                log.warning(
+                    "outbox send outlived its share of the claim, outcome unknown outbox=%s "
+                    "channel=%s", row.id, self._name,
+                )  # fmt: skip
+                outcome = Retry("timed out", unknown=True)
             except Exception as exc:  # a bug in the channel: keep the row, retry it later
                 log.exception("outbox send crashed outbox=%s channel=%s", row.id, self._name)
                 outcome = Retry(f"crashed: {type(exc).__name__}", unknown=True)

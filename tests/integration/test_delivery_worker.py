@@ -170,3 +170,33 @@ async def test_a_crash_mid_send_repeats_only_the_call_in_flight_and_logs_it(
     assert channel.sent_to("7") == [1, 2]
     repeated = [r.getMessage() for r in caplog.records if "unknown outcome" in r.getMessage()]
     assert len(repeated) == 1 and f"outbox={first}" in repeated[0]
+
+
+async def test_a_send_that_outlives_its_share_of_the_claim_is_cut_and_retried(
+    sessions: async_sessionmaker[AsyncSession], clock: FakeClock
+) -> None:
+    """A call that hangs is not left running past the chat's claim (another replica would claim
+    the chat and send it again beside it): it is cut, recorded as an unknown outcome and tried
+    again; the other chats' calls of the same wave are recorded as sent."""
+    hang = asyncio.Event()
+
+    class Hanging(MemoryChannel):
+        async def send(self, call: Call) -> Outcome:
+            if call.chat_id == "slow" and not hang.is_set():
+                await asyncio.Event().wait()  # never answers
+            return await super().send(call)
+
+    channel = Hanging()
+    await store(sessions, clock, "slow", 1)
+    await store(sessions, clock, "fast", 2)
+    worker = OutboxWorker(channel, sessions, clock, claim_seconds=0.5)
+    await asyncio.wait_for(worker.drain(), timeout=10)
+    async with sessions() as session:
+        rows = {row.chat_id: row for row in await session.scalars(select(OutboxMessage))}
+    assert rows["fast"].status == DeliveryStatus.DONE
+    assert (rows["slow"].status, rows["slow"].attempts) == (DeliveryStatus.PENDING, 1)
+    hang.set()
+    clock.advance(seconds=120)
+    await asyncio.wait_for(worker.drain(), timeout=10)
+    assert channel.sent_to("slow") == [1]
+    assert set(await statuses(sessions)) == {DeliveryStatus.DONE}
