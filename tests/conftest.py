@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.storage import migrate
 from bot.storage.db import create_engine, create_sessionmaker
-from bot.storage.models import Base
+from bot.storage.models import Base, DeliveryStatus, OutboxMessage
 from knowledge.base import KnowledgeBase
 
 PG_ENV = "TEST_DATABASE_URL"
@@ -104,6 +104,22 @@ def no_cli_settings(
     given the commands read them, and tests must not depend on the developer's set-up."""
     monkeypatch.delenv("KNOWLEDGE_DIR", raising=False)
     monkeypatch.chdir(tmp_path_factory.mktemp("cwd"))
+
+
+def pending_call(
+    channel: str, chat_id: str, method: str, params: dict[str, Any], now: datetime
+) -> OutboxMessage:
+    """An unsent outbox row, due now (what a channel's render stores), for delivery tests."""
+    return OutboxMessage(
+        channel=channel,
+        chat_id=chat_id,
+        method=method,
+        params=params,
+        status=DeliveryStatus.PENDING,
+        attempts=0,
+        not_before=now,
+        created_at=now,
+    )
 
 
 @pytest.fixture

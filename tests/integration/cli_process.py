@@ -12,6 +12,10 @@ import termios
 import time
 from pathlib import Path
 
+import pytest
+
+from bot.__main__ import main
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -97,3 +101,19 @@ class Terminal:
 
 def _process_env(env: dict[str, str]) -> dict[str, str]:
     return {k: v for k, v in env.items() if not k.startswith("_")}
+
+
+def sqlite_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Point the CLI at a fresh SQLite file under ``tmp_path`` (no DATABASE_URL, no stray .env)."""
+    path = tmp_path / "var" / "helpbot.db"
+    monkeypatch.setenv("DATABASE_SQLITE_PATH", str(path))
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.chdir(tmp_path)  # no stray .env is read
+    return path
+
+
+def run_main(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    """``helpbot argv`` in this process: exit code, standard output, standard error."""
+    code = main(argv)
+    out, err = capsys.readouterr()
+    return code, out, err

@@ -6,59 +6,51 @@ import io
 from pathlib import Path
 
 import pytest
+from cli_process import run_main, sqlite_home
 
-from bot.__main__ import main
 from bot.storage import migrate
 
 
 @pytest.fixture
 def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "var" / "helpbot.db"
-    monkeypatch.setenv("DATABASE_SQLITE_PATH", str(path))
-    monkeypatch.delenv("DATABASE_URL", raising=False)
-    monkeypatch.chdir(tmp_path)  # no stray .env is read
-    return path
-
-
-def _run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    code = main(argv)
-    out, err = capsys.readouterr()
-    return code, out, err
+    return sqlite_home(tmp_path, monkeypatch)
 
 
 def test_question_escalation_operator_reply_and_close(
     database: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     newest = migrate.head()
-    assert _run(["db", "upgrade"], capsys)[:2] == (
+    assert run_main(["db", "upgrade"], capsys)[:2] == (
         0,
         f"database at revision {newest} (newest {newest})\n",
     )
     monkeypatch.setattr("sys.stdin", io.StringIO("квантовая хромодинамика глюоны\n1\n/quit\n"))
-    code, out, _ = _run(["chat", "--person", "ion", "--name", "Ion"], capsys)
+    code, out, _ = run_main(["chat", "--person", "ion", "--name", "Ion"], capsys)
     assert code == 0 and "[1] Позвать оператора" in out and "обращение №1" in out
 
-    code, out, _ = _run(["operator", "list"], capsys)
+    code, out, _ = run_main(["operator", "list"], capsys)
     assert code == 0 and "#1 [waiting]" in out and "Ion (cli)" in out
-    assert _run(["operator", "--as", "anna", "take", "1"], capsys)[0] == 0
-    code, _, err = _run(["operator", "--as", "bob", "take", "1"], capsys)
+    assert run_main(["operator", "--as", "anna", "take", "1"], capsys)[0] == 0
+    code, _, err = run_main(["operator", "--as", "bob", "take", "1"], capsys)
     assert code == 1 and "already taken by anna" in err
-    code, out, _ = _run(["operator", "--as", "anna", "reply", "1", "Это не про Битрикс24"], capsys)
+    code, out, _ = run_main(
+        ["operator", "--as", "anna", "reply", "1", "Это не про Битрикс24"], capsys
+    )
     assert code == 0 and "Это не про Битрикс24" in out
-    code, out, _ = _run(["operator", "--as", "anna", "close", "1", "off-topic"], capsys)
+    code, out, _ = run_main(["operator", "--as", "anna", "close", "1", "off-topic"], capsys)
     assert code == 0 and "[TicketClosed]" in out
-    code, out, _ = _run(["operator", "show", "1"], capsys)
+    code, out, _ = run_main(["operator", "show", "1"], capsys)
     assert "Оператор anna: Это не про Битрикс24" in out and "Обращение №1 · закрыто" in out
-    code, _, err = _run(["operator", "close", "7"], capsys)
+    code, _, err = run_main(["operator", "close", "7"], capsys)
     assert code == 1 and "ticket 7: no such ticket" in err
 
 
 def test_commands_refuse_an_unmigrated_database_with_advice(
     database: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, _, err = _run(["operator", "--no-migrate", "list"], capsys)
+    code, _, err = run_main(["operator", "--no-migrate", "list"], capsys)
     assert code == 2 and "helpbot db upgrade" in err
     assert (
-        _run(["db", "current"], capsys)[1]
+        run_main(["db", "current"], capsys)[1]
         == f"database at revision none (newest {migrate.head()})\n"
     )

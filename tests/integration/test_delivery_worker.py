@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
 import pytest
-from conftest import FakeClock
+from conftest import FakeClock, pending_call
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -67,19 +67,7 @@ async def store(
 ) -> None:
     now = clock.now()
     async with sessions.begin() as session:
-        session.add_all(
-            OutboxMessage(
-                channel="memory",
-                chat_id=chat,
-                method="send",
-                params={"n": n},
-                status=DeliveryStatus.PENDING,
-                attempts=0,
-                not_before=now,
-                created_at=now,
-            )
-            for n in numbers
-        )
+        session.add_all(pending_call("memory", chat, "send", {"n": n}, now) for n in numbers)
 
 
 async def statuses(sessions: async_sessionmaker[AsyncSession]) -> list[str]:

@@ -14,8 +14,8 @@ import time
 from pathlib import Path
 
 import pytest
+from cli_process import run_main, sqlite_home
 
-from bot.__main__ import main
 from bot.app import open_services
 from bot.engine import Incoming
 from bot.settings import load_settings
@@ -25,25 +25,15 @@ QUESTION = "Как восстановить пароль от Битрикс24"
 
 @pytest.fixture
 def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "var" / "helpbot.db"
-    monkeypatch.setenv("DATABASE_SQLITE_PATH", str(path))
     monkeypatch.setenv("HOURS_TIMEZONE", "Europe/Chisinau")
-    monkeypatch.delenv("DATABASE_URL", raising=False)
-    monkeypatch.chdir(tmp_path)  # no stray .env is read
-    return path
-
-
-def _run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    code = main(argv)
-    out, err = capsys.readouterr()
-    return code, out, err
+    return sqlite_home(tmp_path, monkeypatch)
 
 
 def _escalate(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *lines: str
 ) -> None:
     monkeypatch.setattr("sys.stdin", io.StringIO("\n".join([*lines, "/quit", ""])))
-    code, out, _ = _run(["chat", "--person", "ion", "--name", "Ion"], capsys)
+    code, out, _ = run_main(["chat", "--person", "ion", "--name", "Ion"], capsys)
     assert code == 0 and "обращение №" in out
 
 
@@ -53,18 +43,18 @@ def test_a_second_operator_is_refused_and_the_card_reads_as_words(
     _escalate(
         monkeypatch, capsys, QUESTION, "2", "позовите оператора"
     )  # «Не помогло», then a human
-    code, out, _ = _run(["operator", "list"], capsys)
+    code, out, _ = run_main(["operator", "list"], capsys)
     assert code == 0 and out.startswith("times: Europe/Chisinau\n")
     assert "#1 [waiting] ждёт " in out and "Ion (cli)" in out
 
-    code, _, err = _run(["operator", "--as", "anna", "reply", "1", "Здравствуйте"], capsys)
+    code, _, err = run_main(["operator", "--as", "anna", "reply", "1", "Здравствуйте"], capsys)
     assert code == 1 and "take it first" in err
-    assert _run(["operator", "--as", "anna", "take", "1"], capsys)[0] == 0
+    assert run_main(["operator", "--as", "anna", "take", "1"], capsys)[0] == 0
     for refused in (["reply", "1", "Я помогу"], ["close", "1"], ["transfer", "1", "carl"]):
-        code, _, err = _run(["operator", "--as", "bob", *refused], capsys)
+        code, _, err = run_main(["operator", "--as", "bob", *refused], capsys)
         assert code == 1 and "anna holds it" in err, refused
 
-    code, out, _ = _run(["operator", "show", "1"], capsys)
+    code, out, _ = run_main(["operator", "show", "1"], capsys)
     assert code == 0 and "Вопрос: " + QUESTION in out and "нажал «Не помогло»" in out
     assert "Бот предлагал:" in out and "уверенность" in out and "не помогло" in out
     assert "Почему (как бот читает вопрос сейчас):" in out and "P(верно)=" in out
@@ -76,36 +66,36 @@ def test_send_entry_close_warning_and_a_supervisors_force(
     database: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     _escalate(monkeypatch, capsys, "не работает телефония, позовите оператора")
-    assert _run(["operator", "--as", "anna", "take", "1"], capsys)[0] == 0
-    code, _, err = _run(["operator", "--as", "anna", "close", "1"], capsys)
+    assert run_main(["operator", "--as", "anna", "take", "1"], capsys)[0] == 0
+    code, _, err = run_main(["operator", "--as", "anna", "close", "1"], capsys)
     assert code == 1 and "unanswered" in err and "телефония" in err
-    code, out, _ = _run(["operator", "--as", "boss", "take", "1", "--force"], capsys)
+    code, out, _ = run_main(["operator", "--as", "boss", "take", "1", "--force"], capsys)
     assert code == 0
-    code, out, _ = _run(
+    code, out, _ = run_main(
         ["operator", "--as", "boss", "send-entry", "1", "admin-manual--roli"], capsys
     )
     assert code == 0 and out.startswith("to person ticket #1: ")
-    code, out, _ = _run(["operator", "--as", "boss", "close", "1", "готово"], capsys)
+    code, out, _ = run_main(["operator", "--as", "boss", "close", "1", "готово"], capsys)
     assert code == 0 and "[TicketClosed]" in out
 
-    code, out, _ = _run(["operator", "stats", "--format", "json"], capsys)
+    code, out, _ = run_main(["operator", "stats", "--format", "json"], capsys)
     data = json.loads(out)
     assert data["tickets"] == 1 and data["ratings"]["distribution"] == {
         str(n): 0 for n in range(1, 6)
     }
     boss = next(o for o in data["operators"] if o["operator"] == "boss")
     assert boss["taken"] == 1 and boss["resolved"] == 1
-    code, out, _ = _run(["operator", "stats", "--format", "csv"], capsys)
+    code, out, _ = run_main(["operator", "stats", "--format", "csv"], capsys)
     rows = dict(csv.reader(io.StringIO(out)))
     assert rows["operators.boss.resolved"] == "1" and "median_wait" in rows
-    code, out, _ = _run(["operator", "stats"], capsys)
+    code, out, _ = run_main(["operator", "stats"], capsys)
     assert "0:00:" not in out and " с" in out and "operators:" in out
 
 
 def test_the_live_shell_prints_a_ticket_created_after_it_started(
     database: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert _run(["db", "upgrade"], capsys)[0] == 0
+    assert run_main(["db", "upgrade"], capsys)[0] == 0
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     command = [sys.executable, "-m", "bot", "operator", "--as", "anna"]
     pipes = {"stdin": subprocess.PIPE, "stdout": subprocess.PIPE, "stderr": subprocess.PIPE}

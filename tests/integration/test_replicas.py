@@ -20,7 +20,7 @@ import pytest
 from aiogram import Bot
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
-from conftest import FakeClock
+from conftest import FakeClock, pending_call
 from deadline import until
 from fakes.telegram_server import FakeTelegram
 from redis.asyncio import Redis
@@ -44,16 +44,7 @@ CLAIM = 30.0
 
 
 def _row(chat_id: str, text: str, now: datetime) -> OutboxMessage:
-    return OutboxMessage(
-        channel="telegram",
-        chat_id=chat_id,
-        method="sendMessage",
-        params={"text": text},
-        status=DeliveryStatus.PENDING,
-        attempts=0,
-        not_before=now,
-        created_at=now,
-    )
+    return pending_call("telegram", chat_id, "sendMessage", {"text": text}, now)
 
 
 # claims --------------------------------------------------------------------------------------
