@@ -90,36 +90,64 @@ def hit(title: str, url: str, targets: list[dict[str, str]]) -> bool:
     return False
 
 
-def figures(outcomes: Iterable[Outcome]) -> dict[str, float]:
-    """evaluate.py's figures: the answerable questions' rates, then each other kind's."""
-    m = dict.fromkeys(
-        ("answerable", "top1", "recall3", "false_escalate", "helped", "wrong", "clarify"), 0
-    )
-    kinds: dict[str, list[int]] = {}
-    ood_answered = 0
-    for expect, action, hits in outcomes:
-        if "answer" in expect:
-            top1 = action == "answer" and bool(hits) and hits[0]
-            at3 = action in ("answer", "clarify") and any(hits[:3])
-            m["answerable"] += 1
-            m["top1"] += top1
-            m["recall3"] += at3
-            m["false_escalate"] += action in ("escalate", "operator")
-            m["helped"] += top1 or (at3 and action == "clarify")
-            m["wrong"] += action == "answer" and not top1
-            m["clarify"] += action == "clarify"
-        else:
-            want = next(k for k in ("escalate", "operator", "smalltalk") if expect.get(k))
-            ok = kinds.setdefault(want, [0, 0])
-            ok[0] += action == want
-            ok[1] += 1
-            ood_answered += want == "escalate" and action == "answer"
-    a = max(m["answerable"], 1)
-    out = {k: v / a for k, v in m.items() if k != "answerable"}
-    if "escalate" in kinds:
-        out["ood_answered"] = ood_answered / kinds["escalate"][1]
-    out.update({f"{k}_acc": v[0] / v[1] for k, v in kinds.items()})
+# What one question adds to the figures (:func:`tally`), in this order.
+TALLY = (
+    "answerable",
+    "top1",
+    "recall3",
+    "false_escalate",
+    "helped",
+    "wrong",
+    "clarify",
+    "ood_answered",
+    *(f"{kind}_{n}" for kind in ("escalate", "operator", "smalltalk") for n in ("n", "ok")),
+)
+_AT = {name: n for n, name in enumerate(TALLY)}
+_ANSWERABLE_RATES = ("top1", "recall3", "false_escalate", "helped", "wrong", "clarify")
+
+
+def tally(expect: dict, action: str, hits: Sequence[bool]) -> tuple[int, ...]:
+    """One question's counts towards evaluate.py's figures (:data:`TALLY`): figures are
+    sums of these, so the calibration can add them up instead of re-scoring every question."""
+    out = [0] * len(TALLY)
+    if "answer" in expect:
+        top1 = action == "answer" and bool(hits) and hits[0]
+        at3 = action in ("answer", "clarify") and any(hits[:3])
+        out[_AT["answerable"]] = 1
+        out[_AT["top1"]] = top1
+        out[_AT["recall3"]] = at3
+        out[_AT["false_escalate"]] = action in ("escalate", "operator")
+        out[_AT["helped"]] = top1 or (at3 and action == "clarify")
+        out[_AT["wrong"]] = action == "answer" and not top1
+        out[_AT["clarify"]] = action == "clarify"
+    else:
+        want = next(k for k in ("escalate", "operator", "smalltalk") if expect.get(k))
+        out[_AT[f"{want}_n"]] = 1
+        out[_AT[f"{want}_ok"]] = action == want
+        out[_AT["ood_answered"]] = want == "escalate" and action == "answer"
+    return tuple(out)
+
+
+def rates(totals: Sequence[int]) -> dict[str, float]:
+    """evaluate.py's figures from summed tallies: the answerable questions' rates, then each
+    other kind's."""
+    a = max(totals[_AT["answerable"]], 1)
+    out = {k: totals[_AT[k]] / a for k in _ANSWERABLE_RATES}
+    if totals[_AT["escalate_n"]]:
+        out["ood_answered"] = totals[_AT["ood_answered"]] / totals[_AT["escalate_n"]]
+    for kind in ("escalate", "operator", "smalltalk"):
+        if n := totals[_AT[f"{kind}_n"]]:
+            out[f"{kind}_acc"] = totals[_AT[f"{kind}_ok"]] / n
     return out
+
+
+def figures(outcomes: Iterable[Outcome]) -> dict[str, float]:
+    """evaluate.py's figures of the outcomes."""
+    totals = [0] * len(TALLY)
+    for outcome in outcomes:
+        for n, v in enumerate(tally(*outcome)):
+            totals[n] += v
+    return rates(totals)
 
 
 def decision_outcome(expect: dict, d: Decision) -> Outcome:
@@ -172,7 +200,7 @@ def run_calibration(kb: KnowledgeBase, write: bool, seeds: int = 1) -> None:
     pooled = [s for n in pool for s in samples[n]]
     judged = calibration.estimates(pooled, calibration.cross_validated(pooled))
     t = Thresholds()
-    actions, chosen = calibration.nested_decisions(pooled, judged, t, _figures_of)
+    actions, chosen = calibration.nested_decisions(pooled, judged, t, SCORING)
     bounds = ", ".join(f"{k} <= {v}" for k, v in calibration.BOUNDS.items())
     print(f"pool: {', '.join(pool)}; final check, never fitted on: {FINAL_CHECK}")
     print(f"policy: the most helped with {bounds} (the first three must hold)")
@@ -191,7 +219,7 @@ def run_calibration(kb: KnowledgeBase, write: bool, seeds: int = 1) -> None:
         _over_seeds(pooled, pool, seeds, t)
     print("\nreliability of the held-out estimates (pool): predicted vs observed")
     _reliability(pooled, judged)
-    policy = calibration.choose_policy(pooled, judged, t, _figures_of)
+    policy = calibration.choose_policy(pooled, judged, t, SCORING)
     print("\npooled held-out figures under other policies (answer at / choose at):")
     grid = {
         f"{a:.2f} / {c:.2f}": _figures_of(
@@ -232,7 +260,7 @@ def _over_seeds(
     loss = 0.0
     for seed in range(calibration.SEED, calibration.SEED + seeds):
         judged = calibration.estimates(pooled, calibration.cross_validated(pooled, seed=seed))
-        actions, _ = calibration.nested_decisions(pooled, judged, t, _figures_of, seed)
+        actions, _ = calibration.nested_decisions(pooled, judged, t, SCORING, seed)
         decided = list(zip(pooled, actions, strict=True))
         rows = {n: _figures_of([d for d in decided if d[0].set == n]) for n in pool}
         rows["pool"] = _figures_of(decided)
@@ -266,6 +294,10 @@ def _decide_all(
 def _figures_of(decided: Sequence[tuple[calibration.Sample, Action]]) -> dict[str, float]:
     """evaluate.py's figures of decisions taken offline (a clarify shows the first three)."""
     return figures((s.expect, action.value, s.hits[:3]) for s, action in decided)
+
+
+# The calibration's way of scoring decided samples (by summed tallies).
+SCORING = calibration.Scoring(lambda s, a: tally(s.expect, a.value, s.hits[:3]), rates)
 
 
 def _reliability(samples: Sequence[calibration.Sample], judged: Sequence[Estimate]) -> None:

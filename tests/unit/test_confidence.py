@@ -101,7 +101,7 @@ def test_the_chosen_policy_keeps_the_hard_bounds_and_is_stored_with_the_models(
     for n in range(30):
         samples.append(calibration.Sample("s", f"u{n}", {"escalate": True}, "", (1.0,), (), 0.1))
         judged.append(Estimate(0.05 + 0.6 * n / 30, 0.1 + 0.6 * n / 30))
-    policy = calibration.choose_policy(samples, judged, Thresholds(), quality._figures_of)
+    policy = calibration.choose_policy(samples, judged, Thresholds(), quality.SCORING)
     figures = quality._figures_of(quality._decide_all(samples, judged, policy))
     for name in calibration.HARD:
         assert figures[name] <= calibration.BOUNDS[name], (name, figures)
