@@ -21,7 +21,7 @@ from bisect import bisect_right
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from knowledge.base import KnowledgeBase, Thresholds, choose_action, lead
+from knowledge.base import KnowledgeBase, Thresholds, choose_action, lead, offered
 from knowledge.confidence import (
     FEATURES,
     NO_EVIDENCE,
@@ -60,7 +60,7 @@ class Sample:
     expect: dict[str, object]
     intent: str
     x: tuple[float, ...]  # FEATURES, or () when nothing matched
-    hits: tuple[bool, ...]  # per candidate, best first (up to Thresholds.clarify_max and more)
+    hits: tuple[bool, ...]  # per entry shown: the top one, then the other choices offered
     lead: float  # the top candidate's score minus the runner-up's
 
     @property
@@ -101,7 +101,9 @@ def collect(kb: KnowledgeBase, set_name: str, cases: Sequence[dict], hit: Hit) -
         intent, ranked = reading.intent.kind, reading.ranked
         found = features(ranked)
         targets = case["expect"].get("answer", [])
-        hits = tuple(hit(kb.entries[r.doc].title, kb.entries[r.doc].url, targets) for r in ranked)
+        # What a person is shown: the top entry, or the choices a «did you mean» offers.
+        shown = [ranked[n] for n in offered(ranked, kb.thresholds)]
+        hits = tuple(hit(kb.entries[r.doc].title, kb.entries[r.doc].url, targets) for r in shown)
         x = tuple(found[name] for name in FEATURES) if found else ()
         samples.append(Sample(set_name, case["id"], case["expect"], intent, x, hits, lead(ranked)))
     return samples

@@ -203,8 +203,7 @@ class KnowledgeBase:
             return Decision(action, matches, answer, language, confidence=confidence)
         if action is Action.CLARIFY:
             # Only the choices: a clarify reply offers every match it is given.
-            bar = matches[0].score * self.thresholds.choice_share
-            matches = tuple(m for m in matches[: self.thresholds.clarify_max] if m.score >= bar)
+            matches = tuple(matches[n] for n in offered(reading.ranked, self.thresholds))
         return Decision(action, matches, lang=language, confidence=confidence)
 
     def answer_for(self, entry_id: str, question: str = "") -> Answer:
@@ -231,6 +230,16 @@ def lead(ranked: Sequence[Ranked]) -> float:
     if not ranked:
         return 0.0
     return max(0.0, ranked[0].score - (ranked[1].score if len(ranked) > 1 else 0.0))
+
+
+def offered(ranked: Sequence[Ranked], t: Thresholds) -> tuple[int, ...]:
+    """The places of the candidates a «did you mean» offers: the first one, and those of the
+    next up to ``clarify_max`` scored at least ``choice_share`` of its score. The calibration
+    judges a clarify by these too, not by the first three whatever they score."""
+    if not ranked:
+        return ()
+    bar = ranked[0].score * t.choice_share
+    return (0, *(n for n in range(1, min(t.clarify_max, len(ranked))) if ranked[n].score >= bar))
 
 
 @dataclass(frozen=True, slots=True)
