@@ -114,3 +114,36 @@ def test_the_chosen_policy_keeps_the_hard_bounds_and_is_stored_with_the_models(
     chosen = Thresholds.chosen_for(Calibration.load(path))
     assert (chosen.answer, chosen.clarify) == (policy.answer, policy.clarify)
     assert Thresholds.chosen_for(Calibration.untrained()) == Thresholds()
+
+
+def test_the_policy_search_chooses_what_deciding_every_question_anew_would() -> None:
+    # choose_policy sums counts along P(in top 3) instead of re-deciding every sample for each
+    # pair of thresholds: the same pair must win, ties (the first best) included.
+    quality = _bench("quality")
+    calibration = quality.calibration
+    rng = random.Random(11)
+    expects = [{"answer": [{"title": "x"}]}, {"escalate": True}, {"operator": True}]
+    samples, judged = [], []
+    for n in range(80):
+        intent = "operator" if n % 20 == 0 else ""
+        hits = tuple(rng.random() < 0.5 for _ in range(rng.randint(0, 3)))
+        lead = rng.choice((0.0, 0.01, 0.05, 0.2))
+        expect = rng.choice(expects)
+        samples.append(calibration.Sample("s", str(n), expect, intent, (1.0,), hits, lead))
+        # Estimates on the grids' steps, where ">=" and ">" differ.
+        top1 = rng.choice((0.1, 0.5, 0.6, 0.7, 0.72, 0.8, 0.95))
+        judged.append(Estimate(top1, max(top1, rng.choice((0.05, 0.1, 0.15, 0.2, 0.4)))))
+    t = Thresholds()
+    best = None
+    for answer in calibration.ANSWER_GRID:
+        for clarify in calibration.CLARIFY_GRID:
+            if clarify > answer:
+                break
+            policy = Thresholds(answer=answer, clarify=clarify)
+            decided = quality._decide_all(samples, judged, policy)
+            key = calibration._policy_key(quality._figures_of(decided))
+            if best is None or key < best[0]:
+                best = (key, policy)
+    assert best is not None
+    chosen = calibration.choose_policy(samples, judged, t, quality.SCORING)
+    assert (chosen.answer, chosen.clarify) == (best[1].answer, best[1].clarify)
