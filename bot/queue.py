@@ -351,36 +351,53 @@ class OperatorQueue:
         async with self._sessions.begin() as session:
             ticket, conversation = await _open(session, ticket_id)
             _owner_only(ticket, operator, force)
-            await audit.record(session, ticket_id, operator, "close", now, note)
-            await audit.resolve_pairings(session, ticket_id)
-            ticket.status, ticket.closed_at = TicketStatus.CLOSED, now
-            ticket.operator = ticket.operator or operator
-            ticket.note = (note or "").strip()[: self._max_text] or None
+            closed = await self._close(session, conversation, ticket, operator, note, now)
             stars = tuple(
                 Button(str(n), Payload(Press.RATE, ticket.id, n).encode()) for n in range(1, 6)
             )
-            notice = self._notice("op_ticket_closed", ticket)
             out: list[Event] = [
                 await self._tell(session, conversation, ticket, "ticket_closed", buttons=stars),
-                TicketClosed(
-                    **about(conversation, ticket), notice=notice, operator=ticket.operator
-                ),
+                closed,
             ]
             await _then(then, session, out)
         log.info("ticket closed ticket=%s operator=%s", ticket_id, operator)
         return out
 
-    async def release(self, ticket_id: int, by: str, why: str) -> list[Event]:
+    async def release(
+        self, session: AsyncSession, ticket_id: int, by: str, why: str
+    ) -> list[Event]:
         """The channel's own queue let the ticket's conversation go (a Bitrix24 open-line
-        session ended, whoever held it): the ticket closes as ``by``'s. The person is not asked
-        to rate it — the channel's queue runs its own rating — so only the operators'
-        :class:`TicketClosed` is returned; a ticket no longer open stays as it is (``[]``)."""
+        session ended, whoever held it): the ticket closes as ``by``'s, in the caller's
+        transaction — the one that records the channel's fact, so neither commits without the
+        other. The person is not asked to rate it (the channel's queue runs its own rating) and
+        nothing is stored for them; the operators' :class:`TicketClosed` is returned. A ticket
+        no longer open stays as it is (``[]``)."""
         try:
-            out = await self.close(ticket_id, by, why, force=True)
+            ticket, conversation = await _open(session, ticket_id)
         except TicketError as exc:
             log.info("ticket not released ticket=%s why=%s", ticket_id, exc.reason)
             return []
-        return [event for event in out if not isinstance(event, Say)]
+        closed = await self._close(session, conversation, ticket, by, why, self._clock.now())
+        log.info("ticket released ticket=%s by=%s why=%s", ticket_id, by, why)
+        return [closed]
+
+    async def _close(
+        self,
+        session: AsyncSession,
+        conversation: Conversation,
+        ticket: Ticket,
+        by: str,
+        note: str | None,
+        now: datetime,
+    ) -> TicketClosed:
+        """Close the locked open ``ticket`` (audited; its sent entries count as settling it)."""
+        await audit.record(session, ticket.id, by, "close", now, note)
+        await audit.resolve_pairings(session, ticket.id)
+        ticket.status, ticket.closed_at = TicketStatus.CLOSED, now
+        ticket.operator = ticket.operator or by
+        ticket.note = (note or "").strip()[: self._max_text] or None
+        notice = self._notice("op_ticket_closed", ticket)
+        return TicketClosed(**about(conversation, ticket), notice=notice, operator=ticket.operator)
 
     async def transcript(self, ticket_id: int) -> list[TranscriptLine]:
         async with self._sessions() as session:
