@@ -150,13 +150,13 @@ async def _handed_off(services: Services, worker: InboxWorker) -> None:
 
 
 async def test_a_failure_while_releasing_an_ended_sessions_ticket_keeps_the_session_handed(
-    sqlite_db_url: str, kb: KnowledgeBase, clock: FakeClock
+    db_url: str, kb: KnowledgeBase, clock: FakeClock
 ) -> None:
     """The line's session ended (the customer's message opens session 901): noting that and
     closing its ticket commit together. Before, the session's end committed first and a failure
     in the ticket's own transaction left ticket 1 open for good, the new question relayed into
     it instead of answered."""
-    async with open_services(_settings(sqlite_db_url), kb=kb, clock=clock) as services:
+    async with open_services(_settings(db_url), kb=kb, clock=clock) as services:
         worker = _worker(services)
         await _handed_off(services, worker)
         before = len(await _outbox(services))
@@ -193,13 +193,13 @@ async def test_a_failure_while_releasing_an_ended_sessions_ticket_keeps_the_sess
 
 
 async def test_what_the_customer_writes_to_the_lines_operators_joins_the_ticket_unanswered(
-    sqlite_db_url: str, kb: KnowledgeBase, clock: FakeClock
+    db_url: str, kb: KnowledgeBase, clock: FakeClock
 ) -> None:
     """After the hand-off the bot (still a member: ``WELCOME_BOT_LEFT=close``) hears the
     customer and the line's operator. The customer's messages — a cancel word too, which is just
     text to the line — go into ticket 1's history; nothing is sent, the ticket stays open; the
     operator's message is not the customer's and is not recorded."""
-    async with open_services(_settings(sqlite_db_url), kb=kb, clock=clock) as services:
+    async with open_services(_settings(db_url), kb=kb, clock=clock) as services:
         worker = _worker(services)
         await _handed_off(services, worker)
         before = len(await _outbox(services))
