@@ -167,7 +167,7 @@ class EventProcessor:
         if not verdict.speaks:  # the customer wrote to the line's people: history only
 
             async def record(session: AsyncSession, events: list[Event]) -> None:
-                await self._silent(session, event, verdict)
+                await self._silent(session, event, verdict, recorded=True)
 
             await self._engine.record(incoming, then=record)
             return
@@ -181,8 +181,7 @@ class EventProcessor:
     def _incoming(self, event: ChatEvent, known: BitrixChat | None, verdict: Verdict) -> Incoming:
         payload = event.payload if event.kind == "command" else ""
         text = event.text if event.kind == "message" else ""
-        same_session = known is not None and event.session_id == known.session_id
-        if verdict.speaks and text and same_session and known is not None:
+        if verdict.speaks and text and known is not None and event.session_id == known.session_id:
             picked = _typed_choice(text, known.choices)
             text, payload = ("", picked) if picked else (text, payload)
         return Incoming(
@@ -195,17 +194,21 @@ class EventProcessor:
             message_id=event.key,
         )
 
-    async def _silent(self, session: AsyncSession, event: ChatEvent, verdict: Verdict) -> None:
-        """Settle an event the bot does not answer, in the caller's transaction; a ``taken``
-        verdict: the session is not the bot's (and a handed-off one it ends is released)."""
+    async def _silent(
+        self, session: AsyncSession, event: ChatEvent, verdict: Verdict, *, recorded: bool = False
+    ) -> None:
+        """Settle an event the bot does not answer, in the caller's transaction (``recorded``:
+        the engine's, which stored the customer's message); a ``taken`` verdict: the session is
+        not the bot's (and a handed-off one it ends is released)."""
         why = verdict.why
         if verdict.taken:
             chat = await self._new_session(session, event)
             if chat.handed_session != event.session_id:
                 log.info("bitrix session taken chat=%s why=%s", event.chat_id, why)
             chat.handed_session, chat.helped_at, chat.choices = event.session_id, None, None
-        await inbox.settle(session, self._clock.now(), note=f"ignored: {why}")
-        log.info("bitrix event ignored key=%s chat=%s why=%s", event.key, event.chat_id, why)
+        done = "recorded, not answered" if recorded else "ignored"
+        await inbox.settle(session, self._clock.now(), note=f"{done}: {why}")
+        log.info("bitrix event %s key=%s chat=%s why=%s", done, event.key, event.chat_id, why)
 
     async def _outbox(self, session: AsyncSession, event: ChatEvent, out: list[Event]) -> None:
         """Inside the engine's transaction: replies and the hand-off become outbox rows."""
