@@ -63,8 +63,9 @@ class Channel(Protocol):
         """Make the call and map the platform's answer; raises only on a bug."""
         ...
 
-    async def unreachable(self, ticket_id: int) -> None:
-        """The person of ``ticket_id`` was just found unreachable (tell the operators)."""
+    async def unreachable(self, session: AsyncSession, ticket_id: int) -> None:
+        """The person of ``ticket_id`` was just found unreachable: store what tells the
+        operators in ``session``, the transaction that marks it (so neither is lost alone)."""
         ...
 
 
@@ -144,7 +145,7 @@ class OutboxWorker:
         heads: list[OutboxMessage] = []
         wait = IDLE
         async with self._sessions.begin() as session:
-            unreachable = await self._record(session, settled, now)
+            await self._record(session, settled, now)
             if claim:
                 rows = await delivery.claim_outbox(
                     session, self._name, self._replica, now, BATCH, hold_for=self._claim_seconds
@@ -154,8 +155,6 @@ class OutboxWorker:
                     await self._mark_sending(session, heads, now)
         for item in settled:
             self._observe(item)
-        for ticket in unreachable:
-            await self.channel.unreachable(ticket)
         if not heads:
             return max(wait, 0.001), []
         return 0.0, list(await asyncio.gather(*(self._send(row) for row in heads)))
@@ -243,11 +242,9 @@ class OutboxWorker:
             self._paused[scope] = max(until, self._paused.get(scope, until))
         return _Sent(row, outcome, result)
 
-    async def _record(
-        self, session: AsyncSession, settled: list[_Sent], now: datetime
-    ) -> list[int]:
-        """Store the outcomes; the tickets whose person was just found unreachable."""
-        unreachable: list[int] = []
+    async def _record(self, session: AsyncSession, settled: list[_Sent], now: datetime) -> None:
+        """Store the outcomes; a person just found unreachable is marked on their ticket and
+        the operators' notice stored with the mark."""
         values = [
             {"id": item.row.id, **_values(item.result, now, item.row)}
             for item in settled
@@ -259,8 +256,7 @@ class OutboxWorker:
             if isinstance(item.outcome, Unreachable):
                 ticket = await self._unreachable(session, item.row, item.outcome)
                 if ticket is not None:
-                    unreachable.append(ticket)
-        return unreachable
+                    await self.channel.unreachable(session, ticket)
 
     async def _unreachable(
         self, session: AsyncSession, row: OutboxMessage, outcome: Unreachable

@@ -13,7 +13,9 @@ stored (:mod:`bot.engine.state`: the open ticket's status is the state), and eve
   ``HandToQueue``.
 * ``waiting`` → ``operator``: an operator takes the ticket (``OperatorQueue.take``).
 * ``waiting`` | ``operator`` → same state: the person's messages go into the ticket
-  (``Relayed``), never to the knowledge base.
+  (``Relayed``), never to the knowledge base. Where the channel's own operators hold the chat
+  (a Bitrix24 line after the hand-off) :meth:`ConversationEngine.record` stores them so with no
+  turn: no acknowledgement, and a cancel word is just text.
 * ``waiting`` | ``operator`` → ``bot``: the person cancels (a cancel word or button):
   ``TicketClosed(cancelled=True)``.
 * ``operator`` → ``closed``: the operator closes the ticket (``TicketClosed``); the person may
@@ -33,11 +35,12 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
-from bot.engine.events import Event, Incoming, Say
+from bot.engine.events import Event, Incoming, Relayed, Say, about
 from bot.engine.hours import WorkingHours
 from bot.engine.turn import Turn, TurnContext
 from bot.errors import EngineError
@@ -46,6 +49,7 @@ from bot.replies import Reply, choose_language
 from bot.settings import ConversationSettings, HoursSettings
 from bot.storage import repo
 from bot.storage.models import Author, Message
+from bot.storage.repo import TurnRows
 from bot.texts import phrase
 from knowledge.base import KnowledgeBase
 from knowledge.holder import KnowledgeHolder, holding
@@ -92,14 +96,46 @@ class ConversationEngine:
         ``then`` runs inside that transaction with what the turn produced (``[]`` for a repeat),
         so an adapter can store its outbox rows and settle its inbox row in the same commit.
         """
-        if not incoming.channel or not incoming.conversation_id or not incoming.person_id:
-            raise EngineError("an incoming event needs a channel, a conversation and a person")
-        key = (incoming.channel, incoming.conversation_id)
+        key = self._key(incoming)
         async with self._conversation_lock(key), self._sessions.begin() as session:
             events = await self._handle(session, incoming)
             if then is not None:
                 await then(session, events)
             return events
+
+    async def record(self, incoming: Incoming, *, then: AfterTurn | None = None) -> list[Event]:
+        """Store what the person wrote to the channel's own operators, with no turn.
+
+        A Bitrix24 open line hands the chat to its queue and its operators answer there; the
+        person's messages still belong in the conversation and its open ticket (the case card,
+        the transcript, reports read them), but the bot says nothing, decides nothing, and a
+        cancel word is just text: the chat is not the bot's. Returns :class:`Relayed` when a
+        ticket is open (``[]`` otherwise); ``then`` runs in the same transaction, as for
+        :meth:`handle`.
+        """
+        key = self._key(incoming)
+        async with self._conversation_lock(key), self._sessions.begin() as session:
+            now = self._clock.now()
+            rows, inbound = await self._inbound(session, incoming, now, into_ticket=True)
+            events: list[Event] = []
+            if rows.ticket is not None:
+                events.append(
+                    Relayed(
+                        **about(rows.conversation, rows.ticket),
+                        message_id=inbound.id,
+                        text=inbound.text,
+                        operator=rows.ticket.operator,
+                    )
+                )
+            if then is not None:
+                await then(session, events)
+        log.info(
+            "message recorded channel=%s conversation=%s ticket=%s",
+            incoming.channel,
+            rows.conversation.id,
+            rows.ticket.id if rows.ticket is not None else None,
+        )
+        return events
 
     def welcome(self, channel: str, conversation_id: str) -> list[Event]:
         """What the bot says when a person opens a chat with it (a Bitrix24 open line's new
@@ -112,6 +148,37 @@ class ConversationEngine:
         now = self._clock.now()
         # A repeated delivery never gets here: the channel's inbox row, keyed by the event,
         # is the dedupe, and it is settled in this very transaction.
+        rows, inbound = await self._inbound(session, incoming, now)
+        conversation = rows.conversation
+        context = TurnContext(
+            kb=self._knowledge.current,  # the whole turn reads this one, even across a reload
+            hours=self._hours,
+            settings=self._settings,
+            session=session,
+            now=now,
+            incoming=incoming,
+            contact=rows.contact,
+            conversation=conversation,
+            inbound=inbound,
+            ticket=rows.ticket,
+            metrics=self._metrics,
+            public_url=self._public_url,
+            zone=self._zone,
+        )
+        events = await Turn(context).run()
+        log.info(
+            "event handled channel=%s conversation=%s events=%d",
+            incoming.channel,
+            conversation.id,
+            len(events),
+        )
+        return events
+
+    async def _inbound(
+        self, session: AsyncSession, incoming: Incoming, now: datetime, *, into_ticket: bool = False
+    ) -> tuple[TurnRows, Message]:
+        """The event's rows (the conversation locked) and the person's message, stored (in the
+        open ticket's history when ``into_ticket``; a turn decides that itself)."""
         self._metrics.messages_in.inc(channel=incoming.channel)
         default = self._settings.language
         rows = await repo.begin_turn(
@@ -140,32 +207,17 @@ class ConversationEngine:
                 text=text,
                 payload=incoming.payload[:64] or None,
                 channel_message_id=incoming.message_id[:128] or None,
+                ticket_id=rows.ticket.id if into_ticket and rows.ticket is not None else None,
                 created_at=now,
             ),
         )
-        context = TurnContext(
-            kb=self._knowledge.current,  # the whole turn reads this one, even across a reload
-            hours=self._hours,
-            settings=self._settings,
-            session=session,
-            now=now,
-            incoming=incoming,
-            contact=rows.contact,
-            conversation=conversation,
-            inbound=inbound,
-            ticket=rows.ticket,
-            metrics=self._metrics,
-            public_url=self._public_url,
-            zone=self._zone,
-        )
-        events = await Turn(context).run()
-        log.info(
-            "event handled channel=%s conversation=%s events=%d",
-            incoming.channel,
-            conversation.id,
-            len(events),
-        )
-        return events
+        return rows, inbound
+
+    @staticmethod
+    def _key(incoming: Incoming) -> tuple[str, str]:
+        if not incoming.channel or not incoming.conversation_id or not incoming.person_id:
+            raise EngineError("an incoming event needs a channel, a conversation and a person")
+        return (incoming.channel, incoming.conversation_id)
 
     @asynccontextmanager
     async def _conversation_lock(self, key: tuple[str, str]) -> AsyncIterator[None]:

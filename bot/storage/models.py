@@ -289,7 +289,7 @@ class Lease(Base):
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
-# Operators' work on tickets (bot/queue.py, bot/cases.py).
+# Operators' work on tickets (bot/queue/, bot/cases.py).
 
 
 class TicketAction(Base):

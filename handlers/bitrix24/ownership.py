@@ -37,10 +37,13 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True, slots=True)
 class Verdict:
     """``why`` the bot stays silent ("" when it answers); ``taken``: the session is not the
-    bot's from now on (remembered until a new session starts)."""
+    bot's from now on (remembered until a new session starts); ``to_line``: the customer wrote
+    to the line's people (a session the bot handed off or lost), so their message belongs in the
+    conversation's history although the bot does not answer it."""
 
     why: str = ""
     taken: bool = False
+    to_line: bool = False
 
     @property
     def speaks(self) -> bool:
@@ -60,14 +63,14 @@ def judge(event: ChatEvent, chat: BitrixChat | None) -> Verdict:
     new = chat is None or (bool(event.session_id) and event.session_id != chat.session_id)
     handed = None if chat is None else chat.handed_session
     if not new and handed is not None and event.session_id in ("", handed):
-        return Verdict("the line's operators have the chat")
+        return Verdict("the line's operators have the chat", to_line=True)
     if event.kind == "command" and not event.payload:
         return Verdict("a command without a payload")
     if event.kind == "message" and event.text.strip() == "0":
-        return Verdict("a bare 0 hands the chat to the line's queue", taken=True)
+        return Verdict("a bare 0 hands the chat to the line's queue", taken=True, to_line=True)
     if not new and event.owner is not None and event.owner != event.bot_id:
         holder = "the line's queue" if event.owner == 0 else f"user {event.owner}"
-        return Verdict(f"the chat is with {holder}", taken=True)
+        return Verdict(f"the chat is with {holder}", taken=True, to_line=True)
     return Verdict()
 
 

@@ -3,8 +3,14 @@
 The engine decides what is said and what happens to the conversation: the answer to a message
 or press, the greeting of a new session (:meth:`ConversationEngine.welcome`), an escalation
 and its hand-off (``HandToQueue``), «Помогло» (``Resolved``); the queue closes the ticket of a
-line session that ended (:meth:`OperatorQueue.release`). What stays here are platform facts the
-engine never sees, translated per chat into ``BitrixChat``:
+line session that ended (:meth:`OperatorQueue.release`, in the transaction that notes the new
+session). What the customer writes to the line's people after the hand-off is recorded in the
+conversation and its ticket (:meth:`ConversationEngine.record`: no reply, no turn) — as far as
+the portal shows it to the bot: ``ONIMBOTV2MESSAGEADD`` "occurs when a user sends a message in a
+chat that the bot is part of" (b24restdocs ``chat-bots-v2/imbot.v2/events/events.md``), and the
+hand-off makes the bot leave the chat unless the line keeps it until the session closes
+(``WELCOME_BOT_LEFT=close``). What stays here are platform facts the engine never sees,
+translated per chat into ``BitrixChat``:
 
 * Whose the session is (:func:`handlers.bitrix24.ownership.judge`): only the open line's
   customer is answered, and only in a session the bot holds; an event that shows the session
@@ -39,7 +45,7 @@ from bot.settings_bitrix import BitrixSettings
 from bot.storage import bitrix as repo
 from bot.storage.models import BitrixChat, InboxUpdate
 from handlers.bitrix24.events import ChatEvent
-from handlers.bitrix24.ownership import judge
+from handlers.bitrix24.ownership import Verdict, judge
 from handlers.bitrix24.replies import BitrixCalls, store
 from handlers.bitrix24.rest.errors import Bitrix24Error
 
@@ -137,34 +143,48 @@ class EventProcessor:
                 await inbox.settle(session, now, note="ignored: not an open line")
             return
         async with self._sessions.begin() as session:
-            chat = await self._chat(session, event)
-            ended = self._new_session(chat, event)
+            chat = await self._new_session(session, event)
             chat.helped_at, chat.choices = None, None
             calls = self._calls(chat, event)
             welcome = self._engine.welcome(CHANNEL, chat.dialog_id)
             await store(session, [d for e in welcome for d in calls.render(e)], now)
             await inbox.settle(session, now)
         log.info("bitrix welcome queued chat=%s session=%s", event.chat_id, event.session_id)
-        await self._close_ticket(ended)
 
     async def _on_message(self, event: ChatEvent) -> None:
         async with self._sessions() as session:  # a read: most messages change nothing here
             known = await session.get(BitrixChat, event.chat_id) if event.in_open_line else None
         verdict = judge(event, known)
-        if not verdict.speaks:
-            await self._silent(event, verdict.why, taken=verdict.taken)
+        recorded = verdict.to_line and event.kind == "message" and bool(event.text.strip())
+        if not verdict.speaks and not recorded:
+            async with self._sessions.begin() as session:
+                await self._silent(session, event, verdict)
             return
-        ended: int | None = None
-        if known is not None and known.handed_session is not None:
-            async with self._sessions.begin() as session:  # a new session after a hand-off
-                ended = self._new_session(await self._chat(session, event), event)
-        await self._close_ticket(ended)
+        if known is not None and _ended(known, event) is not None:
+            async with self._sessions.begin() as session:  # before the engine reads the ticket
+                await self._new_session(session, event)
+        incoming = self._incoming(event, known, verdict)
+        if not verdict.speaks:  # the customer wrote to the line's people: history only
+
+            async def record(session: AsyncSession, events: list[Event]) -> None:
+                await self._silent(session, event, verdict, recorded=True)
+
+            await self._engine.record(incoming, then=record)
+            return
+
+        async def then(session: AsyncSession, events: list[Event]) -> None:
+            await self._outbox(session, event, events)
+            await inbox.settle(session, self._clock.now())
+
+        await self._engine.handle(incoming, then=then)
+
+    def _incoming(self, event: ChatEvent, known: BitrixChat | None, verdict: Verdict) -> Incoming:
         payload = event.payload if event.kind == "command" else ""
         text = event.text if event.kind == "message" else ""
-        if text and known is not None and event.session_id == known.session_id:
+        if verdict.speaks and text and known is not None and event.session_id == known.session_id:
             picked = _typed_choice(text, known.choices)
             text, payload = ("", picked) if picked else (text, payload)
-        incoming = Incoming(
+        return Incoming(
             channel=CHANNEL,
             conversation_id=event.dialog_id,
             person_id=event.user_id,
@@ -174,31 +194,28 @@ class EventProcessor:
             message_id=event.key,
         )
 
-        async def then(session: AsyncSession, events: list[Event]) -> None:
-            await self._outbox(session, event, events)
-            await inbox.settle(session, self._clock.now())
-
-        await self._engine.handle(incoming, then=then)
-
-    async def _silent(self, event: ChatEvent, why: str, *, taken: bool) -> None:
-        """Settle an event the bot does not answer; ``taken``: the session is not the bot's."""
-        ended: int | None = None
-        async with self._sessions.begin() as session:
-            if taken:
-                chat = await self._chat(session, event)
-                ended = self._new_session(chat, event)
-                if chat.handed_session != event.session_id:
-                    log.info("bitrix session taken chat=%s why=%s", event.chat_id, why)
-                chat.handed_session, chat.helped_at, chat.choices = event.session_id, None, None
-            await inbox.settle(session, self._clock.now(), note=f"ignored: {why}")
-        log.info("bitrix event ignored key=%s chat=%s why=%s", event.key, event.chat_id, why)
-        await self._close_ticket(ended)
+    async def _silent(
+        self, session: AsyncSession, event: ChatEvent, verdict: Verdict, *, recorded: bool = False
+    ) -> None:
+        """Settle an event the bot does not answer, in the caller's transaction (``recorded``:
+        the engine's, which stored the customer's message); a ``taken`` verdict: the session is
+        not the bot's (and a handed-off one it ends is released)."""
+        why = verdict.why
+        if verdict.taken:
+            chat = await self._new_session(session, event)
+            if chat.handed_session != event.session_id:
+                log.info("bitrix session taken chat=%s why=%s", event.chat_id, why)
+            chat.handed_session, chat.helped_at, chat.choices = event.session_id, None, None
+        done = "recorded, not answered" if recorded else "ignored"
+        await inbox.settle(session, self._clock.now(), note=f"{done}: {why}")
+        log.info("bitrix event %s key=%s chat=%s why=%s", done, event.key, event.chat_id, why)
 
     async def _outbox(self, session: AsyncSession, event: ChatEvent, out: list[Event]) -> None:
         """Inside the engine's transaction: replies and the hand-off become outbox rows."""
         now = self._clock.now()
         chat = await self._chat(session, event)
-        self._new_session(chat, event)
+        if event.session_id and event.session_id != chat.session_id:  # the first seen
+            chat.session_id, chat.choices = event.session_id, None
         helped = any(isinstance(o, Resolved) for o in out)
         chat.helped_at = now if helped else None  # the engine's word: the session may end
         handed = any(isinstance(o, HandToQueue) for o in out)
@@ -235,26 +252,37 @@ class EventProcessor:
             now=self._clock.now(),
         )
 
-    @staticmethod
-    def _new_session(chat: BitrixChat, event: ChatEvent) -> int | None:
-        """Note the event's session; a handed-off session that ended frees the bot.
+    async def _new_session(self, session: AsyncSession, event: ChatEvent) -> BitrixChat:
+        """The chat's row, with the event's session noted; a handed-off session that the event
+        shows has ended frees the bot, and the queue releases its ticket
+        (:meth:`OperatorQueue.release`) in this same transaction: the line's session ended is a
+        platform fact only this channel sees, and the two are never committed apart.
 
-        Returns the ticket of the ended hand-off, to close.
+        The release comes first: it locks the conversation before this chat's row is written,
+        the order every other transaction that writes both takes (the engine's turn, an
+        operator's reply through ``helpbot operator``).
         """
+        known = await session.get(BitrixChat, event.chat_id)
+        ended = None if known is None else _ended(known, event)
+        if ended is not None:
+            await self._queue.release(session, ended, LINE_OPERATOR, "the open-line session ended")
+        chat = await self._chat(session, event)
         if not event.session_id or event.session_id == chat.session_id:
-            return None
+            return chat
         chat.session_id, chat.choices = event.session_id, None
-        if chat.handed_session is None or chat.handed_session == event.session_id:
-            return None
-        ticket_id, chat.handed_session, chat.ticket_id = chat.ticket_id, None, None
-        log.info("bitrix session ended chat=%s ticket=%s", chat.chat_id, ticket_id)
-        return ticket_id
+        if chat.handed_session is not None and chat.handed_session != event.session_id:
+            log.info("bitrix session ended chat=%s ticket=%s", chat.chat_id, chat.ticket_id)
+            chat.handed_session, chat.ticket_id = None, None
+        return chat
 
-    async def _close_ticket(self, ticket_id: int | None) -> None:
-        """The line's session that held the ticket has ended (a platform fact only this
-        channel sees): the queue releases the ticket (:meth:`OperatorQueue.release`)."""
-        if ticket_id is not None:
-            await self._queue.release(ticket_id, LINE_OPERATOR, "the open-line session ended")
+
+def _ended(chat: BitrixChat, event: ChatEvent) -> int | None:
+    """The ticket of ``chat``'s handed-off session when ``event`` belongs to a later one."""
+    if not event.session_id or event.session_id == chat.session_id:
+        return None
+    if chat.handed_session is None or chat.handed_session == event.session_id:
+        return None
+    return chat.ticket_id
 
 
 def _typed_choice(text: str, shown: list[str] | None) -> str:

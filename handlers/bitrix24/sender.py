@@ -16,6 +16,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from bot.clock import Clock
 from bot.delivery import Call, Done, Failed, NotReady, Outcome, Retry, Scope
 from bot.storage.bitrix import CHANNEL
@@ -56,7 +58,7 @@ class BitrixSender:
     async def pace(self, call: Call) -> float:
         return 0.0  # the client's leaky bucket is the portal's limit
 
-    async def unreachable(self, ticket_id: int) -> None:
+    async def unreachable(self, session: AsyncSession, ticket_id: int) -> None:
         return None  # a customer cannot block an open line
 
     async def send(self, call: Call) -> Outcome:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from bot.channel import Draft
 from bot.delivery import Call, Done, Outcome
 from bot.engine import Event, Relayed, Say, TicketEvent
@@ -46,7 +48,7 @@ class TerminalChannel:
         print(call.params.get("text", ""), file=self._out or sys.stdout)
         return Done()
 
-    async def unreachable(self, ticket_id: int) -> None:
+    async def unreachable(self, session: AsyncSession, ticket_id: int) -> None:
         return None
 
     async def show(self, events: list[Event]) -> None:

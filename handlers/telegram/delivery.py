@@ -169,19 +169,30 @@ class Deliverer:
         return self._rows.rows([Draft(str(chat_id), "editMessageReplyMarkup", params)])[0]
 
     async def mark_person(self, chat_id: int | str, *, blocked: bool) -> None:
-        """The person blocked (or unblocked) the bot: mark their ticket, tell operators once."""
+        """The person blocked (or unblocked) the bot: mark their ticket and tell the operators
+        once, in one transaction that also settles the update being processed."""
+        rows: list[OutboxMessage] = []
         async with self._sessions.begin() as session:
+            now = self._clock.now()
             ticket = await delivery.set_person_blocked(
-                session, CHANNEL, str(chat_id), self._clock.now() if blocked else None
+                session, CHANNEL, str(chat_id), now if blocked else None
             )
+            if ticket is not None and blocked:
+                rows = await self.person_blocked(session, ticket.id)
+            await inbox.settle(session, now)
         if ticket is not None and blocked:
             log.info("person blocked the bot chat=%s ticket=%s", chat_id, ticket.id)
-            await self.say_person_blocked(ticket.id)
+        self._stored(rows)
 
-    async def say_person_blocked(self, ticket_id: int) -> None:
-        """Tell the ticket's topic that the person blocked the bot (once per marking)."""
+    async def person_blocked(self, session: AsyncSession, ticket_id: int) -> list[OutboxMessage]:
+        """Tell the ticket's topic that the person blocked the bot, in the caller's transaction:
+        the one that marks it (:func:`bot.storage.delivery.set_person_blocked`), once per
+        marking."""
         notice = Reply((phrase("op_person_blocked", self._lang, ticket=ticket_id),))
-        await self.say_ticket(ticket_id, notice)
+        rows = self._rows.rows(self.calls.topic(ticket_id, notice))
+        if rows:
+            await delivery.add_outbox(session, rows)
+        return rows
 
     async def say_not_delivered(self, ticket_id: int, reason: str) -> None:
         """Tell the ticket's topic that Telegram refused a message to the person, and why."""

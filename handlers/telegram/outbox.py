@@ -43,6 +43,7 @@ from aiogram.methods import (
     SetMessageReaction,
     TelegramMethod,
 )
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.channel import Draft
 from bot.delivery import Call, Done, Failed, NotReady, Outcome, Retry, Scope, Unreachable
@@ -134,8 +135,8 @@ class TelegramSender:
             self._forget_idle_chats()
         return wait
 
-    async def unreachable(self, ticket_id: int) -> None:
-        await self._deliverer.say_person_blocked(ticket_id)
+    async def unreachable(self, session: AsyncSession, ticket_id: int) -> None:
+        await self._deliverer.person_blocked(session, ticket_id)
 
     async def send(self, call: Call) -> Outcome:
         if call.to_topic and (self._topics is None or call.ticket_id is None):

@@ -216,6 +216,10 @@ async def test_operator_word_hands_off_and_the_bot_stays_silent(
         for message in (asked, said):
             await until(lambda m=message: event_settled(services, f"msg:{m.id}"), "handled")
         assert len(fake.bot_messages(chat)) == silent_from
+        # The bot heard the customer (it stayed a member): their word is in the ticket's history.
+        lines = [(line.author, line.text) for line in await services.queue.transcript(1)]
+        assert ("person", "алло, есть кто?") in lines
+        assert all(text != "Да, слушаю вас" for _, text in lines)
 
         # The operator closes the session; the next one is the bot's again.
         await fake.operator_finishes(chat)

@@ -10,12 +10,21 @@ from __future__ import annotations
 
 from conftest import FakeClock, failing_once
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.app import Services, open_services
 from bot.delivery.inbox import IDLE, RETRY_SECONDS, InboxWorker
 from bot.settings import DatabaseSettings, Settings
 from bot.storage import bitrix as repo
-from bot.storage.models import DeliveryStatus, InboxUpdate, OutboxMessage
+from bot.storage.models import (
+    Author,
+    BitrixChat,
+    DeliveryStatus,
+    InboxUpdate,
+    Message,
+    OutboxMessage,
+    Ticket,
+)
 from handlers.bitrix24.events import ChatEvent
 from handlers.bitrix24.processor import EventProcessor
 from knowledge.base import KnowledgeBase
@@ -25,7 +34,10 @@ OTHER_QUESTION = "Как изменить логин и пароль"  # answere
 CHAT_ID = 77
 
 
-def _message(key: str, text: str) -> ChatEvent:
+def _message(
+    key: str, text: str, session: str = "900", *, owner: int | None = None, user: str = "31"
+) -> ChatEvent:
+    """A customer's message (``user`` another id and not the customer: a line operator's)."""
     return ChatEvent(
         kind="message",
         key=key,
@@ -33,11 +45,12 @@ def _message(key: str, text: str) -> ChatEvent:
         chat_id=CHAT_ID,
         dialog_id=f"chat{CHAT_ID}",
         entity_type="LINES",
-        session_id="900",
-        user_id="31",
+        session_id=session,
+        user_id=user,
         user_name="Ann",
-        from_customer=True,
+        from_customer=user == "31",
         text=text,
+        owner=owner,
     )
 
 
@@ -59,6 +72,24 @@ def _worker(services: Services) -> InboxWorker:
 async def _inbox(services: Services) -> list[InboxUpdate]:
     async with services.sessions() as session:
         return list(await session.scalars(select(InboxUpdate).order_by(InboxUpdate.id)))
+
+
+async def _store(services: Services, *events: ChatEvent) -> None:
+    async with services.sessions.begin() as session:
+        for event in events:
+            await repo.add_inbound(session, event.key, event.to_json(), services.clock.now())
+
+
+async def _one(services: Services, model: type[BitrixChat] | type[Ticket], key: int) -> object:
+    async with services.sessions() as session:
+        return await session.get(model, key)
+
+
+async def _ticket_texts(session: AsyncSession, ticket_id: int) -> list[tuple[str, str]]:
+    rows = await session.scalars(
+        select(Message).where(Message.ticket_id == ticket_id).order_by(Message.id)
+    )
+    return [(m.author, m.text) for m in rows]
 
 
 async def _outbox(services: Services) -> list[OutboxMessage]:
@@ -104,3 +135,87 @@ async def test_a_failed_event_is_retried_after_a_pause_and_holds_its_chats_later
             "[b]Как восстановить пароль от Битрикс24[/b]",
             "[b]Как изменить логин и пароль для входа в Битрикс24[/b]",
         ]
+
+
+def _settings(db_url: str) -> Settings:
+    return Settings(_env_file=None, database=DatabaseSettings(url=db_url))  # type: ignore[call-arg]
+
+
+async def _handed_off(services: Services, worker: InboxWorker) -> None:
+    """Session 900 asks for an operator: ticket 1, the session handed to the line's queue."""
+    await _store(services, _message("h1", "позовите оператора"))
+    await worker.drain()
+    chat = await _one(services, BitrixChat, CHAT_ID)
+    assert isinstance(chat, BitrixChat) and (chat.handed_session, chat.ticket_id) == ("900", 1)
+
+
+async def test_a_failure_while_releasing_an_ended_sessions_ticket_keeps_the_session_handed(
+    db_url: str, kb: KnowledgeBase, clock: FakeClock
+) -> None:
+    """The line's session ended (the customer's message opens session 901): noting that and
+    closing its ticket commit together. Before, the session's end committed first and a failure
+    in the ticket's own transaction left ticket 1 open for good, the new question relayed into
+    it instead of answered."""
+    async with open_services(_settings(db_url), kb=kb, clock=clock) as services:
+        worker = _worker(services)
+        await _handed_off(services, worker)
+        before = len(await _outbox(services))
+        await _store(services, _message("n1", QUESTION, session="901"))
+
+        with failing_once(services.db, "UPDATE tickets") as failed:
+            await worker.drain()
+        assert failed
+        chat = await _one(services, BitrixChat, CHAT_ID)
+        assert isinstance(chat, BitrixChat) and (chat.handed_session, chat.session_id) == (
+            "900",
+            "900",
+        )  # the session's end was not committed without the ticket's release
+        ticket = await _one(services, Ticket, 1)
+        assert isinstance(ticket, Ticket) and ticket.status == "waiting"
+
+        clock.advance(seconds=RETRY_SECONDS)
+        await worker.drain()
+        ticket = await _one(services, Ticket, 1)
+        assert isinstance(ticket, Ticket) and ticket.status == "closed"
+        assert ticket.note == "the open-line session ended"
+        chat = await _one(services, BitrixChat, CHAT_ID)
+        assert isinstance(chat, BitrixChat) and (chat.handed_session, chat.session_id) == (
+            None,
+            "901",
+        )
+        assert [row.status for row in await _inbox(services)] == [DeliveryStatus.DONE] * 2
+        answer = (await _outbox(services))[before:]
+        assert [row.params["fields"]["message"].split("\n")[0] for row in answer] == [
+            "[b]Как восстановить пароль от Битрикс24[/b]"
+        ]  # answered by the bot, not relayed into the released ticket
+        async with services.sessions() as session:
+            assert QUESTION not in [text for _, text in await _ticket_texts(session, 1)]
+
+
+async def test_what_the_customer_writes_to_the_lines_operators_joins_the_ticket_unanswered(
+    db_url: str, kb: KnowledgeBase, clock: FakeClock
+) -> None:
+    """After the hand-off the bot (still a member: ``WELCOME_BOT_LEFT=close``) hears the
+    customer and the line's operator. The customer's messages — a cancel word too, which is just
+    text to the line — go into ticket 1's history; nothing is sent, the ticket stays open; the
+    operator's message is not the customer's and is not recorded."""
+    async with open_services(_settings(db_url), kb=kb, clock=clock) as services:
+        worker = _worker(services)
+        await _handed_off(services, worker)
+        before = len(await _outbox(services))
+        await _store(
+            services,
+            _message("c1", "алло, есть кто?", owner=0),
+            _message("o1", "Да, слушаю вас", owner=12, user="12"),
+            _message("c2", "отмена", owner=12),
+        )
+        await worker.drain()
+        assert [row.status for row in await _inbox(services)] == [DeliveryStatus.DONE] * 4
+        assert len(await _outbox(services)) == before  # the bot said nothing
+        ticket = await _one(services, Ticket, 1)
+        assert isinstance(ticket, Ticket) and ticket.status == "waiting"
+        async with services.sessions() as session:
+            texts = await _ticket_texts(session, 1)
+        person = [text for author, text in texts if author == Author.PERSON]
+        assert person[-2:] == ["алло, есть кто?", "отмена"]
+        assert "Да, слушаю вас" not in [text for _, text in texts]

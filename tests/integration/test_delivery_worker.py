@@ -46,7 +46,7 @@ class MemoryChannel:
         finally:
             self.in_flight -= 1
 
-    async def unreachable(self, ticket_id: int) -> None:
+    async def unreachable(self, session: AsyncSession, ticket_id: int) -> None:
         return None
 
     def sent_to(self, chat: str) -> list[object]:

@@ -45,6 +45,26 @@ async def test_handing_to_the_queue_clears_the_owner(
     assert (chat.owner, bot_id in chat.members) == (0, stays)
 
 
+@pytest.mark.parametrize(("bot_left", "heard"), [("queue", []), ("close", [0])])
+async def test_after_the_hand_off_the_bot_hears_the_customer_only_while_it_is_a_member(
+    fake: FakeBitrix24, rest: Rest, bot_left: str, heard: list[int]
+) -> None:
+    """ONIMBOTV2MESSAGEADD "occurs when a user sends a message in a chat that the bot is part
+    of" (b24restdocs ``chat-bots-v2/imbot.v2/events/events.md``; ``Bot::getBotsForMessage``
+    takes the chat's member bots, ``im/lib/bot.php:2007-2086``): once the hand-off made it leave
+    (``WELCOME_BOT_LEFT=queue``) nothing the customer writes to the line reaches the bot; a bot
+    kept until the session closes hears it, with the queue (0) as the chat's owner."""
+    bot_id = await rest.bot()
+    fake.configure_line(1, welcome_bot="helpbot", bot_left=bot_left)
+    chat = await fake.open_line_chat()
+    before = len(await rest.events(bot_id))
+    await rest("imopenlines.bot.session.operator", {"CHAT_ID": chat.id})
+    await fake.customer_sends(chat, "Алло, есть кто?")
+    events = (await rest.events(bot_id))[before:]
+    assert [e["data"]["chat"]["owner"] for e in events] == heard
+    assert types(events) == ["ONIMBOTV2MESSAGEADD"] * len(heard)
+
+
 async def test_an_intercept_gives_the_chat_to_the_operator_and_the_bot_still_hears(
     fake: FakeBitrix24, rest: Rest
 ) -> None:

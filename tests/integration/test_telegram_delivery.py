@@ -510,6 +510,90 @@ async def test_a_send_refused_because_the_person_blocked_the_bot_tells_the_topic
         ]
 
 
+@asynccontextmanager
+async def restarted(rig: Rig) -> AsyncIterator[TelegramChannel]:
+    """The channel as a restarted process builds it again over the same database."""
+    again = create_telegram_channel(rig.services)
+    try:
+        yield again
+    finally:
+        await again.aclose()
+
+
+def _blocked_notices(rig: Rig) -> list[str | None]:
+    (topic,) = rig.fake.topics(rig.group)
+    return [
+        m.text
+        for m in rig.fake.bot_messages(rig.group, thread_id=topic.thread_id)
+        if "заблокировал" in (m.text or "")
+    ]
+
+
+async def _ticket_with_topic(rig: Rig) -> Ticket:
+    await rig.sends("/operator")
+    await rig.channel.inbox.drain()
+    await rig.channel.outbox.drain()
+    (ticket,) = await rig.tickets()
+    return ticket
+
+
+async def test_a_failure_storing_the_blocked_notice_of_a_refused_send_keeps_the_mark_unset(
+    sqlite_db_url: str, kb: KnowledgeBase
+) -> None:
+    """The wave that finds the person unreachable marks their ticket and stores the operators'
+    notice in one commit. Before, the notice had a transaction of its own after the mark: a
+    failure between them lost it for good (the ticket was marked, so it was never told again)."""
+    async with rigged(sqlite_db_url, kb) as rig:
+        ticket = await _ticket_with_topic(rig)
+        rig.fake.block_bot(rig.ann)  # its my_chat_member update is not stored: the send finds out
+        await rig.services.queue.reply(
+            ticket.id, "Olga", "Вы здесь?", force=True, then=rig.channel.deliverer.then()
+        )
+        with (
+            failing_once(rig.services.db, "INSERT INTO outbox") as failed,
+            pytest.raises(OSError),
+        ):
+            await rig.channel.outbox.drain()
+        assert failed
+        (ticket,) = await rig.tickets()
+        assert ticket.person_blocked_at is None  # not marked without the notice
+
+        async with restarted(rig) as again:  # the refused send is made again
+            await again.outbox.drain()
+            await again.outbox.drain()
+        (ticket,) = await rig.tickets()
+        assert ticket.person_blocked_at is not None
+        assert _blocked_notices(rig) == [
+            f"Не доставлено: пользователь заблокировал бота (обращение №{ticket.id})."
+        ]
+
+
+async def test_a_failure_storing_the_blocked_notice_of_a_block_update_retries_both(
+    sqlite_db_url: str, kb: KnowledgeBase
+) -> None:
+    """The person's my_chat_member "kicked" update: the mark, the notice and the update's
+    settling are one transaction, so a failure in it retries all of them."""
+    async with rigged(sqlite_db_url, kb) as rig:
+        ticket = await _ticket_with_topic(rig)
+        rig.fake.block_bot(rig.ann)
+        await rig.channel.inbox.store(rig.fake.pending_updates[-1:])
+        with failing_once(rig.services.db, "INSERT INTO outbox") as failed:
+            await rig.channel.inbox.drain()
+        assert failed
+        (ticket,) = await rig.tickets()
+        assert ticket.person_blocked_at is None
+
+        async with restarted(rig) as again:  # the update is retried
+            await again.inbox.drain()
+            await again.outbox.drain()
+        (ticket,) = await rig.tickets()
+        assert ticket.person_blocked_at is not None
+        assert len(_blocked_notices(rig)) == 1
+        async with rig.services.sessions() as session:
+            statuses = list(await session.scalars(select(InboxUpdate.status)))
+        assert statuses == [DeliveryStatus.DONE] * len(statuses)
+
+
 async def test_an_update_is_answered_while_redis_cannot_be_reached(
     sqlite_db_url: str, kb: KnowledgeBase
 ) -> None:

@@ -54,8 +54,16 @@ def test_the_bot_answers_its_customer_in_its_own_session() -> None:
     ],
 )
 def test_a_session_someone_else_holds_silences_the_bot(change: dict[str, object], why: str) -> None:
-    verdict = judge(dataclasses.replace(CUSTOMER, **change), _chat())  # type: ignore[arg-type]
+    event = dataclasses.replace(CUSTOMER, **change)  # type: ignore[arg-type]
+    verdict = judge(event, _chat())
     assert (verdict.speaks, verdict.why, verdict.taken) == (False, why, True)
+    assert verdict.to_line == event.from_customer  # the customer's word to the line is kept
+
+
+def test_the_customers_word_in_a_handed_session_is_for_the_lines_history() -> None:
+    verdict = judge(CUSTOMER, _chat(handed="42"))
+    assert (verdict.speaks, verdict.taken, verdict.to_line) == (False, False, True)
+    assert not judge(CUSTOMER, _chat()).to_line  # the bot's own session: it answers instead
 
 
 def test_a_session_handed_over_stays_silent_and_a_new_one_is_the_bots() -> None:

@@ -52,15 +52,31 @@ async def test_waiting_tickets_are_listed_oldest_first(bot: Rig, clock: object) 
 
 
 async def test_release_closes_a_held_ticket_without_asking_the_person_and_only_once(
-    bot: Rig,
+    bot: Rig, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
     await _escalate(bot)
     await bot.queue.take(1, "anna")
-    [closed] = await bot.queue.release(1, "the line", "its session ended")
+    said = len(await bot.queue.transcript(1))
+    async with sessions.begin() as session:
+        [closed] = await bot.queue.release(session, 1, "the line", "its session ended")
     assert isinstance(closed, TicketClosed) and closed.ticket_id == 1
     assert closed.operator == "anna" and not closed.cancelled
     assert (await bot.queue.get(1)).status == "closed"
-    assert await bot.queue.release(1, "the line", "its session ended") == []
+    assert len(await bot.queue.transcript(1)) == said  # nothing stored for the person
+    async with sessions.begin() as session:
+        assert await bot.queue.release(session, 1, "the line", "its session ended") == []
+
+
+async def test_release_is_part_of_the_callers_transaction(
+    bot: Rig, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """The channel's fact and the ticket's close commit together or not at all."""
+    await _escalate(bot)
+    with pytest.raises(RuntimeError, match="the caller failed"):
+        async with sessions.begin() as session:
+            await bot.queue.release(session, 1, "the line", "its session ended")
+            raise RuntimeError("the caller failed after the release")
+    assert (await bot.queue.get(1)).status == "waiting"
 
 
 async def test_reply_needs_the_ticket_taken_then_reaches_the_person(

@@ -33,8 +33,11 @@ class OpenLines:
         (``im/lib/V2/Bot/BotService.php:27-34``): a ``/command`` line some command takes becomes
         ONIMBOTV2COMMANDADD (context ``textarea``) and no MESSAGEADD; anything else goes to every
         OPENLINE bot that is a member (``Bot::getBotsForMessage``, ``im/lib/bot.php:2007-2086``;
-        never for a bot's own message). A bare ``0`` then ends the bot's session, after the bots
-        got it (``Bot::onMessageAdd``, ``im/lib/bot.php:833-841``)."""
+        never for a bot's own message; b24restdocs ``chat-bots-v2/imbot.v2/events/events.md``:
+        MESSAGEADD "occurs when a user sends a message in a chat that the bot is part of", so a
+        bot that left at the hand-off hears nothing more of the session). A bare ``0`` then ends
+        the bot's session, after the bots got it (``Bot::onMessageAdd``,
+        ``im/lib/bot.php:833-841``)."""
         if message.kind == "system" or author.kind == "bot":
             return
         commands = [
