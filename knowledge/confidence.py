@@ -113,7 +113,9 @@ class Logistic:
 
 @dataclass(frozen=True, slots=True)
 class Estimate:
-    """``top1``: P(the top entry is right); ``top3``: P(a right one is among the first three)."""
+    """``top1``: P(the top entry is right); ``top3``: P(a right one is among the choices a
+    «did you mean» offers: the first three, less any scored far below the first; see
+    knowledge.base.offered)."""
 
     top1: float
     top3: float

@@ -100,7 +100,7 @@ class ConfidenceWhy:
     """The calibrated probabilities (knowledge/confidence.py) and what made them."""
 
     top1: float  # P(the top entry is right)
-    top3: float  # P(a right entry is among the first three)
+    top3: float  # P(a right entry is among the choices offered, knowledge.base.offered)
     bias1: float
     bias3: float
     terms: tuple[Term, ...]  # empty when no candidate was found
