@@ -36,6 +36,7 @@ FEATURES = (
     "phrases",
     "evidence",
     "entry_size",
+    "stays",
 )
 
 
@@ -61,6 +62,8 @@ def features(ranked: Sequence[Ranked]) -> dict[str, float]:
         "evidence": top.evidence,
         # A long entry mentions many things in passing; a short one is about its title.
         "entry_size": math.log(1 + top.size),
+        # Still first without the question's heaviest key: the rest of it points there too.
+        "stays": top.stays,
     }
 
 

@@ -51,3 +51,48 @@ def test_scores_with_word_pairs_stay_within_0_and_1(analyzer: Analyzer) -> None:
     ranked = Matcher(index).rank_raw(query)
     assert ranked[0].phrases == 1.0
     assert all(0.0 < r.score <= 1.0 for r in ranked)
+
+
+# A telephony article that never mentions blocking, and two about blocking that never mention
+# telephony: a question about blocking a spammer's calls reaches the first through
+# «телефония» alone, its rarest and so heaviest key.
+PHONE = Entry(
+    id="phone",
+    title="Как настроить телефонию",
+    source="test",
+    body="Телефония подключается к порталу.\nНомера покупают у оператора связи.",
+)
+BLOCKING = Entry(
+    id="blocking",
+    title="Как заблокировать пользователя",
+    source="test",
+    body="Заблокированный пользователь не может войти.\nСпамера блокируют так же.",
+)
+CALLS = Entry(
+    id="calls",
+    title="Звонки",
+    source="test",
+    body="Звонки записываются, спамера можно заблокировать.",
+)
+
+
+@pytest.mark.parametrize(
+    ("question", "first", "stays"),
+    [
+        # The rest of the question («номер», «подключить») points to the same entry.
+        ("как подключить телефонию и купить номер", "phone", 1.0),
+        # Without «телефония» the question is about blocking.
+        ("как заблокировать спамера в телефонии", "phone", 0.0),
+        # One key: nothing else to rank by.
+        ("звонки", "calls", 1.0),
+    ],
+)
+def test_the_top_entry_stays_first_without_the_heaviest_key_only_when_the_rest_points_there(
+    analyzer: Analyzer, question: str, first: str, stays: float
+) -> None:
+    index = Index((PHONE, BLOCKING, CALLS), analyzer)
+    matcher = Matcher(index)
+    query = QueryReader(analyzer, index.vocabulary).read(question)
+    ranked = matcher.rank_raw(query)
+    assert index.entries[ranked[0].doc].id == first
+    assert matcher.stays_first(query, ranked).stays == stays
