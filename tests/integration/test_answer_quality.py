@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 # Per set: metric -> (bound, True for a floor / False for a ceiling).
 BOUNDS: dict[str, dict[str, tuple[float, bool]]] = {
-    "dev": {  # now: helped 0.969, wrong 0.010, clarify 0.281, false escalation 0, ood 0.071
+    "dev": {  # now: helped 0.969, wrong 0.021, clarify 0.229, false escalation 0, ood 0.071
         "helped": (0.92, True),
         "wrong": (0.05, False),
         "clarify": (0.36, False),
@@ -29,7 +29,7 @@ BOUNDS: dict[str, dict[str, tuple[float, bool]]] = {
         "operator_acc": (0.95, True),
         "smalltalk_acc": (0.95, True),
     },
-    "heldout": {  # now: helped 0.913, wrong 0.031, clarify 0.299, false escalation 0.024, ood 0.056
+    "heldout": {  # now: helped 0.890, wrong 0.039, clarify 0.276, false escalation 0.031, ood 0.056 (1 of 18)
         "helped": (0.87, True),
         "wrong": (0.05, False),
         "clarify": (0.40, False),
