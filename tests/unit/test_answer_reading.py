@@ -7,10 +7,11 @@ paragraphs, since that layout is what tells a page's link or screenshot from its
 
 from __future__ import annotations
 
+from bot.replies import compose
 from knowledge.analyzer import Analyzer
 from knowledge.answer import MAX_ANSWER_CHARS
 from knowledge.base import KnowledgeBase
-from knowledge.model import Answer, Entry
+from knowledge.model import Action, Answer, Decision, Entry, Match
 from knowledge.passages import passages
 
 EXPORT = Entry(
@@ -253,3 +254,12 @@ def test_the_title_is_not_repeated_and_a_lost_bullet_shows_as_one() -> None:
     assert not text.startswith("Создание шаблонов")
     assert "\n• перейти на страницу Общий диск ;" in text
     assert "\n. " not in text
+
+
+def test_a_path_the_text_already_gives_is_not_repeated_under_it() -> None:
+    answer = KB.answer_for("import", "импорт сделок имя контакта в одном столбце")
+    reply = compose(Decision(Action.ANSWER, (Match(IMPORT, 0.9),), answer), "ru")
+    assert not any(block.startswith("Где:") for block in reply.blocks)
+    passage = Answer(IMPORT, ("Откройте импорт.",), "CRM > Сделки > Импорт сделок")
+    reply = compose(Decision(Action.ANSWER, (Match(IMPORT, 0.9),), passage), "ru")
+    assert "Где: CRM > Сделки > Импорт сделок" in reply.blocks
