@@ -78,7 +78,8 @@ def answer_reply(
     blocks = list(answer.blocks)
     if answer.breadcrumb:
         blocks.insert(0, phrase("answer_section", lang, crumbs=" > ".join(answer.breadcrumb)))
-    if answer.path:
+    if answer.path and not any(answer.path in block for block in answer.blocks):
+        # A path the text already gives is not repeated under it.
         blocks.append(phrase("answer_path", lang, path=answer.path))
     if answer.lang != lang and f"article_in_{answer.lang}" in PHRASES:
         blocks.append(phrase(f"article_in_{answer.lang}", lang))

@@ -16,7 +16,7 @@ from knowledge.analyzer import Analyzer
 from knowledge.model import Answer, Entry, Link
 from knowledge.parsing.common import path_in
 from knowledge.passages import END_MARKS, ITEM, Passage, passages
-from knowledge.text import detect_lang
+from knowledge.text import detect_lang, fold
 
 MAX_ANSWER_CHARS = 600
 # Less than this is not yet an answer: the lines after it are taken too.
@@ -24,8 +24,20 @@ MIN_TEXT = 160
 # Every line of an entry is about its title in a way, so the title's own words say little
 # about which line answers; the question's other words decide.
 TITLE_KEY_FACTOR = 0.3
-_SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")
+# A sentence ends at its stop, or at the quotation mark closing right after it.
+_SENTENCE_END = re.compile(r"(?:(?<=[.!?…])|(?<=[.!?…][\"»”]))\s+")
 _DANGLING_WORDS = 3
+# A «…:» line before a sentence of its own promised what the page showed there (a screenshot,
+# a form): its last sentence goes when it is this short («Форма выглядит так:»), else «:» → «.».
+_PROMISE_WORDS = 5
+# A table's row or a list's line is shorter than this; a sentence may not end in a stop when
+# its screenshot followed it.
+_ROW_MAX = 90
+# «Без CoPilot:» and the like label what follows; they are not promises.
+_LABEL_WORDS = 3
+# A step starts with a polite imperative: «Откройте», «Нажмите»; «Accesați», «Faceți».
+_STEP_START = re.compile(r"^\W*\w+(?:[иийь]те|ți)\b", re.IGNORECASE)
+_NOTHING_AFTER_COLON = re.compile(r"\s*:\s*([.;,])")
 
 
 def build_answer(
@@ -41,7 +53,7 @@ def build_answer(
     read); without it the answer is the entry's summary or opening. ``lang`` is the entry's
     language and ``line_keys`` the keys of its body's lines, when the index has them already.
     """
-    units = passages(entry, analyzer, line_keys)
+    units = _content(passages(entry, analyzer, line_keys), entry.title)
     title_keys = frozenset(analyzer.keys(entry.title, lang or "ru"))
     wanted = {
         k: w * (TITLE_KEY_FACTOR if k in title_keys else 1.0) for k, w in (question or {}).items()
@@ -56,14 +68,14 @@ def build_answer(
     )
     if window is not None and _gain(_window_keys(units, window), specific) > summary_gain:
         text = _render(units, window)
-        path = _window_path(units, window)
+        path = _window_path(units, window, wanted)
     elif summary:
         text = summary
         path = _declared_path(entry, units, summary)
     elif units:
         window = _extend(units, 0)
         text = _render(units, window)
-        path = _window_path(units, window) or _declared_path(entry, units, text)
+        path = _window_path(units, window, wanted) or _declared_path(entry, units, text)
     if not any(unit.path == entry.path for unit in units) and entry.path:
         path = entry.path  # given with the entry (front matter), not found in its text
     blocks = [text or entry.title]
@@ -83,6 +95,13 @@ def entry_language(entry: Entry) -> str:
     """'ru', 'en' or 'ro': the language the entry is written in."""
     lang = detect_lang(f"{entry.title}\n{entry.body[:2000]}")
     return "en" if lang == "lat" else lang
+
+
+def _content(units: Sequence[Passage], title: str) -> tuple[Passage, ...]:
+    """The lines that say something: neither a scraped link to another page closing a
+    paragraph nor a line that only repeats the entry's title (shown above the text anyway)."""
+    own = fold(title).rstrip("?.! ")
+    return tuple(u for u in units if not u.trailer and fold(u.text).rstrip("?.! ") != own)
 
 
 def _gain(keys: frozenset[str], wanted: Mapping[str, float]) -> float:
@@ -121,7 +140,9 @@ def _lead_in(units: Sequence[Passage], i: int) -> int:
 
 def _extend(units: Sequence[Passage], start: int) -> range:
     """Lines from ``start`` while they fit and the text is not yet whole: it is short, ends
-    in a heading or a «…:», or is in the middle of a list."""
+    in a heading or a «…:», or is in the middle of a list (a list item too long to fit counts
+    by its first sentence, to which :func:`_render` shortens it). A passage still short at
+    the end of its topic takes the paragraph before it, which it usually goes on from."""
     end = start + 1
     size = len(units[start].text)
     while end < len(units):
@@ -134,20 +155,45 @@ def _extend(units: Sequence[Passage], start: int) -> range:
             or last.text.endswith(":")
             or (last.item and following.item)
         )
-        if not unfinished or size + 1 + len(following.text) > MAX_ANSWER_CHARS:
+        cost = len(following.text)
+        if unfinished and following.item and size + 1 + cost > MAX_ANSWER_CHARS:
+            cost = len(_first_sentence(following.text))
+        if not unfinished or size + 1 + cost > MAX_ANSWER_CHARS:
             break
-        size += 1 + len(following.text)
+        size += 1 + cost
         end += 1
     # Never end on a heading or a lead-in whose continuation did not fit.
     while end - start > 1 and (units[end - 1].heading or units[end - 1].text.endswith(":")):
         end -= 1
+    if size < MIN_TEXT and start > 0 and units[start - 1].item and not units[start].heading:
+        start = _procedure(units, start, end)
     return range(start, end)
+
+
+def _procedure(units: Sequence[Passage], start: int, end: int) -> int:
+    """A short line right after the steps of a lead-in («Чтобы …:», steps, «После этого …») is
+    their outcome: it starts with that lead-in when the whole fits, else stays as it is."""
+    begin = start - 1
+    while begin > 0 and not units[begin].opens:
+        begin -= 1
+    lead = units[begin].text.endswith(":") and not units[begin].item
+    size = sum(len(units[i].text) + 1 for i in range(begin, end)) - 1
+    return begin if lead and size <= MAX_ANSWER_CHARS else start
 
 
 def _render(units: Sequence[Passage], window: range) -> str:
     lines = [units[i].text for i in window]
     if len(lines) == 1:
         return _finish(_clip(lines[0], MAX_ANSWER_CHARS))
+    # List items that did not fit whole keep their first sentence, the last ones first.
+    for n in reversed(range(len(lines))):
+        if len("\n".join(lines)) <= MAX_ANSWER_CHARS:
+            break
+        if units[window[n]].item:
+            lines[n] = _first_sentence(lines[n])
+    for n in range(len(lines) - 1):
+        if units[window[n + 1]].opens and _promise_not_kept(lines[n], lines[n + 1]):
+            lines[n] = _as_sentence(lines[n])
     return _finish("\n".join(lines))
 
 
@@ -156,23 +202,69 @@ def _finish(text: str) -> str:
     with the page's markup) is dropped; a lone lead-in («Можно включить настройки:») reads as
     a sentence."""
     text = "\n".join(_drop_dangling(line) for line in text.split("\n"))
+    text = _NOTHING_AFTER_COLON.sub(r"\1", text)
     return text[:-1] + "." if text.endswith(":") else text
+
+
+def _promise_not_kept(line: str, following: str) -> bool:
+    """«Откроется страница списка полей:» followed, in the next paragraph, by a sentence that
+    is not its content (the screenshot it announced is gone): not a list, a table row or the
+    steps of a lead-in. A list without bullets goes on in the same paragraph."""
+    return (
+        line.endswith(":")
+        and len(line.split()) > _LABEL_WORDS
+        and (following.endswith((*END_MARKS, ":")) or len(following) > _ROW_MAX)
+        and following[:1].isupper()
+        and not ITEM.match(following)
+        and not _STEP_START.match(following)
+    )
+
+
+def _as_sentence(line: str) -> str:
+    sentences = _sentences(line)
+    if len(sentences) > 1 and len(sentences[-1].split()) <= _PROMISE_WORDS:
+        return " ".join(sentences[:-1])
+    return line[:-1].rstrip() + "."
+
+
+def _first_sentence(item: str) -> str:
+    """A list item's first sentence, with its marker («2. », «• »)."""
+    marker = ITEM.match(item)
+    head = marker.group() if marker else ""
+    return head + _sentences(item[len(head) :])[0]
+
+
+def _sentences(text: str) -> list[str]:
+    """Sentences of a line; a full stop inside quotes («…», "…") does not end one."""
+    out: list[str] = []
+    for piece in _SENTENCE_END.split(text):
+        if out and _open_quote(out[-1]):
+            out[-1] = f"{out[-1]} {piece}"
+        else:
+            out.append(piece)
+    return out
+
+
+def _open_quote(text: str) -> bool:
+    return text.count('"') % 2 == 1 or text.count("«") > text.count("»")
 
 
 def _drop_dangling(line: str) -> str:
     if line.endswith((*END_MARKS, ":")) or ITEM.match(line):
         return line
-    sentences = _SENTENCE_END.split(line)
+    sentences = _sentences(line)
     if len(sentences) > 1 and len(sentences[-1].split()) <= _DANGLING_WORDS:
         return " ".join(sentences[:-1])
     return line
 
 
-def _window_path(units: Sequence[Passage], window: range) -> str:
-    """The path given in the passage, else the nearest one declared ("Путь: …") before it."""
-    for i in window:
-        if units[i].path:
-            return units[i].path
+def _window_path(units: Sequence[Passage], window: range, wanted: Mapping[str, float]) -> str:
+    """The path given in the passage (on the line most about the question, when it gives
+    several), else the nearest one declared ("Путь: …") before it."""
+    given = [i for i in window if units[i].path]
+    if given:
+        best = max(given, key=lambda i: (_gain(units[i].keys, wanted), -i))
+        return units[best].path
     for i in range(window.start - 1, -1, -1):
         if units[i].declared and units[i].path:
             return units[i].path
@@ -234,7 +326,7 @@ def _clip(text: str, limit: int) -> str:
     if len(text) <= limit:
         return text
     out = ""
-    for sentence in _SENTENCE_END.split(text):
+    for sentence in _sentences(text):
         if len(out) + len(sentence) + 1 > limit:
             break
         out = f"{out} {sentence}".strip()

@@ -15,6 +15,12 @@ ITEM = re.compile(r"^\s*(?:[•·▪◦*–-]\s|\d{1,2}(?:\s*[-–]\s*\d{1,2})?[
 _HEADING_MAX = 90
 # What a menu path needs ("A > B", "A – B – C", "Путь: …"): most lines have none of it.
 _MAY_HOLD_PATH = re.compile(r"[>›–—]| - |путь", re.IGNORECASE)
+# A scraped list whose bullets were lost keeps their dots: ". перейти на страницу …".
+_LOST_BULLET = re.compile(r"^\.\s+(?=\w)")
+# A sentence that ends a paragraph's prose (not "…", which trails off, nor "?", which asks).
+_SENTENCE_DONE = (".", "!")
+# The polite imperative ("Нажмите", "Откройте", "Укажите") starts a step, not a page title.
+_IMPERATIVE = re.compile(r"^\W*\w+(?:и|й|ь)те\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,8 +31,10 @@ class Passage:
     keys: frozenset[str]
     path: str  # the menu path it gives, or ""
     declared: bool  # ... in a "Путь: …" line of its own
-    heading: bool  # a title-like line: what follows explains it
+    heading: bool  # a title-like line (or a short question): what follows explains it
     item: bool  # a list item or a numbered step
+    opens: bool = False  # the first line of a paragraph (after a blank line, or the body's first)
+    trailer: bool = False  # a title closing a paragraph: a scraped link to another page
 
 
 @lru_cache(maxsize=4096)
@@ -36,20 +44,36 @@ def passages(
     """An entry's lines with their keys and paths, computed once per entry. ``line_keys`` are
     the keys of each line of ``entry.body.split("\\n")`` when the index has them already."""
     out = []
-    if line_keys is not None and len(line_keys) != entry.body.count("\n") + 1:
+    raw_lines = entry.body.split("\n")
+    if line_keys is not None and len(line_keys) != len(raw_lines):
         line_keys = None  # not this body's lines: key them here
-    for n, raw in enumerate(entry.body.split("\n")):
+    previous = ""
+    for n, raw in enumerate(raw_lines):
         text = " ".join(raw.split())
         if not text:
+            previous = ""
             continue
+        closes = n + 1 == len(raw_lines) or not raw_lines[n + 1].strip()
         path, declared = path_in(text) if _MAY_HOLD_PATH.search(text) else ("", False)
         item = bool(ITEM.match(text))
+        # Shown as the bullet it was, yet not an item: such lists mix steps, notes and captions.
+        text = _LOST_BULLET.sub("• ", text)
+        title_like = len(text) <= _HEADING_MAX and not path
+        trailer = (
+            title_like
+            and closes
+            and previous.endswith(_SENTENCE_DONE)
+            and not previous.endswith("..")
+            and not text.endswith((*END_MARKS, ":", ","))
+            and not _IMPERATIVE.match(text)
+        )
         heading = (
-            not item
-            and len(text) <= _HEADING_MAX
-            and not text.endswith((*END_MARKS, ":"))
-            and not path
+            title_like
+            and not item
+            and not trailer
+            and (text.endswith("?") or not text.endswith((*END_MARKS, ":", ",")))
         )
         keys = line_keys[n] if line_keys is not None else frozenset(analyzer.keys(text))
-        out.append(Passage(text, keys, path, declared, heading, item))
+        out.append(Passage(text, keys, path, declared, heading, item, not previous, trailer))
+        previous = text
     return tuple(out)
