@@ -253,9 +253,9 @@ class Matcher:
     ) -> Ranked:
         """The top candidate with ``stays``: 1.0 when it is still first once the question's
         heaviest key (by rarity x weight) is left out, else 0.0. An entry first only through
-        that one key («открытая линия») has nothing for the rest of the question («как
-        заблокировать клиента, шлёт спам»): a detail of its topic it does not explain, or
-        another topic. A question of one key has nothing else to be ranked by: 1.0."""
+        that one rare word has little for the rest of the question: «уезжаю в отпуск, как
+        поставить автоответ на свою почту» reaches the open-lines article through «автоответ»
+        alone, a thing the base does not explain. A question of one key: 1.0."""
         top = ranked[0]
         weighed = self.weigh(query)
         if weighed is None or len(weighed.mass) < 2:

@@ -29,7 +29,7 @@ BOUNDS: dict[str, dict[str, tuple[float, bool]]] = {
         "operator_acc": (0.95, True),
         "smalltalk_acc": (0.95, True),
     },
-    "heldout": {  # now: helped 0.890, wrong 0.039, clarify 0.276, false escalation 0.031, ood 0.056 (1 of 18)
+    "heldout": {  # now: helped 0.890, wrong 0.039, clarify 0.276, false escalation 0.031, ood 0.056
         "helped": (0.87, True),
         "wrong": (0.05, False),
         "clarify": (0.40, False),
