@@ -1,0 +1,239 @@
+"""Ranking variants chosen by cross-validation: which one puts the right entry first most often
+on questions its choice never saw?
+
+    python bench/ranking_cv.py EXPERIMENT [--folds 5] [--seeds 3] [--final-check]
+
+Each variant (matcher weights, index field weights) ranks every answerable question of the pool
+(every set but the final check) once; then, for each fold of a split stratified by set, the
+variant with the most right entries first (then in the first three) on the other folds is
+chosen and judged on that fold. Prints each variant's counts per set, and the held-out counts of
+the variants chosen beside the shipped ones. With --final-check, also the final check's counts
+under each variant (look, never choose by it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import random
+import sys
+from collections import Counter, defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
+sys.path.insert(0, str(ROOT))
+
+from bench.quality import FINAL_CHECK, available_sets, hit, load_set  # noqa: E402
+from knowledge import index as index_module  # noqa: E402
+from knowledge import matcher as matcher_module  # noqa: E402
+from knowledge.base import KnowledgeBase  # noqa: E402
+from knowledge.confidence import Calibration  # noqa: E402
+from knowledge.index import Index  # noqa: E402
+from knowledge.matcher import Matcher, Weights  # noqa: E402
+from knowledge.query import Query  # noqa: E402
+
+DEPTH = 10
+
+
+@dataclass(frozen=True, slots=True)
+class Case:
+    set: str
+    query: Query
+    right: frozenset[int]
+
+
+@dataclass(frozen=True, slots=True)
+class Variant:
+    name: str
+    weights: Weights
+    fields: tuple[tuple[str, float], ...] = ()
+    constants: tuple[tuple[str, int], ...] = ()  # knowledge.matcher's, for this variant
+
+
+def load_cases(kb: KnowledgeBase, names: Sequence[str]) -> list[Case]:
+    cases = []
+    for name in names:
+        name, rows = load_set(name)
+        for row in rows:
+            targets = row["expect"].get("answer")
+            if not targets:
+                continue
+            reading = kb.read(row["q"])
+            if reading.intent.kind:
+                continue
+            right = frozenset(n for n, e in enumerate(kb.entries) if hit(e.title, e.url, targets))
+            cases.append(Case(name, reading.query, right))
+    return cases
+
+
+def places(matcher: Matcher, cases: Sequence[Case]) -> list[int]:
+    """Where each question's first right entry stands (DEPTH when not in the first DEPTH)."""
+    out = []
+    for case in cases:
+        ranked = matcher.rank_raw(case.query, DEPTH)
+        out.append(next((i for i, r in enumerate(ranked) if r.doc in case.right), DEPTH))
+    return out
+
+
+def run_variants(
+    kb: KnowledgeBase, variants: Sequence[Variant], cases: Sequence[Case]
+) -> dict[str, list[int]]:
+    built: dict[tuple[tuple[str, float], ...], Index] = {}
+    shipped = dict(index_module.FIELD_WEIGHTS)
+    out = {}
+    for v in variants:
+        if v.fields not in built:
+            index_module.FIELD_WEIGHTS.clear()
+            index_module.FIELD_WEIGHTS.update(shipped | dict(v.fields))
+            built[v.fields] = Index(kb.entries, kb._analyzer) if v.fields else kb._index
+            index_module.FIELD_WEIGHTS.clear()
+            index_module.FIELD_WEIGHTS.update(shipped)
+        saved = {name: getattr(matcher_module, name) for name, _ in v.constants}
+        for name, value in v.constants:
+            setattr(matcher_module, name, value)
+        out[v.name] = places(Matcher(built[v.fields], v.weights), cases)
+        for name, value in saved.items():
+            setattr(matcher_module, name, value)
+    return out
+
+
+def _gain(at: Sequence[int], rows: Sequence[int]) -> tuple[int, int]:
+    return sum(at[i] == 0 for i in rows), sum(at[i] < 3 for i in rows)
+
+
+def cross_validate(
+    results: dict[str, list[int]], cases: Sequence[Case], folds: int, seed: int
+) -> tuple[list[int], Counter[str]]:
+    """Held-out places of the variant chosen on the other folds, and how often each was chosen."""
+    by_set: dict[str, list[int]] = defaultdict(list)
+    for i, c in enumerate(cases):
+        by_set[c.set].append(i)
+    fold_of = [0] * len(cases)
+    rng = random.Random(seed)
+    for rows in by_set.values():
+        rows = rows[:]
+        rng.shuffle(rows)
+        for n, i in enumerate(rows):
+            fold_of[i] = n % folds
+    held = [DEPTH] * len(cases)
+    chosen = Counter[str]()
+    for f in range(folds):
+        train = [i for i in range(len(cases)) if fold_of[i] != f]
+        best = max(results, key=lambda name: _gain(results[name], train))
+        chosen[best] += 1
+        for i in range(len(cases)):
+            if fold_of[i] == f:
+                held[i] = results[best][i]
+    return held, chosen
+
+
+def table(rows: dict[str, list[int]], cases: Sequence[Case], sets: Sequence[str]) -> None:
+    print(f"{'variant':<34}" + "".join(f"{s[:10]:>14}" for s in (*sets, "pool")))
+    for name, at in rows.items():
+        cells = []
+        for s in (*sets, "pool"):
+            idx = [i for i, c in enumerate(cases) if s == "pool" or c.set == s]
+            t1, t3 = _gain(at, idx)
+            cells.append(f"{t1:>4}/{t3:<4}({len(idx):>3})")
+        print(f"{name[:34]:<34}" + "".join(f"{c:>14}" for c in cells))
+
+
+def main(experiments: dict[str, Callable[[], list[Variant]]]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("experiment", choices=sorted(experiments))
+    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--final-check", action="store_true")
+    args = parser.parse_args()
+    kb = KnowledgeBase.load(calibration=Calibration.untrained())
+    sets = [s for s in available_sets() if s != FINAL_CHECK]
+    cases = load_cases(kb, sets)
+    vs = experiments[args.experiment]()
+    results = run_variants(kb, vs, cases)
+    table(results, cases, sets)
+    print()
+    rows = {"shipped": results[vs[0].name]}
+    for seed in range(args.seeds):
+        held, chosen = cross_validate(results, cases, args.folds, seed)
+        rows[f"cv seed {seed}"] = held
+        print(f"seed {seed} chose: {dict(chosen)}")
+    table(rows, cases, sets)
+    if args.final_check:
+        final = load_cases(kb, [FINAL_CHECK])
+        print()
+        table(run_variants(kb, vs, final), final, [FINAL_CHECK])
+    return 0
+
+
+def passage_variants() -> list[Variant]:
+    """The best run of 1, 2, 3 or 5 body lines (BM25-saturated share of the question) as a
+    part of the relevance at 0.05-0.3 of it, its length normalised at b 0.5 or 0.75."""
+    base = Weights()
+    out = [Variant("shipped", base)]
+    for lines in (1, 2, 3, 5):
+        for share in (0.05, 0.1, 0.2, 0.3):
+            for b in (0.5, 0.75):
+                out.append(
+                    Variant(
+                        f"passage {lines}l {share} b{b}",
+                        replace(base, passage=share, passage_lines=lines, passage_b=b),
+                    )
+                )
+    return out
+
+
+def field_variants() -> list[Variant]:
+    """Index field weights one at a time, and the score's four parts shifted pairwise."""
+    base = Weights()
+    out = [Variant("shipped", base)]
+    grid = {
+        "title": (2.0, 4.0),
+        "questions": (1.5, 3.5),
+        "breadcrumb": (0.4, 1.5),
+        "path": (0.6, 2.0),
+        "summary": (0.6, 2.0),
+        "body": (0.7, 1.4),
+    }
+    for field, values in grid.items():
+        for value in values:
+            out.append(Variant(f"field {field}={value}", base, ((field, value),)))
+    parts = ("bm25", "coverage", "head", "fuzzy")
+    for up, down in itertools.permutations(parts, 2):
+        for d in (0.05, 0.1):
+            w = replace(base, **{up: getattr(base, up) + d, down: getattr(base, down) - d})
+            out.append(Variant(f"{up}+{d} {down}-{d}", w))
+    return out
+
+
+def knob_variants() -> list[Variant]:
+    """Query-side rarity (idf to a power), coverage to a power, the matcher's constants and
+    the score's evidence and product-name factors."""
+    base = Weights()
+    out = [Variant("shipped", base)]
+    for p in (0.5, 0.75, 1.25, 1.5, 2.0):
+        out.append(Variant(f"rarity_power {p}", replace(base, rarity_power=p)))
+    for g in (0.5, 1.5, 2.0, 3.0):
+        out.append(Variant(f"coverage_power {g}", replace(base, coverage_power=g)))
+    for n in (10, 20):
+        out.append(Variant(f"NEAR_RIVALS {n}", base, (), (("NEAR_RIVALS", n),)))
+    for n in (8, 16):
+        out.append(Variant(f"SCORED_KEYS {n}", base, (), (("SCORED_KEYS", n),)))
+    for v in (0.3, 1.0):
+        out.append(Variant(f"evidence_head_bonus {v}", replace(base, evidence_head_bonus=v)))
+    for v in (0.5, 1.5):
+        out.append(Variant(f"evidence_power {v}", replace(base, evidence_power=v)))
+    for v in (0.7, 1.5):
+        out.append(Variant(f"evidence_mass {v}", replace(base, evidence_mass=v)))
+    for v in (0.25, 0.75):
+        out.append(Variant(f"name_penalty {v}", replace(base, name_penalty=v)))
+    return out
+
+
+EXPERIMENTS = {"passage": passage_variants, "fields": field_variants, "knobs": knob_variants}
+
+
+if __name__ == "__main__":
+    sys.exit(main(EXPERIMENTS))
