@@ -168,23 +168,6 @@ def main(experiments: dict[str, Callable[[], list[Variant]]]) -> int:
     return 0
 
 
-def passage_variants() -> list[Variant]:
-    """The best run of 1, 2, 3 or 5 body lines (BM25-saturated share of the question) as a
-    part of the relevance at 0.05-0.3 of it, its length normalised at b 0.5 or 0.75."""
-    base = Weights()
-    out = [Variant("shipped", base)]
-    for lines in (1, 2, 3, 5):
-        for share in (0.05, 0.1, 0.2, 0.3):
-            for b in (0.5, 0.75):
-                out.append(
-                    Variant(
-                        f"passage {lines}l {share} b{b}",
-                        replace(base, passage=share, passage_lines=lines, passage_b=b),
-                    )
-                )
-    return out
-
-
 def field_variants() -> list[Variant]:
     """Index field weights one at a time, and the score's four parts shifted pairwise."""
     base = Weights()
@@ -209,14 +192,11 @@ def field_variants() -> list[Variant]:
 
 
 def knob_variants() -> list[Variant]:
-    """Query-side rarity (idf to a power), coverage to a power, the matcher's constants and
-    the score's evidence and product-name factors."""
+    """The matcher's constants and the score's evidence and product-name factors. (Passage
+    windows, idf to a power and coverage to a power were measured with knobs the matcher no
+    longer has: commit d4fe776.)"""
     base = Weights()
     out = [Variant("shipped", base)]
-    for p in (0.5, 0.75, 1.25, 1.5, 2.0):
-        out.append(Variant(f"rarity_power {p}", replace(base, rarity_power=p)))
-    for g in (0.5, 1.5, 2.0, 3.0):
-        out.append(Variant(f"coverage_power {g}", replace(base, coverage_power=g)))
     for n in (10, 20):
         out.append(Variant(f"NEAR_RIVALS {n}", base, (), (("NEAR_RIVALS", n),)))
     for n in (8, 16):
@@ -232,7 +212,7 @@ def knob_variants() -> list[Variant]:
     return out
 
 
-EXPERIMENTS = {"passage": passage_variants, "fields": field_variants, "knobs": knob_variants}
+EXPERIMENTS = {"fields": field_variants, "knobs": knob_variants}
 
 
 if __name__ == "__main__":

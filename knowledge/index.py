@@ -107,12 +107,10 @@ class Index:
         infos: list[IndexedEntry] = []
         sequences: list[tuple[str, ...]] = []
         langs: list[str] = []
-        all_lines: list[list[list[str]]] = []
         for entry in self.entries:
             lang = detect_lang(f"{entry.title}\n{entry.body[:2000]}")
             langs.append(lang)
             keys, lines = _keys_and_lines(entry, analyzer, lang)
-            all_lines.append(lines)
             field_keys.append(keys)
             head = (*keys["title"], *keys["questions"])
             infos.append(IndexedEntry(entry, tuple(keys["title"]), frozenset(head)))
@@ -124,9 +122,6 @@ class Index:
                 )
             )
         self.infos = tuple(infos)
-        body_lines = [len(k) for e_lines in all_lines for k in e_lines if k]
-        # The mean number of keys in a non-empty body line: what a run of lines is measured by.
-        self.line_len = max(sum(body_lines) / max(len(body_lines), 1), 1.0)
         # The language each entry is written in, as its keys were made ("lat" for Latin text
         # with no marker words).
         self.langs = tuple(langs)
@@ -137,7 +132,6 @@ class Index:
         self.line_keys = lru_cache(maxsize=4096)(self._line_keys)
         # About 6 KiB an entry: a thousand cover the real corpus four times over.
         self.positions = lru_cache(maxsize=1024)(self._positions)
-        self.line_places = lru_cache(maxsize=1024)(self._line_places)
         self._build(field_keys)
 
     def _line_keys(self, doc: int) -> tuple[frozenset[str], ...]:
@@ -158,27 +152,6 @@ class Index:
             if key:
                 found[key].append(i)
         return {key: tuple(places) for key, places in found.items()}
-
-    def _line_places(self, doc: int) -> tuple[dict[str, tuple[int, ...]], tuple[int, ...]]:
-        """The body lines (steps, then the body's non-empty lines, numbered in that order) each
-        key stands in, in order; and the running count of keys before each such line (one more
-        item than lines), for the length of any run of lines."""
-        found: dict[str, list[int]] = defaultdict(list)
-        starts = [0]
-        for n, keys in enumerate(part for part in self._body_parts(doc) if part):
-            for key in dict.fromkeys(keys):
-                found[key].append(n)
-            starts.append(starts[-1] + len(keys))
-        return {key: tuple(lines) for key, lines in found.items()}, tuple(starts)
-
-    def _body_parts(self, doc: int) -> list[list[str]]:
-        parts: list[list[str]] = [[]]
-        for key in self.sequences[doc]:
-            if key:
-                parts[-1].append(key)
-            else:
-                parts.append([])
-        return parts[len(_HEAD_FIELDS) : -1]
 
     def _build(self, field_keys: list[dict[str, list[str]]]) -> None:
         n = max(len(field_keys), 1)

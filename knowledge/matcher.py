@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
-from bisect import bisect_left, bisect_right
+from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -77,23 +77,9 @@ class Weights:
     # it stays within 0..1: an entry that uses the question's words as the question does is
     # more about it than one that has them scattered over its sections.
     proximity: float = 0.1
-    # The best run of PASSAGE_LINES body lines in a row: this share of the relevance is the
-    # question's mass that one passage holds (BM25-saturated, its length normalised), so that
-    # a long section whose one paragraph answers competes with a short entry.
-    passage: float = 0.0
-    # Query side: each key's mass is idf**rarity_power x its weight (1: plain BM25 idf).
-    rarity_power: float = 1.0
-    # The coverage part is the covered share of the question to this power: above 1, an entry
-    # holding all of the question gains on one holding most of it.
-    coverage_power: float = 1.0
-    passage_lines: int = 3
-    passage_b: float = 0.75
 
-    def combine(
-        self, bm25: float, coverage: float, head: float, fuzzy: float, passage: float = 0.0
-    ) -> float:
-        whole = self.bm25 * bm25 + self.coverage * coverage + self.head * head + self.fuzzy * fuzzy
-        return (1.0 - self.passage) * whole + self.passage * passage
+    def combine(self, bm25: float, coverage: float, head: float, fuzzy: float) -> float:
+        return self.bm25 * bm25 + self.coverage * coverage + self.head * head + self.fuzzy * fuzzy
 
     def confidence(
         self,
@@ -122,11 +108,10 @@ class Weights:
         titled: float,
         names_missed: float,
         asked: float,
-        passage: float = 0.0,
     ) -> float:
         """One candidate's confidence from its parts (bm25, coverage, head, fuzzy) and the rest."""
         evidence += self.evidence_head_bonus * titled
-        relevance = self.combine(*parts, passage)
+        relevance = self.combine(*parts)
         return self.confidence(relevance, known, length, evidence, names_missed, asked)
 
     def near(self, score: float, phrases: float) -> float:
@@ -243,14 +228,9 @@ class Matcher:
             fuzzy = ratio / 100 * damp
             bm_part = min(bm_score / scored_total, 1.0)
             missed = len(names - doc_keys) / len(names) if names else 0.0
-            parts = (bm_part, (covered / total) ** self.weights.coverage_power, head, fuzzy)
+            parts = (bm_part, covered / total, head, fuzzy)
             evidence /= max_idf
-            passage = (
-                _passage(index, doc, mass, total, self.weights) if self.weights.passage else 0.0
-            )
-            score = self.weights.score(
-                parts, known, length, evidence, titled, missed, asked, passage
-            )
+            score = self.weights.score(parts, known, length, evidence, titled, missed, asked)
             ranked.append(
                 Ranked(doc, score, *parts, known, length, evidence, titled, missed, asked)
             )
@@ -318,9 +298,8 @@ class Matcher:
             return None
         # Each distinct key with its weight: idf x how often and how surely the question has it.
         mass: dict[str, float] = defaultdict(float)
-        power = self.weights.rarity_power
         for k, w in weighted:
-            mass[k] += index.key_idf(k) ** power * w
+            mass[k] += index.key_idf(k) * w
         total = sum(mass.values())
         if total <= 0:
             # Every key it knows is in every entry (idf 0): nothing tells one entry from another.
@@ -430,30 +409,6 @@ def _near(first: tuple[int, ...], second: tuple[int, ...]) -> bool:
                 return True
             n += 1
     return False
-
-
-def _passage(index: Index, doc: int, mass: dict[str, float], total: float, w: Weights) -> float:
-    """The share of the question's mass held by the entry's best run of ``w.passage_lines``
-    body lines, each key's count in it saturated as BM25 does (k1 1.2) with the run's length
-    normalised by ``w.passage_b`` against a run of average lines."""
-    places, starts = index.line_places(doc)
-    present = [(places[k], m) for k, m in mass.items() if k in places]
-    if not present:
-        return 0.0
-    span = w.passage_lines
-    lines = len(starts) - 1
-    average = index.line_len * span
-    best = 0.0
-    for first in sorted({n for at, _ in present for n in at}):
-        last = min(first + span, lines)
-        norm = 1 - w.passage_b + w.passage_b * (starts[last] - starts[first]) / average
-        got = 0.0
-        for at, m in present:
-            tf = bisect_right(at, last - 1) - bisect_left(at, first)
-            if tf:
-                got += m * min(1.0, tf * 2.2 / (tf + 1.2 * norm))
-        best = max(best, got)
-    return best / total
 
 
 def _credited(
