@@ -2,13 +2,16 @@
 on questions its choice never saw?
 
     python bench/ranking_cv.py EXPERIMENT [--folds 5] [--seeds 3] [--final-check]
+    python bench/ranking_cv.py EXPERIMENT --decide VARIANT [--seeds 4]
 
 Each variant (matcher weights, index field weights) ranks every answerable question of the pool
 (every set but the final check) once; then, for each fold of a split stratified by set, the
 variant with the most right entries first (then in the first three) on the other folds is
 chosen and judged on that fold. Prints each variant's counts per set, and the held-out counts of
 the variants chosen beside the shipped ones. With --final-check, also the final check's counts
-under each variant (look, never choose by it).
+under each variant (look, never choose by it). With --decide, one variant's ranking goes through
+the calibration's nested cross-validation instead (bench/quality.py --calibrate --dry-run): what a
+person would get with it, models and thresholds refitted, nothing written.
 """
 
 from __future__ import annotations
@@ -26,7 +29,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
 sys.path.insert(0, str(ROOT))
 
-from bench.quality import FINAL_CHECK, available_sets, hit, load_set  # noqa: E402
+from bench.quality import (  # noqa: E402
+    FINAL_CHECK,
+    available_sets,
+    hit,
+    load_set,
+    run_calibration,
+)
 from knowledge import index as index_module  # noqa: E402
 from knowledge import matcher as matcher_module  # noqa: E402
 from knowledge.base import KnowledgeBase  # noqa: E402
@@ -100,6 +109,17 @@ def run_variants(
     return out
 
 
+def _install(kb: KnowledgeBase, v: Variant) -> None:
+    """The knowledge base ranks as the variant does from now on (its constants set for good):
+    field weights change no key, so the question reader and the vocabulary stay."""
+    for name, value in v.constants:
+        setattr(matcher_module, name, value)
+    index_module.FIELD_WEIGHTS.update(dict(v.fields))
+    if v.fields:
+        kb._index = Index(kb.entries, kb._analyzer)
+    kb._matcher = Matcher(kb._index, v.weights)
+
+
 def _gain(at: Sequence[int], rows: Sequence[int]) -> tuple[int, int]:
     return sum(at[i] == 0 for i in rows), sum(at[i] < 3 for i in rows)
 
@@ -147,7 +167,14 @@ def main(experiments: dict[str, Callable[[], list[Variant]]]) -> int:
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--final-check", action="store_true")
+    parser.add_argument("--decide", metavar="VARIANT", help="nested CV of one variant's decisions")
     args = parser.parse_args()
+    if args.decide:
+        kb = KnowledgeBase.load()
+        (variant,) = [v for v in experiments[args.experiment]() if v.name == args.decide]
+        _install(kb, variant)
+        run_calibration(kb, write=False, seeds=args.seeds)
+        return 0
     kb = KnowledgeBase.load(calibration=Calibration.untrained())
     sets = [s for s in available_sets() if s != FINAL_CHECK]
     cases = load_cases(kb, sets)
