@@ -96,3 +96,50 @@ def test_the_top_entry_stays_first_without_the_heaviest_key_only_when_the_rest_p
     ranked = matcher.rank_raw(query)
     assert index.entries[ranked[0].doc].id == first
     assert matcher.stays_first(query, ranked).stays == stays
+
+
+# Two sections of a long document with the same bare title, each under its own chapter; and a
+# helpdesk article filed under a category of that name (one level of breadcrumb: no chapter).
+DISK_SETTINGS = Entry(
+    id="disk",
+    title="Настройки",
+    source="test",
+    kind="section",
+    breadcrumb=("Пособие для администраторов", "Диск Битрикс24"),
+    body="Здесь выбирают действие по клику на имени файла.",
+)
+MAIL_SETTINGS = Entry(
+    id="mail",
+    title="Настройки",
+    source="test",
+    kind="section",
+    breadcrumb=("Пособие для администраторов", "Почта"),
+    body="Здесь выбирают действие по клику на имени письма.",
+)
+FILED = Entry(
+    id="filed",
+    title="Настройки",
+    source="test",
+    breadcrumb=("Диск Битрикс24",),
+    body="Здесь выбирают действие по клику на имени папки.",
+)
+
+
+def _heads(weights: Weights, analyzer: Analyzer) -> dict[str, float]:
+    index = Index((DISK_SETTINGS, MAIL_SETTINGS, FILED), analyzer)
+    query = QueryReader(analyzer, index.vocabulary).read("настройки диска")
+    ranked = Matcher(index, weights).rank_raw(query)
+    return {index.entries[r.doc].id: r.head for r in ranked}
+
+
+def test_a_section_s_chapter_heading_names_it_beside_its_title(analyzer: Analyzer) -> None:
+    heads = _heads(Weights(), analyzer)
+    # «Настройки» under «Диск Битрикс24» has the question's «диск» in its head ...
+    assert heads["disk"] > heads["mail"]
+    # ... at the parent share of what a title word gives, and only a chapter's heading counts:
+    # a helpdesk category is not the article's name.
+    assert heads["filed"] == heads["mail"]
+    without = _heads(Weights(parent=0.0), analyzer)
+    assert without["disk"] == without["mail"] < heads["disk"]
+    index = Index((DISK_SETTINGS, FILED), analyzer)
+    assert index.infos[0].parent_keys and not index.infos[1].parent_keys
