@@ -239,16 +239,7 @@ def knob_variants() -> list[Variant]:
     return out
 
 
-def parent_variants() -> list[Variant]:
-    """The share of a title's weight that the heading a section sits under has (0: none)."""
-    base = Weights()
-    out = [Variant("shipped", base)]
-    for share in (0.0, 0.25, 0.5, 1.0):
-        out.append(Variant(f"parent {share}", replace(base, parent=share)))
-    return out
-
-
-EXPERIMENTS = {"fields": field_variants, "knobs": knob_variants, "parent": parent_variants}
+EXPERIMENTS = {"fields": field_variants, "knobs": knob_variants}
 
 
 if __name__ == "__main__":

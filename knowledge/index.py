@@ -50,10 +50,6 @@ class IndexedEntry:
     entry: Entry
     title_keys: tuple[str, ...]
     head_keys: frozenset[str]  # keys of the title and the question-like headings
-    # Keys of the heading a section of a long document sits under (its breadcrumb's last part,
-    # when it has a chapter as well as the document), less its head keys: «Общая информация»
-    # under «15. Бизнес-процессы Битрикс24» is about business processes. Empty for the others.
-    parent_keys: frozenset[str] = frozenset()
 
 
 def entry_fields(entry: Entry) -> dict[str, str]:
@@ -116,13 +112,8 @@ class Index:
             langs.append(lang)
             keys, lines = _keys_and_lines(entry, analyzer, lang)
             field_keys.append(keys)
-            head = frozenset((*keys["title"], *keys["questions"]))
-            parent = (
-                frozenset(analyzer.keys(entry.breadcrumb[-1], lang)) - head
-                if len(entry.breadcrumb) > 1
-                else frozenset()
-            )
-            infos.append(IndexedEntry(entry, tuple(keys["title"]), head, parent))
+            head = (*keys["title"], *keys["questions"])
+            infos.append(IndexedEntry(entry, tuple(keys["title"]), frozenset(head)))
             sequences.append(
                 tuple(
                     k

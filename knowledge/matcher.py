@@ -77,10 +77,6 @@ class Weights:
     # it stays within 0..1: an entry that uses the question's words as the question does is
     # more about it than one that has them scattered over its sections.
     proximity: float = 0.1
-    # The question's keys in the heading a section sits under (IndexedEntry.parent_keys) count
-    # toward the head part at this share of a key in its own title: a section titled
-    # «Настройки» or «Общая информация» is named by its chapter as much as by its title.
-    parent: float = 0.75
 
     def combine(self, bm25: float, coverage: float, head: float, fuzzy: float) -> float:
         return self.bm25 * bm25 + self.coverage * coverage + self.head * head + self.fuzzy * fuzzy
@@ -227,11 +223,7 @@ class Matcher:
             doc_keys = index.doc_keys[doc]
             covered, evidence = _credited(mass, specific, families, doc_keys)
             in_head = info.head_keys.intersection(mass)
-            in_parent = info.parent_keys.intersection(mass)
-            head = (
-                sum(mass[k] for k in in_head)
-                + self.weights.parent * sum(mass[k] for k in in_parent)
-            ) / total
+            head = sum(mass[k] for k in in_head) / total
             titled = sum(specific[k] for k in in_head if k in specific) / max_idf
             fuzzy = ratio / 100 * damp
             bm_part = min(bm_score / scored_total, 1.0)
