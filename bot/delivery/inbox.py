@@ -28,9 +28,11 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
+from bot.delivery import express
+from bot.delivery.express import Express
 from bot.errors import StorageError
-from bot.storage import delivery
-from bot.storage.db import reading
+from bot.storage import delivery, dialect
+from bot.storage.db import on_commit, reading
 from bot.storage.models import DeliveryStatus, InboxUpdate
 
 log = logging.getLogger(__name__)
@@ -105,6 +107,7 @@ class InboxWorker:
         replica: str | None = None,
         claim_seconds: float = 30.0,
         ready: asyncio.Event | None = None,
+        express: Express | None = None,
     ) -> None:
         self.channel = channel
         self._sessions = sessions
@@ -121,6 +124,8 @@ class InboxWorker:
         self._stopping = False
         self._idle = asyncio.Event()
         self._idle.set()
+        self._express = express  # the channel's outbox worker's, when it runs in this process
+        self._hand: list[InboxUpdate] = []  # stored claimed by this worker, not yet taken
 
     def wake(self) -> None:
         self.ready.set()
@@ -141,21 +146,39 @@ class InboxWorker:
                 await self._store(batch)
         return await done
 
+    async def add(
+        self, session: AsyncSession, arrivals: Sequence[Arrival], now: datetime
+    ) -> list[bool]:
+        """Store events in the caller's transaction; for each, whether it was new (a repeat is
+        dropped). An event that is the only pending one of its chat is stored claimed by this
+        worker and handed to it once the transaction commits: it is processed with no claim
+        commit of its own (other replicas leave the chat alone while the claim holds)."""
+        await dialect.serialise(session, f"inbox:{self.channel}")  # one claimant per chat
+        until = now + timedelta(seconds=self._claim_seconds)
+        replica = None if self._stopping else self._replica  # stopping: left to the claims
+        fresh: list[bool] = []
+        mine: list[InboxUpdate] = []
+        for event in arrivals:
+            row = await delivery.keep_update(
+                session, self.channel, event.key, event.payload, now, event.chat,
+                replica=replica, hold_until=until,
+            )  # fmt: skip
+            fresh.append(row is not None)
+            if row is None:
+                log.info("duplicate event dropped channel=%s key=%s", self.channel, event.key)
+            elif replica is not None and row.claimed_by == replica:
+                mine.append(row)
+        if mine:
+            on_commit(session, lambda: self._hand.extend(mine), lambda: None)
+        return fresh
+
     async def _store(self, batch: list[tuple[Sequence[Arrival], asyncio.Future[int]]]) -> None:
         now = self._clock.now()
         counts: list[int] = []
         try:
             async with self._sessions.begin() as session:
                 for arrivals, _ in batch:
-                    counts.append(0)
-                    for event in arrivals:
-                        if await delivery.store_update(
-                            session, self.channel, event.key, event.payload, now, event.chat
-                        ):
-                            counts[-1] += 1
-                        else:
-                            log.info("duplicate event dropped channel=%s key=%s",
-                                     self.channel, event.key)  # fmt: skip
+                    counts.append(sum(await self.add(session, arrivals, now)))
         except Exception as exc:  # nothing stored: every caller of the batch hears why
             for _, waiting in batch:
                 if not waiting.done():
@@ -194,17 +217,26 @@ class InboxWorker:
     async def drain(self) -> float:
         """Process what is pending; the seconds until the next pass is worth making."""
         now = self._clock.now()
+        hand = self._take_hand(now)
         async with reading(self._sessions) as session:  # no write lock while there is no work
-            waiting = await delivery.updates_waiting(session, self.channel, self._replica, now)
+            waiting = await delivery.updates_waiting(
+                session, self.channel, self._replica, now, besides=[row.id for row in hand]
+            )
         if not waiting:
             self._retry_at.clear()
-            return IDLE
-        async with self._sessions.begin() as session:  # events of chats no other replica has
-            rows = await delivery.claim_updates(
-                session, self.channel, self._replica, now, BATCH, hold_for=self._claim_seconds
-            )
-        claimed = {row.id for row in rows}  # the rest may be another replica's now
-        self._retry_at = {k: at for k, at in self._retry_at.items() if k in claimed}
+            if not hand:
+                return IDLE
+        rows = hand
+        if waiting:
+            async with self._sessions.begin() as session:  # events of chats no other replica has
+                claimed = await delivery.claim_updates(
+                    session, self.channel, self._replica, now, BATCH, hold_for=self._claim_seconds
+                )
+            ids = {row.id for row in claimed}  # the rest may be another replica's now
+            self._hand = [row for row in self._hand if row.id not in ids]  # stored meanwhile
+            self._retry_at = {k: at for k, at in self._retry_at.items() if k in ids}
+            mine = {row.id: row for row in hand} | {row.id: row for row in claimed}
+            rows = sorted(mine.values(), key=lambda row: row.id)
         handled = self._handled
         chats: dict[str, list[InboxUpdate]] = {}
         for row in rows:
@@ -217,6 +249,13 @@ class InboxWorker:
         now = self._clock.now()
         waits = [(at - now).total_seconds() for at in self._retry_at.values()]
         return max(min(waits, default=IDLE), 0.01)
+
+    def _take_hand(self, now: datetime) -> list[InboxUpdate]:
+        """The events stored claimed by this worker since the last pass, whose claim holds long
+        enough yet to handle them (the others are left to the claims)."""
+        rows, self._hand = self._hand, []
+        enough = now + timedelta(seconds=self._claim_seconds / 2)
+        return [row for row in rows if row.claimed_until is not None and row.claimed_until > enough]
 
     async def _drain_chat(self, rows: list[InboxUpdate]) -> None:
         for row in rows:
@@ -234,7 +273,8 @@ class InboxWorker:
         processing = _Processing(row.id)
         token = _current.set(processing)
         try:
-            await self._handle_row(row)
+            with express.reserving(self._express):
+                await self._handle_row(row)
         except AlreadySettledError:
             log.warning(
                 "event settled by another replica while handled here; this turn rolled back "
