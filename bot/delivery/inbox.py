@@ -151,14 +151,18 @@ class InboxWorker:
     ) -> list[bool]:
         """Store events in the caller's transaction; for each, whether it was new (a repeat is
         dropped). An event that is the only pending one of its chat is stored claimed by this
-        worker and handed to it once the transaction commits: it is processed with no claim
-        commit of its own (other replicas leave the chat alone while the claim holds)."""
+        worker and handed to it once the transaction commits, up to :data:`CHATS_AT_ONCE` in
+        hand: it is processed with no claim commit of its own (other replicas leave the chat
+        alone while the claim holds)."""
         await dialect.serialise(session, f"inbox:{self.channel}")  # one claimant per chat
         until = now + timedelta(seconds=self._claim_seconds)
-        replica = None if self._stopping else self._replica  # stopping: left to the claims
+        room = 0 if self._stopping else CHATS_AT_ONCE - len(self._hand)
         fresh: list[bool] = []
         mine: list[InboxUpdate] = []
         for event in arrivals:
+            # Only what this worker starts on soon: the rest is left to the claims of every
+            # replica (one that stores a whole burst, the polling one, does not keep it all).
+            replica = self._replica if len(mine) < room else None
             row = await delivery.keep_update(
                 session, self.channel, event.key, event.payload, now, event.chat,
                 replica=replica, hold_until=until,
