@@ -18,9 +18,9 @@ SQLite) and counts the commits per message. --rate R sends the texts to one SQLi
 steadily, R a second, for the p99 reply latency under a load it keeps up with (issue 12: below
 250 ms at 50 msg/s). --lone N sends N texts to one SQLite replica one at a time, each after
 the reply to the one before: the commits of a message with nothing to share them with. Latency
-is the time from the fake starting to deliver an update to the bot's sendMessage arriving for it (the k-th reply of a chat answers its k-th
-update). Loopback only; each run stops after --time-limit seconds. Compare the figures with the
-targets of issue 12 (README, "Speed").
+is the time from the fake starting to deliver an update to the bot's sendMessage arriving for
+it (the k-th reply of a chat answers its k-th update). Loopback only; each run stops after
+--time-limit seconds. Compare the figures with the targets of issue 12 (README, "Speed").
 """
 
 from __future__ import annotations
