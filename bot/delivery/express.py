@@ -23,7 +23,7 @@ reported as of unknown outcome when it is next claimed (it may not have been sen
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -86,16 +86,18 @@ class Express:
         self._reserved = 0
         self._hand: list[OutboxMessage] = []
 
-    def room(self) -> int:
-        """Rows that may still be marked as being sent."""
-        return self.limit - len(self._marked) - self._reserved
+    def room(self, besides: Collection[int] = ()) -> int:
+        """Rows that may still be marked as being sent (``besides``: marked rows whose marks the
+        caller's transaction clears as it marks others, so that both commit together)."""
+        marked = sum(1 for row_id in self._marked if row_id not in besides)
+        return self.limit - marked - self._reserved
 
     def marked(self) -> list[int]:
         return list(self._marked)
 
-    def busy(self) -> set[str]:
-        """Chats with a row marked: their next row waits for its outcome."""
-        return set(self._marked.values())
+    def busy(self, besides: Collection[int] = ()) -> set[str]:
+        """Chats with a row marked (``besides`` aside): their next row waits for its outcome."""
+        return {chat for row_id, chat in self._marked.items() if row_id not in besides}
 
     def mark(self, rows: Sequence[OutboxMessage]) -> None:
         self._marked.update((row.id, row.chat_id) for row in rows)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -149,26 +149,26 @@ class OutboxWorker:
                 return look, []
         heads: list[OutboxMessage] = []
         wait = IDLE
+        recorded = [item.row.id for item in settled]  # marks cleared by this wave's commit
         try:
             if settled or (claim and look <= 0):
                 async with self._sessions.begin() as session:
                     await self._record(session, settled, now)
-                    self.express.unmark([item.row.id for item in settled])  # their chats go on
                     if claim and look <= 0:
                         rows = await delivery.claim_outbox(
                             session, self._name, self._replica, now, BATCH,
                             hold_for=self._claim_seconds,
                         )  # fmt: skip
-                        heads, wait = await self._heads(rows, now)
+                        heads, wait = await self._heads(rows, now, recorded)
                         if heads:
                             self.express.mark(heads)
                             await self._mark_sending(session, heads, now)
         except BaseException:  # nothing of it committed
             self.express.unmark([row.id for row in heads])  # not sent: not in flight
+            self.express.unmark([item.row.id for item in sent])  # their outcomes: unknown
             self.express.give_back(express + [item.row for item in deferred])  # still marked
             raise
-        finally:  # the outcomes are recorded now, or unknown (a mark left in the row)
-            self.express.unmark([item.row.id for item in sent])
+        self.express.unmark(recorded)  # only now: the bound holds for the rows in the database
         for item in settled:
             self._observe(item)
         heads = express + heads
@@ -224,12 +224,13 @@ class OutboxWorker:
         return min(limit, left)
 
     async def _heads(
-        self, rows: Iterable[OutboxMessage], now: datetime
+        self, rows: Iterable[OutboxMessage], now: datetime, recorded: Collection[int] = ()
     ) -> tuple[list[OutboxMessage], float]:
         """The first row of every chat that may be sent now, and the seconds until the
-        earliest of the others may. A chat with a row marked (in flight, or in hand) waits."""
-        seen = self.express.busy()
-        room = self.express.room()
+        earliest of the others may. A chat with a row marked (in flight, or in hand) waits,
+        unless the caller's transaction records that row's outcome (``recorded``)."""
+        seen = self.express.busy(besides=recorded)
+        room = self.express.room(besides=recorded)
         heads: list[OutboxMessage] = []
         wait = IDLE
         for row in rows:

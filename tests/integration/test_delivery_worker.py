@@ -377,3 +377,27 @@ async def test_two_turns_writing_to_one_chat_on_postgresql_commit_its_rows_in_id
         assert channel.sent_to("7") == [1, 2]
     finally:
         await engine.dispose()
+
+
+async def test_a_recorded_rows_room_is_given_to_turns_only_once_its_record_commits(
+    sessions: async_sessionmaker[AsyncSession], clock: FakeClock
+) -> None:
+    """The bound holds for the rows marked in the database: while a wave's transaction records
+    one outcome and marks the next row, a turn must not reserve the recorded row's room (a
+    crash before that commit would leave both marked, one more than DELIVERY_IN_FLIGHT)."""
+    rooms: list[int] = []
+
+    class Watching(MemoryChannel):
+        async def pace(self, call: Call) -> float:
+            rooms.append(worker.express.room())  # what a turn would see now
+            return 0.0
+
+    channel = Watching()
+    worker = OutboxWorker(channel, sessions, clock, in_flight=1)
+    await reserve(sessions, worker, clock, ("a", 1))
+    await store(sessions, clock, "b", 2)
+    await worker.drain()
+    assert (channel.sent_to("a"), channel.sent_to("b")) == ([1], [2])
+    # a's row in hand (1 of 1), then b's head while a's outcome is being recorded: still 1 of 1
+    assert rooms == [0, 0]
+    assert worker.express.room() == 1
