@@ -1,10 +1,13 @@
 """The one inbox worker: every channel's stored events through that channel's handler.
 
 A channel's intake stores each event as an ``inbox`` row under the channel's id of it (the row's
-key is the dedupe) before it acknowledges it; this worker claims pending rows
+key is the dedupe) before it acknowledges it (:meth:`InboxWorker.add`); the first event of a chat
+with nothing pending is stored already claimed by this worker and handed to it when that commit
+is done. This worker takes those, claims the other pending rows
 (:func:`bot.storage.delivery.claim_updates`: one replica per chat), runs up to
 :data:`CHATS_AT_ONCE` chats concurrently and each chat's rows in order, and retries a failed row
-a few times before giving it up.
+a few times before giving it up. A lone event thus costs two commits: its store, and the
+transaction of its effects below.
 
 One transaction per event: the handler's transaction that stores the event's effects (the
 engine's turn, the outbox rows) calls :func:`settle`, which marks the row done in that very
@@ -147,14 +150,21 @@ class InboxWorker:
         return await done
 
     async def add(
-        self, session: AsyncSession, arrivals: Sequence[Arrival], now: datetime
+        self,
+        session: AsyncSession,
+        arrivals: Sequence[Arrival],
+        now: datetime,
+        *,
+        serialised: bool = False,
     ) -> list[bool]:
         """Store events in the caller's transaction; for each, whether it was new (a repeat is
         dropped). An event that is the only pending one of its chat is stored claimed by this
         worker and handed to it once the transaction commits, up to :data:`CHATS_AT_ONCE` in
         hand: it is processed with no claim commit of its own (other replicas leave the chat
-        alone while the claim holds)."""
-        await dialect.serialise(session, f"inbox:{self.channel}")  # one claimant per chat
+        alone while the claim holds). ``serialised``: the transaction took its turn with the
+        channel's claims already (see below)."""
+        if not serialised:  # PostgreSQL: one claimant per chat, whichever replica stores
+            await dialect.serialise(session, f"inbox:{self.channel}")
         until = now + timedelta(seconds=self._claim_seconds)
         room = 0 if self._stopping else CHATS_AT_ONCE - len(self._hand)
         fresh: list[bool] = []
@@ -181,8 +191,10 @@ class InboxWorker:
         counts: list[int] = []
         try:
             async with self._sessions.begin() as session:
+                await dialect.serialise(session, f"inbox:{self.channel}")  # once for the batch
                 for arrivals, _ in batch:
-                    counts.append(sum(await self.add(session, arrivals, now)))
+                    fresh = await self.add(session, arrivals, now, serialised=True)
+                    counts.append(sum(fresh))
         except Exception as exc:  # nothing stored: every caller of the batch hears why
             for _, waiting in batch:
                 if not waiting.done():
