@@ -4,13 +4,16 @@ Each wave is one commit: it records the previous wave's outcomes (through
 :func:`bot.delivery.policy.settle`), claims the channel's unsent rows
 (:func:`bot.storage.delivery.claim_outbox`), takes the first due row of up to ``in_flight``
 chats and marks them as being sent; then it sends them concurrently (one per chat, so each chat
-keeps its order). A pass repeats waves until every chat's next row has to wait; the look for
-work before a pass is a read (no commit, no write lock).
+keeps its order), with the rows a turn reserved for it (:mod:`bot.delivery.express`: already
+claimed and marked, checked here as the others are). A pass repeats waves until every chat's
+next row has to wait; the look for work before a pass is a read (no commit, no write lock), and
+a wave with nothing to record and only reserved rows to send commits nothing: a lone message's
+reply costs one commit here, the one that records its outcome.
 
 What a crash may repeat: at most the one call per chat that was in flight (``in_flight`` calls
-at the most). Its row still carries ``sending_since`` when it is next claimed; the worker then
-counts and logs an unknown outcome and sends it again (the Bot API takes no idempotency key;
-Bitrix24 calls carry a ``templateId`` the portal dedupes).
+at the most, reserved rows counted). Its row still carries ``sending_since`` when it is next
+claimed; the worker then counts and logs an unknown outcome and sends it again (the Bot API
+takes no idempotency key; Bitrix24 calls carry a ``templateId`` the portal dedupes).
 """
 
 from __future__ import annotations
