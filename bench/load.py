@@ -1,7 +1,7 @@
 """End-to-end load through the Telegram webhook path, side by side with a minimal durable bot.
 
     python bench/load.py [--messages 300] [--chats 30] [--time-limit 120] [--no-postgres]
-                         [--latency 0.05] [--bitrix 100] [--rate 50]
+                         [--latency 0.05] [--bitrix 100] [--rate 50] [--lone 30]
 
 The fake Bot API (tests/fakes/) runs in this process on 127.0.0.1 and POSTs updates to the
 webhook of real `helpbot serve` subprocesses: one replica on SQLite (a temp file), one on
@@ -16,10 +16,11 @@ database commits and statements with a SQLAlchemy event listener (no change to t
 time is read from /proc. --bitrix N sends N Bitrix24 open-line messages (fake portal, fetch mode,
 SQLite) and counts the commits per message. --rate R sends the texts to one SQLite replica
 steadily, R a second, for the p99 reply latency under a load it keeps up with (issue 12: below
-250 ms at 50 msg/s). Latency is the time from the fake starting to deliver
-an update to the bot's sendMessage arriving for it (the k-th reply of a chat answers its k-th
-update). Loopback only; each run stops after --time-limit seconds. Compare the figures with the
-targets of issue 12 (README, "Speed").
+250 ms at 50 msg/s). --lone N sends N texts to one SQLite replica one at a time, each after
+the reply to the one before: the commits of a message with nothing to share them with. Latency
+is the time from the fake starting to deliver an update to the bot's sendMessage arriving for
+it (the k-th reply of a chat answers its k-th update). Loopback only; each run stops after
+--time-limit seconds. Compare the figures with the targets of issue 12 (README, "Speed").
 """
 
 from __future__ import annotations
@@ -199,10 +200,14 @@ async def run_once(
     kind: str = "helpbot",
     latency: float = 0.0,
     rate: float = 0.0,
+    lone: int = 0,
 ) -> dict[str, float]:
     """``replicas`` processes of ``kind`` against a fresh fake: the figures of one configuration.
     For the minimal bot ``db`` is {"url": ...}; empty, a SQLite file in the run's folder. With
-    ``rate`` the messages come steadily, that many a second, instead of in one burst."""
+    ``rate`` the messages come steadily, that many a second, instead of in one burst; with
+    ``lone`` that many come one at a time, each after the reply to the one before (nothing to
+    share a commit with)."""
+    count = lone or args.messages
     policy = WebhookPolicy(retry_base=0.05, retry_cap=0.5, max_attempts=20, timeout=30.0)
     async with (
         FakeTelegram(webhook_policy=policy, local_mode=True, latency=latency) as fake,
@@ -251,13 +256,16 @@ async def run_once(
 
                 async def load() -> None:
                     start = time.monotonic()
-                    for n in range(args.messages):
+                    for n in range(count):
+                        answered = replies()
                         fake.user_sends(people[n % len(people)], QUESTIONS[n % len(QUESTIONS)])
                         if rate:  # the next one on schedule, however late this one was
                             await asyncio.sleep(max(start + (n + 1) / rate - time.monotonic(), 0))
+                        elif lone:
+                            await _until(lambda a=answered: replies() > a, deadline)
 
                 m = await _measure(
-                    workdir, procs, load, lambda: replies() >= args.messages + replicas, deadline
+                    workdir, procs, load, lambda: replies() >= count + replicas, deadline
                 )
                 t0 = m["t0"]
                 t1 = max((c.time for c in fake.calls("sendMessage", ok=True)), default=t0)
@@ -274,7 +282,7 @@ async def run_once(
             latencies += [s - d for d, s in zip(started[person.id], sent, strict=False)]
     done = replies() - replicas  # less the warm-ups
     if not m["finished"]:
-        print(f"{label}: only {done} of {args.messages} replies within {args.time_limit} s")
+        print(f"{label}: only {done} of {count} replies within {args.time_limit} s")
     cuts = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else [0.0] * 99
     return _figures(done, t1 - t0, m) | {"p50_ms": cuts[49] * 1000, "p99_ms": cuts[98] * 1000}
 
@@ -401,6 +409,7 @@ async def _pg_admin(server: str, statement: str) -> None:
 
 TARGETS = (  # issue 12, "Targets"
     ("commits per Telegram text", "≤ 3"),
+    ("commits per lone Telegram text", "≤ 3"),
     ("commits per Bitrix24 message", "≤ 3"),
     ("msg/s, SQLite", "≥ 100"),
     ("msg/s, PostgreSQL", "≥ 150"),
@@ -429,6 +438,9 @@ async def main() -> None:
     parser.add_argument("--bitrix", type=int, default=100, help="0: skip the Bitrix24 run")
     parser.add_argument(
         "--rate", type=float, default=50.0, help="msg/s of the steady run (SQLite); 0: skip it"
+    )
+    parser.add_argument(
+        "--lone", type=int, default=30, help="texts sent one at a time (SQLite); 0: skip them"
     )
     args = parser.parse_args()
     results = {
@@ -460,6 +472,8 @@ async def main() -> None:
         results[f"helpbot, SQLite, {args.rate:g}/s steady"] = await run_once(
             "steady", {}, args, rate=args.rate
         )
+    if args.lone:
+        results["helpbot, SQLite, one at a time"] = await run_once("lone", {}, args, lone=args.lone)
     if args.bitrix:
         results["helpbot, SQLite, Bitrix24"] = await run_bitrix(args)
     _print(args, results)
@@ -498,6 +512,9 @@ def _print(args: argparse.Namespace, results: dict[str, dict[str, float]]) -> No
         print(f"2 / 1 replicas on PostgreSQL: {ratios['x2']:.2f}")
     measured = {
         "commits per Telegram text": results["helpbot, SQLite"]["net_commits"],
+        "commits per lone Telegram text": results.get("helpbot, SQLite, one at a time", {}).get(
+            "net_commits"
+        ),
         "commits per Bitrix24 message": results.get("helpbot, SQLite, Bitrix24", {}).get(
             "net_commits"
         ),

@@ -1,10 +1,13 @@
 """The one inbox worker: every channel's stored events through that channel's handler.
 
 A channel's intake stores each event as an ``inbox`` row under the channel's id of it (the row's
-key is the dedupe) before it acknowledges it; this worker claims pending rows
+key is the dedupe) before it acknowledges it (:meth:`InboxWorker.add`); the first event of a chat
+with nothing pending is stored already claimed by this worker and handed to it when that commit
+is done. This worker takes those, claims the other pending rows
 (:func:`bot.storage.delivery.claim_updates`: one replica per chat), runs up to
 :data:`CHATS_AT_ONCE` chats concurrently and each chat's rows in order, and retries a failed row
-a few times before giving it up.
+a few times before giving it up. A lone event thus costs two commits: its store, and the
+transaction of its effects below.
 
 One transaction per event: the handler's transaction that stores the event's effects (the
 engine's turn, the outbox rows) calls :func:`settle`, which marks the row done in that very
@@ -28,9 +31,11 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
+from bot.delivery import express
+from bot.delivery.express import Express
 from bot.errors import StorageError
-from bot.storage import delivery
-from bot.storage.db import reading
+from bot.storage import delivery, dialect
+from bot.storage.db import on_commit, reading
 from bot.storage.models import DeliveryStatus, InboxUpdate
 
 log = logging.getLogger(__name__)
@@ -105,6 +110,7 @@ class InboxWorker:
         replica: str | None = None,
         claim_seconds: float = 30.0,
         ready: asyncio.Event | None = None,
+        express: Express | None = None,
     ) -> None:
         self.channel = channel
         self._sessions = sessions
@@ -121,6 +127,8 @@ class InboxWorker:
         self._stopping = False
         self._idle = asyncio.Event()
         self._idle.set()
+        self._express = express  # the channel's outbox worker's, when it runs in this process
+        self._hand: list[InboxUpdate] = []  # stored claimed by this worker, not yet taken
 
     def wake(self) -> None:
         self.ready.set()
@@ -141,21 +149,52 @@ class InboxWorker:
                 await self._store(batch)
         return await done
 
+    async def add(
+        self,
+        session: AsyncSession,
+        arrivals: Sequence[Arrival],
+        now: datetime,
+        *,
+        serialised: bool = False,
+    ) -> list[bool]:
+        """Store events in the caller's transaction; for each, whether it was new (a repeat is
+        dropped). An event that is the only pending one of its chat is stored claimed by this
+        worker and handed to it once the transaction commits, up to :data:`CHATS_AT_ONCE` in
+        hand: it is processed with no claim commit of its own (other replicas leave the chat
+        alone while the claim holds). ``serialised``: the transaction took its turn with the
+        channel's claims already (see below)."""
+        if not serialised:  # PostgreSQL: one claimant per chat, whichever replica stores
+            await dialect.serialise(session, f"inbox:{self.channel}")
+        until = now + timedelta(seconds=self._claim_seconds)
+        room = 0 if self._stopping else CHATS_AT_ONCE - len(self._hand)
+        fresh: list[bool] = []
+        mine: list[InboxUpdate] = []
+        for event in arrivals:
+            # Only what this worker starts on soon: the rest is left to the claims of every
+            # replica (one that stores a whole burst, the polling one, does not keep it all).
+            replica = self._replica if len(mine) < room else None
+            row = await delivery.keep_update(
+                session, self.channel, event.key, event.payload, now, event.chat,
+                replica=replica, hold_until=until,
+            )  # fmt: skip
+            fresh.append(row is not None)
+            if row is None:
+                log.info("duplicate event dropped channel=%s key=%s", self.channel, event.key)
+            elif replica is not None and row.claimed_by == replica:
+                mine.append(row)
+        if mine:
+            on_commit(session, lambda: self._hand.extend(mine), lambda: None)
+        return fresh
+
     async def _store(self, batch: list[tuple[Sequence[Arrival], asyncio.Future[int]]]) -> None:
         now = self._clock.now()
         counts: list[int] = []
         try:
             async with self._sessions.begin() as session:
+                await dialect.serialise(session, f"inbox:{self.channel}")  # once for the batch
                 for arrivals, _ in batch:
-                    counts.append(0)
-                    for event in arrivals:
-                        if await delivery.store_update(
-                            session, self.channel, event.key, event.payload, now, event.chat
-                        ):
-                            counts[-1] += 1
-                        else:
-                            log.info("duplicate event dropped channel=%s key=%s",
-                                     self.channel, event.key)  # fmt: skip
+                    fresh = await self.add(session, arrivals, now, serialised=True)
+                    counts.append(sum(fresh))
         except Exception as exc:  # nothing stored: every caller of the batch hears why
             for _, waiting in batch:
                 if not waiting.done():
@@ -194,17 +233,26 @@ class InboxWorker:
     async def drain(self) -> float:
         """Process what is pending; the seconds until the next pass is worth making."""
         now = self._clock.now()
+        hand = self._take_hand(now)
         async with reading(self._sessions) as session:  # no write lock while there is no work
-            waiting = await delivery.updates_waiting(session, self.channel, self._replica, now)
+            waiting = await delivery.updates_waiting(
+                session, self.channel, self._replica, now, besides=[row.id for row in hand]
+            )
         if not waiting:
             self._retry_at.clear()
-            return IDLE
-        async with self._sessions.begin() as session:  # events of chats no other replica has
-            rows = await delivery.claim_updates(
-                session, self.channel, self._replica, now, BATCH, hold_for=self._claim_seconds
-            )
-        claimed = {row.id for row in rows}  # the rest may be another replica's now
-        self._retry_at = {k: at for k, at in self._retry_at.items() if k in claimed}
+            if not hand:
+                return IDLE
+        rows = hand
+        if waiting:
+            async with self._sessions.begin() as session:  # events of chats no other replica has
+                claimed = await delivery.claim_updates(
+                    session, self.channel, self._replica, now, BATCH, hold_for=self._claim_seconds
+                )
+            ids = {row.id for row in claimed}  # the rest may be another replica's now
+            self._hand = [row for row in self._hand if row.id not in ids]  # stored meanwhile
+            self._retry_at = {k: at for k, at in self._retry_at.items() if k in ids}
+            mine = {row.id: row for row in hand} | {row.id: row for row in claimed}
+            rows = sorted(mine.values(), key=lambda row: row.id)
         handled = self._handled
         chats: dict[str, list[InboxUpdate]] = {}
         for row in rows:
@@ -217,6 +265,13 @@ class InboxWorker:
         now = self._clock.now()
         waits = [(at - now).total_seconds() for at in self._retry_at.values()]
         return max(min(waits, default=IDLE), 0.01)
+
+    def _take_hand(self, now: datetime) -> list[InboxUpdate]:
+        """The events stored claimed by this worker since the last pass, whose claim holds long
+        enough yet to handle them (the others are left to the claims)."""
+        rows, self._hand = self._hand, []
+        enough = now + timedelta(seconds=self._claim_seconds / 2)
+        return [row for row in rows if row.claimed_until is not None and row.claimed_until > enough]
 
     async def _drain_chat(self, rows: list[InboxUpdate]) -> None:
         for row in rows:
@@ -234,7 +289,8 @@ class InboxWorker:
         processing = _Processing(row.id)
         token = _current.set(processing)
         try:
-            await self._handle_row(row)
+            with express.reserving(self._express):
+                await self._handle_row(row)
         except AlreadySettledError:
             log.warning(
                 "event settled by another replica while handled here; this turn rolled back "

@@ -4,29 +4,33 @@ Each wave is one commit: it records the previous wave's outcomes (through
 :func:`bot.delivery.policy.settle`), claims the channel's unsent rows
 (:func:`bot.storage.delivery.claim_outbox`), takes the first due row of up to ``in_flight``
 chats and marks them as being sent; then it sends them concurrently (one per chat, so each chat
-keeps its order). A pass repeats waves until every chat's next row has to wait; the look for
-work before a pass is a read (no commit, no write lock).
+keeps its order), with the rows a turn reserved for it (:mod:`bot.delivery.express`: already
+claimed and marked, checked here as the others are). A pass repeats waves until every chat's
+next row has to wait; the look for work before a pass is a read (no commit, no write lock), and
+a wave with nothing to record and only reserved rows to send commits nothing: a lone message's
+reply costs one commit here, the one that records its outcome.
 
 What a crash may repeat: at most the one call per chat that was in flight (``in_flight`` calls
-at the most). Its row still carries ``sending_since`` when it is next claimed; the worker then
-counts and logs an unknown outcome and sends it again (the Bot API takes no idempotency key;
-Bitrix24 calls carry a ``templateId`` the portal dedupes).
+at the most, reserved rows counted). Its row still carries ``sending_since`` when it is next
+claimed; the worker then counts and logs an unknown outcome and sends it again (the Bot API
+takes no idempotency key; Bitrix24 calls carry a ``templateId`` the portal dedupes).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from contextlib import suppress
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
+from bot.delivery.express import Express
 from bot.delivery.outcome import Call, Done, NotReady, Outcome, Retry, Scope, Unreachable
 from bot.delivery.policy import Policy, Settlement, settle
 from bot.metrics import Metrics
@@ -72,7 +76,7 @@ class Channel(Protocol):
 @dataclass(frozen=True, slots=True)
 class _Sent:
     row: OutboxMessage
-    outcome: Outcome
+    outcome: Outcome | None  # None: a reserved row not sent, handed back to the claims
     result: Settlement | None = None
 
 
@@ -104,6 +108,10 @@ class OutboxWorker:
         self._metrics = metrics or Metrics.create()
         self._replica = replica or delivery.default_replica()
         self._claim_seconds = claim_seconds
+        self.express = Express(
+            self._name, self._in_flight, clock=clock, replica=self._replica,
+            claim_seconds=claim_seconds, may_go=self._may_go, wake=self.wake,
+        )  # fmt: skip
         self._empty_idle = min(idle, claim_seconds)
         self._paused: dict[Scope, datetime] = {}
         self.problem: str | None = None  # why the channel is not ready (its token refused)
@@ -131,50 +139,108 @@ class OutboxWorker:
         return 0.0
 
     async def _wave(self, sent: list[_Sent], *, claim: bool = True) -> tuple[float, list[_Sent]]:
-        """Record the previous wave's outcomes and claim and send the due head of every chat,
-        in one transaction; (0.0, outcomes) when some were sent, else (seconds to wait, [])."""
+        """Record the previous wave's outcomes, claim and send the due head of every chat (and
+        the rows reserved for this worker, :mod:`bot.delivery.express`), in one transaction;
+        (0.0, outcomes) when some were sent, else (seconds to wait, [])."""
         now = self._clock.now()
-        if not sent:
-            async with reading(self._sessions) as session:  # no write lock while idle
-                due = await delivery.outbox_due(session, self._name, self._replica, now)
-            if due is None or due > now:
-                if due is None:  # nothing at all: rows this process stores still wake it at once
-                    return self._empty_idle, []
-                return min((due - now).total_seconds(), IDLE), []
-        settled = [self._settled(item, now) for item in sent]  # pauses apply to this claim
+        express, deferred = await self._from_hand(now) if claim else ([], [])
+        settled = [self._settled(item, now) for item in sent] + deferred
+        look = 0.0
+        if not settled:  # a read first: no write lock while nothing but the hand is due
+            look = await self._look(now)
+            if look > 0 and not express:
+                return look, []
         heads: list[OutboxMessage] = []
         wait = IDLE
-        async with self._sessions.begin() as session:
-            await self._record(session, settled, now)
-            if claim:
-                rows = await delivery.claim_outbox(
-                    session, self._name, self._replica, now, BATCH, hold_for=self._claim_seconds
-                )
-                heads, wait = await self._heads(rows, now)
-                if heads:
-                    await self._mark_sending(session, heads, now)
+        recorded = [item.row.id for item in settled]  # marks cleared by this wave's commit
+        try:
+            if settled or (claim and look <= 0):
+                async with self._sessions.begin() as session:
+                    await self._record(session, settled, now)
+                    if claim and look <= 0:
+                        rows = await delivery.claim_outbox(
+                            session, self._name, self._replica, now, BATCH,
+                            hold_for=self._claim_seconds,
+                        )  # fmt: skip
+                        heads, wait = await self._heads(rows, now, recorded)
+                        if heads:
+                            self.express.mark(heads)
+                            await self._mark_sending(session, heads, now)
+        except BaseException:  # nothing of it committed
+            self.express.unmark([row.id for row in heads])  # not sent: not in flight
+            self.express.unmark([item.row.id for item in sent])  # their outcomes: unknown
+            self.express.give_back(express + [item.row for item in deferred])  # still marked
+            raise
+        self.express.unmark(recorded)  # only now: the bound holds for the rows in the database
         for item in settled:
             self._observe(item)
+        heads = express + heads
         if not heads:
             return max(wait, 0.001), []
-        return 0.0, list(await asyncio.gather(*(self._send(row) for row in heads)))
+        try:
+            return 0.0, list(await asyncio.gather(*(self._send(row) for row in heads)))
+        except BaseException:  # cancelled mid-send: the marks stay, their outcomes unknown
+            self.express.unmark([row.id for row in heads])
+            raise
+
+    async def _look(self, now: datetime) -> float:
+        """0.0 when a row besides those in hand is due now, else the seconds until one is."""
+        async with reading(self._sessions) as session:
+            due = await delivery.outbox_due(
+                session, self._name, self._replica, now, besides=self.express.marked()
+            )
+        if due is None:  # nothing at all: rows this process stores still wake it at once
+            return self._empty_idle
+        if due > now:
+            return min((due - now).total_seconds(), IDLE)
+        return 0.0
+
+    async def _from_hand(self, now: datetime) -> tuple[list[OutboxMessage], list[_Sent]]:
+        """The reserved rows handed over, checked as any claimed row is (:meth:`_heads`), and
+        their claim too: those that may go now, and the others handed back to the claims
+        (their marks cleared)."""
+        ready: list[OutboxMessage] = []
+        back: list[_Sent] = []
+        for row in self.express.take():
+            if row.claimed_until is None or row.claimed_until <= now:
+                self.express.unmark([row.id])  # the claim ran out: maybe another replica's now
+                log.warning("reserved outbox row left to the claims outbox=%s", row.id)
+                continue
+            until = self._until(row, now)
+            if until <= now and self._send_limit(row, now) >= self._claim_seconds * SEND_SHARE / 2:
+                pace = await self.channel.pace(_call(row))
+                if pace <= 0:
+                    ready.append(row)
+                    continue
+                until = now + timedelta(seconds=pace)
+            back.append(_Sent(row, None, Settlement("pending", row.attempts, not_before=until)))
+        return ready, back
+
+    def _send_limit(self, row: OutboxMessage, now: datetime) -> float:
+        """Seconds a send of ``row`` may take: its share of a claim, and less when the row's
+        claim (one made with a turn's commit) runs out sooner, so that the outcome is recorded
+        while this replica still holds the chat."""
+        limit = self._claim_seconds * SEND_SHARE
+        if row.claimed_until is None:
+            return limit
+        left = (row.claimed_until - now).total_seconds() - self._claim_seconds * (1 - SEND_SHARE)
+        return min(limit, left)
 
     async def _heads(
-        self, rows: Iterable[OutboxMessage], now: datetime
+        self, rows: Iterable[OutboxMessage], now: datetime, recorded: Collection[int] = ()
     ) -> tuple[list[OutboxMessage], float]:
         """The first row of every chat that may be sent now, and the seconds until the
-        earliest of the others may."""
-        seen: set[str] = set()
+        earliest of the others may. A chat with a row marked (in flight, or in hand) waits,
+        unless the caller's transaction records that row's outcome (``recorded``)."""
+        seen = self.express.busy(besides=recorded)
+        room = self.express.room(besides=recorded)
         heads: list[OutboxMessage] = []
         wait = IDLE
         for row in rows:
-            if row.chat_id in seen or len(heads) >= self._in_flight:
+            if row.chat_id in seen or len(heads) >= room:
                 continue  # marked rows are all in flight: a crash repeats no more than those
             seen.add(row.chat_id)
-            until = max(
-                [row.not_before, *(self._pause_of(s, now) for s in self._scopes(row))],
-                default=now,
-            )
+            until = self._until(row, now)
             if until > now:
                 wait = min(wait, (until - now).total_seconds())
                 continue
@@ -184,6 +250,15 @@ class OutboxWorker:
                 continue
             heads.append(row)
         return heads, max(wait, 0.001)
+
+    def _until(self, row: OutboxMessage, now: datetime) -> datetime:
+        """When ``row`` may go: its own time, and the pauses of its chat, method and channel."""
+        return max(
+            [row.not_before, *(self._pause_of(s, now) for s in self._scopes(row))], default=now
+        )
+
+    def _may_go(self, row: OutboxMessage, now: datetime) -> bool:
+        return self._until(row, now) <= now
 
     def _scopes(self, row: OutboxMessage) -> tuple[Scope, ...]:
         return (Scope.channel(), Scope.chat(row.chat_id), Scope.method(row.method))
@@ -215,9 +290,10 @@ class OutboxWorker:
         )
 
     async def _send(self, row: OutboxMessage) -> _Sent:
+        limit = self._send_limit(row, self._clock.now())
         async with self._slots:
             try:
-                async with asyncio.timeout(self._claim_seconds * SEND_SHARE):
+                async with asyncio.timeout(max(limit, 0.0)):
                     outcome = await self.channel.send(_call(row))
             except TimeoutError:  # its claim runs out soon: another replica would send it again
                 log.warning(
@@ -233,6 +309,7 @@ class OutboxWorker:
     def _settled(self, item: _Sent, now: datetime) -> _Sent:
         """The policy's verdict on one outcome; a pause it names applies at once."""
         row, outcome = item.row, item.outcome
+        assert outcome is not None
         result = settle(
             outcome, attempts=row.attempts, created_at=row.created_at, now=now,
             policy=self._policy,
@@ -276,6 +353,8 @@ class OutboxWorker:
         """Readiness, metrics and the log line of one outcome (after it is stored)."""
         row, outcome, result = item.row, item.outcome, item.result
         assert result is not None
+        if outcome is None:
+            return
         if isinstance(outcome, Done):
             self.problem = None
             self._metrics.messages_out.inc(channel=self._name)

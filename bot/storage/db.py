@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import Session, SessionTransaction
 
 from bot import dburl
 from bot.errors import StorageError
@@ -26,6 +27,7 @@ log = logging.getLogger(__name__)
 # the outbox and looks for work; with the default 5 the rest were opened and closed each time.
 POOL_SIZE = 12
 READ_ONLY = "helpbot_read_only"  # a connection execution option: see :func:`reading`
+_ON_COMMIT = "helpbot_on_commit"  # Session.info: what to do once its transaction ends
 
 
 def database_url(settings: DatabaseSettings) -> str:
@@ -82,6 +84,30 @@ async def reading(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[A
     async with sessions() as session:
         await session.connection(execution_options={READ_ONLY: True})
         yield session
+
+
+def on_commit(
+    session: AsyncSession, committed: Callable[[], None], undone: Callable[[], None]
+) -> None:
+    """Call ``committed`` once the session's transaction has committed, ``undone`` if it rolls
+    back instead (neither raises: they hand rows over in memory). A caller must still undo on
+    its own what neither reached (the session closed some other way): see
+    :mod:`bot.delivery.express`."""
+    session.sync_session.info.setdefault(_ON_COMMIT, []).append((committed, undone))
+
+
+@event.listens_for(Session, "after_commit")
+def _after_commit(session: Session) -> None:
+    for committed, _ in session.info.pop(_ON_COMMIT, ()):
+        committed()
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _after_rollback(session: Session, previous: SessionTransaction) -> None:
+    if previous.parent is not None:  # a savepoint: the transaction itself goes on
+        return
+    for _, undone in session.info.pop(_ON_COMMIT, ()):
+        undone()
 
 
 def _setup_sqlite(engine: AsyncEngine) -> None:

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, func, or_, select, update
+from sqlalchemy import ColumnElement, case, exists, func, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.storage import dialect, repo, tickets
@@ -48,9 +48,96 @@ async def store_update(
     )  # status and attempts: the columns' defaults (pending, 0)
 
 
-async def add_outbox(session: AsyncSession, rows: Sequence[OutboxMessage]) -> None:
+async def keep_update(
+    session: AsyncSession,
+    channel: str,
+    external_id: str,
+    payload: dict[str, Any],
+    now: datetime,
+    chat_key: str | None,
+    *,
+    replica: str | None,
+    hold_until: datetime,
+) -> InboxUpdate | None:
+    """Store a raw update claimed by ``replica`` (until ``hold_until``) when it is the only
+    pending update of its chat, else (or with no ``replica``) unclaimed; the stored row (as
+    inserted), or ``None`` for a redelivery. One ``INSERT … ON CONFLICT DO NOTHING
+    RETURNING``: the chat is looked at in the statement itself.
+
+    A row claimed here needs no claim commit before it is processed; other replicas leave its
+    chat alone until the claim runs out. On PostgreSQL the caller takes turns with the
+    channel's claims first (:func:`bot.storage.dialect.serialise` on ``inbox:<channel>``), so
+    that two replicas never both claim the first update of one chat.
+    """
+    claimed_by: Any = replica
+    if chat_key is not None and replica is not None:
+        earlier = exists().where(
+            InboxUpdate.channel == channel,
+            InboxUpdate.chat_key == chat_key,
+            InboxUpdate.status == DeliveryStatus.PENDING,
+        )
+        claimed_by = case((earlier, None), else_=literal(replica))
+    found = await dialect.insert_returning(
+        session,
+        InboxUpdate,
+        (InboxUpdate.id, InboxUpdate.claimed_by),
+        channel=channel,
+        external_id=external_id,
+        payload=payload,
+        created_at=now,
+        chat_key=chat_key,
+        status=DeliveryStatus.PENDING,
+        attempts=0,
+        claimed_by=claimed_by,
+        claimed_until=hold_until,  # no holder: free for any replica (see _free)
+    )
+    if found is None:
+        return None
+    row_id, holder = found
+    return InboxUpdate(
+        id=row_id, channel=channel, external_id=external_id, payload=payload,
+        status=DeliveryStatus.PENDING, attempts=0, created_at=now, chat_key=chat_key,
+        claimed_by=holder, claimed_until=hold_until,
+    )  # fmt: skip
+
+
+async def lock_chats(session: AsyncSession, channel: str, chats: Iterable[str]) -> None:
+    """PostgreSQL: take the chats' outbox locks, held until the caller commits, before rows are
+    added to them: transactions that write to one chat commit its rows in the order their ids
+    were given (an earlier id never becomes visible after a later one is sent), and a look at
+    the chat's unsent rows (:func:`unsent_chats`) stays true until the commit. SQLite: its
+    writers take turns anyway. Sorted, so that two transactions never wait for each other."""
+    for chat in sorted(set(chats)):
+        await dialect.serialise(session, f"outbox:{channel}:{chat}")
+
+
+async def add_outbox(
+    session: AsyncSession, rows: Sequence[OutboxMessage], *, locked: bool = False
+) -> None:
+    """Add outbox rows in the caller's transaction (``locked``: :func:`lock_chats` was called
+    for their chats already)."""
+    if not rows:
+        return
+    if not locked:
+        channels = {row.channel for row in rows}
+        for channel in sorted(channels):
+            await lock_chats(session, channel, (r.chat_id for r in rows if r.channel == channel))
     session.add_all(rows)
     await session.flush()
+
+
+async def unsent_chats(session: AsyncSession, channel: str, chats: Collection[str]) -> set[str]:
+    """Those of ``chats`` that have an unsent row (a new row there is not the chat's first)."""
+    found = await session.scalars(
+        select(OutboxMessage.chat_id)
+        .where(
+            OutboxMessage.channel == channel,
+            OutboxMessage.status == DeliveryStatus.PENDING,
+            OutboxMessage.chat_id.in_(list(chats)),
+        )
+        .distinct()
+    )
+    return set(found)
 
 
 async def pending_outbox(session: AsyncSession, channel: str, limit: int) -> list[OutboxMessage]:
@@ -111,29 +198,42 @@ async def _take(
     return list(found)
 
 
-async def updates_waiting(session: AsyncSession, channel: str, replica: str, now: datetime) -> bool:
-    """Whether some pending update is free for ``replica`` to claim (a read: look before
-    :func:`claim_updates` takes the write lock)."""
+async def updates_waiting(
+    session: AsyncSession,
+    channel: str,
+    replica: str,
+    now: datetime,
+    besides: Collection[int] = (),
+) -> bool:
+    """Whether some pending update is free for ``replica`` to claim, the rows ``besides``
+    aside (in its hands already); a read: the look before :func:`claim_updates` takes the
+    write lock."""
     free = _free(InboxUpdate.claimed_by, InboxUpdate.claimed_until, replica, now)
-    found = await session.scalar(
-        select(InboxUpdate.id)
-        .where(InboxUpdate.channel == channel, InboxUpdate.status == DeliveryStatus.PENDING, free)
-        .limit(1)
+    query = select(InboxUpdate.id).where(
+        InboxUpdate.channel == channel, InboxUpdate.status == DeliveryStatus.PENDING, free
     )
+    if besides:
+        query = query.where(InboxUpdate.id.not_in(list(besides)))
+    found = await session.scalar(query.limit(1))
     return found is not None
 
 
 async def outbox_due(
-    session: AsyncSession, channel: str, replica: str, now: datetime
+    session: AsyncSession,
+    channel: str,
+    replica: str,
+    now: datetime,
+    besides: Collection[int] = (),
 ) -> datetime | None:
-    """When the earliest unsent row free for ``replica`` may go (``None``: there is none); a
-    read, the look before :func:`claim_outbox`."""
+    """When the earliest unsent row free for ``replica`` may go, the rows ``besides`` aside (in
+    its hands already); ``None``: there is none. A read, the look before :func:`claim_outbox`."""
     free = _free(OutboxMessage.claimed_by, OutboxMessage.claimed_until, replica, now)
-    found: datetime | None = await session.scalar(
-        select(func.min(OutboxMessage.not_before)).where(
-            OutboxMessage.channel == channel, OutboxMessage.status == DeliveryStatus.PENDING, free
-        )
+    query = select(func.min(OutboxMessage.not_before)).where(
+        OutboxMessage.channel == channel, OutboxMessage.status == DeliveryStatus.PENDING, free
     )
+    if besides:
+        query = query.where(OutboxMessage.id.not_in(list(besides)))
+    found: datetime | None = await session.scalar(query)
     return found
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import zlib
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import func, select
@@ -18,6 +19,21 @@ async def insert_if_new(session: AsyncSession, model: type[DeclarativeBase], **v
     insert = postgresql.insert if name == "postgresql" else sqlite.insert
     result = await session.execute(insert(model).values(**values).on_conflict_do_nothing())
     return bool(getattr(result, "rowcount", 0))
+
+
+async def insert_returning(
+    session: AsyncSession,
+    model: type[DeclarativeBase],
+    returning: Sequence[Any],
+    **values: Any,
+) -> tuple[Any, ...] | None:
+    """``INSERT … ON CONFLICT DO NOTHING RETURNING``: the ``returning`` columns of the new row,
+    or ``None`` when a unique key was taken already (the stored row is left as it was)."""
+    name = session.get_bind().dialect.name
+    insert = postgresql.insert if name == "postgresql" else sqlite.insert
+    statement = insert(model).values(**values).on_conflict_do_nothing().returning(*returning)
+    found = (await session.execute(statement)).first()
+    return None if found is None else tuple(found)
 
 
 async def serialise(session: AsyncSession, name: str) -> None:

@@ -31,7 +31,7 @@ from bot.storage import bitrix as repo
 from bot.storage.delivery import default_replica
 from bot.storage.leases import LeaseKeeper
 from bot.supervise import Workers
-from handlers.bitrix24.events import ChatEvent
+from handlers.bitrix24.events import ChatEvent, arrival
 from handlers.bitrix24.ownership import bot_holds
 from handlers.bitrix24.poller import LEASE, EventPoller, poll_while_leased, report_revision
 from handlers.bitrix24.processor import EventProcessor
@@ -94,15 +94,6 @@ class BitrixChannel:
             on_queued=self._outbox.set,
             holds=partial(bot_holds, client),
         )
-        self.inbox = InboxWorker(
-            repo.CHANNEL,
-            sessions,
-            clock,
-            self.processor.handle,
-            replica=name,
-            claim_seconds=claim,
-            ready=self._inbox,
-        )
         self.outbox = OutboxWorker(
             BitrixSender(client, clock),
             sessions,
@@ -114,6 +105,16 @@ class BitrixChannel:
             metrics=metrics,
             replica=name,
             claim_seconds=claim,
+        )
+        self.inbox = InboxWorker(
+            repo.CHANNEL,
+            sessions,
+            clock,
+            self.processor.handle,
+            replica=name,
+            claim_seconds=claim,
+            ready=self._inbox,
+            express=self.outbox.express,
         )
         self._lease = LeaseKeeper(sessions, clock, LEASE, name, self._replica.lease_seconds)
 
@@ -163,7 +164,7 @@ class BitrixChannel:
     async def accept(self, event: ChatEvent) -> bool:
         """Store a pushed event for the processor; ``False`` for a repeat delivery."""
         async with self._sessions.begin() as session:
-            fresh = await repo.add_inbound(session, event.key, event.to_json(), self._clock.now())
+            (fresh,) = await self.inbox.add(session, [arrival(event)], self._clock.now())
         if fresh:
             self._inbox.set()
         return fresh
@@ -192,7 +193,7 @@ class BitrixChannel:
             client=self.client,
             clock=self._clock,
             bot_id=bot_id,
-            on_stored=self._inbox.set,
+            inbox=self.inbox,
         )
         await poll_while_leased(
             poller,

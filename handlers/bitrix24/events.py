@@ -16,6 +16,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
+from bot.delivery.inbox import Arrival
+from bot.storage.bitrix import chat_key
+
 Kind = Literal["message", "command", "join"]
 
 _KINDS: dict[str, Kind] = {
@@ -66,6 +69,12 @@ class ChatEvent:
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> ChatEvent:
         return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
+
+
+def arrival(event: ChatEvent) -> Arrival:
+    """The event as the inbox stores it: keyed by its id, in order within its chat."""
+    payload = event.to_json()
+    return Arrival(event.key, payload, chat_key(payload))
 
 
 def from_fetch(event: Mapping[str, Any]) -> ChatEvent | None:

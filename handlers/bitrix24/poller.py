@@ -13,16 +13,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
 from contextlib import suppress
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
+from bot.delivery.inbox import InboxWorker
 from bot.storage import bitrix as repo
 from bot.storage.leases import LeaseKeeper
-from handlers.bitrix24.events import MalformedEvent, from_fetch
+from handlers.bitrix24.events import MalformedEvent, arrival, from_fetch
 from handlers.bitrix24.rest.api import Bitrix24Api
 from handlers.bitrix24.rest.errors import Bitrix24Error
 
@@ -33,7 +33,7 @@ LEASE = "bitrix24-fetch"
 
 
 class EventPoller:
-    """Polls one bot's event queue; ``on_stored`` wakes the processor."""
+    """Polls one bot's event queue into ``inbox`` (the processor's)."""
 
     def __init__(
         self,
@@ -42,13 +42,13 @@ class EventPoller:
         client: Bitrix24Api,
         clock: Clock,
         bot_id: int,
-        on_stored: Callable[[], None],
+        inbox: InboxWorker,
     ) -> None:
         self._sessions = sessions
         self._client = client
         self._clock = clock
         self._bot_id = bot_id
-        self._on_stored = on_stored
+        self._inbox = inbox
         self._state_key = f"fetch_offset:{bot_id}"
         self._offset: int | None = None
         self._loaded = False
@@ -73,18 +73,17 @@ class EventPoller:
         if not events:
             return False
         now = self._clock.now()
-        fresh = 0
+        arrivals = []
+        for item in events:
+            try:
+                event = from_fetch(item)
+            except MalformedEvent as exc:  # skipped: a repeat of the page cannot mend it
+                log.warning("bitrix event skipped: %s event=%s", exc, _event_id(item))
+                continue
+            if event is not None:  # else an event type the channel does not act on
+                arrivals.append(arrival(event))
         async with self._sessions.begin() as session:
-            for item in events:
-                try:
-                    event = from_fetch(item)
-                except MalformedEvent as exc:  # skipped: a repeat of the page cannot mend it
-                    log.warning("bitrix event skipped: %s event=%s", exc, _event_id(item))
-                    continue
-                if event is None:
-                    continue  # an event type the channel does not act on
-                if await repo.add_inbound(session, event.key, event.to_json(), now):
-                    fresh += 1
+            fresh = sum(await self._inbox.add(session, arrivals, now))
             if next_offset:
                 await repo.set_state(session, self._state_key, str(next_offset), now)
         if next_offset:
@@ -94,7 +93,7 @@ class EventPoller:
             self._bot_id, len(events), fresh, self._offset,
         )  # fmt: skip
         if fresh:
-            self._on_stored()
+            self._inbox.wake()
         return True
 
 

@@ -23,10 +23,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.cases import case_reply
 from bot.channel import Draft, outbox_rows
+from bot.delivery.express import add_outbox
 from bot.engine import Event, HandToQueue, Say, TicketOpened
 from bot.payloads import Press
 from bot.storage import bitrix as repo
-from bot.storage.delivery import add_outbox
 from bot.storage.models import OutboxMessage
 from handlers.bitrix24.render import choices, render
 

@@ -249,6 +249,7 @@ def create_telegram_channel(services: Services) -> TelegramChannel:
         process,
         replica=settings.replica.id or None,
         claim_seconds=settings.replica.claim_seconds,
+        express=outbox.express,
     )
     return TelegramChannel(services, bot, dp, inbox, outbox, deliverer, redis=redis)
 

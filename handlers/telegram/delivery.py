@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.cases import CaseCard, load_case
 from bot.channel import Draft, outbox_rows
 from bot.clock import Clock
-from bot.delivery import inbox
+from bot.delivery import express, inbox
 from bot.engine import AfterTurn, Event
 from bot.replies import Reply
 from bot.storage import delivery
@@ -60,7 +60,7 @@ class OutboxRows:
         """Add every call ``out`` needs; ``copy`` relays that message for the relayed event."""
         rows = self.rows(self.calls.render_all(out, copy))
         if rows:
-            await delivery.add_outbox(session, rows)
+            await express.add_outbox(session, rows)
         return rows
 
     def rows(self, drafts: Iterable[Draft]) -> list[OutboxMessage]:
@@ -131,7 +131,7 @@ class Deliverer:
         async def then(session: AsyncSession, out: list[Event]) -> None:
             await self._rows.write(session, out, copy)
             if buttons_off is not None:
-                await delivery.add_outbox(session, [self._buttons_off(*buttons_off)])
+                await express.add_outbox(session, [self._buttons_off(*buttons_off)])
             await inbox.settle(session, self._clock.now())
 
         return then
@@ -191,7 +191,7 @@ class Deliverer:
         notice = Reply((phrase("op_person_blocked", self._lang, ticket=ticket_id),))
         rows = self._rows.rows(self.calls.topic(ticket_id, notice))
         if rows:
-            await delivery.add_outbox(session, rows)
+            await express.add_outbox(session, rows)
         return rows
 
     async def say_not_delivered(self, ticket_id: int, reason: str) -> None:
@@ -205,7 +205,7 @@ class Deliverer:
             return
         async with self._sessions.begin() as session:
             rows = self._rows.rows(self.calls.card(await self._rows.case(session, ticket_id)))
-            await delivery.add_outbox(session, rows)
+            await express.add_outbox(session, rows)
         self._stored(rows)
 
     async def card_edit(self, ticket_id: int) -> dict[str, Any] | None:
@@ -227,7 +227,7 @@ class Deliverer:
         if not rows:
             return
         async with self._sessions.begin() as session:
-            await delivery.add_outbox(session, rows)
+            await express.add_outbox(session, rows)
         self._stored(rows)
 
     def _stored(self, rows: list[OutboxMessage]) -> None:

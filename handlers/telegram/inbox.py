@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
+from bot.delivery.express import Express
 from bot.delivery.inbox import Arrival, InboxWorker
 from bot.storage.models import InboxUpdate
 from handlers.telegram.calls import CHANNEL
@@ -27,13 +28,15 @@ class Inbox(InboxWorker):
         *,
         replica: str | None = None,
         claim_seconds: float = 30.0,
+        express: Express | None = None,
     ) -> None:
         async def handle(row: InboxUpdate) -> object:
             return await process(row.payload)
 
         super().__init__(
-            CHANNEL, sessions, clock, handle, replica=replica, claim_seconds=claim_seconds
-        )
+            CHANNEL, sessions, clock, handle, replica=replica, claim_seconds=claim_seconds,
+            express=express,
+        )  # fmt: skip
 
     async def store(self, updates: Sequence[dict[str, Any]]) -> int:
         """Keep the updates in one transaction; returns how many were new."""

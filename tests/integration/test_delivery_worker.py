@@ -10,16 +10,19 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
 import pytest
-from conftest import FakeClock, pending_call
-from sqlalchemy import select, update
+from conftest import FakeClock, failing_once, pending_call
+from deadline import until
+from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.delivery import Call, Done, NotReady, Outcome, Policy, Retry, Scope
+from bot.delivery import Call, Done, NotReady, Outcome, Policy, Retry, Scope, express
 from bot.delivery.worker import OutboxWorker
+from bot.storage import delivery
 from bot.storage.db import create_engine, create_sessionmaker
 from bot.storage.models import DeliveryStatus, OutboxMessage
 
 GROUP = "-1001"
+LOCK_WAITS = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
 
 
 @dataclass
@@ -188,3 +191,213 @@ async def test_a_send_that_outlives_its_share_of_the_claim_is_cut_and_retried(
     await asyncio.wait_for(worker.drain(), timeout=10)
     assert channel.sent_to("slow") == [1]
     assert set(await statuses(sessions)) == {DeliveryStatus.DONE}
+
+
+# rows reserved by a turn (bot.delivery.express) ----------------------------------------------
+
+
+async def reserve(
+    sessions: async_sessionmaker[AsyncSession],
+    worker: OutboxWorker,
+    clock: FakeClock,
+    *calls: tuple[str, int],
+) -> dict[int, str | None]:
+    """What a turn does: store rows while an event is handled, in one transaction; each row's
+    ``n`` and who claimed it in its INSERT."""
+    now = clock.now()
+    rows = [pending_call("memory", chat, "send", {"n": n}, now) for chat, n in calls]
+    with express.reserving(worker.express):
+        async with sessions.begin() as session:
+            await express.add_outbox(session, rows)
+    return {int(row.params["n"]): row.claimed_by for row in rows}  # type: ignore[call-overload]
+
+
+async def test_a_turns_rows_are_reserved_within_the_in_flight_bound_and_sent_in_chat_order(
+    sessions: async_sessionmaker[AsyncSession],
+    clock: FakeClock,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    channel = MemoryChannel(latency=0.01)
+    worker = OutboxWorker(channel, sessions, clock, in_flight=2, replica="here")
+    claimed = await reserve(sessions, worker, clock, ("a", 1), ("b", 2), ("a", 3), ("c", 4))
+    # the first row of two chats (the bound), never a chat's second row
+    assert claimed == {1: "here", 2: "here", 3: None, 4: None}
+    assert worker.express.room() == 0
+    async with sessions() as session:
+        marked = list(await session.scalars(select(OutboxMessage.sending_since)))
+    assert [at is not None for at in marked] == [True, True, False, False]
+    await worker.drain()
+    assert (channel.sent_to("a"), channel.sent_to("b"), channel.sent_to("c")) == ([1, 3], [2], [4])
+    assert channel.most_in_flight <= 2
+    assert worker.express.room() == 2
+    assert set(await statuses(sessions)) == {DeliveryStatus.DONE}
+    assert "unknown outcome" not in caplog.text
+
+
+async def test_a_reservation_is_released_on_every_path_its_transaction_can_end(
+    sessions: async_sessionmaker[AsyncSession], clock: FakeClock
+) -> None:
+    """Regression: a reservation leaked when the step after it raised, and the bound filled up
+    for good. A rollback, a failed INSERT and a session closed unfinished each give it back."""
+    worker = OutboxWorker(MemoryChannel(), sessions, clock, in_flight=1)
+    now = clock.now()
+    with express.reserving(worker.express), pytest.raises(RuntimeError):
+        async with sessions.begin() as session:
+            await express.add_outbox(session, [pending_call("memory", "a", "send", {}, now)])
+            assert worker.express.room() == 0
+            raise RuntimeError("the turn failed after its rows")
+    assert worker.express.room() == 1
+
+    engine = sessions.kw["bind"]
+    with (
+        express.reserving(worker.express),
+        failing_once(engine, "INSERT INTO outbox") as failed,
+        pytest.raises(OSError),
+    ):
+        async with sessions.begin() as session:
+            await express.add_outbox(session, [pending_call("memory", "a", "send", {}, now)])
+    assert failed and worker.express.room() == 1
+
+    with express.reserving(worker.express):
+        async with sessions() as session:  # never committed nor rolled back by its owner
+            await express.add_outbox(session, [pending_call("memory", "a", "send", {}, now)])
+            assert worker.express.room() == 0
+    assert worker.express.room() == 1
+    assert worker.express.take() == []  # nothing handed over: nothing was committed
+
+    channel = MemoryChannel()
+    worker.channel = channel
+    assert await reserve(sessions, worker, clock, ("a", 5)) == {5: worker._replica}
+    await worker.drain()
+    assert channel.sent_to("a") == [5]
+
+
+async def test_a_reserved_row_that_may_not_go_now_is_handed_back_to_the_claims_unmarked(
+    sessions: async_sessionmaker[AsyncSession],
+    clock: FakeClock,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Regression: rows handed from the reserved path to the claims were sent without the
+    checks every other row gets. Here the send limit says wait: the row is not sent, its mark
+    is cleared (no "unknown outcome" later) and the claims send it when the limit allows."""
+
+    class Limited(MemoryChannel):
+        waits: list[float] = [5.0]  # noqa: RUF012 (one test's script)
+
+        async def pace(self, call: Call) -> float:
+            return self.waits.pop(0) if self.waits else 0.0
+
+    channel = Limited()
+    worker = OutboxWorker(channel, sessions, clock)
+    await reserve(sessions, worker, clock, ("a", 1))
+    assert 0 < await worker.drain() <= 5.0
+    assert channel.made == []
+    async with sessions() as session:
+        (row,) = await session.scalars(select(OutboxMessage))
+    assert row.status == DeliveryStatus.PENDING and row.sending_since is None
+    clock.advance(seconds=5)
+    await worker.drain()
+    assert channel.sent_to("a") == [1]
+    assert set(await statuses(sessions)) == {DeliveryStatus.DONE}
+    assert "unknown outcome" not in caplog.text
+
+
+async def test_a_paused_chat_gets_no_reserved_row_and_keeps_waiting(
+    sessions: async_sessionmaker[AsyncSession], clock: FakeClock
+) -> None:
+    def answer(call: Call) -> Outcome:
+        if call.chat_id == GROUP:
+            return Retry("429", after=300.0, scope=Scope.chat(GROUP))
+        return Done()
+
+    channel = MemoryChannel(answer=answer)
+    worker = OutboxWorker(channel, sessions, clock, replica="here")
+    await store(sessions, clock, GROUP, 1)
+    await worker.drain()  # the group answers 429: paused for 300 s
+    assert await reserve(sessions, worker, clock, (GROUP, 2), ("7", 3)) == {2: None, 3: "here"}
+    await worker.drain()
+    assert (channel.sent_to(GROUP), channel.sent_to("7")) == ([1], [3])
+
+
+async def test_a_reserved_row_whose_claim_ran_out_is_left_to_the_replica_holding_it_now(
+    sessions: async_sessionmaker[AsyncSession], clock: FakeClock
+) -> None:
+    channel = MemoryChannel()
+    worker = OutboxWorker(channel, sessions, clock, replica="a", claim_seconds=30.0)
+    await reserve(sessions, worker, clock, ("7", 1))
+    clock.advance(seconds=31)  # this replica stalled: its claim ran out, another took the chat
+    async with sessions.begin() as session:
+        taken = await delivery.claim_outbox(session, "memory", "b", clock.now(), 10, hold_for=30)
+    assert [row.claimed_by for row in taken] == ["b"]
+    await worker.drain()
+    assert channel.made == []
+    async with sessions() as session:
+        (row,) = await session.scalars(select(OutboxMessage))
+    assert (row.status, row.claimed_by) == (DeliveryStatus.PENDING, "b")
+
+
+async def test_two_turns_writing_to_one_chat_on_postgresql_commit_its_rows_in_id_order(
+    pg_db_url: str, clock: FakeClock
+) -> None:
+    """Regression: on PostgreSQL two replicas' turns could add rows to one chat out of order
+    (the later id committed and sent first) and both reserve them. The second waits for the
+    chat's lock until the first commits, then sees its unsent row: not reserved, sent after."""
+    engine = create_engine(pg_db_url)
+    sessions = create_sessionmaker(engine)
+    channel = MemoryChannel()
+    worker = OutboxWorker(channel, sessions, clock, replica="a")
+    now = clock.now()
+    try:
+        with express.reserving(worker.express):
+            first = pending_call("memory", "7", "send", {"n": 1}, now)
+            session = sessions()
+            await session.begin()
+            await express.add_outbox(session, [first])
+            second = pending_call("memory", "7", "send", {"n": 2}, now)
+
+            async def later_turn() -> None:
+                async with sessions.begin() as other:
+                    await express.add_outbox(other, [second])
+
+            later = asyncio.create_task(later_turn())
+
+            async def waiting() -> bool:
+                async with sessions() as look:
+                    found = await look.scalar(text(LOCK_WAITS))
+                return bool(found)
+
+            await until(waiting, "the second turn waits for the chat's lock", 10)
+            assert not later.done()
+            await session.commit()
+            await session.close()
+            await asyncio.wait_for(later, 10)
+        assert first.id < second.id
+        assert (first.claimed_by, second.claimed_by) == ("a", None)
+        await worker.drain()
+        assert channel.sent_to("7") == [1, 2]
+    finally:
+        await engine.dispose()
+
+
+async def test_a_recorded_rows_room_is_given_to_turns_only_once_its_record_commits(
+    sessions: async_sessionmaker[AsyncSession], clock: FakeClock
+) -> None:
+    """The bound holds for the rows marked in the database: while a wave's transaction records
+    one outcome and marks the next row, a turn must not reserve the recorded row's room (a
+    crash before that commit would leave both marked, one more than DELIVERY_IN_FLIGHT)."""
+    rooms: list[int] = []
+
+    class Watching(MemoryChannel):
+        async def pace(self, call: Call) -> float:
+            rooms.append(worker.express.room())  # what a turn would see now
+            return 0.0
+
+    channel = Watching()
+    worker = OutboxWorker(channel, sessions, clock, in_flight=1)
+    await reserve(sessions, worker, clock, ("a", 1))
+    await store(sessions, clock, "b", 2)
+    await worker.drain()
+    assert (channel.sent_to("a"), channel.sent_to("b")) == ([1], [2])
+    # a's row in hand (1 of 1), then b's head while a's outcome is being recorded: still 1 of 1
+    assert rooms == [0, 0]
+    assert worker.express.room() == 1

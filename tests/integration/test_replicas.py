@@ -28,12 +28,13 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import SystemClock
+from bot.delivery.inbox import InboxWorker
 from bot.delivery.worker import BATCH, OutboxWorker
 from bot.settings import TelegramSettings
 from bot.storage import delivery
 from bot.storage.db import create_engine, create_sessionmaker
 from bot.storage.leases import LeaseKeeper, release_lease, take_lease
-from bot.storage.models import DeliveryStatus, OutboxMessage
+from bot.storage.models import DeliveryStatus, InboxUpdate, OutboxMessage
 from handlers.bitrix24.poller import EventPoller, poll_while_leased
 from handlers.telegram.delivery import Deliverer
 from handlers.telegram.inbox import Inbox
@@ -255,6 +256,10 @@ class RecordingBitrix:
         raise NotImplementedError
 
 
+async def _never(row: InboxUpdate) -> None:
+    raise AssertionError("the pollers' events are not processed here")
+
+
 async def test_one_replica_polls_and_another_takes_over_after_the_holder_dies(
     pg_db_url: str,
 ) -> None:
@@ -270,7 +275,7 @@ async def test_one_replica_polls_and_another_takes_over_after_the_holder_dies(
             client=portal,
             clock=SystemClock(),
             bot_id=7,
-            on_stored=lambda: None,
+            inbox=InboxWorker("bitrix24", sessions, SystemClock(), _never, replica=f"r{n}"),
         )
         lease = LeaseKeeper(sessions, SystemClock(), "bitrix24-fetch", f"replica-{n}", ttl)
         run = poll_while_leased(poller, lease, stopping, interval=0.05, busy_interval=0.05)

@@ -166,10 +166,53 @@ async def test_texts_cost_three_commits_at_most_and_each_settles_with_its_turn(
             event.remove(engine, "commit", on_commit)
         assert all(len(rig.fake.bot_messages(person)) == 1 for person in people)
         assert counts["COMMIT"] <= 3 * len(people)
-        assert counts["UPDATE inbox"] == 1 + len(people)  # one claim, then each turn settles
+        assert counts["UPDATE inbox"] == len(people)  # stored claimed: each turn settles, alone
         async with rig.services.sessions() as session:
             statuses = set(await session.scalars(select(InboxUpdate.status)))
         assert statuses == {DeliveryStatus.DONE}
+
+
+async def test_a_lone_text_costs_three_commits_store_turn_and_the_sends_outcome(
+    db_url: str, kb: KnowledgeBase, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 12, one text with nothing to share its commits with: the update is stored claimed
+    by this process (no claim commit), the turn's reply row is reserved for this process's
+    outbox in the turn's own INSERT (no claim or "sending" commit), and the send's outcome is
+    the third commit. The looks for more work after it are reads."""
+    async with rigged(db_url, kb) as rig:
+        commits: list[str] = []
+        statements: list[str] = []
+
+        def on_statement(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+            statements.append(" ".join(statement.split()[:3]))
+
+        def on_commit(_conn: Any) -> None:
+            commits.append(statements[-1] if statements else "")
+
+        engine = rig.services.db.sync_engine
+        event.listen(engine, "before_cursor_execute", on_statement)
+        event.listen(engine, "commit", on_commit)
+        try:
+            await rig.sends(QUESTION)
+            assert len(commits) == 1  # the store
+            await rig.channel.inbox.drain()
+            assert len(commits) == 2  # the turn, its reply row and the update settled
+            await rig.channel.outbox.drain()
+            await rig.channel.inbox.drain()  # nothing left: looks, no commit
+            await rig.channel.outbox.drain()
+        finally:
+            event.remove(engine, "before_cursor_execute", on_statement)
+            event.remove(engine, "commit", on_commit)
+        (answer,) = rig.fake.bot_messages(rig.ann)
+        assert "пароль" in (answer.text or "")
+        assert len(commits) == 3, commits
+        assert not [s for s in statements if s.startswith("UPDATE inbox SET claimed_by")]
+        (row,) = await rig.rows()
+        assert row.status == DeliveryStatus.DONE and row.sending_since is None
+        async with rig.services.sessions() as session:
+            (update,) = await session.scalars(select(InboxUpdate))
+        assert update.status == DeliveryStatus.DONE
+        assert "unknown outcome" not in caplog.text
 
 
 async def test_a_send_whose_outcome_was_not_recorded_is_made_again_and_reported(

@@ -1,0 +1,103 @@
+"""What one Bitrix24 open-line message costs in database commits (issue 12: at most 3), through
+the channel as `helpbot serve` wires it — the fetch poller, the one inbox worker with the
+processor, the one outbox worker with the REST client — against the fake portal on loopback,
+driven pass by pass (the workers are not started)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from fakes.bitrix24 import FakeBitrix24
+from sqlalchemy import event, select
+
+from bot.app import open_services
+from bot.settings import DatabaseSettings, Settings
+from bot.settings_bitrix import BitrixSettings
+from bot.storage.models import DeliveryStatus, InboxUpdate, OutboxMessage
+from handlers.bitrix24.channel import BitrixChannel
+from handlers.bitrix24.poller import EventPoller
+from handlers.bitrix24.registration import find_bot_id
+from handlers.bitrix24.registration import register as register_on_portal
+from handlers.bitrix24.rest.client import create_client
+from knowledge.base import KnowledgeBase
+
+QUESTION = "Как восстановить пароль от Битрикс24"
+BOT_TOKEN = "bot-token-0123456789abcdef"
+
+
+async def test_a_lone_open_line_message_costs_three_commits(
+    db_url: str, kb: KnowledgeBase, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The page of events and its offset are stored with the message claimed by this process
+    (no claim commit), the turn's reply row is reserved for this process's outbox in its own
+    INSERT (no claim or "sending" commit), and the call's outcome is the third commit."""
+    async with FakeBitrix24() as portal:
+        bitrix = BitrixSettings(webhook_url=portal.webhook_url, bot_token=BOT_TOKEN)
+        settings = Settings(
+            _env_file=None,  # type: ignore[call-arg]
+            database=DatabaseSettings(url=db_url),
+            bitrix=bitrix,
+        )
+        async with open_services(settings, kb=kb) as services, create_client(bitrix) as client:
+            await register_on_portal(client, bitrix, "Helpbot")
+            bot_id = await find_bot_id(client, bitrix.bot_code)
+            assert bot_id is not None
+            channel = BitrixChannel(
+                client=client,
+                sessions=services.sessions,
+                engine=services.engine,
+                queue=services.queue,
+                clock=services.clock,
+                settings=bitrix,
+                language="ru",
+            )
+            poller = EventPoller(
+                sessions=services.sessions,
+                client=client,
+                clock=services.clock,
+                bot_id=bot_id,
+                inbox=channel.inbox,
+            )
+            chat = await portal.open_line_chat(customer_name="Ann")
+            assert await poller.poll_once()  # the bot joins: greeted, before the count
+            await channel.inbox.drain()
+            await channel.outbox.drain()
+            greeted = len(portal.bot_messages(chat))
+
+            commits: list[str] = []
+            statements: list[str] = []
+
+            def on_statement(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+                statements.append(" ".join(statement.split()[:3]))
+
+            def on_commit(_conn: Any) -> None:
+                commits.append(statements[-1] if statements else "")
+
+            engine = services.db.sync_engine
+            event.listen(engine, "before_cursor_execute", on_statement)
+            event.listen(engine, "commit", on_commit)
+            try:
+                await portal.customer_sends(chat, QUESTION)
+                assert await poller.poll_once()
+                assert len(commits) == 1  # the page, its offset, the message claimed
+                await channel.inbox.drain()
+                assert len(commits) == 2  # the turn, its reply row and the event settled
+                await channel.outbox.drain()
+                await channel.inbox.drain()  # nothing left: looks, no commit
+                await channel.outbox.drain()
+            finally:
+                event.remove(engine, "before_cursor_execute", on_statement)
+                event.remove(engine, "commit", on_commit)
+            answers = portal.bot_messages(chat)[greeted:]
+            assert len(answers) == 1 and "пароль" in answers[0].text.lower()
+            assert len(commits) == 3, commits
+            assert not [s for s in statements if s.startswith("UPDATE inbox SET claimed_by")]
+            async with services.sessions() as session:
+                rows = list(await session.scalars(select(OutboxMessage)))
+                inbox = list(await session.scalars(select(InboxUpdate)))
+            assert {(row.status, row.sending_since) for row in rows} == {
+                (DeliveryStatus.DONE, None)
+            }
+            assert {row.status for row in inbox} == {DeliveryStatus.DONE}
+            assert "unknown outcome" not in caplog.text
