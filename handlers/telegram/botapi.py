@@ -93,7 +93,9 @@ class BotApi:
         try:
             data = json.loads(content)
         except ValueError as exc:
-            raise ClientDecodeError("Failed to decode object", exc, content.decode()) from exc
+            raise ClientDecodeError(
+                "Failed to decode object", exc, content.decode("utf-8", "replace")
+            ) from exc
         if not isinstance(data, dict) or not isinstance(data.get("ok"), bool):
             error = ValueError("not a Bot API answer (no boolean 'ok')")
             raise ClientDecodeError("Failed to deserialize object", error, data)

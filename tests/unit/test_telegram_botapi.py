@@ -148,6 +148,7 @@ ANSWERS: list[tuple[int, Any]] = [
     (418, {"ok": False, "error_code": 418, "description": "I'm a teapot"}),
     (502, "<html><body>502 Bad Gateway</body></html>"),
     (200, '{"ok": tr'),
+    (502, b"<html>\xff\xfe not UTF-8</html>"),
 ]
 
 
@@ -174,9 +175,13 @@ def _outcome(call: Any) -> tuple[Any, ...]:
 async def test_answers_raise_what_aiogram_raises(bot: Bot, status: int, answer: Any) -> None:
     api = BotApi(bot, METHODS)
     params = {"chat_id": 42, "text": "hi"}
-    content = answer if isinstance(answer, str) else json.dumps(answer)
+    if isinstance(answer, bytes):
+        raw, content = answer, answer.decode("utf-8", "replace")  # as aiohttp's text() reads it
+    else:
+        content = answer if isinstance(answer, str) else json.dumps(answer)
+        raw = content.encode()
     model = METHODS["sendMessage"].model_validate(params)
 
-    ours = _outcome(lambda: api._result("sendMessage", params, status, content.encode()))
+    ours = _outcome(lambda: api._result("sendMessage", params, status, raw))
     theirs = _outcome(lambda: bot.session.check_response(bot, model, status, content).result)
     assert ours == theirs
