@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
-from bot.storage.db import create_engine, create_sessionmaker
+from bot.storage.db import create_engine, create_sessionmaker, reading
 
 
 @pytest.fixture
@@ -50,7 +50,7 @@ async def test_driver_error_is_sqlalchemys_and_rolls_back(sessions: Any) -> None
         assert await session.scalar(text("SELECT count(*) FROM t")) == 0
 
 
-async def test_one_call_to_the_drivers_thread_a_statement(
+async def test_only_begin_and_commit_go_to_the_drivers_thread(
     sessions: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls: list[str] = []
@@ -67,6 +67,35 @@ async def test_one_call_to_the_drivers_thread_a_statement(
         await session.execute(text("INSERT INTO t (v) VALUES ('a')"))
         await session.execute(text("SELECT v FROM t"))
         await session.execute(text("UPDATE t SET v = 'b'"))
-    # BEGIN IMMEDIATE, three statements, COMMIT (the stock adapter: a cursor opened, the
-    # statement, its rows fetched and the cursor closed, each a call of its own)
-    assert len(calls) == 5, calls
+    # BEGIN IMMEDIATE (it may wait for the lock) and COMMIT (it syncs) on the driver's thread,
+    # the statements between them on the loop's (in WAL mode nothing they do waits)
+    assert len(calls) == 2, calls
+    async with reading(sessions) as session:  # a read: its deferred BEGIN takes no lock
+        assert await session.scalar(text("SELECT v FROM t")) == "b"
+    assert len(calls) == 2, calls
+
+
+async def test_memory_database_keeps_every_statement_on_the_drivers_thread(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    engine = create_engine("sqlite:///:memory:")  # no WAL (journal_mode "memory")
+    calls: list[str] = []
+    real = aiosqlite.Connection._execute
+
+    async def counted(self: aiosqlite.Connection, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        calls.append(getattr(fn, "__name__", "?"))
+        return await real(self, fn, *args, **kwargs)
+
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text("CREATE TABLE t (v TEXT)"))
+            await conn.commit()
+            monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
+            await conn.execute(text("INSERT INTO t VALUES ('a')"))
+            assert await conn.scalar(text("SELECT v FROM t")) == "a"
+            await conn.commit()
+    finally:
+        await engine.dispose()
+    # BEGIN IMMEDIATE, two statements, COMMIT, all on the driver's thread (SQLAlchemy asks
+    # sqlite3 to check the thread for :memory:), then the close
+    assert calls == ["run", "run", "run", "commit", "close"]
