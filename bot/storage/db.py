@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, SessionTransaction
 from bot import dburl
 from bot.errors import StorageError
 from bot.settings import DatabaseSettings
+from bot.storage.sqlite import sqlite_dbapi
 
 log = logging.getLogger(__name__)
 
@@ -54,10 +55,13 @@ def _make_folder(path: Path) -> None:
 
 def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     """An async engine for ``url`` as people write it (mapped to asyncpg or aiosqlite by
-    :func:`bot.dburl.parse`); SQLite gets WAL, foreign keys and writer-serialising transactions."""
+    :func:`bot.dburl.parse`); SQLite gets WAL, foreign keys and writer-serialising transactions,
+    and its statements one hop each to the driver's thread (:mod:`bot.storage.sqlite`)."""
     target = dburl.parse(url)
     if target.backend == "sqlite":
-        engine = create_async_engine(target.url, echo=echo, connect_args=target.connect_args)
+        engine = create_async_engine(
+            target.url, echo=echo, connect_args=target.connect_args, module=sqlite_dbapi()
+        )
         _setup_sqlite(engine)
     else:
         engine = create_async_engine(

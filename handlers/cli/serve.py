@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import signal
 import sys
 
@@ -42,6 +43,7 @@ async def _serve(args: argparse.Namespace) -> int:
         if not settings.kb.public_url:
             print(f"note: {NO_PUBLIC_URL}", file=sys.stderr)
         async with app.serving():
+            _freeze_start_up()
             served = ", ".join(["help center at /kb/", *app.channels])
             print(
                 f"helpbot serving {served} on {settings.web.host}:{settings.web.port}"
@@ -50,6 +52,14 @@ async def _serve(args: argparse.Namespace) -> int:
             )
             await _until_stopped(app.web[RELOADER])
     return 0
+
+
+def _freeze_start_up() -> None:
+    """Move what start-up made (the knowledge base's index, aiogram's and SQLAlchemy's models:
+    ~100,000 objects that live as long as the process) out of the collector's sight: a full
+    collection then walks only what messages make (a full one took ~0.2 s of CPU under load)."""
+    gc.collect()
+    gc.freeze()
 
 
 async def _until_stopped(reloader: KnowledgeReloader) -> None:

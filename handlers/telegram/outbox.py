@@ -50,6 +50,7 @@ from bot.delivery import Call, Done, Failed, NotReady, Outcome, Retry, Scope, Un
 from bot.engine import Event
 from bot.errors import HelpbotError
 from bot.settings import TelegramSettings
+from handlers.telegram.botapi import BotApi
 from handlers.telegram.calls import CARD_EDIT, CHANNEL, EPHEMERAL
 from handlers.telegram.delivery import Deliverer
 from handlers.telegram.reactions import QUESTION_OF, REACTION
@@ -109,7 +110,7 @@ class TelegramSender:
         monotonic: Callable[[], float] = time.monotonic,
         shared_limits: SharedSendLimits | None = None,
     ) -> None:
-        self._bot = bot
+        self._api = BotApi(bot, METHODS)
         self._settings = settings
         self._topics = topics
         self._deliverer = deliverer
@@ -220,9 +221,8 @@ class TelegramSender:
         params = dict(call.params)
         if call.to_topic and self._topics is not None and call.ticket_id is not None:
             params["message_thread_id"] = await self._topics.thread(call.ticket_id)
-        method = METHODS[call.method].model_validate({"chat_id": int(call.chat_id), **params})
         try:
-            return await self._bot(method)
+            return await self._api.call(call.method, {"chat_id": int(call.chat_id), **params})
         except TelegramBadRequest as exc:
             if EPHEMERAL not in params:
                 raise
@@ -230,8 +230,7 @@ class TelegramSender:
             # the topic instead.
             log.info("ephemeral notice refused, sent visibly outbox=%s: %s", call.id, exc.message)
             visible = {k: v for k, v in params.items() if k != EPHEMERAL}
-            method = METHODS[call.method].model_validate({"chat_id": int(call.chat_id), **visible})
-            return await self._bot(method)
+            return await self._api.call(call.method, {"chat_id": int(call.chat_id), **visible})
 
     async def _bad_request(self, call: Call, exc: TelegramBadRequest) -> Outcome:
         text = exc.message.lower()

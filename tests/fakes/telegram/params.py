@@ -119,7 +119,10 @@ async def read_params(request: web.Request) -> Params:
             raise bad_request("can't parse JSON encoded request") from None
         if not isinstance(body, dict):
             raise bad_request("can't parse JSON encoded request")
-        values.update(body)
+        # tdlib td/net/HttpReader.cpp, parse_json_parameters: a string value is decoded, any
+        # other value (number, boolean, object, array) is kept as its JSON text, so a handler
+        # reads it as it reads a form field.
+        values.update({k: v if isinstance(v, str) else json.dumps(v) for k, v in body.items()})
     elif content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
         form = await request.post()
         for key, value in form.items():
