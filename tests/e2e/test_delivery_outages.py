@@ -9,11 +9,13 @@ none; a flood reply (429) in the operators' group does not hold up the answers t
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 from contextlib import suppress
 from typing import Any
 from urllib.parse import urlsplit
 
+import aiohttp
 import pytest
 from bitrix24_scenes import SEND, ScaledClock, scene
 from deadline import until
@@ -105,6 +107,7 @@ class RedisSwitch:
         self._server: asyncio.Server | None = None
         self._links: set[asyncio.StreamWriter] = set()
         self.port = 0
+        self.relayed = 0  # bytes the app sent to Redis through the relay
 
     @property
     def url(self) -> str:
@@ -126,14 +129,15 @@ class RedisSwitch:
         up_reader, up_writer = await asyncio.open_connection(self._host, self._port)
         self._links |= {writer, up_writer}
 
-        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter, up: bool) -> None:
             with suppress(ConnectionError, OSError):
                 while data := await src.read(65536):
+                    self.relayed += len(data) if up else 0
                     dst.write(data)
                     await dst.drain()
             dst.close()
 
-        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+        await asyncio.gather(pipe(reader, up_writer, True), pipe(up_reader, writer, False))
         self._links -= {writer, up_writer}
 
 
@@ -146,14 +150,38 @@ async def test_redis_stopped_for_ten_seconds_loses_no_update(
     switch = RedisSwitch(target)
     await switch.start()
     async with running(sqlite_db_url, kb, "webhook", redis_url=switch.url) as w:
+        await until(lambda: _ready(w.url), "/readyz 200 with Redis")
+        before = w.fake.add_user("Before")
+        w.fake.user_sends(before, QUESTION)
+        await w.said(before, "пароль", timeout=10)
+        assert switch.relayed > 0  # Redis was in use: the shared send limits, /readyz's ping
         people = [w.fake.add_user(f"P{n}") for n in range(3)]
         await switch.stop()  # Redis is gone for ten seconds
         for person in people:
             w.fake.user_sends(person, QUESTION)
         await asyncio.sleep(10)
         answered = [len(w.fake.bot_messages(p)) for p in people]  # while Redis is still away
+        status, body = await _readyz(w.url)
         await switch.start()
         assert answered == [1, 1, 1]
+        assert status == 503 and "redis" in json.loads(body)["failed"], body  # it was down
         assert await _count(w.services, InboxUpdate, status=DeliveryStatus.FAILED) == 0
         assert w.fake.webhook_info().get("pending_update_count", 0) == 0
+
+        # Back: the app uses Redis again and answers as before.
+        relayed, after = switch.relayed, w.fake.add_user("After")
+        w.fake.user_sends(after, QUESTION)
+        await w.said(after, "пароль", timeout=10)
+        await until(lambda: _ready(w.url), "/readyz 200 once Redis is back")
+        assert switch.relayed > relayed
+        assert [len(w.fake.bot_messages(p)) for p in [before, *people, after]] == [1] * 5
     await switch.stop()
+
+
+async def _readyz(url: str) -> tuple[int, str]:
+    async with aiohttp.ClientSession() as http, http.get(url + "/readyz") as response:
+        return response.status, await response.text()
+
+
+async def _ready(url: str) -> bool:
+    return (await _readyz(url))[0] == 200
