@@ -3,7 +3,9 @@
 test may scale.
 
 An outage longer than the old give-up window (~15 s: 1+2+4+8 s) costs no reply and doubles
-none; a flood reply (429) in the operators' group does not hold up the answers to people.
+none; a flood reply (429) in the operators' group does not hold up the answers to people; a
+channel worker that crashed is named by /readyz until the restart policy brings it back; Redis
+stopped for ten seconds costs no update.
 """
 
 from __future__ import annotations
@@ -18,8 +20,9 @@ from urllib.parse import urlsplit
 import aiohttp
 import pytest
 from bitrix24_scenes import SEND, ScaledClock, scene
+from conftest import failing_once
 from deadline import until
-from test_bitrix24 import inbox_settled, open_chat
+from test_bitrix24 import inbox_settled, open_chat, portal_and_app
 from test_telegram import QUESTION, _count, _escalate, running
 
 from bot.storage.models import DeliveryStatus, InboxUpdate, OutboxMessage
@@ -95,6 +98,31 @@ async def test_a_portal_outage_longer_than_the_old_window_loses_and_doubles_noth
         await until(lambda: inbox_settled(services), "the outbox drained")
         assert len(fake.bot_messages(chat)) == before + 1
         assert len([c for c in fake.calls if c.method == SEND and c.status == 503]) >= 3
+
+
+async def test_a_crashed_bitrix24_sender_is_named_by_readyz_and_its_reply_still_goes(
+    sqlite_db_url: str, kb: KnowledgeBase
+) -> None:
+    async with portal_and_app(sqlite_db_url, kb, "fetch") as (fake, services, settings):
+        base = settings.bitrix.public_url
+        chat = await open_chat(fake)
+        before = len(fake.bot_messages(chat))
+        await until(lambda: _ready(base), "/readyz 200")
+
+        async def down() -> dict[str, str]:
+            status, body = await _readyz(base)
+            return dict(json.loads(body)["failed"]) if status == 503 else {}
+
+        # The sender's next claim meets a database error: the worker crashes (no mock of ours).
+        with failing_once(services.db, "UPDATE outbox") as failed:
+            await fake.customer_sends(chat, QUESTION)
+            await until(lambda: failed, "the sender's claim refused")
+            await until(down, "/readyz says 503")
+        assert (await down()) == {"bitrix24 sender": "crashed: OSError"}
+        await fake.wait_for(lambda: len(fake.bot_messages(chat)) > before, 20, "the answer")
+        await until(lambda: _ready(base), "/readyz 200 after the restart")
+        await until(lambda: inbox_settled(services), "the outbox drained")
+        assert len(fake.bot_messages(chat)) == before + 1
 
 
 class RedisSwitch:
