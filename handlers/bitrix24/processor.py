@@ -112,14 +112,8 @@ class EventProcessor:
                 if not held[chat.chat_id]:
                     log.info("bitrix session not finished chat=%s: not the bot's", chat.chat_id)
                     continue
-                await repo.add_call(
-                    session,
-                    dialog_id=chat.dialog_id,
-                    kind="finish",
-                    method=FINISH,
-                    params={"CHAT_ID": chat.chat_id},
-                    now=now,
-                )
+                finish = Draft(chat.dialog_id, FINISH, {"CHAT_ID": chat.chat_id}, kind="finish")
+                await store(session, [finish], now)
                 queued += 1
                 log.info("bitrix session finish queued chat=%s after helped", chat.chat_id)
         if queued:
