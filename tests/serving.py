@@ -1,16 +1,37 @@
 """The tests' one way to run the real app on a loopback port: as `helpbot serve` composes it
-(:func:`bot.app.build`), on a socket bound before the settings are made (they name its URL)."""
+(:func:`bot.app.build`), on a socket bound before the settings are made (they name its URL);
+and the one way to point its Telegram settings at the fake Bot API."""
 
 from __future__ import annotations
 
 import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, closing
+from typing import Any
+
+from fakes.telegram_server import FakeTelegram
 
 from bot.app import App, build, open_services
 from bot.clock import Clock
-from bot.settings import Settings
+from bot.settings import Settings, TelegramSettings
 from knowledge.base import KnowledgeBase
+
+WEBHOOK_PATH = "/telegram/webhook"
+
+
+def telegram_settings(
+    fake: FakeTelegram, url: str | None = None, secret: str | None = None, **fields: Any
+) -> TelegramSettings:
+    """TELEGRAM_* for an app on ``fake``: polling, or with ``url`` (the app's base URL) the
+    webhook at ``url`` + :data:`WEBHOOK_PATH` checked with ``secret``; ``fields`` override."""
+    base: dict[str, Any] = {
+        "bot_token": fake.token,
+        "api_url": fake.url,
+        "local_server": fake.local_mode,
+    }
+    if url is not None:
+        base |= {"mode": "webhook", "webhook_url": url + WEBHOOK_PATH, "webhook_secret": secret}
+    return TelegramSettings(**(base | fields))
 
 
 def loopback() -> tuple[socket.socket, str]:

@@ -25,9 +25,9 @@ import pytest
 from fakes.telegram_server import SECRET_HEADER, FakeTelegram
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from serving import loopback, serving
+from serving import WEBHOOK_PATH, loopback, serving, telegram_settings
 
-from bot.settings import DatabaseSettings, Settings, TelegramSettings, WebSettings
+from bot.settings import DatabaseSettings, Settings, WebSettings
 from bot.settings_bitrix import BitrixSettings
 from handlers.bitrix24 import EVENTS_PATH, INSTALL_PATH
 from knowledge.base import KnowledgeBase
@@ -35,7 +35,6 @@ from knowledge.model import Entry
 
 SECRET = "fuzz-secret_0123456789"
 APP_TOKEN = "fuzz-app-token-0123456789"
-WEBHOOK_PATH = "/telegram/webhook"
 LIMIT = 64 * 1024  # WEB_MAX_BODY_BYTES for this app: huge bodies stay cheap to send
 FUZZ = settings(
     max_examples=80,
@@ -88,14 +87,7 @@ def _settings(db_url: str, fake: FakeTelegram, url: str) -> Settings:
         _env_file=None,  # type: ignore[call-arg]
         database=DatabaseSettings(url=db_url),
         web=WebSettings(max_body_bytes=LIMIT),
-        telegram=TelegramSettings(
-            bot_token=fake.token,  # type: ignore[arg-type]
-            api_url=fake.url,
-            mode="webhook",
-            webhook_url=url + WEBHOOK_PATH,
-            webhook_secret=SECRET,  # type: ignore[arg-type]
-            local_server=fake.local_mode,
-        ),
+        telegram=telegram_settings(fake, url, SECRET),
         bitrix=BitrixSettings(
             client_id="local.fuzz",
             client_secret="fuzz-client-secret",  # type: ignore[arg-type]

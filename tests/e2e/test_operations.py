@@ -19,17 +19,16 @@ import aiohttp
 import pytest
 from deadline import until
 from fakes.telegram_server import SECRET_HEADER, FakeTelegram, FakeUser
-from serving import loopback, serving
+from serving import WEBHOOK_PATH, loopback, serving, telegram_settings
 
 from bot import health, logs
 from bot.app import Services
-from bot.settings import DatabaseSettings, RedisSettings, Settings, TelegramSettings
+from bot.settings import DatabaseSettings, RedisSettings, Settings
 from bot.storage.db import create_engine
 from knowledge.base import KnowledgeBase
 from knowledge.model import Entry
 
 SECRET = "ops-secret_0123456789"
-WEBHOOK_PATH = "/telegram/webhook"
 QUESTION = "Как добавить сделку в CRM"
 KB = KnowledgeBase(
     (Entry(id="crm--deal", title=QUESTION, source="crm.md", summary="Откройте CRM, «Добавить»."),)
@@ -68,15 +67,7 @@ async def running(db_url: str, redis_url: str | None = None) -> AsyncIterator[Ap
             _env_file=None,  # type: ignore[call-arg]
             database=DatabaseSettings(url=db_url),
             redis=RedisSettings(url=redis_url),  # type: ignore[arg-type]
-            telegram=TelegramSettings(
-                bot_token=fake.token,  # type: ignore[arg-type]
-                api_url=fake.url,
-                mode="webhook",
-                webhook_url=url + WEBHOOK_PATH,
-                webhook_secret=SECRET,  # type: ignore[arg-type]
-                local_server=fake.local_mode,
-                chat_per_second=100.0,
-            ),
+            telegram=telegram_settings(fake, url, SECRET, chat_per_second=100.0),
         )
         async with serving(settings, sock, kb=KB) as app:
             yield App(fake, app.services, url)

@@ -25,7 +25,7 @@ from fakes.telegram_server import (
     FakeUser,
     WebhookPolicy,
 )
-from serving import loopback, serving
+from serving import WEBHOOK_PATH, loopback, serving, telegram_settings
 from sqlalchemy import func, select
 
 from bot.__main__ import main
@@ -38,7 +38,6 @@ from bot.settings import (
     OperatorSettings,
     RedisSettings,
     Settings,
-    TelegramSettings,
 )
 from bot.storage.models import DeliveryStatus, InboxUpdate, OutboxMessage, Ticket
 from handlers.telegram.channel import create_telegram_channel
@@ -49,7 +48,6 @@ QUESTION = "Как восстановить пароль от Битрикс24"
 OFF_TOPIC = "как приготовить плов в казане"
 AMBIGUOUS = "экспорт контактов в Excel"  # two near-identical entries: a choice, with strict KB
 SECRET = "webhook-secret_0123456789"
-WEBHOOK_PATH = "/telegram/webhook"
 FAST_WEBHOOK = WebhookPolicy(retry_base=0.01, retry_cap=0.05, max_attempts=5, timeout=5.0)
 
 
@@ -91,21 +89,12 @@ def make_settings(
     **telegram: Any,
 ) -> Settings:
     """Settings for the app; `telegram` overrides TelegramSettings fields."""
-    fields: dict[str, Any] = {
-        "bot_token": fake.token,
-        "api_url": fake.url,
-        "mode": mode,
-        "webhook_url": url + WEBHOOK_PATH,
-        "webhook_secret": SECRET,
-        "local_server": fake.local_mode,
-        "poll_timeout": 5,
-        "chat_per_second": 100.0,
-        "group_per_minute": 6000.0,
-    }
+    fields: dict[str, Any] = {"poll_timeout": 5, "chat_per_second": 100.0}
+    fields |= {"mode": mode, "group_per_minute": 6000.0}
     return Settings(
         _env_file=None,  # type: ignore[call-arg]
         database=DatabaseSettings(url=db_url),
-        telegram=TelegramSettings(**(fields | telegram)),
+        telegram=telegram_settings(fake, url, SECRET, **(fields | telegram)),
         operator=OperatorSettings(chat_id=group.id),
     )
 

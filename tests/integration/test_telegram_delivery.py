@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 from conftest import FakeClock, failing_once
 from fakes.telegram_server import FakeChat, FakeTelegram, FakeUser
+from serving import telegram_settings
 from sqlalchemy import event, select
 from sqlalchemy import update as update_rows
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -34,7 +35,6 @@ from bot.settings import (
     QueueSettings,
     RedisSettings,
     Settings,
-    TelegramSettings,
 )
 from bot.storage import bitrix, delivery
 from bot.storage.models import DeliveryStatus, InboxUpdate, OutboxMessage, Ticket
@@ -88,12 +88,7 @@ async def rigged(
         settings = Settings(
             _env_file=None,  # type: ignore[call-arg]
             database=DatabaseSettings(url=db_url),
-            telegram=TelegramSettings(
-                bot_token=fake.token,  # type: ignore[arg-type]
-                api_url=fake.url,
-                chat_per_second=100.0,
-                group_per_minute=20.0,
-            ),
+            telegram=telegram_settings(fake, chat_per_second=100.0, group_per_minute=20.0),
             operator=OperatorSettings(chat_id=configured.id),
             queue=QueueSettings(reflag_minutes=REFLAG_MINUTES),
             **sections,
