@@ -14,7 +14,6 @@ import logging
 import shutil
 import sqlite3
 import threading
-import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +21,7 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 import pytest
+from deadline import until
 from fakes.telegram_server import SECRET_HEADER, FakeTelegram
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -382,17 +382,18 @@ def test_every_refused_envelope_is_400_and_one_log_line(
 
 def test_every_stored_update_is_processed_without_failing(served: Served) -> None:
     # Runs after the fuzzing above (file order): what was let in must not fail later.
-    deadline = time.monotonic() + 60
-    while True:
+
+    def rows() -> list[Any]:
         with sqlite3.connect(served.db_path) as db:
-            rows = db.execute(
-                "SELECT external_id, status, attempts, error FROM inbox WHERE channel='telegram'"
-            ).fetchall()
-        if all(status != "pending" for _, status, _, _ in rows) or time.monotonic() > deadline:
-            break
-        time.sleep(0.2)
-    assert rows
-    assert [row for row in rows if row[1:3] != ("done", 0)] == []
+            query = "SELECT external_id, status, attempts, error FROM inbox WHERE channel=?"
+            return db.execute(query, ("telegram",)).fetchall()
+
+    def processed() -> bool:
+        return all(status != "pending" for _, status, _, _ in rows())
+
+    asyncio.run(until(processed, "every stored update processed", 60))
+    assert rows()
+    assert [row for row in rows() if row[1:3] != ("done", 0)] == []
 
 
 @pytest.mark.parametrize("path", [WEBHOOK_PATH, EVENTS_PATH, INSTALL_PATH])

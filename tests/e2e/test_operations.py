@@ -4,7 +4,6 @@ and JSON logs that carry the ids and never a token.
 
 from __future__ import annotations
 
-import asyncio
 import io
 import json
 import logging
@@ -50,14 +49,6 @@ class App:
         found = [ln for ln in text.splitlines() if ln.startswith(line_start + " ")]
         return float(found[0].rsplit(" ", 1)[1]) if found else 0.0
 
-    async def until_metric(self, line_start: str, deadline: float = 5.0) -> float:
-        """Poll the metric against a deadline until it is non-zero."""
-        loop = asyncio.get_running_loop()
-        end = loop.time() + deadline
-        while not (value := await self.metric(line_start)) and loop.time() < end:
-            await self.fake.changed(timeout=0.05)  # woken early by any call the fake sees
-        return value
-
 
 @asynccontextmanager
 async def running(db_url: str, redis_url: str | None = None) -> AsyncIterator[App]:
@@ -96,7 +87,9 @@ async def test_health_readiness_and_metrics(sqlite_db_url: str) -> None:
         assert await app.metric('helpbot_match_seconds_bucket{le="+Inf"}') == 1
         await app.fake.wait_for(lambda: app.fake.calls("sendMessage"))
         # The outbox counts a send once its row is marked done, a moment after the call.
-        assert await app.until_metric('helpbot_messages_out_total{channel="telegram"}') >= 1
+        sent = 'helpbot_messages_out_total{channel="telegram"}'
+        await until(lambda: app.metric(sent), "a send counted", 5, wake=app.fake.changed)
+        assert await app.metric(sent) >= 1
         assert await app.metric("helpbot_queue_waiting_tickets") == 0
         _, text = await app.get("/metrics")
         assert "# TYPE helpbot_match_seconds histogram" in text
