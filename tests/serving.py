@@ -1,6 +1,6 @@
 """The tests' one way to run the real app on a loopback port: as `helpbot serve` composes it
 (:func:`bot.app.build`), on a socket bound before the settings are made (they name its URL);
-and the one way to point its Telegram settings at the fake Bot API."""
+the one way to point its Telegram settings at the fake Bot API; and a count of what it stored."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ from contextlib import asynccontextmanager, closing
 from typing import Any
 
 from fakes.telegram_server import FakeTelegram
+from sqlalchemy import func, select
 
-from bot.app import App, build, open_services
+from bot.app import App, Services, build, open_services
 from bot.clock import Clock
 from bot.settings import Settings, TelegramSettings
 from knowledge.base import KnowledgeBase
@@ -58,3 +59,12 @@ async def serving(
             app = build(services)
             async with app.serving(sock):
                 yield app
+
+
+async def count_rows(services: Services, model: type[Any], **where: Any) -> int:
+    """How many rows of ``model`` the app has stored (with the columns ``where`` names)."""
+    async with services.sessions() as session:
+        query = select(func.count()).select_from(model)
+        for name, value in where.items():
+            query = query.where(getattr(model, name) == value)
+        return int(await session.scalar(query) or 0)

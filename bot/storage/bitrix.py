@@ -25,9 +25,13 @@ async def add_inbound(
     session: AsyncSession, key: str, payload: Mapping[str, Any], now: datetime
 ) -> bool:
     """Store an event under its dedupe ``key``; ``False`` when that key was stored before."""
+    return await delivery.store_update(session, CHANNEL, key, dict(payload), now, chat_key(payload))
+
+
+def chat_key(payload: Mapping[str, Any]) -> str | None:
+    """The inbox's order key of a stored event: a chat's events are processed in order."""
     chat = payload.get("chat_id")
-    chat_key = f"chat:{chat}" if chat else None  # a chat's events are processed in order
-    return await delivery.store_update(session, CHANNEL, key, dict(payload), now, chat_key)
+    return f"chat:{chat}" if chat else None
 
 
 async def get_state(session: AsyncSession, key: str) -> str | None:

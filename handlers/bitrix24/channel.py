@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
 from bot.delivery import Policy
-from bot.delivery.inbox import InboxWorker
+from bot.delivery.inbox import Arrival, InboxWorker
 from bot.delivery.worker import EMPTY_IDLE, OutboxWorker
 from bot.engine import ConversationEngine
 from bot.metrics import Metrics
@@ -161,12 +161,10 @@ class BitrixChannel:
         self.workers.kick(WORKERS)
 
     async def accept(self, event: ChatEvent) -> bool:
-        """Store a pushed event for the processor; ``False`` for a repeat delivery."""
-        async with self._sessions.begin() as session:
-            fresh = await repo.add_inbound(session, event.key, event.to_json(), self._clock.now())
-        if fresh:
-            self._inbox.set()
-        return fresh
+        """Store a pushed event through the one inbox's intake (POSTs arriving together share a
+        commit, as Telegram's webhook calls do); ``False`` for a repeat delivery."""
+        payload = event.to_json()
+        return await self.inbox.keep([Arrival(event.key, payload, repo.chat_key(payload))]) > 0
 
     async def _process_loop(self) -> None:
         while not self._stopping.is_set():

@@ -22,8 +22,9 @@ import pytest
 from bitrix24_scenes import SEND, ScaledClock, scene
 from conftest import failing_once
 from deadline import until
+from serving import count_rows
 from test_bitrix24 import inbox_settled, open_chat, portal_and_app
-from test_telegram import QUESTION, _count, _escalate, running
+from test_telegram import QUESTION, _escalate, running
 
 from bot.storage.models import DeliveryStatus, InboxUpdate, OutboxMessage
 from knowledge.base import KnowledgeBase
@@ -44,14 +45,14 @@ async def test_a_send_message_outage_longer_than_the_old_window_loses_and_double
         await w.fake.wait_for_call("sendMessage", lambda c: c.chat_id == ann.id)
         await asyncio.sleep(2 * OLD_GIVE_UP / SCALE)  # 30 s of the app's time
         assert (clock.now() - began).total_seconds() > 2 * OLD_GIVE_UP
-        assert await _count(w.services, OutboxMessage, status=DeliveryStatus.FAILED) == 0
+        assert await count_rows(w.services, OutboxMessage, status=DeliveryStatus.FAILED) == 0
         assert w.fake.bot_messages(ann) == []
         w.fake.clear_faults()  # the outage ends
 
         await w.said(ann, "пароль", timeout=10)
 
         async def drained() -> bool:
-            return await _count(w.services, OutboxMessage, status=DeliveryStatus.PENDING) == 0
+            return await count_rows(w.services, OutboxMessage, status=DeliveryStatus.PENDING) == 0
 
         await until(drained, "the outbox drained", 10, wake=w.fake.changed)
         assert len(w.fake.bot_messages(ann)) == 1
@@ -91,7 +92,7 @@ async def test_a_portal_outage_longer_than_the_old_window_loses_and_doubles_noth
         await asyncio.sleep(2 * OLD_GIVE_UP / SCALE)  # 30 s of the app's time
         assert (clock.now() - began).total_seconds() > 2 * OLD_GIVE_UP
         assert len(fake.bot_messages(chat)) == before
-        assert await _count(services, OutboxMessage, status=DeliveryStatus.FAILED) == 0
+        assert await count_rows(services, OutboxMessage, status=DeliveryStatus.FAILED) == 0
         fake.come_back()
 
         await fake.wait_for(lambda: len(fake.bot_messages(chat)) > before, 20, "the answer")
@@ -193,7 +194,7 @@ async def test_redis_stopped_for_ten_seconds_loses_no_update(
         await switch.start()
         assert answered == [1, 1, 1]
         assert status == 503 and "redis" in json.loads(body)["failed"], body  # it was down
-        assert await _count(w.services, InboxUpdate, status=DeliveryStatus.FAILED) == 0
+        assert await count_rows(w.services, InboxUpdate, status=DeliveryStatus.FAILED) == 0
         assert w.fake.webhook_info().get("pending_update_count", 0) == 0
 
         # Back: the app uses Redis again and answers as before.

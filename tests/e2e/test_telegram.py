@@ -25,8 +25,8 @@ from fakes.telegram_server import (
     FakeUser,
     WebhookPolicy,
 )
-from serving import WEBHOOK_PATH, loopback, serving, telegram_settings
-from sqlalchemy import func, select
+from serving import WEBHOOK_PATH, count_rows, loopback, serving, telegram_settings
+from sqlalchemy import select
 
 from bot.__main__ import main
 from bot.app import Services
@@ -131,14 +131,6 @@ async def running(
             yield World(fake, app.services, group, olga, url)
 
 
-async def _count(services: Services, model: type[Any], **where: Any) -> int:
-    async with services.sessions() as session:
-        query = select(func.count()).select_from(model)
-        for name, value in where.items():
-            query = query.where(getattr(model, name) == value)
-        return int(await session.scalar(query) or 0)
-
-
 @pytest.mark.parametrize("mode", ["polling", "webhook"])
 async def test_question_gets_the_answer(sqlite_db_url: str, kb: KnowledgeBase, mode: Mode) -> None:
     async with running(sqlite_db_url, kb, mode) as w:
@@ -155,7 +147,7 @@ async def test_question_gets_the_answer(sqlite_db_url: str, kb: KnowledgeBase, m
 
         async def done() -> bool:
             # The update is marked done in the commit that queued its replies.
-            return await _count(w.services, InboxUpdate, status=DeliveryStatus.DONE) >= 1
+            return await count_rows(w.services, InboxUpdate, status=DeliveryStatus.DONE) >= 1
 
         await until(done, "the update done", 10, wake=w.fake.changed)
 
@@ -301,10 +293,10 @@ async def test_blocked_person_is_marked_without_retries(
         fake.operator_sends(w.group, thread, w.olga, "Ответьте, пожалуйста")
 
         async def failed() -> bool:  # the two answers (the 👌 on the question fails as well)
-            pending = await _count(
+            pending = await count_rows(
                 w.services, OutboxMessage, chat_id=str(ann.id), status=DeliveryStatus.PENDING
             )
-            given_up = await _count(
+            given_up = await count_rows(
                 w.services, OutboxMessage, status=DeliveryStatus.FAILED, method="copyMessage"
             )
             return pending == 0 and given_up == 2
@@ -379,7 +371,7 @@ async def test_flood_control_storm_delivers_everything_once(
             await w.said(person, "пароль", timeout=15)
 
         async def drained() -> bool:
-            return await _count(w.services, OutboxMessage, status=DeliveryStatus.PENDING) == 0
+            return await count_rows(w.services, OutboxMessage, status=DeliveryStatus.PENDING) == 0
 
         await until(drained, "the outbox drained", 10, wake=w.fake.changed)
         for person in people:
@@ -404,7 +396,7 @@ async def test_webhook_secret_is_checked_and_redeliveries_are_stored_once(
             for headers in ({SECRET_HEADER: "wrong"}, {}):
                 async with http.post(w.url + WEBHOOK_PATH, json=update, headers=headers) as resp:
                     assert resp.status == 401
-        assert await _count(w.services, InboxUpdate) == 0
+        assert await count_rows(w.services, InboxUpdate) == 0
 
         # The right secret: stored once however often Telegram delivers it, answered once.
         ann = w.fake.add_user("Ann", started=True)
@@ -424,7 +416,7 @@ async def test_webhook_secret_is_checked_and_redeliveries_are_stored_once(
                 ) as resp:
                     assert resp.status == 200
         await w.said(ann, "пароль")
-        assert await _count(w.services, InboxUpdate) == 1
+        assert await count_rows(w.services, InboxUpdate) == 1
         assert len(w.fake.bot_messages(ann)) == 1
 
 
