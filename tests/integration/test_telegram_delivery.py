@@ -260,10 +260,7 @@ async def test_operator_cli_reply_to_a_telegram_ticket_reaches_the_person(
 ) -> None:
     monkeypatch.chdir(tmp_path)  # no stray .env is read
     async with rigged(sqlite_db_url, kb) as rig:
-        await rig.sends("/operator")
-        await rig.channel.inbox.drain()
-        await rig.channel.outbox.drain()
-        (ticket,) = await rig.tickets()
+        ticket = await _ticket_with_topic(rig)
 
         assert await _operator_cli(rig, monkeypatch, "take", str(ticket.id)) == 0
         await rig.channel.outbox.drain()
@@ -453,10 +450,7 @@ async def test_an_operator_message_in_a_closed_tickets_topic_is_answered_not_rel
     sqlite_db_url: str, kb: KnowledgeBase
 ) -> None:
     async with rigged(sqlite_db_url, kb) as rig:
-        await rig.sends("/operator")
-        await rig.channel.inbox.drain()
-        await rig.channel.outbox.drain()
-        (ticket,) = await rig.tickets()
+        ticket = await _ticket_with_topic(rig)
         await rig.services.queue.close(ticket.id, "Olga", "решено")
         await rig.channel.outbox.drain()
         before = len(rig.fake.bot_messages(rig.ann))
@@ -477,10 +471,7 @@ async def test_a_send_refused_because_the_person_blocked_the_bot_tells_the_topic
     sqlite_db_url: str, kb: KnowledgeBase
 ) -> None:
     async with rigged(sqlite_db_url, kb) as rig:
-        await rig.sends("/operator")
-        await rig.channel.inbox.drain()
-        await rig.channel.outbox.drain()
-        (ticket,) = await rig.tickets()
+        ticket = await _ticket_with_topic(rig)
         rig.fake.block_bot(rig.ann)  # its my_chat_member update is not stored: the send finds out
         for text in ("Вы здесь?", "Ответьте, пожалуйста"):
             await rig.services.queue.reply(  # force: Olga takes it with the first reply
