@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 import aiohttp
 import pytest
 from bitrix24_scenes import SEND, ScaledClock, scene
-from conftest import failing_once
+from conftest import failing
 from deadline import until
 from serving import count_rows
 from test_bitrix24 import inbox_settled, open_chat, portal_and_app
@@ -114,12 +114,13 @@ async def test_a_crashed_bitrix24_sender_is_named_by_readyz_and_its_reply_still_
             status, body = await _readyz(base)
             return dict(json.loads(body)["failed"]) if status == 503 else {}
 
-        # The sender's next claim meets a database error: the worker crashes (no mock of ours).
-        with failing_once(services.db, "UPDATE outbox") as failed:
+        # The sender's claims meet a database error: the worker crashes (no mock of ours), and
+        # again after each restart until the database is back, so /readyz is sure to see it.
+        with failing(services.db, "UPDATE outbox") as failed:
             await fake.customer_sends(chat, QUESTION)
             await until(lambda: failed, "the sender's claim refused")
             await until(down, "/readyz says 503")
-        assert (await down()) == {"bitrix24 sender": "crashed: OSError"}
+            assert (await down()) == {"bitrix24 sender": "crashed: OSError"}
         await fake.wait_for(lambda: len(fake.bot_messages(chat)) > before, 20, "the answer")
         await until(lambda: _ready(base), "/readyz 200 after the restart")
         await until(lambda: inbox_settled(services), "the outbox drained")
