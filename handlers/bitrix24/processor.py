@@ -105,7 +105,11 @@ class EventProcessor:
         now, queued = self._clock.now(), 0
         async with self._sessions.begin() as session:
             for seen in due:
-                chat = await session.get(BitrixChat, seen.chat_id)
+                # Locked, read afresh: a message the processor is storing for this chat now
+                # (it clears helped_at) commits first, and then the chat is not finished.
+                chat = await session.get(
+                    BitrixChat, seen.chat_id, with_for_update=True, populate_existing=True
+                )
                 if chat is None or chat.helped_at != seen.helped_at or chat.chat_id not in held:
                     continue  # the customer wrote meanwhile, or the portal did not say
                 chat.helped_at = None
