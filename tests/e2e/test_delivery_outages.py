@@ -59,6 +59,36 @@ async def test_a_send_message_outage_longer_than_the_old_window_loses_and_double
         assert len(w.fake.calls("sendMessage", chat=ann, ok=False)) >= 3  # retried meanwhile
 
 
+async def test_a_revoked_token_keeps_the_replies_and_readyz_names_it_until_it_works_again(
+    sqlite_db_url: str, kb: KnowledgeBase
+) -> None:
+    # Before the one policy, a 401 burned every pending row (each given up as failed).
+    clock = ScaledClock(SCALE)  # the channel is checked again after 30 s of the app's time
+    async with running(sqlite_db_url, kb, "webhook", clock=clock) as w:
+        ann = w.fake.add_user("Ann")
+        w.fake.force_error(None, 502, method="sendMessage")  # holds the reply in the outbox
+        w.fake.user_sends(ann, QUESTION)
+        await w.fake.wait_for_call("sendMessage", lambda c: c.chat_id == ann.id)
+        w.fake.revoke_token()  # BotFather revoked it: every call is 401 from now on
+        w.fake.clear_faults()  # (the fake records no call a revoked token makes)
+
+        async def refused() -> str:
+            status, body = await _readyz(w.url)
+            return str(json.loads(body)["failed"].get("telegram", "")) if status == 503 else ""
+
+        await until(refused, "/readyz names the refused token")
+        assert "rejected the bot token" in await refused()
+        assert w.fake.bot_messages(ann) == []
+        assert await count_rows(w.services, OutboxMessage, status=DeliveryStatus.FAILED) == 0
+        assert await count_rows(w.services, OutboxMessage, status=DeliveryStatus.PENDING) >= 1
+
+        w.fake.restore_token()  # the token works again
+        await w.said(ann, "пароль", timeout=20)
+        await until(lambda: _ready(w.url), "/readyz 200 once the token works")
+        await until(lambda: inbox_settled(w.services), "the outbox drained")
+        assert len(w.fake.bot_messages(ann)) == 1
+
+
 async def test_a_flood_reply_in_the_operators_group_does_not_delay_answers_to_people(
     sqlite_db_url: str, kb: KnowledgeBase
 ) -> None:
