@@ -1,5 +1,5 @@
-"""The composition root: builds the database, knowledge base, engine, queue, workers and (for
-`helpbot serve`) the web app with every configured channel from settings.
+"""The composition root: builds the database, Redis (when configured), knowledge base, engine,
+queue, workers and (for `helpbot serve`) the web app with every configured channel from settings.
 
 Every command gets what it needs from here: `serve` an :class:`App` (:func:`build` on the
 services), `chat` and `report` the :class:`Services` (:func:`open_services`), `operator` the queue
@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -55,6 +55,7 @@ class Services:
     queue: OperatorQueue
     metrics: Metrics
     workers: Workers  # every long-running worker of the app, by name (read by /readyz)
+    redis: Any = None  # redis.asyncio.Redis when REDIS_URL is set: readiness, shared send limits
 
     @property
     def kb(self) -> KnowledgeBase:
@@ -62,6 +63,8 @@ class Services:
         return self.knowledge.current
 
     async def aclose(self) -> None:
+        if self.redis is not None:
+            await self.redis.aclose()
         await self.db.dispose()
 
 
@@ -71,8 +74,9 @@ def create_services(
     kb: KnowledgeBase | KnowledgeHolder | None = None,
     clock: Clock | None = None,
 ) -> Services:
-    """Wire the services; the database is not touched until first used (so the knowledge base,
-    unless given, is built without approved phrasings: :func:`open_services` adds them)."""
+    """Wire the services; the database (and Redis, when configured) is not touched until first
+    used (so the knowledge base, unless given, is built without approved phrasings:
+    :func:`open_services` adds them)."""
     clock = clock or SystemClock()
     if kb is not None:
         knowledge = holding(kb)
@@ -88,7 +92,14 @@ def create_services(
     engine_settings = EngineSettings(settings.conversation, settings.hours, settings.kb.public_url)
     engine = ConversationEngine(knowledge, sessions, clock, engine_settings, metrics)
     queue = create_queue(settings, sessions, clock, knowledge)
-    return Services(settings, knowledge, db, sessions, clock, engine, queue, metrics, Workers())
+    redis: Any = None
+    if settings.redis.url is not None:  # no connection until first used
+        from redis.asyncio import Redis  # only when configured
+
+        redis = Redis.from_url(settings.redis.url.get_secret_value())
+    return Services(
+        settings, knowledge, db, sessions, clock, engine, queue, metrics, Workers(), redis
+    )
 
 
 def create_queue(

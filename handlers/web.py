@@ -34,12 +34,12 @@ NOTHING_CONFIGURED = (
 
 @dataclass
 class Operations:
-    """What the operations routes look at: services, Redis, and each channel's running check."""
+    """What the operations routes look at: services (Redis among them) and each channel's
+    running check."""
 
     services: Services
     channels: dict[str, Callable[[web.Application], str | None]] = field(default_factory=dict)
     started: bool = False  # every channel's start-up finished; false again while stopping
-    redis: Any = None  # redis.asyncio.Redis when REDIS_URL is set
 
 
 OPERATIONS = web.AppKey("operations", Operations)
@@ -80,18 +80,11 @@ async def _operations_ctx(app: web.Application) -> AsyncIterator[None]:
     logging.getLogger().addHandler(counter)
     url = ops.services.settings.redis.url
     redact = logs.install([url.get_secret_value()] if url else [])
-    if url is not None:
-        from redis.asyncio import Redis  # only when configured
-
-        ops.redis = Redis.from_url(url.get_secret_value())
     ops.started = True
     try:
         yield
     finally:
         ops.started = False
-        if ops.redis is not None:
-            await ops.redis.aclose()
-            ops.redis = None
         logs.uninstall(redact)
         logging.getLogger().removeHandler(counter)
 
@@ -121,7 +114,8 @@ async def _ready(request: web.Request) -> web.Response:
     problem = await health.database_problem(ops.services.db)
     if problem is not None:
         failed["database"] = problem
-    if ops.redis is not None and (problem := await health.redis_problem(ops.redis)) is not None:
+    redis = ops.services.redis
+    if redis is not None and (problem := await health.redis_problem(redis)) is not None:
         failed["redis"] = problem
     if ops.started:
         failed.update(ops.services.workers.problems())

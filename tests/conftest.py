@@ -36,10 +36,18 @@ PG_SKIP = f"PostgreSQL tests need {PG_ENV}=postgresql+asyncpg://user@host:port/d
 def failing_once(db: AsyncEngine, start: str, *parts: str) -> Iterator[list[str]]:
     """The database refuses the first statement that starts so and has ``parts`` (as when the
     disk fills up or the connection drops at that moment)."""
+    with failing(db, start, *parts, once=True) as failed:
+        yield failed
+
+
+@contextmanager
+def failing(db: AsyncEngine, start: str, *parts: str, once: bool = False) -> Iterator[list[str]]:
+    """The database refuses every statement that starts so and has ``parts`` until the block
+    ends (``once``: only the first); yields the refused statements."""
     failed: list[str] = []
 
     def refuse(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        if failed or not statement.lstrip().startswith(start):
+        if (once and failed) or not statement.lstrip().startswith(start):
             return
         if all(part in statement for part in parts):
             failed.append(statement)

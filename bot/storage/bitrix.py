@@ -1,7 +1,8 @@
-"""Repository functions of the Bitrix24 channel: its inbox and outbox rows, chats, state, tokens.
+"""Repository functions of the Bitrix24 channel: its inbox rows' keys, chats, state, tokens.
 
 The channel shares the ``inbox``/``outbox`` tables (``channel = 'bitrix24'``) with the other
-channels. Every function takes the caller's ``AsyncSession`` and never commits.
+channels; its outbox rows are rendered drafts like every channel's (``bot.channel.outbox_rows``).
+Every function takes the caller's ``AsyncSession`` and never commits.
 """
 
 from __future__ import annotations
@@ -15,14 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.storage import delivery
-from bot.storage.models import (
-    BitrixChat,
-    BitrixState,
-    BitrixTokens,
-    DeliveryStatus,
-    OutboxMessage,
-    Ticket,
-)
+from bot.storage.models import BitrixChat, BitrixState, BitrixTokens, Ticket
 
 CHANNEL = "bitrix24"
 
@@ -30,51 +24,14 @@ CHANNEL = "bitrix24"
 async def add_inbound(
     session: AsyncSession, key: str, payload: Mapping[str, Any], now: datetime
 ) -> bool:
-    """Store an event under its dedupe ``key``, unclaimed; ``False`` when that key was stored
-    before (the channel's intake stores through its inbox worker instead)."""
+    """Store an event under its dedupe ``key``; ``False`` when that key was stored before."""
     return await delivery.store_update(session, CHANNEL, key, dict(payload), now, chat_key(payload))
 
 
 def chat_key(payload: Mapping[str, Any]) -> str | None:
-    """The events of one chat are processed in order."""
+    """The inbox's order key of a stored event: a chat's events are processed in order."""
     chat = payload.get("chat_id")
     return f"chat:{chat}" if chat else None
-
-
-async def add_call(
-    session: AsyncSession,
-    *,
-    dialog_id: str,
-    kind: str,
-    method: str,
-    params: Mapping[str, Any],
-    now: datetime,
-    ticket_id: int | None = None,
-) -> OutboxMessage:
-    """Queue a portal call; the outbox sender makes it after this transaction commits."""
-    row = OutboxMessage(
-        channel=CHANNEL,
-        chat_id=dialog_id,
-        ticket_id=ticket_id,
-        to_topic=False,
-        kind=kind,
-        method=method,
-        params=dict(params),
-        status=DeliveryStatus.PENDING,
-        attempts=0,
-        not_before=now,
-        created_at=now,
-    )
-    session.add(row)
-    await session.flush()
-    return row
-
-
-async def claim_calls(
-    session: AsyncSession, replica: str, now: datetime, limit: int, *, hold_for: float
-) -> list[OutboxMessage]:
-    """Claim unmade calls for ``replica`` (see :func:`delivery.claim_outbox`), in their order."""
-    return await delivery.claim_outbox(session, CHANNEL, replica, now, limit, hold_for=hold_for)
 
 
 async def get_state(session: AsyncSession, key: str) -> str | None:

@@ -1,9 +1,9 @@
-"""The Bitrix24 channel at run time: its supervised workers (poller, processor, sender).
+"""The Bitrix24 channel at run time: its supervised workers (poller, processor, sender, finisher).
 
 Each worker is a loop run under the app's restart policy (:class:`bot.supervise.Workers`, no
 fire-and-forget tasks): a crash is logged and the loop restarts after a growing pause;
-:meth:`BitrixChannel.stop` lets each loop finish the item in hand, then cancels whatever is
-still running after ``grace`` seconds.
+:meth:`BitrixChannel.stop` stops them as the Telegram channel's: the events in hand are
+finished (up to ``grace`` seconds), the poller releases its lease, the rest are cancelled.
 Exactly one channel runs per process; with several replicas, rows are claimed (see
 ``bot.storage.delivery``) and only the holder of a lease polls in fetch mode.
 """
@@ -11,7 +11,6 @@ Exactly one channel runs per process; with several replicas, rows are claimed (s
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from functools import partial
@@ -43,6 +42,7 @@ from handlers.bitrix24.sender import BitrixSender
 log = logging.getLogger(__name__)
 
 MAX_PAUSE = 60.0
+FINISH_EVERY = 2.0  # seconds between looks for sessions to finish after «Помогло»
 WORKERS = "bitrix24 "  # the prefix of its workers' names (``bitrix24 sender``)
 
 
@@ -81,7 +81,6 @@ class BitrixChannel:
         self._stopping = asyncio.Event()
         self._inbox = asyncio.Event()
         self._outbox = asyncio.Event()
-        self._poll = asyncio.Event()
         self._started = False
         self._revision_logged = False
         self.processor = EventProcessor(
@@ -125,9 +124,11 @@ class BitrixChannel:
         self._started = True
         self._stopping.clear()
         loops: dict[str, Callable[[], Awaitable[None]]] = {
-            "processor": self._process_loop,
+            "processor": self.inbox.run,
             "sender": self._send_loop,
         }
+        if self._settings.finish_after_helped > 0:
+            loops["finisher"] = self._finish_loop
         if self._settings.event_mode == "fetch":
             loops["poller"] = self._poll_loop
         for name, loop in loops.items():
@@ -141,13 +142,15 @@ class BitrixChannel:
         )
 
     async def stop(self, grace: float = 10.0) -> None:
-        """Ask the workers to stop after their current item; cancel them after ``grace``."""
+        """As the Telegram channel stops: finish the events in hand (up to ``grace``), let the
+        poller release its lease, then stop every worker (a send cut short is an unknown
+        outcome, made again after the restart: the portal dedupes it by its ``templateId``)."""
         self._stopping.set()
-        for wake in (self._inbox, self._outbox, self._poll):
-            wake.set()
         if self._started:
             self._started = False
-            await self.workers.stop(WORKERS, grace)
+            await self.inbox.stop(grace)
+            await self.workers.stop(f"{WORKERS}poller", grace)
+            await self.workers.stop(WORKERS)
             log.info("bitrix channel stopped")
 
     def problem(self) -> str | None:
@@ -162,29 +165,21 @@ class BitrixChannel:
         self.workers.kick(WORKERS)
 
     async def accept(self, event: ChatEvent) -> bool:
-        """Store a pushed event for the processor; ``False`` for a repeat delivery."""
-        async with self._sessions.begin() as session:
-            (fresh,) = await self.inbox.add(session, [arrival(event)], self._clock.now())
-        if fresh:
-            self._inbox.set()
-        return fresh
-
-    async def _process_loop(self) -> None:
-        while not self._stopping.is_set():
-            self._inbox.clear()
-            if (delay := await self.inbox.drain()) <= 0:
-                continue
-            await self.processor.finish_helped()
-            await self._nap(self._inbox, delay)
+        """Store a pushed event through the one inbox's intake (POSTs arriving together share a
+        commit, as Telegram's webhook calls do); ``False`` for a repeat delivery."""
+        return await self.inbox.keep([arrival(event)]) > 0
 
     async def _send_loop(self) -> None:
         if not self._revision_logged:  # once per start; a failure only leaves it unknown
             self._revision_logged = True
             await report_revision(self.client)
-        while not self._stopping.is_set():
-            self._outbox.clear()
-            if (delay := await self.outbox.drain()) > 0:
-                await self._nap(self._outbox, delay)
+        await self.outbox.run()
+
+    async def _finish_loop(self) -> None:
+        """Finish the sessions silent since «Помогло» (see ``EventProcessor.finish_helped``)."""
+        while True:
+            await self.processor.finish_helped()
+            await asyncio.sleep(FINISH_EVERY)
 
     async def _poll_loop(self) -> None:
         bot_id = await self._bot_id()
@@ -212,9 +207,3 @@ class BitrixChannel:
                 f"no bot {self._settings.bot_code!r}: run `helpbot bitrix register`",
             )
         return bot_id
-
-    async def _nap(self, wake: asyncio.Event, seconds: float) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(wake.wait(), seconds)
-        if not self._stopping.is_set():
-            wake.clear()

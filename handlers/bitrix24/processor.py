@@ -105,21 +105,19 @@ class EventProcessor:
         now, queued = self._clock.now(), 0
         async with self._sessions.begin() as session:
             for seen in due:
-                chat = await session.get(BitrixChat, seen.chat_id)
+                # Locked, read afresh: a message the processor is storing for this chat now
+                # (it clears helped_at) commits first, and then the chat is not finished.
+                chat = await session.get(
+                    BitrixChat, seen.chat_id, with_for_update=True, populate_existing=True
+                )
                 if chat is None or chat.helped_at != seen.helped_at or chat.chat_id not in held:
                     continue  # the customer wrote meanwhile, or the portal did not say
                 chat.helped_at = None
                 if not held[chat.chat_id]:
                     log.info("bitrix session not finished chat=%s: not the bot's", chat.chat_id)
                     continue
-                await repo.add_call(
-                    session,
-                    dialog_id=chat.dialog_id,
-                    kind="finish",
-                    method=FINISH,
-                    params={"CHAT_ID": chat.chat_id},
-                    now=now,
-                )
+                finish = Draft(chat.dialog_id, FINISH, {"CHAT_ID": chat.chat_id}, kind="finish")
+                await store(session, [finish], now)
                 queued += 1
                 log.info("bitrix session finish queued chat=%s after helped", chat.chat_id)
         if queued:

@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from multidict import MultiDictProxy
 
 from bot import logs
@@ -131,8 +132,10 @@ async def on_install(request: web.Request) -> web.Response:
     if not isinstance(auth, dict) or not all(
         auth.get(k) for k in ("access_token", "refresh_token", "client_endpoint")
     ):
+        log.warning("bitrix install refused: no auth block remote=%s", request.remote)
         raise web.HTTPBadRequest(text="no auth block")
     if not _auth_fits(auth):
+        log.warning("bitrix install refused: malformed auth block remote=%s", request.remote)
         raise web.HTTPBadRequest(text="malformed auth block")
     tokens = OAuthTokens.from_event_auth({k: str(v) for k, v in auth.items()})
     await store.save(tokens)
@@ -148,7 +151,12 @@ async def _form(request: web.Request) -> MultiDictProxy[Any]:
     """The posted form; a body that is not one (bad encoding, broken multipart) is a 400."""
     try:
         return await request.post()
-    except (ValueError, AssertionError, RuntimeError) as exc:  # what aiohttp's parsers raise
+    except (ValueError, AssertionError, RuntimeError, HttpProcessingError) as exc:
+        # What aiohttp's parsers raise; HttpProcessingError: a multipart part's broken headers.
+        log.warning(
+            "bitrix request refused: not a form path=%s remote=%s (%s)",
+            request.path, request.remote, type(exc).__name__,
+        )  # fmt: skip
         raise web.HTTPBadRequest(text="malformed form") from exc
 
 

@@ -7,7 +7,6 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import urlsplit
 
 from aiogram import Bot, Dispatcher
@@ -64,7 +63,6 @@ class TelegramChannel:
     inbox: Inbox
     outbox: OutboxWorker
     deliverer: Deliverer
-    redis: Any = None  # redis.asyncio.Redis for the shared send limits, when REDIS_URL is set
 
     def problem(self) -> str | None:
         """Why the channel is not ready (for /readyz; its workers are watched by
@@ -154,9 +152,7 @@ class TelegramChannel:
         await Poller(self.bot, self.inbox, allowed_updates=allowed, hold=hold, lease=lease).run()
 
     async def aclose(self) -> None:
-        await self.bot.session.close()
-        if self.redis is not None:
-            await self.redis.aclose()
+        await self.bot.session.close()  # Redis is the services' (closed with them)
 
     async def _check_operators(self, chat_id: int) -> None:
         try:
@@ -197,17 +193,12 @@ def create_telegram_channel(services: Services) -> TelegramChannel:
         public_url=settings.kb.public_url,
     )
     topics = Topics(bot, services.queue, ops_chat, lang) if ops_chat is not None else None
-    redis: Any = None
-    if settings.redis.url is not None:
-        from redis.asyncio import Redis  # only when configured
-
-        redis = Redis.from_url(settings.redis.url.get_secret_value())
     sender = TelegramSender(
         bot,
         settings.telegram,
         topics=topics,
         deliverer=deliverer,
-        shared_limits=None if redis is None else SharedSendLimits(redis),
+        shared_limits=None if services.redis is None else SharedSendLimits(services.redis),
     )
     outbox = OutboxWorker(
         sender,
@@ -251,7 +242,7 @@ def create_telegram_channel(services: Services) -> TelegramChannel:
         claim_seconds=settings.replica.claim_seconds,
         express=outbox.express,
     )
-    return TelegramChannel(services, bot, dp, inbox, outbox, deliverer, redis=redis)
+    return TelegramChannel(services, bot, dp, inbox, outbox, deliverer)
 
 
 TELEGRAM = web.AppKey("telegram", TelegramChannel)

@@ -31,7 +31,11 @@ def create_webhook_handler(inbox: Inbox, secret: str) -> Handler:
             return web.Response(status=401, text="Unauthorized")
         try:
             raw = await request.json()
-        except (ValueError, RecursionError):  # RecursionError: absurdly nested JSON
+        except (ValueError, RecursionError) as exc:  # RecursionError: absurdly nested JSON
+            # The error's kind, never the body: it may carry anything.
+            log.warning(
+                "webhook body refused, not JSON remote=%s: %s", request.remote, type(exc).__name__
+            )
             return web.Response(status=400, text="Bad Request: not JSON")
         try:
             update = check_update(raw)

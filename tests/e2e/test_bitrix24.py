@@ -20,7 +20,7 @@ from conftest import FakeClock
 from deadline import until
 from fakes.bitrix24 import FakeBitrix24, FakeChat
 from pydantic import SecretStr
-from serving import loopback, serving
+from serving import count_rows, loopback, serving
 from sqlalchemy import func, select
 
 from bot.__main__ import main
@@ -292,6 +292,31 @@ async def test_a_wrong_application_token_is_refused(sqlite_db_url: str, kb: Know
         async with services.sessions() as session:
             assert await session.scalar(select(func.count()).select_from(InboxUpdate)) == 0
         assert fake.bot_messages(chat) == []
+
+
+async def test_redelivered_webhook_events_are_stored_once_and_answered_once(
+    sqlite_db_url: str, kb: KnowledgeBase
+) -> None:
+    own = {"app_token": SecretStr("custom" + BOT_TOKEN)}  # what a webhook bot's events carry
+    async with portal_and_app(
+        sqlite_db_url, kb, "webhook", bitrix=own, require_client_id_in_url=False
+    ) as (fake, services, _settings):
+        chat = await open_chat(fake)
+        before = len(fake.bot_messages(chat))
+        await ask(fake, chat, QUESTION)
+        (posted,) = [d for d in fake.deliveries if d.event == "ONIMBOTV2MESSAGEADD"]
+        stored = await count_rows(services, InboxUpdate)
+        async with aiohttp.ClientSession() as http:
+
+            async def again() -> int:
+                async with http.post(posted.url, data=posted.form) as response:
+                    return response.status
+
+            # The portal sends it again, twice at once: both share the intake's one commit.
+            assert await asyncio.gather(again(), again()) == [200, 200]
+        await until(lambda: inbox_settled(services), "the inbox and outbox worked off")
+        assert await count_rows(services, InboxUpdate) == stored
+        assert len(fake.bot_messages(chat)) == before + 1
 
 
 async def test_helped_then_silence_finishes_the_session(

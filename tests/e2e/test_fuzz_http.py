@@ -10,10 +10,10 @@ from __future__ import annotations
 import asyncio
 import http.client
 import json
+import logging
 import shutil
 import sqlite3
 import threading
-import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,12 +21,13 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 import pytest
+from deadline import until
 from fakes.telegram_server import SECRET_HEADER, FakeTelegram
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from serving import loopback, serving
+from serving import WEBHOOK_PATH, loopback, serving, telegram_settings
 
-from bot.settings import DatabaseSettings, Settings, TelegramSettings, WebSettings
+from bot.settings import DatabaseSettings, Settings, WebSettings
 from bot.settings_bitrix import BitrixSettings
 from handlers.bitrix24 import EVENTS_PATH, INSTALL_PATH
 from knowledge.base import KnowledgeBase
@@ -34,7 +35,6 @@ from knowledge.model import Entry
 
 SECRET = "fuzz-secret_0123456789"
 APP_TOKEN = "fuzz-app-token-0123456789"
-WEBHOOK_PATH = "/telegram/webhook"
 LIMIT = 64 * 1024  # WEB_MAX_BODY_BYTES for this app: huge bodies stay cheap to send
 FUZZ = settings(
     max_examples=80,
@@ -87,14 +87,7 @@ def _settings(db_url: str, fake: FakeTelegram, url: str) -> Settings:
         _env_file=None,  # type: ignore[call-arg]
         database=DatabaseSettings(url=db_url),
         web=WebSettings(max_body_bytes=LIMIT),
-        telegram=TelegramSettings(
-            bot_token=fake.token,  # type: ignore[arg-type]
-            api_url=fake.url,
-            mode="webhook",
-            webhook_url=url + WEBHOOK_PATH,
-            webhook_secret=SECRET,  # type: ignore[arg-type]
-            local_server=fake.local_mode,
-        ),
+        telegram=telegram_settings(fake, url, SECRET),
         bitrix=BitrixSettings(
             client_id="local.fuzz",
             client_secret="fuzz-client-secret",  # type: ignore[arg-type]
@@ -179,6 +172,7 @@ _junk_body = (
     | _json.map(lambda v: json.dumps(v).encode())
     | st.integers(min_value=1, max_value=3000).map(lambda n: b"[" * n + b"]" * n)
     | st.just(b"--xyz\r\nContent-Disposition: form-data\r\n\r\n\xff\xfe--")
+    | st.binary(max_size=40).map(lambda b: b"--xyz\r\n" + b + b"\r\n\r\n--xyz--")  # headers
 )
 _keys = st.sampled_from(
     ["event", "data[chat][id]", "data[message][text]", "data[user][id]", "auth[member_id]"]
@@ -314,31 +308,92 @@ def test_a_malformed_update_is_refused_at_the_door(served: Served, update: dict[
     assert status in (200, 400)
 
 
+def _refused_with_a_line(
+    served: Served, caplog: pytest.LogCaptureFixture, path: str, body: bytes, content_type: str
+) -> str:
+    """POST ``body`` with the right secret/token: a 400 that stored nothing and logged one
+    warning from the intake (the app runs in another thread; its records reach caplog's root
+    handler all the same). Returns that line."""
+    headers = {SECRET_HEADER: SECRET, "Content-Type": content_type}
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="handlers"):
+        assert _check(served, path, body, headers) == 400
+    lines = [r.getMessage() for r in caplog.records if r.name.startswith("handlers.")]
+    assert len(lines) == 1, lines
+    assert SECRET not in lines[0] and APP_TOKEN not in lines[0]
+    return lines[0]
+
+
 @pytest.mark.parametrize(
     "update",
     [{"update_id": 2, "message": {"chat": None}}, {"update_id": 1, "message": 5}],
     ids=["chat-null-was-500", "message-5-was-stored-then-failed"],
 )
-def test_the_issues_malformed_updates_are_400_and_stored_nowhere(
-    served: Served, update: dict[str, Any]
+def test_the_issues_malformed_updates_are_400_a_log_line_and_stored_nowhere(
+    served: Served, caplog: pytest.LogCaptureFixture, update: dict[str, Any]
 ) -> None:
-    headers = {SECRET_HEADER: SECRET, "Content-Type": "application/json"}
-    assert _check(served, WEBHOOK_PATH, json.dumps(update).encode(), headers) == 400
+    body = json.dumps(update).encode()
+    line = _refused_with_a_line(served, caplog, WEBHOOK_PATH, body, "application/json")
+    assert line.startswith("malformed update refused")
+
+
+_NO_MESSAGE_ID = _form(
+    [
+        ("event", "ONIMBOTV2MESSAGEADD"),
+        ("data[bot][id]", "1"),
+        ("data[chat][id]", "5"),
+        ("data[message][text]", "hi"),
+        ("auth[application_token]", APP_TOKEN),
+    ]
+)
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "content_type", "says"),
+    [
+        (WEBHOOK_PATH, b'{"update_id": 3, ', "application/json", "not JSON"),
+        (WEBHOOK_PATH, b"[" * 20_000 + b"]" * 20_000, "application/json", "not JSON"),
+        (
+            EVENTS_PATH,
+            _NO_MESSAGE_ID,
+            "application/x-www-form-urlencoded",
+            "without message id",
+        ),
+        (EVENTS_PATH, b"--xyz\r\n\xff--", "multipart/form-data; boundary=xyz", "not a form"),
+        (
+            INSTALL_PATH,
+            _form([("auth[application_token]", APP_TOKEN)]),
+            "application/x-www-form-urlencoded",
+            "no auth block",
+        ),
+    ],
+    ids=["cut-json", "nested-json", "bitrix-message-without-ids", "broken-multipart", "no-auth"],
+)
+def test_every_refused_envelope_is_400_and_one_log_line(
+    served: Served,
+    caplog: pytest.LogCaptureFixture,
+    path: str,
+    body: bytes,
+    content_type: str,
+    says: str,
+) -> None:
+    assert says in _refused_with_a_line(served, caplog, path, body, content_type)
 
 
 def test_every_stored_update_is_processed_without_failing(served: Served) -> None:
     # Runs after the fuzzing above (file order): what was let in must not fail later.
-    deadline = time.monotonic() + 60
-    while True:
+
+    def rows() -> list[Any]:
         with sqlite3.connect(served.db_path) as db:
-            rows = db.execute(
-                "SELECT external_id, status, attempts, error FROM inbox WHERE channel='telegram'"
-            ).fetchall()
-        if all(status != "pending" for _, status, _, _ in rows) or time.monotonic() > deadline:
-            break
-        time.sleep(0.2)
-    assert rows
-    assert [row for row in rows if row[1:3] != ("done", 0)] == []
+            query = "SELECT external_id, status, attempts, error FROM inbox WHERE channel=?"
+            return db.execute(query, ("telegram",)).fetchall()
+
+    def processed() -> bool:
+        return all(status != "pending" for _, status, _, _ in rows())
+
+    asyncio.run(until(processed, "every stored update processed", 60))
+    assert rows()
+    assert [row for row in rows() if row[1:3] != ("done", 0)] == []
 
 
 @pytest.mark.parametrize("path", [WEBHOOK_PATH, EVENTS_PATH, INSTALL_PATH])

@@ -29,11 +29,6 @@ LONGEST = ("как восстановить пароль " * 200)[:4096]
 MEGABYTE = "как восстановить пароль " * 45_000
 
 
-@pytest.fixture(scope="module")
-def kb() -> KnowledgeBase:
-    return KnowledgeBase.load()
-
-
 @pytest.mark.parametrize("mode", ["polling", "webhook"])
 @pytest.mark.parametrize(
     ("text", "entities"),

@@ -4,7 +4,6 @@ and JSON logs that carry the ids and never a token.
 
 from __future__ import annotations
 
-import asyncio
 import io
 import json
 import logging
@@ -19,17 +18,16 @@ import aiohttp
 import pytest
 from deadline import until
 from fakes.telegram_server import SECRET_HEADER, FakeTelegram, FakeUser
-from serving import loopback, serving
+from serving import WEBHOOK_PATH, loopback, serving, telegram_settings
 
 from bot import health, logs
 from bot.app import Services
-from bot.settings import DatabaseSettings, RedisSettings, Settings, TelegramSettings
+from bot.settings import DatabaseSettings, RedisSettings, Settings
 from bot.storage.db import create_engine
 from knowledge.base import KnowledgeBase
 from knowledge.model import Entry
 
 SECRET = "ops-secret_0123456789"
-WEBHOOK_PATH = "/telegram/webhook"
 QUESTION = "Как добавить сделку в CRM"
 KB = KnowledgeBase(
     (Entry(id="crm--deal", title=QUESTION, source="crm.md", summary="Откройте CRM, «Добавить»."),)
@@ -51,14 +49,6 @@ class App:
         found = [ln for ln in text.splitlines() if ln.startswith(line_start + " ")]
         return float(found[0].rsplit(" ", 1)[1]) if found else 0.0
 
-    async def until_metric(self, line_start: str, deadline: float = 5.0) -> float:
-        """Poll the metric against a deadline until it is non-zero."""
-        loop = asyncio.get_running_loop()
-        end = loop.time() + deadline
-        while not (value := await self.metric(line_start)) and loop.time() < end:
-            await self.fake.changed(timeout=0.05)  # woken early by any call the fake sees
-        return value
-
 
 @asynccontextmanager
 async def running(db_url: str, redis_url: str | None = None) -> AsyncIterator[App]:
@@ -68,15 +58,7 @@ async def running(db_url: str, redis_url: str | None = None) -> AsyncIterator[Ap
             _env_file=None,  # type: ignore[call-arg]
             database=DatabaseSettings(url=db_url),
             redis=RedisSettings(url=redis_url),  # type: ignore[arg-type]
-            telegram=TelegramSettings(
-                bot_token=fake.token,  # type: ignore[arg-type]
-                api_url=fake.url,
-                mode="webhook",
-                webhook_url=url + WEBHOOK_PATH,
-                webhook_secret=SECRET,  # type: ignore[arg-type]
-                local_server=fake.local_mode,
-                chat_per_second=100.0,
-            ),
+            telegram=telegram_settings(fake, url, SECRET, chat_per_second=100.0),
         )
         async with serving(settings, sock, kb=KB) as app:
             yield App(fake, app.services, url)
@@ -105,7 +87,9 @@ async def test_health_readiness_and_metrics(sqlite_db_url: str) -> None:
         assert await app.metric('helpbot_match_seconds_bucket{le="+Inf"}') == 1
         await app.fake.wait_for(lambda: app.fake.calls("sendMessage"))
         # The outbox counts a send once its row is marked done, a moment after the call.
-        assert await app.until_metric('helpbot_messages_out_total{channel="telegram"}') >= 1
+        sent = 'helpbot_messages_out_total{channel="telegram"}'
+        await until(lambda: app.metric(sent), "a send counted", 5, wake=app.fake.changed)
+        assert await app.metric(sent) >= 1
         assert await app.metric("helpbot_queue_waiting_tickets") == 0
         _, text = await app.get("/metrics")
         assert "# TYPE helpbot_match_seconds histogram" in text

@@ -25,8 +25,8 @@ from fakes.telegram_server import (
     FakeUser,
     WebhookPolicy,
 )
-from serving import loopback, serving
-from sqlalchemy import func, select
+from serving import WEBHOOK_PATH, count_rows, loopback, serving, telegram_settings
+from sqlalchemy import select
 
 from bot.__main__ import main
 from bot.app import Services
@@ -38,7 +38,6 @@ from bot.settings import (
     OperatorSettings,
     RedisSettings,
     Settings,
-    TelegramSettings,
 )
 from bot.storage.models import DeliveryStatus, InboxUpdate, OutboxMessage, Ticket
 from handlers.telegram.channel import create_telegram_channel
@@ -49,7 +48,6 @@ QUESTION = "Как восстановить пароль от Битрикс24"
 OFF_TOPIC = "как приготовить плов в казане"
 AMBIGUOUS = "экспорт контактов в Excel"  # two near-identical entries: a choice, with strict KB
 SECRET = "webhook-secret_0123456789"
-WEBHOOK_PATH = "/telegram/webhook"
 FAST_WEBHOOK = WebhookPolicy(retry_base=0.01, retry_cap=0.05, max_attempts=5, timeout=5.0)
 
 
@@ -91,21 +89,12 @@ def make_settings(
     **telegram: Any,
 ) -> Settings:
     """Settings for the app; `telegram` overrides TelegramSettings fields."""
-    fields: dict[str, Any] = {
-        "bot_token": fake.token,
-        "api_url": fake.url,
-        "mode": mode,
-        "webhook_url": url + WEBHOOK_PATH,
-        "webhook_secret": SECRET,
-        "local_server": fake.local_mode,
-        "poll_timeout": 5,
-        "chat_per_second": 100.0,
-        "group_per_minute": 6000.0,
-    }
+    fields: dict[str, Any] = {"poll_timeout": 5, "chat_per_second": 100.0}
+    fields |= {"mode": mode, "group_per_minute": 6000.0}
     return Settings(
         _env_file=None,  # type: ignore[call-arg]
         database=DatabaseSettings(url=db_url),
-        telegram=TelegramSettings(**(fields | telegram)),
+        telegram=telegram_settings(fake, url, SECRET, **(fields | telegram)),
         operator=OperatorSettings(chat_id=group.id),
     )
 
@@ -142,14 +131,6 @@ async def running(
             yield World(fake, app.services, group, olga, url)
 
 
-async def _count(services: Services, model: type[Any], **where: Any) -> int:
-    async with services.sessions() as session:
-        query = select(func.count()).select_from(model)
-        for name, value in where.items():
-            query = query.where(getattr(model, name) == value)
-        return int(await session.scalar(query) or 0)
-
-
 @pytest.mark.parametrize("mode", ["polling", "webhook"])
 async def test_question_gets_the_answer(sqlite_db_url: str, kb: KnowledgeBase, mode: Mode) -> None:
     async with running(sqlite_db_url, kb, mode) as w:
@@ -166,7 +147,7 @@ async def test_question_gets_the_answer(sqlite_db_url: str, kb: KnowledgeBase, m
 
         async def done() -> bool:
             # The update is marked done in the commit that queued its replies.
-            return await _count(w.services, InboxUpdate, status=DeliveryStatus.DONE) >= 1
+            return await count_rows(w.services, InboxUpdate, status=DeliveryStatus.DONE) >= 1
 
         await until(done, "the update done", 10, wake=w.fake.changed)
 
@@ -312,10 +293,10 @@ async def test_blocked_person_is_marked_without_retries(
         fake.operator_sends(w.group, thread, w.olga, "Ответьте, пожалуйста")
 
         async def failed() -> bool:  # the two answers (the 👌 on the question fails as well)
-            pending = await _count(
+            pending = await count_rows(
                 w.services, OutboxMessage, chat_id=str(ann.id), status=DeliveryStatus.PENDING
             )
-            given_up = await _count(
+            given_up = await count_rows(
                 w.services, OutboxMessage, status=DeliveryStatus.FAILED, method="copyMessage"
             )
             return pending == 0 and given_up == 2
@@ -390,7 +371,7 @@ async def test_flood_control_storm_delivers_everything_once(
             await w.said(person, "пароль", timeout=15)
 
         async def drained() -> bool:
-            return await _count(w.services, OutboxMessage, status=DeliveryStatus.PENDING) == 0
+            return await count_rows(w.services, OutboxMessage, status=DeliveryStatus.PENDING) == 0
 
         await until(drained, "the outbox drained", 10, wake=w.fake.changed)
         for person in people:
@@ -415,7 +396,7 @@ async def test_webhook_secret_is_checked_and_redeliveries_are_stored_once(
             for headers in ({SECRET_HEADER: "wrong"}, {}):
                 async with http.post(w.url + WEBHOOK_PATH, json=update, headers=headers) as resp:
                     assert resp.status == 401
-        assert await _count(w.services, InboxUpdate) == 0
+        assert await count_rows(w.services, InboxUpdate) == 0
 
         # The right secret: stored once however often Telegram delivers it, answered once.
         ann = w.fake.add_user("Ann", started=True)
@@ -435,7 +416,7 @@ async def test_webhook_secret_is_checked_and_redeliveries_are_stored_once(
                 ) as resp:
                     assert resp.status == 200
         await w.said(ann, "пароль")
-        assert await _count(w.services, InboxUpdate) == 1
+        assert await count_rows(w.services, InboxUpdate) == 1
         assert len(w.fake.bot_messages(ann)) == 1
 
 

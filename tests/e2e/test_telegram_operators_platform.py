@@ -14,7 +14,8 @@ import logging
 from pathlib import Path
 
 import pytest
-from test_telegram import OFF_TOPIC, QUESTION, Mode, World, _count, _escalate, running
+from serving import count_rows
+from test_telegram import OFF_TOPIC, QUESTION, Mode, World, _escalate, running
 from test_telegram_platform import drained
 
 from bot.__main__ import main
@@ -48,7 +49,7 @@ async def test_a_take_answered_too_late_is_taken_once_and_its_card_updated(
             "editMessageText", lambda c: c.ok and c.param("message_id") == card.message_id
         )
         assert [d.split(":")[0] for d in card.callback_data] == ["takeover"]
-        assert await _count(w.services, InboxUpdate, status=DeliveryStatus.FAILED) == 0
+        assert await count_rows(w.services, InboxUpdate, status=DeliveryStatus.FAILED) == 0
         assert query.answer is None or not query.answer.get("show_alert")
 
 
@@ -96,7 +97,7 @@ async def test_closing_a_topic_already_closed_by_hand_is_no_error(
         await w.said(ann, "закрыто")
         await drained(w)
 
-        assert await _count(w.services, OutboxMessage, status=DeliveryStatus.FAILED) == 0
+        assert await count_rows(w.services, OutboxMessage, status=DeliveryStatus.FAILED) == 0
         assert len(w.fake.topics(w.group)) == 1
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
 
@@ -118,7 +119,7 @@ async def test_closing_a_ticket_whose_topic_was_deleted_opens_no_topic(
         await drained(w)
 
         assert len(w.fake.topics(w.group)) == 1
-        assert await _count(w.services, OutboxMessage, status=DeliveryStatus.FAILED) == 0
+        assert await count_rows(w.services, OutboxMessage, status=DeliveryStatus.FAILED) == 0
 
 
 async def test_a_late_notice_reaches_a_closed_topic_without_reopening_it(

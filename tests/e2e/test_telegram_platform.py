@@ -14,12 +14,11 @@ import pytest
 from deadline import until
 from fakes.telegram_server import FakeTelegram, RateLimits
 from pydantic import ValidationError
-from serving import serving
+from serving import count_rows, serving
 from test_telegram import (
     QUESTION,
     Mode,
     World,
-    _count,
     _escalate,
     make_settings,
     running,
@@ -37,8 +36,8 @@ async def drained(w: World) -> None:
     async def done() -> bool:
         # Rows first: counted the other way round, rows stored between the two reads looked
         # drained before they were sent.
-        stored = await _count(w.services, OutboxMessage)
-        pending = await _count(w.services, OutboxMessage, status=DeliveryStatus.PENDING)
+        stored = await count_rows(w.services, OutboxMessage)
+        pending = await count_rows(w.services, OutboxMessage, status=DeliveryStatus.PENDING)
         return stored > 0 and pending == 0
 
     await until(done, "the update done", 10, wake=w.fake.changed)
@@ -68,7 +67,7 @@ async def test_an_unreadable_successful_send_is_not_sent_again(
         await drained(w)
 
         assert len(w.fake.bot_messages(ann)) == 1
-        assert await _count(w.services, OutboxMessage, status=DeliveryStatus.DONE) == 1
+        assert await count_rows(w.services, OutboxMessage, status=DeliveryStatus.DONE) == 1
 
 
 async def test_an_html_502_is_retried_as_a_transient_failure(

@@ -24,13 +24,13 @@ from conftest import FakeClock, pending_call
 from deadline import until
 from fakes.telegram_server import FakeTelegram
 from redis.asyncio import Redis
+from serving import telegram_settings
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import SystemClock
 from bot.delivery.inbox import InboxWorker
 from bot.delivery.worker import BATCH, OutboxWorker
-from bot.settings import TelegramSettings
 from bot.storage import delivery
 from bot.storage.db import create_engine, create_sessionmaker
 from bot.storage.leases import LeaseKeeper, release_lease, take_lease
@@ -113,12 +113,7 @@ async def _replica(db_url: str, fake: FakeTelegram, name: str) -> AsyncIterator[
     bot = Bot(fake.token, session=AiohttpSession(api=TelegramAPIServer.from_base(fake.url)))
     clock = SystemClock()
     ready = asyncio.Event()
-    settings = TelegramSettings(
-        bot_token=fake.token,  # type: ignore[arg-type]
-        api_url=fake.url,
-        chat_per_second=1000.0,
-        global_per_second=1000.0,
-    )
+    settings = telegram_settings(fake, chat_per_second=1000.0, global_per_second=1000.0)
     deliverer = Deliverer(
         sessions, clock, None, operator_chat_id=None, operator_language="ru", wake=ready.set
     )

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 from conftest import FakeClock, failing_once
 from fakes.telegram_server import FakeChat, FakeTelegram, FakeUser
+from serving import telegram_settings
 from sqlalchemy import event, select
 from sqlalchemy import update as update_rows
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -34,7 +35,6 @@ from bot.settings import (
     QueueSettings,
     RedisSettings,
     Settings,
-    TelegramSettings,
 )
 from bot.storage import bitrix, delivery
 from bot.storage.models import DeliveryStatus, InboxUpdate, OutboxMessage, Ticket
@@ -88,12 +88,7 @@ async def rigged(
         settings = Settings(
             _env_file=None,  # type: ignore[call-arg]
             database=DatabaseSettings(url=db_url),
-            telegram=TelegramSettings(
-                bot_token=fake.token,  # type: ignore[arg-type]
-                api_url=fake.url,
-                chat_per_second=100.0,
-                group_per_minute=20.0,
-            ),
+            telegram=telegram_settings(fake, chat_per_second=100.0, group_per_minute=20.0),
             operator=OperatorSettings(chat_id=configured.id),
             queue=QueueSettings(reflag_minutes=REFLAG_MINUTES),
             **sections,
@@ -308,10 +303,7 @@ async def test_operator_cli_reply_to_a_telegram_ticket_reaches_the_person(
 ) -> None:
     monkeypatch.chdir(tmp_path)  # no stray .env is read
     async with rigged(sqlite_db_url, kb) as rig:
-        await rig.sends("/operator")
-        await rig.channel.inbox.drain()
-        await rig.channel.outbox.drain()
-        (ticket,) = await rig.tickets()
+        ticket = await _ticket_with_topic(rig)
 
         assert await _operator_cli(rig, monkeypatch, "take", str(ticket.id)) == 0
         await rig.channel.outbox.drain()
@@ -501,10 +493,7 @@ async def test_an_operator_message_in_a_closed_tickets_topic_is_answered_not_rel
     sqlite_db_url: str, kb: KnowledgeBase
 ) -> None:
     async with rigged(sqlite_db_url, kb) as rig:
-        await rig.sends("/operator")
-        await rig.channel.inbox.drain()
-        await rig.channel.outbox.drain()
-        (ticket,) = await rig.tickets()
+        ticket = await _ticket_with_topic(rig)
         await rig.services.queue.close(ticket.id, "Olga", "решено")
         await rig.channel.outbox.drain()
         before = len(rig.fake.bot_messages(rig.ann))
@@ -525,10 +514,7 @@ async def test_a_send_refused_because_the_person_blocked_the_bot_tells_the_topic
     sqlite_db_url: str, kb: KnowledgeBase
 ) -> None:
     async with rigged(sqlite_db_url, kb) as rig:
-        await rig.sends("/operator")
-        await rig.channel.inbox.drain()
-        await rig.channel.outbox.drain()
-        (ticket,) = await rig.tickets()
+        ticket = await _ticket_with_topic(rig)
         rig.fake.block_bot(rig.ann)  # its my_chat_member update is not stored: the send finds out
         for text in ("Вы здесь?", "Ответьте, пожалуйста"):
             await rig.services.queue.reply(  # force: Olga takes it with the first reply
