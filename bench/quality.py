@@ -62,6 +62,7 @@ COLUMNS = (
     "escalate_acc",
     "operator_acc",
     "smalltalk_acc",
+    "choices",
 )
 
 # One question's outcome: what it expected, the action taken, and whether each of the first
@@ -101,6 +102,8 @@ TALLY = (
     "clarify",
     "ood_answered",
     *(f"{kind}_{n}" for kind in ("escalate", "operator", "smalltalk") for n in ("n", "ok")),
+    "asked",
+    "choices",
 )
 _AT = {name: n for n, name in enumerate(TALLY)}
 _ANSWERABLE_RATES = ("top1", "recall3", "false_escalate", "helped", "wrong", "clarify")
@@ -110,6 +113,9 @@ def tally(expect: dict, action: str, hits: Sequence[bool]) -> tuple[int, ...]:
     """One question's counts towards evaluate.py's figures (:data:`TALLY`): figures are
     sums of these, so the calibration can add them up instead of re-scoring every question."""
     out = [0] * len(TALLY)
+    if action == "clarify":
+        out[_AT["asked"]] = 1
+        out[_AT["choices"]] = len(hits)
     if "answer" in expect:
         top1 = action == "answer" and bool(hits) and hits[0]
         at3 = action in ("answer", "clarify") and any(hits[:3])
@@ -138,6 +144,10 @@ def rates(totals: Sequence[int]) -> dict[str, float]:
     for kind in ("escalate", "operator", "smalltalk"):
         if n := totals[_AT[f"{kind}_n"]]:
             out[f"{kind}_acc"] = totals[_AT[f"{kind}_ok"]] / n
+    if asked := totals[_AT["asked"]]:
+        # Not evaluate.py's: how many entries a «did you mean» offers, on average (every
+        # question asked about, in scope or not).
+        out["choices"] = totals[_AT["choices"]] / asked
     return out
 
 

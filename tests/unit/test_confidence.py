@@ -147,3 +147,18 @@ def test_the_policy_search_chooses_what_deciding_every_question_anew_would() -> 
     assert best is not None
     chosen = calibration.choose_policy(samples, judged, t, quality.SCORING)
     assert (chosen.answer, chosen.clarify) == (best[1].answer, best[1].clarify)
+
+
+def test_the_choices_figure_is_the_entries_a_did_you_mean_offers_on_average() -> None:
+    quality = _bench("quality")
+    right, away = {"answer": [{"title": "x"}]}, {"escalate": True}
+    outcomes = [
+        (right, "clarify", [False, True]),  # two entries offered, the second right
+        (away, "clarify", [False]),  # a question the base does not cover: one entry offered
+        (right, "answer", [True]),  # an answer offers no choice
+    ]
+    figures = quality.figures(outcomes)
+    assert figures["choices"] == 1.5
+    assert figures["clarify"] == 0.5  # evaluate.py's own figures are unchanged by it
+    assert figures["helped"] == 1.0
+    assert "choices" not in quality.figures([(right, "answer", [True])])
