@@ -13,7 +13,6 @@ import sys
 from collections import Counter
 from collections.abc import Sequence
 from contextlib import AsyncExitStack
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -30,10 +29,12 @@ from bot.settings import Settings
 from bot.storage import tickets
 from bot.storage.models import TicketStatus
 from bot.texts import phrase
+from handlers.bitrix24 import replies as bitrix_replies
 from handlers.cli import figures
 from handlers.cli._runner import run, settings_or_exit
 from handlers.cli.operator_shell import shell
 from handlers.cli.terminal import TerminalChannel
+from handlers.telegram.delivery import OutboxRows
 
 SHELL_HELP = """commands (add --force to take over a ticket someone else holds, as a supervisor):
   list [all]              open tickets, oldest first: waiting time, * = the person wrote last
@@ -91,32 +92,21 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 class ChannelOutbox:
-    """The hook for queue actions: their messages into the channels' outboxes, counted.
-
-    The channels' renderers are imported at the first action, not before: `helpbot operator
-    list` and `helpbot --help` need neither aiogram nor aiohttp's server (seconds of start-up).
-    """
+    """The hook for queue actions: their messages into the channels' outboxes, counted."""
 
     def __init__(self, settings: Settings, clock: Clock) -> None:
-        self._settings = settings
         self._clock = clock
         self._language = settings.conversation.language
-        self._telegram: Any = None  # handlers.telegram.delivery.OutboxRows, on first use
+        self._telegram = OutboxRows(
+            clock,
+            None,  # a topic's card is rendered by `helpbot serve` when its edit is sent
+            operator_chat_id=settings.operator.chat_id,
+            operator_language=settings.conversation.language,
+            zone=settings.hours.timezone,
+        )
         self.queued: Counter[str] = Counter()
 
     async def __call__(self, session: AsyncSession, out: list[Event]) -> None:
-        from handlers.bitrix24 import replies as bitrix_replies
-
-        if self._telegram is None:
-            from handlers.telegram.delivery import OutboxRows
-
-            self._telegram = OutboxRows(
-                self._clock,
-                None,  # a topic's card is rendered by `helpbot serve` when its edit is sent
-                operator_chat_id=self._settings.operator.chat_id,
-                operator_language=self._language,
-                zone=self._settings.hours.timezone,
-            )
         self.queued["telegram"] += len(await self._telegram.write(session, out))
         rows = await bitrix_replies.write(session, out, self._clock.now(), self._language)
         self.queued["bitrix24"] += len(rows)
