@@ -29,12 +29,10 @@ from bot.settings import Settings
 from bot.storage import tickets
 from bot.storage.models import TicketStatus
 from bot.texts import phrase
-from handlers.bitrix24 import replies as bitrix_replies
 from handlers.cli import figures
 from handlers.cli._runner import run, settings_or_exit
 from handlers.cli.operator_shell import shell
 from handlers.cli.terminal import TerminalChannel
-from handlers.telegram.delivery import OutboxRows
 
 SHELL_HELP = """commands (add --force to take over a ticket someone else holds, as a supervisor):
   list [all]              open tickets, oldest first: waiting time, * = the person wrote last
@@ -92,9 +90,18 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 class ChannelOutbox:
-    """The hook for queue actions: their messages into the channels' outboxes, counted."""
+    """The hook for queue actions: their messages into the channels' outboxes, counted.
+
+    The channels' renderers (aiogram, aiohttp's server: seconds of start-up) are imported when
+    an operator command runs, not when `helpbot --help` lists the commands; and here, before
+    any transaction: a slow import inside the action's transaction would hold its lock.
+    """
 
     def __init__(self, settings: Settings, clock: Clock) -> None:
+        from handlers.bitrix24 import replies as bitrix_replies
+        from handlers.telegram.delivery import OutboxRows
+
+        self._bitrix = bitrix_replies
         self._clock = clock
         self._language = settings.conversation.language
         self._telegram = OutboxRows(
@@ -108,7 +115,7 @@ class ChannelOutbox:
 
     async def __call__(self, session: AsyncSession, out: list[Event]) -> None:
         self.queued["telegram"] += len(await self._telegram.write(session, out))
-        rows = await bitrix_replies.write(session, out, self._clock.now(), self._language)
+        rows = await self._bitrix.write(session, out, self._clock.now(), self._language)
         self.queued["bitrix24"] += len(rows)
 
     def report(self) -> None:
