@@ -2,8 +2,8 @@
 
 Each worker is a loop run under the app's restart policy (:class:`bot.supervise.Workers`, no
 fire-and-forget tasks): a crash is logged and the loop restarts after a growing pause;
-:meth:`BitrixChannel.stop` stops them as the Telegram channel's: the events in hand are
-finished (up to ``grace`` seconds), the poller releases its lease, the rest are cancelled.
+:meth:`BitrixChannel.stop` lets the events and sends in hand finish (up to ``grace``
+seconds), the poller release its lease, and cancels what is still running.
 Exactly one channel runs per process; with several replicas, rows are claimed (see
 ``bot.storage.delivery``) and only the holder of a lease polls in fetch mode.
 """
@@ -11,6 +11,7 @@ Exactly one channel runs per process; with several replicas, rows are claimed (s
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from functools import partial
@@ -142,15 +143,16 @@ class BitrixChannel:
         )
 
     async def stop(self, grace: float = 10.0) -> None:
-        """As the Telegram channel stops: finish the events in hand (up to ``grace``), let the
-        poller release its lease, then stop every worker (a send cut short is an unknown
-        outcome, made again after the restart: the portal dedupes it by its ``templateId``)."""
+        """Finish the events in hand and the sends under way (up to ``grace``), let the poller
+        release its lease, then cancel what is still running. The sender is not cut short
+        mid-call: a call the portal took but did not finish holds its ``templateId`` (up to an
+        hour), and the repeat after a restart would wait for it."""
         self._stopping.set()
+        self._outbox.set()
         if self._started:
             self._started = False
             await self.inbox.stop(grace)
-            await self.workers.stop(f"{WORKERS}poller", grace)
-            await self.workers.stop(WORKERS)
+            await self.workers.stop(WORKERS, grace)
             log.info("bitrix channel stopped")
 
     def problem(self) -> str | None:
@@ -173,13 +175,23 @@ class BitrixChannel:
         if not self._revision_logged:  # once per start; a failure only leaves it unknown
             self._revision_logged = True
             await report_revision(self.client)
-        await self.outbox.run()
+        # The outbox worker's own run() has no stop between its drains (bot/delivery/worker.py):
+        # this loop is that run with one.
+        while not self._stopping.is_set():
+            self._outbox.clear()
+            if (delay := await self.outbox.drain()) > 0:
+                await self._nap(self._outbox, delay)
 
     async def _finish_loop(self) -> None:
         """Finish the sessions silent since «Помогло» (see ``EventProcessor.finish_helped``)."""
-        while True:
+        while not self._stopping.is_set():
             await self.processor.finish_helped()
-            await asyncio.sleep(FINISH_EVERY)
+            await self._nap(self._stopping, FINISH_EVERY)
+
+    @staticmethod
+    async def _nap(wake: asyncio.Event, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(wake.wait(), seconds)
 
     async def _poll_loop(self) -> None:
         bot_id = await self._bot_id()

@@ -13,7 +13,6 @@ import sys
 from collections import Counter
 from collections.abc import Sequence
 from contextlib import AsyncExitStack
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -93,32 +92,30 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 class ChannelOutbox:
     """The hook for queue actions: their messages into the channels' outboxes, counted.
 
-    The channels' renderers are imported at the first action, not before: `helpbot operator
-    list` and `helpbot --help` need neither aiogram nor aiohttp's server (seconds of start-up).
+    The channels' renderers (aiogram, aiohttp's server: seconds of start-up) are imported when
+    an operator command runs, not when `helpbot --help` lists the commands; and here, before
+    any transaction: a slow import inside the action's transaction would hold its lock.
     """
 
     def __init__(self, settings: Settings, clock: Clock) -> None:
-        self._settings = settings
+        from handlers.bitrix24 import replies as bitrix_replies
+        from handlers.telegram.delivery import OutboxRows
+
+        self._bitrix = bitrix_replies
         self._clock = clock
         self._language = settings.conversation.language
-        self._telegram: Any = None  # handlers.telegram.delivery.OutboxRows, on first use
+        self._telegram = OutboxRows(
+            clock,
+            None,  # a topic's card is rendered by `helpbot serve` when its edit is sent
+            operator_chat_id=settings.operator.chat_id,
+            operator_language=settings.conversation.language,
+            zone=settings.hours.timezone,
+        )
         self.queued: Counter[str] = Counter()
 
     async def __call__(self, session: AsyncSession, out: list[Event]) -> None:
-        from handlers.bitrix24 import replies as bitrix_replies
-
-        if self._telegram is None:
-            from handlers.telegram.delivery import OutboxRows
-
-            self._telegram = OutboxRows(
-                self._clock,
-                None,  # a topic's card is rendered by `helpbot serve` when its edit is sent
-                operator_chat_id=self._settings.operator.chat_id,
-                operator_language=self._language,
-                zone=self._settings.hours.timezone,
-            )
         self.queued["telegram"] += len(await self._telegram.write(session, out))
-        rows = await bitrix_replies.write(session, out, self._clock.now(), self._language)
+        rows = await self._bitrix.write(session, out, self._clock.now(), self._language)
         self.queued["bitrix24"] += len(rows)
 
     def report(self) -> None:

@@ -126,7 +126,7 @@ def served(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> I
 
     thread = threading.Thread(target=run, name="fuzzed-app", daemon=True)
     thread.start()
-    assert started.wait(30) and not failed, failed
+    assert started.wait(60) and not failed, failed  # start-up on a loaded machine
     yield Served(sock.getsockname()[1], db_path)
     loop.call_soon_threadsafe(stop.set)
     thread.join(30)
@@ -308,17 +308,21 @@ def test_a_malformed_update_is_refused_at_the_door(served: Served, update: dict[
     assert status in (200, 400)
 
 
+_INTAKES = ("handlers.telegram.webhook", "handlers.bitrix24.web")  # the routes' loggers
+
+
 def _refused_with_a_line(
     served: Served, caplog: pytest.LogCaptureFixture, path: str, body: bytes, content_type: str
 ) -> str:
     """POST ``body`` with the right secret/token: a 400 that stored nothing and logged one
     warning from the intake (the app runs in another thread; its records reach caplog's root
-    handler all the same). Returns that line."""
+    handler all the same; its workers' lines about what the fuzzing stored are not counted).
+    Returns that line."""
     headers = {SECRET_HEADER: SECRET, "Content-Type": content_type}
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="handlers"):
         assert _check(served, path, body, headers) == 400
-    lines = [r.getMessage() for r in caplog.records if r.name.startswith("handlers.")]
+    lines = [r.getMessage() for r in caplog.records if r.name in _INTAKES]
     assert len(lines) == 1, lines
     assert SECRET not in lines[0] and APP_TOKEN not in lines[0]
     return lines[0]
