@@ -97,6 +97,10 @@ class Morphology:
         self._cache: dict[tuple[str, str], str] = {}
         self._weights: dict[str, float] = {}
         self._known: dict[str, bool] = {}
+        # Common words of the Latin-script languages (scripts/wordlists.py, from wordfreq).
+        self._common = {
+            lang: frozenset(read_data_lines(f"words_{lang}.txt")) for lang in ("en", "ro")
+        }
 
     def key(self, token: str, lang: str = "ru") -> str:
         """The index key of one folded token; ``lang`` picks the Latin stemmer ('ro' or other)."""
@@ -171,6 +175,11 @@ class Morphology:
             hit = script(token) == "cyr" and self._morph.word_is_known(token)
             self._known[token] = hit
         return hit
+
+    def is_common(self, token: str, lang: str) -> bool:
+        """A common English or Romanian word (``lang``), spelt as it is usually spelt."""
+        words = self._common.get(lang)
+        return words is not None and token in words
 
     def keys(self, tokens: Iterable[str], lang: str = "ru") -> list[str]:
         return [self.key(t, lang) for t in tokens]
