@@ -169,7 +169,7 @@ class QueryReader:
         documents use ("sales funnel" as "воронка продаж"); a term's own words are dropped when
         the index does not know them (they would only count as something not covered)."""
         tokens = tokenize(text)
-        found = self._glossary.find(tokens, self._analyzer.morph.keys(tokens, lang))
+        found = self._glossary.find(tokens, self._analyzer.morph.keys(tokens, lang), lang)
         if not found:
             return keys
         covered = {tokens[i] for span, _ in found for i in span}

@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 
 from knowledge.analyzer import Analyzer
+from knowledge.glossary import Glossary
 from knowledge.query import TYPO_WEIGHT, QueryKey, QueryReader
 from knowledge.text import (
     detect_lang,
@@ -354,3 +355,19 @@ def test_detect_lang(text: str, lang: str) -> None:
 
 def test_russian_with_english_product_names_is_russian() -> None:
     assert detect_lang("Не работает CRM и Open Lines") == "ru"
+
+
+# --- glossary -----------------------------------------------------------------------------------
+
+
+def test_glossary_terms_are_looked_up_in_the_question_language(analyzer: Analyzer) -> None:
+    # regression: the Romanian stem of "theme" is "them", so every English "them" was asked
+    # as «тема оформления»
+    glossary = Glossary(analyzer)
+    tokens = tokenize("can i change them")
+    assert glossary.find(tokens, analyzer.morph.keys(tokens, "en"), "en") == []
+    theme = tokenize("change the theme")
+    ((_, russian),) = glossary.find(theme, analyzer.morph.keys(theme, "en"), "en")
+    assert russian == tuple(analyzer.keys("тема оформления"))
+    tema = tokenize("schimb tema")
+    assert [r for _, r in glossary.find(tema, analyzer.morph.keys(tema, "ro"), "ro")] == [russian]
