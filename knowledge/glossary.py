@@ -18,7 +18,11 @@ class Glossary:
     words are, synonyms resolved)."""
 
     def __init__(self, analyzer: Analyzer) -> None:
-        self._terms: dict[tuple[str, ...], tuple[str, ...]] = {}
+        # Per question language: a member is keyed by that language's stemmer, and only a
+        # question in that language looks it up (the Romanian stem of "theme" is "them").
+        self._terms: dict[str, dict[tuple[str, ...], tuple[str, ...]]] = {
+            lang: {} for lang in _LANGS
+        }
         self._longest = 1
         morph = analyzer.morph
         for line in read_data_lines("glossary.txt"):
@@ -31,22 +35,23 @@ class Glossary:
                 for lang in _LANGS:
                     keys = tuple(morph.keys(tokens, lang))
                     if keys:
-                        self._terms.setdefault(keys, russian)
+                        self._terms[lang].setdefault(keys, russian)
                         self._longest = max(self._longest, len(keys))
-        self._starts = frozenset(k[0] for k in self._terms)
+        self._starts = {lang: frozenset(k[0] for k in terms) for lang, terms in self._terms.items()}
 
     def find(
-        self, tokens: Sequence[str], keys: Sequence[str]
+        self, tokens: Sequence[str], keys: Sequence[str], lang: str = "en"
     ) -> list[tuple[range, tuple[str, ...]]]:
         """The terms in a question, longest first from each position: the tokens each covers
         and the Russian keys it stands for. ``keys`` are the tokens' keys in the question's
-        language (stop words included, as terms may hold them: "sign in")."""
+        language ``lang`` (stop words included, as terms may hold them: "sign in")."""
+        terms, starts = self._terms.get(lang, {}), self._starts.get(lang, frozenset())
         found = []
         i, n = 0, len(keys)
         while i < n:
-            longest = min(self._longest, n - i) if keys[i] in self._starts else 0
+            longest = min(self._longest, n - i) if keys[i] in starts else 0
             for size in range(longest, 0, -1):
-                russian = self._terms.get(tuple(keys[i : i + size]))
+                russian = terms.get(tuple(keys[i : i + size]))
                 if russian is not None:
                     found.append((range(i, i + size), russian))
                     i += size

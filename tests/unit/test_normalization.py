@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 
 from knowledge.analyzer import Analyzer
+from knowledge.glossary import Glossary
 from knowledge.query import TYPO_WEIGHT, QueryKey, QueryReader
 from knowledge.text import (
     detect_lang,
@@ -298,6 +299,41 @@ def test_correction_needs_the_same_first_letter(reader: QueryReader) -> None:
     assert known_keys(reader, "тароля") == []
 
 
+def test_a_common_english_word_is_not_corrected_onto_a_near_key(analyzer: Analyzer) -> None:
+    # regression: "several" was read as "server", "tell" as "trello": an English question's
+    # own words were rewritten onto the Latin keys of other documents
+    vocabulary = frozenset(analyzer.keys("server trello export", "en"))
+    reader = QueryReader(analyzer, vocabulary)
+    query = reader.read("Can I tell several people about the export")
+    assert known_keys(reader, "Can I tell several people about the export") == analyzer.keys(
+        "export", "en"
+    )
+    assert not [r for r in query.repairs if r.kind == "typo"]
+
+
+def test_a_misspelt_english_word_is_still_corrected(analyzer: Analyzer) -> None:
+    reader = QueryReader(analyzer, frozenset(analyzer.keys("export settings", "en")))
+    assert known_keys(reader, "How do I change the setings of the export") == [
+        *analyzer.keys("settings", "en"),
+        *analyzer.keys("export", "en"),
+    ]
+
+
+def test_a_common_romanian_word_meets_a_longer_form_of_its_stem(analyzer: Analyzer) -> None:
+    # "testa" stems to "test", the guide's "testat" to "testat": the same word, not a typo
+    (tested,) = analyzer.keys("testat", "ro")
+    reader = QueryReader(analyzer, frozenset({tested, "server"}))
+    query = reader.read("Cât timp pot testa gratuit serverul?")
+    assert query.lang == "ro"
+    assert tested in [k.key for k in query.keys if k.known]
+
+
+def test_common_word_lists_hold_both_languages(analyzer: Analyzer) -> None:
+    morph = analyzer.morph
+    assert morph.is_common("several", "en") and morph.is_common("toate", "ro")
+    assert not morph.is_common("setings", "en") and not morph.is_common("several", "ru")
+
+
 # --- language -----------------------------------------------------------------------------------
 
 
@@ -319,3 +355,19 @@ def test_detect_lang(text: str, lang: str) -> None:
 
 def test_russian_with_english_product_names_is_russian() -> None:
     assert detect_lang("Не работает CRM и Open Lines") == "ru"
+
+
+# --- glossary -----------------------------------------------------------------------------------
+
+
+def test_glossary_terms_are_looked_up_in_the_question_language(analyzer: Analyzer) -> None:
+    # regression: the Romanian stem of "theme" is "them", so every English "them" was asked
+    # as «тема оформления»
+    glossary = Glossary(analyzer)
+    tokens = tokenize("can i change them")
+    assert glossary.find(tokens, analyzer.morph.keys(tokens, "en"), "en") == []
+    theme = tokenize("change the theme")
+    ((_, russian),) = glossary.find(theme, analyzer.morph.keys(theme, "en"), "en")
+    assert russian == tuple(analyzer.keys("тема оформления"))
+    tema = tokenize("schimb tema")
+    assert [r for _, r in glossary.find(tema, analyzer.morph.keys(tema, "ro"), "ro")] == [russian]

@@ -1,0 +1,47 @@
+"""bench/quality.py --by-lang: each question language's figures, and the foreign set."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+from types import ModuleType
+
+from knowledge.model import Action
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _quality() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("bench_quality", ROOT / "bench" / "quality.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_by_lang_groups_the_decisions_by_each_question_language() -> None:
+    quality = _quality()
+    sample = quality.calibration.Sample
+    right = {"answer": [{"title": "x"}]}
+    decided = [
+        (sample("a", "1", right, "", (1.0,), (True,), 0.1), Action.ANSWER),
+        (sample("a", "2", right, "", (1.0,), (False,), 0.1), Action.ANSWER),
+        (sample("b", "1", right, "", (1.0,), (True,), 0.1), Action.ANSWER),
+    ]
+    langs = {("a", "1"): "en", ("a", "2"): "ro", ("b", "1"): "en"}
+    rows = quality._by_lang(decided, langs)
+    assert sorted(rows) == ["pool en", "pool ro"]
+    assert rows["pool en"]["helped"] == 1.0 and rows["pool en"]["wrong"] == 0.0
+    assert rows["pool ro"]["wrong"] == 1.0
+    pooled = [s for s, _ in decided]
+    assert quality._lang_counts(pooled, langs) == {"pool en": 2, "pool ro": 1}
+
+
+def test_the_foreign_set_is_english_and_romanian_questions_with_a_right_entry() -> None:
+    quality = _quality()
+    _, cases = quality.load_set("foreign")
+    assert {c["lang"] for c in cases} == {"en", "ro"}
+    assert all(c["expect"]["answer"] for c in cases)
+    assert len({c["id"] for c in cases}) == len(cases)
+    assert json.loads(json.dumps(cases)) == cases
