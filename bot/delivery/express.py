@@ -85,6 +85,7 @@ class Express:
         self._marked: dict[int, str] = {}  # row id -> its chat
         self._reserved = 0
         self._hand: list[OutboxMessage] = []
+        self.draining = False  # the worker is in a pass: its next wave claims what is stored
 
     def room(self, besides: Collection[int] = ()) -> int:
         """Rows that may still be marked as being sent (``besides``: marked rows whose marks the
@@ -126,13 +127,14 @@ class Express:
         self, session: AsyncSession, rows: Sequence[OutboxMessage]
     ) -> Reservation | None:
         """Add ``rows`` in the caller's transaction, the first row of every chat with nothing
-        unsent reserved while the bound has room; the reservation, if any (see the module)."""
+        unsent reserved while the bound has room and the worker waits for work (in a burst its
+        waves claim rows many at a time anyway); the reservation, if any (see the module)."""
         now = self._clock.now()
         firsts: dict[str, OutboxMessage] = {}
         for row in rows:
             if row.channel == self.channel and row.chat_id not in firsts:
                 firsts[row.chat_id] = row
-        if not firsts or self.room() <= 0 or session.in_nested_transaction():
+        if not firsts or self.draining or self.room() <= 0 or session.in_nested_transaction():
             await delivery.add_outbox(session, rows)
             return None
         for channel in sorted({row.channel for row in rows}):

@@ -421,3 +421,26 @@ async def test_reserved_rows_are_handed_over_when_the_transaction_commits_not_a_
     assert worker.express.take() == [] and worker.express.room() == 1
     async with sessions() as session:
         assert list(await session.scalars(select(OutboxMessage))) == []
+
+
+async def test_rows_a_turn_stores_while_the_worker_is_in_a_pass_are_left_to_its_claims(
+    sessions: async_sessionmaker[AsyncSession], clock: FakeClock
+) -> None:
+    """In a burst the worker's waves claim many rows at a time: reserving each one as it comes
+    only splits the waves (measured: more CPU a message). Reserved rows are for a worker that
+    waits for work, which is where a lone message finds it."""
+    claimed: list[dict[int, str | None]] = []
+
+    class Busy(MemoryChannel):
+        async def send(self, call: Call) -> Outcome:
+            if not claimed:  # a turn commits while this send is in flight
+                claimed.append(await reserve(sessions, worker, clock, ("b", 2)))
+            return await super().send(call)
+
+    channel = Busy()
+    worker = OutboxWorker(channel, sessions, clock, replica="here")
+    await store(sessions, clock, "a", 1)
+    await worker.drain()
+    assert claimed == [{2: None}]
+    assert (channel.sent_to("a"), channel.sent_to("b")) == ([1], [2])
+    assert await reserve(sessions, worker, clock, ("c", 3)) == {3: "here"}  # waiting again
