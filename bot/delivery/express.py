@@ -1,7 +1,8 @@
 """Express sends: a turn's outbox rows reserved for this process's outbox worker in the turn's own
 transaction, so that a lone message is sent with no claim commit of its own.
 
-While the inbox worker handles an event (:func:`reserving`), :func:`add_outbox` stores the rows
+While the inbox worker handles an event (:func:`reserving`) and the outbox worker waits for
+work (in a pass, its waves claim many rows at a time anyway), :func:`add_outbox` stores the rows
 of each chat that has nothing else unsent with the first of them *reserved*: claimed by this
 replica and marked as being sent (``sending_since``) in its INSERT. Once the transaction commits,
 the row is handed to the outbox worker in memory, which sends it in its next wave after the same
