@@ -1,7 +1,8 @@
 """Express sends: a turn's outbox rows reserved for this process's outbox worker in the turn's own
 transaction, so that a lone message is sent with no claim commit of its own.
 
-While the inbox worker handles an event (:func:`reserving`), :func:`add_outbox` stores the rows
+While the inbox worker handles an event (:func:`reserving`) and the outbox worker waits for
+work (in a pass, its waves claim many rows at a time anyway), :func:`add_outbox` stores the rows
 of each chat that has nothing else unsent with the first of them *reserved*: claimed by this
 replica and marked as being sent (``sending_since``) in its INSERT. Once the transaction commits,
 the row is handed to the outbox worker in memory, which sends it in its next wave after the same
@@ -85,6 +86,7 @@ class Express:
         self._marked: dict[int, str] = {}  # row id -> its chat
         self._reserved = 0
         self._hand: list[OutboxMessage] = []
+        self.draining = False  # the worker is in a pass: its next wave claims what is stored
 
     def room(self, besides: Collection[int] = ()) -> int:
         """Rows that may still be marked as being sent (``besides``: marked rows whose marks the
@@ -126,13 +128,14 @@ class Express:
         self, session: AsyncSession, rows: Sequence[OutboxMessage]
     ) -> Reservation | None:
         """Add ``rows`` in the caller's transaction, the first row of every chat with nothing
-        unsent reserved while the bound has room; the reservation, if any (see the module)."""
+        unsent reserved while the bound has room and the worker waits for work (in a burst its
+        waves claim rows many at a time anyway); the reservation, if any (see the module)."""
         now = self._clock.now()
         firsts: dict[str, OutboxMessage] = {}
         for row in rows:
             if row.channel == self.channel and row.chat_id not in firsts:
                 firsts[row.chat_id] = row
-        if not firsts or self.room() <= 0 or session.in_nested_transaction():
+        if not firsts or self.draining or self.room() <= 0 or session.in_nested_transaction():
             await delivery.add_outbox(session, rows)
             return None
         for channel in sorted({row.channel for row in rows}):

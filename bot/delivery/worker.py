@@ -129,14 +129,18 @@ class OutboxWorker:
 
     async def drain(self) -> float:
         """Send until every chat's next row must wait; the seconds until one may go."""
-        sent: list[_Sent] = []
-        for _ in range(WAVES):
-            wait, sent = await self._wave(sent)
-            if wait > 0:
-                return wait
-        if sent:  # the last wave's outcomes (an error on the way leaves them unknown)
-            await self._wave(sent, claim=False)
-        return 0.0
+        self.express.draining = True
+        try:
+            sent: list[_Sent] = []
+            for _ in range(WAVES):
+                wait, sent = await self._wave(sent)
+                if wait > 0:
+                    return wait
+            if sent:  # the last wave's outcomes (an error on the way leaves them unknown)
+                await self._wave(sent, claim=False)
+            return 0.0
+        finally:
+            self.express.draining = False
 
     async def _wave(self, sent: list[_Sent], *, claim: bool = True) -> tuple[float, list[_Sent]]:
         """Record the previous wave's outcomes, claim and send the due head of every chat (and

@@ -102,6 +102,8 @@ def on_commit(
 
 @event.listens_for(Session, "after_commit")
 def _after_commit(session: Session) -> None:
+    if session.in_nested_transaction():  # a savepoint released: nothing is committed yet
+        return
     for committed, _ in session.info.pop(_ON_COMMIT, ()):
         committed()
 
