@@ -338,12 +338,12 @@ async def run_bitrix(args: argparse.Namespace) -> dict[str, float]:
                 def answers() -> int:
                     return sum(len(b24.bot_messages(c)) - 1 for c in chats)  # less the welcome
 
-                welcomed = await _until(
-                    lambda: all(b24.bot_messages(c) for c in chats), time.monotonic() + 20
-                )
+                # within the run's time limit: the process starts (knowledge base and all) first,
+                # which took over 20 s on this shared machine under load
+                welcomed = await _until(lambda: all(b24.bot_messages(c) for c in chats), deadline)
                 if not welcomed:
                     log = _tail(workdir / f"serve-{port}.log")
-                    raise SystemExit(f"bitrix: no welcome in every chat within 20 s\n{log}")
+                    raise SystemExit(f"bitrix: no welcome in every chat in time\n{log}")
 
                 await b24.customer_sends(chats[0], QUESTIONS[0])  # the warm-up, as above
                 if not await _until(lambda: answers() >= 1, deadline):
