@@ -5,11 +5,10 @@ driven pass by pass (the workers are not started)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
+from counting import counting
 from fakes.bitrix24 import FakeBitrix24
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from bot.app import open_services
 from bot.settings import DatabaseSettings, Settings
@@ -65,34 +64,19 @@ async def test_a_lone_open_line_message_costs_three_commits(
             await channel.outbox.drain()
             greeted = len(portal.bot_messages(chat))
 
-            commits: list[str] = []
-            statements: list[str] = []
-
-            def on_statement(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-                statements.append(" ".join(statement.split()[:3]))
-
-            def on_commit(_conn: Any) -> None:
-                commits.append(statements[-1] if statements else "")
-
-            engine = services.db.sync_engine
-            event.listen(engine, "before_cursor_execute", on_statement)
-            event.listen(engine, "commit", on_commit)
-            try:
+            with counting(services.db.sync_engine) as counted:
                 await portal.customer_sends(chat, QUESTION)
                 assert await poller.poll_once()
-                assert len(commits) == 1  # the page, its offset, the message claimed
+                assert len(counted.commits) == 1  # the page, its offset, the message claimed
                 await channel.inbox.drain()
-                assert len(commits) == 2  # the turn, its reply row and the event settled
+                assert len(counted.commits) == 2  # the turn, its reply row and the event settled
                 await channel.outbox.drain()
                 await channel.inbox.drain()  # nothing left: looks, no commit
                 await channel.outbox.drain()
-            finally:
-                event.remove(engine, "before_cursor_execute", on_statement)
-                event.remove(engine, "commit", on_commit)
             answers = portal.bot_messages(chat)[greeted:]
             assert len(answers) == 1 and "пароль" in answers[0].text.lower()
-            assert len(commits) == 3, commits
-            assert not [s for s in statements if s.startswith("UPDATE inbox SET claimed_by")]
+            assert len(counted.commits) == 3, counted.commits
+            assert not counted.starting("UPDATE inbox SET claimed_by")  # no claim of its own
             async with services.sessions() as session:
                 rows = list(await session.scalars(select(OutboxMessage)))
                 inbox = list(await session.scalars(select(InboxUpdate)))

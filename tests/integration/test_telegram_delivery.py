@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -18,9 +17,10 @@ from typing import Any
 
 import pytest
 from conftest import FakeClock, failing_once
+from counting import counting
 from fakes.telegram_server import FakeChat, FakeTelegram, FakeUser
 from serving import telegram_settings
-from sqlalchemy import event, select
+from sqlalchemy import select
 from sqlalchemy import update as update_rows
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -138,30 +138,17 @@ async def test_texts_cost_three_commits_at_most_and_each_settles_with_its_turn(
     the update is marked done once, by the turn."""
     async with rigged(sqlite_db_url, kb) as rig:
         people = [rig.ann, *(rig.fake.add_user(f"P{n}", started=True) for n in range(4))]
-        counts: Counter[str] = Counter()
-
-        def on_statement(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-            counts[" ".join(statement.split()[:2])] += 1
-
-        def on_commit(_conn: Any) -> None:
-            counts["COMMIT"] += 1
-
-        engine = rig.services.db.sync_engine
-        event.listen(engine, "before_cursor_execute", on_statement)
-        event.listen(engine, "commit", on_commit)
-        try:
+        with counting(rig.services.db.sync_engine) as counted:
             for person in people:
                 rig.fake.user_sends(person, QUESTION)
                 await rig.channel.inbox.store(rig.fake.pending_updates[-1:])
             await rig.channel.inbox.drain()
             await rig.channel.inbox.drain()  # nothing left: a look, no commit
             await rig.channel.outbox.drain()
-        finally:
-            event.remove(engine, "before_cursor_execute", on_statement)
-            event.remove(engine, "commit", on_commit)
         assert all(len(rig.fake.bot_messages(person)) == 1 for person in people)
-        assert counts["COMMIT"] <= 3 * len(people)
-        assert counts["UPDATE inbox"] == len(people)  # stored claimed: each turn settles, alone
+        assert len(counted.commits) <= 3 * len(people)
+        # stored claimed: each turn settles, alone
+        assert len(counted.starting("UPDATE inbox")) == len(people)
         async with rig.services.sessions() as session:
             statuses = set(await session.scalars(select(InboxUpdate.status)))
         assert statuses == {DeliveryStatus.DONE}
@@ -175,33 +162,18 @@ async def test_a_lone_text_costs_three_commits_store_turn_and_the_sends_outcome(
     outbox in the turn's own INSERT (no claim or "sending" commit), and the send's outcome is
     the third commit. The looks for more work after it are reads."""
     async with rigged(db_url, kb) as rig:
-        commits: list[str] = []
-        statements: list[str] = []
-
-        def on_statement(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-            statements.append(" ".join(statement.split()[:3]))
-
-        def on_commit(_conn: Any) -> None:
-            commits.append(statements[-1] if statements else "")
-
-        engine = rig.services.db.sync_engine
-        event.listen(engine, "before_cursor_execute", on_statement)
-        event.listen(engine, "commit", on_commit)
-        try:
+        with counting(rig.services.db.sync_engine) as counted:
             await rig.sends(QUESTION)
-            assert len(commits) == 1  # the store
+            assert len(counted.commits) == 1  # the store
             await rig.channel.inbox.drain()
-            assert len(commits) == 2  # the turn, its reply row and the update settled
+            assert len(counted.commits) == 2  # the turn, its reply row and the update settled
             await rig.channel.outbox.drain()
             await rig.channel.inbox.drain()  # nothing left: looks, no commit
             await rig.channel.outbox.drain()
-        finally:
-            event.remove(engine, "before_cursor_execute", on_statement)
-            event.remove(engine, "commit", on_commit)
         (answer,) = rig.fake.bot_messages(rig.ann)
         assert "пароль" in (answer.text or "")
-        assert len(commits) == 3, commits
-        assert not [s for s in statements if s.startswith("UPDATE inbox SET claimed_by")]
+        assert len(counted.commits) == 3, counted.commits
+        assert not counted.starting("UPDATE inbox SET claimed_by")  # no claim of its own
         (row,) = await rig.rows()
         assert row.status == DeliveryStatus.DONE and row.sending_since is None
         async with rig.services.sessions() as session:
