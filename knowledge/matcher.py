@@ -352,13 +352,17 @@ class Matcher:
         """The first NEAR_RIVALS candidates rescored with their word pairs together (kept as
         ``phrases``), and every score brought to the same scale. A question without a pair of
         known words has nothing to stand together: its scores stay as they are."""
-        if not _asked_pairs(query):
+        asked = _asked_pairs(query)
+        if not asked:
             return rows
+        index = self._index
         near = self.weights.near
+        weight = [index.key_idf(a) + index.key_idf(b) for a, b in asked]
+        whole = sum(weight)
         first = [
             (near(score, pairs), doc, parts, evidence, titled, missed, pairs)
             for score, doc, parts, evidence, titled, missed, _ in rows[:NEAR_RIVALS]
-            for pairs in (_phrases(query, self._index, doc),)
+            for pairs in (_phrases(asked, weight, whole, index.positions(doc)),)
         ]
         _sort(first)
         return first + [
@@ -464,20 +468,21 @@ def _title_asked(index: Index, doc: int, asked: set[str]) -> float:
     return sum(w for k, w in title_keys if _family(k) in asked) / title_mass
 
 
-def _phrases(query: Query, index: Index, doc: int) -> float:
-    """The share (by rarity) of the question's neighbouring key pairs that the entry has
-    within PAIR_SPAN keys of each other, in either order."""
-    asked = _asked_pairs(query)
-    if not asked:
-        return 0.0
-    places = index.positions(doc)
-    weight = [index.key_idf(a) + index.key_idf(b) for a, b in asked]
+def _phrases(
+    asked: list[tuple[str, str]],
+    weight: list[float],
+    whole: float,
+    places: dict[str, tuple[int, ...]],
+) -> float:
+    """The share (by rarity: ``weight`` each, ``whole`` in all) of the question's neighbouring
+    key pairs that an entry (its keys' ``places``) has within PAIR_SPAN keys of each other, in
+    either order."""
     together = sum(
         w
         for (a, b), w in zip(asked, weight, strict=True)
         if a in places and b in places and _near(places[a], places[b])
     )
-    return together / sum(weight)
+    return together / whole
 
 
 def _asked_pairs(query: Query) -> list[tuple[str, str]]:
