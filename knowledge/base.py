@@ -146,10 +146,7 @@ class KnowledgeBase:
             verdict = Verdict(action)
             return Reading(text, cut, intent, query, language, (), NO_EVIDENCE, verdict)
         depth = max(depth, CANDIDATES_KEPT)
-        ranked = tuple(self._matcher.rank_raw(query, depth, frozenset(exclude)))
-        if ranked:
-            top = self._matcher.stays_first(query, ranked, frozenset(exclude))
-            ranked = (top, *ranked[1:])
+        ranked = tuple(self._matcher.rank_with_stays(query, depth, frozenset(exclude)))
         estimate = self.calibration.estimate(ranked)
         verdict = judge(estimate, lead(ranked), self.thresholds)
         return Reading(text, cut, intent, query, language, ranked, estimate, verdict)

@@ -149,6 +149,11 @@ class Ranked:
     stays: float = 0.0
 
 
+# A candidate while it is ranked, before it becomes a Ranked: score, entry, the parts of the
+# score (bm25, coverage, head, fuzzy), evidence, titled, names missed and phrases (as in Ranked).
+_Row = tuple[float, int, tuple[float, float, float, float], float, float, float, float]
+
+
 @dataclass(frozen=True, slots=True)
 class Asked:
     """What the matcher makes of a question before it looks at any entry."""
@@ -184,14 +189,113 @@ class Matcher:
         exclude: frozenset[str] = frozenset(),
         candidates: int = CANDIDATES,
     ) -> list[Ranked]:
-        index = self._index
         weighed = self.weigh(query)
         if weighed is None:
             return []
+        return self._ranked(query, weighed, limit, exclude, candidates)
+
+    def rank_with_stays(
+        self, query: Query, limit: int = 10, exclude: frozenset[str] = frozenset()
+    ) -> list[Ranked]:
+        """:meth:`rank_raw` with the top candidate's ``stays`` set (:meth:`stays_first`), the
+        question weighed once for both."""
+        weighed = self.weigh(query)
+        if weighed is None:
+            return []
+        ranked = self._ranked(query, weighed, limit, exclude, CANDIDATES)
+        if ranked:
+            ranked[0] = self._stays(query, weighed, ranked[0], exclude)
+        return ranked
+
+    def stays_first(
+        self, query: Query, ranked: Sequence[Ranked], exclude: frozenset[str] = frozenset()
+    ) -> Ranked:
+        """The top candidate with ``stays``: 1.0 when it is still first once the question's
+        heaviest key (by rarity x weight) is left out, else 0.0. An entry first only through
+        that one rare word has little for the rest of the question: «уезжаю в отпуск, как
+        поставить автоответ на свою почту» reaches the open-lines article through «автоответ»
+        alone, a thing the base does not explain. A question of one key: 1.0."""
+        weighed = self.weigh(query)
+        if weighed is None:
+            return replace(ranked[0], stays=1.0)
+        return self._stays(query, weighed, ranked[0], exclude)
+
+    def _stays(self, query: Query, weighed: Asked, top: Ranked, exclude: frozenset[str]) -> Ranked:
+        """:meth:`stays_first` for a question already weighed. The second ranking is that of
+        :meth:`rank_raw` over STAYS_CANDIDATES candidates, up to its first place only: the top
+        entry cannot be first again when it is not among those candidates at all."""
+        if len(weighed.mass) < 2:
+            return replace(top, stays=1.0)
+        heaviest = max(weighed.mass.items(), key=lambda item: (item[1], item[0]))[0]
+        rest = replace(query, keys=tuple(k for k in query.keys if k.key != heaviest))
+        again = self.weigh(rest)
+        stays = False
+        if again is not None:
+            top_rest = self._candidates(again, STAYS_CANDIDATES, exclude)
+            if any(doc == top.doc for doc, _ in top_rest):
+                order, _, _ = self._order(rest, again, top_rest, exclude)
+                stays = bool(order) and order[0][1] == top.doc
+        return replace(top, stays=float(stays))
+
+    def _ranked(
+        self,
+        query: Query,
+        weighed: Asked,
+        limit: int,
+        exclude: frozenset[str],
+        candidates: int,
+    ) -> list[Ranked]:
+        top = self._candidates(weighed, candidates, exclude)
+        order, general, title_shares = self._order(query, weighed, top, exclude)
+        known, length, asked = weighed.known, len(query.keys), self._asked(weighed)
+        sequences = self._index.sequences
+        # Only the top candidate carries its title's share asked and its size.
+        return [
+            Ranked(
+                doc,
+                score,
+                *parts,
+                known,
+                length,
+                evidence,
+                titled,
+                missed,
+                asked,
+                title_shares[general] if n == 0 else 0.0,
+                phrases,
+                len(sequences[doc]) if n == 0 else 0,
+            )
+            for n, (score, doc, parts, evidence, titled, missed, phrases) in enumerate(
+                order[:limit]
+            )
+        ]
+
+    def _candidates(
+        self, weighed: Asked, candidates: int, exclude: frozenset[str]
+    ) -> list[tuple[int, float]]:
+        """The entries with the best BM25F scores, with those scores (``exclude`` not left out
+        yet: room is made for as many more)."""
+        bm = self._index.score(weighed.postings)
+        return heapq.nlargest(candidates + len(exclude), bm.items(), key=itemgetter(1))
+
+    def _asked(self, weighed: Asked) -> float:
+        """The question's own rarity (numbers aside), in units of the rarest key's idf."""
+        specific = sum(m for k, m in weighed.mass.items() if not k.isdigit())
+        return specific / self._index.max_idf
+
+    def _order(
+        self,
+        query: Query,
+        weighed: Asked,
+        top: list[tuple[int, float]],
+        exclude: frozenset[str],
+    ) -> tuple[list[_Row], int, list[float]]:
+        """The candidates scored and put in their final order (word pairs, an openable article
+        before a section, the most general title first), as rows; and which of the first
+        RIVALS was moved first as the most general, with each one's share of its title asked."""
+        index = self._index
         weighted, mass, total, known = query.weighted, weighed.mass, weighed.total, weighed.known
         scored_total = weighed.scored_total
-        bm = index.score(weighed.postings)
-        top = heapq.nlargest(candidates + len(exclude), bm.items(), key=itemgetter(1))
         families: dict[str, list[str]] = defaultdict(list)
         for k in mass:
             if (family := prefix_key(k)) is not None:
@@ -203,9 +307,10 @@ class Matcher:
         # A short title's letter-level likeness to a long story is chance ("Как удалить
         # Битрикс24" to a story about calls): it counts in proportion to the question's length.
         damp = min(1.0, LONG_QUERY_KEYS / max(len(query.keys), 1))
-        ranked: list[Ranked] = []
+        rows: list[_Row] = []
         length = len(query.keys)
         max_idf = index.max_idf
+        score_of = self.weights.score
         # One call for every candidate's title: the question is prepared once, not per title.
         likeness = process.extract(
             query_keys,
@@ -230,64 +335,49 @@ class Matcher:
             missed = len(names - doc_keys) / len(names) if names else 0.0
             parts = (bm_part, covered / total, head, fuzzy)
             evidence /= max_idf
-            score = self.weights.score(parts, known, length, evidence, titled, missed, asked)
-            ranked.append(
-                Ranked(doc, score, *parts, known, length, evidence, titled, missed, asked)
-            )
-        _sort(ranked)
-        ranked = self._nearness(query, ranked)
-        if len(ranked) > 1 and self._openable_first(ranked[0], ranked[1]):
-            ranked[0], ranked[1] = ranked[1], ranked[0]
-        if ranked:
-            general, title_shares = _most_general(index, ranked, mass)
-            if general:
-                ranked.insert(0, ranked.pop(general))
-            best = ranked[0].doc
-            ranked[0] = replace(
-                ranked[0], title_asked=title_shares[general], size=len(index.sequences[best])
-            )
-        return ranked[:limit]
+            score = score_of(parts, known, length, evidence, titled, missed, asked)
+            rows.append((score, doc, parts, evidence, titled, missed, 0.0))
+        _sort(rows)
+        rows = self._nearness(query, rows)
+        if len(rows) > 1 and self._openable_first(rows[0], rows[1]):
+            rows[0], rows[1] = rows[1], rows[0]
+        if not rows:
+            return rows, 0, []
+        general, title_shares = _most_general(index, rows, mass)
+        if general:
+            rows.insert(0, rows.pop(general))
+        return rows, general, title_shares
 
-    def stays_first(
-        self, query: Query, ranked: Sequence[Ranked], exclude: frozenset[str] = frozenset()
-    ) -> Ranked:
-        """The top candidate with ``stays``: 1.0 when it is still first once the question's
-        heaviest key (by rarity x weight) is left out, else 0.0. An entry first only through
-        that one rare word has little for the rest of the question: «уезжаю в отпуск, как
-        поставить автоответ на свою почту» reaches the open-lines article through «автоответ»
-        alone, a thing the base does not explain. A question of one key: 1.0."""
-        top = ranked[0]
-        weighed = self.weigh(query)
-        if weighed is None or len(weighed.mass) < 2:
-            return replace(top, stays=1.0)
-        heaviest = max(weighed.mass.items(), key=lambda item: (item[1], item[0]))[0]
-        rest = replace(query, keys=tuple(k for k in query.keys if k.key != heaviest))
-        again = self.rank_raw(rest, 1, exclude, STAYS_CANDIDATES)
-        return replace(top, stays=float(bool(again) and again[0].doc == top.doc))
-
-    def _nearness(self, query: Query, ranked: list[Ranked]) -> list[Ranked]:
+    def _nearness(self, query: Query, rows: list[_Row]) -> list[_Row]:
         """The first NEAR_RIVALS candidates rescored with their word pairs together (kept as
         ``phrases``), and every score brought to the same scale. A question without a pair of
         known words has nothing to stand together: its scores stay as they are."""
-        if not _asked_pairs(query):
-            return ranked
+        asked = _asked_pairs(query)
+        if not asked:
+            return rows
+        index = self._index
         near = self.weights.near
+        weight = [index.key_idf(a) + index.key_idf(b) for a, b in asked]
+        whole = sum(weight)
         first = [
-            replace(r, score=near(r.score, pairs), phrases=pairs)
-            for r in ranked[:NEAR_RIVALS]
-            for pairs in (_phrases(query, self._index, r.doc),)
+            (near(score, pairs), doc, parts, evidence, titled, missed, pairs)
+            for score, doc, parts, evidence, titled, missed, _ in rows[:NEAR_RIVALS]
+            for pairs in (_phrases(asked, weight, whole, index.positions(doc)),)
         ]
         _sort(first)
-        return first + [replace(r, score=near(r.score, 0.0)) for r in ranked[NEAR_RIVALS:]]
+        return first + [
+            (near(score, 0.0), doc, parts, evidence, titled, missed, phrases)
+            for score, doc, parts, evidence, titled, missed, phrases in rows[NEAR_RIVALS:]
+        ]
 
-    def _openable_first(self, top: Ranked, second: Ranked) -> bool:
+    def _openable_first(self, top: _Row, second: _Row) -> bool:
         """A helpdesk article the person can open beats a section without a link that it
         all but ties with: the same topic, and a page to read."""
         entries = self._index.entries
         return (
-            not entries[top.doc].url
-            and bool(entries[second.doc].url)
-            and top.score - second.score <= OPENABLE_TIE
+            not entries[top[1]].url
+            and bool(entries[second[1]].url)
+            and top[0] - second[0] <= OPENABLE_TIE
         )
 
     def weigh(self, query: Query) -> Asked | None:
@@ -326,14 +416,14 @@ class Matcher:
         return {name: bm_part * v / whole for name, v in parts.items()}
 
 
-def _sort(ranked: list[Ranked]) -> None:
+def _sort(rows: list[_Row]) -> None:
     # Sums over sets come out in hash order, which differs between processes: the last bits of
     # equal scores are noise, and a tie goes to the entry that comes first.
-    ranked.sort(key=lambda r: (-round(r.score, 9), r.doc))
+    rows.sort(key=lambda r: (-round(r[0], 9), r[1]))
 
 
 def _most_general(
-    index: Index, ranked: list[Ranked], mass: dict[str, float]
+    index: Index, rows: list[_Row], mass: dict[str, float]
 ) -> tuple[int, list[float]]:
     """Which of the first RIVALS candidates answers a question that their titles (or
     question-like headings) all hold whole, word families counted: the one whose title says
@@ -341,15 +431,15 @@ def _most_general(
     "Как создать задачу" is about creating tasks, not about «Как создать чат о просроченной
     задаче», whose title holds it too but is about something more.
     """
-    first = ranked[:RIVALS]
+    first = rows[:RIVALS]
     asked_families = {_family(k) for k in mass}
-    asked = [_title_asked(index, r.doc, asked_families) for r in first]
-    holds = [_holds(index.infos[r.doc].head_keys, mass) for r in first]
+    asked = [_title_asked(index, r[1], asked_families) for r in first]
+    holds = [_holds(index.infos[r[1]].head_keys, mass) for r in first]
     best = 0
     if holds[0]:
         for i in range(1, len(first)):
             if (
-                first[0].score - first[i].score <= GENERAL_TIE
+                first[0][0] - first[i][0] <= GENERAL_TIE
                 and holds[i]
                 and asked[i] > asked[best] + GENERAL_GAIN
             ):
@@ -378,20 +468,21 @@ def _title_asked(index: Index, doc: int, asked: set[str]) -> float:
     return sum(w for k, w in title_keys if _family(k) in asked) / title_mass
 
 
-def _phrases(query: Query, index: Index, doc: int) -> float:
-    """The share (by rarity) of the question's neighbouring key pairs that the entry has
-    within PAIR_SPAN keys of each other, in either order."""
-    asked = _asked_pairs(query)
-    if not asked:
-        return 0.0
-    places = index.positions(doc)
-    weight = [index.key_idf(a) + index.key_idf(b) for a, b in asked]
+def _phrases(
+    asked: list[tuple[str, str]],
+    weight: list[float],
+    whole: float,
+    places: dict[str, tuple[int, ...]],
+) -> float:
+    """The share (by rarity: ``weight`` each, ``whole`` in all) of the question's neighbouring
+    key pairs that an entry (its keys' ``places``) has within PAIR_SPAN keys of each other, in
+    either order."""
     together = sum(
         w
         for (a, b), w in zip(asked, weight, strict=True)
         if a in places and b in places and _near(places[a], places[b])
     )
-    return together / sum(weight)
+    return together / whole
 
 
 def _asked_pairs(query: Query) -> list[tuple[str, str]]:
