@@ -81,7 +81,8 @@ class _Sent:
 
 
 class OutboxWorker:
-    """Drains one channel's outbox; :meth:`run` loops until cancelled, woken by ``ready``."""
+    """Drains one channel's outbox; :meth:`run` loops until :meth:`stop` (or cancelled), woken
+    by ``ready``."""
 
     def __init__(
         self,
@@ -115,14 +116,37 @@ class OutboxWorker:
         self._empty_idle = min(idle, claim_seconds)
         self._paused: dict[Scope, datetime] = {}
         self.problem: str | None = None  # why the channel is not ready (its token refused)
+        self._stopping = False  # stop() asked: no new wave; the wave in hand records its outcomes
+        self._idle = asyncio.Event()  # set while no run() is under way
+        self._idle.set()
 
     async def run(self) -> None:
-        while True:
-            self.ready.clear()
-            delay = await self.drain()
-            if delay > 0:
-                with suppress(TimeoutError):
-                    await asyncio.wait_for(self.ready.wait(), delay)
+        """Drain, then wait for ``ready`` (or the next due row), until :meth:`stop`."""
+        self._idle.clear()
+        try:
+            while not self._stopping:
+                self.ready.clear()
+                delay = await self.drain()
+                if delay > 0 and not self._stopping:
+                    with suppress(TimeoutError):
+                        await asyncio.wait_for(self.ready.wait(), delay)
+        finally:
+            self._stopping = False  # a run started again (the channel restarted) drains again
+            self._idle.set()
+
+    async def stop(self, grace: float) -> bool:
+        """Take no new wave; let the wave in hand finish its sends and record their outcomes,
+        waiting up to ``grace`` seconds for :meth:`run` to end. False when it did not: its owner
+        then cancels it, and the calls still in flight are of unknown outcome (sent again, and
+        logged so, after a restart). The rows handed to the worker (express) and not yet sent
+        are handed back to the claims, unmarked."""
+        if self._idle.is_set():  # not running (a run not yet begun is cancelled before it does)
+            return True
+        self._stopping = True
+        self.wake()
+        with suppress(TimeoutError):
+            await asyncio.wait_for(self._idle.wait(), grace)
+        return self._idle.is_set()
 
     def wake(self) -> None:
         self.ready.set()
@@ -133,11 +157,13 @@ class OutboxWorker:
         try:
             sent: list[_Sent] = []
             for _ in range(WAVES):
+                if self._stopping:
+                    break
                 wait, sent = await self._wave(sent)
                 if wait > 0:
                     return wait
-            if sent:  # the last wave's outcomes (an error on the way leaves them unknown)
-                await self._wave(sent, claim=False)
+            if sent or self._stopping:  # the last wave's outcomes (an error on the way leaves
+                await self._wave(sent, claim=False)  # them unknown), and on a stop the hand's
             return 0.0
         finally:
             self.express.draining = False
@@ -147,9 +173,11 @@ class OutboxWorker:
         the rows reserved for this worker, :mod:`bot.delivery.express`), in one transaction;
         (0.0, outcomes) when some were sent, else (seconds to wait, [])."""
         now = self._clock.now()
-        express, deferred = await self._from_hand(now) if claim else ([], [])
+        express, deferred = await self._from_hand(now) if claim else ([], self._hand_back())
         settled = [self._settled(item, now) for item in sent] + deferred
         look = 0.0
+        if not settled and not claim:
+            return IDLE, []
         if not settled:  # a read first: no write lock while nothing but the hand is due
             look = await self._look(now)
             if look > 0 and not express:
@@ -219,6 +247,16 @@ class OutboxWorker:
                 until = now + timedelta(seconds=pace)
             back.append(_Sent(row, None, Settlement("pending", row.attempts, not_before=until)))
         return ready, back
+
+    def _hand_back(self) -> list[_Sent]:
+        """On a stop, the reserved rows in hand, not sent: their marks cleared with the wave
+        that records the last outcomes, so that no restart reports them as of unknown fate."""
+        if not self._stopping:
+            return []
+        return [
+            _Sent(row, None, Settlement("pending", row.attempts, not_before=row.not_before))
+            for row in self.express.take()
+        ]
 
     def _send_limit(self, row: OutboxMessage, now: datetime) -> float:
         """Seconds a send of ``row`` may take: its share of a claim, and less when the row's
