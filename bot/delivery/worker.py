@@ -1,14 +1,15 @@
 """The one outbox worker: sends every channel's stored calls through :class:`Channel`.
 
 Each wave is one commit: it records the previous wave's outcomes (through
-:func:`bot.delivery.policy.settle`), claims the channel's unsent rows
-(:func:`bot.storage.delivery.claim_outbox`), takes the first due row of up to ``in_flight``
-chats and marks them as being sent; then it sends them concurrently (one per chat, so each chat
-keeps its order), with the rows a turn reserved for it (:mod:`bot.delivery.express`: already
-claimed and marked, checked here as the others are). A pass repeats waves until every chat's
-next row has to wait; the look for work before a pass is a read (no commit, no write lock), and
-a wave with nothing to record and only reserved rows to send commits nothing: a lone message's
-reply costs one commit here, the one that records its outcome.
+:func:`bot.delivery.policy.settle`), claims the first due row of as many chats as the wave has
+room for (``in_flight`` less the rows in hand; :func:`bot.storage.delivery.claim_outbox`, no
+chat with a row in flight, no paused chat or method) and marks them as being sent; then it
+sends them concurrently (one per chat, so each chat keeps its order), with the rows a turn
+reserved for it (:mod:`bot.delivery.express`: already claimed and marked, checked here as the
+others are). A pass repeats waves until every chat's next row has to wait; the look for work
+before a pass is a read (no commit, no write lock), and a wave with nothing to record and only
+reserved rows to send commits nothing: a lone message's reply costs one commit here, the one
+that records its outcome.
 
 What a crash may repeat: at most the one call per chat that was in flight (``in_flight`` calls
 at the most, reserved rows counted). Its row still carries ``sending_since`` when it is next
@@ -40,7 +41,6 @@ from bot.storage.models import DeliveryStatus, OutboxMessage
 
 log = logging.getLogger(__name__)
 
-BATCH = 200  # rows claimed per wave
 WAVES = 50  # waves per pass before the loop yields to a fresh look (and to other tasks)
 SEND_SHARE = 0.8  # a send is cut after this share of the claim: the wave records its outcome
 # (unknown: retried, logged) while this replica still holds the chat, instead of another replica
@@ -190,11 +190,8 @@ class OutboxWorker:
                 async with self._sessions.begin() as session:
                     await self._record(session, settled, now)
                     if claim and look <= 0:
-                        rows = await delivery.claim_outbox(
-                            session, self._name, self._replica, now, BATCH,
-                            hold_for=self._claim_seconds,
-                        )  # fmt: skip
-                        heads, wait = await self._heads(rows, now, recorded)
+                        rows, wait = await self._claim(session, now, recorded)
+                        heads, wait = await self._heads(rows, now, recorded, wait)
                         if heads:
                             self.express.mark(heads)
                             await self._mark_sending(session, heads, now)
@@ -214,6 +211,26 @@ class OutboxWorker:
         except BaseException:  # cancelled mid-send: the marks stay, their outcomes unknown
             self.express.unmark([row.id for row in heads])
             raise
+
+    async def _claim(
+        self, session: AsyncSession, now: datetime, recorded: Collection[int]
+    ) -> tuple[list[OutboxMessage], float]:
+        """Claim what this wave may send: the due first row of as many chats as it has room
+        for, none of a chat with a row in flight or of a paused chat or method; and the seconds
+        until the earliest of those pauses ends (at most IDLE)."""
+        room = self.express.room(besides=recorded)
+        if room <= 0:
+            return [], IDLE
+        paused = {scope: until for scope, until in self._paused.items() if until > now}
+        chats = self.express.busy(besides=recorded)
+        chats.update(scope.key for scope in paused if scope.kind == "chat")
+        methods = [scope.key for scope in paused if scope.kind == "method"]
+        rows = await delivery.claim_outbox(
+            session, self._name, self._replica, now, room, hold_for=self._claim_seconds,
+            heads=True, skip_chats=chats, skip_methods=methods,
+        )  # fmt: skip
+        wait = min([IDLE, *((until - now).total_seconds() for until in paused.values())])
+        return rows, wait
 
     async def _look(self, now: datetime) -> float:
         """0.0 when a row besides those in hand is due now, else the seconds until one is."""
@@ -269,7 +286,11 @@ class OutboxWorker:
         return min(limit, left)
 
     async def _heads(
-        self, rows: Iterable[OutboxMessage], now: datetime, recorded: Collection[int] = ()
+        self,
+        rows: Iterable[OutboxMessage],
+        now: datetime,
+        recorded: Collection[int] = (),
+        wait: float = IDLE,
     ) -> tuple[list[OutboxMessage], float]:
         """The first row of every chat that may be sent now, and the seconds until the
         earliest of the others may. A chat with a row marked (in flight, or in hand) waits,
@@ -277,7 +298,6 @@ class OutboxWorker:
         seen = self.express.busy(besides=recorded)
         room = self.express.room(besides=recorded)
         heads: list[OutboxMessage] = []
-        wait = IDLE
         for row in rows:
             if row.chat_id in seen or len(heads) >= room:
                 continue  # marked rows are all in flight: a crash repeats no more than those
