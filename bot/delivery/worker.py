@@ -162,8 +162,10 @@ class OutboxWorker:
                 wait, sent = await self._wave(sent)
                 if wait > 0:
                     return wait
-            if sent or self._stopping:  # the last wave's outcomes (an error on the way leaves
-                await self._wave(sent, claim=False)  # them unknown), and on a stop the hand's
+            # The last wave's outcomes (an error on the way leaves them unknown); on a stop,
+            # with them the rows in hand handed back (:meth:`_hand_back`).
+            if sent or self._stopping:
+                await self._wave(sent, claim=False)
             return 0.0
         finally:
             self.express.draining = False
