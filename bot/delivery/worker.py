@@ -1,14 +1,15 @@
 """The one outbox worker: sends every channel's stored calls through :class:`Channel`.
 
 Each wave is one commit: it records the previous wave's outcomes (through
-:func:`bot.delivery.policy.settle`), claims the channel's unsent rows
-(:func:`bot.storage.delivery.claim_outbox`), takes the first due row of up to ``in_flight``
-chats and marks them as being sent; then it sends them concurrently (one per chat, so each chat
-keeps its order), with the rows a turn reserved for it (:mod:`bot.delivery.express`: already
-claimed and marked, checked here as the others are). A pass repeats waves until every chat's
-next row has to wait; the look for work before a pass is a read (no commit, no write lock), and
-a wave with nothing to record and only reserved rows to send commits nothing: a lone message's
-reply costs one commit here, the one that records its outcome.
+:func:`bot.delivery.policy.settle`), claims the first due row of as many chats as the wave has
+room for (``in_flight`` less the rows in hand; :func:`bot.storage.delivery.claim_outbox`, no
+chat with a row in flight, no paused chat or method) and marks them as being sent; then it
+sends them concurrently (one per chat, so each chat keeps its order), with the rows a turn
+reserved for it (:mod:`bot.delivery.express`: already claimed and marked, checked here as the
+others are). A pass repeats waves until every chat's next row has to wait; the look for work
+before a pass is a read (no commit, no write lock), and a wave with nothing to record and only
+reserved rows to send commits nothing: a lone message's reply costs one commit here, the one
+that records its outcome.
 
 What a crash may repeat: at most the one call per chat that was in flight (``in_flight`` calls
 at the most, reserved rows counted). Its row still carries ``sending_since`` when it is next
@@ -40,7 +41,6 @@ from bot.storage.models import DeliveryStatus, OutboxMessage
 
 log = logging.getLogger(__name__)
 
-BATCH = 200  # rows claimed per wave
 WAVES = 50  # waves per pass before the loop yields to a fresh look (and to other tasks)
 SEND_SHARE = 0.8  # a send is cut after this share of the claim: the wave records its outcome
 # (unknown: retried, logged) while this replica still holds the chat, instead of another replica
@@ -81,7 +81,8 @@ class _Sent:
 
 
 class OutboxWorker:
-    """Drains one channel's outbox; :meth:`run` loops until cancelled, woken by ``ready``."""
+    """Drains one channel's outbox; :meth:`run` loops until :meth:`stop` (or cancelled), woken
+    by ``ready``."""
 
     def __init__(
         self,
@@ -115,14 +116,37 @@ class OutboxWorker:
         self._empty_idle = min(idle, claim_seconds)
         self._paused: dict[Scope, datetime] = {}
         self.problem: str | None = None  # why the channel is not ready (its token refused)
+        self._stopping = False  # stop() asked: no new wave; the wave in hand records its outcomes
+        self._idle = asyncio.Event()  # set while no run() is under way
+        self._idle.set()
 
     async def run(self) -> None:
-        while True:
-            self.ready.clear()
-            delay = await self.drain()
-            if delay > 0:
-                with suppress(TimeoutError):
-                    await asyncio.wait_for(self.ready.wait(), delay)
+        """Drain, then wait for ``ready`` (or the next due row), until :meth:`stop`."""
+        self._idle.clear()
+        try:
+            while not self._stopping:
+                self.ready.clear()
+                delay = await self.drain()
+                if delay > 0 and not self._stopping:
+                    with suppress(TimeoutError):
+                        await asyncio.wait_for(self.ready.wait(), delay)
+        finally:
+            self._stopping = False  # a run started again (the channel restarted) drains again
+            self._idle.set()
+
+    async def stop(self, grace: float) -> bool:
+        """Take no new wave; let the wave in hand finish its sends and record their outcomes,
+        waiting up to ``grace`` seconds for :meth:`run` to end. False when it did not: its owner
+        then cancels it, and the calls still in flight are of unknown outcome (sent again, and
+        logged so, after a restart). The rows handed to the worker (express) and not yet sent
+        are handed back to the claims, unmarked."""
+        if self._idle.is_set():  # not running (a run not yet begun is cancelled before it does)
+            return True
+        self._stopping = True
+        self.wake()
+        with suppress(TimeoutError):
+            await asyncio.wait_for(self._idle.wait(), grace)
+        return self._idle.is_set()
 
     def wake(self) -> None:
         self.ready.set()
@@ -133,10 +157,14 @@ class OutboxWorker:
         try:
             sent: list[_Sent] = []
             for _ in range(WAVES):
+                if self._stopping:
+                    break
                 wait, sent = await self._wave(sent)
                 if wait > 0:
                     return wait
-            if sent:  # the last wave's outcomes (an error on the way leaves them unknown)
+            # The last wave's outcomes (an error on the way leaves them unknown); on a stop,
+            # with them the rows in hand handed back (:meth:`_hand_back`).
+            if sent or self._stopping:
                 await self._wave(sent, claim=False)
             return 0.0
         finally:
@@ -147,9 +175,11 @@ class OutboxWorker:
         the rows reserved for this worker, :mod:`bot.delivery.express`), in one transaction;
         (0.0, outcomes) when some were sent, else (seconds to wait, [])."""
         now = self._clock.now()
-        express, deferred = await self._from_hand(now) if claim else ([], [])
+        express, deferred = await self._from_hand(now) if claim else ([], self._hand_back())
         settled = [self._settled(item, now) for item in sent] + deferred
         look = 0.0
+        if not settled and not claim:
+            return IDLE, []
         if not settled:  # a read first: no write lock while nothing but the hand is due
             look = await self._look(now)
             if look > 0 and not express:
@@ -162,11 +192,8 @@ class OutboxWorker:
                 async with self._sessions.begin() as session:
                     await self._record(session, settled, now)
                     if claim and look <= 0:
-                        rows = await delivery.claim_outbox(
-                            session, self._name, self._replica, now, BATCH,
-                            hold_for=self._claim_seconds,
-                        )  # fmt: skip
-                        heads, wait = await self._heads(rows, now, recorded)
+                        rows, wait = await self._claim(session, now, recorded)
+                        heads, wait = await self._heads(rows, now, recorded, wait)
                         if heads:
                             self.express.mark(heads)
                             await self._mark_sending(session, heads, now)
@@ -186,6 +213,26 @@ class OutboxWorker:
         except BaseException:  # cancelled mid-send: the marks stay, their outcomes unknown
             self.express.unmark([row.id for row in heads])
             raise
+
+    async def _claim(
+        self, session: AsyncSession, now: datetime, recorded: Collection[int]
+    ) -> tuple[list[OutboxMessage], float]:
+        """Claim what this wave may send: the due first row of as many chats as it has room
+        for, none of a chat with a row in flight or of a paused chat or method; and the seconds
+        until the earliest of those pauses ends (at most IDLE)."""
+        room = self.express.room(besides=recorded)
+        if room <= 0:
+            return [], IDLE
+        paused = {scope: until for scope, until in self._paused.items() if until > now}
+        chats = self.express.busy(besides=recorded)
+        chats.update(scope.key for scope in paused if scope.kind == "chat")
+        methods = [scope.key for scope in paused if scope.kind == "method"]
+        rows = await delivery.claim_outbox(
+            session, self._name, self._replica, now, room, hold_for=self._claim_seconds,
+            heads=True, skip_chats=chats, skip_methods=methods,
+        )  # fmt: skip
+        wait = min([IDLE, *((until - now).total_seconds() for until in paused.values())])
+        return rows, wait
 
     async def _look(self, now: datetime) -> float:
         """0.0 when a row besides those in hand is due now, else the seconds until one is."""
@@ -220,6 +267,16 @@ class OutboxWorker:
             back.append(_Sent(row, None, Settlement("pending", row.attempts, not_before=until)))
         return ready, back
 
+    def _hand_back(self) -> list[_Sent]:
+        """On a stop, the reserved rows in hand, not sent: their marks cleared with the wave
+        that records the last outcomes, so that no restart reports them as of unknown fate."""
+        if not self._stopping:
+            return []
+        return [
+            _Sent(row, None, Settlement("pending", row.attempts, not_before=row.not_before))
+            for row in self.express.take()
+        ]
+
     def _send_limit(self, row: OutboxMessage, now: datetime) -> float:
         """Seconds a send of ``row`` may take: its share of a claim, and less when the row's
         claim (one made with a turn's commit) runs out sooner, so that the outcome is recorded
@@ -231,7 +288,11 @@ class OutboxWorker:
         return min(limit, left)
 
     async def _heads(
-        self, rows: Iterable[OutboxMessage], now: datetime, recorded: Collection[int] = ()
+        self,
+        rows: Iterable[OutboxMessage],
+        now: datetime,
+        recorded: Collection[int] = (),
+        wait: float = IDLE,
     ) -> tuple[list[OutboxMessage], float]:
         """The first row of every chat that may be sent now, and the seconds until the
         earliest of the others may. A chat with a row marked (in flight, or in hand) waits,
@@ -239,7 +300,6 @@ class OutboxWorker:
         seen = self.express.busy(besides=recorded)
         room = self.express.room(besides=recorded)
         heads: list[OutboxMessage] = []
-        wait = IDLE
         for row in rows:
             if row.chat_id in seen or len(heads) >= room:
                 continue  # marked rows are all in flight: a crash repeats no more than those

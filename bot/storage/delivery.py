@@ -286,10 +286,16 @@ async def claim_outbox(
     limit: int,
     *,
     hold_for: float,
+    heads: bool = False,
+    skip_chats: Collection[str] = (),
+    skip_methods: Collection[str] = (),
 ) -> list[OutboxMessage]:
     """Claim (or renew the claim on) unsent rows for ``replica``, in :func:`pending_outbox` order.
 
     A chat another replica holds a live claim in is skipped whole: its rows stay in order.
+    ``heads``: only each chat's first unsent row, and only when it is due (``not_before``), its
+    chat not in ``skip_chats`` and its method not in ``skip_methods`` — what one wave can send,
+    so that ``limit`` is the room it has (a later row of a chat waits for the first's outcome).
     """
     await dialect.serialise(session, f"outbox:{channel}")
     held = select(OutboxMessage.chat_id).where(
@@ -299,20 +305,25 @@ async def claim_outbox(
         OutboxMessage.claimed_until > now,
     )
     place = func.row_number().over(partition_by=OutboxMessage.chat_id, order_by=OutboxMessage.id)
-    ranked = (
-        select(OutboxMessage.id, place.label("place"))
-        .where(
-            OutboxMessage.channel == channel,
-            OutboxMessage.status == DeliveryStatus.PENDING,
-            OutboxMessage.chat_id.not_in(held),
-        )
-        .subquery()
+    ranked = select(
+        OutboxMessage.id,
+        OutboxMessage.not_before,
+        OutboxMessage.method,
+        place.label("place"),
+    ).where(
+        OutboxMessage.channel == channel,
+        OutboxMessage.status == DeliveryStatus.PENDING,
+        OutboxMessage.chat_id.not_in(held),
     )
-    ids = list(
-        await session.scalars(
-            select(ranked.c.id).order_by(ranked.c.place, ranked.c.id).limit(limit)
-        )
-    )
+    if skip_chats:  # the whole chat: its first row is the one that waits
+        ranked = ranked.where(OutboxMessage.chat_id.not_in(list(skip_chats)))
+    first = ranked.subquery()
+    query = select(first.c.id).order_by(first.c.place, first.c.id).limit(limit)
+    if heads:
+        query = query.where(first.c.place == 1, first.c.not_before <= now)
+        if skip_methods:
+            query = query.where(first.c.method.not_in(list(skip_methods)))
+    ids = list(await session.scalars(query))
     if not ids:
         return []
     found = await _take(session, OutboxMessage, ids, replica, now, hold_for)

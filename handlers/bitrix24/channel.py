@@ -152,6 +152,7 @@ class BitrixChannel:
         if self._started:
             self._started = False
             await self.inbox.stop(grace)
+            await self.outbox.stop(grace)
             await self.workers.stop(WORKERS, grace)
             log.info("bitrix channel stopped")
 
@@ -175,12 +176,7 @@ class BitrixChannel:
         if not self._revision_logged:  # once per start; a failure only leaves it unknown
             self._revision_logged = True
             await report_revision(self.client)
-        # The outbox worker's own run() has no stop between its drains (bot/delivery/worker.py):
-        # this loop is that run with one.
-        while not self._stopping.is_set():
-            self._outbox.clear()
-            if (delay := await self.outbox.drain()) > 0:
-                await self._nap(self._outbox, delay)
+        await self.outbox.run()  # until stop() stops it (OutboxWorker.stop)
 
     async def _finish_loop(self) -> None:
         """Finish the sessions silent since «Помогло» (see ``EventProcessor.finish_helped``)."""

@@ -120,8 +120,11 @@ class TelegramChannel:
             )
 
     async def stop(self) -> None:
-        """Finish the updates in hand (up to STOP_GRACE), then stop every worker."""
+        """Finish the updates in hand, then the sends under way with their outcomes recorded
+        (each up to STOP_GRACE), then stop every worker: a send cut short would be made again
+        after a restart, and a cancelled transaction could leave SQLite's write lock held."""
         await self.inbox.stop(STOP_GRACE)
+        await self.outbox.stop(STOP_GRACE)
         await self.services.workers.stop(WORKERS)
 
     async def _reflag(self) -> None:

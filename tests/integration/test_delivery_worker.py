@@ -444,3 +444,59 @@ async def test_rows_a_turn_stores_while_the_worker_is_in_a_pass_are_left_to_its_
     assert claimed == [{2: None}]
     assert (channel.sent_to("a"), channel.sent_to("b")) == ([1], [2])
     assert await reserve(sessions, worker, clock, ("c", 3)) == {3: "here"}  # waiting again
+
+
+async def test_a_wave_claims_no_more_rows_than_it_can_send_and_keeps_each_chats_order(
+    sessions: async_sessionmaker[AsyncSession], clock: FakeClock
+) -> None:
+    """Regression: a wave claimed and loaded up to 200 rows to send at most ``in_flight``; it
+    now claims the first due row of as many chats as it has room for, no more."""
+    chats = [str(n) for n in range(1, 31)]
+    for chat in chats:
+        await store(sessions, clock, chat, 1, 2, 3)
+    gate = asyncio.Event()
+
+    async def held(call: Call) -> Outcome:
+        await gate.wait()
+        return Done()
+
+    channel = MemoryChannel()
+    channel.send = held  # type: ignore[method-assign]
+    worker = OutboxWorker(channel, sessions, clock, in_flight=4, replica="a")
+    draining = asyncio.create_task(worker.drain())
+
+    async def claimed() -> int:
+        async with sessions() as session:
+            query = select(OutboxMessage).where(OutboxMessage.claimed_by == "a")
+            return len(list(await session.scalars(query)))
+
+    async def sending() -> bool:
+        async with sessions() as session:
+            query = select(OutboxMessage).where(OutboxMessage.sending_since.is_not(None))
+            return len(list(await session.scalars(query))) == 4
+
+    await until(sending, "the first wave in flight", 10)
+    assert await claimed() == 4  # every claimed row is being sent: none waits in a claim
+    gate.set()
+    await draining
+    assert await statuses(sessions) == [DeliveryStatus.DONE] * 90
+
+
+async def test_a_paused_method_does_not_fill_the_waves_room(
+    sessions: async_sessionmaker[AsyncSession], clock: FakeClock
+) -> None:
+    """Rows of a paused method are not claimed while it waits: the room goes to the rows that
+    may be sent now (the claim is as large as the room, no larger)."""
+    now = clock.now()
+    async with sessions.begin() as session:
+        session.add_all(pending_call("memory", str(n), "slow", {"n": n}, now) for n in range(8))
+        session.add_all(pending_call("memory", str(n), "send", {"n": n}, now) for n in (8, 9))
+    channel = MemoryChannel(
+        answer=lambda call: (
+            Retry("busy", after=60, scope=Scope.method("slow")) if call.method == "slow" else Done()
+        )
+    )
+    worker = OutboxWorker(channel, sessions, clock, in_flight=2, replica="a")
+    await worker.drain()
+    assert sorted(c.params["n"] for c in channel.made if c.method == "send") == [8, 9]
+    assert len([c for c in channel.made if c.method == "slow"]) == 2  # the first wave's only

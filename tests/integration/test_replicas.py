@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import SystemClock
 from bot.delivery.inbox import InboxWorker
-from bot.delivery.worker import BATCH, OutboxWorker
+from bot.delivery.worker import OutboxWorker
 from bot.storage import delivery
 from bot.storage.db import create_engine, create_sessionmaker
 from bot.storage.leases import LeaseKeeper, release_lease, take_lease
@@ -129,9 +129,9 @@ async def _replica(db_url: str, fake: FakeTelegram, name: str) -> AsyncIterator[
 async def test_two_replicas_send_every_outbox_row_exactly_once_in_chat_order(
     pg_db_url: str,
 ) -> None:
-    # More chats than one batch: whichever replica claims first cannot hold every chat, so the
-    # other has work from its first pass on, whatever the scheduling.
-    chats, per_chat = BATCH + BATCH // 2, 3
+    # Many more chats than one wave claims (its room, at most DELIVERY_IN_FLIGHT): whichever
+    # replica claims first cannot hold every chat, so the other has work from its first pass on.
+    chats, per_chat = 300, 3
     async with FakeTelegram() as fake:
         people = [fake.add_user(f"P{n}", started=True) for n in range(chats)]
         engine = create_engine(pg_db_url)

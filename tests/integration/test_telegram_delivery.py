@@ -212,6 +212,38 @@ async def test_a_send_whose_outcome_was_not_recorded_is_made_again_and_reported(
         assert 'helpbot_send_unknown_outcome_total{channel="telegram"} 1' in exposed
 
 
+async def test_a_stop_during_a_slow_send_records_it_and_a_restart_sends_nothing_twice(
+    sqlite_db_url: str, kb: KnowledgeBase, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The channel's stop lets the send in flight finish and records its outcome: cancelling it
+    left the row marked as being sent, and the restarted worker sent the reply again."""
+    async with rigged(sqlite_db_url, kb) as rig:
+        await rig.sends(QUESTION)
+        rig.fake.latency = 1.0  # every Bot API call takes a second: the stop lands mid-send
+        rig.channel.start_workers()
+        deadline = time.monotonic() + 20
+        while not (in_flight := [r.id for r in await rig.rows() if r.sending_since is not None]):
+            assert time.monotonic() < deadline, "no send was ever in flight"
+            await asyncio.sleep(0.01)
+        await rig.channel.stop()
+        rig.fake.latency = 0.0
+
+        done = {row.id for row in await rig.rows(status=DeliveryStatus.DONE)}
+        assert set(in_flight) <= done
+        assert not [row for row in await rig.rows() if row.sending_since is not None]
+
+        again = create_telegram_channel(rig.services)
+        try:
+            await again.outbox.drain()
+        finally:
+            await again.aclose()
+        rows = await rig.rows()
+        assert rows and all(row.status == DeliveryStatus.DONE for row in rows)
+        methods = Counter(row.method for row in rows)
+        assert {m: len(rig.fake.calls(m, ok=True)) for m in methods} == dict(methods)
+        assert "unknown outcome" not in caplog.text
+
+
 async def test_a_refused_send_leaves_no_doubt_behind(sqlite_db_url: str, kb: KnowledgeBase) -> None:
     async with rigged(sqlite_db_url, kb) as rig:
         await rig.sends(QUESTION)
