@@ -92,15 +92,17 @@ async def test_chats_are_sent_at_once_and_each_keeps_its_order(
     assert set(await statuses(sessions)) == {DeliveryStatus.DONE}
 
 
+def group_floods(call: Call) -> Outcome:
+    """The operators' group answers 429 for five minutes; every other chat is sent to."""
+    if call.chat_id == GROUP:
+        return Retry("429", after=300.0, scope=Scope.chat(GROUP))
+    return Done()
+
+
 async def test_a_flood_reply_in_the_operators_group_does_not_delay_answers_to_people(
     sessions: async_sessionmaker[AsyncSession], clock: FakeClock
 ) -> None:
-    def answer(call: Call) -> Outcome:
-        if call.chat_id == GROUP:
-            return Retry("429", after=300.0, scope=Scope.chat(GROUP))
-        return Done()
-
-    channel = MemoryChannel(answer=answer)
+    channel = MemoryChannel(answer=group_floods)
     await store(sessions, clock, GROUP, 1, 2)
     await store(sessions, clock, "7", 1, 2)
     await store(sessions, clock, "8", 1)
@@ -305,12 +307,7 @@ async def test_a_reserved_row_that_may_not_go_now_is_handed_back_to_the_claims_u
 async def test_a_paused_chat_gets_no_reserved_row_and_keeps_waiting(
     sessions: async_sessionmaker[AsyncSession], clock: FakeClock
 ) -> None:
-    def answer(call: Call) -> Outcome:
-        if call.chat_id == GROUP:
-            return Retry("429", after=300.0, scope=Scope.chat(GROUP))
-        return Done()
-
-    channel = MemoryChannel(answer=answer)
+    channel = MemoryChannel(answer=group_floods)
     worker = OutboxWorker(channel, sessions, clock, replica="here")
     await store(sessions, clock, GROUP, 1)
     await worker.drain()  # the group answers 429: paused for 300 s
