@@ -15,17 +15,9 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.storage import delivery
 from bot.storage.models import BitrixChat, BitrixState, BitrixTokens, Ticket
 
 CHANNEL = "bitrix24"
-
-
-async def add_inbound(
-    session: AsyncSession, key: str, payload: Mapping[str, Any], now: datetime
-) -> bool:
-    """Store an event under its dedupe ``key``; ``False`` when that key was stored before."""
-    return await delivery.store_update(session, CHANNEL, key, dict(payload), now, chat_key(payload))
 
 
 def chat_key(payload: Mapping[str, Any]) -> str | None:

@@ -8,6 +8,8 @@ injected only at the outside world's edge (the database driver).
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from conftest import FakeClock, failing_once
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,6 +18,7 @@ from bot.app import Services, open_services
 from bot.delivery.inbox import IDLE, RETRY_SECONDS, InboxWorker
 from bot.settings import DatabaseSettings, Settings
 from bot.storage import bitrix as repo
+from bot.storage import delivery
 from bot.storage.models import (
     Author,
     BitrixChat,
@@ -25,7 +28,7 @@ from bot.storage.models import (
     OutboxMessage,
     Ticket,
 )
-from handlers.bitrix24.events import ChatEvent
+from handlers.bitrix24.events import ChatEvent, arrival
 from handlers.bitrix24.processor import EventProcessor
 from knowledge.base import KnowledgeBase
 
@@ -74,10 +77,16 @@ async def _inbox(services: Services) -> list[InboxUpdate]:
         return list(await session.scalars(select(InboxUpdate).order_by(InboxUpdate.id)))
 
 
+async def _keep(session: AsyncSession, event: ChatEvent, now: datetime) -> None:
+    """Store an event unclaimed, as a replica that does not process it would."""
+    stored = arrival(event)
+    await delivery.store_update(session, repo.CHANNEL, stored.key, stored.payload, now, stored.chat)
+
+
 async def _store(services: Services, *events: ChatEvent) -> None:
     async with services.sessions.begin() as session:
         for event in events:
-            await repo.add_inbound(session, event.key, event.to_json(), services.clock.now())
+            await _keep(session, event, services.clock.now())
 
 
 async def _one(services: Services, model: type[BitrixChat] | type[Ticket], key: int) -> object:
@@ -108,7 +117,7 @@ async def test_a_failed_event_is_retried_after_a_pause_and_holds_its_chats_later
         worker = _worker(services)
         async with services.sessions.begin() as session:
             for key, text in (("m1", QUESTION), ("m2", OTHER_QUESTION)):
-                await repo.add_inbound(session, key, _message(key, text).to_json(), clock.now())
+                await _keep(session, _message(key, text), clock.now())
 
         with failing_once(services.db, "INSERT INTO outbox") as failed:
             delay = await worker.drain()
