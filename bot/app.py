@@ -1,11 +1,18 @@
-"""The composition root: builds the database, Redis (when configured), knowledge base, engine,
-queue, workers and (for `helpbot serve`) the web app with every configured channel from settings.
+"""The composition root: :func:`build` turns the settings into an :class:`App`, which makes the
+database, Redis, the knowledge base, the engine, the operator queue, the channels, the web app
+and its workers, each when first asked for, and closes what it made when its block ends.
 
-Every command gets what it needs from here: `serve` an :class:`App` (:func:`build` on the
-services), `chat` and `report` the :class:`Services` (:func:`open_services`), `operator` the queue
-(:func:`open_queue`), `db`, `bitrix` and the `kb` commands the database (:func:`open_database`).
+Every command gets what it needs from here and nothing more: `helpbot db` and `bitrix` ask for
+the database alone (no knowledge base is built, no worker starts), `operator` for the queue,
+`chat` and `report` for the services, `serve` for the web app with every configured channel::
+
+    async with build(settings, schema="upgrade") as app:
+        db = await app.database()          # or app.queue(), app.services()
+        async with app.serving() as served:  # the web app, channels and workers, served
+            ...
+
 Nothing is made at import time, and the channels (aiogram, aiohttp's server) are imported only
-when a web app is built, so the light commands stay light.
+when the web app is made, so the light commands stay light.
 """
 
 from __future__ import annotations
@@ -13,11 +20,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Literal
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -27,6 +35,7 @@ from bot.engine import ConversationEngine, EngineSettings
 from bot.errors import StorageError
 from bot.metrics import Metrics
 from bot.queue import OperatorQueue
+from bot.services import Services
 from bot.settings import Settings
 from bot.storage import knowledge as knowledge_rows
 from bot.storage import migrate
@@ -39,139 +48,14 @@ from knowledge.holder import build as build_knowledge
 if TYPE_CHECKING:
     from aiohttp import web
 
+__all__ = ["App", "Database", "Schema", "Served", "Services", "build"]
+
 log = logging.getLogger(__name__)
 
-
-@dataclass(frozen=True, slots=True)
-class Services:
-    """Everything an adapter needs; close with :meth:`aclose` (or use :func:`open_services`)."""
-
-    settings: Settings
-    knowledge: KnowledgeHolder  # the base in use: take ``.current`` once per question
-    db: AsyncEngine
-    sessions: async_sessionmaker[AsyncSession]
-    clock: Clock
-    engine: ConversationEngine
-    queue: OperatorQueue
-    metrics: Metrics
-    workers: Workers  # every long-running worker of the app, by name (read by /readyz)
-    redis: Any = None  # redis.asyncio.Redis when REDIS_URL is set: readiness, shared send limits
-
-    @property
-    def kb(self) -> KnowledgeBase:
-        """The knowledge base in use now (a reload may replace it: do not keep it)."""
-        return self.knowledge.current
-
-    async def aclose(self) -> None:
-        if self.redis is not None:
-            await self.redis.aclose()
-        await self.db.dispose()
-
-
-def create_services(
-    settings: Settings,
-    *,
-    kb: KnowledgeBase | KnowledgeHolder | None = None,
-    clock: Clock | None = None,
-) -> Services:
-    """Wire the services; the database (and Redis, when configured) is not touched until first
-    used (so the knowledge base, unless given, is built without approved phrasings:
-    :func:`open_services` adds them)."""
-    clock = clock or SystemClock()
-    if kb is not None:
-        knowledge = holding(kb)
-    else:
-        # No approved phrasings yet: the database is not opened here; the first reload adds them.
-        knowledge = KnowledgeHolder(
-            *build_knowledge(settings.knowledge_dir, settings.knowledge_cache_dir, clock.now())
-        )
-    db = create_engine(database_url(settings.database), echo=settings.database.echo)
-    sessions = create_sessionmaker(db)
-    metrics = Metrics.create()
-    health.collect_queue(metrics, sessions, clock)
-    engine_settings = EngineSettings(settings.conversation, settings.hours, settings.kb.public_url)
-    engine = ConversationEngine(knowledge, sessions, clock, engine_settings, metrics)
-    queue = create_queue(settings, sessions, clock, knowledge)
-    redis: Any = None
-    if settings.redis.url is not None:  # no connection until first used
-        from redis.asyncio import Redis  # only when configured
-
-        redis = Redis.from_url(settings.redis.url.get_secret_value())
-    return Services(
-        settings, knowledge, db, sessions, clock, engine, queue, metrics, Workers(), redis
-    )
-
-
-def create_queue(
-    settings: Settings,
-    sessions: async_sessionmaker[AsyncSession],
-    clock: Clock,
-    kb: KnowledgeBase | KnowledgeHolder | None = None,
-) -> OperatorQueue:
-    """The operator queue; without ``kb`` case cards show entry ids and entries cannot be sent."""
-    return OperatorQueue(
-        sessions,
-        clock,
-        reflag_after=timedelta(minutes=settings.queue.reflag_minutes),
-        operator_language=settings.conversation.language,
-        max_text=settings.conversation.max_text,
-        zone=settings.hours.timezone,
-        public_url=settings.kb.public_url,
-        kb=kb,
-    )
-
-
-@asynccontextmanager
-async def open_services(
-    settings: Settings,
-    *,
-    upgrade: bool = False,
-    kb: KnowledgeBase | None = None,
-    clock: Clock | None = None,
-) -> AsyncIterator[Services]:
-    """Services for a block; ``upgrade`` migrates first, else the schema version is checked.
-    The knowledge base (unless given) has the phrasings people approved (`kb approve`)."""
-    clock = clock or SystemClock()
-    services = create_services(
-        settings, kb=kb if kb is not None else await load_knowledge(settings, clock), clock=clock
-    )
-    try:
-        await prepare_database(services.db, upgrade=upgrade)
-        yield services
-    finally:
-        await services.aclose()
-
-
-async def load_knowledge(settings: Settings, clock: Clock) -> KnowledgeHolder:
-    """The knowledge base with the approved phrasings stored in the database (none when the
-    database cannot be read yet: the first reload adds them)."""
-    phrasings: dict[str, list[str]] = {}
-    try:
-        async with open_database(settings) as db, db.sessions() as session:
-            phrasings = await knowledge_rows.approved_phrasings(session)
-    except StorageError:
-        pass  # not migrated yet (`serve` migrates next): nothing approved can be there
-    built = await asyncio.to_thread(
-        build_knowledge,
-        settings.knowledge_dir,
-        settings.knowledge_cache_dir,
-        clock.now(),
-        phrasings,
-    )
-    return KnowledgeHolder(*built)
-
-
-@asynccontextmanager
-async def open_queue(
-    settings: Settings,
-    *,
-    upgrade: bool = False,
-    clock: Clock | None = None,
-    kb: KnowledgeBase | None = None,
-) -> AsyncIterator[OperatorQueue]:
-    """The operator queue alone (a knowledge base only when given): for operator tools."""
-    async with open_database(settings, upgrade=upgrade) as db:
-        yield create_queue(settings, db.sessions, clock or SystemClock(), kb)
+# What the database must be before it is used: migrated to the newest revision first
+# ("upgrade": serve, chat, operator), already there ("check": the default), or anything
+# ("any": the `db` commands, which move it, and the doctor, which reports it).
+Schema = Literal["upgrade", "check", "any"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,59 +66,180 @@ class Database:
     sessions: async_sessionmaker[AsyncSession]
 
 
-@asynccontextmanager
-async def open_database(
-    settings: Settings, *, upgrade: bool = False, check: bool = True
-) -> AsyncIterator[Database]:
-    """The database for a block: migrated first with ``upgrade``, else (unless ``check`` is
-    off: the `db` commands themselves) it must be at the code's newest revision."""
-    db = create_engine(database_url(settings.database), echo=settings.database.echo)
-    try:
-        if upgrade or check:
-            await prepare_database(db, upgrade=upgrade)
-        yield Database(db, create_sessionmaker(db))
-    finally:
-        await db.dispose()
-
-
 @dataclass(frozen=True, slots=True)
-class App:
-    """What `helpbot serve` runs: the services and one web app with the help center, the
-    operations routes and every configured channel (``channels``), whose workers start and stop
-    with it."""
+class Served:
+    """The app being served: its base URL, services, web app and the channels mounted on it."""
 
+    url: str
     services: Services
     web: web.Application
     channels: tuple[str, ...]
 
+
+def build(
+    settings: Settings,
+    *,
+    schema: Schema = "check",
+    kb: KnowledgeBase | KnowledgeHolder | None = None,
+    clock: Clock | None = None,
+) -> App:
+    """The app for ``settings``; nothing is opened until a part is asked for. ``kb`` replaces
+    the knowledge base built from KNOWLEDGE_DIR (tests), ``clock`` the system clock."""
+    return App(settings, schema=schema, kb=kb, clock=clock or SystemClock())
+
+
+class App:
+    """Makes each part on first request and keeps it; use as ``async with`` (or call
+    :meth:`aclose`): the parts made are closed in the reverse order."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        schema: Schema,
+        kb: KnowledgeBase | KnowledgeHolder | None,
+        clock: Clock,
+    ) -> None:
+        self.settings = settings
+        self.clock = clock
+        self._schema = schema
+        self._kb = kb
+        self._database: Database | None = None
+        self._knowledge: KnowledgeHolder | None = None
+        self._services: Services | None = None
+        self._closers: list[Callable[[], Awaitable[Any]]] = []
+
+    async def __aenter__(self) -> App:
+        return self
+
+    async def __aexit__(
+        self,
+        _type: type[BaseException] | None,
+        _exc: BaseException | None,
+        _tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        while self._closers:
+            await self._closers.pop()()
+        self._database = self._knowledge = self._services = None
+
+    async def database(self) -> Database:
+        """The database, prepared as the app's ``schema`` says (once)."""
+        if self._database is None:
+            engine = create_engine(
+                database_url(self.settings.database), echo=self.settings.database.echo
+            )
+            self._closers.append(engine.dispose)
+            if self._schema != "any":
+                await prepare_database(engine, upgrade=self._schema == "upgrade")
+            self._database = Database(engine, create_sessionmaker(engine))
+        return self._database
+
+    async def knowledge(self) -> KnowledgeHolder:
+        """The knowledge base (the one given to :func:`build`, else KNOWLEDGE_DIR's with the
+        phrasings people approved, read from the database)."""
+        if self._knowledge is None:
+            if self._kb is not None:
+                self._knowledge = holding(self._kb)
+            else:
+                db = await self.database()
+                async with db.sessions() as session:
+                    phrasings = await knowledge_rows.approved_phrasings(session)
+                settings = self.settings
+                built = await asyncio.to_thread(
+                    build_knowledge,
+                    settings.knowledge_dir,
+                    settings.knowledge_cache_dir,
+                    self.clock.now(),
+                    phrasings,
+                )
+                self._knowledge = KnowledgeHolder(*built)
+        return self._knowledge
+
+    async def queue(self, *, knowledge: bool = True) -> OperatorQueue:
+        """The operator queue; without ``knowledge`` (no base is built) case cards show entry
+        ids and entries cannot be sent."""
+        if self._services is not None:
+            return self._services.queue
+        db = await self.database()
+        kb = await self.knowledge() if knowledge else None
+        return _queue(self.settings, db.sessions, self.clock, kb)
+
+    async def services(self) -> Services:
+        """The database, knowledge base, engine, queue, metrics, workers and Redis (when
+        REDIS_URL is set; not connected until first used)."""
+        if self._services is None:
+            settings, clock = self.settings, self.clock
+            db = await self.database()
+            knowledge = await self.knowledge()
+            metrics = Metrics.create()
+            health.collect_queue(metrics, db.sessions, clock)
+            engine_settings = EngineSettings(
+                settings.conversation, settings.hours, settings.kb.public_url
+            )
+            engine = ConversationEngine(knowledge, db.sessions, clock, engine_settings, metrics)
+            queue = _queue(settings, db.sessions, clock, knowledge)
+            redis: Any = None
+            if settings.redis.url is not None:
+                from redis.asyncio import Redis  # only when configured
+
+                redis = Redis.from_url(settings.redis.url.get_secret_value())
+                self._closers.append(redis.aclose)
+            self._services = Services(
+                settings, knowledge, db.engine, db.sessions, clock, engine, queue, metrics,
+                Workers(), redis,
+            )  # fmt: skip
+        return self._services
+
     @asynccontextmanager
-    async def serving(self, sock: socket.socket | None = None) -> AsyncIterator[str]:
-        """Serve on WEB_HOST:WEB_PORT (or on a bound ``sock``) for the block; yields the base
-        URL. The channels' workers run from start-up until the block ends."""
+    async def serving(self, sock: socket.socket | None = None) -> AsyncIterator[Served]:
+        """Serve the web app with every configured channel on WEB_HOST:WEB_PORT (or on a bound
+        ``sock``) for the block; the channels' workers run from start-up until the block ends."""
         from aiohttp import web
 
-        runner = web.AppRunner(self.web, access_log=None)  # access lines could carry secrets
+        services = await self.services()
+        application, channels = _web_app(services)
+        runner = web.AppRunner(application, access_log=None)  # access lines could carry secrets
         await runner.setup()
         try:
             if sock is not None:
                 site: web.BaseSite = web.SockSite(runner, sock)
             else:
-                site = web.TCPSite(
-                    runner, self.services.settings.web.host, self.services.settings.web.port
-                )
+                site = web.TCPSite(runner, self.settings.web.host, self.settings.web.port)
             await site.start()
-            yield _base_url(site, sock)
+            yield Served(_base_url(site, sock), services, application, channels)
         finally:
             await runner.cleanup()
 
 
-def build(services: Services) -> App:
-    """Wire the web app and the configured channels on ``services``; nothing is contacted
-    until the app is served."""
-    from handlers.web import create_web_app  # aiogram and aiohttp's server load slowly
+def _web_app(services: Services) -> tuple[web.Application, tuple[str, ...]]:
+    """The web app with every configured channel mounted (aiogram and aiohttp's server load
+    slowly: imported here only)."""
+    from handlers.bitrix24.web import setup_bitrix
+    from handlers.telegram.channel import setup_telegram
+    from handlers.web import create_web_app
 
-    web_app, channels = create_web_app(services)
-    return App(services, web_app, tuple(channels))
+    return create_web_app(services, (("telegram", setup_telegram), ("bitrix24", setup_bitrix)))
+
+
+def _queue(
+    settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+    clock: Clock,
+    kb: KnowledgeHolder | None,
+) -> OperatorQueue:
+    return OperatorQueue(
+        sessions,
+        clock,
+        reflag_after=timedelta(minutes=settings.queue.reflag_minutes),
+        operator_language=settings.conversation.language,
+        max_text=settings.conversation.max_text,
+        zone=settings.hours.timezone,
+        public_url=settings.kb.public_url,
+        kb=kb,
+    )
 
 
 def _base_url(site: web.BaseSite, sock: socket.socket | None) -> str:

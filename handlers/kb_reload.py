@@ -9,8 +9,8 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from bot.app import Services
 from bot.knowledge_sync import KnowledgeReloader, Sources
+from bot.services import Services
 from bot.storage.delivery import default_replica
 
 log = logging.getLogger(__name__)

@@ -1,24 +1,22 @@
-"""The project's one aiohttp application: every configured channel's routes and workers, the help
-center (``/kb/``), and the operations routes: ``/healthz`` (alive), ``/readyz`` (dependencies and
-channels) and ``/metrics``.
+"""The project's one aiohttp application: the channels the composition root (:mod:`bot.app`)
+mounts, the help center (``/kb/``), and the operations routes: ``/healthz`` (alive), ``/readyz``
+(dependencies, workers and channels) and ``/metrics``.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
 
 from bot import health, logs
-from bot.app import Services
 from bot.metrics import CONTENT_TYPE, CountErrors
-from handlers.bitrix24 import BITRIX_CHANNEL, setup_bitrix
+from bot.services import Services
 from handlers.helpcenter import setup_helpcenter
 from handlers.kb_reload import setup_reload
-from handlers.telegram.channel import TELEGRAM, setup_telegram
 
 log = logging.getLogger(__name__)
 
@@ -32,28 +30,31 @@ NOTHING_CONFIGURED = (
 )
 
 
+# A channel's problem now (for /readyz), or None when it runs as it should.
+Check = Callable[[], str | None]
+# Mounts a channel on the app (its routes and life cycle) and returns its check; None (nothing
+# mounted) when the settings do not configure it.
+Mount = Callable[[web.Application, Services], Check | None]
+
+
 @dataclass
 class Operations:
     """What the operations routes look at: services (Redis among them) and each channel's
     running check."""
 
     services: Services
-    channels: dict[str, Callable[[web.Application], str | None]] = field(default_factory=dict)
+    channels: dict[str, Check] = field(default_factory=dict)
     started: bool = False  # every channel's start-up finished; false again while stopping
 
 
 OPERATIONS = web.AppKey("operations", Operations)
-_CHECKS: dict[str, Callable[[web.Application], str | None]] = {
-    "telegram": lambda app: app[TELEGRAM].problem() if TELEGRAM in app else "not set up",
-    "bitrix24": lambda app: (
-        app[BITRIX_CHANNEL].problem() if BITRIX_CHANNEL in app else "not set up"
-    ),
-}
 
 
-def create_web_app(services: Services) -> tuple[web.Application, list[str]]:
-    """The web app with the help center and every configured channel mounted, and the names of
-    those channels."""
+def create_web_app(
+    services: Services, channels: Sequence[tuple[str, Mount]]
+) -> tuple[web.Application, tuple[str, ...]]:
+    """The web app with the help center and every configured one of ``channels`` (name, mount)
+    mounted, and the names of those mounted."""
     app = web.Application(
         client_max_size=services.settings.web.max_body_bytes, middlewares=[_errors]
     )
@@ -63,15 +64,12 @@ def create_web_app(services: Services) -> tuple[web.Application, list[str]]:
     setup_helpcenter(app, services.knowledge, language=services.settings.conversation.language)
     setup_reload(app, services)
     ops = app[OPERATIONS] = Operations(services)
-    channels = [
-        name
-        for name, setup in (("telegram", setup_telegram), ("bitrix24", setup_bitrix))
-        if setup(app, services)
-    ]
-    ops.channels = {name: _CHECKS[name] for name in channels}
+    for name, mount in channels:
+        if (check := mount(app, services)) is not None:
+            ops.channels[name] = check
     app.cleanup_ctx.append(_operations_ctx)  # last: starts after the channels, stops before
-    log.info("web app created channels=%s", ",".join(channels) or "none")
-    return app, channels
+    log.info("web app created channels=%s", ",".join(ops.channels) or "none")
+    return app, tuple(ops.channels)
 
 
 async def _operations_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -122,7 +120,7 @@ async def _ready(request: web.Request) -> web.Response:
     for name, check in ops.channels.items():
         if not ops.started:
             failed[name] = "not started"
-        elif (problem := check(request.app)) is not None:
+        elif (problem := check()) is not None:
             failed[name] = problem
     body = {
         "ok": not failed,

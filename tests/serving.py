@@ -12,8 +12,9 @@ from typing import Any
 from fakes.telegram_server import FakeTelegram
 from sqlalchemy import func, select
 
-from bot.app import App, Services, build, open_services
+from bot.app import Served, build
 from bot.clock import Clock
+from bot.services import Services
 from bot.settings import Settings, TelegramSettings
 from knowledge.base import KnowledgeBase
 
@@ -50,15 +51,13 @@ async def serving(
     *,
     kb: KnowledgeBase | None = None,
     clock: Clock | None = None,
-) -> AsyncIterator[App]:
+) -> AsyncIterator[Served]:
     """The app served on ``sock`` (a fresh loopback one when not given) for the block; its
     channels' workers run until the block ends. The socket is closed in any case."""
     sock = sock if sock is not None else loopback()[0]
     with closing(sock):  # also when the app never took it (its start-up failed)
-        async with open_services(settings, kb=kb, clock=clock) as services:
-            app = build(services)
-            async with app.serving(sock):
-                yield app
+        async with build(settings, kb=kb, clock=clock) as app, app.serving(sock) as served:
+            yield served
 
 
 async def count_rows(services: Services, model: type[Any], **where: Any) -> int:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -18,7 +18,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 from multidict import MultiDictProxy
 
 from bot import logs
-from bot.app import Services
+from bot.services import Services
 from handlers.bitrix24.channel import BitrixChannel
 from handlers.bitrix24.eventauth import EventAuth
 from handlers.bitrix24.events import MalformedEvent, from_form, unflatten
@@ -66,11 +66,12 @@ async def open_bitrix(services: Services) -> AsyncIterator[BitrixChannel]:
         await client.aclose()
 
 
-def setup_bitrix(app: web.Application, services: Services) -> bool:
-    """Mount the channel on ``app``; ``False`` (nothing done) when Bitrix24 is not configured."""
+def setup_bitrix(app: web.Application, services: Services) -> Callable[[], str | None] | None:
+    """Mount the channel on ``app`` and return its readiness check; None (nothing mounted) when
+    Bitrix24 is not configured."""
     settings = services.settings.bitrix
     if not settings.enabled:
-        return False
+        return None
     app[_SERVICES] = services
     app[_APP_TOKEN] = settings.app_token.get_secret_value() if settings.app_token else ""
     if settings.event_mode == "webhook":
@@ -81,7 +82,7 @@ def setup_bitrix(app: web.Application, services: Services) -> bool:
     if settings.auth_mode == "oauth":
         app.router.add_post(INSTALL_PATH, on_install)
     app.cleanup_ctx.append(_channel_ctx)
-    return True
+    return lambda: app[BITRIX_CHANNEL].problem() if BITRIX_CHANNEL in app else "not started"
 
 
 async def _channel_ctx(app: web.Application) -> AsyncIterator[None]:

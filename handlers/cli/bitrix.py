@@ -6,8 +6,7 @@ import argparse
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from bot.app import open_database
-from bot.clock import SystemClock
+from bot.app import build
 from bot.settings import Settings
 from handlers.bitrix24 import EVENTS_PATH, INSTALL_PATH, find_bot_id
 from handlers.bitrix24.registration import register as register_on_portal
@@ -36,8 +35,8 @@ async def _client(settings: Settings) -> AsyncIterator[Bitrix24Client]:
         async with create_client(bitrix) as client:
             yield client
         return
-    async with open_database(settings) as db:
-        store = DatabaseTokenStore(db.sessions, SystemClock())
+    async with build(settings) as app:
+        store = DatabaseTokenStore((await app.database()).sessions, app.clock)
         async with create_client(bitrix, token_store=store) as client:
             yield client
 

@@ -9,9 +9,10 @@ import getpass
 import re
 import sys
 
-from bot.app import Services, open_services
+from bot.app import build
 from bot.engine import Incoming
 from bot.replies import choose_language
+from bot.services import Services
 from bot.texts import CANCEL_WORDS, phrase
 from handlers.cli._runner import run, settings_or_exit
 from handlers.cli.chat_screen import CHANNEL, LineReader, Screen
@@ -36,7 +37,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 async def _chat(args: argparse.Namespace) -> int:
     settings = settings_or_exit()
-    async with open_services(settings, upgrade=not args.no_migrate) as services:
+    async with build(settings, schema="check" if args.no_migrate else "upgrade") as app:
+        services = await app.services()
         person = str(args.person)[:128]
         interactive = sys.stdin.isatty()
         screen = Screen(services, person, interactive=interactive)

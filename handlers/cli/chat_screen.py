@@ -13,8 +13,8 @@ import textwrap
 import threading
 from typing import BinaryIO, TextIO
 
-from bot.app import Services
 from bot.payloads import as_sent
+from bot.services import Services
 from bot.storage import repo
 
 __all__ = ["CHANNEL", "PROMPT", "LineReader", "Screen", "terminal_width", "wrap"]

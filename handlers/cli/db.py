@@ -8,7 +8,7 @@ import sys
 from datetime import timedelta
 
 from bot import retention
-from bot.app import open_database
+from bot.app import build
 from bot.clock import SystemClock
 from bot.settings import Settings
 from bot.storage import migrate
@@ -38,7 +38,8 @@ def _run(args: argparse.Namespace, action: str) -> int:
 
 
 async def _act(settings: Settings, action: str, revision: str) -> int:
-    async with open_database(settings, check=False) as db:  # any revision: these move it
+    async with build(settings, schema="any") as app:  # any revision: these move it
+        db = await app.database()
         if action == "upgrade":
             await migrate.upgrade(db.engine, revision)
         elif action == "downgrade":
@@ -59,7 +60,7 @@ async def _purge(settings: Settings, days: int | None) -> int:
         print("retention is off (RETENTION_DAYS=0, no --days): nothing purged")
         return 0
     before = SystemClock().now() - timedelta(days=days)
-    async with open_database(settings) as db, db.sessions.begin() as session:
+    async with build(settings) as app, (await app.database()).sessions.begin() as session:
         purged = await retention.purge(session, before)
     print(
         f"purged texts older than {before:%Y-%m-%d %H:%M} UTC: messages {purged.messages}, "

@@ -179,11 +179,10 @@ async def _bitrix_client(settings: Settings) -> AsyncIterator[Any]:
         async with create_client(bitrix) as client:
             yield client
         return
-    from bot.app import open_database
-    from bot.clock import SystemClock
+    from bot.app import build
     from handlers.bitrix24.rest.store import DatabaseTokenStore  # the application's tokens
 
-    async with open_database(settings, check=False) as db:  # the schema is a check of its own
-        store = DatabaseTokenStore(db.sessions, SystemClock())
+    async with build(settings, schema="any") as app:  # the schema is a check of its own
+        store = DatabaseTokenStore((await app.database()).sessions, app.clock)
         async with create_client(bitrix, token_store=store) as client:
             yield client

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import learning
-from bot.app import open_database
+from bot.app import build
 from bot.settings import Settings
 from bot.storage import knowledge as rows
 from bot.storage.delivery import default_replica
@@ -30,8 +30,8 @@ from knowledge.loader import Corpus, load_corpus
 @asynccontextmanager
 async def _database(settings: Settings) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
     """Sessions of the configured database, which must be at the code's schema."""
-    async with open_database(settings) as db:
-        yield db.sessions
+    async with build(settings) as app:
+        yield (await app.database()).sessions
 
 
 async def _corpus(sessions: async_sessionmaker[AsyncSession], folder: Path | None) -> Corpus:

@@ -12,12 +12,11 @@ import getpass
 import sys
 from collections import Counter
 from collections.abc import Sequence
-from contextlib import AsyncExitStack
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.app import load_knowledge, open_queue
+from bot.app import build
 from bot.cases import case_reply
 from bot.clock import Clock, SystemClock
 from bot.durations import human_duration
@@ -136,11 +135,10 @@ async def _main(args: argparse.Namespace, words: list[str] | None) -> int:
     clock = SystemClock()
     outbox = ChannelOutbox(settings, clock)
     needs_kb = words is None or words[0] in _KB_COMMANDS
-    kb = await load_knowledge(settings, clock) if needs_kb else None
-    async with AsyncExitStack() as stack:
-        queue = await stack.enter_async_context(
-            open_queue(settings, upgrade=not args.no_migrate, clock=clock, kb=kb)
-        )
+    async with build(
+        settings, schema="check" if args.no_migrate else "upgrade", clock=clock
+    ) as app:
+        queue = await app.queue(knowledge=needs_kb)
         if words is not None:
             return await _command(queue, outbox, args.operator, words)
 

@@ -10,7 +10,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot import drafts, reports
-from bot.app import open_database, open_services
+from bot.app import build
 from bot.operator_stats import OperatorFigures, per_operator
 from bot.settings import Settings
 from handlers.cli import figures
@@ -55,7 +55,8 @@ def _when(value: str | None, settings: Settings, *, end: bool) -> datetime | Non
 async def _gaps(args: argparse.Namespace) -> int:
     settings = settings_or_exit()
     since, until = _when(args.since, settings, end=False), _when(args.until, settings, end=True)
-    async with open_services(settings) as services:
+    async with build(settings) as app:
+        services = await app.services()
         found = await reports.gaps(
             services.sessions, services.kb, since=since, until=until, threshold=args.threshold
         )
@@ -100,7 +101,8 @@ def _gap_json(gap: reports.Gap) -> dict[str, Any]:
 async def _stats(args: argparse.Namespace) -> int:
     settings = settings_or_exit()
     since, until = _when(args.since, settings, end=False), _when(args.until, settings, end=True)
-    async with open_database(settings) as db:
+    async with build(settings) as app:
+        db = await app.database()
         result = await reports.stats(db.sessions, since=since, until=until)
         async with db.sessions() as session:
             operators = await per_operator(session, since, until)

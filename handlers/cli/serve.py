@@ -11,7 +11,7 @@ import signal
 import sys
 
 from bot import logs
-from bot.app import build, open_services
+from bot.app import build
 from bot.knowledge_sync import KnowledgeReloader
 from handlers.cli._runner import run, settings_or_exit
 
@@ -36,21 +36,21 @@ async def _serve(args: argparse.Namespace) -> int:
     settings = settings_or_exit()
     verbose = getattr(args, "verbose", False)
     logs.configure("DEBUG" if verbose else settings.log.level, settings.log.format)
-    async with open_services(settings, upgrade=not args.no_migrate) as services:
-        app = build(services)
-        if not app.channels:
+    async with (
+        build(settings, schema="check" if args.no_migrate else "upgrade") as app,
+        app.serving() as served,
+    ):
+        if not served.channels:
             print(f"note: {NOTHING_CONFIGURED}", file=sys.stderr)
         if not settings.kb.public_url:
             print(f"note: {NO_PUBLIC_URL}", file=sys.stderr)
-        async with app.serving():
-            _freeze_start_up()
-            served = ", ".join(["help center at /kb/", *app.channels])
-            print(
-                f"helpbot serving {served} on {settings.web.host}:{settings.web.port}"
-                " (Ctrl-C stops)",
-                file=sys.stderr,
-            )
-            await _until_stopped(app.web[RELOADER])
+        _freeze_start_up()
+        parts = ", ".join(["help center at /kb/", *served.channels])
+        print(
+            f"helpbot serving {parts} on {settings.web.host}:{settings.web.port} (Ctrl-C stops)",
+            file=sys.stderr,
+        )
+        await _until_stopped(served.web[RELOADER])
     return 0
 
 

@@ -23,10 +23,10 @@ from aiogram.types.update import UpdateTypeLookupError
 from aiohttp import web
 
 from bot import logs
-from bot.app import Services
 from bot.deeplinks import EntryLinks
 from bot.delivery.worker import OutboxWorker
 from bot.errors import HelpbotError
+from bot.services import Services
 from bot.storage.delivery import default_replica
 from bot.storage.leases import LeaseKeeper
 from handlers.telegram import setup_routers
@@ -251,10 +251,11 @@ def create_telegram_channel(services: Services) -> TelegramChannel:
 TELEGRAM = web.AppKey("telegram", TelegramChannel)
 
 
-def setup_telegram(app: web.Application, services: Services) -> bool:
-    """Mount the channel on ``app`` (life cycle, webhook route); ``False`` when not configured."""
+def setup_telegram(app: web.Application, services: Services) -> Callable[[], str | None] | None:
+    """Mount the channel on ``app`` (life cycle, webhook route) and return its readiness check;
+    None (nothing mounted) when it is not configured."""
     if not services.settings.telegram.enabled:
-        return False
+        return None
     channel = create_telegram_channel(services)
     app[TELEGRAM] = channel
     settings = services.settings.telegram
@@ -263,7 +264,7 @@ def setup_telegram(app: web.Application, services: Services) -> bool:
         handler = create_webhook_handler(channel.inbox, settings.webhook_secret.get_secret_value())
         app.router.add_post(path, handler)
     app.cleanup_ctx.append(_life(channel))
-    return True
+    return channel.problem
 
 
 def _life(channel: TelegramChannel) -> Callable[[web.Application], AsyncIterator[None]]:

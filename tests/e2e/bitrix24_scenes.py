@@ -21,8 +21,8 @@ from pydantic import SecretStr
 from sqlalchemy import select
 from test_bitrix24 import BOT_TOKEN, Mode, inbox_settled, portal_and_app
 
-from bot.app import Services
 from bot.payloads import Press, decode
+from bot.services import Services
 from bot.settings import DatabaseSettings, Settings
 from bot.settings_bitrix import BitrixSettings
 from bot.storage.models import OutboxMessage

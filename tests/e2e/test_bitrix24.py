@@ -24,7 +24,7 @@ from serving import count_rows, loopback, serving
 from sqlalchemy import func, select
 
 from bot.__main__ import main
-from bot.app import Services
+from bot.services import Services
 from bot.settings import DatabaseSettings, Settings
 from bot.settings_bitrix import BitrixSettings
 from bot.storage.models import BitrixTokens, DeliveryStatus, InboxUpdate, OutboxMessage, Ticket

@@ -21,7 +21,7 @@ from pydantic import SecretStr
 from sqlalchemy import select
 from test_bitrix24 import BOT_TOKEN, QUESTION, Mode, inbox_settled, open_chat, portal_and_app
 
-from bot.app import Services
+from bot.services import Services
 from bot.storage.models import DeliveryStatus, OutboxMessage
 from bot.texts import phrase
 from handlers.bitrix24.render import MAX_TEXT

@@ -21,7 +21,7 @@ from fakes.telegram_server import SECRET_HEADER, FakeTelegram, FakeUser
 from serving import WEBHOOK_PATH, loopback, serving, telegram_settings
 
 from bot import health, logs
-from bot.app import Services
+from bot.services import Services
 from bot.settings import DatabaseSettings, RedisSettings, Settings
 from bot.storage.db import create_engine
 from knowledge.base import KnowledgeBase

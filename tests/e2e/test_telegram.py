@@ -29,10 +29,10 @@ from serving import WEBHOOK_PATH, count_rows, loopback, serving, telegram_settin
 from sqlalchemy import select
 
 from bot.__main__ import main
-from bot.app import Services
 from bot.clock import Clock
 from bot.deeplinks import entry_token
 from bot.delivery.worker import EMPTY_IDLE
+from bot.services import Services
 from bot.settings import (
     DatabaseSettings,
     OperatorSettings,

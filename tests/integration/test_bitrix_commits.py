@@ -10,7 +10,7 @@ from counting import counting
 from fakes.bitrix24 import FakeBitrix24
 from sqlalchemy import select
 
-from bot.app import open_services
+from bot.app import build
 from bot.settings import DatabaseSettings, Settings
 from bot.settings_bitrix import BitrixSettings
 from bot.storage.models import DeliveryStatus, InboxUpdate, OutboxMessage
@@ -38,7 +38,8 @@ async def test_a_lone_open_line_message_costs_three_commits(
             database=DatabaseSettings(url=db_url),
             bitrix=bitrix,
         )
-        async with open_services(settings, kb=kb) as services, create_client(bitrix) as client:
+        async with build(settings, kb=kb) as app, create_client(bitrix) as client:
+            services = await app.services()
             await register_on_portal(client, bitrix, "Helpbot")
             bot_id = await find_bot_id(client, bitrix.bot_code)
             assert bot_id is not None

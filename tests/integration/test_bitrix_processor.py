@@ -14,8 +14,9 @@ from conftest import FakeClock, failing_once
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.app import Services, open_services
+from bot.app import build
 from bot.delivery.inbox import IDLE, RETRY_SECONDS, InboxWorker
+from bot.services import Services
 from bot.settings import DatabaseSettings, Settings
 from bot.storage import bitrix as repo
 from bot.storage import delivery
@@ -113,7 +114,8 @@ async def test_a_failed_event_is_retried_after_a_pause_and_holds_its_chats_later
         _env_file=None,  # type: ignore[call-arg]
         database=DatabaseSettings(url=sqlite_db_url),
     )
-    async with open_services(settings, kb=kb, clock=clock) as services:
+    async with build(settings, kb=kb, clock=clock) as app:
+        services = await app.services()
         worker = _worker(services)
         async with services.sessions.begin() as session:
             for key, text in (("m1", QUESTION), ("m2", OTHER_QUESTION)):
@@ -165,7 +167,8 @@ async def test_a_failure_while_releasing_an_ended_sessions_ticket_keeps_the_sess
     closing its ticket commit together. Before, the session's end committed first and a failure
     in the ticket's own transaction left ticket 1 open for good, the new question relayed into
     it instead of answered."""
-    async with open_services(_settings(db_url), kb=kb, clock=clock) as services:
+    async with build(_settings(db_url), kb=kb, clock=clock) as app:
+        services = await app.services()
         worker = _worker(services)
         await _handed_off(services, worker)
         before = len(await _outbox(services))
@@ -208,7 +211,8 @@ async def test_what_the_customer_writes_to_the_lines_operators_joins_the_ticket_
     customer and the line's operator. The customer's messages — a cancel word too, which is just
     text to the line — go into ticket 1's history; nothing is sent, the ticket stays open; the
     operator's message is not the customer's and is not recorded."""
-    async with open_services(_settings(db_url), kb=kb, clock=clock) as services:
+    async with build(_settings(db_url), kb=kb, clock=clock) as app:
+        services = await app.services()
         worker = _worker(services)
         await _handed_off(services, worker)
         before = len(await _outbox(services))

@@ -15,7 +15,7 @@ from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient, TestServer
 from yarl import URL
 
-from bot.app import open_services
+from bot.app import build
 from bot.settings import DatabaseSettings, RedisSettings, Settings
 from handlers.web import create_web_app
 from knowledge.base import KnowledgeBase
@@ -74,10 +74,11 @@ async def client(
         database=DatabaseSettings(url=sqlite_db_url),
         redis=RedisSettings(url=f"redis://:{SECRET}@127.0.0.1:1/0"),  # type: ignore[arg-type]
     )
-    async with open_services(settings, kb=kb) as services:
-        app, channels = create_web_app(services)
-        assert channels == []  # the help center needs no chat channel
-        async with TestClient(TestServer(app)) as http:
+    async with build(settings, kb=kb) as app:
+        services = await app.services()
+        web_app, channels = create_web_app(services, ())
+        assert channels == ()  # the help center needs no chat channel
+        async with TestClient(TestServer(web_app)) as http:
             yield http
 
 

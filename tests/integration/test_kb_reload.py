@@ -11,7 +11,7 @@ from pathlib import Path
 from deadline import until
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from bot.app import open_services
+from bot import app as root
 from bot.clock import SystemClock
 from bot.engine import ConversationEngine, EngineSettings, Incoming, Say
 from bot.knowledge_sync import KnowledgeReloader, Sources
@@ -197,7 +197,8 @@ async def test_services_start_with_the_approved_phrasings(
         knowledge_dir=folder,
         knowledge_cache_dir=CACHE,
     )
-    async with open_services(settings) as services:
+    async with root.build(settings) as app:
+        services = await app.services()
         learned = services.kb.get(entry.id)
         assert learned is not None and "полосатая лошадка" in learned.questions
         assert services.knowledge.version.loaded_at is not None

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from cli_process import run_main, sqlite_home
 
-from bot.app import open_services
+from bot.app import build
 from bot.engine import Incoming
 from bot.settings import load_settings
 
@@ -106,7 +106,8 @@ def test_the_live_shell_prints_a_ticket_created_after_it_started(
             assert "times in Europe/Chisinau" in banner
 
             async def ask_for_a_human() -> None:
-                async with open_services(load_settings()) as services:
+                async with build(load_settings()) as app:
+                    services = await app.services()
                     text = "не работает телефония, позовите оператора"
                     await services.engine.handle(
                         Incoming("cli", "ana", "ana", text, display_name="Ana")

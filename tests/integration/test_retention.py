@@ -13,8 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import reports, retention
 from bot.__main__ import main
-from bot.app import create_queue
 from bot.engine import ConversationEngine, EngineSettings, Incoming
+from bot.queue import OperatorQueue
 from bot.settings import Settings
 from bot.storage import db as storage_db
 from bot.storage.models import (
@@ -45,7 +45,7 @@ async def _history(sessions: async_sessionmaker[AsyncSession], clock: FakeClock)
     engine = ConversationEngine(
         _kb(), sessions, clock, EngineSettings(settings.conversation, settings.hours)
     )
-    queue = create_queue(settings, sessions, clock)
+    queue = OperatorQueue(sessions, clock, reflag_after=timedelta(minutes=15))
 
     async def say(person: str, text: str) -> None:
         await engine.handle(Incoming("test", f"chat-{person}", person, text))

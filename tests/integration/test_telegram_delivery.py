@@ -26,9 +26,10 @@ from sqlalchemy import update as update_rows
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.__main__ import main
-from bot.app import Services, open_services
+from bot.app import build
 from bot.delivery import inbox
 from bot.engine import Incoming
+from bot.services import Services
 from bot.settings import (
     DatabaseSettings,
     DeliverySettings,
@@ -94,7 +95,8 @@ async def rigged(
             queue=QueueSettings(reflag_minutes=REFLAG_MINUTES),
             **sections,
         )
-        async with open_services(settings, kb=kb, clock=clock) as services:
+        async with build(settings, kb=kb, clock=clock) as app:
+            services = await app.services()
             channel = create_telegram_channel(services)
             try:
                 ann = fake.add_user("Ann", started=True)
