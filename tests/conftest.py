@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from bot.storage import migrate
 from bot.storage.db import create_engine, create_sessionmaker
 from bot.storage.models import Base, DeliveryStatus, OutboxMessage
+from handlers.bitrix24 import models as _bitrix_tables  # noqa: F401 (in Base.metadata: truncated)
 from knowledge.base import KnowledgeBase
 
 PG_ENV = "TEST_DATABASE_URL"

@@ -1,4 +1,8 @@
-"""The database schema as SQLAlchemy 2 models; Alembic revisions in migrations/ create it."""
+"""The database schema as SQLAlchemy 2 models; Alembic revisions in migrations/ create it.
+
+The core's tables are here; a channel's own tables are its models on this :class:`Base`
+(``handlers/bitrix24/models.py``), which the migrations' environment imports so that
+``Base.metadata`` holds every table."""
 
 from __future__ import annotations
 
@@ -231,52 +235,6 @@ class OutboxMessage(Base):
     # and cleared with its outcome: still set on the next attempt means the last one's fate is
     # unknown (the process died mid-call), so the person may see this message twice.
     sending_since: Mapped[datetime | None] = mapped_column(UtcDateTime)
-
-
-# Bitrix24 Open Lines (handlers/bitrix24); its events and calls use the inbox and outbox above.
-
-
-class BitrixChat(Base):
-    """An open-line chat: its current session, whether the bot handed it to the line's queue."""
-
-    __tablename__ = "bitrix_chats"
-
-    chat_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
-    dialog_id: Mapped[str] = mapped_column(String(64))
-    bot_id: Mapped[int] = mapped_column(Integer)
-    session_id: Mapped[str] = mapped_column(String(32), default="")
-    handed_session: Mapped[str | None] = mapped_column(String(32))  # silent while it lasts
-    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id", ondelete="SET NULL"))
-    helped_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
-    # The payloads of the numbered choices last shown (customers on connectors type the number).
-    choices: Mapped[list[str] | None] = mapped_column(JSON)
-    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
-
-
-class BitrixState(Base):
-    """Small named values of the channel: the fetch offset, the registered bot id."""
-
-    __tablename__ = "bitrix_state"
-
-    key: Mapped[str] = mapped_column(String(64), primary_key=True)
-    value: Mapped[str] = mapped_column(Text)
-    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
-
-
-class BitrixTokens(Base):
-    """An OAuth application's tokens for one portal (``member_id``), saved on every refresh."""
-
-    __tablename__ = "bitrix_tokens"
-
-    member_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    access_token: Mapped[str] = mapped_column(Text)
-    refresh_token: Mapped[str] = mapped_column(Text)
-    client_endpoint: Mapped[str] = mapped_column(String(255))
-    expires_at: Mapped[int | None] = mapped_column(Integer)
-    domain: Mapped[str] = mapped_column(String(255), default="")
-    scope: Mapped[str] = mapped_column(Text, default="")
-    application_token: Mapped[str] = mapped_column(String(255), default="")
-    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 class Lease(Base):

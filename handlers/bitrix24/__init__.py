@@ -1,22 +1,6 @@
-"""The Bitrix24 Open Lines adapter: events in (fetch or webhook), engine, BB-code replies out."""
+"""The Bitrix24 Open Lines channel: events in (fetch or webhook), engine, BB-code replies out.
 
-from handlers.bitrix24.channel import BitrixChannel
-from handlers.bitrix24.events import ChatEvent
-from handlers.bitrix24.registration import EVENTS_PATH, find_bot_id
-from handlers.bitrix24.web import (
-    BITRIX_CHANNEL,
-    INSTALL_PATH,
-    open_bitrix,
-    setup_bitrix,
-)
-
-__all__ = [
-    "BITRIX_CHANNEL",
-    "EVENTS_PATH",
-    "INSTALL_PATH",
-    "BitrixChannel",
-    "ChatEvent",
-    "find_bot_id",
-    "open_bitrix",
-    "setup_bitrix",
-]
+Nothing is imported here: the migrations import the channel's tables (``models``) and the light
+commands its settings without loading its REST client or web routes; import the module you need
+(``handlers.bitrix24.web`` mounts the channel, ``handlers.bitrix24.channel`` runs it).
+"""

@@ -27,10 +27,10 @@ from bot.metrics import Metrics
 from bot.queue import OperatorQueue
 from bot.settings import ReplicaSettings
 from bot.settings_bitrix import BitrixSettings
-from bot.storage import bitrix as repo
 from bot.storage.delivery import default_replica
 from bot.storage.leases import LeaseKeeper
 from bot.supervise import Workers
+from handlers.bitrix24 import storage as repo
 from handlers.bitrix24.events import ChatEvent, arrival
 from handlers.bitrix24.ownership import bot_holds
 from handlers.bitrix24.poller import LEASE, EventPoller, poll_while_leased, report_revision

@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 from bot.delivery.inbox import Arrival
-from bot.storage.bitrix import chat_key
+from handlers.bitrix24.storage import chat_key
 
 Kind = Literal["message", "command", "join"]
 

@@ -26,8 +26,8 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from bot.storage.models import BitrixChat
 from handlers.bitrix24.events import ChatEvent, session_of
+from handlers.bitrix24.models import BitrixChat
 from handlers.bitrix24.rest.api import Bitrix24Api
 from handlers.bitrix24.rest.errors import Bitrix24Error
 

@@ -20,8 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
 from bot.delivery.inbox import InboxWorker
-from bot.storage import bitrix as repo
 from bot.storage.leases import LeaseKeeper
+from handlers.bitrix24 import storage as repo
 from handlers.bitrix24.events import MalformedEvent, arrival, from_fetch
 from handlers.bitrix24.rest.api import Bitrix24Api
 from handlers.bitrix24.rest.errors import Bitrix24Error

@@ -42,9 +42,10 @@ from bot.engine import ConversationEngine, Event, HandToQueue, Incoming, Resolve
 from bot.payloads import Press
 from bot.queue import OperatorQueue
 from bot.settings_bitrix import BitrixSettings
-from bot.storage import bitrix as repo
-from bot.storage.models import BitrixChat, InboxUpdate
+from bot.storage.models import InboxUpdate
+from handlers.bitrix24 import storage as repo
 from handlers.bitrix24.events import ChatEvent
+from handlers.bitrix24.models import BitrixChat
 from handlers.bitrix24.ownership import Verdict, judge
 from handlers.bitrix24.replies import BitrixCalls, store
 from handlers.bitrix24.rest.errors import Bitrix24Error

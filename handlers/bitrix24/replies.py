@@ -26,8 +26,8 @@ from bot.channel import Draft, outbox_rows
 from bot.delivery.express import add_outbox
 from bot.engine import Event, HandToQueue, Say, TicketOpened
 from bot.payloads import Press
-from bot.storage import bitrix as repo
 from bot.storage.models import OutboxMessage
+from handlers.bitrix24 import storage as repo
 from handlers.bitrix24.render import choices, render
 
 log = logging.getLogger(__name__)

@@ -20,7 +20,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
 from bot.delivery import Call, Done, Failed, NotReady, Outcome, Retry, Scope
-from bot.storage.bitrix import CHANNEL
 from handlers.bitrix24.rest.api import Bitrix24Api
 from handlers.bitrix24.rest.errors import (
     AuthenticationFailed,
@@ -31,6 +30,7 @@ from handlers.bitrix24.rest.errors import (
     QueryLimitExceeded,
     TransportError,
 )
+from handlers.bitrix24.storage import CHANNEL
 
 log = logging.getLogger(__name__)
 

@@ -8,10 +8,11 @@ from contextlib import asynccontextmanager
 
 from bot.app import build
 from bot.settings import Settings
-from handlers.bitrix24 import EVENTS_PATH, INSTALL_PATH, find_bot_id
+from handlers.bitrix24.registration import EVENTS_PATH, find_bot_id
 from handlers.bitrix24.registration import register as register_on_portal
 from handlers.bitrix24.rest.client import Bitrix24Client, create_client
 from handlers.bitrix24.rest.store import DatabaseTokenStore
+from handlers.bitrix24.web import INSTALL_PATH
 from handlers.cli._runner import run, settings_or_exit
 
 

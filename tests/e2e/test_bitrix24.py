@@ -27,9 +27,11 @@ from bot.__main__ import main
 from bot.services import Services
 from bot.settings import DatabaseSettings, Settings
 from bot.settings_bitrix import BitrixSettings
-from bot.storage.models import BitrixTokens, DeliveryStatus, InboxUpdate, OutboxMessage, Ticket
-from handlers.bitrix24 import EVENTS_PATH, INSTALL_PATH
+from bot.storage.models import DeliveryStatus, InboxUpdate, OutboxMessage, Ticket
+from handlers.bitrix24.models import BitrixTokens
+from handlers.bitrix24.registration import EVENTS_PATH
 from handlers.bitrix24.render import COMMAND
+from handlers.bitrix24.web import INSTALL_PATH
 from handlers.cli.bitrix import register_bot
 from knowledge.base import KnowledgeBase
 

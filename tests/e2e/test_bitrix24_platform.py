@@ -45,8 +45,9 @@ from test_bitrix24 import (
     running_app,
 )
 
-from handlers.bitrix24 import EVENTS_PATH, INSTALL_PATH
+from handlers.bitrix24.registration import EVENTS_PATH
 from handlers.bitrix24.render import COMMAND
+from handlers.bitrix24.web import INSTALL_PATH
 from handlers.cli.bitrix import register_bot
 from knowledge.base import KnowledgeBase
 

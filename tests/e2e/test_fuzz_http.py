@@ -29,7 +29,8 @@ from serving import WEBHOOK_PATH, loopback, serving, telegram_settings
 
 from bot.settings import DatabaseSettings, Settings, WebSettings
 from bot.settings_bitrix import BitrixSettings
-from handlers.bitrix24 import EVENTS_PATH, INSTALL_PATH
+from handlers.bitrix24.registration import EVENTS_PATH
+from handlers.bitrix24.web import INSTALL_PATH
 from knowledge.base import KnowledgeBase
 from knowledge.model import Entry
 

@@ -18,18 +18,18 @@ from bot.app import build
 from bot.delivery.inbox import IDLE, RETRY_SECONDS, InboxWorker
 from bot.services import Services
 from bot.settings import DatabaseSettings, Settings
-from bot.storage import bitrix as repo
 from bot.storage import delivery
 from bot.storage.models import (
     Author,
-    BitrixChat,
     DeliveryStatus,
     InboxUpdate,
     Message,
     OutboxMessage,
     Ticket,
 )
+from handlers.bitrix24 import storage as repo
 from handlers.bitrix24.events import ChatEvent, arrival
+from handlers.bitrix24.models import BitrixChat
 from handlers.bitrix24.processor import EventProcessor
 from knowledge.base import KnowledgeBase
 

@@ -38,8 +38,9 @@ from bot.settings import (
     RedisSettings,
     Settings,
 )
-from bot.storage import bitrix, delivery
+from bot.storage import delivery
 from bot.storage.models import DeliveryStatus, InboxUpdate, OutboxMessage, Ticket
+from handlers.bitrix24 import storage as bitrix
 from handlers.telegram.channel import TelegramChannel, create_telegram_channel
 from knowledge.base import KnowledgeBase
 

@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 import pytest
 
 from bot.replies import Button, Reply
-from bot.storage.models import BitrixChat
 from handlers.bitrix24.events import ChatEvent
+from handlers.bitrix24.models import BitrixChat
 from handlers.bitrix24.ownership import judge
 from handlers.bitrix24.poller import offset_after
 from handlers.bitrix24.processor import _typed_choice

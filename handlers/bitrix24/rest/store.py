@@ -7,8 +7,8 @@ import logging
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
-from bot.storage import bitrix as repo
-from bot.storage.models import BitrixTokens
+from handlers.bitrix24 import storage as repo
+from handlers.bitrix24.models import BitrixTokens
 from handlers.bitrix24.rest.auth import OAuthTokens
 
 __all__ = ["DatabaseTokenStore"]

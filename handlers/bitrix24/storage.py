@@ -15,7 +15,8 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.storage.models import BitrixChat, BitrixState, BitrixTokens, Ticket
+from bot.storage.models import Ticket
+from handlers.bitrix24.models import BitrixChat, BitrixState, BitrixTokens
 
 CHANNEL = "bitrix24"
 
