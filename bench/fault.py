@@ -20,9 +20,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from bot.settings import Settings
-from bot.settings_bitrix import BitrixSettings
+from handlers.bitrix24.settings import BitrixSettings
 from handlers.cli.bitrix import register_bot
+from handlers.settings import Settings
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "e2e"))

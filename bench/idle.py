@@ -101,9 +101,9 @@ async def _ready(port: int, proc: subprocess.Popen[bytes], deadline: float) -> b
 
 
 async def measure(args: argparse.Namespace) -> dict[str, float]:
-    from bot.settings import Settings
-    from bot.settings_bitrix import BitrixSettings
+    from handlers.bitrix24.settings import BitrixSettings
     from handlers.cli.bitrix import register_bot
+    from handlers.settings import Settings
 
     async with FakeTelegram() as tg, FakeBitrix24() as b24:
         settings = Settings(

@@ -312,9 +312,9 @@ async def run_bitrix(args: argparse.Namespace) -> dict[str, float]:
     from test_fault_kill9 import BOT_TOKEN
     from test_fault_kill9 import _env as fault_env
 
-    from bot.settings import Settings
-    from bot.settings_bitrix import BitrixSettings
+    from handlers.bitrix24.settings import BitrixSettings
     from handlers.cli.bitrix import register_bot
+    from handlers.settings import Settings
 
     async with (
         FakeTelegram(local_mode=True) as tg,

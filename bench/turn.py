@@ -24,9 +24,9 @@ from sqlalchemy.engine import make_url
 
 from bot.clock import SystemClock
 from bot.engine import ConversationEngine, EngineSettings, Incoming
-from bot.settings import Settings
 from bot.storage import migrate
 from bot.storage.db import create_engine, create_sessionmaker
+from handlers.settings import Settings
 from knowledge.base import KnowledgeBase
 
 

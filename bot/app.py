@@ -36,11 +36,11 @@ from bot.errors import StorageError
 from bot.metrics import Metrics
 from bot.queue import OperatorQueue
 from bot.services import Services
-from bot.settings import Settings
 from bot.storage import knowledge as knowledge_rows
 from bot.storage import migrate
 from bot.storage.db import create_engine, create_sessionmaker, database_url
 from bot.supervise import Workers
+from handlers.settings import Settings
 from knowledge.base import KnowledgeBase
 from knowledge.holder import KnowledgeHolder, holding
 from knowledge.holder import build as build_knowledge

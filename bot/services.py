@@ -13,7 +13,7 @@ from bot.clock import Clock
 from bot.engine import ConversationEngine
 from bot.metrics import Metrics
 from bot.queue import OperatorQueue
-from bot.settings import Settings
+from bot.settings import CoreSettings
 from bot.supervise import Workers
 from knowledge.base import KnowledgeBase
 from knowledge.holder import KnowledgeHolder
@@ -23,7 +23,8 @@ from knowledge.holder import KnowledgeHolder
 class Services:
     """Everything an adapter needs (made by :meth:`bot.app.App.services`)."""
 
-    settings: Settings
+    # The whole configuration (handlers.settings.Settings): each channel reads its own section.
+    settings: CoreSettings
     knowledge: KnowledgeHolder  # the base in use: take ``.current`` once per question
     db: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]

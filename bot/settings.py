@@ -1,12 +1,15 @@
-"""All configuration, read once from the environment and `.env`: one section per concern."""
+"""The core's configuration, read once from the environment and `.env`: one section per concern.
+
+The channels add their own sections (``TELEGRAM_*``, ``BITRIX_*``): :class:`CoreSettings` is the
+core's part, which :class:`handlers.settings.Settings` extends with every channel's section; the
+whole object is read with :func:`handlers.settings.load_settings` (here: :func:`read`)."""
 
 from __future__ import annotations
 
 import re
 from datetime import time
 from pathlib import Path
-from typing import Annotated, Literal
-from urllib.parse import urlsplit
+from typing import Annotated, Literal, Self, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -23,7 +26,6 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from bot import dburl
 from bot import home as data_home
 from bot.delivery.policy import Policy
-from bot.settings_bitrix import BitrixSettings
 
 _LANGS = ("ru", "en", "ro")
 _DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -120,89 +122,6 @@ class QueueSettings(BaseModel):
     reflag_minutes: int = Field(default=15, ge=1)
 
 
-class TelegramSettings(BaseModel):
-    """TELEGRAM_BOT_TOKEN (the channel is off without it), TELEGRAM_MODE=polling|webhook, ...
-
-    Webhook mode needs TELEGRAM_WEBHOOK_URL (the public https address Telegram posts to; its path
-    is served by the web app) and TELEGRAM_WEBHOOK_SECRET (1-256 of ``A-Za-z0-9_-``).
-    api.telegram.org delivers only to HTTPS on ports 443, 80, 88 or 8443; TELEGRAM_LOCAL_SERVER=true
-    says TELEGRAM_API_URL is one's own ``telegram-bot-api --local``, which takes any http(s) URL.
-    """
-
-    model_config = ConfigDict(hide_input_in_errors=True)  # inputs may be tokens
-
-    bot_token: SecretStr | None = None
-    api_url: str = "https://api.telegram.org"
-    mode: Literal["polling", "webhook"] = "polling"
-    webhook_url: str = ""
-    webhook_secret: SecretStr | None = None
-    local_server: bool = False  # TELEGRAM_API_URL is a `telegram-bot-api --local` server
-    poll_timeout: int = Field(default=25, ge=0, le=50)  # seconds a long poll is held
-    chat_per_second: float = Field(default=1.0, gt=0)  # sends to one private chat
-    group_per_minute: float = Field(default=20.0, gt=0)  # sends to one group (all its topics)
-    global_per_second: float = Field(default=30.0, gt=0)  # sends to all chats together
-
-    @field_validator("bot_token", "webhook_secret", mode="before")
-    @classmethod
-    def _blank_is_none(cls, value: object) -> object:
-        return None if value == "" else value
-
-    @field_validator("bot_token")
-    @classmethod
-    def _token_shape(cls, value: SecretStr | None) -> SecretStr | None:
-        # The message must not echo the token.
-        if value is not None and not re.fullmatch(r"\d+:[\w-]+", value.get_secret_value()):
-            raise ValueError("must look like 123456:ABC-DEF… (from @BotFather)")
-        return value
-
-    @field_validator("webhook_secret")
-    @classmethod
-    def _secret_shape(cls, value: SecretStr | None) -> SecretStr | None:
-        secret = value.get_secret_value() if value is not None else ""
-        if value is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", secret):
-            raise ValueError("must be 1-256 characters of A-Z, a-z, 0-9, _ and -")
-        return value
-
-    @model_validator(mode="after")
-    def _webhook_complete(self) -> TelegramSettings:
-        if self.enabled and self.mode == "webhook":
-            if not re.match(r"https?://[^/]+", self.webhook_url):
-                raise ValueError("TELEGRAM_MODE=webhook needs TELEGRAM_WEBHOOK_URL (https://…)")
-            if not self.local_server:
-                _check_public_webhook(self.webhook_url)
-            if self.webhook_secret is None:
-                raise ValueError("TELEGRAM_MODE=webhook needs TELEGRAM_WEBHOOK_SECRET")
-        return self
-
-    @property
-    def enabled(self) -> bool:
-        return self.bot_token is not None
-
-
-WEBHOOK_PORTS = (443, 80, 88, 8443)  # the only ports api.telegram.org delivers to
-
-
-def _check_public_webhook(url: str) -> None:
-    """api.telegram.org's own rule (telegram-bot-api WebhookActor): HTTPS, on an allowed port."""
-    parts = urlsplit(url)
-    try:
-        port = parts.port or 443
-    except ValueError:
-        port = 0
-    if parts.scheme.lower() != "https" or port not in WEBHOOK_PORTS:
-        raise ValueError(
-            "TELEGRAM_WEBHOOK_URL must be an HTTPS address on port 443, 80, 88 or 8443 "
-            "(Telegram delivers nowhere else); with your own `telegram-bot-api --local` server "
-            "as TELEGRAM_API_URL, set TELEGRAM_LOCAL_SERVER=true"
-        )
-
-
-class OperatorSettings(BaseModel):
-    """OPERATOR_CHAT_ID: the Telegram forum supergroup (-100…) where operators take tickets."""
-
-    chat_id: int | None = None
-
-
 class WebSettings(BaseModel):
     """WEB_HOST and WEB_PORT: where `helpbot serve` listens; WEB_MAX_BODY_BYTES: larger is 413."""
 
@@ -283,8 +202,10 @@ class RetentionSettings(BaseModel):
     days: int = Field(default=0, ge=0)
 
 
-class Settings(BaseSettings):
-    """The whole configuration; build it with :func:`load_settings` or ``Settings(_env_file=None)``.
+class CoreSettings(BaseSettings):
+    """The core's sections; the whole configuration (with the channels' sections) is
+    :class:`handlers.settings.Settings`, built with ``load_settings()`` or
+    ``Settings(_env_file=None)``.
 
     A section's fields are read from ``<SECTION>_<FIELD>`` (``DATABASE_URL``, ``HOURS_DAYS``).
     """
@@ -312,15 +233,12 @@ class Settings(BaseSettings):
     hours: HoursSettings = HoursSettings()
     conversation: ConversationSettings = ConversationSettings()
     queue: QueueSettings = QueueSettings()
-    telegram: TelegramSettings = TelegramSettings()
-    operator: OperatorSettings = OperatorSettings()
     web: WebSettings = WebSettings()
     log: LogSettings = LogSettings()
     redis: RedisSettings = RedisSettings()
     retention: RetentionSettings = RetentionSettings()
     replica: ReplicaSettings = ReplicaSettings()
     delivery: DeliverySettings = DeliverySettings()
-    bitrix: BitrixSettings = BitrixSettings()
 
     @field_validator("knowledge_dir", "knowledge_cache_dir", mode="before")
     @classmethod
@@ -328,7 +246,7 @@ class Settings(BaseSettings):
         return None if value in ("", None) else value
 
     @model_validator(mode="after")
-    def _paths_in_home(self) -> Settings:
+    def _paths_in_home(self) -> Self:
         self.home = self.home.expanduser().absolute()
         if self.knowledge_dir is not None:
             self.knowledge_dir = self.knowledge_dir.expanduser().absolute()
@@ -348,12 +266,15 @@ class Settings(BaseSettings):
         return self.home / data_home.DRAFTS_DIR
 
 
+S = TypeVar("S", bound=CoreSettings)
+
+
 class SettingsError(Exception):
     """The configuration cannot be used; the message says which setting and why."""
 
 
-def load_settings(**overrides: object) -> Settings:
-    """Read the settings from the environment and the configuration file (see
+def read(kind: type[S], **overrides: object) -> S:
+    """Read settings of ``kind`` from the environment and the configuration file (see
     :func:`bot.home.config_file`), turning pydantic's validation report into one readable
     message."""
     if "_env_file" not in overrides:
@@ -362,7 +283,7 @@ def load_settings(**overrides: object) -> Settings:
             raise SettingsError(f"{data_home.CONFIG_ENV}={config}: no such file")
         overrides["_env_file"] = config
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]
+        return kind(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         problems = "; ".join(
             f"{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}" for err in exc.errors()

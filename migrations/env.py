@@ -7,10 +7,10 @@ import asyncio
 from alembic import context
 from sqlalchemy import Connection
 
-from bot.settings import load_settings
 from bot.storage.db import create_engine, database_url
 from bot.storage.models import Base
 from handlers.bitrix24 import models as _bitrix_tables  # noqa: F401 (a channel's own tables)
+from handlers.settings import load_settings
 
 # The core's tables and every channel's own: a channel's models join Base.metadata on import.
 target_metadata = Base.metadata

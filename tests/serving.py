@@ -15,7 +15,8 @@ from sqlalchemy import func, select
 from bot.app import Served, build
 from bot.clock import Clock
 from bot.services import Services
-from bot.settings import Settings, TelegramSettings
+from handlers.settings import Settings
+from handlers.telegram.settings import TelegramSettings
 from knowledge.base import KnowledgeBase
 
 WEBHOOK_PATH = "/telegram/webhook"

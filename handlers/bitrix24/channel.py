@@ -26,7 +26,6 @@ from bot.engine import ConversationEngine
 from bot.metrics import Metrics
 from bot.queue import OperatorQueue
 from bot.settings import ReplicaSettings
-from bot.settings_bitrix import BitrixSettings
 from bot.storage.delivery import default_replica
 from bot.storage.leases import LeaseKeeper
 from bot.supervise import Workers
@@ -39,6 +38,7 @@ from handlers.bitrix24.registration import find_bot_id
 from handlers.bitrix24.rest.api import Bitrix24Api
 from handlers.bitrix24.rest.errors import Bitrix24Error
 from handlers.bitrix24.sender import BitrixSender
+from handlers.bitrix24.settings import BitrixSettings
 
 log = logging.getLogger(__name__)
 

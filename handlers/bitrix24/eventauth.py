@@ -14,8 +14,8 @@ import hashlib
 import logging
 import secrets
 
-from bot.settings_bitrix import BitrixSettings
 from handlers.bitrix24.rest.auth import TokenStore
+from handlers.bitrix24.settings import BitrixSettings
 
 log = logging.getLogger(__name__)
 

@@ -41,7 +41,6 @@ from bot.delivery import inbox
 from bot.engine import ConversationEngine, Event, HandToQueue, Incoming, Resolved, Say
 from bot.payloads import Press
 from bot.queue import OperatorQueue
-from bot.settings_bitrix import BitrixSettings
 from bot.storage.models import InboxUpdate
 from handlers.bitrix24 import storage as repo
 from handlers.bitrix24.events import ChatEvent
@@ -49,6 +48,7 @@ from handlers.bitrix24.models import BitrixChat
 from handlers.bitrix24.ownership import Verdict, judge
 from handlers.bitrix24.replies import BitrixCalls, store
 from handlers.bitrix24.rest.errors import Bitrix24Error
+from handlers.bitrix24.settings import BitrixSettings
 
 log = logging.getLogger(__name__)
 

@@ -25,10 +25,10 @@ from typing import Any
 
 from yarl import URL
 
-from bot.settings_bitrix import BitrixSettings
 from handlers.bitrix24.render import COMMAND
 from handlers.bitrix24.rest.api import Bitrix24Api
 from handlers.bitrix24.rest.errors import Bitrix24Error
+from handlers.bitrix24.settings import BitrixSettings
 
 log = logging.getLogger(__name__)
 

@@ -26,6 +26,7 @@ from handlers.bitrix24.registration import EVENTS_PATH
 from handlers.bitrix24.rest.auth import OAuthTokens
 from handlers.bitrix24.rest.client import create_client
 from handlers.bitrix24.rest.store import DatabaseTokenStore
+from handlers.settings import whole
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,7 @@ _EVENT_AUTH = web.AppKey("bitrix_event_auth", EventAuth)
 @asynccontextmanager
 async def open_bitrix(services: Services) -> AsyncIterator[BitrixChannel]:
     """The channel with its workers running, for the block's duration."""
-    settings = services.settings.bitrix
+    settings = whole(services.settings).bitrix
     store = DatabaseTokenStore(services.sessions, services.clock)
     client = create_client(settings, token_store=store if settings.auth_mode == "oauth" else None)
     channel = BitrixChannel(
@@ -69,7 +70,7 @@ async def open_bitrix(services: Services) -> AsyncIterator[BitrixChannel]:
 def setup_bitrix(app: web.Application, services: Services) -> Callable[[], str | None] | None:
     """Mount the channel on ``app`` and return its readiness check; None (nothing mounted) when
     Bitrix24 is not configured."""
-    settings = services.settings.bitrix
+    settings = whole(services.settings).bitrix
     if not settings.enabled:
         return None
     app[_SERVICES] = services
@@ -87,7 +88,7 @@ def setup_bitrix(app: web.Application, services: Services) -> Callable[[], str |
 
 async def _channel_ctx(app: web.Application) -> AsyncIterator[None]:
     services = app[_SERVICES]
-    redact = logs.install(services.settings.bitrix.secrets())
+    redact = logs.install(whole(services.settings).bitrix.secrets())
     try:
         async with open_bitrix(services) as channel:
             app[BITRIX_CHANNEL] = channel

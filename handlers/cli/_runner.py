@@ -7,7 +7,7 @@ import asyncio
 from collections.abc import Coroutine
 from typing import Any
 
-from bot.settings import Settings, load_settings
+from handlers.settings import Settings, load_settings
 
 
 def run(main: Coroutine[Any, Any, int]) -> int:

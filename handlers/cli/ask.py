@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from bot.replies import Reply, choice_entries, choose_language, compose
-from bot.settings import SettingsError, load_settings
+from bot.settings import SettingsError
 from bot.texts import phrase
 from handlers.cli import kb_explain, kb_link, kb_ops
+from handlers.settings import load_settings
 from knowledge.base import KnowledgeBase
 from knowledge.errors import KnowledgeError
 from knowledge.loader import Corpus, load_corpus

@@ -7,13 +7,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from bot.app import build
-from bot.settings import Settings
 from handlers.bitrix24.registration import EVENTS_PATH, find_bot_id
 from handlers.bitrix24.registration import register as register_on_portal
 from handlers.bitrix24.rest.client import Bitrix24Client, create_client
 from handlers.bitrix24.rest.store import DatabaseTokenStore
 from handlers.bitrix24.web import INSTALL_PATH
 from handlers.cli._runner import run, settings_or_exit
+from handlers.settings import Settings
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -10,9 +10,9 @@ from datetime import timedelta
 from bot import retention
 from bot.app import build
 from bot.clock import SystemClock
-from bot.settings import Settings
 from bot.storage import migrate
 from handlers.cli._runner import run, settings_or_exit
+from handlers.settings import Settings
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

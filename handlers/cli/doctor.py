@@ -18,12 +18,13 @@ from pydantic import SecretStr
 
 from bot import dburl
 from bot import home as data_home
-from bot.setting_names import setting_names, setting_prefixes, setting_value
-from bot.settings import Settings, SettingsError, load_settings
+from bot.settings import SettingsError
 from handlers.cli.doctor_channels import check_bitrix24, check_telegram
 from handlers.cli.doctor_report import Check, Report, fail, ok, warn
 from handlers.cli.guard import known_secrets
 from handlers.cli.preflight import knowledge_dir_problem
+from handlers.setting_names import setting_names, setting_prefixes, setting_value
+from handlers.settings import Settings, load_settings
 from knowledge.loader import load_corpus
 
 __all__ = ["register", "run_checks"]

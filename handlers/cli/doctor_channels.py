@@ -8,8 +8,8 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from bot.settings import Settings
 from handlers.cli.doctor_report import Check, fail, ok, warn
+from handlers.settings import Settings
 
 if TYPE_CHECKING:
     from aiogram.types import WebhookInfo

@@ -12,7 +12,8 @@ from urllib.parse import urlsplit
 
 from bot.errors import TicketError
 from bot.logs import RedactSecrets
-from bot.settings import Settings, SettingsError, load_settings
+from bot.settings import SettingsError
+from handlers.settings import Settings, load_settings
 from knowledge.errors import HelpbotError
 
 __all__ = ["EXIT_CLOSED_PIPE", "EXIT_CONFIG", "known_secrets", "redact", "run_guarded"]

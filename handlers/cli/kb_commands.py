@@ -16,11 +16,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import learning
 from bot.app import build
-from bot.settings import Settings
 from bot.storage import knowledge as rows
 from bot.storage.delivery import default_replica
 from bot.storage.models import PhrasingStatus
 from handlers.cli._runner import settings_or_exit
+from handlers.settings import Settings
 from knowledge.base import KnowledgeBase
 from knowledge.errors import KnowledgeError
 from knowledge.holder import content_hash

@@ -8,9 +8,9 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
-from bot.settings import load_settings
 from bot.texts import LANGUAGES
 from bot.why import describe_decision
+from handlers.settings import load_settings
 from knowledge.base import KnowledgeBase
 from knowledge.explain import CandidateWhy, ConfidenceWhy, Explanation, QuestionRead
 from knowledge.loader import load_corpus

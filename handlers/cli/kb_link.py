@@ -8,7 +8,8 @@ import sys
 from pathlib import Path
 
 from bot.deeplinks import start_link
-from bot.settings import Settings, SettingsError, load_settings
+from bot.settings import SettingsError
+from handlers.settings import Settings, load_settings
 from knowledge.loader import load_corpus
 
 

@@ -24,7 +24,6 @@ from bot.engine import Event
 from bot.errors import TicketError
 from bot.queue import OperatorQueue
 from bot.replies import render_plain
-from bot.settings import Settings
 from bot.storage import tickets
 from bot.storage.models import TicketStatus
 from bot.texts import phrase
@@ -32,6 +31,7 @@ from handlers.cli import figures
 from handlers.cli._runner import run, settings_or_exit
 from handlers.cli.operator_shell import shell
 from handlers.cli.terminal import TerminalChannel
+from handlers.settings import Settings
 
 SHELL_HELP = """commands (add --force to take over a ticket someone else holds, as a supervisor):
   list [all]              open tickets, oldest first: waiting time, * = the person wrote last

@@ -7,7 +7,8 @@ import argparse
 import difflib
 from pathlib import Path
 
-from bot.settings import SettingsError, load_settings
+from bot.settings import SettingsError
+from handlers.settings import load_settings
 
 __all__ = ["KNOWLEDGE_COMMANDS", "check_knowledge_dir", "knowledge_dir_problem"]
 

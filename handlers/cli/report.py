@@ -12,9 +12,9 @@ from zoneinfo import ZoneInfo
 from bot import drafts, reports
 from bot.app import build
 from bot.operator_stats import OperatorFigures, per_operator
-from bot.settings import Settings
 from handlers.cli import figures
 from handlers.cli._runner import run, settings_or_exit
+from handlers.settings import Settings
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -8,7 +8,8 @@ from importlib import metadata
 
 from bot import dburl
 from bot import home as data_home
-from bot.settings import Settings, SettingsError, load_settings
+from bot.settings import SettingsError
+from handlers.settings import Settings, load_settings
 
 __all__ = ["describe", "show_version", "version"]
 

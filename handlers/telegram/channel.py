@@ -29,7 +29,7 @@ from bot.errors import HelpbotError
 from bot.services import Services
 from bot.storage.delivery import default_replica
 from bot.storage.leases import LeaseKeeper
-from handlers.telegram import setup_routers
+from handlers.settings import Settings, whole
 from handlers.telegram.calls import CHANNEL
 from handlers.telegram.commands import setup_commands
 from handlers.telegram.delivery import Deliverer
@@ -37,6 +37,7 @@ from handlers.telegram.envelope import read_update
 from handlers.telegram.inbox import Inbox
 from handlers.telegram.outbox import TelegramSender
 from handlers.telegram.polling import LEASE, Poller
+from handlers.telegram.routers import setup_routers
 from handlers.telegram.sendlimits import SharedSendLimits
 from handlers.telegram.topics import Topics
 from handlers.telegram.webhook import create_webhook_handler
@@ -70,12 +71,16 @@ class TelegramChannel:
         return self.outbox.problem
 
     @property
+    def settings(self) -> Settings:
+        return whole(self.services.settings)
+
+    @property
     def webhook(self) -> bool:
-        return self.services.settings.telegram.mode == "webhook"
+        return self.settings.telegram.mode == "webhook"
 
     async def start(self) -> None:
         """Check the token and the operators' group, then point Telegram at us."""
-        settings = self.services.settings
+        settings = self.settings
         try:
             me = await self.bot.me()
         except TelegramUnauthorizedError:
@@ -112,7 +117,7 @@ class TelegramChannel:
         loops = {"outbox": self.outbox.run, "inbox": self.inbox.run}
         if not self.webhook:
             loops["polling"] = self._poll
-        if self.services.settings.operator.chat_id is not None:
+        if self.settings.operator.chat_id is not None:
             loops["reflag"] = self._reflag
         for name, loop in loops.items():
             self.services.workers.start(
@@ -144,8 +149,8 @@ class TelegramChannel:
 
     async def _poll(self) -> None:
         allowed = self.dp.resolve_used_update_types()
-        hold = self.services.settings.telegram.poll_timeout
-        replica = self.services.settings.replica
+        hold = self.settings.telegram.poll_timeout
+        replica = self.settings.replica
         # Renewed before every long poll: it must outlive one (a poll holds up to ``hold`` s).
         ttl = replica.lease_seconds + hold + 5
         lease = LeaseKeeper(
@@ -175,7 +180,7 @@ class TelegramChannel:
 
 def create_telegram_channel(services: Services) -> TelegramChannel:
     """Wire the channel from the services; nothing is contacted until :meth:`start`."""
-    settings = services.settings
+    settings = whole(services.settings)
     token = settings.telegram.bot_token
     if token is None:
         raise TelegramSetupError("TELEGRAM_BOT_TOKEN is not set")
@@ -254,11 +259,11 @@ TELEGRAM = web.AppKey("telegram", TelegramChannel)
 def setup_telegram(app: web.Application, services: Services) -> Callable[[], str | None] | None:
     """Mount the channel on ``app`` (life cycle, webhook route) and return its readiness check;
     None (nothing mounted) when it is not configured."""
-    if not services.settings.telegram.enabled:
+    if not whole(services.settings).telegram.enabled:
         return None
     channel = create_telegram_channel(services)
     app[TELEGRAM] = channel
-    settings = services.settings.telegram
+    settings = whole(services.settings).telegram
     if settings.mode == "webhook" and settings.webhook_secret is not None:
         path = urlsplit(settings.webhook_url).path or "/"
         handler = create_webhook_handler(channel.inbox, settings.webhook_secret.get_secret_value())
@@ -269,7 +274,7 @@ def setup_telegram(app: web.Application, services: Services) -> Callable[[], str
 
 def _life(channel: TelegramChannel) -> Callable[[web.Application], AsyncIterator[None]]:
     async def life(_app: web.Application) -> AsyncIterator[None]:
-        settings = channel.services.settings.telegram
+        settings = channel.settings.telegram
         secrets = [s.get_secret_value() for s in (settings.bot_token, settings.webhook_secret) if s]
         secrets += [s.partition(":")[2] for s in secrets[:1]]  # the token's secret half alone
         redact = logs.install(secrets)

@@ -49,12 +49,12 @@ from bot.channel import Draft
 from bot.delivery import Call, Done, Failed, NotReady, Outcome, Retry, Scope, Unreachable
 from bot.engine import Event
 from bot.errors import HelpbotError
-from bot.settings import TelegramSettings
 from handlers.telegram.botapi import BotApi
 from handlers.telegram.calls import CARD_EDIT, CHANNEL, EPHEMERAL
 from handlers.telegram.delivery import Deliverer
 from handlers.telegram.reactions import QUESTION_OF, REACTION
 from handlers.telegram.sendlimits import SharedSendLimits
+from handlers.telegram.settings import TelegramSettings
 from handlers.telegram.topics import TopicGone, Topics
 
 log = logging.getLogger(__name__)

@@ -23,10 +23,11 @@ from test_bitrix24 import BOT_TOKEN, Mode, inbox_settled, portal_and_app
 
 from bot.payloads import Press, decode
 from bot.services import Services
-from bot.settings import DatabaseSettings, Settings
-from bot.settings_bitrix import BitrixSettings
+from bot.settings import DatabaseSettings
 from bot.storage.models import OutboxMessage
 from handlers.bitrix24.render import COMMAND
+from handlers.bitrix24.settings import BitrixSettings
+from handlers.settings import Settings
 from knowledge.base import KnowledgeBase
 
 SEND = "imbot.v2.Chat.Message.send"

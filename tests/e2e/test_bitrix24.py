@@ -25,14 +25,15 @@ from sqlalchemy import func, select
 
 from bot.__main__ import main
 from bot.services import Services
-from bot.settings import DatabaseSettings, Settings
-from bot.settings_bitrix import BitrixSettings
+from bot.settings import DatabaseSettings
 from bot.storage.models import DeliveryStatus, InboxUpdate, OutboxMessage, Ticket
 from handlers.bitrix24.models import BitrixTokens
 from handlers.bitrix24.registration import EVENTS_PATH
 from handlers.bitrix24.render import COMMAND
+from handlers.bitrix24.settings import BitrixSettings
 from handlers.bitrix24.web import INSTALL_PATH
 from handlers.cli.bitrix import register_bot
+from handlers.settings import Settings
 from knowledge.base import KnowledgeBase
 
 Mode = Literal["fetch", "webhook"]

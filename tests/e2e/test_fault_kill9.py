@@ -30,9 +30,10 @@ from fakes.bitrix24 import FakeBitrix24
 from fakes.bitrix24 import FakeChat as BitrixChat
 from fakes.telegram_server import FakeTelegram, FakeUser
 
-from bot.settings import DeliverySettings, Settings
-from bot.settings_bitrix import BitrixSettings
+from bot.settings import DeliverySettings
+from handlers.bitrix24.settings import BitrixSettings
 from handlers.cli.bitrix import register_bot
+from handlers.settings import Settings
 
 BOT_TOKEN = "bot-token-0123456789abcdef"
 CHATS = 100  # half Telegram people, half Bitrix24 open-line chats

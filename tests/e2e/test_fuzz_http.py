@@ -27,10 +27,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from serving import WEBHOOK_PATH, loopback, serving, telegram_settings
 
-from bot.settings import DatabaseSettings, Settings, WebSettings
-from bot.settings_bitrix import BitrixSettings
+from bot.settings import DatabaseSettings, WebSettings
 from handlers.bitrix24.registration import EVENTS_PATH
+from handlers.bitrix24.settings import BitrixSettings
 from handlers.bitrix24.web import INSTALL_PATH
+from handlers.settings import Settings
 from knowledge.base import KnowledgeBase
 from knowledge.model import Entry
 

@@ -22,8 +22,9 @@ from serving import WEBHOOK_PATH, loopback, serving, telegram_settings
 
 from bot import health, logs
 from bot.services import Services
-from bot.settings import DatabaseSettings, RedisSettings, Settings
+from bot.settings import DatabaseSettings, RedisSettings
 from bot.storage.db import create_engine
+from handlers.settings import Settings
 from knowledge.base import KnowledgeBase
 from knowledge.model import Entry
 

@@ -43,12 +43,13 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from yarl import URL
 
-from bot.settings import DeliverySettings, Settings
-from bot.settings_bitrix import BitrixSettings
+from bot.settings import DeliverySettings
 from bot.storage.db import create_engine
 from bot.storage.models import DeliveryStatus, InboxUpdate, Lease, OutboxMessage
 from handlers.bitrix24.poller import LEASE
+from handlers.bitrix24.settings import BitrixSettings
 from handlers.cli.bitrix import register_bot
+from handlers.settings import Settings
 
 log = logging.getLogger(__name__)
 

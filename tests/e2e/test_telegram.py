@@ -33,14 +33,11 @@ from bot.clock import Clock
 from bot.deeplinks import entry_token
 from bot.delivery.worker import EMPTY_IDLE
 from bot.services import Services
-from bot.settings import (
-    DatabaseSettings,
-    OperatorSettings,
-    RedisSettings,
-    Settings,
-)
+from bot.settings import DatabaseSettings, RedisSettings
 from bot.storage.models import DeliveryStatus, InboxUpdate, OutboxMessage, Ticket
+from handlers.settings import Settings
 from handlers.telegram.channel import create_telegram_channel
+from handlers.telegram.settings import OperatorSettings
 from knowledge.base import KnowledgeBase, Thresholds
 
 Mode = Literal["polling", "webhook"]

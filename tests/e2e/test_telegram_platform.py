@@ -25,8 +25,9 @@ from test_telegram import (
 )
 
 from bot.errors import HelpbotError
-from bot.settings import ReplicaSettings, TelegramSettings
+from bot.settings import ReplicaSettings
 from bot.storage.models import DeliveryStatus, OutboxMessage
+from handlers.telegram.settings import TelegramSettings
 from knowledge.base import KnowledgeBase
 
 

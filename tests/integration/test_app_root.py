@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from bot.app import build
-from bot.settings import DatabaseSettings, Settings
+from bot.settings import DatabaseSettings
+from handlers.settings import Settings
 
 
 def _settings(db_url: str, tmp_path: Path) -> Settings:
@@ -54,7 +55,8 @@ def test_a_database_command_loads_no_channel(tmp_path: Path) -> None:
     script = f"""
 import asyncio, sys
 from bot.app import build
-from bot.settings import DatabaseSettings, Settings
+from bot.settings import DatabaseSettings
+from handlers.settings import Settings
 
 async def main():
     settings = Settings(_env_file=None, database=DatabaseSettings(url={url!r}))

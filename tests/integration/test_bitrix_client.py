@@ -13,7 +13,6 @@ import pytest
 from aiohttp import web
 from fakes.bitrix24 import FakeBitrix24
 
-from bot.settings_bitrix import BitrixSettings
 from handlers.bitrix24.rest.auth import InMemoryTokenStore, OAuthAuth, OAuthTokens, WebhookAuth
 from handlers.bitrix24.rest.client import Bitrix24Client, create_client
 from handlers.bitrix24.rest.errors import (
@@ -30,6 +29,7 @@ from handlers.bitrix24.rest.errors import (
     TransportError,
 )
 from handlers.bitrix24.rest.limiter import LeakyBucket
+from handlers.bitrix24.settings import BitrixSettings
 
 BOT_TOKEN = "bt-" + "9f3c1a77e2d54b0c8a61"
 REGISTER = {

@@ -11,14 +11,15 @@ from fakes.bitrix24 import FakeBitrix24
 from sqlalchemy import select
 
 from bot.app import build
-from bot.settings import DatabaseSettings, Settings
-from bot.settings_bitrix import BitrixSettings
+from bot.settings import DatabaseSettings
 from bot.storage.models import DeliveryStatus, InboxUpdate, OutboxMessage
 from handlers.bitrix24.channel import BitrixChannel
 from handlers.bitrix24.poller import EventPoller
 from handlers.bitrix24.registration import find_bot_id
 from handlers.bitrix24.registration import register as register_on_portal
 from handlers.bitrix24.rest.client import create_client
+from handlers.bitrix24.settings import BitrixSettings
+from handlers.settings import Settings
 from knowledge.base import KnowledgeBase
 
 QUESTION = "Как восстановить пароль от Битрикс24"

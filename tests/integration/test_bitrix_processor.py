@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.app import build
 from bot.delivery.inbox import IDLE, RETRY_SECONDS, InboxWorker
 from bot.services import Services
-from bot.settings import DatabaseSettings, Settings
+from bot.settings import DatabaseSettings
 from bot.storage import delivery
 from bot.storage.models import (
     Author,
@@ -31,6 +31,7 @@ from handlers.bitrix24 import storage as repo
 from handlers.bitrix24.events import ChatEvent, arrival
 from handlers.bitrix24.models import BitrixChat
 from handlers.bitrix24.processor import EventProcessor
+from handlers.settings import Settings
 from knowledge.base import KnowledgeBase
 
 QUESTION = "Как восстановить пароль от Битрикс24"

@@ -11,7 +11,7 @@ import pytest
 
 from bot import home
 from bot.__main__ import main
-from bot.settings import Settings, load_settings
+from handlers.settings import Settings, load_settings
 
 
 @pytest.fixture

@@ -18,8 +18,8 @@ import yaml
 from bot.__main__ import _build_parser
 from bot.dburl import parse as parse_database_url
 from bot.metrics import Metrics
-from bot.setting_names import setting_names
 from bot.settings import RedisSettings
+from handlers.setting_names import setting_names
 from handlers.web import HEALTH_PATH, METRICS_PATH
 
 ROOT = Path(__file__).resolve().parents[2]

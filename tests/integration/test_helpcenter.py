@@ -16,7 +16,8 @@ from aiohttp.test_utils import TestClient, TestServer
 from yarl import URL
 
 from bot.app import build
-from bot.settings import DatabaseSettings, RedisSettings, Settings
+from bot.settings import DatabaseSettings, RedisSettings
+from handlers.settings import Settings
 from handlers.web import create_web_app
 from knowledge.base import KnowledgeBase
 from knowledge.model import Decision, Entry

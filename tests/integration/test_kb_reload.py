@@ -15,10 +15,11 @@ from bot import app as root
 from bot.clock import SystemClock
 from bot.engine import ConversationEngine, EngineSettings, Incoming, Say
 from bot.knowledge_sync import KnowledgeReloader, Sources
-from bot.settings import DatabaseSettings, Settings
+from bot.settings import DatabaseSettings
 from bot.storage import knowledge as rows
 from bot.storage.db import create_sessionmaker
 from bot.storage.models import PhrasingStatus
+from handlers.settings import Settings
 from knowledge.holder import KnowledgeHolder, build
 from knowledge.loader import load_corpus
 from knowledge.model import Action

@@ -18,7 +18,7 @@ from cli_process import run_main, sqlite_home
 
 from bot.app import build
 from bot.engine import Incoming
-from bot.settings import load_settings
+from handlers.settings import load_settings
 
 QUESTION = "Как восстановить пароль от Битрикс24"
 

@@ -14,9 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.engine import ConversationEngine, EngineSettings, Incoming, Relayed, conversation_state
 from bot.errors import TicketClosedError, TicketTakenError
 from bot.queue import OperatorQueue
-from bot.settings import Settings
 from bot.storage import repo, tickets
 from bot.storage.models import Message, State, Ticket, TicketStatus
+from handlers.settings import Settings
 from knowledge.base import KnowledgeBase
 
 NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)

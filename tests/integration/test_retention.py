@@ -15,7 +15,6 @@ from bot import reports, retention
 from bot.__main__ import main
 from bot.engine import ConversationEngine, EngineSettings, Incoming
 from bot.queue import OperatorQueue
-from bot.settings import Settings
 from bot.storage import db as storage_db
 from bot.storage.models import (
     DeliveryStatus,
@@ -25,6 +24,7 @@ from bot.storage.models import (
     Ticket,
     TicketAction,
 )
+from handlers.settings import Settings
 from knowledge.base import KnowledgeBase
 from knowledge.model import Entry
 

@@ -30,18 +30,13 @@ from bot.app import build
 from bot.delivery import inbox
 from bot.engine import Incoming
 from bot.services import Services
-from bot.settings import (
-    DatabaseSettings,
-    DeliverySettings,
-    OperatorSettings,
-    QueueSettings,
-    RedisSettings,
-    Settings,
-)
+from bot.settings import DatabaseSettings, DeliverySettings, QueueSettings, RedisSettings
 from bot.storage import delivery
 from bot.storage.models import DeliveryStatus, InboxUpdate, OutboxMessage, Ticket
 from handlers.bitrix24 import storage as bitrix
+from handlers.settings import Settings
 from handlers.telegram.channel import TelegramChannel, create_telegram_channel
+from handlers.telegram.settings import OperatorSettings
 from knowledge.base import KnowledgeBase
 
 QUESTION = "Как восстановить пароль от Битрикс24"

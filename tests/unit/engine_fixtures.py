@@ -12,7 +12,7 @@ from bot.cases import CaseCard, CaseLine
 from bot.clock import Clock
 from bot.engine import ConversationEngine, EngineSettings, Event, Incoming, Say
 from bot.queue import OperatorQueue
-from bot.settings import Settings
+from handlers.settings import Settings
 from knowledge.base import KnowledgeBase
 from knowledge.model import Entry
 

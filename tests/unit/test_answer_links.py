@@ -12,10 +12,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.deeplinks import entry_link, help_center_url
 from bot.replies import answer_reply, render_plain
-from bot.settings import KbSettings, Settings, SettingsError, load_settings
+from bot.settings import KbSettings, SettingsError
 from handlers.bitrix24.render import render as bitrix_render
 from handlers.cli.ask import _answer_one
 from handlers.cli.ask import render_plain as terminal_render
+from handlers.settings import Settings, load_settings
 from handlers.telegram.render import render as telegram_render
 from knowledge.base import KnowledgeBase
 from knowledge.model import Answer, Entry, Link

@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 
 from bot.replies import Button, Reply
-from bot.settings_bitrix import BitrixSettings
 from handlers.bitrix24.events import ChatEvent, MalformedEvent, from_fetch, from_form, unflatten
 from handlers.bitrix24.render import COMMAND, escape, render
+from handlers.bitrix24.settings import BitrixSettings
 from knowledge.model import Link
 
 CHAT = {

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pydantic import SecretStr
 
-from bot.settings_bitrix import BitrixSettings
 from handlers.bitrix24.eventauth import EventAuth, fingerprint
 from handlers.bitrix24.rest.auth import InMemoryTokenStore, OAuthTokens
+from handlers.bitrix24.settings import BitrixSettings
 
 WEBHOOK = "https://p.bitrix24.ru/rest/1/hooksecret123/"
 PUBLIC = "https://helpbot.example.com"

@@ -9,7 +9,8 @@ import pytest
 
 from bot import dburl
 from bot.dburl import DatabaseUrlError
-from bot.settings import SettingsError, load_settings
+from bot.settings import SettingsError
+from handlers.settings import load_settings
 
 PG = "postgresql+asyncpg://helpbot:s3cret@db.example.com:5432/helpbot"
 

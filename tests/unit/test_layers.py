@@ -51,3 +51,14 @@ def test_the_check_sees_forbidden_imports(tmp_path: Path, source: str) -> None:
     module = tmp_path / "m.py"
     module.write_text(source, encoding="utf-8")
     assert _hits([module], ("handlers", "aiogram"))
+
+
+def test_the_core_settings_name_no_channel() -> None:
+    # Each channel contributes its own section (handlers/<channel>/settings.py); the whole
+    # object is handlers.settings.Settings.
+    from bot.settings import CoreSettings
+    from handlers.settings import Settings
+
+    channels = {"telegram", "operator", "bitrix"}
+    assert not channels & set(CoreSettings.model_fields)
+    assert channels <= set(Settings.model_fields)

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.settings import Settings, SettingsError, load_settings
+from bot.settings import SettingsError
+from handlers.settings import Settings, load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -10,7 +10,8 @@ import pytest
 
 from bot.deeplinks import EntryLinks, entry_token, start_link
 from bot.logs import RedactSecrets
-from bot.settings import Settings, SettingsError, load_settings
+from bot.settings import SettingsError
+from handlers.settings import Settings, load_settings
 
 TOKEN = "123456:AAHsecretSecretSecret_0123456789"
 

@@ -14,7 +14,6 @@ from urllib.parse import quote, urlencode
 
 import aiohttp
 
-from bot.settings_bitrix import BitrixSettings
 from handlers.bitrix24.rest.api import BatchCall, BatchResult
 from handlers.bitrix24.rest.auth import OAuthAuth, OAuthTokens, TokenStore, WebhookAuth
 from handlers.bitrix24.rest.errors import (
@@ -29,6 +28,7 @@ from handlers.bitrix24.rest.errors import (
     error_from_envelope,
 )
 from handlers.bitrix24.rest.limiter import LeakyBucket
+from handlers.bitrix24.settings import BitrixSettings
 
 __all__ = ["MAX_BATCH", "Bitrix24Client", "build_query", "create_client"]
 

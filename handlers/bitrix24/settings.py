@@ -1,4 +1,5 @@
-"""The BITRIX_* settings section: how to reach the portal, the bot's identity, events and limits."""
+"""The Bitrix24 channel's settings section, BITRIX_*: how to reach the portal, the bot's identity,
+events and limits; part of :class:`handlers.settings.Settings`."""
 
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from bot.settings import Settings
+from handlers.settings import Settings
 
 __all__ = ["setting_names", "setting_prefixes", "setting_value"]
 
