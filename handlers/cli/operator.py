@@ -88,8 +88,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
 
 
-class ChannelOutbox:
-    """The hook for queue actions: their messages into the channels' outboxes, counted.
+class ChannelRows:
+    """The hook for queue actions: their messages as each channel's outbox rows, counted.
 
     The channels' renderers (aiogram, aiohttp's server: seconds of start-up) are imported when
     an operator command runs, not when `helpbot --help` lists the commands; and here, before
@@ -133,7 +133,7 @@ def _words(args: argparse.Namespace, name: str, fields: Sequence[str]) -> list[s
 async def _main(args: argparse.Namespace, words: list[str] | None) -> int:
     settings = settings_or_exit()
     clock = SystemClock()
-    outbox = ChannelOutbox(settings, clock)
+    outbox = ChannelRows(settings, clock)
     needs_kb = words is None or words[0] in _KB_COMMANDS
     async with build(
         settings, schema="check" if args.no_migrate else "upgrade", clock=clock
@@ -150,7 +150,7 @@ async def _main(args: argparse.Namespace, words: list[str] | None) -> int:
 
 
 async def _command(
-    queue: OperatorQueue, outbox: ChannelOutbox, me: str, words: list[str], *, shell: bool = False
+    queue: OperatorQueue, outbox: ChannelRows, me: str, words: list[str], *, shell: bool = False
 ) -> int:
     """Run one command; in the shell a failed command is reported and the shell goes on."""
     try:
@@ -164,7 +164,7 @@ async def _command(
     return code
 
 
-async def _dispatch(queue: OperatorQueue, outbox: ChannelOutbox, me: str, words: list[str]) -> int:
+async def _dispatch(queue: OperatorQueue, outbox: ChannelRows, me: str, words: list[str]) -> int:
     flags = {w for w in words if w in _FLAGS}
     name, rest = words[0], [w for w in words[1:] if w not in _FLAGS]
     force = "--force" in flags

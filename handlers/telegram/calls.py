@@ -3,7 +3,7 @@
 :meth:`TelegramCalls.render` turns one event into :class:`~bot.channel.Draft` calls with no
 session and no I/O: a reply becomes HTML ``sendMessage`` calls (split to fit), a ticket event a
 notice in the ticket's forum topic, :class:`TicketOpened` the case card as the topic's first
-message. Two calls are completed when sent (:mod:`handlers.telegram.outbox`): a card edit
+message. Two calls are completed when sent (:mod:`handlers.telegram.sender`): a card edit
 (the card as it is then) and a reaction on the person's question (its Telegram message id).
 """
 

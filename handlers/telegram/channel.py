@@ -35,9 +35,9 @@ from handlers.telegram.commands import setup_commands
 from handlers.telegram.delivery import Deliverer
 from handlers.telegram.envelope import read_update
 from handlers.telegram.inbox import Inbox
-from handlers.telegram.outbox import TelegramSender
 from handlers.telegram.polling import LEASE, Poller
 from handlers.telegram.routers import setup_routers
+from handlers.telegram.sender import TelegramSender
 from handlers.telegram.sendlimits import SharedSendLimits
 from handlers.telegram.topics import Topics
 from handlers.telegram.webhook import create_webhook_handler

@@ -18,7 +18,7 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.exceptions import ClientDecodeError, TelegramAPIError
 
 from handlers.telegram.botapi import BotApi, _body
-from handlers.telegram.outbox import METHODS, _message_id
+from handlers.telegram.sender import METHODS, _message_id
 
 CALLS: list[tuple[str, dict[str, Any]]] = [
     (

@@ -7,8 +7,8 @@ from aiogram.filters.callback_data import CallbackData
 from bot.replies import Button, Reply
 from handlers.telegram.callbacks import PressData, TakeData
 from handlers.telegram.inbox import _chat_key
-from handlers.telegram.outbox import Bucket
 from handlers.telegram.render import LIMIT, keyboard, message_params, render
+from handlers.telegram.sender import Bucket
 from knowledge.model import Link
 
 
