@@ -24,30 +24,6 @@ from bot.storage import dialect, repo, tickets
 from bot.storage.models import DeliveryStatus, InboxUpdate, OutboxMessage, Ticket
 
 
-async def store_update(
-    session: AsyncSession,
-    channel: str,
-    external_id: str,
-    payload: dict[str, Any],
-    now: datetime,
-    chat_key: str | None = None,
-) -> bool:
-    """Keep a raw update for processing; ``False`` when it was stored before (a redelivery).
-
-    The row's key ``(channel, external_id)`` is the dedupe: one ``INSERT … ON CONFLICT DO
-    NOTHING``, no look-up first and no savepoint.
-    """
-    return await dialect.insert_if_new(
-        session,
-        InboxUpdate,
-        channel=channel,
-        external_id=external_id,
-        payload=payload,
-        created_at=now,
-        chat_key=chat_key,
-    )  # status and attempts: the columns' defaults (pending, 0)
-
-
 async def keep_update(
     session: AsyncSession,
     channel: str,

@@ -82,7 +82,10 @@ async def _inbox(services: Services) -> list[InboxUpdate]:
 async def _keep(session: AsyncSession, event: ChatEvent, now: datetime) -> None:
     """Store an event unclaimed, as a replica that does not process it would."""
     stored = arrival(event)
-    await delivery.store_update(session, repo.CHANNEL, stored.key, stored.payload, now, stored.chat)
+    await delivery.keep_update(
+        session, repo.CHANNEL, stored.key, stored.payload, now, stored.chat,
+        replica=None, hold_until=now,
+    )  # fmt: skip
 
 
 async def _store(services: Services, *events: ChatEvent) -> None:

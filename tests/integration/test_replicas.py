@@ -38,7 +38,7 @@ from bot.storage.models import DeliveryStatus, InboxUpdate, OutboxMessage
 from handlers.bitrix24.poller import EventPoller, poll_while_leased
 from handlers.telegram.delivery import Deliverer
 from handlers.telegram.inbox import Inbox
-from handlers.telegram.outbox import TelegramSender
+from handlers.telegram.sender import TelegramSender
 from handlers.telegram.sendlimits import SharedSendLimits
 
 CLAIM = 30.0
@@ -87,7 +87,9 @@ async def test_inbox_updates_of_a_held_chat_wait_for_its_replica(
     now = clock.now()
     async with sessions.begin() as session:
         for n, key in enumerate(["chat:1", "chat:2", "chat:1", None]):
-            await delivery.store_update(session, "telegram", str(n), {"n": n}, now, key)
+            await delivery.keep_update(
+                session, "telegram", str(n), {"n": n}, now, key, replica=None, hold_until=now
+            )
 
     async def claim(replica: str, limit: int = 10) -> list[object]:
         async with sessions.begin() as session:
@@ -351,7 +353,10 @@ async def test_an_idle_inbox_looks_again_soon_after_a_dead_replicas_claim_runs_o
 
     inbox = Inbox(sessions, clock, process, replica="b", claim_seconds=CLAIM)
     async with sessions.begin() as session:  # stored and claimed by replica a, which then died
-        await delivery.store_update(session, "telegram", "7", {"update_id": 7}, clock.now())
+        await delivery.keep_update(
+            session, "telegram", "7", {"update_id": 7}, clock.now(), None,
+            replica=None, hold_until=clock.now(),
+        )  # fmt: skip
         await delivery.claim_updates(session, "telegram", "a", clock.now(), 10, hold_for=2.0)
     delay = await inbox.drain()
     assert handled == [] and 0 < delay <= 2.0  # nothing woke b: it must not sleep for long
