@@ -1,27 +1,14 @@
-"""Deep links to knowledge-base entries: where an answer sends a person to read more, and the
-Telegram start tokens that open one entry in the bot.
-
-Telegram allows at most 64 characters of ``A-Za-z0-9_-`` after ``?start=``. An entry id that fits
-(with the ``a_`` prefix) is used as is; a longer one becomes a 12-character hash of the id, which
-:class:`EntryLinks` resolves back.
-"""
+"""Links to knowledge-base entries: where an answer sends a person to read more (the entry's
+helpdesk article, else its page in the help center). A channel's own links into the bot (the
+Telegram start tokens) are the channel's: ``handlers/telegram/startlinks.py``."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import re
-from collections.abc import Iterable
 from urllib.parse import quote
 
-from knowledge.base import KnowledgeBase
-from knowledge.holder import KnowledgeHolder
 from knowledge.model import Entry, Link
 
 HELP_CENTER_PATH = "/kb"  # where `helpbot serve` serves the help center
-PREFIX = "a_"
-MAX_PAYLOAD = 64
-_ALLOWED = re.compile(r"[A-Za-z0-9_-]+")
 
 
 def entry_link(entry: Entry, public_url: str) -> Link | None:
@@ -37,33 +24,3 @@ def entry_link(entry: Entry, public_url: str) -> Link | None:
 def help_center_url(public_url: str, entry_id: str) -> str:
     """``<public_url>/kb/<id>``: the entry's page in the help center."""
     return f"{public_url.rstrip('/')}{HELP_CENTER_PATH}/{quote(entry_id, safe='')}"
-
-
-def entry_token(entry_id: str) -> str:
-    """The start payload for an entry: ``a_`` and the id, or a hash when the id does not fit."""
-    if len(PREFIX) + len(entry_id) <= MAX_PAYLOAD and _ALLOWED.fullmatch(entry_id):
-        return PREFIX + entry_id
-    digest = hashlib.blake2b(entry_id.encode("utf-8"), digest_size=9).digest()
-    return PREFIX + base64.urlsafe_b64encode(digest).decode("ascii")
-
-
-def start_link(bot_username: str, entry_id: str) -> str:
-    return f"https://t.me/{bot_username.lstrip('@')}?start={entry_token(entry_id)}"
-
-
-class EntryLinks:
-    """Resolves start payloads back to entry ids: of the given entries, or of the knowledge base
-    a holder has in use (followed across reloads)."""
-
-    def __init__(self, entries: Iterable[str] | KnowledgeHolder) -> None:
-        self._holder = entries if isinstance(entries, KnowledgeHolder) else None
-        self._kb: KnowledgeBase | None = None
-        ids = () if isinstance(entries, KnowledgeHolder) else entries
-        self._by_token = {entry_token(entry_id): entry_id for entry_id in ids}
-
-    def resolve(self, payload: str) -> str | None:
-        """The entry a payload names, or ``None`` for a foreign or stale payload."""
-        if self._holder is not None and self._holder.current is not self._kb:
-            self._kb = kb = self._holder.current
-            self._by_token = {entry_token(e.id): e.id for e in kb.entries}
-        return self._by_token.get(payload.strip())

@@ -283,38 +283,12 @@ PHRASES: dict[str, dict[str, str]] = {
         "en": "Operators answer in helpbot chat: ask there, then type /operator.",
         "ro": "Operatorii răspund în helpbot chat: întrebați acolo, apoi scrieți /operator.",
     },
-    "cmd_help": {"ru": "Подсказка", "en": "Tips", "ro": "Ajutor"},
-    "cmd_operator": {"ru": "Позвать оператора", "en": "Call an operator", "ro": "Cheamă operator"},
-    "cmd_close": {
-        "ru": "Закрыть обращение [заметка]",
-        "en": "Close the request [note]",
-        "ro": "Închide cererea [notă]",
-    },
-    "cmd_transfer": {
-        "ru": "Передать коллеге: /transfer Имя",
-        "en": "Hand on to a colleague: /transfer Name",
-        "ro": "Transmite unui coleg: /transfer Nume",
-    },
-    # Telegram: the operators' group (in the configured language).
-    "op_btn_take": {"ru": "Взять", "en": "Take", "ro": "Preiau"},
-    "op_topic_name": {
-        "ru": "№{ticket} {name}: {question}",
-        "en": "#{ticket} {name}: {question}",
-        "ro": "nr. {ticket} {name}: {question}",
-    },
+    # Operators: the case card's lines and tickets' notices, in every operator surface.
     "op_transcript": {"ru": "Переписка:", "en": "Transcript:", "ro": "Conversația:"},
     "op_who_person": {"ru": "Пользователь", "en": "Person", "ro": "Persoana"},
     "op_who_bot": {"ru": "Бот", "en": "Bot", "ro": "Bot"},
     "op_who_operator": {"ru": "Оператор", "en": "Operator", "ro": "Operator"},
     "op_matches": {"ru": "Похожие статьи:", "en": "Related entries:", "ro": "Articole similare:"},
-    "op_card_hint": {
-        "ru": "Ответ в этой теме уйдёт пользователю. /close [заметка] — закрыть, /transfer "
-        "Имя — передать коллеге.",
-        "en": "Replies in this topic go to the person. /close [note] closes, /transfer Name "
-        "hands it on.",
-        "ro": "Răspunsurile din acest subiect ajung la persoană. /close [notă] închide, "
-        "/transfer Nume transmite.",
-    },
     "op_ticket_taken": {
         "ru": "Обращение №{ticket} взял(а) {operator}.",
         "en": "{operator} took request #{ticket}.",
@@ -329,46 +303,6 @@ PHRASES: dict[str, dict[str, str]] = {
         "ru": "Обращение №{ticket} закрыто.",
         "en": "Request #{ticket} is closed.",
         "ro": "Cererea nr. {ticket} este închisă.",
-    },
-    "op_already_taken": {
-        "ru": "Обращение уже взял(а) {operator}.",
-        "en": "{operator} has already taken it.",
-        "ro": "A preluat-o deja {operator}.",
-    },
-    "op_not_open": {
-        "ru": "Обращение №{ticket} уже закрыто.",
-        "en": "Request #{ticket} is already closed.",
-        "ro": "Cererea nr. {ticket} este deja închisă.",
-    },
-    "op_no_ticket": {
-        "ru": "В этой теме нет обращения.",
-        "en": "There is no request in this topic.",
-        "ro": "Nu există nicio cerere în acest subiect.",
-    },
-    "op_not_member": {
-        "ru": "Это могут делать только участники группы операторов.",
-        "en": "Only members of the operators' group can do this.",
-        "ro": "Doar membrii grupului de operatori pot face asta.",
-    },
-    "op_transfer_usage": {
-        "ru": "Кому передать? /transfer Имя — или ответьте этой командой на сообщение коллеги.",
-        "en": "To whom? /transfer Name — or reply with this command to a colleague's message.",
-        "ro": "Cui? /transfer Nume — sau răspundeți cu această comandă la mesajul unui coleg.",
-    },
-    "op_person_blocked": {
-        "ru": "Не доставлено: пользователь заблокировал бота (обращение №{ticket}).",
-        "en": "Not delivered: the person blocked the bot (request #{ticket}).",
-        "ro": "Nelivrat: persoana a blocat botul (cererea nr. {ticket}).",
-    },
-    "op_not_delivered": {
-        "ru": "Не доставлено пользователю (обращение №{ticket}): Telegram ответил «{reason}».",
-        "en": "Not delivered to the person (request #{ticket}): Telegram said “{reason}”.",
-        "ro": "Nelivrat persoanei (cererea nr. {ticket}): Telegram a răspuns „{reason}”.",
-    },
-    "op_media": {
-        "ru": "[вложение: {kind}]",
-        "en": "[attachment: {kind}]",
-        "ro": "[atașament: {kind}]",
     },
     # The help center (web pages of the knowledge base).
     "hc_title": {"ru": "Справочный центр", "en": "Help center", "ro": "Centru de ajutor"},

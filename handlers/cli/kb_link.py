@@ -7,9 +7,9 @@ import asyncio
 import sys
 from pathlib import Path
 
-from bot.deeplinks import start_link
 from bot.settings import SettingsError
 from handlers.settings import Settings, load_settings
+from handlers.telegram.startlinks import start_link
 from knowledge.loader import load_corpus
 
 

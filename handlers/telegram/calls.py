@@ -28,10 +28,10 @@ from bot.engine import (
 )
 from bot.replies import Reply
 from bot.storage.models import TicketStatus
-from bot.texts import phrase
 from handlers.telegram.callbacks import TakeData, TakeOverData
 from handlers.telegram.reactions import REACTION, reaction_draft, reaction_for
 from handlers.telegram.render import markup_params, message_params, render
+from handlers.telegram.texts import tg_phrase
 
 CHANNEL = "telegram"
 EPHEMERAL = "ephemeral_message_parameters"
@@ -139,7 +139,7 @@ class TelegramCalls:
         """``sendMessage`` parameters of the case card: one message, the transcript shortened
         to fit, with «Взять» while it waits and «Забрать» (a supervisor's take-over) while
         someone holds it."""
-        hint = phrase("op_card_hint", self._lang)
+        hint = tg_phrase("op_card_hint", self._lang)
         for lines in range(min(TRANSCRIPT_LINES, len(case.lines)), -1, -1):
             reply = card_reply(case, self._lang, lines=lines)
             reply = Reply((*reply.blocks, hint), reply.title, reply.links)
@@ -149,13 +149,13 @@ class TelegramCalls:
         button = None
         if case.status == TicketStatus.WAITING:
             button = InlineKeyboardButton(
-                text=phrase("op_btn_take", self._lang),
+                text=tg_phrase("op_btn_take", self._lang),
                 callback_data=TakeData(ticket=case.ticket_id).pack(),
                 style="primary",  # Bot API 9.4: the card's one action stands out
             )
         elif case.status == TicketStatus.TAKEN:
             button = InlineKeyboardButton(
-                text=phrase("op_btn_take_over", self._lang),
+                text=tg_phrase("op_btn_take_over", self._lang),
                 callback_data=TakeOverData(ticket=case.ticket_id).pack(),
             )
         if button is not None:

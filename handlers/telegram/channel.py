@@ -23,7 +23,6 @@ from aiogram.types.update import UpdateTypeLookupError
 from aiohttp import web
 
 from bot import logs
-from bot.deeplinks import EntryLinks
 from bot.delivery.worker import OutboxWorker
 from bot.errors import HelpbotError
 from bot.services import Services
@@ -39,6 +38,7 @@ from handlers.telegram.polling import LEASE, Poller
 from handlers.telegram.routers import setup_routers
 from handlers.telegram.sender import TelegramSender
 from handlers.telegram.sendlimits import SharedSendLimits
+from handlers.telegram.startlinks import EntryLinks
 from handlers.telegram.topics import Topics
 from handlers.telegram.webhook import create_webhook_handler
 

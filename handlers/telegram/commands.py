@@ -14,7 +14,8 @@ from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError
 from aiogram.types import BotCommand, BotCommandScopeChat, BotCommandScopeDefault
 
-from bot.texts import LANGUAGES, phrase
+from bot.texts import LANGUAGES
+from handlers.telegram.texts import tg_phrase
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +24,7 @@ OPERATOR_COMMANDS = (("close", "cmd_close"), ("transfer", "cmd_transfer"))
 
 
 def menu(commands: tuple[tuple[str, str], ...], lang: str) -> list[BotCommand]:
-    return [BotCommand(command=name, description=phrase(key, lang)) for name, key in commands]
+    return [BotCommand(command=name, description=tg_phrase(key, lang)) for name, key in commands]
 
 
 async def setup_commands(

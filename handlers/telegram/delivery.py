@@ -17,9 +17,9 @@ from bot.engine import AfterTurn, Event
 from bot.replies import Reply
 from bot.storage import delivery
 from bot.storage.models import OutboxMessage
-from bot.texts import phrase
 from handlers.telegram.calls import CARD, CHANNEL, CopySource, TelegramCalls
 from handlers.telegram.reactions import question_message
+from handlers.telegram.texts import tg_phrase
 from knowledge.base import KnowledgeBase
 from knowledge.holder import KnowledgeHolder, holding
 
@@ -188,7 +188,7 @@ class Deliverer:
         """Tell the ticket's topic that the person blocked the bot, in the caller's transaction:
         the one that marks it (:func:`bot.storage.delivery.set_person_blocked`), once per
         marking."""
-        notice = Reply((phrase("op_person_blocked", self._lang, ticket=ticket_id),))
+        notice = Reply((tg_phrase("op_person_blocked", self._lang, ticket=ticket_id),))
         rows = self._rows.rows(self.calls.topic(ticket_id, notice))
         if rows:
             await express.add_outbox(session, rows)
@@ -196,7 +196,7 @@ class Deliverer:
 
     async def say_not_delivered(self, ticket_id: int, reason: str) -> None:
         """Tell the ticket's topic that Telegram refused a message to the person, and why."""
-        notice = phrase("op_not_delivered", self._lang, ticket=ticket_id, reason=reason)
+        notice = tg_phrase("op_not_delivered", self._lang, ticket=ticket_id, reason=reason)
         await self.say_ticket(ticket_id, Reply((notice,)))
 
     async def card_again(self, ticket_id: int) -> None:

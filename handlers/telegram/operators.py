@@ -34,11 +34,11 @@ from bot.errors import (
 )
 from bot.queue import OperatorQueue, TicketView
 from bot.replies import Reply
-from bot.texts import phrase
 from handlers.telegram.callbacks import KbData, TakeData, TakeOverData
 from handlers.telegram.calls import CopySource
 from handlers.telegram.delivery import Deliverer
 from handlers.telegram.kb import entry_key, results_markup
+from handlers.telegram.texts import tg_phrase
 from handlers.telegram.topics import topic_ref
 
 SUPERVISORS = {ChatMemberStatus.CREATOR, ChatMemberStatus.ADMINISTRATOR}
@@ -177,7 +177,7 @@ async def _press(
     transaction; a refusal is told to the presser alone."""
     card = query.message
     member = card is not None and await is_member(desk.bot, card.chat.id, query.from_user, allowed)
-    await _answer(query, None if member else phrase(refusal, desk.lang))
+    await _answer(query, None if member else tg_phrase(refusal, desk.lang))
     if card is None or not member:
         return
     try:
@@ -229,7 +229,7 @@ async def on_transfer(
         else (command.args or "").strip()
     )
     if not colleague:
-        await act.tell(phrase("op_transfer_usage", desk.lang))
+        await act.tell(tg_phrase("op_transfer_usage", desk.lang))
         return
     await act(partial(desk.queue.transfer, by=operator_name(message)), colleague)
 
@@ -245,11 +245,11 @@ async def on_kb(
         return
     query = " ".join((command.args or "").split())[:200]
     if not query:
-        await act.tell(phrase("op_kb_usage", desk.lang))
+        await act.tell(tg_phrase("op_kb_usage", desk.lang))
         return
     kb = desk.queue.kb
     found = [m.entry for m in kb.search(query, KB_RESULTS)] if kb else []
-    said = Reply((phrase("op_kb_results" if found else "op_kb_none", desk.lang, query=query),))
+    said = Reply((tg_phrase("op_kb_results" if found else "op_kb_none", desk.lang, query=query),))
     markup = results_markup(act.ticket.id, found) if found else None
     await desk.deliverer.say_ticket(act.ticket.id, said, markup=markup)  # pressable in the topic
 
@@ -263,7 +263,9 @@ async def on_operator_message(message: Message, desk: Desk) -> None:
     if ticket is None or name is None:
         return  # a topic that is not a ticket's: operators talking among themselves
     text = (
-        message.text or message.caption or phrase("op_media", desk.lang, kind=message.content_type)
+        message.text
+        or message.caption
+        or tg_phrase("op_media", desk.lang, kind=message.content_type)
     )
     copy = CopySource(message.chat.id, message.message_id)
     await _Act.of(message, desk, ticket)(desk.queue.reply, name, text, copy=copy)
@@ -303,9 +305,9 @@ async def _ticket(message: Message, desk: Desk) -> TicketView | None:
     if not _anonymous(message) and (
         user is None or not await is_member(desk.bot, message.chat.id, user)
     ):
-        notice = phrase("op_not_member", desk.lang)
+        notice = tg_phrase("op_not_member", desk.lang)
     elif ticket is None:
-        notice = phrase("op_no_ticket", desk.lang)
+        notice = tg_phrase("op_no_ticket", desk.lang)
     if not notice:
         return ticket
     thread = message.message_thread_id
@@ -367,13 +369,13 @@ class _Act:
 
 def _problem(exc: TicketError, lang: str) -> str:
     if isinstance(exc, TicketNotYoursError):
-        return phrase("op_not_yours", lang, ticket=exc.ticket_id, operator=exc.operator)
+        return tg_phrase("op_not_yours", lang, ticket=exc.ticket_id, operator=exc.operator)
     if isinstance(exc, TicketNotTakenError):
-        return phrase("op_not_taken", lang, ticket=exc.ticket_id)
+        return tg_phrase("op_not_taken", lang, ticket=exc.ticket_id)
     if isinstance(exc, TicketTakenError):
-        return phrase("op_already_taken", lang, operator=exc.operator)
+        return tg_phrase("op_already_taken", lang, operator=exc.operator)
     if isinstance(exc, TicketClosedError):
-        return phrase("op_not_open", lang, ticket=exc.ticket_id)
+        return tg_phrase("op_not_open", lang, ticket=exc.ticket_id)
     if isinstance(exc, TicketNotFoundError):
-        return phrase("op_no_ticket", lang)
+        return tg_phrase("op_no_ticket", lang)
     return exc.reason[:200]

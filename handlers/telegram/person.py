@@ -18,14 +18,13 @@ from aiogram.filters import (
 )
 from aiogram.types import CallbackQuery, ChatMemberUpdated, Message, Update, User
 
-from bot.deeplinks import PREFIX, EntryLinks
 from bot.engine import ConversationEngine, Incoming
 from bot.queue import OperatorQueue
 from bot.replies import Reply, choose_language
-from bot.texts import phrase
 from handlers.telegram.callbacks import PressData
 from handlers.telegram.calls import CHANNEL, CopySource
 from handlers.telegram.delivery import Deliverer
+from handlers.telegram.startlinks import PREFIX, EntryLinks
 from handlers.telegram.texts import tg_phrase
 
 
@@ -99,7 +98,7 @@ async def on_media(
     if await queue.open_ticket_for(CHANNEL, str(message.chat.id)) is None:
         await deliverer.say(message.chat.id, Reply((tg_phrase("tg_text_only", lang),)))
         return
-    text = message.caption or phrase("op_media", lang, kind=message.content_type)
+    text = message.caption or tg_phrase("op_media", lang, kind=message.content_type)
     incoming = _incoming(message, event_update, text=text)
     copy = CopySource(message.chat.id, message.message_id)
     await _converse(engine, deliverer, incoming, copy)

@@ -10,7 +10,7 @@ from aiogram.exceptions import TelegramBadRequest
 from bot.errors import HelpbotError
 from bot.queue import OperatorQueue, TicketView
 from bot.storage.tickets import OPEN_STATUSES
-from bot.texts import phrase
+from handlers.telegram.texts import tg_phrase
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +85,7 @@ class Topics:
         await self._bot.close_forum_topic(chat_id=self._chat, message_thread_id=thread)
 
     async def _create(self, view: TicketView) -> int:
-        name = phrase(
+        name = tg_phrase(
             "op_topic_name", self._lang, ticket=view.id, name=view.person, question=view.question
         )
         name = " ".join(name.split())[:MAX_NAME]

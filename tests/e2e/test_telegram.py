@@ -30,7 +30,6 @@ from sqlalchemy import select
 
 from bot.__main__ import main
 from bot.clock import Clock
-from bot.deeplinks import entry_token
 from bot.delivery.worker import EMPTY_IDLE
 from bot.services import Services
 from bot.settings import DatabaseSettings, RedisSettings
@@ -38,6 +37,7 @@ from bot.storage.models import DeliveryStatus, InboxUpdate, OutboxMessage, Ticke
 from handlers.settings import Settings
 from handlers.telegram.channel import create_telegram_channel
 from handlers.telegram.settings import OperatorSettings
+from handlers.telegram.startlinks import entry_token
 from knowledge.base import KnowledgeBase, Thresholds
 
 Mode = Literal["polling", "webhook"]

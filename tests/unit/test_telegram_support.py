@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.deeplinks import EntryLinks, entry_token, start_link
 from bot.logs import RedactSecrets
 from bot.settings import SettingsError
 from handlers.settings import Settings, load_settings
+from handlers.telegram.startlinks import EntryLinks, entry_token, start_link
 
 TOKEN = "123456:AAHsecretSecretSecret_0123456789"
 
