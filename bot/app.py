@@ -107,6 +107,7 @@ class App:
         self._database: Database | None = None
         self._knowledge: KnowledgeHolder | None = None
         self._services: Services | None = None
+        self._web: tuple[web.Application, tuple[str, ...]] | None = None
         self._closers: list[Callable[[], Awaitable[Any]]] = []
 
     async def __aenter__(self) -> App:
@@ -123,7 +124,7 @@ class App:
     async def aclose(self) -> None:
         while self._closers:
             await self._closers.pop()()
-        self._database = self._knowledge = self._services = None
+        self._database = self._knowledge = self._services = self._web = None
 
     async def database(self) -> Database:
         """The database, prepared as the app's ``schema`` says (once)."""
@@ -193,6 +194,13 @@ class App:
             )  # fmt: skip
         return self._services
 
+    async def web(self) -> tuple[web.Application, tuple[str, ...]]:
+        """The web app with every configured channel mounted, and those channels' names;
+        nothing is contacted until it is served."""
+        if self._web is None:
+            self._web = _web_app(await self.services())
+        return self._web
+
     @asynccontextmanager
     async def serving(self, sock: socket.socket | None = None) -> AsyncIterator[Served]:
         """Serve the web app with every configured channel on WEB_HOST:WEB_PORT (or on a bound
@@ -200,7 +208,7 @@ class App:
         from aiohttp import web
 
         services = await self.services()
-        application, channels = _web_app(services)
+        application, channels = await self.web()
         runner = web.AppRunner(application, access_log=None)  # access lines could carry secrets
         await runner.setup()
         try:

@@ -138,6 +138,8 @@ async def _schema(url: str, where: str) -> Check:
     from bot.storage.db import create_engine
 
     try:
+        # Not the app's database (bot.app.build): the doctor probes the URL it was given, with a
+        # time-out of its own, and reports instead of failing; it never migrates or keeps it.
         engine = create_engine(url)
     except dburl.DatabaseUrlError as exc:
         return fail("database", str(exc))

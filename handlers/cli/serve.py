@@ -36,21 +36,21 @@ async def _serve(args: argparse.Namespace) -> int:
     settings = settings_or_exit()
     verbose = getattr(args, "verbose", False)
     logs.configure("DEBUG" if verbose else settings.log.level, settings.log.format)
-    async with (
-        build(settings, schema="check" if args.no_migrate else "upgrade") as app,
-        app.serving() as served,
-    ):
-        if not served.channels:
+    async with build(settings, schema="check" if args.no_migrate else "upgrade") as app:
+        _, channels = await app.web()  # the notes come before the channels start
+        if not channels:
             print(f"note: {NOTHING_CONFIGURED}", file=sys.stderr)
         if not settings.kb.public_url:
             print(f"note: {NO_PUBLIC_URL}", file=sys.stderr)
-        _freeze_start_up()
-        parts = ", ".join(["help center at /kb/", *served.channels])
-        print(
-            f"helpbot serving {parts} on {settings.web.host}:{settings.web.port} (Ctrl-C stops)",
-            file=sys.stderr,
-        )
-        await _until_stopped(served.web[RELOADER])
+        async with app.serving() as served:
+            _freeze_start_up()
+            parts = ", ".join(["help center at /kb/", *served.channels])
+            print(
+                f"helpbot serving {parts} on {settings.web.host}:{settings.web.port}"
+                " (Ctrl-C stops)",
+                file=sys.stderr,
+            )
+            await _until_stopped(served.web[RELOADER])
     return 0
 
 
