@@ -107,6 +107,7 @@ class App:
         self._database: Database | None = None
         self._knowledge: KnowledgeHolder | None = None
         self._services: Services | None = None
+        self._queues: dict[bool, OperatorQueue] = {}  # with and without a knowledge base
         self._web: tuple[web.Application, tuple[str, ...]] | None = None
         self._closers: list[Callable[[], Awaitable[Any]]] = []
 
@@ -125,6 +126,7 @@ class App:
         while self._closers:
             await self._closers.pop()()
         self._database = self._knowledge = self._services = self._web = None
+        self._queues.clear()
 
     async def database(self) -> Database:
         """The database, prepared as the app's ``schema`` says (once)."""
@@ -164,9 +166,11 @@ class App:
         ids and entries cannot be sent."""
         if self._services is not None:
             return self._services.queue
-        db = await self.database()
-        kb = await self.knowledge() if knowledge else None
-        return _queue(self.settings, db.sessions, self.clock, kb)
+        if knowledge not in self._queues:
+            db = await self.database()
+            kb = await self.knowledge() if knowledge else None
+            self._queues[knowledge] = _queue(self.settings, db.sessions, self.clock, kb)
+        return self._queues[knowledge]
 
     async def services(self) -> Services:
         """The database, knowledge base, engine, queue, metrics, workers and Redis (when

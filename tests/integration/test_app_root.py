@@ -30,6 +30,7 @@ async def test_the_database_alone_builds_no_knowledge_base(
         db = await app.database()
         assert await app.database() is db  # made once
         queue = await app.queue(knowledge=False)  # operator commands that need no base
+        assert await app.queue(knowledge=False) is queue
         assert await queue.list_tickets() == []
         assert "folder not found" not in caplog.text  # no base was built so far
         await app.knowledge()
