@@ -15,7 +15,7 @@ from knowledge.intents import OPERATOR, Intent, IntentReader
 from knowledge.loader import Corpus, load_corpus, read_key_cache, write_key_cache
 from knowledge.matcher import Matcher, Ranked
 from knowledge.model import Action, Answer, Decision, Entry, Match
-from knowledge.query import MAX_QUERY_CHARS, Query, QueryReader
+from knowledge.query import MAX_QUERY_CHARS, Query, QueryReader, repaired_text
 from knowledge.text import Morphology, head_and_tail
 
 # Candidates a decision keeps: the choices of a clarify and, after them, the rest.
@@ -140,6 +140,8 @@ class KnowledgeBase:
         cut = head_and_tail(text, MAX_QUERY_CHARS)
         intent = self._intents.read(cut)
         query = self._reader.read(intent.rest or cut)
+        if not intent.kind and query.repairs:
+            intent = self._intents.reread(intent, repaired_text(query))
         language = lang or query.lang
         if intent.kind:
             action = Action.OPERATOR if intent.kind == OPERATOR else Action.SMALLTALK

@@ -121,6 +121,14 @@ class IntentReader:
             return Intent(self._first_kind(folded), rest)
         return Intent("", rest)
 
+    def reread(self, intent: Intent, repaired: str) -> Intent:
+        """``intent`` of a message that read as a question, read again as ``repaired`` (the
+        message with its keyboard layout, transliteration and typos undone): a request for a
+        human or small talk typed that way ("svyazhite s operatorom", "опертор нужен") is
+        recognised like the same words typed right. A question stays ``intent``."""
+        again = self.read(repaired)
+        return again if again.kind else intent
+
     def problem(self, text: str) -> str:
         """What a request for a human says besides the request: the problem, or "" when it is
         only the request (with greetings and courtesy) or not a request for a human at all."""

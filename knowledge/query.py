@@ -13,6 +13,7 @@ from knowledge.analyzer import Analyzer, Synonym, Trace
 from knowledge.glossary import Glossary
 from knowledge.text import (
     detect_lang,
+    fold,
     head_and_tail,
     script,
     swap_layout_to_cyrillic,
@@ -335,3 +336,16 @@ def proper_names(text: str) -> frozenset[str]:
         if inner_capital or (capitalised and len(word) > 2):
             found.update(tokenize(word))
     return frozenset(found)
+
+
+_ANY_WORD = re.compile(r"\w+")
+
+
+def repaired_text(query: Query) -> str:
+    """The message as read with every repair applied: keyboard layout and transliteration
+    undone (``query.text``) and each misspelt word replaced by the index key it was read as
+    (glossary terms are left as written: they are not misreadings)."""
+    typos = {r.original: r.repaired for r in query.repairs if r.kind == "typo"}
+    if not typos:
+        return query.text
+    return _ANY_WORD.sub(lambda m: typos.get(fold(m.group()), m.group()), query.text)

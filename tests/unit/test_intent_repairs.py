@@ -1,0 +1,40 @@
+"""A request for a human or small talk typed in transliteration, with the other keyboard
+layout or with a typo is recognised like the same words typed right; a question typed that way
+stays a question."""
+
+from __future__ import annotations
+
+import pytest
+
+from knowledge.base import KnowledgeBase
+from knowledge.model import Action
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "svyazhite s operatorom pozhaluysta",  # transliteration
+        "soedinite so specialistom",
+        "gjpjdbnt jgthfnjhf",  # «позовите оператора» with the Latin layout on
+        "опертор нужен",  # a typo in whom one asks for
+        "позовите оператра",
+    ],
+)
+def test_a_misread_request_for_a_human_is_a_request(kb: KnowledgeBase, text: str) -> None:
+    assert kb.decide(text).action is Action.OPERATOR
+
+
+def test_a_misread_greeting_is_small_talk(kb: KnowledgeBase) -> None:
+    assert kb.decide("ghbdtn").action is Action.SMALLTALK  # «привет», Latin layout
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "kak dobavit operatora v otkrytuyu liniyu",
+        "как добавить опертора в открытую линию",
+        "rfr ljfdbnm jgthfnjhf d jnrhsne. kbyb.",  # the same, Latin layout
+    ],
+)
+def test_a_misread_question_about_operators_stays_a_question(kb: KnowledgeBase, text: str) -> None:
+    assert kb.decide(text).action not in (Action.OPERATOR, Action.SMALLTALK)
