@@ -109,6 +109,29 @@ def collect(kb: KnowledgeBase, set_name: str, cases: Sequence[dict], hit: Hit) -
     return samples
 
 
+@dataclass(frozen=True, slots=True)
+class Extension:
+    """Confidence features tried beside the shipped ones (``drop``: shipped ones left out), for
+    measuring only (bench/decision_cv.py): ``values`` gives a question's extra features from
+    its reading by the knowledge base."""
+
+    names: tuple[str, ...]
+    values: Callable[[KnowledgeBase, str], Sequence[float]]
+    drop: tuple[str, ...] = ()
+
+    def features(self) -> tuple[str, ...]:
+        return (*(f for f in FEATURES if f not in self.drop), *self.names)
+
+    def extend(
+        self, kb: KnowledgeBase, samples: Sequence[Sample], cases: Sequence[dict]
+    ) -> list[Sample]:
+        kept = [n for n, f in enumerate(FEATURES) if f not in self.drop]
+        return [
+            replace(s, x=(*(s.x[n] for n in kept), *self.values(kb, c["q"]))) if s.x else s
+            for s, c in zip(samples, cases, strict=True)
+        ]
+
+
 def decide(sample: Sample, calibration: Calibration, t: Thresholds) -> tuple[Action, Estimate]:
     """What KnowledgeBase.decide does with this question under another calibration."""
     if sample.intent:

@@ -211,16 +211,27 @@ def _by_lang(
 ) -> dict[str, dict[str, float]]:
     """The pool's figures for each language of the questions (a case's "lang")."""
     groups: dict[str, list[tuple[calibration.Sample, Action]]] = {}
-    for d in decided:
+    for d in decided if langs else ():
         groups.setdefault(f"pool {langs[d[0].set, d[0].case_id]}", []).append(d)
     return {name: _figures_of(group) for name, group in sorted(groups.items())}
 
 
-def run_calibration(kb: KnowledgeBase, write: bool, seeds: int = 1, by_lang: bool = False) -> None:
+def run_calibration(
+    kb: KnowledgeBase,
+    write: bool,
+    seeds: int = 1,
+    by_lang: bool = False,
+    extension: calibration.Extension | None = None,
+) -> None:
+    if extension is not None and write:
+        raise ValueError("features tried are measured, never written")
     names = available_sets()
     pool = [n for n in names if n != FINAL_CHECK]
     cases = {n: load_set(n)[1] for n in names}
     samples = {n: calibration.collect(kb, n, cases[n], hit) for n in names}
+    if extension is not None:
+        samples = {n: extension.extend(kb, samples[n], cases[n]) for n in names}
+    features = extension.features() if extension is not None else FEATURES
     # Each question's language, for --by-lang.
     langs = {(n, c["id"]): c.get("lang", "ru") for n in names for c in cases[n]} if by_lang else {}
     pooled = [s for n in pool for s in samples[n]]
@@ -270,7 +281,7 @@ def run_calibration(kb: KnowledgeBase, write: bool, seeds: int = 1, by_lang: boo
             {FINAL_CHECK: len(check)},
         )
     print("\nweights (per standard deviation):   P(top1)   P(in top 3)")
-    for n, a, b in zip(FEATURES, model.top1.weights, model.top3.weights, strict=True):
+    for n, a, b in zip(features, model.top1.weights, model.top3.weights, strict=True):
         print(f"  {n:<32} {a:>8.3f} {b:>11.3f}")
     if write:
         CALIBRATION_FILE.write_text(

@@ -148,7 +148,7 @@ class QueryReader:
         trace = Trace()
         keyed = self._analyzer.keyed(tokenize(read_text), lang, trace)
         mixed = lang == "ru" and best == "plain"
-        names = proper_names(text) if best == "plain" else frozenset()
+        names = proper_names(text, self._analyzer.morph.is_word) if best == "plain" else frozenset()
         # Which language's common words stay as typed: a Latin word in a Russian question is
         # most often English ("open lines", "deal").
         words = "en" if lang == "ru" else lang
@@ -323,16 +323,27 @@ def _starts_sentence(text: str, at: int) -> bool:
     return i < 0 or text[i] in ".!?…"
 
 
-def proper_names(text: str) -> frozenset[str]:
+# Marks that open a quotation when written right before a word.
+_OPENING_QUOTES = frozenset('«„“‘"')
+
+
+def proper_names(text: str, is_word: Callable[[str], bool] | None = None) -> frozenset[str]:
     """Folded words written as names: capitalised inside a sentence ("from HubSpot"),
-    or with a capital inside ("BitrixGPT")."""
+    or with a capital inside ("BitrixGPT"). A quotation starts with a capital as a sentence
+    does, so a word of the language (``is_word``) opening one is an interface label or an
+    example value («Заключение контракта», «Все открытые», например «Выставка»), not a name;
+    one the dictionary does not know still is («Мегаплан»)."""
     found = set()
     for match in _WORD.finditer(text):
         word = match.group(0)
         if word.islower():
             continue  # most words: no capital anywhere
         inner_capital = any(ch.isupper() for ch in word[1:]) and not word.isupper()
-        capitalised = word[0].isupper() and not _starts_sentence(text, match.start())
+        at = match.start()
+        quoted = at > 0 and text[at - 1] in _OPENING_QUOTES
+        if quoted and is_word is not None and is_word(word.casefold()):
+            continue
+        capitalised = word[0].isupper() and not _starts_sentence(text, at)
         if inner_capital or (capitalised and len(word) > 2):
             found.update(tokenize(word))
     return frozenset(found)

@@ -357,6 +357,31 @@ def test_russian_with_english_product_names_is_russian() -> None:
     assert detect_lang("Не работает CRM и Open Lines") == "ru"
 
 
+# --- names ------------------------------------------------------------------------------------
+
+
+def names_in(reader: QueryReader, text: str) -> set[str]:
+    return {k.token for k in reader.read(text).keys if k.name}
+
+
+def test_a_capitalised_word_inside_a_sentence_is_a_name(reader: QueryReader) -> None:
+    assert names_in(reader, "как перенести сделки из Мегаплан в сделку") == {"мегаплан"}
+    assert names_in(reader, "как выставить счет из Битрикс") == {"битрикс"}
+
+
+def test_a_word_of_the_language_opening_a_quotation_is_not_a_name(reader: QueryReader) -> None:
+    # A quotation starts with a capital as a sentence does: «Выставка» is an example value,
+    # «Все открытые» a label of the interface, whatever the quotation marks.
+    assert names_in(reader, "как добавить источник, например «Выставка»?") == set()
+    assert names_in(reader, 'что значит доступ "Все открытые" в ролях') == set()
+    assert names_in(reader, "статус „Заключение контракта“ пропал") == set()
+
+
+def test_a_quoted_word_the_dictionary_does_not_know_is_still_a_name(reader: QueryReader) -> None:
+    assert names_in(reader, "как перенести сделки из «Мегаплан»") == {"мегаплан"}
+    assert names_in(reader, "как включить «CoPilot» в чате") == {"copilot"}
+
+
 # --- glossary -----------------------------------------------------------------------------------
 
 

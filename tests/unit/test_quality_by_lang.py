@@ -45,3 +45,26 @@ def test_the_foreign_set_is_english_and_romanian_questions_with_a_right_entry() 
     assert all(c["expect"]["answer"] for c in cases)
     assert len({c["id"] for c in cases}) == len(cases)
     assert json.loads(json.dumps(cases)) == cases
+
+
+def test_without_languages_the_calibration_groups_nothing() -> None:
+    # --calibrate without --by-lang passes no languages: no group, not a KeyError.
+    quality = _quality()
+    sample = quality.calibration.Sample("a", "1", {"answer": []}, "", (1.0,), (True,), 0.1)
+    assert quality._by_lang([(sample, Action.ANSWER)], {}) == {}
+
+
+def test_an_extension_appends_its_features_and_leaves_out_the_dropped_ones() -> None:
+    quality = _quality()
+    names = quality.FEATURES
+    extension = quality.calibration.Extension(
+        ("extra",), lambda kb, text: [float(len(text))], (names[0],)
+    )
+    assert extension.features() == (*names[1:], "extra")
+    sample = quality.calibration.Sample
+    shipped = tuple(float(n) for n in range(len(names)))
+    ranked = sample("a", "1", {"answer": []}, "", shipped, (True,), 0.1)
+    unranked = sample("a", "2", {"escalate": True}, "", (), (), 0.0)
+    out = extension.extend(None, [ranked, unranked], [{"q": "abc"}, {"q": "x"}])
+    assert out[0].x == (*shipped[1:], 3.0)
+    assert out[1].x == ()  # nothing ranked: no features to add
