@@ -41,7 +41,7 @@ from knowledge import matcher as matcher_module  # noqa: E402
 from knowledge.base import KnowledgeBase  # noqa: E402
 from knowledge.confidence import Calibration  # noqa: E402
 from knowledge.index import Index  # noqa: E402
-from knowledge.matcher import Matcher, Weights  # noqa: E402
+from knowledge.matcher import Likeness, Matcher, Weights  # noqa: E402
 from knowledge.query import Query  # noqa: E402
 
 DEPTH = 10
@@ -60,6 +60,7 @@ class Variant:
     weights: Weights
     fields: tuple[tuple[str, float], ...] = ()
     constants: tuple[tuple[str, int], ...] = ()  # knowledge.matcher's, for this variant
+    likeness: Likeness | None = None  # a second kind of evidence (bench/evidence.py)
 
 
 def load_cases(kb: KnowledgeBase, names: Sequence[str]) -> list[Case]:
@@ -103,7 +104,7 @@ def run_variants(
         saved = {name: getattr(matcher_module, name) for name, _ in v.constants}
         for name, value in v.constants:
             setattr(matcher_module, name, value)
-        out[v.name] = places(Matcher(built[v.fields], v.weights), cases)
+        out[v.name] = places(Matcher(built[v.fields], v.weights, v.likeness), cases)
         for name, value in saved.items():
             setattr(matcher_module, name, value)
     return out
@@ -117,7 +118,7 @@ def _install(kb: KnowledgeBase, v: Variant) -> None:
     index_module.FIELD_WEIGHTS.update(dict(v.fields))
     if v.fields:
         kb._index = Index(kb.entries, kb._analyzer)
-    kb._matcher = Matcher(kb._index, v.weights)
+    kb._matcher = Matcher(kb._index, v.weights, v.likeness)
 
 
 def _gain(at: Sequence[int], rows: Sequence[int]) -> tuple[int, int]:
