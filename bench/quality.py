@@ -211,7 +211,7 @@ def _by_lang(
 ) -> dict[str, dict[str, float]]:
     """The pool's figures for each language of the questions (a case's "lang")."""
     groups: dict[str, list[tuple[calibration.Sample, Action]]] = {}
-    for d in decided:
+    for d in decided if langs else ():
         groups.setdefault(f"pool {langs[d[0].set, d[0].case_id]}", []).append(d)
     return {name: _figures_of(group) for name, group in sorted(groups.items())}
 
