@@ -3,7 +3,7 @@ how alike a question and an entry are by vectors that know paraphrases, added to
 score at a share chosen on four folds and judged on the fifth.
 
     python bench/evidence.py EXPERIMENT [--seeds 3] [--final-check]
-    python bench/evidence.py EXPERIMENT --decide VARIANT [--seeds 4]
+    python bench/evidence.py EXPERIMENT --decide VARIANT [--seeds 4] [--choice-share 0.6]
 
 Experiments (each needs numpy; none is a dependency of the bot):
 
@@ -165,15 +165,16 @@ def _dense_variants(
         for how in ("rel", "abs"):
             like = VectorLikeness(rows, own, len(entries), query_vec, how)
             for share in SHARES:
-                out.append(
-                    Variant(
-                        f"{name} {kind} {how} {share}",
-                        replace(Weights(), likeness=share),
-                        (),
-                        (),
-                        like,
+                for first in (True, False):
+                    out.append(
+                        Variant(
+                            f"{name} {kind} {how} {share}" + ("" if first else " after"),
+                            replace(Weights(), likeness=share, likeness_first=first),
+                            (),
+                            (),
+                            like,
+                        )
                     )
-                )
     return out
 
 

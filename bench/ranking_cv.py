@@ -2,7 +2,7 @@
 on questions its choice never saw?
 
     python bench/ranking_cv.py EXPERIMENT [--folds 5] [--seeds 3] [--final-check]
-    python bench/ranking_cv.py EXPERIMENT --decide VARIANT [--seeds 4]
+    python bench/ranking_cv.py EXPERIMENT --decide VARIANT [--seeds 4] [--choice-share 0.6]
 
 Each variant (matcher weights, index field weights) ranks every answerable question of the pool
 (every set but the final check) once; then, for each fold of a split stratified by set, the
@@ -169,11 +169,20 @@ def main(experiments: dict[str, Callable[[], list[Variant]]]) -> int:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--final-check", action="store_true")
     parser.add_argument("--decide", metavar="VARIANT", help="nested CV of one variant's decisions")
+    parser.add_argument(
+        "--choice-share",
+        type=float,
+        metavar="SHARE",
+        help="with --decide: a «did you mean» offers entries scored at least this share of the "
+        "first one's (Thresholds.choice_share; 0 offers the first three whatever they score)",
+    )
     args = parser.parse_args()
     if args.decide:
         kb = KnowledgeBase.load()
         (variant,) = [v for v in experiments[args.experiment]() if v.name == args.decide]
         _install(kb, variant)
+        if args.choice_share is not None:
+            kb.thresholds = replace(kb.thresholds, choice_share=args.choice_share)
         run_calibration(kb, write=False, seeds=args.seeds)
         return 0
     kb = KnowledgeBase.load(calibration=Calibration.untrained())

@@ -82,6 +82,9 @@ class Weights:
     # likeness to the entry by a :class:`Likeness` given to the matcher (0..1), as a share of
     # 1 + likeness: none is shipped; bench/evidence.py measures the ones tried.
     likeness: float = 0.0
+    # Whether that evidence may move the first place too; when not, it orders only the places
+    # after the first (the choices of a «did you mean»), each keeping its own score.
+    likeness_first: bool = True
 
     def combine(self, bm25: float, coverage: float, head: float, fuzzy: float) -> float:
         return self.bm25 * bm25 + self.coverage * coverage + self.head * head + self.fuzzy * fuzzy
@@ -337,9 +340,11 @@ class Matcher:
         title_likeness = [0.0] * len(top)
         for _, ratio, n in likeness:
             title_likeness[n] = ratio
-        like = None
+        like = after = None
         if self._likeness is not None and self.weights.likeness:
             like = self._likeness.prepare(query)
+            if not self.weights.likeness_first:
+                like, after = None, like
         share = self.weights.likeness
         for (doc, bm_score), ratio in zip(top, title_likeness, strict=True):
             info = index.infos[doc]
@@ -368,6 +373,8 @@ class Matcher:
         general, title_shares = _most_general(index, rows, mass)
         if general:
             rows.insert(0, rows.pop(general))
+        if after is not None:
+            rows[1:] = sorted(rows[1:], key=lambda r: (-round(r[0] + share * after(r[1]), 9), r[1]))
         return rows, general, title_shares
 
     def _nearness(self, query: Query, rows: list[_Row]) -> list[_Row]:
