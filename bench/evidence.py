@@ -164,18 +164,24 @@ def _dense_variants(
     for kind, (rows, own) in kinds.items():
         for how in ("rel", "abs"):
             like = VectorLikeness(rows, own, len(entries), query_vec, how)
-            for share in SHARES:
-                for first in (True, False):
-                    out.append(
-                        Variant(
-                            f"{name} {kind} {how} {share}" + ("" if first else " after"),
-                            replace(Weights(), likeness=share, likeness_first=first),
-                            (),
-                            (),
-                            like,
-                        )
-                    )
+            out += _shares(f"{name} {kind} {how}", like)
     return out
+
+
+def _shares(name: str, like: VectorLikeness) -> list[Variant]:
+    """The likeness at each of SHARES, in the score (moving any place) and after the first
+    place only (``after``: the choices of a «did you mean»)."""
+    return [
+        Variant(
+            f"{name} {share}" + ("" if first else " after"),
+            replace(Weights(), likeness=share, likeness_first=first),
+            (),
+            (),
+            like,
+        )
+        for share in SHARES
+        for first in (True, False)
+    ]
 
 
 def e5_variants() -> list[Variant]:
@@ -241,16 +247,7 @@ def lsa_variants() -> list[Variant]:
                 return z / norm if norm else None
 
             like = VectorLikeness(rows, np.arange(n), n, embed, "rel")
-            for share in SHARES:
-                out.append(
-                    Variant(
-                        f"lsa {source} {dims} {share}",
-                        replace(Weights(), likeness=share),
-                        (),
-                        (),
-                        like,
-                    )
-                )
+            out += _shares(f"lsa {source} {dims}", like)
     return out
 
 
