@@ -2,7 +2,7 @@
 on questions its choice never saw?
 
     python bench/ranking_cv.py EXPERIMENT [--folds 5] [--seeds 3] [--final-check]
-    python bench/ranking_cv.py EXPERIMENT --decide VARIANT [--seeds 4]
+    python bench/ranking_cv.py EXPERIMENT --decide VARIANT [--seeds 4] [--choice-share 0.6]
 
 Each variant (matcher weights, index field weights) ranks every answerable question of the pool
 (every set but the final check) once; then, for each fold of a split stratified by set, the
@@ -41,7 +41,7 @@ from knowledge import matcher as matcher_module  # noqa: E402
 from knowledge.base import KnowledgeBase  # noqa: E402
 from knowledge.confidence import Calibration  # noqa: E402
 from knowledge.index import Index  # noqa: E402
-from knowledge.matcher import Matcher, Weights  # noqa: E402
+from knowledge.matcher import Likeness, Matcher, Weights  # noqa: E402
 from knowledge.query import Query  # noqa: E402
 
 DEPTH = 10
@@ -60,6 +60,7 @@ class Variant:
     weights: Weights
     fields: tuple[tuple[str, float], ...] = ()
     constants: tuple[tuple[str, int], ...] = ()  # knowledge.matcher's, for this variant
+    likeness: Likeness | None = None  # a second kind of evidence (bench/evidence.py)
 
 
 def load_cases(kb: KnowledgeBase, names: Sequence[str]) -> list[Case]:
@@ -103,7 +104,7 @@ def run_variants(
         saved = {name: getattr(matcher_module, name) for name, _ in v.constants}
         for name, value in v.constants:
             setattr(matcher_module, name, value)
-        out[v.name] = places(Matcher(built[v.fields], v.weights), cases)
+        out[v.name] = places(Matcher(built[v.fields], v.weights, v.likeness), cases)
         for name, value in saved.items():
             setattr(matcher_module, name, value)
     return out
@@ -117,7 +118,7 @@ def _install(kb: KnowledgeBase, v: Variant) -> None:
     index_module.FIELD_WEIGHTS.update(dict(v.fields))
     if v.fields:
         kb._index = Index(kb.entries, kb._analyzer)
-    kb._matcher = Matcher(kb._index, v.weights)
+    kb._matcher = Matcher(kb._index, v.weights, v.likeness)
 
 
 def _gain(at: Sequence[int], rows: Sequence[int]) -> tuple[int, int]:
@@ -168,11 +169,20 @@ def main(experiments: dict[str, Callable[[], list[Variant]]]) -> int:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--final-check", action="store_true")
     parser.add_argument("--decide", metavar="VARIANT", help="nested CV of one variant's decisions")
+    parser.add_argument(
+        "--choice-share",
+        type=float,
+        metavar="SHARE",
+        help="with --decide: a «did you mean» offers entries scored at least this share of the "
+        "first one's (Thresholds.choice_share; 0 offers the first three whatever they score)",
+    )
     args = parser.parse_args()
     if args.decide:
         kb = KnowledgeBase.load()
         (variant,) = [v for v in experiments[args.experiment]() if v.name == args.decide]
         _install(kb, variant)
+        if args.choice_share is not None:
+            kb.thresholds = replace(kb.thresholds, choice_share=args.choice_share)
         run_calibration(kb, write=False, seeds=args.seeds)
         return 0
     kb = KnowledgeBase.load(calibration=Calibration.untrained())

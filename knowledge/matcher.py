@@ -6,9 +6,10 @@ import heapq
 import itertools
 from bisect import bisect_left
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from operator import itemgetter
+from typing import Protocol
 
 from rapidfuzz import fuzz, process
 
@@ -77,6 +78,13 @@ class Weights:
     # it stays within 0..1: an entry that uses the question's words as the question does is
     # more about it than one that has them scattered over its sections.
     proximity: float = 0.1
+    # A candidate's score gains this share of a second kind of evidence, the question's
+    # likeness to the entry by a :class:`Likeness` given to the matcher (0..1), as a share of
+    # 1 + likeness: none is shipped; bench/evidence.py measures the ones tried.
+    likeness: float = 0.0
+    # Whether that evidence may move the first place too; when not, it orders only the places
+    # after the first (the choices of a «did you mean»), each keeping its own score.
+    likeness_first: bool = True
 
     def combine(self, bm25: float, coverage: float, head: float, fuzzy: float) -> float:
         return self.bm25 * bm25 + self.coverage * coverage + self.head * head + self.fuzzy * fuzzy
@@ -165,12 +173,23 @@ class Asked:
     scored_total: float  # the mass of those keys: a BM25F score of this much is a full match
 
 
+class Likeness(Protocol):
+    """Evidence of another kind than the index's keys: how alike a question and an entry are
+    (0..1), e.g. by vectors that know paraphrases."""
+
+    def prepare(self, query: Query) -> Callable[[int], float] | None:
+        """The question's likeness to each entry (by its number in the index), or None."""
+
+
 class Matcher:
     """Scores candidate entries of one index."""
 
-    def __init__(self, index: Index, weights: Weights | None = None) -> None:
+    def __init__(
+        self, index: Index, weights: Weights | None = None, likeness: Likeness | None = None
+    ) -> None:
         self._index = index
         self.weights = weights or Weights()
+        self._likeness = likeness
         # Each entry's title keys as one string, for the fuzzy title likeness.
         self._titles = tuple(" ".join(info.title_keys) for info in index.infos)
 
@@ -321,6 +340,12 @@ class Matcher:
         title_likeness = [0.0] * len(top)
         for _, ratio, n in likeness:
             title_likeness[n] = ratio
+        like = after = None
+        if self._likeness is not None and self.weights.likeness:
+            like = self._likeness.prepare(query)
+            if not self.weights.likeness_first:
+                like, after = None, like
+        share = self.weights.likeness
         for (doc, bm_score), ratio in zip(top, title_likeness, strict=True):
             info = index.infos[doc]
             if exclude and info.entry.id in exclude:
@@ -336,6 +361,8 @@ class Matcher:
             parts = (bm_part, covered / total, head, fuzzy)
             evidence /= max_idf
             score = score_of(parts, known, length, evidence, titled, missed, asked)
+            if like is not None:
+                score = (score + share * like(doc)) / (1.0 + share)
             rows.append((score, doc, parts, evidence, titled, missed, 0.0))
         _sort(rows)
         rows = self._nearness(query, rows)
@@ -346,6 +373,8 @@ class Matcher:
         general, title_shares = _most_general(index, rows, mass)
         if general:
             rows.insert(0, rows.pop(general))
+        if after is not None:
+            rows[1:] = sorted(rows[1:], key=lambda r: (-round(r[0] + share * after(r[1]), 9), r[1]))
         return rows, general, title_shares
 
     def _nearness(self, query: Query, rows: list[_Row]) -> list[_Row]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -133,3 +134,40 @@ def test_the_shortened_second_ranking_finds_what_a_whole_one_finds(analyzer: Ana
             assert matcher.rank_with_stays(query, 10, exclude)[0].stays == expected
             seen.append(expected)
     assert seen.count(0.0) > 20 and seen.count(1.0) > 20
+
+
+class _Prefers:
+    """Evidence of another kind (knowledge.matcher.Likeness) that likens the question to one
+    entry only."""
+
+    def __init__(self, doc: int) -> None:
+        self.doc = doc
+        self.asked = 0
+
+    def prepare(self, query: object) -> Callable[[int], float]:
+        self.asked += 1
+        return lambda doc: 1.0 if doc == self.doc else 0.0
+
+
+def test_a_second_kind_of_evidence_moves_entries_only_at_its_share(analyzer: Analyzer) -> None:
+    third = _entry("third", "Статусы задач меняют в карточке.")
+    index = Index((SCATTERED, TOGETHER, third), analyzer)
+    query = QueryReader(analyzer, index.vocabulary).read(QUESTION)
+
+    def order(weights: Weights, likeness: _Prefers | None) -> list[str]:
+        return [m.entry.id for m in Matcher(index, weights, likeness).rank(query)]
+
+    lexical = order(Weights(), None)
+    assert lexical == ["together", "scattered", "third"]
+    last = [e.id for e in index.entries].index(lexical[-1])
+    # At share 0 (the shipped weights) the evidence is not even asked for.
+    unused = _Prefers(last)
+    assert order(Weights(), unused) == lexical
+    assert unused.asked == 0
+    assert order(Weights(likeness=5.0), _Prefers(last))[0] == "third"
+    # Kept from the first place, it orders only the places after it (a «did you mean»'s).
+    assert order(Weights(likeness=5.0, likeness_first=False), _Prefers(last)) == [
+        "together",
+        "third",
+        "scattered",
+    ]
