@@ -129,6 +129,8 @@ class InboxWorker:
         self._idle.set()
         self._express = express  # the channel's outbox worker's, when it runs in this process
         self._hand: list[InboxUpdate] = []  # stored claimed by this worker, not yet taken
+        self._quiet = False  # the last look found nothing to claim, and nothing was stored
+        # unclaimed by this process since (see drain)
 
     def wake(self) -> None:
         self.ready.set()
@@ -182,6 +184,8 @@ class InboxWorker:
                 log.info("duplicate event dropped channel=%s key=%s", self.channel, event.key)
             elif replica is not None and row.claimed_by == replica:
                 mine.append(row)
+            else:  # left to the claims: the next pass looks for it
+                self._quiet = False
         if mine:
             on_commit(session, lambda: self._hand.extend(mine), lambda: None)
         return fresh
@@ -234,14 +238,22 @@ class InboxWorker:
         """Process what is pending; the seconds until the next pass is worth making."""
         now = self._clock.now()
         hand = self._take_hand(now)
-        async with reading(self._sessions) as session:  # no write lock while there is no work
-            waiting = await delivery.updates_waiting(
-                session, self.channel, self._replica, now, besides=[row.id for row in hand]
-            )
-        if not waiting:
-            self._retry_at.clear()
-            if not hand:
-                return IDLE
+        waiting = False
+        if hand and self._quiet:
+            # The last look found nothing and this process stored nothing unclaimed since: the
+            # rows in hand go without a look, and the next pass looks (a lone event costs one
+            # look, after its turn). Each row in hand is the only pending one of its chat.
+            self._quiet = False
+        else:
+            async with reading(self._sessions) as session:  # no write lock without work
+                waiting = await delivery.updates_waiting(
+                    session, self.channel, self._replica, now, besides=[row.id for row in hand]
+                )
+            self._quiet = not waiting
+            if not waiting:
+                self._retry_at.clear()
+                if not hand:
+                    return IDLE
         rows = hand
         if waiting:
             async with self._sessions.begin() as session:  # events of chats no other replica has

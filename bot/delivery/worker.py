@@ -8,8 +8,9 @@ sends them concurrently (one per chat, so each chat keeps its order), with the r
 reserved for it (:mod:`bot.delivery.express`: already claimed and marked, checked here as the
 others are). A pass repeats waves until every chat's next row has to wait; the look for work
 before a pass is a read (no commit, no write lock), and a wave with nothing to record and only
-reserved rows to send commits nothing: a lone message's reply costs one commit here, the one
-that records its outcome.
+reserved rows to send neither looks nor commits (the wave that records their outcomes claims
+what else is due): a lone message's reply costs one commit here, the one that records its
+outcome.
 
 What a crash may repeat: at most the one call per chat that was in flight (``in_flight`` calls
 at the most, reserved rows counted). Its row still carries ``sending_since`` when it is next
@@ -180,9 +181,11 @@ class OutboxWorker:
         look = 0.0
         if not settled and not claim:
             return IDLE, []
-        if not settled:  # a read first: no write lock while nothing but the hand is due
+        if not settled and express:  # the reserved rows go at once, with no look: the wave
+            look = IDLE  # that records their outcomes claims what else is due
+        elif not settled:  # a read first: no write lock while nothing is due
             look = await self._look(now)
-            if look > 0 and not express:
+            if look > 0:
                 return look, []
         heads: list[OutboxMessage] = []
         wait = IDLE
