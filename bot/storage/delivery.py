@@ -15,13 +15,30 @@ import os
 import socket
 from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, case, exists, func, literal, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Insert,
+    String,
+    Table,
+    bindparam,
+    case,
+    exists,
+    func,
+    insert,
+    null,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from bot.storage import dialect, repo, tickets
 from bot.storage.models import DeliveryStatus, InboxUpdate, OutboxMessage, Ticket
+from bot.storage.rows import add_row
 
 
 async def store_update(
@@ -69,28 +86,14 @@ async def keep_update(
     channel's claims first (:func:`bot.storage.dialect.serialise` on ``inbox:<channel>``), so
     that two replicas never both claim the first update of one chat.
     """
-    claimed_by: Any = replica
-    if chat_key is not None and replica is not None:
-        earlier = exists().where(
-            InboxUpdate.channel == channel,
-            InboxUpdate.chat_key == chat_key,
-            InboxUpdate.status == DeliveryStatus.PENDING,
-        )
-        claimed_by = case((earlier, None), else_=literal(replica))
-    found = await dialect.insert_returning(
-        session,
-        InboxUpdate,
-        (InboxUpdate.id, InboxUpdate.claimed_by),
-        channel=channel,
-        external_id=external_id,
-        payload=payload,
-        created_at=now,
-        chat_key=chat_key,
-        status=DeliveryStatus.PENDING,
-        attempts=0,
-        claimed_by=claimed_by,
-        claimed_until=hold_until,  # no holder: free for any replica (see _free)
-    )
+    values = {
+        "channel": channel, "external_id": external_id, "payload": payload, "created_at": now,
+        "chat_key": chat_key, "status": DeliveryStatus.PENDING, "attempts": 0,
+        "claimed_until": hold_until,  # no holder: free for any replica (see _free)
+        "k_channel": channel, "k_chat": chat_key, "k_replica": replica,
+    }  # fmt: skip
+    statement = _keeping_insert(dialect.backend(session))
+    found = (await session.execute(statement, values)).first()
     if found is None:
         return None
     row_id, holder = found
@@ -101,43 +104,92 @@ async def keep_update(
     )  # fmt: skip
 
 
+@cache  # one per backend, built once: its SQL and cache key are reused by every update
+def _keeping_insert(backend: str) -> Insert:
+    """:func:`keep_update`'s INSERT: claimed by ``k_replica`` unless the chat ``k_chat`` has a
+    pending update already (no chat: claimed by ``k_replica``, which may be ``None``)."""
+    table = InboxUpdate.__table__
+    assert isinstance(table, Table)
+    earlier = exists().where(
+        table.c.channel == bindparam("k_channel", type_=String),
+        table.c.chat_key == bindparam("k_chat", type_=String),
+        table.c.status == DeliveryStatus.PENDING,
+    )
+    holder = case((earlier, null()), else_=bindparam("k_replica", type_=String))
+    return (
+        dialect.insert_ignoring(backend, table)
+        .values(claimed_by=holder)
+        .returning(table.c.id, table.c.claimed_by)
+    )
+
+
 async def lock_chats(session: AsyncSession, channel: str, chats: Iterable[str]) -> None:
     """PostgreSQL: take the chats' outbox locks, held until the caller commits, before rows are
     added to them: transactions that write to one chat commit its rows in the order their ids
     were given (an earlier id never becomes visible after a later one is sent), and a look at
-    the chat's unsent rows (:func:`unsent_chats`) stays true until the commit. SQLite: its
-    writers take turns anyway. Sorted, so that two transactions never wait for each other."""
+    the chat's unsent rows (:func:`add_outbox`'s ``reserving``) stays true until the commit.
+    SQLite: its writers take turns anyway. Sorted, so that two transactions never wait for each
+    other."""
     for chat in sorted(set(chats)):
         await dialect.serialise(session, f"outbox:{channel}:{chat}")
 
 
 async def add_outbox(
-    session: AsyncSession, rows: Sequence[OutboxMessage], *, locked: bool = False
+    session: AsyncSession,
+    rows: Sequence[OutboxMessage],
+    *,
+    locked: bool = False,
+    reserving: Collection[int] = (),
 ) -> None:
-    """Add outbox rows in the caller's transaction (``locked``: :func:`lock_chats` was called
-    for their chats already)."""
+    """Add outbox rows in the caller's transaction, one INSERT each (:mod:`bot.storage.rows`;
+    ``locked``: :func:`lock_chats` was called for their chats already).
+
+    ``reserving``: the places in ``rows`` of rows whose claim and "being sent" mark (set on
+    the object) hold only if the row is its chat's first unsent one: the INSERT looks at the
+    chat itself and stores them empty otherwise, and the object is told so (``claimed_by``
+    ``None``). The caller locked the chats, so the look stays true until its commit.
+    """
     if not rows:
         return
     if not locked:
         channels = {row.channel for row in rows}
         for channel in sorted(channels):
             await lock_chats(session, channel, (r.chat_id for r in rows if r.channel == channel))
-    session.add_all(rows)
-    await session.flush()
+    for place, row in enumerate(rows):
+        if place not in reserving:
+            await add_row(session, row)
+            continue
+        first: dict[str, object] = {"r_channel": row.channel, "r_chat": row.chat_id}
+        first |= {"r_replica": row.claimed_by, "r_since": row.sending_since}
+        found = await add_row(session, row, _reserving_insert(), first, computed=_RESERVED)
+        if found[1] is None:  # the chat has an unsent row: this one is not reserved
+            set_committed_value(row, "claimed_by", None)  # as stored: nothing to flush
+            set_committed_value(row, "sending_since", None)
 
 
-async def unsent_chats(session: AsyncSession, channel: str, chats: Collection[str]) -> set[str]:
-    """Those of ``chats`` that have an unsent row (a new row there is not the chat's first)."""
-    found = await session.scalars(
-        select(OutboxMessage.chat_id)
-        .where(
-            OutboxMessage.channel == channel,
-            OutboxMessage.status == DeliveryStatus.PENDING,
-            OutboxMessage.chat_id.in_(list(chats)),
-        )
-        .distinct()
+_RESERVED = ("claimed_by", "sending_since")  # what _reserving_insert sets itself
+
+
+@cache  # built once: its SQL and cache key are reused by every reserved row
+def _reserving_insert() -> Insert:
+    """A row's INSERT that claims it and marks it as being sent only when its chat has no
+    unsent row (``r_channel``, ``r_chat``, ``r_replica``, ``r_since`` bound)."""
+    table = OutboxMessage.__table__
+    assert isinstance(table, Table)
+    unsent = exists().where(
+        table.c.channel == bindparam("r_channel", type_=String),
+        table.c.chat_id == bindparam("r_chat", type_=String),
+        table.c.status == DeliveryStatus.PENDING,
     )
-    return set(found)
+    since = bindparam("r_since", type_=table.c.sending_since.type)
+    return (
+        insert(table)
+        .values(
+            claimed_by=case((unsent, null()), else_=bindparam("r_replica", type_=String)),
+            sending_since=case((unsent, null()), else_=since),
+        )
+        .returning(table.c.id, table.c.claimed_by)
+    )
 
 
 async def pending_outbox(session: AsyncSession, channel: str, limit: int) -> list[OutboxMessage]:

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.storage import dialect
 from bot.storage.models import Author, Contact, Conversation, Feedback, Message, Ticket
+from bot.storage.rows import add_row
 from bot.storage.tickets import OPEN_STATUSES, open_ticket
 
 
@@ -198,9 +199,8 @@ async def find_conversation(
 
 
 async def add_message(session: AsyncSession, message: Message) -> Message:
-    """Store a message and give it its id."""
-    session.add(message)
-    await session.flush()
+    """Store a message and give it its id (one INSERT, no flush: :mod:`bot.storage.rows`)."""
+    await add_row(session, message)
     return message
 
 
