@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import (
     ColumnElement,
+    Exists,
     Insert,
     String,
     Table,
@@ -108,19 +109,28 @@ async def keep_update(
 def _keeping_insert(backend: str) -> Insert:
     """:func:`keep_update`'s INSERT: claimed by ``k_replica`` unless the chat ``k_chat`` has a
     pending update already (no chat: claimed by ``k_replica``, which may be ``None``)."""
-    table = InboxUpdate.__table__
-    assert isinstance(table, Table)
-    earlier = exists().where(
-        table.c.channel == bindparam("k_channel", type_=String),
-        table.c.chat_key == bindparam("k_chat", type_=String),
-        table.c.status == DeliveryStatus.PENDING,
-    )
+    table, earlier = _pending_in_chat(InboxUpdate, "chat_key", "k")
     holder = case((earlier, null()), else_=bindparam("k_replica", type_=String))
     return (
         dialect.insert_ignoring(backend, table)
         .values(claimed_by=holder)
         .returning(table.c.id, table.c.claimed_by)
     )
+
+
+def _pending_in_chat(
+    model: type[InboxUpdate | OutboxMessage], chat: str, prefix: str
+) -> tuple[Table, Exists]:
+    """The model's table, and whether the chat (``<prefix>_channel``, ``<prefix>_chat`` bound)
+    has a pending row in it."""
+    table = model.__table__
+    assert isinstance(table, Table)
+    pending = exists().where(
+        table.c.channel == bindparam(f"{prefix}_channel", type_=String),
+        table.c[chat] == bindparam(f"{prefix}_chat", type_=String),
+        table.c.status == DeliveryStatus.PENDING,
+    )
+    return table, pending
 
 
 async def lock_chats(session: AsyncSession, channel: str, chats: Iterable[str]) -> None:
@@ -174,13 +184,7 @@ _RESERVED = ("claimed_by", "sending_since")  # what _reserving_insert sets itsel
 def _reserving_insert() -> Insert:
     """A row's INSERT that claims it and marks it as being sent only when its chat has no
     unsent row (``r_channel``, ``r_chat``, ``r_replica``, ``r_since`` bound)."""
-    table = OutboxMessage.__table__
-    assert isinstance(table, Table)
-    unsent = exists().where(
-        table.c.channel == bindparam("r_channel", type_=String),
-        table.c.chat_id == bindparam("r_chat", type_=String),
-        table.c.status == DeliveryStatus.PENDING,
-    )
+    table, unsent = _pending_in_chat(OutboxMessage, "chat_id", "r")
     since = bindparam("r_since", type_=table.c.sending_since.type)
     return (
         insert(table)
