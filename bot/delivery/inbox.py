@@ -25,9 +25,10 @@ from contextlib import suppress
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import Table, Update, bindparam, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
@@ -78,14 +79,27 @@ async def settle(session: AsyncSession, now: datetime, *, note: str | None = Non
     if current is None:
         return
     result = await session.execute(
-        update(InboxUpdate)
-        .where(InboxUpdate.id == current.row_id, InboxUpdate.status == DeliveryStatus.PENDING)
-        .values(status=DeliveryStatus.DONE, processed_at=now, error=note)
-        .execution_options(synchronize_session=False)  # no loaded row to bring up to date
+        _settling(), {"s_id": current.row_id, "s_now": now, "s_note": note}
     )
     if not getattr(result, "rowcount", 1):  # another replica took it after our claim lapsed
         raise AlreadySettledError(current.row_id)  # and settled it: roll back, answer once
     current.settled = True  # if the commit fails, the handler raises and the row is retried
+
+
+@cache  # built once: every event runs it
+def _settling() -> Update:
+    """:func:`settle`'s UPDATE (Core: no loaded row to bring up to date)."""
+    table = InboxUpdate.__table__
+    assert isinstance(table, Table)
+    return (
+        update(table)
+        .where(table.c.id == bindparam("s_id"), table.c.status == DeliveryStatus.PENDING)
+        .values(
+            status=DeliveryStatus.DONE,
+            processed_at=bindparam("s_now", type_=table.c.processed_at.type),
+            error=bindparam("s_note", type_=table.c.error.type),
+        )
+    )
 
 
 class AlreadySettledError(StorageError):

@@ -22,6 +22,7 @@ from sqlalchemy import (
     ColumnElement,
     Exists,
     Insert,
+    Select,
     String,
     Table,
     bindparam,
@@ -222,7 +223,7 @@ def default_replica() -> str:
     return f"{socket.gethostname()}-{os.getpid()}"
 
 
-def _free(claimed_by: Any, claimed_until: Any, replica: str, now: datetime) -> ColumnElement[bool]:
+def _free(claimed_by: Any, claimed_until: Any, replica: Any, now: Any) -> ColumnElement[bool]:
     return or_(claimed_by.is_(None), claimed_by == replica, claimed_until <= now)
 
 
@@ -264,13 +265,9 @@ async def updates_waiting(
     """Whether some pending update is free for ``replica`` to claim, the rows ``besides``
     aside (in its hands already); a read: the look before :func:`claim_updates` takes the
     write lock."""
-    free = _free(InboxUpdate.claimed_by, InboxUpdate.claimed_until, replica, now)
-    query = select(InboxUpdate.id).where(
-        InboxUpdate.channel == channel, InboxUpdate.status == DeliveryStatus.PENDING, free
+    found = await session.scalar(
+        _look(InboxUpdate, bool(besides)), _look_values(channel, replica, now, besides)
     )
-    if besides:
-        query = query.where(InboxUpdate.id.not_in(list(besides)))
-    found = await session.scalar(query.limit(1))
     return found is not None
 
 
@@ -283,14 +280,35 @@ async def outbox_due(
 ) -> datetime | None:
     """When the earliest unsent row free for ``replica`` may go, the rows ``besides`` aside (in
     its hands already); ``None``: there is none. A read, the look before :func:`claim_outbox`."""
-    free = _free(OutboxMessage.claimed_by, OutboxMessage.claimed_until, replica, now)
-    query = select(func.min(OutboxMessage.not_before)).where(
-        OutboxMessage.channel == channel, OutboxMessage.status == DeliveryStatus.PENDING, free
+    found: datetime | None = await session.scalar(
+        _look(OutboxMessage, bool(besides)), _look_values(channel, replica, now, besides)
+    )
+    return found
+
+
+@cache  # four of them, each built once: the looks run on every pass of the workers
+def _look(model: type[InboxUpdate | OutboxMessage], besides: bool) -> Select[Any]:
+    """The inbox's look (some pending row's id) or the outbox's (the earliest ``not_before``):
+    pending rows of ``l_channel`` free for ``l_replica`` at ``l_now``, ids ``l_besides``
+    aside."""
+    table = model.__table__
+    assert isinstance(table, Table)
+    now = bindparam("l_now", type_=table.c.claimed_until.type)
+    free = _free(table.c.claimed_by, table.c.claimed_until, bindparam("l_replica"), now)
+    what = table.c.id if model is InboxUpdate else func.min(table.c.not_before)
+    query = select(what).where(
+        table.c.channel == bindparam("l_channel"), table.c.status == DeliveryStatus.PENDING, free
     )
     if besides:
-        query = query.where(OutboxMessage.id.not_in(list(besides)))
-    found: datetime | None = await session.scalar(query)
-    return found
+        query = query.where(table.c.id.not_in(bindparam("l_besides", expanding=True)))
+    return query.limit(1) if model is InboxUpdate else query
+
+
+def _look_values(
+    channel: str, replica: str, now: datetime, besides: Collection[int]
+) -> dict[str, Any]:
+    values = {"l_channel": channel, "l_replica": replica, "l_now": now}
+    return values | {"l_besides": list(besides)} if besides else values
 
 
 async def claim_updates(
