@@ -173,6 +173,7 @@ async def add_outbox(
         first: dict[str, object] = {"r_channel": row.channel, "r_chat": row.chat_id}
         first |= {"r_replica": row.claimed_by, "r_since": row.sending_since}
         found = await add_row(session, row, _reserving_insert(), first, computed=_RESERVED)
+        assert found is not None  # a plain INSERT: it stores the row or raises
         if found[1] is None:  # the chat has an unsent row: this one is not reserved
             set_committed_value(row, "claimed_by", None)  # as stored: nothing to flush
             set_committed_value(row, "sending_since", None)

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.storage import dialect
 from bot.storage.models import Author, Contact, Conversation, Feedback, Message, Ticket
-from bot.storage.rows import add_row
+from bot.storage.rows import add_row, insert_if_new
 from bot.storage.tickets import OPEN_STATUSES, open_ticket
 
 
@@ -67,6 +67,9 @@ async def begin_turn(
     contact = await upsert_contact(
         session, channel, person_id, display_name=display_name, language=language, now=now
     )
+    created = await _new_conversation(session, channel, conversation_id, contact, lang, now)
+    if created is not None:  # by this transaction: it has no ticket yet
+        return TurnRows(contact, created, None)
     conversation = await lock_conversation(
         session, channel, conversation_id, contact=contact, lang=lang, now=now
     )
@@ -111,23 +114,17 @@ async def upsert_contact(
     language: str,
     now: datetime,
 ) -> Contact:
-    """The contact for a channel's person id, created or updated with the latest name."""
-    contact = await session.scalar(
-        select(Contact).where(Contact.channel == channel, Contact.external_id == external_id)
-    )
-    if contact is None:
-        contact = Contact(channel=channel, external_id=external_id, created_at=now)
-        try:
-            async with session.begin_nested():
-                session.add(contact)
-        except IntegrityError:
-            contact = (
-                await session.scalars(
-                    select(Contact).where(
-                        Contact.channel == channel, Contact.external_id == external_id
-                    )
-                )
-            ).one()
+    """The contact for a channel's person id, created or updated with the latest name: a new
+    person is one ``INSERT … ON CONFLICT DO NOTHING``, a known one a SELECT."""
+    contact = Contact(channel=channel, external_id=external_id, created_at=now)
+    _refresh_contact(contact, display_name, language)
+    if await add_row(session, contact, insert_if_new(dialect.backend(session), Contact)):
+        return contact
+    contact = (
+        await session.scalars(
+            select(Contact).where(Contact.channel == channel, Contact.external_id == external_id)
+        )
+    ).one()
     _refresh_contact(contact, display_name, language)
     return contact
 
@@ -149,7 +146,8 @@ async def lock_conversation(
     lang: str,
     now: datetime,
 ) -> Conversation:
-    """The conversation, created when new, locked for this transaction (``FOR UPDATE``)."""
+    """The conversation, created when new, locked for this transaction (``FOR UPDATE``; a row
+    this transaction inserted is its own until it commits)."""
     query = (
         select(Conversation)
         .where(Conversation.channel == channel, Conversation.external_id == external_id)
@@ -158,6 +156,20 @@ async def lock_conversation(
     conversation = await session.scalar(query)
     if conversation is not None:
         return conversation
+    created = await _new_conversation(session, channel, external_id, contact, lang, now)
+    return created if created is not None else (await session.scalars(query)).one()
+
+
+async def _new_conversation(
+    session: AsyncSession,
+    channel: str,
+    external_id: str,
+    contact: Contact,
+    lang: str,
+    now: datetime,
+) -> Conversation | None:
+    """The conversation inserted by this transaction, or ``None`` when it exists already (one
+    ``INSERT … ON CONFLICT DO NOTHING``: a concurrent creator's row wins, unchanged)."""
     conversation = Conversation(
         channel=channel,
         external_id=external_id,
@@ -166,12 +178,8 @@ async def lock_conversation(
         created_at=now,
         updated_at=now,
     )
-    try:
-        async with session.begin_nested():
-            session.add(conversation)
-    except IntegrityError:
-        return (await session.scalars(query)).one()
-    return conversation
+    statement = insert_if_new(dialect.backend(session), Conversation)
+    return conversation if await add_row(session, conversation, statement) else None
 
 
 async def get_conversation(

@@ -23,6 +23,8 @@ from sqlalchemy import Insert, Table, insert, inspect
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase, make_transient_to_detached
 
+from bot.storage import dialect
+
 
 async def add_row(
     session: AsyncSession,
@@ -31,11 +33,13 @@ async def add_row(
     extra: Mapping[str, Any] | None = None,
     *,
     computed: Collection[str] = (),
-) -> tuple[Any, ...]:
+) -> tuple[Any, ...] | None:
     """Insert ``obj`` (its primary key left to the database) and attach it; the row
-    ``RETURNING`` gave, its first column the new id. ``statement``: an insert of the object's
-    table returning at least the id (by default :func:`plain_insert`), with ``extra`` as its
-    own bound parameters; ``computed``: the columns its ``values()`` sets itself."""
+    ``RETURNING`` gave, its first column the new id (``None``: a statement that ignores a
+    conflict stored nothing, and ``obj`` is left out of the session). ``statement``: an insert
+    of the object's table returning at least the id (by default :func:`plain_insert`; see
+    :func:`insert_if_new`), with ``extra`` as its own bound parameters; ``computed``: the
+    columns its ``values()`` sets itself."""
     model = type(obj)
     values = _complete(obj)
     for column in computed:
@@ -45,7 +49,9 @@ async def add_row(
             statement if statement is not None else plain_insert(model),
             values if extra is None else {**values, **extra},
         )
-    ).one()
+    ).first()
+    if found is None:
+        return None
     setattr(obj, _key(model), found[0])
     make_transient_to_detached(obj)
     session.add(obj)
@@ -55,10 +61,24 @@ async def add_row(
 @cache
 def plain_insert(model: type[DeclarativeBase]) -> Insert:
     """``INSERT INTO <table> … RETURNING <id>``, its columns those of the parameters."""
-    table = inspect(model).local_table
-    assert isinstance(table, Table)
+    table = _table(model)
     (key,) = table.primary_key
     return insert(table).returning(key)
+
+
+@cache
+def insert_if_new(backend: str, model: type[DeclarativeBase]) -> Insert:
+    """:func:`plain_insert` that stores nothing, and returns no row, when a unique key of the
+    row is taken already (``ON CONFLICT DO NOTHING``; ``backend``: :func:`dialect.backend`)."""
+    table = _table(model)
+    (key,) = table.primary_key
+    return dialect.insert_ignoring(backend, table).returning(key)
+
+
+def _table(model: type[DeclarativeBase]) -> Table:
+    table = inspect(model).local_table
+    assert isinstance(table, Table)
+    return table
 
 
 def _complete(obj: DeclarativeBase) -> dict[str, Any]:
