@@ -68,11 +68,15 @@ async def begin_turn(
         session, channel, person_id, display_name=display_name, language=language, now=now
     )
     created = await _new_conversation(session, channel, conversation_id, contact, lang, now)
-    if created is not None:  # by this transaction: it has no ticket yet
+    if created is not None:  # by this transaction, its own until it commits: no ticket yet
         return TurnRows(contact, created, None)
-    conversation = await lock_conversation(
-        session, channel, conversation_id, contact=contact, lang=lang, now=now
-    )
+    conversation = (  # someone else's since the first SELECT: lock it now
+        await session.scalars(
+            select(Conversation)
+            .where(Conversation.channel == channel, Conversation.external_id == conversation_id)
+            .with_for_update()
+        )
+    ).one()
     return TurnRows(contact, conversation, await open_ticket(session, conversation.id))
 
 
@@ -135,29 +139,6 @@ def _refresh_contact(contact: Contact, display_name: str, language: str) -> None
         contact.display_name = display_name[:256]
     if language:
         contact.language = language[:16]
-
-
-async def lock_conversation(
-    session: AsyncSession,
-    channel: str,
-    external_id: str,
-    *,
-    contact: Contact,
-    lang: str,
-    now: datetime,
-) -> Conversation:
-    """The conversation, created when new, locked for this transaction (``FOR UPDATE``; a row
-    this transaction inserted is its own until it commits)."""
-    query = (
-        select(Conversation)
-        .where(Conversation.channel == channel, Conversation.external_id == external_id)
-        .with_for_update()
-    )
-    conversation = await session.scalar(query)
-    if conversation is not None:
-        return conversation
-    created = await _new_conversation(session, channel, external_id, contact, lang, now)
-    return created if created is not None else (await session.scalars(query)).one()
 
 
 async def _new_conversation(
