@@ -33,7 +33,7 @@ from handlers.telegram import setup_routers
 from handlers.telegram.calls import CHANNEL
 from handlers.telegram.commands import setup_commands
 from handlers.telegram.delivery import Deliverer
-from handlers.telegram.envelope import read_update
+from handlers.telegram.envelope import UpdateReader
 from handlers.telegram.inbox import Inbox
 from handlers.telegram.outbox import TelegramSender
 from handlers.telegram.polling import LEASE, Poller
@@ -63,6 +63,7 @@ class TelegramChannel:
     inbox: Inbox
     outbox: OutboxWorker
     deliverer: Deliverer
+    reader: UpdateReader  # the webhook's and the poller's door, and the inbox's reading
 
     def problem(self) -> str | None:
         """Why the channel is not ready (for /readyz; its workers are watched by
@@ -152,7 +153,10 @@ class TelegramChannel:
             self.services.sessions, self.services.clock, LEASE,
             replica.id or default_replica(), ttl,
         )  # fmt: skip
-        await Poller(self.bot, self.inbox, allowed_updates=allowed, hold=hold, lease=lease).run()
+        poller = Poller(
+            self.bot, self.inbox, self.reader, allowed_updates=allowed, hold=hold, lease=lease
+        )
+        await poller.run()
 
     async def aclose(self) -> None:
         await self.bot.session.close()  # Redis is the services' (closed with them)
@@ -228,8 +232,10 @@ def create_telegram_channel(services: Services) -> TelegramChannel:
     )
     setup_routers(dp)
 
+    reader = UpdateReader(bot)
+
     async def process(raw: dict[str, object]) -> object:
-        update = read_update(raw, bot)
+        update = reader.read(raw)
         try:
             update.event_type  # noqa: B018 (raises for a kind newer than aiogram)
         except UpdateTypeLookupError:
@@ -245,7 +251,7 @@ def create_telegram_channel(services: Services) -> TelegramChannel:
         claim_seconds=settings.replica.claim_seconds,
         express=outbox.express,
     )
-    return TelegramChannel(services, bot, dp, inbox, outbox, deliverer)
+    return TelegramChannel(services, bot, dp, inbox, outbox, deliverer, reader)
 
 
 TELEGRAM = web.AppKey("telegram", TelegramChannel)
@@ -260,7 +266,8 @@ def setup_telegram(app: web.Application, services: Services) -> bool:
     settings = services.settings.telegram
     if settings.mode == "webhook" and settings.webhook_secret is not None:
         path = urlsplit(settings.webhook_url).path or "/"
-        handler = create_webhook_handler(channel.inbox, settings.webhook_secret.get_secret_value())
+        secret = settings.webhook_secret.get_secret_value()
+        handler = create_webhook_handler(channel.inbox, channel.reader, secret)
         app.router.add_post(path, handler)
     app.cleanup_ctx.append(_life(channel))
     return True
