@@ -19,6 +19,7 @@ from functools import cache
 from typing import Any, TypeVar
 
 from sqlalchemy import (
+    BindParameter,
     ColumnElement,
     Exists,
     Insert,
@@ -37,6 +38,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.sql.dml import ReturningUpdate
 
 from bot.storage import dialect, repo, tickets
 from bot.storage.models import DeliveryStatus, InboxUpdate, OutboxMessage, Ticket
@@ -240,20 +242,29 @@ async def _take(
     hold_for: float,
 ) -> list[_Row]:
     """Claim for ``replica`` those of the pending rows ``ids`` still free for it, and load them
-    (in no particular order): the inbox's and the outbox's claims end the same way."""
+    (in no particular order): the inbox's and the outbox's claims end the same way, one
+    ``UPDATE … RETURNING``."""
+    until = now + timedelta(seconds=hold_for)
+    values = {"t_ids": list(ids), "t_replica": replica, "t_now": now, "t_until": until}
+    found = await session.scalars(_taking(model), values)
+    return list(found)
+
+
+@cache  # one per table, built once
+def _taking(model: type[_Row]) -> ReturningUpdate[_Row]:
+    """:func:`_take`'s UPDATE of ``t_ids`` for ``t_replica`` at ``t_now``, until ``t_until``."""
+    when = model.claimed_until.type
+    now, until = bindparam("t_now", type_=when), bindparam("t_until", type_=when)
+    replica = bindparam("t_replica", type_=String)
+    ids: BindParameter[int] = bindparam("t_ids", expanding=True)
     free = _free(model.claimed_by, model.claimed_until, replica, now)
-    await session.execute(
+    return (
         update(model)
         .where(model.id.in_(ids), model.status == DeliveryStatus.PENDING, free)
-        .values(claimed_by=replica, claimed_until=now + timedelta(seconds=hold_for))
-        .execution_options(synchronize_session=False)
+        .values(claimed_by=replica, claimed_until=until)
+        .returning(model)
+        .execution_options(synchronize_session=False, populate_existing=True)
     )
-    found = await session.scalars(
-        select(model)
-        .where(model.id.in_(ids), model.claimed_by == replica)
-        .execution_options(populate_existing=True)
-    )
-    return list(found)
 
 
 async def updates_waiting(
