@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import zlib
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Insert, Table, func, select
+from sqlalchemy import BigInteger, Insert, Select, Table, bindparam, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase
@@ -40,7 +41,12 @@ async def serialise(session: AsyncSession, name: str) -> None:
     are serialised by the database anyway.
     """
     if session.get_bind().dialect.name == "postgresql":
-        await session.execute(select(func.pg_advisory_xact_lock(zlib.crc32(name.encode()))))
+        await session.execute(_locking(), {"lock": zlib.crc32(name.encode())})
+
+
+@cache  # built once: the store, every claim and every outbox row's chat take one
+def _locking() -> Select[tuple[Any]]:
+    return select(func.pg_advisory_xact_lock(bindparam("lock", type_=BigInteger)))
 
 
 def writers_take_turns(session: AsyncSession) -> bool:
