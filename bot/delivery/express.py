@@ -54,6 +54,13 @@ class Reservation:
             self.open = False
             self._book._handed(self.rows)
 
+    def keep(self, rows: list[OutboxMessage]) -> None:
+        """Only ``rows`` were reserved after all (the others' chats had unsent rows): the rest
+        of the count is released at once."""
+        if self.open:
+            self._book._reserved -= len(self.rows) - len(rows)
+            self.rows = rows
+
     def undo(self) -> None:
         if self.open:
             self.open = False
@@ -138,24 +145,24 @@ class Express:
         if not firsts or self.draining or self.room() <= 0 or session.in_nested_transaction():
             await delivery.add_outbox(session, rows)
             return None
-        for channel in sorted({row.channel for row in rows}):
-            chats = (row.chat_id for row in rows if row.channel == channel)
-            await delivery.lock_chats(session, channel, chats)
-        unsent = await delivery.unsent_chats(session, self.channel, list(firsts))
-        free = [
-            row for chat, row in firsts.items() if chat not in unsent and self._may_go(row, now)
-        ]
+        free = [row for row in firsts.values() if self._may_go(row, now)]
         chosen = free[: max(self.room(), 0)]  # counted now, no await between count and use
         if not chosen:
-            await delivery.add_outbox(session, rows, locked=True)
+            await delivery.add_outbox(session, rows)
             return None
         self._reserved += len(chosen)
         reservation = Reservation(self, chosen)
         try:
+            for channel in sorted({row.channel for row in rows}):
+                chats = (row.chat_id for row in rows if row.channel == channel)
+                await delivery.lock_chats(session, channel, chats)
             until = now + timedelta(seconds=self._claim_seconds)
             for row in chosen:
                 row.claimed_by, row.claimed_until, row.sending_since = self._replica, until, now
-            await delivery.add_outbox(session, rows, locked=True)
+            places = {id(row) for row in chosen}
+            reserving = [place for place, row in enumerate(rows) if id(row) in places]
+            await delivery.add_outbox(session, rows, locked=True, reserving=reserving)
+            reservation.keep([row for row in chosen if row.claimed_by is not None])
             on_commit(session, reservation.committed, reservation.undo)
         except BaseException:
             reservation.undo()

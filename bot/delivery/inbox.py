@@ -25,9 +25,10 @@ from contextlib import suppress
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import Table, Update, bindparam, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
@@ -78,14 +79,27 @@ async def settle(session: AsyncSession, now: datetime, *, note: str | None = Non
     if current is None:
         return
     result = await session.execute(
-        update(InboxUpdate)
-        .where(InboxUpdate.id == current.row_id, InboxUpdate.status == DeliveryStatus.PENDING)
-        .values(status=DeliveryStatus.DONE, processed_at=now, error=note)
-        .execution_options(synchronize_session=False)  # no loaded row to bring up to date
+        _settling(), {"s_id": current.row_id, "s_now": now, "s_note": note}
     )
     if not getattr(result, "rowcount", 1):  # another replica took it after our claim lapsed
         raise AlreadySettledError(current.row_id)  # and settled it: roll back, answer once
     current.settled = True  # if the commit fails, the handler raises and the row is retried
+
+
+@cache  # built once: every event runs it
+def _settling() -> Update:
+    """:func:`settle`'s UPDATE (Core: no loaded row to bring up to date)."""
+    table = InboxUpdate.__table__
+    assert isinstance(table, Table)
+    return (
+        update(table)
+        .where(table.c.id == bindparam("s_id"), table.c.status == DeliveryStatus.PENDING)
+        .values(
+            status=DeliveryStatus.DONE,
+            processed_at=bindparam("s_now", type_=table.c.processed_at.type),
+            error=bindparam("s_note", type_=table.c.error.type),
+        )
+    )
 
 
 class AlreadySettledError(StorageError):
@@ -129,6 +143,8 @@ class InboxWorker:
         self._idle.set()
         self._express = express  # the channel's outbox worker's, when it runs in this process
         self._hand: list[InboxUpdate] = []  # stored claimed by this worker, not yet taken
+        self._quiet = False  # the last look found nothing to claim, and nothing was stored
+        # unclaimed by this process since (see drain)
 
     def wake(self) -> None:
         self.ready.set()
@@ -182,6 +198,8 @@ class InboxWorker:
                 log.info("duplicate event dropped channel=%s key=%s", self.channel, event.key)
             elif replica is not None and row.claimed_by == replica:
                 mine.append(row)
+            else:  # left to the claims: the next pass looks for it
+                self._quiet = False
         if mine:
             on_commit(session, lambda: self._hand.extend(mine), lambda: None)
         return fresh
@@ -234,14 +252,22 @@ class InboxWorker:
         """Process what is pending; the seconds until the next pass is worth making."""
         now = self._clock.now()
         hand = self._take_hand(now)
-        async with reading(self._sessions) as session:  # no write lock while there is no work
-            waiting = await delivery.updates_waiting(
-                session, self.channel, self._replica, now, besides=[row.id for row in hand]
-            )
-        if not waiting:
-            self._retry_at.clear()
-            if not hand:
-                return IDLE
+        waiting = False
+        if hand and self._quiet:
+            # The last look found nothing and this process stored nothing unclaimed since: the
+            # rows in hand go without a look, and the next pass looks (a lone event costs one
+            # look, after its turn). Each row in hand is the only pending one of its chat.
+            self._quiet = False
+        else:
+            async with reading(self._sessions) as session:  # no write lock without work
+                waiting = await delivery.updates_waiting(
+                    session, self.channel, self._replica, now, besides=[row.id for row in hand]
+                )
+            self._quiet = not waiting
+            if not waiting:
+                self._retry_at.clear()
+                if not hand:
+                    return IDLE
         rows = hand
         if waiting:
             async with self._sessions.begin() as session:  # events of chats no other replica has

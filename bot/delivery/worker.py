@@ -8,8 +8,9 @@ sends them concurrently (one per chat, so each chat keeps its order), with the r
 reserved for it (:mod:`bot.delivery.express`: already claimed and marked, checked here as the
 others are). A pass repeats waves until every chat's next row has to wait; the look for work
 before a pass is a read (no commit, no write lock), and a wave with nothing to record and only
-reserved rows to send commits nothing: a lone message's reply costs one commit here, the one
-that records its outcome.
+reserved rows to send neither looks nor commits (the wave that records their outcomes claims
+what else is due): a lone message's reply costs one commit here, the one that records its
+outcome.
 
 What a crash may repeat: at most the one call per chat that was in flight (``in_flight`` calls
 at the most, reserved rows counted). Its row still carries ``sending_since`` when it is next
@@ -25,9 +26,10 @@ from collections.abc import Collection, Iterable
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any, Protocol
 
-from sqlalchemy import update
+from sqlalchemy import BindParameter, Table, Update, bindparam, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
@@ -180,9 +182,11 @@ class OutboxWorker:
         look = 0.0
         if not settled and not claim:
             return IDLE, []
-        if not settled:  # a read first: no write lock while nothing but the hand is due
+        if not settled and express:  # the reserved rows go at once, with no look: the wave
+            look = IDLE  # that records their outcomes claims what else is due
+        elif not settled:  # a read first: no write lock while nothing is due
             look = await self._look(now)
-            if look > 0 and not express:
+            if look > 0:
                 return look, []
         heads: list[OutboxMessage] = []
         wait = IDLE
@@ -346,12 +350,7 @@ class OutboxWorker:
                     "chat=%s since=%s",
                     self._name, row.id, row.chat_id, row.sending_since.isoformat(),
                 )  # fmt: skip
-        await session.execute(
-            update(OutboxMessage)
-            .where(OutboxMessage.id.in_([row.id for row in heads]))
-            .values(sending_since=now)
-            .execution_options(synchronize_session=False)
-        )
+        await session.execute(_marking(), {"o_ids": [row.id for row in heads], "o_now": now})
 
     async def _send(self, row: OutboxMessage) -> _Sent:
         limit = self._send_limit(row, self._clock.now())
@@ -386,13 +385,14 @@ class OutboxWorker:
     async def _record(self, session: AsyncSession, settled: list[_Sent], now: datetime) -> None:
         """Store the outcomes; a person just found unreachable is marked on their ticket and
         the operators' notice stored with the mark."""
-        values = [
-            {"id": item.row.id, **_values(item.result, now, item.row)}
-            for item in settled
-            if item.result is not None
-        ]
-        if values:  # by primary key: one executemany per set of columns
-            await session.execute(update(OutboxMessage), values)
+        shapes: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for item in settled:
+            if item.result is not None:
+                values = _values(item.result, now, item.row)
+                bound = {f"v_{name}": value for name, value in values.items()}
+                shapes.setdefault(tuple(values), []).append({"o_id": item.row.id, **bound})
+        for columns, rows in shapes.items():  # by primary key: one executemany per shape
+            await session.execute(_recording(columns), rows)
         for item in settled:
             if isinstance(item.outcome, Unreachable):
                 ticket = await self._unreachable(session, item.row, item.outcome)
@@ -436,6 +436,29 @@ class OutboxWorker:
         elif result.status == DeliveryStatus.FAILED and not isinstance(outcome, Unreachable):
             log.error("outbox row given up outbox=%s method=%s: %s", row.id, row.method,
                       result.error)  # fmt: skip
+
+
+@cache  # one per shape of outcome (sent, retried, given up ...), built once
+def _recording(columns: tuple[str, ...]) -> Update:
+    """The UPDATE of one row's outcome: ``columns`` (bound as ``v_<name>``) where ``o_id``."""
+    table = _table()
+    values = {name: bindparam(f"v_{name}", type_=table.c[name].type) for name in columns}
+    return update(table).where(table.c.id == bindparam("o_id")).values(values)
+
+
+@cache
+def _marking() -> Update:
+    """Rows ``o_ids`` marked as being sent since ``o_now``."""
+    table = _table()
+    since = bindparam("o_now", type_=table.c.sending_since.type)
+    ids: BindParameter[int] = bindparam("o_ids", expanding=True)
+    return update(table).where(table.c.id.in_(ids)).values(sending_since=since)
+
+
+def _table() -> Table:
+    table = OutboxMessage.__table__
+    assert isinstance(table, Table)
+    return table
 
 
 def _values(result: Settlement, now: datetime, row: OutboxMessage) -> dict[str, Any]:

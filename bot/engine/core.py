@@ -192,7 +192,7 @@ class ConversationEngine:
             now=now,
         )
         conversation = rows.conversation
-        conversation.updated_at = now
+        await repo.touch_conversation(session, conversation, now)
         text = incoming.text.strip()
         if len(text) > self._settings.max_text:
             log.info(

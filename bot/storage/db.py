@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -27,6 +29,8 @@ log = logging.getLogger(__name__)
 # PostgreSQL connections kept open: the inbox handles up to 8 events at once, beside a store,
 # the outbox and looks for work; with the default 5 the rest were opened and closed each time.
 POOL_SIZE = 12
+PING_AFTER = 10.0  # seconds a pooled PostgreSQL connection may idle before it is pinged
+_IDLE_SINCE = "helpbot_idle_since"  # a pooled connection's record: when it was checked in
 READ_ONLY = "helpbot_read_only"  # a connection execution option: see :func:`reading`
 _ON_COMMIT = "helpbot_on_commit"  # Session.info: what to do once its transaction ends
 
@@ -65,12 +69,9 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
         _setup_sqlite(engine)
     else:
         engine = create_async_engine(
-            target.url,
-            echo=echo,
-            pool_pre_ping=True,
-            connect_args=target.connect_args,
-            pool_size=POOL_SIZE,
+            target.url, echo=echo, connect_args=target.connect_args, pool_size=POOL_SIZE
         )
+        _ping_when_idle(engine)
     log.debug("database engine created backend=%s", target.backend)
     return engine
 
@@ -114,6 +115,30 @@ def _after_rollback(session: Session, previous: SessionTransaction) -> None:
         return
     for _, undone in session.info.pop(_ON_COMMIT, ()):
         undone()
+
+
+def _ping_when_idle(engine: AsyncEngine) -> None:
+    """PostgreSQL: a pooled connection idle for :data:`PING_AFTER` seconds is pinged before it
+    is handed out, and replaced when the ping fails (the server restarted, a firewall dropped
+    it: SQLAlchemy's "pessimistic" disconnect handling). Pinging every checkout, as
+    ``pool_pre_ping`` does, cost three round trips (asyncpg's ping is a BEGIN, an empty
+    statement and a ROLLBACK) before each of a message's transactions; a connection in steady
+    use has just shown that it works."""
+
+    @event.listens_for(engine.sync_engine, "checkin")
+    def _checked_in(_dbapi_connection: Any, record: Any) -> None:
+        record.info[_IDLE_SINCE] = time.monotonic()
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _checked_out(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get(_IDLE_SINCE)
+        if since is None or time.monotonic() - since < PING_AFTER:
+            return  # new, or in use a moment ago
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as exc:  # the pool drops it and hands out a fresh one instead
+            log.info("pooled connection dead after %.0f s idle, replaced", time.monotonic() - since)
+            raise DisconnectionError from exc
 
 
 def _setup_sqlite(engine: AsyncEngine) -> None:

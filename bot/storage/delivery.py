@@ -15,13 +15,34 @@ import os
 import socket
 from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, case, exists, func, literal, or_, select, update
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Exists,
+    Insert,
+    Select,
+    String,
+    Table,
+    bindparam,
+    case,
+    exists,
+    func,
+    insert,
+    null,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.sql.dml import ReturningUpdate
 
 from bot.storage import dialect, repo, tickets
 from bot.storage.models import DeliveryStatus, InboxUpdate, OutboxMessage, Ticket
+from bot.storage.rows import add_row
 
 
 async def keep_update(
@@ -45,28 +66,14 @@ async def keep_update(
     channel's claims first (:func:`bot.storage.dialect.serialise` on ``inbox:<channel>``), so
     that two replicas never both claim the first update of one chat.
     """
-    claimed_by: Any = replica
-    if chat_key is not None and replica is not None:
-        earlier = exists().where(
-            InboxUpdate.channel == channel,
-            InboxUpdate.chat_key == chat_key,
-            InboxUpdate.status == DeliveryStatus.PENDING,
-        )
-        claimed_by = case((earlier, None), else_=literal(replica))
-    found = await dialect.insert_returning(
-        session,
-        InboxUpdate,
-        (InboxUpdate.id, InboxUpdate.claimed_by),
-        channel=channel,
-        external_id=external_id,
-        payload=payload,
-        created_at=now,
-        chat_key=chat_key,
-        status=DeliveryStatus.PENDING,
-        attempts=0,
-        claimed_by=claimed_by,
-        claimed_until=hold_until,  # no holder: free for any replica (see _free)
-    )
+    values = {
+        "channel": channel, "external_id": external_id, "payload": payload, "created_at": now,
+        "chat_key": chat_key, "status": DeliveryStatus.PENDING, "attempts": 0,
+        "claimed_until": hold_until,  # no holder: free for any replica (see _free)
+        "k_channel": channel, "k_chat": chat_key, "k_replica": replica,
+    }  # fmt: skip
+    statement = _keeping_insert(dialect.backend(session))
+    found = (await session.execute(statement, values)).first()
     if found is None:
         return None
     row_id, holder = found
@@ -77,43 +84,96 @@ async def keep_update(
     )  # fmt: skip
 
 
+@cache  # one per backend, built once: its SQL and cache key are reused by every update
+def _keeping_insert(backend: str) -> Insert:
+    """:func:`keep_update`'s INSERT: claimed by ``k_replica`` unless the chat ``k_chat`` has a
+    pending update already (no chat: claimed by ``k_replica``, which may be ``None``)."""
+    table, earlier = _pending_in_chat(InboxUpdate, "chat_key", "k")
+    holder = case((earlier, null()), else_=bindparam("k_replica", type_=String))
+    return (
+        dialect.insert_ignoring(backend, table)
+        .values(claimed_by=holder)
+        .returning(table.c.id, table.c.claimed_by)
+    )
+
+
+def _pending_in_chat(
+    model: type[InboxUpdate | OutboxMessage], chat: str, prefix: str
+) -> tuple[Table, Exists]:
+    """The model's table, and whether the chat (``<prefix>_channel``, ``<prefix>_chat`` bound)
+    has a pending row in it."""
+    table = model.__table__
+    assert isinstance(table, Table)
+    pending = exists().where(
+        table.c.channel == bindparam(f"{prefix}_channel", type_=String),
+        table.c[chat] == bindparam(f"{prefix}_chat", type_=String),
+        table.c.status == DeliveryStatus.PENDING,
+    )
+    return table, pending
+
+
 async def lock_chats(session: AsyncSession, channel: str, chats: Iterable[str]) -> None:
     """PostgreSQL: take the chats' outbox locks, held until the caller commits, before rows are
     added to them: transactions that write to one chat commit its rows in the order their ids
     were given (an earlier id never becomes visible after a later one is sent), and a look at
-    the chat's unsent rows (:func:`unsent_chats`) stays true until the commit. SQLite: its
-    writers take turns anyway. Sorted, so that two transactions never wait for each other."""
+    the chat's unsent rows (:func:`add_outbox`'s ``reserving``) stays true until the commit.
+    SQLite: its writers take turns anyway. Sorted, so that two transactions never wait for each
+    other."""
     for chat in sorted(set(chats)):
         await dialect.serialise(session, f"outbox:{channel}:{chat}")
 
 
 async def add_outbox(
-    session: AsyncSession, rows: Sequence[OutboxMessage], *, locked: bool = False
+    session: AsyncSession,
+    rows: Sequence[OutboxMessage],
+    *,
+    locked: bool = False,
+    reserving: Collection[int] = (),
 ) -> None:
-    """Add outbox rows in the caller's transaction (``locked``: :func:`lock_chats` was called
-    for their chats already)."""
+    """Add outbox rows in the caller's transaction, one INSERT each (:mod:`bot.storage.rows`;
+    ``locked``: :func:`lock_chats` was called for their chats already).
+
+    ``reserving``: the places in ``rows`` of rows whose claim and "being sent" mark (set on
+    the object) hold only if the row is its chat's first unsent one: the INSERT looks at the
+    chat itself and stores them empty otherwise, and the object is told so (``claimed_by``
+    ``None``). The caller locked the chats, so the look stays true until its commit.
+    """
     if not rows:
         return
     if not locked:
         channels = {row.channel for row in rows}
         for channel in sorted(channels):
             await lock_chats(session, channel, (r.chat_id for r in rows if r.channel == channel))
-    session.add_all(rows)
-    await session.flush()
+    for place, row in enumerate(rows):
+        if place not in reserving:
+            await add_row(session, row)
+            continue
+        first: dict[str, object] = {"r_channel": row.channel, "r_chat": row.chat_id}
+        first |= {"r_replica": row.claimed_by, "r_since": row.sending_since}
+        found = await add_row(session, row, _reserving_insert(), first, computed=_RESERVED)
+        assert found is not None  # a plain INSERT: it stores the row or raises
+        if found[1] is None:  # the chat has an unsent row: this one is not reserved
+            set_committed_value(row, "claimed_by", None)  # as stored: nothing to flush
+            set_committed_value(row, "sending_since", None)
 
 
-async def unsent_chats(session: AsyncSession, channel: str, chats: Collection[str]) -> set[str]:
-    """Those of ``chats`` that have an unsent row (a new row there is not the chat's first)."""
-    found = await session.scalars(
-        select(OutboxMessage.chat_id)
-        .where(
-            OutboxMessage.channel == channel,
-            OutboxMessage.status == DeliveryStatus.PENDING,
-            OutboxMessage.chat_id.in_(list(chats)),
+_RESERVED = ("claimed_by", "sending_since")  # what _reserving_insert sets itself
+
+
+@cache  # built once: its SQL and cache key are reused by every reserved row
+def _reserving_insert() -> Insert:
+    """A row's INSERT that claims it and marks it as being sent only when its chat has no
+    unsent row (``r_channel``, ``r_chat``, ``r_replica``, ``r_since`` bound)."""
+    table, unsent = _pending_in_chat(OutboxMessage, "chat_id", "r")
+    since = bindparam("r_since", type_=table.c.sending_since.type)
+    return (
+        insert(table)
+        .values(
+            claimed_by=case((unsent, null()), else_=bindparam("r_replica", type_=String)),
+            sending_since=case((unsent, null()), else_=since),
         )
-        .distinct()
+        .returning(table.c.id, table.c.claimed_by)
     )
-    return set(found)
 
 
 async def pending_outbox(session: AsyncSession, channel: str, limit: int) -> list[OutboxMessage]:
@@ -142,7 +202,7 @@ def default_replica() -> str:
     return f"{socket.gethostname()}-{os.getpid()}"
 
 
-def _free(claimed_by: Any, claimed_until: Any, replica: str, now: datetime) -> ColumnElement[bool]:
+def _free(claimed_by: Any, claimed_until: Any, replica: Any, now: Any) -> ColumnElement[bool]:
     return or_(claimed_by.is_(None), claimed_by == replica, claimed_until <= now)
 
 
@@ -158,20 +218,29 @@ async def _take(
     hold_for: float,
 ) -> list[_Row]:
     """Claim for ``replica`` those of the pending rows ``ids`` still free for it, and load them
-    (in no particular order): the inbox's and the outbox's claims end the same way."""
+    (in no particular order): the inbox's and the outbox's claims end the same way, one
+    ``UPDATE … RETURNING``."""
+    until = now + timedelta(seconds=hold_for)
+    values = {"t_ids": list(ids), "t_replica": replica, "t_now": now, "t_until": until}
+    found = await session.scalars(_taking(model), values)
+    return list(found)
+
+
+@cache  # one per table, built once
+def _taking(model: type[_Row]) -> ReturningUpdate[_Row]:
+    """:func:`_take`'s UPDATE of ``t_ids`` for ``t_replica`` at ``t_now``, until ``t_until``."""
+    when = model.claimed_until.type
+    now, until = bindparam("t_now", type_=when), bindparam("t_until", type_=when)
+    replica = bindparam("t_replica", type_=String)
+    ids: BindParameter[int] = bindparam("t_ids", expanding=True)
     free = _free(model.claimed_by, model.claimed_until, replica, now)
-    await session.execute(
+    return (
         update(model)
         .where(model.id.in_(ids), model.status == DeliveryStatus.PENDING, free)
-        .values(claimed_by=replica, claimed_until=now + timedelta(seconds=hold_for))
-        .execution_options(synchronize_session=False)
+        .values(claimed_by=replica, claimed_until=until)
+        .returning(model)
+        .execution_options(synchronize_session=False, populate_existing=True)
     )
-    found = await session.scalars(
-        select(model)
-        .where(model.id.in_(ids), model.claimed_by == replica)
-        .execution_options(populate_existing=True)
-    )
-    return list(found)
 
 
 async def updates_waiting(
@@ -184,13 +253,9 @@ async def updates_waiting(
     """Whether some pending update is free for ``replica`` to claim, the rows ``besides``
     aside (in its hands already); a read: the look before :func:`claim_updates` takes the
     write lock."""
-    free = _free(InboxUpdate.claimed_by, InboxUpdate.claimed_until, replica, now)
-    query = select(InboxUpdate.id).where(
-        InboxUpdate.channel == channel, InboxUpdate.status == DeliveryStatus.PENDING, free
+    found = await session.scalar(
+        _look(InboxUpdate, bool(besides)), _look_values(channel, replica, now, besides)
     )
-    if besides:
-        query = query.where(InboxUpdate.id.not_in(list(besides)))
-    found = await session.scalar(query.limit(1))
     return found is not None
 
 
@@ -203,14 +268,35 @@ async def outbox_due(
 ) -> datetime | None:
     """When the earliest unsent row free for ``replica`` may go, the rows ``besides`` aside (in
     its hands already); ``None``: there is none. A read, the look before :func:`claim_outbox`."""
-    free = _free(OutboxMessage.claimed_by, OutboxMessage.claimed_until, replica, now)
-    query = select(func.min(OutboxMessage.not_before)).where(
-        OutboxMessage.channel == channel, OutboxMessage.status == DeliveryStatus.PENDING, free
+    found: datetime | None = await session.scalar(
+        _look(OutboxMessage, bool(besides)), _look_values(channel, replica, now, besides)
+    )
+    return found
+
+
+@cache  # four of them, each built once: the looks run on every pass of the workers
+def _look(model: type[InboxUpdate | OutboxMessage], besides: bool) -> Select[Any]:
+    """The inbox's look (some pending row's id) or the outbox's (the earliest ``not_before``):
+    pending rows of ``l_channel`` free for ``l_replica`` at ``l_now``, ids ``l_besides``
+    aside."""
+    table = model.__table__
+    assert isinstance(table, Table)
+    now = bindparam("l_now", type_=table.c.claimed_until.type)
+    free = _free(table.c.claimed_by, table.c.claimed_until, bindparam("l_replica"), now)
+    what = table.c.id if model is InboxUpdate else func.min(table.c.not_before)
+    query = select(what).where(
+        table.c.channel == bindparam("l_channel"), table.c.status == DeliveryStatus.PENDING, free
     )
     if besides:
-        query = query.where(OutboxMessage.id.not_in(list(besides)))
-    found: datetime | None = await session.scalar(query)
-    return found
+        query = query.where(table.c.id.not_in(bindparam("l_besides", expanding=True)))
+    return query.limit(1) if model is InboxUpdate else query
+
+
+def _look_values(
+    channel: str, replica: str, now: datetime, besides: Collection[int]
+) -> dict[str, Any]:
+    values = {"l_channel": channel, "l_replica": replica, "l_now": now}
+    return values | {"l_besides": list(besides)} if besides else values
 
 
 async def claim_updates(

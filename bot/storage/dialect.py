@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import zlib
-from collections.abc import Sequence
+from functools import cache
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import BigInteger, Insert, Select, Table, bindparam, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase
@@ -21,19 +21,17 @@ async def insert_if_new(session: AsyncSession, model: type[DeclarativeBase], **v
     return bool(getattr(result, "rowcount", 0))
 
 
-async def insert_returning(
-    session: AsyncSession,
-    model: type[DeclarativeBase],
-    returning: Sequence[Any],
-    **values: Any,
-) -> tuple[Any, ...] | None:
-    """``INSERT … ON CONFLICT DO NOTHING RETURNING``: the ``returning`` columns of the new row,
-    or ``None`` when a unique key was taken already (the stored row is left as it was)."""
-    name = session.get_bind().dialect.name
-    insert = postgresql.insert if name == "postgresql" else sqlite.insert
-    statement = insert(model).values(**values).on_conflict_do_nothing().returning(*returning)
-    found = (await session.execute(statement)).first()
-    return None if found is None else tuple(found)
+def insert_ignoring(backend: str, table: Table) -> Insert:
+    """``INSERT INTO table … ON CONFLICT DO NOTHING`` for ``backend`` (:func:`backend`), to be
+    completed (``values``, ``returning``) and cached by the caller: with ``RETURNING`` it gives
+    no row when a unique key was taken already (the stored row is left as it was)."""
+    insert = postgresql.insert if backend == "postgresql" else sqlite.insert
+    return insert(table).on_conflict_do_nothing()
+
+
+def backend(session: AsyncSession) -> str:
+    """The session's database: ``sqlite`` or ``postgresql``."""
+    return session.get_bind().dialect.name
 
 
 async def serialise(session: AsyncSession, name: str) -> None:
@@ -43,7 +41,12 @@ async def serialise(session: AsyncSession, name: str) -> None:
     are serialised by the database anyway.
     """
     if session.get_bind().dialect.name == "postgresql":
-        await session.execute(select(func.pg_advisory_xact_lock(zlib.crc32(name.encode()))))
+        await session.execute(_locking(), {"lock": zlib.crc32(name.encode())})
+
+
+@cache  # built once: the store, every claim and every outbox row's chat take one
+def _locking() -> Select[tuple[Any]]:
+    return select(func.pg_advisory_xact_lock(bindparam("lock", type_=BigInteger)))
 
 
 def writers_take_turns(session: AsyncSession) -> bool:

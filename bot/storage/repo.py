@@ -11,12 +11,14 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Select, String, and_, bindparam, select, update
+from sqlalchemy import Select, String, Table, Update, and_, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from bot.storage import dialect
 from bot.storage.models import Author, Contact, Conversation, Feedback, Message, Ticket
+from bot.storage.rows import add_row, insert_if_new
 from bot.storage.tickets import OPEN_STATUSES, open_ticket
 
 
@@ -66,9 +68,16 @@ async def begin_turn(
     contact = await upsert_contact(
         session, channel, person_id, display_name=display_name, language=language, now=now
     )
-    conversation = await lock_conversation(
-        session, channel, conversation_id, contact=contact, lang=lang, now=now
-    )
+    created = await _new_conversation(session, channel, conversation_id, contact, lang, now)
+    if created is not None:  # by this transaction, its own until it commits: no ticket yet
+        return TurnRows(contact, created, None)
+    conversation = (  # someone else's since the first SELECT: lock it now
+        await session.scalars(
+            select(Conversation)
+            .where(Conversation.channel == channel, Conversation.external_id == conversation_id)
+            .with_for_update()
+        )
+    ).one()
     return TurnRows(contact, conversation, await open_ticket(session, conversation.id))
 
 
@@ -110,53 +119,58 @@ async def upsert_contact(
     language: str,
     now: datetime,
 ) -> Contact:
-    """The contact for a channel's person id, created or updated with the latest name."""
-    contact = await session.scalar(
-        select(Contact).where(Contact.channel == channel, Contact.external_id == external_id)
-    )
-    if contact is None:
-        contact = Contact(channel=channel, external_id=external_id, created_at=now)
-        try:
-            async with session.begin_nested():
-                session.add(contact)
-        except IntegrityError:
-            contact = (
-                await session.scalars(
-                    select(Contact).where(
-                        Contact.channel == channel, Contact.external_id == external_id
-                    )
-                )
-            ).one()
+    """The contact for a channel's person id, created or updated with the latest name: a new
+    person is one ``INSERT … ON CONFLICT DO NOTHING``, a known one a SELECT."""
+    contact = Contact(channel=channel, external_id=external_id, created_at=now)
+    _refresh_contact(contact, display_name, language)
+    if await add_row(session, contact, insert_if_new(dialect.backend(session), Contact)):
+        return contact
+    contact = (
+        await session.scalars(
+            select(Contact).where(Contact.channel == channel, Contact.external_id == external_id)
+        )
+    ).one()
     _refresh_contact(contact, display_name, language)
     return contact
 
 
 def _refresh_contact(contact: Contact, display_name: str, language: str) -> None:
-    """The latest name and language the channel gave (an unchanged value writes nothing)."""
-    if display_name:
+    """The latest name and language the channel gave (an unchanged value is not even set: the
+    contact stays clean, and the turn's statements need no flush of the ORM before them)."""
+    if display_name and contact.display_name != display_name[:256]:
         contact.display_name = display_name[:256]
-    if language:
+    if language and contact.language != language[:16]:
         contact.language = language[:16]
 
 
-async def lock_conversation(
+async def touch_conversation(
+    session: AsyncSession, conversation: Conversation, now: datetime
+) -> None:
+    """Note the conversation's latest event: one cached UPDATE, the loaded row kept clean."""
+    if conversation.updated_at == now:  # created by this very event
+        return
+    await session.execute(_touching(), {"t_id": conversation.id, "t_now": now})
+    set_committed_value(conversation, "updated_at", now)
+
+
+@cache
+def _touching() -> Update:
+    table = Conversation.__table__
+    assert isinstance(table, Table)
+    now = bindparam("t_now", type_=table.c.updated_at.type)
+    return update(table).where(table.c.id == bindparam("t_id")).values(updated_at=now)
+
+
+async def _new_conversation(
     session: AsyncSession,
     channel: str,
     external_id: str,
-    *,
     contact: Contact,
     lang: str,
     now: datetime,
-) -> Conversation:
-    """The conversation, created when new, locked for this transaction (``FOR UPDATE``)."""
-    query = (
-        select(Conversation)
-        .where(Conversation.channel == channel, Conversation.external_id == external_id)
-        .with_for_update()
-    )
-    conversation = await session.scalar(query)
-    if conversation is not None:
-        return conversation
+) -> Conversation | None:
+    """The conversation inserted by this transaction, or ``None`` when it exists already (one
+    ``INSERT … ON CONFLICT DO NOTHING``: a concurrent creator's row wins, unchanged)."""
     conversation = Conversation(
         channel=channel,
         external_id=external_id,
@@ -165,12 +179,8 @@ async def lock_conversation(
         created_at=now,
         updated_at=now,
     )
-    try:
-        async with session.begin_nested():
-            session.add(conversation)
-    except IntegrityError:
-        return (await session.scalars(query)).one()
-    return conversation
+    statement = insert_if_new(dialect.backend(session), Conversation)
+    return conversation if await add_row(session, conversation, statement) else None
 
 
 async def get_conversation(
@@ -198,9 +208,8 @@ async def find_conversation(
 
 
 async def add_message(session: AsyncSession, message: Message) -> Message:
-    """Store a message and give it its id."""
-    session.add(message)
-    await session.flush()
+    """Store a message and give it its id (one INSERT, no flush: :mod:`bot.storage.rows`)."""
+    await add_row(session, message)
     return message
 
 

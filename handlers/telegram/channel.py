@@ -32,7 +32,7 @@ from handlers.settings import Settings, whole
 from handlers.telegram.calls import CHANNEL
 from handlers.telegram.commands import setup_commands
 from handlers.telegram.delivery import Deliverer
-from handlers.telegram.envelope import read_update
+from handlers.telegram.envelope import UpdateReader
 from handlers.telegram.inbox import Inbox
 from handlers.telegram.polling import LEASE, Poller
 from handlers.telegram.routers import setup_routers
@@ -64,6 +64,7 @@ class TelegramChannel:
     inbox: Inbox
     outbox: OutboxWorker
     deliverer: Deliverer
+    reader: UpdateReader  # the webhook's and the poller's door, and the inbox's reading
 
     def problem(self) -> str | None:
         """Why the channel is not ready (for /readyz; its workers are watched by
@@ -157,7 +158,10 @@ class TelegramChannel:
             self.services.sessions, self.services.clock, LEASE,
             replica.id or default_replica(), ttl,
         )  # fmt: skip
-        await Poller(self.bot, self.inbox, allowed_updates=allowed, hold=hold, lease=lease).run()
+        poller = Poller(
+            self.bot, self.inbox, self.reader, allowed_updates=allowed, hold=hold, lease=lease
+        )
+        await poller.run()
 
     async def aclose(self) -> None:
         await self.bot.session.close()  # Redis is the services' (closed with them)
@@ -233,8 +237,10 @@ def create_telegram_channel(services: Services) -> TelegramChannel:
     )
     setup_routers(dp)
 
+    reader = UpdateReader(bot)
+
     async def process(raw: dict[str, object]) -> object:
-        update = read_update(raw, bot)
+        update = reader.read(raw)
         try:
             update.event_type  # noqa: B018 (raises for a kind newer than aiogram)
         except UpdateTypeLookupError:
@@ -250,7 +256,7 @@ def create_telegram_channel(services: Services) -> TelegramChannel:
         claim_seconds=settings.replica.claim_seconds,
         express=outbox.express,
     )
-    return TelegramChannel(services, bot, dp, inbox, outbox, deliverer)
+    return TelegramChannel(services, bot, dp, inbox, outbox, deliverer, reader)
 
 
 TELEGRAM = web.AppKey("telegram", TelegramChannel)
@@ -266,7 +272,8 @@ def setup_telegram(app: web.Application, services: Services) -> Callable[[], str
     settings = whole(services.settings).telegram
     if settings.mode == "webhook" and settings.webhook_secret is not None:
         path = urlsplit(settings.webhook_url).path or "/"
-        handler = create_webhook_handler(channel.inbox, settings.webhook_secret.get_secret_value())
+        secret = settings.webhook_secret.get_secret_value()
+        handler = create_webhook_handler(channel.inbox, channel.reader, secret)
         app.router.add_post(path, handler)
     app.cleanup_ctx.append(_life(channel))
     return channel.problem

@@ -73,11 +73,39 @@ def read_update(raw: object, bot: Bot | None = None, *, quiet: bool = False) -> 
     raise EnvelopeError("too many unreadable fields")
 
 
-def check_update(raw: object) -> dict[str, Any]:
-    """``raw`` when it is an update that can be processed, else :class:`EnvelopeError`."""
-    read_update(raw, quiet=True)  # the drops are logged when the update is processed
-    assert isinstance(raw, dict)
-    return raw
+class UpdateReader:
+    """Reads one bot's updates once on the usual path: at the door (:meth:`check`, before an
+    update is stored) and, when it is processed in this process soon after, the door's model
+    again (:meth:`read`) instead of a second parse of the same JSON. An update read whole at
+    the door is kept (the last :data:`KEEP` of them); one with a field dropped, one stored
+    by another replica or long ago, is read again from its stored JSON (the drops logged then).
+    """
+
+    KEEP = 256  # more than the events in hand at once (8) and a webhook burst's group commit
+
+    def __init__(self, bot: Bot | None) -> None:
+        self._bot = bot
+        self._read: dict[int, Update] = {}  # insertion order: the oldest goes first
+
+    def check(self, raw: object) -> dict[str, Any]:
+        """``raw`` when it is an update that can be processed, else :class:`EnvelopeError`."""
+        if not isinstance(raw, dict) or not update_id_ok(raw.get("update_id")):
+            raise EnvelopeError("not an update (no valid update_id)")
+        try:
+            update = Update.model_validate(raw, context={"bot": self._bot})
+        except ValidationError:
+            read_update(raw, quiet=True)  # the drops are logged when the update is processed
+            return raw
+        self._read[update.update_id] = update
+        if len(self._read) > self.KEEP:
+            del self._read[next(iter(self._read))]
+        return raw
+
+    def read(self, raw: dict[str, Any]) -> Update:
+        """The update as aiogram's model (see :func:`read_update`), read once at the door."""
+        key = raw.get("update_id")
+        update = self._read.pop(key, None) if isinstance(key, int) else None
+        return update if update is not None else read_update(raw, self._bot)
 
 
 def _drop(data: dict[str, Any], error: Any) -> str | None:

@@ -22,7 +22,7 @@ from aiogram.exceptions import (
 )
 
 from bot.storage.leases import LeaseKeeper
-from handlers.telegram.envelope import EnvelopeError, RawGetUpdates, check_update, update_id_ok
+from handlers.telegram.envelope import EnvelopeError, RawGetUpdates, UpdateReader, update_id_ok
 from handlers.telegram.inbox import Inbox
 
 log = logging.getLogger(__name__)
@@ -38,6 +38,7 @@ class Poller:
         self,
         bot: Bot,
         inbox: Inbox,
+        reader: UpdateReader,
         *,
         allowed_updates: list[str],
         hold: int,
@@ -45,6 +46,7 @@ class Poller:
     ) -> None:
         self._bot = bot
         self._inbox = inbox
+        self._reader = reader
         self._allowed = allowed_updates
         self._hold = hold
         self._lease = lease
@@ -93,7 +95,7 @@ class Poller:
             return
         self._failures = 0
         if updates:
-            await self._inbox.store(readable(updates))
+            await self._inbox.store(readable(updates, self._reader))
             ids = [u["update_id"] for u in updates if update_id_ok(u.get("update_id"))]
             self._offset = max(ids) + 1 if ids else self._offset
             log.debug("updates stored count=%d next_offset=%s", len(updates), self._offset)
@@ -105,12 +107,12 @@ class Poller:
         await asyncio.sleep(delay)
 
 
-def readable(updates: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def readable(updates: list[dict[str, Any]], reader: UpdateReader) -> list[dict[str, Any]]:
     """The updates that can be processed; a malformed one is logged and left behind."""
     kept = []
     for raw in updates:
         try:
-            kept.append(check_update(raw))
+            kept.append(reader.check(raw))
         except EnvelopeError as exc:
             log.warning("malformed update skipped update=%s: %s", raw.get("update_id"), exc)
     return kept

@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from handlers.telegram.envelope import EnvelopeError, check_update
+from handlers.telegram.envelope import EnvelopeError, UpdateReader
 from handlers.telegram.inbox import Inbox
 
 log = logging.getLogger(__name__)
@@ -20,7 +20,7 @@ SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def create_webhook_handler(inbox: Inbox, secret: str) -> Handler:
+def create_webhook_handler(inbox: Inbox, reader: UpdateReader, secret: str) -> Handler:
     expected = secret.encode("utf-8")
 
     async def on_update(request: web.Request) -> web.StreamResponse:
@@ -38,7 +38,7 @@ def create_webhook_handler(inbox: Inbox, secret: str) -> Handler:
             )
             return web.Response(status=400, text="Bad Request: not JSON")
         try:
-            update = check_update(raw)
+            update = reader.check(raw)
         except EnvelopeError as exc:
             log.warning("malformed update refused remote=%s: %s", request.remote, exc)
             return web.Response(status=400, text="Bad Request: not an update")

@@ -10,7 +10,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from bot.__main__ import main
-from bot.storage import migrate
+from bot.storage import db, migrate
 from bot.storage.db import create_engine
 
 
@@ -98,5 +98,40 @@ async def test_sslmode_require_asks_the_server_for_tls(pg_database: str) -> None
         with pytest.raises(Exception, match="SSL"):
             async with engine.connect() as conn:
                 await conn.execute(text("SELECT 1"))
+    finally:
+        await engine.dispose()
+
+
+async def test_a_pooled_connection_that_died_while_idle_is_replaced_not_failed(
+    pg_database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A PostgreSQL connection is pinged only after it idled (not before every transaction);
+    one the server closed meanwhile (a restart, a firewall) is replaced by a fresh one."""
+    engine = create_engine(pg_database)
+    pings = 0
+    ping = engine.dialect.do_ping
+
+    def counted(dbapi_connection: object) -> bool:
+        nonlocal pings
+        pings += 1
+        return ping(dbapi_connection)
+
+    monkeypatch.setattr(engine.dialect, "do_ping", counted)
+    try:
+        async with engine.connect() as conn:
+            first = await conn.scalar(text("SELECT pg_backend_pid()"))
+        async with engine.connect() as conn:  # in use a moment ago: no ping
+            assert await conn.scalar(text("SELECT pg_backend_pid()")) == first
+        assert pings == 0
+        admin = create_engine(pg_database)
+        try:
+            async with admin.connect() as conn:
+                await conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": first})
+        finally:
+            await admin.dispose()
+        monkeypatch.setattr(db, "PING_AFTER", 0.0)  # as if it had idled long enough
+        async with engine.connect() as conn:
+            fresh = await conn.scalar(text("SELECT pg_backend_pid()"))
+        assert pings == 1 and fresh != first
     finally:
         await engine.dispose()

@@ -25,15 +25,12 @@ NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 async def _tickets(sessions: async_sessionmaker[AsyncSession], count: int) -> list[int]:
     ids = []
     async with sessions.begin() as session:
-        contact = await repo.upsert_contact(
-            session, "t", "p", display_name="", language="", now=NOW
-        )
         for n in range(count):
-            conv = await repo.lock_conversation(
-                session, "t", f"c{n}", contact=contact, lang="ru", now=NOW
+            rows = await repo.begin_turn(
+                session, "t", f"c{n}", "p", display_name="", language="", lang="ru", now=NOW
             )
             ticket = await tickets.create_ticket(
-                session, conv.id, reason="requested", question="q", now=NOW
+                session, rows.conversation.id, reason="requested", question="q", now=NOW
             )
             ids.append(ticket.id)
     return ids

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from bot.settings import DatabaseSettings
 from bot.storage import migrate, repo, tickets
 from bot.storage.db import create_engine, database_url
-from bot.storage.models import Base, Message, Ticket, TicketStatus
+from bot.storage.models import Base, Contact, Message, Ticket, TicketStatus
 
 NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 TABLES = {
@@ -73,26 +73,23 @@ async def test_contact_and_conversation_are_created_once(
 ) -> None:
     for name in ("Ion", "Ion Popescu"):
         async with sessions.begin() as session:
-            contact = await repo.upsert_contact(
-                session, "telegram", "7", display_name=name, language="ro", now=NOW
-            )
-            conv = await repo.lock_conversation(
-                session, "telegram", "c7", contact=contact, lang="ro", now=NOW
-            )
+            rows = await repo.begin_turn(
+                session, "telegram", "c7", "7", display_name=name, language="ro", lang="ro",
+                now=NOW,
+            )  # fmt: skip
     async with sessions() as session:
         found = await repo.find_conversation(session, "telegram", "c7")
-    assert found is not None and found.id == conv.id and contact.display_name == "Ion Popescu"
+        contact = await session.get(Contact, rows.contact.id)
+    assert found is not None and found.id == rows.conversation.id
+    assert contact is not None and contact.display_name == "Ion Popescu"
 
 
 async def _conversation_id(sessions: async_sessionmaker[AsyncSession], person: str = "7") -> int:
     async with sessions.begin() as session:
-        contact = await repo.upsert_contact(
-            session, "t", person, display_name="", language="", now=NOW
+        rows = await repo.begin_turn(
+            session, "t", f"c{person}", person, display_name="", language="", lang="ru", now=NOW
         )
-        conv = await repo.lock_conversation(
-            session, "t", f"c{person}", contact=contact, lang="ru", now=NOW
-        )
-        return conv.id
+        return rows.conversation.id
 
 
 async def test_messages_keep_decisions_options_and_aware_times(

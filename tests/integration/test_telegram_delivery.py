@@ -173,6 +173,11 @@ async def test_a_lone_text_costs_three_commits_store_turn_and_the_sends_outcome(
         assert "пароль" in (answer.text or "")
         assert len(counted.commits) == 3, counted.commits
         assert not counted.starting("UPDATE inbox SET claimed_by")  # no claim of its own
+        # Ann is new: her contact and conversation are one INSERT each (no look-up first, no
+        # savepoint, no UPDATE of the row just written, no ticket looked for), and the reply's
+        # INSERT sees for itself that it is its chat's first unsent row
+        for wasted in ("SAVEPOINT", "UPDATE contacts", "SELECT tickets", "SELECT DISTINCT"):
+            assert not counted.starting(wasted), counted.statements
         (row,) = await rig.rows()
         assert row.status == DeliveryStatus.DONE and row.sending_since is None
         async with rig.services.sessions() as session:
