@@ -9,16 +9,6 @@ from typing import Any
 from sqlalchemy import BigInteger, Insert, Select, Table, bindparam, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import DeclarativeBase
-
-
-async def insert_if_new(session: AsyncSession, model: type[DeclarativeBase], **values: Any) -> bool:
-    """``INSERT … ON CONFLICT DO NOTHING``: one statement, no savepoint, no look-up first;
-    whether the row was new (a unique key already taken leaves the stored row as it was)."""
-    name = session.get_bind().dialect.name
-    insert = postgresql.insert if name == "postgresql" else sqlite.insert
-    result = await session.execute(insert(model).values(**values).on_conflict_do_nothing())
-    return bool(getattr(result, "rowcount", 0))
 
 
 def insert_ignoring(backend: str, table: Table) -> Insert:
