@@ -7,16 +7,11 @@ regression does; they are not fitted to either set (see bench/quality.py --calib
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-from types import ModuleType
-
 import pytest
+from benches import bench
 
 from knowledge.base import KnowledgeBase
 from knowledge.model import Action
-
-ROOT = Path(__file__).resolve().parents[2]
 
 # Per set: metric -> (bound, True for a floor / False for a ceiling).
 BOUNDS: dict[str, dict[str, tuple[float, bool]]] = {
@@ -52,17 +47,9 @@ WHY_EXAMPLES = {
 }
 
 
-def _quality_module() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("bench_quality", ROOT / "bench" / "quality.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
 def figures(kb: KnowledgeBase) -> dict[str, dict[str, float]]:
-    quality = _quality_module()
+    quality = bench("quality")
     out = {}
     for name in BOUNDS:
         _, cases = quality.load_set(name)
@@ -91,7 +78,7 @@ def test_the_issue_examples_never_get_a_wrong_article(kb: KnowledgeBase, questio
 
 
 def test_no_product_question_about_operators_is_taken_for_a_request(kb: KnowledgeBase) -> None:
-    _, cases = _quality_module().load_set("operator")
+    _, cases = bench("quality").load_set("operator")
     questions = [c["q"] for c in cases if "answer" in c["expect"]]
     taken = [q for q in questions if kb.decide(q).action is Action.OPERATOR]
     assert len(questions) >= 60

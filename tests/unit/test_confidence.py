@@ -2,28 +2,17 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import random
 from pathlib import Path
-from types import ModuleType
 
 import pytest
+from benches import bench
 
 from knowledge.base import Thresholds, choose_action
 from knowledge.confidence import FEATURES, Calibration, Estimate, Policy
 from knowledge.errors import KnowledgeError
 from knowledge.model import Action
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _bench(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(f"bench_{name}", ROOT / "bench" / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_the_stored_models_give_probabilities_and_top3_is_never_below_top1() -> None:
@@ -61,7 +50,7 @@ def test_the_policy(top1: float, top3: float, lead: float, action: Action) -> No
 
 
 def test_fitting_finds_an_informative_feature_and_folds_cover_every_set() -> None:
-    calibration = _bench("quality").calibration
+    calibration = bench("quality").calibration
     rng = random.Random(3)
     xs, ys = [], []
     for _ in range(300):
@@ -86,7 +75,7 @@ def test_fitting_finds_an_informative_feature_and_folds_cover_every_set() -> Non
 def test_the_chosen_policy_keeps_the_hard_bounds_and_is_stored_with_the_models(
     tmp_path: Path,
 ) -> None:
-    quality = _bench("quality")
+    quality = bench("quality")
     calibration = quality.calibration
     right = {"answer": [{"title": "x"}]}
     samples, judged = [], []
@@ -119,7 +108,7 @@ def test_the_chosen_policy_keeps_the_hard_bounds_and_is_stored_with_the_models(
 def test_the_policy_search_chooses_what_deciding_every_question_anew_would() -> None:
     # choose_policy sums counts along P(in top 3) instead of re-deciding every sample for each
     # pair of thresholds: the same pair must win, ties (the first best) included.
-    quality = _bench("quality")
+    quality = bench("quality")
     calibration = quality.calibration
     rng = random.Random(11)
     expects = [{"answer": [{"title": "x"}]}, {"escalate": True}, {"operator": True}]
@@ -150,7 +139,7 @@ def test_the_policy_search_chooses_what_deciding_every_question_anew_would() -> 
 
 
 def test_the_choices_figure_is_the_entries_a_did_you_mean_offers_on_average() -> None:
-    quality = _bench("quality")
+    quality = bench("quality")
     right, away = {"answer": [{"title": "x"}]}, {"escalate": True}
     outcomes = [
         (right, "clarify", [False, True]),  # two entries offered, the second right

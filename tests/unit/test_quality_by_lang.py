@@ -2,26 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
-from types import ModuleType
+
+from benches import bench
 
 from knowledge.model import Action
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _quality() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("bench_quality", ROOT / "bench" / "quality.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
 
 def test_by_lang_groups_the_decisions_by_each_question_language() -> None:
-    quality = _quality()
+    quality = bench("quality")
     sample = quality.calibration.Sample
     right = {"answer": [{"title": "x"}]}
     decided = [
@@ -39,7 +28,7 @@ def test_by_lang_groups_the_decisions_by_each_question_language() -> None:
 
 
 def test_the_foreign_set_is_english_and_romanian_questions_with_a_right_entry() -> None:
-    quality = _quality()
+    quality = bench("quality")
     _, cases = quality.load_set("foreign")
     assert {c["lang"] for c in cases} == {"en", "ro"}
     assert all(c["expect"]["answer"] for c in cases)
@@ -49,13 +38,13 @@ def test_the_foreign_set_is_english_and_romanian_questions_with_a_right_entry() 
 
 def test_without_languages_the_calibration_groups_nothing() -> None:
     # --calibrate without --by-lang passes no languages: no group, not a KeyError.
-    quality = _quality()
+    quality = bench("quality")
     sample = quality.calibration.Sample("a", "1", {"answer": []}, "", (1.0,), (True,), 0.1)
     assert quality._by_lang([(sample, Action.ANSWER)], {}) == {}
 
 
 def test_an_extension_appends_its_features_and_leaves_out_the_dropped_ones() -> None:
-    quality = _quality()
+    quality = bench("quality")
     names = quality.FEATURES
     extension = quality.calibration.Extension(
         ("extra",), lambda kb, text: [float(len(text))], (names[0],)
