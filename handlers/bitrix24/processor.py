@@ -37,7 +37,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.channel import Draft
 from bot.clock import Clock
-from bot.delivery import inbox
+from bot.delivery import inbox, pipeline
 from bot.engine import ConversationEngine, Event, HandToQueue, Incoming, Resolved, Say
 from bot.payloads import Press
 from bot.queue import OperatorQueue
@@ -46,7 +46,7 @@ from handlers.bitrix24 import storage as repo
 from handlers.bitrix24.events import ChatEvent
 from handlers.bitrix24.models import BitrixChat
 from handlers.bitrix24.ownership import Verdict, judge
-from handlers.bitrix24.replies import BitrixCalls, store
+from handlers.bitrix24.replies import BitrixCalls
 from handlers.bitrix24.rest.errors import Bitrix24Error
 from handlers.bitrix24.settings import BitrixSettings
 
@@ -118,7 +118,7 @@ class EventProcessor:
                     log.info("bitrix session not finished chat=%s: not the bot's", chat.chat_id)
                     continue
                 finish = Draft(chat.dialog_id, FINISH, {"CHAT_ID": chat.chat_id}, kind="finish")
-                await store(session, [finish], now)
+                await pipeline.store(session, CHANNEL, [finish], now)
                 queued += 1
                 log.info("bitrix session finish queued chat=%s after helped", chat.chat_id)
         if queued:
@@ -146,8 +146,7 @@ class EventProcessor:
             chat.helped_at, chat.choices = None, None
             calls = self._calls(chat, event)
             welcome = self._engine.welcome(CHANNEL, chat.dialog_id)
-            await store(session, [d for e in welcome for d in calls.render(e)], now)
-            await inbox.settle(session, now)
+            await pipeline.write(session, CHANNEL, welcome, pipeline.each(calls.render), now)
         log.info("bitrix welcome queued chat=%s session=%s", event.chat_id, event.session_id)
 
     async def _on_message(self, event: ChatEvent) -> None:
@@ -173,7 +172,6 @@ class EventProcessor:
 
         async def then(session: AsyncSession, events: list[Event]) -> None:
             await self._outbox(session, event, events)
-            await inbox.settle(session, self._clock.now())
 
         await self._engine.handle(incoming, then=then)
 
@@ -210,18 +208,18 @@ class EventProcessor:
         log.info("bitrix event %s key=%s chat=%s why=%s", done, event.key, event.chat_id, why)
 
     async def _outbox(self, session: AsyncSession, event: ChatEvent, out: list[Event]) -> None:
-        """Inside the engine's transaction: replies and the hand-off become outbox rows."""
+        """Inside the engine's transaction: the chat's row noted (its session, the choices
+        shown, the hand-off), then the events rendered with it — replies and the hand-off
+        become outbox rows — and the event settled (:func:`bot.delivery.pipeline.write`)."""
         now = self._clock.now()
-        chat = await self._chat(session, event)
+        chat = await self._chat(session, event)  # what render needs, read before it
         if event.session_id and event.session_id != chat.session_id:  # the first seen
             chat.session_id, chat.choices = event.session_id, None
         helped = any(isinstance(o, Resolved) for o in out)
         chat.helped_at = now if helped else None  # the engine's word: the session may end
         handed = any(isinstance(o, HandToQueue) for o in out)
         calls = self._calls(chat, event, _NO_CANCEL if handed else frozenset())
-        drafts: list[Draft] = []
         for item in out:
-            drafts += calls.render(item)  # the card's note just before the hand-off
             if isinstance(item, Say):
                 chat.choices = calls.choices(item)
             elif isinstance(item, HandToQueue):
@@ -234,7 +232,8 @@ class EventProcessor:
                     event.session_id,
                     item.ticket_id,
                 )
-        await store(session, drafts, now)
+        # The events in order: the card's note just before the hand-off.
+        await pipeline.write(session, CHANNEL, out, pipeline.each(calls.render), now)
 
     def _calls(
         self, chat: BitrixChat, event: ChatEvent, drop: frozenset[str] = frozenset()

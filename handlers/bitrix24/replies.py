@@ -22,8 +22,8 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.cases import case_reply
-from bot.channel import Draft, outbox_rows
-from bot.delivery.express import add_outbox
+from bot.channel import Draft
+from bot.delivery import pipeline
 from bot.engine import Event, HandToQueue, Say, TicketOpened
 from bot.payloads import Press
 from bot.storage.models import OutboxMessage
@@ -105,25 +105,22 @@ class BitrixCalls:
         return Draft(self.dialog_id, SEND, params, ticket_id, kind=REPLY)
 
 
-async def store(
-    session: AsyncSession, drafts: Sequence[Draft], now: datetime
-) -> list[OutboxMessage]:
-    """The drafts as the channel's outbox rows, added in the caller's transaction."""
-    rows = outbox_rows(repo.CHANNEL, drafts, now)
-    if rows:
-        await add_outbox(session, rows)
-    return rows
-
-
 async def write(
     session: AsyncSession, out: Sequence[Event], now: datetime, language: str = "ru"
 ) -> list[OutboxMessage]:
-    """Queue the Bitrix24 person-facing replies among ``out``; returns the rows added."""
+    """Queue the Bitrix24 person-facing replies among ``out``; returns the rows added.
+
+    The chats' rows are read first, once per chat (what the render needs); the replies are
+    then rendered with them, purely, and stored (:func:`bot.delivery.pipeline.store`).
+    """
+    says = [e for e in out if e.channel == repo.CHANNEL and isinstance(e, Say)]
+    chats = {
+        d: await repo.chat_by_dialog(session, d)
+        for d in dict.fromkeys(e.conversation_id for e in says)
+    }
     drafts: list[Draft] = []
-    for item in out:
-        if item.channel != repo.CHANNEL or not isinstance(item, Say):
-            continue
-        chat = await repo.chat_by_dialog(session, item.conversation_id)
+    for item in says:
+        chat = chats[item.conversation_id]
         if chat is None:
             log.warning(
                 "bitrix reply not queued, chat unknown dialog=%s ticket=%s",
@@ -134,4 +131,4 @@ async def write(
         calls = BitrixCalls(chat.dialog_id, chat.chat_id, chat.bot_id, language, OUTSIDE_DROP)
         chat.choices = calls.choices(item)
         drafts += calls.render(item)
-    return await store(session, drafts, now)
+    return await pipeline.store(session, repo.CHANNEL, drafts, now)

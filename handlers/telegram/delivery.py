@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from aiogram.types import InlineKeyboardMarkup
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.cases import CaseCard, load_case
-from bot.channel import Draft, outbox_rows
+from bot.channel import Draft
 from bot.clock import Clock
-from bot.delivery import express, inbox
+from bot.delivery import inbox, pipeline
 from bot.engine import AfterTurn, Event
 from bot.replies import Reply
 from bot.storage import delivery
@@ -58,14 +58,14 @@ class OutboxRows:
         self, session: AsyncSession, out: Sequence[Event], copy: CopySource | None = None
     ) -> list[OutboxMessage]:
         """Add every call ``out`` needs; ``copy`` relays that message for the relayed event."""
-        rows = self.rows(self.calls.render_all(out, copy))
-        if rows:
-            await express.add_outbox(session, rows)
-        return rows
+        return await pipeline.store(
+            session, CHANNEL, self.calls.render_all(out, copy), self._clock.now()
+        )
 
-    def rows(self, drafts: Iterable[Draft]) -> list[OutboxMessage]:
-        """The drafts as pending rows, not added to any session yet."""
-        return outbox_rows(CHANNEL, drafts, self._clock.now())
+    def render(self, copy: CopySource | None = None) -> pipeline.Render:
+        """The pure render of a turn's events (``copy``: the message the relayed event
+        copies), for :func:`bot.delivery.pipeline.write`."""
+        return lambda events: self.calls.render_all(events, copy)
 
     async def case(self, session: AsyncSession, ticket_id: int) -> CaseCard:
         """The ticket's case card as it is now (:mod:`bot.cases`), read in the caller's
@@ -128,11 +128,11 @@ class Deliverer:
         Call :attr:`wake` once the action has returned (committed).
         """
 
+        render = self._rows.render(copy)
+        also = [] if buttons_off is None else [self._buttons_off(*buttons_off)]
+
         async def then(session: AsyncSession, out: list[Event]) -> None:
-            await self._rows.write(session, out, copy)
-            if buttons_off is not None:
-                await express.add_outbox(session, [self._buttons_off(*buttons_off)])
-            await inbox.settle(session, self._clock.now())
+            await pipeline.write(session, CHANNEL, out, render, self._clock.now(), also=also)
 
         return then
 
@@ -151,7 +151,7 @@ class Deliverer:
     ) -> None:
         """A reply of the adapter's own (help, "text only"), to a chat or one of its topics;
         ephemeral for ``receiver`` alone when given."""
-        await self.store(self._rows.rows(self.calls.message(chat_id, reply, thread_id, receiver)))
+        await self.store(self.calls.message(chat_id, reply, thread_id, receiver))
 
     async def say_ticket(
         self,
@@ -162,11 +162,11 @@ class Deliverer:
     ) -> None:
         """A notice in the ticket's topic in the operators' group (for ``receiver`` alone)."""
         drafts = self.calls.topic(ticket_id, reply, receiver=receiver, markup=markup)
-        await self.store(self._rows.rows(drafts))
+        await self.store(drafts)
 
-    def _buttons_off(self, chat_id: int, message_id: int) -> OutboxMessage:
-        params = {"message_id": message_id}
-        return self._rows.rows([Draft(str(chat_id), "editMessageReplyMarkup", params)])[0]
+    @staticmethod
+    def _buttons_off(chat_id: int, message_id: int) -> Draft:
+        return Draft(str(chat_id), "editMessageReplyMarkup", {"message_id": message_id})
 
     async def mark_person(self, chat_id: int | str, *, blocked: bool) -> None:
         """The person blocked (or unblocked) the bot: mark their ticket and tell the operators
@@ -189,10 +189,9 @@ class Deliverer:
         the one that marks it (:func:`bot.storage.delivery.set_person_blocked`), once per
         marking."""
         notice = Reply((tg_phrase("op_person_blocked", self._lang, ticket=ticket_id),))
-        rows = self._rows.rows(self.calls.topic(ticket_id, notice))
-        if rows:
-            await express.add_outbox(session, rows)
-        return rows
+        return await pipeline.store(
+            session, CHANNEL, self.calls.topic(ticket_id, notice), self._clock.now()
+        )
 
     async def say_not_delivered(self, ticket_id: int, reason: str) -> None:
         """Tell the ticket's topic that Telegram refused a message to the person, and why."""
@@ -204,8 +203,8 @@ class Deliverer:
         if not self.calls.operators:
             return
         async with self._sessions.begin() as session:
-            rows = self._rows.rows(self.calls.card(await self._rows.case(session, ticket_id)))
-            await express.add_outbox(session, rows)
+            card = self.calls.card(await self._rows.case(session, ticket_id))
+            rows = await pipeline.store(session, CHANNEL, card, self._clock.now())
         self._stored(rows)
 
     async def card_edit(self, ticket_id: int) -> dict[str, Any] | None:
@@ -223,11 +222,12 @@ class Deliverer:
         async with self._sessions() as session:
             return await question_message(session, ticket_id)
 
-    async def store(self, rows: list[OutboxMessage]) -> None:
-        if not rows:
+    async def store(self, drafts: Sequence[Draft]) -> None:
+        """The calls stored in a transaction of their own, and the worker woken."""
+        if not drafts:
             return
         async with self._sessions.begin() as session:
-            await express.add_outbox(session, rows)
+            rows = await pipeline.store(session, CHANNEL, drafts, self._clock.now())
         self._stored(rows)
 
     def _stored(self, rows: list[OutboxMessage]) -> None:
