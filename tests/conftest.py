@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from sqlalchemy import event, text
@@ -31,6 +32,48 @@ from knowledge.base import KnowledgeBase
 
 PG_ENV = "TEST_DATABASE_URL"
 PG_SKIP = f"PostgreSQL tests need {PG_ENV}=postgresql+asyncpg://user@host:port/db"
+REDIS_ENV = "TEST_REDIS_URL"
+REDIS_DATABASES = 16  # a Redis server's default number of database indexes
+
+
+def _xdist_worker() -> tuple[int, int]:
+    """This process's number among pytest-xdist's workers (gw0, gw1, ...) and their count;
+    (0, 1) when the tests run in one process."""
+    name = os.environ.get("PYTEST_XDIST_WORKER", "")
+    count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
+    return (int(name[2:]), count) if name.startswith("gw") else (0, 1)
+
+
+def _redis_index(url: str) -> int | None:
+    """The database index a redis:// URL names (0 when none), None for another kind of URL."""
+    parts = urlsplit(url)
+    path = parts.path.strip("/") or "0"
+    return int(path) if parts.scheme in ("redis", "rediss") and path.isdigit() else None
+
+
+def redis_indexes_in_use() -> set[int]:
+    """The Redis database indexes the run's workers use (see :func:`pytest_configure`); a test
+    that wants keys of its own picks another."""
+    index = _redis_index(os.environ.get(REDIS_ENV, ""))
+    if index is None:
+        return set()
+    number, count = _xdist_worker()
+    first = (index - number) % REDIS_DATABASES
+    return {(first + n) % REDIS_DATABASES for n in range(count)}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Under pytest-xdist, worker N uses database index ``given + N`` of TEST_REDIS_URL's server,
+    so that two workers' apps never share send limits or keys (each worker already has its own
+    PostgreSQL database, SQLite files, data home and loopback ports)."""
+    url = os.environ.get(REDIS_ENV, "")
+    index = _redis_index(url)
+    number, _count = _xdist_worker()
+    if index is None or number == 0:
+        return
+    parts = urlsplit(url)
+    own = (index + number) % REDIS_DATABASES
+    os.environ[REDIS_ENV] = urlunsplit(parts._replace(path=f"/{own}"))
 
 
 @contextmanager

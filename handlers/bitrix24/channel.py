@@ -176,6 +176,8 @@ class BitrixChannel:
         if not self._revision_logged:  # once per start; a failure only leaves it unknown
             self._revision_logged = True
             await report_revision(self.client)
+        if self._stopping.is_set():  # stop() came during that call, while the outbox was idle:
+            return  # it had nothing to stop, and a run begun now would wait out stop()'s grace
         await self.outbox.run()  # until stop() stops it (OutboxWorker.stop)
 
     async def _finish_loop(self) -> None:

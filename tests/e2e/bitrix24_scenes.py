@@ -24,7 +24,7 @@ from test_bitrix24 import BOT_TOKEN, Mode, inbox_settled, portal_and_app
 from bot.payloads import Press, decode
 from bot.services import Services
 from bot.settings import DatabaseSettings
-from bot.storage.models import OutboxMessage
+from bot.storage.models import DeliveryStatus, OutboxMessage
 from handlers.bitrix24.render import COMMAND
 from handlers.bitrix24.settings import BitrixSettings
 from handlers.settings import Settings
@@ -134,10 +134,12 @@ async def step_clock(
     step: float,
     first: bool = False,
 ) -> None:
-    """Move the shared clock ``step`` seconds at a time. After each step the sender gets up to a
-    second and a half to try a send; when it does, the clock waits until the sender has noted the
-    answer (so its next time is reckoned from this step, not the next). ``first``: a send is
-    under way already; let the sender note it before the clock moves."""
+    """Move the shared clock ``step`` seconds at a time. After a step that makes a send due (a
+    pending row whose time has come; a pause kept in memory only ever delays it further) the
+    sender gets up to a second and a half to try it; when it does, the clock waits until the
+    sender has noted the answer (so its next time is reckoned from this step, not the next). A
+    step with nothing due moves on at once. ``first``: a send is under way already; let the
+    sender note it before the clock moves."""
     if first:
         await noted(services, None)
     moved = 0.0
@@ -145,11 +147,21 @@ async def step_clock(
         before, seen = await send_rows(services), len(fake.calls_to(SEND))
         clock.advance(seconds=step)
         moved += step
+        if not _due(before, clock.now()):
+            continue  # no row may be sent yet: the sender has nothing to try at this step
         try:
             await fake.wait_for(lambda s=seen: len(fake.calls_to(SEND)) > s, 1.5, "a send")
         except AssertionError:
             continue  # nothing was due at this step
         await noted(services, before)
+
+
+def _due(rows: list[tuple[object, ...]], now: datetime) -> bool:
+    """Whether one of the outbox's message sends (:func:`send_rows`) is pending and due."""
+    return any(
+        status == DeliveryStatus.PENDING and isinstance(when, datetime) and when <= now
+        for _id, status, _attempts, _error, when in rows
+    )
 
 
 def webhook_mode(db_url: str, public_url: str, **bitrix: Any) -> Settings:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, closing
 from typing import Any, Literal
@@ -275,6 +276,17 @@ async def test_a_restart_mid_burst_loses_and_doubles_nothing(
         assert not fake.pending_events("helpbot")
         # No throttling check here: the restarted process starts with a full bucket while the
         # portal's is still partly drained, so a few 503s (retried) are expected and harmless.
+
+
+async def test_a_stop_as_soon_as_the_app_started_ends_the_channel_at_once(
+    sqlite_db_url: str, kb: KnowledgeBase
+) -> None:
+    # The sender's first call (the portal's revision) was under way when the stop came: the
+    # outbox, idle then, had nothing to stop, began its run afterwards, and the stop waited out
+    # the channel's whole grace (10 s) before cancelling it.
+    async with portal_and_app(sqlite_db_url, kb, "fetch"):
+        stopping = time.monotonic()
+    assert time.monotonic() - stopping < 5, "the stop waited out the channel's grace"
 
 
 async def test_a_wrong_application_token_is_refused(sqlite_db_url: str, kb: KnowledgeBase) -> None:

@@ -34,6 +34,7 @@ import aiohttp
 import deadline
 import pytest
 from aiohttp import web
+from conftest import redis_indexes_in_use
 from fakes.bitrix24 import FakeBitrix24
 from fakes.bitrix24 import FakeChat as BitrixChat
 from fakes.telegram_server import SECRET_HEADER, FakeTelegram, FakeUser, WebhookPolicy
@@ -286,7 +287,8 @@ async def send_limits() -> AsyncIterator[SendLimitKeys]:
     own = base
     if url.scheme in ("redis", "rediss"):
         given = url.path.strip("/") or "0"
-        index = random.choice([n for n in range(1, 16) if str(n) != given])
+        taken = redis_indexes_in_use()  # the given one and the other test workers'
+        index = random.choice([n for n in range(1, 16) if n not in taken and str(n) != given])
         own = str(url.with_path(f"/{index}"))
     keys = SendLimitKeys(own)
     try:

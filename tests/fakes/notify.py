@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from collections.abc import Callable
 from typing import TypeVar
+
+from deadline import value_of
 
 T = TypeVar("T")
 POLL_S = 0.05  # re-check at least this often, for state outside the fake (the app's database)
@@ -38,16 +39,9 @@ async def wait_until(
     timeout: float,  # noqa: ASYNC109 (a deadline for polling records, not a scope)
     on_timeout: Callable[[], BaseException],
 ) -> T:
-    """Re-check `predicate` on every change (and every POLL_S) until truthy.
+    """Re-check `predicate` on every change (and every POLL_S) until truthy: the tests' one
+    deadline (``tests/deadline.py``), woken by `signal`.
 
     At the deadline, raise what `on_timeout()` builds: each fake keeps its own exception type.
     """
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise on_timeout()
-        await signal.wait(min(remaining, POLL_S))
+    return await value_of(predicate, timeout, wake=signal.wait, fail=on_timeout, poll=POLL_S)

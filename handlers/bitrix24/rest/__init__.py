@@ -2,5 +2,5 @@
 time-outs), typed errors from the response envelope, and the ``Bitrix24Api`` seam.
 
 Import from the modules themselves: importing the package stays cheap. Its settings section is
-:class:`bot.settings_bitrix.BitrixSettings`, part of the one settings object.
+:class:`handlers.bitrix24.settings.BitrixSettings`, part of the one settings object.
 """
