@@ -3,7 +3,8 @@
 A general question (one that names little beyond the entry's title) gets the entry's summary or
 its opening; a specific one gets the run of lines that holds most of what it asks about, from the
 heading or the lead-in that introduces it to the end of its sentences or list, never stopping at
-a «…:» that promises more. The menu path shown is the one that belongs to the text shown.
+a «…:» that promises more. A summary loses its asides (advice less about the question than its
+other lines). The menu path shown is the one that belongs to the text shown.
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ def build_answer(
     wanted = {
         k: w * (TITLE_KEY_FACTOR if k in title_keys else 1.0) for k, w in (question or {}).items()
     }
-    summary = _clip_lines(entry.summary, MAX_ANSWER_CHARS) if entry.summary else ""
+    summary = _summary(entry.summary, wanted, analyzer, lang or "ru") if entry.summary else ""
     window = _best_window(units, wanted)
     text, path = "", ""
     # The passage wins over the summary by what the question asks beyond the title.
@@ -102,6 +103,24 @@ def _content(units: Sequence[Passage], title: str) -> tuple[Passage, ...]:
     paragraph nor a line that only repeats the entry's title (shown above the text anyway)."""
     own = fold(title).rstrip("?.! ")
     return tuple(u for u in units if not u.trailer and fold(u.text).rstrip("?.! ") != own)
+
+
+def _summary(text: str, wanted: Mapping[str, float], analyzer: Analyzer, lang: str) -> str:
+    """The entry's summary for the question, its lines in their order less its asides: a line
+    of advice («Используйте для хранения паролей специальные сервисы.», in the imperative and
+    not an item of a list) that holds less of the question than the summary's best line, when
+    the other lines make an answer of their own."""
+    lines = [" ".join(line.split()) for line in text.split("\n") if line.strip()]
+    gains = [_gain(frozenset(analyzer.keys(line, lang)), wanted) for line in lines]
+    best = max(gains, default=0.0)
+    kept = [
+        line
+        for line, gain in zip(lines, gains, strict=True)
+        if gain >= best or not _STEP_START.match(line) or ITEM.match(line) or path_in(line)[0]
+    ]
+    if len(kept) < len(lines) and len("\n".join(kept)) >= MIN_TEXT:
+        text = "\n".join(kept)
+    return _clip_lines(text, MAX_ANSWER_CHARS)
 
 
 def _gain(keys: frozenset[str], wanted: Mapping[str, float]) -> float:

@@ -86,6 +86,57 @@ def test_a_general_question_gets_the_summary(kb: KnowledgeBase) -> None:
     assert text_of(answer) == INVITE.summary
 
 
+PASSWORD = Entry(
+    id="password",
+    title="Как восстановить пароль",
+    source="t",
+    summary="Если вы забыли пароль, его можно восстановить.\n"
+    "Используйте для хранения паролей специальные сервисы.\n"
+    "В облачной версии восстановить пароль можно по e-mail, номеру телефона или через "
+    "администратора.\n"
+    "В коробочной версии восстановить пароль можно по e-mail или через администратора.",
+    body="Восстановить пароль по e-mail\nНажмите Не помню пароль на странице входа.",
+)
+
+
+def test_an_aside_of_the_summary_does_not_come_between_its_lead_and_its_answer() -> None:
+    # regression: «как восстановить пароль» read «…можно восстановить. / Используйте для
+    # хранения паролей специальные сервисы. / В облачной версии…»
+    kb = KnowledgeBase([PASSWORD], analyzer=Analyzer())
+    text = text_of(kb.answer_for("password", "как восстановить пароль"))
+    assert "специальные сервисы" not in text
+    assert text.split("\n") == [PASSWORD.summary.split("\n")[n] for n in (0, 2, 3)]
+    # asked about, the advice is the answer; asked nothing, the summary stays whole
+    asked = text_of(kb.answer_for("password", "где хранить пароли, какие сервисы"))
+    assert "Используйте для хранения паролей специальные сервисы." in asked
+    assert text_of(kb.answer_for("password")) == PASSWORD.summary
+
+
+@pytest.mark.parametrize(
+    ("summary", "question"),
+    [
+        # too short without its aside: the summary stays as its author wrote it
+        (
+            "Общий чат — это чат для всех сотрудников.\nИспользуйте общий чат для объявлений.",
+            "что такое общий чат для сотрудников",
+        ),
+        # a list's items, in the imperative, are the summary's content, not asides
+        (
+            "Канбан показывает сделки компании по стадиям, его настраивают под процесс "
+            "отдела продаж.\n"
+            "• Настройте стадии под ваш процесс продаж и назовите их понятно для менеджеров.\n"
+            "• Перемещайте сделки по стадиям канбана, когда клиент делает следующий шаг.",
+            "как настроить стадии под процесс продаж",
+        ),
+    ],
+    ids=["too-short-without-it", "list-items"],
+)
+def test_a_summary_keeps_what_is_not_an_aside(summary: str, question: str) -> None:
+    entry = Entry(id="s", title="Общий чат и канбан", source="t", summary=summary)
+    kb = KnowledgeBase([entry], analyzer=Analyzer())
+    assert text_of(kb.answer_for("s", question)) == summary
+
+
 def test_a_lead_in_brings_its_list_and_the_text_never_ends_in_a_colon(kb: KnowledgeBase) -> None:
     answer = kb.answer_for("invite", "какие есть дополнительные настройки приглашения по ссылке")
     text = text_of(answer)
