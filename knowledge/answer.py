@@ -211,7 +211,7 @@ def _render(units: Sequence[Passage], window: range) -> str:
         if units[window[n]].item:
             lines[n] = _first_sentence(lines[n])
     for n in range(len(lines) - 1):
-        if units[window[n + 1]].opens and _promise_not_kept(lines[n], lines[n + 1]):
+        if _alone(units, window[n + 1]) and _promise_not_kept(lines[n], lines[n + 1]):
             lines[n] = _as_sentence(lines[n])
     return _finish("\n".join(lines))
 
@@ -225,10 +225,17 @@ def _finish(text: str) -> str:
     return text[:-1] + "." if text.endswith(":") else text
 
 
+def _alone(units: Sequence[Passage], i: int) -> bool:
+    """Line ``i`` is not a row of a list without bullets: it opens a paragraph, or it is the
+    paragraph's last line (a list has rows after its first)."""
+    return units[i].opens or i + 1 == len(units) or units[i + 1].opens
+
+
 def _promise_not_kept(line: str, following: str) -> bool:
-    """«Откроется страница списка полей:» followed, in the next paragraph, by a sentence that
-    is not its content (the screenshot it announced is gone): not a list, a table row or the
-    steps of a lead-in. A list without bullets goes on in the same paragraph."""
+    """«Откроется страница списка полей:» followed, in the next paragraph or as the one line
+    left of its own, by a sentence that is not its content (the screenshot it announced is
+    gone): not a list, a table row or the steps of a lead-in. A list without bullets goes on
+    in the same paragraph, row after row."""
     return (
         line.endswith(":")
         and len(line.split()) > _LABEL_WORDS
