@@ -91,6 +91,15 @@ def build_answer(
     return Answer(entry, tuple(blocks), path, links, crumbs, language)
 
 
+def gives_path(answer: Answer) -> bool:
+    """The answer's text gives its menu path already, however it writes it there: «A > B > C»
+    or «A – B – C» (a channel need not repeat it under the text)."""
+    lines = [line for block in answer.blocks for line in block.split("\n")]
+    return bool(answer.path) and any(
+        answer.path in line or path_in(line)[0] == answer.path for line in lines
+    )
+
+
 @lru_cache(maxsize=4096)
 def entry_language(entry: Entry) -> str:
     """'ru', 'en' or 'ro': the language the entry is written in."""

@@ -6,7 +6,7 @@ import pytest
 
 from bot.replies import compose
 from knowledge.analyzer import Analyzer
-from knowledge.answer import MAX_ANSWER_CHARS, build_answer
+from knowledge.answer import MAX_ANSWER_CHARS, build_answer, gives_path
 from knowledge.base import KnowledgeBase
 from knowledge.model import Action, Answer, Decision, Entry, Match
 
@@ -187,6 +187,21 @@ def test_a_section_carries_its_breadcrumb_and_an_article_none(kb: KnowledgeBase)
     assert (
         reply.blocks[0] == "Раздел: Методическое пособие для администраторов > Работа с клиентами"
     )
+
+
+def test_a_path_the_text_gives_with_dashes_is_not_repeated_under_it(kb: KnowledgeBase) -> None:
+    # regression: «На странице CRM – Настройки – Интеграция с почтой …» was followed by
+    # «Где: CRM > Настройки > Интеграция с почтой»
+    answer = kb.answer_for("mail", "как подключить почтовый ящик компании к crm")
+    assert answer.path == "CRM > Настройки > Интеграция с почтой"
+    assert gives_path(answer)
+    reply = compose(Decision(Action.ANSWER, (Match(MAIL, 0.9),), answer), "ru")
+    assert not any(block.startswith("Где:") for block in reply.blocks)
+    # a path the text does not give is shown under it
+    other = Answer(MAIL, ("Почту подключают к CRM.",), "CRM > Настройки > Интеграция с почтой")
+    assert not gives_path(other)
+    reply = compose(Decision(Action.ANSWER, (Match(MAIL, 0.9),), other), "ru")
+    assert "Где: CRM > Настройки > Интеграция с почтой" in reply.blocks
 
 
 def test_a_dangling_fragment_of_a_scraped_line_is_dropped(kb: KnowledgeBase) -> None:
