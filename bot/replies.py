@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from bot.deeplinks import entry_link
 from bot.payloads import Payload, Press
 from bot.texts import DEFAULT_LANGUAGE, LANGUAGES, PHRASES, phrase
+from knowledge.answer import gives_path
 from knowledge.model import Action, Answer, Decision, Entry, Link
 
 MAX_CHOICES = 5
@@ -78,8 +79,7 @@ def answer_reply(
     blocks = list(answer.blocks)
     if answer.breadcrumb:
         blocks.insert(0, phrase("answer_section", lang, crumbs=" > ".join(answer.breadcrumb)))
-    if answer.path and not any(answer.path in block for block in answer.blocks):
-        # A path the text already gives is not repeated under it.
+    if answer.path and not gives_path(answer):
         blocks.append(phrase("answer_path", lang, path=answer.path))
     if answer.lang != lang and f"article_in_{answer.lang}" in PHRASES:
         blocks.append(phrase(f"article_in_{answer.lang}", lang))

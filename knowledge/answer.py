@@ -3,7 +3,8 @@
 A general question (one that names little beyond the entry's title) gets the entry's summary or
 its opening; a specific one gets the run of lines that holds most of what it asks about, from the
 heading or the lead-in that introduces it to the end of its sentences or list, never stopping at
-a «…:» that promises more. The menu path shown is the one that belongs to the text shown.
+a «…:» that promises more. A summary loses its asides (advice less about the question than its
+other lines). The menu path shown is the one that belongs to the text shown.
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ def build_answer(
     wanted = {
         k: w * (TITLE_KEY_FACTOR if k in title_keys else 1.0) for k, w in (question or {}).items()
     }
-    summary = _clip_lines(entry.summary, MAX_ANSWER_CHARS) if entry.summary else ""
+    summary = _summary(entry.summary, wanted, analyzer, lang or "ru") if entry.summary else ""
     window = _best_window(units, wanted)
     text, path = "", ""
     # The passage wins over the summary by what the question asks beyond the title.
@@ -90,6 +91,15 @@ def build_answer(
     return Answer(entry, tuple(blocks), path, links, crumbs, language)
 
 
+def gives_path(answer: Answer) -> bool:
+    """The answer's text gives its menu path already, however it writes it there: «A > B > C»
+    or «A – B – C» (a channel need not repeat it under the text)."""
+    lines = [line for block in answer.blocks for line in block.split("\n")]
+    return bool(answer.path) and any(
+        answer.path in line or path_in(line)[0] == answer.path for line in lines
+    )
+
+
 @lru_cache(maxsize=4096)
 def entry_language(entry: Entry) -> str:
     """'ru', 'en' or 'ro': the language the entry is written in."""
@@ -102,6 +112,24 @@ def _content(units: Sequence[Passage], title: str) -> tuple[Passage, ...]:
     paragraph nor a line that only repeats the entry's title (shown above the text anyway)."""
     own = fold(title).rstrip("?.! ")
     return tuple(u for u in units if not u.trailer and fold(u.text).rstrip("?.! ") != own)
+
+
+def _summary(text: str, wanted: Mapping[str, float], analyzer: Analyzer, lang: str) -> str:
+    """The entry's summary for the question, its lines in their order less its asides: a line
+    of advice («Используйте для хранения паролей специальные сервисы.», in the imperative and
+    not an item of a list) that holds less of the question than the summary's best line, when
+    the other lines make an answer of their own."""
+    lines = [" ".join(line.split()) for line in text.split("\n") if line.strip()]
+    gains = [_gain(frozenset(analyzer.keys(line, lang)), wanted) for line in lines]
+    best = max(gains, default=0.0)
+    kept = [
+        line
+        for line, gain in zip(lines, gains, strict=True)
+        if gain >= best or not _STEP_START.match(line) or ITEM.match(line) or path_in(line)[0]
+    ]
+    if len(kept) < len(lines) and len("\n".join(kept)) >= MIN_TEXT:
+        text = "\n".join(kept)
+    return _clip_lines(text, MAX_ANSWER_CHARS)
 
 
 def _gain(keys: frozenset[str], wanted: Mapping[str, float]) -> float:
@@ -192,7 +220,7 @@ def _render(units: Sequence[Passage], window: range) -> str:
         if units[window[n]].item:
             lines[n] = _first_sentence(lines[n])
     for n in range(len(lines) - 1):
-        if units[window[n + 1]].opens and _promise_not_kept(lines[n], lines[n + 1]):
+        if _alone(units, window[n + 1]) and _promise_not_kept(lines[n], lines[n + 1]):
             lines[n] = _as_sentence(lines[n])
     return _finish("\n".join(lines))
 
@@ -206,10 +234,17 @@ def _finish(text: str) -> str:
     return text[:-1] + "." if text.endswith(":") else text
 
 
+def _alone(units: Sequence[Passage], i: int) -> bool:
+    """Line ``i`` is not a row of a list without bullets: it opens a paragraph, or it is the
+    paragraph's last line (a list has rows after its first)."""
+    return units[i].opens or i + 1 == len(units) or units[i + 1].opens
+
+
 def _promise_not_kept(line: str, following: str) -> bool:
-    """«Откроется страница списка полей:» followed, in the next paragraph, by a sentence that
-    is not its content (the screenshot it announced is gone): not a list, a table row or the
-    steps of a lead-in. A list without bullets goes on in the same paragraph."""
+    """«Откроется страница списка полей:» followed, in the next paragraph or as the one line
+    left of its own, by a sentence that is not its content (the screenshot it announced is
+    gone): not a list, a table row or the steps of a lead-in. A list without bullets goes on
+    in the same paragraph, row after row."""
     return (
         line.endswith(":")
         and len(line.split()) > _LABEL_WORDS

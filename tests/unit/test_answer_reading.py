@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from bot.replies import compose
 from knowledge.analyzer import Analyzer
-from knowledge.answer import MAX_ANSWER_CHARS
+from knowledge.answer import MAX_ANSWER_CHARS, build_answer
 from knowledge.base import KnowledgeBase
 from knowledge.model import Action, Answer, Decision, Entry, Match
 from knowledge.passages import passages
@@ -210,6 +210,24 @@ def test_a_lead_in_whose_screenshot_is_gone_reads_as_a_sentence() -> None:
     assert ":" not in text
     assert "нажмите на ссылку Список полей.\n" in text  # «Откроется страница…:» dropped
     assert "Меню действий позволяет изменить выбранное поле, либо удалить его.\n" in text
+
+
+def test_a_lead_in_whose_screenshot_is_gone_mid_paragraph_reads_as_a_sentence() -> None:
+    # regression: «…с помощью кнопки Подключить:» was shown before «Скачать … можно здесь.»,
+    # the screenshot between them gone and no blank line after it in the scraped document
+    entry = Entry(
+        id="disk",
+        title="Диск",
+        source="manual.txt",
+        kind="section",
+        body="Подключается Диск на компьютере как отдельная папка в закладке приложения с "
+        "помощью кнопки Подключить:\n"
+        "Скачать последнюю версию приложения можно здесь.\n\n"
+        "Таким образом можно подключить несколько папок для нескольких порталов.",
+    )
+    text = text_of(build_answer(entry, Analyzer(), {"подключ": 1.0, "папк": 1.0}))
+    assert text.startswith("Подключается Диск")
+    assert "с помощью кнопки Подключить.\nСкачать последнюю версию" in text
 
 
 def test_a_list_without_bullets_keeps_its_lead_in() -> None:

@@ -6,7 +6,7 @@ import pytest
 
 from bot.replies import compose
 from knowledge.analyzer import Analyzer
-from knowledge.answer import MAX_ANSWER_CHARS, build_answer
+from knowledge.answer import MAX_ANSWER_CHARS, build_answer, gives_path
 from knowledge.base import KnowledgeBase
 from knowledge.model import Action, Answer, Decision, Entry, Match
 
@@ -86,6 +86,57 @@ def test_a_general_question_gets_the_summary(kb: KnowledgeBase) -> None:
     assert text_of(answer) == INVITE.summary
 
 
+PASSWORD = Entry(
+    id="password",
+    title="Как восстановить пароль",
+    source="t",
+    summary="Если вы забыли пароль, его можно восстановить.\n"
+    "Используйте для хранения паролей специальные сервисы.\n"
+    "В облачной версии восстановить пароль можно по e-mail, номеру телефона или через "
+    "администратора.\n"
+    "В коробочной версии восстановить пароль можно по e-mail или через администратора.",
+    body="Восстановить пароль по e-mail\nНажмите Не помню пароль на странице входа.",
+)
+
+
+def test_an_aside_of_the_summary_does_not_come_between_its_lead_and_its_answer() -> None:
+    # regression: «как восстановить пароль» read «…можно восстановить. / Используйте для
+    # хранения паролей специальные сервисы. / В облачной версии…»
+    kb = KnowledgeBase([PASSWORD], analyzer=Analyzer())
+    text = text_of(kb.answer_for("password", "как восстановить пароль"))
+    assert "специальные сервисы" not in text
+    assert text.split("\n") == [PASSWORD.summary.split("\n")[n] for n in (0, 2, 3)]
+    # asked about, the advice is the answer; asked nothing, the summary stays whole
+    asked = text_of(kb.answer_for("password", "где хранить пароли, какие сервисы"))
+    assert "Используйте для хранения паролей специальные сервисы." in asked
+    assert text_of(kb.answer_for("password")) == PASSWORD.summary
+
+
+@pytest.mark.parametrize(
+    ("summary", "question"),
+    [
+        # too short without its aside: the summary stays as its author wrote it
+        (
+            "Общий чат — это чат для всех сотрудников.\nИспользуйте общий чат для объявлений.",
+            "что такое общий чат для сотрудников",
+        ),
+        # a list's items, in the imperative, are the summary's content, not asides
+        (
+            "Канбан показывает сделки компании по стадиям, его настраивают под процесс "
+            "отдела продаж.\n"
+            "• Настройте стадии под ваш процесс продаж и назовите их понятно для менеджеров.\n"
+            "• Перемещайте сделки по стадиям канбана, когда клиент делает следующий шаг.",
+            "как настроить стадии под процесс продаж",
+        ),
+    ],
+    ids=["too-short-without-it", "list-items"],
+)
+def test_a_summary_keeps_what_is_not_an_aside(summary: str, question: str) -> None:
+    entry = Entry(id="s", title="Общий чат и канбан", source="t", summary=summary)
+    kb = KnowledgeBase([entry], analyzer=Analyzer())
+    assert text_of(kb.answer_for("s", question)) == summary
+
+
 def test_a_lead_in_brings_its_list_and_the_text_never_ends_in_a_colon(kb: KnowledgeBase) -> None:
     answer = kb.answer_for("invite", "какие есть дополнительные настройки приглашения по ссылке")
     text = text_of(answer)
@@ -136,6 +187,21 @@ def test_a_section_carries_its_breadcrumb_and_an_article_none(kb: KnowledgeBase)
     assert (
         reply.blocks[0] == "Раздел: Методическое пособие для администраторов > Работа с клиентами"
     )
+
+
+def test_a_path_the_text_gives_with_dashes_is_not_repeated_under_it(kb: KnowledgeBase) -> None:
+    # regression: «На странице CRM – Настройки – Интеграция с почтой …» was followed by
+    # «Где: CRM > Настройки > Интеграция с почтой»
+    answer = kb.answer_for("mail", "как подключить почтовый ящик компании к crm")
+    assert answer.path == "CRM > Настройки > Интеграция с почтой"
+    assert gives_path(answer)
+    reply = compose(Decision(Action.ANSWER, (Match(MAIL, 0.9),), answer), "ru")
+    assert not any(block.startswith("Где:") for block in reply.blocks)
+    # a path the text does not give is shown under it
+    other = Answer(MAIL, ("Почту подключают к CRM.",), "CRM > Настройки > Интеграция с почтой")
+    assert not gives_path(other)
+    reply = compose(Decision(Action.ANSWER, (Match(MAIL, 0.9),), other), "ru")
+    assert "Где: CRM > Настройки > Интеграция с почтой" in reply.blocks
 
 
 def test_a_dangling_fragment_of_a_scraped_line_is_dropped(kb: KnowledgeBase) -> None:
