@@ -29,7 +29,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import SystemClock
-from bot.delivery.inbox import InboxWorker
+from bot.delivery.inbox import Arrival, InboxWorker
 from bot.delivery.worker import OutboxWorker
 from bot.storage import delivery
 from bot.storage.db import create_engine, create_sessionmaker
@@ -177,18 +177,29 @@ async def test_two_replicas_send_every_outbox_row_exactly_once_in_chat_order(
     assert set(senders) == {"a", "b"} and min(senders.values()) > 0  # both replicas sent
 
 
+@pytest.mark.parametrize("stored", ["before, by one", "meanwhile, by either"])
 async def test_two_replicas_process_every_inbox_update_exactly_once_in_chat_order(
-    pg_db_url: str,
+    pg_db_url: str, stored: str
 ) -> None:
-    chats, per_chat = 200, 3
+    """Every update is processed once, each chat's in order and never by both replicas at once:
+    the updates stored by one replica before both run, or (as behind a round-robin balancer)
+    each by either replica while both process."""
+    chats, per_chat = (200, 3) if stored.startswith("before") else (40, 6)
     engines = [create_engine(pg_db_url) for _ in range(2)]
     seen: list[tuple[str, int, int]] = []  # (replica, chat, n)
+    busy: set[int] = set()
+    overlaps: list[int] = []
 
     def recorder(name: str) -> Callable[[dict[str, Any]], Any]:
         async def process(raw: dict[str, Any]) -> None:
             message = raw["message"]
-            seen.append((name, message["chat"]["id"], message["message_id"]))
-            await asyncio.sleep(0)  # let the other replica run in between
+            chat = message["chat"]["id"]
+            if chat in busy:
+                overlaps.append(chat)
+            busy.add(chat)
+            seen.append((name, chat, message["message_id"]))
+            await asyncio.sleep(0.002)  # let the other replica run in between
+            busy.discard(chat)
 
         return process
 
@@ -196,14 +207,22 @@ async def test_two_replicas_process_every_inbox_update_exactly_once_in_chat_orde
         Inbox(create_sessionmaker(engine), SystemClock(), recorder(name), replica=name)
         for name, engine in zip("ab", engines, strict=True)
     ]
-    updates = [
-        {"update_id": n * chats + chat, "message": {"message_id": n, "chat": {"id": chat}}}
-        for n in range(per_chat)
-        for chat in range(1, chats + 1)
-    ]
-    await inboxes[0].store(updates)
+
+    def update(chat: int, n: int) -> dict[str, Any]:
+        return {"update_id": n * chats + chat, "message": {"message_id": n, "chat": {"id": chat}}}
+
+    async def send(chat: int) -> None:  # a chat's updates in order, each to either replica
+        for n in range(per_chat):
+            assert await inboxes[(chat + n) % 2].store([update(chat, n)]) == 1
+
+    if stored.startswith("before"):
+        await inboxes[0].store(
+            [update(chat, n) for n in range(per_chat) for chat in range(1, chats + 1)]
+        )
     tasks = [asyncio.create_task(inbox.run()) for inbox in inboxes]
     try:
+        if not stored.startswith("before"):
+            await asyncio.gather(*(send(chat) for chat in range(1, chats + 1)))
         await until(lambda: len(seen) >= chats * per_chat, "every update processed", 30)
         await asyncio.gather(*(inbox.stop(5) for inbox in inboxes))
     finally:
@@ -215,7 +234,49 @@ async def test_two_replicas_process_every_inbox_update_exactly_once_in_chat_orde
     assert len(seen) == chats * per_chat == len({(chat, n) for _, chat, n in seen})
     for chat in range(1, chats + 1):
         assert [n for _, c, n in seen if c == chat] == list(range(per_chat))
+    assert overlaps == []
     assert {name for name, _, _ in seen} == {"a", "b"}
+
+
+async def test_a_store_waits_only_for_a_store_of_its_own_chat(pg_db_url: str) -> None:
+    """Stores take turns per chat, not per channel: while one replica's store of chat 1 is
+    uncommitted, the other's store of chat 1 waits and then finds the chat taken (stored
+    unclaimed), while its store of chat 2 and its claims go on at once."""
+    engines = [create_engine(pg_db_url) for _ in range(2)]
+    a, b = (
+        Inbox(create_sessionmaker(engine), SystemClock(), _ignore, replica=name)
+        for name, engine in zip("ab", engines, strict=True)
+    )
+    sessions = [create_sessionmaker(engine) for engine in engines]
+    now = SystemClock().now()
+    try:
+        async with sessions[0].begin() as first:
+            assert await a.add(first, [Arrival("1", {}, "chat-1")], now) == [True]
+            async with sessions[1].begin() as other:  # another chat: no wait
+                add = b.add(other, [Arrival("2", {}, "chat-2")], now)
+                assert await asyncio.wait_for(add, 5) == [True]
+            async with sessions[1].begin() as claims:  # the claims: no wait either
+                claim = delivery.claim_updates(claims, "telegram", "b", now, 10, hold_for=CLAIM)
+                taken = await asyncio.wait_for(claim, 5)  # its own chat 2 (chat 1 unseen)
+                assert [row.external_id for row in taken] == ["2"]
+            async with sessions[1].begin() as same:
+                waiting = asyncio.create_task(b.add(same, [Arrival("3", {}, "chat-1")], now))
+                await asyncio.sleep(0.5)
+                assert not waiting.done()  # chat 1: its turn comes after the first's commit
+                await first.commit()
+                assert await asyncio.wait_for(waiting, 5) == [True]
+        async with sessions[0]() as session:
+            rows = (
+                await session.execute(select(InboxUpdate.external_id, InboxUpdate.claimed_by))
+            ).all()
+    finally:
+        for engine in engines:
+            await engine.dispose()
+    assert sorted(rows) == [("1", "a"), ("2", "b"), ("3", None)]
+
+
+async def _ignore(raw: dict[str, Any]) -> None:
+    return None
 
 
 # the leased poller ---------------------------------------------------------------------------
