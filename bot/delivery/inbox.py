@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import suppress
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -177,10 +177,10 @@ class InboxWorker:
         dropped). An event that is the only pending one of its chat is stored claimed by this
         worker and handed to it once the transaction commits, up to :data:`CHATS_AT_ONCE` in
         hand: it is processed with no claim commit of its own (other replicas leave the chat
-        alone while the claim holds). ``serialised``: the transaction holds the chats' locks
-        already (:meth:`lock_chats`)."""
-        if not serialised:
-            await self.lock_chats(session, [arrivals])
+        alone while the claim holds). ``serialised``: the transaction took its turn with the
+        channel's claims already (see below)."""
+        if not serialised:  # PostgreSQL: one claimant per chat, whichever replica stores
+            await dialect.serialise(session, f"inbox:{self.channel}")
         until = now + timedelta(seconds=self._claim_seconds)
         room = 0 if self._stopping else CHATS_AT_ONCE - len(self._hand)
         fresh: list[bool] = []
@@ -204,24 +204,12 @@ class InboxWorker:
             on_commit(session, lambda: self._hand.extend(mine), lambda: None)
         return fresh
 
-    async def lock_chats(self, session: AsyncSession, batches: Iterable[Sequence[Arrival]]) -> None:
-        """PostgreSQL: take the store's lock of every chat of the ``batches``, held until the
-        caller commits. Two stores of one chat take turns, so the second sees the first's row
-        and never claims its chat too (an event is stored claimed only when it is its chat's
-        only pending one; whichever replica stores). Stores of other chats and the claims
-        (:func:`bot.storage.delivery.claim_updates`, which take turns with each other) do not
-        wait: a claim takes only rows it sees, and a store claims only a chat with no pending
-        row, so none that a claim could have taken. An event with no chat needs no lock."""
-        chats = {event.chat for arrivals in batches for event in arrivals}
-        names = (f"inbox:{self.channel}:{chat}" for chat in chats if chat is not None)
-        await dialect.serialise_each(session, names)
-
     async def _store(self, batch: list[tuple[Sequence[Arrival], asyncio.Future[int]]]) -> None:
         now = self._clock.now()
         counts: list[int] = []
         try:
             async with self._sessions.begin() as session:
-                await self.lock_chats(session, [arrivals for arrivals, _ in batch])
+                await dialect.serialise(session, f"inbox:{self.channel}")  # once for the batch
                 for arrivals, _ in batch:
                     fresh = await self.add(session, arrivals, now, serialised=True)
                     counts.append(sum(fresh))

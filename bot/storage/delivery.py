@@ -6,8 +6,7 @@ Several replicas share the tables: a worker *claims* pending rows (``claimed_by`
 ``claimed_until``) before it handles them, and a chat whose rows another live replica holds is
 left alone, so each row is handled by one replica and one chat's rows keep their order. A dead
 replica's claims simply expire. Claims are taken in a transaction serialised per table and channel
-(:func:`bot.storage.dialect.serialise`); what is stored claimed is serialised per chat instead
-(:func:`keep_update`, :func:`lock_chats`).
+(:func:`bot.storage.dialect.serialise`).
 """
 
 from __future__ import annotations
@@ -63,11 +62,9 @@ async def keep_update(
     RETURNING``: the chat is looked at in the statement itself.
 
     A row claimed here needs no claim commit before it is processed; other replicas leave its
-    chat alone until the claim runs out. On PostgreSQL the caller takes the chat's lock first
-    (:func:`bot.storage.dialect.serialise` on ``inbox:<channel>:<chat>``), so that two replicas
-    never both claim the first update of one chat. It need not take turns with
-    :func:`claim_updates`: a row is stored claimed only into a chat with no pending row, where
-    a claim finds nothing to take, and a claim takes only rows committed before it looks.
+    chat alone until the claim runs out. On PostgreSQL the caller takes turns with the
+    channel's claims first (:func:`bot.storage.dialect.serialise` on ``inbox:<channel>``), so
+    that two replicas never both claim the first update of one chat.
     """
     values = {
         "channel": channel, "external_id": external_id, "payload": payload, "created_at": now,
@@ -120,10 +117,10 @@ async def lock_chats(session: AsyncSession, channel: str, chats: Iterable[str]) 
     added to them: transactions that write to one chat commit its rows in the order their ids
     were given (an earlier id never becomes visible after a later one is sent), and a look at
     the chat's unsent rows (:func:`add_outbox`'s ``reserving``) stays true until the commit.
-    SQLite: its writers take turns anyway. One statement, the locks in a fixed order
-    (:func:`bot.storage.dialect.serialise_each`), so that two transactions never wait for each
+    SQLite: its writers take turns anyway. Sorted, so that two transactions never wait for each
     other."""
-    await dialect.serialise_each(session, (f"outbox:{channel}:{chat}" for chat in chats))
+    for chat in sorted(set(chats)):
+        await dialect.serialise(session, f"outbox:{channel}:{chat}")
 
 
 async def add_outbox(

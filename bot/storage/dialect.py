@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import zlib
-from collections.abc import Iterable
 from functools import cache
 from typing import Any
 
-from sqlalchemy import BigInteger, Insert, Select, Table, TextClause, bindparam, func, select, text
+from sqlalchemy import BigInteger, Insert, Select, Table, bindparam, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -28,40 +27,16 @@ def backend(session: AsyncSession) -> str:
 async def serialise(session: AsyncSession, name: str) -> None:
     """Make transactions that call this with ``name`` take turns until they commit.
 
-    PostgreSQL: a transaction-scoped advisory lock on a 32-bit hash of ``name`` (two names that
-    share it only wait for each other more than they need). SQLite serves one process, and its
-    writes are serialised by the database anyway.
+    PostgreSQL: a transaction-scoped advisory lock. SQLite serves one process, and its writes
+    are serialised by the database anyway.
     """
-    await serialise_each(session, (name,))
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(_locking(), {"lock": zlib.crc32(name.encode())})
 
 
-async def serialise_each(session: AsyncSession, names: Iterable[str]) -> None:
-    """:func:`serialise` for every one of ``names``, in one statement.
-
-    The locks are taken in the order of their keys (not of the names), so two transactions
-    that each take several never wait for each other, even when two names share a key.
-    """
-    if session.get_bind().dialect.name != "postgresql":
-        return
-    keys = sorted({zlib.crc32(name.encode()) for name in names})
-    if len(keys) == 1:
-        await session.execute(_locking(), {"lock": keys[0]})
-    elif keys:
-        await session.execute(_locking_each(), {"locks": keys})
-
-
-@cache  # built once: a claim, a lone chat's store and a lone chat's outbox rows take one
+@cache  # built once: the store, every claim and every outbox row's chat take one
 def _locking() -> Select[tuple[Any]]:
     return select(func.pg_advisory_xact_lock(bindparam("lock", type_=BigInteger)))
-
-
-@cache  # built once: a store of several chats, outbox rows to several chats
-def _locking_each() -> TextClause:
-    # A subquery with ORDER BY is not merged into the outer query: the outer one takes the
-    # locks in the order of the keys.
-    return text(
-        "SELECT pg_advisory_xact_lock(k) FROM (SELECT unnest(:locks) AS k ORDER BY k) AS keys"
-    ).bindparams(bindparam("locks", type_=postgresql.ARRAY(BigInteger)))
 
 
 def writers_take_turns(session: AsyncSession) -> bool:

@@ -29,7 +29,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import SystemClock
-from bot.delivery.inbox import Arrival, InboxWorker
+from bot.delivery.inbox import InboxWorker
 from bot.delivery.worker import OutboxWorker
 from bot.storage import delivery
 from bot.storage.db import create_engine, create_sessionmaker
@@ -236,47 +236,6 @@ async def test_two_replicas_process_every_inbox_update_exactly_once_in_chat_orde
         assert [n for _, c, n in seen if c == chat] == list(range(per_chat))
     assert overlaps == []
     assert {name for name, _, _ in seen} == {"a", "b"}
-
-
-async def test_a_store_waits_only_for_a_store_of_its_own_chat(pg_db_url: str) -> None:
-    """Stores take turns per chat, not per channel: while one replica's store of chat 1 is
-    uncommitted, the other's store of chat 1 waits and then finds the chat taken (stored
-    unclaimed), while its store of chat 2 and its claims go on at once."""
-    engines = [create_engine(pg_db_url) for _ in range(2)]
-    a, b = (
-        Inbox(create_sessionmaker(engine), SystemClock(), _ignore, replica=name)
-        for name, engine in zip("ab", engines, strict=True)
-    )
-    sessions = [create_sessionmaker(engine) for engine in engines]
-    now = SystemClock().now()
-    try:
-        async with sessions[0].begin() as first:
-            assert await a.add(first, [Arrival("1", {}, "chat-1")], now) == [True]
-            async with sessions[1].begin() as other:  # another chat: no wait
-                add = b.add(other, [Arrival("2", {}, "chat-2")], now)
-                assert await asyncio.wait_for(add, 5) == [True]
-            async with sessions[1].begin() as claims:  # the claims: no wait either
-                claim = delivery.claim_updates(claims, "telegram", "b", now, 10, hold_for=CLAIM)
-                taken = await asyncio.wait_for(claim, 5)  # its own chat 2 (chat 1 unseen)
-                assert [row.external_id for row in taken] == ["2"]
-            async with sessions[1].begin() as same:
-                waiting = asyncio.create_task(b.add(same, [Arrival("3", {}, "chat-1")], now))
-                await asyncio.sleep(0.5)
-                assert not waiting.done()  # chat 1: its turn comes after the first's commit
-                await first.commit()
-                assert await asyncio.wait_for(waiting, 5) == [True]
-        async with sessions[0]() as session:
-            rows = (
-                await session.execute(select(InboxUpdate.external_id, InboxUpdate.claimed_by))
-            ).all()
-    finally:
-        for engine in engines:
-            await engine.dispose()
-    assert sorted(rows) == [("1", "a"), ("2", "b"), ("3", None)]
-
-
-async def _ignore(raw: dict[str, Any]) -> None:
-    return None
 
 
 # the leased poller ---------------------------------------------------------------------------
