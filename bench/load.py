@@ -1,7 +1,7 @@
 """End-to-end load through the Telegram webhook path, side by side with a minimal durable bot.
 
     python bench/load.py [--messages 300] [--chats 30] [--time-limit 120] [--no-postgres]
-                         [--latency 0.05] [--bitrix 100] [--rate 50] [--lone 30]
+                         [--postgres-only] [--latency 0.05] [--bitrix 100] [--rate 50] [--lone 30]
 
 The fake Bot API (tests/fakes/) runs in this process on 127.0.0.1 and POSTs updates to the
 webhook of real `helpbot serve` subprocesses: one replica on SQLite (a temp file), one on
@@ -20,7 +20,8 @@ steadily, R a second, for the p99 reply latency under a load it keeps up with (i
 the reply to the one before: the commits of a message with nothing to share them with. Latency
 is the time from the fake starting to deliver an update to the bot's sendMessage arriving for
 it (the k-th reply of a chat answers its k-th update). Loopback only; each run stops after
---time-limit seconds. Compare the figures with the targets of issue 12 (README, "Speed").
+--time-limit seconds. --postgres-only runs the three PostgreSQL setups alone (one helpbot, the
+minimal bot, two helpbots). Compare the figures with the targets of issue 12 (README, "Speed").
 """
 
 from __future__ import annotations
@@ -435,6 +436,9 @@ async def main() -> None:
     parser.add_argument("--chats", type=int, default=30)
     parser.add_argument("--time-limit", type=float, default=120.0)
     parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument(
+        "--postgres-only", action="store_true", help="only the PostgreSQL runs (1, minimal, 2)"
+    )
     parser.add_argument("--latency", type=float, default=0.05, help="0: skip the latency runs")
     parser.add_argument("--bitrix", type=int, default=100, help="0: skip the Bitrix24 run")
     parser.add_argument(
@@ -444,10 +448,12 @@ async def main() -> None:
         "--lone", type=int, default=30, help="texts sent one at a time (SQLite); 0: skip them"
     )
     args = parser.parse_args()
-    results = {
-        "helpbot, SQLite": await run_once("sqlite", {}, args),
-        "minimal, SQLite": await run_once("minimal sqlite", {}, args, kind="minimal"),
-    }
+    results: dict[str, dict[str, float]] = {}
+    if args.postgres_only:
+        args.latency = args.rate = args.lone = args.bitrix = 0
+    else:
+        results["helpbot, SQLite"] = await run_once("sqlite", {}, args)
+        results["minimal, SQLite"] = await run_once("minimal sqlite", {}, args, kind="minimal")
     server = os.environ.get("TEST_DATABASE_URL", PG_DEFAULT)
     if not args.no_postgres:
         name = f"helpbot_bench_{secrets.token_hex(4)}"
@@ -511,23 +517,24 @@ def _print(args: argparse.Namespace, results: dict[str, dict[str, float]]) -> No
     if "helpbot, PostgreSQL x2" in results and rate("helpbot, PostgreSQL"):
         ratios["x2"] = rate("helpbot, PostgreSQL x2") / rate("helpbot, PostgreSQL")
         print(f"2 / 1 replicas on PostgreSQL: {ratios['x2']:.2f}")
+    sqlite = results.get("helpbot, SQLite", {})
     measured = {
-        "commits per Telegram text": results["helpbot, SQLite"]["net_commits"],
+        "commits per Telegram text": sqlite.get("net_commits"),
         "commits per lone Telegram text": results.get("helpbot, SQLite, one at a time", {}).get(
             "net_commits"
         ),
         "commits per Bitrix24 message": results.get("helpbot, SQLite, Bitrix24", {}).get(
             "net_commits"
         ),
-        "msg/s, SQLite": rate("helpbot, SQLite"),
+        "msg/s, SQLite": sqlite.get("per_second"),
         "msg/s, PostgreSQL": results.get("helpbot, PostgreSQL", {}).get("per_second"),
-        "CPU ms per message": results["helpbot, SQLite"]["cpu_ms"],
+        "CPU ms per message": sqlite.get("cpu_ms"),
         "helpbot / minimal bot": ratios.get(", SQLite"),
         "msg/s with 50 ms per Bot API call": (
             rate("helpbot, SQLite, +50 ms") if args.latency == 0.05 else None
         ),
         "2 / 1 replicas on PostgreSQL": ratios.get("x2"),
-        "idle CPU % of a core, SQLite": results["helpbot, SQLite"]["idle_cpu_pct"],
+        "idle CPU % of a core, SQLite": sqlite.get("idle_cpu_pct"),
         "p99 reply ms at 50 msg/s, SQLite": (
             results.get("helpbot, SQLite, 50/s steady", {}).get("p99_ms")
         ),

@@ -177,18 +177,29 @@ async def test_two_replicas_send_every_outbox_row_exactly_once_in_chat_order(
     assert set(senders) == {"a", "b"} and min(senders.values()) > 0  # both replicas sent
 
 
+@pytest.mark.parametrize("stored", ["before, by one", "meanwhile, by either"])
 async def test_two_replicas_process_every_inbox_update_exactly_once_in_chat_order(
-    pg_db_url: str,
+    pg_db_url: str, stored: str
 ) -> None:
-    chats, per_chat = 200, 3
+    """Every update is processed once, each chat's in order and never by both replicas at once:
+    the updates stored by one replica before both run, or (as behind a round-robin balancer)
+    each by either replica while both process."""
+    chats, per_chat = (200, 3) if stored.startswith("before") else (40, 6)
     engines = [create_engine(pg_db_url) for _ in range(2)]
     seen: list[tuple[str, int, int]] = []  # (replica, chat, n)
+    busy: set[int] = set()
+    overlaps: list[int] = []
 
     def recorder(name: str) -> Callable[[dict[str, Any]], Any]:
         async def process(raw: dict[str, Any]) -> None:
             message = raw["message"]
-            seen.append((name, message["chat"]["id"], message["message_id"]))
-            await asyncio.sleep(0)  # let the other replica run in between
+            chat = message["chat"]["id"]
+            if chat in busy:
+                overlaps.append(chat)
+            busy.add(chat)
+            seen.append((name, chat, message["message_id"]))
+            await asyncio.sleep(0.002)  # let the other replica run in between
+            busy.discard(chat)
 
         return process
 
@@ -196,14 +207,22 @@ async def test_two_replicas_process_every_inbox_update_exactly_once_in_chat_orde
         Inbox(create_sessionmaker(engine), SystemClock(), recorder(name), replica=name)
         for name, engine in zip("ab", engines, strict=True)
     ]
-    updates = [
-        {"update_id": n * chats + chat, "message": {"message_id": n, "chat": {"id": chat}}}
-        for n in range(per_chat)
-        for chat in range(1, chats + 1)
-    ]
-    await inboxes[0].store(updates)
+
+    def update(chat: int, n: int) -> dict[str, Any]:
+        return {"update_id": n * chats + chat, "message": {"message_id": n, "chat": {"id": chat}}}
+
+    async def send(chat: int) -> None:  # a chat's updates in order, each to either replica
+        for n in range(per_chat):
+            assert await inboxes[(chat + n) % 2].store([update(chat, n)]) == 1
+
+    if stored.startswith("before"):
+        await inboxes[0].store(
+            [update(chat, n) for n in range(per_chat) for chat in range(1, chats + 1)]
+        )
     tasks = [asyncio.create_task(inbox.run()) for inbox in inboxes]
     try:
+        if not stored.startswith("before"):
+            await asyncio.gather(*(send(chat) for chat in range(1, chats + 1)))
         await until(lambda: len(seen) >= chats * per_chat, "every update processed", 30)
         await asyncio.gather(*(inbox.stop(5) for inbox in inboxes))
     finally:
@@ -215,6 +234,7 @@ async def test_two_replicas_process_every_inbox_update_exactly_once_in_chat_orde
     assert len(seen) == chats * per_chat == len({(chat, n) for _, chat, n in seen})
     for chat in range(1, chats + 1):
         assert [n for _, c, n in seen if c == chat] == list(range(per_chat))
+    assert overlaps == []
     assert {name for name, _, _ in seen} == {"a", "b"}
 
 
