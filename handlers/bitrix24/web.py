@@ -24,8 +24,9 @@ from handlers.bitrix24.eventauth import EventAuth
 from handlers.bitrix24.events import MalformedEvent, from_form, unflatten
 from handlers.bitrix24.registration import EVENTS_PATH
 from handlers.bitrix24.rest.auth import OAuthTokens
-from handlers.bitrix24.rest.client import create_client
+from handlers.bitrix24.rest.client import Bitrix24Client, create_client
 from handlers.bitrix24.rest.store import DatabaseTokenStore
+from handlers.bitrix24.settings import BitrixSettings
 from handlers.settings import whole
 
 log = logging.getLogger(__name__)
@@ -38,13 +39,11 @@ _SERVICES = web.AppKey("bitrix_services", Services)
 _EVENT_AUTH = web.AppKey("bitrix_event_auth", EventAuth)
 
 
-@asynccontextmanager
-async def open_bitrix(services: Services) -> AsyncIterator[BitrixChannel]:
-    """The channel with its workers running, for the block's duration."""
-    settings = whole(services.settings).bitrix
-    store = DatabaseTokenStore(services.sessions, services.clock)
-    client = create_client(settings, token_store=store if settings.auth_mode == "oauth" else None)
-    channel = BitrixChannel(
+def bitrix_channel(
+    services: Services, client: Bitrix24Client, settings: BitrixSettings
+) -> BitrixChannel:
+    """The channel on ``client`` with the app's services and delivery settings (not started)."""
+    return BitrixChannel(
         client=client,
         sessions=services.sessions,
         engine=services.engine,
@@ -59,6 +58,15 @@ async def open_bitrix(services: Services) -> AsyncIterator[BitrixChannel]:
         workers=services.workers,
         idle=services.settings.delivery.idle_seconds,
     )
+
+
+@asynccontextmanager
+async def open_bitrix(services: Services) -> AsyncIterator[BitrixChannel]:
+    """The channel with its workers running, for the block's duration."""
+    settings = whole(services.settings).bitrix
+    store = DatabaseTokenStore(services.sessions, services.clock)
+    client = create_client(settings, token_store=store if settings.auth_mode == "oauth" else None)
+    channel = bitrix_channel(services, client, settings)
     channel.start()
     try:
         yield channel

@@ -13,12 +13,12 @@ from sqlalchemy import select
 from bot.app import build
 from bot.settings import DatabaseSettings
 from bot.storage.models import DeliveryStatus, InboxUpdate, OutboxMessage
-from handlers.bitrix24.channel import BitrixChannel
 from handlers.bitrix24.poller import EventPoller
 from handlers.bitrix24.registration import find_bot_id
 from handlers.bitrix24.registration import register as register_on_portal
 from handlers.bitrix24.rest.client import create_client
 from handlers.bitrix24.settings import BitrixSettings
+from handlers.bitrix24.web import bitrix_channel
 from handlers.settings import Settings
 from knowledge.base import KnowledgeBase
 
@@ -44,15 +44,7 @@ async def test_a_lone_open_line_message_costs_three_commits(
             await register_on_portal(client, bitrix, "Helpbot")
             bot_id = await find_bot_id(client, bitrix.bot_code)
             assert bot_id is not None
-            channel = BitrixChannel(
-                client=client,
-                sessions=services.sessions,
-                engine=services.engine,
-                queue=services.queue,
-                clock=services.clock,
-                settings=bitrix,
-                language="ru",
-            )
+            channel = bitrix_channel(services, client, bitrix)
             poller = EventPoller(
                 sessions=services.sessions,
                 client=client,
