@@ -23,6 +23,7 @@ from sqlalchemy import (
     ColumnElement,
     Exists,
     Insert,
+    Integer,
     Select,
     String,
     Table,
@@ -360,10 +361,36 @@ async def claim_outbox(
     so that ``limit`` is the room it has (a later row of a chat waits for the first's outcome).
     """
     await dialect.serialise(session, f"outbox:{channel}")
+    query = _heads(heads, bool(skip_chats), bool(skip_methods))
+    values: dict[str, Any] = {
+        "c_channel": channel,
+        "c_replica": replica,
+        "c_now": now,
+        "c_limit": limit,
+    }
+    if skip_chats:
+        values["c_skip_chats"] = list(skip_chats)
+    if skip_methods:
+        values["c_skip_methods"] = list(skip_methods)
+    ids = list(await session.scalars(query, values))
+    if not ids:
+        return []
+    found = await _take(session, OutboxMessage, ids, replica, now, hold_for)
+    order = {row_id: place for place, row_id in enumerate(ids)}
+    return sorted(found, key=lambda row: order[row.id])
+
+
+@cache  # eight of them, each built once: building this one cost ~0.35 ms, about once a text
+def _heads(heads: bool, skip_chats: bool, skip_methods: bool) -> Select[Any]:
+    """:func:`claim_outbox`'s choice of rows: pending rows of ``c_channel`` in chats no other
+    replica than ``c_replica`` holds at ``c_now``, ``c_limit`` of them, in order (with
+    ``heads``, each chat's first row when due; ``c_skip_chats``, ``c_skip_methods`` left out)."""
+    now = bindparam("c_now", type_=OutboxMessage.claimed_until.type)
+    channel = bindparam("c_channel", type_=String)
     held = select(OutboxMessage.chat_id).where(
         OutboxMessage.channel == channel,
         OutboxMessage.status == DeliveryStatus.PENDING,
-        OutboxMessage.claimed_by != replica,
+        OutboxMessage.claimed_by != bindparam("c_replica", type_=String),
         OutboxMessage.claimed_until > now,
     )
     place = func.row_number().over(partition_by=OutboxMessage.chat_id, order_by=OutboxMessage.id)
@@ -378,19 +405,20 @@ async def claim_outbox(
         OutboxMessage.chat_id.not_in(held),
     )
     if skip_chats:  # the whole chat: its first row is the one that waits
-        ranked = ranked.where(OutboxMessage.chat_id.not_in(list(skip_chats)))
+        ranked = ranked.where(
+            OutboxMessage.chat_id.not_in(bindparam("c_skip_chats", expanding=True))
+        )
     first = ranked.subquery()
-    query = select(first.c.id).order_by(first.c.place, first.c.id).limit(limit)
+    query = (
+        select(first.c.id)
+        .order_by(first.c.place, first.c.id)
+        .limit(bindparam("c_limit", type_=Integer))
+    )
     if heads:
         query = query.where(first.c.place == 1, first.c.not_before <= now)
         if skip_methods:
-            query = query.where(first.c.method.not_in(list(skip_methods)))
-    ids = list(await session.scalars(query))
-    if not ids:
-        return []
-    found = await _take(session, OutboxMessage, ids, replica, now, hold_for)
-    order = {row_id: place for place, row_id in enumerate(ids)}
-    return sorted(found, key=lambda row: order[row.id])
+            query = query.where(first.c.method.not_in(bindparam("c_skip_methods", expanding=True)))
+    return query
 
 
 async def fail_pending_for_chat(

@@ -368,3 +368,31 @@ async def test_the_case_card_tells_a_press_by_the_label_of_the_button_pressed(bo
     [card] = [e.card for e in opened if isinstance(e, TicketOpened)]
     pressed = [line.text for line in card.lines if line.pressed]
     assert pressed == [f"нажал «{ru('btn_operator')}»"]
+
+
+async def test_a_turn_leaves_the_conversation_clean_unless_its_language_changes(
+    bot: Rig, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """The statements after a turn (an adapter's outbox rows, in ``then``) need no flush of
+    the ORM: an unchanged language is not even set on the conversation. A changed one is
+    still stored."""
+    dirty: list[list[str]] = []
+
+    async def then(session: AsyncSession, _events: object) -> None:
+        dirty.append(sorted(type(o).__name__ for o in session.dirty))
+
+    async def say(text: str, code: str) -> None:
+        await bot.engine.handle(
+            Incoming("test", "chat-42", "42", text, language_code=code), then=then
+        )
+
+    await say(DEAL, "ru")
+    await say(TASK, "ru")
+    assert dirty[1] == []
+    await say(DEAL, "en")
+    assert dirty[2] == ["Conversation"]
+    async with sessions() as session:
+        conv = await session.scalar(
+            select(Conversation).where(Conversation.external_id == "chat-42")
+        )
+        assert conv is not None and conv.lang == "en"
