@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
 from bot.storage import knowledge as rows
+from bot.storage.db import reading
 from knowledge.errors import KnowledgeError
 from knowledge.holder import KnowledgeHolder, KnowledgeVersion, build
 from knowledge.loader import fingerprint
@@ -149,7 +150,7 @@ class KnowledgeReloader:
     async def follow(self) -> ReloadResult | None:
         """Reload when another replica (or `helpbot kb reload`) asked since the last look."""
         try:
-            async with self._sessions() as session:
+            async with reading(self._sessions) as session:  # a read: no write lock every look
                 newest = await rows.last_reload(session)
         except Exception as exc:  # the database may be away for a while: look again later
             log.warning("cannot look for knowledge base reloads: %s", type(exc).__name__)
