@@ -114,6 +114,11 @@ def _base_titled(p: Probe) -> float:
     return sum(m for k, m in p.subject.items() if k in heads) / sum(p.subject.values())
 
 
+def _heaviest_any(p: Probe) -> str | None:
+    """The question's heaviest key, as Matcher.stays_first leaves it out."""
+    return max(p.mass.items(), key=lambda item: (item[1], item[0]))[0] if p.mass else None
+
+
 def _best(values: Sequence[float]) -> float:
     return max(values, default=0.0)
 
@@ -176,6 +181,10 @@ CANDIDATES: dict[str, tuple[str, Callable[[Probe], float]]] = {
     "top_depth": (
         "the top entry's depth in its document",
         lambda p: float(len(p.kb.entries[p.ranked[0].doc].breadcrumb)),
+    ),
+    "stays_titled": (
+        "still first without the heaviest key, or that key is in the top entry's title",
+        lambda p: float(p.ranked[0].stays >= 1.0 or _heaviest_any(p) in p.heads(p.ranked[0].doc)),
     ),
     "top_linked": (
         "the top entry has a link",
