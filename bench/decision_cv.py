@@ -19,7 +19,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -27,6 +27,7 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"
 sys.path.insert(0, str(ROOT))
 
 from bench import calibration  # noqa: E402
+from bench.errors import related  # noqa: E402
 from bench.quality import (  # noqa: E402
     FINAL_CHECK,
     SCORING,
@@ -38,9 +39,10 @@ from bench.quality import (  # noqa: E402
 )
 from knowledge.base import KnowledgeBase, Thresholds, offered  # noqa: E402
 from knowledge.confidence import FEATURES, Calibration  # noqa: E402
-from knowledge.matcher import Ranked  # noqa: E402
+from knowledge.index import PREFIX_FACTOR, prefix_key  # noqa: E402
+from knowledge.matcher import STAYS_CANDIDATES, Ranked  # noqa: E402
 from knowledge.model import Action  # noqa: E402
-from knowledge.query import QueryKey  # noqa: E402
+from knowledge.query import Query, QueryKey  # noqa: E402
 
 # An unknown key weighs like this share of the rarest key (knowledge.matcher.UNKNOWN_WEIGHT).
 UNKNOWN_SHARE = 0.7
@@ -57,6 +59,7 @@ class Probe:
     shown: tuple[Ranked, ...]  # what a «did you mean» offers
     mass: dict[str, float]  # each known key's weight x rarity
     subject: dict[str, float]  # the same for the nouns, adjectives and names only
+    query: Query
 
     @classmethod
     def of(cls, kb: KnowledgeBase, text: str) -> Probe:
@@ -74,7 +77,8 @@ class Probe:
             and (k.name or morph.weight(k.token or k.key) >= 1.0)
         }
         shown = tuple(ranked[n] for n in offered(ranked, kb.thresholds))
-        return cls(kb, reading.query.keys, reading.query.lang, ranked, shown, mass, subject)
+        query = reading.query
+        return cls(kb, query.keys, query.lang, ranked, shown, mass, subject, query)
 
     @property
     def heaviest(self) -> str | None:
@@ -117,6 +121,43 @@ def _base_titled(p: Probe) -> float:
 def _heaviest_any(p: Probe) -> str | None:
     """The question's heaviest key, as Matcher.stays_first leaves it out."""
     return max(p.mass.items(), key=lambda item: (item[1], item[0]))[0] if p.mass else None
+
+
+def _action_held(p: Probe, doc: int) -> float:
+    """The share of the question's mass in verbs and adverbs (its action, not its subject) that
+    an entry holds, itself or by its word family; 1.0 for a question without one."""
+    keys = p.kb._index.doc_keys[doc]
+    action = {
+        k.key: p.mass[k.key]
+        for k in p.keys
+        if k.known and k.key in p.mass and not k.key.isdigit() and not k.name and not p.noun(k)
+    }
+    whole = sum(action.values())
+    if not whole:
+        return 1.0
+    held = sum(
+        m if k in keys else m * PREFIX_FACTOR if (f := prefix_key(k)) and f in keys else 0.0
+        for k, m in action.items()
+    )
+    return held / whole
+
+
+def _stays_topic(p: Probe) -> float:
+    """``stays``, or the entry first without the heaviest key is the top one's relative: the
+    question's other words point to the same topic, if not to the same entry."""
+    top = p.ranked[0]
+    heaviest = _heaviest_any(p)
+    if top.stays or heaviest is None or len(p.mass) < 2:
+        return 1.0
+    rest = replace(p.query, keys=tuple(k for k in p.query.keys if k.key != heaviest))
+    again = p.kb._matcher.rank_raw(rest, 1, frozenset(), STAYS_CANDIDATES)
+    if not again:
+        return 0.0
+    a, b = p.kb._index.infos[top.doc], p.kb._index.infos[again[0].doc]
+    shared = len(set(a.title_keys) & set(b.title_keys))
+    likeness = shared / max(len(set(a.title_keys) | set(b.title_keys)), 1)
+    kin = related(a.entry, b.entry) in ("siblings", "chapter")
+    return float(kin or likeness >= 0.4)
 
 
 def _best(values: Sequence[float]) -> float:
@@ -185,6 +226,15 @@ CANDIDATES: dict[str, tuple[str, Callable[[Probe], float]]] = {
     "stays_titled": (
         "still first without the heaviest key, or that key is in the top entry's title",
         lambda p: float(p.ranked[0].stays >= 1.0 or _heaviest_any(p) in p.heads(p.ranked[0].doc)),
+    ),
+    "action_held": (
+        "the share (by rarity) of the question's verbs and adverbs the top entry holds",
+        lambda p: _action_held(p, p.ranked[0].doc),
+    ),
+    "stays_topic": (
+        "still first without the heaviest key, or what is first then is a sibling, the chapter "
+        "or a section of the top entry, or shares 0.4 of its title's keys",
+        lambda p: _stays_topic(p),
     ),
     "top_linked": (
         "the top entry has a link",
