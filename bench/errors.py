@@ -13,9 +13,8 @@ sorts what a person would have got wrong into kinds, by the first that applies:
 - a **needless «did you mean»** (the right entry was first): English or Romanian; the runner-up
   is right too (near-duplicate topics, the label lists both); the runner-up is a sibling or the
   chapter of the first in the same document; the question was read through a repair (typo,
-  layout, transliteration); a near tie (lead under the answer's 0.02) with an unrelated entry; a
-  long story; a question of one or two words; else a paraphrase sharing little wording with its
-  entry, with the features that pulled P(top1) down the most;
+  layout, transliteration); a near tie (lead under the answer's 0.02) with an entry outside the
+  chapter; a long story; else a paraphrase or colloquial wording sharing little with its entry;
 - an **out-of-scope question answered**: it names a product the entry never mentions, or asks
   for a detail of a topic the base covers in general (or of a neighbouring one).
 
@@ -80,7 +79,7 @@ def needless_kind(case: dict, entries: Sequence[Entry], right: Sequence[bool], l
     if case.get("kind") in REPAIRED:
         return "read through a repair (typo, layout, transliteration)"
     if lead < Thresholds().answer_lead:
-        return "near tie with an unrelated entry"
+        return "near tie with an entry outside the chapter"
     if len(case["q"].split()) > LONG_WORDS:
         return "long story"
     return "paraphrase or colloquial wording"
