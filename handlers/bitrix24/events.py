@@ -5,8 +5,10 @@ presses) and ONIMBOTV2JOINCHAT; other event types read as ``None``. One of those
 ids every such event carries (b24restdocs ``chat-bots-v2/imbot.v2/events/events.md``: ``bot``,
 ``message``, ``chat``, ``user`` on each) raises :class:`MalformedEvent`: without a message id it
 cannot be told from a repeat (every such event would share one dedupe key), without the bot's
-id the chat's owner (the bot) reads as an operator who took the chat. An event without its
-author is read (the processor ignores it: it cannot tell the customer from an operator).
+id the chat's owner (the bot) reads as an operator who took the chat. So does one whose dialog,
+session or user id is longer than the column that keeps it: stored, it would fail three times
+on PostgreSQL (SQLite does not check lengths). An event without its author is read (the
+processor ignores it: it cannot tell the customer from an operator).
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 from bot.delivery.inbox import Arrival
+from bot.storage.models import Contact
+from handlers.bitrix24.models import BitrixChat
 from handlers.bitrix24.storage import chat_key
 
 Kind = Literal["message", "command", "join"]
@@ -27,6 +31,15 @@ _KINDS: dict[str, Kind] = {
     "ONIMBOTV2JOINCHAT": "join",
 }
 _KEY = re.compile(r"([^\[\]]+)|\[([^\[\]]*)\]")
+# The longest id each column keeps (the dialog id is also the outbox rows' chat).
+_ROOM: dict[str, int | None] = {
+    name: getattr(column.type, "length", None)
+    for name, column in (
+        ("dialog", BitrixChat.__table__.c.dialog_id),
+        ("session", BitrixChat.__table__.c.session_id),
+        ("user", Contact.__table__.c.external_id),
+    )
+}
 
 
 class MalformedEvent(ValueError):
@@ -125,6 +138,7 @@ def _read(event_type: str, data: Mapping[str, Any], delivery: str) -> ChatEvent 
     entity_id = str(chat.get("entityId") or "").split("|")
     customer_id = entity_id[3] if len(entity_id) > 3 else ""
     user_id = str(user.get("id") or "")
+    _fits(kind, dialog=dialog_id, session=session_of(chat), user=user_id)
     connector = _flag(user.get("connector")) or (bool(customer_id) and user_id == customer_id)
     if kind == "join":
         key = f"join:{chat_id}:{session_of(chat)}"
@@ -156,6 +170,14 @@ def _require(kind: Kind, **ids: int) -> None:
     for name in needed:
         if ids[name] <= 0:
             raise MalformedEvent(f"{kind} event without {name} id")
+
+
+def _fits(kind: Kind, **ids: str) -> None:
+    """Raise :class:`MalformedEvent` for the first id longer than its column."""
+    for name, value in ids.items():
+        room = _ROOM[name]
+        if room is not None and len(value) > room:
+            raise MalformedEvent(f"{kind} event with a {name} id longer than {room}")
 
 
 def _map(data: Mapping[str, Any], key: str) -> Mapping[str, Any]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.storage.models import Base, UtcDateTime
@@ -18,7 +18,8 @@ __all__ = ["BitrixChat", "BitrixState", "BitrixTokens"]
 
 
 class BitrixChat(Base):
-    """An open-line chat: its current session, whether the bot handed it to the line's queue."""
+    """An open-line chat: its current session, whether the bot handed it to the line's queue
+    (the ticket that went with it names that session: ``storage.handed_ref``)."""
 
     __tablename__ = "bitrix_chats"
 
@@ -27,7 +28,6 @@ class BitrixChat(Base):
     bot_id: Mapped[int] = mapped_column(Integer)
     session_id: Mapped[str] = mapped_column(String(32), default="")
     handed_session: Mapped[str | None] = mapped_column(String(32))  # silent while it lasts
-    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id", ondelete="SET NULL"))
     helped_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     # The payloads of the numbered choices last shown (customers on connectors type the number).
     choices: Mapped[list[str] | None] = mapped_column(JSON)

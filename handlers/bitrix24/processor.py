@@ -18,7 +18,8 @@ translated per chat into ``BitrixChat``:
   session starts. A line operator may take a session no ticket was opened for, so this is not
   derivable from the engine's tickets.
 * The session handed to the line's queue (``imopenlines.bot.session.operator``, which lets the
-  queue distribute the chat) and its ticket, so that the session's end releases that ticket.
+  queue distribute the chat); its ticket's ref names that session, so that the session's end
+  releases that ticket.
 * The numbered choices last shown: this channel renders buttons as numbered lines (customers
   on connectors cannot press), and which number is which depends on that rendering (after a
   hand-off «Отменить» is left out), so a typed number is translated back into its payload here.
@@ -158,7 +159,7 @@ class EventProcessor:
             async with self._sessions.begin() as session:
                 await self._silent(session, event, verdict)
             return
-        if known is not None and _ended(known, event) is not None:
+        if known is not None and _ended(known, event):
             async with self._sessions.begin() as session:  # before the engine reads the ticket
                 await self._new_session(session, event)
         incoming = self._incoming(event, known, verdict)
@@ -223,9 +224,8 @@ class EventProcessor:
             if isinstance(item, Say):
                 chat.choices = calls.choices(item)
             elif isinstance(item, HandToQueue):
-                chat.handed_session, chat.ticket_id = event.session_id, item.ticket_id
-                ref = f"bitrix24:chat{chat.chat_id}:session{event.session_id or '?'}"
-                await repo.set_ticket_ref(session, item.ticket_id, ref)
+                chat.handed_session = event.session_id
+                await repo.hand_ticket(session, item.ticket_id, chat.chat_id, event.session_id)
                 log.info(
                     "bitrix hand-off queued chat=%s session=%s ticket=%s",
                     chat.chat_id,
@@ -261,26 +261,27 @@ class EventProcessor:
         operator's reply through ``helpbot operator``).
         """
         known = await session.get(BitrixChat, event.chat_id)
-        ended = None if known is None else _ended(known, event)
-        if ended is not None:
-            await self._queue.release(session, ended, LINE_OPERATOR, "the open-line session ended")
+        ended = None
+        if known is not None and _ended(known, event):
+            ended = await repo.handed_ticket(session, known)
+            if ended is not None:
+                why = "the open-line session ended"
+                await self._queue.release(session, ended, LINE_OPERATOR, why)
         chat = await self._chat(session, event)
         if not event.session_id or event.session_id == chat.session_id:
             return chat
         chat.session_id, chat.choices = event.session_id, None
         if chat.handed_session is not None and chat.handed_session != event.session_id:
-            log.info("bitrix session ended chat=%s ticket=%s", chat.chat_id, chat.ticket_id)
-            chat.handed_session, chat.ticket_id = None, None
+            log.info("bitrix session ended chat=%s ticket=%s", chat.chat_id, ended)
+            chat.handed_session = None
         return chat
 
 
-def _ended(chat: BitrixChat, event: ChatEvent) -> int | None:
-    """The ticket of ``chat``'s handed-off session when ``event`` belongs to a later one."""
+def _ended(chat: BitrixChat, event: ChatEvent) -> bool:
+    """Whether ``event`` belongs to a session later than ``chat``'s handed-off one."""
     if not event.session_id or event.session_id == chat.session_id:
-        return None
-    if chat.handed_session is None or chat.handed_session == event.session_id:
-        return None
-    return chat.ticket_id
+        return False
+    return chat.handed_session is not None and chat.handed_session != event.session_id
 
 
 def _typed_choice(text: str, shown: list[str] | None) -> str:

@@ -83,8 +83,26 @@ async def chats_to_finish(session: AsyncSession, helped_before: datetime) -> Seq
     return list(rows)
 
 
-async def set_ticket_ref(session: AsyncSession, ticket_id: int, ref: str) -> None:
+def handed_ref(chat_id: int, session_id: str) -> str:
+    """The ref of a ticket handed to the line's queue in session ``session_id`` of a chat."""
+    return f"bitrix24:chat{chat_id}:session{session_id or '?'}"
+
+
+async def hand_ticket(session: AsyncSession, ticket_id: int, chat_id: int, session_id: str) -> None:
+    """Note on the ticket that it went to the line's queue with that session of the chat."""
+    ref = handed_ref(chat_id, session_id)
     await session.execute(update(Ticket).where(Ticket.id == ticket_id).values(external_ref=ref))
+
+
+async def handed_ticket(session: AsyncSession, chat: BitrixChat) -> int | None:
+    """The ticket that went to the line's queue with ``chat``'s handed session, if one did (a
+    line operator may take a session no ticket was opened for)."""
+    if chat.handed_session is None:
+        return None
+    ref = handed_ref(chat.chat_id, chat.handed_session)
+    return await session.scalar(
+        select(Ticket.id).where(Ticket.external_ref == ref).order_by(Ticket.id.desc()).limit(1)
+    )
 
 
 async def load_tokens(session: AsyncSession) -> BitrixTokens | None:

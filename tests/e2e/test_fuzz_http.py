@@ -22,6 +22,7 @@ from urllib.parse import quote, urlencode
 
 import pytest
 from deadline import until
+from fakes.bitrix24.phpform import flatten
 from fakes.telegram_server import SECRET_HEADER, FakeTelegram
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -287,19 +288,24 @@ def _paths(node: Any, prefix: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]
 def _shaped_update(draw: st.DrawFn) -> dict[str, Any]:
     update: dict[str, Any] = json.loads(json.dumps(draw(st.sampled_from(_SHAPES))))
     update["update_id"] = draw(st.integers(min_value=10**6, max_value=2**40))
+    _break(draw, update)
+    return update
+
+
+def _break(draw: st.DrawFn, shape: dict[str, Any]) -> None:
+    """Remove one to three fields of ``shape`` (at any depth) or give them any JSON value."""
     for _ in range(draw(st.integers(min_value=1, max_value=3))):
-        paths = list(_paths(update))
+        paths = list(_paths(shape))
         if not paths:
             break
         *parents, last = draw(st.sampled_from(paths))
-        node = update
+        node = shape
         for key in parents:
             node = node[key]
         if draw(st.booleans()):
             del node[last]
         else:
             node[last] = draw(_json)
-    return update
 
 
 @FUZZ
@@ -308,6 +314,72 @@ def test_a_malformed_update_is_refused_at_the_door(served: Served, update: dict[
     headers = {SECRET_HEADER: SECRET, "Content-Type": "application/json"}
     status = _check(served, WEBHOOK_PATH, json.dumps(update).encode(), headers)
     assert status in (200, 400)
+
+
+def test_valid_requests_are_still_accepted_and_the_app_is_ready(served: Served) -> None:
+    update = {
+        "update_id": 987654,
+        "message": {"message_id": 1, "date": 0, "chat": {"id": 5, "type": "private"}},
+    }
+    headers = {SECRET_HEADER: SECRET, "Content-Type": "application/json"}
+    assert served.post(WEBHOOK_PATH, json.dumps(update).encode(), headers) == 200
+    form = {"auth[access_token]": "a", "auth[refresh_token]": "r", "auth[member_id]": "m1"}
+    form |= {"auth[client_endpoint]": "http://127.0.0.1:9/rest/"}
+    form |= {"auth[application_token]": APP_TOKEN}
+    assert (
+        served.post(
+            INSTALL_PATH,
+            urlencode(form).encode(),
+            {"Content-Type": "application/x-www-form-urlencoded"},
+        )
+        == 200
+    )
+    assert served.get("/healthz")[0] == 200
+    status, body = served.get("/readyz")
+    assert status == 200, body
+
+
+# The same for Bitrix24's webhook-mode events: a real event as the portal posts it (PHP's
+# http_build_query of {event, data, ts, auth}) with one to three fields of its data broken or
+# removed; the application token stays right, so the event's own shape is what is judged.
+
+_B24_CHAT = {
+    "id": 7,
+    "dialogId": "chat7",
+    "entityType": "LINES",
+    "entityId": "livechat|1|1007|55",
+    "entityData1": "N|NONE|0|N|N|42|1700000000|0|0|0",
+    "owner": 9,
+}
+_B24_CUSTOMER = {"id": 55, "name": "Ion", "connector": True, "bot": False}
+_B24_MESSAGE = {"id": 300, "chatId": 7, "text": "как добавить сделку"}
+_B24_IN_CHAT = {"bot": {"id": 9}, "chat": _B24_CHAT, "user": _B24_CUSTOMER}
+_B24_PRESS = {"id": 1, "command": "/helpbot", "params": "fb:ok:1", "context": "keyboard"}
+_B24_SHAPES = (
+    {"event": "ONIMBOTV2MESSAGEADD", "data": {**_B24_IN_CHAT, "message": _B24_MESSAGE}},
+    {"event": "ONIMBOTV2COMMANDADD",
+     "data": {**_B24_IN_CHAT, "message": _B24_MESSAGE, "command": _B24_PRESS}},
+    {"event": "ONIMBOTV2JOINCHAT", "data": {**_B24_IN_CHAT, "dialogId": "chat7", "language": "ru"}},
+)  # fmt: skip
+
+
+@st.composite
+def _shaped_event(draw: st.DrawFn) -> bytes:
+    event: dict[str, Any] = json.loads(json.dumps(draw(st.sampled_from(_B24_SHAPES))))
+    data = event["data"]
+    if "message" in data:  # a new message each time, not a repeat the inbox drops
+        data["message"]["id"] = draw(st.integers(min_value=10**6, max_value=2**31 - 1))
+    _break(draw, data)
+    event["ts"] = str(draw(st.integers(min_value=0, max_value=2**40)))
+    event["auth"] = {"application_token": APP_TOKEN}
+    return urlencode(flatten(event)).encode()
+
+
+@FUZZ
+@given(body=_shaped_event())
+def test_a_malformed_bitrix24_event_is_refused_at_the_door(served: Served, body: bytes) -> None:
+    headers = {"Content-Type": "application/x-www-form-urlencoded"}
+    assert _check(served, EVENTS_PATH, body, headers) in (200, 400)
 
 
 _INTAKES = ("handlers.telegram.webhook", "handlers.bitrix24.web")  # the routes' loggers
@@ -354,6 +426,18 @@ _NO_MESSAGE_ID = _form(
 )
 
 
+_LONG_SESSION = _form(
+    [
+        ("event", "ONIMBOTV2MESSAGEADD"),
+        ("data[bot][id]", "1"),
+        ("data[chat][id]", "5"),
+        ("data[chat][entityData1]", "N|NONE|0|N|N|" + "4" * 40),  # was stored, then failed
+        ("data[message][id]", "8"),
+        ("auth[application_token]", APP_TOKEN),
+    ]
+)
+
+
 @pytest.mark.parametrize(
     ("path", "body", "content_type", "says"),
     [
@@ -365,6 +449,12 @@ _NO_MESSAGE_ID = _form(
             "application/x-www-form-urlencoded",
             "without message id",
         ),
+        (
+            EVENTS_PATH,
+            _LONG_SESSION,
+            "application/x-www-form-urlencoded",
+            "session id longer than",
+        ),
         (EVENTS_PATH, b"--xyz\r\n\xff--", "multipart/form-data; boundary=xyz", "not a form"),
         (
             INSTALL_PATH,
@@ -373,7 +463,14 @@ _NO_MESSAGE_ID = _form(
             "no auth block",
         ),
     ],
-    ids=["cut-json", "nested-json", "bitrix-message-without-ids", "broken-multipart", "no-auth"],
+    ids=[
+        "cut-json",
+        "nested-json",
+        "bitrix-message-without-ids",
+        "bitrix-session-id-too-long",
+        "broken-multipart",
+        "no-auth",
+    ],
 )
 def test_every_refused_envelope_is_400_and_one_log_line(
     served: Served,
@@ -386,13 +483,14 @@ def test_every_refused_envelope_is_400_and_one_log_line(
     assert says in _refused_with_a_line(served, caplog, path, body, content_type)
 
 
-def test_every_stored_update_is_processed_without_failing(served: Served) -> None:
+@pytest.mark.parametrize("channel", ["telegram", "bitrix24"])
+def test_every_stored_update_is_processed_without_failing(served: Served, channel: str) -> None:
     # Runs after the fuzzing above (file order): what was let in must not fail later.
 
     def rows() -> list[Any]:
         with sqlite3.connect(served.db_path) as db:
             query = "SELECT external_id, status, attempts, error FROM inbox WHERE channel=?"
-            return db.execute(query, ("telegram",)).fetchall()
+            return db.execute(query, (channel,)).fetchall()
 
     def processed() -> bool:
         return all(status != "pending" for _, status, _, _ in rows())
@@ -413,26 +511,3 @@ def test_a_body_over_the_limit_is_413(served: Served, path: str, chunked: bool) 
     before = served.stored()
     assert served.post(path, body if chunked else huge, headers) == 413
     assert served.stored() == before
-
-
-def test_valid_requests_are_still_accepted_and_the_app_is_ready(served: Served) -> None:
-    update = {
-        "update_id": 987654,
-        "message": {"message_id": 1, "date": 0, "chat": {"id": 5, "type": "private"}},
-    }
-    headers = {SECRET_HEADER: SECRET, "Content-Type": "application/json"}
-    assert served.post(WEBHOOK_PATH, json.dumps(update).encode(), headers) == 200
-    form = {"auth[access_token]": "a", "auth[refresh_token]": "r", "auth[member_id]": "m1"}
-    form |= {"auth[client_endpoint]": "http://127.0.0.1:9/rest/"}
-    form |= {"auth[application_token]": APP_TOKEN}
-    assert (
-        served.post(
-            INSTALL_PATH,
-            urlencode(form).encode(),
-            {"Content-Type": "application/x-www-form-urlencoded"},
-        )
-        == 200
-    )
-    assert served.get("/healthz")[0] == 200
-    status, body = served.get("/readyz")
-    assert status == 200, body

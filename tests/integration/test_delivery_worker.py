@@ -125,6 +125,39 @@ async def test_a_flood_reply_in_the_operators_group_does_not_delay_answers_to_pe
     assert set(await statuses(sessions)) == {DeliveryStatus.DONE}
 
 
+async def test_a_flood_reply_for_the_whole_bot_holds_every_chat_and_counts_no_attempt(
+    sessions: async_sessionmaker[AsyncSession], clock: FakeClock
+) -> None:
+    # The third scope after the chat and the group (a Bitrix24 QUERY_LIMIT_EXCEEDED): every
+    # chat of the channel waits the time named, then each goes on in its order, none given up.
+    def bot_floods(call: Call) -> Outcome:
+        return Retry("429", after=60.0, scope=Scope.channel())
+
+    channel = MemoryChannel(answer=bot_floods)
+    await store(sessions, clock, "7", 1, 2)
+    await store(sessions, clock, "8", 1)
+    worker = OutboxWorker(channel, sessions, clock, in_flight=1)
+    await worker.drain()
+    await store(sessions, clock, "9", 1)  # stored during the pause
+    await worker.drain()
+    assert len(channel.made) == 1  # the one refused call; nothing else tried while paused
+    clock.advance(seconds=59)
+    await worker.drain()
+    assert len(channel.made) == 1
+
+    channel.answer = lambda _call: Done()
+    clock.advance(seconds=2)
+    await worker.drain()
+    assert [channel.sent_to(chat) for chat in ("7", "8", "9")] in (
+        [[1, 1, 2], [1], [1]],
+        [[1, 2], [1, 1], [1]],
+    )
+    async with sessions() as session:
+        rows = list(await session.scalars(select(OutboxMessage)))
+    assert {row.status for row in rows} == {DeliveryStatus.DONE}
+    assert sorted(row.attempts for row in rows) == [1, 1, 1, 1]  # the 429 counted no attempt
+
+
 async def test_a_refused_token_keeps_every_row_and_says_why_until_a_send_succeeds(
     sessions: async_sessionmaker[AsyncSession], clock: FakeClock
 ) -> None:

@@ -46,7 +46,7 @@ async def test_migrations_go_up_down_and_up_again(empty_db_url: str) -> None:
     try:
         assert await migrate.current(engine) is None
         await migrate.upgrade(engine)
-        assert await migrate.current(engine) == migrate.head() == "0010"
+        assert await migrate.current(engine) == migrate.head() == "0011"
         async with engine.connect() as conn:
             assert await conn.run_sync(_tables) >= TABLES
         await migrate.downgrade(engine, "base")
@@ -186,5 +186,54 @@ async def test_the_inbound_seen_records_are_kept_in_the_inbox_when_the_table_goe
             ("bitrix24", "msg:5", "done"),
             ("telegram", "u7", "done"),
         ]
+    finally:
+        await engine.dispose()
+
+
+async def test_a_handed_sessions_ticket_is_kept_by_its_ref_when_the_chats_column_goes(
+    db_url: str,
+) -> None:
+    engine = create_engine(db_url)
+    try:
+        await migrate.downgrade(engine, "0010")
+        async with engine.begin() as conn:
+            conv = (
+                "INSERT INTO contacts (id, channel, external_id, display_name, language, "
+                "created_at) VALUES (1, 'bitrix24', '31', '', '', :now);"
+                "INSERT INTO conversations (id, channel, external_id, contact_id, lang, "
+                "created_at, updated_at) VALUES (1, 'bitrix24', 'chat77', 1, 'ru', :now, :now)"
+            )
+            for statement in conv.split(";"):
+                await conn.execute(text(statement), {"now": NOW})
+            for ticket, ref in ((1, None), (2, "bitrix24:chat78:session5")):
+                await conn.execute(
+                    text(
+                        "INSERT INTO tickets (id, conversation_id, status, reason, question, "
+                        "external_ref, created_at) VALUES (:id, 1, 'waiting', 'asked', '', "
+                        ":ref, :now)"
+                    ),
+                    {"id": ticket, "ref": ref, "now": NOW},
+                )
+            await conn.execute(
+                text(
+                    "INSERT INTO bitrix_chats (chat_id, dialog_id, bot_id, session_id, "
+                    "handed_session, ticket_id, updated_at) VALUES "
+                    "(77, 'chat77', 5, '900', '900', 1, :now), "
+                    "(78, 'chat78', 5, '5', '5', 2, :now), (79, 'chat79', 5, '6', NULL, NULL, :now)"
+                ),
+                {"now": NOW},
+            )
+        await migrate.upgrade(engine)
+        async with engine.connect() as conn:
+            refs = (await conn.execute(text("SELECT id, external_ref FROM tickets"))).all()
+        assert sorted(tuple(r) for r in refs) == [
+            (1, "bitrix24:chat77:session900"),  # given the ref the hand-off would have written
+            (2, "bitrix24:chat78:session5"),
+        ]
+        await migrate.downgrade(engine, "0010")
+        async with engine.connect() as conn:
+            chats = (await conn.execute(text("SELECT chat_id, ticket_id FROM bitrix_chats"))).all()
+        assert sorted(tuple(r) for r in chats) == [(77, 1), (78, 2), (79, None)]
+        await migrate.upgrade(engine)
     finally:
         await engine.dispose()

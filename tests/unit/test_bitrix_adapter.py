@@ -102,6 +102,33 @@ def test_an_event_without_an_id_it_needs_is_malformed_in_both_modes(
         from_form(unflatten(form))
 
 
+@pytest.mark.parametrize(
+    ("where", "value", "says"),
+    [
+        (("chat", "dialogId"), "chat" + "7" * 61, "dialog id"),
+        (("chat", "entityData1"), "N|NONE|0|N|N|" + "4" * 33, "session id"),
+        (("user", "id"), "5" * 129, "user id"),
+    ],
+    ids=["dialog-id", "session-id", "user-id"],
+)
+def test_an_id_longer_than_its_column_is_malformed_in_both_modes(
+    where: tuple[str, str], value: str, says: str
+) -> None:
+    # Accepted, such an event was stored and then failed three times on PostgreSQL (a value too
+    # long for its VARCHAR column: bitrix_chats.dialog_id, .session_id, contacts.external_id);
+    # SQLite does not check lengths. The portal's own ids are short.
+    data = _data({"id": 55, "connector": True}, message={"id": 300, "text": "Привет"})
+    data["chat"] = {**CHAT}
+    data[where[0]] = {**data[where[0]], where[1]: value}
+    with pytest.raises(MalformedEvent, match=f"{says} longer than"):
+        from_fetch({"eventId": 5, "type": "ONIMBOTV2MESSAGEADD", "data": data})
+    form = [("event", "ONIMBOTV2MESSAGEADD"), ("ts", "1"), *_flat("data", data)]
+    with pytest.raises(MalformedEvent, match=f"{says} longer than"):
+        from_form(unflatten(form))
+    data[where[0]][where[1]] = value[:-1]  # one shorter fits
+    assert from_fetch({"eventId": 5, "type": "ONIMBOTV2MESSAGEADD", "data": data}) is not None
+
+
 def _flat(key: str, value: Any) -> list[tuple[str, str]]:
     if isinstance(value, dict):
         return [pair for k, v in value.items() for pair in _flat(f"{key}[{k}]", v)]

@@ -8,6 +8,7 @@ import logging
 import pytest
 
 from handlers.telegram.envelope import EnvelopeError, UpdateReader
+from handlers.telegram.polling import readable
 
 
 def _text(update_id: int, **extra: object) -> dict[str, object]:
@@ -47,3 +48,19 @@ def test_a_field_dropped_at_the_door_is_logged_when_the_update_is_processed(
 def test_a_malformed_update_is_refused_at_the_door(raw: dict[str, object]) -> None:
     with pytest.raises(EnvelopeError):
         UpdateReader(None).check(raw)
+
+
+def test_polling_leaves_a_malformed_update_behind_with_a_log_line_and_keeps_the_rest(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # The polling side of the door: the two bodies are not stored (the webhook answers
+    # them 400); the next offset still passes them, so they are not fetched again.
+    broken = [{"update_id": 2, "message": {"chat": None}}, {"update_id": 1, "message": 5}]
+    with caplog.at_level(logging.WARNING, logger="handlers.telegram.polling"):
+        kept = readable([broken[0], _text(3), broken[1]], UpdateReader(None))
+    assert [raw["update_id"] for raw in kept] == [3]
+    lines = [r.getMessage() for r in caplog.records if r.name == "handlers.telegram.polling"]
+    assert [line.split(":")[0] for line in lines] == [
+        "malformed update skipped update=2",
+        "malformed update skipped update=1",
+    ]
