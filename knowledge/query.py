@@ -37,10 +37,12 @@ GLOSSARY_WEIGHT = 0.8
 ROMANIAN_GLOSSARY_WEIGHT = 0.7
 # An ordinary word's Russian (knowledge/data/lexicon.txt: "hide" as "скрыть") is read with more
 # doubt than a product term's: a common word has more senses. Looked up only where no glossary
-# term stands.
-# Its Russian verbs and adverbs weigh less again, as a Russian question's do (Glossary.side).
-# 0.5: between 0.3 and 0.8 the pool's cross-validated help moves by 0.003 at most.
-LEXICON_WEIGHT = 0.5
+# term stands; its Russian verbs and adverbs weigh less again, as a Russian question's do
+# (Glossary.side). 0.2: over 0.1-0.8 the pool's cross-validated help moves by 0.005 at most,
+# and from 0.3 up an English question whose own words were its only evidence ("what happens
+# to a free account if nobody logs in for a couple of months") is drawn to an entry with the
+# added everyday words ("месяц") and handed off.
+LEXICON_WEIGHT = 0.2
 LATIN_WORDS_KEPT = True
 # A Russian key this common (BM25's idf at most 1: in about a third of the entries or more, as
 # "битрикс24", "сотрудник", "настройка") names a concept the whole base is about. A Romanian
