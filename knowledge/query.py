@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
 from rapidfuzz import fuzz, process
@@ -35,7 +35,22 @@ NUMBER_WEIGHT = 0.4
 # over 0.3-0.8, Russian questions unchanged; at 0.8 dev lost a question to the Russian side).
 GLOSSARY_WEIGHT = 0.8
 ROMANIAN_GLOSSARY_WEIGHT = 0.7
+# An ordinary word's Russian (knowledge/data/lexicon.txt: "hide" as "скрыть") is read with more
+# doubt than a product term's: a common word has more senses. Looked up only where no glossary
+# term stands; its Russian verbs and adverbs weigh less again, as a Russian question's do
+# (Glossary.side). 0.2: over 0.1-0.8 the pool's cross-validated help moves by 0.005 at most,
+# and from 0.3 up an English question whose own words were its only evidence ("what happens
+# to a free account if nobody logs in for a couple of months") is drawn to an entry with the
+# added everyday words ("месяц") and handed off.
+LEXICON_WEIGHT = 0.2
 LATIN_WORDS_KEPT = True
+# A Russian key this common (BM25's idf at most 1: in about a third of the entries or more, as
+# "битрикс24", "сотрудник", "настройка") names a concept the whole base is about. A Romanian
+# question's own word for it ("portal", "angajații") is rare only because the Romanian guide
+# alone spells it so; it counts no more than the Russian (measured at idf 0.5-2 and for every
+# term: at 1 no question of the pool ranks lower; over 1.5 the Romanian guide's own questions
+# start to lose it).
+COMMON_IDF = 1.0
 _MIN_TYPO_LEN = 4
 _MIN_INFLECTED = 5  # a common word this long may meet a longer form of its stem
 # Chunks (words with their punctuation) up to this long are remembered as read; a longer one
@@ -61,8 +76,8 @@ class QueryKey:
 class Repair:
     """One change made to the message before keying it: ``kind`` is "layout" (typed with the
     other keyboard layout), "translit" (Russian in Latin letters), "typo" (a word near an
-    index key: ``repaired`` is that key) or "glossary" (an English or Romanian term also asked
-    as the Russian keys in ``repaired``)."""
+    index key: ``repaired`` is that key), "glossary" (an English or Romanian term also asked
+    as the Russian keys in ``repaired``) or "lexicon" (the same for an ordinary word)."""
 
     kind: str
     original: str
@@ -88,9 +103,16 @@ class Query:
 class QueryReader:
     """Builds :class:`Query` objects against one index vocabulary."""
 
-    def __init__(self, analyzer: Analyzer, vocabulary: frozenset[str]) -> None:
+    def __init__(
+        self,
+        analyzer: Analyzer,
+        vocabulary: frozenset[str],
+        rarity: Callable[[str], float] | None = None,
+    ) -> None:
+        """``rarity`` is the index's idf of a key (:meth:`Index.key_idf`)."""
         self._analyzer = analyzer
         self._vocab = vocabulary
+        self._rarity = rarity
         # Typos keep the first letter far more often than not: candidates share it and are
         # within two letters of the length.
         buckets: dict[tuple[str, int], list[str]] = {}
@@ -116,6 +138,7 @@ class QueryReader:
         # A chunk reads the same way every time for a reading: words recur across messages.
         self._chunk = lru_cache(maxsize=16384)(self._chunk_uncached)
         self._glossary = Glossary(analyzer)
+        self._lexicon = Glossary(analyzer, "lexicon.txt")
 
     def read(self, text: str) -> Query:
         text = " ".join(head_and_tail(text, MAX_QUERY_CHARS).split())
@@ -172,21 +195,59 @@ class QueryReader:
         documents use ("sales funnel" as "воронка продаж"); a term's own words are dropped when
         the index does not know them (they would only count as something not covered)."""
         tokens = tokenize(text)
-        found = self._glossary.find(tokens, self._analyzer.morph.keys(tokens, lang), lang)
+        stems = self._analyzer.morph.keys(tokens, lang)
+        term_weight = GLOSSARY_WEIGHT if lang == "en" else ROMANIAN_GLOSSARY_WEIGHT
+        # (tokens covered, Russian keys, weight, the lexicon when the word is an ordinary one)
+        found: list[tuple[range, tuple[str, ...], float, Glossary | None]] = [
+            (span, russian, term_weight, None)
+            for span, russian in self._glossary.find(tokens, stems, lang)
+        ]
+        taken = {i for span, *_ in found for i in span}
+        stop = self._analyzer.is_stopword
+        # An ordinary word is not read in one of the language's stop words ("intr" of
+        # "într-un" is the stem of "intra", to enter).
+        found += [
+            (span, russian, LEXICON_WEIGHT, self._lexicon)
+            for span, russian in self._lexicon.find(tokens, stems, lang)
+            if not taken.intersection(span) and not all(stop(tokens[i]) for i in span)
+        ]
         if not found:
             return keys
-        covered = {tokens[i] for span, _ in found for i in span}
+        covered = {tokens[i] for span, *_ in found for i in span}
         out = [k for k in keys if k.known or k.token not in covered]
         have = {k.key for k in out}
-        for span, russian in found:
+        for span, russian, weight, source in sorted(found, key=lambda f: f[0].start):
             term = " ".join(tokens[i] for i in span)
             added = [k for k in russian if k in self._vocab and k not in have]
-            weight = GLOSSARY_WEIGHT if lang == "en" else ROMANIAN_GLOSSARY_WEIGHT
-            out.extend(QueryKey(k, weight, True, token=term) for k in added)
+            asked = [
+                QueryKey(k, weight * (source.side(k) if source else 1.0), True, token=term)
+                for k in added
+            ]
+            if lang == "ro":
+                out = self._as_common(out, {tokens[i] for i in span}, russian)
+            out.extend(asked)
             have.update(added)
             if added:
-                repairs.append(Repair("glossary", term, " ".join(added)))
+                repairs.append(Repair("lexicon" if source else "glossary", term, " ".join(added)))
         return tuple(out)
+
+    def _as_common(
+        self, keys: list[QueryKey], words: set[str], russian: tuple[str, ...]
+    ) -> list[QueryKey]:
+        """A Romanian term's own keys weighed down to the rarity of its Russian when that is
+        one of the base's commonest keys (:data:`COMMON_IDF`): "portal" then counts as much as
+        "битрикс24" does, not as a rare word of the Romanian guide."""
+        idf = self._rarity
+        common = [idf(k) for k in russian if k in self._vocab] if idf else []
+        if not common or max(common) > COMMON_IDF or idf is None:
+            return keys
+        bar = max(common)
+        return [
+            replace(k, weight=k.weight * min(1.0, bar / idf(k.key)))
+            if k.known and k.token in words
+            else k
+            for k in keys
+        ]
 
     def _known_ratio(
         self, chunks: list[str], reader: Callable[[str], str], lenient: bool = False

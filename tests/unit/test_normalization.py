@@ -9,7 +9,7 @@ import pytest
 
 from knowledge.analyzer import Analyzer
 from knowledge.glossary import Glossary
-from knowledge.query import TYPO_WEIGHT, QueryKey, QueryReader
+from knowledge.query import GLOSSARY_WEIGHT, LEXICON_WEIGHT, TYPO_WEIGHT, QueryKey, QueryReader
 from knowledge.text import (
     detect_lang,
     fold,
@@ -396,3 +396,59 @@ def test_glossary_terms_are_looked_up_in_the_question_language(analyzer: Analyze
     assert russian == tuple(analyzer.keys("тема оформления"))
     tema = tokenize("schimb tema")
     assert [r for _, r in glossary.find(tema, analyzer.morph.keys(tema, "ro"), "ro")] == [russian]
+
+
+def test_a_romanian_term_is_found_in_the_forms_its_stemmer_leaves_apart(
+    analyzer: Analyzer,
+) -> None:
+    # "domeniu" stems to "domeniu", "domeniul" to "domen"; "parola" and "parolei" differ too
+    glossary = Glossary(analyzer)
+    for question, russian in (
+        ("folosesc domeniul nostru", "домен"),
+        ("schimbarea parolei", "пароль"),
+    ):
+        tokens = tokenize(question)
+        found = glossary.find(tokens, analyzer.morph.keys(tokens, "ro"), "ro")
+        assert tuple(analyzer.keys(russian)) in [r for _, r in found]
+
+
+def test_the_lexicon_keeps_each_language_to_its_own_words(analyzer: Analyzer) -> None:
+    # "mute" is English; to Romanian's stemmer it is "mut", "I move"
+    lexicon = Glossary(analyzer, "lexicon.txt")
+    mute = tokenize("can i mute the chat")
+    assert tuple(analyzer.keys("отключить")) in [
+        r for _, r in lexicon.find(mute, analyzer.morph.keys(mute, "en"), "en")
+    ]
+    mut = tokenize("cum mut cardurile")
+    found = [r for _, r in lexicon.find(mut, analyzer.morph.keys(mut, "ro"), "ro")]
+    assert tuple(analyzer.keys("переместить")) in found
+    assert tuple(analyzer.keys("отключить")) not in found
+
+
+def test_an_ordinary_word_is_asked_in_russian_below_a_product_term(analyzer: Analyzer) -> None:
+    # "mute" is an ordinary word (lexicon), "chat" a product term (glossary); a verb's Russian
+    # weighs less than a noun's, as in a Russian question
+    vocabulary = frozenset(analyzer.keys("Как отключить звук в чате"))
+    query = QueryReader(analyzer, vocabulary).read("how do i mute a chat")
+    kinds = {r.original: r.kind for r in query.repairs}
+    assert kinds["mute"] == "lexicon"
+    weights = {k.token: k.weight for k in query.keys}
+    assert weights["mute"] < LEXICON_WEIGHT < GLOSSARY_WEIGHT
+
+
+def test_a_romanian_word_for_a_concept_of_the_whole_base_counts_as_its_russian(
+    analyzer: Analyzer,
+) -> None:
+    # the Romanian guide alone writes "portal": rare in the index, while its Russian
+    # ("битрикс24") is in nearly every entry; the Romanian word is weighed down to that rarity
+    portal = analyzer.morph.keys(["portal"], "ro")[0]
+    (bitrix,) = analyzer.keys("портал")
+    idf = {portal: 3.0, bitrix: 0.3}
+    vocabulary = frozenset(idf)
+    plain = QueryReader(analyzer, vocabulary).read("cum sterg portalul")
+    evened = QueryReader(analyzer, vocabulary, idf.__getitem__).read("cum sterg portalul")
+    weights = {k.key: k.weight for k in plain.keys}
+    assert {k.key: k.weight for k in evened.keys} == {
+        **weights,
+        portal: pytest.approx(weights[portal] * 0.3 / 3.0),
+    }
