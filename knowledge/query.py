@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 from rapidfuzz import fuzz, process
@@ -44,13 +44,6 @@ ROMANIAN_GLOSSARY_WEIGHT = 0.7
 # added everyday words ("месяц") and handed off.
 LEXICON_WEIGHT = 0.2
 LATIN_WORDS_KEPT = True
-# A Russian key this common (BM25's idf at most 1: in about a third of the entries or more, as
-# "битрикс24", "сотрудник", "настройка") names a concept the whole base is about. A Romanian
-# question's own word for it ("portal", "angajații") is rare only because the Romanian guide
-# alone spells it so; it counts no more than the Russian (measured at idf 0.5-2 and for every
-# term: at 1 no question of the pool ranks lower; over 1.5 the Romanian guide's own questions
-# start to lose it).
-COMMON_IDF = 1.0
 _MIN_TYPO_LEN = 4
 _MIN_INFLECTED = 5  # a common word this long may meet a longer form of its stem
 # Chunks (words with their punctuation) up to this long are remembered as read; a longer one
@@ -103,16 +96,9 @@ class Query:
 class QueryReader:
     """Builds :class:`Query` objects against one index vocabulary."""
 
-    def __init__(
-        self,
-        analyzer: Analyzer,
-        vocabulary: frozenset[str],
-        rarity: Callable[[str], float] | None = None,
-    ) -> None:
-        """``rarity`` is the index's idf of a key (:meth:`Index.key_idf`)."""
+    def __init__(self, analyzer: Analyzer, vocabulary: frozenset[str]) -> None:
         self._analyzer = analyzer
         self._vocab = vocabulary
-        self._rarity = rarity
         # Typos keep the first letter far more often than not: candidates share it and are
         # within two letters of the length.
         buckets: dict[tuple[str, int], list[str]] = {}
@@ -219,35 +205,14 @@ class QueryReader:
         for span, russian, weight, source in sorted(found, key=lambda f: f[0].start):
             term = " ".join(tokens[i] for i in span)
             added = [k for k in russian if k in self._vocab and k not in have]
-            asked = [
+            out.extend(
                 QueryKey(k, weight * (source.side(k) if source else 1.0), True, token=term)
                 for k in added
-            ]
-            if lang == "ro":
-                out = self._as_common(out, {tokens[i] for i in span}, russian)
-            out.extend(asked)
+            )
             have.update(added)
             if added:
                 repairs.append(Repair("lexicon" if source else "glossary", term, " ".join(added)))
         return tuple(out)
-
-    def _as_common(
-        self, keys: list[QueryKey], words: set[str], russian: tuple[str, ...]
-    ) -> list[QueryKey]:
-        """A Romanian term's own keys weighed down to the rarity of its Russian when that is
-        one of the base's commonest keys (:data:`COMMON_IDF`): "portal" then counts as much as
-        "битрикс24" does, not as a rare word of the Romanian guide."""
-        idf = self._rarity
-        common = [idf(k) for k in russian if k in self._vocab] if idf else []
-        if not common or max(common) > COMMON_IDF or idf is None:
-            return keys
-        bar = max(common)
-        return [
-            replace(k, weight=k.weight * min(1.0, bar / idf(k.key)))
-            if k.known and k.token in words
-            else k
-            for k in keys
-        ]
 
     def _known_ratio(
         self, chunks: list[str], reader: Callable[[str], str], lenient: bool = False

@@ -434,21 +434,3 @@ def test_an_ordinary_word_is_asked_in_russian_below_a_product_term(analyzer: Ana
     assert kinds["mute"] == "lexicon"
     weights = {k.token: k.weight for k in query.keys}
     assert weights["mute"] < LEXICON_WEIGHT < GLOSSARY_WEIGHT
-
-
-def test_a_romanian_word_for_a_concept_of_the_whole_base_counts_as_its_russian(
-    analyzer: Analyzer,
-) -> None:
-    # the Romanian guide alone writes "portal": rare in the index, while its Russian
-    # ("битрикс24") is in nearly every entry; the Romanian word is weighed down to that rarity
-    portal = analyzer.morph.keys(["portal"], "ro")[0]
-    (bitrix,) = analyzer.keys("портал")
-    idf = {portal: 3.0, bitrix: 0.3}
-    vocabulary = frozenset(idf)
-    plain = QueryReader(analyzer, vocabulary).read("cum sterg portalul")
-    evened = QueryReader(analyzer, vocabulary, idf.__getitem__).read("cum sterg portalul")
-    weights = {k.key: k.weight for k in plain.keys}
-    assert {k.key: k.weight for k in evened.keys} == {
-        **weights,
-        portal: pytest.approx(weights[portal] * 0.3 / 3.0),
-    }
