@@ -63,14 +63,15 @@ class _Refusing:
         raise self.error
 
 
-CALL = Call(1, "chat7", "imbot.v2.Chat.Message.send", {"dialogId": "chat7"})
+CALL = Call(1, "chat7", "imbot.v2.Chat.Message.send", {"botId": 9, "dialogId": "chat7"})
 
 
 @pytest.mark.parametrize(("code", "text", "status"), PORTAL_WIDE[:1] + ONE_CHAT[:1])
 async def test_the_sender_holds_the_channel_only_for_a_portal_wide_refusal(
     code: str, text: str, status: int
 ) -> None:
-    sender = BitrixSender(_Refusing(error_from_envelope(code, text, status)), SystemClock())
+    refusing = _Refusing(error_from_envelope(code, text, status))
+    sender = BitrixSender(refusing, SystemClock(), bot_code="helpbot")
     outcome = await sender.send(CALL)
     if status == 401:
         assert isinstance(outcome, NotReady) and text in outcome.reason
