@@ -2,9 +2,15 @@
 
 The engine decides what is said and what happens to the conversation: the answer to a message
 or press, the greeting of a new session (:meth:`ConversationEngine.welcome`), an escalation
-and its hand-off (``HandToQueue``), «Помогло» (``Resolved``); the queue closes the ticket of a
-line session that ended (:meth:`OperatorQueue.release`, in the transaction that notes the new
-session). What the customer writes to the line's people after the hand-off is recorded in the
+and its hand-off (``HandToQueue``, the ticket keeping the session as its ref), «Помогло»
+(``Resolved``), and the release of the ticket of a line session that ended (``Incoming.released``:
+the engine closes it in the turn of the message that shows it; a join or an event that shows
+the session taken has :meth:`OperatorQueue.release` do it in the transaction that notes it). A
+message runs through :func:`bot.delivery.pipeline.answer` in one transaction: the turn, the
+chat's row as its events leave it (:func:`_noted`, pure), the render, the outbox rows, the
+settle; the processor gives it pure functions and holds no session of the engine's.
+
+What the customer writes to the line's people after the hand-off is recorded in the
 conversation and its ticket (:meth:`ConversationEngine.record`: no reply, no turn) — as far as
 the portal shows it to the bot: ``ONIMBOTV2MESSAGEADD`` "occurs when a user sends a message in a
 chat that the bot is part of" (b24restdocs ``chat-bots-v2/imbot.v2/events/events.md``), and the
@@ -21,8 +27,8 @@ translated per chat into ``BitrixChat``:
   queue distribute the chat); its ticket's ref names that session, so that the session's end
   releases that ticket.
 * The numbered choices last shown: this channel renders buttons as numbered lines (customers
-  on connectors cannot press), and which number is which depends on that rendering (after a
-  hand-off «Отменить» is left out), so a typed number is translated back into its payload here.
+  on connectors cannot press), and which number is which depends on that rendering (the line
+  queue's own buttons are left out), so a typed number is translated back into its payload here.
 * When ``Resolved`` finishes the session: after ``BITRIX_FINISH_AFTER_HELPED`` minutes of
   silence, and only if the portal (``imbot.v2.Chat.get``) says the bot still holds it —
   ``imopenlines.bot.session.finish`` would take the chat from an operator.
