@@ -107,15 +107,15 @@ class BitrixCalls:
 
 
 def with_bot(params: dict[str, Any], bot_id: int) -> dict[str, Any]:
-    """A message's parameters with the bot's id, where the call needs it: ``botId`` (kept when
-    the row has one: rows stored before it was filled here) and the keyboard's ``BOT_ID``,
-    which routes a press to this bot (the docs warn that without it "the button command may not
-    be routed"; Chat.Message.update leaves it unset: live-checks §9)."""
-    params = {"botId": bot_id, **params}
+    """A message's parameters sent as the bot ``bot_id``: ``botId`` and the keyboard's
+    ``BOT_ID``, which routes a press to this bot (the docs warn that without it "the button
+    command may not be routed"; Chat.Message.update leaves it unset: live-checks §9). A row
+    stored before the sender filled them in has the chat's bot's id then: replaced, so that a
+    bot registered again since sends them all."""
+    params = {**params, "botId": bot_id}
     fields = params.get("fields")
     if isinstance(fields, dict) and isinstance(fields.get("keyboard"), dict):
-        keyboard = {"BOT_ID": params["botId"], **fields["keyboard"]}
-        params["fields"] = {**fields, "keyboard": keyboard}
+        params["fields"] = {**fields, "keyboard": {**fields["keyboard"], "BOT_ID": bot_id}}
     return params
 
 

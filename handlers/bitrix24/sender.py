@@ -5,7 +5,8 @@ The render is :class:`~handlers.bitrix24.replies.BitrixCalls`'s. A message is st
 the bot's id, which is the portal's fact and not the chat's: ``send`` fills it in
 (:func:`~handlers.bitrix24.replies.with_bot`), asking the portal for the bot with our code once
 (``imbot.v2.Bot.get``; its failure is mapped as a send's, a bot not found makes the channel not
-ready until it is registered).
+ready until it is registered, and a send refused because the id is not our bot's asks again
+next time: the bot was registered again).
 
 The failure policy itself (retries until the give-up deadline, pauses) is :mod:`bot.delivery`'s.
 Here: ``OPERATION_TIME_LIMIT`` pauses that method until the reset its last answer announced
@@ -56,6 +57,8 @@ _SETTLED = {("imopenlines.bot.session.operator", "WRONG_CHAT")}
 # safe: the portal answers a repeat with the message it posted, or MESSAGE_DUPLICATED_BY_UUID
 # while the failed send still holds the uuid.
 _TRANSIENT = {("imbot.v2.Chat.Message.send", "SENDING_FAILED")}
+# The bot id we sent as is not (or no longer) ours (``BotController::resolveBotId``).
+_NOT_OUR_BOT = {"BOT_NOT_FOUND", "BOT_OWNERSHIP_ERROR"}
 
 
 class BitrixSender:
@@ -89,7 +92,7 @@ class BitrixSender:
 
     async def send(self, call: Call) -> Outcome:
         try:
-            if call.method == SEND and "botId" not in call.params:
+            if call.method == SEND:
                 bot_id = self._bot_id = self._bot_id or await find_bot_id(
                     self._client, self._bot_code
                 )
@@ -107,6 +110,9 @@ class BitrixSender:
 
     def _failed(self, call: Call, exc: Bitrix24Error) -> Outcome:
         reason = f"{exc.code}: {exc.description}" if exc.description else exc.code
+        if call.method == SEND and exc.code in _NOT_OUR_BOT:
+            self._bot_id = None  # registered again (a new id) or gone: asked again next time
+            return Retry(reason)
         if (call.method, exc.code) in _SETTLED:
             log.info("bitrix call moot outbox=%s code=%s", call.id, exc.code)
             return Done()

@@ -27,7 +27,7 @@ def test_a_reply_is_one_message_with_its_own_template_id_and_the_bot_filled_in_a
     assert CALLS.choices(say) == [HELPED.payload]
     sent = with_bot(first.params, 9)
     assert (sent["botId"], sent["fields"]["keyboard"]["BOT_ID"]) == (9, 9)
-    assert with_bot({**first.params, "botId": 4}, 9)["botId"] == 4  # a stored row keeps its own
+    assert with_bot({**first.params, "botId": 4}, 9)["botId"] == 9  # the bot on the portal now
 
 
 def test_the_lines_own_buttons_are_neither_shown_nor_numbered_in_any_turn() -> None:
