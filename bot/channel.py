@@ -1,9 +1,11 @@
 """A channel as the core sees it: it renders the engine's events into calls, and sends them.
 
 ``render(event) -> list[Draft]`` is pure (no session, no I/O): everything it needs is on the
-event (the reply, the case card, the operators' notice) or in the channel's own settings, so
-it is unit-tested without a database. What only the moment of sending can know (a card as it is
-then, a message id Telegram gave) is resolved by ``send``. The send side — ``name``, ``pace``,
+event (the reply, the case card, the operators' notice, the chat it is about) or in the
+channel's own settings, so it is unit-tested without a database; one event at a time, the same
+in every turn (a channel never needs a turn's other events to render one). What only the moment
+of sending can know (a card as it is then, a message id Telegram gave, the Bitrix24 bot's id on
+the portal) is resolved by ``send``. The send side — ``name``, ``pace``,
 ``send(call) -> Outcome``, ``unreachable`` — is what the one outbox worker drives
 (:class:`bot.delivery.worker.Channel`); this protocol extends it with ``render``.
 """
@@ -13,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from bot.delivery.worker import Channel as Sender
 from bot.engine.events import Event
@@ -36,8 +38,13 @@ class Draft:
     kind: str = ""
 
 
+@runtime_checkable
 class Channel(Sender, Protocol):
-    """A channel plug-in: renders events (pure) and sends the stored calls."""
+    """A channel plug-in: renders events (pure) and sends the stored calls.
+
+    Every channel — ``handlers/telegram``, ``handlers/bitrix24``, ``handlers/terminal`` — is
+    one object with all of it (``tests/unit/test_channel_protocol.py`` checks each, and renders
+    every event type with each with no database and no I/O)."""
 
     def render(self, event: Event) -> list[Draft]:
         """The calls ``event`` needs in this channel (``[]`` when it is not its own)."""

@@ -9,6 +9,12 @@ outbox worker where that module says) and settles the inbox row being processed
 (:func:`bot.delivery.inbox.settle`), in the caller's transaction — the engine's turn, or a
 queue action's: a crash loses no reply, and a retried event is not answered twice.
 
+:func:`answer` runs a person's event through the engine that way: the turn (or, for a message
+to the channel's own operators, the message recorded with no turn), then in its transaction the
+rows the channel keeps about its chats, derived from the turn's events by a pure function of
+the channel's (``note``: Bitrix24's session, the choices shown, the hand-off), then
+:func:`write`. The channel's handler gives pure functions and gets no session.
+
 :func:`store` is the same without the settle, for calls that are not an event's answer (a
 channel's own notices, a timer's call, ``helpbot operator``'s queued replies).
 """
@@ -17,16 +23,27 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.channel import Draft, outbox_rows
+from bot.clock import Clock
 from bot.delivery import express, inbox
-from bot.engine.events import Event
-from bot.storage.models import OutboxMessage
+from bot.engine.events import Event, Incoming
+from bot.storage.models import Base, OutboxMessage
+
+if TYPE_CHECKING:
+    from bot.engine.core import ConversationEngine
 
 Render = Callable[[Sequence[Event]], Iterable[Draft]]
 """A channel's pure render of one turn's events, in order."""
+Note = Callable[[Sequence[Event]], Iterable[Base]]
+"""A channel's rows about its chats after a turn, derived from the turn's events (pure)."""
+
+
+def _nothing(events: Sequence[Event]) -> Iterable[Base]:
+    return ()
 
 
 def each(render: Callable[[Event], Iterable[Draft]]) -> Render:
@@ -52,10 +69,36 @@ async def write(
     now: datetime,
     *,
     also: Iterable[Draft] = (),
+    note: str | None = None,
 ) -> list[OutboxMessage]:
     """One event's effects, in the caller's transaction: ``render(events)`` and then ``also``
     (the channel's own calls of this event, e.g. a pressed message's buttons removed) stored as
-    ``channel``'s outbox rows, and the inbox row being processed settled. Returns the rows."""
+    ``channel``'s outbox rows, and the inbox row being processed settled (with ``note``).
+    Returns the rows."""
     rows = await store(session, channel, [*render(events), *also], now)
-    await inbox.settle(session, now)
+    await inbox.settle(session, now, note=note)
     return rows
+
+
+async def answer(
+    engine: ConversationEngine,
+    incoming: Incoming,
+    render: Render,
+    clock: Clock,
+    *,
+    note: Note = _nothing,
+    record: bool = False,
+    settled: str | None = None,
+) -> list[Event]:
+    """A person's event through ``engine`` in one transaction: the turn (``record``: the
+    message stored with no turn, :meth:`ConversationEngine.record`), the rows ``note`` derives
+    from its events written (merged by primary key), and :func:`write` (``settled``: the inbox
+    row's note). Returns the events."""
+
+    async def then(session: AsyncSession, events: list[Event]) -> None:
+        for row in note(events):
+            await session.merge(row)
+        await write(session, incoming.channel, events, render, clock.now(), note=settled)
+
+    handle = engine.record if record else engine.handle
+    return await handle(incoming, then=then)

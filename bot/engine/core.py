@@ -34,12 +34,13 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
+from bot.engine.closing import close_ticket
 from bot.engine.events import Event, Incoming, Relayed, Say, about
 from bot.engine.hours import WorkingHours
 from bot.engine.turn import Turn, TurnContext
@@ -116,8 +117,7 @@ class ConversationEngine:
         key = self._key(incoming)
         async with self._conversation_lock(key), self._sessions.begin() as session:
             now = self._clock.now()
-            rows, inbound = await self._inbound(session, incoming, now, into_ticket=True)
-            events: list[Event] = []
+            rows, inbound, events = await self._inbound(session, incoming, now, into_ticket=True)
             if rows.ticket is not None:
                 events.append(
                     Relayed(
@@ -148,7 +148,7 @@ class ConversationEngine:
         now = self._clock.now()
         # A repeated delivery never gets here: the channel's inbox row, keyed by the event,
         # is the dedupe, and it is settled in this very transaction.
-        rows, inbound = await self._inbound(session, incoming, now)
+        rows, inbound, released = await self._inbound(session, incoming, now)
         conversation = rows.conversation
         context = TurnContext(
             kb=self._knowledge.current,  # the whole turn reads this one, even across a reload
@@ -165,7 +165,7 @@ class ConversationEngine:
             public_url=self._public_url,
             zone=self._zone,
         )
-        events = await Turn(context).run()
+        events = released + await Turn(context).run()
         log.info(
             "event handled channel=%s conversation=%s events=%d",
             incoming.channel,
@@ -176,9 +176,10 @@ class ConversationEngine:
 
     async def _inbound(
         self, session: AsyncSession, incoming: Incoming, now: datetime, *, into_ticket: bool = False
-    ) -> tuple[TurnRows, Message]:
+    ) -> tuple[TurnRows, Message, list[Event]]:
         """The event's rows (the conversation locked) and the person's message, stored (in the
-        open ticket's history when ``into_ticket``; a turn decides that itself)."""
+        open ticket's history when ``into_ticket``; a turn decides that itself); first, the
+        ticket the channel's queue let go closed (:attr:`Incoming.released`), its event returned."""
         self._metrics.messages_in.inc(channel=incoming.channel)
         default = self._settings.language
         rows = await repo.begin_turn(
@@ -192,6 +193,15 @@ class ConversationEngine:
             now=now,
         )
         conversation = rows.conversation
+        released: list[Event] = []
+        gone = incoming.released
+        if gone is not None and rows.ticket is not None and rows.ticket.external_ref == gone.ref:
+            lang = self._settings.language
+            closed = await close_ticket(
+                session, conversation, rows.ticket, gone.by, gone.why, now, lang
+            )
+            log.info("ticket released ticket=%s by=%s why=%s", closed.ticket_id, gone.by, gone.why)
+            rows, released = replace(rows, ticket=None), [closed]
         await repo.touch_conversation(session, conversation, now)
         text = incoming.text.strip()
         if len(text) > self._settings.max_text:
@@ -211,7 +221,7 @@ class ConversationEngine:
                 created_at=now,
             ),
         )
-        return rows, inbound
+        return rows, inbound, released
 
     @staticmethod
     def _key(incoming: Incoming) -> tuple[str, str]:

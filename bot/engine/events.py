@@ -27,6 +27,12 @@ class Incoming:
     repeated delivery harmless; empty means "no dedupe". ``language_code`` is what the channel
     says about the person's language ("en-US"), or empty. ``entry_id`` names a knowledge-base
     entry to answer directly (a Telegram deep link), instead of reading ``text``.
+
+    Where the channel has its own operators' queue (a Bitrix24 open line), ``ref`` names the
+    place the person writes from now (the line's session): a ticket this turn hands to that
+    queue (:class:`HandToQueue`) keeps it as its ``external_ref``. ``released`` says that such
+    a place is over (the session ended, whoever held it): the conversation's open ticket with
+    that ref is closed first, in the same transaction, and the event then goes to the bot.
     """
 
     channel: str
@@ -38,6 +44,18 @@ class Incoming:
     message_id: str = ""
     language_code: str = ""
     entry_id: str = ""
+    ref: str = ""
+    released: Release | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Release:
+    """The channel's queue let go of the ticket kept under ``ref``: it closes as ``by``'s,
+    with ``why`` for its note (see :attr:`Incoming.released`)."""
+
+    ref: str
+    by: str
+    why: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -341,6 +341,8 @@ class Turn:
             public_url=self.c.public_url,
         )
         self._emit(TicketOpened(**about(self.conv, ticket), notice=summary, card=card))
+        if self.c.incoming.ref:  # the channel's queue gets it where the person writes from now
+            ticket.external_ref = self.c.incoming.ref[:128]
         self._emit(HandToQueue(**about(self.conv, ticket)))
         log.info(
             "ticket %s conversation=%s ticket=%s reason=%s position=%d",

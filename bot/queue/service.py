@@ -10,17 +10,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Collection
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.cases import CaseCard, load_case
 from bot.clock import Clock
+from bot.engine.closing import close_ticket
 from bot.engine.core import AfterTurn
 from bot.engine.events import (
     Event,
     Say,
-    TicketClosed,
     TicketFlagged,
     TicketTaken,
     TicketTransferred,
@@ -279,7 +279,10 @@ class OperatorQueue(TicketReads):
         async with self._sessions.begin() as session:
             ticket, conversation = await open_ticket(session, ticket_id)
             owner_only(ticket, operator, force)
-            closed = await self._close(session, conversation, ticket, operator, note, now)
+            cut = (note or "").strip()[: self._max_text] or None
+            closed = await close_ticket(
+                session, conversation, ticket, operator, cut, now, self._lang
+            )
             stars = tuple(
                 Button(str(n), Payload(Press.RATE, ticket.id, n).encode()) for n in range(1, 6)
             )
@@ -305,27 +308,10 @@ class OperatorQueue(TicketReads):
         except TicketError as exc:
             log.info("ticket not released ticket=%s why=%s", ticket_id, exc.reason)
             return []
-        closed = await self._close(session, conversation, ticket, by, why, self._clock.now())
+        now = self._clock.now()
+        closed = await close_ticket(session, conversation, ticket, by, why, now, self._lang)
         log.info("ticket released ticket=%s by=%s why=%s", ticket_id, by, why)
         return [closed]
-
-    async def _close(
-        self,
-        session: AsyncSession,
-        conversation: Conversation,
-        ticket: Ticket,
-        by: str,
-        note: str | None,
-        now: datetime,
-    ) -> TicketClosed:
-        """Close the locked open ``ticket`` (audited; its sent entries count as settling it)."""
-        await audit.record(session, ticket.id, by, "close", now, note)
-        await audit.resolve_pairings(session, ticket.id)
-        ticket.status, ticket.closed_at = TicketStatus.CLOSED, now
-        ticket.operator = ticket.operator or by
-        ticket.note = (note or "").strip()[: self._max_text] or None
-        notice = self._notice("op_ticket_closed", ticket)
-        return TicketClosed(**about(conversation, ticket), notice=notice, operator=ticket.operator)
 
     async def reflag_overdue(
         self, channels: Collection[str] | None = None, *, then: AfterTurn | None = None

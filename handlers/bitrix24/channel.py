@@ -35,6 +35,7 @@ from handlers.bitrix24.ownership import bot_holds
 from handlers.bitrix24.poller import LEASE, EventPoller, poll_while_leased, report_revision
 from handlers.bitrix24.processor import EventProcessor
 from handlers.bitrix24.registration import find_bot_id
+from handlers.bitrix24.replies import BitrixCalls
 from handlers.bitrix24.rest.api import Bitrix24Api
 from handlers.bitrix24.rest.errors import Bitrix24Error
 from handlers.bitrix24.sender import BitrixSender
@@ -84,6 +85,8 @@ class BitrixChannel:
         self._outbox = asyncio.Event()
         self._started = False
         self._revision_logged = False
+        calls = BitrixCalls(language)
+        sender = BitrixSender(client, clock, bot_code=settings.bot_code, calls=calls)
         self.processor = EventProcessor(
             sessions=sessions,
             engine=engine,
@@ -93,9 +96,10 @@ class BitrixChannel:
             language=language,
             on_queued=self._outbox.set,
             holds=partial(bot_holds, client),
+            calls=calls,
         )
         self.outbox = OutboxWorker(
-            BitrixSender(client, clock),
+            sender,
             sessions,
             clock,
             policy=policy,

@@ -2,9 +2,15 @@
 
 The engine decides what is said and what happens to the conversation: the answer to a message
 or press, the greeting of a new session (:meth:`ConversationEngine.welcome`), an escalation
-and its hand-off (``HandToQueue``), «Помогло» (``Resolved``); the queue closes the ticket of a
-line session that ended (:meth:`OperatorQueue.release`, in the transaction that notes the new
-session). What the customer writes to the line's people after the hand-off is recorded in the
+and its hand-off (``HandToQueue``, the ticket keeping the session as its ref), «Помогло»
+(``Resolved``), and the release of the ticket of a line session that ended (``Incoming.released``:
+the engine closes it in the turn of the message that shows it; a join or an event that shows
+the session taken has :meth:`OperatorQueue.release` do it in the transaction that notes it). A
+message runs through :func:`bot.delivery.pipeline.answer` in one transaction: the turn, the
+chat's row as its events leave it (:func:`_noted`, pure), the render, the outbox rows, the
+settle; the processor gives it pure functions and holds no session of the engine's.
+
+What the customer writes to the line's people after the hand-off is recorded in the
 conversation and its ticket (:meth:`ConversationEngine.record`: no reply, no turn) — as far as
 the portal shows it to the bot: ``ONIMBOTV2MESSAGEADD`` "occurs when a user sends a message in a
 chat that the bot is part of" (b24restdocs ``chat-bots-v2/imbot.v2/events/events.md``), and the
@@ -21,8 +27,8 @@ translated per chat into ``BitrixChat``:
   queue distribute the chat); its ticket's ref names that session, so that the session's end
   releases that ticket.
 * The numbered choices last shown: this channel renders buttons as numbered lines (customers
-  on connectors cannot press), and which number is which depends on that rendering (after a
-  hand-off «Отменить» is left out), so a typed number is translated back into its payload here.
+  on connectors cannot press), and which number is which depends on that rendering (the line
+  queue's own buttons are left out), so a typed number is translated back into its payload here.
 * When ``Resolved`` finishes the session: after ``BITRIX_FINISH_AFTER_HELPED`` minutes of
   silence, and only if the portal (``imbot.v2.Chat.get``) says the bot still holds it —
   ``imopenlines.bot.session.finish`` would take the chat from an operator.
@@ -31,16 +37,15 @@ translated per chat into ``BitrixChat``:
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.channel import Draft
 from bot.clock import Clock
 from bot.delivery import inbox, pipeline
-from bot.engine import ConversationEngine, Event, HandToQueue, Incoming, Resolved, Say
-from bot.payloads import Press
+from bot.engine import ConversationEngine, Event, HandToQueue, Incoming, Release, Resolved, Say
 from bot.queue import OperatorQueue
 from bot.storage.models import InboxUpdate
 from handlers.bitrix24 import storage as repo
@@ -56,7 +61,7 @@ log = logging.getLogger(__name__)
 CHANNEL = repo.CHANNEL
 FINISH = "imopenlines.bot.session.finish"
 LINE_OPERATOR = "bitrix24 open line"
-_NO_CANCEL = frozenset({Press.CANCEL.value})  # after a hand-off the line owns the chat
+ENDED = "the open-line session ended"
 Holds = Callable[[BitrixChat], Awaitable[bool]]
 
 
@@ -78,6 +83,7 @@ class EventProcessor:
         language: str,
         on_queued: Callable[[], None],
         holds: Holds = _always,
+        calls: BitrixCalls | None = None,
     ) -> None:
         self._sessions = sessions
         self._holds = holds  # does the bot still hold the chat's session (asks the portal)
@@ -85,7 +91,7 @@ class EventProcessor:
         self._queue = queue
         self._clock = clock
         self._settings = settings
-        self._language = language
+        self._render = pipeline.each((calls or BitrixCalls(language)).render)
         self._on_queued = on_queued
 
     async def finish_helped(self) -> int:
@@ -142,12 +148,11 @@ class EventProcessor:
             async with self._sessions.begin() as session:
                 await inbox.settle(session, now, note="ignored: not an open line")
             return
+        welcome = self._engine.welcome(CHANNEL, event.dialog_id)
         async with self._sessions.begin() as session:
-            chat = await self._new_session(session, event)
-            chat.helped_at, chat.choices = None, None
-            calls = self._calls(chat, event)
-            welcome = self._engine.welcome(CHANNEL, chat.dialog_id)
-            await pipeline.write(session, CHANNEL, welcome, pipeline.each(calls.render), now)
+            known = await self._release_ended(session, event)
+            await session.merge(_noted(known, event, now, out=welcome))
+            await pipeline.write(session, CHANNEL, welcome, self._render, now)
         log.info("bitrix welcome queued chat=%s session=%s", event.chat_id, event.session_id)
 
     async def _on_message(self, event: ChatEvent) -> None:
@@ -159,22 +164,33 @@ class EventProcessor:
             async with self._sessions.begin() as session:
                 await self._silent(session, event, verdict)
             return
-        if known is not None and _ended(known, event):
-            async with self._sessions.begin() as session:  # before the engine reads the ticket
-                await self._new_session(session, event)
+        # One transaction: the handed session's ticket released when a new session shows the
+        # old one over (the engine, before it reads the ticket), the turn, the chat's row.
         incoming = self._incoming(event, known, verdict)
+        ended = known is not None and _ended(known, event)
+        now = self._clock.now()
         if not verdict.speaks:  # the customer wrote to the line's people: history only
-
-            async def record(session: AsyncSession, events: list[Event]) -> None:
-                await self._silent(session, event, verdict, recorded=True)
-
-            await self._engine.record(incoming, then=record)
+            noted = ended or verdict.taken
+            rows = [_noted(known, event, now, taken=verdict.taken)] if noted else []
+            why = f"recorded, not answered: {verdict.why}"
+            await pipeline.answer(
+                self._engine, incoming, self._render, self._clock,
+                note=lambda out: rows, record=True, settled=why,
+            )  # fmt: skip
+            log.info("bitrix event recorded key=%s chat=%s why=%s", event.key, event.chat_id, why)
             return
-
-        async def then(session: AsyncSession, events: list[Event]) -> None:
-            await self._outbox(session, event, events)
-
-        await self._engine.handle(incoming, then=then)
+        out = await pipeline.answer(
+            self._engine, incoming, self._render, self._clock,
+            note=lambda out: [_noted(known, event, now, out=out)],
+        )  # fmt: skip
+        for item in out:
+            if isinstance(item, HandToQueue):
+                log.info(
+                    "bitrix hand-off queued chat=%s session=%s ticket=%s",
+                    event.chat_id,
+                    event.session_id,
+                    item.ticket_id,
+                )
 
     def _incoming(self, event: ChatEvent, known: BitrixChat | None, verdict: Verdict) -> Incoming:
         payload = event.payload if event.kind == "command" else ""
@@ -182,6 +198,10 @@ class EventProcessor:
         if verdict.speaks and text and known is not None and event.session_id == known.session_id:
             picked = _typed_choice(text, known.choices)
             text, payload = ("", picked) if picked else (text, payload)
+        released = None
+        if known is not None and known.handed_session is not None and _ended(known, event):
+            ref = repo.handed_ref(known.chat_id, known.handed_session)
+            released = Release(ref, LINE_OPERATOR, ENDED)  # the engine closes it first
         return Incoming(
             channel=CHANNEL,
             conversation_id=event.dialog_id,
@@ -190,91 +210,75 @@ class EventProcessor:
             payload=payload,
             display_name=event.user_name,
             message_id=event.key,
+            ref=repo.handed_ref(event.chat_id, event.session_id),
+            released=released,
         )
 
-    async def _silent(
-        self, session: AsyncSession, event: ChatEvent, verdict: Verdict, *, recorded: bool = False
-    ) -> None:
-        """Settle an event the bot does not answer, in the caller's transaction (``recorded``:
-        the engine's, which stored the customer's message); a ``taken`` verdict: the session is
-        not the bot's (and a handed-off one it ends is released)."""
-        why = verdict.why
+    async def _silent(self, session: AsyncSession, event: ChatEvent, verdict: Verdict) -> None:
+        """Settle an event the bot does not answer, in its own transaction; a ``taken``
+        verdict: the session is not the bot's (and a handed-off one it ends is released)."""
+        why, now = verdict.why, self._clock.now()
         if verdict.taken:
-            chat = await self._new_session(session, event)
-            if chat.handed_session != event.session_id:
-                log.info("bitrix session taken chat=%s why=%s", event.chat_id, why)
-            chat.handed_session, chat.helped_at, chat.choices = event.session_id, None, None
-        done = "recorded, not answered" if recorded else "ignored"
-        await inbox.settle(session, self._clock.now(), note=f"{done}: {why}")
-        log.info("bitrix event %s key=%s chat=%s why=%s", done, event.key, event.chat_id, why)
+            known = await self._release_ended(session, event)
+            await session.merge(_noted(known, event, now, taken=True))
+        await inbox.settle(session, now, note=f"ignored: {why}")
+        log.info("bitrix event ignored key=%s chat=%s why=%s", event.key, event.chat_id, why)
 
-    async def _outbox(self, session: AsyncSession, event: ChatEvent, out: list[Event]) -> None:
-        """Inside the engine's transaction: the chat's row noted (its session, the choices
-        shown, the hand-off), then the events rendered with it — replies and the hand-off
-        become outbox rows — and the event settled (:func:`bot.delivery.pipeline.write`)."""
-        now = self._clock.now()
-        chat = await self._chat(session, event)  # what render needs, read before it
-        if event.session_id and event.session_id != chat.session_id:  # the first seen
-            chat.session_id, chat.choices = event.session_id, None
-        helped = any(isinstance(o, Resolved) for o in out)
-        chat.helped_at = now if helped else None  # the engine's word: the session may end
-        handed = any(isinstance(o, HandToQueue) for o in out)
-        calls = self._calls(chat, event, _NO_CANCEL if handed else frozenset())
-        for item in out:
-            if isinstance(item, Say):
-                chat.choices = calls.choices(item)
-            elif isinstance(item, HandToQueue):
-                chat.handed_session = event.session_id
-                await repo.hand_ticket(session, item.ticket_id, chat.chat_id, event.session_id)
-                log.info(
-                    "bitrix hand-off queued chat=%s session=%s ticket=%s",
-                    chat.chat_id,
-                    event.session_id,
-                    item.ticket_id,
-                )
-        # The events in order: the card's note just before the hand-off.
-        await pipeline.write(session, CHANNEL, out, pipeline.each(calls.render), now)
-
-    def _calls(
-        self, chat: BitrixChat, event: ChatEvent, drop: frozenset[str] = frozenset()
-    ) -> BitrixCalls:
-        bot_id = event.bot_id or chat.bot_id
-        return BitrixCalls(chat.dialog_id, chat.chat_id, bot_id, self._language, drop)
-
-    async def _chat(self, session: AsyncSession, event: ChatEvent) -> BitrixChat:
-        return await repo.chat(
-            session,
-            event.chat_id,
-            dialog_id=event.dialog_id,
-            bot_id=event.bot_id,
-            now=self._clock.now(),
-        )
-
-    async def _new_session(self, session: AsyncSession, event: ChatEvent) -> BitrixChat:
-        """The chat's row, with the event's session noted; a handed-off session that the event
-        shows has ended frees the bot, and the queue releases its ticket
-        (:meth:`OperatorQueue.release`) in this same transaction: the line's session ended is a
-        platform fact only this channel sees, and the two are never committed apart.
-
-        The release comes first: it locks the conversation before this chat's row is written,
-        the order every other transaction that writes both takes (the engine's turn, an
-        operator's reply through ``helpbot operator``).
-        """
+    async def _release_ended(self, session: AsyncSession, event: ChatEvent) -> BitrixChat | None:
+        """The chat's row as stored; when the event shows its handed-off session ended, the
+        queue releases that session's ticket (:meth:`OperatorQueue.release`) in this same
+        transaction, before the chat's row is written — the order every transaction that
+        writes both takes (the engine's turn locks the conversation first too). A message the
+        bot answers has the engine release it in its turn instead (:class:`Release`)."""
         known = await session.get(BitrixChat, event.chat_id)
-        ended = None
         if known is not None and _ended(known, event):
-            ended = await repo.handed_ticket(session, known)
-            if ended is not None:
-                why = "the open-line session ended"
-                await self._queue.release(session, ended, LINE_OPERATOR, why)
-        chat = await self._chat(session, event)
-        if not event.session_id or event.session_id == chat.session_id:
-            return chat
-        chat.session_id, chat.choices = event.session_id, None
-        if chat.handed_session is not None and chat.handed_session != event.session_id:
-            log.info("bitrix session ended chat=%s ticket=%s", chat.chat_id, ended)
-            chat.handed_session = None
-        return chat
+            ticket = await repo.handed_ticket(session, known)
+            if ticket is not None:
+                await self._queue.release(session, ticket, LINE_OPERATOR, ENDED)
+        return known
+
+
+def _noted(
+    known: BitrixChat | None,
+    event: ChatEvent,
+    now: datetime,
+    *,
+    out: Sequence[Event] | None = None,
+    taken: bool = False,
+) -> BitrixChat:
+    """What changes in the chat's row after ``event`` and the events ``out`` the engine
+    answered it with (``None``: no turn, the message only recorded), as a row holding only
+    those columns (merged by the caller: the pipeline, in the turn's transaction). Pure.
+
+    A new session is noted (its choices gone, a handed-off one over); ``taken``: the session
+    is the line's people's; else the engine's events decide: «Помогло» (``Resolved``) may end
+    the session, the last reply's numbered choices are what a typed number means,
+    ``HandToQueue`` hands the session to the line's queue."""
+    row = BitrixChat(chat_id=event.chat_id, updated_at=now)
+    if known is None:
+        row.dialog_id, row.bot_id, row.session_id = event.dialog_id, event.bot_id, ""
+    elif event.bot_id:
+        row.bot_id = event.bot_id
+    session = known.session_id if known is not None else ""
+    if event.session_id and event.session_id != session:  # the first event of a session
+        row.session_id, row.choices = event.session_id, None
+        if known is not None and _ended(known, event):
+            log.info("bitrix session ended chat=%s", event.chat_id)
+            row.handed_session = None
+    if taken:
+        if known is None or known.handed_session != event.session_id:
+            log.info("bitrix session taken chat=%s", event.chat_id)
+        row.handed_session, row.helped_at, row.choices = event.session_id, None, None
+        return row
+    if out is None:
+        return row
+    row.helped_at = now if any(isinstance(o, Resolved) for o in out) else None
+    for item in out:
+        if isinstance(item, Say):
+            row.choices = BitrixCalls.choices(item)
+        elif isinstance(item, HandToQueue):
+            row.handed_session = event.session_id
+    return row
 
 
 def _ended(chat: BitrixChat, event: ChatEvent) -> bool:

@@ -1,4 +1,4 @@
-"""The Bitrix24 calls for the engine's events in one open-line chat: pure rendering.
+"""The Bitrix24 calls for the engine's events: pure rendering, the same for every chat.
 
 :class:`BitrixCalls` turns an event into :class:`~bot.channel.Draft` calls with no session and
 no I/O: a :class:`Say` becomes ``imbot.v2.Chat.Message.send`` (BB-code text, numbered choices,
@@ -6,13 +6,17 @@ a keyboard), :class:`TicketOpened` the case card as a note for the line's operat
 :class:`HandToQueue` ``imopenlines.bot.session.operator``, which gives the chat to the line's
 own queue. Other ticket events render nothing: the line's operators read the chat itself.
 
+Everything a call needs comes from the event: the chat is the event's ``conversation_id`` (an
+open line's dialog id, ``chat<N>``: the number is the chat's id) and the buttons shown are the
+same in every turn (:data:`DROP`). The bot's own id is the portal's fact, not the chat's: the
+sender fills it in when it makes the call (:class:`handlers.bitrix24.sender.BitrixSender`).
+
 :func:`write` stores them for actions taken outside the line (``helpbot operator``): their
 replies become the same calls the processor queues, which a running ``helpbot serve`` makes.
 """
 
 from __future__ import annotations
 
-import logging
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -30,30 +34,32 @@ from bot.storage.models import OutboxMessage
 from handlers.bitrix24 import storage as repo
 from handlers.bitrix24.render import choices, render
 
-log = logging.getLogger(__name__)
-
 SEND = "imbot.v2.Chat.Message.send"
 HAND_OFF = "imopenlines.bot.session.operator"
 REPLY = "reply"  # the outbox kind of a message into the chat
 # A note for the line's operators only (see BitrixCalls.render).
 NOTE = {"system": "Y", "skipConnector": "Y"}
-# The line owns a handed-off chat: it rates the session itself and ignores our buttons there.
-OUTSIDE_DROP = frozenset({Press.RATE.value, Press.CANCEL.value})
+# Buttons never shown in an open line. Every ticket is handed to the line's queue in the turn
+# that opens it (the engine emits HandToQueue with every TicketOpened), and from then the line
+# owns the chat: it rates the session itself, and a cancel would be the bot's word in a chat
+# that is no longer the bot's (it ignores our buttons there).
+DROP = frozenset({Press.RATE.value, Press.CANCEL.value})
+
+
+def chat_number(dialog_id: str) -> int | None:
+    """The numeric chat id of an open line's dialog id (``chat123`` -> 123), else None."""
+    number = dialog_id.removeprefix("chat")
+    return int(number) if number != dialog_id and number.isascii() and number.isdigit() else None
 
 
 @dataclass(frozen=True, slots=True)
 class BitrixCalls:
-    """Renders events for the chat ``dialog_id`` (numeric ``chat_id``) of the bot ``bot_id``;
-    buttons whose payload starts with one of ``drop`` are left out."""
+    """Renders events into calls in their open-line chat, texts in ``language``."""
 
-    dialog_id: str
-    chat_id: int
-    bot_id: int
     language: str = "ru"
-    drop: frozenset[str] = frozenset()
 
     def render(self, event: Event) -> list[Draft]:
-        """The calls ``event`` needs in this chat (``[]`` for anything else).
+        """The calls ``event`` needs (``[]`` for another channel's, or one with no call here).
 
         The card's note is ``system`` + ``skipConnector`` (``imbot.v2.Chat.Message.send``
         fields: b24restdocs ``chat-bots-v2/change-log.md`` BOT-FIX-0402-2 names both; the
@@ -63,25 +69,29 @@ class BitrixCalls:
         ``ImOpenLinesManager::sendDealNotify``: ``SYSTEM=Y``, ``SKIP_CONNECTOR=Y``). "Y" rather
         than JSON booleans: revisions before 33 read only "Y".
         """
-        if event.channel != repo.CHANNEL or event.conversation_id != self.dialog_id:
+        if event.channel != repo.CHANNEL:
             return []
+        dialog = event.conversation_id
         if isinstance(event, Say):
-            fields = render(event.reply, drop=self.drop, lang=self.language)
-            return [self.message(fields, event.ticket_id)]
+            fields = render(event.reply, drop=DROP, lang=self.language)
+            return [self.message(dialog, fields, event.ticket_id)]
         if isinstance(event, TicketOpened):
             fields = render(case_reply(event.card, self.language))
-            return [self.message({**fields, **NOTE}, event.ticket_id)]
-        if isinstance(event, HandToQueue):
-            params = {"CHAT_ID": self.chat_id}
-            return [Draft(self.dialog_id, HAND_OFF, params, event.ticket_id, kind="hand_off")]
+            return [self.message(dialog, {**fields, **NOTE}, event.ticket_id)]
+        chat = chat_number(dialog)
+        if isinstance(event, HandToQueue) and chat is not None:
+            params = {"CHAT_ID": chat}
+            return [Draft(dialog, HAND_OFF, params, event.ticket_id, kind="hand_off")]
         return []
 
-    def choices(self, event: Say) -> list[str] | None:
+    @staticmethod
+    def choices(event: Say) -> list[str] | None:
         """The payloads of the numbered choices the rendered ``event`` shows, in order."""
-        return choices(event.reply, self.drop) or None
+        return choices(event.reply, DROP) or None
 
-    def message(self, fields: dict[str, Any], ticket_id: int | None = None) -> Draft:
-        """One message from the bot into the chat.
+    @staticmethod
+    def message(dialog_id: str, fields: dict[str, Any], ticket_id: int | None = None) -> Draft:
+        """One message from the bot into the chat (its ``botId``: :func:`with_bot`).
 
         The message carries its own ``templateId``, kept in the row so every attempt sends the
         same one: the portal's IM module stores it as the message's uuid and answers a repeat
@@ -92,17 +102,21 @@ class BitrixCalls:
         message.
         """
         fields = {**fields, "templateId": str(uuid.uuid4())}
-        keyboard = fields.get("keyboard")
-        if isinstance(keyboard, dict):
-            # BOT_ID routes a press to this bot; the docs warn that without it "the button
-            # command may not be routed" (Chat.Message.update leaves it unset: live-checks §9).
-            fields["keyboard"] = {"BOT_ID": self.bot_id, **keyboard}
-        params: dict[str, Any] = {
-            "botId": self.bot_id,
-            "dialogId": self.dialog_id,
-            "fields": fields,
-        }
-        return Draft(self.dialog_id, SEND, params, ticket_id, kind=REPLY)
+        params: dict[str, Any] = {"dialogId": dialog_id, "fields": fields}
+        return Draft(dialog_id, SEND, params, ticket_id, kind=REPLY)
+
+
+def with_bot(params: dict[str, Any], bot_id: int) -> dict[str, Any]:
+    """A message's parameters sent as the bot ``bot_id``: ``botId`` and the keyboard's
+    ``BOT_ID``, which routes a press to this bot (the docs warn that without it "the button
+    command may not be routed"; Chat.Message.update leaves it unset: live-checks §9). A row
+    stored before the sender filled them in has the chat's bot's id then: replaced, so that a
+    bot registered again since sends them all."""
+    params = {**params, "botId": bot_id}
+    fields = params.get("fields")
+    if isinstance(fields, dict) and isinstance(fields.get("keyboard"), dict):
+        params["fields"] = {**fields, "keyboard": {**fields["keyboard"], "BOT_ID": bot_id}}
+    return params
 
 
 async def write(
@@ -110,25 +124,14 @@ async def write(
 ) -> list[OutboxMessage]:
     """Queue the Bitrix24 person-facing replies among ``out``; returns the rows added.
 
-    The chats' rows are read first, once per chat (what the render needs); the replies are
-    then rendered with them, purely, and stored (:func:`bot.delivery.pipeline.store`).
+    Rendered purely (:class:`BitrixCalls`) and stored (:func:`bot.delivery.pipeline.store`);
+    a known chat notes the numbered choices its last reply shows (the customer may type one).
     """
     says = [e for e in out if e.channel == repo.CHANNEL and isinstance(e, Say)]
-    chats = {
-        d: await repo.chat_by_dialog(session, d)
-        for d in dict.fromkeys(e.conversation_id for e in says)
-    }
-    drafts: list[Draft] = []
+    calls = BitrixCalls(language)
     for item in says:
-        chat = chats[item.conversation_id]
-        if chat is None:
-            log.warning(
-                "bitrix reply not queued, chat unknown dialog=%s ticket=%s",
-                item.conversation_id,
-                item.ticket_id,
-            )
-            continue
-        calls = BitrixCalls(chat.dialog_id, chat.chat_id, chat.bot_id, language, OUTSIDE_DROP)
-        chat.choices = calls.choices(item)
-        drafts += calls.render(item)
+        chat = await repo.chat_by_dialog(session, item.conversation_id)
+        if chat is not None:
+            chat.choices = calls.choices(item)
+    drafts = [draft for item in says for draft in calls.render(item)]
     return await pipeline.store(session, repo.CHANNEL, drafts, now)

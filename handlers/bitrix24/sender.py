@@ -1,4 +1,12 @@
-"""The Bitrix24 channel's sends: each portal answer mapped to an Outcome.
+"""The Bitrix24 channel as the core sees it: pure render, and each send's answer mapped to an
+Outcome (:class:`bot.channel.Channel`).
+
+The render is :class:`~handlers.bitrix24.replies.BitrixCalls`'s. A message is stored without
+the bot's id, which is the portal's fact and not the chat's: ``send`` fills it in
+(:func:`~handlers.bitrix24.replies.with_bot`), asking the portal for the bot with our code once
+(``imbot.v2.Bot.get``; its failure is mapped as a send's, a bot not found makes the channel not
+ready until it is registered, and a send refused because the id is not our bot's asks again
+next time: the bot was registered again).
 
 The failure policy itself (retries until the give-up deadline, pauses) is :mod:`bot.delivery`'s.
 Here: ``OPERATION_TIME_LIMIT`` pauses that method until the reset its last answer announced
@@ -14,12 +22,17 @@ that call up.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.channel import Draft
 from bot.clock import Clock
 from bot.delivery import Call, Done, Failed, NotReady, Outcome, Retry, Scope
+from bot.engine import Event
+from handlers.bitrix24.registration import find_bot_id
+from handlers.bitrix24.replies import SEND, BitrixCalls, with_bot
 from handlers.bitrix24.rest.api import Bitrix24Api
 from handlers.bitrix24.rest.errors import (
     AuthenticationFailed,
@@ -44,16 +57,32 @@ _SETTLED = {("imopenlines.bot.session.operator", "WRONG_CHAT")}
 # safe: the portal answers a repeat with the message it posted, or MESSAGE_DUPLICATED_BY_UUID
 # while the failed send still holds the uuid.
 _TRANSIENT = {("imbot.v2.Chat.Message.send", "SENDING_FAILED")}
+# The bot id we sent as is not (or no longer) ours (``BotController::resolveBotId``).
+_NOT_OUR_BOT = {"BOT_NOT_FOUND", "BOT_OWNERSHIP_ERROR"}
 
 
 class BitrixSender:
-    """The Bitrix24 side of :class:`bot.delivery.worker.Channel`; the client paces itself."""
+    """The Bitrix24 :class:`bot.channel.Channel`: renders with ``calls``, sends as the bot
+    ``bot_code`` (its id asked once); the client paces itself."""
 
     name = CHANNEL
 
-    def __init__(self, client: Bitrix24Api, clock: Clock) -> None:
+    def __init__(
+        self,
+        client: Bitrix24Api,
+        clock: Clock,
+        *,
+        bot_code: str,
+        calls: BitrixCalls | None = None,
+    ) -> None:
         self._client = client
         self._clock = clock
+        self._bot_code = bot_code
+        self._bot_id: int | None = None
+        self.calls = calls or BitrixCalls()
+
+    def render(self, event: Event) -> list[Draft]:
+        return self.calls.render(event)
 
     async def pace(self, call: Call) -> float:
         return 0.0  # the client's leaky bucket is the portal's limit
@@ -63,6 +92,13 @@ class BitrixSender:
 
     async def send(self, call: Call) -> Outcome:
         try:
+            if call.method == SEND:
+                bot_id = self._bot_id = self._bot_id or await find_bot_id(
+                    self._client, self._bot_code
+                )
+                if bot_id is None:
+                    return NotReady(f"no bot {self._bot_code!r}: run `helpbot bitrix register`")
+                call = replace(call, params=with_bot(call.params, bot_id))
             result = await self._client.call(call.method, call.params)
         except Bitrix24Error as exc:
             return self._failed(call, exc)
@@ -74,6 +110,9 @@ class BitrixSender:
 
     def _failed(self, call: Call, exc: Bitrix24Error) -> Outcome:
         reason = f"{exc.code}: {exc.description}" if exc.description else exc.code
+        if call.method == SEND and exc.code in _NOT_OUR_BOT:
+            self._bot_id = None  # registered again (a new id) or gone: asked again next time
+            return Retry(reason)
         if (call.method, exc.code) in _SETTLED:
             log.info("bitrix call moot outbox=%s code=%s", call.id, exc.code)
             return Done()

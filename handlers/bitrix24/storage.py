@@ -11,8 +11,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.storage.models import Ticket
@@ -41,26 +40,6 @@ async def set_state(session: AsyncSession, key: str, value: str, now: datetime) 
     await session.flush()
 
 
-async def chat(
-    session: AsyncSession, chat_id: int, *, dialog_id: str, bot_id: int, now: datetime
-) -> BitrixChat:
-    """The open-line chat's row, created when first seen."""
-    row = await session.get(BitrixChat, chat_id)
-    if row is None:
-        row = BitrixChat(
-            chat_id=chat_id, dialog_id=dialog_id, bot_id=bot_id, session_id="", updated_at=now
-        )
-        try:
-            async with session.begin_nested():
-                session.add(row)
-        except IntegrityError:
-            found = await session.get(BitrixChat, chat_id)
-            assert found is not None
-            row = found
-    row.bot_id, row.updated_at = bot_id, now
-    return row
-
-
 async def chat_by_dialog(session: AsyncSession, dialog_id: str) -> BitrixChat | None:
     """The open-line chat of a dialog id (a conversation's ``external_id``), if seen."""
     return await session.scalar(
@@ -86,12 +65,6 @@ async def chats_to_finish(session: AsyncSession, helped_before: datetime) -> Seq
 def handed_ref(chat_id: int, session_id: str) -> str:
     """The ref of a ticket handed to the line's queue in session ``session_id`` of a chat."""
     return f"bitrix24:chat{chat_id}:session{session_id or '?'}"
-
-
-async def hand_ticket(session: AsyncSession, ticket_id: int, chat_id: int, session_id: str) -> None:
-    """Note on the ticket that it went to the line's queue with that session of the chat."""
-    ref = handed_ref(chat_id, session_id)
-    await session.execute(update(Ticket).where(Ticket.id == ticket_id).values(external_ref=ref))
 
 
 async def handed_ticket(session: AsyncSession, chat: BitrixChat) -> int | None:

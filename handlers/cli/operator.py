@@ -30,8 +30,8 @@ from bot.texts import phrase
 from handlers.cli import figures
 from handlers.cli._runner import run, settings_or_exit
 from handlers.cli.operator_shell import shell
-from handlers.cli.terminal import TerminalChannel
 from handlers.settings import Settings
+from handlers.terminal.channel import TerminalChannel
 
 SHELL_HELP = """commands (add --force to take over a ticket someone else holds, as a supervisor):
   list [all]              open tickets, oldest first: waiting time, * = the person wrote last

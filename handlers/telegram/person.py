@@ -155,7 +155,7 @@ async def _converse(
     deliverer.wake()
 
 
-def _incoming(message: Message, update: Update, **fields: str) -> Incoming:
+def _incoming(message: Message, update: Update, *, text: str, entry_id: str = "") -> Incoming:
     user = message.from_user
     return Incoming(
         CHANNEL,
@@ -164,7 +164,8 @@ def _incoming(message: Message, update: Update, **fields: str) -> Incoming:
         display_name=_display(user),
         message_id=f"u{update.update_id}",
         language_code=(user.language_code or "") if user else "",
-        **fields,
+        text=text,
+        entry_id=entry_id,
     )
 
 

@@ -34,6 +34,7 @@ from bot.settings import DatabaseSettings, DeliverySettings, QueueSettings, Redi
 from bot.storage import delivery
 from bot.storage.models import DeliveryStatus, InboxUpdate, OutboxMessage, Ticket
 from handlers.bitrix24 import storage as bitrix
+from handlers.bitrix24.models import BitrixChat
 from handlers.settings import Settings
 from handlers.telegram.channel import TelegramChannel, create_telegram_channel
 from handlers.telegram.settings import OperatorSettings
@@ -351,7 +352,7 @@ async def test_operator_cli_reply_to_a_bitrix24_ticket_is_queued_for_the_line_ch
         assert await _operator_cli(rig, monkeypatch, *argv) == 0
         (_, row) = await rig.rows(channel=bitrix.CHANNEL, kind="reply")  # the take's notice first
         assert row.chat_id == "chat77" and row.status == DeliveryStatus.PENDING
-        assert row.params["botId"] == 9 and row.params["dialogId"] == "chat77"
+        assert row.params["dialogId"] == "chat77"  # the bot's id: filled in by its sender
         assert "Ответ из терминала" in row.params["fields"]["message"]  # type: ignore[index]
         assert await rig.rows(channel="telegram") == []
 
@@ -359,7 +360,8 @@ async def test_operator_cli_reply_to_a_bitrix24_ticket_is_queued_for_the_line_ch
 async def _bitrix_ticket(services: Services) -> None:
     """A Bitrix24 open-line customer who asked for an operator."""
     async with services.sessions.begin() as session:
-        await bitrix.chat(session, 77, dialog_id="chat77", bot_id=9, now=services.clock.now())
+        now = services.clock.now()
+        session.add(BitrixChat(chat_id=77, dialog_id="chat77", bot_id=9, updated_at=now))
     incoming = Incoming(bitrix.CHANNEL, "chat77", "5", text="/operator", message_id="b1")
     await services.engine.handle(incoming)
 

@@ -1,4 +1,4 @@
-"""Bitrix24's rendering of the engine's events in one open-line chat: pure, no database."""
+"""Bitrix24's rendering of the engine's events: pure, no database, the same for every chat."""
 
 from __future__ import annotations
 
@@ -7,33 +7,36 @@ from engine_fixtures import case_card
 from bot.engine import HandToQueue, Say, TicketClosed, TicketOpened
 from bot.payloads import Payload, Press
 from bot.replies import Button, Reply
-from handlers.bitrix24.replies import HAND_OFF, NOTE, SEND, BitrixCalls
+from handlers.bitrix24.replies import HAND_OFF, NOTE, SEND, BitrixCalls, chat_number, with_bot
 
 WHERE = {"channel": "bitrix24", "conversation_id": "chat7"}
 CANCEL = Button("Отменить", Payload(Press.CANCEL, 3).encode())
+RATE = Button("5", Payload(Press.RATE, 3, 5).encode())
 HELPED = Button("Помогло", Payload(Press.HELPED, 5).encode())
+CALLS = BitrixCalls("ru")
 
 
-def _calls(drop: frozenset[str] = frozenset()) -> BitrixCalls:
-    return BitrixCalls("chat7", 7, 9, "ru", drop)
-
-
-def test_a_reply_is_one_message_with_its_own_template_id_and_the_bots_keyboard() -> None:
+def test_a_reply_is_one_message_with_its_own_template_id_and_the_bot_filled_in_at_send() -> None:
     say = Say(**WHERE, reply=Reply(("Ответ",), buttons=(HELPED,)), ticket_id=None)
-    [first], [again] = _calls().render(say), _calls().render(say)
+    [first], [again] = CALLS.render(say), CALLS.render(say)
     assert (first.chat_id, first.method) == ("chat7", SEND)
-    assert (first.params["botId"], first.params["dialogId"]) == (9, "chat7")
+    assert first.params["dialogId"] == "chat7" and "botId" not in first.params
     fields = first.params["fields"]
-    assert "1. Помогло" in fields["message"] and fields["keyboard"]["BOT_ID"] == 9
+    assert "1. Помогло" in fields["message"] and "BOT_ID" not in fields["keyboard"]
     assert fields["templateId"] != again.params["fields"]["templateId"]  # one per message
-    assert _calls().choices(say) == [HELPED.payload]
+    assert CALLS.choices(say) == [HELPED.payload]
+    sent = with_bot(first.params, 9)
+    assert (sent["botId"], sent["fields"]["keyboard"]["BOT_ID"]) == (9, 9)
+    assert with_bot({**first.params, "botId": 4}, 9)["botId"] == 9  # the bot on the portal now
 
 
-def test_dropped_buttons_are_neither_shown_nor_numbered() -> None:
-    say = Say(**WHERE, reply=Reply(("Обращение №3",), buttons=(CANCEL,)), ticket_id=3)
-    [draft] = _calls(frozenset({Press.CANCEL.value})).render(say)
-    assert "keyboard" not in draft.params["fields"]
-    assert _calls(frozenset({Press.CANCEL.value})).choices(say) is None
+def test_the_lines_own_buttons_are_neither_shown_nor_numbered_in_any_turn() -> None:
+    """Cancel and rating belong to the line's queue, which every ticket is handed to."""
+    for button in (CANCEL, RATE):
+        say = Say(**WHERE, reply=Reply(("Обращение №3",), buttons=(button,)), ticket_id=3)
+        [draft] = CALLS.render(say)
+        assert "keyboard" not in draft.params["fields"]
+        assert CALLS.choices(say) is None
 
 
 def test_an_opened_ticket_is_a_note_for_operators_then_the_hand_off() -> None:
@@ -41,15 +44,23 @@ def test_an_opened_ticket_is_a_note_for_operators_then_the_hand_off() -> None:
         **WHERE, ticket_id=3, notice="Новое", card=case_card(3, "bitrix24", "Не работает телефония")
     )
     note, hand_off = [
-        d for e in (opened, HandToQueue(**WHERE, ticket_id=3)) for d in _calls().render(e)
+        d for e in (opened, HandToQueue(**WHERE, ticket_id=3)) for d in CALLS.render(e)
     ]
     assert {k: note.params["fields"][k] for k in NOTE} == NOTE  # never shown to the customer
     assert "Не работает телефония" in note.params["fields"]["message"]
     assert (hand_off.method, hand_off.params, hand_off.ticket_id) == (HAND_OFF, {"CHAT_ID": 7}, 3)
 
 
-def test_other_chats_and_operator_notices_render_nothing() -> None:
+def test_the_chat_is_the_events_own_and_operator_notices_render_nothing() -> None:
     other = Say(channel="bitrix24", conversation_id="chat8", reply=Reply(("x",)))
+    assert [d.params["dialogId"] for d in CALLS.render(other)] == ["chat8"]
     closed = TicketClosed(**WHERE, ticket_id=3, notice="Закрыто")
     telegram = Say(channel="telegram", conversation_id="chat7", reply=Reply(("x",)))
-    assert [_calls().render(e) for e in (other, closed, telegram)] == [[], [], []]
+    assert [CALLS.render(e) for e in (closed, telegram)] == [[], []]
+
+
+def test_only_an_open_lines_dialog_names_a_chat_to_hand_off() -> None:
+    assert [chat_number(d) for d in ("chat12", "12", "chat", "chat1a", "chat١")] == [
+        12, None, None, None, None,
+    ]  # fmt: skip
+    assert CALLS.render(HandToQueue(channel="bitrix24", conversation_id="12", ticket_id=1)) == []

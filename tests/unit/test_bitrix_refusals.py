@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from bot.clock import SystemClock
-from bot.delivery import Call, Failed, NotReady
+from bot.delivery import Call, Done, Failed, NotReady, Retry
 from handlers.bitrix24.rest.api import BatchCall, BatchResult
 from handlers.bitrix24.rest.errors import (
     AccessDenied,
@@ -63,16 +63,57 @@ class _Refusing:
         raise self.error
 
 
-CALL = Call(1, "chat7", "imbot.v2.Chat.Message.send", {"dialogId": "chat7"})
+CALL = Call(1, "chat7", "imbot.v2.Chat.Message.send", {"botId": 9, "dialogId": "chat7"})
 
 
 @pytest.mark.parametrize(("code", "text", "status"), PORTAL_WIDE[:1] + ONE_CHAT[:1])
 async def test_the_sender_holds_the_channel_only_for_a_portal_wide_refusal(
     code: str, text: str, status: int
 ) -> None:
-    sender = BitrixSender(_Refusing(error_from_envelope(code, text, status)), SystemClock())
+    refusing = _Refusing(error_from_envelope(code, text, status))
+    sender = BitrixSender(refusing, SystemClock(), bot_code="helpbot")
     outcome = await sender.send(CALL)
     if status == 401:
         assert isinstance(outcome, NotReady) and text in outcome.reason
     else:
         assert isinstance(outcome, Failed) and outcome.reason == f"{code}: {text}"
+
+
+class _Portal:
+    """A portal whose bot ``helpbot`` has id ``bot``; a send as any other id is refused."""
+
+    def __init__(self, bot: int | None) -> None:
+        self.bot = bot
+        self.asked = 0
+        self.sent: list[Mapping[str, Any]] = []
+
+    async def call(self, method: str, params: Mapping[str, Any] | None = None) -> Any:
+        params = params or {}
+        if method == "imbot.v2.Bot.get":
+            self.asked += 1
+            if self.bot is None:
+                raise error_from_envelope("BOT_NOT_FOUND", "Bot not found", 400)
+            return {"bot": {"id": self.bot, "code": "helpbot", "eventMode": "fetch"}}
+        if params.get("botId") != self.bot:
+            raise error_from_envelope("BOT_NOT_FOUND", "Bot not found", 400)
+        self.sent.append(params)
+        return {"id": len(self.sent)}
+
+
+async def test_the_sender_sends_as_the_portals_bot_and_asks_again_when_it_was_registered_anew() -> (
+    None
+):
+    portal = _Portal(bot=5)
+    sender = BitrixSender(portal, SystemClock(), bot_code="helpbot")  # type: ignore[arg-type]
+    assert isinstance(await sender.send(CALL), Done)
+    assert isinstance(await sender.send(CALL), Done) and portal.asked == 1  # asked once
+    assert [p["botId"] for p in portal.sent] == [5, 5]  # the row's own 9 is not the bot now
+
+    portal.bot = 8  # `helpbot bitrix register` made the bot again
+    assert isinstance(await sender.send(CALL), Retry)  # refused as 5: asked again next time
+    assert isinstance(await sender.send(CALL), Done) and portal.sent[-1]["botId"] == 8
+
+    portal.bot = None  # the bot is gone: the rows wait, the channel says why
+    assert isinstance(await sender.send(CALL), Retry)
+    outcome = await sender.send(CALL)
+    assert isinstance(outcome, NotReady) and "helpbot bitrix register" in outcome.reason

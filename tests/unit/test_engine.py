@@ -15,6 +15,7 @@ from bot.engine import (
     HandToQueue,
     Incoming,
     Relayed,
+    Release,
     Resolved,
     Say,
     State,
@@ -90,6 +91,38 @@ async def test_welcome_greets_and_stores_nothing(bot: Rig) -> None:
     assert text_of([greeting]) == ru("smalltalk_greeting") and greeting.ticket_id is None
     async with bot.sessions() as session:
         assert await session.scalar(select(func.count()).select_from(Message)) == 0
+
+
+async def test_a_ticket_handed_to_the_channels_queue_keeps_the_place_and_is_released_with_it(
+    bot: Rig, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """A channel with its own operators' queue (a Bitrix24 line) names where the person writes
+    from (``ref``); the ticket handed there keeps it. When the channel says that place is over
+    (``released``), the ticket is closed as the queue's first, in the same turn, and the
+    message is the bot's to answer again; a release naming another place changes nothing."""
+    here = {"channel": "test", "conversation_id": "chat-42", "person_id": "42"}
+    out = await bot.engine.handle(Incoming(**here, text=DEAL, ref="line:1"))
+    handed = await bot.engine.handle(
+        Incoming(**here, payload=buttons(out)[ru("btn_operator")], ref="line:1")
+    )
+    assert [type(o) for o in handed] == [Say, TicketOpened, HandToQueue]
+    async with sessions() as session:
+        assert (await session.get(Ticket, 1)).external_ref == "line:1"  # type: ignore[union-attr]
+
+    elsewhere = Release("line:0", "the line", "its session ended")
+    meanwhile = await bot.engine.handle(Incoming(**here, text="алло", released=elsewhere))
+    assert not [o for o in meanwhile if isinstance(o, TicketClosed)]
+    async with sessions() as session:
+        assert (await session.get(Ticket, 1)).status == "waiting"  # type: ignore[union-attr]
+
+    gone = Release("line:1", "the line", "its session ended")
+    out = await bot.engine.handle(Incoming(**here, text=TASK, ref="line:2", released=gone))
+    closed, *answer = out
+    assert isinstance(closed, TicketClosed) and closed.operator == "the line"
+    assert to_person(answer)[0].reply.title == TASK  # answered, not relayed
+    async with sessions() as session:
+        ticket = await session.get(Ticket, 1)
+        assert ticket is not None and (ticket.status, ticket.note) == ("closed", gone.why)
 
 
 async def test_not_helped_offers_next_best_once_then_escalates(bot: Rig) -> None:

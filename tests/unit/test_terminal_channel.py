@@ -6,7 +6,7 @@ import io
 
 from bot.engine import HandToQueue, Relayed, Say, TicketClosed
 from bot.replies import Button, Reply
-from handlers.cli.terminal import TerminalChannel
+from handlers.terminal.channel import TerminalChannel
 
 WHERE = {"channel": "telegram", "conversation_id": "42"}
 
