@@ -230,7 +230,7 @@ def _web_app(services: Services) -> tuple[web.Application, tuple[str, ...]]:
     """The web app with every configured channel mounted (aiogram and aiohttp's server load
     slowly: imported here only)."""
     from handlers.bitrix24.web import setup_bitrix
-    from handlers.telegram.channel import setup_telegram
+    from handlers.telegram.mount import setup_telegram
     from handlers.web import create_web_app
 
     return create_web_app(services, (("telegram", setup_telegram), ("bitrix24", setup_bitrix)))

@@ -12,7 +12,7 @@ import asyncio
 import os
 import secrets
 import shutil
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -136,16 +136,21 @@ def data_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 
 class FakeClock:
-    """A clock that stands still until a test moves it."""
+    """A clock that stands still until a test moves it. Whatever is in ``wakes`` is called each
+    time it moves (a served app's outbox worker: it would find what came due at its next look,
+    up to a second later in real time, for every step)."""
 
     def __init__(self, start: datetime | None = None) -> None:
         self.current = start or datetime(2026, 3, 2, 10, 0, tzinfo=UTC)  # a Monday, 12:00 local
+        self.wakes: list[Callable[[], object]] = []
 
     def now(self) -> datetime:
         return self.current
 
     def advance(self, **delta: float) -> None:
         self.current += timedelta(**delta)
+        for wake in self.wakes:
+            wake()
 
 
 @pytest.fixture

@@ -46,6 +46,8 @@ SHELL_HELP = """commands (add --force to take over a ticket someone else holds, 
   help, quit
 new tickets, and new messages on the tickets you hold, are shown as they arrive"""
 _KB_COMMANDS = frozenset({"show", "send-entry"})
+# Commands that only read: nothing to queue, so no channel renderer (aiogram: ~3 s) is imported.
+_READING_COMMANDS = frozenset({"list", "show", "stats", "help"})
 _FLAGS = frozenset({"--force", "--anyway"})
 
 
@@ -92,11 +94,16 @@ class ChannelRows:
     """The hook for queue actions: their messages as each channel's outbox rows, counted.
 
     The channels' renderers (aiogram, aiohttp's server: seconds of start-up) are imported when
-    an operator command runs, not when `helpbot --help` lists the commands; and here, before
-    any transaction: a slow import inside the action's transaction would hold its lock.
+    an operator command that acts runs, not when `helpbot --help` lists the commands nor for
+    a command that only reads (``acts`` false: queuing anything then is an error); and here,
+    before any transaction: a slow import inside the action's transaction would hold its lock.
     """
 
-    def __init__(self, settings: Settings, clock: Clock) -> None:
+    def __init__(self, settings: Settings, clock: Clock, *, acts: bool = True) -> None:
+        self.queued: Counter[str] = Counter()
+        self._acts = acts
+        if not acts:
+            return
         from handlers.bitrix24 import replies as bitrix_replies
         from handlers.telegram.delivery import OutboxRows
 
@@ -110,9 +117,10 @@ class ChannelRows:
             operator_language=settings.conversation.language,
             zone=settings.hours.timezone,
         )
-        self.queued: Counter[str] = Counter()
 
     async def __call__(self, session: AsyncSession, out: list[Event]) -> None:
+        if not self._acts:
+            raise RuntimeError("a reading operator command queued messages")
         self.queued["telegram"] += len(await self._telegram.write(session, out))
         rows = await self._bitrix.write(session, out, self._clock.now(), self._language)
         self.queued["bitrix24"] += len(rows)
@@ -133,7 +141,7 @@ def _words(args: argparse.Namespace, name: str, fields: Sequence[str]) -> list[s
 async def _main(args: argparse.Namespace, words: list[str] | None) -> int:
     settings = settings_or_exit()
     clock = SystemClock()
-    outbox = ChannelRows(settings, clock)
+    outbox = ChannelRows(settings, clock, acts=words is None or words[0] not in _READING_COMMANDS)
     needs_kb = words is None or words[0] in _KB_COMMANDS
     async with build(
         settings, schema="check" if args.no_migrate else "upgrade", clock=clock

@@ -134,12 +134,12 @@ async def step_clock(
     step: float,
     first: bool = False,
 ) -> None:
-    """Move the shared clock ``step`` seconds at a time. After a step that makes a send due (a
-    pending row whose time has come; a pause kept in memory only ever delays it further) the
-    sender gets up to a second and a half to try it; when it does, the clock waits until the
-    sender has noted the answer (so its next time is reckoned from this step, not the next). A
-    step with nothing due moves on at once. ``first``: a send is under way already; let the
-    sender note it before the clock moves."""
+    """Move the shared clock ``step`` seconds at a time (each move wakes the sender:
+    ``running_app``). After a step that makes a send due (a pending row whose time has come; a
+    pause kept in memory only ever delays it further) the sender gets up to a second and a half
+    to try it; when it does, the clock waits until the sender has noted the answer (so its next
+    time is reckoned from this step, not the next). A step with nothing due moves on at once.
+    ``first``: a send is under way already; let the sender note it before the clock moves."""
     if first:
         await noted(services, None)
     moved = 0.0

@@ -32,7 +32,7 @@ from handlers.bitrix24.models import BitrixTokens
 from handlers.bitrix24.registration import EVENTS_PATH
 from handlers.bitrix24.render import COMMAND
 from handlers.bitrix24.settings import BitrixSettings
-from handlers.bitrix24.web import INSTALL_PATH
+from handlers.bitrix24.web import BITRIX_CHANNEL, INSTALL_PATH
 from handlers.cli.bitrix import register_bot
 from handlers.settings import Settings
 from knowledge.base import KnowledgeBase
@@ -85,7 +85,14 @@ async def running_app(
     """The app as ``helpbot serve`` composes it: services, the web app, the Bitrix24 channel."""
     async with serving(settings, sock, kb=kb, clock=clock) as app:
         assert app.channels == ("bitrix24",)
-        yield app.services
+        # A stepped clock wakes the sender (a scaled one moves by itself: the sender's naps see it).
+        wakes = clock.wakes if isinstance(clock, FakeClock) else []
+        wake = app.web[BITRIX_CHANNEL].outbox.wake
+        wakes.append(wake)
+        try:
+            yield app.services
+        finally:
+            wakes.remove(wake)
 
 
 @asynccontextmanager
@@ -98,12 +105,13 @@ async def portal_and_app(
     clock: FakeClock | None = None,
     bitrix: dict[str, Any] | None = None,
     delivery: dict[str, Any] | None = None,
+    replica: dict[str, Any] | None = None,
     prepare: Callable[[FakeBitrix24], object] | None = None,
     **fake_options: Any,
 ) -> AsyncIterator[tuple[FakeBitrix24, Services, Settings]]:
     """The fake portal (``fake_options``; on ``clock``'s time when given), the bot registered
-    (after ``prepare(fake)``) and the app running; ``bitrix`` and ``delivery`` override
-    BITRIX_* and DELIVERY_* settings."""
+    (after ``prepare(fake)``) and the app running; ``bitrix``, ``delivery`` and ``replica``
+    override BITRIX_*, DELIVERY_* and REPLICA_* settings."""
     sock, public_url = loopback()
     if clock is not None:
         fake_options.setdefault("clock", lambda: clock.now().timestamp())
@@ -115,6 +123,8 @@ async def portal_and_app(
                 setattr(settings.bitrix, key, value)
             for key, value in (delivery or {}).items():
                 setattr(settings.delivery, key, value)
+            for key, value in (replica or {}).items():
+                setattr(settings.replica, key, value)
             if prepare is not None:
                 prepare(fake)
             assert await register_bot(settings) == 0

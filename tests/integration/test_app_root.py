@@ -73,3 +73,32 @@ print(sorted(m for m in sys.modules if m in heavy or m.startswith(("aiogram.", "
         [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120
     )
     assert done.stdout.strip() == "[]", done.stdout
+
+
+def test_commands_that_need_no_telegram_do_not_import_aiogram(tmp_path: Path) -> None:
+    # aiogram's import is seconds of CPU (its pydantic models are built at import): a reading
+    # `helpbot operator` command and the web app of a serve without Telegram go without it.
+    path = tmp_path / "light.db"
+    script = f"""
+import asyncio, os, sys
+os.environ["DATABASE_SQLITE_PATH"] = {str(path)!r}
+from bot.__main__ import main
+assert main(["operator", "list"]) == 0
+assert main(["operator", "stats"]) == 0
+from bot.app import build
+from bot.settings import DatabaseSettings
+from handlers.settings import Settings
+
+async def serve():
+    settings = Settings(_env_file=None, database=DatabaseSettings(url={f"sqlite:///{path}"!r}))
+    async with build(settings, schema="check") as app:
+        assert (await app.web())[1] == ()
+
+asyncio.run(serve())
+print(sorted(m for m in sys.modules if m == "aiogram" or m.startswith("aiogram.")))
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True, text=True, check=True, timeout=120, cwd=tmp_path,
+    )  # fmt: skip
+    assert done.stdout.splitlines()[-1] == "[]", done.stdout

@@ -19,6 +19,7 @@ from cli_process import run_main, sqlite_home
 from bot.app import build
 from bot.engine import Incoming
 from handlers.settings import load_settings
+from knowledge.base import KnowledgeBase
 
 QUESTION = "Как восстановить пароль от Битрикс24"
 
@@ -93,7 +94,7 @@ def test_send_entry_close_warning_and_a_supervisors_force(
 
 
 def test_the_live_shell_prints_a_ticket_created_after_it_started(
-    database: Path, capsys: pytest.CaptureFixture[str]
+    database: Path, capsys: pytest.CaptureFixture[str], kb: KnowledgeBase
 ) -> None:
     assert run_main(["db", "upgrade"], capsys)[0] == 0
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
@@ -106,7 +107,7 @@ def test_the_live_shell_prints_a_ticket_created_after_it_started(
             assert "times in Europe/Chisinau" in banner
 
             async def ask_for_a_human() -> None:
-                async with build(load_settings()) as app:
+                async with build(load_settings(), kb=kb) as app:  # the run's shipped base
                     services = await app.services()
                     text = "не работает телефония, позовите оператора"
                     await services.engine.handle(
