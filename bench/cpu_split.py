@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import os
 import time
+import zlib
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -54,25 +55,49 @@ def _busy_ticks() -> int:
     return sum(values) - values[3] - values[4]
 
 
-def _postgres(database: str) -> dict[int, str]:
+def _postgres(database: str, among: list[int] | None = None) -> dict[int, str]:
     """The PostgreSQL processes working for ``database``: its backends and the server's own
-    (pid -> "backend" or "server")."""
+    (pid -> "backend" or "server"), among ``among`` (else every process)."""
     found: dict[int, str] = {}
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
+    pids = (
+        among
+        if among is not None
+        else [int(e.name) for e in os.scandir("/proc") if e.name.isdigit()]
+    )
+    for pid in pids:
         try:
-            title = Path(entry.path, "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            title = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
         except OSError:
             continue
         if not title.startswith("postgres:"):
             continue
         words = title.split()
         if database in words:
-            found[int(entry.name)] = "backend"
+            found[pid] = "backend"
         elif any(name in title for name in AUXILIARY):
-            found[int(entry.name)] = "server"
+            found[pid] = "server"
     return found
+
+
+def _children(parents: set[int]) -> list[int] | None:
+    """The children of ``parents`` (PostgreSQL's postmaster: every backend is its child), or
+    None when a parent cannot be read (then every process is looked at)."""
+    pids: list[int] = []
+    for parent in parents:
+        try:
+            pids += [
+                int(p) for p in Path(f"/proc/{parent}/task/{parent}/children").read_text().split()
+            ]
+        except OSError:
+            return None
+    return pids
+
+
+def _parent(pid: int) -> int | None:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
 
 
 @dataclass
@@ -89,13 +114,17 @@ class Ledger:
     _began: float = 0.0
     _poller: asyncio.Task[None] | None = None
     _started: bool = False
+    _postmasters: set[int] = field(default_factory=set)
     _waits: asyncio.Task[Counter[str]] | None = None
     _stop_waits: asyncio.Event = field(default_factory=asyncio.Event)
 
     def _look(self) -> None:
         if self.database is not None:
-            for pid, kind in _postgres(self.database).items():
+            among = _children(self._postmasters) if self._postmasters else None
+            for pid, kind in _postgres(self.database, among).items():
                 self._pg.setdefault(pid, kind)
+                if among is None and (parent := _parent(pid)) is not None:
+                    self._postmasters.add(parent)  # the next looks read only its children
         pids = [pid for pids in self.groups.values() for pid in pids] + list(self._pg)
         for pid in pids:
             ticks = _ticks(pid)
@@ -182,32 +211,46 @@ def per_message(cpu: dict[str, float], messages: int) -> dict[str, float]:
 
 @dataclass(frozen=True)
 class Ceiling:
-    one: float  # msg/s the cores allow one replica
-    two: float  # and two
-    bot_ms: float  # the replicas' CPU per message in the two-replica run
-    rest_ms: float  # the run's other processes' (PostgreSQL, bench/load.py, balancer)
+    """What ``cores`` allow two replicas over one, from the two-replica run's CPU per message:
+    ``bot_ms`` of the replicas (both together), ``rest_ms`` of the run's other processes
+    (PostgreSQL, bench/load.py's fake and load generator, the balancer)."""
+
+    bot_ms: float
+    rest_ms: float
     cores: float
 
     @property
     def ratio(self) -> float:
-        return self.two / self.one if self.one else float("nan")
+        """One replica is one Python thread: at most 1000 / h msg/s, a core full. Two at most
+        twice that, and all the run's processes together at most cores × 1000 / (h + r) msg/s.
+        So 2 / 1 ≤ min(2, cores × h / (h + r)) if a replica's CPU per message (h) is the same
+        alone and beside another: the most this machine allows; ratios of one run's figures,
+        so a busy machine, which slows every process alike, moves it little."""
+        if self.bot_ms <= 0:
+            return float("nan")
+        return min(2.0, self.cores * self.bot_ms / (self.bot_ms + self.rest_ms))
+
+    def cores_for(self, ratio: float) -> float:
+        """The cores ``ratio`` would take at these costs."""
+        return ratio * (self.bot_ms + self.rest_ms) / self.bot_ms
 
 
-def ceiling(one: dict[str, float], two: dict[str, float], cores: float) -> Ceiling:
-    """The most msg/s ``cores`` allow one replica and two, from each run's CPU per message (ms;
-    :func:`per_message`): a replica is one Python thread, so it handles at most 1000 / its ms a
-    second, and all the run's processes together at most ``cores`` × 1000 / their ms."""
+def ceiling(two: dict[str, float], cores: float) -> Ceiling:
+    """:class:`Ceiling` from the two-replica run's CPU ms per message (:func:`per_message`)."""
+    rest = sum(two.get(k, 0.0) for k in OURS if k != "helpbot")
+    return Ceiling(two.get("helpbot", 0.0), rest, cores)
 
-    def most(cpu: dict[str, float], replicas: int) -> tuple[float, float, float]:
-        bot = cpu.get("helpbot", 0.0)
-        rest = sum(cpu.get(k, 0.0) for k in OURS if k != "helpbot")
-        if bot <= 0:
-            return 0.0, bot, rest
-        return min(replicas * 1000 / bot, cores * 1000 / (bot + rest)), bot, rest
 
-    top1, _, _ = most(one, 1)
-    top2, bot, rest = most(two, 2)
-    return Ceiling(top1, top2, bot, rest, cores)
+_ACTIVITY = """
+SELECT a.state, a.wait_event_type, a.wait_event,
+  CASE WHEN a.wait_event_type = 'Lock' THEN
+    (SELECT array_agg(l.objid) FROM pg_locks l
+     WHERE l.pid = a.pid AND NOT l.granted AND l.locktype = 'advisory') END AS advisory,
+  CASE WHEN a.wait_event_type = 'Lock' THEN
+    (SELECT array_agg(coalesce(b.state, '?')) FROM pg_stat_activity b
+     WHERE b.pid = ANY (pg_blocking_pids(a.pid))) END AS blockers
+FROM pg_stat_activity a WHERE a.datname = $1 AND a.pid <> pg_backend_pid()
+"""
 
 
 async def pg_waits(
@@ -216,8 +259,10 @@ async def pg_waits(
     """Sample what the backends of ``database`` do every ``every`` s until ``stop``, connected
     to ``server``'s own database (not counted among ``database``'s backends): per sample,
     one count per backend under its state and wait (``active``, ``idle in transaction``,
-    ``Lock:advisory`` …), and "lock not granted" per pg_locks row waiting; "samples" counts
-    the samples."""
+    ``waiting Lock:advisory`` …), per advisory lock waited for (named as
+    :func:`bot.storage.dialect.serialise` names it), and per state of the backends a waiting
+    one waits for (``idle in transaction``: its holder's process is busy elsewhere); "samples"
+    counts the samples."""
     import asyncpg
     from sqlalchemy.engine import make_url
 
@@ -226,15 +271,11 @@ async def pg_waits(
         host=where.host, port=where.port, user=where.username, password=where.password,
         database=where.database,
     )  # fmt: skip
+    names = {zlib.crc32(n.encode()): n for n in ("inbox:telegram", "outbox:telegram")}
     seen: Counter[str] = Counter()
     try:
         while not stop.is_set():
-            rows = await conn.fetch(
-                "SELECT a.state, a.wait_event_type, a.wait_event,"
-                " (SELECT count(*) FROM pg_locks l WHERE l.pid = a.pid AND NOT l.granted) AS held"
-                " FROM pg_stat_activity a WHERE a.datname = $1 AND a.pid <> pg_backend_pid()",
-                database,
-            )
+            rows = await conn.fetch(_ACTIVITY, database)
             seen["samples"] += 1
             for row in rows:
                 state = row["state"] or "?"
@@ -242,7 +283,10 @@ async def pg_waits(
                     seen[f"waiting {row['wait_event_type']}:{row['wait_event']}"] += 1
                 else:
                     seen[state] += 1
-                seen["lock not granted"] += row["held"]
+                for key in row["advisory"] or ():  # bot.storage.dialect.serialise's keys
+                    seen[f"advisory lock {names.get(key, 'outbox:telegram:<chat>')} waited"] += 1
+                for holder in row["blockers"] or ():
+                    seen[f"a waiting one's blocker {holder}"] += 1
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), every)
     finally:

@@ -514,7 +514,7 @@ async def main() -> None:
         "--fronts",
         default="reuseport",
         help="two replicas on one port (reuseport, WEB_REUSE_PORT) and/or behind bench/balancer.py"
-        " (balancer): a comma-separated list, each a run; the first gives the 2 / 1 target",
+        " (balancer): a comma-separated list, each a run in that order",
     )
     parser.add_argument(
         "--pg-waits",
@@ -563,13 +563,14 @@ async def main() -> None:
 
 def _pg_setups(args: argparse.Namespace) -> list[tuple[str, str, int, str]]:
     """The PostgreSQL runs after one helpbot: (row, kind, replicas, front) — the minimal bot,
-    then two helpbots for each of --fronts (the first under the row the targets read)."""
+    then two helpbots for each of --fronts, in its order (the targets read the reuse-port row,
+    else the balancer's)."""
     fronts = [f.strip() for f in args.fronts.split(",") if f.strip()]
     if not set(fronts) <= {"reuseport", "balancer"}:
         raise SystemExit(f"--fronts: reuseport or balancer, not {args.fronts}")
     setups = [("minimal, PostgreSQL", "minimal", 1, "")]
-    for n, front in enumerate(fronts):
-        key = "helpbot, PostgreSQL x2" + (f", {front}" if n else "")
+    for front in fronts:
+        key = "helpbot, PostgreSQL x2" + (", balancer" if front == "balancer" else "")
         setups.append((key, "helpbot", 2, front))
     return setups
 
@@ -601,18 +602,18 @@ def _print_split(results: dict[str, dict[str, float]]) -> None:
     one = {k.removeprefix("ms "): v for k, v in results.get("helpbot, PostgreSQL", {}).items()}
     cores = float(os.cpu_count() or 1)
     for label, r in rows.items():
-        if "x2" not in label or not one:
+        if "x2" not in label:
             continue
         two = {k.removeprefix("ms "): v for k, v in r.items()}
-        top = cpu_split.ceiling(one, two, cores)
+        top = cpu_split.ceiling(two, cores)
         others = r.get("ms others", 0.0) * r["replies"] / 1000 / max(r["ms window s"], 1e-9)
-        need = 1.6 * top.one * (top.bot_ms + top.rest_ms) / 1000
+        beside = top.bot_ms / one["helpbot"] if one.get("helpbot") else float("nan")
         print(
             f"2/1 ceiling on this machine: {top.ratio:.2f}, from the other processes' CPU per"
-            f" message ({label}: two replicas at most {top.two:.0f} msg/s on {cores:g} idle cores"
-            f" with {top.bot_ms:.1f} ms of helpbot and {top.rest_ms:.1f} ms of the rest a"
-            f" message, one at most {top.one:.0f}; 1.6 would take {need:.1f} cores; the"
-            f" machine's other work took {others:.2f} cores meanwhile)"
+            f" message ({label}: {top.bot_ms:.1f} ms of helpbot, {top.rest_ms:.1f} ms of the"
+            f" rest, on {cores:g} cores; 1.6 would take {top.cores_for(1.6):.1f} cores; helpbot's"
+            f" CPU a message with two replicas / with one: {beside:.2f}; the machine's other"
+            f" work took {others:.2f} cores meanwhile)"
         )
 
 
@@ -644,9 +645,13 @@ def _print(args: argparse.Namespace, results: dict[str, dict[str, float]]) -> No
         if f"helpbot{suffix}" in results and rate(f"minimal{suffix}"):
             ratios[suffix] = rate(f"helpbot{suffix}") / rate(f"minimal{suffix}")
             print(f"helpbot / minimal{suffix}: {ratios[suffix]:.2f}")
-    if "helpbot, PostgreSQL x2" in results and rate("helpbot, PostgreSQL"):
-        ratios["x2"] = rate("helpbot, PostgreSQL x2") / rate("helpbot, PostgreSQL")
-        print(f"2 / 1 replicas on PostgreSQL: {ratios['x2']:.2f}")
+    for key in ("helpbot, PostgreSQL x2, balancer", "helpbot, PostgreSQL x2"):
+        if key in results and rate("helpbot, PostgreSQL"):
+            ratios["x2"] = rate(key) / rate("helpbot, PostgreSQL")
+            print(
+                f"2 / 1 replicas on PostgreSQL{key.removeprefix('helpbot, PostgreSQL x2')}:", end=""
+            )
+            print(f" {ratios['x2']:.2f}")
     sqlite = results.get("helpbot, SQLite", {})
     measured = {
         "commits per Telegram text": sqlite.get("net_commits"),
