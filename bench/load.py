@@ -257,11 +257,9 @@ async def run_once(
                         url = db.get("url", f"sqlite+aiosqlite:///{workdir / 'minimal.db'}")
                         env = _minimal_env(fake, port, hook, url)
                     procs.append(_serve(kind, env, workdir, port, f"{port}-{n}"))
-                    if shared and not await _until(
-                        lambda k=n + 1: _listeners(front) >= k and procs[-1].poll() is None,
-                        deadline,
-                    ):
-                        procs[-1].poll()  # the next check reports it
+                    if shared:  # /healthz may be the other one's answer: wait for its own line
+                        log_file = workdir / f"serve-{port}-{n}.log"
+                        await _until(lambda f=log_file: _serving(f, procs[-1]), deadline)
                     if not await _healthy(http, port, deadline, procs[-1]):
                         log = _tail(workdir / f"serve-{port}-{n}.log")
                         raise SystemExit(f"{label}: the replica on {port} never started\n{log}")
@@ -426,11 +424,9 @@ async def _healthy(
     return False
 
 
-def _listeners(port: int) -> int:
-    """Sockets listening on 127.0.0.1:``port`` (/proc/net/tcp): with SO_REUSEPORT one a process."""
-    local = f"0100007F:{port:04X}"
-    rows = Path("/proc/net/tcp").read_text().splitlines()[1:]
-    return sum(1 for row in rows if row.split()[1] == local and row.split()[3] == "0A")
+def _serving(log: Path, proc: subprocess.Popen[bytes]) -> bool:
+    """`helpbot serve` has said it serves (after it listens), or has exited (reported next)."""
+    return proc.poll() is not None or b"helpbot serving" in log.read_bytes()
 
 
 def _ledger(
