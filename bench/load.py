@@ -2,12 +2,19 @@
 
     python bench/load.py [--messages 300] [--chats 30] [--time-limit 120] [--no-postgres]
                          [--postgres-only] [--latency 0.05] [--bitrix 100] [--rate 50] [--lone 30]
+                         [--fronts reuseport,balancer] [--pg-waits]
 
 The fake Bot API (tests/fakes/) runs in this process on 127.0.0.1 and POSTs updates to the
 webhook of real `helpbot serve` subprocesses: one replica on SQLite (a temp file), one on
-PostgreSQL, then two on one PostgreSQL database behind a loopback round-robin balancer
-(bench/balancer.py, a process of its own; a throwaway database on TEST_DATABASE_URL's server,
-dropped at the end). In the same run, against a
+PostgreSQL, then two on one PostgreSQL database (a throwaway database on TEST_DATABASE_URL's
+server, dropped at the end) listening on one port with WEB_REUSE_PORT (SO_REUSEPORT: the kernel
+spreads the fake's connections, one an update in flight, over them) or, with --fronts balancer,
+each on its own behind a loopback round-robin balancer (bench/balancer.py, a process of its
+own). For the PostgreSQL runs bench/cpu_split.py reads the CPU of every process of the run from
+/proc (the bots, the database's backends, this process — the fake and the load generator —, the
+balancer, and the machine's rest) and prints the 2 / 1 ratio those costs allow this machine's
+cores; --pg-waits samples what the backends wait for while two replicas work. In the same run,
+against a
 fresh fake of the same kind, bench/minimal_bot.py (one aiogram webhook handler: the update and
 its reply stored in one transaction, then sent) gives the floor of this stack, and the ratio
 helpbot/minimal is printed. With --latency every Bot API call of both bots takes that much longer
@@ -49,6 +56,9 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from fakes.telegram_server import FakeTelegram, WebhookPolicy
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import cpu_split
 
 ROOT = Path(__file__).resolve().parents[1]
 PG_DEFAULT = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
@@ -114,12 +124,16 @@ def _record_deliveries(fake: FakeTelegram) -> dict[int, list[float]]:
     return started
 
 
-def _serve(kind: str, env: dict[str, str], workdir: Path, port: int) -> subprocess.Popen[bytes]:
-    """``kind`` (helpbot or minimal) on ``port``, under bench/counted.py (its commits counted)."""
+def _serve(
+    kind: str, env: dict[str, str], workdir: Path, port: int, name: str = ""
+) -> subprocess.Popen[bytes]:
+    """``kind`` (helpbot or minimal) on ``port``, under bench/counted.py (its commits counted);
+    ``name`` tells its log and counts apart from another process's on the same port."""
     target = ["-m", "bot", "serve"] if kind == "helpbot" else [str(MINIMAL)]
-    with (workdir / f"serve-{port}.log").open("wb") as log:
+    name = name or str(port)
+    with (workdir / f"serve-{name}.log").open("wb") as log:
         return subprocess.Popen(
-            [sys.executable, str(COUNTED), str(workdir / f"counts-{port}"), *target],
+            [sys.executable, str(COUNTED), str(workdir / f"counts-{name}"), *target],
             env=env, cwd=workdir, stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
 
@@ -202,12 +216,14 @@ async def run_once(
     latency: float = 0.0,
     rate: float = 0.0,
     lone: int = 0,
+    front_kind: str = "reuseport",
 ) -> dict[str, float]:
     """``replicas`` processes of ``kind`` against a fresh fake: the figures of one configuration.
     For the minimal bot ``db`` is {"url": ...}; empty, a SQLite file in the run's folder. With
     ``rate`` the messages come steadily, that many a second, instead of in one burst; with
     ``lone`` that many come one at a time, each after the reply to the one before (nothing to
-    share a commit with)."""
+    share a commit with). Several replicas listen on one port with SO_REUSEPORT (``front_kind``
+    "reuseport", WEB_REUSE_PORT) or each on its own behind bench/balancer.py ("balancer")."""
     count = lone or args.messages
     policy = WebhookPolicy(retry_base=0.05, retry_cap=0.5, max_attempts=20, timeout=30.0)
     async with (
@@ -216,9 +232,10 @@ async def run_once(
     ):
         started = _record_deliveries(fake)
         people = [fake.add_user(f"P{n}") for n in range(args.chats)]
-        warm = [fake.add_user(f"Warm-up {n}") for n in range(replicas)]
-        ports = [_free_port() for _ in range(replicas)]
-        front = _free_port() if replicas > 1 else ports[0]
+        shared = replicas > 1 and front_kind == "reuseport"
+        warm = [fake.add_user(f"Warm-up {n}") for n in range(replicas * (2 if shared else 1))]
+        ports = [_free_port()] * replicas if shared else [_free_port() for _ in range(replicas)]
+        front = _free_port() if replicas > 1 and not shared else ports[0]
         hook = f"http://127.0.0.1:{front}/telegram/webhook"
         with tempfile.TemporaryDirectory() as tmp:
             workdir = Path(tmp)
@@ -226,20 +243,25 @@ async def run_once(
             balancer = None
             deadline = time.monotonic() + args.time_limit
             try:
-                if replicas > 1:  # a process of its own, as a real balancer is
+                if replicas > 1 and not shared:  # a process of its own, as a real balancer is
                     balancer = _balance(front, ports, workdir)
                     if not await _healthy(http, front, deadline, balancer):
                         raise SystemExit(f"{label}: the balancer never started")
-                for port in ports:  # one after the other: the first one migrates the database
+                for n, port in enumerate(ports):  # one by one: the first migrates the database
                     if kind == "helpbot":
                         env = _env(fake, port, db, workdir) | {"TELEGRAM_WEBHOOK_URL": hook}
                         env.setdefault("DATABASE_SQLITE_PATH", str(workdir / "helpbot.db"))
+                        if shared:  # one port, SO_REUSEPORT: the kernel spreads the connections
+                            env |= {"WEB_REUSE_PORT": "true", "REPLICA_ID": f"bench-{port}-{n}"}
                     else:
                         url = db.get("url", f"sqlite+aiosqlite:///{workdir / 'minimal.db'}")
                         env = _minimal_env(fake, port, hook, url)
-                    procs.append(_serve(kind, env, workdir, port))
+                    procs.append(_serve(kind, env, workdir, port, f"{port}-{n}"))
+                    if shared:  # /healthz may be the other one's answer: wait for its own line
+                        log_file = workdir / f"serve-{port}-{n}.log"
+                        await _until(lambda f=log_file: _serving(f, procs[-1]), deadline)
                     if not await _healthy(http, port, deadline, procs[-1]):
-                        log = _tail(workdir / f"serve-{port}.log")
+                        log = _tail(workdir / f"serve-{port}-{n}.log")
                         raise SystemExit(f"{label}: the replica on {port} never started\n{log}")
                 if not await _until(lambda: fake.webhook_info()["url"], deadline):
                     raise SystemExit(f"{label}: the bot never set its webhook")
@@ -248,26 +270,36 @@ async def run_once(
                     return len(fake.calls("sendMessage", ok=True))
 
                 # Lazy loads (the knowledge base) out of the count: one message for each replica
-                # (the balancer takes turns), each one answered before the load.
-                for person in warm:
+                # (the balancer takes turns), each one answered before the load; on a shared
+                # port two a replica at once, on connections of their own that the kernel spreads
+                # (most likely over both: nothing steers a connection to a replica).
+                for person in warm if not shared else []:
                     answered = replies()
                     fake.user_sends(person, QUESTIONS[0])
                     if not await _until(lambda n=answered: replies() > n, deadline):
+                        raise SystemExit(f"{label}: no reply to a warm-up message")
+                if shared:
+                    for person in warm:
+                        fake.user_sends(person, QUESTIONS[0])
+                    if not await _until(lambda: replies() >= len(warm), deadline):
                         raise SystemExit(f"{label}: no reply to a warm-up message")
 
                 async def load() -> None:
                     start = time.monotonic()
                     for n in range(count):
-                        answered = replies()
+                        answered = replies() if lone else 0  # a look at every call so far
                         fake.user_sends(people[n % len(people)], QUESTIONS[n % len(QUESTIONS)])
                         if rate:  # the next one on schedule, however late this one was
                             await asyncio.sleep(max(start + (n + 1) / rate - time.monotonic(), 0))
                         elif lone:
                             await _until(lambda a=answered: replies() > a, deadline)
 
+                ledger = _ledger(args, kind, procs, balancer, db)
                 m = await _measure(
-                    workdir, procs, load, lambda: replies() >= count + replicas, deadline
-                )
+                    workdir, procs, ledger.measured(load), lambda: replies() >= count + len(warm),
+                    deadline,
+                )  # fmt: skip
+                split = await ledger.stop()
                 t0 = m["t0"]
                 t1 = max((c.time for c in fake.calls("sendMessage", ok=True)), default=t0)
             finally:
@@ -281,11 +313,12 @@ async def run_once(
         for person in people:
             sent = [c.time for c in fake.calls("sendMessage", chat=person, ok=True)]
             latencies += [s - d for d, s in zip(started[person.id], sent, strict=False)]
-    done = replies() - replicas  # less the warm-ups
+    done = replies() - len(warm)  # less the warm-ups
     if not m["finished"]:
         print(f"{label}: only {done} of {count} replies within {args.time_limit} s")
     cuts = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else [0.0] * 99
-    return _figures(done, t1 - t0, m) | {"p50_ms": cuts[49] * 1000, "p99_ms": cuts[98] * 1000}
+    figures = _figures(done, t1 - t0, m) | {"p50_ms": cuts[49] * 1000, "p99_ms": cuts[98] * 1000}
+    return figures | ledger.figures(split, done)
 
 
 def _figures(done: int, seconds: float, m: dict[str, float]) -> dict[str, float]:
@@ -391,6 +424,32 @@ async def _healthy(
     return False
 
 
+def _serving(log: Path, proc: subprocess.Popen[bytes]) -> bool:
+    """`helpbot serve` has said it serves (after it listens), or has exited (reported next)."""
+    return proc.poll() is not None or b"helpbot serving" in log.read_bytes()
+
+
+def _ledger(
+    args: argparse.Namespace,
+    kind: str,
+    procs: list[subprocess.Popen[bytes]],
+    balancer: subprocess.Popen[bytes] | None,
+    db: dict[str, str],
+) -> cpu_split.Ledger:
+    """The run's processes for bench/cpu_split.py: the bots, the balancer, this process (the fake
+    and the load generator) and, on PostgreSQL, the database's backends (and, with --pg-waits,
+    what they wait for while several replicas work)."""
+    groups = {kind: [p.pid for p in procs], "bench": [os.getpid()]}
+    if balancer is not None:
+        groups["balancer"] = [balancer.pid]
+    url = make_url(db.get("DATABASE_URL") or db.get("url") or "sqlite://")
+    database = url.database if url.get_backend_name() == "postgresql" else None
+    waits = None
+    if database and args.pg_waits and len(procs) > 1:
+        waits = os.environ.get("TEST_DATABASE_URL", PG_DEFAULT)
+    return cpu_split.Ledger(groups, database, waits_server=waits)
+
+
 def _balance(port: int, replicas: list[int], workdir: Path) -> subprocess.Popen[bytes]:
     """bench/balancer.py on ``port``: each webhook POST to the next replica."""
     with (workdir / "balancer.log").open("wb") as log:
@@ -447,6 +506,17 @@ async def main() -> None:
     parser.add_argument(
         "--lone", type=int, default=30, help="texts sent one at a time (SQLite); 0: skip them"
     )
+    parser.add_argument(
+        "--fronts",
+        default="reuseport",
+        help="two replicas on one port (reuseport, WEB_REUSE_PORT) and/or behind bench/balancer.py"
+        " (balancer): a comma-separated list, each a run in that order",
+    )
+    parser.add_argument(
+        "--pg-waits",
+        action="store_true",
+        help="sample pg_stat_activity and pg_locks every 20 ms while two replicas work",
+    )
     args = parser.parse_args()
     results: dict[str, dict[str, float]] = {}
     if args.postgres_only:
@@ -461,12 +531,13 @@ async def main() -> None:
         try:
             await _pg_admin(server, f'CREATE DATABASE "{name}"')
             results["helpbot, PostgreSQL"] = await run_once("pg", {"DATABASE_URL": url}, args)
-            for label, kind, replicas in (("minimal", "minimal", 1), ("helpbot", "helpbot", 2)):
+            for key, kind, replicas, front in _pg_setups(args):
                 await _pg_admin(server, f'DROP DATABASE "{name}" WITH (FORCE)')
                 await _pg_admin(server, f'CREATE DATABASE "{name}"')
                 db = {"url": url} if kind == "minimal" else {"DATABASE_URL": url}
-                key = f"{label}, PostgreSQL" + (" x2" if replicas > 1 else "")
-                results[key] = await run_once(key, db, args, replicas=replicas, kind=kind)
+                results[key] = await run_once(
+                    key, db, args, replicas=replicas, kind=kind, front_kind=front
+                )
         finally:
             await _pg_admin(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     if args.latency:
@@ -484,6 +555,62 @@ async def main() -> None:
     if args.bitrix:
         results["helpbot, SQLite, Bitrix24"] = await run_bitrix(args)
     _print(args, results)
+
+
+def _pg_setups(args: argparse.Namespace) -> list[tuple[str, str, int, str]]:
+    """The PostgreSQL runs after one helpbot: (row, kind, replicas, front) — the minimal bot,
+    then two helpbots for each of --fronts, in its order (the targets read the reuse-port row,
+    else the balancer's)."""
+    fronts = [f.strip() for f in args.fronts.split(",") if f.strip()]
+    if not set(fronts) <= {"reuseport", "balancer"}:
+        raise SystemExit(f"--fronts: reuseport or balancer, not {args.fronts}")
+    setups = [("minimal, PostgreSQL", "minimal", 1, "")]
+    for front in fronts:
+        key = "helpbot, PostgreSQL x2" + (", balancer" if front == "balancer" else "")
+        setups.append((key, "helpbot", 2, front))
+    return setups
+
+
+def _print_split(results: dict[str, dict[str, float]]) -> None:
+    """Each PostgreSQL run's CPU per message by process (bench/cpu_split.py), what backends
+    did while two replicas worked (--pg-waits), and the 2 / 1 ceiling those figures allow."""
+    rows = {k: r for k, r in results.items() if "PostgreSQL" in k and "ms bench" in r}
+    if not rows:
+        return
+    groups = ("helpbot", "minimal", "postgres", "postgres server", "bench", "balancer", "others")
+    heads = ("helpbot", "minimal", "pg", "pg server", "bench", "balancer", "others")
+    print("CPU ms per message by process (pg: the database's backends, pg server: PostgreSQL's own")
+    print(" processes; bench: the fake Bot API and the load generator; others: the machine's busy")
+    print(" time no process of the run spent; each bot: each replica's share), and the window:")
+    print(f"{'setup':<36}" + "".join(f"{g:>10}" for g in heads) + f"{'each bot':>14}{'s':>6}")
+    for label, r in rows.items():
+        cells = "".join(f"{r.get(f'ms {g}', float('nan')):>10.2f}" for g in groups)
+        mine = [r[k] for k in sorted(r) if k.startswith("ms helpbot#")]
+        share = "/".join(f"{v:.1f}" for v in mine) if len(mine) > 1 else ""
+        print(f"{label:<36}{cells}{share:>14}{r['ms window s']:>6.1f}")
+    for label, r in rows.items():
+        waits = {k.removeprefix("waits "): v for k, v in r.items() if k.startswith("waits ")}
+        if waits:
+            samples = int(waits.pop("samples"))
+            most = sorted(waits.items(), key=lambda kv: -kv[1])
+            seen = ", ".join(f"{k} {v:.2f}" for k, v in most)
+            print(f"{label}: backends per sample of pg_stat_activity ({samples} samples): {seen}")
+    one = {k.removeprefix("ms "): v for k, v in results.get("helpbot, PostgreSQL", {}).items()}
+    cores = float(os.cpu_count() or 1)
+    for label, r in rows.items():
+        if "x2" not in label:
+            continue
+        two = {k.removeprefix("ms "): v for k, v in r.items()}
+        top = cpu_split.ceiling(two, cores)
+        others = r.get("ms others", 0.0) * r["replies"] / 1000 / max(r["ms window s"], 1e-9)
+        beside = top.bot_ms / one["helpbot"] if one.get("helpbot") else float("nan")
+        print(
+            f"2/1 ceiling on this machine: {top.ratio:.2f}, from the other processes' CPU per"
+            f" message ({label}: {top.bot_ms:.1f} ms of helpbot, {top.rest_ms:.1f} ms of the"
+            f" rest, on {cores:g} cores; 1.6 would take {top.cores_for(1.6):.1f} cores; helpbot's"
+            f" CPU a message with two replicas / with one: {beside:.2f}; the machine's other"
+            f" work took {others:.2f} cores meanwhile)"
+        )
 
 
 def _print(args: argparse.Namespace, results: dict[str, dict[str, float]]) -> None:
@@ -514,9 +641,13 @@ def _print(args: argparse.Namespace, results: dict[str, dict[str, float]]) -> No
         if f"helpbot{suffix}" in results and rate(f"minimal{suffix}"):
             ratios[suffix] = rate(f"helpbot{suffix}") / rate(f"minimal{suffix}")
             print(f"helpbot / minimal{suffix}: {ratios[suffix]:.2f}")
-    if "helpbot, PostgreSQL x2" in results and rate("helpbot, PostgreSQL"):
-        ratios["x2"] = rate("helpbot, PostgreSQL x2") / rate("helpbot, PostgreSQL")
-        print(f"2 / 1 replicas on PostgreSQL: {ratios['x2']:.2f}")
+    for key in ("helpbot, PostgreSQL x2, balancer", "helpbot, PostgreSQL x2"):
+        if key in results and rate("helpbot, PostgreSQL"):
+            ratios["x2"] = rate(key) / rate("helpbot, PostgreSQL")
+            print(
+                f"2 / 1 replicas on PostgreSQL{key.removeprefix('helpbot, PostgreSQL x2')}:", end=""
+            )
+            print(f" {ratios['x2']:.2f}")
     sqlite = results.get("helpbot, SQLite", {})
     measured = {
         "commits per Telegram text": sqlite.get("net_commits"),
@@ -539,6 +670,7 @@ def _print(args: argparse.Namespace, results: dict[str, dict[str, float]]) -> No
             results.get("helpbot, SQLite, 50/s steady", {}).get("p99_ms")
         ),
     }
+    _print_split(results)
     print("issue 12 targets:")
     for what, target in TARGETS:
         value = measured[what]

@@ -219,7 +219,10 @@ class App:
             if sock is not None:
                 site: web.BaseSite = web.SockSite(runner, sock)
             else:
-                site = web.TCPSite(runner, self.settings.web.host, self.settings.web.port)
+                where = self.settings.web
+                site = web.TCPSite(
+                    runner, where.host, where.port, reuse_port=where.reuse_port or None
+                )
             await site.start()
             yield Served(_base_url(site, sock), services, application, channels)
         finally:

@@ -123,10 +123,13 @@ class QueueSettings(BaseModel):
 
 
 class WebSettings(BaseModel):
-    """WEB_HOST and WEB_PORT: where `helpbot serve` listens; WEB_MAX_BODY_BYTES: larger is 413."""
+    """WEB_HOST and WEB_PORT: where `helpbot serve` listens; WEB_MAX_BODY_BYTES: larger is 413;
+    WEB_REUSE_PORT: listen with SO_REUSEPORT, so that several processes on one host share the
+    port and the kernel spreads the connections over them (no proxy in front)."""
 
     host: str = "0.0.0.0"
     port: int = Field(default=8080, ge=0, le=65535)
+    reuse_port: bool = False
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
 
 

@@ -10,6 +10,9 @@ answering. Every question must get its reply. Bitrix24 must get exactly one: eac
 a ``templateId`` the portal deduplicates by, so a send cut off by the kill is safe to repeat.
 Telegram's ``sendMessage`` has no such key: the one call the killed replica had in flight may
 arrive twice, and the replica that repeats it logs the repeat.
+
+A second test runs two replicas on one port with WEB_REUSE_PORT, no balancer in front: the kernel
+spreads the fake's connections over both, and each question is answered once.
 """
 
 from __future__ import annotations
@@ -80,6 +83,13 @@ TAKEOVER_BOUND = LEASE_SECONDS + LEASE_SECONDS / 3 + MARGIN
 FAST = 10_000.0  # send limits out of the way: the test is about replicas, not throttling
 START_DEADLINE = 60.0
 FINISH_DEADLINE = 90.0
+
+
+def _fake_telegram() -> FakeTelegram:
+    """The Bot API both tests' replicas talk to: a local server (http webhooks on loopback)
+    whose deliveries retry quickly and long enough to outlast a replica's death."""
+    policy = WebhookPolicy(retry_base=0.05, retry_cap=0.5, max_attempts=50, timeout=30.0)
+    return FakeTelegram(webhook_policy=policy, local_mode=True)
 
 
 @dataclass
@@ -378,13 +388,10 @@ async def test_two_replicas_share_the_work_and_one_takes_over_when_the_poller_is
 ) -> None:
     began = time.monotonic()
     replicas = [Replica(name, _free_port(), tmp_path / f"serve-{name}.log") for name in "ab"]
-    policy = WebhookPolicy(retry_base=0.05, retry_cap=0.5, max_attempts=50, timeout=30.0)
     db = create_engine(pg_db_url)
     try:
         async with AsyncExitStack() as stack:
-            tg = await stack.enter_async_context(
-                FakeTelegram(webhook_policy=policy, local_mode=True)
-            )
+            tg = await stack.enter_async_context(_fake_telegram())
             b24 = await stack.enter_async_context(FakeBitrix24(burst=int(FAST), per_second=FAST))
             http = await stack.enter_async_context(aiohttp.ClientSession())
             balancer = Balancer(http, replicas)
@@ -515,3 +522,84 @@ async def test_two_replicas_share_the_work_and_one_takes_over_when_the_poller_is
     assert resent <= DeliverySettings().in_flight, f"{resent} Telegram sends had unknown outcomes"
     assert len(tg_doubled) <= resent, f"unexplained Telegram doubles: {tg_doubled[:3]}"
     assert all(tg_counts[key] == 2 for key in tg_doubled), "a reply was sent three times"
+
+
+def _listeners(port: int) -> int:
+    """Sockets listening on 127.0.0.1:``port`` (/proc/net/tcp): one a process with SO_REUSEPORT."""
+    local = f"0100007F:{port:04X}"
+    rows = [row.split() for row in Path("/proc/net/tcp").read_text().splitlines()[1:]]
+    return sum(1 for row in rows if row[1] == local and row[3] == "0A")
+
+
+def _on_the_port(replica: Replica, listeners: int, tg: FakeTelegram) -> bool:
+    """The replica says it serves (it prints that once it listens) and ``listeners`` processes
+    have set the webhook; a replica that exited (say, the port taken without SO_REUSEPORT)
+    fails now."""
+    assert replica.proc is not None
+    if replica.proc.poll() is not None:
+        raise AssertionError(f"{replica.name} exited with {replica.proc.poll()}{_tails([replica])}")
+    serving = b"helpbot serving" in replica.log.read_bytes()
+    return serving and len(tg.calls("setWebhook")) >= listeners
+
+
+@pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="reads Linux's /proc/net/tcp")
+async def test_two_replicas_on_one_port_both_take_webhooks_and_answer_each_once(
+    pg_db_url: str, tmp_path: Path
+) -> None:
+    """WEB_REUSE_PORT: two `helpbot serve` on one port, no balancer. The fake Bot API opens a
+    connection per update in flight (as telegram-bot-api does, up to max_connections) and the
+    kernel hands each to one of the two listeners: both store updates (an update stored as its
+    chat's only pending one is claimed by the replica that stored it, and its done row keeps
+    that name), and every question gets its one reply."""
+    port = _free_port()
+    replicas = [Replica(name, port, tmp_path / f"serve-{name}.log") for name in "ab"]
+    db = create_engine(pg_db_url)
+    try:
+        async with AsyncExitStack() as stack:
+            tg = await stack.enter_async_context(_fake_telegram())
+            http = await stack.enter_async_context(aiohttp.ClientSession())
+            people = [tg.add_user(f"Person {n}") for n in range(PEOPLE)]
+            hook = f"http://127.0.0.1:{port}{WEBHOOK_PATH}"
+            start = stack.enter_context(reaping())
+            for n, replica in enumerate(replicas):
+                env = _env(replica, tg, hook, "", pg_db_url, "") | {"WEB_REUSE_PORT": "true"}
+                for name in [k for k in env if k.startswith("BITRIX_")] + ["REDIS_URL"]:
+                    del env[name]  # Telegram alone, each process counting its own send limits
+                start(replica, env)
+                await until(
+                    partial(_on_the_port, replica, n + 1, tg),
+                    f"{replica.name} listening on the shared port",
+                    START_DEADLINE,
+                    replicas,
+                )
+            await until(partial(_ready, http, replicas[0]), "ready", START_DEADLINE, replicas)
+            assert _listeners(port) == 2  # /proc/net/tcp: one read, a slow one on a busy host
+
+            def answered(title: str) -> Counter[int]:
+                return Counter(
+                    p.id
+                    for p in people
+                    for m in tg.bot_messages(p)
+                    if title.lower() in " ".join((m.text or "").split()).lower()
+                )
+
+            for title in TITLES[:2]:  # all at once: one connection an update in flight
+                for person in people:
+                    tg.user_sends(person, title)
+                await until(
+                    lambda t=title: len(answered(t)) == PEOPLE,
+                    f"a reply to every «{title}»",
+                    FINISH_DEADLINE,
+                    replicas,
+                )
+            await until(lambda: _settled(db), "inbox and outbox drained", 30.0, replicas)
+            split = await _telegram_split(db)
+            counts = [answered(title) for title in TITLES[:2]]
+            dropped = tg.webhook_dropped
+    finally:
+        await db.dispose()
+    log.info("two replicas on port %d: Telegram updates processed %s", port, split)
+    assert set(split) == {"a", "b"}, f"updates stored and processed per replica: {split}"
+    assert sum(split.values()) == 2 * PEOPLE
+    assert all(set(c.values()) == {1} for c in counts), "a question answered twice"
+    assert not dropped

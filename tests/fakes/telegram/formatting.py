@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +28,7 @@ _SIMPLE_TAGS = {
 _SUPPORTED_TAGS = {*_SIMPLE_TAGS, "a", "span", "blockquote", "tg-emoji", "tg-time"}
 _NAMED_ENTITIES = {"lt": "<", "gt": ">", "amp": "&", "quot": '"'}
 _SPACES = " \t\r\n"
+_PLAIN = re.compile(r"[^&<]+")
 
 
 def utf16_len(text: str) -> int:
@@ -68,9 +70,10 @@ class _HtmlParser:
             if char == "&":
                 decoded, i = _decode_entity(text, i)
                 self._emit(decoded)
-            elif char != "<":
-                self._emit(char)
-                i += 1
+            elif char != "<":  # a run of plain text up to the next "&" or "<", in one piece
+                end = _PLAIN.match(text, i).end()  # type: ignore[union-attr]
+                self._emit(text[i:end])
+                i = end
             elif i + 1 < n and text[i + 1] == "/":
                 i = self._end_tag(i)
             else:
