@@ -2,6 +2,7 @@
 
     python bench/load.py [--messages 300] [--chats 30] [--time-limit 120] [--no-postgres]
                          [--postgres-only] [--latency 0.05] [--bitrix 100] [--rate 50] [--lone 30]
+                         [--texts SET.jsonl]
 
 The fake Bot API (tests/fakes/) runs in this process on 127.0.0.1 and POSTs updates to the
 webhook of real `helpbot serve` subprocesses: one replica on SQLite (a temp file), one on
@@ -22,6 +23,11 @@ is the time from the fake starting to deliver an update to the bot's sendMessage
 it (the k-th reply of a chat answers its k-th update). Loopback only; each run stops after
 --time-limit seconds. --postgres-only runs the three PostgreSQL setups alone (one helpbot, the
 minimal bot, two helpbots). Compare the figures with the targets of issue 12 (README, "Speed").
+
+The texts: by default the five QUESTIONS below, in turn, so a burst repeats each one and a helpbot
+that remembers its decision of a text (knowledge.base.DECISIONS_KEPT) matches five times in all;
+--texts takes the questions ("q") of a JSONL set instead, in file order, in turn
+(bench/sets/realistic.jsonl: 223 different ones, none repeated with --messages 223 or fewer).
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import os
 import secrets
 import signal
@@ -65,6 +72,14 @@ COUNTED = ROOT / "bench" / "counted.py"
 MINIMAL = ROOT / "bench" / "minimal_bot.py"
 BALANCER = ROOT / "bench" / "balancer.py"
 IDLE_WINDOW = 3.0  # seconds of an idle bot before each load: its commits and CPU at rest
+
+
+def _texts(path: Path | None) -> tuple[str, ...]:
+    """The texts a load sends in turn: QUESTIONS, or the questions of a JSONL set."""
+    if path is None:
+        return QUESTIONS
+    with path.open(encoding="utf-8") as lines:
+        return tuple(json.loads(line)["q"] for line in lines if line.strip())
 
 
 def _free_port() -> int:
@@ -259,7 +274,7 @@ async def run_once(
                     start = time.monotonic()
                     for n in range(count):
                         answered = replies()
-                        fake.user_sends(people[n % len(people)], QUESTIONS[n % len(QUESTIONS)])
+                        fake.user_sends(people[n % len(people)], args.texts[n % len(args.texts)])
                         if rate:  # the next one on schedule, however late this one was
                             await asyncio.sleep(max(start + (n + 1) / rate - time.monotonic(), 0))
                         elif lone:
@@ -362,7 +377,7 @@ async def run_bitrix(args: argparse.Namespace) -> dict[str, float]:
                 async def load() -> None:
                     for n in range(args.bitrix):
                         await b24.customer_sends(
-                            chats[n % len(chats)], QUESTIONS[n % len(QUESTIONS)]
+                            chats[n % len(chats)], args.texts[n % len(args.texts)]
                         )
 
                 m = await _measure(workdir, [proc], load, lambda: answers() > args.bitrix, deadline)
@@ -447,7 +462,11 @@ async def main() -> None:
     parser.add_argument(
         "--lone", type=int, default=30, help="texts sent one at a time (SQLite); 0: skip them"
     )
+    parser.add_argument(
+        "--texts", type=Path, help='a JSONL set whose questions ("q") are sent, in turn'
+    )
     args = parser.parse_args()
+    args.texts = _texts(args.texts)
     results: dict[str, dict[str, float]] = {}
     if args.postgres_only:
         args.latency = args.rate = args.lone = args.bitrix = 0
@@ -487,7 +506,9 @@ async def main() -> None:
 
 
 def _print(args: argparse.Namespace, results: dict[str, dict[str, float]]) -> None:
+    kinds = len(set(args.texts))
     print(f"{args.messages} Telegram texts over {args.chats} chats (webhook, loopback)", end="")
+    print(f", {kinds} different in turn", end="")
     print(f"; {args.bitrix} Bitrix24 messages over {args.chats} chats" if args.bitrix else "")
     head = ["replies", "seconds", "msg/s", "p50 ms", "p99 ms", "commits", "net", "txns", "stmts"]
     head.append("CPU ms")
