@@ -2,7 +2,7 @@
 
     python bench/load.py [--messages 300] [--chats 30] [--time-limit 120] [--no-postgres]
                          [--postgres-only] [--latency 0.05] [--bitrix 100] [--rate 50] [--lone 30]
-                         [--fronts reuseport,balancer] [--pg-waits]
+                         [--fronts reuseport,balancer] [--pg-waits] [--texts SET.jsonl]
 
 The fake Bot API (tests/fakes/) runs in this process on 127.0.0.1 and POSTs updates to the
 webhook of real `helpbot serve` subprocesses: one replica on SQLite (a temp file), one on
@@ -29,6 +29,12 @@ is the time from the fake starting to deliver an update to the bot's sendMessage
 it (the k-th reply of a chat answers its k-th update). Loopback only; each run stops after
 --time-limit seconds. --postgres-only runs the three PostgreSQL setups alone (one helpbot, the
 minimal bot, two helpbots). Compare the figures with the targets of issue 12 (README, "Speed").
+
+The texts: by default the five QUESTIONS below, in turn, so a burst repeats each one and a helpbot
+that remembers its decision of a text (knowledge.base.DECISIONS_KEPT) matches five times in all;
+--texts takes the questions ("q") of a JSONL set instead, in file order, in turn, less its
+requests for a human (bench/sets/realistic.jsonl: 213 different ones, none repeated with
+--messages 213 or fewer).
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import os
 import secrets
 import signal
@@ -75,6 +82,17 @@ COUNTED = ROOT / "bench" / "counted.py"
 MINIMAL = ROOT / "bench" / "minimal_bot.py"
 BALANCER = ROOT / "bench" / "balancer.py"
 IDLE_WINDOW = 3.0  # seconds of an idle bot before each load: its commits and CPU at rest
+
+
+def _texts(path: Path | None) -> tuple[str, ...]:
+    """The texts a load sends in turn: QUESTIONS, or the questions of a JSONL set less its
+    requests for a human (a ticket opens, and the chat's next texts go to the operators
+    unanswered: the load counts replies)."""
+    if path is None:
+        return QUESTIONS
+    with path.open(encoding="utf-8") as lines:
+        cases = [json.loads(line) for line in lines if line.strip()]
+    return tuple(case["q"] for case in cases if not case.get("expect", {}).get("operator"))
 
 
 def _free_port() -> int:
@@ -288,7 +306,7 @@ async def run_once(
                     start = time.monotonic()
                     for n in range(count):
                         answered = replies() if lone else 0  # a look at every call so far
-                        fake.user_sends(people[n % len(people)], QUESTIONS[n % len(QUESTIONS)])
+                        fake.user_sends(people[n % len(people)], args.texts[n % len(args.texts)])
                         if rate:  # the next one on schedule, however late this one was
                             await asyncio.sleep(max(start + (n + 1) / rate - time.monotonic(), 0))
                         elif lone:
@@ -395,7 +413,7 @@ async def run_bitrix(args: argparse.Namespace) -> dict[str, float]:
                 async def load() -> None:
                     for n in range(args.bitrix):
                         await b24.customer_sends(
-                            chats[n % len(chats)], QUESTIONS[n % len(QUESTIONS)]
+                            chats[n % len(chats)], args.texts[n % len(args.texts)]
                         )
 
                 m = await _measure(workdir, [proc], load, lambda: answers() > args.bitrix, deadline)
@@ -517,7 +535,11 @@ async def main() -> None:
         action="store_true",
         help="sample pg_stat_activity and pg_locks every 20 ms while two replicas work",
     )
+    parser.add_argument(
+        "--texts", type=Path, help='a JSONL set whose questions ("q") are sent, in turn'
+    )
     args = parser.parse_args()
+    args.texts = _texts(args.texts)
     results: dict[str, dict[str, float]] = {}
     if args.postgres_only:
         args.latency = args.rate = args.lone = args.bitrix = 0
@@ -614,7 +636,9 @@ def _print_split(results: dict[str, dict[str, float]]) -> None:
 
 
 def _print(args: argparse.Namespace, results: dict[str, dict[str, float]]) -> None:
+    kinds = len(set(args.texts))
     print(f"{args.messages} Telegram texts over {args.chats} chats (webhook, loopback)", end="")
+    print(f", {kinds} different in turn", end="")
     print(f"; {args.bitrix} Bitrix24 messages over {args.chats} chats" if args.bitrix else "")
     head = ["replies", "seconds", "msg/s", "p50 ms", "p99 ms", "commits", "net", "txns", "stmts"]
     head.append("CPU ms")

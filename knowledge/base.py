@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,10 @@ from knowledge.text import Morphology, head_and_tail
 
 # Candidates a decision keeps: the choices of a clarify and, after them, the rest.
 CANDIDATES_KEPT = 10
+# Decisions a base remembers for ``decide(..., remember=True)``, the least recently asked
+# forgotten first: people ask the same questions in the same words, and a decision (~1 ms of
+# matching, the largest share of a text's CPU in a burst) depends on the text and the base alone.
+DECISIONS_KEPT = 2048
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +87,7 @@ class KnowledgeBase:
         self._intents = IntentReader(self._analyzer.stopwords)
         self.calibration = calibration or Calibration.load()
         self.thresholds = thresholds or Thresholds.chosen_for(self.calibration)
+        self._remembered: OrderedDict[str, tuple[Thresholds, Calibration, Decision]] = OrderedDict()
 
     @classmethod
     def load(
@@ -180,9 +186,34 @@ class KnowledgeBase:
         return self._matcher.rank(self._reader.read(text), limit, frozenset(exclude))
 
     def decide(
-        self, text: str, *, lang: str | None = None, exclude: Collection[str] = ()
+        self,
+        text: str,
+        *,
+        lang: str | None = None,
+        exclude: Collection[str] = (),
+        remember: bool = False,
     ) -> Decision:
-        """Decide what to do with one message; ``exclude`` drops entries already shown."""
+        """Decide what to do with one message; ``exclude`` drops entries already shown.
+
+        ``remember``: the decision of a text decided before with the same policy (thresholds,
+        calibration) is the one made then (the same object: decisions are frozen), the last
+        DECISIONS_KEPT texts kept. The base is read-only and a reload builds a new one, so a
+        remembered decision is the one deciding again would make; only a plain question
+        (no ``lang``, no ``exclude``) is remembered."""
+        if not remember or lang is not None or exclude:
+            return self._decide(text, lang, exclude)
+        kept = self._remembered.get(text)
+        if kept is not None and kept[0] is self.thresholds and kept[1] is self.calibration:
+            self._remembered.move_to_end(text)
+            return kept[2]
+        decision = self._decide(text, None, ())
+        self._remembered[text] = (self.thresholds, self.calibration, decision)
+        self._remembered.move_to_end(text)
+        if len(self._remembered) > DECISIONS_KEPT:
+            self._remembered.popitem(last=False)
+        return decision
+
+    def _decide(self, text: str, lang: str | None, exclude: Collection[str]) -> Decision:
         reading = self.read(text, lang=lang, exclude=exclude)
         action, language = reading.verdict.action, reading.lang
         if action is Action.OPERATOR:

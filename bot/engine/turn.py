@@ -119,7 +119,7 @@ class Turn:
             await self._say(Reply((phrase("empty", self.lang),)), decision=None)
             return
         with self.c.metrics.match_seconds.time():
-            decision = self.c.kb.decide(text[:MATCH_CHARS])
+            decision = self.c.kb.decide(text[:MATCH_CHARS], remember=True)
         self.c.metrics.decisions.inc(kind=decision.action.value)
         self.lang = choose_language(self.c.incoming.language_code, decision.lang, self.lang)
         if decision.action is Action.OPERATOR:

@@ -37,6 +37,7 @@ from bot.replies import Reply
 from handlers.telegram.callbacks import KbData, TakeData, TakeOverData
 from handlers.telegram.calls import CopySource
 from handlers.telegram.delivery import Deliverer
+from handlers.telegram.filters import Now
 from handlers.telegram.kb import entry_key, results_markup
 from handlers.telegram.texts import tg_phrase
 from handlers.telegram.topics import topic_ref
@@ -58,8 +59,9 @@ RELAYED = {
 log = logging.getLogger(__name__)
 
 
-def _in_topic(message: Message) -> bool:
-    """A message of an operator (not a bot, not a service message's author) inside a topic."""
+async def _in_topic(message: Message) -> bool:
+    """A message of an operator (not a bot, not a service message's author) inside a topic (a
+    coroutine: aiogram runs a plain function filter in a thread; see handlers.telegram.filters)."""
     return message.message_thread_id is not None and operator_name(message) is not None
 
 
@@ -122,7 +124,10 @@ def create_router() -> Router:
     router.message.register(on_transfer, Command("transfer"), _in_topic)
     router.message.register(on_kb, Command("kb"), _in_topic)
     router.message.register(
-        on_operator_message, _in_topic, F.content_type.in_(RELAYED), ~F.text.startswith("/")
+        on_operator_message,
+        _in_topic,
+        Now(F.content_type.in_(RELAYED)),
+        Now(~F.text.startswith("/")),
     )
     return router
 

@@ -24,6 +24,7 @@ from bot.replies import Reply, choose_language
 from handlers.telegram.callbacks import PressData
 from handlers.telegram.calls import CHANNEL, CopySource
 from handlers.telegram.delivery import Deliverer
+from handlers.telegram.filters import Now
 from handlers.telegram.startlinks import PREFIX, EntryLinks
 from handlers.telegram.texts import tg_phrase
 
@@ -31,15 +32,15 @@ from handlers.telegram.texts import tg_phrase
 def create_router() -> Router:
     """A fresh router (one per dispatcher: aiogram attaches a router to one parent only)."""
     router = Router(name=__name__)
-    router.message.filter(F.chat.type == ChatType.PRIVATE)
-    router.callback_query.filter(F.message.chat.type == ChatType.PRIVATE)
-    router.my_chat_member.filter(F.chat.type == ChatType.PRIVATE)
+    router.message.filter(Now(F.chat.type == ChatType.PRIVATE))
+    router.callback_query.filter(Now(F.message.chat.type == ChatType.PRIVATE))
+    router.my_chat_member.filter(Now(F.chat.type == ChatType.PRIVATE))
     router.message.register(
         on_start_link, CommandStart(deep_link=True, magic=F.args.startswith(PREFIX))
     )
     router.message.register(on_start, CommandStart())
     router.message.register(on_help, Command("help"))
-    router.message.register(on_text, F.text)
+    router.message.register(on_text, Now(F.text))
     router.message.register(on_media)
     router.callback_query.register(on_press, PressData.filter())
     router.callback_query.register(on_unknown_press)

@@ -49,31 +49,60 @@ def render(reply: Reply, *, limit: int = LIMIT) -> list[str]:
 
 def keyboard(buttons: tuple[Button, ...]) -> InlineKeyboardMarkup | None:
     """Inline buttons for the engine's payloads; short labels (ratings) share a row."""
-    pressable = [b for b in buttons if b.payload]
-    if not pressable:
+    rows = _layout(buttons)
+    if not rows:
         return None
-    rows: list[list[InlineKeyboardButton]] = []
-    for button in pressable:
-        item = InlineKeyboardButton(
-            text=button.label,
-            callback_data=PressData(payload=button.payload).pack(),
-            style=_style(button.payload),
-        )
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [
+                InlineKeyboardButton(text=text, callback_data=data, style=style)
+                for text, data, style in row
+            ]
+            for row in rows
+        ]
+    )
+
+
+def keyboard_params(buttons: tuple[Button, ...]) -> dict[str, Any] | None:
+    """:func:`keyboard` as the Bot API's JSON, ``markup_params(keyboard(buttons))``, built
+    without the models: validating aiogram's button models was most of rendering a reply."""
+    rows = _layout(buttons)
+    if not rows:
+        return None
+    return {
+        "inline_keyboard": [
+            [
+                {"text": text, "callback_data": data} | ({} if style is None else {"style": style})
+                for text, data, style in row
+            ]
+            for row in rows
+        ]
+    }
+
+
+def _layout(buttons: tuple[Button, ...]) -> list[list[tuple[str, str, str | None]]]:
+    """The rows of (label, callback data, style) of the pressable buttons; short labels
+    (ratings) share a row."""
+    rows: list[list[tuple[str, str, str | None]]] = []
+    for button in buttons:
+        if not button.payload:
+            continue
+        item = (button.label, PressData(payload=button.payload).pack(), _style(button.payload))
         short = len(button.label) <= _SHORT_LABEL
-        if short and rows and all(len(b.text) <= _SHORT_LABEL for b in rows[-1]):
+        if short and rows and all(len(text) <= _SHORT_LABEL for text, _, _ in rows[-1]):
             rows[-1].append(item)
         else:
             rows.append([item])
-    return InlineKeyboardMarkup(inline_keyboard=rows)
+    return rows
 
 
 def message_params(reply: Reply) -> list[dict[str, Any]]:
     """``sendMessage`` parameters (without chat) for each part; the keyboard goes on the last."""
     parts = render(reply)
-    markup = keyboard(reply.buttons)
+    markup = keyboard_params(reply.buttons)
     params: list[dict[str, Any]] = [{"text": part, "parse_mode": "HTML"} for part in parts]
     if markup is not None:
-        params[-1]["reply_markup"] = markup_params(markup)
+        params[-1]["reply_markup"] = markup
     return params
 
 

@@ -604,3 +604,35 @@ def test_an_answer_that_starts_at_a_heading_carries_the_text_under_it() -> None:
     kb = KnowledgeBase([entry])
     answer = kb.answer_for("2fa", "включить двухфакторную аутентификацию сотрудникам")
     assert "Перейдите в профиль" in answer.blocks[0]
+
+
+def test_a_remembered_decision_is_the_one_deciding_again_makes(analyzer: Analyzer) -> None:
+    kb = KnowledgeBase(ENTRIES, analyzer=analyzer)
+    texts = ["как включить двухфакторную аутентификацию", "подключить домен", "позовите оператора"]
+    first = [kb.decide(t, remember=True) for t in texts]
+    assert first == [kb.decide(t) for t in texts]  # remembering changes no decision
+    assert all(kb.decide(t, remember=True) is d for t, d in zip(texts, first, strict=True))
+    assert kb.decide(texts[0], remember=True, exclude={"two-factor"}) == kb.decide(
+        texts[0], exclude={"two-factor"}
+    )  # a question with entries left out is decided afresh
+
+
+def test_a_new_policy_decides_afresh(analyzer: Analyzer) -> None:
+    kb = KnowledgeBase(ENTRIES, analyzer=analyzer)
+    text = "как включить двухфакторную аутентификацию"
+    assert kb.decide(text, remember=True).action is Action.ANSWER
+    kb.thresholds = Thresholds(answer=1.01, clarify=1.01)  # nothing is sure enough now
+    assert kb.decide(text, remember=True) == kb.decide(text)
+    assert kb.decide(text, remember=True).action is Action.ESCALATE
+
+
+def test_the_least_recently_asked_decision_is_forgotten(
+    analyzer: Analyzer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("knowledge.base.DECISIONS_KEPT", 2)
+    kb = KnowledgeBase(ENTRIES, analyzer=analyzer)
+    a, b, c = (kb.decide(t, remember=True) for t in ("домен", "счет клиенту", "экспорт контактов"))
+    assert kb.decide("счет клиенту", remember=True) is b
+    assert kb.decide("экспорт контактов", remember=True) is c
+    assert kb.decide("домен", remember=True) is not a  # forgotten, decided again
+    assert kb.decide("домен", remember=True) == a

@@ -7,7 +7,14 @@ from aiogram.filters.callback_data import CallbackData
 from bot.replies import Button, Reply
 from handlers.telegram.callbacks import PressData, TakeData
 from handlers.telegram.inbox import _chat_key
-from handlers.telegram.render import LIMIT, keyboard, message_params, render
+from handlers.telegram.render import (
+    LIMIT,
+    keyboard,
+    keyboard_params,
+    markup_params,
+    message_params,
+    render,
+)
 from handlers.telegram.sender import Bucket
 from knowledge.model import Link
 
@@ -60,6 +67,20 @@ def test_helped_is_a_success_button_and_the_others_keep_the_apps_look() -> None:
     markup = keyboard((Button("Помогло", "fb:ok:1"), Button("Не помогло", "fb:no:1")))
     assert markup is not None
     assert [b.style for row in markup.inline_keyboard for b in row] == ["success", None]
+
+
+def test_a_keyboards_json_is_the_models_dump() -> None:
+    sets = [
+        (),
+        (Button("Помогло", "fb:ok:1"), Button("Не помогло", "fb:no:1")),
+        tuple(Button(str(n), f"rate:7:{n}") for n in range(1, 6)),
+        (Button("1", "rate:7:1"), Button("Оператор", "op:1"), Button("2", "rate:7:2")),
+        (Button("Без нажатия", ""), Button("Статья", "kb:0:entry-1")),
+    ]
+    for buttons in sets:
+        markup = keyboard(buttons)
+        expected = None if markup is None else markup_params(markup)
+        assert keyboard_params(buttons) == expected, buttons
 
 
 def test_inbox_orders_a_forum_topic_apart_from_its_group() -> None:
