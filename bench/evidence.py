@@ -4,6 +4,10 @@ score at a share chosen on four folds and judged on the fifth.
 
     python bench/evidence.py EXPERIMENT [--seeds 3] [--final-check]
     python bench/evidence.py EXPERIMENT --decide VARIANT [--seeds 4] [--choice-share 0.6]
+    python bench/evidence.py confidence [--after 0.2] [--features NAME ...] [--seeds 8]
+
+``confidence`` refits the calibration with e5's likeness as confidence features of their own
+(README «Quality and speed», round 11c), against the same run without them.
 
 Experiments (each needs numpy; none is a dependency of the bot):
 
@@ -45,9 +49,11 @@ from bench import calibration  # noqa: E402
 from bench.quality import (  # noqa: E402
     FINAL_CHECK,
     SCORING,
+    _figures_of,
     available_sets,
     hit,
     load_set,
+    print_table,
     run_calibration,
 )
 from bench.ranking_cv import Variant, main  # noqa: E402
@@ -341,12 +347,15 @@ def e5_chunk_likeness(kb: KnowledgeBase) -> tuple[VectorLikeness, list[float]]:
         "e5", kb.entries, lambda texts: np.asarray(model.passage(texts), dtype=np.float32)
     )
     times: list[float] = []
+    seen: dict[str, np.ndarray] = {}
 
     def query_vec(q: Query) -> np.ndarray:
-        t = time.perf_counter()
-        vec = np.asarray(model.query(q.text or " "), dtype=np.float32)
-        times.append(time.perf_counter() - t)
-        return vec.reshape(-1)
+        # The matcher asks again for the question less a key (``stays``): one encoding a text.
+        if q.text not in seen:
+            t = time.perf_counter()
+            seen[q.text] = np.asarray(model.query(q.text or " "), dtype=np.float32).reshape(-1)
+            times.append(time.perf_counter() - t)
+        return seen[q.text]
 
     return VectorLikeness(rows, owner, len(kb.entries), query_vec, "rel"), times
 
@@ -371,36 +380,62 @@ def likeness_values(like: VectorLikeness, kb: KnowledgeBase, text: str) -> list[
     ]
 
 
-def doubt_band(kb: KnowledgeBase, seeds: int) -> tuple[float, float]:
-    """The pool's share of ranked questions whose P(top1) (held out, without the likeness) lies
-    between the choose and answer thresholds chosen on the other folds, the questions the
-    encoder would be run for; and the share not answered outright, averaged over ``seeds``."""
+def two_stage(
+    kb: KnowledgeBase, extension: calibration.Extension, seeds: int
+) -> tuple[float, float]:
+    """Prints the pool's nested decisions when the likeness is asked for only in the doubt
+    band: a question whose P(top1) without it (held out) lies between the choose and answer
+    thresholds chosen on the other folds is decided by the models with it, every other one as
+    without it. Returns the band's share of the pool's questions and the share not answered
+    outright (P(top1) under the answer threshold), averaged over ``seeds`` fold splits."""
     pool = [n for n in available_sets() if n != FINAL_CHECK]
-    pooled = [s for n in pool for s in calibration.collect(kb, n, load_set(n)[1], hit)]
+    cases = {n: load_set(n)[1] for n in pool}
+    by_set = {n: calibration.collect(kb, n, cases[n], hit) for n in pool}
+    base = [s for n in pool for s in by_set[n]]
+    extended = [s for n in pool for s in extension.extend(kb, by_set[n], cases[n])]
+    rows: dict[str, dict[str, float]] = {}
     band = below = 0.0
+    t = Thresholds()
     for seed in range(calibration.SEED, calibration.SEED + seeds):
-        judged = calibration.estimates(pooled, calibration.cross_validated(pooled, seed=seed))
-        fold = calibration.folds(pooled, seed=seed)
-        _, chosen = calibration.nested_decisions(pooled, judged, Thresholds(), SCORING, seed)
-        for s, e, f in zip(pooled, judged, fold, strict=True):
-            if s.intent or not s.x:
-                continue
-            t = chosen[f]
-            band += (t.clarify <= e.top1 < t.answer) / len(pooled) / seeds
-            below += (e.top1 < t.answer) / len(pooled) / seeds
+        judged = calibration.estimates(base, calibration.cross_validated(base, seed=seed))
+        actions, chosen = calibration.nested_decisions(base, judged, t, SCORING, seed)
+        again = calibration.estimates(extended, calibration.cross_validated(extended, seed=seed))
+        other, _ = calibration.nested_decisions(extended, again, t, SCORING, seed)
+        fold = calibration.folds(base, seed=seed)
+        decided = []
+        for s, e, f, a, b in zip(base, judged, fold, actions, other, strict=True):
+            p = chosen[f]
+            doubt = bool(s.x) and not s.intent and p.clarify <= e.top1 < p.answer
+            band += doubt / len(base) / seeds
+            below += (bool(s.x) and not s.intent and e.top1 < p.answer) / len(base) / seeds
+            decided.append((s, b if doubt else a))
+        groups = {n: [d for d in decided if d[0].set == n] for n in pool} | {"pool": decided}
+        for name, group in groups.items():
+            for column, value in _figures_of(group).items():
+                row = rows.setdefault(name, {})
+                row[column] = row.get(column, 0.0) + value / seeds
+    counts = {n: len(by_set[n]) for n in pool} | {"pool": len(base)}
+    print(f"\n== the likeness asked for in the doubt band only ({seeds} fold splits)\n")
+    print_table(rows, counts)
     return band, below
 
 
 def confidence_main(argv: Sequence[str]) -> int:
-    """``python bench/evidence.py confidence [--after SHARE] [--choice-share S] [--seeds 8]``:
+    """``python bench/evidence.py confidence [--after SHARE] [--choice-share S] [--seeds 8]
+    [--features NAME ...]``:
     the nested calibration without and with :data:`LIKENESS_FEATURES` (e5, best chunk) in
     both confidence models, on today's ranking or (``--after``) with e5 ordering the places
-    after the first at that share; then the question encoder's cost and the doubt band."""
+    after the first at that share; then the two combined, the likeness asked for only in the
+    doubt band, with that band's share and the question encoder's cost."""
     parser = argparse.ArgumentParser(prog="evidence.py confidence")
     parser.add_argument("--after", type=float, default=0.0, metavar="SHARE")
     parser.add_argument("--choice-share", type=float, metavar="S")
     parser.add_argument("--seeds", type=int, default=8)
+    parser.add_argument(
+        "--features", nargs="+", choices=LIKENESS_FEATURES, default=list(LIKENESS_FEATURES)
+    )
     args = parser.parse_args(argv)
+    chosen = [LIKENESS_FEATURES.index(f) for f in args.features]
     kb = _kb()
     like, times = e5_chunk_likeness(kb)
     if args.after:
@@ -411,20 +446,23 @@ def confidence_main(argv: Sequence[str]) -> int:
     ranking = f"e5 after the first place at {args.after}" if args.after else "today's ranking"
     print(f"== {ranking}, without the likeness as a feature\n")
     run_calibration(kb, write=False, seeds=args.seeds)
-    print(f"\n== {ranking}, with {', '.join(LIKENESS_FEATURES)}\n")
+    print(f"\n== {ranking}, with {', '.join(args.features)}\n")
     extension = calibration.Extension(
-        LIKENESS_FEATURES, lambda kb, text: likeness_values(like, kb, text)
+        tuple(args.features),
+        lambda kb, text: [likeness_values(like, kb, text)[n] for n in chosen],
     )
     run_calibration(kb, write=False, seeds=args.seeds, extension=extension)
-    band, below = doubt_band(kb, args.seeds)
+    band, below = two_stage(kb, extension, args.seeds)
     ms = sorted(1000 * t for t in times)
     p50, p99 = ms[len(ms) // 2], ms[min(len(ms) - 1, int(len(ms) * 0.99))]
-    print(f"\nquestion encoding, {len(ms)} questions, OMP_NUM_THREADS=")
-    print(f"{os.environ.get('OMP_NUM_THREADS')}, load {os.getloadavg()[0]:.1f}: p50 {p50:.1f} ms,")
-    print(f"p99 {p99:.1f} ms, mean {sum(ms) / len(ms):.1f} ms")
+    threads, load = os.environ.get("OMP_NUM_THREADS"), os.getloadavg()[0]
+    print(f"\nquestion encoding ({len(ms)} questions, {threads} thread(s), load {load:.1f}):")
+    print(f"  p50 {p50:.1f} ms, p99 {p99:.1f} ms, mean {sum(ms) / len(ms):.1f} ms")
     print(f"doubt band (choose <= P(top1) < answer): {band:.3f} of the pool's questions")
-    print(f"(not answered outright: {below:.3f}); encoding per question on average")
-    print(f"{band * sum(ms) / len(ms):.1f} ms")
+    print(f"  (not answered outright: {below:.3f}); encoding a question on average")
+    print(f"  {band * sum(ms) / len(ms):.1f} ms; the p99 of every question's encoding time is")
+    at = 1.0 - 0.01 / band if band > 0.01 else 0.0
+    print(f"  the encoder's p{100 * at:.1f}: {ms[min(len(ms) - 1, int(len(ms) * at))]:.1f} ms")
     return 0
 
 
