@@ -30,6 +30,7 @@ import argparse
 import hashlib
 import math
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -420,6 +421,31 @@ def two_stage(
     return band, below
 
 
+def likeness_medians(kb: KnowledgeBase, like: VectorLikeness) -> None:
+    """The median top entry's likeness and gap to the likest other of the pool's ranked
+    questions by what is right, over the pool and over ``uncovered``."""
+    groups: dict[str, list[list[float]]] = {}
+    for name in [n for n in available_sets() if n != FINAL_CHECK]:
+        cases = load_set(name)[1]
+        for s, case in zip(calibration.collect(kb, name, cases, hit), cases, strict=True):
+            expect = case["expect"]
+            if s.intent or not s.x or not (expect.get("answer") or expect.get("escalate")):
+                continue
+            if not expect.get("answer"):
+                kind = "to hand off"
+            else:
+                kind = "first right" if s.top1 else "2nd-3rd" if s.in_top(3) else "not offered"
+            values = likeness_values(like, kb, case["q"])
+            for group in ("pool", name) if name == "uncovered" else ("pool",):
+                groups.setdefault(f"{group}: {kind}", []).append(values)
+    print(
+        "\nmedians (the top entry's likeness / its gap to the likest other / the likest offered):"
+    )
+    for group, rows in sorted(groups.items()):
+        top, _, gap, shown = (statistics.median(c) for c in zip(*rows, strict=True))
+        print(f"  {group:<26} n {len(rows):>3}: {top:.2f} / {gap:+.2f} / {shown:.2f}")
+
+
 def confidence_main(argv: Sequence[str]) -> int:
     """``python bench/evidence.py confidence [--after SHARE] [--choice-share S] [--seeds 8]
     [--features NAME ...]``:
@@ -463,6 +489,7 @@ def confidence_main(argv: Sequence[str]) -> int:
     print(f"  {band * sum(ms) / len(ms):.1f} ms; the p99 of every question's encoding time is")
     at = 1.0 - 0.01 / band if band > 0.01 else 0.0
     print(f"  the encoder's p{100 * at:.1f}: {ms[min(len(ms) - 1, int(len(ms) * at))]:.1f} ms")
+    likeness_medians(kb, like)
     return 0
 
 
