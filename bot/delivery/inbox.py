@@ -45,6 +45,7 @@ BATCH = 100
 IDLE = 2.0  # longest nap between passes when nothing woke the worker, unless told (the server
 # passes DELIVERY_IDLE_SECONDS): stores wake it (bot.storage.wakeup), and a look names when
 # another replica's claim on a pending event runs out
+HELD = 2.0  # nap while a pending event waits in a chat another replica holds
 MAX_ATTEMPTS = 3
 RETRY_SECONDS = 1.0  # a failed event waits this long times its attempts
 CHATS_AT_ONCE = 8  # events handled at once (each holds a pooled connection for its turn): fewer
@@ -283,6 +284,7 @@ class InboxWorker:
                     left = self._idle_nap if due is None else (due - now).total_seconds()
                     return max(min(left, self._idle_nap), 0.01)
         rows = hand
+        claimed: list[InboxUpdate] = []
         if waiting:
             async with self._sessions.begin() as session:  # events of chats no other replica has
                 claimed = await delivery.claim_updates(
@@ -304,7 +306,10 @@ class InboxWorker:
             return 0.0  # look again at once: more may have been stored behind our chats
         now = self._clock.now()
         waits = [(at - now).total_seconds() for at in self._retry_at.values()]
-        return max(min(waits, default=self._idle_nap), 0.01)
+        # A free event whose chat another replica holds (the look saw it, the claim left it):
+        # that replica may let go of the chat at any time, and nothing will wake this one.
+        longest = min(HELD, self._idle_nap) if waiting and not claimed else self._idle_nap
+        return max(min(waits, default=longest), 0.01)
 
     def _take_hand(self, now: datetime) -> list[InboxUpdate]:
         """The events stored claimed by this worker since the last pass, whose claim holds long

@@ -47,6 +47,8 @@ WAVES = 50  # waves per pass before the loop yields to a fresh look (and to othe
 SEND_SHARE = 0.8  # a send is cut after this share of the claim: the wave records its outcome
 # (unknown: retried, logged) while this replica still holds the chat, instead of another replica
 # claiming the chat and sending the same call again beside it
+BLOCKED = 1.0  # nap while a row is due but not claimable (its chat has one in flight or another
+# replica's, its chat's first row is not due, a send limit), unless a pause says how long
 IDLE = 1.0  # longest nap between passes unless told (the server passes DELIVERY_IDLE_SECONDS):
 # the worker sleeps until the earliest row is due (a retry, a pause, another replica's claim
 # running out) or a store wakes it (here or in another process: bot.storage.wakeup); this is
@@ -215,6 +217,10 @@ class OutboxWorker:
             self._observe(item)
         heads = express + heads
         if not heads:
+            if claim and look <= 0:  # nothing claimed: until the earliest row is due (a look;
+                # the wave's own look, when it made one, said one is due now but not claimable)
+                due = await self._look(now) if settled else 0.0
+                wait = min(wait, due or BLOCKED)
             return max(wait, 0.001), []
         try:
             return 0.0, list(await asyncio.gather(*(self._send(row) for row in heads)))

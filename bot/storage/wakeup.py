@@ -61,6 +61,7 @@ class _Book:
 
     sender: str = field(default_factory=lambda: uuid.uuid4().hex[:16])
     listeners: dict[str, set[Wake]] = field(default_factory=dict)
+    following: bool = False  # :func:`follow` hears the other processes now
 
     def wake(self, topic: str | None = None) -> None:
         """The listeners of ``topic`` (``None``: every listener) woken."""
@@ -79,6 +80,11 @@ def _book(engine: Engine | AsyncEngine) -> _Book:
     if book is None:
         book = _books[sync] = _Book()
     return book
+
+
+def following(engine: AsyncEngine) -> bool:
+    """Whether this process hears the other processes' stores on ``engine`` now."""
+    return _book(engine).following
 
 
 @contextmanager
@@ -177,12 +183,16 @@ async def follow(engine: AsyncEngine, *, tick: float = 1.0, check: float = 60.0)
         await asyncio.Event().wait()  # nothing to follow; until cancelled
         return
     seen = _stamp(path)
-    while True:
-        await asyncio.sleep(tick)
-        stamp = _stamp(path)
-        if stamp != seen:
-            seen = stamp
-            book.wake()
+    book.following = True
+    try:
+        while True:
+            await asyncio.sleep(tick)
+            stamp = _stamp(path)
+            if stamp != seen:
+                seen = stamp
+                book.wake()
+    finally:
+        book.following = False
 
 
 async def _follow_postgres(engine: AsyncEngine, book: _Book, check: float) -> None:
@@ -223,6 +233,7 @@ async def _listen(engine: AsyncEngine, book: _Book, check: float) -> None:
             pg.add_termination_listener(lambda _conn: lost.set())
             await pg.add_listener(CHANNEL, heard)
             log.debug("database notifications: listening on %s", CHANNEL)
+            book.following = True
             book.wake()
             while not lost.is_set():
                 with suppress(TimeoutError):
@@ -234,5 +245,6 @@ async def _listen(engine: AsyncEngine, book: _Book, check: float) -> None:
                     except Exception:
                         lost.set()
         finally:
+            book.following = False
             with suppress(Exception):
                 await conn.invalidate()  # LISTEN is the connection's: not back to the pool
