@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
-from typing import Any
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import pytest
 from conftest import pending_call
+from counting import counting
 from deadline import until
-from sqlalchemy import event, text
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from test_delivery_worker import MemoryChannel
 
@@ -130,21 +130,6 @@ async def test_a_dropped_listening_connection_is_opened_again_with_one_look(
         await elsewhere.dispose()
 
 
-@contextmanager
-def statements(db: AsyncEngine) -> Iterator[list[float]]:
-    """The times of the statements ``db`` runs within the block."""
-    times: list[float] = []
-
-    def ran(*_args: Any) -> None:
-        times.append(time.monotonic())
-
-    event.listen(db.sync_engine, "before_cursor_execute", ran)
-    try:
-        yield times
-    finally:
-        event.remove(db.sync_engine, "before_cursor_execute", ran)
-
-
 async def test_a_retry_due_in_seconds_is_sent_then_with_no_looks_meanwhile(
     db: AsyncEngine, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
@@ -156,7 +141,7 @@ async def test_a_retry_due_in_seconds_is_sent_then_with_no_looks_meanwhile(
 
     channel = MemoryChannel(answer=answer)
     worker = OutboxWorker(channel, sessions, CLOCK, idle=NAP)
-    with statements(db) as times:
+    with counting(db.sync_engine) as counted:
         async with serving(worker, db):
             await store(sessions, "7", 1)
             await until(lambda: len(calls) == 2, "the retry made", 6.0)
@@ -164,4 +149,4 @@ async def test_a_retry_due_in_seconds_is_sent_then_with_no_looks_meanwhile(
     assert 1.9 <= second - first <= 2.6  # when it was due, not on a tick
     # After the first outcome is recorded (and one look says when the row is due), nothing
     # touches the database until the retry.
-    assert [t for t in times if first + 0.5 < t < second - 0.05] == []
+    assert [t for t in counted.times if first + 0.5 < t < second - 0.05] == []
