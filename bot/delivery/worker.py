@@ -217,10 +217,12 @@ class OutboxWorker:
             self._observe(item)
         heads = express + heads
         if not heads:
-            if claim and look <= 0:  # nothing claimed: until the earliest row is due (a look;
-                # the wave's own look, when it made one, said one is due now but not claimable)
-                due = await self._look(now) if settled else 0.0
-                wait = min(wait, due or BLOCKED)
+            if claim and look <= 0:  # nothing claimed: until the earliest chat's first row is
+                due = await self._look(now, heads=True)  # due, or a store wakes the worker
+                if due > 0:
+                    wait = min(wait, due)
+                elif wait >= self._nap:  # one is due yet was not claimed, and no pause or send
+                    wait = BLOCKED  # limit says how long: its chat is busy, look again soon
             return max(wait, 0.001), []
         try:
             return 0.0, list(await asyncio.gather(*(self._send(row) for row in heads)))
@@ -248,12 +250,14 @@ class OutboxWorker:
         wait = min([self._nap, *((until - now).total_seconds() for until in paused.values())])
         return rows, wait
 
-    async def _look(self, now: datetime) -> float:
-        """0.0 when a row besides those in hand is due now, else the seconds until one is."""
+    async def _look(self, now: datetime, *, heads: bool = False) -> float:
+        """0.0 when a row besides those in hand is due now, else the seconds until one is (at
+        most the longest nap); ``heads``: only each chat's first unsent row counts."""
         async with reading(self._sessions) as session:
             due = await delivery.outbox_due(
-                session, self._name, self._replica, now, besides=self.express.marked()
-            )
+                session, self._name, self._replica, now, besides=self.express.marked(),
+                heads=heads,
+            )  # fmt: skip
         if due is None:  # nothing at all: a store (here or elsewhere) wakes it
             return self._nap
         if due > now:  # sleep until then, unless a store wakes it first

@@ -270,41 +270,56 @@ async def outbox_due(
     replica: str,
     now: datetime,
     besides: Collection[int] = (),
+    *,
+    heads: bool = False,
 ) -> datetime | None:
     """When the earliest unsent row may go for ``replica`` (its ``not_before``, or later when
     another replica's claim on it runs out later), the rows ``besides`` aside (in its hands
-    already); ``None``: there is none. A read, the look before :func:`claim_outbox`."""
+    already); ``None``: there is none. A read, the look before :func:`claim_outbox`.
+    ``heads``: only each chat's first unsent row counts, as in :func:`claim_outbox`'s claim (a
+    chat's later rows wait for it; a chat whose first row is ``besides`` waits for its
+    outcome), at the cost of a window over the unsent rows."""
+    query = _look(OutboxMessage, bool(besides), heads)
     found: datetime | None = await session.scalar(
-        _look(OutboxMessage, bool(besides)), _look_values(channel, replica, now, besides)
+        query, _look_values(channel, replica, now, besides)
     )
     return found
 
 
-@cache  # four of them, each built once: the looks run on every pass of the workers
-def _look(model: type[InboxUpdate | OutboxMessage], besides: bool) -> Select[Any]:
+@cache  # six of them, each built once: the looks run on every pass of the workers
+def _look(
+    model: type[InboxUpdate | OutboxMessage], besides: bool, heads: bool = False
+) -> Select[Any]:
     """The inbox's look or the outbox's: of the pending rows of ``l_channel`` (ids
-    ``l_besides`` aside), the earliest time one is free for ``l_replica`` — ``l_now`` for a
-    free inbox row, a free outbox row's ``not_before`` — or, held by another replica, may
-    be: when that claim runs out (a replica that died holding rows is waited for, not
-    polled)."""
+    ``l_besides`` aside; ``heads``: each chat's first), the earliest time one is free for
+    ``l_replica`` — ``l_now`` for a free inbox row, a free outbox row's ``not_before`` — or,
+    held by another replica, may be: when that claim runs out (a replica that died holding
+    rows is waited for, not polled)."""
     table = model.__table__
     assert isinstance(table, Table)
+    pending = (table.c.channel == bindparam("l_channel"), table.c.status == DeliveryStatus.PENDING)
+    rows: Any = table
+    if heads:  # each chat's first pending row (the window's place 1)
+        place = func.row_number().over(partition_by=table.c.chat_id, order_by=table.c.id)
+        rows = select(
+            table.c.id, table.c.not_before, table.c.claimed_by, table.c.claimed_until,
+            place.label("place"),
+        ).where(*pending).subquery()  # fmt: skip
     when = table.c.claimed_until.type
     now = bindparam("l_now", type_=when)
-    free = _free(table.c.claimed_by, table.c.claimed_until, bindparam("l_replica"), now)
+    free = _free(rows.c.claimed_by, rows.c.claimed_until, bindparam("l_replica"), now)
     if model is InboxUpdate:
-        at: ColumnElement[Any] = case((free, now), else_=table.c.claimed_until)
+        at: ColumnElement[Any] = case((free, now), else_=rows.c.claimed_until)
     else:
         later = case(
-            (table.c.not_before > table.c.claimed_until, table.c.not_before),
-            else_=table.c.claimed_until,
+            (rows.c.not_before > rows.c.claimed_until, rows.c.not_before),
+            else_=rows.c.claimed_until,
         )
-        at = case((free, table.c.not_before), else_=later)
-    query = select(func.min(type_coerce(at, when))).where(
-        table.c.channel == bindparam("l_channel"), table.c.status == DeliveryStatus.PENDING
-    )
+        at = case((free, rows.c.not_before), else_=later)
+    query = select(func.min(type_coerce(at, when))).select_from(rows)
+    query = query.where(rows.c.place == 1) if heads else query.where(*pending)
     if besides:
-        query = query.where(table.c.id.not_in(bindparam("l_besides", expanding=True)))
+        query = query.where(rows.c.id.not_in(bindparam("l_besides", expanding=True)))
     return query
 
 

@@ -143,10 +143,11 @@ async def test_a_retry_due_in_seconds_is_sent_then_with_no_looks_meanwhile(
     worker = OutboxWorker(channel, sessions, CLOCK, idle=NAP)
     with counting(db.sync_engine) as counted:
         async with serving(worker, db):
-            await store(sessions, "7", 1)
-            await until(lambda: len(calls) == 2, "the retry made", 6.0)
-    first, second = calls
+            await store(sessions, "7", 1, 2)  # the second waits for the first, due now itself
+            await until(lambda: len(calls) == 3, "the retry made, then the next", 6.0)
+    assert channel.sent_to("7") == [1, 1, 2]
+    first, second, _ = calls
     assert 1.9 <= second - first <= 2.6  # when it was due, not on a tick
-    # After the first outcome is recorded (and one look says when the row is due), nothing
-    # touches the database until the retry.
+    # After the first outcome is recorded (and one look says when the chat's first row is due),
+    # nothing touches the database until the retry.
     assert [t for t in counted.times if first + 0.5 < t < second - 0.05] == []
