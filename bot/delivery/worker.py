@@ -117,6 +117,10 @@ class OutboxWorker:
             claim_seconds=claim_seconds, may_go=self._may_go, wake=self.wake,
         )  # fmt: skip
         self._nap = idle  # the longest
+        # What the last look found: when the earliest row is due (None: there is none), while
+        # nothing may have changed that (a store elsewhere, an outcome other than Done).
+        self._due: datetime | None = None
+        self._due_known = False
         self._paused: dict[Scope, datetime] = {}
         self.problem: str | None = None  # why the channel is not ready (its token refused)
         self._stopping = False  # stop() asked: no new wave; the wave in hand records its outcomes
@@ -128,7 +132,7 @@ class OutboxWorker:
         this channel's rows elsewhere sets ``ready`` too (:mod:`bot.storage.wakeup`)."""
         self._idle.clear()
         try:
-            with wakeup.listening(self._sessions, f"outbox:{self._name}", self.wake):
+            with wakeup.listening(self._sessions, f"outbox:{self._name}", self._stored):
                 await self._run()
         finally:
             self._stopping = False  # a run started again (the channel restarted) drains again
@@ -158,6 +162,11 @@ class OutboxWorker:
 
     def wake(self) -> None:
         self.ready.set()
+
+    def _stored(self) -> None:
+        """Rows were stored (here or elsewhere): what the last look found may be out of date."""
+        self._due_known = False
+        self.wake()
 
     async def drain(self) -> float:
         """Send until every chat's next row must wait; the seconds until one may go."""
@@ -218,7 +227,9 @@ class OutboxWorker:
         heads = express + heads
         if not heads:
             if claim and look <= 0:  # nothing claimed: until the earliest chat's first row is
-                due = await self._look(now, heads=True)  # due, or a store wakes the worker
+                due = self._known(settled, now)  # due, or a store wakes the worker
+                if due is None:
+                    due = await self._look(now, heads=True)
                 if due > 0:
                     wait = min(wait, due)
                 elif wait >= self._nap:  # one is due yet was not claimed, and no pause or send
@@ -250,14 +261,29 @@ class OutboxWorker:
         wait = min([self._nap, *((until - now).total_seconds() for until in paused.values())])
         return rows, wait
 
+    def _known(self, settled: list[_Sent], now: datetime) -> float | None:
+        """The seconds until the earliest row is due, as the last look found it, when nothing
+        since can have made it sooner (no store woke the worker, every outcome since is Done:
+        no retry, no pause); else None (a look is needed). A lone message's reply thus costs
+        no look after its outcome is recorded."""
+        if not self._due_known or not all(isinstance(item.outcome, Done) for item in settled):
+            return None
+        if self._due is None:
+            return self._nap
+        if self._due <= now:  # due, yet not claimed: look what holds it
+            return None
+        return min((self._due - now).total_seconds(), self._nap)
+
     async def _look(self, now: datetime, *, heads: bool = False) -> float:
         """0.0 when a row besides those in hand is due now, else the seconds until one is (at
         most the longest nap); ``heads``: only each chat's first unsent row counts."""
+        self._due_known = True  # unless a store wakes the worker while it looks
         async with reading(self._sessions) as session:
             due = await delivery.outbox_due(
                 session, self._name, self._replica, now, besides=self.express.marked(),
                 heads=heads,
             )  # fmt: skip
+        self._due = due
         if due is None:  # nothing at all: a store (here or elsewhere) wakes it
             return self._nap
         if due > now:  # sleep until then, unless a store wakes it first
