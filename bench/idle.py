@@ -1,6 +1,6 @@
 """Idle cost of `helpbot serve`: CPU% of one core while nothing happens, both channels configured.
 
-    python bench/idle.py [--seconds 30] [--settle 10] [--count]
+    python bench/idle.py [--seconds 30] [--settle 10] [--count] [--postgres]
 
 The fake Bot API and the fake Bitrix24 portal (tests/fakes/) run in this process on 127.0.0.1;
 one real `helpbot serve` subprocess (SQLite in a temp folder) talks to both with the production
@@ -10,7 +10,9 @@ defaults: Telegram long polling (TELEGRAM_POLL_TIMEOUT 25 s), Bitrix24 ``Event.g
 read from /proc over ``--seconds`` of idleness and printed as a percentage of one core, with the
 target (issue 12: below 1%). With ``--count`` the process runs under bench/counted.py and the
 database transactions begun per idle minute are printed too (its counting thread adds a little
-CPU of its own, so the CPU figure of such a run reads a bit high).
+CPU of its own, so the CPU figure of such a run reads a bit high). With ``--postgres`` the
+database is a throwaway one on TEST_DATABASE_URL's server (as bench/load.py makes them) instead
+of SQLite.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import asyncio
 import contextlib
 import io
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -29,6 +32,8 @@ import time
 from pathlib import Path
 
 import aiohttp
+from load import PG_DEFAULT, _pg_admin
+from sqlalchemy import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from fakes.bitrix24 import FakeBitrix24
@@ -46,22 +51,29 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _env(workdir: Path, port: int, tg: FakeTelegram, b24: FakeBitrix24) -> dict[str, str]:
+def _env(
+    workdir: Path, port: int, tg: FakeTelegram, b24: FakeBitrix24, database: str | None
+) -> dict[str, str]:
     keep = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR")
-    return {k: v for k, v in os.environ.items() if k in keep} | {
-        "HELPBOT_HOME": str(workdir),
-        "DATABASE_SQLITE_PATH": str(workdir / "helpbot.db"),
-        "KNOWLEDGE_CACHE_DIR": str(ROOT / "var" / "cache"),
-        "LOG_LEVEL": "WARNING",
-        "WEB_HOST": "127.0.0.1",
-        "WEB_PORT": str(port),
-        "TELEGRAM_BOT_TOKEN": tg.token,
-        "TELEGRAM_API_URL": tg.url,
-        "TELEGRAM_MODE": "polling",
-        "BITRIX_WEBHOOK_URL": b24.webhook_url,
-        "BITRIX_BOT_TOKEN": BOT_TOKEN,
-        "BITRIX_EVENT_MODE": "fetch",
-    }
+    db = {"DATABASE_URL": database} if database else {}
+    return (
+        db
+        | {k: v for k, v in os.environ.items() if k in keep}
+        | {
+            "HELPBOT_HOME": str(workdir),
+            "DATABASE_SQLITE_PATH": str(workdir / "helpbot.db"),
+            "KNOWLEDGE_CACHE_DIR": str(ROOT / "var" / "cache"),
+            "LOG_LEVEL": "WARNING",
+            "WEB_HOST": "127.0.0.1",
+            "WEB_PORT": str(port),
+            "TELEGRAM_BOT_TOKEN": tg.token,
+            "TELEGRAM_API_URL": tg.url,
+            "TELEGRAM_MODE": "polling",
+            "BITRIX_WEBHOOK_URL": b24.webhook_url,
+            "BITRIX_BOT_TOKEN": BOT_TOKEN,
+            "BITRIX_EVENT_MODE": "fetch",
+        }
+    )
 
 
 def _serve(env: dict[str, str], workdir: Path, counts: Path | None) -> subprocess.Popen[bytes]:
@@ -101,6 +113,20 @@ async def _ready(port: int, proc: subprocess.Popen[bytes], deadline: float) -> b
 
 
 async def measure(args: argparse.Namespace) -> dict[str, float]:
+    """The figures of one idle serve: on SQLite, or on a throwaway PostgreSQL database."""
+    if not args.postgres:
+        return await _measure(args, None)
+    server = os.environ.get("TEST_DATABASE_URL", PG_DEFAULT)
+    name = f"helpbot_idle_{secrets.token_hex(4)}"
+    url = make_url(server).set(database=name).render_as_string(hide_password=False)
+    await _pg_admin(server, f'CREATE DATABASE "{name}"')
+    try:
+        return await _measure(args, url)
+    finally:
+        await _pg_admin(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+async def _measure(args: argparse.Namespace, database: str | None) -> dict[str, float]:
     from handlers.bitrix24.settings import BitrixSettings
     from handlers.cli.bitrix import register_bot
     from handlers.settings import Settings
@@ -117,7 +143,8 @@ async def measure(args: argparse.Namespace) -> dict[str, float]:
         with tempfile.TemporaryDirectory() as tmp:
             workdir, port = Path(tmp), _free_port()
             counts = workdir / "counts"
-            proc = _serve(_env(workdir, port, tg, b24), workdir, counts if args.count else None)
+            env = _env(workdir, port, tg, b24, database)
+            proc = _serve(env, workdir, counts if args.count else None)
             try:
                 if not await _ready(port, proc, time.monotonic() + 60):
                     tail = (workdir / "serve.log").read_text(errors="replace")[-2000:]
@@ -141,11 +168,13 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30.0, help="idle window measured")
     parser.add_argument("--settle", type=float, default=10.0, help="wait after ready first")
     parser.add_argument("--count", action="store_true", help="count database transactions too")
+    parser.add_argument("--postgres", action="store_true", help="on PostgreSQL, not SQLite")
     args = parser.parse_args()
     figures = asyncio.run(measure(args))
     verdict = "met" if figures["cpu_percent"] < TARGET else "NOT met"
     print(
-        f"idle helpbot serve (Telegram polling + Bitrix24 fetch, SQLite): "
+        f"idle helpbot serve (Telegram polling + Bitrix24 fetch, "
+        f"{'PostgreSQL' if args.postgres else 'SQLite'}): "
         f"{figures['cpu_percent']:.2f}% of one core over {figures['seconds']:.0f} s "
         f"(target < {TARGET:.0f}%: {verdict})"
     )

@@ -4,8 +4,10 @@ A reload builds the whole next base in a thread beside the one in use and swaps 
 (:class:`knowledge.holder.KnowledgeHolder`): a question in flight finishes on the base it began
 with, a broken company file is skipped and reported as at start, and a rebuild that fails keeps
 the base in use. A reload asked anywhere (``helpbot kb reload``, SIGHUP, a changed file under
-KNOWLEDGE_DIR) is recorded as a row of ``kb_reloads``; every server looks for a newer row every
-KB_SYNC_SECONDS and reloads on seeing one, so all replicas follow (SQLite and PostgreSQL alike).
+KNOWLEDGE_DIR) is recorded as a row of ``kb_reloads``, and the transaction that stores it wakes
+every server's reloader (:mod:`bot.storage.wakeup`: a notification on PostgreSQL, the doorbell
+file on SQLite); a woken reloader looks for a newer row and reloads on seeing one, so all
+replicas follow. With nothing rung it looks every KB_SYNC_SECONDS anyway (the safety net).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
 from bot.storage import knowledge as rows
+from bot.storage import wakeup
 from bot.storage.db import reading
 from knowledge.errors import KnowledgeError
 from knowledge.holder import KnowledgeHolder, KnowledgeVersion, build
@@ -62,7 +65,7 @@ class KnowledgeReloader:
         sources: Sources,
         *,
         name: str,
-        sync_seconds: float = 2.0,
+        sync_seconds: float = 60.0,
     ) -> None:
         self.holder = holder
         self._sessions = sessions
@@ -135,6 +138,10 @@ class KnowledgeReloader:
 
     async def run(self) -> None:
         """Serve :meth:`ask` and follow reloads asked elsewhere, until cancelled."""
+        with wakeup.listening(self._sessions, wakeup.KB, self._wake.set):
+            await self._run()
+
+    async def _run(self) -> None:
         while True:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self._sync_seconds):

@@ -43,8 +43,9 @@ class KbSettings(BaseModel):
     watch: bool = False
     watch_seconds: float = Field(default=2.0, gt=0, le=3600)
     # KB_SYNC_SECONDS: how often a server looks in the database for a reload another replica or
-    # `helpbot kb reload` asked for.
-    sync_seconds: float = Field(default=2.0, gt=0, le=3600)
+    # `helpbot kb reload` asked for with nothing woken it (the store of such an ask wakes every
+    # server at once: bot.storage.wakeup); the safety net for a wake-up lost.
+    sync_seconds: float = Field(default=60.0, gt=0, le=3600)
 
     @field_validator("public_url")
     @classmethod
@@ -184,15 +185,22 @@ class DeliverySettings(BaseModel):
     platform costs no reply); DELIVERY_RETRY_CAP: the longest pause between two tries;
     DELIVERY_IN_FLIGHT: sends made at once (to different chats; one chat's keep their order);
     DELIVERY_RECHECK_AFTER: seconds before a channel whose token was refused is tried again;
-    DELIVERY_IDLE_SECONDS: how often a worker with nothing to do looks at the database anyway
-    (for rows another process stored: a terminal operator's reply, a dead replica's claims).
+    DELIVERY_IDLE_SECONDS: the longest a worker sleeps without looking at the database. Stores
+    wake the workers (this process's at once; another replica's by a PostgreSQL notification;
+    on SQLite a `helpbot operator`'s reply by the doorbell file, see ``bot.storage.wakeup``),
+    and a worker with rows due later sleeps until the earliest (a retry, a pause, a dead
+    replica's claim running out): this look is the safety net for a wake-up lost.
+    On PostgreSQL the listening connection is checked that often too.
+    DELIVERY_DOORBELL_SECONDS: on SQLite, how often the server looks at the doorbell file (a
+    ``stat``, no transaction).
     """
 
     give_up_after: float = Field(default=24 * 3600.0, gt=0)
     retry_cap: float = Field(default=60.0, gt=0)
     in_flight: int = Field(default=16, ge=1, le=256)
     recheck_after: float = Field(default=30.0, gt=0)
-    idle_seconds: float = Field(default=5.0, gt=0, le=3600)
+    idle_seconds: float = Field(default=60.0, gt=0, le=3600)
+    doorbell_seconds: float = Field(default=1.0, gt=0, le=60)
 
     @property
     def policy(self) -> Policy:

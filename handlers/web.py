@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from aiohttp import web
@@ -15,6 +16,7 @@ from aiohttp import web
 from bot import health, logs
 from bot.metrics import CONTENT_TYPE, CountErrors
 from bot.services import Services
+from bot.storage import wakeup
 from handlers.helpcenter import setup_helpcenter
 from handlers.kb_reload import setup_reload
 
@@ -48,6 +50,7 @@ class Operations:
 
 
 OPERATIONS = web.AppKey("operations", Operations)
+WAKEUPS = "database wake-ups"
 
 
 def create_web_app(
@@ -62,6 +65,7 @@ def create_web_app(
     app.router.add_get(READY_PATH, _ready)
     app.router.add_get(METRICS_PATH, _metrics)
     setup_helpcenter(app, services.knowledge, language=services.settings.conversation.language)
+    app.cleanup_ctx.append(_wakeups_ctx)  # first: listening before any worker starts
     setup_reload(app, services)
     ops = app[OPERATIONS] = Operations(services)
     for name, mount in channels:
@@ -70,6 +74,21 @@ def create_web_app(
     app.cleanup_ctx.append(_operations_ctx)  # last: starts after the channels, stops before
     log.info("web app created channels=%s", ",".join(ops.channels) or "none")
     return app, tuple(ops.channels)
+
+
+async def _wakeups_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Wake this server's workers when another process stores their work
+    (:mod:`bot.storage.wakeup`: PostgreSQL notifications, or SQLite's doorbell file)."""
+    services = app[OPERATIONS].services
+    delivery = services.settings.delivery
+    follow = partial(
+        wakeup.follow, services.db, tick=delivery.doorbell_seconds, check=delivery.idle_seconds
+    )
+    services.workers.start(WAKEUPS, follow)
+    try:
+        yield
+    finally:
+        await services.workers.stop(WAKEUPS)
 
 
 async def _operations_ctx(app: web.Application) -> AsyncIterator[None]:

@@ -113,9 +113,9 @@ def kb() -> KnowledgeBase:
 
 @pytest.fixture(scope="session", autouse=True)
 def quick_idle() -> Iterator[None]:
-    """Idle workers look at the database every second in tests (DELIVERY_IDLE_SECONDS, 5 s in
-    production): a row another process stores, or one due on a clock a test steps, is found
-    sooner. Processes the tests start get an environment of their own: the default."""
+    """Idle workers look at the database every second in tests (DELIVERY_IDLE_SECONDS, 60 s in
+    production, where stores wake them): a row due on a clock a test steps is found soon.
+    Processes the tests start get an environment of their own: the default (they are woken)."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("DELIVERY_IDLE_SECONDS", "1")
         yield

@@ -3,6 +3,7 @@ the commits made on an engine while a ``with counting(engine)`` block is open.""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -13,10 +14,12 @@ from sqlalchemy import Engine, event
 
 @dataclass
 class Counted:
-    """``statements``: each statement's first four words, in order; ``commits``: for each
-    commit, the last statement before it (what the transaction ended with)."""
+    """``statements``: each statement's first four words, in order, and ``times``: when each
+    ran (``time.monotonic()``); ``commits``: for each commit, the last statement before it
+    (what the transaction ended with)."""
 
     statements: list[str] = field(default_factory=list)
+    times: list[float] = field(default_factory=list)
     commits: list[str] = field(default_factory=list)
 
     def starting(self, prefix: str) -> list[str]:
@@ -29,6 +32,7 @@ def counting(engine: Engine) -> Iterator[Counted]:
 
     def on_statement(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
         counted.statements.append(" ".join(statement.split()[:4]))
+        counted.times.append(time.monotonic())
 
     def on_commit(_conn: Any) -> None:
         counted.commits.append(counted.statements[-1] if counted.statements else "")

@@ -35,15 +35,17 @@ from bot.clock import Clock
 from bot.delivery import express
 from bot.delivery.express import Express
 from bot.errors import StorageError
-from bot.storage import delivery, dialect
+from bot.storage import delivery, dialect, wakeup
 from bot.storage.db import on_commit, reading
 from bot.storage.models import DeliveryStatus, InboxUpdate
 
 log = logging.getLogger(__name__)
 
 BATCH = 100
-IDLE = 2.0  # seconds between passes when nothing woke the worker: events another replica
-# stored and then died holding are found soon after its claim expires
+IDLE = 2.0  # longest nap between passes when nothing woke the worker, unless told (the server
+# passes DELIVERY_IDLE_SECONDS): stores wake it (bot.storage.wakeup), and a look names when
+# another replica's claim on a pending event runs out
+HELD = 2.0  # nap while a pending event waits in a chat another replica holds
 MAX_ATTEMPTS = 3
 RETRY_SECONDS = 1.0  # a failed event waits this long times its attempts
 CHATS_AT_ONCE = 8  # events handled at once (each holds a pooled connection for its turn): fewer
@@ -125,8 +127,10 @@ class InboxWorker:
         claim_seconds: float = 30.0,
         ready: asyncio.Event | None = None,
         express: Express | None = None,
+        idle: float = IDLE,
     ) -> None:
         self.channel = channel
+        self._idle_nap = idle
         self._sessions = sessions
         self._clock = clock
         self._handle_row = handle
@@ -185,6 +189,7 @@ class InboxWorker:
         room = 0 if self._stopping else CHATS_AT_ONCE - len(self._hand)
         fresh: list[bool] = []
         mine: list[InboxUpdate] = []
+        left = False
         for event in arrivals:
             # Only what this worker starts on soon: the rest is left to the claims of every
             # replica (one that stores a whole burst, the polling one, does not keep it all).
@@ -200,8 +205,11 @@ class InboxWorker:
                 mine.append(row)
             else:  # left to the claims: the next pass looks for it
                 self._quiet = False
+                left = True
         if mine:
             on_commit(session, lambda: self._hand.extend(mine), lambda: None)
+        if left:  # other replicas may take them: wake theirs (this one is woken by keep)
+            await wakeup.ring(session, f"inbox:{self.channel}")
         return fresh
 
     async def _store(self, batch: list[tuple[Sequence[Arrival], asyncio.Future[int]]]) -> None:
@@ -229,7 +237,12 @@ class InboxWorker:
             self.wake()
 
     async def run(self) -> None:
-        """Process stored events until :meth:`stop` (or cancellation)."""
+        """Process stored events until :meth:`stop` (or cancellation), woken by the stores of
+        this channel's events (here: :meth:`keep`; elsewhere: :mod:`bot.storage.wakeup`)."""
+        with wakeup.listening(self._sessions, f"inbox:{self.channel}", self.wake):
+            await self._run()
+
+    async def _run(self) -> None:
         while not self._stopping:
             self.ready.clear()
             self._idle.clear()
@@ -260,15 +273,18 @@ class InboxWorker:
             self._quiet = False
         else:
             async with reading(self._sessions) as session:  # no write lock without work
-                waiting = await delivery.updates_waiting(
+                due = await delivery.update_due(
                     session, self.channel, self._replica, now, besides=[row.id for row in hand]
                 )
+            waiting = due is not None and due <= now
             self._quiet = not waiting
             if not waiting:
                 self._retry_at.clear()
-                if not hand:
-                    return IDLE
+                if not hand:  # until another replica's claim runs out, or the next wake
+                    left = self._idle_nap if due is None else (due - now).total_seconds()
+                    return max(min(left, self._idle_nap), 0.01)
         rows = hand
+        claimed: list[InboxUpdate] = []
         if waiting:
             async with self._sessions.begin() as session:  # events of chats no other replica has
                 claimed = await delivery.claim_updates(
@@ -290,7 +306,10 @@ class InboxWorker:
             return 0.0  # look again at once: more may have been stored behind our chats
         now = self._clock.now()
         waits = [(at - now).total_seconds() for at in self._retry_at.values()]
-        return max(min(waits, default=IDLE), 0.01)
+        # A free event whose chat another replica holds (the look saw it, the claim left it):
+        # that replica may let go of the chat at any time, and nothing will wake this one.
+        longest = min(HELD, self._idle_nap) if waiting and not claimed else self._idle_nap
+        return max(min(waits, default=longest), 0.01)
 
     def _take_hand(self, now: datetime) -> list[InboxUpdate]:
         """The events stored claimed by this worker since the last pass, whose claim holds long

@@ -37,7 +37,7 @@ from bot.delivery.express import Express
 from bot.delivery.outcome import Call, Done, NotReady, Outcome, Retry, Scope, Unreachable
 from bot.delivery.policy import Policy, Settlement, settle
 from bot.metrics import Metrics
-from bot.storage import delivery
+from bot.storage import delivery, wakeup
 from bot.storage.db import reading
 from bot.storage.models import DeliveryStatus, OutboxMessage
 
@@ -47,11 +47,12 @@ WAVES = 50  # waves per pass before the loop yields to a fresh look (and to othe
 SEND_SHARE = 0.8  # a send is cut after this share of the claim: the wave records its outcome
 # (unknown: retried, logged) while this replica still holds the chat, instead of another replica
 # claiming the chat and sending the same call again beside it
-IDLE = 1.0  # longest nap between passes while rows wait (a retry, a pause): a clock a test
-# scales or steps is looked at again this often
-EMPTY_IDLE = 5.0  # the nap when nothing at all is claimable (DELIVERY_IDLE_SECONDS; at most a
-# claim's length): rows this process stores wake the worker at once, so only another process's
-# (a CLI, a replica that died holding claims) wait this long; an idle server looks this often
+BLOCKED = 1.0  # nap while a row is due but not claimable (its chat has one in flight or another
+# replica's, its chat's first row is not due, a send limit), unless a pause says how long
+IDLE = 1.0  # longest nap between passes unless told (the server passes DELIVERY_IDLE_SECONDS):
+# the worker sleeps until the earliest row is due (a retry, a pause, another replica's claim
+# running out) or a store wakes it (here or in another process: bot.storage.wakeup); this is
+# the safety net for a wake-up missed, and how often a clock a test steps is looked at again
 
 
 class Channel(Protocol):
@@ -98,7 +99,7 @@ class OutboxWorker:
         metrics: Metrics | None = None,
         replica: str | None = None,
         claim_seconds: float = 30.0,
-        idle: float = EMPTY_IDLE,
+        idle: float = IDLE,
     ) -> None:
         self.channel = channel
         self._name = channel.name
@@ -115,7 +116,11 @@ class OutboxWorker:
             self._name, self._in_flight, clock=clock, replica=self._replica,
             claim_seconds=claim_seconds, may_go=self._may_go, wake=self.wake,
         )  # fmt: skip
-        self._empty_idle = min(idle, claim_seconds)
+        self._nap = idle  # the longest
+        # What the last look found: when the earliest row is due (None: there is none), while
+        # nothing may have changed that (a store elsewhere, an outcome other than Done).
+        self._due: datetime | None = None
+        self._due_known = False
         self._paused: dict[Scope, datetime] = {}
         self.problem: str | None = None  # why the channel is not ready (its token refused)
         self._stopping = False  # stop() asked: no new wave; the wave in hand records its outcomes
@@ -123,18 +128,23 @@ class OutboxWorker:
         self._idle.set()
 
     async def run(self) -> None:
-        """Drain, then wait for ``ready`` (or the next due row), until :meth:`stop`."""
+        """Drain, then wait for ``ready`` (or the next due row), until :meth:`stop`; a store of
+        this channel's rows elsewhere sets ``ready`` too (:mod:`bot.storage.wakeup`)."""
         self._idle.clear()
         try:
-            while not self._stopping:
-                self.ready.clear()
-                delay = await self.drain()
-                if delay > 0 and not self._stopping:
-                    with suppress(TimeoutError):
-                        await asyncio.wait_for(self.ready.wait(), delay)
+            with wakeup.listening(self._sessions, f"outbox:{self._name}", self._stored):
+                await self._run()
         finally:
             self._stopping = False  # a run started again (the channel restarted) drains again
             self._idle.set()
+
+    async def _run(self) -> None:
+        while not self._stopping:
+            self.ready.clear()
+            delay = await self.drain()
+            if delay > 0 and not self._stopping:
+                with suppress(TimeoutError):
+                    await asyncio.wait_for(self.ready.wait(), delay)
 
     async def stop(self, grace: float) -> bool:
         """Take no new wave; let the wave in hand finish its sends and record their outcomes,
@@ -152,6 +162,11 @@ class OutboxWorker:
 
     def wake(self) -> None:
         self.ready.set()
+
+    def _stored(self) -> None:
+        """Rows were stored (here or elsewhere): what the last look found may be out of date."""
+        self._due_known = False
+        self.wake()
 
     async def drain(self) -> float:
         """Send until every chat's next row must wait; the seconds until one may go."""
@@ -181,7 +196,7 @@ class OutboxWorker:
         settled = [self._settled(item, now) for item in sent] + deferred
         look = 0.0
         if not settled and not claim:
-            return IDLE, []
+            return self._nap, []
         if not settled and express:  # the reserved rows go at once, with no look: the wave
             look = IDLE  # that records their outcomes claims what else is due
         elif not settled:  # a read first: no write lock while nothing is due
@@ -189,7 +204,7 @@ class OutboxWorker:
             if look > 0:
                 return look, []
         heads: list[OutboxMessage] = []
-        wait = IDLE
+        wait = self._nap
         recorded = [item.row.id for item in settled]  # marks cleared by this wave's commit
         try:
             if settled or (claim and look <= 0):
@@ -211,6 +226,14 @@ class OutboxWorker:
             self._observe(item)
         heads = express + heads
         if not heads:
+            if claim and look <= 0:  # nothing claimed: until the earliest chat's first row is
+                due = self._known(settled, now)  # due, or a store wakes the worker
+                if due is None:
+                    due = await self._look(now, heads=True)
+                if due > 0:
+                    wait = min(wait, due)
+                elif wait >= self._nap:  # one is due yet was not claimed, and no pause or send
+                    wait = BLOCKED  # limit says how long: its chat is busy, look again soon
             return max(wait, 0.001), []
         try:
             return 0.0, list(await asyncio.gather(*(self._send(row) for row in heads)))
@@ -223,10 +246,10 @@ class OutboxWorker:
     ) -> tuple[list[OutboxMessage], float]:
         """Claim what this wave may send: the due first row of as many chats as it has room
         for, none of a chat with a row in flight or of a paused chat or method; and the seconds
-        until the earliest of those pauses ends (at most IDLE)."""
+        until the earliest of those pauses ends (at most the longest nap)."""
         room = self.express.room(besides=recorded)
         if room <= 0:
-            return [], IDLE
+            return [], self._nap
         paused = {scope: until for scope, until in self._paused.items() if until > now}
         chats = self.express.busy(besides=recorded)
         chats.update(scope.key for scope in paused if scope.kind == "chat")
@@ -235,19 +258,36 @@ class OutboxWorker:
             session, self._name, self._replica, now, room, hold_for=self._claim_seconds,
             heads=True, skip_chats=chats, skip_methods=methods,
         )  # fmt: skip
-        wait = min([IDLE, *((until - now).total_seconds() for until in paused.values())])
+        wait = min([self._nap, *((until - now).total_seconds() for until in paused.values())])
         return rows, wait
 
-    async def _look(self, now: datetime) -> float:
-        """0.0 when a row besides those in hand is due now, else the seconds until one is."""
+    def _known(self, settled: list[_Sent], now: datetime) -> float | None:
+        """The seconds until the earliest row is due, as the last look found it, when nothing
+        since can have made it sooner (no store woke the worker, every outcome since is Done:
+        no retry, no pause); else None (a look is needed). A lone message's reply thus costs
+        no look after its outcome is recorded."""
+        if not self._due_known or not all(isinstance(item.outcome, Done) for item in settled):
+            return None
+        if self._due is None:
+            return self._nap
+        if self._due <= now:  # due, yet not claimed: look what holds it
+            return None
+        return min((self._due - now).total_seconds(), self._nap)
+
+    async def _look(self, now: datetime, *, heads: bool = False) -> float:
+        """0.0 when a row besides those in hand is due now, else the seconds until one is (at
+        most the longest nap); ``heads``: only each chat's first unsent row counts."""
+        self._due_known = True  # unless a store wakes the worker while it looks
         async with reading(self._sessions) as session:
             due = await delivery.outbox_due(
-                session, self._name, self._replica, now, besides=self.express.marked()
-            )
-        if due is None:  # nothing at all: rows this process stores still wake it at once
-            return self._empty_idle
-        if due > now:
-            return min((due - now).total_seconds(), IDLE)
+                session, self._name, self._replica, now, besides=self.express.marked(),
+                heads=heads,
+            )  # fmt: skip
+        self._due = due
+        if due is None:  # nothing at all: a store (here or elsewhere) wakes it
+            return self._nap
+        if due > now:  # sleep until then, unless a store wakes it first
+            return min((due - now).total_seconds(), self._nap)
         return 0.0
 
     async def _from_hand(self, now: datetime) -> tuple[list[OutboxMessage], list[_Sent]]:
@@ -296,11 +336,12 @@ class OutboxWorker:
         rows: Iterable[OutboxMessage],
         now: datetime,
         recorded: Collection[int] = (),
-        wait: float = IDLE,
+        wait: float | None = None,
     ) -> tuple[list[OutboxMessage], float]:
         """The first row of every chat that may be sent now, and the seconds until the
         earliest of the others may. A chat with a row marked (in flight, or in hand) waits,
         unless the caller's transaction records that row's outcome (``recorded``)."""
+        wait = self._nap if wait is None else wait
         seen = self.express.busy(besides=recorded)
         room = self.express.room(besides=recorded)
         heads: list[OutboxMessage] = []

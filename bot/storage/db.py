@@ -28,7 +28,8 @@ log = logging.getLogger(__name__)
 
 # PostgreSQL connections kept open: the inbox handles up to 8 events at once, beside a store,
 # the outbox and looks for work; with the default 5 the rest were opened and closed each time.
-POOL_SIZE = 12
+# One more is the server's listening connection (bot.storage.wakeup), held for good.
+POOL_SIZE = 13
 PING_AFTER = 10.0  # seconds a pooled PostgreSQL connection may idle before it is pinged
 _IDLE_SINCE = "helpbot_idle_since"  # a pooled connection's record: when it was checked in
 READ_ONLY = "helpbot_read_only"  # a connection execution option: see :func:`reading`

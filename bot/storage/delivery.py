@@ -35,13 +35,14 @@ from sqlalchemy import (
     null,
     or_,
     select,
+    type_coerce,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.sql.dml import ReturningUpdate
 
-from bot.storage import dialect, repo, tickets
+from bot.storage import dialect, repo, tickets, wakeup
 from bot.storage.models import DeliveryStatus, InboxUpdate, OutboxMessage, Ticket
 from bot.storage.rows import add_row
 
@@ -156,6 +157,8 @@ async def add_outbox(
         if found[1] is None:  # the chat has an unsent row: this one is not reserved
             set_committed_value(row, "claimed_by", None)  # as stored: nothing to flush
             set_committed_value(row, "sending_since", None)
+    for channel in sorted({row.channel for row in rows if row.claimed_by is None}):
+        await wakeup.ring(session, f"outbox:{channel}")  # for the claims: wake the workers
 
 
 _RESERVED = ("claimed_by", "sending_since")  # what _reserving_insert sets itself
@@ -244,20 +247,21 @@ def _taking(model: type[_Row]) -> ReturningUpdate[_Row]:
     )
 
 
-async def updates_waiting(
+async def update_due(
     session: AsyncSession,
     channel: str,
     replica: str,
     now: datetime,
     besides: Collection[int] = (),
-) -> bool:
-    """Whether some pending update is free for ``replica`` to claim, the rows ``besides``
-    aside (in its hands already); a read: the look before :func:`claim_updates` takes the
-    write lock."""
-    found = await session.scalar(
+) -> datetime | None:
+    """When some pending update is free for ``replica`` to claim, the rows ``besides`` aside
+    (in its hands already): ``now`` when one is, else when the earliest claim of another
+    replica on one runs out; ``None``: no pending update. A read: the look before
+    :func:`claim_updates` takes the write lock."""
+    found: datetime | None = await session.scalar(
         _look(InboxUpdate, bool(besides)), _look_values(channel, replica, now, besides)
     )
-    return found is not None
+    return found
 
 
 async def outbox_due(
@@ -266,31 +270,57 @@ async def outbox_due(
     replica: str,
     now: datetime,
     besides: Collection[int] = (),
+    *,
+    heads: bool = False,
 ) -> datetime | None:
-    """When the earliest unsent row free for ``replica`` may go, the rows ``besides`` aside (in
-    its hands already); ``None``: there is none. A read, the look before :func:`claim_outbox`."""
+    """When the earliest unsent row may go for ``replica`` (its ``not_before``, or later when
+    another replica's claim on it runs out later), the rows ``besides`` aside (in its hands
+    already); ``None``: there is none. A read, the look before :func:`claim_outbox`.
+    ``heads``: only each chat's first unsent row counts, as in :func:`claim_outbox`'s claim (a
+    chat's later rows wait for it; a chat whose first row is ``besides`` waits for its
+    outcome), at the cost of a window over the unsent rows."""
+    query = _look(OutboxMessage, bool(besides), heads)
     found: datetime | None = await session.scalar(
-        _look(OutboxMessage, bool(besides)), _look_values(channel, replica, now, besides)
+        query, _look_values(channel, replica, now, besides)
     )
     return found
 
 
-@cache  # four of them, each built once: the looks run on every pass of the workers
-def _look(model: type[InboxUpdate | OutboxMessage], besides: bool) -> Select[Any]:
-    """The inbox's look (some pending row's id) or the outbox's (the earliest ``not_before``):
-    pending rows of ``l_channel`` free for ``l_replica`` at ``l_now``, ids ``l_besides``
-    aside."""
+@cache  # six of them, each built once: the looks run on every pass of the workers
+def _look(
+    model: type[InboxUpdate | OutboxMessage], besides: bool, heads: bool = False
+) -> Select[Any]:
+    """The inbox's look or the outbox's: of the pending rows of ``l_channel`` (ids
+    ``l_besides`` aside; ``heads``: each chat's first), the earliest time one is free for
+    ``l_replica`` — ``l_now`` for a free inbox row, a free outbox row's ``not_before`` — or,
+    held by another replica, may be: when that claim runs out (a replica that died holding
+    rows is waited for, not polled)."""
     table = model.__table__
     assert isinstance(table, Table)
-    now = bindparam("l_now", type_=table.c.claimed_until.type)
-    free = _free(table.c.claimed_by, table.c.claimed_until, bindparam("l_replica"), now)
-    what = table.c.id if model is InboxUpdate else func.min(table.c.not_before)
-    query = select(what).where(
-        table.c.channel == bindparam("l_channel"), table.c.status == DeliveryStatus.PENDING, free
-    )
+    pending = (table.c.channel == bindparam("l_channel"), table.c.status == DeliveryStatus.PENDING)
+    rows: Any = table
+    if heads:  # each chat's first pending row (the window's place 1)
+        place = func.row_number().over(partition_by=table.c.chat_id, order_by=table.c.id)
+        rows = select(
+            table.c.id, table.c.not_before, table.c.claimed_by, table.c.claimed_until,
+            place.label("place"),
+        ).where(*pending).subquery()  # fmt: skip
+    when = table.c.claimed_until.type
+    now = bindparam("l_now", type_=when)
+    free = _free(rows.c.claimed_by, rows.c.claimed_until, bindparam("l_replica"), now)
+    if model is InboxUpdate:
+        at: ColumnElement[Any] = case((free, now), else_=rows.c.claimed_until)
+    else:
+        later = case(
+            (rows.c.not_before > rows.c.claimed_until, rows.c.not_before),
+            else_=rows.c.claimed_until,
+        )
+        at = case((free, rows.c.not_before), else_=later)
+    query = select(func.min(type_coerce(at, when))).select_from(rows)
+    query = query.where(rows.c.place == 1) if heads else query.where(*pending)
     if besides:
-        query = query.where(table.c.id.not_in(bindparam("l_besides", expanding=True)))
-    return query.limit(1) if model is InboxUpdate else query
+        query = query.where(rows.c.id.not_in(bindparam("l_besides", expanding=True)))
+    return query
 
 
 def _look_values(

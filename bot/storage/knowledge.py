@@ -9,16 +9,19 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.storage import wakeup
 from bot.storage.models import KbPhrasing, KbReload, PhrasingStatus
 
 MAX_KEY = 255
 
 
 async def request_reload(session: AsyncSession, by: str, now: datetime) -> int:
-    """Record a reload asked for by ``by``; returns its number (higher than every earlier one)."""
+    """Record a reload asked for by ``by``; returns its number (higher than every earlier one).
+    Every server's reloader is woken when the transaction commits (:mod:`bot.storage.wakeup`)."""
     row = KbReload(requested_by=by[:128], requested_at=now)
     session.add(row)
     await session.flush()
+    await wakeup.ring(session, wakeup.KB)
     return row.id
 
 

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.clock import Clock
 from bot.delivery import Policy
 from bot.delivery.inbox import InboxWorker
-from bot.delivery.worker import EMPTY_IDLE, OutboxWorker
+from bot.delivery.worker import IDLE, OutboxWorker
 from bot.engine import ConversationEngine
 from bot.metrics import Metrics
 from bot.queue import OperatorQueue
@@ -70,7 +70,7 @@ class BitrixChannel:
         policy: Policy | None = None,
         in_flight: int = 16,
         workers: Workers | None = None,
-        idle: float = EMPTY_IDLE,
+        idle: float = IDLE,
     ) -> None:
         self.client = client
         self.workers = workers or Workers()
@@ -119,6 +119,7 @@ class BitrixChannel:
             claim_seconds=claim,
             ready=self._inbox,
             express=self.outbox.express,
+            idle=idle,
         )
         self._lease = LeaseKeeper(sessions, clock, LEASE, name, self._replica.lease_seconds)
 

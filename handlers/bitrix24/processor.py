@@ -104,6 +104,8 @@ class EventProcessor:
             due = await repo.chats_to_finish(
                 session, self._clock.now() - timedelta(minutes=minutes)
             )
+        if not due:  # the usual look: no write transaction for nothing
+            return 0
         held: dict[int, bool] = {}
         for asked in due:
             try:

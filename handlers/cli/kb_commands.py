@@ -55,8 +55,9 @@ async def reload(_args: argparse.Namespace) -> int:
             number = await rows.request_reload(session, by, datetime.now(UTC))
     print(
         f"reload #{number} asked: every server loads version {content_hash(corpus.entries)} "
-        f"({len(corpus.entries)} entries, {len(corpus.errors)} file(s) skipped) within "
-        f"KB_SYNC_SECONDS ({settings.kb.sync_seconds:g}s); /readyz shows each one's version"
+        f"({len(corpus.entries)} entries, {len(corpus.errors)} file(s) skipped) now, at the "
+        f"latest within KB_SYNC_SECONDS ({settings.kb.sync_seconds:g}s); /readyz shows each "
+        f"one's version"
     )
     return 0
 

@@ -255,6 +255,7 @@ def create_telegram_channel(services: Services) -> TelegramChannel:
         replica=settings.replica.id or None,
         claim_seconds=settings.replica.claim_seconds,
         express=outbox.express,
+        idle=settings.delivery.idle_seconds,
     )
     return TelegramChannel(services, bot, dp, inbox, outbox, deliverer, reader)
 

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
 from bot.delivery.express import Express
-from bot.delivery.inbox import Arrival, InboxWorker
+from bot.delivery.inbox import IDLE, Arrival, InboxWorker
 from bot.storage.models import InboxUpdate
 from handlers.telegram.calls import CHANNEL
 
@@ -29,13 +29,14 @@ class Inbox(InboxWorker):
         replica: str | None = None,
         claim_seconds: float = 30.0,
         express: Express | None = None,
+        idle: float = IDLE,
     ) -> None:
         async def handle(row: InboxUpdate) -> object:
             return await process(row.payload)
 
         super().__init__(
             CHANNEL, sessions, clock, handle, replica=replica, claim_seconds=claim_seconds,
-            express=express,
+            express=express, idle=idle,
         )  # fmt: skip
 
     async def store(self, updates: Sequence[dict[str, Any]]) -> int:

@@ -36,7 +36,7 @@ questions:
 WORDS = ("ZEBRA", "OKAPI", "LLAMA")  # the article's versions, in order; nowhere else in the base
 START_DEADLINE = 240.0  # a loaded 2-core machine starts two Pythons slowly
 RELOAD_DEADLINE = 120.0
-SYNC_SECONDS = 0.2
+SYNC_SECONDS = 3600.0  # no look of its own in a test's time: an ask must wake the servers
 
 
 @dataclass

@@ -17,7 +17,8 @@ from bot.engine import ConversationEngine, EngineSettings, Incoming, Say
 from bot.knowledge_sync import KnowledgeReloader, Sources
 from bot.settings import DatabaseSettings
 from bot.storage import knowledge as rows
-from bot.storage.db import create_sessionmaker
+from bot.storage import wakeup
+from bot.storage.db import create_engine, create_sessionmaker
 from bot.storage.models import PhrasingStatus
 from handlers.settings import Settings
 from knowledge.holder import KnowledgeHolder, build
@@ -119,6 +120,30 @@ async def test_a_reload_asked_on_one_replica_reaches_the_other(
     async with sessions.begin() as session:
         await rows.request_reload(session, "cli", SystemClock().now())
     assert (await one.follow()) is not None and (await two.follow()) is not None
+
+
+async def test_a_reload_asked_in_another_process_wakes_the_reloader_at_once(
+    tmp_path: Path, db: AsyncEngine, db_url: str
+) -> None:
+    folder = tmp_path / "articles"
+    _write(folder, OLD_WORD)
+    reloader = _reloader(folder, create_sessionmaker(db), "server", sync=60.0)  # looks hourly
+    await reloader.start()
+    elsewhere = create_engine(db_url)  # `helpbot kb reload`, as far as waking goes
+    follow = asyncio.create_task(wakeup.follow(db, tick=0.1))
+    run = asyncio.create_task(reloader.run())
+    try:
+        await until(lambda: wakeup.following(db), "listening to the other processes", 5.0)
+        _write(folder, NEW_WORD)
+        async with create_sessionmaker(elsewhere).begin() as session:
+            await rows.request_reload(session, "cli", SystemClock().now())
+        # A notification (PostgreSQL) or the doorbell (SQLite): not the 60 s look.
+        await until(lambda: NEW_WORD in _answer_text(reloader.holder), "reloaded", 5.0)
+    finally:
+        for task in (run, follow):
+            task.cancel()
+        await asyncio.gather(run, follow, return_exceptions=True)
+        await elsewhere.dispose()
 
 
 async def test_questions_asked_during_reloads_all_get_answers(

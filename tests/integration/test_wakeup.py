@@ -1,0 +1,153 @@
+"""Waking the workers (bot.storage.wakeup) instead of a tick: a row another process stores
+wakes this one's worker at once (PostgreSQL: a notification; SQLite: the doorbell file), a
+wake-up lost is covered by the longest nap, a dropped listening connection is opened again with
+one look, and a row due later is sent when it is due with no looks meanwhile. Every worker here
+naps 60 s unless woken, as a server does (DELIVERY_IDLE_SECONDS)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import pytest
+from conftest import pending_call
+from counting import counting
+from deadline import until
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from test_delivery_worker import MemoryChannel
+
+from bot.clock import SystemClock
+from bot.delivery import Call, Done, Outcome, Retry
+from bot.delivery.worker import OutboxWorker
+from bot.storage import delivery, wakeup
+from bot.storage.db import create_engine, create_sessionmaker
+
+NAP = 60.0  # the workers' longest nap: nothing here may wait for it
+CLOCK = SystemClock()
+
+
+@pytest.fixture
+async def other(db_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    """Sessions of a second engine on the same database: another process, as far as waking
+    goes (its stores wake only through the database)."""
+    engine = create_engine(db_url)
+    try:
+        yield create_sessionmaker(engine)
+    finally:
+        await engine.dispose()
+
+
+async def store(sessions: async_sessionmaker[AsyncSession], chat: str, *numbers: int) -> None:
+    """Outbox rows as a channel stores them (through the storage's add_outbox: it rings)."""
+    now = CLOCK.now()
+    async with sessions.begin() as session:
+        calls = [pending_call("memory", chat, "send", {"n": n}, now) for n in numbers]
+        await delivery.add_outbox(session, calls)
+
+
+@asynccontextmanager
+async def serving(
+    worker: OutboxWorker, db: AsyncEngine, *, check: float = NAP
+) -> AsyncIterator[None]:
+    """The worker and its process's follower of wake-ups, running for the block."""
+    follow = asyncio.create_task(wakeup.follow(db, tick=0.1, check=check))
+    run = asyncio.create_task(worker.run())
+    try:
+        await until(lambda: wakeup.following(db), "listening to the other processes", 5.0)
+        yield
+    finally:
+        await worker.stop(5.0)
+        for task in (run, follow):
+            task.cancel()
+        await asyncio.gather(run, follow, return_exceptions=True)
+
+
+async def sent(channel: MemoryChannel, chat: str, numbers: list[int], within: float) -> float:
+    """Seconds until ``chat`` was sent ``numbers`` (at most ``within``)."""
+    began = time.monotonic()
+    await until(lambda: channel.sent_to(chat) == numbers, f"{numbers} sent to {chat}", within)
+    return time.monotonic() - began
+
+
+async def test_a_row_another_process_stores_is_sent_at_once(
+    db: AsyncEngine,
+    sessions: async_sessionmaker[AsyncSession],
+    other: async_sessionmaker[AsyncSession],
+) -> None:
+    channel = MemoryChannel()
+    worker = OutboxWorker(channel, sessions, CLOCK, idle=NAP)
+    async with serving(worker, db):
+        for chat in ("7", "8"):  # twice: a wake-up is not spent by the first
+            await store(other, chat, 1, 2)
+            assert await sent(channel, chat, [1, 2], within=5.0) < 2.0
+
+
+async def test_with_wake_ups_lost_the_longest_nap_still_delivers(
+    db: AsyncEngine,
+    sessions: async_sessionmaker[AsyncSession],
+    other: async_sessionmaker[AsyncSession],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async def lost(_session: AsyncSession, _topic: str) -> None:
+        return None
+
+    monkeypatch.setattr(wakeup, "ring", lost)  # no notification, no doorbell, no local wake
+    channel = MemoryChannel()
+    worker = OutboxWorker(channel, sessions, CLOCK, idle=1.5)
+    async with serving(worker, db):
+        await store(other, "7", 1)
+        await sent(channel, "7", [1], within=1.5 + 2.0)
+
+
+async def test_a_dropped_listening_connection_is_opened_again_with_one_look(
+    pg_db_url: str,
+) -> None:
+    db, elsewhere = create_engine(pg_db_url), create_engine(pg_db_url)
+    other = create_sessionmaker(elsewhere)
+    channel = MemoryChannel()
+    worker = OutboxWorker(channel, create_sessionmaker(db), CLOCK, idle=NAP)
+    try:
+        async with serving(worker, db):
+            async with other.begin() as session:  # the listener's backend killed
+                killed = await session.scalar(
+                    text(
+                        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                        "WHERE datname = current_database() AND query LIKE 'LISTEN%'"
+                    )
+                )
+            assert killed == 1
+            await until(lambda: not wakeup.following(db), "the drop seen", 5.0)
+            await store(other, "7", 1)  # rung while nobody listens: the notification is lost
+            # Listening again after a second, every worker looks once: the row is found.
+            assert await sent(channel, "7", [1], within=5.0) < 4.0
+            await store(other, "8", 1)  # and the notifications reach it again
+            assert await sent(channel, "8", [1], within=5.0) < 1.0
+    finally:
+        await db.dispose()
+        await elsewhere.dispose()
+
+
+async def test_a_retry_due_in_seconds_is_sent_then_with_no_looks_meanwhile(
+    db: AsyncEngine, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    calls: list[float] = []
+
+    def answer(_call: Call) -> Outcome:
+        calls.append(time.monotonic())
+        return Retry("busy", after=2.0) if len(calls) == 1 else Done()
+
+    channel = MemoryChannel(answer=answer)
+    worker = OutboxWorker(channel, sessions, CLOCK, idle=NAP)
+    with counting(db.sync_engine) as counted:
+        async with serving(worker, db):
+            await store(sessions, "7", 1, 2)  # the second waits for the first, due now itself
+            await until(lambda: len(calls) == 3, "the retry made, then the next", 6.0)
+    assert channel.sent_to("7") == [1, 1, 2]
+    first, second, _ = calls
+    assert 1.9 <= second - first <= 2.6  # when it was due, not on a tick
+    # After the first outcome is recorded (and one look says when the chat's first row is due),
+    # nothing touches the database until the retry.
+    assert [t for t in counted.times if first + 0.5 < t < second - 0.05] == []
