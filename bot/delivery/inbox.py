@@ -37,6 +37,7 @@ from bot.delivery.express import Express
 from bot.errors import StorageError
 from bot.storage import delivery, dialect, wakeup
 from bot.storage.db import on_commit, reading
+from bot.storage.faults import is_transient
 from bot.storage.models import DeliveryStatus, InboxUpdate
 
 log = logging.getLogger(__name__)
@@ -50,6 +51,9 @@ MAX_ATTEMPTS = 3
 RETRY_SECONDS = 1.0  # a failed event waits this long times its attempts
 CHATS_AT_ONCE = 8  # events handled at once (each holds a pooled connection for its turn): fewer
 # than the pool's connections, so a webhook's store and the outbox never wait for all of them
+PASSING_FIRST = 1.0  # seconds before an event is retried after a passing failure of the
+PASSING_CAP = 60.0  # database (bot.storage.faults), doubled each time up to this
+GIVE_UP_AFTER = 24 * 3600.0  # passing failures are retried this long from the event's arrival
 
 Handle = Callable[[InboxUpdate], Awaitable[object]]
 
@@ -124,6 +128,7 @@ class InboxWorker:
         handle: Handle,
         *,
         replica: str | None = None,
+        give_up_after: float = GIVE_UP_AFTER,
         claim_seconds: float = 30.0,
         ready: asyncio.Event | None = None,
         express: Express | None = None,
@@ -136,8 +141,10 @@ class InboxWorker:
         self._handle_row = handle
         self._replica = replica or delivery.default_replica()
         self._claim_seconds = claim_seconds
+        self._give_up_after = give_up_after  # DELIVERY_GIVE_UP_AFTER, as the outbox's
         self.ready = ready or asyncio.Event()
         self._retry_at: dict[int, datetime] = {}
+        self._passing: dict[int, int] = {}  # row id: passing failures in a row (for the backoff)
         self._handled = 0
         self._arriving: list[tuple[Sequence[Arrival], asyncio.Future[int]]] = []
         self._storing = asyncio.Lock()
@@ -347,25 +354,38 @@ class InboxWorker:
             return await self._failed(row, exc)
         finally:
             _current.reset(token)
-        self._retry_at.pop(row.id, None)
         if not processing.settled:  # nothing stored with it: done on its own
-            await self._save(row.id, status=DeliveryStatus.DONE, processed_at=self._clock.now())
+            try:
+                await self._save(row.id, status=DeliveryStatus.DONE, processed_at=self._clock.now())
+            except Exception as exc:  # the database went: it had no effects, run it again
+                return await self._failed(row, exc)
+        self._retry_at.pop(row.id, None)
+        self._passing.pop(row.id, None)
         return True
 
     async def _failed(self, row: InboxUpdate, exc: Exception) -> bool:
+        """Record a failed event: a passing failure of the database (:func:`is_transient`) is
+        retried until the delivery window closes; anything else (a handler's bug) counts toward
+        :data:`MAX_ATTEMPTS`. ``False``: the event is to be retried later."""
+        now = self._clock.now()
+        if is_transient(exc):
+            return await self._passed(row, exc, now)
         attempts = row.attempts + 1
         give_up = attempts >= MAX_ATTEMPTS
         log.exception(
             "event failed channel=%s key=%s attempt=%d", self.channel, row.external_id, attempts
         )
-        now = self._clock.now()
-        if not await self._save(
-            row.id,
-            attempts=attempts,
-            error=f"{type(exc).__name__}: {exc}"[:1000],
-            status=DeliveryStatus.FAILED if give_up else DeliveryStatus.PENDING,
-            processed_at=now if give_up else None,
-        ):
+        try:
+            saved = await self._save(
+                row.id,
+                attempts=attempts,
+                error=f"{type(exc).__name__}: {exc}"[:1000],
+                status=DeliveryStatus.FAILED if give_up else DeliveryStatus.PENDING,
+                processed_at=now if give_up else None,
+            )
+        except Exception as down:  # nothing recorded: the row stays pending, and claimed
+            return self._later(row, "failure not recorded, kept pending", down, now)
+        if not saved:
             log.warning("event failed after it was settled, kept done key=%s", row.external_id)
             self._retry_at.pop(row.id, None)
             return True  # its effects committed: running it again would repeat them
@@ -376,9 +396,53 @@ class InboxWorker:
                 self.channel, row.external_id, attempts,
             )  # fmt: skip
             self._retry_at.pop(row.id, None)
+            self._passing.pop(row.id, None)
             return True
         self._retry_at[row.id] = now + timedelta(seconds=RETRY_SECONDS * attempts)
         return False
+
+    async def _passed(self, row: InboxUpdate, exc: Exception, now: datetime) -> bool:
+        """A passing failure: no attempt counted, retried after a capped exponential backoff
+        while the event is younger than the give-up window, then given up with a line."""
+        deadline = row.created_at + timedelta(seconds=self._give_up_after)
+        if now + timedelta(seconds=self._backoff(row.id)) <= deadline:
+            return self._later(row, "retried after a passing failure", exc, now)
+        log.warning(
+            "event given up after %.0fs of passing failures channel=%s key=%s error=%s",
+            self._give_up_after, self.channel, row.external_id, type(exc).__name__,
+        )  # fmt: skip
+        error = f"given up after {self._give_up_after:.0f}s: {type(exc).__name__}: {exc}"
+        try:
+            saved = await self._save(
+                row.id, error=error[:1000], status=DeliveryStatus.FAILED, processed_at=now
+            )
+        except Exception as down:
+            return self._later(row, "failure not recorded, kept pending", down, now)
+        if not saved:
+            log.warning("event failed after it was settled, kept done key=%s", row.external_id)
+        self._retry_at.pop(row.id, None)
+        self._passing.pop(row.id, None)
+        return True
+
+    def _later(self, row: InboxUpdate, why: str, error: Exception, now: datetime) -> bool:
+        """Try the event again after :meth:`_backoff`, with one line (the error's class alone:
+        its text may hold a server's address). A failure that could not be recorded (the
+        database is down) leaves the row pending and claimed: this worker tries it again, or
+        another replica once the claim runs out."""
+        wait = self._backoff(row.id)
+        self._passing[row.id] = self._passing.get(row.id, 0) + 1
+        log.warning(
+            "event %s channel=%s key=%s error=%s in=%.0fs",
+            why, self.channel, row.external_id, type(error).__name__, wait,
+        )  # fmt: skip
+        self._retry_at[row.id] = now + timedelta(seconds=wait)
+        return False
+
+    def _backoff(self, row_id: int) -> float:
+        """Seconds before the next try of an event: 1 s after its first passing failure,
+        doubled after each next one, up to :data:`PASSING_CAP`."""
+        tries = self._passing.get(row_id, 0)
+        return min(PASSING_CAP, PASSING_FIRST * 2.0 ** min(tries, 30))
 
     async def _save(self, row_id: int, **values: Any) -> bool:
         """Update the row unless its handler settled it already (a settled row is never

@@ -116,6 +116,7 @@ class BitrixChannel:
             clock,
             self.processor.handle,
             replica=name,
+            give_up_after=(policy or Policy()).give_up_after,
             claim_seconds=claim,
             ready=self._inbox,
             express=self.outbox.express,

@@ -253,6 +253,7 @@ def create_telegram_channel(services: Services) -> TelegramChannel:
         services.clock,
         process,
         replica=settings.replica.id or None,
+        give_up_after=settings.delivery.give_up_after,
         claim_seconds=settings.replica.claim_seconds,
         express=outbox.express,
         idle=settings.delivery.idle_seconds,

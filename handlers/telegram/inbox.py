@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
 from bot.delivery.express import Express
-from bot.delivery.inbox import IDLE, Arrival, InboxWorker
+from bot.delivery.inbox import GIVE_UP_AFTER, IDLE, Arrival, InboxWorker
 from bot.storage.models import InboxUpdate
 from handlers.telegram.calls import CHANNEL
 
@@ -27,6 +27,7 @@ class Inbox(InboxWorker):
         process: Process,
         *,
         replica: str | None = None,
+        give_up_after: float = GIVE_UP_AFTER,
         claim_seconds: float = 30.0,
         express: Express | None = None,
         idle: float = IDLE,
@@ -35,8 +36,8 @@ class Inbox(InboxWorker):
             return await process(row.payload)
 
         super().__init__(
-            CHANNEL, sessions, clock, handle, replica=replica, claim_seconds=claim_seconds,
-            express=express, idle=idle,
+            CHANNEL, sessions, clock, handle, replica=replica, give_up_after=give_up_after,
+            claim_seconds=claim_seconds, express=express, idle=idle,
         )  # fmt: skip
 
     async def store(self, updates: Sequence[dict[str, Any]]) -> int:
