@@ -254,13 +254,14 @@ async def until(
 
 
 async def _ready(http: aiohttp.ClientSession, replica: Replica) -> bool:
-    """/readyz answers 200 (database, Redis, both channels); a process that exited fails now."""
+    """/readyz answers 200 (database, both channels) with nothing degraded (Redis answers); a
+    process that exited fails now."""
     assert replica.proc is not None
     if replica.proc.poll() is not None:
         raise AssertionError(f"{replica.name} exited with {replica.proc.poll()}{_tails([replica])}")
     with suppress(aiohttp.ClientError):
         async with http.get(replica.url + "/readyz") as response:
-            return response.status == 200
+            return response.status == 200 and not (await response.json())["degraded"]
     return False
 
 
