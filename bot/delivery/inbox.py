@@ -287,6 +287,7 @@ class InboxWorker:
             self._quiet = not waiting
             if not waiting:
                 self._retry_at.clear()
+                self._passing.clear()
                 if not hand:  # until another replica's claim runs out, or the next wake
                     left = self._idle_nap if due is None else (due - now).total_seconds()
                     return max(min(left, self._idle_nap), 0.01)
@@ -300,6 +301,7 @@ class InboxWorker:
             ids = {row.id for row in claimed}  # the rest may be another replica's now
             self._hand = [row for row in self._hand if row.id not in ids]  # stored meanwhile
             self._retry_at = {k: at for k, at in self._retry_at.items() if k in ids}
+            self._passing = {k: n for k, n in self._passing.items() if k in ids}
             mine = {row.id: row for row in hand} | {row.id: row for row in claimed}
             rows = sorted(mine.values(), key=lambda row: row.id)
         handled = self._handled
