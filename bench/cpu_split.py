@@ -40,7 +40,7 @@ AUXILIARY = (  # PostgreSQL's own processes (their titles), shared by every data
 POLL = 0.25  # seconds between looks for PostgreSQL backends that come and go within a window
 
 
-def _ticks(pid: int) -> int | None:
+def cpu_ticks(pid: int) -> int | None:
     """User + system CPU ticks of ``pid`` so far (/proc/PID/stat fields 14 and 15), None if gone."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -127,7 +127,7 @@ class Ledger:
                     self._postmasters.add(parent)  # the next looks read only its children
         pids = [pid for pids in self.groups.values() for pid in pids] + list(self._pg)
         for pid in pids:
-            ticks = _ticks(pid)
+            ticks = cpu_ticks(pid)
             if ticks is None:
                 continue  # gone: its last look stands
             # a backend first seen mid-window started in it (a new pooled connection): from 0

@@ -180,12 +180,11 @@ def _counts(workdir: Path) -> tuple[int, int, int]:
 
 
 def _cpu_seconds(procs: list[subprocess.Popen[bytes]]) -> float:
-    """User + system CPU time of the processes so far (/proc/PID/stat, fields 14 and 15)."""
-    ticks = 0
-    for proc in procs:
-        fields = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        ticks += int(fields[11]) + int(fields[12])
-    return ticks / os.sysconf("SC_CLK_TCK")
+    """User + system CPU time of the processes so far (:func:`cpu_split.cpu_ticks`)."""
+    ticks = [cpu_split.cpu_ticks(proc.pid) for proc in procs]
+    if None in ticks:
+        raise ProcessLookupError(f"a process of the run is gone: {[p.pid for p in procs]}")
+    return sum(t for t in ticks if t is not None) / cpu_split.TICK
 
 
 async def _until(check: Any, deadline: float) -> bool:
