@@ -20,7 +20,6 @@ import asyncio
 import contextlib
 import os
 import time
-import zlib
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -266,12 +265,14 @@ async def pg_waits(
     import asyncpg
     from sqlalchemy.engine import make_url
 
+    from bot.storage.dialect import lock_key
+
     where = make_url(server)
     conn = await asyncpg.connect(
         host=where.host, port=where.port, user=where.username, password=where.password,
         database=where.database,
     )  # fmt: skip
-    names = {zlib.crc32(n.encode()): n for n in ("inbox:telegram", "outbox:telegram")}
+    names = {lock_key(n): n for n in ("inbox:telegram", "outbox:telegram")}
     seen: Counter[str] = Counter()
     try:
         while not stop.is_set():
