@@ -22,7 +22,6 @@ import asyncio
 import contextlib
 import io
 import os
-import secrets
 import signal
 import socket
 import subprocess
@@ -32,8 +31,7 @@ import time
 from pathlib import Path
 
 import aiohttp
-from load import PG_DEFAULT, _pg_admin
-from sqlalchemy import make_url
+from load import PG_DEFAULT, throwaway_database
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from fakes.bitrix24 import FakeBitrix24
@@ -117,13 +115,8 @@ async def measure(args: argparse.Namespace) -> dict[str, float]:
     if not args.postgres:
         return await _measure(args, None)
     server = os.environ.get("TEST_DATABASE_URL", PG_DEFAULT)
-    name = f"helpbot_idle_{secrets.token_hex(4)}"
-    url = make_url(server).set(database=name).render_as_string(hide_password=False)
-    await _pg_admin(server, f'CREATE DATABASE "{name}"')
-    try:
+    async with throwaway_database(server, "helpbot_idle") as (_, url):
         return await _measure(args, url)
-    finally:
-        await _pg_admin(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 async def _measure(args: argparse.Namespace, database: str | None) -> dict[str, float]:

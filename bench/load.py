@@ -53,6 +53,7 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -476,6 +477,19 @@ def _balance(port: int, replicas: list[int], workdir: Path) -> subprocess.Popen[
         )  # fmt: skip
 
 
+@contextlib.asynccontextmanager
+async def throwaway_database(server: str, prefix: str) -> AsyncIterator[tuple[str, str]]:
+    """A new database on ``server``'s PostgreSQL for the block, dropped after it: its name
+    and URL (password included: for the child processes' environment, never printed)."""
+    name = f"{prefix}_{secrets.token_hex(4)}"
+    url = make_url(server).set(database=name).render_as_string(hide_password=False)
+    try:
+        await _pg_admin(server, f'CREATE DATABASE "{name}"')
+        yield name, url
+    finally:
+        await _pg_admin(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 async def _pg_admin(server: str, statement: str) -> None:
     engine = create_async_engine(make_url(server), isolation_level="AUTOCOMMIT")
     try:
@@ -547,10 +561,7 @@ async def main() -> None:
         results["minimal, SQLite"] = await run_once("minimal sqlite", {}, args, kind="minimal")
     server = os.environ.get("TEST_DATABASE_URL", PG_DEFAULT)
     if not args.no_postgres:
-        name = f"helpbot_bench_{secrets.token_hex(4)}"
-        url = make_url(server).set(database=name).render_as_string(hide_password=False)
-        try:
-            await _pg_admin(server, f'CREATE DATABASE "{name}"')
+        async with throwaway_database(server, "helpbot_bench") as (name, url):
             results["helpbot, PostgreSQL"] = await run_once("pg", {"DATABASE_URL": url}, args)
             for key, kind, replicas, front in _pg_setups(args):
                 await _pg_admin(server, f'DROP DATABASE "{name}" WITH (FORCE)')
@@ -559,8 +570,6 @@ async def main() -> None:
                 results[key] = await run_once(
                     key, db, args, replicas=replicas, kind=kind, front_kind=front
                 )
-        finally:
-            await _pg_admin(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     if args.latency:
         ms = f"+{args.latency * 1000:.0f} ms"
         for kind in ("helpbot", "minimal"):
