@@ -23,7 +23,6 @@ import contextlib
 import io
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -31,7 +30,7 @@ import time
 from pathlib import Path
 
 import aiohttp
-from load import PG_DEFAULT, throwaway_database
+from load import PG_DEFAULT, _cpu_seconds, _free_port, throwaway_database
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from fakes.bitrix24 import FakeBitrix24
@@ -41,12 +40,6 @@ ROOT = Path(__file__).resolve().parents[1]
 COUNTED = ROOT / "bench" / "counted.py"
 BOT_TOKEN = "bench-bot-token-0123456789abcdef"
 TARGET = 1.0  # per cent of one core (issue 12)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _env(
@@ -82,12 +75,6 @@ def _serve(env: dict[str, str], workdir: Path, counts: Path | None) -> subproces
             [sys.executable, *counted, "-m", "bot", "serve"],
             env=env, cwd=workdir, stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
-
-
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU time of the process so far (/proc/PID/stat, fields 14 and 15)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _begins(path: Path) -> int:
@@ -143,9 +130,9 @@ async def _measure(args: argparse.Namespace, database: str | None) -> dict[str, 
                     tail = (workdir / "serve.log").read_text(errors="replace")[-2000:]
                     raise SystemExit(f"helpbot serve did not become ready\n{tail}")
                 await asyncio.sleep(args.settle)
-                cpu0, begins0, t0 = _cpu_seconds(proc.pid), _begins(counts), time.monotonic()
+                cpu0, begins0, t0 = _cpu_seconds([proc]), _begins(counts), time.monotonic()
                 await asyncio.sleep(args.seconds)
-                cpu1, begins1, t1 = _cpu_seconds(proc.pid), _begins(counts), time.monotonic()
+                cpu1, begins1, t1 = _cpu_seconds([proc]), _begins(counts), time.monotonic()
             finally:
                 proc.send_signal(signal.SIGKILL)
                 proc.wait(timeout=10)
