@@ -20,7 +20,6 @@ import asyncio
 import contextlib
 import os
 import time
-import zlib
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -40,7 +39,7 @@ AUXILIARY = (  # PostgreSQL's own processes (their titles), shared by every data
 POLL = 0.25  # seconds between looks for PostgreSQL backends that come and go within a window
 
 
-def _ticks(pid: int) -> int | None:
+def cpu_ticks(pid: int) -> int | None:
     """User + system CPU ticks of ``pid`` so far (/proc/PID/stat fields 14 and 15), None if gone."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -127,7 +126,7 @@ class Ledger:
                     self._postmasters.add(parent)  # the next looks read only its children
         pids = [pid for pids in self.groups.values() for pid in pids] + list(self._pg)
         for pid in pids:
-            ticks = _ticks(pid)
+            ticks = cpu_ticks(pid)
             if ticks is None:
                 continue  # gone: its last look stands
             # a backend first seen mid-window started in it (a new pooled connection): from 0
@@ -266,12 +265,14 @@ async def pg_waits(
     import asyncpg
     from sqlalchemy.engine import make_url
 
+    from bot.storage.dialect import lock_key
+
     where = make_url(server)
     conn = await asyncpg.connect(
         host=where.host, port=where.port, user=where.username, password=where.password,
         database=where.database,
     )  # fmt: skip
-    names = {zlib.crc32(n.encode()): n for n in ("inbox:telegram", "outbox:telegram")}
+    names = {lock_key(n): n for n in ("inbox:telegram", "outbox:telegram")}
     seen: Counter[str] = Counter()
     try:
         while not stop.is_set():

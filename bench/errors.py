@@ -91,9 +91,9 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=calibration.SEED)
     args = parser.parse_args()
     kb = KnowledgeBase.load(calibration=Calibration.untrained())
-    names = [n for n in available_sets() if n != FINAL_CHECK]
-    cases = [c for n in names for c in load_set(n)[1]]
-    pooled = [s for n in names for s in calibration.collect(kb, n, load_set(n)[1], hit)]
+    sets = [load_set(n) for n in available_sets() if n != FINAL_CHECK]  # each file read once
+    cases = [c for _, set_cases in sets for c in set_cases]
+    pooled = [s for n, set_cases in sets for s in calibration.collect(kb, n, set_cases, hit)]
     models = calibration.cross_validated(pooled, seed=args.seed)
     judged = calibration.estimates(pooled, models)
     actions, _ = calibration.nested_decisions(pooled, judged, Thresholds(), SCORING, args.seed)

@@ -22,9 +22,7 @@ import asyncio
 import contextlib
 import io
 import os
-import secrets
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -32,8 +30,7 @@ import time
 from pathlib import Path
 
 import aiohttp
-from load import PG_DEFAULT, _pg_admin
-from sqlalchemy import make_url
+from load import PG_DEFAULT, _cpu_seconds, _free_port, throwaway_database
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from fakes.bitrix24 import FakeBitrix24
@@ -43,12 +40,6 @@ ROOT = Path(__file__).resolve().parents[1]
 COUNTED = ROOT / "bench" / "counted.py"
 BOT_TOKEN = "bench-bot-token-0123456789abcdef"
 TARGET = 1.0  # per cent of one core (issue 12)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _env(
@@ -86,12 +77,6 @@ def _serve(env: dict[str, str], workdir: Path, counts: Path | None) -> subproces
         )  # fmt: skip
 
 
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU time of the process so far (/proc/PID/stat, fields 14 and 15)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def _begins(path: Path) -> int:
     try:
         return int(path.read_text().split()[2])
@@ -117,13 +102,8 @@ async def measure(args: argparse.Namespace) -> dict[str, float]:
     if not args.postgres:
         return await _measure(args, None)
     server = os.environ.get("TEST_DATABASE_URL", PG_DEFAULT)
-    name = f"helpbot_idle_{secrets.token_hex(4)}"
-    url = make_url(server).set(database=name).render_as_string(hide_password=False)
-    await _pg_admin(server, f'CREATE DATABASE "{name}"')
-    try:
+    async with throwaway_database(server, "helpbot_idle") as (_, url):
         return await _measure(args, url)
-    finally:
-        await _pg_admin(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 async def _measure(args: argparse.Namespace, database: str | None) -> dict[str, float]:
@@ -150,9 +130,9 @@ async def _measure(args: argparse.Namespace, database: str | None) -> dict[str, 
                     tail = (workdir / "serve.log").read_text(errors="replace")[-2000:]
                     raise SystemExit(f"helpbot serve did not become ready\n{tail}")
                 await asyncio.sleep(args.settle)
-                cpu0, begins0, t0 = _cpu_seconds(proc.pid), _begins(counts), time.monotonic()
+                cpu0, begins0, t0 = _cpu_seconds([proc]), _begins(counts), time.monotonic()
                 await asyncio.sleep(args.seconds)
-                cpu1, begins1, t1 = _cpu_seconds(proc.pid), _begins(counts), time.monotonic()
+                cpu1, begins1, t1 = _cpu_seconds([proc]), _begins(counts), time.monotonic()
             finally:
                 proc.send_signal(signal.SIGKILL)
                 proc.wait(timeout=10)

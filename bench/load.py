@@ -53,6 +53,7 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -180,12 +181,11 @@ def _counts(workdir: Path) -> tuple[int, int, int]:
 
 
 def _cpu_seconds(procs: list[subprocess.Popen[bytes]]) -> float:
-    """User + system CPU time of the processes so far (/proc/PID/stat, fields 14 and 15)."""
-    ticks = 0
-    for proc in procs:
-        fields = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        ticks += int(fields[11]) + int(fields[12])
-    return ticks / os.sysconf("SC_CLK_TCK")
+    """User + system CPU time of the processes so far (:func:`cpu_split.cpu_ticks`)."""
+    ticks = [cpu_split.cpu_ticks(proc.pid) for proc in procs]
+    if None in ticks:
+        raise ProcessLookupError(f"a process of the run is gone: {[p.pid for p in procs]}")
+    return sum(t for t in ticks if t is not None) / cpu_split.TICK
 
 
 async def _until(check: Any, deadline: float) -> bool:
@@ -477,6 +477,19 @@ def _balance(port: int, replicas: list[int], workdir: Path) -> subprocess.Popen[
         )  # fmt: skip
 
 
+@contextlib.asynccontextmanager
+async def throwaway_database(server: str, prefix: str) -> AsyncIterator[tuple[str, str]]:
+    """A new database on ``server``'s PostgreSQL for the block, dropped after it: its name
+    and URL (password included: for the child processes' environment, never printed)."""
+    name = f"{prefix}_{secrets.token_hex(4)}"
+    url = make_url(server).set(database=name).render_as_string(hide_password=False)
+    try:
+        await _pg_admin(server, f'CREATE DATABASE "{name}"')
+        yield name, url
+    finally:
+        await _pg_admin(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 async def _pg_admin(server: str, statement: str) -> None:
     engine = create_async_engine(make_url(server), isolation_level="AUTOCOMMIT")
     try:
@@ -548,10 +561,7 @@ async def main() -> None:
         results["minimal, SQLite"] = await run_once("minimal sqlite", {}, args, kind="minimal")
     server = os.environ.get("TEST_DATABASE_URL", PG_DEFAULT)
     if not args.no_postgres:
-        name = f"helpbot_bench_{secrets.token_hex(4)}"
-        url = make_url(server).set(database=name).render_as_string(hide_password=False)
-        try:
-            await _pg_admin(server, f'CREATE DATABASE "{name}"')
+        async with throwaway_database(server, "helpbot_bench") as (name, url):
             results["helpbot, PostgreSQL"] = await run_once("pg", {"DATABASE_URL": url}, args)
             for key, kind, replicas, front in _pg_setups(args):
                 await _pg_admin(server, f'DROP DATABASE "{name}" WITH (FORCE)')
@@ -560,8 +570,6 @@ async def main() -> None:
                 results[key] = await run_once(
                     key, db, args, replicas=replicas, kind=kind, front_kind=front
                 )
-        finally:
-            await _pg_admin(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     if args.latency:
         ms = f"+{args.latency * 1000:.0f} ms"
         for kind in ("helpbot", "minimal"):

@@ -2,7 +2,7 @@
 
 A channel gives only its pure render (:meth:`bot.channel.Channel.render`: no session, no I/O)
 and what that render needs, loaded before it by the channel's handler (Telegram: the relayed
-message to copy; Bitrix24: the chat's row, read once per chat). :func:`write` turns the
+message to copy; Bitrix24 needs nothing: the event names the chat). :func:`write` turns the
 rendered calls into the channel's outbox rows (:func:`bot.channel.outbox_rows`, added through
 :func:`bot.delivery.express.add_outbox`: the cached ``INSERT``, reserved for this process's
 outbox worker where that module says) and settles the inbox row being processed

@@ -31,7 +31,12 @@ async def serialise(session: AsyncSession, name: str) -> None:
     are serialised by the database anyway.
     """
     if session.get_bind().dialect.name == "postgresql":
-        await session.execute(_locking(), {"lock": zlib.crc32(name.encode())})
+        await session.execute(_locking(), {"lock": lock_key(name)})
+
+
+def lock_key(name: str) -> int:
+    """The PostgreSQL advisory lock :func:`serialise` takes for ``name``."""
+    return zlib.crc32(name.encode())
 
 
 @cache  # built once: the store, every claim and every outbox row's chat take one

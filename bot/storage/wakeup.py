@@ -132,11 +132,14 @@ def _notifying() -> Select[Any]:
 
 
 def _rang(engine: Engine, book: _Book, topics: set[str]) -> None:
+    unheard = False
     for topic in topics:
         if book.listeners.get(topic):
             book.wake(topic)
-        elif engine.dialect.name == "sqlite":  # a CLI process: the server's workers
-            _press(doorbell(engine))
+        else:
+            unheard = True
+    if unheard and engine.dialect.name == "sqlite":  # a CLI process: the server's workers
+        _press(doorbell(engine))  # once a commit: the server wakes every listener on it
 
 
 def doorbell(engine: Engine | AsyncEngine) -> Path | None:

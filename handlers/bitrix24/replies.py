@@ -129,8 +129,9 @@ async def write(
     """
     says = [e for e in out if e.channel == repo.CHANNEL and isinstance(e, Say)]
     calls = BitrixCalls(language)
-    for item in says:
-        chat = await repo.chat_by_dialog(session, item.conversation_id)
+    last = {item.conversation_id: item for item in says}  # each chat's row read once
+    for dialog, item in last.items():
+        chat = await repo.chat_by_dialog(session, dialog)
         if chat is not None:
             chat.choices = calls.choices(item)
     drafts = [draft for item in says for draft in calls.render(item)]

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.storage.models import Ticket
+from bot.storage.models import Conversation, Ticket
 from handlers.bitrix24.models import BitrixChat, BitrixState, BitrixTokens
 
 CHANNEL = "bitrix24"
@@ -73,8 +73,17 @@ async def handed_ticket(session: AsyncSession, chat: BitrixChat) -> int | None:
     if chat.handed_session is None:
         return None
     ref = handed_ref(chat.chat_id, chat.handed_session)
+    # Among the chat's conversation's tickets (tickets.conversation_id is indexed, the ref not).
     return await session.scalar(
-        select(Ticket.id).where(Ticket.external_ref == ref).order_by(Ticket.id.desc()).limit(1)
+        select(Ticket.id)
+        .join(Conversation, Conversation.id == Ticket.conversation_id)
+        .where(
+            Conversation.channel == CHANNEL,
+            Conversation.external_id == chat.dialog_id,
+            Ticket.external_ref == ref,
+        )
+        .order_by(Ticket.id.desc())
+        .limit(1)
     )
 
 
