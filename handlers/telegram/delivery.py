@@ -114,25 +114,30 @@ class Deliverer:
         """The pure rendering of events and the adapter's own messages."""
         return self._rows.calls
 
-    def then(
-        self,
-        copy: CopySource | None = None,
-        *,
-        buttons_off: tuple[int, int] | None = None,
-    ) -> AfterTurn:
-        """The hook for ``engine.handle`` and queue actions: in their transaction, the rows and
-        the inbox's update being processed settled (:func:`bot.delivery.inbox.settle`), so a
-        crash can neither lose the replies nor repeat them. ``buttons_off`` (chat, message)
-        removes that message's buttons in the same commit.
+    @property
+    def clock(self) -> Clock:
+        """The clock the rows are stamped with (:func:`bot.delivery.pipeline.answer` takes it)."""
+        return self._clock
+
+    def render(self, copy: CopySource | None = None) -> pipeline.Render:
+        """The pure render of a turn's events (``copy``: the message the relayed event
+        copies), for :func:`bot.delivery.pipeline.answer`."""
+        return self._rows.render(copy)
+
+    def then(self, copy: CopySource | None = None) -> AfterTurn:
+        """The hook for queue actions: in their transaction, the rows (``copy``: the operator's
+        message the relayed event copies) and the inbox's update being processed settled
+        (:func:`bot.delivery.inbox.settle`), so a crash can neither lose the replies nor repeat
+        them. (A person's event goes through :func:`bot.delivery.pipeline.answer` instead, with
+        :meth:`render`.)
 
         Call :attr:`wake` once the action has returned (committed).
         """
 
         render = self._rows.render(copy)
-        also = [] if buttons_off is None else [self._buttons_off(*buttons_off)]
 
         async def then(session: AsyncSession, out: list[Event]) -> None:
-            await pipeline.write(session, CHANNEL, out, render, self._clock.now(), also=also)
+            await pipeline.write(session, CHANNEL, out, render, self._clock.now())
 
         return then
 
@@ -163,10 +168,6 @@ class Deliverer:
         """A notice in the ticket's topic in the operators' group (for ``receiver`` alone)."""
         drafts = self.calls.topic(ticket_id, reply, receiver=receiver, markup=markup)
         await self.store(drafts)
-
-    @staticmethod
-    def _buttons_off(chat_id: int, message_id: int) -> Draft:
-        return Draft(str(chat_id), "editMessageReplyMarkup", {"message_id": message_id})
 
     async def mark_person(self, chat_id: int | str, *, blocked: bool) -> None:
         """The person blocked (or unblocked) the bot: mark their ticket and tell the operators

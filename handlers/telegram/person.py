@@ -18,6 +18,7 @@ from aiogram.filters import (
 )
 from aiogram.types import CallbackQuery, ChatMemberUpdated, Message, Update, User
 
+from bot.delivery import pipeline
 from bot.engine import ConversationEngine, Incoming
 from bot.queue import OperatorQueue
 from bot.replies import Reply, choose_language
@@ -151,8 +152,9 @@ async def _converse(
     """The engine's replies go into the outbox in the engine's own transaction, with the update
     marked processed, so a crash can neither lose nor repeat them; the outbox sends them right
     after the commit (no "typing…" first: the answer takes milliseconds, and the hint would
-    cost a Bot API call per message)."""
-    await engine.handle(incoming, then=deliverer.then(copy))
+    cost a Bot API call per message). The turn goes through :func:`bot.delivery.pipeline.answer`
+    with the channel's pure render: this handler never holds the engine's session."""
+    await pipeline.answer(engine, incoming, deliverer.render(copy), deliverer.clock)
     deliverer.wake()
 
 
