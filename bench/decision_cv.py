@@ -11,7 +11,7 @@ on four folds of five, each fold decided by the others, averaged over ``--seeds`
 With ``--handoff``, the shipped features' nested decisions are kept and a «did you mean» whose
 offered entries hold none of the question's nouns and names in a title (or question-like
 heading) hands off instead, when P(in top 3) is under ``--below`` (``--strict``: only when none
-holds the heaviest of them anywhere either). README «Quality and speed», round 9, has the figures.
+holds the heaviest of them anywhere either). docs/quality.md, round 9, has the figures.
 """
 
 from __future__ import annotations

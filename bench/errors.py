@@ -19,8 +19,8 @@ sorts what a person would have got wrong into kinds, by the first that applies:
   for a detail of a topic the base covers in general (or of a neighbouring one).
 
 ``--list`` prints every question of each kind, with P(top1), the lead over the runner-up, the
-two features that pulled P(top1) down the most and the first two entries. README «Quality and
-speed», round 11b, has the counts.
+two features that pulled P(top1) down the most and the first two entries. docs/quality.md, round
+11b, has the counts.
 """
 
 from __future__ import annotations

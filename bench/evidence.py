@@ -7,7 +7,7 @@ score at a share chosen on four folds and judged on the fifth.
     python bench/evidence.py confidence [--after 0.2] [--features NAME ...] [--seeds 8]
 
 ``confidence`` refits the calibration with e5's likeness as confidence features of their own
-(README «Quality and speed», round 11c), against the same run without them.
+(docs/quality.md, round 11c), against the same run without them.
 
 Experiments (each needs numpy; none is a dependency of the bot):
 
@@ -331,7 +331,7 @@ def lsa_variants() -> list[Variant]:
     return out
 
 
-# --- the likeness as a confidence feature (README «Quality and speed», round 11c) --------
+# --- the likeness as a confidence feature (docs/quality.md, round 11c) --------
 
 # The ranked candidates whose likeness the features look at.
 LOOKED_AT = 10

@@ -28,7 +28,8 @@ the reply to the one before: the commits of a message with nothing to share them
 is the time from the fake starting to deliver an update to the bot's sendMessage arriving for
 it (the k-th reply of a chat answers its k-th update). Loopback only; each run stops after
 --time-limit seconds. --postgres-only runs the three PostgreSQL setups alone (one helpbot, the
-minimal bot, two helpbots). Compare the figures with the targets of issue 12 (README, "Speed").
+minimal bot, two helpbots). Compare the figures with the targets of issue 12 (README «Load»;
+the rounds in docs/load.md).
 
 The texts: by default the five QUESTIONS below, in turn, so a burst repeats each one and a helpbot
 that remembers its decision of a text (knowledge.base.DECISIONS_KEPT) matches five times in all;
