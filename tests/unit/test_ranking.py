@@ -171,3 +171,38 @@ def test_a_second_kind_of_evidence_moves_entries_only_at_its_share(analyzer: Ana
         "third",
         "scattered",
     ]
+
+
+# The same topic in the Romanian guide's words and in a Russian article's.
+GUIDE = Entry(
+    id="guide",
+    title="Pâlnia de vânzări",
+    source="test",
+    body="Pâlnia de vânzări arată etapele tranzacțiilor. Etapele se configurează în setări.",
+)
+ARTICLE = Entry(
+    id="article",
+    title="Воронки продаж",
+    source="test",
+    body="Воронка продаж показывает стадии сделок. Стадии настраивают в настройках воронки.",
+)
+
+
+def test_a_romanian_term_s_two_readings_are_weighed_apart(analyzer: Analyzer) -> None:
+    index = Index((GUIDE, ARTICLE), analyzer)
+    reader = QueryReader(analyzer, index.vocabulary)
+    query = reader.read("cum configurez pâlnia de vânzări")
+    assert query.lang == "ro"
+    ((own, russian),) = [r for r in query.readings if "воронк" in r[1]]
+    assert own and not set(own) & set(russian)
+    # Neither a Russian nor an English question has readings: English has no document of its
+    # own whose words would make a second reading.
+    assert reader.read("как настроить воронку продаж").readings == ()
+    assert reader.read("how do I set up the sales funnel").readings == ()
+    matcher = Matcher(index)
+    both = {r.doc: r for r in matcher.rank_raw(query)}
+    one = {r.doc: r for r in matcher.rank_raw(replace(query, readings=()))}
+    # Each entry meets one reading only, and is no longer held to the whole of the other.
+    for doc in (0, 1):
+        assert one[doc].coverage < both[doc].coverage <= 1.0
+        assert one[doc].score < both[doc].score <= 1.0
