@@ -5,9 +5,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from conftest import FakeClock, failing_once
 from engine_fixtures import DEAL, NONSENSE, Rig, rig, text_of
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from bot.channel import Draft
+from bot.delivery import pipeline
 from bot.engine import (
     Event,
     Say,
@@ -24,6 +27,7 @@ from bot.errors import (
     TicketNotTakenError,
     TicketTakenError,
 )
+from bot.queue.actions import Answer
 
 
 @pytest.fixture
@@ -205,17 +209,31 @@ async def test_take_moves_the_conversation_to_the_operator(bot: Rig) -> None:
         assert await conversation_state(session, conv.id) == State.OPERATOR
 
 
-async def test_the_then_hook_runs_in_the_actions_transaction(bot: Rig) -> None:
+async def test_an_action_and_its_outbox_rows_commit_together(
+    bot: Rig, db: AsyncEngine, clock: FakeClock
+) -> None:
+    """bot/delivery opens the action's transaction (:func:`pipeline.act`), the queue applies it
+    there and each channel's pure render gives the rows of its events: an outbox write that
+    fails leaves nothing of the reply, and the one that succeeds commits the reply and its row
+    together."""
     await _escalate(bot)
-    seen: list[list[Event]] = []
-
-    async def store_then_fail(session: AsyncSession, out: list[Event]) -> None:
-        seen.append(out)
-        raise OSError("the outbox write failed")
-
-    with pytest.raises(OSError):
-        await bot.queue.reply(1, "anna", "ответ", force=True, then=store_then_fail)
-    assert text_of(seen[0]) == "ответ"
+    render = pipeline.each(_memory)
+    reply = Answer(1, "anna", "ответ", force=True)
+    with failing_once(db, "INSERT INTO outbox") as failed, pytest.raises(OSError):
+        await pipeline.act(bot.queue, reply, {"memory": render}, clock)
+    assert failed
     view = await bot.queue.get(1)  # nothing of the failed reply was kept
     assert (view.status, view.operator, view.first_reply_at) == ("waiting", None, None)
     assert [line.author for line in await bot.queue.transcript(1)][-1] != "operator"
+
+    acted = await pipeline.act(bot.queue, reply, {"memory": render}, clock)
+    assert text_of(acted.events) == "ответ"
+    assert [(row.channel, row.chat_id, row.method) for row in acted.rows] == [
+        ("memory", "chat-42", "say")
+    ]
+    assert (await bot.queue.get(1)).operator == "anna"
+
+
+def _memory(event: Event) -> list[Draft]:
+    """An in-memory channel's pure render: one call per message to the person."""
+    return [Draft(event.conversation_id, "say")] if isinstance(event, Say) else []
