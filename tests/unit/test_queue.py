@@ -6,7 +6,8 @@ from datetime import timedelta
 
 import pytest
 from conftest import FakeClock, failing_once
-from engine_fixtures import DEAL, NONSENSE, Rig, rig, text_of
+from counting import counting
+from engine_fixtures import DEAL, ENTRIES, NONSENSE, Rig, rig, text_of
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.channel import Draft
@@ -27,7 +28,7 @@ from bot.errors import (
     TicketNotTakenError,
     TicketTakenError,
 )
-from bot.queue.actions import Answer
+from bot.queue.actions import Answer, Close, Reflag, SendEntry, Take, Transfer
 
 
 @pytest.fixture
@@ -232,6 +233,28 @@ async def test_an_action_and_its_outbox_rows_commit_together(
         ("memory", "chat-42", "say")
     ]
     assert (await bot.queue.get(1)).operator == "anna"
+
+
+async def test_each_action_is_one_commit_with_its_rows(
+    bot: Rig, db: AsyncEngine, clock: FakeClock
+) -> None:
+    """What an action does and the outbox rows of its events commit together, once: no second
+    transaction for the rows, none for a read before the action."""
+    await _escalate(bot)
+    renders = {"memory": pipeline.each(_memory)}
+    for action in (
+        Take(1, "anna"),
+        Answer(1, "anna", "ответ"),
+        SendEntry(1, "anna", ENTRIES[0].id),
+        Transfer(1, "bob", by="anna"),
+        Close(1, "bob", "готово"),
+        Reflag(),
+    ):
+        with counting(db.sync_engine) as counted:
+            acted = await pipeline.act(bot.queue, action, renders, clock)
+        assert len(counted.commits) == 1, (action, counted.statements)
+        says = [e for e in acted.events if isinstance(e, Say)]
+        assert len(acted.rows) == len(says), action
 
 
 def _memory(event: Event) -> list[Draft]:
