@@ -84,14 +84,12 @@ async def write(
     render: Render,
     now: datetime,
     *,
-    also: Iterable[Draft] = (),
     note: str | None = None,
 ) -> list[OutboxMessage]:
-    """One event's effects, in the caller's transaction: ``render(events)`` and then ``also``
-    (the channel's own calls of this event, e.g. a pressed message's buttons removed) stored as
+    """One event's effects, in the caller's transaction: ``render(events)`` stored as
     ``channel``'s outbox rows, and the inbox row being processed settled (with ``note``).
     Returns the rows."""
-    rows = await store(session, channel, [*render(events), *also], now)
+    rows = await store(session, channel, render(events), now)
     await inbox.settle(session, now, note=note)
     return rows
 
