@@ -49,6 +49,7 @@ from bot.metrics import Metrics
 from bot.replies import Reply, choose_language
 from bot.settings import ConversationSettings, HoursSettings
 from bot.storage import repo
+from bot.storage.lengths import ID_LENGTH
 from bot.storage.models import Author, Message
 from bot.storage.repo import TurnRows
 from bot.texts import phrase
@@ -216,7 +217,7 @@ class ConversationEngine:
                 author=Author.PERSON,
                 text=text,
                 payload=incoming.payload[:64] or None,
-                channel_message_id=incoming.message_id[:128] or None,
+                channel_message_id=incoming.message_id[:ID_LENGTH] or None,
                 ticket_id=rows.ticket.id if into_ticket and rows.ticket is not None else None,
                 created_at=now,
             ),

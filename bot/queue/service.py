@@ -43,6 +43,7 @@ from bot.queue.views import (
 )
 from bot.replies import Button, Reply, answer_reply, render_plain
 from bot.storage import audit, repo, tickets
+from bot.storage.lengths import ID_LENGTH
 from bot.storage.models import Author, Conversation, Message, Ticket, TicketStatus
 from bot.texts import phrase
 from knowledge.base import KnowledgeBase
@@ -97,7 +98,7 @@ class OperatorQueue(TicketReads):
 
     async def set_external_ref(self, ticket_id: int, ref: str) -> None:
         async with self._sessions.begin() as session:
-            (await existing(session, ticket_id)).external_ref = ref[:128]
+            (await existing(session, ticket_id)).external_ref = ref[:ID_LENGTH]
 
     async def apply(self, session: AsyncSession, action: Action) -> list[Event]:
         """Apply an operators' action in the caller's transaction (the one that stores what
