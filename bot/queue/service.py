@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.cases import CaseCard, load_case
 from bot.clock import Clock
-from bot.engine.closing import close_ticket
+from bot.engine.closing import close_ticket, release_ticket
 from bot.engine.events import (
     Event,
     Say,
@@ -272,9 +272,7 @@ class OperatorQueue(TicketReads):
             log.info("ticket not released ticket=%s why=%s", ticket_id, exc.reason)
             return []
         now = self._clock.now()
-        closed = await close_ticket(session, conversation, ticket, by, why, now, self._lang)
-        log.info("ticket released ticket=%s by=%s why=%s", ticket_id, by, why)
-        return [closed]
+        return [await release_ticket(session, conversation, ticket, by, why, now, self._lang)]
 
     async def _reflag(self, session: AsyncSession, channels: Collection[str] | None) -> list[Event]:
         """A channel's scheduler flags its own ``channels``' tickets periodically (``None``:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
 import pytest
@@ -73,15 +74,21 @@ async def test_release_closes_a_held_ticket_without_asking_the_person_and_only_o
 
 
 async def test_release_is_part_of_the_callers_transaction(
-    bot: Rig, sessions: async_sessionmaker[AsyncSession]
+    bot: Rig, sessions: async_sessionmaker[AsyncSession], caplog: pytest.LogCaptureFixture
 ) -> None:
-    """The channel's fact and the ticket's close commit together or not at all."""
+    """The channel's fact and the ticket's close commit together or not at all; the release
+    is logged once, when it committed (a rolled-back try and its retry were two lines)."""
+    caplog.set_level(logging.INFO, logger="bot.engine.closing")
     await _escalate(bot)
     with pytest.raises(RuntimeError, match="the caller failed"):
         async with sessions.begin() as session:
             await bot.queue.release(session, 1, "the line", "its session ended")
             raise RuntimeError("the caller failed after the release")
     assert (await bot.queue.get(1)).status == "waiting"
+    assert "ticket released" not in caplog.text
+    async with sessions.begin() as session:
+        await bot.queue.release(session, 1, "the line", "its session ended")
+    assert caplog.text.count("ticket released ticket=1 ") == 1
 
 
 async def test_reply_needs_the_ticket_taken_then_reaches_the_person(
