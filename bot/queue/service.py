@@ -5,7 +5,8 @@ An action is a value (:mod:`bot.queue.actions`) applied in the caller's transact
 (:meth:`OperatorQueue.apply`), which returns the engine's typed events (``Say`` to the person,
 ``TicketTaken``, ``TicketClosed``… for the operators' side): :func:`bot.delivery.pipeline.act`
 opens that transaction and stores the channels' outbox rows for the events in it, so the
-action and what it needs sent commit together, and the queue hands no session out.
+action and what it needs sent commit together, and the queue hands no session out. An action's
+log line is written once that transaction has committed.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from bot.queue.views import (
 )
 from bot.replies import Button, Reply, answer_reply, render_plain
 from bot.storage import audit, repo, tickets
+from bot.storage.db import on_commit
 from bot.storage.lengths import ID_LENGTH
 from bot.storage.models import Author, Conversation, Message, Ticket, TicketStatus
 from bot.texts import phrase
@@ -140,7 +142,7 @@ class OperatorQueue(TicketReads):
             await self._tell(session, conversation, ticket, "ticket_taken", operator=operator),
             TicketTaken(**about(conversation, ticket), notice=notice, operator=operator),
         ]
-        log.info("ticket taken ticket=%s operator=%s how=%s", ticket_id, operator, how)
+        _logged(session, "ticket taken ticket=%s operator=%s how=%s", ticket_id, operator, how)
         return out
 
     async def _send_entry(self, session: AsyncSession, action: SendEntry) -> list[Event]:
@@ -200,7 +202,8 @@ class OperatorQueue(TicketReads):
                 first_reply=first,
             )
         ]
-        log.info(
+        _logged(
+            session,
             "operator answered ticket=%s operator=%s how=%s message=%s",
             ticket_id,
             operator,
@@ -235,7 +238,8 @@ class OperatorQueue(TicketReads):
             ),
             TicketTransferred(**about(conversation, ticket), notice=notice, operator=to_operator),
         ]
-        log.info("ticket transferred ticket=%s from=%s to=%s", ticket_id, previous, to_operator)
+        moved = "ticket transferred ticket=%s from=%s to=%s"
+        _logged(session, moved, ticket_id, previous, to_operator)
         return out
 
     async def _close(self, session: AsyncSession, action: Close) -> list[Event]:
@@ -254,7 +258,7 @@ class OperatorQueue(TicketReads):
             await self._tell(session, conversation, ticket, "ticket_closed", buttons=stars),
             closed,
         ]
-        log.info("ticket closed ticket=%s operator=%s", ticket_id, operator)
+        _logged(session, "ticket closed ticket=%s operator=%s", ticket_id, operator)
         return out
 
     async def release(
@@ -293,7 +297,8 @@ class OperatorQueue(TicketReads):
                 question=ticket.question,
             )
             out.append(TicketFlagged(**about(conversation, ticket), notice=text))
-            log.info("ticket flagged again ticket=%s waiting_minutes=%d", ticket.id, minutes)
+            flagged = "ticket flagged again ticket=%s waiting_minutes=%d"
+            _logged(session, flagged, ticket.id, minutes)
         return out
 
     async def _tell(
@@ -333,3 +338,9 @@ class OperatorQueue(TicketReads):
     def _notice(self, key: str, ticket: Ticket) -> str:
         """The operators' line about what happened to the ticket, in their language."""
         return phrase(key, self._lang, ticket=ticket.id, operator=ticket.operator)
+
+
+def _logged(session: AsyncSession, message: str, *args: object) -> None:
+    """``message`` logged once the action's transaction has committed: a try rolled back (and
+    retried) is not an action done."""
+    on_commit(session, lambda: log.info(message, *args), lambda: None)

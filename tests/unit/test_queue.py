@@ -218,12 +218,13 @@ async def test_take_moves_the_conversation_to_the_operator(bot: Rig) -> None:
 
 
 async def test_an_action_and_its_outbox_rows_commit_together(
-    bot: Rig, db: AsyncEngine, clock: FakeClock
+    bot: Rig, db: AsyncEngine, clock: FakeClock, caplog: pytest.LogCaptureFixture
 ) -> None:
     """bot/delivery opens the action's transaction (:func:`pipeline.act`), the queue applies it
     there and each channel's pure render gives the rows of its events: an outbox write that
-    fails leaves nothing of the reply, and the one that succeeds commits the reply and its row
-    together."""
+    fails leaves nothing of the reply (not even its log line), and the one that succeeds
+    commits the reply and its row together."""
+    caplog.set_level(logging.INFO, logger="bot.queue.service")
     await _escalate(bot)
     render = pipeline.each(_memory)
     reply = Answer(1, "anna", "ответ", force=True)
@@ -233,8 +234,10 @@ async def test_an_action_and_its_outbox_rows_commit_together(
     view = await bot.queue.get(1)  # nothing of the failed reply was kept
     assert (view.status, view.operator, view.first_reply_at) == ("waiting", None, None)
     assert [line.author for line in await bot.queue.transcript(1)][-1] != "operator"
+    assert "operator answered" not in caplog.text
 
     acted = await pipeline.act(bot.queue, reply, {"memory": render}, clock)
+    assert caplog.text.count("operator answered ticket=1 ") == 1
     assert text_of(acted.events) == "ответ"
     assert [(row.channel, row.chat_id, row.method) for row in acted.rows] == [
         ("memory", "chat-42", "say")
