@@ -26,6 +26,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from bot import dburl
 from bot import home as data_home
 from bot.delivery.policy import Policy
+from bot.storage.lengths import ID_LENGTH
 
 _LANGS = ("ru", "en", "ro")
 _DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -172,7 +173,7 @@ class ReplicaSettings(BaseModel):
     replica's rows are taken over after REPLICA_CLAIM_SECONDS, its Bitrix24 poller after
     REPLICA_LEASE_SECONDS."""
 
-    id: str = Field(default="", max_length=128)
+    id: str = Field(default="", max_length=ID_LENGTH)  # the claims' column
     claim_seconds: float = Field(default=30.0, gt=0)
     lease_seconds: float = Field(default=15.0, gt=0)
 

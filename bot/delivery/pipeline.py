@@ -15,17 +15,25 @@ rows the channel keeps about its chats, derived from the turn's events by a pure
 the channel's (``note``: Bitrix24's session, the choices shown, the hand-off), then
 :func:`write`. The channel's handler gives pure functions and gets no session.
 
+:func:`act` runs an operators' action (:mod:`bot.queue.actions`: a take, a reply, a close, the
+overdue re-flag…) the same way: this module opens the transaction, the queue applies the action
+in it and returns its events (:meth:`bot.queue.OperatorQueue.apply`), each channel's pure render
+turns them into that channel's outbox rows, the channel's statements about its chats derived
+from them run (``keep``), and the inbox row being processed (an operators' group update) is
+settled: one commit, with no callback into the channel and no session handed out of the queue.
+
 :func:`store` is the same without the settle, for calls that are not an event's answer (a
-channel's own notices, a timer's call, ``helpbot operator``'s queued replies).
+channel's own notices, a timer's call).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql import Executable
 
 from bot.channel import Draft, outbox_rows
 from bot.clock import Clock
@@ -35,14 +43,22 @@ from bot.storage.models import Base, OutboxMessage
 
 if TYPE_CHECKING:
     from bot.engine.core import ConversationEngine
+    from bot.queue import OperatorQueue
+    from bot.queue.actions import Action
 
 Render = Callable[[Sequence[Event]], Iterable[Draft]]
 """A channel's pure render of one turn's events, in order."""
 Note = Callable[[Sequence[Event]], Iterable[Base]]
 """A channel's rows about its chats after a turn, derived from the turn's events (pure)."""
+Keep = Callable[[Sequence[Event]], Iterable[Executable]]
+"""A channel's statements about its chats after an action, derived from its events (pure)."""
 
 
 def _nothing(events: Sequence[Event]) -> Iterable[Base]:
+    return ()
+
+
+def _no_statements(events: Sequence[Event]) -> Iterable[Executable]:
     return ()
 
 
@@ -68,14 +84,12 @@ async def write(
     render: Render,
     now: datetime,
     *,
-    also: Iterable[Draft] = (),
     note: str | None = None,
 ) -> list[OutboxMessage]:
-    """One event's effects, in the caller's transaction: ``render(events)`` and then ``also``
-    (the channel's own calls of this event, e.g. a pressed message's buttons removed) stored as
+    """One event's effects, in the caller's transaction: ``render(events)`` stored as
     ``channel``'s outbox rows, and the inbox row being processed settled (with ``note``).
     Returns the rows."""
-    rows = await store(session, channel, [*render(events), *also], now)
+    rows = await store(session, channel, render(events), now)
     await inbox.settle(session, now, note=note)
     return rows
 
@@ -102,3 +116,34 @@ async def answer(
 
     handle = engine.record if record else engine.handle
     return await handle(incoming, then=then)
+
+
+class Acted(NamedTuple):
+    """What :func:`act` did: the action's events and the outbox rows stored for them."""
+
+    events: list[Event]
+    rows: list[OutboxMessage]
+
+
+async def act(
+    queue: OperatorQueue,
+    action: Action,
+    renders: Mapping[str, Render],
+    clock: Clock,
+    *,
+    keep: Keep = _no_statements,
+) -> Acted:
+    """An operators' action through ``queue`` in one transaction: its events rendered by each
+    channel's render in ``renders`` (channel -> render) and stored as that channel's outbox
+    rows, ``keep``'s statements run, and the inbox row being processed settled. A refusal
+    (:class:`~bot.errors.TicketError`) rolls it all back and raises."""
+    async with queue.sessions.begin() as session:
+        events = await queue.apply(session, action)
+        now = clock.now()
+        rows: list[OutboxMessage] = []
+        for channel, render in renders.items():
+            rows += await store(session, channel, render(events), now)
+        for statement in keep(events):
+            await session.execute(statement)
+        await inbox.settle(session, now)
+    return Acted(events, rows)

@@ -40,7 +40,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
-from bot.engine.closing import close_ticket
+from bot.engine.closing import release_ticket
 from bot.engine.events import Event, Incoming, Relayed, Say, about
 from bot.engine.hours import WorkingHours
 from bot.engine.turn import Turn, TurnContext
@@ -49,6 +49,7 @@ from bot.metrics import Metrics
 from bot.replies import Reply, choose_language
 from bot.settings import ConversationSettings, HoursSettings
 from bot.storage import repo
+from bot.storage.lengths import ID_LENGTH
 from bot.storage.models import Author, Message
 from bot.storage.repo import TurnRows
 from bot.texts import phrase
@@ -197,10 +198,9 @@ class ConversationEngine:
         gone = incoming.released
         if gone is not None and rows.ticket is not None and rows.ticket.external_ref == gone.ref:
             lang = self._settings.language
-            closed = await close_ticket(
+            closed = await release_ticket(
                 session, conversation, rows.ticket, gone.by, gone.why, now, lang
             )
-            log.info("ticket released ticket=%s by=%s why=%s", closed.ticket_id, gone.by, gone.why)
             rows, released = replace(rows, ticket=None), [closed]
         await repo.touch_conversation(session, conversation, now)
         text = incoming.text.strip()
@@ -216,7 +216,7 @@ class ConversationEngine:
                 author=Author.PERSON,
                 text=text,
                 payload=incoming.payload[:64] or None,
-                channel_message_id=incoming.message_id[:128] or None,
+                channel_message_id=incoming.message_id[:ID_LENGTH] or None,
                 ticket_id=rows.ticket.id if into_ticket and rows.ticket is not None else None,
                 created_at=now,
             ),

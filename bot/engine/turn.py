@@ -37,6 +37,7 @@ from bot.replies import (
 )
 from bot.settings import ConversationSettings
 from bot.storage import repo, tickets
+from bot.storage.lengths import ID_LENGTH
 from bot.storage.models import (
     Author,
     Contact,
@@ -342,7 +343,7 @@ class Turn:
         )
         self._emit(TicketOpened(**about(self.conv, ticket), notice=summary, card=card))
         if self.c.incoming.ref:  # the channel's queue gets it where the person writes from now
-            ticket.external_ref = self.c.incoming.ref[:128]
+            ticket.external_ref = self.c.incoming.ref[:ID_LENGTH]
         self._emit(HandToQueue(**about(self.conv, ticket)))
         log.info(
             "ticket %s conversation=%s ticket=%s reason=%s position=%d",

@@ -11,6 +11,7 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.storage.lengths import ID_LENGTH
 from bot.storage.models import TicketAction, TicketEntry
 
 
@@ -26,7 +27,7 @@ async def record(
     session.add(
         TicketAction(
             ticket_id=ticket_id,
-            operator=operator[:128],
+            operator=operator[:ID_LENGTH],
             action=action[:32],
             detail=detail,
             created_at=now,
@@ -67,7 +68,7 @@ async def add_pairing(
             ticket_id=ticket_id,
             question=question,
             entry_id=entry_id[:255],
-            operator=operator[:128],
+            operator=operator[:ID_LENGTH],
             resolved=False,
             created_at=now,
         )

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.storage import wakeup
+from bot.storage.lengths import ID_LENGTH
 from bot.storage.models import KbPhrasing, KbReload, PhrasingStatus
 
 MAX_KEY = 255
@@ -18,7 +19,7 @@ MAX_KEY = 255
 async def request_reload(session: AsyncSession, by: str, now: datetime) -> int:
     """Record a reload asked for by ``by``; returns its number (higher than every earlier one).
     Every server's reloader is woken when the transaction commits (:mod:`bot.storage.wakeup`)."""
-    row = KbReload(requested_by=by[:128], requested_at=now)
+    row = KbReload(requested_by=by[:ID_LENGTH], requested_at=now)
     session.add(row)
     await session.flush()
     await wakeup.ring(session, wakeup.KB)
@@ -54,7 +55,7 @@ async def decide_phrasing(
         session.add(row)
     row.text = " ".join(text.split())
     row.status = status.value
-    row.decided_by = by[:128]
+    row.decided_by = by[:ID_LENGTH]
     row.decided_at = now
     await session.flush()
     return row

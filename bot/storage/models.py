@@ -26,6 +26,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from bot.storage.lengths import ID_LENGTH
+
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -90,7 +92,7 @@ class Contact(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     channel: Mapped[str] = mapped_column(String(32))
-    external_id: Mapped[str] = mapped_column(String(128))
+    external_id: Mapped[str] = mapped_column(String(ID_LENGTH))
     display_name: Mapped[str] = mapped_column(String(256), default="")
     language: Mapped[str] = mapped_column(String(16), default="")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
@@ -104,7 +106,7 @@ class Conversation(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     channel: Mapped[str] = mapped_column(String(32))
-    external_id: Mapped[str] = mapped_column(String(128))
+    external_id: Mapped[str] = mapped_column(String(ID_LENGTH))
     contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
     lang: Mapped[str] = mapped_column(String(8), default="ru")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
@@ -124,8 +126,8 @@ class Ticket(Base):
     status: Mapped[str] = mapped_column(String(16), default=TicketStatus.WAITING)
     reason: Mapped[str] = mapped_column(String(32))
     question: Mapped[str] = mapped_column(Text, default="")
-    operator: Mapped[str | None] = mapped_column(String(128))
-    external_ref: Mapped[str | None] = mapped_column(String(128))
+    operator: Mapped[str | None] = mapped_column(String(ID_LENGTH))
+    external_ref: Mapped[str | None] = mapped_column(String(ID_LENGTH))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     flagged_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     taken_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
@@ -147,12 +149,12 @@ class Message(Base):
     author: Mapped[str] = mapped_column(String(16))
     text: Mapped[str] = mapped_column(Text, default="")
     payload: Mapped[str | None] = mapped_column(String(64))
-    channel_message_id: Mapped[str | None] = mapped_column(String(128))
+    channel_message_id: Mapped[str | None] = mapped_column(String(ID_LENGTH))
     question_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id", ondelete="SET NULL"))
     ticket_id: Mapped[int | None] = mapped_column(
         ForeignKey("tickets.id", ondelete="SET NULL"), index=True
     )
-    operator: Mapped[str | None] = mapped_column(String(128))
+    operator: Mapped[str | None] = mapped_column(String(ID_LENGTH))
     decision: Mapped[str | None] = mapped_column(String(16))
     entry_id: Mapped[str | None] = mapped_column(String(255))
     confidence: Mapped[float | None] = mapped_column(Float)
@@ -191,15 +193,16 @@ class InboxUpdate(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     channel: Mapped[str] = mapped_column(String(32))
-    external_id: Mapped[str] = mapped_column(String(128))  # Telegram update_id
+    external_id: Mapped[str] = mapped_column(String(ID_LENGTH))  # Telegram update_id
     payload: Mapped[dict[str, object]] = mapped_column(JSON)
     status: Mapped[str] = mapped_column(String(16), default=DeliveryStatus.PENDING)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     processed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
-    chat_key: Mapped[str | None] = mapped_column(String(128))  # one replica at a time per chat
-    claimed_by: Mapped[str | None] = mapped_column(String(128))  # the replica working on it
+    # One replica at a time per chat; the replica working on it.
+    chat_key: Mapped[str | None] = mapped_column(String(ID_LENGTH))
+    claimed_by: Mapped[str | None] = mapped_column(String(ID_LENGTH))
     claimed_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
@@ -229,7 +232,7 @@ class OutboxMessage(Base):
     sent_id: Mapped[str | None] = mapped_column(String(64))  # the channel's id of what was sent
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
-    claimed_by: Mapped[str | None] = mapped_column(String(128))  # the replica sending its chat
+    claimed_by: Mapped[str | None] = mapped_column(String(ID_LENGTH))  # who sends its chat
     claimed_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
     # Set just before a call whose effect cannot be undone or checked (Telegram's sendMessage)
     # and cleared with its outcome: still set on the next attempt means the last one's fate is
@@ -243,7 +246,7 @@ class Lease(Base):
     __tablename__ = "leases"
 
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
-    holder: Mapped[str] = mapped_column(String(128))
+    holder: Mapped[str] = mapped_column(String(ID_LENGTH))
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
@@ -259,7 +262,7 @@ class TicketAction(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"))
-    operator: Mapped[str] = mapped_column(String(128))
+    operator: Mapped[str] = mapped_column(String(ID_LENGTH))
     action: Mapped[str] = mapped_column(String(32))
     detail: Mapped[str | None] = mapped_column(Text)  # the colleague, the entry, the note
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
@@ -277,7 +280,7 @@ class TicketEntry(Base):
     ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
     question: Mapped[str] = mapped_column(Text, default="")
     entry_id: Mapped[str] = mapped_column(String(255))
-    operator: Mapped[str] = mapped_column(String(128))
+    operator: Mapped[str] = mapped_column(String(ID_LENGTH))
     resolved: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
@@ -289,7 +292,7 @@ class KbReload(Base):
     __tablename__ = "kb_reloads"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    requested_by: Mapped[str] = mapped_column(String(128), default="")
+    requested_by: Mapped[str] = mapped_column(String(ID_LENGTH), default="")
     requested_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
@@ -311,5 +314,5 @@ class KbPhrasing(Base):
     key: Mapped[str] = mapped_column(String(255))
     text: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(16))
-    decided_by: Mapped[str] = mapped_column(String(128), default="")
+    decided_by: Mapped[str] = mapped_column(String(ID_LENGTH), default="")
     decided_at: Mapped[datetime] = mapped_column(UtcDateTime)

@@ -34,7 +34,6 @@ from handlers.bitrix24.events import ChatEvent, arrival
 from handlers.bitrix24.ownership import bot_holds
 from handlers.bitrix24.poller import LEASE, EventPoller, poll_while_leased, report_revision
 from handlers.bitrix24.processor import EventProcessor
-from handlers.bitrix24.registration import find_bot_id
 from handlers.bitrix24.replies import BitrixCalls
 from handlers.bitrix24.rest.api import Bitrix24Api
 from handlers.bitrix24.rest.errors import Bitrix24Error
@@ -86,7 +85,7 @@ class BitrixChannel:
         self._started = False
         self._revision_logged = False
         calls = BitrixCalls(language)
-        sender = BitrixSender(client, clock, bot_code=settings.bot_code, calls=calls)
+        self.sender = sender = BitrixSender(client, clock, bot_code=settings.bot_code, calls=calls)
         self.processor = EventProcessor(
             sessions=sessions,
             engine=engine,
@@ -215,8 +214,9 @@ class BitrixChannel:
         )
 
     async def _bot_id(self) -> int:
-        # Asked each start, not cached: a bot registered again gets a new id.
-        bot_id = await find_bot_id(self.client, self._settings.bot_code)
+        # Asked each start, not cached: a bot registered again gets a new id. The sender keeps
+        # the answer (one imbot.v2.Bot.get a start, not one here and one at the first send).
+        bot_id = await self.sender.bot_id(fresh=True)
         if bot_id is None:
             raise BotNotRegisteredError(
                 "BOT_NOT_FOUND",

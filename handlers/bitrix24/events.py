@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 from bot.delivery.inbox import Arrival
+from bot.storage.lengths import ID_LENGTH
 from bot.storage.models import Contact
 from handlers.bitrix24.models import BitrixChat
 from handlers.bitrix24.storage import chat_key
@@ -148,7 +149,7 @@ def _read(event_type: str, data: Mapping[str, Any], delivery: str) -> ChatEvent 
         key = f"msg:{message.get('id')}"
     return ChatEvent(
         kind=kind,
-        key=key[:128],
+        key=key[:ID_LENGTH],
         bot_id=_int(bot.get("id")),
         chat_id=chat_id,
         dialog_id=dialog_id,

@@ -11,8 +11,9 @@ open line's dialog id, ``chat<N>``: the number is the chat's id) and the buttons
 same in every turn (:data:`DROP`). The bot's own id is the portal's fact, not the chat's: the
 sender fills it in when it makes the call (:class:`handlers.bitrix24.sender.BitrixSender`).
 
-:func:`write` stores them for actions taken outside the line (``helpbot operator``): their
-replies become the same calls the processor queues, which a running ``helpbot serve`` makes.
+Actions taken outside the line (``helpbot operator``) are rendered the same way, their
+calls queued for a running ``helpbot serve`` to make; :func:`choices_shown` is what they leave
+in the chat's row.
 """
 
 from __future__ import annotations
@@ -20,18 +21,16 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Update, update
 
 from bot.cases import case_reply
 from bot.channel import Draft
-from bot.delivery import pipeline
 from bot.engine import Event, HandToQueue, Say, TicketOpened
 from bot.payloads import Press
-from bot.storage.models import OutboxMessage
 from handlers.bitrix24 import storage as repo
+from handlers.bitrix24.models import BitrixChat
 from handlers.bitrix24.render import choices, render
 
 SEND = "imbot.v2.Chat.Message.send"
@@ -119,20 +118,16 @@ def with_bot(params: dict[str, Any], bot_id: int) -> dict[str, Any]:
     return params
 
 
-async def write(
-    session: AsyncSession, out: Sequence[Event], now: datetime, language: str = "ru"
-) -> list[OutboxMessage]:
-    """Queue the Bitrix24 person-facing replies among ``out``; returns the rows added.
-
-    Rendered purely (:class:`BitrixCalls`) and stored (:func:`bot.delivery.pipeline.store`);
-    a known chat notes the numbered choices its last reply shows (the customer may type one).
-    """
-    says = [e for e in out if e.channel == repo.CHANNEL and isinstance(e, Say)]
-    calls = BitrixCalls(language)
-    last = {item.conversation_id: item for item in says}  # each chat's row read once
-    for dialog, item in last.items():
-        chat = await repo.chat_by_dialog(session, dialog)
-        if chat is not None:
-            chat.choices = calls.choices(item)
-    drafts = [draft for item in says for draft in calls.render(item)]
-    return await pipeline.store(session, repo.CHANNEL, drafts, now)
+def choices_shown(events: Sequence[Event]) -> list[Update]:
+    """The chats' numbered choices after an action taken outside the line (``helpbot
+    operator``'s reply, rendered by :class:`BitrixCalls` like the processor's): each chat a
+    :class:`Say` goes to keeps the choices of the last one (the customer may type one), and
+    none when it shows none. Statements, not rows: the chat's row is not read for them
+    (:func:`bot.delivery.pipeline.act` runs them in the action's transaction)."""
+    says = [e for e in events if e.channel == repo.CHANNEL and isinstance(e, Say)]
+    last = {say.conversation_id: say for say in says}
+    chats = update(BitrixChat)
+    return [
+        chats.where(BitrixChat.dialog_id == dialog).values(choices=BitrixCalls.choices(say))
+        for dialog, say in last.items()
+    ]

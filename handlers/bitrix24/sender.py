@@ -4,9 +4,10 @@ Outcome (:class:`bot.channel.Channel`).
 The render is :class:`~handlers.bitrix24.replies.BitrixCalls`'s. A message is stored without
 the bot's id, which is the portal's fact and not the chat's: ``send`` fills it in
 (:func:`~handlers.bitrix24.replies.with_bot`), asking the portal for the bot with our code once
-(``imbot.v2.Bot.get``; its failure is mapped as a send's, a bot not found makes the channel not
-ready until it is registered, and a send refused because the id is not our bot's asks again
-next time: the bot was registered again).
+(``imbot.v2.Bot.get``; in fetch mode the poller's question at its start is that once:
+:meth:`BitrixSender.bot_id`). Its failure is mapped as a send's, a bot not found makes the
+channel not ready until it is registered, and a send refused because the id is not our bot's
+asks again next time: the bot was registered again.
 
 The failure policy itself (retries until the give-up deadline, pauses) is :mod:`bot.delivery`'s.
 Here: ``OPERATION_TIME_LIMIT`` pauses that method until the reset its last answer announced
@@ -81,6 +82,14 @@ class BitrixSender:
         self._bot_id: int | None = None
         self.calls = calls or BitrixCalls()
 
+    async def bot_id(self, *, fresh: bool = False) -> int | None:
+        """Our bot's id on the portal (``None``: not registered), asked with ``imbot.v2.Bot.get``
+        when not known yet or when ``fresh`` (the fetch-mode poller's start: a bot registered
+        again has a new id) and kept for the sends, so one start asks once."""
+        if fresh or self._bot_id is None:
+            self._bot_id = await find_bot_id(self._client, self._bot_code)
+        return self._bot_id
+
     def render(self, event: Event) -> list[Draft]:
         return self.calls.render(event)
 
@@ -93,9 +102,7 @@ class BitrixSender:
     async def send(self, call: Call) -> Outcome:
         try:
             if call.method == SEND:
-                bot_id = self._bot_id = self._bot_id or await find_bot_id(
-                    self._client, self._bot_code
-                )
+                bot_id = await self.bot_id()
                 if bot_id is None:
                     return NotReady(f"no bot {self._bot_code!r}: run `helpbot bitrix register`")
                 call = replace(call, params=with_bot(call.params, bot_id))

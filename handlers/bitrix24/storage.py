@@ -40,16 +40,6 @@ async def set_state(session: AsyncSession, key: str, value: str, now: datetime) 
     await session.flush()
 
 
-async def chat_by_dialog(session: AsyncSession, dialog_id: str) -> BitrixChat | None:
-    """The open-line chat of a dialog id (a conversation's ``external_id``), if seen."""
-    return await session.scalar(
-        select(BitrixChat)
-        .where(BitrixChat.dialog_id == dialog_id)
-        .order_by(BitrixChat.updated_at.desc())
-        .limit(1)
-    )
-
-
 async def chats_to_finish(session: AsyncSession, helped_before: datetime) -> Sequence[BitrixChat]:
     """Chats whose last word was «Помогло» before ``helped_before`` and that the bot still holds."""
     rows = await session.scalars(

@@ -13,6 +13,7 @@ from bot.app import build
 from bot.engine import Incoming
 from bot.replies import choose_language
 from bot.services import Services
+from bot.storage.lengths import ID_LENGTH
 from bot.texts import CANCEL_WORDS, phrase
 from handlers.cli._runner import run, settings_or_exit
 from handlers.cli.chat_screen import CHANNEL, LineReader, Screen
@@ -39,7 +40,7 @@ async def _chat(args: argparse.Namespace) -> int:
     settings = settings_or_exit()
     async with build(settings, schema="check" if args.no_migrate else "upgrade") as app:
         services = await app.services()
-        person = str(args.person)[:128]
+        person = str(args.person)[:ID_LENGTH]
         interactive = sys.stdin.isatty()
         screen = Screen(services, person, interactive=interactive)
         await screen.skip_history()

@@ -14,15 +14,15 @@ from collections import Counter
 from collections.abc import Sequence
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from bot.app import build
 from bot.cases import case_reply
 from bot.clock import Clock, SystemClock
+from bot.delivery import pipeline
 from bot.durations import human_duration
 from bot.engine import Event
 from bot.errors import TicketError
 from bot.queue import OperatorQueue
+from bot.queue.actions import Action, Answer, Close, Reflag, SendEntry, Take, Transfer
 from bot.replies import render_plain
 from bot.storage import tickets
 from bot.storage.models import TicketStatus
@@ -91,39 +91,44 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 class ChannelRows:
-    """The hook for queue actions: their messages as each channel's outbox rows, counted.
+    """Queue actions through :func:`bot.delivery.pipeline.act`, their messages rendered as
+    each channel's outbox rows, counted.
 
     The channels' renderers (aiogram, aiohttp's server: seconds of start-up) are imported when
     an operator command that acts runs, not when `helpbot --help` lists the commands nor for
-    a command that only reads (``acts`` false: queuing anything then is an error); and here,
-    before any transaction: a slow import inside the action's transaction would hold its lock.
+    a command that only reads (``acts`` false: acting then is an error); and here, before any
+    transaction: a slow import inside the action's transaction would hold its lock.
     """
 
     def __init__(self, settings: Settings, clock: Clock, *, acts: bool = True) -> None:
         self.queued: Counter[str] = Counter()
         self._acts = acts
+        self._clock = clock
+        self._renders: dict[str, pipeline.Render] = {}
+        self._keep: pipeline.Keep = lambda events: ()
         if not acts:
             return
-        from handlers.bitrix24 import replies as bitrix_replies
-        from handlers.telegram.delivery import OutboxRows
+        from handlers.bitrix24 import replies as bitrix
+        from handlers.bitrix24.storage import CHANNEL as BITRIX
+        from handlers.telegram.calls import CHANNEL as TELEGRAM
+        from handlers.telegram.calls import TelegramCalls
 
-        self._bitrix = bitrix_replies
-        self._clock = clock
-        self._language = settings.conversation.language
-        self._telegram = OutboxRows(
-            clock,
-            None,  # a topic's card is rendered by `helpbot serve` when its edit is sent
-            operator_chat_id=settings.operator.chat_id,
-            operator_language=settings.conversation.language,
-            zone=settings.hours.timezone,
-        )
+        language = settings.conversation.language
+        # A topic's card is brought up to date by `helpbot serve` when its edit is sent.
+        ops_chat = settings.operator.chat_id
+        telegram = TelegramCalls(operator_chat_id=ops_chat, operator_language=language)
+        self._renders = {
+            TELEGRAM: telegram.render_all,
+            BITRIX: pipeline.each(bitrix.BitrixCalls(language).render),
+        }
+        self._keep = bitrix.choices_shown
 
-    async def __call__(self, session: AsyncSession, out: list[Event]) -> None:
+    async def __call__(self, queue: OperatorQueue, action: Action) -> list[Event]:
         if not self._acts:
-            raise RuntimeError("a reading operator command queued messages")
-        self.queued["telegram"] += len(await self._telegram.write(session, out))
-        rows = await self._bitrix.write(session, out, self._clock.now(), self._language)
-        self.queued["bitrix24"] += len(rows)
+            raise RuntimeError("a reading operator command acted")
+        acted = await pipeline.act(queue, action, self._renders, self._clock, keep=self._keep)
+        self.queued.update(row.channel for row in acted.rows)
+        return acted.events
 
     def report(self) -> None:
         """Print (and forget) what was queued since the last report."""
@@ -189,7 +194,7 @@ async def _dispatch(queue: OperatorQueue, outbox: ChannelRows, me: str, words: l
         figures.emit(figures.queue_rows(await queue.figures()), fmt, queue.language)
         return 0
     if name == "reflag":
-        await TerminalChannel().show(await queue.reflag_overdue(then=outbox))
+        await TerminalChannel().show(await outbox(queue, Reflag()))
         return 0
     if name == "help" or not rest or not rest[0].isdigit():
         print(SHELL_HELP)
@@ -209,21 +214,18 @@ async def _dispatch(queue: OperatorQueue, outbox: ChannelRows, me: str, words: l
                 file=sys.stderr,
             )
             return 1
-    actions = {
-        "take": lambda: queue.take(ticket, me, force=force, then=outbox),
-        "reply": lambda: queue.reply(ticket, me, " ".join(args), force=force, then=outbox),
-        "send-entry": lambda: queue.send_entry(
-            ticket, me, " ".join(args), force=force, then=outbox
-        ),
-        "transfer": lambda: queue.transfer(
-            ticket, " ".join(args) or me, by=me, force=force, then=outbox
-        ),
-        "close": lambda: queue.close(ticket, me, " ".join(args) or None, force=force, then=outbox),
+    text = " ".join(args)
+    actions: dict[str, Action] = {
+        "take": Take(ticket, me, force),
+        "reply": Answer(ticket, me, text, force),
+        "send-entry": SendEntry(ticket, me, text, force),
+        "transfer": Transfer(ticket, text or me, me, force),
+        "close": Close(ticket, me, text or None, force),
     }
     if name not in actions:
         print(SHELL_HELP)
         return 1
-    await TerminalChannel().show(await actions[name]())
+    await TerminalChannel().show(await outbox(queue, actions[name]))
     return 0
 
 

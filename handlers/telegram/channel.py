@@ -25,6 +25,7 @@ from aiohttp import web
 from bot import logs
 from bot.delivery.worker import OutboxWorker
 from bot.errors import HelpbotError
+from bot.queue.actions import Reflag
 from bot.services import Services
 from bot.storage.delivery import default_replica
 from bot.storage.leases import LeaseKeeper
@@ -144,9 +145,7 @@ class TelegramChannel:
         Only this channel's tickets are flagged (in the transaction that queues the reminders):
         other channels' tickets wait for a reminder of their own. Returns how many were flagged.
         """
-        out = await self.services.queue.reflag_overdue((CHANNEL,), then=self.deliverer.then())
-        self.deliverer.wake()
-        return len(out)
+        return len(await self.deliverer.act(self.services.queue, Reflag((CHANNEL,))))
 
     async def _poll(self) -> None:
         allowed = self.dp.resolve_used_update_types()

@@ -13,7 +13,9 @@ from bot.cases import CaseCard, load_case
 from bot.channel import Draft
 from bot.clock import Clock
 from bot.delivery import inbox, pipeline
-from bot.engine import AfterTurn, Event
+from bot.engine import Event
+from bot.queue import OperatorQueue
+from bot.queue.actions import Action
 from bot.replies import Reply
 from bot.storage import delivery
 from bot.storage.models import OutboxMessage
@@ -30,9 +32,9 @@ class OutboxRows:
     """Stores the Telegram calls of the engine's events as outbox rows, in the caller's
     transaction (rendering them is :class:`~handlers.telegram.calls.TelegramCalls`').
 
-    It needs neither the bot nor a connection of its own, so ``helpbot operator`` queues its
-    replies with it for a running ``helpbot serve`` to send. Without a knowledge base a ticket
-    card lists no entries.
+    It needs neither the bot nor a connection of its own (``helpbot operator`` renders with
+    :class:`~handlers.telegram.calls.TelegramCalls` alone, through
+    :func:`bot.delivery.pipeline.act`). Without a knowledge base a ticket card lists no entries.
     """
 
     def __init__(
@@ -124,22 +126,17 @@ class Deliverer:
         copies), for :func:`bot.delivery.pipeline.answer`."""
         return self._rows.render(copy)
 
-    def then(self, copy: CopySource | None = None) -> AfterTurn:
-        """The hook for queue actions: in their transaction, the rows (``copy``: the operator's
-        message the relayed event copies) and the inbox's update being processed settled
-        (:func:`bot.delivery.inbox.settle`), so a crash can neither lose the replies nor repeat
-        them. (A person's event goes through :func:`bot.delivery.pipeline.answer` instead, with
-        :meth:`render`.)
-
-        Call :attr:`wake` once the action has returned (committed).
-        """
-
-        render = self._rows.render(copy)
-
-        async def then(session: AsyncSession, out: list[Event]) -> None:
-            await pipeline.write(session, CHANNEL, out, render, self._clock.now())
-
-        return then
+    async def act(
+        self, queue: OperatorQueue, action: Action, copy: CopySource | None = None
+    ) -> list[Event]:
+        """An operators' action through :func:`bot.delivery.pipeline.act`: in its one
+        transaction the rows of its events (``copy``: the operator's message a reply copies)
+        and the inbox's update being processed settled, so a crash can neither lose the
+        replies nor repeat them; the worker woken once it committed. Returns the events; a
+        refusal raises :class:`~bot.errors.TicketError` with nothing stored."""
+        acted = await pipeline.act(queue, action, {CHANNEL: self.render(copy)}, self._clock)
+        self.wake()
+        return acted.events
 
     async def deliver(self, out: Sequence[Event], copy: CopySource | None = None) -> None:
         """Store every call ``out`` needs in a transaction of its own."""

@@ -14,7 +14,6 @@ import logging
 from collections.abc import Awaitable, Callable
 from contextlib import suppress
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
 from aiogram import Bot, F, Router
@@ -23,7 +22,6 @@ from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command, CommandObject, MagicData
 from aiogram.types import CallbackQuery, Message, TelegramObject, Update, User
 
-from bot.engine import Event
 from bot.errors import (
     TicketClosedError,
     TicketError,
@@ -33,6 +31,7 @@ from bot.errors import (
     TicketTakenError,
 )
 from bot.queue import OperatorQueue, TicketView
+from bot.queue.actions import Action, Answer, Close, SendEntry, Take, Transfer
 from bot.replies import Reply
 from handlers.telegram.callbacks import KbData, TakeData, TakeOverData
 from handlers.telegram.calls import CopySource
@@ -142,7 +141,7 @@ async def on_take(
     and its notices commit together, and the card is edited in place («Взять» becomes
     «Забрать»); a refusal is told to the presser.
     """
-    take = partial(desk.queue.take, callback_data.ticket, query.from_user.full_name)
+    take = Take(callback_data.ticket, query.from_user.full_name)
     await _press(query, desk, MEMBERS, "op_not_member", take)
 
 
@@ -152,7 +151,7 @@ async def on_take_over(
     desk: Desk,
 ) -> None:
     """«Забрать»: an administrator of the group (a supervisor) takes over someone's ticket."""
-    take = partial(desk.queue.take, callback_data.ticket, query.from_user.full_name, force=True)
+    take = Take(callback_data.ticket, query.from_user.full_name, force=True)
     await _press(query, desk, SUPERVISORS, "op_not_supervisor", take)
 
 
@@ -167,7 +166,7 @@ async def on_kb_pick(
         next((e for e in kb.entries if entry_key(e.id) == callback_data.key), None) if kb else None
     )
     name = query.from_user.full_name
-    send = partial(desk.queue.send_entry, callback_data.ticket, name, entry.id if entry else "")
+    send = SendEntry(callback_data.ticket, name, entry.id if entry else "")
     await _press(query, desk, MEMBERS, "op_not_member", send)
 
 
@@ -176,7 +175,7 @@ async def _press(
     desk: Desk,
     allowed: set[ChatMemberStatus],
     refusal: str,
-    action: Callable[..., Awaitable[list[Event]]],
+    action: Action,
 ) -> None:
     """An operators' button: answered first, then the queue action with its outbox rows in its
     transaction; a refusal is told to the presser alone."""
@@ -186,15 +185,13 @@ async def _press(
     if card is None or not member:
         return
     try:
-        await action(then=desk.deliverer.then())
+        await desk.deliverer.act(desk.queue, action)
     except TicketError as exc:
         thread = getattr(card, "message_thread_id", None)
         notice = Reply((_problem(exc, desk.lang),))
         await desk.deliverer.say(
             card.chat.id, notice, thread_id=thread, receiver=query.from_user.id
         )
-        return
-    desk.deliverer.wake()
 
 
 async def _answer(query: CallbackQuery, alert: str | None) -> None:
@@ -213,7 +210,7 @@ async def on_close(
     act = await _command(message, desk)
     name = operator_name(message)
     if act is not None and name is not None:
-        await act(desk.queue.close, name, command.args)
+        await act(Close(act.ticket.id, name, command.args, act.force))
 
 
 async def on_transfer(
@@ -236,7 +233,8 @@ async def on_transfer(
     if not colleague:
         await act.tell(tg_phrase("op_transfer_usage", desk.lang))
         return
-    await act(partial(desk.queue.transfer, by=operator_name(message)), colleague)
+    by = operator_name(message)
+    await act(Transfer(act.ticket.id, colleague, by, act.force))
 
 
 async def on_kb(
@@ -273,7 +271,8 @@ async def on_operator_message(message: Message, desk: Desk) -> None:
         or tg_phrase("op_media", desk.lang, kind=message.content_type)
     )
     copy = CopySource(message.chat.id, message.message_id)
-    await _Act.of(message, desk, ticket)(desk.queue.reply, name, text, copy=copy)
+    act = _Act.of(message, desk, ticket)
+    await act(Answer(ticket.id, name, text, act.force), copy)
 
 
 async def on_unknown_press(query: CallbackQuery) -> None:
@@ -332,44 +331,29 @@ class _Act:
     """Runs queue actions for one operator's message in a ticket's topic."""
 
     def __init__(
-        self,
-        update: Update,
-        deliverer: Deliverer,
-        lang: str,
-        ticket: TicketView,
-        receiver: int | None,
-        force: bool = False,
+        self, desk: Desk, ticket: TicketView, receiver: int | None, force: bool = False
     ) -> None:
         """``force``: an anonymous administrator acts as the group's supervisor (Telegram does not
         say which administrator posted, so they cannot be told apart from the holder)."""
-        self._update, self._deliverer, self._lang = update, deliverer, lang
-        self.ticket, self._receiver, self._force = ticket, receiver, force
+        self._desk, self.ticket, self._receiver, self.force = desk, ticket, receiver, force
 
     @classmethod
     def of(cls, message: Message, desk: Desk, ticket: TicketView) -> _Act:
         """The act for ``message``'s author: an anonymous administrator acts with force."""
-        return cls(
-            desk.update, desk.deliverer, desk.lang, ticket, _receiver(message), _anonymous(message)
-        )
+        return cls(desk, ticket, _receiver(message), _anonymous(message))
 
-    async def __call__(
-        self,
-        action: Callable[..., Awaitable[list[Event]]],
-        *args: object,
-        copy: CopySource | None = None,
-    ) -> None:
-        """The action with its outbox rows in its transaction; a refusal is told to the author."""
-        then = self._deliverer.then(copy)
+    async def __call__(self, action: Action, copy: CopySource | None = None) -> None:
+        """The action with its outbox rows in its transaction (``copy``: the operator's message
+        a reply copies); a refusal is told to the author."""
         try:
-            await action(self.ticket.id, *args, force=self._force, then=then)
+            await self._desk.deliverer.act(self._desk.queue, action, copy)
         except TicketError as exc:
-            await self.tell(_problem(exc, self._lang))
-            return
-        self._deliverer.wake()
+            await self.tell(_problem(exc, self._desk.lang))
 
     async def tell(self, notice: str) -> None:
         """A notice for the author alone (ephemeral), in the ticket's topic."""
-        await self._deliverer.say_ticket(self.ticket.id, Reply((notice,)), receiver=self._receiver)
+        notice_reply = Reply((notice,))
+        await self._desk.deliverer.say_ticket(self.ticket.id, notice_reply, receiver=self._receiver)
 
 
 def _problem(exc: TicketError, lang: str) -> str:

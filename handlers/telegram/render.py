@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+from aiogram.types import InlineKeyboardMarkup
 
 from bot.payloads import Press, decode
 from bot.replies import Button, Reply
@@ -47,25 +47,10 @@ def render(reply: Reply, *, limit: int = LIMIT) -> list[str]:
     return parts or ["…"]
 
 
-def keyboard(buttons: tuple[Button, ...]) -> InlineKeyboardMarkup | None:
-    """Inline buttons for the engine's payloads; short labels (ratings) share a row."""
-    rows = _layout(buttons)
-    if not rows:
-        return None
-    return InlineKeyboardMarkup(
-        inline_keyboard=[
-            [
-                InlineKeyboardButton(text=text, callback_data=data, style=style)
-                for text, data, style in row
-            ]
-            for row in rows
-        ]
-    )
-
-
 def keyboard_params(buttons: tuple[Button, ...]) -> dict[str, Any] | None:
-    """:func:`keyboard` as the Bot API's JSON, ``markup_params(keyboard(buttons))``, built
-    without the models: validating aiogram's button models was most of rendering a reply."""
+    """Inline buttons for the engine's payloads as the Bot API's JSON (short labels, ratings,
+    share a row), built without aiogram's models: validating them was most of rendering a
+    reply (a test checks this JSON is a valid ``InlineKeyboardMarkup`` and its dump)."""
     rows = _layout(buttons)
     if not rows:
         return None

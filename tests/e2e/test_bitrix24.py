@@ -209,6 +209,9 @@ async def test_question_answer_choices_and_escalation(
             ticket = (await session.scalars(select(Ticket))).one()
         assert ticket.external_ref == f"bitrix24:chat{chat.id}:session{chat.sessions[-1].id}"
         assert ticket.question == OFF_TOPIC
+        # The bot's id asked once a start (fetch mode asked at the poller's start and again
+        # at the first send before).
+        assert len(fake.calls_to("imbot.v2.Bot.get")) == 1
     assert BOT_TOKEN not in logs.text and fake.webhook_secret not in logs.text
     assert APP_TOKEN not in logs.text
 

@@ -8,8 +8,10 @@ injected only at the outside world's edge (the database driver).
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 
+import pytest
 from conftest import FakeClock, failing_once
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -171,12 +173,13 @@ async def _handed_off(services: Services, worker: InboxWorker) -> None:
 
 
 async def test_a_failure_while_releasing_an_ended_sessions_ticket_keeps_the_session_handed(
-    db_url: str, kb: KnowledgeBase, clock: FakeClock
+    db_url: str, kb: KnowledgeBase, clock: FakeClock, caplog: pytest.LogCaptureFixture
 ) -> None:
     """The line's session ended (the customer's message opens session 901): noting that and
     closing its ticket commit together. Before, the session's end committed first and a failure
     in the ticket's own transaction left ticket 1 open for good, the new question relayed into
-    it instead of answered."""
+    it instead of answered. The release is logged once: by the try that committed."""
+    caplog.set_level(logging.INFO, logger="bot.engine.closing")
     async with build(_settings(db_url), kb=kb, clock=clock) as app:
         services = await app.services()
         worker = _worker(services)
@@ -212,6 +215,7 @@ async def test_a_failure_while_releasing_an_ended_sessions_ticket_keeps_the_sess
         ]  # answered by the bot, not relayed into the released ticket
         async with services.sessions() as session:
             assert QUESTION not in [text for _, text in await _ticket_texts(session, 1)]
+        assert caplog.text.count("ticket released ticket=1 ") == 1
 
 
 async def test_what_the_customer_writes_to_the_lines_operators_joins_the_ticket_unanswered(

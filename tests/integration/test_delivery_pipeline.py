@@ -28,10 +28,9 @@ def render(event: Event) -> list[Draft]:
 async def test_an_events_calls_commit_with_its_settle_and_a_failed_turn_leaves_neither(
     sessions: async_sessionmaker[AsyncSession], clock: FakeClock
 ) -> None:
-    """The rows are the render's calls in order and then the channel's own (``also``), stored
-    in the caller's transaction with the inbox row settled: a turn that fails after writing
-    them rolls both back, and the retry's are written once: a failure after their commit does
-    not run the event again."""
+    """The rows are the render's calls in order, stored in the caller's transaction with the
+    inbox row settled: a turn that fails after writing them rolls both back, and the retry's
+    are written once: a failure after their commit does not run the event again."""
     tries: list[int] = []
 
     async def handle(row: InboxUpdate) -> None:
@@ -41,12 +40,10 @@ async def test_an_events_calls_commit_with_its_settle_and_a_failed_turn_leaves_n
             Resolved(channel=CHANNEL, conversation_id="c1", message_id=1),
             Say(channel=CHANNEL, conversation_id="c1", reply=Reply(("three",))),
         ]
-        also = [Draft("c1", "buttons_off", {"message_id": 7})]
         async with sessions.begin() as session:
-            rows = await pipeline.write(
-                session, CHANNEL, events, pipeline.each(render), clock.now(), also=also
-            )
-            assert len(rows) == 4
+            now = clock.now()
+            rows = await pipeline.write(session, CHANNEL, events, pipeline.each(render), now)
+            assert len(rows) == 3
             if len(tries) == 1:
                 raise RuntimeError("the turn fails after writing its rows")
         raise RuntimeError("a late failure after the commit (e.g. a callback answer)")
@@ -69,7 +66,6 @@ async def test_an_events_calls_commit_with_its_settle_and_a_failed_turn_leaves_n
         (CHANNEL, "c1", "say", {"text": "one"}),
         (CHANNEL, "c1", "say", {"text": "two"}),
         (CHANNEL, "c1", "say", {"text": "three"}),
-        (CHANNEL, "c1", "buttons_off", {"message_id": 7}),
     ]
     assert {r.status for r in rows} == {DeliveryStatus.PENDING}
     assert inbox_row.status == DeliveryStatus.DONE

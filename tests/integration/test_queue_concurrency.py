@@ -8,12 +8,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from conftest import FakeClock
 from deadline import until
+from queueing import Queue
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.engine import ConversationEngine, EngineSettings, Incoming, Relayed, conversation_state
 from bot.errors import TicketClosedError, TicketTakenError
-from bot.queue import OperatorQueue
 from bot.storage import repo, tickets
 from bot.storage.models import Message, State, Ticket, TicketStatus
 from handlers.settings import Settings
@@ -64,7 +64,7 @@ async def test_both_read_waiting_then_update_at_once_one_wins(
 async def test_queue_take_by_five_operators_has_one_winner(
     sessions: async_sessionmaker[AsyncSession], clock: object
 ) -> None:
-    queue = OperatorQueue(sessions, clock, reflag_after=timedelta(minutes=5))  # type: ignore[arg-type]
+    queue = Queue(sessions, clock, reflag_after=timedelta(minutes=5))  # type: ignore[arg-type]
     for ticket_id in await _tickets(sessions, 5):
         outcomes = await asyncio.gather(
             *(queue.take(ticket_id, f"op{n}") for n in range(5)), return_exceptions=True
@@ -88,7 +88,7 @@ async def test_a_cancel_racing_a_take_is_serialised_not_deadlocked(
     engine = ConversationEngine(
         KnowledgeBase(()), sessions, clock, EngineSettings(config.conversation, config.hours)
     )
-    queue = OperatorQueue(sessions, clock, reflag_after=timedelta(minutes=5))
+    queue = Queue(sessions, clock, reflag_after=timedelta(minutes=5))
     ids = await _tickets(sessions, 20)  # waiting: their conversations are waiting too
     for n, ticket_id in enumerate(ids):
         cancel, take = await asyncio.gather(

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 from conftest import FakeClock
+from queueing import Queue
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import reports, retention
 from bot.__main__ import main
 from bot.engine import ConversationEngine, EngineSettings, Incoming
-from bot.queue import OperatorQueue
 from bot.storage import db as storage_db
 from bot.storage.models import (
     DeliveryStatus,
@@ -45,7 +45,7 @@ async def _history(sessions: async_sessionmaker[AsyncSession], clock: FakeClock)
     engine = ConversationEngine(
         _kb(), sessions, clock, EngineSettings(settings.conversation, settings.hours)
     )
-    queue = OperatorQueue(sessions, clock, reflag_after=timedelta(minutes=15))
+    queue = Queue(sessions, clock, reflag_after=timedelta(minutes=15))
 
     async def say(person: str, text: str) -> None:
         await engine.handle(Incoming("test", f"chat-{person}", person, text))

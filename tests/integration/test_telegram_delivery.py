@@ -27,8 +27,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.__main__ import main
 from bot.app import build
-from bot.delivery import inbox
+from bot.delivery import inbox, pipeline
 from bot.engine import Incoming
+from bot.queue.actions import Answer, Close, Reflag
 from bot.services import Services
 from bot.settings import DatabaseSettings, DeliverySettings, QueueSettings, RedisSettings
 from bot.storage import delivery
@@ -383,7 +384,8 @@ async def test_reminders_flag_only_the_tickets_whose_reminder_telegram_sends(
         assert any("16" in (m.text or "") for m in rig.fake.bot_messages(rig.group))
         assert await rig.channel.reflag() == 0
         # Still due wherever Bitrix24 tickets are reminded (`helpbot operator reflag`).
-        (due,) = await rig.services.queue.reflag_overdue((bitrix.CHANNEL,))
+        reflag = Reflag((bitrix.CHANNEL,))
+        (due,) = (await pipeline.act(rig.services.queue, reflag, {}, rig.services.clock)).events
         assert due.ticket_id == other.id
 
 
@@ -505,7 +507,8 @@ async def test_an_operator_message_in_a_closed_tickets_topic_is_answered_not_rel
 ) -> None:
     async with rigged(sqlite_db_url, kb) as rig:
         ticket = await _ticket_with_topic(rig)
-        await rig.services.queue.close(ticket.id, "Olga", "решено")
+        close = Close(ticket.id, "Olga", "решено")  # nothing rendered: the topic stays open
+        await pipeline.act(rig.services.queue, close, {}, rig.services.clock)
         await rig.channel.outbox.drain()
         before = len(rig.fake.bot_messages(rig.ann))
 
@@ -528,9 +531,8 @@ async def test_a_send_refused_because_the_person_blocked_the_bot_tells_the_topic
         ticket = await _ticket_with_topic(rig)
         rig.fake.block_bot(rig.ann)  # its my_chat_member update is not stored: the send finds out
         for text in ("Вы здесь?", "Ответьте, пожалуйста"):
-            await rig.services.queue.reply(  # force: Olga takes it with the first reply
-                ticket.id, "Olga", text, force=True, then=rig.channel.deliverer.then()
-            )
+            reply = Answer(ticket.id, "Olga", text, force=True)  # Olga takes it by replying
+            await rig.channel.deliverer.act(rig.services.queue, reply)
         await rig.channel.outbox.drain()
         await rig.channel.outbox.drain()
         failed = await rig.rows(chat_id=str(rig.ann.id), status=DeliveryStatus.FAILED)
@@ -586,9 +588,8 @@ async def test_a_failure_storing_the_blocked_notice_of_a_refused_send_keeps_the_
     async with rigged(sqlite_db_url, kb) as rig:
         ticket = await _ticket_with_topic(rig)
         rig.fake.block_bot(rig.ann)  # its my_chat_member update is not stored: the send finds out
-        await rig.services.queue.reply(
-            ticket.id, "Olga", "Вы здесь?", force=True, then=rig.channel.deliverer.then()
-        )
+        reply = Answer(ticket.id, "Olga", "Вы здесь?", force=True)
+        await rig.channel.deliverer.act(rig.services.queue, reply)
         with (
             failing_once(rig.services.db, "INSERT INTO outbox") as failed,
             pytest.raises(OSError),

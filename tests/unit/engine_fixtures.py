@@ -6,12 +6,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
 
+from queueing import Queue
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.cases import CaseCard, CaseLine
 from bot.clock import Clock
 from bot.engine import ConversationEngine, EngineSettings, Event, Incoming, Say
-from bot.queue import OperatorQueue
 from handlers.settings import Settings
 from knowledge.base import KnowledgeBase
 from knowledge.model import Entry
@@ -64,7 +64,7 @@ def settings(**overrides: object) -> Settings:
 @dataclass
 class Rig:
     engine: ConversationEngine
-    queue: OperatorQueue
+    queue: Queue
     sessions: async_sessionmaker[AsyncSession]
 
     async def say(
@@ -83,7 +83,7 @@ def rig(sessions: async_sessionmaker[AsyncSession], clock: Clock, **overrides: o
         clock,
         EngineSettings(config.conversation, config.hours, config.kb.public_url),
     )
-    queue = OperatorQueue(
+    queue = Queue(
         sessions,
         clock,
         reflag_after=timedelta(minutes=config.queue.reflag_minutes),

@@ -7,7 +7,15 @@ from engine_fixtures import case_card
 from bot.engine import HandToQueue, Say, TicketClosed, TicketOpened
 from bot.payloads import Payload, Press
 from bot.replies import Button, Reply
-from handlers.bitrix24.replies import HAND_OFF, NOTE, SEND, BitrixCalls, chat_number, with_bot
+from handlers.bitrix24.replies import (
+    HAND_OFF,
+    NOTE,
+    SEND,
+    BitrixCalls,
+    chat_number,
+    choices_shown,
+    with_bot,
+)
 
 WHERE = {"channel": "bitrix24", "conversation_id": "chat7"}
 CANCEL = Button("Отменить", Payload(Press.CANCEL, 3).encode())
@@ -64,3 +72,19 @@ def test_only_an_open_lines_dialog_names_a_chat_to_hand_off() -> None:
         12, None, None, None, None,
     ]  # fmt: skip
     assert CALLS.render(HandToQueue(channel="bitrix24", conversation_id="12", ticket_id=1)) == []
+
+
+def test_an_action_outside_the_line_leaves_each_chats_last_choices_as_a_statement() -> None:
+    """``helpbot operator``'s reply ends the numbered choices an earlier reply showed (a typed
+    number no longer means its button): one UPDATE per chat, from the events alone."""
+    offer = Say(**WHERE, reply=Reply(("Ответ",), buttons=(HELPED,)), ticket_id=3)
+    reply = Say(**WHERE, reply=Reply(("Ответ оператора",)), ticket_id=3)
+    elsewhere = Say(channel="telegram", conversation_id="7", reply=Reply(("x",)), ticket_id=4)
+    closed = TicketClosed(**WHERE, ticket_id=3, notice="closed", operator="anna")
+    (statement,) = choices_shown([offer, reply, elsewhere, closed])
+    compiled = statement.compile()
+    assert "UPDATE bitrix_chats SET choices" in str(compiled)
+    assert list(compiled.params.values()) == [None, "chat7"]  # SET choices, WHERE dialog_id
+    (offered,) = choices_shown([reply, offer])
+    assert [HELPED.payload] in offered.compile().params.values()
+    assert choices_shown([elsewhere, closed]) == []

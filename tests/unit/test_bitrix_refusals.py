@@ -117,3 +117,16 @@ async def test_the_sender_sends_as_the_portals_bot_and_asks_again_when_it_was_re
     assert isinstance(await sender.send(CALL), Retry)
     outcome = await sender.send(CALL)
     assert isinstance(outcome, NotReady) and "helpbot bitrix register" in outcome.reason
+
+
+async def test_the_fetch_pollers_question_at_its_start_is_the_one_the_sends_use() -> None:
+    """One ``imbot.v2.Bot.get`` a start in fetch mode: the poller asks (fresh: a bot registered
+    again since the last start has a new id) and the sender keeps that answer."""
+    portal = _Portal(bot=5)
+    sender = BitrixSender(portal, SystemClock(), bot_code="helpbot")  # type: ignore[arg-type]
+    assert await sender.bot_id(fresh=True) == 5  # the poller's start
+    assert isinstance(await sender.send(CALL), Done) and portal.asked == 1
+    portal.bot = 8  # registered again, then the poller restarted
+    assert await sender.bot_id(fresh=True) == 8 and portal.asked == 2
+    assert isinstance(await sender.send(CALL), Done) and portal.asked == 2
+    assert portal.sent[-1]["botId"] == 8

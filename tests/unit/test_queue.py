@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
 import pytest
-from engine_fixtures import DEAL, NONSENSE, Rig, rig, text_of
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from conftest import FakeClock, failing_once
+from counting import counting
+from engine_fixtures import DEAL, ENTRIES, NONSENSE, Rig, rig, text_of
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from bot.channel import Draft
+from bot.delivery import pipeline
 from bot.engine import (
     Event,
     Say,
@@ -24,6 +29,7 @@ from bot.errors import (
     TicketNotTakenError,
     TicketTakenError,
 )
+from bot.queue.actions import Answer, Close, Reflag, SendEntry, Take, Transfer
 
 
 @pytest.fixture
@@ -68,15 +74,21 @@ async def test_release_closes_a_held_ticket_without_asking_the_person_and_only_o
 
 
 async def test_release_is_part_of_the_callers_transaction(
-    bot: Rig, sessions: async_sessionmaker[AsyncSession]
+    bot: Rig, sessions: async_sessionmaker[AsyncSession], caplog: pytest.LogCaptureFixture
 ) -> None:
-    """The channel's fact and the ticket's close commit together or not at all."""
+    """The channel's fact and the ticket's close commit together or not at all; the release
+    is logged once, when it committed (a rolled-back try and its retry were two lines)."""
+    caplog.set_level(logging.INFO, logger="bot.engine.closing")
     await _escalate(bot)
     with pytest.raises(RuntimeError, match="the caller failed"):
         async with sessions.begin() as session:
             await bot.queue.release(session, 1, "the line", "its session ended")
             raise RuntimeError("the caller failed after the release")
     assert (await bot.queue.get(1)).status == "waiting"
+    assert "ticket released" not in caplog.text
+    async with sessions.begin() as session:
+        await bot.queue.release(session, 1, "the line", "its session ended")
+    assert caplog.text.count("ticket released ticket=1 ") == 1
 
 
 async def test_reply_needs_the_ticket_taken_then_reaches_the_person(
@@ -205,17 +217,56 @@ async def test_take_moves_the_conversation_to_the_operator(bot: Rig) -> None:
         assert await conversation_state(session, conv.id) == State.OPERATOR
 
 
-async def test_the_then_hook_runs_in_the_actions_transaction(bot: Rig) -> None:
+async def test_an_action_and_its_outbox_rows_commit_together(
+    bot: Rig, db: AsyncEngine, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """bot/delivery opens the action's transaction (:func:`pipeline.act`), the queue applies it
+    there and each channel's pure render gives the rows of its events: an outbox write that
+    fails leaves nothing of the reply (not even its log line), and the one that succeeds
+    commits the reply and its row together."""
+    caplog.set_level(logging.INFO, logger="bot.queue.service")
     await _escalate(bot)
-    seen: list[list[Event]] = []
-
-    async def store_then_fail(session: AsyncSession, out: list[Event]) -> None:
-        seen.append(out)
-        raise OSError("the outbox write failed")
-
-    with pytest.raises(OSError):
-        await bot.queue.reply(1, "anna", "ответ", force=True, then=store_then_fail)
-    assert text_of(seen[0]) == "ответ"
+    render = pipeline.each(_memory)
+    reply = Answer(1, "anna", "ответ", force=True)
+    with failing_once(db, "INSERT INTO outbox") as failed, pytest.raises(OSError):
+        await pipeline.act(bot.queue, reply, {"memory": render}, clock)
+    assert failed
     view = await bot.queue.get(1)  # nothing of the failed reply was kept
     assert (view.status, view.operator, view.first_reply_at) == ("waiting", None, None)
     assert [line.author for line in await bot.queue.transcript(1)][-1] != "operator"
+    assert "operator answered" not in caplog.text
+
+    acted = await pipeline.act(bot.queue, reply, {"memory": render}, clock)
+    assert caplog.text.count("operator answered ticket=1 ") == 1
+    assert text_of(acted.events) == "ответ"
+    assert [(row.channel, row.chat_id, row.method) for row in acted.rows] == [
+        ("memory", "chat-42", "say")
+    ]
+    assert (await bot.queue.get(1)).operator == "anna"
+
+
+async def test_each_action_is_one_commit_with_its_rows(
+    bot: Rig, db: AsyncEngine, clock: FakeClock
+) -> None:
+    """What an action does and the outbox rows of its events commit together, once: no second
+    transaction for the rows, none for a read before the action."""
+    await _escalate(bot)
+    renders = {"memory": pipeline.each(_memory)}
+    for action in (
+        Take(1, "anna"),
+        Answer(1, "anna", "ответ"),
+        SendEntry(1, "anna", ENTRIES[0].id),
+        Transfer(1, "bob", by="anna"),
+        Close(1, "bob", "готово"),
+        Reflag(),
+    ):
+        with counting(db.sync_engine) as counted:
+            acted = await pipeline.act(bot.queue, action, renders, clock)
+        assert len(counted.commits) == 1, (action, counted.statements)
+        says = [e for e in acted.events if isinstance(e, Say)]
+        assert len(acted.rows) == len(says), action
+
+
+def _memory(event: Event) -> list[Draft]:
+    """An in-memory channel's pure render: one call per message to the person."""
+    return [Draft(event.conversation_id, "say")] if isinstance(event, Say) else []
