@@ -3,7 +3,9 @@
 Used by ``python bench/quality.py --calibrate``. Each question is ranked once; its features and
 whether its top entry (or one of the first three) is right are kept, so that refitting and
 re-deciding are cheap. Folds are stratified by set: every set contributes to every fold, so the
-held-out figures of a set come from models fitted mostly on the other sets' questions.
+held-out figures of a set come from models fitted mostly on the other sets' questions. Such folds
+share each set's style (its authors, its mix of topics and kinds) between fitting and judging;
+:func:`set_out_decisions` leaves each set out whole instead, which is what a new set gets.
 
 The thresholds follow from the issue's policy (:data:`BOUNDS`): the most help (a right answer,
 or a «did you mean» holding a right entry) with at most 4% wrong answers, 4% needless
@@ -218,15 +220,25 @@ def nested_decisions(
     t: Thresholds,
     scoring: Scoring,
     seed: int = SEED,
+    thresholds_on: str = "folds",
+    l2: float = L2,
 ) -> tuple[list[Action], list[Thresholds]]:
     """Each sample decided by thresholds chosen on the other folds' held-out estimates, so
-    that neither the models nor the thresholds that judge a question have seen it."""
+    that neither the models nor the thresholds that judge a question have seen it. With
+    ``thresholds_on="sets"`` those estimates are the other folds' with each set left out in
+    turn (refitted on them alone) instead of ``judged``."""
     fold = folds(samples, seed=seed)
     chosen = []
     actions: list[Action | None] = [None] * len(samples)
     for i in range(FOLDS):
         rest = [n for n, f in enumerate(fold) if f != i]
-        policy = choose_policy([samples[n] for n in rest], [judged[n] for n in rest], t, scoring)
+        others = [samples[n] for n in rest]
+        inner = (
+            estimates(others, left_out_sets(others, l2))
+            if thresholds_on == "sets"
+            else [judged[n] for n in rest]
+        )
+        policy = choose_policy(others, inner, t, scoring)
         chosen.append(policy)
         for n, f in enumerate(fold):
             if f == i:
@@ -234,13 +246,13 @@ def nested_decisions(
     return [a for a in actions if a is not None], chosen
 
 
-def fit(samples: Sequence[Sample]) -> Calibration:
+def fit(samples: Sequence[Sample], l2: float = L2) -> Calibration:
     """Both models on the questions the matcher ranks (small talk and human requests aside)."""
     usable = [s for s in samples if s.x and not s.intent]
     xs = [s.x for s in usable]
     return Calibration(
-        fit_logistic(xs, [s.top1 for s in usable]),
-        fit_logistic(xs, [s.in_top(3) for s in usable]),
+        fit_logistic(xs, [s.top1 for s in usable], l2),
+        fit_logistic(xs, [s.in_top(3) for s in usable], l2),
     )
 
 
@@ -262,12 +274,73 @@ def folds(samples: Sequence[Sample], k: int = FOLDS, seed: int = SEED) -> list[i
 
 
 def cross_validated(
-    samples: Sequence[Sample], k: int = FOLDS, seed: int = SEED
+    samples: Sequence[Sample], k: int = FOLDS, seed: int = SEED, l2: float = L2
 ) -> list[Calibration]:
     """The calibration each sample is judged by: fitted on the folds it is not in."""
-    fold = folds(samples, k, seed)
-    models = [fit([s for s, f in zip(samples, fold, strict=True) if f != i]) for i in range(k)]
+    return fitted_apart(samples, folds(samples, k, seed), l2)
+
+
+def set_folds(samples: Sequence[Sample]) -> list[int]:
+    """A fold per set: leaving one out judges it as a set nobody fitted on."""
+    names = sorted({s.set for s in samples})
+    return [names.index(s.set) for s in samples]
+
+
+def left_out_sets(samples: Sequence[Sample], l2: float = L2) -> list[Calibration]:
+    """The calibration each sample is judged by: fitted on the other sets only."""
+    return fitted_apart(samples, set_folds(samples), l2)
+
+
+def fitted_apart(
+    samples: Sequence[Sample], fold: Sequence[int], l2: float = L2
+) -> list[Calibration]:
+    """Each sample's calibration, fitted on the samples of the other folds."""
+    models = {
+        f: fit([s for s, g in zip(samples, fold, strict=True) if g != f], l2)
+        for f in sorted(set(fold))
+    }
     return [models[f] for f in fold]
+
+
+# How the thresholds judging a left-out set are chosen on the other sets: on their held-out
+# estimates from folds stratified by set (what --calibrate does on the pool for the shipped
+# ones), or from leaving each of those sets out in turn too.
+THRESHOLDS_ON = ("folds", "sets")
+THRESHOLDS_FROM = "folds"
+
+
+def set_out_decisions(
+    samples: Sequence[Sample],
+    t: Thresholds,
+    scoring: Scoring,
+    thresholds_on: str = "folds",
+    l2: float = L2,
+    seed: int = SEED,
+) -> tuple[list[Action], list[Estimate], dict[str, Thresholds]]:
+    """Each set decided as a new set would be: the models fitted on the other sets, and the
+    thresholds chosen on the other sets' held-out estimates (:data:`THRESHOLDS_ON`), so that
+    nothing judging a question has seen its set, its authors' style or its topics' mix.
+    Returns each sample's action and estimate, and the thresholds each set was decided by."""
+    if thresholds_on not in THRESHOLDS_ON:
+        raise ValueError(f"thresholds_on: one of {THRESHOLDS_ON}")
+    actions: list[Action | None] = [None] * len(samples)
+    judged: list[Estimate] = [NO_EVIDENCE] * len(samples)
+    chosen = {}
+    for name in sorted({s.set for s in samples}):
+        rest = [s for s in samples if s.set != name]
+        inner = (
+            cross_validated(rest, seed=seed, l2=l2)
+            if thresholds_on == "folds"
+            else left_out_sets(rest, l2)
+        )
+        policy = choose_policy(rest, estimates(rest, inner), t, scoring)
+        chosen[name] = policy
+        model = fit(rest, l2)
+        for n, s in enumerate(samples):
+            if s.set == name:
+                judged[n] = estimates([s], [model])[0]
+                actions[n] = decide_with(s, judged[n], policy)
+    return [a for a in actions if a is not None], judged, chosen
 
 
 def fit_logistic(xs: Sequence[Sequence[float]], ys: Sequence[bool], l2: float = L2) -> Logistic:
