@@ -169,49 +169,81 @@ def _policy_key(figures: Mapping[str, float]) -> tuple[float, float]:
 
 
 def choose_policy(
-    samples: Sequence[Sample], judged: Sequence[Estimate], t: Thresholds, scoring: Scoring
+    samples: Sequence[Sample],
+    judged: Sequence[Estimate],
+    t: Thresholds,
+    scoring: Scoring,
+    worst_set: bool = False,
 ) -> Thresholds:
-    """The thresholds that best meet :data:`BOUNDS` on these samples' (held-out) estimates.
+    """The thresholds that best meet :data:`BOUNDS` on these samples' (held-out) estimates;
+    with ``worst_set``, the hard bounds' overrun is the worst single set's (the help is still
+    the pool's): a policy that must hold on every set, not on their mix.
 
     Every pair of the grids is scored, the first best one kept, as deciding every sample
     anew for each pair would; but by adding up counts: for one answer threshold, the samples
     not answered are taken in order of P(in top 3), and a clarify threshold offers choices to
-    a prefix of them (escalating the rest), so each pair costs one look-up.
+    a prefix of them (escalating the rest), so each pair costs one look-up per set.
     """
-    fixed: list[int] = []
-    free: list[tuple[Estimate, bool, tuple[int, ...], list[int], tuple[int, ...]]] = []
+    groups: dict[str, _Group] = {}
     for s, e in zip(samples, judged, strict=True):
+        group = groups.setdefault(s.set if worst_set else "", _Group())
         if s.intent:
-            fixed = _add(fixed, scoring.tally(s, decide_with(s, e, t)))
+            group.fixed = _add(group.fixed, scoring.tally(s, decide_with(s, e, t)))
             continue
         escalate = scoring.tally(s, Action.ESCALATE)
         offered = _sub(scoring.tally(s, Action.CLARIFY), escalate)
-        free.append(
+        group.free.append(
             (e, s.lead >= t.answer_lead, scoring.tally(s, Action.ANSWER), offered, escalate)
         )
-    free.sort(key=lambda f: -f[0].top3)
-    below = [-f[0].top3 for f in free]  # ascending: bisect counts those with top3 >= a bar
-    width = len(free[0][2]) if free else len(fixed)
+    width = len(scoring.tally(samples[0], Action.ESCALATE)) if samples else 0
+    for group in groups.values():
+        group.free.sort(key=lambda f: -f[0].top3)
+        group.below = [-f[0].top3 for f in group.free]  # ascending: bisect counts top3 >= a bar
     best: tuple[tuple[float, float], Thresholds] | None = None
     for answer in ANSWER_GRID:
-        base = list(fixed) or [0] * width
+        for group in groups.values():
+            group.answer_at(answer, width)
+        for clarify in CLARIFY_GRID:
+            if clarify > answer:
+                break
+            each = [g.totals(clarify) for g in groups.values()]
+            pooled = each[0]
+            for totals in each[1:]:
+                pooled = _add(pooled, totals)
+            key = _policy_key(scoring.rates(pooled))
+            if worst_set:
+                hard = max(_policy_key(scoring.rates(totals))[0] for totals in each)
+                key = (hard, key[1])
+            if best is None or key < best[0]:
+                best = (key, replace(t, answer=answer, clarify=clarify))
+    assert best is not None
+    return best[1]
+
+
+class _Group:
+    """One set's counts for :func:`choose_policy` (or the pool's)."""
+
+    def __init__(self) -> None:
+        self.fixed: list[int] = []
+        self.free: list[tuple[Estimate, bool, tuple[int, ...], list[int], tuple[int, ...]]] = []
+        self.below: list[float] = []
+        self.base: list[int] = []
+        self.prefix: list[list[int]] = []
+
+    def answer_at(self, answer: float, width: int) -> None:
+        base = list(self.fixed) or [0] * width
         prefix = [[0] * width]
-        for e, led, answered, offered, escalated in free:
+        for e, led, answered, choices, escalated in self.free:
             if led and e.top1 >= answer:
                 base = _add(base, answered)
                 prefix.append(prefix[-1])
             else:
                 base = _add(base, escalated)
-                prefix.append(_add(prefix[-1], offered))
-        for clarify in CLARIFY_GRID:
-            if clarify > answer:
-                break
-            totals = _add(base, prefix[bisect_right(below, -clarify)])
-            key = _policy_key(scoring.rates(totals))
-            if best is None or key < best[0]:
-                best = (key, replace(t, answer=answer, clarify=clarify))
-    assert best is not None
-    return best[1]
+                prefix.append(_add(prefix[-1], choices))
+        self.base, self.prefix = base, prefix
+
+    def totals(self, clarify: float) -> list[int]:
+        return _add(self.base, self.prefix[bisect_right(self.below, -clarify)])
 
 
 def nested_decisions(
@@ -225,8 +257,8 @@ def nested_decisions(
 ) -> tuple[list[Action], list[Thresholds]]:
     """Each sample decided by thresholds chosen on the other folds' held-out estimates, so
     that neither the models nor the thresholds that judge a question have seen it. With
-    ``thresholds_on="sets"`` those estimates are the other folds' with each set left out in
-    turn (refitted on them alone) instead of ``judged``."""
+    ``thresholds_on`` "sets" or "worst", those estimates are the other folds' with each set
+    left out in turn (refitted on them alone) instead of ``judged``."""
     fold = folds(samples, seed=seed)
     chosen = []
     actions: list[Action | None] = [None] * len(samples)
@@ -234,11 +266,11 @@ def nested_decisions(
         rest = [n for n, f in enumerate(fold) if f != i]
         others = [samples[n] for n in rest]
         inner = (
-            estimates(others, left_out_sets(others, l2))
-            if thresholds_on == "sets"
-            else [judged[n] for n in rest]
+            [judged[n] for n in rest]
+            if thresholds_on == "folds"
+            else estimates(others, left_out_sets(others, l2))
         )
-        policy = choose_policy(others, inner, t, scoring)
+        policy = choose_policy(others, inner, t, scoring, worst_set=thresholds_on == "worst")
         chosen.append(policy)
         for n, f in enumerate(fold):
             if f == i:
@@ -302,10 +334,10 @@ def fitted_apart(
     return [models[f] for f in fold]
 
 
-# How the thresholds judging a left-out set are chosen on the other sets: on their held-out
-# estimates from folds stratified by set (what --calibrate does on the pool for the shipped
-# ones), or from leaving each of those sets out in turn too.
-THRESHOLDS_ON = ("folds", "sets")
+# What the thresholds are chosen on: the held-out estimates from folds stratified by set
+# ("folds"), or from leaving each set out in turn ("sets"; "worst": the same, with the hard
+# bounds held on the worst set rather than on the pool).
+THRESHOLDS_ON = ("folds", "sets", "worst")
 THRESHOLDS_FROM = "folds"
 
 
@@ -333,7 +365,9 @@ def set_out_decisions(
             if thresholds_on == "folds"
             else left_out_sets(rest, l2)
         )
-        policy = choose_policy(rest, estimates(rest, inner), t, scoring)
+        policy = choose_policy(
+            rest, estimates(rest, inner), t, scoring, worst_set=thresholds_on == "worst"
+        )
         chosen[name] = policy
         model = fit(rest, l2)
         for n, s in enumerate(samples):

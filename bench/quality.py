@@ -279,6 +279,7 @@ def run_calibration(
         else calibration.estimates(pooled, calibration.left_out_sets(pooled, l2)),
         t,
         SCORING,
+        worst_set=thresholds_on == "worst",
     )
     print("\npooled held-out figures under other policies (answer at / choose at):")
     grid = {

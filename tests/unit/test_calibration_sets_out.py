@@ -56,7 +56,11 @@ def test_left_out_sets_are_decided_with_thresholds_chosen_on_the_other_sets() ->
             calibration.cross_validated(rest) if on == "folds" else calibration.left_out_sets(rest)
         )
         policy = calibration.choose_policy(
-            rest, calibration.estimates(rest, inner), Thresholds(), quality.SCORING
+            rest,
+            calibration.estimates(rest, inner),
+            Thresholds(),
+            quality.SCORING,
+            worst_set=on == "worst",
         )
         assert chosen["a"] == policy
         model = calibration.fit(rest)
@@ -65,3 +69,32 @@ def test_left_out_sets_are_decided_with_thresholds_chosen_on_the_other_sets() ->
         figures = quality._figures_of(list(zip(samples, actions, strict=True)))
         # Half the questions have no right entry shown: the right half answered, few others.
         assert figures["helped"] > 0.4 and figures["wrong"] < 0.1
+
+
+def test_worst_set_thresholds_hold_the_hard_bounds_on_every_set_not_only_on_the_mix() -> None:
+    quality = bench("quality")
+    calibration = quality.calibration
+    estimate = quality.Estimate
+    right = {"answer": [{"title": "t"}]}
+    samples, judged = [], []
+
+    def add(name: str, n: int, hits: tuple[bool, ...], top1: float) -> None:
+        for i in range(n):
+            samples.append(calibration.Sample(name, f"{top1}{i}", right, "", (0.0,), hits, 0.5))
+            judged.append(estimate(top1, max(top1, 0.9)))
+
+    # A big set answered right at 0.85 and asked about at 0.2; a small one whose wrong
+    # answers score 0.85 too: 4 of its 20 (0.20), 4 of the pool's 120 (0.033).
+    add("big", 60, (True,), 0.85)
+    add("big", 40, (False, True), 0.2)
+    add("small", 16, (True,), 0.95)
+    add("small", 4, (False, True), 0.85)
+    t = Thresholds()
+    pooled = calibration.choose_policy(samples, judged, t, quality.SCORING)
+    worst = calibration.choose_policy(samples, judged, t, quality.SCORING, worst_set=True)
+    assert pooled.answer <= 0.85 < worst.answer <= 0.95
+    decided = [
+        (s, calibration.decide_with(s, e, worst)) for s, e in zip(samples, judged, strict=True)
+    ]
+    small = quality._figures_of([d for d in decided if d[0].set == "small"])
+    assert small["wrong"] == 0.0 and small["helped"] == 1.0
