@@ -264,14 +264,26 @@ def run_calibration(
     print_table(rows, counts)
     if seeds > 1:
         _over_seeds(pooled, pool, seeds, t, langs, thresholds_on, l2)
-    out_judged = _sets_out(pooled, pool, max(seeds, 1), t, rows["pool"], thresholds_on, l2)
+    out_judged, out_actions = _sets_out(
+        pooled, pool, max(seeds, 1), t, rows["pool"], thresholds_on, l2
+    )
+    print("log-loss of P(top1) by set, held-out folds | each set left out:")
+    for name in pool:
+        print(
+            f"  {name:<16}"
+            + " | ".join(
+                f"{_mean_log_loss([s for s in pooled if s.set == name], by, pooled):.4f}"
+                for by in (judged, out_judged)
+            )
+        )
     print("\nreliability of the held-out estimates (pool): predicted vs observed")
     _reliability(pooled, judged)
     print("\nthe same with each set left out (models fitted on the other sets):")
     _reliability(pooled, out_judged)
-    print("\nP(top1) by kind of question (answerable ones): mean estimate vs share right,")
-    print("held-out folds | each set left out")
-    _reliability_by_kind(pooled, judged, out_judged, kinds)
+    print("\nP(top1) by kind of question (answerable ones): share right first, mean estimate")
+    print("on held-out folds and with each set left out; then, of those answered with each set")
+    print("left out (first split), how many, their mean estimate and the share right")
+    _reliability_by_kind(pooled, judged, out_judged, out_actions, kinds)
     policy = calibration.choose_policy(
         pooled,
         judged
@@ -370,20 +382,22 @@ def _sets_out(
     stratified: dict[str, float],
     thresholds_on: str,
     l2: float,
-) -> list[Estimate]:
+) -> tuple[list[Estimate], list[Action]]:
     """Leave-one-set-out: each set decided by models fitted on the other sets and thresholds
     chosen on theirs (averaged over ``seeds`` inner fold splits when those are chosen on
     stratified folds), printed with the pool's difference from the stratified folds: folds
     stratified by set share each set's style between fitting and judging, so they promise
-    more than a new set gets. Returns the left-out sets' estimates."""
+    more than a new set gets. Returns the left-out sets' estimates and actions (first split)."""
     runs = seeds if thresholds_on == "folds" else 1
     totals: dict[str, dict[str, float]] = {}
     chosen: dict[str, list[Thresholds]] = {}
     judged: list[Estimate] = []
+    first: list[Action] = []
     for seed in range(calibration.SEED, calibration.SEED + runs):
         actions, judged, policies = calibration.set_out_decisions(
             pooled, t, SCORING, thresholds_on, l2, seed
         )
+        first = first or actions
         decided = list(zip(pooled, actions, strict=True))
         rows = {n: _figures_of([d for d in decided if d[0].set == n]) for n in pool}
         rows["pool"] = _figures_of(decided)
@@ -411,33 +425,46 @@ def _sets_out(
             for c in ("helped", "wrong", "clarify", "false_escalate", "ood_answered")
         )
     )
-    losses = [
-        _log_loss(e.top1, s.top1)
-        for s, e in zip(pooled, judged, strict=True)
-        if s.x and not s.intent
-    ]
-    print(f"log-loss of P(top1), each set left out: {sum(losses) / len(losses):.4f}")
-    return judged
+    print(f"log-loss of P(top1), each set left out: {_mean_log_loss(pooled, judged, pooled):.4f}")
+    return judged, first
 
 
 def _reliability_by_kind(
     samples: Sequence[calibration.Sample],
     folds: Sequence[Estimate],
     sets_out: Sequence[Estimate],
+    actions: Sequence[Action],
     kinds: dict[tuple[str, str], str],
 ) -> None:
     groups: dict[str, list[float]] = {}
-    for s, a, b in zip(samples, folds, sets_out, strict=True):
+    for s, a, b, action in zip(samples, folds, sets_out, actions, strict=True):
         if s.intent or not s.x or "answer" not in s.expect:
             continue
-        row = groups.setdefault(kinds.get((s.set, s.case_id), "") or "-", [0, 0, 0.0, 0.0])
-        row[0] += 1
-        row[1] += s.top1
-        row[2] += a.top1
-        row[3] += b.top1
-    print(f"{'kind':<12}{'n':>5} {'right':>6}   {'est':>6}   {'est':>6}")
-    for kind, (n, right, a, b) in sorted(groups.items()):
-        print(f"{kind:<12}{n:>5} {right / n:>6.2f}   {a / n:>6.2f}   {b / n:>6.2f}")
+        row = groups.setdefault(kinds.get((s.set, s.case_id), "") or "-", [0.0] * 7)
+        answered = action == Action.ANSWER
+        for n, v in enumerate((1, s.top1, a.top1, b.top1, answered, answered * b.top1)):
+            row[n] += v
+        row[6] += answered and s.top1
+    head = f"{'kind':<12}{'n':>5} {'right':>6} {'est':>6} {'est':>6}   "
+    print(head + f"{'answ':>5} {'est':>6} {'right':>6}")
+    for kind, (n, right, a, b, m, p, r) in sorted(groups.items()):
+        tail = f"{m:>5.0f} {p / m:>6.2f} {r / m:>6.2f}" if m else f"{0:>5}"
+        print(f"{kind:<12}{n:>5.0f} {right / n:>6.2f} {a / n:>6.2f} {b / n:>6.2f}   {tail}")
+
+
+def _mean_log_loss(
+    some: Sequence[calibration.Sample],
+    judged: Sequence[Estimate],
+    pooled: Sequence[calibration.Sample],
+) -> float:
+    """The mean log-loss of P(top1) over ``some`` of the pooled samples, as ``judged``."""
+    wanted = {id(s) for s in some}
+    losses = [
+        _log_loss(e.top1, s.top1)
+        for s, e in zip(pooled, judged, strict=True)
+        if id(s) in wanted and s.x and not s.intent
+    ]
+    return sum(losses) / max(len(losses), 1)
 
 
 def _log_loss(p: float, right: bool) -> float:
