@@ -3,7 +3,9 @@
 Used by ``python bench/quality.py --calibrate``. Each question is ranked once; its features and
 whether its top entry (or one of the first three) is right are kept, so that refitting and
 re-deciding are cheap. Folds are stratified by set: every set contributes to every fold, so the
-held-out figures of a set come from models fitted mostly on the other sets' questions.
+held-out figures of a set come from models fitted mostly on the other sets' questions. Such folds
+share each set's style (its authors, its mix of topics and kinds) between fitting and judging;
+:func:`set_out_decisions` leaves each set out whole instead, which is what a new set gets.
 
 The thresholds follow from the issue's policy (:data:`BOUNDS`): the most help (a right answer,
 or a «did you mean» holding a right entry) with at most 4% wrong answers, 4% needless
@@ -167,49 +169,81 @@ def _policy_key(figures: Mapping[str, float]) -> tuple[float, float]:
 
 
 def choose_policy(
-    samples: Sequence[Sample], judged: Sequence[Estimate], t: Thresholds, scoring: Scoring
+    samples: Sequence[Sample],
+    judged: Sequence[Estimate],
+    t: Thresholds,
+    scoring: Scoring,
+    worst_set: bool = False,
 ) -> Thresholds:
-    """The thresholds that best meet :data:`BOUNDS` on these samples' (held-out) estimates.
+    """The thresholds that best meet :data:`BOUNDS` on these samples' (held-out) estimates;
+    with ``worst_set``, the hard bounds' overrun is the worst single set's (the help is still
+    the pool's): a policy that must hold on every set, not on their mix.
 
     Every pair of the grids is scored, the first best one kept, as deciding every sample
     anew for each pair would; but by adding up counts: for one answer threshold, the samples
     not answered are taken in order of P(in top 3), and a clarify threshold offers choices to
-    a prefix of them (escalating the rest), so each pair costs one look-up.
+    a prefix of them (escalating the rest), so each pair costs one look-up per set.
     """
-    fixed: list[int] = []
-    free: list[tuple[Estimate, bool, tuple[int, ...], list[int], tuple[int, ...]]] = []
+    groups: dict[str, _Group] = {}
     for s, e in zip(samples, judged, strict=True):
+        group = groups.setdefault(s.set if worst_set else "", _Group())
         if s.intent:
-            fixed = _add(fixed, scoring.tally(s, decide_with(s, e, t)))
+            group.fixed = _add(group.fixed, scoring.tally(s, decide_with(s, e, t)))
             continue
         escalate = scoring.tally(s, Action.ESCALATE)
         offered = _sub(scoring.tally(s, Action.CLARIFY), escalate)
-        free.append(
+        group.free.append(
             (e, s.lead >= t.answer_lead, scoring.tally(s, Action.ANSWER), offered, escalate)
         )
-    free.sort(key=lambda f: -f[0].top3)
-    below = [-f[0].top3 for f in free]  # ascending: bisect counts those with top3 >= a bar
-    width = len(free[0][2]) if free else len(fixed)
+    width = len(scoring.tally(samples[0], Action.ESCALATE)) if samples else 0
+    for group in groups.values():
+        group.free.sort(key=lambda f: -f[0].top3)
+        group.below = [-f[0].top3 for f in group.free]  # ascending: bisect counts top3 >= a bar
     best: tuple[tuple[float, float], Thresholds] | None = None
     for answer in ANSWER_GRID:
-        base = list(fixed) or [0] * width
+        for group in groups.values():
+            group.answer_at(answer, width)
+        for clarify in CLARIFY_GRID:
+            if clarify > answer:
+                break
+            each = [g.totals(clarify) for g in groups.values()]
+            pooled = each[0]
+            for totals in each[1:]:
+                pooled = _add(pooled, totals)
+            key = _policy_key(scoring.rates(pooled))
+            if worst_set:
+                hard = max(_policy_key(scoring.rates(totals))[0] for totals in each)
+                key = (hard, key[1])
+            if best is None or key < best[0]:
+                best = (key, replace(t, answer=answer, clarify=clarify))
+    assert best is not None
+    return best[1]
+
+
+class _Group:
+    """One set's counts for :func:`choose_policy` (or the pool's)."""
+
+    def __init__(self) -> None:
+        self.fixed: list[int] = []
+        self.free: list[tuple[Estimate, bool, tuple[int, ...], list[int], tuple[int, ...]]] = []
+        self.below: list[float] = []
+        self.base: list[int] = []
+        self.prefix: list[list[int]] = []
+
+    def answer_at(self, answer: float, width: int) -> None:
+        base = list(self.fixed) or [0] * width
         prefix = [[0] * width]
-        for e, led, answered, offered, escalated in free:
+        for e, led, answered, choices, escalated in self.free:
             if led and e.top1 >= answer:
                 base = _add(base, answered)
                 prefix.append(prefix[-1])
             else:
                 base = _add(base, escalated)
-                prefix.append(_add(prefix[-1], offered))
-        for clarify in CLARIFY_GRID:
-            if clarify > answer:
-                break
-            totals = _add(base, prefix[bisect_right(below, -clarify)])
-            key = _policy_key(scoring.rates(totals))
-            if best is None or key < best[0]:
-                best = (key, replace(t, answer=answer, clarify=clarify))
-    assert best is not None
-    return best[1]
+                prefix.append(_add(prefix[-1], choices))
+        self.base, self.prefix = base, prefix
+
+    def totals(self, clarify: float) -> list[int]:
+        return _add(self.base, self.prefix[bisect_right(self.below, -clarify)])
 
 
 def nested_decisions(
@@ -218,15 +252,25 @@ def nested_decisions(
     t: Thresholds,
     scoring: Scoring,
     seed: int = SEED,
+    thresholds_on: str = "folds",
+    l2: float = L2,
 ) -> tuple[list[Action], list[Thresholds]]:
     """Each sample decided by thresholds chosen on the other folds' held-out estimates, so
-    that neither the models nor the thresholds that judge a question have seen it."""
+    that neither the models nor the thresholds that judge a question have seen it. With
+    ``thresholds_on`` "sets" or "worst", those estimates are the other folds' with each set
+    left out in turn (refitted on them alone) instead of ``judged``."""
     fold = folds(samples, seed=seed)
     chosen = []
     actions: list[Action | None] = [None] * len(samples)
     for i in range(FOLDS):
         rest = [n for n, f in enumerate(fold) if f != i]
-        policy = choose_policy([samples[n] for n in rest], [judged[n] for n in rest], t, scoring)
+        others = [samples[n] for n in rest]
+        inner = (
+            [judged[n] for n in rest]
+            if thresholds_on == "folds"
+            else estimates(others, left_out_sets(others, l2))
+        )
+        policy = choose_policy(others, inner, t, scoring, worst_set=thresholds_on == "worst")
         chosen.append(policy)
         for n, f in enumerate(fold):
             if f == i:
@@ -234,13 +278,13 @@ def nested_decisions(
     return [a for a in actions if a is not None], chosen
 
 
-def fit(samples: Sequence[Sample]) -> Calibration:
+def fit(samples: Sequence[Sample], l2: float = L2) -> Calibration:
     """Both models on the questions the matcher ranks (small talk and human requests aside)."""
     usable = [s for s in samples if s.x and not s.intent]
     xs = [s.x for s in usable]
     return Calibration(
-        fit_logistic(xs, [s.top1 for s in usable]),
-        fit_logistic(xs, [s.in_top(3) for s in usable]),
+        fit_logistic(xs, [s.top1 for s in usable], l2),
+        fit_logistic(xs, [s.in_top(3) for s in usable], l2),
     )
 
 
@@ -262,12 +306,75 @@ def folds(samples: Sequence[Sample], k: int = FOLDS, seed: int = SEED) -> list[i
 
 
 def cross_validated(
-    samples: Sequence[Sample], k: int = FOLDS, seed: int = SEED
+    samples: Sequence[Sample], k: int = FOLDS, seed: int = SEED, l2: float = L2
 ) -> list[Calibration]:
     """The calibration each sample is judged by: fitted on the folds it is not in."""
-    fold = folds(samples, k, seed)
-    models = [fit([s for s, f in zip(samples, fold, strict=True) if f != i]) for i in range(k)]
+    return fitted_apart(samples, folds(samples, k, seed), l2)
+
+
+def set_folds(samples: Sequence[Sample]) -> list[int]:
+    """A fold per set: leaving one out judges it as a set nobody fitted on."""
+    names = sorted({s.set for s in samples})
+    return [names.index(s.set) for s in samples]
+
+
+def left_out_sets(samples: Sequence[Sample], l2: float = L2) -> list[Calibration]:
+    """The calibration each sample is judged by: fitted on the other sets only."""
+    return fitted_apart(samples, set_folds(samples), l2)
+
+
+def fitted_apart(
+    samples: Sequence[Sample], fold: Sequence[int], l2: float = L2
+) -> list[Calibration]:
+    """Each sample's calibration, fitted on the samples of the other folds."""
+    models = {
+        f: fit([s for s, g in zip(samples, fold, strict=True) if g != f], l2)
+        for f in sorted(set(fold))
+    }
     return [models[f] for f in fold]
+
+
+# What the thresholds are chosen on: the held-out estimates from folds stratified by set
+# ("folds"), or from leaving each set out in turn ("sets"; "worst": the same, with the hard
+# bounds held on the worst set rather than on the pool).
+THRESHOLDS_ON = ("folds", "sets", "worst")
+THRESHOLDS_FROM = "folds"
+
+
+def set_out_decisions(
+    samples: Sequence[Sample],
+    t: Thresholds,
+    scoring: Scoring,
+    thresholds_on: str = "folds",
+    l2: float = L2,
+    seed: int = SEED,
+) -> tuple[list[Action], list[Estimate], dict[str, Thresholds]]:
+    """Each set decided as a new set would be: the models fitted on the other sets, and the
+    thresholds chosen on the other sets' held-out estimates (:data:`THRESHOLDS_ON`), so that
+    nothing judging a question has seen its set, its authors' style or its topics' mix.
+    Returns each sample's action and estimate, and the thresholds each set was decided by."""
+    if thresholds_on not in THRESHOLDS_ON:
+        raise ValueError(f"thresholds_on: one of {THRESHOLDS_ON}")
+    actions: list[Action | None] = [None] * len(samples)
+    judged: list[Estimate] = [NO_EVIDENCE] * len(samples)
+    chosen = {}
+    for name in sorted({s.set for s in samples}):
+        rest = [s for s in samples if s.set != name]
+        inner = (
+            cross_validated(rest, seed=seed, l2=l2)
+            if thresholds_on == "folds"
+            else left_out_sets(rest, l2)
+        )
+        policy = choose_policy(
+            rest, estimates(rest, inner), t, scoring, worst_set=thresholds_on == "worst"
+        )
+        chosen[name] = policy
+        model = fit(rest, l2)
+        for n, s in enumerate(samples):
+            if s.set == name:
+                judged[n] = estimates([s], [model])[0]
+                actions[n] = decide_with(s, judged[n], policy)
+    return [a for a in actions if a is not None], judged, chosen
 
 
 def fit_logistic(xs: Sequence[Sequence[float]], ys: Sequence[bool], l2: float = L2) -> Logistic:

@@ -17,6 +17,7 @@ holds the heaviest of them anywhere either). docs/quality.md, round 9, has the f
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -240,6 +241,15 @@ CANDIDATES: dict[str, tuple[str, Callable[[Probe], float]]] = {
         "the top entry has a link",
         lambda p: float(bool(p.kb.entries[p.ranked[0].doc].url)),
     ),
+    "typos": (
+        "the share of the question's keys read as another word (typo repairs)",
+        lambda p: sum(r.kind == "typo" for r in p.query.repairs) / max(len(p.keys), 1),
+    ),
+    "reshaped": (
+        "the question was read through a keyboard-layout or transliteration repair",
+        lambda p: float(any(r.kind in ("layout", "translit") for r in p.query.repairs)),
+    ),
+    "words": ("how many keys the question has (log)", lambda p: math.log(1 + len(p.keys))),
 }
 
 

@@ -6,8 +6,10 @@
 Scores exactly as ../shared/tools/evaluate.py does (helped, wrong, clarify, ood_answered beside
 top1, recall3 and the rest), without a subprocess. --calibrate fits the calibrated confidence
 (knowledge/confidence.py) on every set but the final check, pooled: it prints each set's figures
-from the held-out folds of a cross-validation, then the final check's under the models fitted
-on the whole pool, and writes those models to knowledge/data/confidence.json.
+from the held-out folds of a cross-validation, the same with each set held out whole (models and
+thresholds fitted on the other sets: the honest estimate for a new set), then the final check's
+under the models fitted on the whole pool, and writes those models to
+knowledge/data/confidence.json (--l2 and --thresholds-on try other fits, measured only).
 """
 
 from __future__ import annotations
@@ -222,6 +224,8 @@ def run_calibration(
     seeds: int = 1,
     by_lang: bool = False,
     extension: calibration.Extension | None = None,
+    l2: float = calibration.L2,
+    thresholds_on: str = calibration.THRESHOLDS_FROM,
 ) -> None:
     if extension is not None and write:
         raise ValueError("features tried are measured, never written")
@@ -234,13 +238,17 @@ def run_calibration(
     features = extension.features() if extension is not None else FEATURES
     # Each question's language, for --by-lang.
     langs = {(n, c["id"]): c.get("lang", "ru") for n in names for c in cases[n]} if by_lang else {}
+    kinds = {(n, c["id"]): c.get("kind", "") for n in names for c in cases[n]}
     pooled = [s for n in pool for s in samples[n]]
-    judged = calibration.estimates(pooled, calibration.cross_validated(pooled))
+    judged = calibration.estimates(pooled, calibration.cross_validated(pooled, l2=l2))
     t = Thresholds()
-    actions, chosen = calibration.nested_decisions(pooled, judged, t, SCORING)
+    actions, chosen = calibration.nested_decisions(
+        pooled, judged, t, SCORING, thresholds_on=thresholds_on, l2=l2
+    )
     bounds = ", ".join(f"{k} <= {v}" for k, v in calibration.BOUNDS.items())
     print(f"pool: {', '.join(pool)}; final check, never fitted on: {FINAL_CHECK}")
     print(f"policy: the most helped with {bounds} (the first three must hold)")
+    print(f"ridge L2 {l2}; thresholds chosen on the held-out estimates of: {thresholds_on}")
     print(
         "thresholds chosen on the other folds (answer / choose): "
         + ", ".join(f"{p.answer:.2f} / {p.clarify:.2f}" for p in chosen)
@@ -254,11 +262,39 @@ def run_calibration(
     rows |= _by_lang(decided, langs)
     counts |= _lang_counts(pooled, langs)
     print_table(rows, counts)
+    # The left-out sets are compared with the folds averaged over as many splits.
+    stratified = rows["pool"]
     if seeds > 1:
-        _over_seeds(pooled, pool, seeds, t, langs)
+        stratified = _over_seeds(pooled, pool, seeds, t, langs, thresholds_on, l2)
+    out_judged, out_actions = _sets_out(
+        pooled, pool, max(seeds, 1), t, stratified, thresholds_on, l2
+    )
+    print("log-loss of P(top1) by set, held-out folds | each set left out:")
+    for name in pool:
+        print(
+            f"  {name:<16}"
+            + " | ".join(
+                f"{_mean_log_loss([s for s in pooled if s.set == name], by, pooled):.4f}"
+                for by in (judged, out_judged)
+            )
+        )
     print("\nreliability of the held-out estimates (pool): predicted vs observed")
     _reliability(pooled, judged)
-    policy = calibration.choose_policy(pooled, judged, t, SCORING)
+    print("\nthe same with each set left out (models fitted on the other sets):")
+    _reliability(pooled, out_judged)
+    print("\nP(top1) by kind of question (answerable ones): share right first, mean estimate")
+    print("on held-out folds and with each set left out; then, of those answered with each set")
+    print("left out (first split), how many, their mean estimate and the share right")
+    _reliability_by_kind(pooled, judged, out_judged, out_actions, kinds)
+    policy = calibration.choose_policy(
+        pooled,
+        judged
+        if thresholds_on == "folds"
+        else calibration.estimates(pooled, calibration.left_out_sets(pooled, l2)),
+        t,
+        SCORING,
+        worst_set=thresholds_on == "worst",
+    )
     print("\npooled held-out figures under other policies (answer at / choose at):")
     grid = {
         f"{a:.2f} / {c:.2f}": _figures_of(
@@ -268,7 +304,7 @@ def run_calibration(
         for c in (policy.clarify - 0.05, policy.clarify, policy.clarify + 0.1)
     }
     print_table(grid, dict.fromkeys(grid, len(pooled)))
-    model = replace(calibration.fit(pooled), policy=Policy(policy.answer, policy.clarify))
+    model = replace(calibration.fit(pooled, l2), policy=Policy(policy.answer, policy.clarify))
     print(
         f"\nchosen on the whole pool: answer at {policy.answer:.2f}, choose at {policy.clarify:.2f}"
     )
@@ -306,14 +342,21 @@ def _over_seeds(
     seeds: int,
     t: Thresholds,
     langs: dict[tuple[str, str], str] | None = None,
-) -> None:
+    thresholds_on: str = calibration.THRESHOLDS_FROM,
+    l2: float = calibration.L2,
+) -> dict[str, float]:
     """The held-out folds' figures averaged over other ways of dealing the folds: one split
-    moves a set's figures by a question or two, which is what a change must beat."""
+    moves a set's figures by a question or two, which is what a change must beat. Returns the
+    pool's."""
     totals: dict[str, dict[str, float]] = {}
     loss = 0.0
     for seed in range(calibration.SEED, calibration.SEED + seeds):
-        judged = calibration.estimates(pooled, calibration.cross_validated(pooled, seed=seed))
-        actions, _ = calibration.nested_decisions(pooled, judged, t, SCORING, seed)
+        judged = calibration.estimates(
+            pooled, calibration.cross_validated(pooled, seed=seed, l2=l2)
+        )
+        actions, _ = calibration.nested_decisions(
+            pooled, judged, t, SCORING, seed, thresholds_on, l2
+        )
         decided = list(zip(pooled, actions, strict=True))
         rows = {n: _figures_of([d for d in decided if d[0].set == n]) for n in pool}
         rows["pool"] = _figures_of(decided)
@@ -332,6 +375,100 @@ def _over_seeds(
     counts = {n: sum(s.set == n for s in pooled) for n in pool} | {"pool": len(pooled)}
     print_table(totals, counts | _lang_counts(pooled, langs or {}))
     print(f"held-out log-loss of P(top1), averaged: {loss / seeds:.4f}")
+    return totals["pool"]
+
+
+def _sets_out(
+    pooled: Sequence[calibration.Sample],
+    pool: Sequence[str],
+    seeds: int,
+    t: Thresholds,
+    stratified: dict[str, float],
+    thresholds_on: str,
+    l2: float,
+) -> tuple[list[Estimate], list[Action]]:
+    """Leave-one-set-out: each set decided by models fitted on the other sets and thresholds
+    chosen on theirs (averaged over ``seeds`` inner fold splits when those are chosen on
+    stratified folds), printed with the pool's difference from the stratified folds: folds
+    stratified by set share each set's style between fitting and judging, so they promise
+    more than a new set gets. Returns the left-out sets' estimates and actions (first split)."""
+    runs = seeds if thresholds_on == "folds" else 1
+    totals: dict[str, dict[str, float]] = {}
+    chosen: dict[str, list[Thresholds]] = {}
+    judged: list[Estimate] = []
+    first: list[Action] = []
+    for seed in range(calibration.SEED, calibration.SEED + runs):
+        actions, judged, policies = calibration.set_out_decisions(
+            pooled, t, SCORING, thresholds_on, l2, seed
+        )
+        first = first or actions
+        decided = list(zip(pooled, actions, strict=True))
+        rows = {n: _figures_of([d for d in decided if d[0].set == n]) for n in pool}
+        rows["pool"] = _figures_of(decided)
+        for name, row in rows.items():
+            for column, value in row.items():
+                totals.setdefault(name, {}).setdefault(column, 0.0)
+                totals[name][column] += value / runs
+        for name, p in policies.items():
+            chosen.setdefault(name, []).append(p)
+    print(
+        f"\neach set held out whole (models fitted on the other sets, thresholds chosen on their"
+        f" held-out estimates; {runs} inner split(s)):"
+    )
+    print(
+        "thresholds (answer / choose), the first split's: "
+        + ", ".join(f"{n} {p[0].answer:.2f} / {p[0].clarify:.2f}" for n, p in chosen.items())
+    )
+    counts = {n: sum(s.set == n for s in pooled) for n in pool} | {"pool": len(pooled)}
+    print_table(totals, counts)
+    pool_row = totals["pool"]
+    print(
+        "pool, left-out sets minus stratified folds: "
+        + ", ".join(
+            f"{c} {pool_row[c] - stratified[c]:+.3f}"
+            for c in ("helped", "wrong", "clarify", "false_escalate", "ood_answered")
+        )
+    )
+    print(f"log-loss of P(top1), each set left out: {_mean_log_loss(pooled, judged, pooled):.4f}")
+    return judged, first
+
+
+def _reliability_by_kind(
+    samples: Sequence[calibration.Sample],
+    folds: Sequence[Estimate],
+    sets_out: Sequence[Estimate],
+    actions: Sequence[Action],
+    kinds: dict[tuple[str, str], str],
+) -> None:
+    groups: dict[str, list[float]] = {}
+    for s, a, b, action in zip(samples, folds, sets_out, actions, strict=True):
+        if s.intent or not s.x or "answer" not in s.expect:
+            continue
+        row = groups.setdefault(kinds.get((s.set, s.case_id), "") or "-", [0.0] * 7)
+        answered = action == Action.ANSWER
+        for n, v in enumerate((1, s.top1, a.top1, b.top1, answered, answered * b.top1)):
+            row[n] += v
+        row[6] += answered and s.top1
+    head = f"{'kind':<12}{'n':>5} {'right':>6} {'est':>6} {'est':>6}   "
+    print(head + f"{'answ':>5} {'est':>6} {'right':>6}")
+    for kind, (n, right, a, b, m, p, r) in sorted(groups.items()):
+        tail = f"{m:>5.0f} {p / m:>6.2f} {r / m:>6.2f}" if m else f"{0:>5}"
+        print(f"{kind:<12}{n:>5.0f} {right / n:>6.2f} {a / n:>6.2f} {b / n:>6.2f}   {tail}")
+
+
+def _mean_log_loss(
+    some: Sequence[calibration.Sample],
+    judged: Sequence[Estimate],
+    pooled: Sequence[calibration.Sample],
+) -> float:
+    """The mean log-loss of P(top1) over ``some`` of the pooled samples, as ``judged``."""
+    wanted = {id(s) for s in some}
+    losses = [
+        _log_loss(e.top1, s.top1)
+        for s, e in zip(pooled, judged, strict=True)
+        if id(s) in wanted and s.x and not s.intent
+    ]
+    return sum(losses) / max(len(losses), 1)
 
 
 def _log_loss(p: float, right: bool) -> float:
@@ -390,11 +527,30 @@ def main() -> int:
     parser.add_argument(
         "--by-lang", action="store_true", help="also the figures of each question language"
     )
+    parser.add_argument(
+        "--l2", type=float, default=calibration.L2, help="the models' ridge (measured only)"
+    )
+    parser.add_argument(
+        "--thresholds-on",
+        choices=calibration.THRESHOLDS_ON,
+        default=calibration.THRESHOLDS_FROM,
+        help="choose the thresholds on stratified folds' or left-out sets' estimates",
+    )
     args = parser.parse_args()
     if args.calibrate:
         # The stored calibration may be for other features: fitting does not need it.
         kb = KnowledgeBase.load(calibration=Calibration.untrained())
-        run_calibration(kb, not args.dry_run, args.seeds, args.by_lang)
+        shipped = (args.l2, args.thresholds_on) == (calibration.L2, calibration.THRESHOLDS_FROM)
+        if not shipped and not args.dry_run:
+            parser.error("--l2 and --thresholds-on are measured with --dry-run only")
+        run_calibration(
+            kb,
+            not args.dry_run,
+            args.seeds,
+            args.by_lang,
+            l2=args.l2,
+            thresholds_on=args.thresholds_on,
+        )
         return 0
     kb = KnowledgeBase.load()
     rows: dict[str, dict[str, float]] = {}
