@@ -202,7 +202,6 @@ class ConversationEngine:
             )
             log.info("ticket released ticket=%s by=%s why=%s", closed.ticket_id, gone.by, gone.why)
             rows, released = replace(rows, ticket=None), [closed]
-        await repo.touch_conversation(session, conversation, now)
         text = incoming.text.strip()
         if len(text) > self._settings.max_text:
             log.info(
