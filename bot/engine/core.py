@@ -202,7 +202,6 @@ class ConversationEngine:
                 session, conversation, rows.ticket, gone.by, gone.why, now, lang
             )
             rows, released = replace(rows, ticket=None), [closed]
-        await repo.touch_conversation(session, conversation, now)
         text = incoming.text.strip()
         if len(text) > self._settings.max_text:
             log.info(

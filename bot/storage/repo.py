@@ -11,10 +11,9 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Select, String, Table, Update, and_, bindparam, select, update
+from sqlalchemy import Select, String, and_, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm.attributes import set_committed_value
 
 from bot.storage import dialect
 from bot.storage.models import Author, Contact, Conversation, Feedback, Message, Ticket
@@ -143,24 +142,6 @@ def _refresh_contact(contact: Contact, display_name: str, language: str) -> None
         contact.language = language[:16]
 
 
-async def touch_conversation(
-    session: AsyncSession, conversation: Conversation, now: datetime
-) -> None:
-    """Note the conversation's latest event: one cached UPDATE, the loaded row kept clean."""
-    if conversation.updated_at == now:  # created by this very event
-        return
-    await session.execute(_touching(), {"t_id": conversation.id, "t_now": now})
-    set_committed_value(conversation, "updated_at", now)
-
-
-@cache
-def _touching() -> Update:
-    table = Conversation.__table__
-    assert isinstance(table, Table)
-    now = bindparam("t_now", type_=table.c.updated_at.type)
-    return update(table).where(table.c.id == bindparam("t_id")).values(updated_at=now)
-
-
 async def _new_conversation(
     session: AsyncSession,
     channel: str,
@@ -177,7 +158,6 @@ async def _new_conversation(
         contact_id=contact.id,
         lang=lang,
         created_at=now,
-        updated_at=now,
     )
     statement = insert_if_new(dialect.backend(session), Conversation)
     return conversation if await add_row(session, conversation, statement) else None

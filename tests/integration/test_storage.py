@@ -10,7 +10,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, inspect, text
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.settings import DatabaseSettings
 from bot.storage import migrate, repo, tickets
@@ -46,7 +46,7 @@ async def test_migrations_go_up_down_and_up_again(empty_db_url: str) -> None:
     try:
         assert await migrate.current(engine) is None
         await migrate.upgrade(engine)
-        assert await migrate.current(engine) == migrate.head() == "0011"
+        assert await migrate.current(engine) == migrate.head() == "0012"
         async with engine.connect() as conn:
             assert await conn.run_sync(_tables) >= TABLES
         await migrate.downgrade(engine, "base")
@@ -237,3 +237,49 @@ async def test_a_handed_sessions_ticket_is_kept_by_its_ref_when_the_chats_column
         await migrate.upgrade(engine)
     finally:
         await engine.dispose()
+
+
+async def test_a_conversations_tickets_and_messages_are_kept_when_its_updated_at_goes(
+    db_url: str,
+) -> None:
+    # Batch mode would copy the table and drop the old one: with foreign keys on, SQLite
+    # deletes its rows first, and ON DELETE CASCADE their tickets and messages.
+    engine = create_engine(db_url)
+    try:
+        await migrate.downgrade(engine, "0011")
+        async with engine.begin() as conn:
+            for statement in (
+                "INSERT INTO contacts (id, channel, external_id, display_name, language, "
+                "created_at) VALUES (1, 'telegram', '31', '', '', :now)",
+                "INSERT INTO conversations (id, channel, external_id, contact_id, lang, "
+                "created_at, updated_at) VALUES (1, 'telegram', '31', 1, 'ru', :now, :later)",
+                "INSERT INTO tickets (id, conversation_id, status, reason, question, created_at) "
+                "VALUES (1, 1, 'waiting', 'asked', '', :now)",
+                "INSERT INTO messages (id, conversation_id, author, text, ticket_id, attempt, "
+                "created_at) VALUES (1, 1, 'person', 'hi', 1, 0, :now)",
+            ):
+                await conn.execute(text(statement), {"now": NOW, "later": NOW + timedelta(1)})
+        await migrate.upgrade(engine)
+        async with engine.connect() as conn:
+            assert await _kept(conn) == [1, 1, 1]
+            columns = {c["name"] for c in await conn.run_sync(_columns, "conversations")}
+        assert "updated_at" not in columns
+        await migrate.downgrade(engine, "0011")
+        async with engine.connect() as conn:
+            back = (await conn.execute(text("SELECT updated_at FROM conversations"))).scalar_one()
+            assert await _kept(conn) == [1, 1, 1]
+        assert str(back)[:10] == str(NOW)[:10]  # the conversation's created_at
+        await migrate.upgrade(engine)
+    finally:
+        await engine.dispose()
+
+
+def _columns(conn: Connection, table: str) -> list[dict[str, object]]:
+    return list(inspect(conn).get_columns(table))  # type: ignore[arg-type]
+
+
+async def _kept(conn: AsyncConnection) -> list[int]:
+    return [
+        (await conn.execute(text(f"SELECT count(*) FROM {table}"))).scalar_one()
+        for table in ("conversations", "tickets", "messages")
+    ]
