@@ -156,7 +156,6 @@ async def test_a_following_replica_tells_the_others_after_its_commits_a_burst_at
         assert counted.starting("SELECT pg_notify") == []
         assert len(counted.commits) == 40
         assert 1 <= len(heard) <= took / wakeup.SPACING + 2  # one a SPACING, not one a commit
-        assert len(heard) < 40
     finally:
         its_follow.cancel()
         await asyncio.gather(its_follow, return_exceptions=True)
