@@ -8,10 +8,19 @@ unchanged) counts `commit` events, statements (`before_cursor_execute`) and tran
 (`begin`, read-only ones included); a daemon thread writes "commits statements begins" to FILE ten
 times a second, so bench/load.py reads the figures of a process it later SIGKILLs. Then the
 process runs as it would have without the wrapper.
+
+With BENCH_CALLS set (bench/load.py --calls), it also writes FILE.calls, a JSON object of counts
+per kind: each SQL statement by its first words ("sql: …"), the delivery workers' looks and
+claims and how many of them found nothing ("inbox claim", "inbox claim empty", …), and the
+PostgreSQL notifications heard from other processes ("notified"). The workers' functions are
+wrapped at their module (the bot's code unchanged); this costs CPU, so leave it off for the
+figures of CPU per message.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import runpy
 import sys
 import threading
@@ -23,6 +32,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 counts = {"commits": 0, "statements": 0, "begins": 0}
+calls: dict[str, int] = {}
+_kinds: dict[str, str] = {}  # a statement's text: its kind, "sql: <first words>"
 
 
 @event.listens_for(Engine, "begin")
@@ -41,13 +52,76 @@ def _statement(*_args: Any) -> None:
 
 
 def _write(path: Path) -> None:
+    detail = path.with_name(path.name + ".calls") if calls_on else None
     while True:
         path.write_text(f"{counts['commits']} {counts['statements']} {counts['begins']}\n")
+        if detail is not None:
+            detail.write_text(json.dumps(dict(calls)))
         time.sleep(0.1)  # the bench polls the file; a tenth of a second is fine-grained enough
+
+
+def _kind(statement: str) -> str:
+    kind = _kinds.get(statement)
+    if kind is None:
+        words = " ".join(statement.split())
+        for cut in (" WHERE ", " VALUES ", " SET ", " ON CONFLICT"):
+            words = words.split(cut, 1)[0]
+        kind = _kinds[statement] = "sql: " + words[:70]
+    return kind
+
+
+def _count_calls() -> None:
+    """Count the statements by kind, the workers' looks and claims, and notifications heard."""
+
+    @event.listens_for(Engine, "before_cursor_execute")
+    def _statement_kind(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        kind = _kind(statement)
+        calls[kind] = calls.get(kind, 0) + 1
+
+    from bot.storage import delivery
+
+    def wrap(name: str, label: str) -> None:
+        inner = getattr(delivery, name)
+
+        async def counted(*args: Any, **kwargs: Any) -> Any:
+            found = await inner(*args, **kwargs)
+            calls[label] = calls.get(label, 0) + 1
+            if found is None or found == []:
+                calls[label + " empty"] = calls.get(label + " empty", 0) + 1
+            return found
+
+        setattr(delivery, name, counted)
+
+    wrap("claim_updates", "inbox claim")
+    wrap("claim_outbox", "outbox claim")
+    wrap("update_due", "inbox look")
+    wrap("outbox_due", "outbox look")
+    try:
+        from asyncpg.connection import Connection
+    except ImportError:
+        return
+    heard = Connection._process_notification
+
+    from bot.storage import wakeup
+
+    def notified(self: Any, pid: int, channel: str, payload: str) -> None:
+        topic, _, sender = payload.rpartition(" ")
+        mine = any(book.sender == sender for book in list(wakeup._books.values()))
+        label = f"notified {topic} ({'own' if mine else 'other'})"
+        calls[label] = calls.get(label, 0) + 1
+        heard(self, pid, channel, payload)
+
+    Connection._process_notification = notified  # type: ignore[method-assign]
+
+
+calls_on = bool(os.environ.get("BENCH_CALLS"))
 
 
 def main() -> None:
     path, rest = Path(sys.argv[1]), sys.argv[2:]
+    if calls_on:
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+        _count_calls()
     threading.Thread(target=_write, args=(path,), daemon=True).start()
     if rest[0] == "-m":
         sys.argv = [rest[1], *rest[2:]]

@@ -3,6 +3,7 @@
     python bench/load.py [--messages 300] [--chats 30] [--time-limit 120] [--no-postgres]
                          [--postgres-only] [--latency 0.05] [--bitrix 100] [--rate 50] [--lone 30]
                          [--fronts reuseport,balancer] [--pg-waits] [--texts SET.jsonl]
+                         [--calls] [--pin-bots CPU]
 
 The fake Bot API (tests/fakes/) runs in this process on 127.0.0.1 and POSTs updates to the
 webhook of real `helpbot serve` subprocesses: one replica on SQLite (a temp file), one on
@@ -28,8 +29,11 @@ the reply to the one before: the commits of a message with nothing to share them
 is the time from the fake starting to deliver an update to the bot's sendMessage arriving for
 it (the k-th reply of a chat answers its k-th update). Loopback only; each run stops after
 --time-limit seconds. --postgres-only runs the three PostgreSQL setups alone (one helpbot, the
-minimal bot, two helpbots). Compare the figures with the targets of issue 12 (README «Load»;
-the rounds in docs/load.md).
+minimal bot, two helpbots). --calls counts, per message, each helpbot's statements by kind, its
+workers' looks and claims (and the empty ones), the notifications it hears from itself and the
+other replica, its write system calls and context switches (bench/counted.py; it costs CPU, so
+its runs are for the counts). --pin-bots CPU keeps every helpbot process on one core. Compare
+the figures with the targets of issue 12 (README «Load»; the rounds in docs/load.md).
 
 The texts: by default the five QUESTIONS below, in turn, so a burst repeats each one and a helpbot
 that remembers its decision of a text (knowledge.base.DECISIONS_KEPT) matches five times in all;
@@ -189,6 +193,28 @@ def _cpu_seconds(procs: list[subprocess.Popen[bytes]]) -> float:
     return sum(t for t in ticks if t is not None) / cpu_split.TICK
 
 
+def _calls(workdir: Path, procs: list[subprocess.Popen[bytes]]) -> dict[str, int]:
+    """The counts by kind so far (bench/counted.py's FILE.calls, --calls), over the processes,
+    and their read and write system calls (/proc/PID/io) and context switches (every thread's)."""
+    total: dict[str, int] = defaultdict(int)
+    for proc in procs:
+        with contextlib.suppress(OSError, ValueError):
+            for line in Path(f"/proc/{proc.pid}/io").read_text().splitlines():
+                name, _, value = line.partition(": ")
+                if name in ("syscr", "syscw"):
+                    total[f"process {name}"] += int(value)
+            for task in Path(f"/proc/{proc.pid}/task").iterdir():
+                for line in (task / "status").read_text().splitlines():
+                    name, _, value = line.partition(":\t")
+                    if name.endswith("ctxt_switches"):
+                        total[f"process {name}"] += int(value)
+    for path in workdir.glob("counts-*.calls"):
+        with contextlib.suppress(ValueError):  # caught mid-write: that process's left out
+            for kind, n in json.loads(path.read_text()).items():
+                total[kind] += n
+    return dict(total)
+
+
 async def _until(check: Any, deadline: float) -> bool:
     while not check():
         if time.monotonic() > deadline:
@@ -198,12 +224,18 @@ async def _until(check: Any, deadline: float) -> bool:
 
 
 async def _measure(
-    workdir: Path, procs: list[subprocess.Popen[bytes]], load: Any, done: Any, deadline: float
+    workdir: Path,
+    procs: list[subprocess.Popen[bytes]],
+    load: Any,
+    done: Any,
+    deadline: float,
+    calls: bool = False,
 ) -> dict[str, float]:
     """Idle commits for a second, then ``load()`` until ``done()``: commits, statements, CPU."""
     idle0, idle_cpu0 = _counts(workdir)[0], _cpu_seconds(procs)
     await asyncio.sleep(IDLE_WINDOW)  # the bot's idle transactions (pollers, workers) and CPU
     c0, n0, b0 = _counts(workdir)
+    calls0 = _calls(workdir, procs) if calls else {}
     cpu0 = _cpu_seconds(procs)
     t0 = time.monotonic()
     await load()
@@ -211,6 +243,8 @@ async def _measure(
     t_done = time.monotonic()
     await asyncio.sleep(0.5)  # the last "sent" marks and a write of the counts files
     c1, n1, b1 = _counts(workdir)
+    now = _calls(workdir, procs) if calls else {}
+    calls = {f"calls {k}": n - calls0.get(k, 0) for k, n in now.items()}
     window = time.monotonic() - t0
     return {
         "window": window,
@@ -223,7 +257,7 @@ async def _measure(
         "statements": n1 - n0,
         "begins": b1 - b0,
         "cpu": _cpu_seconds(procs) - cpu0,
-    }
+    } | calls
 
 
 async def run_once(
@@ -270,12 +304,16 @@ async def run_once(
                     if kind == "helpbot":
                         env = _env(fake, port, db, workdir) | {"TELEGRAM_WEBHOOK_URL": hook}
                         env.setdefault("DATABASE_SQLITE_PATH", str(workdir / "helpbot.db"))
+                        if args.calls:
+                            env["BENCH_CALLS"] = "1"
                         if shared:  # one port, SO_REUSEPORT: the kernel spreads the connections
                             env |= {"WEB_REUSE_PORT": "true", "REPLICA_ID": f"bench-{port}-{n}"}
                     else:
                         url = db.get("url", f"sqlite+aiosqlite:///{workdir / 'minimal.db'}")
                         env = _minimal_env(fake, port, hook, url)
                     procs.append(_serve(kind, env, workdir, port, f"{port}-{n}"))
+                    if args.pin_bots is not None and kind == "helpbot":  # one core for all
+                        os.sched_setaffinity(procs[-1].pid, {args.pin_bots})
                     if shared:  # /healthz may be the other one's answer: wait for its own line
                         log_file = workdir / f"serve-{port}-{n}.log"
                         await _until(lambda f=log_file: _serving(f, procs[-1]), deadline)
@@ -316,7 +354,7 @@ async def run_once(
                 ledger = _ledger(args, kind, procs, balancer, db)
                 m = await _measure(
                     workdir, procs, ledger.measured(load), lambda: replies() >= count + len(warm),
-                    deadline,
+                    deadline, args.calls and kind == "helpbot",
                 )  # fmt: skip
                 split = await ledger.stop()
                 t0 = m["t0"]
@@ -354,7 +392,7 @@ def _figures(done: int, seconds: float, m: dict[str, float]) -> dict[str, float]
         "cpu_ms": m["cpu"] * 1000 / per,
         "idle_commits": m["idle_commits"],
         "idle_cpu_pct": m["idle_cpu"] * 100,
-    }
+    } | {k: v for k, v in m.items() if k.startswith("calls ")}
 
 
 async def run_bitrix(args: argparse.Namespace) -> dict[str, float]:
@@ -552,6 +590,20 @@ async def main() -> None:
     parser.add_argument(
         "--texts", type=Path, help='a JSONL set whose questions ("q") are sent, in turn'
     )
+    parser.add_argument(
+        "--calls",
+        action="store_true",
+        help="count each helpbot's statements by kind, its workers' looks and claims (empty ones"
+        " too) and the notifications it hears (bench/counted.py; costs CPU: not for CPU figures)",
+    )
+    parser.add_argument(
+        "--pin-bots",
+        type=int,
+        metavar="CPU",
+        help="run every helpbot process on that core alone (sched_setaffinity): two replicas"
+        " then take turns on one core, so what they cost beside each other is told apart from"
+        " what running at once on two cores costs",
+    )
     args = parser.parse_args()
     args.texts = _texts(args.texts)
     results: dict[str, dict[str, float]] = {}
@@ -644,6 +696,19 @@ def _print_split(results: dict[str, dict[str, float]]) -> None:
         )
 
 
+def _print_calls(results: dict[str, dict[str, float]]) -> None:
+    """--calls: each kind's count per message, one column a helpbot run."""
+    rows = {k: r for k, r in results.items() if any(n.startswith("calls ") for n in r)}
+    if not rows:
+        return
+    kinds = {n.removeprefix("calls ") for r in rows.values() for n in r if n[:6] == "calls "}
+    print("per message (--calls):" + "".join(f"{label[-18:]:>20}" for label in rows))
+    for kind in sorted(kinds):
+        cells = [r.get(f"calls {kind}", 0.0) / max(r["replies"], 1) for r in rows.values()]
+        if any(cells):
+            print(f"  {kind[:90]:<90}" + "".join(f"{c:>10.3f}" for c in cells))
+
+
 def _print(args: argparse.Namespace, results: dict[str, dict[str, float]]) -> None:
     kinds = len(set(args.texts))
     print(f"{args.messages} Telegram texts over {args.chats} chats (webhook, loopback)", end="")
@@ -704,6 +769,7 @@ def _print(args: argparse.Namespace, results: dict[str, dict[str, float]]) -> No
         ),
     }
     _print_split(results)
+    _print_calls(results)
     print("issue 12 targets:")
     for what, target in TARGETS:
         value = measured[what]

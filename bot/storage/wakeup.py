@@ -6,11 +6,18 @@ work's topic (``inbox:<channel>``, ``outbox:<channel>``, :data:`KB`). Then:
 
 - **This process**: the workers listening to that topic (:func:`listening`, on the same engine)
   are woken once the transaction commits (nothing for a rollback).
-- **PostgreSQL, other replicas**: ``pg_notify`` in the same transaction, so the notification
-  goes out with the commit and never for a rollback. Every server keeps one connection of its
-  pool LISTENing (:func:`follow`) and wakes its listeners of the topic named. When that
-  connection drops (or a check finds it dead) it is opened again, 1 s doubling to 30 s apart,
-  and every listener is woken once: whatever was stored meanwhile costs one look.
+- **PostgreSQL, other replicas**: every server keeps one connection of its pool LISTENing
+  (:func:`follow`) and wakes its listeners of the topic named. A server tells the others from
+  that connection once the transaction has committed (never for a rollback), at most once per
+  topic every :data:`SPACING` seconds: the commits of a burst share one notification (what
+  the others need is one look after them, not one each), and the turn's transaction carries
+  no ``pg_notify`` statement. A process that does not follow (a CLI), or whose listening
+  connection is down, calls ``pg_notify`` in the transaction instead, so that it goes out with
+  the commit. When the listening connection drops (or a check finds it dead) it is opened
+  again, 1 s doubling to 30 s apart, and every listener is woken once: whatever was stored
+  meanwhile costs one look. A server that dies after a commit and before its notification
+  went out (at most :data:`SPACING` and a round trip later) has told nobody: its rows wait
+  for the others' next look, as the rows it claimed and never rang for do.
 - **SQLite, other processes** (one server; `helpbot operator` and `helpbot kb reload` beside
   it): a process that stores work no worker of its own listens to appends a byte to the
   *doorbell*, ``<database file>-wake``, after the commit; the server looks at that file's size
@@ -50,6 +57,8 @@ RECONNECT_MOST = 30.0
 CHECK_LIMIT = 10.0  # seconds the listening connection's check may take before it is dropped
 DOORBELL_MOST = 4096  # bytes the doorbell grows to before it is emptied (that changes it too)
 _RUNG = "helpbot_rung"  # Session.info: the topics this transaction has rung
+_LATER = "helpbot_tell"  # Session.info: those of them to tell the others once it commits
+SPACING = 0.05  # seconds: a following process tells the others of a topic at most this often
 
 Wake = Callable[[], None]
 
@@ -62,6 +71,8 @@ class _Book:
     sender: str = field(default_factory=lambda: uuid.uuid4().hex[:16])
     listeners: dict[str, set[Wake]] = field(default_factory=dict)
     following: bool = False  # :func:`follow` hears the other processes now
+    tell: Callable[[str], None] | None = None  # while following on PostgreSQL: a topic to
+    # tell the others from the listening connection (see the module)
 
     def wake(self, topic: str | None = None) -> None:
         """The listeners of ``topic`` (``None``: every listener) woken."""
@@ -116,14 +127,28 @@ async def ring(session: AsyncSession, topic: str) -> None:
     book = _book(engine)
     if rung is None:
         rung = info[_RUNG] = set()
+        later: set[str] = set()
+        info[_LATER] = later
 
         def committed() -> None:
             _rang(engine, book, info.pop(_RUNG, set()))
+            topics = sorted(info.pop(_LATER, ()))
+            if book.tell is not None:  # (gone since: the others' next look finds the work)
+                for told in topics:
+                    book.tell(told)
 
-        on_commit(session, committed, lambda: info.pop(_RUNG, None))
+        def dropped() -> None:
+            info.pop(_RUNG, None)
+            info.pop(_LATER, None)
+
+        on_commit(session, committed, dropped)
     rung.add(topic)
-    if engine.dialect.name == "postgresql":
-        await session.execute(_notifying(), {"w_payload": f"{topic} {book.sender}"})
+    if engine.dialect.name != "postgresql":
+        return
+    if book.tell is not None:  # from the listening connection, after the commit
+        info[_LATER].add(topic)
+        return
+    await session.execute(_notifying(), {"w_payload": f"{topic} {book.sender}"})
 
 
 @cache
@@ -220,34 +245,81 @@ async def _follow_postgres(engine: AsyncEngine, book: _Book, check: float) -> No
 
 async def _listen(engine: AsyncEngine, book: _Book, check: float) -> None:
     """One listening connection (of the pool, never given back: closed at the end) until it
-    drops; every listener woken once it listens (what was stored before is looked for).
+    drops; every listener woken once it listens (what was stored before is looked for), and
+    the topics this process's commits rang told the others from it (:func:`_telling`).
     Raises when it cannot listen at all."""
     lost = asyncio.Event()
+    using = asyncio.Lock()  # one statement at a time on the connection: the check, the telling
+    topics: set[str] = set()
+    told = asyncio.Event()
 
     def heard(_conn: object, _pid: int, _channel: str, payload: str) -> None:
         topic, _, sender = payload.rpartition(" ")
         if sender != book.sender:  # this engine's own: woken in memory at its commit
             book.wake(topic)
 
+    def tell(topic: str) -> None:
+        topics.add(topic)
+        told.set()
+
     async with engine.connect() as conn:
         raw = await conn.get_raw_connection()
         pg: Any = raw.driver_connection  # asyncpg's connection
+        telling: asyncio.Task[None] | None = None
         try:
             pg.add_termination_listener(lambda _conn: lost.set())
             await pg.add_listener(CHANNEL, heard)
             log.debug("database notifications: listening on %s", CHANNEL)
+            telling = asyncio.create_task(_telling(pg, book, using, topics, told, lost))
             book.following = True
+            book.tell = tell
             book.wake()
             while not lost.is_set():
                 with suppress(TimeoutError):
                     await asyncio.wait_for(lost.wait(), check)
                 if not lost.is_set():
                     try:  # a connection dropped unseen (a firewall) fails here
-                        async with asyncio.timeout(CHECK_LIMIT):
+                        async with asyncio.timeout(CHECK_LIMIT), using:
                             await pg.execute("SELECT 1")
                     except Exception:
                         lost.set()
         finally:
             book.following = False
+            book.tell = None
+            if telling is not None:
+                telling.cancel()
+                await asyncio.gather(telling, return_exceptions=True)
             with suppress(Exception):
                 await conn.invalidate()  # LISTEN is the connection's: not back to the pool
+
+
+async def _telling(
+    pg: Any,
+    book: _Book,
+    using: asyncio.Lock,
+    topics: set[str],
+    told: asyncio.Event,
+    lost: asyncio.Event,
+) -> None:
+    """Tell the other processes the topics rung here (``topics``, ``told`` set when one was
+    added), at most once per topic every :data:`SPACING` seconds: what is rung meanwhile goes
+    in the next round. A failure ends the listening connection (``lost``); the topics not told
+    are left to the others' next look."""
+    try:
+        while True:
+            await told.wait()
+            told.clear()
+            now = sorted(topics)
+            topics.clear()
+            async with asyncio.timeout(CHECK_LIMIT), using:
+                for topic in now:
+                    await pg.execute(_TELLING, CHANNEL, f"{topic} {book.sender}")
+            await asyncio.sleep(SPACING)
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:
+        log.warning("database notifications: cannot tell the others (%s)", type(exc).__name__)
+        lost.set()
+
+
+_TELLING = "SELECT pg_notify($1, $2)"

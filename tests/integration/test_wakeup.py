@@ -130,6 +130,39 @@ async def test_a_dropped_listening_connection_is_opened_again_with_one_look(
         await elsewhere.dispose()
 
 
+async def test_a_following_replica_tells_the_others_after_its_commits_a_burst_at_once(
+    pg_db_url: str,
+) -> None:
+    """A server that follows (its listening connection up) tells the others from that
+    connection once a transaction has committed, not with a ``pg_notify`` in it, and the
+    commits of a burst share notifications (one every SPACING at most): the other replica
+    still sends every row, the last one too, at once (its worker naps 60 s)."""
+    db, storing = create_engine(pg_db_url), create_engine(pg_db_url)
+    heard: list[str] = []
+    wakeup._book(db).listeners.setdefault("outbox:memory", set()).add(lambda: heard.append("!"))
+    channel = MemoryChannel()
+    worker = OutboxWorker(channel, create_sessionmaker(db), CLOCK, idle=NAP)
+    its_follow = asyncio.create_task(wakeup.follow(storing, check=NAP))
+    try:
+        await until(lambda: wakeup.following(storing), "the storing one listening", 5.0)
+        async with serving(worker, db):
+            heard.clear()  # (the wake on listening)
+            began = time.monotonic()
+            with counting(storing.sync_engine) as counted:
+                for n in range(1, 41):  # 40 commits one after the other, a row each
+                    await store(create_sessionmaker(storing), "7", n)
+            took = time.monotonic() - began
+            assert await sent(channel, "7", list(range(1, 41)), within=5.0) < 2.0
+        assert counted.starting("SELECT pg_notify") == []
+        assert len(counted.commits) == 40
+        assert 1 <= len(heard) <= took / wakeup.SPACING + 2  # one a SPACING, not one a commit
+    finally:
+        its_follow.cancel()
+        await asyncio.gather(its_follow, return_exceptions=True)
+        await db.dispose()
+        await storing.dispose()
+
+
 async def test_a_retry_due_in_seconds_is_sent_then_with_no_looks_meanwhile(
     db: AsyncEngine, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
