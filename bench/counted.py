@@ -12,6 +12,7 @@ process runs as it would have without the wrapper.
 
 from __future__ import annotations
 
+import os
 import runpy
 import sys
 import threading
@@ -49,6 +50,12 @@ def _write(path: Path) -> None:
 def main() -> None:
     path, rest = Path(sys.argv[1]), sys.argv[2:]
     threading.Thread(target=_write, args=(path,), daemon=True).start()
+    trace = os.environ.get("BENCH_TRACE")
+    if trace:  # per-message timestamps (bench/tail_trace.py)
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        import tail_trace
+
+        tail_trace.install(Path(trace))
     if rest[0] == "-m":
         sys.argv = [rest[1], *rest[2:]]
         runpy.run_module(rest[1], run_name="__main__", alter_sys=True)
