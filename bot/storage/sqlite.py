@@ -14,6 +14,14 @@ fetch the rows, close the cursor): each a queue put, a thread switch, a loop wak
 - the pool's rollback of a connection with no transaction open (after every commit) is a no-op
   for sqlite3 and makes no call.
 
+- the writers of one engine take turns in the process first, first come first served
+  (:class:`_Turns`), and only then ``BEGIN IMMEDIATE``: SQLite's own wait for its write lock
+  (``busy_timeout``) polls with sleeps that grow to 100 ms, so under a steady load a writer
+  slept on while the lock was free and later ones took it first (a steady 50 messages a second
+  saw ``BEGIN IMMEDIATE`` waits of 0.5-1.5 s, with the lock free ~17% of the time someone
+  waited: docs/load.md, round 14). Another process's writers (the CLI) still meet the busy
+  timeout, as before.
+
 SQLAlchemy awaits each call, so the connection is used by one thread at a time
 (``check_same_thread`` off, unless SQLAlchemy asks for it, as for ``:memory:``: then every call
 goes to the thread). Transactions, locking and durability are the stock ones.
@@ -24,11 +32,14 @@ SQLAlchemy 2.1's adapter classes (pinned: SQLAlchemy < 2.2).
 
 from __future__ import annotations
 
+import asyncio
 import collections
+import logging
 import sqlite3
 from collections.abc import Sequence
 from threading import Thread
 from typing import Any
+from weakref import WeakKeyDictionary
 
 import aiosqlite
 from sqlalchemy.dialects.sqlite.aiosqlite import (
@@ -43,6 +54,36 @@ _Outcome = tuple[Any, int, int | None, list[Any]]  # description, rowcount, last
 _TAKES_WRITE_LOCK = "BEGIN IMMEDIATE"  # bot.storage.db issues it for every writing transaction
 _WRITES = ("INSERT", "UPDATE", "DELETE")
 INLINE = True  # run the statements that cannot wait on the loop's thread (see _Connection)
+TURN_WAIT = 10.0  # seconds a writer waits for its turn in the process before it goes on to
+# SQLite's own wait regardless (the busy timeout): a turn never given back costs a pause, not
+# a deadlock
+
+log = logging.getLogger(__name__)
+
+
+class _Turns:
+    """The write turns of one engine's connections in this process: a FIFO lock per event loop,
+    held from before ``BEGIN IMMEDIATE`` until the transaction's ``COMMIT`` or ``ROLLBACK``
+    returns, so that the next writer begins the moment the last one ends."""
+
+    def __init__(self) -> None:
+        self._locks: WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+            WeakKeyDictionary()
+        )
+
+    async def take(self) -> asyncio.Lock | None:
+        """The turn, held (give it back with ``release()``); None after :data:`TURN_WAIT`."""
+        loop = asyncio.get_running_loop()
+        lock = self._locks.get(loop)
+        if lock is None:
+            lock = self._locks[loop] = asyncio.Lock()
+        try:
+            async with asyncio.timeout(TURN_WAIT):
+                await lock.acquire()
+        except TimeoutError:
+            log.warning("no write turn within %.0f s: BEGIN IMMEDIATE without one", TURN_WAIT)
+            return None
+        return lock
 
 
 def _journal_mode(db: sqlite3.Connection) -> str:
@@ -109,11 +150,17 @@ class _Cursor(AsyncAdapt_aiosqlite_cursor):
     async def _run(self, run: Any, operation: str) -> None:
         adapt: Any = self._adapt_connection
         driver: Any = self._connection  # aiosqlite.Connection: its queue to the thread
+        if operation.startswith(_TAKES_WRITE_LOCK):
+            await adapt.take_turn()
         async with adapt._execute_mutex:
             if INLINE and await adapt.cannot_wait(operation):
                 found = run(driver._conn)
             else:
-                found = await driver._execute(run, driver._conn)
+                try:
+                    found = await driver._execute(run, driver._conn)
+                except BaseException:
+                    adapt.give_turn()  # no transaction began: nothing to end it later
+                    raise
                 if operation.startswith(_TAKES_WRITE_LOCK):
                     adapt.writing = True
         self._description, self._rowcount, self._lastrowid, rows = found
@@ -121,13 +168,25 @@ class _Cursor(AsyncAdapt_aiosqlite_cursor):
 
 
 class _Connection(AsyncAdapt_aiosqlite_connection):
-    __slots__ = ("_wal", "inline", "writing")
+    __slots__ = ("_turn", "_turns", "_wal", "inline", "writing")
 
-    def __init__(self, dbapi: Any, connection: Any, *, inline: bool) -> None:
+    def __init__(self, dbapi: Any, connection: Any, *, inline: bool, turns: _Turns) -> None:
         super().__init__(dbapi, connection)
         self.inline = inline  # the driver allows calls from the loop's thread
         self.writing = False  # this transaction holds the write lock (BEGIN IMMEDIATE)
         self._wal: bool | None = None  # the database is in WAL mode (asked once)
+        self._turns = turns
+        self._turn: asyncio.Lock | None = None  # this connection's write turn, while it holds it
+
+    async def take_turn(self) -> None:
+        """Wait for this engine's other writers in the process (see the module)."""
+        if self._turn is None:
+            self._turn = await self._turns.take()
+
+    def give_turn(self) -> None:
+        turn, self._turn = self._turn, None
+        if turn is not None:
+            turn.release()
 
     async def cannot_wait(self, operation: str) -> bool:
         """Whether ``operation`` runs without waiting for a lock or the disk's sync: in WAL
@@ -152,10 +211,19 @@ class _Connection(AsyncAdapt_aiosqlite_connection):
 
     def commit(self) -> None:
         self.writing = False
-        super().commit()
+        try:
+            super().commit()
+        finally:  # a failed COMMIT leaves the transaction to a rollback: SQLite's lock guards it
+            self.give_turn()
 
     def rollback(self) -> None:
         self.writing = False
+        try:
+            self._rollback()
+        finally:
+            self.give_turn()
+
+    def _rollback(self) -> None:
         driver: Any = self._connection
         # The pool rolls back every connection it takes back, after a commit too: outside a
         # transaction sqlite3's rollback() does nothing, so no call is made at all.
@@ -169,10 +237,28 @@ class _Connection(AsyncAdapt_aiosqlite_connection):
             return
         super().rollback()
 
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:  # closed mid-transaction: SQLite rolled it back
+            self.writing = False
+            self.give_turn()
+
+    def terminate(self) -> None:
+        try:
+            super().terminate()
+        finally:  # an invalidated connection, closed with or without its rollback
+            self.writing = False
+            self.give_turn()
+
     _cursor_cls = _Cursor  # type: ignore[assignment]  # (mypy sees the base as its own type)
 
 
 class _Dbapi(AsyncAdapt_aiosqlite_dbapi):
+    def __init__(self, aiosqlite: Any, sqlite: Any) -> None:
+        super().__init__(aiosqlite, sqlite)
+        self.turns = _Turns()  # one engine's (one dbapi each: :func:`sqlite_dbapi`)
+
     def connect(self, *arg: Any, **kw: Any) -> AsyncAdapt_aiosqlite_connection:
         # Statements that cannot wait run on the event loop's thread (the connection is used
         # by one thread at a time: SQLAlchemy awaits each call).
@@ -181,7 +267,7 @@ class _Dbapi(AsyncAdapt_aiosqlite_dbapi):
         connection: Any = self.aiosqlite.connect(*arg, **kw)
         # The driver's thread must not keep a stopping process alive (as SQLAlchemy does it).
         (connection if isinstance(connection, Thread) else connection._thread).daemon = True
-        return _Connection(self, await_(connection), inline=inline)
+        return _Connection(self, await_(connection), inline=inline, turns=self.turns)
 
 
 def sqlite_dbapi() -> Any:

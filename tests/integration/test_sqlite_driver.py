@@ -3,6 +3,8 @@ the rows, counts, ids and errors the stock adapter gives."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 from pathlib import Path
 from typing import Any
 
@@ -99,3 +101,58 @@ async def test_memory_database_keeps_every_statement_on_the_drivers_thread(
     # BEGIN IMMEDIATE, two statements, COMMIT, all on the driver's thread (SQLAlchemy asks
     # sqlite3 to check the thread for :memory:), then the close
     assert calls == ["run", "run", "run", "commit", "close"]
+
+
+async def test_writers_take_turns_in_order_with_no_sleep_between(sessions: Any) -> None:
+    """A writer waiting for another of the process begins the moment that one commits, and in
+    the order they asked. Left to SQLite's busy handler, which sleeps between its looks (up to
+    100 ms each once it has waited ~0.3 s), the next writer began up to 100 ms late and in any
+    order (bot/storage/sqlite.py)."""
+    began: list[tuple[str, float]] = []
+    ended: list[tuple[str, float]] = []
+    holding = asyncio.Event()
+
+    async def write(name: str, hold: float) -> None:
+        async with sessions.begin() as session:
+            await session.execute(text("INSERT INTO t (v) VALUES (:v)"), {"v": name})
+            began.append((name, time.monotonic()))
+            holding.set()
+            await asyncio.sleep(hold)
+            ended.append((name, time.monotonic()))  # COMMIT follows at once (an fsync)
+
+    first = asyncio.create_task(write("a", 0.45))
+    await holding.wait()
+    later = []
+    for name in "bcd":
+        later.append(asyncio.create_task(write(name, 0.0)))
+        await asyncio.sleep(0.01)  # each asks after the one before
+    await asyncio.gather(first, *later)
+    assert [name for name, _ in began] == ["a", "b", "c", "d"]
+    gaps = [b - e for (_, b), (_, e) in zip(began[1:], ended[:-1], strict=True)]
+    assert max(gaps) < 0.05, gaps  # the commit's sync, not a busy handler's sleep
+
+
+async def test_a_failed_or_cancelled_writer_gives_its_turn_back(sessions: Any) -> None:
+    with pytest.raises(IntegrityError):
+        async with sessions.begin() as session:
+            await session.execute(text("INSERT INTO t (v) VALUES ('x')"))
+            await session.execute(text("INSERT INTO t (v) VALUES ('x')"))
+    inside = asyncio.Event()
+
+    async def stuck() -> None:
+        async with sessions.begin() as session:
+            await session.execute(text("INSERT INTO t (v) VALUES ('y')"))
+            inside.set()
+            await asyncio.sleep(60)
+
+    task = asyncio.create_task(stuck())
+    await inside.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    started = time.monotonic()
+    async with asyncio.timeout(5), sessions.begin() as session:
+        await session.execute(text("INSERT INTO t (v) VALUES ('z')"))
+    assert time.monotonic() - started < 1.0  # not after a turn's time-out (10 s)
+    async with sessions() as session:
+        assert await session.scalar(text("SELECT group_concat(v) FROM t")) == "z"
