@@ -18,7 +18,7 @@ fetch the rows, close the cursor): each a queue put, a thread switch, a loop wak
   (:class:`_Turns`), and only then ``BEGIN IMMEDIATE``: SQLite's own wait for its write lock
   (``busy_timeout``) polls with sleeps that grow to 100 ms, so under a steady load a writer
   slept on while the lock was free and later ones took it first (a steady 50 messages a second
-  saw ``BEGIN IMMEDIATE`` waits of 0.5-1.5 s, with the lock free ~17% of the time someone
+  saw ``BEGIN IMMEDIATE`` waits of 0.5-1.5 s, the lock free for a fifth of the time someone
   waited: docs/load.md, round 14). Another process's writers (the CLI) still meet the busy
   timeout, as before.
 
