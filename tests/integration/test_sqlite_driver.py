@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
+from bot.storage import checkpoints
 from bot.storage.db import create_engine, create_sessionmaker, reading
 
 
@@ -156,3 +157,36 @@ async def test_a_failed_or_cancelled_writer_gives_its_turn_back(sessions: Any) -
     assert time.monotonic() - started < 1.0  # not after a turn's time-out (10 s)
     async with sessions() as session:
         assert await session.scalar(text("SELECT group_concat(v) FROM t")) == "z"
+
+
+async def test_commits_leave_the_checkpoint_to_the_servers_task(tmp_path: Path) -> None:
+    """No commit copies the log into the database file (below the backstop's 10,000 pages);
+    :func:`checkpoints` does it after the commits, on a connection of its own."""
+    path = tmp_path / "wal.db"
+    engine = create_engine(f"sqlite:///{path}")
+    sessions = create_sessionmaker(engine)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text("CREATE TABLE b (v BLOB)"))
+        size = path.stat().st_size
+        for _ in range(30):  # ~1,500 pages: past SQLite's default autocheckpoint (1,000)
+            async with sessions.begin() as session:
+                await session.execute(text("INSERT INTO b VALUES (randomblob(200000))"))
+        assert path.stat().st_size == size  # nothing copied back by a commit
+        task = asyncio.create_task(checkpoints.checkpoints(engine, every=0.1))
+        try:
+            async with sessions.begin() as session:  # the task waits for a commit
+                await session.execute(text("INSERT INTO b VALUES (randomblob(10))"))
+            for _ in range(100):  # up to 5 s
+                if path.stat().st_size > 30 * 195_000:  # the rows' pages, copied back
+                    break
+                await asyncio.sleep(0.05)
+        finally:
+            task.cancel()
+        busy, frames, copied = await checkpoints.checkpoint(engine)  # all copied already
+        assert path.stat().st_size > 30 * 195_000
+        assert (busy, copied) == (0, frames)
+        async with sessions() as session:
+            assert await session.scalar(text("SELECT count(*) FROM b")) == 31
+    finally:
+        await engine.dispose()
