@@ -113,7 +113,8 @@ def report(stem: Path) -> None:
         print(f"{stage:<8}" + "".join(f"{c:>9.1f}" for c in cells))
     commits = events["commit"]
     durations = sorted((e[1] - e[0]) * 1000 for e in commits)
-    checkpoints = [e for e in commits if e[2]]
+    background = events["checkpoint"]  # the server's task's: the main file changes meanwhile
+    checkpoints = [e for e in commits if e[2] and not _overlap(background, e[0], e[1])]
     locks = sorted((e[1] - e[0]) * 1000 for e in events["lock"])
     print(
         f"commits {len(commits)}: p50 {_pct(durations, 50):.1f} p99 {_pct(durations, 99):.1f}"
@@ -122,6 +123,12 @@ def report(stem: Path) -> None:
         + ", ".join(f"{(e[1] - e[0]) * 1000:.0f}" for e in checkpoints)
         + " ms"
     )
+    if background:
+        took = sorted((e[1] - e[0]) * 1000 for e in background)
+        print(
+            f"checkpoints of the server's task: {len(background)}, p50 {_pct(took, 50):.1f}"
+            f" max {took[-1]:.1f} ms, {sum(e[4] for e in background)} frames copied"
+        )
     print(
         f"BEGIN IMMEDIATE {len(locks)}: p50 {_pct(locks, 50):.1f} p99 {_pct(locks, 99):.1f}"
         f" max {max(locks, default=0):.1f} ms"
@@ -149,7 +156,7 @@ def report(stem: Path) -> None:
     for marks, stages in slow:
         a, b = marks["started"], marks["replied"]
         over = _overlap(commits, a, b)
-        ckpt = [f"{(e[1] - e[0]) * 1000:.0f}" for e in over if e[2]]
+        ckpt = [f"{(e[1] - e[0]) * 1000:.0f}" for e in over if e in checkpoints]
         longest = max(((e[1] - e[0]) * 1000 for e in over), default=0.0)
         lock = max(((e[1] - e[0]) * 1000 for e in _overlap(events["lock"], a, b)), default=0.0)
         gc_ms = sum((e[2] - e[1]) * 1000 for e in _overlap(events["gc"], a, b, 1, 2))

@@ -18,6 +18,8 @@ Bot API's own (bench/load.py). The events:
   WAL checkpoint wrote it: in WAL mode only a checkpoint writes the main file), WAL size after;
 - ``lock``: a ``BEGIN IMMEDIATE`` (the write lock), start and end, the connection, the bot's
   innermost coroutine that asked; ``rollback``: a writing transaction rolled back;
+- ``checkpoint``: the server's own WAL checkpoint (bot/storage/checkpoints.py, where the code
+  has it), start, end, SQLite's (busy, frames, copied);
 - ``gc``: a collection, its generation, start and end;
 - ``lag``: the event loop late by that many seconds for a 5 ms sleep (over 3 ms late).
 """
@@ -224,6 +226,16 @@ def install(path: Path) -> None:
 
     sqlite._Connection.rollback = rollback_wrapper  # type: ignore[method-assign]
     sqlite._Cursor._run = run_wrapper  # type: ignore[method-assign]
+
+    try:  # the server's own checkpoints (bot/storage/checkpoints.py), where the code has them
+        from bot.storage import checkpoints
+    except ImportError:
+        checkpoints = None
+    if checkpoints is not None:
+        _wrap_async(
+            checkpoints, "checkpoint", lambda *_a: time.monotonic(),
+            lambda t, r, *_a: note("checkpoint", t, time.monotonic(), *r),
+        )  # fmt: skip
 
     inbox_run = inbox.InboxWorker.run
 
