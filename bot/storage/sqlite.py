@@ -9,8 +9,10 @@ fetch the rows, close the cursor): each a queue put, a thread switch, a loop wak
 - in WAL mode a statement that cannot wait runs on the loop's thread, no call at all: a read
   (a reader never waits for a writer), a deferred ``BEGIN`` (it takes no lock), a write once
   the transaction holds the write lock (``BEGIN IMMEDIATE``, which :mod:`bot.storage.db` issues
-  for every writing transaction), a rollback. ``BEGIN IMMEDIATE`` (it may wait for the lock),
-  ``COMMIT`` (it syncs: ``synchronous=FULL`` as before), pragmas and DDL stay on the thread;
+  for every writing transaction), a rollback, and ``BEGIN IMMEDIATE`` itself when the lock is
+  free (tried with a busy timeout of 0; taken by another process, it is waited for on the
+  thread). ``COMMIT`` (it syncs: ``synchronous=FULL`` as before), pragmas and DDL stay on the
+  thread;
 - the pool's rollback of a connection with no transaction open (after every commit) is a no-op
   for sqlite3 and makes no call.
 
@@ -150,25 +152,29 @@ class _Cursor(AsyncAdapt_aiosqlite_cursor):
     async def _run(self, run: Any, operation: str) -> None:
         adapt: Any = self._adapt_connection
         driver: Any = self._connection  # aiosqlite.Connection: its queue to the thread
-        if operation.startswith(_TAKES_WRITE_LOCK):
+        begin = operation.startswith(_TAKES_WRITE_LOCK)
+        if begin:
             await adapt.take_turn()
         async with adapt._execute_mutex:
             if INLINE and await adapt.cannot_wait(operation):
                 found = run(driver._conn)
             else:
                 try:
-                    found = await driver._execute(run, driver._conn)
+                    found = adapt.begin_at_once(run) if begin else None
+                    if found is None:
+                        found = await driver._execute(run, driver._conn)
                 except BaseException:
-                    adapt.give_turn()  # no transaction began: nothing to end it later
+                    if begin:  # no transaction began: nothing would end it and give the turn
+                        adapt.give_turn()
                     raise
-                if operation.startswith(_TAKES_WRITE_LOCK):
+                if begin:
                     adapt.writing = True
         self._description, self._rowcount, self._lastrowid, rows = found
         self._rows = collections.deque(rows)
 
 
 class _Connection(AsyncAdapt_aiosqlite_connection):
-    __slots__ = ("_turn", "_turns", "_wal", "inline", "writing")
+    __slots__ = ("_busy_ms", "_turn", "_turns", "_wal", "inline", "writing")
 
     def __init__(self, dbapi: Any, connection: Any, *, inline: bool, turns: _Turns) -> None:
         super().__init__(dbapi, connection)
@@ -177,11 +183,32 @@ class _Connection(AsyncAdapt_aiosqlite_connection):
         self._wal: bool | None = None  # the database is in WAL mode (asked once)
         self._turns = turns
         self._turn: asyncio.Lock | None = None  # this connection's write turn, while it holds it
+        self._busy_ms: int | None = None  # its busy timeout (asked once)
 
     async def take_turn(self) -> None:
         """Wait for this engine's other writers in the process (see the module)."""
         if self._turn is None:
             self._turn = await self._turns.take()
+
+    def begin_at_once(self, run: Any) -> _Outcome | None:
+        """``BEGIN IMMEDIATE`` on the loop's thread when the write lock is free, which it is
+        unless another process holds it (this process's writers take turns first): tried
+        with a busy timeout of 0, so it never waits here. None when it cannot be tried (no
+        WAL, or not known yet) or the lock is taken: then the driver's thread waits for it."""
+        if not (self.inline and self._wal):
+            return None
+        db: sqlite3.Connection = self._connection._conn
+        if self._busy_ms is None:
+            self._busy_ms = int(db.execute("PRAGMA busy_timeout").fetchone()[0])
+        db.execute("PRAGMA busy_timeout = 0")
+        try:
+            return run(db)  # type: ignore[no-any-return]
+        except sqlite3.OperationalError as error:
+            if error.sqlite_errorcode & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+                return None  # another process's transaction: wait on the driver's thread
+            raise
+        finally:
+            db.execute(f"PRAGMA busy_timeout = {self._busy_ms}")
 
     def give_turn(self) -> None:
         turn, self._turn = self._turn, None
