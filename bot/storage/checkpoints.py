@@ -9,7 +9,10 @@ commits taking 2-160 ms where a commit takes ~1 ms (docs/load.md, round 14).
 So a server runs :func:`checkpoints`: after commits, at most once every ``every`` seconds, a
 PASSIVE checkpoint on a connection of its own (on the driver's thread: the event loop goes on;
 a passive checkpoint takes no write lock, so writers go on too, and it copies only what no
-reader still needs). Every SQLite connection's own automatic checkpoint is raised to
+reader still needs), then a second one for what they wrote meanwhile, in a write turn of the
+process (:func:`bot.storage.sqlite.write_turn`): short, and it leaves the log all copied, so
+the next writer starts the log again from its beginning instead of growing it. Every SQLite
+connection's own automatic checkpoint is raised to
 :data:`BACKSTOP` pages (``db.py``): it fires only if this task falls that far behind, or in a
 process that runs no server (the CLI), whose last connection's close checkpoints anyway. Nothing
 about durability changes: commits still sync the log (``synchronous=FULL``), and the checkpoint
@@ -24,6 +27,8 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.storage.sqlite import write_turn
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +54,12 @@ async def checkpoints(engine: AsyncEngine, *, every: float = EVERY) -> None:
             await committed.wait()
             await asyncio.sleep(every)  # the commits of that time, copied in one go
             committed.clear()
-            await checkpoint(engine)
+            await checkpoint(engine)  # the bulk, beside the writers
+            # What they added meanwhile, in a write turn: the log is then copied whole, and
+            # the next writer starts it again from its beginning (SQLite restarts the log
+            # only when a writer finds it all copied; without this it grew to the backstop).
+            async with write_turn(engine):
+                await checkpoint(engine)
     finally:
         event.remove(engine.sync_engine, "commit", on_commit)
 

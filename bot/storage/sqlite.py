@@ -38,7 +38,8 @@ import asyncio
 import collections
 import logging
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from threading import Thread
 from typing import Any
 from weakref import WeakKeyDictionary
@@ -49,6 +50,7 @@ from sqlalchemy.dialects.sqlite.aiosqlite import (
     AsyncAdapt_aiosqlite_cursor,
     AsyncAdapt_aiosqlite_dbapi,
 )
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.util import EMPTY_DICT
 from sqlalchemy.util.concurrency import await_
 
@@ -295,6 +297,19 @@ class _Dbapi(AsyncAdapt_aiosqlite_dbapi):
         # The driver's thread must not keep a stopping process alive (as SQLAlchemy does it).
         (connection if isinstance(connection, Thread) else connection._thread).daemon = True
         return _Connection(self, await_(connection), inline=inline, turns=self.turns)
+
+
+@asynccontextmanager
+async def write_turn(engine: AsyncEngine) -> AsyncIterator[None]:
+    """Within the block, none of ``engine``'s writers in this process (see :class:`_Turns`)."""
+    dbapi = engine.dialect.dbapi
+    turns = getattr(dbapi, "turns", None)
+    lock = await turns.take() if isinstance(turns, _Turns) else None
+    try:
+        yield
+    finally:
+        if lock is not None:
+            lock.release()
 
 
 def sqlite_dbapi() -> Any:

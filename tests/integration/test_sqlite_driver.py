@@ -242,3 +242,31 @@ async def test_a_write_lock_another_process_holds_is_waited_for_off_the_loop(
     finally:
         await ours.dispose()
         await theirs.dispose()
+
+
+async def test_the_log_starts_again_under_steady_writes(tmp_path: Path) -> None:
+    """With writers never pausing, the task's checkpoints still let the log start again from
+    its beginning (the last part is copied in a write turn): the log stays short instead of
+    growing to the backstop."""
+    path = tmp_path / "steady.db"
+    engine = create_engine(f"sqlite:///{path}")
+    sessions = create_sessionmaker(engine)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text("CREATE TABLE b (v BLOB)"))
+        task = asyncio.create_task(checkpoints.checkpoints(engine, every=0.05))
+        started = time.monotonic()
+        writes = 0
+        try:
+            while time.monotonic() - started < 1.5:  # ~16 KB a commit, back to back
+                async with sessions.begin() as session:
+                    await session.execute(text("INSERT INTO b VALUES (randomblob(16000))"))
+                writes += 1
+                await asyncio.sleep(0)
+        finally:
+            task.cancel()
+        _, frames, _ = await checkpoints.checkpoint(engine)
+        assert writes > 50
+        assert frames < writes * 5 / 3, (frames, writes)  # a third of what was written, at most
+    finally:
+        await engine.dispose()
