@@ -159,37 +159,41 @@ async def test_a_failed_or_cancelled_writer_gives_its_turn_back(sessions: Any) -
         assert await session.scalar(text("SELECT group_concat(v) FROM t")) == "z"
 
 
-async def test_commits_leave_the_checkpoint_to_the_servers_task(tmp_path: Path) -> None:
+@pytest.fixture
+async def blobs(tmp_path: Path) -> Any:
+    """A database file with a table of blobs: (its path, the engine, its sessions)."""
+    path = tmp_path / "blobs.db"
+    engine = create_engine(f"sqlite:///{path}")
+    async with engine.begin() as conn:
+        await conn.execute(text("CREATE TABLE b (v BLOB)"))
+    yield path, engine, create_sessionmaker(engine)
+    await engine.dispose()
+
+
+async def test_commits_leave_the_checkpoint_to_the_servers_task(blobs: Any) -> None:
     """No commit copies the log into the database file (below the backstop's 10,000 pages);
     :func:`checkpoints` does it after the commits, on a connection of its own."""
-    path = tmp_path / "wal.db"
-    engine = create_engine(f"sqlite:///{path}")
-    sessions = create_sessionmaker(engine)
+    path, engine, sessions = blobs
+    size = path.stat().st_size
+    for _ in range(30):  # ~1,500 pages: past SQLite's default autocheckpoint (1,000)
+        async with sessions.begin() as session:
+            await session.execute(text("INSERT INTO b VALUES (randomblob(200000))"))
+    assert path.stat().st_size == size  # nothing copied back by a commit
+    task = asyncio.create_task(checkpoints.checkpoints(engine, every=0.1))
     try:
-        async with engine.begin() as conn:
-            await conn.execute(text("CREATE TABLE b (v BLOB)"))
-        size = path.stat().st_size
-        for _ in range(30):  # ~1,500 pages: past SQLite's default autocheckpoint (1,000)
-            async with sessions.begin() as session:
-                await session.execute(text("INSERT INTO b VALUES (randomblob(200000))"))
-        assert path.stat().st_size == size  # nothing copied back by a commit
-        task = asyncio.create_task(checkpoints.checkpoints(engine, every=0.1))
-        try:
-            async with sessions.begin() as session:  # the task waits for a commit
-                await session.execute(text("INSERT INTO b VALUES (randomblob(10))"))
-            for _ in range(100):  # up to 5 s
-                if path.stat().st_size > 30 * 195_000:  # the rows' pages, copied back
-                    break
-                await asyncio.sleep(0.05)
-        finally:
-            task.cancel()
-        busy, frames, copied = await checkpoints.checkpoint(engine)  # all copied already
-        assert path.stat().st_size > 30 * 195_000
-        assert (busy, copied) == (0, frames)
-        async with sessions() as session:
-            assert await session.scalar(text("SELECT count(*) FROM b")) == 31
+        async with sessions.begin() as session:  # the task waits for a commit
+            await session.execute(text("INSERT INTO b VALUES (randomblob(10))"))
+        for _ in range(100):  # up to 5 s
+            if path.stat().st_size > 30 * 195_000:  # the rows' pages, copied back
+                break
+            await asyncio.sleep(0.05)
     finally:
-        await engine.dispose()
+        task.cancel()
+    busy, frames, copied = await checkpoints.checkpoint(engine)  # all copied already
+    assert path.stat().st_size > 30 * 195_000
+    assert (busy, copied) == (0, frames)
+    async with sessions() as session:
+        assert await session.scalar(text("SELECT count(*) FROM b")) == 31
 
 
 async def test_a_write_lock_another_process_holds_is_waited_for_off_the_loop(
@@ -244,29 +248,22 @@ async def test_a_write_lock_another_process_holds_is_waited_for_off_the_loop(
         await theirs.dispose()
 
 
-async def test_the_log_starts_again_under_steady_writes(tmp_path: Path) -> None:
+async def test_the_log_starts_again_under_steady_writes(blobs: Any) -> None:
     """With writers never pausing, the task's checkpoints still let the log start again from
     its beginning (the last part is copied in a write turn): the log stays short instead of
     growing to the backstop."""
-    path = tmp_path / "steady.db"
-    engine = create_engine(f"sqlite:///{path}")
-    sessions = create_sessionmaker(engine)
+    _, engine, sessions = blobs
+    task = asyncio.create_task(checkpoints.checkpoints(engine, every=0.05))
+    started = time.monotonic()
+    writes = 0
     try:
-        async with engine.begin() as conn:
-            await conn.execute(text("CREATE TABLE b (v BLOB)"))
-        task = asyncio.create_task(checkpoints.checkpoints(engine, every=0.05))
-        started = time.monotonic()
-        writes = 0
-        try:
-            while time.monotonic() - started < 1.5:  # ~16 KB a commit, back to back
-                async with sessions.begin() as session:
-                    await session.execute(text("INSERT INTO b VALUES (randomblob(16000))"))
-                writes += 1
-                await asyncio.sleep(0)
-        finally:
-            task.cancel()
-        _, frames, _ = await checkpoints.checkpoint(engine)
-        assert writes > 50
-        assert frames < writes * 5 / 3, (frames, writes)  # a third of what was written, at most
+        while time.monotonic() - started < 1.5:  # ~16 KB a commit, back to back
+            async with sessions.begin() as session:
+                await session.execute(text("INSERT INTO b VALUES (randomblob(16000))"))
+            writes += 1
+            await asyncio.sleep(0)
     finally:
-        await engine.dispose()
+        task.cancel()
+    _, frames, _ = await checkpoints.checkpoint(engine)
+    assert writes > 50
+    assert frames < writes * 5 / 3, (frames, writes)  # a third of what was written, at most
