@@ -43,7 +43,11 @@ def _statement(*_args: Any) -> None:
 
 def _write(path: Path) -> None:
     while True:
-        path.write_text(f"{counts['commits']} {counts['statements']} {counts['begins']}\n")
+        # whole or not at all: a reader never sees the file emptied mid-write (an empty read was
+        # skipped as a process's counts of 0, and a load's commits came out negative)
+        part = path.with_name(f".{path.name}.part")  # (not matched by a glob of counts-*)
+        part.write_text(f"{counts['commits']} {counts['statements']} {counts['begins']}\n")
+        os.replace(part, path)
         time.sleep(0.1)  # the bench polls the file; a tenth of a second is fine-grained enough
 
 
