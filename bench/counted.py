@@ -54,7 +54,11 @@ def _statement(*_args: Any) -> None:
 def _write(path: Path) -> None:
     detail = path.with_name(path.name + ".calls") if calls_on else None
     while True:
-        path.write_text(f"{counts['commits']} {counts['statements']} {counts['begins']}\n")
+        # whole or not at all: a reader never sees the file emptied mid-write (an empty read was
+        # skipped as a process's counts of 0, and a load's commits came out negative)
+        part = path.with_name(f".{path.name}.part")  # (not matched by a glob of counts-*)
+        part.write_text(f"{counts['commits']} {counts['statements']} {counts['begins']}\n")
+        os.replace(part, path)
         if detail is not None:
             detail.write_text(json.dumps(dict(calls)))
         time.sleep(0.1)  # the bench polls the file; a tenth of a second is fine-grained enough
@@ -123,6 +127,12 @@ def main() -> None:
         sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
         _count_calls()
     threading.Thread(target=_write, args=(path,), daemon=True).start()
+    trace = os.environ.get("BENCH_TRACE")
+    if trace:  # per-message timestamps (bench/tail_trace.py)
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        import tail_trace
+
+        tail_trace.install(Path(trace))
     if rest[0] == "-m":
         sys.argv = [rest[1], *rest[2:]]
         runpy.run_module(rest[1], run_name="__main__", alter_sys=True)

@@ -131,8 +131,11 @@ def _env(fake: FakeTelegram, port: int, db: dict[str, str], workdir: Path) -> di
     )
 
 
-def _record_deliveries(fake: FakeTelegram) -> dict[int, list[float]]:
-    """Per chat, when the fake first started to POST each of its updates (in update order)."""
+def _record_deliveries(
+    fake: FakeTelegram, ids: dict[int, list[int]] | None = None
+) -> dict[int, list[float]]:
+    """Per chat, when the fake first started to POST each of its updates (in update order);
+    ``ids``, when given, gets their update ids in the same order."""
     started: dict[int, list[float]] = defaultdict(list)
     seen: set[int] = set()
     delivery = fake._world.delivery  # the fake's internals: the bench measures from here
@@ -142,6 +145,8 @@ def _record_deliveries(fake: FakeTelegram) -> dict[int, list[float]]:
         if update.update_id not in seen:
             seen.add(update.update_id)
             started[update.queue_key].append(time.monotonic())
+            if ids is not None:
+                ids.setdefault(update.queue_key, []).append(update.update_id)
         await deliver(config, update)
 
     delivery._deliver = timed
@@ -270,20 +275,25 @@ async def run_once(
     rate: float = 0.0,
     lone: int = 0,
     front_kind: str = "reuseport",
+    trace: Path | None = None,
 ) -> dict[str, float]:
     """``replicas`` processes of ``kind`` against a fresh fake: the figures of one configuration.
     For the minimal bot ``db`` is {"url": ...}; empty, a SQLite file in the run's folder. With
     ``rate`` the messages come steadily, that many a second, instead of in one burst; with
     ``lone`` that many come one at a time, each after the reply to the one before (nothing to
     share a commit with). Several replicas listen on one port with SO_REUSEPORT (``front_kind``
-    "reuseport", WEB_REUSE_PORT) or each on its own behind bench/balancer.py ("balancer")."""
+    "reuseport", WEB_REUSE_PORT) or each on its own behind bench/balancer.py ("balancer").
+    ``trace``: helpbot's per-message timestamps go to ``trace``.<n>.events.jsonl
+    (bench/tail_trace.py) and the fake's to ``trace``.fake.jsonl (bench/tail.py reads both)."""
     count = lone or args.messages
     policy = WebhookPolicy(retry_base=0.05, retry_cap=0.5, max_attempts=20, timeout=30.0)
     async with (
         FakeTelegram(webhook_policy=policy, local_mode=True, latency=latency) as fake,
         aiohttp.ClientSession() as http,
     ):
-        started = _record_deliveries(fake)
+        update_ids: dict[int, list[int]] = {}
+        started = _record_deliveries(fake, update_ids)
+        pushed: dict[int, list[float]] = defaultdict(list)  # when each was handed to the fake
         people = [fake.add_user(f"P{n}") for n in range(args.chats)]
         shared = replicas > 1 and front_kind == "reuseport"
         warm = [fake.add_user(f"Warm-up {n}") for n in range(replicas * (2 if shared else 1))]
@@ -303,6 +313,8 @@ async def run_once(
                 for n, port in enumerate(ports):  # one by one: the first migrates the database
                     if kind == "helpbot":
                         env = _env(fake, port, db, workdir) | {"TELEGRAM_WEBHOOK_URL": hook}
+                        if trace is not None:  # per-message timestamps (bench/tail_trace.py)
+                            env["BENCH_TRACE"] = str(trace.with_suffix(f".{n}.events.jsonl"))
                         env.setdefault("DATABASE_SQLITE_PATH", str(workdir / "helpbot.db"))
                         if args.calls:
                             env["BENCH_CALLS"] = "1"
@@ -345,7 +357,9 @@ async def run_once(
                     start = time.monotonic()
                     for n in range(count):
                         answered = replies() if lone else 0  # a look at every call so far
-                        fake.user_sends(people[n % len(people)], args.texts[n % len(args.texts)])
+                        person = people[n % len(people)]
+                        pushed[person.id].append(time.monotonic())
+                        fake.user_sends(person, args.texts[n % len(args.texts)])
                         if rate:  # the next one on schedule, however late this one was
                             await asyncio.sleep(max(start + (n + 1) / rate - time.monotonic(), 0))
                         elif lone:
@@ -370,11 +384,25 @@ async def run_once(
         for person in people:
             sent = [c.time for c in fake.calls("sendMessage", chat=person, ok=True)]
             latencies += [s - d for d, s in zip(started[person.id], sent, strict=False)]
+        if trace is not None:  # each text: handed to the fake, POSTed, its reply arrived
+            with trace.with_suffix(".fake.jsonl").open("w", encoding="utf-8") as out:
+                for person in people:
+                    sent = [c.time for c in fake.calls("sendMessage", chat=person, ok=True)]
+                    ids = update_ids.get(person.id, [])
+                    for k, at in enumerate(started[person.id]):
+                        out.write(json.dumps({
+                            "chat": person.id, "update": ids[k] if k < len(ids) else None,
+                            "pushed": pushed[person.id][k] if k < len(pushed[person.id]) else None,
+                            "started": at, "replied": sent[k] if k < len(sent) else None,
+                        }) + "\n")  # fmt: skip
     done = replies() - len(warm)  # less the warm-ups
     if not m["finished"]:
         print(f"{label}: only {done} of {count} replies within {args.time_limit} s")
     cuts = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else [0.0] * 99
-    figures = _figures(done, t1 - t0, m) | {"p50_ms": cuts[49] * 1000, "p99_ms": cuts[98] * 1000}
+    figures = _figures(done, t1 - t0, m) | {
+        "p50_ms": cuts[49] * 1000, "p90_ms": cuts[89] * 1000, "p99_ms": cuts[98] * 1000,
+        "max_ms": max(latencies, default=0.0) * 1000,
+    }  # fmt: skip
     return figures | ledger.figures(split, done)
 
 
@@ -604,9 +632,30 @@ async def main() -> None:
         " then take turns on one core, so what they cost beside each other is told apart from"
         " what running at once on two cores costs",
     )
+    parser.add_argument(
+        "--steady-only", action="store_true",
+        help="only the steady runs (--rate): helpbot, then the minimal bot at the same rate",
+    )  # fmt: skip
+    parser.add_argument(
+        "--trace", type=Path,
+        help="a folder: the steady run's per-message timestamps go there (bench/tail.py)",
+    )  # fmt: skip
     args = parser.parse_args()
     args.texts = _texts(args.texts)
     results: dict[str, dict[str, float]] = {}
+    trace = None
+    if args.trace is not None:
+        args.trace.mkdir(parents=True, exist_ok=True)
+        trace = args.trace / time.strftime("steady-%H%M%S")
+    if args.steady_only:
+        results[f"helpbot, SQLite, {args.rate:g}/s steady"] = await run_once(
+            "steady", {}, args, rate=args.rate, trace=trace
+        )
+        results[f"minimal, SQLite, {args.rate:g}/s steady"] = await run_once(
+            "minimal steady", {}, args, rate=args.rate, kind="minimal"
+        )
+        _print(args, results)
+        return
     if args.postgres_only:
         args.latency = args.rate = args.lone = args.bitrix = 0
     else:
@@ -631,7 +680,7 @@ async def main() -> None:
             )
     if args.rate:
         results[f"helpbot, SQLite, {args.rate:g}/s steady"] = await run_once(
-            "steady", {}, args, rate=args.rate
+            "steady", {}, args, rate=args.rate, trace=trace
         )
     if args.lone:
         results["helpbot, SQLite, one at a time"] = await run_once("lone", {}, args, lone=args.lone)
@@ -714,12 +763,13 @@ def _print(args: argparse.Namespace, results: dict[str, dict[str, float]]) -> No
     print(f"{args.messages} Telegram texts over {args.chats} chats (webhook, loopback)", end="")
     print(f", {kinds} different in turn", end="")
     print(f"; {args.bitrix} Bitrix24 messages over {args.chats} chats" if args.bitrix else "")
-    head = ["replies", "seconds", "msg/s", "p50 ms", "p99 ms", "commits", "net", "txns", "stmts"]
+    head = ["replies", "seconds", "msg/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "commits"]
+    head += ["net", "txns", "stmts"]
     head.append("CPU ms")
     print(f"{'setup':<28}" + "".join(f"{h:>9}" for h in head) + f"{'idle commits/s':>16}", end="")
     print(f"{'idle CPU %':>12}")
     for label, r in results.items():
-        cells = ("replies", "seconds", "per_second", "p50_ms", "p99_ms")
+        cells = ("replies", "seconds", "per_second", "p50_ms", "p90_ms", "p99_ms", "max_ms")
         row = [f"{r[k]:>9.1f}" if k in r else f"{'-':>9}" for k in cells]
         row += [
             f"{r[k]:>9.1f}" for k in ("commits", "net_commits", "begins", "statements", "cpu_ms")

@@ -16,7 +16,7 @@ from aiohttp import web
 from bot import health, logs
 from bot.metrics import CONTENT_TYPE, CountErrors
 from bot.services import Services
-from bot.storage import wakeup
+from bot.storage import checkpoints, wakeup
 from handlers.helpcenter import setup_helpcenter
 from handlers.kb_reload import setup_reload
 
@@ -51,6 +51,7 @@ class Operations:
 
 OPERATIONS = web.AppKey("operations", Operations)
 WAKEUPS = "database wake-ups"
+CHECKPOINTS = "database checkpoints"
 
 
 def create_web_app(
@@ -85,9 +86,12 @@ async def _wakeups_ctx(app: web.Application) -> AsyncIterator[None]:
         wakeup.follow, services.db, tick=delivery.doorbell_seconds, check=delivery.idle_seconds
     )
     services.workers.start(WAKEUPS, follow)
+    # SQLite: the log copied back into the database file here, not inside a commit
+    services.workers.start(CHECKPOINTS, partial(checkpoints.checkpoints, services.db))
     try:
         yield
     finally:
+        await services.workers.stop(CHECKPOINTS)
         await services.workers.stop(WAKEUPS)
 
 

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, SessionTransaction
 from bot import dburl
 from bot.errors import StorageError
 from bot.settings import DatabaseSettings
+from bot.storage.checkpoints import BACKSTOP
 from bot.storage.sqlite import sqlite_dbapi
 
 log = logging.getLogger(__name__)
@@ -148,7 +149,10 @@ def _setup_sqlite(engine: AsyncEngine) -> None:
         # Take BEGIN over from the driver so that every transaction is a real one (see below).
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        for pragma in ("foreign_keys=ON", "journal_mode=WAL", "busy_timeout=10000"):
+        # A server checkpoints from a task of its own (bot.storage.checkpoints): a commit's
+        # own checkpoint is the backstop.
+        pragmas = ("foreign_keys=ON", "journal_mode=WAL", "busy_timeout=10000")
+        for pragma in (*pragmas, f"wal_autocheckpoint={BACKSTOP}"):
             cursor.execute(f"PRAGMA {pragma}")
         cursor.close()
 
