@@ -281,3 +281,38 @@ def test_a_path_the_text_already_gives_is_not_repeated_under_it() -> None:
     passage = Answer(IMPORT, ("Откройте импорт.",), "CRM > Сделки > Импорт сделок")
     reply = compose(Decision(Action.ANSWER, (Match(IMPORT, 0.9),), passage), "ru")
     assert "Где: CRM > Сделки > Импорт сделок" in reply.blocks
+
+
+# The helpdesk pages as scraped: a button's or a block's name, bold on the page, on a line of
+# its own (helpdesk_articles.md: «Придумайте пароль и нажмите» / «Сохранить», «В блоке» /
+# «Контакты» / «, нажмите» / «Редактировать»).
+SPLIT = Entry(
+    id="split",
+    title="Как создать пароль для входа",
+    source="helpdesk.txt",
+    url="https://helpdesk.bitrix24.ru/open/25510160/",
+    body="Пароль задают при первом входе в Битрикс24.\n"
+    "Придумайте пароль и нажмите\nСохранить\n"
+    "В блоке\nКонтакты\n, нажмите\nРедактировать\n"
+    "Перейдите в\nНастройки > Безопасность > Пароль и задайте новый пароль.\n\n"
+    "Код на сайте\nВарианты публикации:\n• Виджет на сайте\n• Ссылка\n"
+    "Откройте раздел и нажмите\n• Сохранить",
+)
+
+
+def test_a_name_split_off_its_sentence_by_the_page_goes_back_into_it() -> None:
+    texts = [p.text for p in passages(SPLIT, Analyzer())]
+    assert "Придумайте пароль и нажмите Сохранить." in texts
+    assert "В блоке Контакты, нажмите Редактировать." in texts
+    assert "Перейдите в Настройки > Безопасность > Пароль и задайте новый пароль." in texts
+    # «сайте» after a preposition is no imperative; a list's item stays an item
+    assert "Код на сайте" in texts and "Варианты публикации:" in texts
+    assert "Откройте раздел и нажмите" in texts and "• Сохранить" in texts
+    joined = next(p for p in passages(SPLIT, Analyzer()) if p.text.startswith("Перейдите"))
+    assert joined.path == "Настройки > Безопасность > Пароль"
+
+
+def test_an_answer_shows_the_button_in_its_sentence() -> None:
+    kb = KnowledgeBase((SPLIT,), analyzer=Analyzer())
+    text = text_of(kb.answer_for("split", "где сохранить придуманный пароль"))
+    assert "Придумайте пароль и нажмите Сохранить." in text.split("\n")
