@@ -316,3 +316,55 @@ def test_an_answer_shows_the_button_in_its_sentence() -> None:
     kb = KnowledgeBase((SPLIT,), analyzer=Analyzer())
     text = text_of(kb.answer_for("split", "где сохранить придуманный пароль"))
     assert "Придумайте пароль и нажмите Сохранить." in text.split("\n")
+
+
+# A lead-in with its rows and no bullets (helpdesk «Что сообщить в поддержку, если не работает
+# Битрикс24»), and a list of titles and descriptions (the administrators' manual, «Типовые
+# бизнес-процессы для документов»), as the loader keeps them.
+SUPPORT = Entry(
+    id="support",
+    title="Что сообщить в поддержку, если не работает Битрикс24",
+    source="helpdesk.txt",
+    url="https://helpdesk.bitrix24.ru/open/21794510/",
+    body="Медленно открываются все страницы Битрикс24\n"
+    "Проблема. Все страницы Битрикс24 загружаются больше 10-15 секунд.\n"
+    "Что сообщить в поддержку:\n"
+    "У каких сотрудников возникла проблема: у всех или некоторых.\n"
+    "Ваш IP-адрес.\n"
+    "Трассировку маршрута до вашего Битрикс24.\n"
+    "HAR-файл, записанный на странице в тот момент, когда она медленно открывается.\n"
+    "Медленно открываются некоторые страницы Битрикс24\n"
+    "Проблема. Медленно открываются только определенные страницы.",
+)
+PROCESSES = Entry(
+    id="processes",
+    title="Типовые бизнес-процессы для документов",
+    source="admin-manual.txt",
+    kind="section",
+    body="\t· Двухэтапное утверждение (последовательный процесс)\n\t\n"
+    "\t· Рекомендуется для ситуаций утверждения документа с предварительной экспертной "
+    "оценкой. На первом этапе документ утверждается экспертом, на втором решение принимает "
+    "группа сотрудников простым большинством голосов.\n\t\n"
+    "\t· Экспертная оценка (последовательный процесс)\n\t\n"
+    "\t· Рекомендуется для ситуаций, когда руководитель, утверждающий документ, нуждается в "
+    "экспертной оценке документа"
+    + ", которую дают эксперты, назначенные автором, каждый по своей части документа" * 8
+    + ".",
+)
+
+
+def test_a_lead_in_gets_the_rows_it_promises() -> None:
+    kb = KnowledgeBase((SUPPORT,), analyzer=Analyzer())
+    text = text_of(kb.answer_for("support", "что приложить к обращению если медленно грузится"))
+    assert "Что сообщить в поддержку:\nУ каких сотрудников" in text
+    assert text.endswith(
+        "HAR-файл, записанный на странице в тот момент, когда она медленно открывается."
+    )
+    assert "некоторые страницы" not in text  # the next topic
+
+
+def test_an_answer_does_not_end_on_the_title_of_an_item_it_leaves_out() -> None:
+    kb = KnowledgeBase((PROCESSES,), analyzer=Analyzer())
+    text = text_of(kb.answer_for("processes", "решение простым большинством голосов"))
+    assert "простым большинством голосов." in text
+    assert not text.endswith("Экспертная оценка (последовательный процесс)")
