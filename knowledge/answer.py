@@ -262,10 +262,23 @@ def _render(units: Sequence[Passage], window: range) -> str:
 def _finish(text: str) -> str:
     """Whole sentences: a scraped line's dangling tail («… профиль. Нажмите», its button lost
     with the page's markup) is dropped; a lone lead-in («Можно включить настройки:») reads as
-    a sentence."""
-    text = "\n".join(_drop_dangling(line) for line in text.split("\n"))
+    a sentence; a sentence the page left without its stop, after the button or the path that
+    closed it («… Нажмите Удалить мой Битрикс24», «… в разделе Сотрудники > Права доступа»),
+    gets one."""
+    text = "\n".join(_stopped(_drop_dangling(line)) for line in text.split("\n"))
     text = _NOTHING_AFTER_COLON.sub(r"\1", text)
     return text[:-1] + "." if text.endswith(":") else text
+
+
+def _stopped(line: str) -> str:
+    """A line of prose (longer than a heading or a table's row, or a step) that ends on a word
+    ends its sentence there: it gets its stop. Items, headings and paths stay as they are."""
+    if not line[-1:].isalnum() or ITEM.match(line):
+        return line
+    last = _sentences(line)[-1]
+    if len(line) > _ROW_MAX or (_STEP_START.match(last) and len(last.split()) > 1):
+        return line + "."
+    return line
 
 
 def _alone(units: Sequence[Passage], i: int) -> bool:

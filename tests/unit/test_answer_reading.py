@@ -368,3 +368,27 @@ def test_an_answer_does_not_end_on_the_title_of_an_item_it_leaves_out() -> None:
     text = text_of(kb.answer_for("processes", "решение простым большинством голосов"))
     assert "простым большинством голосов." in text
     assert not text.endswith("Экспертная оценка (последовательный процесс)")
+
+
+def test_a_sentence_the_page_left_without_its_stop_gets_one() -> None:
+    # helpdesk «Как удалить Битрикс24» and «Как пригласить сотрудников»: the button or the path
+    # closing the sentence was a link, and the stop after it was lost with the page's markup
+    remove = Entry(
+        id="remove",
+        title="Как удалить Битрикс24",
+        source="helpdesk.txt",
+        url="https://helpdesk.bitrix24.ru/open/19566456/",
+        body="Удаление\n"
+        "Удалить Битрикс24 может только администратор.\n"
+        "Чтобы удалить Битрикс24 перейдите в Настройки > Дополнительно. Нажмите Удалить мой "
+        "Битрикс24\n\n"
+        "Приглашения\n"
+        "Администратор Битрикс24 может выключить приглашения в разделе Сотрудники > "
+        "Структура компании > Права доступа",
+    )
+    kb = KnowledgeBase((remove,), analyzer=Analyzer())
+    text = text_of(kb.answer_for("remove", "где кнопка удаления битрикс24"))
+    assert text.endswith("Нажмите Удалить мой Битрикс24.")
+    assert text.startswith("Удаление\n")  # a heading keeps its shape
+    text = text_of(kb.answer_for("remove", "как выключить приглашения"))
+    assert text.endswith("в разделе Сотрудники > Структура компании > Права доступа.")
