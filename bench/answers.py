@@ -10,7 +10,8 @@ a «…:» left hanging inside it; a list cut in the middle (the entry's next li
 next item) or begun in the middle; a table row garbled (a «|» row without its header, or a
 markdown separator); navigation noise of the scraped pages; the menu path shown not being in
 the passage shown (nor declared before it); an English or Romanian question answered from a
-Russian article without saying so; no link. Prints the counts per check and per entry kind,
+Russian article without saying so; the reply in another language than the question's; no
+link. Prints the counts per check and per entry kind,
 then the flagged replies (or all of them with --show all).
 """
 
@@ -122,6 +123,8 @@ def checks(answer: Answer, reply: str, question_lang: str, reply_lang: str) -> l
             pass
         elif "Russian" not in reply and "limba rusă" not in reply:
             out.append("no_russian_note")
+    if question_lang in ("ru", "en", "ro") and reply_lang != question_lang:
+        out.append("reply_language")
     if "http" not in reply:
         out.append("no_link")
     return out
@@ -236,6 +239,7 @@ def main() -> int:
         "path_not_in_entry",
         "path_not_in_passage",
         "no_russian_note",
+        "reply_language",
         "no_link",
     ):
         print(f"  {name:<22}{counts[name]:>5}")
