@@ -173,15 +173,22 @@ def _extend(units: Sequence[Passage], start: int) -> range:
     the end of its topic takes the paragraph before it, which it usually goes on from."""
     end = start + 1
     size = len(units[start].text)
+    # The passage's first lead-in («Что сообщить в поддержку:», not a label such as «Без
+    # CoPilot:») promises the rows after it in its paragraph, with bullets or without.
+    promised = kept = False
     while end < len(units):
         last, following = units[end - 1], units[end]
         if following.heading and not (last.heading or last.text.endswith(":")):
             break  # the next topic
+        if not kept and _lead_in_line(last):
+            promised = kept = True
+        promised = promised and not following.opens
         unfinished = (
             size < MIN_TEXT
             or last.heading
             or last.text.endswith(":")
             or (last.item and following.item)
+            or promised
         )
         cost = len(following.text)
         if unfinished and following.item and size + 1 + cost > MAX_ANSWER_CHARS:
@@ -190,12 +197,39 @@ def _extend(units: Sequence[Passage], start: int) -> range:
             break
         size += 1 + cost
         end += 1
-    # Never end on a heading or a lead-in whose continuation did not fit.
+    # Never end on the title of an item whose text did not fit («• Экспертная оценка», then
+    # «• Рекомендуется для …» in a list of titles and descriptions), nor on a heading or a
+    # lead-in whose continuation did not fit.
+    if end - start > 1 and _item_title(units, end - 1):
+        end -= 1
     while end - start > 1 and (units[end - 1].heading or units[end - 1].text.endswith(":")):
         end -= 1
     if size < MIN_TEXT and start > 0 and units[start - 1].item and not units[start].heading:
         start = _procedure(units, start, end)
     return range(start, end)
+
+
+def _item_title(units: Sequence[Passage], i: int) -> bool:
+    """Line ``i`` is a list item that names what the next line describes, in a list of
+    titles and descriptions: short, without a stop, not a step, between two lines of prose."""
+    unit = units[i]
+    if i == 0 or i + 1 == len(units):
+        return False
+    return (
+        unit.item
+        and len(unit.text) <= _ROW_MAX
+        and not unit.text.endswith((*END_MARKS, ":", ","))
+        and not _STEP_START.match(ITEM.sub("", unit.text))
+        and all(_prose(units[j]) for j in (i - 1, i + 1))
+    )
+
+
+def _prose(unit: Passage) -> bool:
+    return unit.text.endswith(END_MARKS) and len(unit.text) > _ROW_MAX
+
+
+def _lead_in_line(unit: Passage) -> bool:
+    return unit.text.endswith(":") and not unit.item and len(unit.text.split()) > _LABEL_WORDS
 
 
 def _procedure(units: Sequence[Passage], start: int, end: int) -> int:
@@ -228,10 +262,23 @@ def _render(units: Sequence[Passage], window: range) -> str:
 def _finish(text: str) -> str:
     """Whole sentences: a scraped line's dangling tail («… профиль. Нажмите», its button lost
     with the page's markup) is dropped; a lone lead-in («Можно включить настройки:») reads as
-    a sentence."""
-    text = "\n".join(_drop_dangling(line) for line in text.split("\n"))
+    a sentence; a sentence the page left without its stop, after the button or the path that
+    closed it («… Нажмите Удалить мой Битрикс24», «… в разделе Сотрудники > Права доступа»),
+    gets one."""
+    text = "\n".join(_stopped(_drop_dangling(line)) for line in text.split("\n"))
     text = _NOTHING_AFTER_COLON.sub(r"\1", text)
     return text[:-1] + "." if text.endswith(":") else text
+
+
+def _stopped(line: str) -> str:
+    """A line of prose (longer than a heading or a table's row, or a step) that ends on a word
+    ends its sentence there: it gets its stop. Items, headings and paths stay as they are."""
+    if not line[-1:].isalnum() or ITEM.match(line):
+        return line
+    last = _sentences(line)[-1]
+    if len(line) > _ROW_MAX or (_STEP_START.match(last) and len(last.split()) > 1):
+        return line + "."
+    return line
 
 
 def _alone(units: Sequence[Passage], i: int) -> bool:

@@ -21,6 +21,19 @@ _LOST_BULLET = re.compile(r"^\.\s+(?=\w)")
 _SENTENCE_DONE = (".", "!")
 # The polite imperative ("Нажмите", "Откройте", "Укажите") starts a step, not a page title.
 _IMPERATIVE = re.compile(r"^\W*\w+(?:и|й|ь)те\b", re.IGNORECASE)
+# A scraped page puts a button's or a menu's name, bold on the page, on a line of its own:
+# «Укажите пароль и нажмите» / «Сохранить», «В блоке» / «Реквизиты» / «, нажмите». A line that
+# stops on a word wanting its object (a polite imperative, a preposition, a place in the
+# interface) has not ended its sentence: it takes the line after it (unless that is a list's
+# item), and a line opening with «,» «;» «)» goes on the line before it.
+_IMPERATIVE_END = re.compile(r"\w+(?:[ийь]те|ți)", re.IGNORECASE)
+_WANTS_OBJECT = re.compile(
+    r"в|во|на|из|через|по|для|от|к|с|кнопк[уе]|блоке|вкладк[уе]|разделе|пункт|меню|поле|"
+    r"în|pe|la|din|butonul|meniul|secțiunea",
+    re.IGNORECASE,
+)
+_GOES_ON = re.compile(r"^[,;)]")
+_PREPOSITION = re.compile(r"в|во|на|о|об|при|из|по|для|от|к|с|în|pe|la|din", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,11 +61,24 @@ def passages(
     if line_keys is not None and len(line_keys) != len(raw_lines):
         line_keys = None  # not this body's lines: key them here
     previous = ""
-    for n, raw in enumerate(raw_lines):
-        text = " ".join(raw.split())
+    n = -1
+    while n + 1 < len(raw_lines):
+        n += 1
+        text = " ".join(raw_lines[n].split())
         if not text:
             previous = ""
             continue
+        keys = line_keys[n] if line_keys is not None else None
+        joined = n
+        while joined + 1 < len(raw_lines) and _goes_on(text, raw_lines[joined + 1]):
+            joined += 1
+            more = " ".join(raw_lines[joined].split())
+            text = f"{text}{'' if _GOES_ON.match(more) else ' '}{more}"
+            if keys is not None and line_keys is not None:
+                keys = keys | line_keys[joined]
+        if joined > n and not text.endswith((*END_MARKS, ":", ",")):
+            text += "."
+        n = joined
         closes = n + 1 == len(raw_lines) or not raw_lines[n + 1].strip()
         path, declared = path_in(text) if _MAY_HOLD_PATH.search(text) else ("", False)
         item = bool(ITEM.match(text))
@@ -73,7 +99,25 @@ def passages(
             and not trailer
             and (text.endswith("?") or not text.endswith((*END_MARKS, ":", ",")))
         )
-        keys = line_keys[n] if line_keys is not None else frozenset(analyzer.keys(text))
+        keys = keys if keys is not None else frozenset(analyzer.keys(text))
         out.append(Passage(text, keys, path, declared, heading, item, not previous, trailer))
         previous = text
     return tuple(out)
+
+
+def _goes_on(text: str, following: str) -> bool:
+    """``following`` is the rest of ``text``'s sentence, split off it by the page's markup."""
+    following = " ".join(following.split())
+    if not following or ITEM.match(following):
+        return False
+    if _GOES_ON.match(following):
+        return True
+    words = text.split()
+    if text.endswith((*END_MARKS, ":", ",")):
+        return False
+    if _WANTS_OBJECT.fullmatch(words[-1]):
+        return True
+    # «на сайте», «о защите»: a word after a preposition is a noun, however it ends.
+    return bool(_IMPERATIVE_END.fullmatch(words[-1])) and not (
+        len(words) > 1 and _PREPOSITION.fullmatch(words[-2])
+    )

@@ -281,3 +281,114 @@ def test_a_path_the_text_already_gives_is_not_repeated_under_it() -> None:
     passage = Answer(IMPORT, ("Откройте импорт.",), "CRM > Сделки > Импорт сделок")
     reply = compose(Decision(Action.ANSWER, (Match(IMPORT, 0.9),), passage), "ru")
     assert "Где: CRM > Сделки > Импорт сделок" in reply.blocks
+
+
+# The helpdesk pages as scraped: a button's or a block's name, bold on the page, on a line of
+# its own (helpdesk_articles.md: «Придумайте пароль и нажмите» / «Сохранить», «В блоке» /
+# «Контакты» / «, нажмите» / «Редактировать»).
+SPLIT = Entry(
+    id="split",
+    title="Как создать пароль для входа",
+    source="helpdesk.txt",
+    url="https://helpdesk.bitrix24.ru/open/25510160/",
+    body="Пароль задают при первом входе в Битрикс24.\n"
+    "Придумайте пароль и нажмите\nСохранить\n"
+    "В блоке\nКонтакты\n, нажмите\nРедактировать\n"
+    "Перейдите в\nНастройки > Безопасность > Пароль и задайте новый пароль.\n\n"
+    "Код на сайте\nВарианты публикации:\n• Виджет на сайте\n• Ссылка\n"
+    "Откройте раздел и нажмите\n• Сохранить",
+)
+
+
+def test_a_name_split_off_its_sentence_by_the_page_goes_back_into_it() -> None:
+    texts = [p.text for p in passages(SPLIT, Analyzer())]
+    assert "Придумайте пароль и нажмите Сохранить." in texts
+    assert "В блоке Контакты, нажмите Редактировать." in texts
+    assert "Перейдите в Настройки > Безопасность > Пароль и задайте новый пароль." in texts
+    # «сайте» after a preposition is no imperative; a list's item stays an item
+    assert "Код на сайте" in texts and "Варианты публикации:" in texts
+    assert "Откройте раздел и нажмите" in texts and "• Сохранить" in texts
+    joined = next(p for p in passages(SPLIT, Analyzer()) if p.text.startswith("Перейдите"))
+    assert joined.path == "Настройки > Безопасность > Пароль"
+
+
+def test_an_answer_shows_the_button_in_its_sentence() -> None:
+    kb = KnowledgeBase((SPLIT,), analyzer=Analyzer())
+    text = text_of(kb.answer_for("split", "где сохранить придуманный пароль"))
+    assert "Придумайте пароль и нажмите Сохранить." in text.split("\n")
+
+
+# A lead-in with its rows and no bullets (helpdesk «Что сообщить в поддержку, если не работает
+# Битрикс24»), and a list of titles and descriptions (the administrators' manual, «Типовые
+# бизнес-процессы для документов»), as the loader keeps them.
+SUPPORT = Entry(
+    id="support",
+    title="Что сообщить в поддержку, если не работает Битрикс24",
+    source="helpdesk.txt",
+    url="https://helpdesk.bitrix24.ru/open/21794510/",
+    body="Медленно открываются все страницы Битрикс24\n"
+    "Проблема. Все страницы Битрикс24 загружаются больше 10-15 секунд.\n"
+    "Что сообщить в поддержку:\n"
+    "У каких сотрудников возникла проблема: у всех или некоторых.\n"
+    "Ваш IP-адрес.\n"
+    "Трассировку маршрута до вашего Битрикс24.\n"
+    "HAR-файл, записанный на странице в тот момент, когда она медленно открывается.\n"
+    "Медленно открываются некоторые страницы Битрикс24\n"
+    "Проблема. Медленно открываются только определенные страницы.",
+)
+PROCESSES = Entry(
+    id="processes",
+    title="Типовые бизнес-процессы для документов",
+    source="admin-manual.txt",
+    kind="section",
+    body="\t· Двухэтапное утверждение (последовательный процесс)\n\t\n"
+    "\t· Рекомендуется для ситуаций утверждения документа с предварительной экспертной "
+    "оценкой. На первом этапе документ утверждается экспертом, на втором решение принимает "
+    "группа сотрудников простым большинством голосов.\n\t\n"
+    "\t· Экспертная оценка (последовательный процесс)\n\t\n"
+    "\t· Рекомендуется для ситуаций, когда руководитель, утверждающий документ, нуждается в "
+    "экспертной оценке документа"
+    + ", которую дают эксперты, назначенные автором, каждый по своей части документа" * 8
+    + ".",
+)
+
+
+def test_a_lead_in_gets_the_rows_it_promises() -> None:
+    kb = KnowledgeBase((SUPPORT,), analyzer=Analyzer())
+    text = text_of(kb.answer_for("support", "что приложить к обращению если медленно грузится"))
+    assert "Что сообщить в поддержку:\nУ каких сотрудников" in text
+    assert text.endswith(
+        "HAR-файл, записанный на странице в тот момент, когда она медленно открывается."
+    )
+    assert "некоторые страницы" not in text  # the next topic
+
+
+def test_an_answer_does_not_end_on_the_title_of_an_item_it_leaves_out() -> None:
+    kb = KnowledgeBase((PROCESSES,), analyzer=Analyzer())
+    text = text_of(kb.answer_for("processes", "решение простым большинством голосов"))
+    assert "простым большинством голосов." in text
+    assert not text.endswith("Экспертная оценка (последовательный процесс)")
+
+
+def test_a_sentence_the_page_left_without_its_stop_gets_one() -> None:
+    # helpdesk «Как удалить Битрикс24» and «Как пригласить сотрудников»: the button or the path
+    # closing the sentence was a link, and the stop after it was lost with the page's markup
+    remove = Entry(
+        id="remove",
+        title="Как удалить Битрикс24",
+        source="helpdesk.txt",
+        url="https://helpdesk.bitrix24.ru/open/19566456/",
+        body="Удаление\n"
+        "Удалить Битрикс24 может только администратор.\n"
+        "Чтобы удалить Битрикс24 перейдите в Настройки > Дополнительно. Нажмите Удалить мой "
+        "Битрикс24\n\n"
+        "Приглашения\n"
+        "Администратор Битрикс24 может выключить приглашения в разделе Сотрудники > "
+        "Структура компании > Права доступа",
+    )
+    kb = KnowledgeBase((remove,), analyzer=Analyzer())
+    text = text_of(kb.answer_for("remove", "где кнопка удаления битрикс24"))
+    assert text.endswith("Нажмите Удалить мой Битрикс24.")
+    assert text.startswith("Удаление\n")  # a heading keeps its shape
+    text = text_of(kb.answer_for("remove", "как выключить приглашения"))
+    assert text.endswith("в разделе Сотрудники > Структура компании > Права доступа.")
