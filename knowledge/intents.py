@@ -174,6 +174,9 @@ class IntentReader:
         only the request (with greetings and courtesy) or not a request for a human at all."""
         folded = " ".join(fold(text).split())
         patterns = self._patterns.get(OPERATOR, ())
+        if not self._asks_for_human(folded) and len(folded) < _GATED_SENTENCES_FROM:
+            # A request typed with a slip: the problem is told around the request as spelt.
+            folded = self._spelt(folded)
         if not self._asks_for_human(folded) or self._bare_request(folded):
             return ""
         # Clauses that only ask for a person are the request, not the problem.

@@ -75,3 +75,10 @@ def test_asking_about_the_bot_then_for_a_human_is_a_request(kb: KnowledgeBase) -
 
 def test_a_greeting_before_a_request_leaves_it_a_request(kb: KnowledgeBase) -> None:
     assert kb.decide("алло, люди есть?").action is Action.OPERATOR
+
+
+def test_the_problem_beside_a_request_with_a_slip_is_told_apart(kb: KnowledgeBase) -> None:
+    text = "у меня не сохраняется сделка, позавите аператора"
+    assert kb.decide(text).action is Action.OPERATOR
+    assert kb.problem_in(text) == "у меня не сохраняется сделка"
+    assert kb.problem_in("позавите аператора") == ""
