@@ -30,11 +30,10 @@ sys.path.insert(0, str(ROOT))
 from bench import calibration  # noqa: E402
 from bench.errors import related  # noqa: E402
 from bench.quality import (  # noqa: E402
-    FINAL_CHECK,
     SCORING,
-    available_sets,
     hit,
     load_set,
+    pool_sets,
     print_table,
     run_calibration,
 )
@@ -264,7 +263,7 @@ def _extension(names: Sequence[str], drop: Sequence[str]) -> calibration.Extensi
 def handoff(kb: KnowledgeBase, below: float, strict: bool, seeds: int) -> None:
     """The nested decisions of the shipped features, with a «did you mean» that offers nothing
     titled with the question's subject handed off under ``below``."""
-    names = [n for n in available_sets() if n != FINAL_CHECK]
+    names = pool_sets()
     cases = {n: load_set(n)[1] for n in names}
     pooled = [s for n in names for s in calibration.collect(kb, n, cases[n], hit)]
     untitled = [_untitled(Probe.of(kb, c["q"]), strict) for n in names for c in cases[n]]

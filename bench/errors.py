@@ -36,7 +36,7 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"
 sys.path.insert(0, str(ROOT))
 
 from bench import calibration  # noqa: E402
-from bench.quality import FINAL_CHECK, SCORING, available_sets, hit, load_set  # noqa: E402
+from bench.quality import SCORING, hit, load_set, pool_sets  # noqa: E402
 from knowledge.base import KnowledgeBase, Thresholds  # noqa: E402
 from knowledge.confidence import FEATURES, Calibration  # noqa: E402
 from knowledge.model import Action, Entry  # noqa: E402
@@ -91,7 +91,7 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=calibration.SEED)
     args = parser.parse_args()
     kb = KnowledgeBase.load(calibration=Calibration.untrained())
-    sets = [load_set(n) for n in available_sets() if n != FINAL_CHECK]  # each file read once
+    sets = [load_set(n) for n in pool_sets()]  # each file read once
     cases = [c for _, set_cases in sets for c in set_cases]
     pooled = [s for n, set_cases in sets for s in calibration.collect(kb, n, set_cases, hit)]
     models = calibration.cross_validated(pooled, seed=args.seed)

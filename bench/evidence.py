@@ -48,12 +48,11 @@ import numpy as np  # noqa: E402
 
 from bench import calibration  # noqa: E402
 from bench.quality import (  # noqa: E402
-    FINAL_CHECK,
     SCORING,
     _figures_of,
-    available_sets,
     hit,
     load_set,
+    pool_sets,
     print_table,
     run_calibration,
 )
@@ -389,7 +388,7 @@ def two_stage(
     thresholds chosen on the other folds is decided by the models with it, every other one as
     without it. Returns the band's share of the pool's questions and the share not answered
     outright (P(top1) under the answer threshold), averaged over ``seeds`` fold splits."""
-    pool = [n for n in available_sets() if n != FINAL_CHECK]
+    pool = pool_sets()
     cases = {n: load_set(n)[1] for n in pool}
     by_set = {n: calibration.collect(kb, n, cases[n], hit) for n in pool}
     base = [s for n in pool for s in by_set[n]]
@@ -425,7 +424,7 @@ def likeness_medians(kb: KnowledgeBase, like: VectorLikeness) -> None:
     """The median top entry's likeness and gap to the likest other of the pool's ranked
     questions by what is right, over the pool and over ``uncovered``."""
     groups: dict[str, list[list[float]]] = {}
-    for name in [n for n in available_sets() if n != FINAL_CHECK]:
+    for name in pool_sets():
         cases = load_set(name)[1]
         for s, case in zip(calibration.collect(kb, name, cases, hit), cases, strict=True):
             expect = case["expect"]

@@ -31,9 +31,9 @@ sys.path.insert(0, str(ROOT))
 
 from bench.quality import (  # noqa: E402
     FINAL_CHECK,
-    available_sets,
     hit,
     load_set,
+    pool_sets,
     run_calibration,
 )
 from knowledge import index as index_module  # noqa: E402
@@ -186,7 +186,7 @@ def main(experiments: dict[str, Callable[[], list[Variant]]]) -> int:
         run_calibration(kb, write=False, seeds=args.seeds)
         return 0
     kb = KnowledgeBase.load(calibration=Calibration.untrained())
-    sets = [s for s in available_sets() if s != FINAL_CHECK]
+    sets = pool_sets()
     cases = load_cases(kb, sets)
     vs = experiments[args.experiment]()
     results = run_variants(kb, vs, cases)

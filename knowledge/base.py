@@ -84,7 +84,7 @@ class KnowledgeBase:
         self._docs = {e.id: doc for doc, e in enumerate(self._index.entries)}
         self._reader = QueryReader(self._analyzer, self._index.vocabulary)
         self._matcher = Matcher(self._index)
-        self._intents = IntentReader(self._analyzer.stopwords)
+        self._intents = IntentReader(self._analyzer.stopwords, self._analyzer.morph.is_word)
         self.calibration = calibration or Calibration.load()
         self.thresholds = thresholds or Thresholds.chosen_for(self.calibration)
         self._remembered: OrderedDict[str, tuple[Thresholds, Calibration, Decision]] = OrderedDict()

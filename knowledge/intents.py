@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from knowledge.resources import read_data_lines
@@ -27,7 +28,14 @@ _VERB = "operator_verb"
 _WHO = "operator_who"
 _ASK = "operator_ask"
 _QUESTION = "question_frame"
+_PRODUCT = "product_question"
 _GATE = "operator_gate"
+_SPELLING = "operator_spelling"
+# A word is read as a request word one slip away only from this long (Cyrillic / Latin).
+_SPELT_MIN = {"cyr": 6, "lat": 5}
+# Unstressed Russian vowels, spelt as heard: compared as one letter.
+_SOUNDS = str.maketrans("оеё", "аии")
+_WORD_RE = re.compile(r"\w+")
 # Beyond this, a message is read for a request only in its sentences that have a gate word.
 _GATED_SENTENCES_FROM = 300
 _SENTENCE = re.compile(r"[^.!?;]+[.!?;]*")
@@ -74,8 +82,28 @@ def _load() -> dict[str, tuple[re.Pattern[str], ...]]:
             else (re.compile("|".join(f"(?:{p})" for p in patterns)),)
         )
         for name, patterns in sections.items()
-        if name != _DEFINE and patterns
+        if name not in (_DEFINE, _SPELLING) and patterns
     }
+
+
+def _spelling() -> tuple[dict[str, str], dict[str, str]]:
+    """[operator_spelling]'s words by how they sound (:data:`_SOUNDS`), and by each way of
+    dropping one letter of that: the index of a symmetric-delete spelling check."""
+    words: list[str] = []
+    current = ""
+    for line in read_data_lines("intents.txt"):
+        if line.startswith("[") and line.endswith("]"):
+            current = line[1:-1]
+        elif current == _SPELLING:
+            words.extend(w for w in line.split("|") if w)
+    exact: dict[str, str] = {}
+    dropped: dict[str, str] = {}
+    for word in words:
+        key = word.translate(_SOUNDS)
+        exact.setdefault(key, word)
+        for n in range(len(key)):
+            dropped.setdefault(key[:n] + key[n + 1 :], word)
+    return exact, dropped
 
 
 def _is_reaction(folded: str) -> bool:
@@ -96,9 +124,14 @@ def _expand(pattern: str, groups: dict[str, str]) -> str:
 class IntentReader:
     """Applies the patterns of ``knowledge/data/intents.txt``."""
 
-    def __init__(self, stopwords: frozenset[str]) -> None:
+    def __init__(
+        self, stopwords: frozenset[str], is_word: Callable[[str], bool] = lambda _: False
+    ) -> None:
         self._patterns = _load()
         self._stopwords = stopwords
+        # A word of the dictionary is never respelt: "пригласить" is not "пригласите".
+        self._is_word = is_word
+        self._exact, self._dropped = _spelling()
 
     def read(self, text: str) -> Intent:
         folded = " ".join(fold(text).split())
@@ -106,9 +139,16 @@ class IntentReader:
             return Intent("ack", "")
         for pattern in self._patterns.get("bot", ()):
             if pattern.search(folded):
+                # "ты бот? переключи на человека": asking about the bot, then for a human.
+                if self._asks_for_human(pattern.sub(" ", folded)):
+                    return Intent(OPERATOR, folded)
                 return Intent("bot", self._strip_smalltalk(folded))
         if self._asks_for_human(folded):
             return Intent(OPERATOR, folded)
+        if len(folded) < _GATED_SENTENCES_FROM:
+            spelt = self._spelt(folded)
+            if spelt != folded and self._asks_for_human(spelt):
+                return Intent(OPERATOR, folded)
         rest = self._strip_smalltalk(folded)
         if rest == folded:
             # Nothing to strip: the question as written, capitals and all (they mark names).
@@ -134,6 +174,9 @@ class IntentReader:
         only the request (with greetings and courtesy) or not a request for a human at all."""
         folded = " ".join(fold(text).split())
         patterns = self._patterns.get(OPERATOR, ())
+        if not self._asks_for_human(folded) and len(folded) < _GATED_SENTENCES_FROM:
+            # A request typed with a slip: the problem is told around the request as spelt.
+            folded = self._spelt(folded)
         if not self._asks_for_human(folded) or self._bare_request(folded):
             return ""
         # Clauses that only ask for a person are the request, not the problem.
@@ -148,9 +191,49 @@ class IntentReader:
         text = self._request_text(folded)
         if not text:
             return False
-        if any(p.search(text) for p in self._patterns.get(OPERATOR, ())):
+        if self._matches_request(text):
+            return True
+        # A greeting before it does not change a request: "алло, люди есть?".
+        bare = self._strip_smalltalk(text)
+        if bare != text and bare and self._matches_request(bare):
             return True
         return self._bare_request(text) or self._clause_request(text)
+
+    def _matches_request(self, text: str) -> bool:
+        """Some [operator] pattern matches ``text`` outside a clause asking how to set the
+        product up ([product_question])."""
+        product = self._patterns.get(_PRODUCT, ())
+        for pattern in self._patterns.get(OPERATOR, ()):
+            for match in pattern.finditer(text):
+                start = max(text.rfind(mark, 0, match.start()) for mark in ".?!")
+                clause = text[start + 1 : match.end()]
+                if not any(p.search(clause) for p in product):
+                    return True
+        return False
+
+    def _spelt(self, folded: str) -> str:
+        """``folded`` with each word one slip away from a request word (and none itself, nor a
+        stop word) spelt as that word: see [operator_spelling] in intents.txt."""
+        return _WORD_RE.sub(lambda m: self._respelt(m.group()), folded)
+
+    def _respelt(self, word: str) -> str:
+        least = _SPELT_MIN["lat" if word.isascii() else "cyr"]
+        if len(word) < least - 1 or word in self._stopwords:
+            return word
+        key = word.translate(_SOUNDS)
+        # Spelt as heard, or a letter missing: a word with that letter dropped.
+        found = self._exact.get(key) or self._dropped.get(key)
+        if found is None and len(word) >= least:
+            for n in range(len(key)):
+                shorter = key[:n] + key[n + 1 :]
+                # A letter too many, or one changed (or two swapped): the same word dropped.
+                found = self._exact.get(shorter) or self._dropped.get(shorter)
+                if found:
+                    break
+        if not found or len(found) < _SPELT_MIN["lat" if found.isascii() else "cyr"]:
+            return word
+        # Looked up last, as it costs most.
+        return word if found == word or self._is_word(word) else found
 
     def _request_text(self, folded: str) -> str:
         """The part of a message that may ask for a human: all of a short one with a gate word,

@@ -38,6 +38,11 @@ BOUNDS: dict[str, dict[str, tuple[float, bool]]] = {
     "operator": {
         "operator_acc": (0.97, True),
     },
+    # The same, written apart from operator.jsonl and the patterns (192 requests, 104 questions):
+    # now operator_acc 0.97, no answerable question taken for a request.
+    "handoff": {
+        "operator_acc": (0.93, True),
+    },
 }
 # The issue's examples of a confident wrong article, and the entries that would be right.
 WHY_EXAMPLES = {
@@ -77,9 +82,12 @@ def test_the_issue_examples_never_get_a_wrong_article(kb: KnowledgeBase, questio
         assert decision.action in (Action.CLARIFY, Action.ESCALATE)
 
 
-def test_no_product_question_about_operators_is_taken_for_a_request(kb: KnowledgeBase) -> None:
-    _, cases = bench("quality").load_set("operator")
+@pytest.mark.parametrize(("name", "least"), [("operator", 60), ("handoff", 50)])
+def test_no_product_question_about_operators_is_taken_for_a_request(
+    kb: KnowledgeBase, name: str, least: int
+) -> None:
+    _, cases = bench("quality").load_set(name)
     questions = [c["q"] for c in cases if "answer" in c["expect"]]
     taken = [q for q in questions if kb.decide(q).action is Action.OPERATOR]
-    assert len(questions) >= 60
+    assert len(questions) >= least
     assert taken == []

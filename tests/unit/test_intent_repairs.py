@@ -38,3 +38,47 @@ def test_a_misread_greeting_is_small_talk(kb: KnowledgeBase) -> None:
 )
 def test_a_misread_question_about_operators_stays_a_question(kb: KnowledgeBase, text: str) -> None:
     assert kb.decide(text).action not in (Action.OPERATOR, Action.SMALLTALK)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "позавите аператора",  # unstressed vowels spelt as heard
+        "соеденити с оператаром",
+        "дайте жевого человека",
+        "vreau operatr",  # a letter dropped, Romanian
+        "can I talk to a huamn",  # two letters swapped, English
+    ],
+)
+def test_a_request_spelt_with_a_slip_is_a_request(kb: KnowledgeBase, text: str) -> None:
+    assert kb.decide(text).action is Action.OPERATOR
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # A dictionary word is never respelt: the infinitive is not the imperative.
+        "как пригласить нового сотрудника",
+        "как переключить ответственного менеджера в сделке",
+        # Asking how to set the product up, whoever it names.
+        "how do I make the bot hand over chats to a human operator in my open line",
+    ],
+)
+def test_a_question_near_a_request_stays_a_question(kb: KnowledgeBase, text: str) -> None:
+    assert kb.decide(text).action is not Action.OPERATOR
+
+
+def test_asking_about_the_bot_then_for_a_human_is_a_request(kb: KnowledgeBase) -> None:
+    assert kb.decide("ты бот? переключи на человека").action is Action.OPERATOR
+    assert kb.decide("ты человек или программа?").action is Action.SMALLTALK
+
+
+def test_a_greeting_before_a_request_leaves_it_a_request(kb: KnowledgeBase) -> None:
+    assert kb.decide("алло, люди есть?").action is Action.OPERATOR
+
+
+def test_the_problem_beside_a_request_with_a_slip_is_told_apart(kb: KnowledgeBase) -> None:
+    text = "у меня не сохраняется сделка, позавите аператора"
+    assert kb.decide(text).action is Action.OPERATOR
+    assert kb.problem_in(text) == "у меня не сохраняется сделка"
+    assert kb.problem_in("позавите аператора") == ""
