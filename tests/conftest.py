@@ -12,6 +12,7 @@ import asyncio
 import os
 import secrets
 import shutil
+import sys
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -133,6 +134,35 @@ def data_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         patch.setenv("XDG_CONFIG_HOME", str(home / "xdg-config"))
         patch.delenv("HELPBOT_CONFIG", raising=False)
         yield home
+
+
+def _close_at_once_over_plain_http() -> None:
+    """aiogram's ``AiohttpSession.close`` sleeps 250 ms after closing its connections, so that SSL
+    transports can finish closing (aiohttp's advice for a graceful shutdown). Every Bot API the
+    tests reach is plain http on 127.0.0.1 (the fakes), where there is nothing to wait for, and
+    each Bot the tests or a served app close cost that quarter second of wall time: there the
+    session closes as aiohttp's does, without the sleep. An https API still gets the wait."""
+    from aiogram.client.session.aiohttp import AiohttpSession
+
+    graceful = AiohttpSession.close
+    if getattr(graceful, "plain_http_at_once", False):
+        return
+
+    async def close(self: AiohttpSession) -> None:
+        if not self.api.base.startswith("http://"):
+            await graceful(self)
+        elif self._session is not None and not self._session.closed:
+            await self._session.close()
+
+    close.plain_http_at_once = True  # type: ignore[attr-defined]
+    AiohttpSession.close = close  # type: ignore[method-assign]
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Before each test, once aiogram has been imported (by a test module or by the app): see
+    :func:`_close_at_once_over_plain_http`. A run without aiogram does not import it for this."""
+    if "aiogram.client.session.aiohttp" in sys.modules:
+        _close_at_once_over_plain_http()
 
 
 class FakeClock:

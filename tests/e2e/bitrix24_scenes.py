@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -51,17 +51,6 @@ def customers_can_press(fake: FakeBitrix24) -> None:
     """A widget that renders keyboards, and an admin who repaired the command (point 1)."""
     fake.customer_keyboards = frozenset({"livechat"})
     fake.set_command_flags("helpbot", COMMAND, extranet_support=True)
-
-
-async def never(
-    fake: FakeBitrix24, happened: Callable[[], object], seconds: float, what: str
-) -> None:
-    """Fail if ``happened()`` turns true within ``seconds`` (polled on the fake's records)."""
-    try:
-        await fake.wait_for(happened, seconds, what)
-    except AssertionError:
-        return
-    raise AssertionError(f"{what}: it happened")
 
 
 async def handled(fake: FakeBitrix24, services: Services, message: FakeMessage) -> None:

@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 
 import pytest
-from cli_process import Terminal, fresh_env, helpbot
+from cli_process import Terminal, fresh_env, helpbot, helpbot_here
 
 from bot.texts import phrase
 from handlers.cli.chat_screen import PROMPT
@@ -88,7 +88,9 @@ def test_text_wraps_at_words_to_the_width(piped: tuple[dict[str, str], str]) -> 
     assert " ".join(phrase("cli_nothing_to_cancel", "ru").split()) in words
 
 
-def test_at_a_terminal_a_prompt_the_width_and_operators_replies(tmp_path: Path) -> None:
+def test_at_a_terminal_a_prompt_the_width_and_operators_replies(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     env = fresh_env(tmp_path)
     assert helpbot("db", "upgrade", env=env).returncode == 0
     chat = Terminal("chat", "--name", "Ion", env=env, columns=40)
@@ -101,10 +103,13 @@ def test_at_a_terminal_a_prompt_the_width_and_operators_replies(tmp_path: Path) 
         chat.wait_for(PROMPT, 2)
         assert phrase("ticket_created", "ru", ticket=1, position=1) in _unwrapped(chat.screen)
         # An operator takes it and answers from another terminal while the person is at the
-        # prompt: the answer is printed above a redrawn prompt.
-        take = helpbot("operator", "--as", "anna", "take", "1", env=env)
+        # prompt: the answer is printed above a redrawn prompt. (The operator's commands run in
+        # this process, with the fresh machine's environment: the chat's process is apart all
+        # the same; an acting `helpbot operator` process is test_operator_cli's live shell.)
+        operator = {"env": env, "monkeypatch": monkeypatch, "capsys": capsys}
+        take = helpbot_here("operator", "--as", "anna", "take", "1", **operator)
         assert take.returncode == 0, take.stderr
-        reply = helpbot("operator", "--as", "anna", "reply", "1", "Сейчас помогу.", env=env)
+        reply = helpbot_here("operator", "--as", "anna", "reply", "1", "Сейчас помогу.", **operator)
         assert reply.returncode == 0, reply.stderr
         screen = chat.wait_for(f"operator anna> Сейчас помогу.\n\n{PROMPT}")
         assert screen.endswith(f"operator anna> Сейчас помогу.\n\n{PROMPT}")
