@@ -160,6 +160,19 @@ def _stays_topic(p: Probe) -> float:
     return float(kin or likeness >= 0.4)
 
 
+def _twin(p: Probe) -> float:
+    """How alike the runner-up is to the first entry: 1.0 for a sibling, the chapter or a
+    section of it, else the share of title keys the two have in common (two documents that
+    cover the same topic, where a question written from one of them means that one)."""
+    if len(p.ranked) < 2:
+        return 0.0
+    a, b = p.kb._index.infos[p.ranked[0].doc], p.kb._index.infos[p.ranked[1].doc]
+    if related(a.entry, b.entry) in ("siblings", "chapter"):
+        return 1.0
+    shared = len(set(a.title_keys) & set(b.title_keys))
+    return shared / max(len(set(a.title_keys) | set(b.title_keys)), 1)
+
+
 def _best(values: Sequence[float]) -> float:
     return max(values, default=0.0)
 
@@ -249,6 +262,11 @@ CANDIDATES: dict[str, tuple[str, Callable[[Probe], float]]] = {
         lambda p: float(any(r.kind in ("layout", "translit") for r in p.query.repairs)),
     ),
     "words": ("how many keys the question has (log)", lambda p: math.log(1 + len(p.keys))),
+    "twin": (
+        "the runner-up is a sibling, the chapter or a section of the first entry, else the "
+        "share of title keys the two have in common",
+        _twin,
+    ),
 }
 
 

@@ -57,3 +57,14 @@ def test_an_extension_appends_its_features_and_leaves_out_the_dropped_ones() -> 
     out = extension.extend(None, [ranked, unranked], [{"q": "abc"}, {"q": "x"}])
     assert out[0].x == (*shipped[1:], 3.0)
     assert out[1].x == ()  # nothing ranked: no features to add
+
+
+def test_a_pool_without_some_of_its_sets_is_never_written() -> None:
+    quality = bench("quality")
+    assert "blind" in quality.SETS and quality.SETS["blind"].exists()
+    try:
+        quality.run_calibration(None, write=True, outside=["blind"])
+    except ValueError as e:
+        assert "never written" in str(e)
+    else:
+        raise AssertionError("--outside wrote confidence.json")
