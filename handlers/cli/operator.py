@@ -12,26 +12,23 @@ import getpass
 import sys
 from collections import Counter
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from bot.app import build
-from bot.cases import case_reply
 from bot.clock import Clock, SystemClock
-from bot.delivery import pipeline
 from bot.durations import human_duration
-from bot.engine import Event
 from bot.errors import TicketError
-from bot.queue import OperatorQueue
-from bot.queue.actions import Action, Answer, Close, Reflag, SendEntry, Take, Transfer
 from bot.replies import render_plain
-from bot.storage import tickets
-from bot.storage.models import TicketStatus
 from bot.texts import phrase
 from handlers.cli import figures
 from handlers.cli._runner import run, settings_or_exit
-from handlers.cli.operator_shell import shell
 from handlers.settings import Settings
-from handlers.terminal.channel import TerminalChannel
+
+if TYPE_CHECKING:  # the queue and the database: imported when a command runs (_main)
+    from bot.delivery import pipeline
+    from bot.engine import Event
+    from bot.queue import OperatorQueue
+    from bot.queue.actions import Action
 
 SHELL_HELP = """commands (add --force to take over a ticket someone else holds, as a supervisor):
   list [all]              open tickets, oldest first: waiting time, * = the person wrote last
@@ -108,6 +105,7 @@ class ChannelRows:
         self._keep: pipeline.Keep = lambda events: ()
         if not acts:
             return
+        from bot.delivery import pipeline
         from handlers.bitrix24 import replies as bitrix
         from handlers.bitrix24.storage import CHANNEL as BITRIX
         from handlers.telegram.calls import CHANNEL as TELEGRAM
@@ -124,6 +122,8 @@ class ChannelRows:
         self._keep = bitrix.choices_shown
 
     async def __call__(self, queue: OperatorQueue, action: Action) -> list[Event]:
+        from bot.delivery import pipeline
+
         if not self._acts:
             raise RuntimeError("a reading operator command acted")
         acted = await pipeline.act(queue, action, self._renders, self._clock, keep=self._keep)
@@ -144,6 +144,10 @@ def _words(args: argparse.Namespace, name: str, fields: Sequence[str]) -> list[s
 
 
 async def _main(args: argparse.Namespace, words: list[str] | None) -> int:
+    # SQLAlchemy, Alembic and the queue load slowly: imported here, not for `helpbot --help`
+    from bot.app import build
+    from handlers.cli.operator_shell import shell
+
     settings = settings_or_exit()
     clock = SystemClock()
     outbox = ChannelRows(settings, clock, acts=words is None or words[0] not in _READING_COMMANDS)
@@ -178,6 +182,12 @@ async def _command(
 
 
 async def _dispatch(queue: OperatorQueue, outbox: ChannelRows, me: str, words: list[str]) -> int:
+    from bot.cases import case_reply
+    from bot.queue.actions import Answer, Close, Reflag, SendEntry, Take, Transfer
+    from bot.storage import tickets
+    from bot.storage.models import TicketStatus
+    from handlers.terminal.channel import TerminalChannel
+
     flags = {w for w in words if w in _FLAGS}
     name, rest = words[0], [w for w in words[1:] if w not in _FLAGS]
     force = "--force" in flags
@@ -231,6 +241,9 @@ async def _dispatch(queue: OperatorQueue, outbox: ChannelRows, me: str, words: l
 
 async def ticket_line(queue: OperatorQueue, ticket_id: int) -> str:
     """One ticket in a list: status and holder, waiting time, * when the person wrote last."""
+    from bot.storage import tickets
+    from bot.storage.models import TicketStatus
+
     card = await queue.case(ticket_id)
     mark = "*" if card.unanswered and card.status in tickets.OPEN_STATUSES else " "
     holder = f" {card.operator}" if card.operator and card.status == TicketStatus.TAKEN else ""
