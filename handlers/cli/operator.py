@@ -11,7 +11,7 @@ import argparse
 import getpass
 import sys
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
@@ -25,6 +25,7 @@ from handlers.cli._runner import run, settings_or_exit
 from handlers.settings import Settings
 
 if TYPE_CHECKING:  # the queue and the database: imported when a command runs (_main)
+    from bot.channel import Draft
     from bot.delivery import pipeline
     from bot.engine import Event
     from bot.queue import OperatorQueue
@@ -94,7 +95,9 @@ class ChannelRows:
     The channels' renderers (aiogram, aiohttp's server: seconds of start-up) are imported when
     an operator command that acts runs, not when `helpbot --help` lists the commands nor for
     a command that only reads (``acts`` false: acting then is an error); and here, before any
-    transaction: a slow import inside the action's transaction would hold its lock.
+    transaction: a slow import inside the action's transaction would hold its lock. Telegram's
+    (aiogram: ~3.5 s of CPU) only when Telegram or its operators' group is configured; else
+    when an action has an event on a Telegram conversation (:class:`_TelegramRender`).
     """
 
     def __init__(self, settings: Settings, clock: Clock, *, acts: bool = True) -> None:
@@ -108,15 +111,15 @@ class ChannelRows:
         from bot.delivery import pipeline
         from handlers.bitrix24 import replies as bitrix
         from handlers.bitrix24.storage import CHANNEL as BITRIX
-        from handlers.telegram.calls import CHANNEL as TELEGRAM
-        from handlers.telegram.calls import TelegramCalls
 
         language = settings.conversation.language
         # A topic's card is brought up to date by `helpbot serve` when its edit is sent.
         ops_chat = settings.operator.chat_id
-        telegram = TelegramCalls(operator_chat_id=ops_chat, operator_language=language)
+        telegram = _TelegramRender(ops_chat, language)
+        if settings.telegram.enabled or ops_chat is not None:
+            telegram.make()
         self._renders = {
-            TELEGRAM: telegram.render_all,
+            telegram.channel: telegram,
             BITRIX: pipeline.each(bitrix.BitrixCalls(language).render),
         }
         self._keep = bitrix.choices_shown
@@ -136,6 +139,34 @@ class ChannelRows:
             if count:
                 print(f"queued {count} message(s) for {channel}; `helpbot serve` sends them")
         self.queued.clear()
+
+
+class _TelegramRender:
+    """:meth:`TelegramCalls.render_all <handlers.telegram.calls.TelegramCalls.render_all>`,
+    made (aiogram imported) by :meth:`make` or when first given an event on a Telegram
+    conversation: for events of other channels only it renders nothing, as TelegramCalls does
+    (its ``render`` returns ``[]`` for another channel's event). With Telegram not configured a
+    Telegram ticket (from when it was) is rare: its import then happens in the transaction."""
+
+    def __init__(self, operator_chat_id: int | None, language: str) -> None:
+        from handlers.telegram.reactions import CHANNEL  # calls.CHANNEL, without aiogram
+
+        self.channel = CHANNEL
+        self._ops, self._language = operator_chat_id, language
+        self._render: pipeline.Render | None = None
+
+    def make(self) -> pipeline.Render:
+        if self._render is None:
+            from handlers.telegram.calls import TelegramCalls
+
+            calls = TelegramCalls(operator_chat_id=self._ops, operator_language=self._language)
+            self._render = calls.render_all
+        return self._render
+
+    def __call__(self, events: Sequence[Event]) -> Iterable[Draft]:
+        if self._render is None and all(event.channel != self.channel for event in events):
+            return []
+        return self.make()(events)
 
 
 def _words(args: argparse.Namespace, name: str, fields: Sequence[str]) -> list[str]:
