@@ -5,15 +5,16 @@ from __future__ import annotations
 import argparse
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 
-from bot.app import build
-from handlers.bitrix24.registration import EVENTS_PATH, find_bot_id
-from handlers.bitrix24.registration import register as register_on_portal
-from handlers.bitrix24.rest.client import Bitrix24Client, create_client
-from handlers.bitrix24.rest.store import DatabaseTokenStore
-from handlers.bitrix24.web import INSTALL_PATH
 from handlers.cli._runner import run, settings_or_exit
 from handlers.settings import Settings
+
+if TYPE_CHECKING:
+    from handlers.bitrix24.rest.client import Bitrix24Client
+
+# The client (aiohttp), the database and the web handlers are imported when a command runs, not
+# when `helpbot --help` lists the commands.
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -29,6 +30,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 @asynccontextmanager
 async def _client(settings: Settings) -> AsyncIterator[Bitrix24Client]:
+    from bot.app import build
+    from handlers.bitrix24.rest.client import create_client
+    from handlers.bitrix24.rest.store import DatabaseTokenStore
+
     bitrix = settings.bitrix
     if not bitrix.enabled:
         raise SystemExit("error: set BITRIX_WEBHOOK_URL, or BITRIX_CLIENT_ID and _SECRET")
@@ -43,6 +48,10 @@ async def _client(settings: Settings) -> AsyncIterator[Bitrix24Client]:
 
 
 async def register_bot(settings: Settings, name: str = "Helpbot") -> int:
+    from handlers.bitrix24.registration import EVENTS_PATH
+    from handlers.bitrix24.registration import register as register_on_portal
+    from handlers.bitrix24.web import INSTALL_PATH
+
     bitrix = settings.bitrix
     async with _client(settings) as client:
         done = await register_on_portal(client, bitrix, name)
@@ -68,6 +77,8 @@ async def register_bot(settings: Settings, name: str = "Helpbot") -> int:
 
 
 async def unregister_bot(settings: Settings) -> int:
+    from handlers.bitrix24.registration import find_bot_id
+
     code = settings.bitrix.bot_code
     async with _client(settings) as client:
         bot_id = await find_bot_id(client, code)

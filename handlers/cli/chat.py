@@ -8,15 +8,16 @@ import contextlib
 import getpass
 import re
 import sys
+from typing import TYPE_CHECKING
 
-from bot.app import build
-from bot.engine import Incoming
 from bot.replies import choose_language
-from bot.services import Services
 from bot.storage.lengths import ID_LENGTH
 from bot.texts import CANCEL_WORDS, phrase
 from handlers.cli._runner import run, settings_or_exit
-from handlers.cli.chat_screen import CHANNEL, LineReader, Screen
+
+if TYPE_CHECKING:  # the engine and the database: imported when the chat starts (_chat)
+    from bot.services import Services
+    from handlers.cli.chat_screen import Screen
 
 POLL_SECONDS = 1.0
 # Terminal commands: answered here, never read as questions (so never in `report gaps`).
@@ -37,6 +38,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 async def _chat(args: argparse.Namespace) -> int:
+    from bot.app import build  # not for `helpbot --help`
+    from handlers.cli.chat_screen import LineReader, Screen
+
     settings = settings_or_exit()
     async with build(settings, schema="check" if args.no_migrate else "upgrade") as app:
         services = await app.services()
@@ -107,6 +111,9 @@ class _Typed:
             await self._say("cli_press_range", choices="1" if last == 1 else f"1–{last}")
 
     async def _send(self, *, text: str = "", payload: str = "") -> None:
+        from bot.engine import Incoming  # imported already by _chat's build
+        from handlers.cli.chat_screen import CHANNEL
+
         await self._services.engine.handle(
             Incoming(
                 CHANNEL,
@@ -120,6 +127,8 @@ class _Typed:
         )
 
     async def _ticket_open(self) -> bool:
+        from handlers.cli.chat_screen import CHANNEL
+
         return await self._services.queue.open_ticket_for(CHANNEL, self._person) is not None
 
     async def _say(self, key: str, **fields: object) -> None:

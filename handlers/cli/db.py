@@ -7,10 +7,7 @@ import argparse
 import sys
 from datetime import timedelta
 
-from bot import retention
-from bot.app import build
 from bot.clock import SystemClock
-from bot.storage import migrate
 from handlers.cli._runner import run, settings_or_exit
 from handlers.settings import Settings
 
@@ -38,6 +35,9 @@ def _run(args: argparse.Namespace, action: str) -> int:
 
 
 async def _act(settings: Settings, action: str, revision: str) -> int:
+    from bot.app import build  # SQLAlchemy and Alembic load slowly: not for `helpbot --help`
+    from bot.storage import migrate
+
     async with build(settings, schema="any") as app:  # any revision: these move it
         db = await app.database()
         if action == "upgrade":
@@ -52,6 +52,9 @@ async def _act(settings: Settings, action: str, revision: str) -> int:
 
 
 async def _purge(settings: Settings, days: int | None) -> int:
+    from bot import retention
+    from bot.app import build
+
     days = settings.retention.days if days is None else days
     if days < 0:
         print("error: --days must be 0 or more", file=sys.stderr)

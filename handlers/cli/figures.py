@@ -9,11 +9,13 @@ import json
 import statistics
 import sys
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.durations import human_duration
-from bot.operator_stats import OperatorFigures, ratings_distribution
-from bot.queue import QueueFigures
+
+if TYPE_CHECKING:  # SQLAlchemy's models: imported by the commands that compute figures
+    from bot.operator_stats import OperatorFigures
+    from bot.queue import QueueFigures
 
 FORMATS = ("text", "json", "csv")
 Rows = list[tuple[str, Any]]
@@ -25,6 +27,8 @@ def add_format(parser: argparse.ArgumentParser) -> None:
 
 def ratings(values: tuple[int, ...]) -> dict[str, Any]:
     """A rating summary: how many, the mean, and the count of each 1–5."""
+    from bot.operator_stats import ratings_distribution
+
     return {
         "count": len(values),
         "mean": round(statistics.fmean(values), 2) if values else None,

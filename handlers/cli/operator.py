@@ -11,27 +11,25 @@ import argparse
 import getpass
 import sys
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from bot.app import build
-from bot.cases import case_reply
 from bot.clock import Clock, SystemClock
-from bot.delivery import pipeline
 from bot.durations import human_duration
-from bot.engine import Event
 from bot.errors import TicketError
-from bot.queue import OperatorQueue
-from bot.queue.actions import Action, Answer, Close, Reflag, SendEntry, Take, Transfer
 from bot.replies import render_plain
-from bot.storage import tickets
-from bot.storage.models import TicketStatus
 from bot.texts import phrase
 from handlers.cli import figures
 from handlers.cli._runner import run, settings_or_exit
-from handlers.cli.operator_shell import shell
 from handlers.settings import Settings
-from handlers.terminal.channel import TerminalChannel
+
+if TYPE_CHECKING:  # the queue and the database: imported when a command runs (_main)
+    from bot.channel import Draft
+    from bot.delivery import pipeline
+    from bot.engine import Event
+    from bot.queue import OperatorQueue
+    from bot.queue.actions import Action
 
 SHELL_HELP = """commands (add --force to take over a ticket someone else holds, as a supervisor):
   list [all]              open tickets, oldest first: waiting time, * = the person wrote last
@@ -97,7 +95,9 @@ class ChannelRows:
     The channels' renderers (aiogram, aiohttp's server: seconds of start-up) are imported when
     an operator command that acts runs, not when `helpbot --help` lists the commands nor for
     a command that only reads (``acts`` false: acting then is an error); and here, before any
-    transaction: a slow import inside the action's transaction would hold its lock.
+    transaction: a slow import inside the action's transaction would hold its lock. Telegram's
+    (aiogram: ~3.5 s of CPU) only when Telegram or its operators' group is configured; else
+    when an action has an event on a Telegram conversation (:class:`_TelegramRender`).
     """
 
     def __init__(self, settings: Settings, clock: Clock, *, acts: bool = True) -> None:
@@ -108,22 +108,25 @@ class ChannelRows:
         self._keep: pipeline.Keep = lambda events: ()
         if not acts:
             return
+        from bot.delivery import pipeline
         from handlers.bitrix24 import replies as bitrix
         from handlers.bitrix24.storage import CHANNEL as BITRIX
-        from handlers.telegram.calls import CHANNEL as TELEGRAM
-        from handlers.telegram.calls import TelegramCalls
 
         language = settings.conversation.language
         # A topic's card is brought up to date by `helpbot serve` when its edit is sent.
         ops_chat = settings.operator.chat_id
-        telegram = TelegramCalls(operator_chat_id=ops_chat, operator_language=language)
+        telegram = _TelegramRender(ops_chat, language)
+        if settings.telegram.enabled or ops_chat is not None:
+            telegram.make()
         self._renders = {
-            TELEGRAM: telegram.render_all,
+            telegram.channel: telegram,
             BITRIX: pipeline.each(bitrix.BitrixCalls(language).render),
         }
         self._keep = bitrix.choices_shown
 
     async def __call__(self, queue: OperatorQueue, action: Action) -> list[Event]:
+        from bot.delivery import pipeline
+
         if not self._acts:
             raise RuntimeError("a reading operator command acted")
         acted = await pipeline.act(queue, action, self._renders, self._clock, keep=self._keep)
@@ -138,12 +141,44 @@ class ChannelRows:
         self.queued.clear()
 
 
+class _TelegramRender:
+    """:meth:`TelegramCalls.render_all <handlers.telegram.calls.TelegramCalls.render_all>`,
+    made (aiogram imported) by :meth:`make` or when first given an event on a Telegram
+    conversation: for events of other channels only it renders nothing, as TelegramCalls does
+    (its ``render`` returns ``[]`` for another channel's event). With Telegram not configured a
+    Telegram ticket (from when it was) is rare: its import then happens in the transaction."""
+
+    def __init__(self, operator_chat_id: int | None, language: str) -> None:
+        from handlers.telegram.reactions import CHANNEL  # calls.CHANNEL, without aiogram
+
+        self.channel = CHANNEL
+        self._ops, self._language = operator_chat_id, language
+        self._render: pipeline.Render | None = None
+
+    def make(self) -> pipeline.Render:
+        if self._render is None:
+            from handlers.telegram.calls import TelegramCalls
+
+            calls = TelegramCalls(operator_chat_id=self._ops, operator_language=self._language)
+            self._render = calls.render_all
+        return self._render
+
+    def __call__(self, events: Sequence[Event]) -> Iterable[Draft]:
+        if self._render is None and all(event.channel != self.channel for event in events):
+            return []
+        return self.make()(events)
+
+
 def _words(args: argparse.Namespace, name: str, fields: Sequence[str]) -> list[str]:
     words = [name, str(args.ticket), *(str(getattr(args, f)) for f in fields if getattr(args, f))]
     return words + [flag for flag in _FLAGS if getattr(args, flag[2:], False)]
 
 
 async def _main(args: argparse.Namespace, words: list[str] | None) -> int:
+    # SQLAlchemy, Alembic and the queue load slowly: imported here, not for `helpbot --help`
+    from bot.app import build
+    from handlers.cli.operator_shell import shell
+
     settings = settings_or_exit()
     clock = SystemClock()
     outbox = ChannelRows(settings, clock, acts=words is None or words[0] not in _READING_COMMANDS)
@@ -178,6 +213,12 @@ async def _command(
 
 
 async def _dispatch(queue: OperatorQueue, outbox: ChannelRows, me: str, words: list[str]) -> int:
+    from bot.cases import case_reply
+    from bot.queue.actions import Answer, Close, Reflag, SendEntry, Take, Transfer
+    from bot.storage import tickets
+    from bot.storage.models import TicketStatus
+    from handlers.terminal.channel import TerminalChannel
+
     flags = {w for w in words if w in _FLAGS}
     name, rest = words[0], [w for w in words[1:] if w not in _FLAGS]
     force = "--force" in flags
@@ -231,6 +272,9 @@ async def _dispatch(queue: OperatorQueue, outbox: ChannelRows, me: str, words: l
 
 async def ticket_line(queue: OperatorQueue, ticket_id: int) -> str:
     """One ticket in a list: status and holder, waiting time, * when the person wrote last."""
+    from bot.storage import tickets
+    from bot.storage.models import TicketStatus
+
     card = await queue.case(ticket_id)
     mark = "*" if card.unanswered and card.status in tickets.OPEN_STATUSES else " "
     holder = f" {card.operator}" if card.operator and card.status == TicketStatus.TAKEN else ""

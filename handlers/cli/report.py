@@ -6,15 +6,16 @@ import argparse
 import json
 import sys
 from datetime import datetime, time, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from bot import drafts, reports
-from bot.app import build
-from bot.operator_stats import OperatorFigures, per_operator
 from handlers.cli import figures
 from handlers.cli._runner import run, settings_or_exit
 from handlers.settings import Settings
+
+if TYPE_CHECKING:  # the database's modules are imported when a report runs
+    from bot import reports
+    from bot.operator_stats import OperatorFigures
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -53,6 +54,9 @@ def _when(value: str | None, settings: Settings, *, end: bool) -> datetime | Non
 
 
 async def _gaps(args: argparse.Namespace) -> int:
+    from bot import drafts, reports
+    from bot.app import build
+
     settings = settings_or_exit()
     since, until = _when(args.since, settings, end=False), _when(args.until, settings, end=True)
     async with build(settings) as app:
@@ -99,6 +103,10 @@ def _gap_json(gap: reports.Gap) -> dict[str, Any]:
 
 
 async def _stats(args: argparse.Namespace) -> int:
+    from bot import reports
+    from bot.app import build
+    from bot.operator_stats import per_operator
+
     settings = settings_or_exit()
     since, until = _when(args.since, settings, end=False), _when(args.until, settings, end=True)
     async with build(settings) as app:

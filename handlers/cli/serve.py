@@ -9,11 +9,13 @@ import contextlib
 import gc
 import signal
 import sys
+from typing import TYPE_CHECKING
 
 from bot import logs
-from bot.app import build
-from bot.knowledge_sync import KnowledgeReloader
 from handlers.cli._runner import run, settings_or_exit
+
+if TYPE_CHECKING:
+    from bot.knowledge_sync import KnowledgeReloader
 
 NO_PUBLIC_URL = (
     "KB_PUBLIC_URL is not set, so answers from entries without a helpdesk article carry no "
@@ -30,6 +32,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 async def _serve(args: argparse.Namespace) -> int:
+    from bot.app import build  # the database, aiohttp: not for `helpbot --help`
     from handlers.kb_reload import RELOADER
     from handlers.web import NOTHING_CONFIGURED  # aiogram loads slowly
 

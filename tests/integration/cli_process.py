@@ -46,8 +46,8 @@ def helpbot_here(
     """``helpbot args`` in this process, in exactly the environment and folder :func:`helpbot`
     gives its process (nothing else of this process's environment is seen): for a command
     whose own start-up a test does not look at, where a process of its own would only cost a
-    cold start (~1 s of CPU, ~4.5 s with the channels' renderers: aiogram, which this process
-    has imported already)."""
+    cold start (0.3–1 s of CPU, ~4.5 s with the channels' renderers: aiogram, which this
+    process has imported already)."""
     wanted = _process_env(env)
     with monkeypatch.context() as patch:
         for name in [n for n in os.environ if n not in wanted]:

@@ -101,3 +101,24 @@ def test_without_an_operators_group_ticket_events_stay_off_telegram() -> None:
     opened = TicketOpened(**WHERE, ticket_id=7, card=_card())
     closed = TicketClosed(**WHERE, ticket_id=7, notice="Закрыто")
     assert _calls(None).render_all([opened, closed]) == []
+
+
+def test_the_operator_commands_lazy_render_is_render_all_and_makes_it_when_needed() -> None:
+    # `helpbot operator` with Telegram not configured imports aiogram (~3.5 s of CPU) only for
+    # an action with an event on a Telegram conversation; for others' it renders nothing, as
+    # render_all does
+    from handlers.cli.operator import _TelegramRender
+
+    taken = TicketTaken(**WHERE, ticket_id=7, notice="Взял anna", operator="anna")
+    said = Say(**WHERE, reply=Reply(("Оператор anna",)), ticket_id=7, operator="anna")
+    elsewhere = {"channel": "bitrix24", "conversation_id": "chat1"}
+    other = [Say(**elsewhere, reply=Reply(("hi",)), ticket_id=3, operator="anna")]
+    other.append(TicketTaken(**elsewhere, ticket_id=3, notice="Взял anna", operator="anna"))
+    for group in (GROUP, None):
+        lazy = _TelegramRender(group, "ru")
+        assert lazy.channel == "telegram"
+        assert lazy(other) == [] == _calls(group).render_all(other)
+        assert lazy._render is None  # nothing made for another channel's events
+        assert lazy([said, taken]) == _calls(group).render_all([said, taken]) != []
+        assert lazy._render is not None
+        assert lazy(other) == []
