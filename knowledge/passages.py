@@ -110,11 +110,11 @@ def _goes_on(text: str, following: str) -> bool:
     following = " ".join(following.split())
     if not following or ITEM.match(following):
         return False
+    if text.endswith((*END_MARKS, ":", ",")):
+        return False  # a finished sentence takes nothing, not even a line opening with «,»
     if _GOES_ON.match(following):
         return True
     words = text.split()
-    if text.endswith((*END_MARKS, ":", ",")):
-        return False
     if _WANTS_OBJECT.fullmatch(words[-1]):
         return True
     # «на сайте», «о защите»: a word after a preposition is a noun, however it ends.

@@ -312,6 +312,18 @@ def test_a_name_split_off_its_sentence_by_the_page_goes_back_into_it() -> None:
     assert joined.path == "Настройки > Безопасность > Пароль"
 
 
+def test_a_finished_sentence_does_not_take_a_line_opening_with_a_comma() -> None:
+    entry = Entry(
+        id="done",
+        title="Готово",
+        source="helpdesk.txt",
+        body="Проверьте, что фильтр давал нужный результат.\n, чтобы вы сразу могли его сохранить",
+    )
+    texts = [p.text for p in passages(entry, Analyzer())]
+    assert not any("результат.," in t for t in texts)
+    assert "Проверьте, что фильтр давал нужный результат." in texts
+
+
 def test_an_answer_shows_the_button_in_its_sentence() -> None:
     kb = KnowledgeBase((SPLIT,), analyzer=Analyzer())
     text = text_of(kb.answer_for("split", "где сохранить придуманный пароль"))
