@@ -22,6 +22,7 @@ syncs the database file as before, only elsewhere.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from typing import Any
 
@@ -58,20 +59,22 @@ async def checkpoints(engine: AsyncEngine, *, every: float = EVERY) -> None:
             # What they added meanwhile, in a write turn: the log is then copied whole, and
             # the next writer starts it again from its beginning (SQLite restarts the log
             # only when a writer finds it all copied; without this it grew to the backstop).
-            async with write_turn(engine):
-                await checkpoint(engine)
+            await checkpoint(engine, in_turn=True)
     finally:
         event.remove(engine.sync_engine, "commit", on_commit)
 
 
-async def checkpoint(engine: AsyncEngine) -> tuple[int, int, int]:
+async def checkpoint(engine: AsyncEngine, *, in_turn: bool = False) -> tuple[int, int, int]:
     """One PASSIVE checkpoint on a pooled connection, outside any transaction (no BEGIN: it
     neither waits for the write lock nor takes it); SQLite's (busy, frames in the log, frames
-    copied)."""
+    copied). ``in_turn``: in the process's write turn, taken only once the connection is out
+    of the pool (writers waiting for the turn hold connections: taken the other way round, an
+    emptied pool would keep the checkpoint and every writer waiting until TURN_WAIT)."""
     async with engine.connect() as conn:
         raw = await conn.get_raw_connection()
         driver: Any = raw.driver_connection  # aiosqlite's: the call runs on its thread
-        async with driver.execute("PRAGMA wal_checkpoint(PASSIVE)") as cursor:
+        turn = write_turn(engine) if in_turn else contextlib.nullcontext()
+        async with turn, driver.execute("PRAGMA wal_checkpoint(PASSIVE)") as cursor:
             row = await cursor.fetchone()
     busy, frames, copied = (int(x) for x in row) if row else (0, 0, 0)
     log.debug("wal checkpoint busy=%d frames=%d copied=%d", busy, frames, copied)
