@@ -66,7 +66,7 @@ class Glossary:
                 *((m, ("ro",)) for m in own),
             ]:
                 tokens = tokenize(member)
-                if "ro" in langs:
+                if "ro" in langs and tokens:  # (a member of punctuation alone has no words)
                     heads.append((tokens, russian))
                 for lang in langs:
                     keys = tuple(morph.keys(tokens, lang))
