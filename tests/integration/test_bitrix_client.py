@@ -13,6 +13,8 @@ import pytest
 from aiohttp import web
 from fakes.bitrix24 import FakeBitrix24
 
+from bot.clock import SystemClock
+from bot.delivery import Call, Done, NotReady, Retry
 from handlers.bitrix24.rest.auth import InMemoryTokenStore, OAuthAuth, OAuthTokens, WebhookAuth
 from handlers.bitrix24.rest.client import Bitrix24Client, create_client
 from handlers.bitrix24.rest.errors import (
@@ -29,6 +31,7 @@ from handlers.bitrix24.rest.errors import (
     TransportError,
 )
 from handlers.bitrix24.rest.limiter import LeakyBucket
+from handlers.bitrix24.sender import BitrixSender
 from handlers.bitrix24.settings import BitrixSettings
 
 BOT_TOKEN = "bt-" + "9f3c1a77e2d54b0c8a61"
@@ -217,6 +220,38 @@ async def test_an_access_error_with_status_401_is_not_taken_for_a_stale_token(
         await client.call("imbot.v2.Bot.list")
     assert (caught.value.code, caught.value.status) == ("insufficient_scope", 401)
     assert fake.refreshes == []
+
+
+async def test_a_reply_waiting_for_a_token_survives_the_oauth_servers_outage_and_refusal(
+    fake: FakeBitrix24, http: aiohttp.ClientSession
+) -> None:
+    # Regression: the OAuth server's 503 page (an outage of oauth.bitrix.info) was read as an
+    # unretryable INVALID_RESPONSE, and the sender gave the customer's reply up for good.
+    # settings/oauth/error-codes.md: PAYMENT_REQUIRED means no token until the app is paid.
+    client = oauth_client(fake, http, installed(fake))
+    bot_id = (await client.call("imbot.v2.Bot.register", REGISTER))["bot"]["id"]
+    chat = await fake.open_line_chat()
+    sender = BitrixSender(client, SystemClock(), bot_code="helpbot")
+    fields = {"message": "Ответ", "templateId": "0f6c1e5a-8b7d-4c2e-9a31-5d4b6e7f8a90"}
+    reply = Call(
+        1,
+        chat.dialog_id,
+        "imbot.v2.Chat.Message.send",
+        {"dialogId": chat.dialog_id, "fields": fields},
+    )
+    assert await sender.bot_id() == bot_id
+    fake.expire_access_tokens()
+    fake.oauth_go_down()
+    outcome = await sender.send(reply)
+    assert isinstance(outcome, Retry) and "HTTP_503" in outcome.reason
+    fake.oauth_go_down(False)
+    fake.lapse_app_payment()
+    outcome = await sender.send(reply)
+    assert isinstance(outcome, NotReady) and "PAYMENT_REQUIRED" in outcome.reason
+    fake.lapse_app_payment(False)
+    assert isinstance(await sender.send(reply), Done)
+    assert [m.text for m in fake.bot_messages(chat)] == ["Ответ"]
+    assert len(fake.refreshes) == 3
 
 
 async def test_query_limit_exceeded_backs_off_then_succeeds(

@@ -14,7 +14,6 @@ import aiohttp
 from yarl import URL
 
 from handlers.bitrix24.rest.errors import (
-    Bitrix24Error,
     Bitrix24Timeout,
     InvalidGrant,
     TransportError,
@@ -229,13 +228,15 @@ class OAuthAuth:
         except aiohttp.ClientError as exc:
             raise TransportError(self.scrub(f"OAuth server: {type(exc).__name__}")) from None
         if not isinstance(body, dict):
-            raise Bitrix24Error("INVALID_RESPONSE", "the OAuth server sent no JSON", status)
+            body = {"error": f"HTTP_{status}", "error_description": "the OAuth server sent no JSON"}
         if "error" in body or "access_token" not in body:
             code = str(body.get("error", "INVALID_RESPONSE"))
             description = self.scrub(str(body.get("error_description", "")))
             error = error_from_envelope(code, description, status)
-            if error.code in ("invalid_grant", "invalid_client"):
-                raise error
+            if error.code in ("invalid_grant", "invalid_client") or error.retryable:
+                raise error  # a 5xx (an error page): the server's outage, the call tried again
+            # Any other refusal (PAYMENT_REQUIRED, invalid_scope, settings/oauth/error-codes.md;
+            # an unreadable 4xx): no token until someone acts, the calls wait for it.
             raise InvalidGrant(error.code, error.description, status)
         return body
 

@@ -59,7 +59,9 @@ class InvalidToken(AuthenticationFailed):
 
 
 class InvalidGrant(AuthenticationFailed):
-    """The OAuth server refused the refresh (``invalid_grant``/``invalid_client``): reinstall."""
+    """The OAuth server refused the refresh: ``invalid_grant``/``invalid_client`` (reinstall),
+    ``PAYMENT_REQUIRED`` (the app's paid period ended) or another refusal that lasts until
+    someone acts (bitrix24/b24restdocs ``settings/oauth/error-codes.md``)."""
 
 
 class AccessDenied(Bitrix24Error):

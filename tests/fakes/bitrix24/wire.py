@@ -1,4 +1,5 @@
-"""The fake portal's wire: envelopes, limits, fault injection, batch, auth, the OAuth server.
+"""The fake portal's wire: envelopes, limits, fault injection, batch, auth; the OAuth server
+(:mod:`.oauth`) mounted beside it.
 
 Envelopes as ``CRestServer`` writes them (``rest/classes/general/rest.php`` of
 ``yuliai/bitrix-modules`` at ``a3a2a579``): success ``{"result", "time"}``, errors
@@ -22,16 +23,13 @@ from .access import Caller
 from .entities import CallRecord, FakeApiError, SendFault
 from .limits import DEFAULT_BLOCK, FAULT_STATUS, AuthKind, Bucket, LoadLimiter
 from .methods import find_method
+from .oauth import DOWN_PAGE, OAuthServer, error_response
 from .phpform import parse_pairs, parse_query
 from .world import Deferred, Portal
 
 MAX_BATCH = 50  # CRestUtil::BATCH_MAX_LENGTH
 _NOT_IN_BATCH = frozenset({"batch", "download", "upload"})
 _RESULT_REF = re.compile(r"\$result\[([^\[\]]+)\]((?:\[[^\[\]]*\])*)")
-
-
-def error_response(code: str, description: str, status: int) -> web.Response:
-    return web.json_response({"error": code, "error_description": description}, status=status)
 
 
 async def read_params(request: web.Request) -> dict[str, Any]:
@@ -89,19 +87,18 @@ class Wire:
         self.limiter = LoadLimiter(portal.now, load_limiter)
         self.calls: list[CallRecord] = []
         self.throttled = 0
-        self.refreshes: list[dict[str, str]] = []
         self._faults: list[Fault] = []
         self._down: set[str] | None = None  # an outage: these methods (lower case), or all
         self.lapsed = False  # REST off on the portal's plan: every call refused (lapse_plan)
-        self._access: dict[str, bool] = {}  # access token -> still valid
-        self._refresh: set[str] = set()
+        changed = lambda: self.portal_changed()  # noqa: E731 (the driver overrides it)
+        self.oauth = OAuthServer(portal, client_id, client_secret, read_params, changed)
         self._closing = asyncio.Event()
 
     def routes(self) -> list[web.RouteDef]:
         return [
             web.route("*", r"/rest/{user:\d+}/{secret}/{method}", self._on_webhook),
             web.route("*", "/rest/{method}", self._on_oauth),
-            web.route("*", "/oauth/token/", self._on_token),
+            web.route("*", "/oauth/token/", self.oauth.on_token),
         ]
 
     # -- switches for tests ------------------------------------------------------------------
@@ -152,6 +149,17 @@ class Wire:
         """REST is on again (a plan that includes it was bought)."""
         self.lapsed = False
 
+    def oauth_go_down(self, down: bool = True) -> None:
+        """The OAuth server (another host than the portal) answers its 503 page until called
+        again with ``down=False``; the portal's REST stays up."""
+        self.oauth.down = down
+
+    def lapse_app_payment(self, lapsed: bool = True) -> None:
+        """The app's paid period ended: the OAuth server answers ``PAYMENT_REQUIRED`` instead
+        of new tokens until called again with ``lapsed=False`` (``settings/oauth/error-codes.md``).
+        """
+        self.oauth.unpaid = lapsed
+
     def delay_next(self, seconds: float, times: int = 1) -> None:
         """The next ``times`` REST requests answer only after ``seconds`` (for client time-outs)."""
         self._faults.extend(Fault("", 200, seconds) for _ in range(times))
@@ -181,21 +189,16 @@ class Wire:
 
     def issue_tokens(self) -> dict[str, Any]:
         """A fresh install-style ``auth`` block for the app (as ONAPPINSTALL would carry)."""
-        access, refresh = secrets.token_hex(16), secrets.token_hex(16)
-        self._access[access] = True
-        self._refresh.add(refresh)
-        now = int(self.portal.now())
-        return {
-            "access_token": access, "refresh_token": refresh, "expires": now + 3600,
-            "expires_in": 3600, "scope": "imbot,imopenlines,im", "domain": self.portal.domain,
-            "server_endpoint": self.portal.server_endpoint,
-            "client_endpoint": self.portal.client_endpoint, "member_id": self.portal.member_id,
-            "status": "L", "user_id": 1, "application_token": self.portal.application_token,
-        }  # fmt: skip
+        return self.oauth.issue()
 
     def expire_access_tokens(self) -> None:
         """Every access token issued so far now answers 401 ``expired_token``."""
-        self._access = dict.fromkeys(self._access, False)
+        self.oauth.expire_all()
+
+    @property
+    def refreshes(self) -> list[dict[str, str]]:
+        """Every renewal asked of the OAuth server, its parameters."""
+        return self.oauth.requests
 
     # -- REST --------------------------------------------------------------------------------
 
@@ -210,7 +213,7 @@ class Wire:
     def _authorize(self, params: dict[str, Any]) -> Caller | tuple[str, str]:
         """OAuth: ``auth`` must be a live access token (``rest/lib/oauth/auth.php``)."""
         token = str(params.pop("auth", "") or "")
-        state = self._access.get(token)
+        state = self.oauth.state(token)
         if not token:
             return "NO_AUTH_FOUND", "Wrong authorization data"
         if state is None:
@@ -233,7 +236,7 @@ class Wire:
         if self._down is not None and (not self._down or method.lower() in self._down):
             self.calls.append(CallRecord(method, params, "none", 503, "HTTP_503"))
             self.portal_changed()
-            return web.Response(status=503, content_type="text/html", text=_DOWN_PAGE)
+            return web.Response(status=503, content_type="text/html", text=DOWN_PAGE)
         late = 0.0
         if self._faults:
             fault = self._faults.pop(0)
@@ -348,27 +351,6 @@ class Wire:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._closing.wait(), seconds)
 
-    # -- OAuth server ------------------------------------------------------------------------
-
-    async def _on_token(self, request: web.Request) -> web.Response:
-        params = {k: str(v) for k, v in (await read_params(request)).items()}
-        self.refreshes.append(params)
-        self.portal_changed()
-        if params.get("grant_type") != "refresh_token":
-            return error_response("invalid_request", "Unsupported grant type", 400)
-        if params.get("client_id") != self.client_id or not secrets.compare_digest(
-            params.get("client_secret", ""), self.client_secret
-        ):
-            return error_response("invalid_client", "Invalid client credentials", 401)
-        old = params.get("refresh_token", "")
-        if old not in self._refresh:
-            return error_response("invalid_grant", "Invalid refresh token", 400)
-        self._refresh.discard(old)
-        tokens = self.issue_tokens()
-        tokens["domain"] = "oauth.bitrix.info"  # the OAuth server names itself, not the portal
-        tokens.pop("application_token")
-        return web.json_response(tokens)
-
     def portal_changed(self) -> None:
         """Overridden by the driver to wake ``wait_for``."""
 
@@ -391,10 +373,3 @@ def _substitute(params: dict[str, Any], results: dict[str, Any]) -> dict[str, An
         return resolve(value) if isinstance(value, str) else value
 
     return {k: walk(v) for k, v in params.items()}
-
-
-_DOWN_PAGE = (
-    "<html>\r\n<head><title>503 Service Temporarily Unavailable</title></head>\r\n<body>\r\n"
-    "<center><h1>503 Service Temporarily Unavailable</h1></center>\r\n"
-    "<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
-)
