@@ -11,8 +11,9 @@ Faithful: ``/rest/<user>/<secret>/<method>[.json]`` (wrong secret → 401 ``NO_A
 expired → 401 ``expired_token``); method names in any case; query, JSON and PHP bracket-form
 bodies; the ``result``/``time`` and ``error``/``error_description`` envelopes (no ``time`` on
 errors); controller errors as HTTP 400; the leaky bucket (burst 50, 2/s, a batch counting once) →
-503 ``QUERY_LIMIT_EXCEEDED``; ``OPERATION_TIME_LIMIT`` blocking one method for a period; OAuth
-refresh with rotating refresh tokens; ``batch``; imbot.v2 bots, commands (flags, flat and
+503 ``QUERY_LIMIT_EXCEEDED``; ``OPERATION_TIME_LIMIT`` blocking one method for a period; the
+OAuth server (``oauth.py``: rotating refresh tokens, its documented refusals, its own outage);
+``batch``; imbot.v2 bots, commands (flags, flat and
 ``fields`` forms, idempotent register, update), events (``nextOffset`` or the legacy
 ``lastEventId``, 24 h expiry), ``Revision.get`` from revision 33; messages with uuid windows and
 keyboards as the core filters them; open-line chats on any connector with a session owner that
