@@ -172,7 +172,10 @@ def _extend(units: Sequence[Passage], start: int) -> range:
     by its first sentence, to which :func:`_render` shortens it). A passage still short at
     the end of its topic takes the paragraph before it, which it usually goes on from."""
     end = start + 1
-    size = len(units[start].text)
+    # What each line taken adds to the text's size (a line's own size, or its first sentence's),
+    # so that the size is still right after the trims below.
+    costs = [len(units[start].text)]
+    size = costs[0]
     # The passage's first lead-in («Что сообщить в поддержку:», not a label such as «Без
     # CoPilot:») promises the rows after it in its paragraph, with bullets or without.
     promised = kept = False
@@ -195,6 +198,7 @@ def _extend(units: Sequence[Passage], start: int) -> range:
             cost = len(_first_sentence(following.text))
         if not unfinished or size + 1 + cost > MAX_ANSWER_CHARS:
             break
+        costs.append(1 + cost)
         size += 1 + cost
         end += 1
     # Never end on the title of an item whose text did not fit («• Экспертная оценка», then
@@ -204,6 +208,8 @@ def _extend(units: Sequence[Passage], start: int) -> range:
         end -= 1
     while end - start > 1 and (units[end - 1].heading or units[end - 1].text.endswith(":")):
         end -= 1
+    # ... and a passage that is short without them takes the steps it is the outcome of.
+    size = sum(costs[: end - start])
     if size < MIN_TEXT and start > 0 and units[start - 1].item and not units[start].heading:
         start = _procedure(units, start, end)
     return range(start, end)

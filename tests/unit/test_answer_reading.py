@@ -404,3 +404,24 @@ def test_a_sentence_the_page_left_without_its_stop_gets_one() -> None:
     assert text.startswith("Удаление\n")  # a heading keeps its shape
     text = text_of(kb.answer_for("remove", "как выключить приглашения"))
     assert text.endswith("в разделе Сотрудники > Структура компании > Права доступа.")
+
+
+def test_an_outcome_left_short_by_a_trimmed_lead_in_still_comes_with_its_steps() -> None:
+    # regression: the size that decides whether the outcome takes its steps counted the «…:»
+    # line trimmed off its end (its rows did not fit), so the answer was the outcome alone
+    digest = "Сводка приходит раз в день и перечисляет все события за сутки. " * 10
+    entry = Entry(
+        id="notify",
+        title="Уведомления",
+        source="helpdesk.txt",
+        body="Чтобы включить уведомления о новых сделках:\n"
+        "1. Откройте профиль.\n"
+        "2. Нажмите Уведомления и отметьте Сделки.\n"
+        "После этого письма начнут приходить на почту.\n"
+        "Кроме того, в профиле можно выбрать, о каких событиях сообщать в мессенджере, "
+        "а о каких по почте, как часто и в какие часы их присылать:\n" + digest,
+    )
+    kb = KnowledgeBase((entry,), analyzer=Analyzer())
+    text = text_of(kb.answer_for("notify", "письма на почту"))
+    assert text.startswith("Чтобы включить уведомления о новых сделках:\n1. Откройте профиль.")
+    assert text.endswith("После этого письма начнут приходить на почту.")
