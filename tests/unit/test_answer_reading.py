@@ -410,18 +410,34 @@ def test_an_outcome_left_short_by_a_trimmed_lead_in_still_comes_with_its_steps()
     # regression: the size that decides whether the outcome takes its steps counted the «…:»
     # line trimmed off its end (its rows did not fit), so the answer was the outcome alone
     digest = "Сводка приходит раз в день и перечисляет все события за сутки. " * 10
-    entry = Entry(
-        id="notify",
-        title="Уведомления",
-        source="helpdesk.txt",
-        body="Чтобы включить уведомления о новых сделках:\n"
+    entry = _page(
+        "Чтобы включить уведомления о новых сделках:\n"
         "1. Откройте профиль.\n"
         "2. Нажмите Уведомления и отметьте Сделки.\n"
         "После этого письма начнут приходить на почту.\n"
         "Кроме того, в профиле можно выбрать, о каких событиях сообщать в мессенджере, "
-        "а о каких по почте, как часто и в какие часы их присылать:\n" + digest,
+        "а о каких по почте, как часто и в какие часы их присылать:\n" + digest
     )
     kb = KnowledgeBase((entry,), analyzer=Analyzer())
-    text = text_of(kb.answer_for("notify", "письма на почту"))
+    text = text_of(kb.answer_for(entry.id, "письма на почту"))
     assert text.startswith("Чтобы включить уведомления о новых сделках:\n1. Откройте профиль.")
     assert text.endswith("После этого письма начнут приходить на почту.")
+
+
+def test_a_noun_spelt_like_an_imperative_does_not_take_the_next_line() -> None:
+    # regression: «сайте» after an adjective, and Romanian «clienți» after «pentru» (not in the
+    # prepositions), read as a polite imperative wanting its object: the next line joined them
+    entry = _page(
+        "Форма появится на нашем сайте\nДобавьте на страницу кнопку связи.\n\n"
+        "Formularul apare pentru clienți\nAdăugați un câmp nou în formular.\n\n"
+        "Откройте раздел и нажмите\nСохранить"
+    )
+    texts = [p.text for p in passages(entry, Analyzer())]
+    assert "Форма появится на нашем сайте" in texts
+    assert "Formularul apare pentru clienți" in texts
+    assert "Откройте раздел и нажмите Сохранить." in texts  # an imperative still takes it
+
+
+def _page(body: str) -> Entry:
+    """A helpdesk page as scraped, with the ``body`` given."""
+    return Entry(id="page", title="Страница", source="helpdesk.txt", body=body)
