@@ -16,7 +16,7 @@ from functools import lru_cache
 from knowledge.analyzer import Analyzer
 from knowledge.model import Answer, Entry, Link
 from knowledge.parsing.common import path_in
-from knowledge.passages import END_MARKS, ITEM, Passage, passages
+from knowledge.passages import END_MARKS, ITEM, Passage, passages, with_stop
 from knowledge.text import detect_lang, fold
 
 MAX_ANSWER_CHARS = 600
@@ -278,12 +278,13 @@ def _finish(text: str) -> str:
 
 def _stopped(line: str) -> str:
     """A line of prose (longer than a heading or a table's row, or a step) that ends on a word
-    ends its sentence there: it gets its stop. Items, headings and paths stay as they are."""
-    if not line[-1:].isalnum() or ITEM.match(line):
+    ends its sentence there (or a quote or a bracket after it does): it gets its stop. Items,
+    headings and paths stay as they are."""
+    if ITEM.match(line):
         return line
     last = _sentences(line)[-1]
     if len(line) > _ROW_MAX or (_STEP_START.match(last) and len(last.split()) > 1):
-        return line + "."
+        return with_stop(line)
     return line
 
 

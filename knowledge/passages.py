@@ -36,6 +36,8 @@ _WANTS_OBJECT = re.compile(
     re.IGNORECASE,
 )
 _GOES_ON = re.compile(r"^[,;)]")
+# What may close a sentence after its last word: a quotation mark or a bracket.
+_CLOSERS = "»”\"')"
 _PREPOSITION = re.compile(
     r"в|во|на|о|об|при|из|по|для|от|к|с|"
     r"în|pe|la|din|de|cu|pentru|despre|prin|după|fără|către|între|spre|sub|până",
@@ -83,8 +85,8 @@ def passages(
             text = f"{text}{'' if _GOES_ON.match(more) else ' '}{more}"
             if keys is not None and line_keys is not None:
                 keys = keys | line_keys[joined]
-        if joined > n and not text.endswith((*END_MARKS, ":", ",")):
-            text += "."
+        if joined > n:
+            text = with_stop(text)
         n = joined
         closes = n + 1 == len(raw_lines) or not raw_lines[n + 1].strip()
         path, declared = path_in(text) if _MAY_HOLD_PATH.search(text) else ("", False)
@@ -110,6 +112,13 @@ def passages(
         out.append(Passage(text, keys, path, declared, heading, item, not previous, trailer))
         previous = text
     return tuple(out)
+
+
+def with_stop(text: str) -> str:
+    """``text`` as a finished sentence: a full stop after its last word, or after the quote or
+    the bracket closing it («… нажмите «Готово»»), unless it ends in a stop, «:» or «,» already
+    (or in no word at all)."""
+    return f"{text}." if text.rstrip(_CLOSERS)[-1:].isalnum() else text
 
 
 def _goes_on(text: str, following: str, morph: Morphology) -> bool:

@@ -12,7 +12,7 @@ from knowledge.analyzer import Analyzer
 from knowledge.answer import MAX_ANSWER_CHARS, build_answer
 from knowledge.base import KnowledgeBase
 from knowledge.model import Action, Answer, Decision, Entry, Match
-from knowledge.passages import passages
+from knowledge.passages import passages, with_stop
 
 EXPORT = Entry(
     id="export",
@@ -441,3 +441,19 @@ def test_a_noun_spelt_like_an_imperative_does_not_take_the_next_line() -> None:
 def _page(body: str) -> Entry:
     """A helpdesk page as scraped, with the ``body`` given."""
     return Entry(id="page", title="Страница", source="helpdesk.txt", body=body)
+
+
+def test_a_sentence_left_without_its_stop_gets_one_after_its_closing_quote() -> None:
+    # one rule (with_stop) wherever a full stop is added: a line of prose ending in a button's
+    # quoted name had none, a line joined with that name had one
+    entry = _page(
+        "Когда все поля формы заполнены и проверены, подтвердите изменения в форме кнопкой "
+        "«Сохранить»\n\n"
+        "Если нужно, нажмите\n«Отправить»"
+    )
+    kb = KnowledgeBase((entry,), analyzer=Analyzer())
+    text = text_of(kb.answer_for(entry.id, "проверены поля формы"))
+    assert text.split("\n")[0].endswith("кнопкой «Сохранить».")
+    assert "Если нужно, нажмите «Отправить»." in [p.text for p in passages(entry, Analyzer())]
+    assert with_stop("Нажмите «Готово.»") == "Нажмите «Готово.»"
+    assert with_stop("Путь: CRM >") == "Путь: CRM >"
