@@ -16,7 +16,7 @@ from functools import lru_cache
 from knowledge.analyzer import Analyzer
 from knowledge.model import Answer, Entry, Link
 from knowledge.parsing.common import path_in
-from knowledge.passages import END_MARKS, ITEM, Passage, passages
+from knowledge.passages import END_MARKS, ITEM, Passage, passages, with_stop
 from knowledge.text import detect_lang, fold
 
 MAX_ANSWER_CHARS = 600
@@ -172,7 +172,10 @@ def _extend(units: Sequence[Passage], start: int) -> range:
     by its first sentence, to which :func:`_render` shortens it). A passage still short at
     the end of its topic takes the paragraph before it, which it usually goes on from."""
     end = start + 1
-    size = len(units[start].text)
+    # What each line taken adds to the text's size (a line's own size, or its first sentence's),
+    # so that the size is still right after the trims below.
+    costs = [len(units[start].text)]
+    size = costs[0]
     # The passage's first lead-in («Что сообщить в поддержку:», not a label such as «Без
     # CoPilot:») promises the rows after it in its paragraph, with bullets or without.
     promised = kept = False
@@ -195,6 +198,7 @@ def _extend(units: Sequence[Passage], start: int) -> range:
             cost = len(_first_sentence(following.text))
         if not unfinished or size + 1 + cost > MAX_ANSWER_CHARS:
             break
+        costs.append(1 + cost)
         size += 1 + cost
         end += 1
     # Never end on the title of an item whose text did not fit («• Экспертная оценка», then
@@ -204,6 +208,8 @@ def _extend(units: Sequence[Passage], start: int) -> range:
         end -= 1
     while end - start > 1 and (units[end - 1].heading or units[end - 1].text.endswith(":")):
         end -= 1
+    # ... and a passage that is short without them takes the steps it is the outcome of.
+    size = sum(costs[: end - start])
     if size < MIN_TEXT and start > 0 and units[start - 1].item and not units[start].heading:
         start = _procedure(units, start, end)
     return range(start, end)
@@ -272,12 +278,13 @@ def _finish(text: str) -> str:
 
 def _stopped(line: str) -> str:
     """A line of prose (longer than a heading or a table's row, or a step) that ends on a word
-    ends its sentence there: it gets its stop. Items, headings and paths stay as they are."""
-    if not line[-1:].isalnum() or ITEM.match(line):
+    ends its sentence there (or a quote or a bracket after it does): it gets its stop. Items,
+    headings and paths stay as they are."""
+    if ITEM.match(line):
         return line
     last = _sentences(line)[-1]
     if len(line) > _ROW_MAX or (_STEP_START.match(last) and len(last.split()) > 1):
-        return line + "."
+        return with_stop(line)
     return line
 
 

@@ -9,6 +9,7 @@ from functools import lru_cache
 from knowledge.analyzer import Analyzer
 from knowledge.model import Entry
 from knowledge.parsing.common import path_in
+from knowledge.text import Morphology, fold
 
 END_MARKS = (".", "!", "?", "…", ";")
 ITEM = re.compile(r"^\s*(?:[•·▪◦*–-]\s|\d{1,2}(?:\s*[-–]\s*\d{1,2})?[.)]\s)")
@@ -25,7 +26,9 @@ _IMPERATIVE = re.compile(r"^\W*\w+(?:и|й|ь)те\b", re.IGNORECASE)
 # «Укажите пароль и нажмите» / «Сохранить», «В блоке» / «Реквизиты» / «, нажмите». A line that
 # stops on a word wanting its object (a polite imperative, a preposition, a place in the
 # interface) has not ended its sentence: it takes the line after it (unless that is a list's
-# item), and a line opening with «,» «;» «)» goes on the line before it.
+# item), and a line opening with «,» «;» «)» goes on the line before it. A word spelt like a
+# polite imperative is a noun after a preposition («на сайте», «pentru clienți»), and a Russian
+# one also when the dictionary reads it only so («на нашем сайте»).
 _IMPERATIVE_END = re.compile(r"\w+(?:[ийь]те|ți)", re.IGNORECASE)
 _WANTS_OBJECT = re.compile(
     r"в|во|на|из|через|по|для|от|к|с|кнопк[уе]|блоке|вкладк[уе]|разделе|пункт|меню|поле|"
@@ -33,7 +36,13 @@ _WANTS_OBJECT = re.compile(
     re.IGNORECASE,
 )
 _GOES_ON = re.compile(r"^[,;)]")
-_PREPOSITION = re.compile(r"в|во|на|о|об|при|из|по|для|от|к|с|în|pe|la|din", re.IGNORECASE)
+# What may close a sentence after its last word: a quotation mark or a bracket.
+_CLOSERS = "»”\"')"
+_PREPOSITION = re.compile(
+    r"в|во|на|о|об|при|из|по|для|от|к|с|"
+    r"în|pe|la|din|de|cu|pentru|despre|prin|după|fără|către|între|spre|sub|până",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,14 +79,14 @@ def passages(
             continue
         keys = line_keys[n] if line_keys is not None else None
         joined = n
-        while joined + 1 < len(raw_lines) and _goes_on(text, raw_lines[joined + 1]):
+        while joined + 1 < len(raw_lines) and _goes_on(text, raw_lines[joined + 1], analyzer.morph):
             joined += 1
             more = " ".join(raw_lines[joined].split())
             text = f"{text}{'' if _GOES_ON.match(more) else ' '}{more}"
             if keys is not None and line_keys is not None:
                 keys = keys | line_keys[joined]
-        if joined > n and not text.endswith((*END_MARKS, ":", ",")):
-            text += "."
+        if joined > n:
+            text = with_stop(text)
         n = joined
         closes = n + 1 == len(raw_lines) or not raw_lines[n + 1].strip()
         path, declared = path_in(text) if _MAY_HOLD_PATH.search(text) else ("", False)
@@ -105,7 +114,14 @@ def passages(
     return tuple(out)
 
 
-def _goes_on(text: str, following: str) -> bool:
+def with_stop(text: str) -> str:
+    """``text`` as a finished sentence: a full stop after its last word, or after the quote or
+    the bracket closing it («… нажмите «Готово»»), unless it ends in a stop, «:» or «,» already
+    (or in no word at all)."""
+    return f"{text}." if text.rstrip(_CLOSERS)[-1:].isalnum() else text
+
+
+def _goes_on(text: str, following: str, morph: Morphology) -> bool:
     """``following`` is the rest of ``text``'s sentence, split off it by the page's markup."""
     following = " ".join(following.split())
     if not following or ITEM.match(following):
@@ -118,6 +134,8 @@ def _goes_on(text: str, following: str) -> bool:
     if _WANTS_OBJECT.fullmatch(words[-1]):
         return True
     # «на сайте», «о защите»: a word after a preposition is a noun, however it ends.
-    return bool(_IMPERATIVE_END.fullmatch(words[-1])) and not (
-        len(words) > 1 and _PREPOSITION.fullmatch(words[-2])
+    return (
+        bool(_IMPERATIVE_END.fullmatch(words[-1]))
+        and not (len(words) > 1 and _PREPOSITION.fullmatch(words[-2]))
+        and morph.may_be_imperative(fold(words[-1]))
     )

@@ -179,6 +179,13 @@ class Morphology:
             self._known[token] = hit
         return hit
 
+    def may_be_imperative(self, token: str) -> bool:
+        """``token`` (folded) may be a verb's imperative: «нажмите» is, «сайте» and «защите»
+        (nouns spelt like one) are not; a word the dictionary does not know may be."""
+        if not self.is_word(token):
+            return True
+        return any("impr" in parsed.tag for parsed in self._morph.parse(token))
+
     def is_common(self, token: str, lang: str) -> bool:
         """A common English or Romanian word (``lang``), spelt as it is usually spelt."""
         if lang not in _COMMON_LANGS:

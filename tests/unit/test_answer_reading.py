@@ -12,7 +12,7 @@ from knowledge.analyzer import Analyzer
 from knowledge.answer import MAX_ANSWER_CHARS, build_answer
 from knowledge.base import KnowledgeBase
 from knowledge.model import Action, Answer, Decision, Entry, Match
-from knowledge.passages import passages
+from knowledge.passages import passages, with_stop
 
 EXPORT = Entry(
     id="export",
@@ -404,3 +404,56 @@ def test_a_sentence_the_page_left_without_its_stop_gets_one() -> None:
     assert text.startswith("Удаление\n")  # a heading keeps its shape
     text = text_of(kb.answer_for("remove", "как выключить приглашения"))
     assert text.endswith("в разделе Сотрудники > Структура компании > Права доступа.")
+
+
+def test_an_outcome_left_short_by_a_trimmed_lead_in_still_comes_with_its_steps() -> None:
+    # regression: the size that decides whether the outcome takes its steps counted the «…:»
+    # line trimmed off its end (its rows did not fit), so the answer was the outcome alone
+    digest = "Сводка приходит раз в день и перечисляет все события за сутки. " * 10
+    entry = _page(
+        "Чтобы включить уведомления о новых сделках:\n"
+        "1. Откройте профиль.\n"
+        "2. Нажмите Уведомления и отметьте Сделки.\n"
+        "После этого письма начнут приходить на почту.\n"
+        "Кроме того, в профиле можно выбрать, о каких событиях сообщать в мессенджере, "
+        "а о каких по почте, как часто и в какие часы их присылать:\n" + digest
+    )
+    kb = KnowledgeBase((entry,), analyzer=Analyzer())
+    text = text_of(kb.answer_for(entry.id, "письма на почту"))
+    assert text.startswith("Чтобы включить уведомления о новых сделках:\n1. Откройте профиль.")
+    assert text.endswith("После этого письма начнут приходить на почту.")
+
+
+def test_a_noun_spelt_like_an_imperative_does_not_take_the_next_line() -> None:
+    # regression: «сайте» after an adjective, and Romanian «clienți» after «pentru» (not in the
+    # prepositions), read as a polite imperative wanting its object: the next line joined them
+    entry = _page(
+        "Форма появится на нашем сайте\nДобавьте на страницу кнопку связи.\n\n"
+        "Formularul apare pentru clienți\nAdăugați un câmp nou în formular.\n\n"
+        "Откройте раздел и нажмите\nСохранить"
+    )
+    texts = [p.text for p in passages(entry, Analyzer())]
+    assert "Форма появится на нашем сайте" in texts
+    assert "Formularul apare pentru clienți" in texts
+    assert "Откройте раздел и нажмите Сохранить." in texts  # an imperative still takes it
+
+
+def _page(body: str) -> Entry:
+    """A helpdesk page as scraped, with the ``body`` given."""
+    return Entry(id="page", title="Страница", source="helpdesk.txt", body=body)
+
+
+def test_a_sentence_left_without_its_stop_gets_one_after_its_closing_quote() -> None:
+    # one rule (with_stop) wherever a full stop is added: a line of prose ending in a button's
+    # quoted name had none, a line joined with that name had one
+    entry = _page(
+        "Когда все поля формы заполнены и проверены, подтвердите изменения в форме кнопкой "
+        "«Сохранить»\n\n"
+        "Если нужно, нажмите\n«Отправить»"
+    )
+    kb = KnowledgeBase((entry,), analyzer=Analyzer())
+    text = text_of(kb.answer_for(entry.id, "проверены поля формы"))
+    assert text.split("\n")[0].endswith("кнопкой «Сохранить».")
+    assert "Если нужно, нажмите «Отправить»." in [p.text for p in passages(entry, Analyzer())]
+    assert with_stop("Нажмите «Готово.»") == "Нажмите «Готово.»"
+    assert with_stop("Путь: CRM >") == "Путь: CRM >"

@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import pytest
 
+from knowledge import intents
 from knowledge.base import KnowledgeBase
+from knowledge.intents import IntentReader
 from knowledge.model import Action
+from knowledge.resources import read_data_lines
 
 
 @pytest.mark.parametrize(
@@ -82,3 +85,18 @@ def test_the_problem_beside_a_request_with_a_slip_is_told_apart(kb: KnowledgeBas
     assert kb.decide(text).action is Action.OPERATOR
     assert kb.problem_in(text) == "у меня не сохраняется сделка"
     assert kb.problem_in("позавите аператора") == ""
+
+
+def test_intents_txt_is_parsed_once_for_its_patterns_and_its_spellings(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    read: list[str] = []
+
+    def reading(name: str) -> tuple[str, ...]:
+        read.append(name)
+        return read_data_lines(name)
+
+    monkeypatch.setattr(intents, "read_data_lines", reading)
+    reader = IntentReader(frozenset())
+    assert read == ["intents.txt"]
+    assert reader.read("позавите аператора").kind == intents.OPERATOR  # the spellings are there

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 
+from knowledge import glossary as glossary_module
 from knowledge.analyzer import Analyzer
 from knowledge.glossary import Glossary
 from knowledge.query import GLOSSARY_WEIGHT, LEXICON_WEIGHT, TYPO_WEIGHT, QueryKey, QueryReader
@@ -410,6 +411,19 @@ def test_a_romanian_term_is_found_in_the_forms_its_stemmer_leaves_apart(
         tokens = tokenize(question)
         found = glossary.find(tokens, analyzer.morph.keys(tokens, "ro"), "ro")
         assert tuple(analyzer.keys(russian)) in [r for _, r in found]
+
+
+def test_a_glossary_member_of_punctuation_alone_is_skipped(
+    analyzer: Analyzer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # regression: a Romanian member with no word in it ("…") failed start-up with an IndexError
+    # where the Romanian forms of its first word are made
+    lines = ("пароль = password | parolă = …", "домен = domain | domeniu")
+    monkeypatch.setattr(glossary_module, "read_data_lines", lambda _name: lines)
+    glossary = Glossary(analyzer, "test-glossary.txt")
+    tokens = tokenize("schimbarea parolei")
+    found = glossary.find(tokens, analyzer.morph.keys(tokens, "ro"), "ro")
+    assert [r for _, r in found] == [tuple(analyzer.keys("пароль"))]
 
 
 def test_the_lexicon_keeps_each_language_to_its_own_words(analyzer: Analyzer) -> None:

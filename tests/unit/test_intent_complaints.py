@@ -1,0 +1,75 @@
+"""A complaint, a wish to reach someone's superior, or a person wanted instead of the bot is a
+request for a human; a question about the product that names a superior, a complaint, a manual
+(«руководство») or the bot stays a question."""
+
+from __future__ import annotations
+
+import pytest
+
+from knowledge.base import KnowledgeBase
+from knowledge.model import Action
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # The management or a superior, as whom one reaches.
+        "Ваш сервис ужасен, я хочу поговорить с руководством",
+        "верните деньги и позовите начальника, безобразие",
+        "свяжите меня с вашим руководством",
+        "хочу поговорить со старшим менеджером",
+        "дайте мне вашего начальника",
+        "I want to speak to your supervisor",
+        "escalate this to a supervisor",
+        "get me your manager",
+        "Vreau să vorbesc cu șeful",
+        "aș vrea să vorbesc cu un superior",
+        # A person wanted instead of the bot, whoever is named.
+        "Мне нужен специалист техподдержки, а не бот",
+        "мне нужен живой ответ, а не бот",
+        "нужен сотрудник службы поддержки",
+        # A complaint made to the company.
+        "Хочу оставить жалобу на вашего сотрудника",
+        "хочу жалобу оставить",
+        "у меня жалоба на вашу работу",
+        "Я недоволен обслуживанием и хочу написать претензию",
+        "хочу пожаловаться на оператора",
+        "I want to file a complaint",
+        "I have a complaint about your support",
+        "Doresc să depun o reclamație",
+        "am o reclamație",
+    ],
+)
+def test_a_complaint_or_a_superior_asked_for_is_a_request(kb: KnowledgeBase, text: str) -> None:
+    assert kb.decide(text).action is Action.OPERATOR
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "как назначить руководителя отдела",
+        "как назначить начальника отдела",
+        "как дать директору доступ ко всем отчётам",
+        "как добавить старшего менеджера в отдел продаж",
+        "дайте руководство по настройке CRM",  # a manual
+        "перешлите руководство по телефонии",
+        "где руководство по настройке телефонии",
+        "Руководство хочет, чтобы портал открывался по нашему домену. Как это сделать?",
+        "как сделать согласование счетов чтоб бухгалтер и директор подписывали по очереди",
+        "клиент хочет оставить жалобу, куда её записать в CRM",
+        "как вести претензии клиентов в CRM",
+        "хочу настроить приём жалоб через CRM-форму",
+        "how do I set up a form for customer complaints",
+        "how to give the supervisor access to reports",
+        "cum înregistrez o reclamație a clientului în CRM",
+        "vreau ca șeful să aprobe facturile",
+        "хочу, чтобы клиентам отвечал оператор, а не бот",
+        "можно ли чтобы на вопросы отвечал оператор, а не бот",
+        # Writing to support oneself, asking how: the article on what to tell support.
+        "Хочу написать в поддержку, но не знаю, какие данные им нужны. Что указать в обращении?",
+    ],
+)
+def test_a_question_naming_a_superior_or_a_complaint_stays_a_question(
+    kb: KnowledgeBase, text: str
+) -> None:
+    assert kb.decide(text).action is not Action.OPERATOR
