@@ -40,6 +40,7 @@ from bot.clock import Clock
 from bot.delivery import express, inbox
 from bot.engine.events import Event, Incoming
 from bot.storage.models import Base, OutboxMessage
+from bot.storage.rows import put_row
 
 if TYPE_CHECKING:
     from bot.engine.core import ConversationEngine
@@ -106,12 +107,13 @@ async def answer(
 ) -> list[Event]:
     """A person's event through ``engine`` in one transaction: the turn (``record``: the
     message stored with no turn, :meth:`ConversationEngine.record`), the rows ``note`` derives
-    from its events written (merged by primary key), and :func:`write` (``settled``: the inbox
-    row's note). Returns the events."""
+    from its events written by primary key (:func:`bot.storage.rows.put_row`: inserted, or
+    their columns set on the stored row, a row inserted meanwhile included), and :func:`write`
+    (``settled``: the inbox row's note). Returns the events."""
 
     async def then(session: AsyncSession, events: list[Event]) -> None:
         for row in note(events):
-            await session.merge(row)
+            await put_row(session, row)
         await write(session, incoming.channel, events, render, clock.now(), note=settled)
 
     handle = engine.record if record else engine.handle
