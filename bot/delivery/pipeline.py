@@ -55,11 +55,8 @@ Keep = Callable[[Sequence[Event]], Iterable[Executable]]
 """A channel's statements about its chats after an action, derived from its events (pure)."""
 
 
-def _nothing(events: Sequence[Event]) -> Iterable[Base]:
-    return ()
-
-
-def _no_statements(events: Sequence[Event]) -> Iterable[Executable]:
+def _none(events: Sequence[Event]) -> tuple[()]:
+    """No rows (:data:`Note`) and no statements (:data:`Keep`): the defaults."""
     return ()
 
 
@@ -101,7 +98,7 @@ async def answer(
     render: Render,
     clock: Clock,
     *,
-    note: Note = _nothing,
+    note: Note = _none,
     record: bool = False,
     settled: str | None = None,
 ) -> list[Event]:
@@ -133,7 +130,7 @@ async def act(
     renders: Mapping[str, Render],
     clock: Clock,
     *,
-    keep: Keep = _no_statements,
+    keep: Keep = _none,
 ) -> Acted:
     """An operators' action through ``queue`` in one transaction: its events rendered by each
     channel's render in ``renders`` (channel -> render) and stored as that channel's outbox
