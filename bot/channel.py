@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol
 
 from bot.delivery.worker import Channel as Sender
 from bot.engine.events import Event
@@ -38,7 +38,6 @@ class Draft:
     kind: str = ""
 
 
-@runtime_checkable
 class Channel(Sender, Protocol):
     """A channel plug-in: renders events (pure) and sends the stored calls.
 

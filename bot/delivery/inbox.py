@@ -34,6 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.clock import Clock
 from bot.delivery import express
 from bot.delivery.express import Express
+from bot.delivery.policy import MAX_ATTEMPTS
 from bot.errors import StorageError
 from bot.storage import delivery, dialect, wakeup
 from bot.storage.db import on_commit, reading
@@ -47,7 +48,6 @@ IDLE = 2.0  # longest nap between passes when nothing woke the worker, unless to
 # passes DELIVERY_IDLE_SECONDS): stores wake it (bot.storage.wakeup), and a look names when
 # another replica's claim on a pending event runs out
 HELD = 2.0  # nap while a pending event waits in a chat another replica holds
-MAX_ATTEMPTS = 3
 RETRY_SECONDS = 1.0  # a failed event waits this long times its attempts
 CHATS_AT_ONCE = 8  # events handled at once (each holds a pooled connection for its turn): fewer
 # than the pool's connections, so a webhook's store and the outbox never wait for all of them

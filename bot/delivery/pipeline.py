@@ -40,6 +40,7 @@ from bot.clock import Clock
 from bot.delivery import express, inbox
 from bot.engine.events import Event, Incoming
 from bot.storage.models import Base, OutboxMessage
+from bot.storage.rows import put_row
 
 if TYPE_CHECKING:
     from bot.engine.core import ConversationEngine
@@ -54,11 +55,8 @@ Keep = Callable[[Sequence[Event]], Iterable[Executable]]
 """A channel's statements about its chats after an action, derived from its events (pure)."""
 
 
-def _nothing(events: Sequence[Event]) -> Iterable[Base]:
-    return ()
-
-
-def _no_statements(events: Sequence[Event]) -> Iterable[Executable]:
+def _none(events: Sequence[Event]) -> tuple[()]:
+    """No rows (:data:`Note`) and no statements (:data:`Keep`): the defaults."""
     return ()
 
 
@@ -100,18 +98,19 @@ async def answer(
     render: Render,
     clock: Clock,
     *,
-    note: Note = _nothing,
+    note: Note = _none,
     record: bool = False,
     settled: str | None = None,
 ) -> list[Event]:
     """A person's event through ``engine`` in one transaction: the turn (``record``: the
     message stored with no turn, :meth:`ConversationEngine.record`), the rows ``note`` derives
-    from its events written (merged by primary key), and :func:`write` (``settled``: the inbox
-    row's note). Returns the events."""
+    from its events written by primary key (:func:`bot.storage.rows.put_row`: inserted, or
+    their columns set on the stored row, a row inserted meanwhile included), and :func:`write`
+    (``settled``: the inbox row's note). Returns the events."""
 
     async def then(session: AsyncSession, events: list[Event]) -> None:
         for row in note(events):
-            await session.merge(row)
+            await put_row(session, row)
         await write(session, incoming.channel, events, render, clock.now(), note=settled)
 
     handle = engine.record if record else engine.handle
@@ -131,7 +130,7 @@ async def act(
     renders: Mapping[str, Render],
     clock: Clock,
     *,
-    keep: Keep = _no_statements,
+    keep: Keep = _none,
 ) -> Acted:
     """An operators' action through ``queue`` in one transaction: its events rendered by each
     channel's render in ``renders`` (channel -> render) and stored as that channel's outbox

@@ -9,6 +9,9 @@
   429 in the operators' group pauses that group, not the answers to people), and no attempt
   is counted.
 * ``NotReady``: nothing of the channel is sent until it is checked again; the rows stay.
+* No outcome, the send raised (:func:`crashed`): a bug in the channel, given up on the call's
+  :data:`MAX_ATTEMPTS`-th try as the inbox gives up an event whose handler fails so; a passing
+  failure of an outside call the channel did not map is a ``Retry``.
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ from datetime import datetime, timedelta
 from bot.delivery.outcome import Done, Failed, NotReady, Outcome, Retry, Scope, Unreachable
 
 BACKOFF_BASE = 0.5  # seconds before the first retry of a failed call; doubled each time
+MAX_ATTEMPTS = 3  # tries of an event or a call that fails by a bug of ours, not by a passing
+# failure of an outside call (bot.storage.faults), before it is given up: it fails so again
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +51,17 @@ class Settlement:
 def backoff(attempts: int, cap: float) -> float:
     """Seconds before retry number ``attempts`` (1, 2, …) of a failed call."""
     return min(cap, BACKOFF_BASE * 2.0 ** min(attempts - 1, 30))
+
+
+def crashed(reason: str, *, passing: bool, attempts: int) -> Outcome:
+    """The outcome of a send that raised instead of returning one, tried ``attempts`` times
+    before: a passing failure of an outside call that the channel did not map (``passing``)
+    is retried like a network error; anything else is a bug in the channel that repeats,
+    given up on the :data:`MAX_ATTEMPTS`-th try — as the inbox gives up an event whose
+    handler fails so — instead of holding the chat's later calls until ``give_up_after``."""
+    if passing or attempts + 1 < MAX_ATTEMPTS:
+        return Retry(reason, unknown=True)
+    return Failed(reason)
 
 
 def settle(

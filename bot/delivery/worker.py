@@ -35,10 +35,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.clock import Clock
 from bot.delivery.express import Express
 from bot.delivery.outcome import Call, Done, NotReady, Outcome, Retry, Scope, Unreachable
-from bot.delivery.policy import Policy, Settlement, settle
+from bot.delivery.policy import Policy, Settlement, crashed, settle
 from bot.metrics import Metrics
 from bot.storage import delivery, wakeup
 from bot.storage.db import reading
+from bot.storage.faults import is_transient
 from bot.storage.models import DeliveryStatus, OutboxMessage
 
 log = logging.getLogger(__name__)
@@ -405,9 +406,10 @@ class OutboxWorker:
                     "channel=%s", row.id, self._name,
                 )  # fmt: skip
                 outcome = Retry("timed out", unknown=True)
-            except Exception as exc:  # a bug in the channel: keep the row, retry it later
+            except Exception as exc:  # a bug in the channel, unless an outside call's failure
                 log.exception("outbox send crashed outbox=%s channel=%s", row.id, self._name)
-                outcome = Retry(f"crashed: {type(exc).__name__}", unknown=True)
+                reason, passing = f"crashed: {type(exc).__name__}", is_transient(exc)
+                outcome = crashed(reason, passing=passing, attempts=row.attempts)
         return _Sent(row, outcome)
 
     def _settled(self, item: _Sent, now: datetime) -> _Sent:

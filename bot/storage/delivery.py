@@ -186,12 +186,8 @@ async def pending_outbox(session: AsyncSession, channel: str, limit: int) -> lis
     One chat's backlog (the operators' group sends ~20 a minute) thus never keeps the other
     chats out of a batch; within a chat the rows keep the order they were stored in.
     """
-    place = func.row_number().over(partition_by=OutboxMessage.chat_id, order_by=OutboxMessage.id)
-    ranked = (
-        select(OutboxMessage.id, place.label("place"))
-        .where(OutboxMessage.channel == channel, OutboxMessage.status == DeliveryStatus.PENDING)
-        .subquery()
-    )
+    pending = (OutboxMessage.channel == channel, OutboxMessage.status == DeliveryStatus.PENDING)
+    ranked = _ranked(OutboxMessage.__table__, [OutboxMessage.id], *pending).subquery()
     rows = await session.scalars(
         select(OutboxMessage)
         .join(ranked, OutboxMessage.id == ranked.c.id)
@@ -199,6 +195,14 @@ async def pending_outbox(session: AsyncSession, channel: str, limit: int) -> lis
         .limit(limit)
     )
     return list(rows)
+
+
+def _ranked(table: Any, columns: Sequence[Any], *where: ColumnElement[bool]) -> Select[Any]:
+    """``columns`` of ``table``'s outbox rows that match ``where``, each with its ``place`` in
+    its chat (1: the chat's first, by id) — the one window :func:`pending_outbox`'s fair order,
+    the outbox's look (:func:`_look`, ``heads``) and its claim (:func:`_heads`) read."""
+    place = func.row_number().over(partition_by=table.c.chat_id, order_by=table.c.id)
+    return select(*columns, place.label("place")).where(*where)
 
 
 def default_replica() -> str:
@@ -300,11 +304,8 @@ def _look(
     pending = (table.c.channel == bindparam("l_channel"), table.c.status == DeliveryStatus.PENDING)
     rows: Any = table
     if heads:  # each chat's first pending row (the window's place 1)
-        place = func.row_number().over(partition_by=table.c.chat_id, order_by=table.c.id)
-        rows = select(
-            table.c.id, table.c.not_before, table.c.claimed_by, table.c.claimed_until,
-            place.label("place"),
-        ).where(*pending).subquery()  # fmt: skip
+        columns = [table.c.id, table.c.not_before, table.c.claimed_by, table.c.claimed_until]
+        rows = _ranked(table, columns, *pending).subquery()
     when = table.c.claimed_until.type
     now = bindparam("l_now", type_=when)
     free = _free(rows.c.claimed_by, rows.c.claimed_until, bindparam("l_replica"), now)
@@ -423,13 +424,9 @@ def _heads(heads: bool, skip_chats: bool, skip_methods: bool) -> Select[Any]:
         OutboxMessage.claimed_by != bindparam("c_replica", type_=String),
         OutboxMessage.claimed_until > now,
     )
-    place = func.row_number().over(partition_by=OutboxMessage.chat_id, order_by=OutboxMessage.id)
-    ranked = select(
-        OutboxMessage.id,
-        OutboxMessage.not_before,
-        OutboxMessage.method,
-        place.label("place"),
-    ).where(
+    ranked = _ranked(
+        OutboxMessage.__table__,
+        [OutboxMessage.id, OutboxMessage.not_before, OutboxMessage.method],
         OutboxMessage.channel == channel,
         OutboxMessage.status == DeliveryStatus.PENDING,
         OutboxMessage.chat_id.not_in(held),

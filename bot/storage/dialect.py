@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import zlib
+from collections.abc import Iterable
 from functools import cache
 from typing import Any
 
@@ -17,6 +18,18 @@ def insert_ignoring(backend: str, table: Table) -> Insert:
     no row when a unique key was taken already (the stored row is left as it was)."""
     insert = postgresql.insert if backend == "postgresql" else sqlite.insert
     return insert(table).on_conflict_do_nothing()
+
+
+def insert_or_update(backend: str, table: Table, columns: Iterable[str]) -> Insert:
+    """``INSERT INTO table … ON CONFLICT (its primary key) DO UPDATE SET`` each of ``columns``
+    but the key to the value given, for ``backend``: a new row, or the stored row of that key
+    brought to those values in the same statement. No read comes first, so an insert of the key
+    committed meanwhile (a concurrent transaction's) does not fail it: it waits for that one and
+    updates its row."""
+    insert = (postgresql.insert if backend == "postgresql" else sqlite.insert)(table)
+    keys = [column.name for column in table.primary_key]
+    changed = {name: insert.excluded[name] for name in columns if name not in keys}
+    return insert.on_conflict_do_update(index_elements=keys, set_=changed)
 
 
 def backend(session: AsyncSession) -> str:

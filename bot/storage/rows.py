@@ -75,6 +75,30 @@ def insert_if_new(backend: str, model: type[DeclarativeBase]) -> Insert:
     return dialect.insert_ignoring(backend, table).returning(key)
 
 
+async def put_row(session: AsyncSession, obj: DeclarativeBase) -> None:
+    """Store ``obj`` by its primary key: its row inserted (the columns it leaves unset take their
+    defaults), or, when the key is taken, the columns it sets written on the stored row and the
+    others kept — one statement (:func:`dialect.insert_or_update`), where ``session.merge``
+    reads first and then inserts, and fails on the key when a concurrent transaction inserted
+    it in between. ``obj`` is not attached to the session: it only carries the values."""
+    model, state = type(obj), obj.__dict__
+    values = {column: state[key] for key, column in _all_columns(model) if key in state}
+    statement = _putting(dialect.backend(session), model, tuple(sorted(values)))
+    await session.execute(statement, values)
+
+
+@cache
+def _putting(backend: str, model: type[DeclarativeBase], columns: tuple[str, ...]) -> Insert:
+    """:func:`put_row`'s statement for ``model``'s row setting ``columns``, built once."""
+    return dialect.insert_or_update(backend, _table(model), columns)
+
+
+@cache
+def _all_columns(model: type[DeclarativeBase]) -> Sequence[tuple[str, str]]:
+    """(attribute, column) of every column, the primary key's included."""
+    return tuple((prop.key, prop.columns[0].key) for prop in inspect(model).column_attrs)
+
+
 def _table(model: type[DeclarativeBase]) -> Table:
     table = inspect(model).local_table
     assert isinstance(table, Table)

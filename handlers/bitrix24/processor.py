@@ -8,7 +8,15 @@ the engine closes it in the turn of the message that shows it; a join or an even
 the session taken has :meth:`OperatorQueue.release` do it in the transaction that notes it). A
 message runs through :func:`bot.delivery.pipeline.answer` in one transaction: the turn, the
 chat's row as its events leave it (:func:`_noted`, pure), the render, the outbox rows, the
-settle; the processor gives it pure functions and holds no session of the engine's.
+settle; the processor gives it pure functions and holds no session of the engine's. The chat's
+row the verdict and the turn's input are read from is read before that transaction (most
+messages change nothing in it, and a silent one needs no write transaction); the chat's events
+are processed one at a time, in order, and the row's other writers set only what ``_noted``
+takes from the event itself (``finish_helped``: ``helped_at``; ``helpbot operator``'s reply:
+``choices``), so what ``_noted`` derives from that read is not stale. Its row is written as an
+``INSERT … ON CONFLICT DO UPDATE`` of the columns it changes, not merged after a read: a row
+inserted meanwhile (the first events of a new chat, handled twice when a claim lapsed) is
+updated rather than failing the event, and keeps the columns the event does not change.
 
 What the customer writes to the line's people after the hand-off is recorded in the
 conversation and its ticket (:meth:`ConversationEngine.record`: no reply, no turn) — as far as
@@ -47,7 +55,9 @@ from bot.clock import Clock
 from bot.delivery import inbox, pipeline
 from bot.engine import ConversationEngine, Event, HandToQueue, Incoming, Release, Resolved, Say
 from bot.queue import OperatorQueue
+from bot.storage.db import on_commit
 from bot.storage.models import InboxUpdate
+from bot.storage.rows import put_row
 from handlers.bitrix24 import storage as repo
 from handlers.bitrix24.events import ChatEvent
 from handlers.bitrix24.models import BitrixChat
@@ -153,8 +163,9 @@ class EventProcessor:
         welcome = self._engine.welcome(CHANNEL, event.dialog_id)
         async with self._sessions.begin() as session:
             known = await self._release_ended(session, event)
-            await session.merge(_noted(known, event, now, out=welcome))
+            await put_row(session, _noted(known, event, now, out=welcome))
             await pipeline.write(session, CHANNEL, welcome, self._render, now)
+        _tell(known, event)
         log.info("bitrix welcome queued chat=%s session=%s", event.chat_id, event.session_id)
 
     async def _on_message(self, event: ChatEvent) -> None:
@@ -179,12 +190,15 @@ class EventProcessor:
                 self._engine, incoming, self._render, self._clock,
                 note=lambda out: rows, record=True, settled=why,
             )  # fmt: skip
+            if noted:
+                _tell(known, event, taken=verdict.taken)
             log.info("bitrix event recorded key=%s chat=%s why=%s", event.key, event.chat_id, why)
             return
         out = await pipeline.answer(
             self._engine, incoming, self._render, self._clock,
             note=lambda out: [_noted(known, event, now, out=out)],
         )  # fmt: skip
+        _tell(known, event)
         for item in out:
             if isinstance(item, HandToQueue):
                 log.info(
@@ -222,7 +236,8 @@ class EventProcessor:
         why, now = verdict.why, self._clock.now()
         if verdict.taken:
             known = await self._release_ended(session, event)
-            await session.merge(_noted(known, event, now, taken=True))
+            await put_row(session, _noted(known, event, now, taken=True))
+            on_commit(session, lambda: _tell(known, event, taken=True), lambda: None)
         await inbox.settle(session, now, note=f"ignored: {why}")
         log.info("bitrix event ignored key=%s chat=%s why=%s", event.key, event.chat_id, why)
 
@@ -250,26 +265,25 @@ def _noted(
 ) -> BitrixChat:
     """What changes in the chat's row after ``event`` and the events ``out`` the engine
     answered it with (``None``: no turn, the message only recorded), as a row holding only
-    those columns (merged by the caller: the pipeline, in the turn's transaction). Pure.
+    those columns and the ones a new row needs (the chat's dialog and bot, from the event),
+    written by the caller in the turn's transaction with :func:`bot.storage.rows.put_row`: an
+    ``INSERT … ON CONFLICT DO UPDATE`` of those columns, so that a row inserted meanwhile by
+    another transaction is updated, not a failure, and keeps its other columns. Pure: what
+    changed is logged by :func:`_tell` once the transaction commits.
 
     A new session is noted (its choices gone, a handed-off one over); ``taken``: the session
     is the line's people's; else the engine's events decide: «Помогло» (``Resolved``) may end
     the session, the last reply's numbered choices are what a typed number means,
     ``HandToQueue`` hands the session to the line's queue."""
-    row = BitrixChat(chat_id=event.chat_id, updated_at=now)
-    if known is None:
-        row.dialog_id, row.bot_id, row.session_id = event.dialog_id, event.bot_id, ""
-    elif event.bot_id:
-        row.bot_id = event.bot_id
+    row = BitrixChat(
+        chat_id=event.chat_id, dialog_id=event.dialog_id, bot_id=event.bot_id, updated_at=now
+    )  # a new row's session_id: its default, ""
     session = known.session_id if known is not None else ""
     if event.session_id and event.session_id != session:  # the first event of a session
         row.session_id, row.choices = event.session_id, None
         if known is not None and _ended(known, event):
-            log.info("bitrix session ended chat=%s", event.chat_id)
             row.handed_session = None
     if taken:
-        if known is None or known.handed_session != event.session_id:
-            log.info("bitrix session taken chat=%s", event.chat_id)
         row.handed_session, row.helped_at, row.choices = event.session_id, None, None
         return row
     if out is None:
@@ -281,6 +295,15 @@ def _noted(
         elif isinstance(item, HandToQueue):
             row.handed_session = event.session_id
     return row
+
+
+def _tell(known: BitrixChat | None, event: ChatEvent, *, taken: bool = False) -> None:
+    """Log what :func:`_noted` changed in whose the chat's session is; called once the
+    transaction that wrote it has committed (a try rolled back changed nothing)."""
+    if known is not None and _ended(known, event):
+        log.info("bitrix session ended chat=%s", event.chat_id)
+    if taken and (known is None or known.handed_session != event.session_id):
+        log.info("bitrix session taken chat=%s", event.chat_id)
 
 
 def _ended(chat: BitrixChat, event: ChatEvent) -> bool:

@@ -123,11 +123,16 @@ def choices_shown(events: Sequence[Event]) -> list[Update]:
     operator``'s reply, rendered by :class:`BitrixCalls` like the processor's): each chat a
     :class:`Say` goes to keeps the choices of the last one (the customer may type one), and
     none when it shows none. Statements, not rows: the chat's row is not read for them
-    (:func:`bot.delivery.pipeline.act` runs them in the action's transaction)."""
+    (:func:`bot.delivery.pipeline.act` runs them in the action's transaction). Each names its
+    row by the primary key, the chat's number in its dialog id (``dialog_id`` has no index),
+    and by the dialog id as well, which alone names a row only a dialog with no number has."""
     says = [e for e in events if e.channel == repo.CHANNEL and isinstance(e, Say)]
     last = {say.conversation_id: say for say in says}
-    chats = update(BitrixChat)
-    return [
-        chats.where(BitrixChat.dialog_id == dialog).values(choices=BitrixCalls.choices(say))
-        for dialog, say in last.items()
-    ]
+    return [_chat(dialog).values(choices=BitrixCalls.choices(say)) for dialog, say in last.items()]
+
+
+def _chat(dialog: str) -> Update:
+    """An UPDATE of the chat row of ``dialog``."""
+    chats = update(BitrixChat).where(BitrixChat.dialog_id == dialog)
+    number = chat_number(dialog)
+    return chats if number is None else chats.where(BitrixChat.chat_id == number)

@@ -94,10 +94,12 @@ class ChannelRows:
 
     The channels' renderers (aiogram, aiohttp's server: seconds of start-up) are imported when
     an operator command that acts runs, not when `helpbot --help` lists the commands nor for
-    a command that only reads (``acts`` false: acting then is an error); and here, before any
-    transaction: a slow import inside the action's transaction would hold its lock. Telegram's
-    (aiogram: ~3.5 s of CPU) only when Telegram or its operators' group is configured; else
-    when an action has an event on a Telegram conversation (:class:`_TelegramRender`).
+    a command that only reads (``acts`` false: acting then is an error); and never inside an
+    action's transaction: a slow import there would hold its lock (SQLite's: the whole
+    database). Telegram's (aiogram: ~3.5 s of CPU) here, before any transaction, when Telegram
+    or its operators' group is configured; else only for an action with an event on a Telegram
+    conversation: its render refuses in the transaction (:class:`_TelegramRender`), which rolls
+    back, and the action runs again with the renderer made.
     """
 
     def __init__(self, settings: Settings, clock: Clock, *, acts: bool = True) -> None:
@@ -106,6 +108,7 @@ class ChannelRows:
         self._clock = clock
         self._renders: dict[str, pipeline.Render] = {}
         self._keep: pipeline.Keep = lambda events: ()
+        self._telegram: _TelegramRender | None = None
         if not acts:
             return
         from bot.delivery import pipeline
@@ -115,7 +118,7 @@ class ChannelRows:
         language = settings.conversation.language
         # A topic's card is brought up to date by `helpbot serve` when its edit is sent.
         ops_chat = settings.operator.chat_id
-        telegram = _TelegramRender(ops_chat, language)
+        telegram = self._telegram = _TelegramRender(ops_chat, language)
         if settings.telegram.enabled or ops_chat is not None:
             telegram.make()
         self._renders = {
@@ -129,7 +132,12 @@ class ChannelRows:
 
         if not self._acts:
             raise RuntimeError("a reading operator command acted")
-        acted = await pipeline.act(queue, action, self._renders, self._clock, keep=self._keep)
+        try:
+            acted = await pipeline.act(queue, action, self._renders, self._clock, keep=self._keep)
+        except _Unmade:  # rolled back: made now, out of the transaction, and the action again
+            assert self._telegram is not None
+            self._telegram.make()
+            acted = await pipeline.act(queue, action, self._renders, self._clock, keep=self._keep)
         self.queued.update(row.channel for row in acted.rows)
         return acted.events
 
@@ -141,12 +149,17 @@ class ChannelRows:
         self.queued.clear()
 
 
+class _Unmade(Exception):
+    """A Telegram event to render before :meth:`_TelegramRender.make` (see :class:`ChannelRows`)."""
+
+
 class _TelegramRender:
-    """:meth:`TelegramCalls.render_all <handlers.telegram.calls.TelegramCalls.render_all>`,
-    made (aiogram imported) by :meth:`make` or when first given an event on a Telegram
-    conversation: for events of other channels only it renders nothing, as TelegramCalls does
-    (its ``render`` returns ``[]`` for another channel's event). With Telegram not configured a
-    Telegram ticket (from when it was) is rare: its import then happens in the transaction."""
+    """:meth:`TelegramCalls.render_all <handlers.telegram.calls.TelegramCalls.render_all>` once
+    :meth:`make` made it (aiogram imported); until then it renders nothing for events of other
+    channels only, as TelegramCalls does (its ``render`` returns ``[]`` for another channel's
+    event), and raises :class:`_Unmade` for an event on a Telegram conversation (with Telegram
+    not configured, a ticket from when it was): it is called in the action's transaction, and
+    the import is not made there."""
 
     def __init__(self, operator_chat_id: int | None, language: str) -> None:
         from handlers.telegram.reactions import CHANNEL  # calls.CHANNEL, without aiogram
@@ -164,9 +177,11 @@ class _TelegramRender:
         return self._render
 
     def __call__(self, events: Sequence[Event]) -> Iterable[Draft]:
-        if self._render is None and all(event.channel != self.channel for event in events):
-            return []
-        return self.make()(events)
+        if self._render is not None:
+            return self._render(events)
+        if any(event.channel == self.channel for event in events):
+            raise _Unmade(self.channel)
+        return []
 
 
 def _words(args: argparse.Namespace, name: str, fields: Sequence[str]) -> list[str]:

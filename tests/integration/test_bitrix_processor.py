@@ -8,12 +8,13 @@ injected only at the outside world's edge (the database driver).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import datetime
 
 import pytest
 from conftest import FakeClock, failing_once
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.app import build
@@ -61,8 +62,8 @@ def _message(
     )
 
 
-def _worker(services: Services) -> InboxWorker:
-    processor = EventProcessor(
+def _processor(services: Services) -> EventProcessor:
+    return EventProcessor(
         sessions=services.sessions,
         engine=services.engine,
         queue=services.queue,
@@ -71,9 +72,11 @@ def _worker(services: Services) -> InboxWorker:
         language=services.settings.conversation.language,
         on_queued=lambda: None,
     )
-    return InboxWorker(
-        repo.CHANNEL, services.sessions, services.clock, processor.handle, replica="replica-a"
-    )
+
+
+def _worker(services: Services) -> InboxWorker:
+    handle = _processor(services).handle
+    return InboxWorker(repo.CHANNEL, services.sessions, services.clock, handle, replica="replica-a")
 
 
 async def _inbox(services: Services) -> list[InboxUpdate]:
@@ -246,3 +249,70 @@ async def test_what_the_customer_writes_to_the_lines_operators_joins_the_ticket_
         person = [text for author, text in texts if author == Author.PERSON]
         assert person[-2:] == ["алло, есть кто?", "отмена"]
         assert "Да, слушаю вас" not in [text for _, text in texts]
+
+
+async def test_the_chats_row_written_after_the_turn_logs_the_sessions_end_once_committed(
+    sqlite_db_url: str, kb: KnowledgeBase, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The turn that notes the handed session's end fails after the chat's row was derived
+    (its outbox row refused) and is retried: the end is logged by the try that committed only
+    (before, ``_noted`` logged it in each try, the rolled-back one too)."""
+    caplog.set_level(logging.INFO, logger="handlers.bitrix24.processor")
+    async with build(_settings(sqlite_db_url), kb=kb, clock=clock) as app:
+        services = await app.services()
+        worker = _worker(services)
+        await _handed_off(services, worker)
+        await _store(services, _message("n1", QUESTION, session="901"))
+        with failing_once(services.db, "INSERT INTO outbox") as failed:
+            await worker.drain()
+        assert failed and "bitrix session ended" not in caplog.text
+        clock.advance(seconds=RETRY_SECONDS)
+        await worker.drain()
+        assert [row.status for row in await _inbox(services)] == [DeliveryStatus.DONE] * 2
+        assert caplog.text.count(f"bitrix session ended chat={CHAT_ID}") == 1
+
+
+async def _lock_awaited(services: Services) -> None:
+    """Until a statement of this database waits for a lock (PostgreSQL), within 10 s."""
+    waiting = text(
+        "SELECT count(*) FROM pg_locks JOIN pg_stat_activity USING (pid) "
+        "WHERE NOT granted AND datname = current_database()"
+    )
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 10
+    while True:
+        async with services.sessions() as session:
+            if await session.scalar(waiting):
+                return
+        assert loop.time() < deadline, "no statement waited for the row's lock"
+        await asyncio.sleep(0.01)
+
+
+async def test_a_chats_row_inserted_during_the_turn_is_updated_and_keeps_its_other_columns(
+    pg_db_url: str, kb: KnowledgeBase, clock: FakeClock
+) -> None:
+    """A new chat's first message: the processor reads no row of the chat before the turn, and
+    another transaction inserts it before the turn writes it (the same event handled twice
+    after a claim lapsed). The turn's write waits for that insert, then updates the row: the
+    event is answered and the column it does not change (``handed_session``) is kept. Before,
+    the turn merged its row (a read, then an INSERT) and failed on the chat's key."""
+    async with build(_settings(pg_db_url), kb=kb, clock=clock) as app:
+        services = await app.services()
+        event = _message("m1", QUESTION)
+        row = InboxUpdate(channel=repo.CHANNEL, external_id="m1", payload=event.to_json())
+        async with services.sessions.begin() as session:
+            session.add(
+                BitrixChat(
+                    chat_id=CHAT_ID, dialog_id=f"chat{CHAT_ID}", bot_id=5, session_id="900",
+                    handed_session="899", updated_at=clock.now(),
+                )
+            )  # fmt: skip
+            await session.flush()
+            handling = asyncio.create_task(_processor(services).handle(row))
+            await _lock_awaited(services)  # the turn's write of the row waits for this insert
+        await handling
+        chat = await _one(services, BitrixChat, CHAT_ID)
+        assert isinstance(chat, BitrixChat)
+        assert (chat.session_id, chat.handed_session) == ("900", "899")
+        assert chat.choices  # the answer's numbered choices, from the turn
+        assert len(await _outbox(services)) == 1

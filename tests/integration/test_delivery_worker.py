@@ -16,6 +16,7 @@ from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.delivery import Call, Done, NotReady, Outcome, Policy, Retry, Scope, express
+from bot.delivery.policy import MAX_ATTEMPTS
 from bot.delivery.worker import OutboxWorker
 from bot.storage import delivery
 from bot.storage.db import create_engine, create_sessionmaker
@@ -196,6 +197,34 @@ async def test_a_crash_mid_send_repeats_only_the_call_in_flight_and_logs_it(
     assert channel.sent_to("7") == [1, 2]
     repeated = [r.getMessage() for r in caplog.records if "unknown outcome" in r.getMessage()]
     assert len(repeated) == 1 and f"outbox={first}" in repeated[0]
+
+
+async def test_a_send_that_raises_is_given_up_after_max_attempts_and_the_chat_goes_on(
+    sessions: async_sessionmaker[AsyncSession], clock: FakeClock
+) -> None:
+    """A bug in the channel's send (it raises instead of returning an outcome) fails the same
+    way again: the call is given up on its MAX_ATTEMPTS-th try, its error recorded, and the
+    chat's next call goes, as the inbox gives up an event. Before, it was retried until
+    DELIVERY_GIVE_UP_AFTER (a day) with the chat's later calls waiting behind it."""
+
+    def answer(call: Call) -> Outcome:
+        if call.params["n"] == 1:
+            raise KeyError("a bug")
+        return Done()
+
+    channel = MemoryChannel(answer=answer)
+    await store(sessions, clock, "7", 1, 2)
+    worker = OutboxWorker(channel, sessions, clock)
+    for _ in range(MAX_ATTEMPTS + 1):
+        await worker.drain()
+        clock.advance(seconds=120)
+    async with sessions() as session:
+        first, second = await session.scalars(select(OutboxMessage).order_by(OutboxMessage.id))
+    assert channel.sent_to("7") == [1] * MAX_ATTEMPTS + [2]
+    assert (first.status, first.attempts, first.error) == (
+        DeliveryStatus.FAILED, MAX_ATTEMPTS, "crashed: KeyError",
+    )  # fmt: skip
+    assert second.status == DeliveryStatus.DONE
 
 
 async def test_a_send_that_outlives_its_share_of_the_claim_is_cut_and_retried(

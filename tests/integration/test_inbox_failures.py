@@ -5,6 +5,7 @@ the row pending and claimed. The events go through an in-memory channel (no plat
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sqlite3
 from collections.abc import Awaitable, Callable
@@ -101,15 +102,34 @@ async def test_a_passing_database_failure_costs_no_attempt_and_the_event_is_answ
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
 
 
+async def _a_bug() -> None:
+    raise KeyError("a bug")
+
+
+async def _a_wait_of_its_own_that_runs_out() -> None:
+    await asyncio.wait_for(asyncio.Event().wait(), 0)
+
+
+@pytest.mark.parametrize(
+    ("fails", "error"),
+    [(_a_bug, "KeyError"), (_a_wait_of_its_own_that_runs_out, "TimeoutError")],
+    ids=["a-bug", "a-wait-of-its-own-times-out"],
+)
 async def test_a_handler_bug_is_given_up_after_max_attempts(
-    sessions: async_sessionmaker[AsyncSession], clock: FakeClock
+    sessions: async_sessionmaker[AsyncSession],
+    clock: FakeClock,
+    fails: Callable[[], Awaitable[None]],
+    error: str,
 ) -> None:
+    """Its error recorded. A wait of the handler's own that runs out every time is such a bug,
+    not a passing failure of the database: before, a bare TimeoutError was passing, retried for
+    DELIVERY_GIVE_UP_AFTER (a day) while the chat's later events waited behind it."""
     tries = 0
 
     async def handle(row: InboxUpdate) -> None:
         nonlocal tries
         tries += 1
-        raise KeyError("a bug")
+        await fails()
 
     worker = InboxWorker(CHANNEL, sessions, clock, handle)
     await worker.keep([Arrival("u1", {}, "c1")])
@@ -118,7 +138,7 @@ async def test_a_handler_bug_is_given_up_after_max_attempts(
     row, _ = await rows(sessions)
     assert tries == MAX_ATTEMPTS
     assert (row.status, row.attempts) == (DeliveryStatus.FAILED, MAX_ATTEMPTS)
-    assert row.error is not None and row.error.startswith("KeyError")
+    assert row.error is not None and row.error.startswith(error)
 
 
 async def test_passing_failures_are_given_up_once_the_delivery_window_closes(

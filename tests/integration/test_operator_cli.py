@@ -133,3 +133,52 @@ def test_the_live_shell_prints_a_ticket_created_after_it_started(
         finally:
             if shell.poll() is None:
                 shell.kill()
+
+
+# A program that runs `helpbot ARGV…` and says, when Telegram's renderer is imported, whether
+# another connection could take the SQLite database's write lock at that moment.
+_WATCHED = """
+import sqlite3, sys
+from bot.__main__ import main
+
+class Watch:
+    def find_spec(self, name, path=None, target=None):
+        if name == "handlers.telegram.calls":
+            side = sqlite3.connect(sys.argv[1], timeout=0, isolation_level=None)
+            try:
+                side.execute("BEGIN IMMEDIATE")
+                side.execute("ROLLBACK")
+                print("renderer imported: the database free")
+            except sqlite3.OperationalError as exc:
+                print(f"renderer imported: {exc}")
+            finally:
+                side.close()
+        return None
+
+sys.meta_path.insert(0, Watch())
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+def test_an_action_on_a_telegram_ticket_imports_its_renderer_outside_the_transaction(
+    database: Path, capsys: pytest.CaptureFixture[str], kb: KnowledgeBase
+) -> None:
+    """Telegram not configured (any more), a Telegram ticket: aiogram is imported for the
+    action's message to the person, and not while the action's transaction holds the database
+    (before, the render made the import in it: seconds of CPU with SQLite's write lock held)."""
+    assert run_main(["db", "upgrade"], capsys)[0] == 0
+
+    async def ask_for_a_human() -> None:
+        async with build(load_settings(), kb=kb) as app:
+            services = await app.services()
+            text = "не работает телефония, позовите оператора"
+            await services.engine.handle(Incoming("telegram", "42", "42", text, message_id="t1"))
+
+    asyncio.run(ask_for_a_human())
+    command = [sys.executable, "-c", _WATCHED, str(database), "operator", "--as", "anna"]
+    took = subprocess.run(
+        [*command, "take", "1"], capture_output=True, text=True, check=False, timeout=60
+    )
+    assert took.returncode == 0, took.stderr
+    assert "renderer imported: the database free" in took.stdout
+    assert "queued 2 message(s) for telegram" in took.stdout  # as before: the same rows

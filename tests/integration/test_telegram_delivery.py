@@ -356,13 +356,18 @@ async def test_operator_cli_reply_to_a_bitrix24_ticket_is_queued_for_the_line_ch
         assert row.params["dialogId"] == "chat77"  # the bot's id: filled in by its sender
         assert "Ответ из терминала" in row.params["fields"]["message"]  # type: ignore[index]
         assert await rig.rows(channel="telegram") == []
+        async with rig.services.sessions() as session:  # the reply showed no choices
+            chat = await session.get(BitrixChat, 77)
+            assert chat is not None and chat.choices is None and chat.dialog_id == "chat77"
 
 
 async def _bitrix_ticket(services: Services) -> None:
     """A Bitrix24 open-line customer who asked for an operator."""
     async with services.sessions.begin() as session:
         now = services.clock.now()
-        session.add(BitrixChat(chat_id=77, dialog_id="chat77", bot_id=9, updated_at=now))
+        chat = BitrixChat(chat_id=77, dialog_id="chat77", bot_id=9, updated_at=now)
+        session.add(chat)
+        chat.choices = ["a payload a typed 1 meant"]
     incoming = Incoming(bitrix.CHANNEL, "chat77", "5", text="/operator", message_id="b1")
     await services.engine.handle(incoming)
 

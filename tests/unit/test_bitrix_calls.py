@@ -84,7 +84,11 @@ def test_an_action_outside_the_line_leaves_each_chats_last_choices_as_a_statemen
     (statement,) = choices_shown([offer, reply, elsewhere, closed])
     compiled = statement.compile()
     assert "UPDATE bitrix_chats SET choices" in str(compiled)
-    assert list(compiled.params.values()) == [None, "chat7"]  # SET choices, WHERE dialog_id
+    assert list(compiled.params.values()) == [None, "chat7", 7]  # SET choices, WHERE …
+    assert "bitrix_chats.chat_id =" in str(compiled)  # the primary key: dialog_id is not indexed
     (offered,) = choices_shown([reply, offer])
     assert [HELPED.payload] in offered.compile().params.values()
     assert choices_shown([elsewhere, closed]) == []
+    odd = Say(channel="bitrix24", conversation_id="x9", reply=Reply(("x",)), ticket_id=5)
+    (by_dialog,) = choices_shown([odd])  # no number in the dialog id: the dialog alone
+    assert list(by_dialog.compile().params.values()) == [None, "x9"]

@@ -4,11 +4,12 @@ no I/O (a socket opened, a session made, or a coroutine returned would fail here
 
 from __future__ import annotations
 
+import inspect
 import json
 import socket
 from collections.abc import Callable, Iterator
 from dataclasses import fields
-from typing import Any
+from typing import Any, Generic, Protocol
 
 import pytest
 from aiogram import Bot
@@ -123,10 +124,30 @@ def test_every_event_type_has_a_sample_here() -> None:
     assert not any(issubclass(kind, Incoming) for kind in _event_types())
 
 
+def _declared(protocol: type) -> dict[str, object]:
+    """The public members ``protocol`` and the protocols it extends declare."""
+    found: dict[str, object] = {}
+    for cls in reversed(protocol.__mro__):
+        if cls not in (object, Protocol, Generic):
+            found |= {k: v for k, v in vars(cls).items() if not k.startswith("_")}
+    return found
+
+
 @pytest.mark.parametrize("name", sorted(CHANNELS))
 def test_each_channel_is_one_object_with_the_whole_protocol(name: str) -> None:
+    """Each member the protocol declares, its methods with the same parameters, coroutines
+    where the protocol's are (more than ``isinstance`` against a ``runtime_checkable`` protocol
+    looks at: the members' names alone)."""
     channel = CHANNELS[name]()
-    assert isinstance(channel, Channel)
+    declared = _declared(Channel)
+    assert {"name", "pace", "send", "unreachable", "render"} <= set(declared)
+    for member, spec in declared.items():
+        assert hasattr(channel, member), member
+        if inspect.isfunction(spec):
+            made = getattr(channel, member)
+            assert inspect.iscoroutinefunction(made) == inspect.iscoroutinefunction(spec), member
+            wanted = list(inspect.signature(spec).parameters)[1:]  # self aside
+            assert list(inspect.signature(made).parameters) == wanted, member
     assert channel.name == name
 
 

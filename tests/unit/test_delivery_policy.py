@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from bot.delivery import Done, Failed, NotReady, Policy, Retry, Scope, Unreachable
-from bot.delivery.policy import backoff, settle
+from bot.delivery.policy import MAX_ATTEMPTS, backoff, crashed, settle
 
 T0 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 POLICY = Policy(give_up_after=24 * 3600.0, retry_cap=60.0, recheck_after=30.0)
@@ -68,3 +68,12 @@ def test_done_failed_and_unreachable_finish_the_row() -> None:
     assert (failed.status, failed.error) == ("failed", "bad request")
     gone = settle(Unreachable("42", "blocked"), attempts=0, created_at=T0, now=T0, policy=POLICY)
     assert gone.status == "failed"
+
+
+def test_a_send_that_raised_is_a_bug_given_up_on_its_last_try_unless_an_outside_calls() -> None:
+    reason = "crashed: KeyError"
+    tries = [crashed(reason, passing=False, attempts=n) for n in range(MAX_ATTEMPTS)]
+    assert tries[:-1] == [Retry(reason, unknown=True)] * (MAX_ATTEMPTS - 1)
+    assert tries[-1] == Failed(reason)
+    late = crashed("crashed: ConnectionResetError", passing=True, attempts=MAX_ATTEMPTS + 5)
+    assert late == Retry("crashed: ConnectionResetError", unknown=True)  # until the deadline

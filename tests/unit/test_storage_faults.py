@@ -3,6 +3,8 @@ work a moment later, not the ones that fail the same way again."""
 
 from __future__ import annotations
 
+import asyncio
+import socket
 import sqlite3
 from pathlib import Path
 
@@ -81,22 +83,51 @@ def test_a_connection_sqlalchemy_saw_go_is_passing() -> None:
     assert is_transient(gone)
 
 
-def test_network_and_time_outs_are_passing_a_files_error_and_a_bug_are_not() -> None:
-    assert is_transient(ConnectionResetError(104, "reset by peer"))
-    assert is_transient(ConnectionRefusedError(111, "refused"))
-    assert is_transient(OSError(101, "Network is unreachable"))
-    assert is_transient(TimeoutError())
-    assert is_transient(sa.TimeoutError("QueuePool limit reached"))
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def test_a_time_out_or_a_network_error_a_client_raised_is_passing() -> None:
+    """Raised by the database's driver (a server that accepts and never answers) or by the
+    network under a client (a refused connection), directly or as a handler's error's cause."""
+    with socket.socket() as hanging:
+        hanging.bind(("127.0.0.1", 0))
+        hanging.listen()
+        host, port = hanging.getsockname()
+        with pytest.raises(TimeoutError) as hung:
+            await asyncpg.connect(host=host, port=port, user="helpbot", timeout=0.05, ssl=False)
+    assert is_transient(hung.value)
+    with pytest.raises(ConnectionRefusedError) as refused:
+        await asyncio.open_connection("127.0.0.1", _closed_port())
+    assert is_transient(refused.value)
+    try:
+        raise RuntimeError("wrapped by a handler") from refused.value
+    except RuntimeError as wrapped:
+        assert is_transient(wrapped)
+    assert is_transient(sa.TimeoutError("QueuePool limit reached"))  # the pool's, by its class
+
+
+async def test_the_same_errors_raised_by_our_own_code_are_a_bug_not_passing() -> None:
+    """A wait of our own that runs out, or such an error raised (or never raised) by our code,
+    fails the same way again: before, any bare one was passing, and a handler that always
+    timed out held its chat for the whole delivery window."""
+    with pytest.raises(TimeoutError) as waited:
+        await asyncio.wait_for(asyncio.Event().wait(), 0)
+    assert not is_transient(waited.value)
+    for error in (
+        TimeoutError(),
+        ConnectionResetError(104, "reset by peer"),
+        OSError(101, "Network is unreachable"),
+    ):
+        assert not is_transient(error)
+        with pytest.raises(OSError) as raised:
+            raise error
+        assert not is_transient(raised.value)
     assert not is_transient(FileNotFoundError(2, "No such file"))
     assert not is_transient(PermissionError(13, "denied"))
     assert not is_transient(KeyError("a bug"))
-    try:
-        try:
-            raise ConnectionResetError(104, "reset")
-        except ConnectionResetError as cause:
-            raise RuntimeError("wrapped by a handler") from cause
-    except RuntimeError as wrapped:
-        assert is_transient(wrapped)
     context_only = ValueError("a bug while handling another error")
     context_only.__context__ = TimeoutError()
     assert not is_transient(context_only)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
 from engine_fixtures import case_card
 
 from bot.cases import CaseCard, CaseLine
@@ -103,11 +104,12 @@ def test_without_an_operators_group_ticket_events_stay_off_telegram() -> None:
     assert _calls(None).render_all([opened, closed]) == []
 
 
-def test_the_operator_commands_lazy_render_is_render_all_and_makes_it_when_needed() -> None:
+def test_the_operator_commands_lazy_render_is_render_all_once_made_and_refuses_before() -> None:
     # `helpbot operator` with Telegram not configured imports aiogram (~3.5 s of CPU) only for
     # an action with an event on a Telegram conversation; for others' it renders nothing, as
-    # render_all does
-    from handlers.cli.operator import _TelegramRender
+    # render_all does. Given one before it is made, it refuses: it runs in the action's
+    # transaction, which is rolled back and run again once the import is made outside it
+    from handlers.cli.operator import _TelegramRender, _Unmade
 
     taken = TicketTaken(**WHERE, ticket_id=7, notice="Взял anna", operator="anna")
     said = Say(**WHERE, reply=Reply(("Оператор anna",)), ticket_id=7, operator="anna")
@@ -119,6 +121,10 @@ def test_the_operator_commands_lazy_render_is_render_all_and_makes_it_when_neede
         assert lazy.channel == "telegram"
         assert lazy(other) == [] == _calls(group).render_all(other)
         assert lazy._render is None  # nothing made for another channel's events
+        with pytest.raises(_Unmade):
+            lazy([*other, said])
+        assert lazy._render is None
+        lazy.make()
         assert lazy([said, taken]) == _calls(group).render_all([said, taken]) != []
         assert lazy._render is not None
         assert lazy(other) == []
