@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 import pytest
 from conftest import FakeClock, failing_once, pending_call
+from counting import counting
 from deadline import until
 from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -405,6 +406,48 @@ async def test_two_turns_writing_to_one_chat_on_postgresql_commit_its_rows_in_id
         assert (first.claimed_by, second.claimed_by) == ("a", None)
         await worker.drain()
         assert channel.sent_to("7") == [1, 2]
+    finally:
+        await engine.dispose()
+
+
+async def test_an_unreserved_rows_insert_takes_its_chats_lock_itself_and_keeps_id_order(
+    pg_db_url: str, clock: FakeClock
+) -> None:
+    """A turn's rows for one chat, none reserved (a burst's): the chat's lock comes with the
+    first row's INSERT, one statement, and is taken before that row's id is given: a second
+    turn writing to the chat waits in its INSERT until the first commits, and gets the later
+    id."""
+    engine = create_engine(pg_db_url)
+    sessions = create_sessionmaker(engine)
+    now = clock.now()
+    try:
+        first = [pending_call("memory", "7", "send", {"n": n}, now) for n in (1, 2)]
+        session = sessions()
+        await session.begin()
+        with counting(engine.sync_engine) as counted:
+            await delivery.add_outbox(session, first)
+        inserts = counted.starting("INSERT INTO outbox")
+        assert len(inserts) == 2 and not counted.starting("SELECT pg_advisory"), counted
+        second = pending_call("memory", "7", "send", {"n": 3}, now)
+
+        async def later_turn() -> None:
+            async with sessions.begin() as other:
+                await delivery.add_outbox(other, [second])
+
+        later = asyncio.create_task(later_turn())
+
+        async def waiting() -> bool:
+            async with sessions() as look:
+                return bool(await look.scalar(text(LOCK_WAITS)))
+
+        await until(waiting, "the second turn waits for the chat's lock", 10)
+        await session.commit()
+        await session.close()
+        await asyncio.wait_for(later, 10)
+        assert first[0].id < first[1].id < second.id
+        async with sessions() as look:
+            stored = await look.scalars(select(OutboxMessage.params).order_by(OutboxMessage.id))
+            assert list(stored) == [{"n": 1}, {"n": 2}, {"n": 3}]
     finally:
         await engine.dispose()
 
