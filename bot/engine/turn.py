@@ -308,6 +308,7 @@ class Turn:
             ticket.status, ticket.operator = TicketStatus.WAITING, None
             ticket.taken_at = ticket.closed_at = ticket.flagged_at = None
             ticket.first_reply_at = ticket.rating = ticket.note = None
+            await tickets.mark_open(self.session, self.conv.id)
         await repo.tag_ticket_messages(self.session, self.conv.id, question.id, ticket.id)
         position = await tickets.queue_position(self.session, ticket)
         key = "ticket_created" if created else "ticket_exists"

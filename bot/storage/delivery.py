@@ -142,11 +142,16 @@ async def add_outbox(
     """
     if not rows:
         return
-    if not locked:
+    first_locks = not locked and not reserving and _one_chat(session, rows)
+    if not locked and not first_locks:
         channels = {row.channel for row in rows}
         for channel in sorted(channels):
             await lock_chats(session, channel, (r.chat_id for r in rows if r.channel == channel))
     for place, row in enumerate(rows):
+        if first_locks and place == 0:
+            lock = {"lock": dialect.lock_key(f"outbox:{row.channel}:{row.chat_id}")}
+            await add_row(session, row, extra=lock, shaped=_locking_insert)
+            continue
         if place not in reserving:
             await add_row(session, row)
             continue
@@ -162,6 +167,33 @@ async def add_outbox(
 
 
 _RESERVED = ("claimed_by", "sending_since")  # what _reserving_insert sets itself
+
+
+def _one_chat(session: AsyncSession, rows: Sequence[OutboxMessage]) -> bool:
+    """PostgreSQL, and every row for one chat: its lock can come with the first row's INSERT
+    (:func:`_locking_insert`), one statement less than :func:`lock_chats` and then the INSERT.
+    (SQLite takes no lock; rows for several chats lock them all first, in order.)"""
+    first = rows[0]
+    return dialect.backend(session) == "postgresql" and all(
+        row.chat_id == first.chat_id and row.channel == first.channel for row in rows
+    )
+
+
+@cache  # one per set of columns a row sends (a handful), each built once
+def _locking_insert(columns: tuple[str, ...]) -> Insert:
+    """A row's INSERT that first takes its chat's outbox lock (``lock`` bound, as
+    :func:`lock_chats` takes it): ``INSERT … SELECT <the row> FROM (SELECT
+    pg_advisory_xact_lock(…))``. The subquery's one row comes first, the row's values and its
+    id (``nextval``) are computed over it (``EXPLAIN VERBOSE``: a Result with the lock under
+    the Subquery Scan that projects the row; a volatile function keeps the planner from
+    folding the subquery away), so ids are still given in the order the chat's transactions
+    hold its lock. No look at the chat's rows may share the statement: its snapshot is older
+    than the lock (reserved rows lock first, in a statement of their own)."""
+    table = OutboxMessage.__table__
+    assert isinstance(table, Table)
+    held = select(dialect.locking_call().label("held")).subquery("held")
+    row = select(*(bindparam(c, type_=table.c[c].type) for c in columns)).select_from(held)
+    return insert(table).from_select(list(columns), row).returning(table.c.id)
 
 
 @cache  # built once: its SQL and cache key are reused by every reserved row

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import BigInteger, Insert, Select, Table, bindparam, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.functions import FunctionElement
 
 
 def insert_ignoring(backend: str, table: Table) -> Insert:
@@ -54,7 +55,13 @@ def lock_key(name: str) -> int:
 
 @cache  # built once: the store, every claim and every outbox row's chat take one
 def _locking() -> Select[tuple[Any]]:
-    return select(func.pg_advisory_xact_lock(bindparam("lock", type_=BigInteger)))
+    return select(locking_call())
+
+
+def locking_call() -> FunctionElement[Any]:
+    """``pg_advisory_xact_lock(:lock)``: :func:`serialise`'s lock, for a statement that takes
+    it in passing (``lock`` bound to :func:`lock_key`)."""
+    return func.pg_advisory_xact_lock(bindparam("lock", type_=BigInteger))
 
 
 def writers_take_turns(session: AsyncSession) -> bool:

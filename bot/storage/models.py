@@ -23,6 +23,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -110,6 +111,10 @@ class Conversation(Base):
     contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
     lang: Mapped[str] = mapped_column(String(8), default="ru")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # False: no waiting or taken ticket (a ticket's opening sets it, in the same transaction:
+    # bot.storage.tickets.mark_open); True: there may be one, and the turn that finds none
+    # clears it. On the locked row, so the turn reads it fresh after a wait (bot.storage.repo).
+    ticket_open: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class Ticket(Base):

@@ -46,8 +46,10 @@ async def begin_turn(
 
     A known person in a known conversation (every event but a chat's first) costs one SELECT
     that joins the contact to the locked conversation, and on SQLite the open ticket too
-    (:func:`bot.storage.dialect.writers_take_turns`); otherwise the contact and the
-    conversation are created as needed.
+    (:func:`bot.storage.dialect.writers_take_turns`); on PostgreSQL the ticket is a SELECT of
+    its own after the lock, and only when the locked row says one may be open
+    (``ticket_open``, read fresh after a wait as the locked row is). Otherwise the contact and
+    the conversation are created as needed.
     """
     with_ticket = dialect.writers_take_turns(session)
     found: Sequence[Any] | None = (
@@ -60,10 +62,8 @@ async def begin_turn(
         conversation: Conversation = found[0]
         contact: Contact = found[1]
         _refresh_contact(contact, display_name, language)
-        ticket: Ticket | None = (
-            found[2] if with_ticket else await open_ticket(session, conversation.id)
-        )
-        return TurnRows(contact, conversation, ticket)
+        joined = (found[2],) if with_ticket else None
+        return TurnRows(contact, conversation, await _ticket(session, conversation, joined))
     contact = await upsert_contact(
         session, channel, person_id, display_name=display_name, language=language, now=now
     )
@@ -77,7 +77,24 @@ async def begin_turn(
             .with_for_update()
         )
     ).one()
-    return TurnRows(contact, conversation, await open_ticket(session, conversation.id))
+    return TurnRows(contact, conversation, await _ticket(session, conversation))
+
+
+async def _ticket(
+    session: AsyncSession, conversation: Conversation, joined: tuple[Ticket | None] | None = None
+) -> Ticket | None:
+    """The locked conversation's open ticket: the one ``joined`` to the lock's SELECT (SQLite),
+    else a SELECT of its own when ``ticket_open`` says there may be one, else none. A flag found
+    set with no ticket open (closed since) is cleared, once, in this transaction."""
+    if joined is not None:
+        (ticket,) = joined
+    elif conversation.ticket_open:
+        ticket = await open_ticket(session, conversation.id)
+    else:
+        return None
+    if ticket is None and conversation.ticket_open:
+        conversation.ticket_open = False
+    return ticket
 
 
 @cache  # built once: its SQL and cache key are reused by every event

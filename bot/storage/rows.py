@@ -15,7 +15,7 @@ stays SQL ``NULL`` rather than JSON ``null``, which reads back the same).
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from functools import cache
 from typing import Any
 
@@ -33,17 +33,22 @@ async def add_row(
     extra: Mapping[str, Any] | None = None,
     *,
     computed: Collection[str] = (),
+    shaped: Callable[[tuple[str, ...]], Insert] | None = None,
 ) -> tuple[Any, ...] | None:
     """Insert ``obj`` (its primary key left to the database) and attach it; the row
     ``RETURNING`` gave, its first column the new id (``None``: a statement that ignores a
     conflict stored nothing, and ``obj`` is left out of the session). ``statement``: an insert
     of the object's table returning at least the id (by default :func:`plain_insert`; see
     :func:`insert_if_new`), with ``extra`` as its own bound parameters; ``computed``: the
-    columns its ``values()`` sets itself."""
+    columns its ``values()`` sets itself; ``shaped``: instead of ``statement``, the insert for
+    the columns the row sends, in the model's order (one that names them: an ``INSERT …
+    SELECT``)."""
     model = type(obj)
     values = _complete(obj)
     for column in computed:
         values.pop(column, None)
+    if shaped is not None:
+        statement = shaped(tuple(values))
     found = (
         await session.execute(
             statement if statement is not None else plain_insert(model),

@@ -28,7 +28,19 @@ async def create_ticket(
     )
     session.add(ticket)
     await session.flush()
+    await mark_open(session, conversation_id)
     return ticket
+
+
+async def mark_open(session: AsyncSession, conversation_id: int) -> None:
+    """Record on the conversation's row that it has an open ticket (``ticket_open``), in the
+    transaction that opens (or reopens) one: a turn skips the ticket's SELECT when it is unset,
+    and this UPDATE takes the row's lock, so a turn reads it set once the opening commits. Even
+    when it is set already: a turn holding the lock may be clearing it, not having seen this
+    transaction's ticket, and the UPDATE then waits for that turn and sets it again."""
+    await session.execute(
+        update(Conversation).where(Conversation.id == conversation_id).values(ticket_open=True)
+    )
 
 
 async def get_ticket(session: AsyncSession, ticket_id: int, *, lock: bool = False) -> Ticket | None:

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
 import pytest
 from conftest import FakeClock, failing_once, pending_call
+from counting import counting
 from deadline import until
 from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -413,29 +414,67 @@ async def test_two_turns_writing_to_one_chat_on_postgresql_commit_its_rows_in_id
             await session.begin()
             await express.add_outbox(session, [first])
             second = pending_call("memory", "7", "send", {"n": 2}, now)
-
-            async def later_turn() -> None:
-                async with sessions.begin() as other:
-                    await express.add_outbox(other, [second])
-
-            later = asyncio.create_task(later_turn())
-
-            async def waiting() -> bool:
-                async with sessions() as look:
-                    found = await look.scalar(text(LOCK_WAITS))
-                return bool(found)
-
-            await until(waiting, "the second turn waits for the chat's lock", 10)
-            assert not later.done()
-            await session.commit()
-            await session.close()
-            await asyncio.wait_for(later, 10)
+            await _waits_for_the_first(sessions, session, express.add_outbox, second)
         assert first.id < second.id
         assert (first.claimed_by, second.claimed_by) == ("a", None)
         await worker.drain()
         assert channel.sent_to("7") == [1, 2]
     finally:
         await engine.dispose()
+
+
+async def test_an_unreserved_rows_insert_takes_its_chats_lock_itself_and_keeps_id_order(
+    pg_db_url: str, clock: FakeClock
+) -> None:
+    """A turn's rows for one chat, none reserved (a burst's): the chat's lock comes with the
+    first row's INSERT, one statement, and is taken before that row's id is given: a second
+    turn writing to the chat waits in its INSERT until the first commits, and gets the later
+    id."""
+    engine = create_engine(pg_db_url)
+    sessions = create_sessionmaker(engine)
+    now = clock.now()
+    try:
+        first = [pending_call("memory", "7", "send", {"n": n}, now) for n in (1, 2)]
+        session = sessions()
+        await session.begin()
+        with counting(engine.sync_engine) as counted:
+            await delivery.add_outbox(session, first)
+        inserts = counted.starting("INSERT INTO outbox")
+        assert len(inserts) == 2 and not counted.starting("SELECT pg_advisory"), counted
+        second = pending_call("memory", "7", "send", {"n": 3}, now)
+        await _waits_for_the_first(sessions, session, delivery.add_outbox, second)
+        assert first[0].id < first[1].id < second.id
+        async with sessions() as look:
+            stored = await look.scalars(select(OutboxMessage.params).order_by(OutboxMessage.id))
+            assert list(stored) == [{"n": 1}, {"n": 2}, {"n": 3}]
+    finally:
+        await engine.dispose()
+
+
+async def _waits_for_the_first(
+    sessions: async_sessionmaker[AsyncSession],
+    first: AsyncSession,
+    add: Callable[[AsyncSession, list[OutboxMessage]], Awaitable[object]],
+    row: OutboxMessage,
+) -> None:
+    """A second turn adds ``row`` to the chat ``first`` (open, its rows added) wrote to: it
+    waits for the chat's lock until ``first`` commits (and is closed), then commits."""
+
+    async def later_turn() -> None:
+        async with sessions.begin() as other:
+            await add(other, [row])
+
+    later = asyncio.create_task(later_turn())
+
+    async def waiting() -> bool:
+        async with sessions() as look:
+            return bool(await look.scalar(text(LOCK_WAITS)))
+
+    await until(waiting, "the second turn waits for the chat's lock", 10)
+    assert not later.done()
+    await first.commit()
+    await first.close()
+    await asyncio.wait_for(later, 10)
 
 
 async def test_a_recorded_rows_room_is_given_to_turns_only_once_its_record_commits(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -128,16 +129,7 @@ async def test_a_message_waiting_for_its_conversation_sees_the_ticket_closed_mea
         assert ticket is not None
         assert await repo.get_conversation(session, ticket.conversation_id, lock=True)
         message = asyncio.create_task(engine.handle(Incoming("t", "c0", "p", "второе")))
-
-        async def waiting_for_a_lock() -> bool:
-            async with sessions() as probe:
-                query = (
-                    "SELECT count(*) FROM pg_stat_activity "
-                    "WHERE wait_event_type = 'Lock' AND datname = current_database()"
-                )
-                return bool(await probe.scalar(text(query)))
-
-        await until(waiting_for_a_lock, "the message waits for the conversation's lock")
+        await until(_lock_awaited(sessions), "the message waits for the conversation's lock")
         ticket.status, ticket.closed_at = TicketStatus.CLOSED, NOW
     events = await message
     assert not [e for e in events if isinstance(e, Relayed)], events
@@ -146,3 +138,41 @@ async def test_a_message_waiting_for_its_conversation_sees_the_ticket_closed_mea
             select(Message).where(Message.text == "второе").order_by(Message.id.desc())
         )
     assert last is not None and last.ticket_id is None
+
+
+async def test_a_message_waiting_for_its_conversation_sees_a_ticket_opened_meanwhile(
+    sessions: async_sessionmaker[AsyncSession], clock: FakeClock
+) -> None:
+    """A turn reads the open ticket only when the locked conversation says there may be one
+    (``ticket_open``): a ticket opened while the message waited for the lock sets it on that
+    row, which the message reads as it is after the wait, and so relays into the ticket."""
+    config = Settings(_env_file=None)  # type: ignore[call-arg]
+    engine = ConversationEngine(
+        KnowledgeBase(()), sessions, clock, EngineSettings(config.conversation, config.hours)
+    )
+    await engine.handle(Incoming("t", "c0", "p", "первое"))  # the bot's: no ticket
+    async with sessions.begin() as session:
+        conversation = await repo.find_conversation(session, "t", "c0")
+        assert conversation is not None and not conversation.ticket_open
+        assert await repo.get_conversation(session, conversation.id, lock=True)
+        message = asyncio.create_task(engine.handle(Incoming("t", "c0", "p", "второе")))
+        await until(_lock_awaited(sessions), "the message waits for the conversation's lock")
+        ticket = await tickets.create_ticket(
+            session, conversation.id, reason="requested", question="q", now=NOW
+        )
+    events = await message
+    assert [e.ticket_id for e in events if isinstance(e, Relayed)] == [ticket.id], events
+
+
+def _lock_awaited(sessions: async_sessionmaker[AsyncSession]) -> Callable[[], Awaitable[bool]]:
+    """Whether some transaction of the test's database waits for a lock."""
+
+    async def waiting() -> bool:
+        async with sessions() as probe:
+            query = (
+                "SELECT count(*) FROM pg_stat_activity "
+                "WHERE wait_event_type = 'Lock' AND datname = current_database()"
+            )
+            return bool(await probe.scalar(text(query)))
+
+    return waiting

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from counting import counting
 from sqlalchemy import Connection, inspect, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
@@ -46,7 +47,7 @@ async def test_migrations_go_up_down_and_up_again(empty_db_url: str) -> None:
     try:
         assert await migrate.current(engine) is None
         await migrate.upgrade(engine)
-        assert await migrate.current(engine) == migrate.head() == "0012"
+        assert await migrate.current(engine) == migrate.head() == "0013"
         async with engine.connect() as conn:
             assert await conn.run_sync(_tables) >= TABLES
         await migrate.downgrade(engine, "base")
@@ -272,6 +273,80 @@ async def test_a_conversations_tickets_and_messages_are_kept_when_its_updated_at
         await migrate.upgrade(engine)
     finally:
         await engine.dispose()
+
+
+async def test_conversations_with_a_ticket_open_are_marked_so_by_the_migration(
+    db_url: str,
+) -> None:
+    engine = create_engine(db_url)
+    try:
+        await migrate.downgrade(engine, "0012")
+        async with engine.begin() as conn:
+            await conn.execute(
+                text(
+                    "INSERT INTO contacts (id, channel, external_id, display_name, language, "
+                    "created_at) VALUES (1, 't', '31', '', '', :now)"
+                ),
+                {"now": NOW},
+            )
+            for conv, status in ((1, "waiting"), (2, "taken"), (3, "closed"), (4, None)):
+                await conn.execute(
+                    text(
+                        "INSERT INTO conversations (id, channel, external_id, contact_id, lang, "
+                        "created_at) VALUES (:id, 't', :ext, 1, 'ru', :now)"
+                    ),
+                    {"id": conv, "ext": f"c{conv}", "now": NOW},
+                )
+                if status is not None:
+                    await conn.execute(
+                        text(
+                            "INSERT INTO tickets (conversation_id, status, reason, question, "
+                            "created_at) VALUES (:id, :status, 'asked', '', :now)"
+                        ),
+                        {"id": conv, "status": status, "now": NOW},
+                    )
+        await migrate.upgrade(engine)
+        async with engine.connect() as conn:
+            marked = await conn.execute(text("SELECT id, ticket_open FROM conversations"))
+            assert sorted((i, bool(o)) for i, o in marked) == [
+                (1, True), (2, True), (3, False), (4, False),
+            ]  # fmt: skip
+        await migrate.downgrade(engine, "0012")
+        async with engine.connect() as conn:
+            assert await _kept(conn) == [4, 3, 0]
+        await migrate.upgrade(engine)
+    finally:
+        await engine.dispose()
+
+
+async def test_a_turn_reads_the_open_ticket_while_the_conversation_says_one_may_be_open(
+    sessions: async_sessionmaker[AsyncSession], db: AsyncEngine
+) -> None:
+    async def turn() -> tuple[repo.TurnRows, list[str]]:
+        with counting(db.sync_engine) as counted:
+            async with sessions.begin() as session:
+                rows = await repo.begin_turn(
+                    session, "t", "c7", "7", display_name="", language="", lang="ru", now=NOW
+                )
+        return rows, counted.starting("SELECT tickets")
+
+    await _conversation_id(sessions)
+    rows, looked = await turn()
+    assert rows.ticket is None and not rows.conversation.ticket_open and not looked
+    async with sessions.begin() as session:
+        ticket = await tickets.create_ticket(
+            session, rows.conversation.id, reason="asked", question="q", now=NOW
+        )
+    rows, looked = await turn()
+    assert rows.ticket is not None and rows.ticket.id == ticket.id
+    async with sessions.begin() as session:
+        closed = await session.get(Ticket, ticket.id)
+        assert closed is not None
+        closed.status = TicketStatus.CLOSED
+    rows, _ = await turn()  # finds none open, and clears the flag
+    assert rows.ticket is None
+    rows, looked = await turn()
+    assert rows.ticket is None and not rows.conversation.ticket_open and not looked
 
 
 def _columns(conn: Connection, table: str) -> list[dict[str, object]]:

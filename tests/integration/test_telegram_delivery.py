@@ -188,6 +188,30 @@ async def test_a_lone_text_costs_three_commits_store_turn_and_the_sends_outcome(
         assert "unknown outcome" not in caplog.text
 
 
+async def test_a_known_chats_text_with_no_ticket_open_looks_for_no_ticket(
+    db_url: str, kb: KnowledgeBase
+) -> None:
+    """The turn of a known chat's text: the locked conversation with its contact in one SELECT,
+    the person's message, the reply, its outbox row (on PostgreSQL after the chat's outbox
+    lock) and the update settled. No ticket is looked for on either database while the locked
+    row says none is open (on SQLite it is joined to the lock's SELECT)."""
+    async with rigged(db_url, kb) as rig:
+        await rig.sends(QUESTION)
+        await rig.channel.inbox.drain()
+        await rig.channel.outbox.drain()
+        await rig.sends(QUESTION + "?")
+        with counting(rig.services.db.sync_engine) as counted:
+            await rig.channel.inbox.drain()
+        assert len(counted.commits) == 1, counted.commits  # the turn
+        turn = [" ".join(s.split()[:3]) for s in counted.statements if s.split()[0] != "BEGIN"]
+        lock = ["SELECT pg_advisory_xact_lock($1::BIGINT) AS"] if "postgresql" in db_url else []
+        assert turn == [
+            "SELECT conversations.id, conversations.channel,",
+            "INSERT INTO messages", "INSERT INTO messages", *lock, "INSERT INTO outbox",
+            "UPDATE inbox SET",
+        ], counted.statements  # fmt: skip
+
+
 async def test_a_send_whose_outcome_was_not_recorded_is_made_again_and_reported(
     sqlite_db_url: str, kb: KnowledgeBase, caplog: pytest.LogCaptureFixture
 ) -> None:
