@@ -4,16 +4,18 @@ the rows, counts, ids and errors the stock adapter gives."""
 from __future__ import annotations
 
 import asyncio
-import time
+import contextlib
+import logging
 from pathlib import Path
 from typing import Any
 
 import aiosqlite
 import pytest
+from deadline import until
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
-from bot.storage import checkpoints
+from bot.storage import checkpoints, sqlite
 from bot.storage.db import create_engine, create_sessionmaker, reading
 
 
@@ -24,6 +26,19 @@ async def sessions(tmp_path: Path) -> Any:
         await conn.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT UNIQUE)"))
     yield create_sessionmaker(engine)
     await engine.dispose()
+
+
+def _driver_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """From now on, the name of each function aiosqlite runs on the driver's thread."""
+    calls: list[str] = []
+    real = aiosqlite.Connection._execute
+
+    async def counted(self: aiosqlite.Connection, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        calls.append(getattr(fn, "__name__", "?"))
+        return await real(self, fn, *args, **kwargs)
+
+    monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
+    return calls
 
 
 async def test_statement_results_are_the_drivers(sessions: Any) -> None:
@@ -56,16 +71,9 @@ async def test_driver_error_is_sqlalchemys_and_rolls_back(sessions: Any) -> None
 async def test_only_the_commit_goes_to_the_drivers_thread(
     sessions: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    calls: list[str] = []
-    real = aiosqlite.Connection._execute
-
-    async def counted(self: aiosqlite.Connection, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        calls.append(getattr(fn, "__name__", "?"))
-        return await real(self, fn, *args, **kwargs)
-
     async with sessions() as session:  # the pooled connection exists before the count
         await session.execute(text("SELECT 1"))
-    monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
+    calls = _driver_calls(monkeypatch)
     async with sessions.begin() as session:
         await session.execute(text("INSERT INTO t (v) VALUES ('a')"))
         await session.execute(text("SELECT v FROM t"))
@@ -82,18 +90,11 @@ async def test_memory_database_keeps_every_statement_on_the_drivers_thread(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     engine = create_engine("sqlite:///:memory:")  # no WAL (journal_mode "memory")
-    calls: list[str] = []
-    real = aiosqlite.Connection._execute
-
-    async def counted(self: aiosqlite.Connection, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        calls.append(getattr(fn, "__name__", "?"))
-        return await real(self, fn, *args, **kwargs)
-
     try:
         async with engine.connect() as conn:
             await conn.execute(text("CREATE TABLE t (v TEXT)"))
             await conn.commit()
-            monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
+            calls = _driver_calls(monkeypatch)
             await conn.execute(text("INSERT INTO t VALUES ('a')"))
             assert await conn.scalar(text("SELECT v FROM t")) == "a"
             await conn.commit()
@@ -104,36 +105,50 @@ async def test_memory_database_keeps_every_statement_on_the_drivers_thread(
     assert calls == ["run", "run", "run", "commit", "close"]
 
 
-async def test_writers_take_turns_in_order_with_no_sleep_between(sessions: Any) -> None:
+async def test_writers_take_turns_in_order_with_no_sleep_between(
+    sessions: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A writer waiting for another of the process begins the moment that one commits, and in
     the order they asked. Left to SQLite's busy handler, which sleeps between its looks (up to
     100 ms each once it has waited ~0.3 s), the next writer began up to 100 ms late and in any
-    order (bot/storage/sqlite.py)."""
-    began: list[tuple[str, float]] = []
-    ended: list[tuple[str, float]] = []
+    order (bot/storage/sqlite.py). So no writer's BEGIN IMMEDIATE goes to the driver's thread,
+    where that handler waits: each finds the lock free, on the loop's thread (a bound on the
+    gaps in seconds failed on a loaded machine, where a commit's sync alone took longer)."""
+    async with contextlib.AsyncExitStack() as pool:  # four connections, WAL known on each
+        for _ in range(4):
+            session = await pool.enter_async_context(reading(sessions))
+            await session.execute(text("SELECT 1"))
+    calls = _driver_calls(monkeypatch)
+    began: list[str] = []
     holding = asyncio.Event()
 
-    async def write(name: str, hold: float) -> None:
+    async def write(name: str, hold: asyncio.Event | None) -> None:
         async with sessions.begin() as session:
             await session.execute(text("INSERT INTO t (v) VALUES (:v)"), {"v": name})
-            began.append((name, time.monotonic()))
+            began.append(name)
             holding.set()
-            await asyncio.sleep(hold)
-            ended.append((name, time.monotonic()))  # COMMIT follows at once (an fsync)
+            if hold is not None:
+                await hold.wait()
 
-    first = asyncio.create_task(write("a", 0.45))
+    release = asyncio.Event()
+    first = asyncio.create_task(write("a", release))
     await holding.wait()
     later = []
     for name in "bcd":
-        later.append(asyncio.create_task(write(name, 0.0)))
+        later.append(asyncio.create_task(write(name, None)))
         await asyncio.sleep(0.01)  # each asks after the one before
+    assert began == ["a"]  # the others wait for their turn
+    release.set()
     await asyncio.gather(first, *later)
-    assert [name for name, _ in began] == ["a", "b", "c", "d"]
-    gaps = [b - e for (_, b), (_, e) in zip(began[1:], ended[:-1], strict=True)]
-    assert max(gaps) < 0.05, gaps  # the commit's sync, not a busy handler's sleep
+    assert began == ["a", "b", "c", "d"]
+    assert calls == ["commit"] * 4, calls  # every BEGIN IMMEDIATE and INSERT on the loop's
 
 
-async def test_a_failed_or_cancelled_writer_gives_its_turn_back(sessions: Any) -> None:
+async def test_a_failed_or_cancelled_writer_gives_its_turn_back(
+    sessions: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A turn kept would hold the next writer an hour, not the 60 s this test waits.
+    monkeypatch.setattr(sqlite, "TURN_WAIT", 3600.0)
     with pytest.raises(IntegrityError):
         async with sessions.begin() as session:
             await session.execute(text("INSERT INTO t (v) VALUES ('x')"))
@@ -151,10 +166,8 @@ async def test_a_failed_or_cancelled_writer_gives_its_turn_back(sessions: Any) -
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    started = time.monotonic()
-    async with asyncio.timeout(5), sessions.begin() as session:
+    async with asyncio.timeout(60), sessions.begin() as session:
         await session.execute(text("INSERT INTO t (v) VALUES ('z')"))
-    assert time.monotonic() - started < 1.0  # not after a turn's time-out (10 s)
     async with sessions() as session:
         assert await session.scalar(text("SELECT group_concat(v) FROM t")) == "z"
 
@@ -170,7 +183,9 @@ async def blobs(tmp_path: Path) -> Any:
     await engine.dispose()
 
 
-async def test_commits_leave_the_checkpoint_to_the_servers_task(blobs: Any) -> None:
+async def test_commits_leave_the_checkpoint_to_the_servers_task(
+    blobs: Any, caplog: pytest.LogCaptureFixture
+) -> None:
     """No commit copies the log into the database file (below the backstop's 10,000 pages);
     :func:`checkpoints` does it after the commits, on a connection of its own."""
     path, engine, sessions = blobs
@@ -179,21 +194,35 @@ async def test_commits_leave_the_checkpoint_to_the_servers_task(blobs: Any) -> N
         async with sessions.begin() as session:
             await session.execute(text("INSERT INTO b VALUES (randomblob(200000))"))
     assert path.stat().st_size == size  # nothing copied back by a commit
+    caplog.set_level(logging.DEBUG, checkpoints.__name__)
     task = asyncio.create_task(checkpoints.checkpoints(engine, every=0.1))
     try:
         async with sessions.begin() as session:  # the task waits for a commit
             await session.execute(text("INSERT INTO b VALUES (randomblob(10))"))
-        for _ in range(100):  # up to 5 s
-            if path.stat().st_size > 30 * 195_000:  # the rows' pages, copied back
-                break
-            await asyncio.sleep(0.05)
+        # The task's two checkpoints (the bulk, then the rest in a write turn) over, not the
+        # file grown: it grows while the first still syncs and holds SQLite's checkpoint lock,
+        # and a checkpoint of ours then came back busy (1, -1, -1) under a loaded machine.
+        await until(lambda: len(_checkpointed(caplog)) >= 2, "the task's checkpoints", 60)
     finally:
         task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    bulk, rest = _checkpointed(caplog)
+    assert bulk[0] == 0 and bulk[2] == bulk[1] > 30 * 48  # the task copied the rows' pages
+    assert rest[0] == 0 and rest[2] == rest[1]
+    assert path.stat().st_size > 30 * 195_000  # the rows' pages, in the file
     busy, frames, copied = await checkpoints.checkpoint(engine)  # all copied already
-    assert path.stat().st_size > 30 * 195_000
     assert (busy, copied) == (0, frames)
     async with sessions() as session:
         assert await session.scalar(text("SELECT count(*) FROM b")) == 31
+
+
+def _checkpointed(caplog: pytest.LogCaptureFixture) -> list[tuple[int, int, int]]:
+    """The (busy, frames, copied) of each checkpoint logged so far."""
+    return [
+        record.args
+        for record in caplog.records
+        if record.name == checkpoints.__name__ and record.msg.startswith("wal checkpoint")
+    ]
 
 
 async def test_a_write_lock_another_process_holds_is_waited_for_off_the_loop(
@@ -209,13 +238,6 @@ async def test_a_write_lock_another_process_holds_is_waited_for_off_the_loop(
             await conn.execute(text("CREATE TABLE t (v TEXT)"))
         async with ours.connect() as conn:  # WAL known on the pooled connection
             await conn.execute(text("SELECT 1"))
-        calls: list[str] = []
-        real = aiosqlite.Connection._execute
-
-        async def counted(self: aiosqlite.Connection, fn: Any, *args: Any, **kwargs: Any) -> Any:
-            calls.append(getattr(fn, "__name__", "?"))
-            return await real(self, fn, *args, **kwargs)
-
         ticks = 0
 
         async def tick() -> None:
@@ -226,7 +248,7 @@ async def test_a_write_lock_another_process_holds_is_waited_for_off_the_loop(
 
         async with theirs.begin() as other:
             await other.execute(text("INSERT INTO t VALUES ('theirs')"))
-            monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
+            calls = _driver_calls(monkeypatch)
 
             async def write() -> None:
                 async with ours.begin() as conn:
@@ -234,9 +256,10 @@ async def test_a_write_lock_another_process_holds_is_waited_for_off_the_loop(
 
             ticker = asyncio.create_task(tick())
             writing = asyncio.create_task(write())
-            await asyncio.sleep(0.3)
+            # The loop runs while the write waits for the lock (a wait on the loop's thread
+            # would stop the ticks until the lock is free: never, while we hold it).
+            await until(lambda: ticks >= 10, "ten ticks of the loop")
             assert not writing.done()
-            assert ticks >= 10  # the loop ran while the write waited for the lock
         await asyncio.wait_for(writing, 5)
         ticker.cancel()
         # our BEGIN IMMEDIATE waited on the thread, then their COMMIT and ours
@@ -248,22 +271,46 @@ async def test_a_write_lock_another_process_holds_is_waited_for_off_the_loop(
         await theirs.dispose()
 
 
-async def test_the_log_starts_again_under_steady_writes(blobs: Any) -> None:
+async def test_the_log_starts_again_under_steady_writes(
+    blobs: Any, caplog: pytest.LogCaptureFixture
+) -> None:
     """With writers never pausing, the task's checkpoints still let the log start again from
     its beginning (the last part is copied in a write turn): the log stays short instead of
     growing to the backstop."""
     _, engine, sessions = blobs
+    caplog.set_level(logging.DEBUG, checkpoints.__name__)
     task = asyncio.create_task(checkpoints.checkpoints(engine, every=0.05))
-    started = time.monotonic()
     writes = 0
+
+    async def write() -> None:
+        nonlocal writes
+        async with sessions.begin() as session:
+            await session.execute(text("INSERT INTO b VALUES (randomblob(16000))"))
+        writes += 1
+
     try:
-        while time.monotonic() - started < 1.5:  # ~16 KB a commit, back to back
-            async with sessions.begin() as session:
-                await session.execute(text("INSERT INTO b VALUES (randomblob(16000))"))
-            writes += 1
-            await asyncio.sleep(0)
+        # Back to back (~16 KB a commit): 50 writes, however long a loaded machine takes for
+        # them, then on to the end of the task's next round (three rounds at least: two
+        # checkpoints each), whatever its pace against the writes', and one write more: the
+        # first after a round's last checkpoint is where the log starts again.
+        async with asyncio.timeout(120):
+            while writes < 50:
+                await write()
+                await asyncio.sleep(0)
+            rounds = max(3, len(_checkpointed(caplog)) // 2 + 1)
+            while len(_checkpointed(caplog)) < 2 * rounds:
+                await write()
+                await asyncio.sleep(0)
+        await write()
     finally:
         task.cancel()
-    _, frames, _ = await checkpoints.checkpoint(engine)
-    assert writes > 50
+        await asyncio.gather(task, return_exceptions=True)
+    looks: list[tuple[int, int, int]] = []
+
+    async def free() -> bool:  # not busy: no checkpoint of the cancelled task under way
+        looks.append(await checkpoints.checkpoint(engine))
+        return looks[-1][0] == 0
+
+    await until(free, "a checkpoint of ours, the task's last one over")
+    frames = looks[-1][1]
     assert frames < writes * 5 / 3, (frames, writes)  # a third of what was written, at most

@@ -2,7 +2,8 @@
 wakes this one's worker at once (PostgreSQL: a notification; SQLite: the doorbell file), a
 wake-up lost is covered by the longest nap, a dropped listening connection is opened again with
 one look, and a row due later is sent when it is due with no looks meanwhile. Every worker here
-naps 60 s unless woken, as a server does (DELIVERY_IDLE_SECONDS)."""
+naps an hour unless woken (a server: DELIVERY_IDLE_SECONDS, 60 s), far past any deadline here:
+a row sent within one was woken for, however long a loaded machine took to send it."""
 
 from __future__ import annotations
 
@@ -25,7 +26,8 @@ from bot.delivery.worker import OutboxWorker
 from bot.storage import delivery, wakeup
 from bot.storage.db import create_engine, create_sessionmaker
 
-NAP = 60.0  # the workers' longest nap: nothing here may wait for it
+NAP = 3600.0  # the workers' longest nap: nothing here may wait for it
+SOON = 60.0  # seconds to wait for a send woken for (no bound in seconds of "at once": see NAP)
 CLOCK = SystemClock()
 
 
@@ -56,7 +58,7 @@ async def serving(
     follow = asyncio.create_task(wakeup.follow(db, tick=0.1, check=check))
     run = asyncio.create_task(worker.run())
     try:
-        await until(lambda: wakeup.following(db), "listening to the other processes", 5.0)
+        await until(lambda: wakeup.following(db), "listening to the other processes")
         yield
     finally:
         await worker.stop(5.0)
@@ -65,11 +67,9 @@ async def serving(
         await asyncio.gather(run, follow, return_exceptions=True)
 
 
-async def sent(channel: MemoryChannel, chat: str, numbers: list[int], within: float) -> float:
-    """Seconds until ``chat`` was sent ``numbers`` (at most ``within``)."""
-    began = time.monotonic()
+async def sent(channel: MemoryChannel, chat: str, numbers: list[int], within: float = SOON) -> None:
+    """Until ``chat`` was sent ``numbers`` (at most ``within`` seconds)."""
     await until(lambda: channel.sent_to(chat) == numbers, f"{numbers} sent to {chat}", within)
-    return time.monotonic() - began
 
 
 async def test_a_row_another_process_stores_is_sent_at_once(
@@ -82,7 +82,7 @@ async def test_a_row_another_process_stores_is_sent_at_once(
     async with serving(worker, db):
         for chat in ("7", "8"):  # twice: a wake-up is not spent by the first
             await store(other, chat, 1, 2)
-            assert await sent(channel, chat, [1, 2], within=5.0) < 2.0
+            await sent(channel, chat, [1, 2])
 
 
 async def test_with_wake_ups_lost_the_longest_nap_still_delivers(
@@ -99,7 +99,7 @@ async def test_with_wake_ups_lost_the_longest_nap_still_delivers(
     worker = OutboxWorker(channel, sessions, CLOCK, idle=1.5)
     async with serving(worker, db):
         await store(other, "7", 1)
-        await sent(channel, "7", [1], within=1.5 + 2.0)
+        await sent(channel, "7", [1])  # nothing rang: the 1.5 s nap found it
 
 
 async def test_a_dropped_listening_connection_is_opened_again_with_one_look(
@@ -119,12 +119,12 @@ async def test_a_dropped_listening_connection_is_opened_again_with_one_look(
                     )
                 )
             assert killed == 1
-            await until(lambda: not wakeup.following(db), "the drop seen", 5.0)
+            await until(lambda: not wakeup.following(db), "the drop seen")
             await store(other, "7", 1)  # rung while nobody listens: the notification is lost
             # Listening again after a second, every worker looks once: the row is found.
-            assert await sent(channel, "7", [1], within=5.0) < 4.0
+            await sent(channel, "7", [1])
             await store(other, "8", 1)  # and the notifications reach it again
-            assert await sent(channel, "8", [1], within=5.0) < 1.0
+            await sent(channel, "8", [1])
     finally:
         await db.dispose()
         await elsewhere.dispose()
@@ -144,7 +144,7 @@ async def test_a_following_replica_tells_the_others_after_its_commits_a_burst_at
     worker = OutboxWorker(channel, create_sessionmaker(db), CLOCK, idle=NAP)
     its_follow = asyncio.create_task(wakeup.follow(storing, check=NAP))
     try:
-        await until(lambda: wakeup.following(storing), "the storing one listening", 5.0)
+        await until(lambda: wakeup.following(storing), "the storing one listening")
         async with serving(worker, db):
             heard.clear()  # (the wake on listening)
             began = time.monotonic()
@@ -152,7 +152,7 @@ async def test_a_following_replica_tells_the_others_after_its_commits_a_burst_at
                 for n in range(1, 41):  # 40 commits one after the other, a row each
                     await store(create_sessionmaker(storing), "7", n)
             took = time.monotonic() - began
-            assert await sent(channel, "7", list(range(1, 41)), within=5.0) < 2.0
+            await sent(channel, "7", list(range(1, 41)))
         assert counted.starting("SELECT pg_notify") == []
         assert len(counted.commits) == 40
         assert 1 <= len(heard) <= took / wakeup.SPACING + 2  # one a SPACING, not one a commit
