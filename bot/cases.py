@@ -41,6 +41,13 @@ EARLIER = 5  # earlier tickets of the same person shown
 CONTEXT = timedelta(minutes=30)  # the exchange just before a ticket belongs to its case
 LINE_CHARS = 200  # a transcript line is cut to this many characters
 _ANSWERS = (Action.ANSWER.value, Action.CLARIFY.value)
+FAILED = "failed:"  # a ticket's reason when our code failed on the message: + the error's class
+
+
+def failed_reason(error: str) -> str:
+    """The reason of a ticket opened because our code failed on the message, ``error`` the
+    class of what it raised (the class alone: an error's text may hold what it should not)."""
+    return f"{FAILED}{error}"[:32]  # Ticket.reason's length
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +178,7 @@ def card_reply(card: CaseCard, lang: str, *, lines: int) -> Reply:
         status = phrase(f"case_{card.status}", lang)
     blocks = [
         phrase("case_subject", lang, subject=one_line(card.subject, 500)),
+        *_failure(card.reason, lang),
         phrase(
             "case_person",
             lang,
@@ -214,6 +222,13 @@ def card_reply(card: CaseCard, lang: str, *, lines: int) -> Reply:
     links = tuple(o.link for o in card.offered if o.link is not None)
     title = phrase("case_title", lang, ticket=card.ticket_id, status=status)
     return Reply(tuple(blocks), title=title, links=links)
+
+
+def _failure(reason: str, lang: str) -> tuple[str, ...]:
+    """The card's line saying the bot failed on the message, for a ticket opened so."""
+    if not reason.startswith(FAILED):
+        return ()
+    return (phrase("case_failed", lang, error=reason.removeprefix(FAILED)),)
 
 
 def _why(why: Explanation, lang: str) -> str:

@@ -23,6 +23,12 @@ OPERATOR_PHRASES: dict[str, dict[str, str]] = {
         "en": "Question: {subject}",
         "ro": "Întrebarea: {subject}",
     },
+    "case_failed": {
+        "ru": "Бот не смог обработать это сообщение (ошибка {error}) и передал его оператору.",
+        "en": "The bot failed on this message (error {error}) and passed it to an operator.",
+        "ro": "Botul nu a putut procesa acest mesaj (eroarea {error}) și l-a transmis unui "
+        "operator.",
+    },
     "case_person": {
         "ru": "Кто: {name} · {channel} · язык {language} · у него сейчас {time} ({zone})",
         "en": "Who: {name} · {channel} · language {language} · their time now {time} ({zone})",

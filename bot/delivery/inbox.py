@@ -9,6 +9,13 @@ is done. This worker takes those, claims the other pending rows
 a few times before giving it up. A lone event thus costs two commits: its store, and the
 transaction of its effects below.
 
+An event given up still reaches an operator when it carries a person's message: the channel's
+``hand_over`` (:data:`HandOver`) runs it through the engine's hand-off
+(:func:`bot.delivery.pipeline.answer` with ``failed``), and the :func:`settle` of that
+transaction records the give-up instead of marking the row done — conditional on the row being
+still pending, so a second replica's or a restarted process's give-up of the same row rolls
+back: one ticket, one notice. A hand-off that fails is logged and the row is given up as before.
+
 One transaction per event: the handler's transaction that stores the event's effects (the
 engine's turn, the outbox rows) calls :func:`settle`, which marks the row done in that very
 commit, so a crash can neither lose the replies nor repeat them and no second "done" commit
@@ -56,6 +63,10 @@ PASSING_CAP = 60.0  # database (bot.storage.faults), doubled each time up to thi
 GIVE_UP_AFTER = 24 * 3600.0  # passing failures are retried this long from the event's arrival
 
 Handle = Callable[[InboxUpdate], Awaitable[object]]
+HandOver = Callable[[InboxUpdate, str], Awaitable[object]]
+"""A channel's hand-off of an event given up (the row, its error's class): a person's message
+goes to the operators through :func:`bot.delivery.pipeline.answer` (``failed``), whose settle
+records the give-up; an event with nothing to relay is left alone (no settle)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +83,7 @@ class Arrival:
 class _Processing:
     row_id: int
     settled: bool = False
+    failed: dict[str, Any] | None = None  # being given up: settle records these columns
 
 
 _current: ContextVar[_Processing | None] = ContextVar("inbox_row", default=None)
@@ -84,27 +96,38 @@ async def settle(session: AsyncSession, now: datetime, *, note: str | None = Non
     current = _current.get()
     if current is None:
         return
-    result = await session.execute(
-        _settling(), {"s_id": current.row_id, "s_now": now, "s_note": note}
-    )
+    if current.failed is not None:  # the hand-off of an event given up: the give-up is recorded
+        result = await session.execute(
+            _settling(failed=True), {"s_id": current.row_id, **current.failed}
+        )
+    else:
+        result = await session.execute(
+            _settling(), {"s_id": current.row_id, "s_now": now, "s_note": note}
+        )
     if not getattr(result, "rowcount", 1):  # another replica took it after our claim lapsed
         raise AlreadySettledError(current.row_id)  # and settled it: roll back, answer once
     current.settled = True  # if the commit fails, the handler raises and the row is retried
 
 
-@cache  # built once: every event runs it
-def _settling() -> Update:
-    """:func:`settle`'s UPDATE (Core: no loaded row to bring up to date)."""
+@cache  # built once each: every event runs one
+def _settling(failed: bool = False) -> Update:
+    """:func:`settle`'s UPDATE (Core: no loaded row to bring up to date) of a pending row: done,
+    with its note; ``failed``, for the hand-off of an event given up: failed, with its attempts
+    and error (only while pending: the give-up happens once)."""
     table = InboxUpdate.__table__
     assert isinstance(table, Table)
+    column = table.c
+    values: dict[str, Any] = {
+        "processed_at": bindparam("s_now", type_=column.processed_at.type),
+        "status": DeliveryStatus.FAILED if failed else DeliveryStatus.DONE,
+        "error": bindparam("s_error" if failed else "s_note", type_=column.error.type),
+    }
+    if failed:
+        values["attempts"] = bindparam("s_attempts", type_=column.attempts.type)
     return (
         update(table)
-        .where(table.c.id == bindparam("s_id"), table.c.status == DeliveryStatus.PENDING)
-        .values(
-            status=DeliveryStatus.DONE,
-            processed_at=bindparam("s_now", type_=table.c.processed_at.type),
-            error=bindparam("s_note", type_=table.c.error.type),
-        )
+        .where(column.id == bindparam("s_id"), column.status == DeliveryStatus.PENDING)
+        .values(**values)
     )
 
 
@@ -133,8 +156,10 @@ class InboxWorker:
         ready: asyncio.Event | None = None,
         express: Express | None = None,
         idle: float = IDLE,
+        hand_over: HandOver | None = None,
     ) -> None:
         self.channel = channel
+        self._hand_over = hand_over
         self._idle_nap = idle
         self._sessions = sessions
         self._clock = clock
@@ -377,18 +402,24 @@ class InboxWorker:
         log.exception(
             "event failed channel=%s key=%s attempt=%d", self.channel, row.external_id, attempts
         )
+        error = f"{type(exc).__name__}: {exc}"
+        if give_up:
+            unhanded = await self._handed(row, exc, attempts, error, now)
+            if unhanded is None:
+                return True
+            error = unhanded + error
         try:
             saved = await self._save(
                 row.id,
                 attempts=attempts,
-                error=f"{type(exc).__name__}: {exc}"[:1000],
+                error=error[:1000],
                 status=DeliveryStatus.FAILED if give_up else DeliveryStatus.PENDING,
                 processed_at=now if give_up else None,
             )
         except Exception as down:  # nothing recorded: the row stays pending, and claimed
             return self._later(row, "failure not recorded, kept pending", down, now)
         if not saved:
-            log.warning("event failed after it was settled, kept done key=%s", row.external_id)
+            log.warning("event failed after it was settled, kept so key=%s", row.external_id)
             self._retry_at.pop(row.id, None)
             return True  # its effects committed: running it again would repeat them
         row.attempts = attempts
@@ -416,6 +447,10 @@ class InboxWorker:
         # The class alone, as in the log: a passing failure's text may hold a server's address
         # or a statement's parameters.
         error = f"given up after {self._give_up_after:.0f}s: {type(exc).__name__}"
+        unhanded = await self._handed(row, exc, row.attempts, error, now)
+        if unhanded is None:
+            return True
+        error = unhanded + error
         try:
             saved = await self._save(
                 row.id, error=error[:1000], status=DeliveryStatus.FAILED, processed_at=now
@@ -423,10 +458,49 @@ class InboxWorker:
         except Exception as down:
             return self._later(row, "failure not recorded, kept pending", down, now)
         if not saved:
-            log.warning("event failed after it was settled, kept done key=%s", row.external_id)
+            log.warning("event failed after it was settled, kept so key=%s", row.external_id)
         self._retry_at.pop(row.id, None)
         self._passing.pop(row.id, None)
         return True
+
+    async def _handed(
+        self, row: InboxUpdate, exc: Exception, attempts: int, error: str, now: datetime
+    ) -> str | None:
+        """Hand a given-up event's person's message to the operators (the channel's
+        ``hand_over``), its transaction recording the give-up (:func:`settle`); ``None`` when
+        the row is done with (handed, or given up elsewhere meanwhile), else what to put before
+        its error: ``""`` when there is nothing to hand over, why when the hand-off failed."""
+        if self._hand_over is None:
+            return ""
+        failed = {"s_attempts": attempts, "s_now": now, "s_error": f"handed over; {error}"[:1000]}
+        processing = _Processing(row.id, failed=failed)
+        token = _current.set(processing)
+        try:
+            with express.reserving(self._express):
+                await self._hand_over(row, type(exc).__name__)
+        except AlreadySettledError:
+            log.warning(
+                "event given up elsewhere meanwhile channel=%s key=%s",
+                self.channel, row.external_id,
+            )  # fmt: skip
+            return None
+        except Exception as down:  # logged, and the row given up as it would be without it
+            log.exception(
+                "given-up event not handed over channel=%s key=%s error=%s",
+                self.channel, row.external_id, type(down).__name__,
+            )  # fmt: skip
+            return f"hand-off failed: {type(down).__name__}; "
+        finally:
+            _current.reset(token)
+        if not processing.settled:  # no person's message in it
+            return ""
+        log.warning(
+            "event given up, handed over to operators channel=%s key=%s attempts=%d error=%s",
+            self.channel, row.external_id, attempts, type(exc).__name__,
+        )  # fmt: skip
+        self._retry_at.pop(row.id, None)
+        self._passing.pop(row.id, None)
+        return None
 
     def _later(self, row: InboxUpdate, why: str, error: Exception, now: datetime) -> bool:
         """Try the event again after :meth:`_backoff`, with one line (the error's class alone:
@@ -449,12 +523,12 @@ class InboxWorker:
         return min(PASSING_CAP, PASSING_FIRST * 2.0 ** min(tries, 30))
 
     async def _save(self, row_id: int, **values: Any) -> bool:
-        """Update the row unless its handler settled it already (a settled row is never
-        undone); whether it was updated."""
+        """Update the row while it is pending: one its handler settled, or another replica
+        gave up (and handed over) meanwhile, is never undone; whether it was updated."""
         async with self._sessions.begin() as session:
             result = await session.execute(
                 update(InboxUpdate)
-                .where(InboxUpdate.id == row_id, InboxUpdate.status != DeliveryStatus.DONE)
+                .where(InboxUpdate.id == row_id, InboxUpdate.status == DeliveryStatus.PENDING)
                 .values(**values)
                 .execution_options(synchronize_session=False)
             )

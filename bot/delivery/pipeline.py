@@ -101,18 +101,24 @@ async def answer(
     note: Note = _none,
     record: bool = False,
     settled: str | None = None,
+    failed: str = "",
 ) -> list[Event]:
     """A person's event through ``engine`` in one transaction: the turn (``record``: the
-    message stored with no turn, :meth:`ConversationEngine.record`), the rows ``note`` derives
-    from its events written by primary key (:func:`bot.storage.rows.put_row`: inserted, or
-    their columns set on the stored row, a row inserted meanwhile included), and :func:`write`
-    (``settled``: the inbox row's note). Returns the events."""
+    message stored with no turn, :meth:`ConversationEngine.record`; ``failed``, the class of
+    the error our code raised on the event: the message handed to the operators,
+    :meth:`ConversationEngine.hand_over`, and the inbox's give-up recorded by the settle), the
+    rows ``note`` derives from its events written by primary key
+    (:func:`bot.storage.rows.put_row`: inserted, or their columns set on the stored row, a row
+    inserted meanwhile included), and :func:`write` (``settled``: the inbox row's note).
+    Returns the events."""
 
     async def then(session: AsyncSession, events: list[Event]) -> None:
         for row in note(events):
             await put_row(session, row)
         await write(session, incoming.channel, events, render, clock.now(), note=settled)
 
+    if failed:
+        return await engine.hand_over(incoming, failed, then=then)
     handle = engine.record if record else engine.handle
     return await handle(incoming, then=then)
 

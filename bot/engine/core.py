@@ -18,6 +18,10 @@ stored (:mod:`bot.engine.state`: the open ticket's status is the state), and eve
   turn: no acknowledgement, and a cancel word is just text.
 * ``waiting`` | ``operator`` → ``bot``: the person cancels (a cancel word or button):
   ``TicketClosed(cancelled=True)``.
+* ``bot`` → ``waiting`` also when our own code failed on the person's message and the inbox
+  gave it up (:meth:`ConversationEngine.hand_over`): the message is escalated as it stands,
+  the case card says the bot failed on it and the error's class; in ``waiting`` | ``operator``
+  it is relayed into the open ticket.
 * ``operator`` → ``closed``: the operator closes the ticket (``TicketClosed``); the person may
   rate it 1–5 (``TicketRated``).
 * ``closed`` → ``bot``: the next message; a rating press is still accepted.
@@ -105,6 +109,22 @@ class ConversationEngine:
                 await then(session, events)
             return events
 
+    async def hand_over(
+        self, incoming: Incoming, failure: str, *, then: AfterTurn | None = None
+    ) -> list[Event]:
+        """Hand a person's message our own code failed on (``failure``: the error's class) to
+        the operators in one transaction: stored, then escalated as it stands (the usual
+        hand-off: the person hears their place in the queue, ``TicketOpened`` with a card that
+        says the bot failed and ``failure``, ``HandToQueue``), or relayed into the open ticket.
+        No knowledge-base decision and no button press is read. ``then`` as for :meth:`handle`.
+        """
+        key = self._key(incoming)
+        async with self._conversation_lock(key), self._sessions.begin() as session:
+            events = await self._handle(session, incoming, failure=failure)
+            if then is not None:
+                await then(session, events)
+            return events
+
     async def record(self, incoming: Incoming, *, then: AfterTurn | None = None) -> list[Event]:
         """Store what the person wrote to the channel's own operators, with no turn.
 
@@ -145,7 +165,9 @@ class ConversationEngine:
         greeting = Reply((phrase("smalltalk_greeting", self._settings.language),))
         return [Say(channel=channel, conversation_id=conversation_id, reply=greeting)]
 
-    async def _handle(self, session: AsyncSession, incoming: Incoming) -> list[Event]:
+    async def _handle(
+        self, session: AsyncSession, incoming: Incoming, *, failure: str = ""
+    ) -> list[Event]:
         now = self._clock.now()
         # A repeated delivery never gets here: the channel's inbox row, keyed by the event,
         # is the dedupe, and it is settled in this very transaction.
@@ -166,7 +188,8 @@ class ConversationEngine:
             public_url=self._public_url,
             zone=self._zone,
         )
-        events = released + await Turn(context).run()
+        turn = Turn(context)
+        events = released + await (turn.hand_over(failure) if failure else turn.run())
         log.info(
             "event handled channel=%s conversation=%s events=%d",
             incoming.channel,

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.cases import load_case
+from bot.cases import failed_reason, load_case
 from bot.engine.events import (
     Event,
     HandToQueue,
@@ -95,6 +95,17 @@ class Turn:
             await self._open(self.c.incoming.entry_id)
         else:
             await self._text(self.c.inbound.text)
+        self._keep_lang()
+        return self.c.out
+
+    async def hand_over(self, failure: str) -> list[Event]:
+        """Our own code failed on this message (``failure``: the error's class): it goes to an
+        operator as it stands — relayed into the open ticket, or escalated with a card that
+        says so."""
+        if self.c.ticket is not None:
+            await self._relay(self.c.ticket)
+        else:
+            await self._escalate(failed_reason(failure), self.c.inbound)
         self._keep_lang()
         return self.c.out
 
@@ -305,7 +316,7 @@ class Turn:
             # The same question again minutes after a cancel or close: reopen, never a second one.
             # What belonged to the last round goes (a kept rating made the next close unratable);
             # the thread (external_ref) and the delivery state (person_blocked_at) stay.
-            ticket.status, ticket.operator = TicketStatus.WAITING, None
+            ticket.status, ticket.operator, ticket.reason = TicketStatus.WAITING, None, reason
             ticket.taken_at = ticket.closed_at = ticket.flagged_at = None
             ticket.first_reply_at = ticket.rating = ticket.note = None
             await tickets.mark_open(self.session, self.conv.id)

@@ -120,6 +120,7 @@ class BitrixChannel:
             ready=self._inbox,
             express=self.outbox.express,
             idle=idle,
+            hand_over=self.processor.hand_over,
         )
         self._lease = LeaseKeeper(sessions, clock, LEASE, name, self._replica.lease_seconds)
 

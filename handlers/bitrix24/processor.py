@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -153,6 +154,30 @@ class EventProcessor:
         else:
             await self._on_message(event)
         self._on_queued()
+
+    async def hand_over(self, row: InboxUpdate, failure: str) -> None:
+        """An event the inbox gave up on (our code raised ``failure``, see
+        :data:`bot.delivery.inbox.HandOver`): a customer's text in a session the bot holds goes
+        to the line's queue as the engine hands a chat over (the text as typed, a number not
+        read as a choice); anything else (a join, an operator's message, a session the line's
+        people hold: they see the chat) has nothing to relay."""
+        event = ChatEvent.from_json(row.payload)
+        if event.kind != "message" or not event.text.strip():
+            return
+        async with self._sessions() as session:
+            known = await session.get(BitrixChat, event.chat_id) if event.in_open_line else None
+        verdict = judge(event, known)
+        if not verdict.speaks:
+            return
+        incoming = replace(self._incoming(event, known, verdict), text=event.text, payload="")
+        now = self._clock.now()
+        await pipeline.answer(
+            self._engine, incoming, self._render, self._clock,
+            note=lambda out: [_noted(known, event, now, out=out)], failed=failure,
+        )  # fmt: skip
+        _tell(known, event)
+        self._on_queued()
+        log.info("bitrix given-up event handed over key=%s chat=%s", event.key, event.chat_id)
 
     async def _on_join(self, event: ChatEvent) -> None:
         now = self._clock.now()

@@ -29,7 +29,9 @@ from bot.queue.actions import Reflag
 from bot.services import Services
 from bot.storage.delivery import default_replica
 from bot.storage.leases import LeaseKeeper
+from bot.storage.models import InboxUpdate
 from handlers.settings import Settings, whole
+from handlers.telegram import person
 from handlers.telegram.calls import CHANNEL
 from handlers.telegram.commands import setup_commands
 from handlers.telegram.delivery import Deliverer
@@ -247,6 +249,9 @@ def create_telegram_channel(services: Services) -> TelegramChannel:
             return None
         return await dp.feed_update(bot, update)
 
+    async def hand_over(row: InboxUpdate, failure: str) -> None:
+        await person.hand_over(reader.read(row.payload), failure, services.engine, deliverer)
+
     inbox = Inbox(
         services.sessions,
         services.clock,
@@ -256,6 +261,7 @@ def create_telegram_channel(services: Services) -> TelegramChannel:
         claim_seconds=settings.replica.claim_seconds,
         express=outbox.express,
         idle=settings.delivery.idle_seconds,
+        hand_over=hand_over,
     )
     return TelegramChannel(services, bot, dp, inbox, outbox, deliverer, reader)
 

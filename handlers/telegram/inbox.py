@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
 from bot.delivery.express import Express
-from bot.delivery.inbox import GIVE_UP_AFTER, IDLE, Arrival, InboxWorker
+from bot.delivery.inbox import GIVE_UP_AFTER, IDLE, Arrival, HandOver, InboxWorker
 from bot.storage.models import InboxUpdate
 from handlers.telegram.calls import CHANNEL
 
@@ -31,13 +31,14 @@ class Inbox(InboxWorker):
         claim_seconds: float = 30.0,
         express: Express | None = None,
         idle: float = IDLE,
+        hand_over: HandOver | None = None,
     ) -> None:
         async def handle(row: InboxUpdate) -> object:
             return await process(row.payload)
 
         super().__init__(
             CHANNEL, sessions, clock, handle, replica=replica, give_up_after=give_up_after,
-            claim_seconds=claim_seconds, express=express, idle=idle,
+            claim_seconds=claim_seconds, express=express, idle=idle, hand_over=hand_over,
         )  # fmt: skip
 
     async def store(self, updates: Sequence[dict[str, Any]]) -> int:

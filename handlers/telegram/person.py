@@ -143,6 +143,34 @@ async def on_unblocked(event: ChatMemberUpdated, deliverer: Deliverer) -> None:
     await deliverer.mark_person(event.chat.id, blocked=False)
 
 
+async def hand_over(
+    update: Update, failure: str, engine: ConversationEngine, deliverer: Deliverer
+) -> None:
+    """An update the inbox gave up on (our code raised ``failure``, see
+    :data:`bot.delivery.inbox.HandOver`): a person's message in their private chat goes to the
+    operators as the engine hands a conversation over (media with its caption, or its kind,
+    copied into the ticket's topic when one is open); a press, an operators' group message or
+    a command of the adapter's own (/start, /help) has nothing to relay."""
+    message = update.message
+    user = message.from_user if message is not None else None
+    if message is None or user is None or user.is_bot or message.chat.type != ChatType.PRIVATE:
+        return
+    copy = None
+    if message.text is not None:
+        if message.text.startswith(_OWN_COMMANDS):
+            return
+        text = message.text
+    else:
+        text = message.caption or tg_phrase("op_media", _lang(user), kind=message.content_type)
+        copy = CopySource(message.chat.id, message.message_id)
+    incoming = _incoming(message, update, text=text)
+    await pipeline.answer(engine, incoming, deliverer.render(copy), deliverer.clock, failed=failure)
+    deliverer.wake()
+
+
+_OWN_COMMANDS = ("/start", "/help")  # answered by the adapter, never the engine's questions
+
+
 async def _converse(
     engine: ConversationEngine,
     deliverer: Deliverer,

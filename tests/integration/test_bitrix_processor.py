@@ -62,7 +62,7 @@ def _message(
     )
 
 
-def _processor(services: Services) -> EventProcessor:
+def processor_of(services: Services) -> EventProcessor:
     return EventProcessor(
         sessions=services.sessions,
         engine=services.engine,
@@ -75,7 +75,7 @@ def _processor(services: Services) -> EventProcessor:
 
 
 def _worker(services: Services) -> InboxWorker:
-    handle = _processor(services).handle
+    handle = processor_of(services).handle
     return InboxWorker(repo.CHANNEL, services.sessions, services.clock, handle, replica="replica-a")
 
 
@@ -308,7 +308,7 @@ async def test_a_chats_row_inserted_during_the_turn_is_updated_and_keeps_its_oth
                 )
             )  # fmt: skip
             await session.flush()
-            handling = asyncio.create_task(_processor(services).handle(row))
+            handling = asyncio.create_task(processor_of(services).handle(row))
             await _lock_awaited(services)  # the turn's write of the row waits for this insert
         await handling
         chat = await _one(services, BitrixChat, CHAT_ID)

@@ -11,6 +11,7 @@ from engine_fixtures import DEAL, ENTRIES, NONSENSE, TASK, Rig, buttons, rig, te
 from sqlalchemy import event, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from bot.cases import case_reply
 from bot.engine import (
     HandToQueue,
     Incoming,
@@ -429,3 +430,27 @@ async def test_a_turn_leaves_the_conversation_clean_unless_its_language_changes(
             select(Conversation).where(Conversation.external_id == "chat-42")
         )
         assert conv is not None and conv.lang == "en"
+
+
+async def test_a_message_our_code_failed_on_is_escalated_as_it_stands(bot: Rig) -> None:
+    """The inbox's hand-off of a given-up event: no knowledge-base answer, a ticket whose
+    card says the bot failed and the error's class, the person's usual hand-off text."""
+    incoming = Incoming("test", "chat-42", "42", DEAL, message_id="u1")
+    out = await bot.engine.hand_over(incoming, "KeyError")
+    assert [type(o) for o in out] == [Say, TicketOpened, HandToQueue]
+    assert "№1" in text_of(out) and "место в очереди: 1" in text_of(out)
+    [opened] = [o for o in out if isinstance(o, TicketOpened)]
+    assert (opened.card.reason, opened.card.subject) == ("failed:KeyError", DEAL)
+    card = "\n".join(case_reply(opened.card, "ru").blocks)
+    assert "Бот не смог обработать это сообщение (ошибка KeyError)" in card
+    assert await state(bot.sessions) == State.WAITING
+
+
+async def test_a_message_our_code_failed_on_joins_the_open_ticket(bot: Rig) -> None:
+    await bot.say(NONSENSE)
+    await bot.say("позовите оператора")
+    incoming = Incoming("test", "chat-42", "42", "и ещё подробности", message_id="u2")
+    out = await bot.engine.hand_over(incoming, "KeyError")
+    assert [type(o) for o in out] == [Relayed, Say]  # relayed, acknowledged once
+    async with bot.sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(Ticket)) == 1
