@@ -82,7 +82,7 @@ class KnowledgeBase:
         self._index = Index(entries, self._analyzer)
         self._by_id = {e.id: e for e in self._index.entries}
         self._docs = {e.id: doc for doc, e in enumerate(self._index.entries)}
-        self._reader = QueryReader(self._analyzer, self._index.vocabulary)
+        self._reader = QueryReader(self._analyzer, self._index.vocabulary, self._index.side_keys)
         self._matcher = Matcher(self._index)
         self._intents = IntentReader(self._analyzer.stopwords, self._analyzer.morph.is_word)
         self.calibration = calibration or Calibration.load()

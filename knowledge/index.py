@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Sequence
@@ -10,7 +11,7 @@ from functools import lru_cache
 
 from knowledge.analyzer import Analyzer
 from knowledge.model import Entry
-from knowledge.text import detect_lang
+from knowledge.text import detect_lang, tokenize
 
 # Field weights: titles and question-like headings say what an entry answers; the body only
 # mentions things. Breadcrumbs and menu paths place the entry.
@@ -69,13 +70,23 @@ def _field_keys(entry: Entry, analyzer: Analyzer, lang: str) -> dict[str, list[s
 
 
 def _keys_and_lines(
-    entry: Entry, analyzer: Analyzer, lang: str
+    entry: Entry, analyzer: Analyzer, lang: str, weights: dict[str, float] | None = None
 ) -> tuple[dict[str, list[str]], list[list[str]]]:
     """The fields' keys, and the keys of each line of the body field (steps, then the body's
-    lines): the body is keyed line by line, as its answers read it."""
+    lines): the body is keyed line by line, as its answers read it. ``weights``, when given,
+    keeps for each key the most a word keyed to it weighs (Morphology.weight)."""
     fields = entry_fields(entry)
-    lines = [analyzer.keys(line, lang) for line in (*entry.steps, *entry.body.split("\n"))]
-    keys = {name: analyzer.keys(text, lang) for name, text in fields.items() if name != "body"}
+    texts = [text for name, text in fields.items() if name != "body"]
+    texts += [*entry.steps, *entry.body.split("\n")]
+    keyed = [analyzer.keyed(tokenize(text), lang) for text in texts]
+    if weights is not None:
+        weigh = analyzer.morph.weight
+        for key, token in itertools.chain.from_iterable(keyed):
+            if weights.get(key, 0.0) < 1.0:
+                weights[key] = max(weights.get(key, 0.0), weigh(token))
+    named = [name for name in fields if name != "body"]
+    keys = {n: [k for k, _ in pairs] for n, pairs in zip(named, keyed[: len(named)], strict=True)}
+    lines = [[k for k, _ in pairs] for pairs in keyed[len(named) :]]
     keys["body"] = [k for line in lines for k in line]
     return keys, lines
 
@@ -107,10 +118,11 @@ class Index:
         infos: list[IndexedEntry] = []
         sequences: list[tuple[str, ...]] = []
         langs: list[str] = []
+        weights: dict[str, float] = {}
         for entry in self.entries:
             lang = detect_lang(f"{entry.title}\n{entry.body[:2000]}")
             langs.append(lang)
-            keys, lines = _keys_and_lines(entry, analyzer, lang)
+            keys, lines = _keys_and_lines(entry, analyzer, lang, weights)
             field_keys.append(keys)
             head = (*keys["title"], *keys["questions"])
             infos.append(IndexedEntry(entry, tuple(keys["title"]), frozenset(head)))
@@ -133,6 +145,9 @@ class Index:
         # About 6 KiB an entry: a thousand cover the real corpus four times over.
         self.positions = lru_cache(maxsize=1024)(self._positions)
         self._build(field_keys)
+        # The keys that only verbs, adverbs and the like make in the corpus: a misspelt question
+        # word read as one of them is a side word too (QueryReader).
+        self.side_keys = frozenset(k for k, w in weights.items() if w < 1.0)
 
     def _line_keys(self, doc: int) -> tuple[frozenset[str], ...]:
         """The keys of each line of an entry's body (``entry.body.split("\\n")``), as indexed."""

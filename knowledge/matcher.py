@@ -380,7 +380,7 @@ class Matcher:
             rows.append((score, doc, parts, evidence, titled, missed, 0.0))
         _sort(rows)
         rows = self._nearness(query, rows)
-        if len(rows) > 1 and self._openable_first(rows[0], rows[1]):
+        if len(rows) > 1 and self._openable_first(rows[0], rows[1], mass):
             rows[0], rows[1] = rows[1], rows[0]
         if not rows:
             return rows, 0, []
@@ -413,15 +413,23 @@ class Matcher:
             for score, doc, parts, evidence, titled, missed, phrases in rows[NEAR_RIVALS:]
         ]
 
-    def _openable_first(self, top: _Row, second: _Row) -> bool:
+    def _openable_first(self, top: _Row, second: _Row, mass: dict[str, float]) -> bool:
         """A helpdesk article the person can open beats a section without a link that it
-        all but ties with: the same topic, and a page to read."""
-        entries = self._index.entries
-        return (
-            not entries[top[1]].url
-            and bool(entries[second[1]].url)
-            and top[0] - second[0] <= OPENABLE_TIE
-        )
+        all but ties with, on the same topic: the article's title holds the heaviest of the
+        question's keys that the section's title holds. Otherwise the section's title names
+        what the article's does not («13. Диск Битрикс24» against «Как удалить Битрикс24» for
+        a question about the drive), and the section stays first. Titles written in two
+        languages share no keys to compare (the Romanian guide's «companiei», an article's
+        «компании»): there the article goes first as before."""
+        index = self._index
+        entries, infos = index.entries, index.infos
+        if entries[top[1]].url or not entries[second[1]].url or top[0] - second[0] > OPENABLE_TIE:
+            return False
+        if index.langs[top[1]] != index.langs[second[1]]:
+            return True
+        titled = infos[top[1]].head_keys.intersection(mass)
+        heaviest = max(titled, key=lambda k: (mass[k], k), default=None)
+        return heaviest is None or heaviest in infos[second[1]].head_keys
 
     def weigh(self, query: Query) -> Asked | None:
         """The question's keys weighed against the index; None when it knows none of them."""

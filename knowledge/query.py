@@ -12,6 +12,7 @@ from rapidfuzz import fuzz, process
 from knowledge.analyzer import Analyzer, Synonym, Trace
 from knowledge.glossary import Glossary
 from knowledge.text import (
+    SIDE_WORD_WEIGHT,
     detect_lang,
     fold,
     head_and_tail,
@@ -104,9 +105,17 @@ class Query:
 class QueryReader:
     """Builds :class:`Query` objects against one index vocabulary."""
 
-    def __init__(self, analyzer: Analyzer, vocabulary: frozenset[str]) -> None:
+    def __init__(
+        self,
+        analyzer: Analyzer,
+        vocabulary: frozenset[str],
+        side_keys: frozenset[str] = frozenset(),
+    ) -> None:
         self._analyzer = analyzer
         self._vocab = vocabulary
+        # Keys that only side words (verbs, adverbs) make (Index.side_keys): a typo read as one
+        # weighs as that word would, spelt right («пользоватся» as «пользоваться», a verb).
+        self._side_keys = side_keys
         # Typos keep the first letter far more often than not: candidates share it and are
         # within two letters of the length.
         buckets: dict[tuple[str, int], list[str]] = {}
@@ -331,7 +340,8 @@ class QueryReader:
         fixed = self._correct(key)
         if fixed is None:
             return QueryKey(key, 1.0, False, name, token)
-        return QueryKey(fixed, TYPO_WEIGHT, True, name, token, typed=key)
+        weight = TYPO_WEIGHT * (SIDE_WORD_WEIGHT if fixed in self._side_keys else 1.0)
+        return QueryKey(fixed, weight, True, name, token, typed=key)
 
     def _inflected(self, key: str) -> str | None:
         """A vocabulary key that is ``key`` and one or two letters more: a form of the same

@@ -10,8 +10,11 @@ import pytest
 from knowledge import glossary as glossary_module
 from knowledge.analyzer import Analyzer
 from knowledge.glossary import Glossary
+from knowledge.index import Index
+from knowledge.model import Entry
 from knowledge.query import GLOSSARY_WEIGHT, LEXICON_WEIGHT, TYPO_WEIGHT, QueryKey, QueryReader
 from knowledge.text import (
+    SIDE_WORD_WEIGHT,
     detect_lang,
     fold,
     swap_layout_to_cyrillic,
@@ -448,3 +451,17 @@ def test_an_ordinary_word_is_asked_in_russian_below_a_product_term(analyzer: Ana
     assert kinds["mute"] == "lexicon"
     weights = {k.token: k.weight for k in query.keys}
     assert weights["mute"] < LEXICON_WEIGHT < GLOSSARY_WEIGHT
+
+
+def test_a_misspelt_verb_weighs_as_the_verb_spelt_right(analyzer: Analyzer) -> None:
+    # «пользоватся» is no dictionary word, so its weight was a noun's (1.0) once its typo was
+    # read, though «пользоваться», spelt right, is a verb and a side word (0.6).
+    entries = (
+        Entry(id="a", title="Диск", source="test", body="Как пользоваться диском."),
+        Entry(id="b", title="Диски", source="test", body="Диски сотрудников."),
+    )
+    index = Index(entries, analyzer)
+    assert "пользова" in index.side_keys and "диск" not in index.side_keys
+    read = QueryReader(analyzer, index.vocabulary, index.side_keys).read("как пользоватся диском")
+    weights = {k.key: k.weight for k in read.keys}
+    assert weights == {"пользова": TYPO_WEIGHT * SIDE_WORD_WEIGHT, "диск": 1.0}

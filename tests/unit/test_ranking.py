@@ -12,7 +12,7 @@ import pytest
 from knowledge.analyzer import Analyzer
 from knowledge.index import Index
 from knowledge.loader import load_corpus
-from knowledge.matcher import STAYS_CANDIDATES, Matcher, Weights
+from knowledge.matcher import STAYS_CANDIDATES, Matcher, Weights, _Row
 from knowledge.model import Entry
 from knowledge.query import QueryReader
 
@@ -206,3 +206,22 @@ def test_a_romanian_term_s_two_readings_are_weighed_apart(analyzer: Analyzer) ->
     for doc in (0, 1):
         assert one[doc].coverage < both[doc].coverage <= 1.0
         assert one[doc].score < both[doc].score <= 1.0
+
+
+def test_an_openable_article_goes_first_only_on_the_section_s_topic(analyzer: Analyzer) -> None:
+    # «Как удалить Битрикс24» went above «13. Диск Битрикс24» for «как пользоваться диском»:
+    # the two all but tied, but the section's title names the drive and the article's does not.
+    url = "https://helpdesk.bitrix24.ru/open/1/"
+    section = Entry(id="s", title="Диск компании", source="test", body="Файлы на диске.")
+    other = Entry(id="o", title="Как удалить портал", source="test", url=url, body="Диск.")
+    same = Entry(id="d", title="Диск сотрудника", source="test", url=url, body="Файлы.")
+    index = Index((section, other, same), analyzer)
+    matcher = Matcher(index)
+    mass = {"диск": 1.0, "удал": 0.3}
+
+    def row(score: float, doc: int) -> _Row:
+        return (score, doc, (0.0, 0.0, 0.0, 0.0), 0.0, 0.0, 0.0, 0.0)
+
+    assert not matcher._openable_first(row(0.50, 0), row(0.49, 1), mass)
+    assert matcher._openable_first(row(0.50, 0), row(0.49, 2), mass)
+    assert not matcher._openable_first(row(0.50, 0), row(0.40, 2), mass)  # no tie
