@@ -400,8 +400,9 @@ def test_a_question_whose_known_words_are_in_every_entry_is_not_an_error(
 ) -> None:
     # It divided by the question's total weight, zero when each key it knows has idf 0. One
     # known key among unknown words («adaug», to add, is now an ordinary word the lexicon asks
-    # in Russian: «fac» keeps the question's shape).
-    assert kb.decide("cum fac un angajat nou").action is Action.ESCALATE
+    # in Russian: «fac» keeps the question's shape). Whether it then asks or hands off is the
+    # calibration's choice; an answer would be a confident guess on nothing.
+    assert kb.decide("cum fac un angajat nou").action in (Action.ESCALATE, Action.CLARIFY)
 
 
 # --- small talk -------------------------------------------------------------------------------
