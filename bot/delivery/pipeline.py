@@ -6,7 +6,7 @@ message to copy; Bitrix24 needs nothing: the event names the chat). :func:`write
 rendered calls into the channel's outbox rows (:func:`bot.channel.outbox_rows`, added through
 :func:`bot.delivery.express.add_outbox`: the cached ``INSERT``, reserved for this process's
 outbox worker where that module says) and settles the inbox row being processed
-(:func:`bot.delivery.inbox.settle`), in the caller's transaction — the engine's turn, or a
+(:func:`bot.delivery.settle.settle`), in the caller's transaction — the engine's turn, or a
 queue action's: a crash loses no reply, and a retried event is not answered twice.
 
 :func:`answer` runs a person's event through the engine that way: the turn (or, for a message
@@ -37,7 +37,8 @@ from sqlalchemy.sql import Executable
 
 from bot.channel import Draft, outbox_rows
 from bot.clock import Clock
-from bot.delivery import express, inbox
+from bot.delivery import express
+from bot.delivery.settle import settle
 from bot.engine.events import Event, Incoming
 from bot.storage.models import Base, OutboxMessage
 from bot.storage.rows import put_row
@@ -88,7 +89,7 @@ async def write(
     ``channel``'s outbox rows, and the inbox row being processed settled (with ``note``).
     Returns the rows."""
     rows = await store(session, channel, render(events), now)
-    await inbox.settle(session, now, note=note)
+    await settle(session, now, note=note)
     return rows
 
 
@@ -150,5 +151,5 @@ async def act(
             rows += await store(session, channel, render(events), now)
         for statement in keep(events):
             await session.execute(statement)
-        await inbox.settle(session, now)
+        await settle(session, now)
     return Acted(events, rows)

@@ -53,7 +53,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.channel import Draft
 from bot.clock import Clock
-from bot.delivery import inbox, pipeline
+from bot.delivery import pipeline
+from bot.delivery.settle import settle
 from bot.engine import ConversationEngine, Event, HandToQueue, Incoming, Release, Resolved, Say
 from bot.queue import OperatorQueue
 from bot.storage.db import on_commit
@@ -157,7 +158,7 @@ class EventProcessor:
 
     async def hand_over(self, row: InboxUpdate, failure: str) -> None:
         """An event the inbox gave up on (our code raised ``failure``, see
-        :data:`bot.delivery.inbox.HandOver`): a customer's text in a session the bot holds goes
+        :data:`bot.delivery.giveup.HandOver`): a customer's text in a session the bot holds goes
         to the line's queue as the engine hands a chat over (the text as typed, a number not
         read as a choice); anything else (a join, an operator's message, a session the line's
         people hold: they see the chat) has nothing to relay."""
@@ -183,7 +184,7 @@ class EventProcessor:
         now = self._clock.now()
         if not event.in_open_line:
             async with self._sessions.begin() as session:
-                await inbox.settle(session, now, note="ignored: not an open line")
+                await settle(session, now, note="ignored: not an open line")
             return
         welcome = self._engine.welcome(CHANNEL, event.dialog_id)
         async with self._sessions.begin() as session:
@@ -263,7 +264,7 @@ class EventProcessor:
             known = await self._release_ended(session, event)
             await put_row(session, _noted(known, event, now, taken=True))
             on_commit(session, lambda: _tell(known, event, taken=True), lambda: None)
-        await inbox.settle(session, now, note=f"ignored: {why}")
+        await settle(session, now, note=f"ignored: {why}")
         log.info("bitrix event ignored key=%s chat=%s why=%s", event.key, event.chat_id, why)
 
     async def _release_ended(self, session: AsyncSession, event: ChatEvent) -> BitrixChat | None:

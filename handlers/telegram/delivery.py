@@ -12,7 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.cases import CaseCard, load_case
 from bot.channel import Draft
 from bot.clock import Clock
-from bot.delivery import inbox, pipeline
+from bot.delivery import pipeline
+from bot.delivery.settle import settle
 from bot.engine import Event
 from bot.queue import OperatorQueue
 from bot.queue.actions import Action
@@ -177,7 +178,7 @@ class Deliverer:
             )
             if ticket is not None and blocked:
                 rows = await self.person_blocked(session, ticket.id)
-            await inbox.settle(session, now)
+            await settle(session, now)
         if ticket is not None and blocked:
             log.info("person blocked the bot chat=%s ticket=%s", chat_id, ticket.id)
         self._stored(rows)

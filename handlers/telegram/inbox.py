@@ -10,7 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
 from bot.delivery.express import Express
-from bot.delivery.inbox import GIVE_UP_AFTER, IDLE, Arrival, HandOver, InboxWorker
+from bot.delivery.giveup import GIVE_UP_AFTER, HandOver
+from bot.delivery.inbox import IDLE, Arrival, InboxWorker
 from bot.storage.models import InboxUpdate
 from handlers.telegram.calls import CHANNEL
 

@@ -147,7 +147,7 @@ async def hand_over(
     update: Update, failure: str, engine: ConversationEngine, deliverer: Deliverer
 ) -> None:
     """An update the inbox gave up on (our code raised ``failure``, see
-    :data:`bot.delivery.inbox.HandOver`): a person's message in their private chat goes to the
+    :data:`bot.delivery.giveup.HandOver`): a person's message in their private chat goes to the
     operators as the engine hands a conversation over (media with its caption, or its kind,
     copied into the ticket's topic when one is open); a press, an operators' group message or
     a command of the adapter's own (/start, /help) has nothing to relay."""

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from test_bitrix24 import inbox_settled, open_chat, portal_and_app
 from test_telegram import QUESTION, running
 
-from bot.delivery.inbox import MAX_ATTEMPTS
+from bot.delivery.policy import MAX_ATTEMPTS
 from bot.services import Services
 from bot.storage.models import DeliveryStatus, InboxUpdate, Ticket
 from knowledge.base import KnowledgeBase

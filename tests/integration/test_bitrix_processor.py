@@ -18,7 +18,8 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.app import build
-from bot.delivery.inbox import IDLE, RETRY_SECONDS, InboxWorker
+from bot.delivery.giveup import RETRY_SECONDS
+from bot.delivery.inbox import IDLE, InboxWorker
 from bot.services import Services
 from bot.settings import DatabaseSettings
 from bot.storage import delivery

@@ -1,4 +1,4 @@
-"""The inbox's failure policy (bot/delivery/inbox.py ``_failed``): a passing failure of the
+"""The inbox's failure policy (bot/delivery/giveup.py ``Failures.failed``): a passing failure of the
 database costs no attempt and is retried with a capped backoff until the delivery window
 closes; a handler's bug is given up after MAX_ATTEMPTS; a failure that cannot be recorded leaves
 the row pending and claimed. The events go through an in-memory channel (no platform)."""
@@ -19,7 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.channel import Draft
 from bot.delivery import pipeline
-from bot.delivery.inbox import MAX_ATTEMPTS, Arrival, InboxWorker
+from bot.delivery.inbox import Arrival, InboxWorker
+from bot.delivery.policy import MAX_ATTEMPTS
 from bot.engine.events import Say
 from bot.replies import Reply
 from bot.storage.db import create_engine, create_sessionmaker
@@ -89,7 +90,7 @@ async def test_a_passing_database_failure_costs_no_attempt_and_the_event_is_answ
     handle, tries = answering(sessions, clock, fail)
     worker = InboxWorker(CHANNEL, sessions, clock, handle)
     await worker.keep([Arrival("u1", {}, "c1")])
-    with caplog.at_level(logging.WARNING, logger="bot.delivery.inbox"):
+    with caplog.at_level(logging.WARNING, logger="bot.delivery"):
         waits = await drained(worker, clock, 6)
 
     assert len(tries) == 6
@@ -158,7 +159,7 @@ async def test_passing_failures_are_given_up_once_the_delivery_window_closes(
     worker = InboxWorker(CHANNEL, sessions, clock, handle, give_up_after=100.0)
     await worker.keep([Arrival("u1", {}, "c1")])
     arrived = clock.now()
-    with caplog.at_level(logging.WARNING, logger="bot.delivery.inbox"):
+    with caplog.at_level(logging.WARNING, logger="bot.delivery"):
         await drained(worker, clock, 12)
 
     row, _ = await rows(sessions)

@@ -1,4 +1,4 @@
-"""The hand-off of an event the inbox gives up (bot/delivery/inbox.py ``_handed``): exactly
+"""The hand-off of an event the inbox gives up (bot/delivery/giveup.py ``_handed``): exactly
 once when two replicas give the same row up, and a hand-off that fails leaves the row given up
 with no loop.
 
@@ -21,7 +21,9 @@ from test_bitrix_processor import processor_of
 from bot.app import build
 from bot.channel import Draft
 from bot.delivery import pipeline
-from bot.delivery.inbox import IDLE, MAX_ATTEMPTS, HandOver, InboxWorker
+from bot.delivery.giveup import HandOver
+from bot.delivery.inbox import IDLE, InboxWorker
+from bot.delivery.policy import MAX_ATTEMPTS
 from bot.engine.events import Incoming, Say
 from bot.services import Services
 from bot.settings import DatabaseSettings
@@ -130,7 +132,7 @@ async def test_two_replicas_giving_up_one_event_hand_it_over_once(
 
         a._handle_row = slow_third
         await _store(services)
-        with caplog.at_level(logging.WARNING, logger="bot.delivery.inbox"):
+        with caplog.at_level(logging.WARNING, logger="bot.delivery"):
             for _ in range(3):
                 await a.drain()
                 clock.advance(seconds=MAX_ATTEMPTS)
@@ -166,7 +168,7 @@ async def test_a_hand_off_that_fails_leaves_the_event_given_up_with_no_loop(
         await _store(services)
         with (
             failing(services.db, "INSERT INTO tickets") as refused,
-            caplog.at_level(logging.WARNING, logger="bot.delivery.inbox"),
+            caplog.at_level(logging.WARNING, logger="bot.delivery"),
         ):
             for _ in range(MAX_ATTEMPTS):
                 await worker.drain()

@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.__main__ import main
 from bot.app import build
-from bot.delivery import inbox, pipeline
+from bot.delivery import giveup, pipeline
 from bot.engine import Incoming
 from bot.queue.actions import Answer, Close, Reflag
 from bot.services import Services
@@ -519,7 +519,7 @@ async def test_a_retry_of_an_update_another_replica_took_does_not_make_the_inbox
         await rig.sends(QUESTION)
         with failing_once(rig.services.db, "INSERT INTO outbox") as failed:
             delay = await rig.channel.inbox.drain()
-        assert failed and 0 < delay <= inbox.RETRY_SECONDS  # the failed update's retry is due
+        assert failed and 0 < delay <= giveup.RETRY_SECONDS  # the failed update's retry is due
         # Our claim lapsed and another replica took the update: it is no longer ours to wait for.
         async with rig.services.sessions.begin() as session:
             await session.execute(

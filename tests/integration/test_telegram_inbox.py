@@ -9,7 +9,7 @@ from conftest import FakeClock
 from sqlalchemy import event, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.delivery.inbox import settle
+from bot.delivery.settle import settle
 from bot.storage.models import DeliveryStatus, InboxUpdate
 from handlers.telegram.inbox import Inbox
 
