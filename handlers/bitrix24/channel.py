@@ -181,7 +181,7 @@ class BitrixChannel:
     async def _send_loop(self) -> None:
         if not self._revision_logged:  # once per start; a failure only leaves it unknown
             self._revision_logged = True
-            await report_revision(self.client)
+            await self._unless_stopped(report_revision(self.client))
         if self._stopping.is_set():  # stop() came during that call, while the outbox was idle:
             return  # it had nothing to stop, and a run begun now would wait out stop()'s grace
         await self.outbox.run()  # until stop() stops it (OutboxWorker.stop)
@@ -191,6 +191,21 @@ class BitrixChannel:
         while not self._stopping.is_set():
             await self.processor.finish_helped()
             await self._nap(self._stopping, FINISH_EVERY)
+
+    async def _unless_stopped(self, call: Awaitable[object]) -> None:
+        """Await ``call``, or cancel it when stop() comes first: for a call that only informs a
+        log line (the portal's revision), whose retries against a portal that does not answer
+        (up to ~6 s of backoff, or its time-outs) must not hold a stop."""
+        work = asyncio.ensure_future(call)
+        stop = asyncio.ensure_future(self._stopping.wait())
+        try:
+            await asyncio.wait((work, stop), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (work, stop):
+                task.cancel()
+            await asyncio.gather(stop, return_exceptions=True)
+            with contextlib.suppress(asyncio.CancelledError):
+                await work  # a failure of its own still ends the worker (and is logged)
 
     @staticmethod
     async def _nap(wake: asyncio.Event, seconds: float) -> None:

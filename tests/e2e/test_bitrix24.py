@@ -302,6 +302,24 @@ async def test_a_stop_as_soon_as_the_app_started_ends_the_channel_at_once(
     assert time.monotonic() - stopping < 5, "the stop waited out the channel's grace"
 
 
+async def test_a_stop_while_the_portal_does_not_answer_ends_the_channel_at_once(
+    sqlite_db_url: str, kb: KnowledgeBase, logs: pytest.LogCaptureFixture
+) -> None:
+    # The sender's first call, the portal's revision (for a log line), is retried on transport
+    # errors with at least 0.25 + 0.5 + 1 + 2 s of backoff: a stop meanwhile waited them out.
+    gone = socket.socket()
+    gone.bind(("127.0.0.1", 0))  # bound, never listening: connections are refused
+    with closing(gone):
+        async with FakeBitrix24(application_token=APP_TOKEN) as fake:
+            settings = make_settings(sqlite_db_url, fake, "webhook", "http://127.0.0.1:9")
+            url = f"http://127.0.0.1:{gone.getsockname()[1]}/rest/1/x/"
+            settings.bitrix.webhook_url = SecretStr(url)
+            async with running_app(settings, kb):
+                await until(lambda: "retrying in" in logs.text, "the revision's first retry", 20)
+                stopping = time.monotonic()
+    assert time.monotonic() - stopping < 3, "the stop waited out the revision's retries"
+
+
 async def test_a_wrong_application_token_is_refused(sqlite_db_url: str, kb: KnowledgeBase) -> None:
     wrong = {"app_token": SecretStr("not-our-token-00000")}  # configured, not what events carry
     async with portal_and_app(sqlite_db_url, kb, "webhook", bitrix=wrong) as (

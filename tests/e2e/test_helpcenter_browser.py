@@ -158,12 +158,14 @@ def test_a_company_article_has_its_page_and_answers_link_to_it(
 
 def _on_a_phone(chromium: str, server: Server, path: str, name: str) -> str:
     """Screenshot ``path`` at a phone's size into the test folder, check it shows a real page,
-    and return the page's DOM as the browser parsed it."""
+    and return the page's DOM as the browser parsed it (one run of the browser does both)."""
     shot = server.tmp / name
     size = f"--window-size={PHONE[0]},{PHONE[1]}"
-    _browse(chromium, server.url + path, server.tmp, f"--screenshot={shot}", size)
+    dom = _browse(
+        chromium, server.url + path, server.tmp, f"--screenshot={shot}", size, "--dump-dom"
+    )
     _assert_a_real_page(shot)
-    return _browse(chromium, server.url + path, server.tmp, "--dump-dom")
+    return dom
 
 
 def _entry_id(title: str) -> str:
