@@ -415,12 +415,13 @@ class Matcher:
 
     def _openable_first(self, top: _Row, second: _Row, mass: dict[str, float]) -> bool:
         """A helpdesk article the person can open beats a section without a link that it
-        all but ties with, on the same topic: the article's title holds the heaviest of the
-        question's keys that the section's title holds. Otherwise the section's title names
-        what the article's does not («13. Диск Битрикс24» against «Как удалить Битрикс24» for
-        a question about the drive), and the section stays first. Titles written in two
-        languages share no keys to compare (the Romanian guide's «companiei», an article's
-        «компании»): there the article goes first as before."""
+        all but ties with, on the same topic: the article's head (its title and question-like
+        headings, ``head_keys``) holds the heaviest of the question's keys that the section's
+        head holds. Otherwise the section's head names what the article's does not («13. Диск
+        Битрикс24» against «Как удалить Битрикс24» for a question about the drive), and the
+        section stays first. Heads written in two languages share no keys to compare (the
+        Romanian guide's «companiei», an article's «компании»): there the article goes first
+        as before."""
         index = self._index
         entries, infos = index.entries, index.infos
         if entries[top[1]].url or not entries[second[1]].url or top[0] - second[0] > OPENABLE_TIE:

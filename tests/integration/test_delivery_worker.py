@@ -24,7 +24,11 @@ from bot.storage.db import create_engine, create_sessionmaker
 from bot.storage.models import DeliveryStatus, OutboxMessage
 
 GROUP = "-1001"
-LOCK_WAITS = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+# This test's database only: xdist workers share the server, each with its own database.
+LOCK_WAITS = (
+    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+    " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+)
 
 
 @dataclass

@@ -21,7 +21,7 @@ from test_bitrix_processor import processor_of
 from bot.app import build
 from bot.channel import Draft
 from bot.delivery import pipeline
-from bot.delivery.giveup import HandOver
+from bot.delivery.giveup import RETRY_SECONDS, HandOver
 from bot.delivery.inbox import IDLE, InboxWorker
 from bot.delivery.policy import MAX_ATTEMPTS
 from bot.engine.events import Incoming, Say
@@ -135,7 +135,7 @@ async def test_two_replicas_giving_up_one_event_hand_it_over_once(
         with caplog.at_level(logging.WARNING, logger="bot.delivery"):
             for _ in range(3):
                 await a.drain()
-                clock.advance(seconds=MAX_ATTEMPTS)
+                clock.advance(seconds=RETRY_SECONDS * MAX_ATTEMPTS)  # past any pause between tries
             assert await a.drain() == IDLE  # nothing left to try
 
         assert tries == ["replica-a", "replica-a", "replica-b", "replica-a"]
@@ -172,7 +172,7 @@ async def test_a_hand_off_that_fails_leaves_the_event_given_up_with_no_loop(
         ):
             for _ in range(MAX_ATTEMPTS):
                 await worker.drain()
-                clock.advance(seconds=MAX_ATTEMPTS)
+                clock.advance(seconds=RETRY_SECONDS * MAX_ATTEMPTS)
             assert await worker.drain() == IDLE
         assert len(tries) == MAX_ATTEMPTS and len(refused) == 1  # one hand-off tried
         row, tickets, methods = await _state(services)

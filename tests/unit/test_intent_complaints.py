@@ -24,6 +24,9 @@ from knowledge.model import Action
         "get me your manager",
         "Vreau să vorbesc cu șeful",
         "aș vrea să vorbesc cu un superior",
+        "let me speak to your supervisor",
+        "vreau să vorbesc cu șeful vostru",
+        "соедините меня с начальником",
         # A person wanted instead of the bot, whoever is named.
         "Мне нужен специалист техподдержки, а не бот",
         "мне нужен живой ответ, а не бот",
@@ -38,6 +41,7 @@ from knowledge.model import Action
         "I have a complaint about your support",
         "Doresc să depun o reclamație",
         "am o reclamație",
+        "I would like to make a complaint.",
     ],
 )
 def test_a_complaint_or_a_superior_asked_for_is_a_request(kb: KnowledgeBase, text: str) -> None:
@@ -65,6 +69,25 @@ def test_a_complaint_or_a_superior_asked_for_is_a_request(kb: KnowledgeBase, tex
         "vreau ca șeful să aprobe facturile",
         "хочу, чтобы клиентам отвечал оператор, а не бот",
         "можно ли чтобы на вопросы отвечал оператор, а не бот",
+        # Talking to a superior of one's own, asked how: a question about chats and calls.
+        "как связаться с начальником отдела через чат битрикс24",
+        "как пообщаться с руководством в видеозвонке",
+        "как поговорить с начальником по видеосвязи",
+        "хочу написать начальнику, где найти его в чатах",
+        "хочу поговорить с руководством отдела продаж по видеосвязи, как запустить видеозвонок",
+        "cum pot discuta cu seful in chat",
+        # A complaint the product makes or keeps, or one lodged with someone else.
+        "how can I let customers file a complaint through the web form",
+        "we have a complaint form on our site, how do I connect it to the CRM",
+        "I want to make a complaint form for my clients",
+        "хочу написать претензию контрагенту, где шаблон документа",
+        "хочу отправить претензию поставщику из CRM",
+        "хочу подать жалобу в суд, как сформировать документ в CRM",
+        "vreau să fac o reclamație a clientului în CRM",
+        "Vreau să depun o plângere la ANPC, cum generez documentul din CRM?",
+        # A person set against the bot in how the product is set up.
+        "можно настроить так, что отвечает оператор, а не бот?",
+        "можно ли в открытой линии отвечать людям, а не боту",
         # Writing to support oneself, asking how: the article on what to tell support.
         "Хочу написать в поддержку, но не знаю, какие данные им нужны. Что указать в обращении?",
     ],
