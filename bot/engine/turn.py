@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.cases import failed_reason, load_case
+from bot.cases import FAILED, failed_reason, load_case
 from bot.engine.events import (
     Event,
     HandToQueue,
@@ -352,6 +352,7 @@ class Turn:
             lang=self.c.settings.language,
             kb=self.c.kb,
             public_url=self.c.public_url,
+            explain=not reason.startswith(FAILED),  # never the text code that failed, again
         )
         self._emit(TicketOpened(**about(self.conv, ticket), notice=summary, card=card))
         if self.c.incoming.ref:  # the channel's queue gets it where the person writes from now

@@ -28,6 +28,7 @@ from bot.errors import EngineError
 from bot.payloads import HERE, MAX_PAYLOAD_BYTES, Payload, Press, as_sent, decode
 from bot.storage.models import Conversation, Feedback, Message, Ticket
 from bot.texts import PHRASES
+from knowledge.base import KnowledgeBase
 
 
 @pytest.fixture
@@ -443,6 +444,22 @@ async def test_a_message_our_code_failed_on_is_escalated_as_it_stands(bot: Rig) 
     assert (opened.card.reason, opened.card.subject) == ("failed:KeyError", DEAL)
     card = "\n".join(case_reply(opened.card, "ru").blocks)
     assert "Бот не смог обработать это сообщение (ошибка KeyError)" in card
+    assert await state(bot.sessions) == State.WAITING
+
+
+async def test_the_hand_off_does_not_run_the_knowledge_code_again(
+    bot: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What failed on the text once (here the explanation) must not break the hand-off."""
+
+    def broken(*args: object, **kwargs: object) -> object:
+        raise KeyError("the text again")
+
+    monkeypatch.setattr(KnowledgeBase, "explain", broken)
+    incoming = Incoming("test", "chat-42", "42", DEAL, message_id="u1")
+    out = await bot.engine.hand_over(incoming, "KeyError")
+    [opened] = [o for o in out if isinstance(o, TicketOpened)]
+    assert opened.card.reason == "failed:KeyError" and opened.card.why is None
     assert await state(bot.sessions) == State.WAITING
 
 
