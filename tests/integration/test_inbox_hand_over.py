@@ -11,6 +11,7 @@ the database driver.
 from __future__ import annotations
 
 import logging
+import sqlite3
 from typing import Any
 
 import pytest
@@ -180,3 +181,36 @@ async def test_a_hand_off_that_fails_leaves_the_event_given_up_with_no_loop(
         assert row.error is not None and row.error.startswith("hand-off failed: OSError; KeyError")
         assert (tickets, methods) == ([], [])
         assert "given-up event not handed over" in caplog.text
+
+
+async def test_a_hand_off_that_fails_passingly_is_tried_again_later(
+    sqlite_db_url: str, kb: KnowledgeBase, clock: FakeClock
+) -> None:
+    """SQLite busy (or a PostgreSQL restart) during the hand-off is no reason to give the
+    person's message up for good: the row stays pending, the next try runs the handler and,
+    failing again, the hand-off, which now opens the ticket."""
+    async with build(_settings(sqlite_db_url), kb=kb, clock=clock) as app:
+        services = await app.services()
+        tries: list[str] = []
+        real = _hand_over(services, "bitrix24")
+        calls: list[str] = []
+
+        async def busy_once(row: InboxUpdate, failure: str) -> object:
+            calls.append(failure)
+            if len(calls) == 1:
+                raise sqlite3.OperationalError("database is locked")
+            return await real(row, failure)
+
+        worker = _worker(services, "replica-a", tries, busy_once)
+        await _store(services)
+        for _ in range(MAX_ATTEMPTS):
+            await worker.drain()
+            clock.advance(seconds=MAX_ATTEMPTS)
+        row, tickets, _ = await _state(services)
+        assert row.status == DeliveryStatus.PENDING and tickets == []
+        await worker.drain()
+        assert len(tries) == MAX_ATTEMPTS + 1 and calls == ["KeyError", "KeyError"]
+        row, tickets, _ = await _state(services)
+        assert row.status == DeliveryStatus.FAILED
+        assert row.error is not None and row.error.startswith("handed over; KeyError")
+        assert [t.reason for t in tickets] == ["failed:KeyError"]
