@@ -85,20 +85,22 @@ class Failures:
         self.retry_at.clear()
         self._passing.clear()
 
-    async def failed(self, row: InboxUpdate, exc: Exception) -> bool:
+    async def failed(self, row: InboxUpdate, exc: Exception, *, handled: bool = False) -> bool:
         """Record a failed event: a passing failure of the database (:func:`is_transient`) is
         retried until the delivery window closes; anything else (a handler's bug) counts toward
-        :data:`MAX_ATTEMPTS`. ``False``: the event is to be retried later."""
+        :data:`MAX_ATTEMPTS`. ``False``: the event is to be retried later. ``handled``: the
+        handler succeeded and only marking the row done failed — given up, it is never handed
+        to the operators as one the bot failed on."""
         now = self._clock.now()
         if is_transient(exc):
-            return await self._passed(row, exc, now)
+            return await self._passed(row, exc, now, handled=handled)
         attempts = row.attempts + 1
         give_up = attempts >= MAX_ATTEMPTS
         log.exception(
             "event failed channel=%s key=%s attempt=%d", self.channel, row.external_id, attempts
         )
         error = f"{type(exc).__name__}: {exc}"
-        if give_up:
+        if give_up and not handled:
             unhanded = await self._handed(row, exc, attempts, error, now)
             if isinstance(unhanded, bool):
                 return unhanded
@@ -126,7 +128,9 @@ class Failures:
         self.retry_at[row.id] = now + timedelta(seconds=RETRY_SECONDS * attempts)
         return False
 
-    async def _passed(self, row: InboxUpdate, exc: Exception, now: datetime) -> bool:
+    async def _passed(
+        self, row: InboxUpdate, exc: Exception, now: datetime, *, handled: bool
+    ) -> bool:
         """A passing failure: no attempt counted, retried after a capped exponential backoff
         while the event is younger than the give-up window, then given up with a line."""
         if self._in_window(row, now):
@@ -138,7 +142,7 @@ class Failures:
         # The class alone, as in the log: a passing failure's text may hold a server's address
         # or a statement's parameters.
         error = f"given up after {self._give_up_after:.0f}s: {type(exc).__name__}"
-        unhanded = await self._handed(row, exc, row.attempts, error, now)
+        unhanded = "" if handled else await self._handed(row, exc, row.attempts, error, now)
         if isinstance(unhanded, bool):
             return unhanded
         error = unhanded + error

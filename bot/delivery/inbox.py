@@ -301,6 +301,6 @@ class InboxWorker:
                 now = self._clock.now()
                 await record(self._sessions, row.id, status=DeliveryStatus.DONE, processed_at=now)
             except Exception as exc:  # the database went: it had no effects, run it again
-                return await self._failures.failed(row, exc)
+                return await self._failures.failed(row, exc, handled=True)
         self._failures.forget(row.id)
         return True

@@ -15,7 +15,7 @@ import sqlite3
 from typing import Any
 
 import pytest
-from conftest import FakeClock, failing
+from conftest import FakeClock, failing, refusing_settles
 from sqlalchemy import select
 from test_bitrix_processor import processor_of
 
@@ -214,3 +214,33 @@ async def test_a_hand_off_that_fails_passingly_is_tried_again_later(
         assert row.status == DeliveryStatus.FAILED
         assert row.error is not None and row.error.startswith("handed over; KeyError")
         assert [t.reason for t in tickets] == ["failed:KeyError"]
+
+
+async def test_an_event_handled_whose_done_is_refused_is_never_handed_over(
+    sqlite_db_url: str, kb: KnowledgeBase, clock: FakeClock
+) -> None:
+    """The handler succeeded (an ignored event: nothing settled) and only marking the row
+    done failed, for good: given up after its attempts, but not handed to the operators as a
+    message the bot failed on (the in-memory hand-off would open a ticket for any row)."""
+    async with build(_settings(sqlite_db_url), kb=kb, clock=clock) as app:
+        services = await app.services()
+        tries: list[InboxUpdate] = []
+
+        async def ignore(row: InboxUpdate) -> None:
+            tries.append(row)
+
+        worker = InboxWorker(
+            repo.CHANNEL, services.sessions, services.clock, ignore, replica="replica-a",
+            claim_seconds=CLAIM, hand_over=_hand_over(services, "memory"),
+        )  # fmt: skip
+        await _store(services)
+        with refusing_settles(services.db) as refused:
+            for _ in range(MAX_ATTEMPTS):
+                await worker.drain()
+                clock.advance(seconds=MAX_ATTEMPTS)
+            assert await worker.drain() == IDLE
+        assert len(tries) == len(refused) == MAX_ATTEMPTS
+        row, tickets, methods = await _state(services)
+        assert (row.status, row.attempts) == (DeliveryStatus.FAILED, MAX_ATTEMPTS)
+        assert row.error is not None and row.error.startswith("OSError")
+        assert (tickets, methods) == ([], [])
