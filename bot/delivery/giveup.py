@@ -163,7 +163,7 @@ class Failures:
             return None
         if not saved:
             log.warning("event failed after it was settled, kept so key=%s", row.external_id)
-            self.retry_at.pop(row.id, None)
+            self.forget(row.id)
         return saved
 
     async def _handed(
@@ -187,6 +187,7 @@ class Failures:
                     "event given up elsewhere meanwhile channel=%s key=%s",
                     self.channel, row.external_id,
                 )  # fmt: skip
+                self.forget(row.id)
                 return True
             except Exception as down:  # logged, and the row given up as it would be without it
                 if is_transient(down) and self._in_window(row, now):

@@ -148,6 +148,7 @@ async def test_two_replicas_giving_up_one_event_hand_it_over_once(
         assert len(handed) == 1
         if channel == "memory":
             assert "given up elsewhere meanwhile" in caplog.text
+            assert a._failures.retry_at == {} and a._failures._passing == {}  # forgotten
             assert methods.count("TicketOpened") == methods.count("HandToQueue") == 1
             assert "Relayed" not in methods  # a's relay into b's ticket rolled back
             return
