@@ -49,7 +49,9 @@ async def test_telegram_a_message_our_code_fails_on_opens_a_topic_once(
             await until(lambda: _given_up(w.services), "the row given up", 20)
         row = await _given_up(w.services)
         assert row is not None
-        assert len(refused) == MAX_ATTEMPTS  # each try's settle; the hand-off's went through
+        # each try's settle; the hand-off's went through (another update's done-marks, as the
+        # topic's service message, may be refused meanwhile: not counted)
+        assert sum(row.id in tuple(p) for p in refused) == MAX_ATTEMPTS
         assert (row.attempts, row.processed_at is not None) == (MAX_ATTEMPTS, True)
         assert row.error is not None and row.error.startswith("handed over; OSError")
 
