@@ -127,10 +127,14 @@ async def load_case(
     lang: str,
     kb: KnowledgeBase | None = None,
     public_url: str = "",
+    explain: bool = True,
 ) -> CaseCard:
     """The ticket's case card, read in the caller's transaction; ``lang`` words the presses.
 
     Without a knowledge base an offered entry is shown by its id and the card has no «why».
+    ``explain=False`` leaves the «why» out too: the hand-off of a message our code failed on
+    must not run the knowledge base's text code on that message again (what failed once may
+    fail again, and the hand-off with it); entries are still looked up by id.
     """
     ticket = await session.get(Ticket, ticket_id)  # the turn's own ticket: no second SELECT
     if ticket is None:
@@ -157,7 +161,11 @@ async def load_case(
         lines=tuple(x for x in lines if x.text),
         offered=_offered(messages, helpful, kb, public_url),
         earlier=await _earlier(session, ticket, contact),
-        why=kb.explain(ticket.question, limit=1) if kb is not None and ticket.question else None,
+        why=(
+            kb.explain(ticket.question, limit=1)
+            if explain and kb is not None and ticket.question
+            else None
+        ),
     )
 
 

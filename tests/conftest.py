@@ -105,6 +105,26 @@ def failing(db: AsyncEngine, start: str, *parts: str, once: bool = False) -> Ite
         event.remove(db.sync_engine, "before_cursor_execute", refuse)
 
 
+@contextmanager
+def refusing_settles(db: AsyncEngine, message: str = "injected") -> Iterator[list[Any]]:
+    """The database refuses each ``UPDATE inbox`` that marks a row done (no ``attempts`` in it:
+    the settle, and the worker's own done) with an ``OSError(message)``; yields the refused
+    statements' parameters (the row's id among them)."""
+    refused: list[Any] = []
+
+    def refuse(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_args: Any) -> None:
+        done = statement.lstrip().startswith("UPDATE inbox") and "processed_at" in statement
+        if done and "attempts" not in statement:
+            refused.append(parameters)
+            raise OSError(message)
+
+    event.listen(db.sync_engine, "before_cursor_execute", refuse)
+    try:
+        yield refused
+    finally:
+        event.remove(db.sync_engine, "before_cursor_execute", refuse)
+
+
 @pytest.fixture(scope="session")
 def kb() -> KnowledgeBase:
     """The shipped knowledge base, loaded once per test session; read-only (a test that needs

@@ -10,8 +10,10 @@ An event given up still reaches an operator when it carries a person's message: 
 (:func:`bot.delivery.pipeline.answer` with ``failed``), and the settle of that transaction
 (:func:`bot.delivery.settle.settle`) records the give-up instead of marking the row done —
 conditional on the row being still pending, so a second replica's or a restarted process's
-give-up of the same row rolls back: one ticket, one notice. A hand-off that fails is logged and
-the row is given up as before.
+give-up of the same row rolls back: one ticket, one notice. A hand-off that fails passingly
+(:func:`is_transient`, within the window) leaves the row pending: it is tried again after the
+backoff (the handler first, then, failing again, the hand-off). Any other failure of the
+hand-off is logged and the row is given up as before.
 """
 
 from __future__ import annotations
@@ -83,23 +85,25 @@ class Failures:
         self.retry_at.clear()
         self._passing.clear()
 
-    async def failed(self, row: InboxUpdate, exc: Exception) -> bool:
+    async def failed(self, row: InboxUpdate, exc: Exception, *, handled: bool = False) -> bool:
         """Record a failed event: a passing failure of the database (:func:`is_transient`) is
         retried until the delivery window closes; anything else (a handler's bug) counts toward
-        :data:`MAX_ATTEMPTS`. ``False``: the event is to be retried later."""
+        :data:`MAX_ATTEMPTS`. ``False``: the event is to be retried later. ``handled``: the
+        handler succeeded and only marking the row done failed — given up, it is never handed
+        to the operators as one the bot failed on."""
         now = self._clock.now()
         if is_transient(exc):
-            return await self._passed(row, exc, now)
+            return await self._passed(row, exc, now, handled=handled)
         attempts = row.attempts + 1
         give_up = attempts >= MAX_ATTEMPTS
         log.exception(
             "event failed channel=%s key=%s attempt=%d", self.channel, row.external_id, attempts
         )
         error = f"{type(exc).__name__}: {exc}"
-        if give_up:
+        if give_up and not handled:
             unhanded = await self._handed(row, exc, attempts, error, now)
-            if unhanded is None:
-                return True
+            if isinstance(unhanded, bool):
+                return unhanded
             error = unhanded + error
         saved = await self._record(
             row,
@@ -124,11 +128,12 @@ class Failures:
         self.retry_at[row.id] = now + timedelta(seconds=RETRY_SECONDS * attempts)
         return False
 
-    async def _passed(self, row: InboxUpdate, exc: Exception, now: datetime) -> bool:
+    async def _passed(
+        self, row: InboxUpdate, exc: Exception, now: datetime, *, handled: bool
+    ) -> bool:
         """A passing failure: no attempt counted, retried after a capped exponential backoff
         while the event is younger than the give-up window, then given up with a line."""
-        deadline = row.created_at + timedelta(seconds=self._give_up_after)
-        if now + timedelta(seconds=self._backoff(row.id)) <= deadline:
+        if self._in_window(row, now):
             return self._later(row, "retried after a passing failure", exc, now)
         log.warning(
             "event given up after %.0fs of passing failures channel=%s key=%s error=%s",
@@ -137,9 +142,9 @@ class Failures:
         # The class alone, as in the log: a passing failure's text may hold a server's address
         # or a statement's parameters.
         error = f"given up after {self._give_up_after:.0f}s: {type(exc).__name__}"
-        unhanded = await self._handed(row, exc, row.attempts, error, now)
-        if unhanded is None:
-            return True
+        unhanded = "" if handled else await self._handed(row, exc, row.attempts, error, now)
+        if isinstance(unhanded, bool):
+            return unhanded
         error = unhanded + error
         values = {"error": error[:1000], "status": DeliveryStatus.FAILED, "processed_at": now}
         if await self._record(row, now, **values) is None:
@@ -158,16 +163,18 @@ class Failures:
             return None
         if not saved:
             log.warning("event failed after it was settled, kept so key=%s", row.external_id)
-            self.retry_at.pop(row.id, None)
+            self.forget(row.id)
         return saved
 
     async def _handed(
         self, row: InboxUpdate, exc: Exception, attempts: int, error: str, now: datetime
-    ) -> str | None:
+    ) -> str | bool:
         """Hand a given-up event's person's message to the operators (the channel's
-        ``hand_over``), its transaction recording the give-up (the settle); ``None`` when the
-        row is done with (handed, or given up elsewhere meanwhile), else what to put before
-        its error: ``""`` when there is nothing to hand over, why when the hand-off failed."""
+        ``hand_over``), its transaction recording the give-up (the settle); ``True`` when the
+        row is done with (handed, or given up elsewhere meanwhile), ``False`` when the hand-off
+        failed passingly within the window (the row stays pending, tried again later), else
+        what to put before its error: ``""`` when there is nothing to hand over, why when the
+        hand-off failed for good."""
         if self._hand_over is None:
             return ""
         failed = {"s_attempts": attempts, "s_now": now, "s_error": f"handed over; {error}"[:1000]}
@@ -180,8 +187,11 @@ class Failures:
                     "event given up elsewhere meanwhile channel=%s key=%s",
                     self.channel, row.external_id,
                 )  # fmt: skip
-                return None
+                self.forget(row.id)
+                return True
             except Exception as down:  # logged, and the row given up as it would be without it
+                if is_transient(down) and self._in_window(row, now):
+                    return self._later(row, "not handed over after a passing failure", down, now)
                 log.exception(
                     "given-up event not handed over channel=%s key=%s error=%s",
                     self.channel, row.external_id, type(down).__name__,
@@ -194,7 +204,12 @@ class Failures:
             self.channel, row.external_id, attempts, type(exc).__name__,
         )  # fmt: skip
         self.forget(row.id)
-        return None
+        return True
+
+    def _in_window(self, row: InboxUpdate, now: datetime) -> bool:
+        """Whether the event's next try after :meth:`_backoff` is still within its window."""
+        deadline = row.created_at + timedelta(seconds=self._give_up_after)
+        return now + timedelta(seconds=self._backoff(row.id)) <= deadline
 
     def _later(self, row: InboxUpdate, why: str, error: Exception, now: datetime) -> bool:
         """Try the event again after :meth:`_backoff`, with one line (the error's class alone:

@@ -292,7 +292,7 @@ class InboxWorker:
                     "event settled by another replica while handled here; this turn rolled back "
                     "channel=%s key=%s", self.channel, row.external_id,
                 )  # fmt: skip
-                self._failures.retry_at.pop(row.id, None)
+                self._failures.forget(row.id)
                 return True
             except Exception as exc:  # a handler bug must not stop the other events
                 return await self._failures.failed(row, exc)
@@ -301,6 +301,6 @@ class InboxWorker:
                 now = self._clock.now()
                 await record(self._sessions, row.id, status=DeliveryStatus.DONE, processed_at=now)
             except Exception as exc:  # the database went: it had no effects, run it again
-                return await self._failures.failed(row, exc)
+                return await self._failures.failed(row, exc, handled=True)
         self._failures.forget(row.id)
         return True

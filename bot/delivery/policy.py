@@ -57,8 +57,10 @@ def crashed(reason: str, *, passing: bool, attempts: int) -> Outcome:
     """The outcome of a send that raised instead of returning one, tried ``attempts`` times
     before: a passing failure of an outside call that the channel did not map (``passing``)
     is retried like a network error; anything else is a bug in the channel that repeats,
-    given up on the :data:`MAX_ATTEMPTS`-th try — as the inbox gives up an event whose
-    handler fails so — instead of holding the chat's later calls until ``give_up_after``."""
+    given up on the call's :data:`MAX_ATTEMPTS`-th try — as the inbox gives up an event whose
+    handler fails so — instead of holding the chat's later calls until ``give_up_after``.
+    ``attempts`` counts every earlier try of the call, its network errors' retries too (one
+    column): a call retried twice before is given up on its first crash."""
     if passing or attempts + 1 < MAX_ATTEMPTS:
         return Retry(reason, unknown=True)
     return Failed(reason)

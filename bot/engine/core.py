@@ -20,8 +20,9 @@ stored (:mod:`bot.engine.state`: the open ticket's status is the state), and eve
   ``TicketClosed(cancelled=True)``.
 * ``bot`` → ``waiting`` also when our own code failed on the person's message and the inbox
   gave it up (:meth:`ConversationEngine.hand_over`): the message is escalated as it stands,
-  the case card says the bot failed on it and the error's class; in ``waiting`` | ``operator``
-  it is relayed into the open ticket.
+  the case card says the bot failed on it and the error's class (no knowledge-base «why»: the
+  knowledge code is not run on the message again); in ``waiting`` | ``operator`` it is relayed
+  into the open ticket.
 * ``operator`` → ``closed``: the operator closes the ticket (``TicketClosed``); the person may
   rate it 1–5 (``TicketRated``).
 * ``closed`` → ``bot``: the next message; a rating press is still accepted.
@@ -116,7 +117,9 @@ class ConversationEngine:
         the operators in one transaction: stored, then escalated as it stands (the usual
         hand-off: the person hears their place in the queue, ``TicketOpened`` with a card that
         says the bot failed and ``failure``, ``HandToQueue``), or relayed into the open ticket.
-        No knowledge-base decision and no button press is read. ``then`` as for :meth:`handle`.
+        No knowledge-base decision and no button press is read, and the card has no «why»
+        (the knowledge base's explanation would run its text code on the very message it may
+        have failed on). ``then`` as for :meth:`handle`.
         """
         key = self._key(incoming)
         async with self._conversation_lock(key), self._sessions.begin() as session:

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.cases import failed_reason, load_case
+from bot.cases import FAILED, failed_reason, load_case
 from bot.engine.events import (
     Event,
     HandToQueue,
@@ -315,8 +315,12 @@ class Turn:
         elif ticket.status not in tickets.OPEN_STATUSES:
             # The same question again minutes after a cancel or close: reopen, never a second one.
             # What belonged to the last round goes (a kept rating made the next close unratable);
-            # the thread (external_ref) and the delivery state (person_blocked_at) stay.
-            ticket.status, ticket.operator, ticket.reason = TicketStatus.WAITING, None, reason
+            # the thread (external_ref) and the delivery state (person_blocked_at) stay, and
+            # the reason it was first asked for, unless our code failed on the message now
+            # (the card must say so).
+            ticket.status, ticket.operator = TicketStatus.WAITING, None
+            if reason.startswith(FAILED):
+                ticket.reason = reason
             ticket.taken_at = ticket.closed_at = ticket.flagged_at = None
             ticket.first_reply_at = ticket.rating = ticket.note = None
             await tickets.mark_open(self.session, self.conv.id)
@@ -352,6 +356,7 @@ class Turn:
             lang=self.c.settings.language,
             kb=self.c.kb,
             public_url=self.c.public_url,
+            explain=not reason.startswith(FAILED),  # never the text code that failed, again
         )
         self._emit(TicketOpened(**about(self.conv, ticket), notice=summary, card=card))
         if self.c.incoming.ref:  # the channel's queue gets it where the person writes from now

@@ -1,4 +1,8 @@
-"""Which failures of the database are passing (worth retrying until they pass), in one place.
+"""Which failures of the database, or of an outside service a channel calls, are passing (worth
+retrying until they pass), in one place: the inbox judges its handlers' errors so
+(:mod:`bot.delivery.giveup`), and the outbox the errors a channel's send raised instead of
+returning an outcome (:func:`bot.delivery.policy.crashed`) — hence the HTTP clients (aiohttp,
+aiogram: Telegram's and Bitrix24's calls) among :data:`_CLIENTS`.
 
 A PostgreSQL restart, a dropped or reset connection, a deadlock or a serialization failure, a
 time-out, SQLite's "database is locked": the same statement works a moment later, so the event
@@ -13,6 +17,12 @@ them) raised it — the innermost frame of its traceback that is not asyncio's s
 time-out, a task, a lock: they raise for whoever awaited them) is one of theirs. Raised in our
 code it is a bug that repeats: the inbox gives its event up after a few attempts instead of
 holding the chat until ``DELIVERY_GIVE_UP_AFTER``.
+
+The rule follows: a time-out of our own wait — ``asyncio.timeout`` or ``asyncio.wait_for``
+around an outside call — is raised in our frame (asyncio's own frames are skipped), so it
+counts as ours, a bug, even when the service was only slow. Where a slow service must be
+retried, give its client the time-out (its own raise is passing) or turn our time-out into an
+outcome where it is caught (the outbox's send: ``Retry("timed out")``).
 """
 
 from __future__ import annotations

@@ -227,12 +227,13 @@ def create_telegram_channel(services: Services) -> TelegramChannel:
     )
     # No FSM: the conversation's state is in the database, and aiogram would otherwise read
     # its (unused) state from Redis on every update, putting Redis on the path of each one.
+    links = EntryLinks(services.knowledge)
     dp = Dispatcher(
         disable_fsm=True,
         engine=services.engine,
         queue=services.queue,
         deliverer=deliverer,
-        links=EntryLinks(services.knowledge),
+        links=links,
         ops_chat_id=ops_chat,
         ops_lang=lang,
     )
@@ -250,7 +251,11 @@ def create_telegram_channel(services: Services) -> TelegramChannel:
         return await dp.feed_update(bot, update)
 
     async def hand_over(row: InboxUpdate, failure: str) -> None:
-        await person.hand_over(reader.read(row.payload), failure, services.engine, deliverer)
+        update = reader.read(row.payload)
+        await person.hand_over(
+            update, failure, services.engine, deliverer,
+            bot=bot, links=links, queue=services.queue,
+        )  # fmt: skip
 
     inbox = Inbox(
         services.sessions,

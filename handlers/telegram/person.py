@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from contextlib import suppress
 
-from aiogram import F, Router
+from aiogram import Bot, F, Router
 from aiogram.enums import ChatType
 from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import (
@@ -29,6 +29,12 @@ from handlers.telegram.filters import Now
 from handlers.telegram.startlinks import PREFIX, EntryLinks
 from handlers.telegram.texts import tg_phrase
 
+# The adapter's own commands, matched as aiogram matches them (the exact command token, a
+# mention only of this bot, text or caption): the router and the hand-off read them alike.
+_START_LINK = CommandStart(deep_link=True, magic=F.args.startswith(PREFIX))
+_START = CommandStart()
+_HELP = Command("help")
+
 
 def create_router() -> Router:
     """A fresh router (one per dispatcher: aiogram attaches a router to one parent only)."""
@@ -36,11 +42,9 @@ def create_router() -> Router:
     router.message.filter(Now(F.chat.type == ChatType.PRIVATE))
     router.callback_query.filter(Now(F.message.chat.type == ChatType.PRIVATE))
     router.my_chat_member.filter(Now(F.chat.type == ChatType.PRIVATE))
-    router.message.register(
-        on_start_link, CommandStart(deep_link=True, magic=F.args.startswith(PREFIX))
-    )
-    router.message.register(on_start, CommandStart())
-    router.message.register(on_help, Command("help"))
+    router.message.register(on_start_link, _START_LINK)
+    router.message.register(on_start, _START)
+    router.message.register(on_help, _HELP)
     router.message.register(on_text, Now(F.text))
     router.message.register(on_media)
     router.callback_query.register(on_press, PressData.filter())
@@ -144,23 +148,34 @@ async def on_unblocked(event: ChatMemberUpdated, deliverer: Deliverer) -> None:
 
 
 async def hand_over(
-    update: Update, failure: str, engine: ConversationEngine, deliverer: Deliverer
+    update: Update,
+    failure: str,
+    engine: ConversationEngine,
+    deliverer: Deliverer,
+    *,
+    bot: Bot,
+    links: EntryLinks,
+    queue: OperatorQueue,
 ) -> None:
     """An update the inbox gave up on (our code raised ``failure``, see
     :data:`bot.delivery.giveup.HandOver`): a person's message in their private chat goes to the
-    operators as the engine hands a conversation over (media with its caption, or its kind,
-    copied into the ticket's topic when one is open); a press, an operators' group message or
-    a command of the adapter's own (/start, /help) has nothing to relay."""
+    operators as the engine hands a conversation over, what the router would have given the
+    engine — text (a deep link to an entry too), media with its caption or its kind copied
+    into the open ticket's topic. Media with no open ticket (the person is only told the bot
+    reads text: no ticket for a photo alone), a press, an operators' group message or a command
+    of the adapter's own (/start, /help) has nothing to relay."""
     message = update.message
     user = message.from_user if message is not None else None
     if message is None or user is None or user.is_bot or message.chat.type != ChatType.PRIVATE:
         return
+    if await _own_command(message, bot, links):
+        return
     copy = None
     if message.text is not None:
-        if message.text.startswith(_OWN_COMMANDS):
-            return
         text = message.text
     else:
+        if await queue.open_ticket_for(CHANNEL, str(message.chat.id)) is None:
+            return
         text = message.caption or tg_phrase("op_media", _lang(user), kind=message.content_type)
         copy = CopySource(message.chat.id, message.message_id)
     incoming = _incoming(message, update, text=text)
@@ -168,7 +183,13 @@ async def hand_over(
     deliverer.wake()
 
 
-_OWN_COMMANDS = ("/start", "/help")  # answered by the adapter, never the engine's questions
+async def _own_command(message: Message, bot: Bot, links: EntryLinks) -> bool:
+    """Whether the router gives ``message`` to the adapter's own /start or /help (a deep link
+    to an entry the knowledge base has goes to the engine)."""
+    link = await _START_LINK(message, bot)
+    if isinstance(link, dict):
+        return links.resolve(link["command"].args or "") is None
+    return bool(await _START(message, bot) or await _HELP(message, bot))
 
 
 async def _converse(

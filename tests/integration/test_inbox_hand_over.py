@@ -11,10 +11,11 @@ the database driver.
 from __future__ import annotations
 
 import logging
+import sqlite3
 from typing import Any
 
 import pytest
-from conftest import FakeClock, failing
+from conftest import FakeClock, failing, refusing_settles
 from sqlalchemy import select
 from test_bitrix_processor import processor_of
 
@@ -147,6 +148,7 @@ async def test_two_replicas_giving_up_one_event_hand_it_over_once(
         assert len(handed) == 1
         if channel == "memory":
             assert "given up elsewhere meanwhile" in caplog.text
+            assert a._failures.retry_at == {} and a._failures._passing == {}  # forgotten
             assert methods.count("TicketOpened") == methods.count("HandToQueue") == 1
             assert "Relayed" not in methods  # a's relay into b's ticket rolled back
             return
@@ -180,3 +182,66 @@ async def test_a_hand_off_that_fails_leaves_the_event_given_up_with_no_loop(
         assert row.error is not None and row.error.startswith("hand-off failed: OSError; KeyError")
         assert (tickets, methods) == ([], [])
         assert "given-up event not handed over" in caplog.text
+
+
+async def test_a_hand_off_that_fails_passingly_is_tried_again_later(
+    sqlite_db_url: str, kb: KnowledgeBase, clock: FakeClock
+) -> None:
+    """SQLite busy (or a PostgreSQL restart) during the hand-off is no reason to give the
+    person's message up for good: the row stays pending, the next try runs the handler and,
+    failing again, the hand-off, which now opens the ticket."""
+    async with build(_settings(sqlite_db_url), kb=kb, clock=clock) as app:
+        services = await app.services()
+        tries: list[str] = []
+        real = _hand_over(services, "bitrix24")
+        calls: list[str] = []
+
+        async def busy_once(row: InboxUpdate, failure: str) -> object:
+            calls.append(failure)
+            if len(calls) == 1:
+                raise sqlite3.OperationalError("database is locked")
+            return await real(row, failure)
+
+        worker = _worker(services, "replica-a", tries, busy_once)
+        await _store(services)
+        for _ in range(MAX_ATTEMPTS):
+            await worker.drain()
+            clock.advance(seconds=MAX_ATTEMPTS)
+        row, tickets, _ = await _state(services)
+        assert row.status == DeliveryStatus.PENDING and tickets == []
+        await worker.drain()
+        assert len(tries) == MAX_ATTEMPTS + 1 and calls == ["KeyError", "KeyError"]
+        row, tickets, _ = await _state(services)
+        assert row.status == DeliveryStatus.FAILED
+        assert row.error is not None and row.error.startswith("handed over; KeyError")
+        assert [t.reason for t in tickets] == ["failed:KeyError"]
+
+
+async def test_an_event_handled_whose_done_is_refused_is_never_handed_over(
+    sqlite_db_url: str, kb: KnowledgeBase, clock: FakeClock
+) -> None:
+    """The handler succeeded (an ignored event: nothing settled) and only marking the row
+    done failed, for good: given up after its attempts, but not handed to the operators as a
+    message the bot failed on (the in-memory hand-off would open a ticket for any row)."""
+    async with build(_settings(sqlite_db_url), kb=kb, clock=clock) as app:
+        services = await app.services()
+        tries: list[InboxUpdate] = []
+
+        async def ignore(row: InboxUpdate) -> None:
+            tries.append(row)
+
+        worker = InboxWorker(
+            repo.CHANNEL, services.sessions, services.clock, ignore, replica="replica-a",
+            claim_seconds=CLAIM, hand_over=_hand_over(services, "memory"),
+        )  # fmt: skip
+        await _store(services)
+        with refusing_settles(services.db) as refused:
+            for _ in range(MAX_ATTEMPTS):
+                await worker.drain()
+                clock.advance(seconds=MAX_ATTEMPTS)
+            assert await worker.drain() == IDLE
+        assert len(tries) == len(refused) == MAX_ATTEMPTS
+        row, tickets, methods = await _state(services)
+        assert (row.status, row.attempts) == (DeliveryStatus.FAILED, MAX_ATTEMPTS)
+        assert row.error is not None and row.error.startswith("OSError")
+        assert (tickets, methods) == ([], [])

@@ -28,6 +28,7 @@ from bot.errors import EngineError
 from bot.payloads import HERE, MAX_PAYLOAD_BYTES, Payload, Press, as_sent, decode
 from bot.storage.models import Conversation, Feedback, Message, Ticket
 from bot.texts import PHRASES
+from knowledge.base import KnowledgeBase
 
 
 @pytest.fixture
@@ -304,6 +305,28 @@ async def test_close_then_rate_once(bot: Rig) -> None:
     assert await state(bot.sessions) == State.BOT
 
 
+async def test_a_reopened_ticket_keeps_its_reason_unless_the_bot_failed(bot: Rig) -> None:
+    """The same question again within the window reopens the ticket as it was asked first
+    («requested» stays); only a hand-off of a message our code failed on says so."""
+    answered = await bot.say(DEAL)
+    opened = await bot.say(payload=buttons(answered)[ru("btn_operator")])
+    await bot.say(payload=buttons(opened)[ru("btn_cancel")])
+    first = await bot.say(DEAL)
+    offered = await bot.say(payload=buttons(first)[ru("btn_not_helped")])
+    picked = await bot.say(payload=buttons(offered)[ENTRIES[1].title])
+    again = await bot.say(payload=buttons(picked)[ru("btn_not_helped")])
+    assert any(isinstance(o, TicketOpened) for o in again)
+    async with bot.sessions() as session:
+        ticket = await session.get(Ticket, 1)
+    assert ticket is not None and (ticket.status, ticket.reason) == ("waiting", "requested")
+    await bot.say(payload=buttons(again)[ru("btn_cancel")])
+    await bot.engine.hand_over(Incoming("test", "chat-42", "42", DEAL, message_id="u9"), "KeyError")
+    async with bot.sessions() as session:
+        ticket = await session.get(Ticket, 1)
+    assert ticket is not None and ticket.reason == "failed:KeyError"
+    assert await count(bot.sessions, Ticket) == 1
+
+
 async def test_a_reopened_ticket_can_be_rated_again(bot: Rig, clock: object) -> None:
     """Reopening kept the first rating, so the second close's stars all answered «stale»."""
     await bot.say("позовите оператора")
@@ -443,6 +466,22 @@ async def test_a_message_our_code_failed_on_is_escalated_as_it_stands(bot: Rig) 
     assert (opened.card.reason, opened.card.subject) == ("failed:KeyError", DEAL)
     card = "\n".join(case_reply(opened.card, "ru").blocks)
     assert "Бот не смог обработать это сообщение (ошибка KeyError)" in card
+    assert await state(bot.sessions) == State.WAITING
+
+
+async def test_the_hand_off_does_not_run_the_knowledge_code_again(
+    bot: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What failed on the text once (here the explanation) must not break the hand-off."""
+
+    def broken(*args: object, **kwargs: object) -> object:
+        raise KeyError("the text again")
+
+    monkeypatch.setattr(KnowledgeBase, "explain", broken)
+    incoming = Incoming("test", "chat-42", "42", DEAL, message_id="u1")
+    out = await bot.engine.hand_over(incoming, "KeyError")
+    [opened] = [o for o in out if isinstance(o, TicketOpened)]
+    assert opened.card.reason == "failed:KeyError" and opened.card.why is None
     assert await state(bot.sessions) == State.WAITING
 
 

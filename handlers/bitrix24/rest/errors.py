@@ -61,7 +61,9 @@ class InvalidToken(AuthenticationFailed):
 class InvalidGrant(AuthenticationFailed):
     """The OAuth server refused the refresh: ``invalid_grant``/``invalid_client`` (reinstall),
     ``PAYMENT_REQUIRED`` (the app's paid period ended) or another refusal that lasts until
-    someone acts (bitrix24/b24restdocs ``settings/oauth/error-codes.md``)."""
+    someone acts (bitrix24/b24restdocs ``settings/oauth/error-codes.md``) — an unreadable
+    OAuth answer too (a 4xx with no JSON: ``HTTP_4xx``): no token, so it holds the channel
+    (not ready; the calls wait, none given up) until someone acts; a 5xx is retried instead."""
 
 
 class AccessDenied(Bitrix24Error):
