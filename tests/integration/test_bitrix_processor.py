@@ -14,7 +14,8 @@ from datetime import datetime
 
 import pytest
 from conftest import FakeClock, failing_once
-from sqlalchemy import select, text
+from lockwait import lock_awaited
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.app import build
@@ -273,22 +274,6 @@ async def test_the_chats_row_written_after_the_turn_logs_the_sessions_end_once_c
         assert caplog.text.count(f"bitrix session ended chat={CHAT_ID}") == 1
 
 
-async def _lock_awaited(services: Services) -> None:
-    """Until a statement of this database waits for a lock (PostgreSQL), within 10 s."""
-    waiting = text(
-        "SELECT count(*) FROM pg_locks JOIN pg_stat_activity USING (pid) "
-        "WHERE NOT granted AND datname = current_database()"
-    )
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + 10
-    while True:
-        async with services.sessions() as session:
-            if await session.scalar(waiting):
-                return
-        assert loop.time() < deadline, "no statement waited for the row's lock"
-        await asyncio.sleep(0.01)
-
-
 async def test_a_chats_row_inserted_during_the_turn_is_updated_and_keeps_its_other_columns(
     pg_db_url: str, kb: KnowledgeBase, clock: FakeClock
 ) -> None:
@@ -310,7 +295,8 @@ async def test_a_chats_row_inserted_during_the_turn_is_updated_and_keeps_its_oth
             )  # fmt: skip
             await session.flush()
             handling = asyncio.create_task(processor_of(services).handle(row))
-            await _lock_awaited(services)  # the turn's write of the row waits for this insert
+            # the turn's write of the row waits for this insert
+            await lock_awaited(services.sessions, "the turn's write waits for the row's lock", 10)
         await handling
         chat = await _one(services, BitrixChat, CHAT_ID)
         assert isinstance(chat, BitrixChat)

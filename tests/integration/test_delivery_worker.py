@@ -13,6 +13,7 @@ import pytest
 from conftest import FakeClock, failing_once, pending_call
 from counting import counting
 from deadline import until
+from lockwait import lock_awaited
 from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -24,11 +25,6 @@ from bot.storage.db import create_engine, create_sessionmaker
 from bot.storage.models import DeliveryStatus, OutboxMessage
 
 GROUP = "-1001"
-# This test's database only: xdist workers share the server, each with its own database.
-LOCK_WAITS = (
-    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
-    " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
-)
 
 
 @dataclass
@@ -470,11 +466,7 @@ async def _waits_for_the_first(
 
     later = asyncio.create_task(later_turn())
 
-    async def waiting() -> bool:
-        async with sessions() as look:
-            return bool(await look.scalar(text(LOCK_WAITS)))
-
-    await until(waiting, "the second turn waits for the chat's lock", 10)
+    await lock_awaited(sessions, "the second turn waits for the chat's lock", 10)
     assert not later.done()
     await first.commit()
     await first.close()

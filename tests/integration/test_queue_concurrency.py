@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from conftest import FakeClock
-from deadline import until
+from lockwait import lock_awaited
 from queueing import Queue
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.engine import ConversationEngine, EngineSettings, Incoming, Relayed, conversation_state
@@ -129,7 +128,7 @@ async def test_a_message_waiting_for_its_conversation_sees_the_ticket_closed_mea
         assert ticket is not None
         assert await repo.get_conversation(session, ticket.conversation_id, lock=True)
         message = asyncio.create_task(engine.handle(Incoming("t", "c0", "p", "второе")))
-        await until(_lock_awaited(sessions), "the message waits for the conversation's lock")
+        await lock_awaited(sessions, "the message waits for the conversation's lock")
         ticket.status, ticket.closed_at = TicketStatus.CLOSED, NOW
     events = await message
     assert not [e for e in events if isinstance(e, Relayed)], events
@@ -156,23 +155,9 @@ async def test_a_message_waiting_for_its_conversation_sees_a_ticket_opened_meanw
         assert conversation is not None and not conversation.ticket_open
         assert await repo.get_conversation(session, conversation.id, lock=True)
         message = asyncio.create_task(engine.handle(Incoming("t", "c0", "p", "второе")))
-        await until(_lock_awaited(sessions), "the message waits for the conversation's lock")
+        await lock_awaited(sessions, "the message waits for the conversation's lock")
         ticket = await tickets.create_ticket(
             session, conversation.id, reason="requested", question="q", now=NOW
         )
     events = await message
     assert [e.ticket_id for e in events if isinstance(e, Relayed)] == [ticket.id], events
-
-
-def _lock_awaited(sessions: async_sessionmaker[AsyncSession]) -> Callable[[], Awaitable[bool]]:
-    """Whether some transaction of the test's database waits for a lock."""
-
-    async def waiting() -> bool:
-        async with sessions() as probe:
-            query = (
-                "SELECT count(*) FROM pg_stat_activity "
-                "WHERE wait_event_type = 'Lock' AND datname = current_database()"
-            )
-            return bool(await probe.scalar(text(query)))
-
-    return waiting
