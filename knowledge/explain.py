@@ -175,7 +175,7 @@ def _question(reading: Reading, parts: ExplainParts, asked: Asked | None) -> Que
             informative=k.known
             and not k.key.isdigit()
             and (k.name or parts.analyzer.morph.weight(k.token) >= 1.0)
-            and not (k.typed and k.key in index.side_keys),
+            and not k.side_typo,
             rarity=index.key_idf(k.key) / index.max_idf,
             selects=k.key in selecting,
             corrected_from=k.typed,

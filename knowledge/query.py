@@ -64,6 +64,8 @@ class QueryKey:
     # when a typo was corrected, the key as typed.
     token: str = field(default="", compare=False)
     typed: str = field(default="", compare=False)
+    # A typo read as a side word (Index.side_keys): weighed as that word, and not informative.
+    side_typo: bool = field(default=False, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -340,8 +342,9 @@ class QueryReader:
         fixed = self._correct(key)
         if fixed is None:
             return QueryKey(key, 1.0, False, name, token)
-        weight = TYPO_WEIGHT * (SIDE_WORD_WEIGHT if fixed in self._side_keys else 1.0)
-        return QueryKey(fixed, weight, True, name, token, typed=key)
+        side = fixed in self._side_keys
+        weight = TYPO_WEIGHT * (SIDE_WORD_WEIGHT if side else 1.0)
+        return QueryKey(fixed, weight, True, name, token, typed=key, side_typo=side)
 
     def _inflected(self, key: str) -> str | None:
         """A vocabulary key that is ``key`` and one or two letters more: a form of the same
