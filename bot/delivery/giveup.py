@@ -23,14 +23,13 @@ from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
 from bot.delivery import express
 from bot.delivery.express import Express
 from bot.delivery.policy import MAX_ATTEMPTS
-from bot.delivery.settle import AlreadySettledError, processing
+from bot.delivery.settle import AlreadySettledError, processing, update_pending
 from bot.storage.faults import is_transient
 from bot.storage.models import DeliveryStatus, InboxUpdate
 
@@ -153,11 +152,12 @@ class Failures:
         return True
 
     async def _record(self, row: InboxUpdate, now: datetime, **values: Any) -> bool | None:
-        """Record a failure on the pending row (:func:`record`): whether it was recorded
-        (``False``: settled meanwhile, kept so), ``None`` when the database refused it (nothing
-        recorded: the row stays pending, and claimed, and is tried again :meth:`_later`)."""
+        """Record a failure on the pending row (:func:`~bot.delivery.settle.update_pending`):
+        whether it was recorded (``False``: settled meanwhile, kept so), ``None`` when the
+        database refused it (nothing recorded: the row stays pending, and claimed, and is tried
+        again :meth:`_later`)."""
         try:
-            saved = await record(self._sessions, row.id, **values)
+            saved = await update_pending(self._sessions, row.id, **values)
         except Exception as down:
             self._later(row, "failure not recorded, kept pending", down, now)
             return None
@@ -230,16 +230,3 @@ class Failures:
         doubled after each next one, up to :data:`PASSING_CAP`."""
         tries = self._passing.get(row_id, 0)
         return min(PASSING_CAP, PASSING_FIRST * 2.0 ** min(tries, 30))
-
-
-async def record(sessions: async_sessionmaker[AsyncSession], row_id: int, **values: Any) -> bool:
-    """Update the inbox row while it is pending: one its handler settled, or another replica
-    gave up (and handed over) meanwhile, is never undone; whether it was updated."""
-    async with sessions.begin() as session:
-        result = await session.execute(
-            update(InboxUpdate)
-            .where(InboxUpdate.id == row_id, InboxUpdate.status == DeliveryStatus.PENDING)
-            .values(**values)
-            .execution_options(synchronize_session=False)
-        )
-    return bool(getattr(result, "rowcount", 1))

@@ -31,8 +31,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.clock import Clock
 from bot.delivery import express
 from bot.delivery.express import Express
-from bot.delivery.giveup import GIVE_UP_AFTER, Failures, HandOver, record
-from bot.delivery.settle import AlreadySettledError, processing
+from bot.delivery.giveup import GIVE_UP_AFTER, Failures, HandOver
+from bot.delivery.settle import AlreadySettledError, processing, update_pending
 from bot.storage import delivery, dialect, wakeup
 from bot.storage.db import on_commit, reading
 from bot.storage.models import DeliveryStatus, InboxUpdate
@@ -299,7 +299,9 @@ class InboxWorker:
         if not current.settled:  # nothing stored with it: done on its own
             try:
                 now = self._clock.now()
-                await record(self._sessions, row.id, status=DeliveryStatus.DONE, processed_at=now)
+                await update_pending(
+                    self._sessions, row.id, status=DeliveryStatus.DONE, processed_at=now
+                )
             except Exception as exc:  # the database went: it had no effects, run it again
                 return await self._failures.failed(row, exc, handled=True)
         self._failures.forget(row.id)

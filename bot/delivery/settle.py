@@ -5,9 +5,11 @@ engine's turn, the outbox rows) calls :func:`settle`, which marks the row done i
 commit, so a crash can neither lose the replies nor repeat them and no second "done" commit
 follows. The inbox worker (:mod:`bot.delivery.inbox`) names the row it hands to a handler with
 :func:`processing`; a row whose handler stored nothing through :func:`settle` (an unknown
-button, an event the channel ignores) is marked done by the worker afterwards. The hand-off of
-an event given up (:mod:`bot.delivery.giveup`) names its row with the give-up's columns: that
-transaction's settle records the give-up instead of marking the row done.
+button, an event the channel ignores) is marked done by the worker afterwards, in a
+transaction of its own (:func:`update_pending`, as the failure policy records a failure).
+The hand-off of an event given up (:mod:`bot.delivery.giveup`) names its row with the
+give-up's columns: that transaction's settle records the give-up instead of marking the row
+done.
 
 Both are conditional on the row being still pending, so a second replica's or a restarted
 process's settle of the same row raises :class:`AlreadySettledError`: its transaction rolls
@@ -25,7 +27,7 @@ from functools import cache
 from typing import Any
 
 from sqlalchemy import Table, Update, bindparam, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.errors import StorageError
 from bot.storage.models import DeliveryStatus, InboxUpdate
@@ -104,3 +106,20 @@ class AlreadySettledError(StorageError):
     def __init__(self, row_id: int) -> None:
         super().__init__(f"inbox row {row_id} was settled elsewhere")
         self.row_id = row_id
+
+
+async def update_pending(
+    sessions: async_sessionmaker[AsyncSession], row_id: int, **values: Any
+) -> bool:
+    """Update the inbox row while it is pending, in a transaction of its own (a failure
+    recorded, a give-up, or the worker marking done a row whose handler stored nothing): one
+    its handler settled, or another replica gave up (and handed over) meanwhile, is never
+    undone; whether it was updated."""
+    async with sessions.begin() as session:
+        result = await session.execute(
+            update(InboxUpdate)
+            .where(InboxUpdate.id == row_id, InboxUpdate.status == DeliveryStatus.PENDING)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+    return bool(getattr(result, "rowcount", 1))
