@@ -66,7 +66,7 @@ def crashed(reason: str, *, passing: bool, attempts: int) -> Outcome:
     return Failed(reason)
 
 
-def settle(
+def settlement_for(
     outcome: Outcome, *, attempts: int, created_at: datetime, now: datetime, policy: Policy
 ) -> Settlement:
     """What becomes of a call tried ``attempts`` times before, stored at ``created_at``."""

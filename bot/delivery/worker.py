@@ -1,9 +1,9 @@
 """The one outbox worker: sends every channel's stored calls through :class:`Channel`.
 
 Each wave is one commit: it records the previous wave's outcomes (through
-:func:`bot.delivery.policy.settle`), claims the first due row of as many chats as the wave has
-room for (``in_flight`` less the rows in hand; :func:`bot.storage.delivery.claim_outbox`, no
-chat with a row in flight, no paused chat or method) and marks them as being sent; then it
+:func:`bot.delivery.policy.settlement_for`), claims the first due row of as many chats as the
+wave has room for (``in_flight`` less the rows in hand; :func:`bot.storage.delivery.claim_outbox`,
+no chat with a row in flight, no paused chat or method) and marks them as being sent; then it
 sends them concurrently (one per chat, so each chat keeps its order), with the rows a turn
 reserved for it (:mod:`bot.delivery.express`: already claimed and marked, checked here as the
 others are). A pass repeats waves until every chat's next row has to wait; the look for work
@@ -35,7 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.clock import Clock
 from bot.delivery.express import Express
 from bot.delivery.outcome import Call, Done, NotReady, Outcome, Retry, Scope, Unreachable
-from bot.delivery.policy import Policy, Settlement, crashed, settle
+from bot.delivery.policy import Policy, Settlement, crashed, settlement_for
 from bot.metrics import Metrics
 from bot.storage import delivery, wakeup
 from bot.storage.db import reading
@@ -416,7 +416,7 @@ class OutboxWorker:
         """The policy's verdict on one outcome; a pause it names applies at once."""
         row, outcome = item.row, item.outcome
         assert outcome is not None
-        result = settle(
+        result = settlement_for(
             outcome, attempts=row.attempts, created_at=row.created_at, now=now,
             policy=self._policy,
         )  # fmt: skip
