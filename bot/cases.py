@@ -44,6 +44,15 @@ _ANSWERS = (Action.ANSWER.value, Action.CLARIFY.value)
 FAILED = "failed:"  # a ticket's reason when our code failed on the message: + the error's class
 
 
+UNDELIVERED = "undelivered:"  # a ticket's reason when the bot's answer never reached the person
+
+
+def undelivered_reason(reason: str) -> str:
+    """The reason of a ticket opened because the outbox gave up an answer to the person,
+    ``reason`` the platform's refusal or the failure's class (cut to Ticket.reason's length)."""
+    return f"{UNDELIVERED}{reason}"[:32]
+
+
 def failed_reason(error: str) -> str:
     """The reason of a ticket opened because our code failed on the message, ``error`` the
     class of what it raised (the class alone: an error's text may hold what it should not)."""
@@ -233,7 +242,10 @@ def card_reply(card: CaseCard, lang: str, *, lines: int) -> Reply:
 
 
 def _failure(reason: str, lang: str) -> tuple[str, ...]:
-    """The card's line saying the bot failed on the message, for a ticket opened so."""
+    """The card's line saying the bot failed on the message, or that its answer did not
+    reach the person, for a ticket opened so."""
+    if reason.startswith(UNDELIVERED):
+        return (phrase("case_undelivered", lang, error=reason.removeprefix(UNDELIVERED)),)
     if not reason.startswith(FAILED):
         return ()
     return (phrase("case_failed", lang, error=reason.removeprefix(FAILED)),)

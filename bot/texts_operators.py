@@ -29,6 +29,16 @@ OPERATOR_PHRASES: dict[str, dict[str, str]] = {
         "ro": "Botul nu a putut procesa acest mesaj (eroarea {error}) și l-a transmis unui "
         "operator.",
     },
+    "case_undelivered": {
+        "ru": "Ответ бота не дошёл до человека ({error}): ответьте ему сами.",
+        "en": "The bot's answer did not reach the person ({error}): please answer them.",
+        "ro": "Răspunsul botului nu a ajuns la persoană ({error}): răspundeți-i dvs.",
+    },
+    "op_undelivered": {
+        "ru": "Ответ бота не дошёл до человека (обращение №{ticket}): {error}",
+        "en": "The bot's answer did not reach the person (request #{ticket}): {error}",
+        "ro": "Răspunsul botului nu a ajuns la persoană (cererea nr. {ticket}): {error}",
+    },
     "case_person": {
         "ru": "Кто: {name} · {channel} · язык {language} · у него сейчас {time} ({zone})",
         "en": "Who: {name} · {channel} · language {language} · their time now {time} ({zone})",

@@ -10,6 +10,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+ANSWER = "answer"  # the kind of a row that answers a person's message: given up (Failed), it is
+# handed to the operators (Channel.undelivered); the hand-off's own rows carry another kind
+
 
 @dataclass(frozen=True, slots=True)
 class Call:

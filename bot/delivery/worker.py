@@ -34,7 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
 from bot.delivery.express import Express
-from bot.delivery.outcome import Call, Done, NotReady, Outcome, Retry, Scope, Unreachable
+from bot.delivery.outcome import ANSWER, Call, Done, NotReady, Outcome, Retry, Scope, Unreachable
 from bot.delivery.policy import Policy, Settlement, crashed, settlement_for
 from bot.metrics import Metrics
 from bot.storage import delivery, wakeup
@@ -74,6 +74,12 @@ class Channel(Protocol):
     async def unreachable(self, session: AsyncSession, ticket_id: int) -> None:
         """The person of ``ticket_id`` was just found unreachable: store what tells the
         operators in ``session``, the transaction that marks it (so neither is lost alone)."""
+        ...
+
+    async def undelivered(self, session: AsyncSession, call: Call, reason: str) -> None:
+        """``call`` answered a person and was given up for good (not ``Unreachable``): store
+        what tells the operators in ``session``, the transaction that records the give-up
+        (once: only the transaction that moved the row from pending calls this)."""
         ...
 
 
@@ -430,7 +436,9 @@ class OutboxWorker:
         the operators' notice stored with the mark."""
         shapes: dict[tuple[str, ...], list[dict[str, Any]]] = {}
         for item in settled:
-            if item.result is not None:
+            if _answer_given_up(item):
+                await self._undelivered(session, item, now)
+            elif item.result is not None:
                 values = _values(item.result, now, item.row)
                 bound = {f"v_{name}": value for name, value in values.items()}
                 shapes.setdefault(tuple(values), []).append({"o_id": item.row.id, **bound})
@@ -441,6 +449,25 @@ class OutboxWorker:
                 ticket = await self._unreachable(session, item.row, item.outcome)
                 if ticket is not None:
                     await self.channel.unreachable(session, ticket)
+
+    async def _undelivered(self, session: AsyncSession, item: _Sent, now: datetime) -> None:
+        """Give up a person's answer on the condition that its row is still pending (a second
+        replica's or a restarted process's give-up of it changes nothing), and only then hand
+        it to the operators, in this transaction: one hand-off per row."""
+        assert item.result is not None
+        values = _values(item.result, now, item.row)
+        statement = _recording(tuple(values)).where(_table().c.status == DeliveryStatus.PENDING)
+        bound = {f"v_{name}": value for name, value in values.items()}
+        done = await session.execute(statement, {"o_id": item.row.id, **bound})
+        if getattr(done, "rowcount", 0) != 1:
+            log.warning("outbox row given up elsewhere meanwhile outbox=%s", item.row.id)
+            return
+        reason = item.result.error or ""
+        await self.channel.undelivered(session, _call(item.row), reason)
+        log.warning(
+            "answer given up, handed to operators outbox=%s chat=%s ticket=%s: %s",
+            item.row.id, item.row.chat_id, item.row.ticket_id, reason,
+        )  # fmt: skip
 
     async def _unreachable(
         self, session: AsyncSession, row: OutboxMessage, outcome: Unreachable
@@ -516,6 +543,18 @@ def _values(result: Settlement, now: datetime, row: OutboxMessage) -> dict[str, 
         values["sent_at"] = now
         values["sent_id"] = None if result.sent_id is None else result.sent_id[:64]
     return values
+
+
+def _answer_given_up(item: _Sent) -> bool:
+    """A row that answers a person, given up for good by a failure of ours or the platform's
+    refusal (``Unreachable`` has its own hand-off: the person blocked the bot)."""
+    result = item.result
+    return (
+        result is not None
+        and result.status == DeliveryStatus.FAILED
+        and item.row.kind == ANSWER
+        and not isinstance(item.outcome, Unreachable)
+    )
 
 
 def _call(row: OutboxMessage) -> Call:

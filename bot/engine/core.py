@@ -23,6 +23,10 @@ stored (:mod:`bot.engine.state`: the open ticket's status is the state), and eve
   the case card says the bot failed on it and the error's class (no knowledge-base «why»: the
   knowledge code is not run on the message again); in ``waiting`` | ``operator`` it is relayed
   into the open ticket.
+* ``bot`` → ``waiting`` also when the outbox gave up an answer to the person for good
+  (:meth:`ConversationEngine.undelivered`): a ticket whose card says the answer did not reach
+  them and why, ``TicketOpened`` and ``HandToQueue``, nothing said to the person; in
+  ``waiting`` | ``operator`` a line for the open ticket's operators.
 * ``operator`` → ``closed``: the operator closes the ticket (``TicketClosed``); the person may
   rate it 1–5 (``TicketRated``).
 * ``closed`` → ``bot``: the next message; a rating press is still accepted.
@@ -44,16 +48,26 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.cases import load_case, undelivered_reason
 from bot.clock import Clock
 from bot.engine.closing import release_ticket
-from bot.engine.events import Event, Incoming, Relayed, Say, about
+from bot.engine.events import (
+    Event,
+    HandToQueue,
+    Incoming,
+    Relayed,
+    Say,
+    TicketEvent,
+    TicketOpened,
+    about,
+)
 from bot.engine.hours import WorkingHours
 from bot.engine.turn import Turn, TurnContext
 from bot.errors import EngineError
 from bot.metrics import Metrics
 from bot.replies import Reply, choose_language
 from bot.settings import ConversationSettings, HoursSettings
-from bot.storage import repo
+from bot.storage import repo, tickets
 from bot.storage.lengths import ID_LENGTH
 from bot.storage.models import Author, Message
 from bot.storage.repo import TurnRows
@@ -127,6 +141,42 @@ class ConversationEngine:
             if then is not None:
                 await then(session, events)
             return events
+
+    async def undelivered(
+        self, session: AsyncSession, channel: str, conversation_id: str, reason: str
+    ) -> list[Event]:
+        """The outbox gave up an answer to the person of ``conversation_id`` (``reason``: the
+        platform's refusal or the failure's class), in the caller's transaction (the one that
+        records the give-up): a line for the open ticket's operators, else a ticket opened for
+        it — ``TicketOpened`` (its card says the answer did not reach the person) and
+        ``HandToQueue``. Nothing is said to the person: they cannot be reached, and so nothing
+        this hand-off stores is an answer that could be given up and handed over again."""
+        found = await repo.find_conversation(session, channel, conversation_id)
+        if found is None:
+            return []
+        conversation = await repo.get_conversation(session, found.id, lock=True)
+        assert conversation is not None
+        now, lang = self._clock.now(), self._settings.language
+        ticket = await tickets.open_ticket(session, conversation.id)
+        if ticket is not None:
+            notice = phrase("op_undelivered", lang, ticket=ticket.id, error=reason[:200])
+            return [TicketEvent(**about(conversation, ticket), notice=notice)]
+        asked = await repo.last_message(session, conversation.id, Author.PERSON)
+        ticket = await tickets.create_ticket(
+            session, conversation.id, reason=undelivered_reason(reason),
+            question="" if asked is None else asked.text, now=now,
+        )  # fmt: skip
+        card = await load_case(
+            session, ticket.id, now=now, zone=self._zone, lang=lang, kb=self._knowledge.current,
+            public_url=self._public_url, explain=False,
+        )  # fmt: skip
+        notice = phrase("op_undelivered", lang, ticket=ticket.id, error=reason[:200])
+        log.warning(
+            "answer not delivered, ticket opened conversation=%s ticket=%s",
+            conversation.id, ticket.id,
+        )  # fmt: skip
+        opened = TicketOpened(**about(conversation, ticket), notice=notice, card=card)
+        return [opened, HandToQueue(**about(conversation, ticket))]
 
     async def record(self, incoming: Incoming, *, then: AfterTurn | None = None) -> list[Event]:
         """Store what the person wrote to the channel's own operators, with no turn.

@@ -229,9 +229,14 @@ async def has_bot_message(session: AsyncSession, ticket_id: int, decision: str) 
 
 
 async def last_bot_message(session: AsyncSession, conversation_id: int) -> Message | None:
+    return await last_message(session, conversation_id, Author.BOT)
+
+
+async def last_message(session: AsyncSession, conversation_id: int, author: str) -> Message | None:
+    """The conversation's newest message by ``author`` (an :class:`Author`)."""
     return await session.scalar(
         select(Message)
-        .where(Message.conversation_id == conversation_id, Message.author == Author.BOT)
+        .where(Message.conversation_id == conversation_id, Message.author == author)
         .order_by(Message.id.desc())
         .limit(1)
     )

@@ -99,6 +99,9 @@ class BitrixSender:
     async def unreachable(self, session: AsyncSession, ticket_id: int) -> None:
         return None  # a customer cannot block an open line
 
+    async def undelivered(self, session: AsyncSession, call: Call, reason: str) -> None:
+        return None  # no row of this channel is tagged as a person's answer (ANSWER)
+
     async def send(self, call: Call) -> Outcome:
         try:
             if call.method == SEND:

@@ -17,6 +17,7 @@ from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.cases import CaseCard, card_reply
 from bot.channel import Draft
+from bot.delivery.outcome import ANSWER
 from bot.engine import (
     Event,
     HandToQueue,
@@ -165,8 +166,8 @@ class TelegramCalls:
 
     def _to_person(self, say: Say, copy: CopySource | None) -> list[Draft]:
         if copy is not None and say.operator is not None and say.message_id is not None:
-            return [_copy(say.conversation_id, say.ticket_id, copy, to_topic=False)]
-        return self._messages(say.conversation_id, say.ticket_id, say.reply)
+            return [_copy(say.conversation_id, say.ticket_id, copy, to_topic=False, kind=ANSWER)]
+        return self._messages(say.conversation_id, say.ticket_id, say.reply, kind=ANSWER)
 
     def _to_operators(self, event: TicketEvent, copy: CopySource | None) -> list[Draft]:
         ticket = event.ticket_id
@@ -193,9 +194,11 @@ class TelegramCalls:
         ]
 
 
-def _copy(chat_id: str, ticket: int | None, source: CopySource, *, to_topic: bool) -> Draft:
+def _copy(
+    chat_id: str, ticket: int | None, source: CopySource, *, to_topic: bool, kind: str = ""
+) -> Draft:
     params = {"from_chat_id": source.chat_id, "message_id": source.message_id}
-    return Draft(chat_id, "copyMessage", params, ticket, to_topic)
+    return Draft(chat_id, "copyMessage", params, ticket, to_topic, kind)
 
 
 def _ephemeral(drafts: list[Draft], receiver: int | None) -> list[Draft]:

@@ -212,6 +212,7 @@ def create_telegram_channel(services: Services) -> TelegramChannel:
         topics=topics,
         deliverer=deliverer,
         shared_limits=None if services.redis is None else SharedSendLimits(services.redis),
+        engine=services.engine,
     )
     outbox = OutboxWorker(
         sender,

@@ -139,6 +139,11 @@ class Deliverer:
         self.wake()
         return acted.events
 
+    async def write(self, session: AsyncSession, out: Sequence[Event]) -> list[OutboxMessage]:
+        """Add every call ``out`` needs in the caller's transaction (the worker's own, which
+        looks for work again after it commits)."""
+        return await self._rows.write(session, out)
+
     async def deliver(self, out: Sequence[Event], copy: CopySource | None = None) -> None:
         """Store every call ``out`` needs in a transaction of its own."""
         async with self._sessions.begin() as session:

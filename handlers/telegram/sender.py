@@ -47,7 +47,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.channel import Draft
 from bot.delivery import Call, Done, Failed, NotReady, Outcome, Retry, Scope, Unreachable
-from bot.engine import Event
+from bot.delivery.outcome import ANSWER
+from bot.engine import ConversationEngine, Event
 from bot.errors import HelpbotError
 from handlers.telegram.botapi import BotApi
 from handlers.telegram.calls import CARD_EDIT, CHANNEL, EPHEMERAL
@@ -109,8 +110,10 @@ class TelegramSender:
         deliverer: Deliverer,
         monotonic: Callable[[], float] = time.monotonic,
         shared_limits: SharedSendLimits | None = None,
+        engine: ConversationEngine | None = None,
     ) -> None:
         self._api = BotApi(bot, METHODS)
+        self._engine = engine  # hands an answer given up to the operators
         self._settings = settings
         self._topics = topics
         self._deliverer = deliverer
@@ -138,6 +141,11 @@ class TelegramSender:
 
     async def unreachable(self, session: AsyncSession, ticket_id: int) -> None:
         await self._deliverer.person_blocked(session, ticket_id)
+
+    async def undelivered(self, session: AsyncSession, call: Call, reason: str) -> None:
+        if self._engine is not None:
+            events = await self._engine.undelivered(session, CHANNEL, call.chat_id, reason)
+            await self._deliverer.write(session, events)
 
     async def send(self, call: Call) -> Outcome:
         if call.to_topic and (self._topics is None or call.ticket_id is None):
@@ -253,7 +261,9 @@ class TelegramSender:
         if call.method == "setMessageReaction":  # a courtesy: never worth more than a line
             log.warning("reaction refused outbox=%s: %s", call.id, exc.message)
             return Failed(exc.message)
-        if not _group(call.chat_id) and call.ticket_id is not None:
+        # A person's answer given up is handed to the operators with its give-up (the worker's
+        # Channel.undelivered): no second notice here.
+        if not _group(call.chat_id) and call.ticket_id is not None and call.kind != ANSWER:
             log.warning(
                 "person refused a message outbox=%s ticket=%s: %s",
                 call.id, call.ticket_id, exc.message,

@@ -51,6 +51,9 @@ class TerminalChannel:
     async def unreachable(self, session: AsyncSession, ticket_id: int) -> None:
         return None
 
+    async def undelivered(self, session: AsyncSession, call: Call, reason: str) -> None:
+        return None  # printed at once: nothing is given up
+
     async def show(self, events: list[Event]) -> None:
         """Render and print ``events`` at once (nothing to store: the terminal is here)."""
         for n, draft in enumerate(d for event in events for d in self.render(event)):

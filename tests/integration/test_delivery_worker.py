@@ -54,6 +54,9 @@ class MemoryChannel:
     async def unreachable(self, session: AsyncSession, ticket_id: int) -> None:
         return None
 
+    async def undelivered(self, session: AsyncSession, call: Call, reason: str) -> None:
+        return None
+
     def sent_to(self, chat: str) -> list[object]:
         return [c.params["n"] for c in self.made if c.chat_id == chat]
 

@@ -37,6 +37,7 @@ from bot.storage.models import DeliveryStatus, InboxUpdate, OutboxMessage, Ticke
 from handlers.bitrix24 import storage as bitrix
 from handlers.bitrix24.models import BitrixChat
 from handlers.settings import Settings
+from handlers.telegram.calls import CARD
 from handlers.telegram.channel import TelegramChannel, create_telegram_channel
 from handlers.telegram.settings import OperatorSettings
 from knowledge.base import KnowledgeBase
@@ -316,9 +317,10 @@ async def test_a_method_the_bot_api_server_does_not_have_fails_at_once(
         text = "Not Found: method not found"
         rig.fake.force_error(1, 404, method="sendMessage", description=text)
         await rig.channel.outbox.drain()
-        (row,) = await rig.rows()
+        row, *handed = await rig.rows()  # the answer, and its hand-off to the operators
         assert (row.status, row.attempts) == (DeliveryStatus.FAILED, 1)
         assert "the Bot API server has no sendMessage" in caplog.text
+        assert [r.kind for r in handed] == [CARD]
 
 
 async def _operator_cli(rig: Rig, monkeypatch: pytest.MonkeyPatch, *argv: str) -> int:
@@ -506,10 +508,11 @@ async def test_a_send_failing_past_the_deadline_is_given_up_with_the_attempts_ma
         await rig.channel.outbox.drain()
         clock.advance(seconds=DeliverySettings().give_up_after)
         await rig.channel.outbox.drain()
-        (row,) = await rig.rows()
+        row, *handed = await rig.rows()  # the answer, and its hand-off's card (502 too)
         made = rig.fake.calls("sendMessage", chat=rig.ann)
         assert (row.status, row.attempts) == (DeliveryStatus.FAILED, len(made))
         assert len(made) == 2
+        assert [r.kind for r in handed] == [CARD]
 
 
 async def test_a_retry_of_an_update_another_replica_took_does_not_make_the_inbox_spin(

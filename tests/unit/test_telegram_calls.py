@@ -8,6 +8,7 @@ import pytest
 from engine_fixtures import case_card
 
 from bot.cases import CaseCard, CaseLine
+from bot.delivery.outcome import ANSWER
 from bot.engine import (
     HandToQueue,
     Relayed,
@@ -65,7 +66,7 @@ def test_a_take_is_a_notice_an_eyes_reaction_and_one_card_edit() -> None:
     said = Say(**WHERE, reply=Reply(("Оператор anna",)), ticket_id=7, operator="anna")
     drafts = _calls().render_all([said, taken])
     assert [(d.method, d.kind) for d in drafts] == [
-        ("sendMessage", ""),
+        ("sendMessage", ANSWER),  # to the person: handed to the operators if given up
         ("sendMessage", ""),
         ("setMessageReaction", REACTION),
         ("editMessageText", CARD_EDIT),
