@@ -17,7 +17,8 @@ from lockwait import lock_awaited
 from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.delivery import Call, Done, NotReady, Outcome, Policy, Retry, Scope, express
+from bot.delivery import Call, Done, Failed, NotReady, Outcome, Policy, Retry, Scope, express
+from bot.delivery.outcome import ANSWER
 from bot.delivery.policy import MAX_ATTEMPTS
 from bot.delivery.worker import OutboxWorker
 from bot.storage import delivery
@@ -37,6 +38,7 @@ class MemoryChannel:
     made: list[Call] = field(default_factory=list)
     in_flight: int = 0
     most_in_flight: int = 0
+    handed: list[tuple[int, str]] = field(default_factory=list)  # Channel.undelivered's calls
 
     async def pace(self, call: Call) -> float:
         return 0.0
@@ -55,7 +57,7 @@ class MemoryChannel:
         return None
 
     async def undelivered(self, session: AsyncSession, call: Call, reason: str) -> None:
-        return None
+        self.handed.append((call.id, reason))
 
     def sent_to(self, chat: str) -> list[object]:
         return [c.params["n"] for c in self.made if c.chat_id == chat]
@@ -95,6 +97,43 @@ async def test_chats_are_sent_at_once_and_each_keeps_its_order(
     assert all(channel.sent_to(chat) == [1, 2, 3] for chat in chats)
     assert channel.most_in_flight == 8
     assert set(await statuses(sessions)) == {DeliveryStatus.DONE}
+
+
+async def test_an_answer_given_up_is_handed_over_once_and_only_an_answer(
+    sessions: async_sessionmaker[AsyncSession], clock: FakeClock
+) -> None:
+    refused = MemoryChannel(answer=lambda _call: Failed("400: refused"))
+    now = clock.now()
+    async with sessions.begin() as session:
+        answer = pending_call("memory", "7", "send", {"n": 1}, now)
+        answer.kind = ANSWER
+        notice = pending_call("memory", GROUP, "send", {"n": 2}, now)  # the hand-off's own kind
+        session.add_all([answer, notice])
+    await OutboxWorker(refused, sessions, clock).drain()
+    assert refused.handed == [(answer.id, "400: refused")]  # the notice's give-up: nothing
+    assert await statuses(sessions) == [DeliveryStatus.FAILED, DeliveryStatus.FAILED]
+
+
+async def test_an_answer_given_up_elsewhere_meanwhile_is_not_handed_over_again(
+    sessions: async_sessionmaker[AsyncSession], clock: FakeClock
+) -> None:
+    async def given_up_elsewhere(call: Call) -> Outcome:
+        async with sessions.begin() as session:  # another replica recorded its give-up
+            await session.execute(
+                update(OutboxMessage).values(status=DeliveryStatus.FAILED, error="elsewhere")
+            )
+        return Failed("400: refused")
+
+    channel = MemoryChannel()
+    channel.send = given_up_elsewhere  # type: ignore[method-assign]
+    async with sessions.begin() as session:
+        row = pending_call("memory", "7", "send", {"n": 1}, clock.now())
+        row.kind = ANSWER
+        session.add(row)
+    await OutboxWorker(channel, sessions, clock).drain()
+    assert channel.handed == []
+    async with sessions() as session:
+        assert await session.scalar(select(OutboxMessage.error)) == "elsewhere"
 
 
 def group_floods(call: Call) -> Outcome:
