@@ -159,8 +159,11 @@ class ConversationEngine:
         now, lang = self._clock.now(), self._settings.language
         ticket = await tickets.open_ticket(session, conversation.id)
         if ticket is not None:
-            notice = phrase("op_undelivered", lang, ticket=ticket.id, error=reason[:200])
-            return [TicketEvent(**about(conversation, ticket), notice=notice)]
+            return [
+                TicketEvent(
+                    **about(conversation, ticket), notice=_undelivered(lang, ticket.id, reason)
+                )
+            ]
         asked = await repo.last_message(session, conversation.id, Author.PERSON)
         ticket = await tickets.create_ticket(
             session, conversation.id, reason=undelivered_reason(reason),
@@ -170,7 +173,7 @@ class ConversationEngine:
             session, ticket.id, now=now, zone=self._zone, lang=lang, kb=self._knowledge.current,
             public_url=self._public_url, explain=False,
         )  # fmt: skip
-        notice = phrase("op_undelivered", lang, ticket=ticket.id, error=reason[:200])
+        notice = _undelivered(lang, ticket.id, reason)
         log.warning(
             "answer not delivered, ticket opened conversation=%s ticket=%s",
             conversation.id, ticket.id,
@@ -318,3 +321,8 @@ class ConversationEngine:
                 del self._locks[key]
             else:
                 self._locks[key] = (lock, users - 1)
+
+
+def _undelivered(lang: str, ticket: int, reason: str) -> str:
+    """The operators' line for an answer the outbox gave up on ``ticket``."""
+    return phrase("op_undelivered", lang, ticket=ticket, error=reason[:200])
