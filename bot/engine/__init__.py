@@ -16,6 +16,7 @@ from bot.engine.events import (
     TicketRated,
     TicketTaken,
     TicketTransferred,
+    Undelivered,
 )
 from bot.engine.hours import WorkingHours
 from bot.engine.state import conversation_state, state_of
@@ -40,6 +41,7 @@ __all__ = [
     "TicketRated",
     "TicketTaken",
     "TicketTransferred",
+    "Undelivered",
     "WorkingHours",
     "conversation_state",
     "state_of",

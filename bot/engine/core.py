@@ -26,7 +26,7 @@ stored (:mod:`bot.engine.state`: the open ticket's status is the state), and eve
 * ``bot`` → ``waiting`` also when the outbox gave up an answer to the person for good
   (:meth:`ConversationEngine.undelivered`): a ticket whose card says the answer did not reach
   them and why, ``TicketOpened`` and ``HandToQueue``, nothing said to the person; in
-  ``waiting`` | ``operator`` a line for the open ticket's operators.
+  ``waiting`` | ``operator`` a line for the open ticket's operators (``Undelivered``).
 * ``operator`` → ``closed``: the operator closes the ticket (``TicketClosed``); the person may
   rate it 1–5 (``TicketRated``).
 * ``closed`` → ``bot``: the next message; a rating press is still accepted.
@@ -57,8 +57,8 @@ from bot.engine.events import (
     Incoming,
     Relayed,
     Say,
-    TicketEvent,
     TicketOpened,
+    Undelivered,
     about,
 )
 from bot.engine.hours import WorkingHours
@@ -143,14 +143,22 @@ class ConversationEngine:
             return events
 
     async def undelivered(
-        self, session: AsyncSession, channel: str, conversation_id: str, reason: str
+        self,
+        session: AsyncSession,
+        channel: str,
+        conversation_id: str,
+        reason: str,
+        *,
+        ref: str = "",
     ) -> list[Event]:
         """The outbox gave up an answer to the person of ``conversation_id`` (``reason``: the
         platform's refusal or the failure's class), in the caller's transaction (the one that
-        records the give-up): a line for the open ticket's operators, else a ticket opened for
-        it — ``TicketOpened`` (its card says the answer did not reach the person) and
-        ``HandToQueue``. Nothing is said to the person: they cannot be reached, and so nothing
-        this hand-off stores is an answer that could be given up and handed over again."""
+        records the give-up): a line for the open ticket's operators (``Undelivered``), else a
+        ticket opened for it — ``TicketOpened`` (its card says the answer did not reach the
+        person) and ``HandToQueue``, the ticket keeping ``ref`` as a turn's hand-off keeps
+        :attr:`Incoming.ref` (where the channel's queue has the person now). Nothing is said to
+        the person: they cannot be reached, and so nothing this hand-off stores is an answer
+        that could be given up and handed over again."""
         found = await repo.find_conversation(session, channel, conversation_id)
         if found is None:
             return []
@@ -159,16 +167,15 @@ class ConversationEngine:
         now, lang = self._clock.now(), self._settings.language
         ticket = await tickets.open_ticket(session, conversation.id)
         if ticket is not None:
-            return [
-                TicketEvent(
-                    **about(conversation, ticket), notice=_undelivered(lang, ticket.id, reason)
-                )
-            ]
+            notice = _undelivered(lang, ticket.id, reason)
+            return [Undelivered(**about(conversation, ticket), notice=notice)]
         asked = await repo.last_message(session, conversation.id, Author.PERSON)
         ticket = await tickets.create_ticket(
             session, conversation.id, reason=undelivered_reason(reason),
             question="" if asked is None else asked.text, now=now,
         )  # fmt: skip
+        if ref:
+            ticket.external_ref = ref[:ID_LENGTH]
         card = await load_case(
             session, ticket.id, now=now, zone=self._zone, lang=lang, kb=self._knowledge.current,
             public_url=self._public_url, explain=False,

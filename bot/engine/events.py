@@ -115,6 +115,12 @@ class HandToQueue(TicketEvent):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Undelivered(TicketEvent):
+    """The outbox gave up an answer to the person of this open ticket: ``notice`` tells its
+    operators (the answer did not reach them, and why); nothing goes to the person."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Relayed(TicketEvent):
     """A person's message (row ``message_id``, ``text`` empty for media) for the ticket's
     operator; ``operator`` holds the ticket, if anyone does."""
