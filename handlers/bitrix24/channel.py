@@ -85,7 +85,9 @@ class BitrixChannel:
         self._started = False
         self._revision_logged = False
         calls = BitrixCalls(language)
-        self.sender = sender = BitrixSender(client, clock, bot_code=settings.bot_code, calls=calls)
+        self.sender = sender = BitrixSender(
+            client, clock, bot_code=settings.bot_code, calls=calls, engine=engine
+        )
         self.processor = EventProcessor(
             sessions=sessions,
             engine=engine,

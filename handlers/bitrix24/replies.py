@@ -2,9 +2,11 @@
 
 :class:`BitrixCalls` turns an event into :class:`~bot.channel.Draft` calls with no session and
 no I/O: a :class:`Say` becomes ``imbot.v2.Chat.Message.send`` (BB-code text, numbered choices,
-a keyboard), :class:`TicketOpened` the case card as a note for the line's operators, and
-:class:`HandToQueue` ``imopenlines.bot.session.operator``, which gives the chat to the line's
-own queue. Other ticket events render nothing: the line's operators read the chat itself.
+a keyboard) of kind :data:`~bot.delivery.outcome.ANSWER` (given up, it is handed to the
+operators: :meth:`~handlers.bitrix24.sender.BitrixSender.undelivered`), :class:`TicketOpened`
+the case card as a note for the line's operators, :class:`Undelivered` its line as such a note,
+and :class:`HandToQueue` ``imopenlines.bot.session.operator``, which gives the chat to the
+line's own queue. Other ticket events render nothing: the line's operators read the chat itself.
 
 Everything a call needs comes from the event: the chat is the event's ``conversation_id`` (an
 open line's dialog id, ``chat<N>``: the number is the chat's id) and the buttons shown are the
@@ -27,15 +29,17 @@ from sqlalchemy import Update, update
 
 from bot.cases import case_reply
 from bot.channel import Draft
-from bot.engine import Event, HandToQueue, Say, TicketOpened
+from bot.delivery.outcome import ANSWER
+from bot.engine import Event, HandToQueue, Say, TicketOpened, Undelivered
 from bot.payloads import Press
+from bot.replies import Reply
 from handlers.bitrix24 import storage as repo
 from handlers.bitrix24.models import BitrixChat
 from handlers.bitrix24.render import choices, render
 
 SEND = "imbot.v2.Chat.Message.send"
 HAND_OFF = "imopenlines.bot.session.operator"
-REPLY = "reply"  # the outbox kind of a message into the chat
+NOTE_KIND = "note"  # the outbox kind of a note for the line's operators (never an ANSWER)
 # A note for the line's operators only (see BitrixCalls.render).
 NOTE = {"system": "Y", "skipConnector": "Y"}
 # Buttons never shown in an open line. Every ticket is handed to the line's queue in the turn
@@ -73,10 +77,13 @@ class BitrixCalls:
         dialog = event.conversation_id
         if isinstance(event, Say):
             fields = render(event.reply, drop=DROP, lang=self.language)
-            return [self.message(dialog, fields, event.ticket_id)]
+            return [self.message(dialog, fields, event.ticket_id, kind=ANSWER)]
         if isinstance(event, TicketOpened):
             fields = render(case_reply(event.card, self.language))
-            return [self.message(dialog, {**fields, **NOTE}, event.ticket_id)]
+            return [self.message(dialog, {**fields, **NOTE}, event.ticket_id, kind=NOTE_KIND)]
+        if isinstance(event, Undelivered) and event.notice:
+            fields = render(Reply((event.notice,)))
+            return [self.message(dialog, {**fields, **NOTE}, event.ticket_id, kind=NOTE_KIND)]
         chat = chat_number(dialog)
         if isinstance(event, HandToQueue) and chat is not None:
             params = {"CHAT_ID": chat}
@@ -89,8 +96,11 @@ class BitrixCalls:
         return choices(event.reply, DROP) or None
 
     @staticmethod
-    def message(dialog_id: str, fields: dict[str, Any], ticket_id: int | None = None) -> Draft:
-        """One message from the bot into the chat (its ``botId``: :func:`with_bot`).
+    def message(
+        dialog_id: str, fields: dict[str, Any], ticket_id: int | None = None, *, kind: str
+    ) -> Draft:
+        """One message from the bot into the chat (its ``botId``: :func:`with_bot`), an outbox
+        row of ``kind``: :data:`~bot.delivery.outcome.ANSWER` for one to the person, else a note.
 
         The message carries its own ``templateId``, kept in the row so every attempt sends the
         same one: the portal's IM module stores it as the message's uuid and answers a repeat
@@ -102,7 +112,7 @@ class BitrixCalls:
         """
         fields = {**fields, "templateId": str(uuid.uuid4())}
         params: dict[str, Any] = {"dialogId": dialog_id, "fields": fields}
-        return Draft(dialog_id, SEND, params, ticket_id, kind=REPLY)
+        return Draft(dialog_id, SEND, params, ticket_id, kind=kind)
 
 
 def with_bot(params: dict[str, Any], bot_id: int) -> dict[str, Any]:

@@ -18,6 +18,17 @@ hour at most) is asked again later, and the portal then answers with the posted 
 of every call (REST off on the portal's plan, :class:`PortalRefused`), makes the channel not
 ready and keeps the rows, while a refusal for one chat (``ACCESS_DENIED`` from the method) gives
 that call up.
+
+Which of the send's refusals are final, from the method's page (bitrix24/b24restdocs
+``chat-bots-v2/imbot.v2/messages/chat-message-send.md``, "Possible Error Codes", HTTP 400/403)
+and the fake portal that follows the core (``tests/fakes/bitrix24/chatmethods.py``):
+``ACCESS_DENIED`` "Bot is not a participant in the chat" (``CheckActionAccess``), ``EMPTY_MESSAGE``,
+``BOT_ID_REQUIRED``, ``BOT_TOKEN_NOT_SPECIFIED`` and the keyboard's ``PARAM_KEYBOARD_ERROR`` are
+(``Failed``: the same call would be refused again); ``SENDING_FAILED`` is not (see
+:data:`_TRANSIENT`); ``BOT_NOT_FOUND`` / ``BOT_OWNERSHIP_ERROR`` ask for our bot again; the REST
+server's own errors (``_includes/system-errors.md``) are mapped in
+:mod:`handlers.bitrix24.rest.errors`. A person's answer given up so (``Failed``, or still failing
+at the give-up deadline) is handed to the line's people once (:meth:`BitrixSender.undelivered`).
 """
 
 from __future__ import annotations
@@ -26,14 +37,17 @@ import logging
 from dataclasses import replace
 from typing import Any
 
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.channel import Draft
 from bot.clock import Clock
-from bot.delivery import Call, Done, Failed, NotReady, Outcome, Retry, Scope
-from bot.engine import Event
+from bot.delivery import Call, Done, Failed, NotReady, Outcome, Retry, Scope, pipeline
+from bot.engine import ConversationEngine, Event, HandToQueue
+from handlers.bitrix24 import storage as repo
+from handlers.bitrix24.models import BitrixChat
 from handlers.bitrix24.registration import find_bot_id
-from handlers.bitrix24.replies import SEND, BitrixCalls, with_bot
+from handlers.bitrix24.replies import SEND, BitrixCalls, chat_number, with_bot
 from handlers.bitrix24.rest.api import Bitrix24Api
 from handlers.bitrix24.rest.errors import (
     AuthenticationFailed,
@@ -75,9 +89,11 @@ class BitrixSender:
         *,
         bot_code: str,
         calls: BitrixCalls | None = None,
+        engine: ConversationEngine | None = None,
     ) -> None:
         self._client = client
         self._clock = clock
+        self._engine = engine  # hands an answer given up to the line's people
         self._bot_code = bot_code
         self._bot_id: int | None = None
         self.calls = calls or BitrixCalls()
@@ -100,7 +116,26 @@ class BitrixSender:
         return None  # a customer cannot block an open line
 
     async def undelivered(self, session: AsyncSession, call: Call, reason: str) -> None:
-        return None  # no row of this channel is tagged as a person's answer (ANSWER)
+        """The engine's hand-off of an answer given up (:meth:`ConversationEngine.undelivered`),
+        stored in the give-up's transaction: in an open ticket a note for the line's people;
+        else a ticket whose card note says the answer did not reach the customer and the
+        chat's session handed to the line's queue, as a turn's escalation does — the ticket
+        keeping that session as its ref (the session's end releases it) and the chat's row
+        marking it handed (the bot is silent in it from then on)."""
+        if self._engine is None:
+            return
+        number = chat_number(call.chat_id)
+        chat = None if number is None else await session.get(BitrixChat, number)
+        ref = "" if chat is None else repo.handed_ref(chat.chat_id, chat.session_id)
+        events = await self._engine.undelivered(session, CHANNEL, call.chat_id, reason, ref=ref)
+        if chat is not None and any(isinstance(event, HandToQueue) for event in events):
+            await session.execute(
+                update(BitrixChat)
+                .where(BitrixChat.chat_id == chat.chat_id)
+                .values(handed_session=chat.session_id)
+            )
+        drafts = [draft for event in events for draft in self.calls.render(event)]
+        await pipeline.store(session, CHANNEL, drafts, self._clock.now())
 
     async def send(self, call: Call) -> Outcome:
         try:

@@ -1,6 +1,7 @@
 """End to end, the portal's refusals and its length limit: a refusal of the whole portal holds
-every reply, one for a chat gives up that chat's call only, and a reply over 20,000 characters
-is shortened by the bot on a safe boundary before the portal would cut it anywhere.
+every reply, one for a chat gives up that chat's calls only and hands its customer to the
+line's queue once, and a reply over 20,000 characters is shortened by the bot on a safe
+boundary before the portal would cut it anywhere.
 
 bitrix24/b24restdocs ``_includes/system-errors.md``: the REST server itself answers 401
 ``ACCESS_DENIED`` "REST is available only on commercial plans" to every method of a portal
@@ -21,10 +22,14 @@ from pydantic import SecretStr
 from sqlalchemy import select
 from test_bitrix24 import BOT_TOKEN, QUESTION, Mode, inbox_settled, open_chat, portal_and_app
 
+from bot.delivery.outcome import ANSWER
 from bot.services import Services
-from bot.storage.models import DeliveryStatus, OutboxMessage
+from bot.storage.models import DeliveryStatus, OutboxMessage, Ticket
 from bot.texts import phrase
+from handlers.bitrix24.models import BitrixChat
 from handlers.bitrix24.render import MAX_TEXT
+from handlers.bitrix24.replies import NOTE_KIND
+from handlers.bitrix24.storage import handed_ref
 from knowledge.base import KnowledgeBase
 
 SEND = "imbot.v2.Chat.Message.send"
@@ -83,9 +88,15 @@ async def test_a_lapsed_plan_holds_the_replies_and_readyz_names_it_until_renewed
         assert all(status == DeliveryStatus.DONE for status, _ in await _sends(services))
 
 
-async def test_a_chat_that_refuses_the_bot_gives_up_its_reply_only(
+async def _tickets(services: Services) -> list[Ticket]:
+    async with services.sessions() as session:
+        return list((await session.scalars(select(Ticket).order_by(Ticket.id))).all())
+
+
+async def test_a_chat_that_refuses_the_bot_hands_its_customer_to_the_lines_queue_once(
     sqlite_db_url: str, kb: KnowledgeBase
 ) -> None:
+    # Before: the refused answer was given up with one log line and the customer heard nothing.
     async with portal_and_app(sqlite_db_url, kb, "fetch", delivery=RECHECK) as (
         fake,
         services,
@@ -102,17 +113,46 @@ async def test_a_chat_that_refuses_the_bot_gives_up_its_reply_only(
         question = await fake.customer_sends(gone, QUESTION)
         gone.members.discard(fake.bot("helpbot").id)  # the bot was removed from that chat
         fake.come_back()
-        await handled(fake, services, question)  # fetched, its refused reply settled
-        errors = [
-            error or ""
-            for status, error in await _sends(services)
-            if status == DeliveryStatus.FAILED
-        ]
-        assert len(errors) == 1 and errors[0].startswith("ACCESS_DENIED"), errors
+        await handled(fake, services, question)  # fetched, its refused reply handed over
+
+        # The answer (ACCESS_DENIED: the bot is no participant, final) and the ticket's card
+        # note (refused too, and not an answer: handed nowhere) are given up; the session went
+        # to the line's queue once, the ticket keeping it as its ref.
+        async with services.sessions() as session:
+            sends = (
+                await session.execute(
+                    select(OutboxMessage.kind, OutboxMessage.status, OutboxMessage.error)
+                    .where(OutboxMessage.method == SEND, OutboxMessage.chat_id == gone.dialog_id)
+                    .order_by(OutboxMessage.id)
+                )
+            ).all()
+            row = await session.get(BitrixChat, gone.id)
+        failed = [(kind, error or "") for kind, status, error in sends if status == "failed"]
+        assert [kind for kind, _ in failed] == [ANSWER, NOTE_KIND], sends
+        assert all(error.startswith("ACCESS_DENIED") for _, error in failed)
+        assert [(t.chat_id, t.kind) for t in fake.transfers] == [(gone.id, "operator")]
+        (ticket,) = await _tickets(services)
+        assert ticket.status == "waiting" and ticket.reason.startswith("undelivered:ACCESS_DENIED")
+        assert ticket.question == QUESTION
+        assert row is not None and row.handed_session == str(gone.session.id)
+        assert ticket.external_ref == handed_ref(gone.id, row.handed_session)
         assert (await _ready(base))[0] == 200
+
         before = len(fake.bot_messages(other))
         await fake.customer_sends(other, QUESTION)
         await fake.wait_for(lambda: len(fake.bot_messages(other)) > before, 15, "other's answer")
+        await until(lambda: inbox_settled(services), "the outbox drained")
+        assert len(fake.transfers) == 1 and len(await _tickets(services)) == 1
+
+        # The line's operator ends that session; the customer's next one is the bot's again
+        # (it joins anew) and the handed-off ticket is released with it.
+        await fake.operator_finishes(gone)
+        before = len(fake.bot_messages(gone))
+        await fake.customer_sends(gone, QUESTION)
+        await fake.wait_for(lambda: len(fake.bot_messages(gone)) > before + 1, 15, "answered")
+        await until(lambda: inbox_settled(services), "the outbox drained")
+        (ticket,) = await _tickets(services)
+        assert ticket.status == "closed" and len(fake.transfers) == 1
 
 
 async def test_a_reply_over_the_portals_limit_reaches_the_customer_with_whole_tags(

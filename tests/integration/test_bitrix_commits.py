@@ -125,6 +125,9 @@ async def test_a_message_opening_a_new_session_after_a_hand_off_costs_three_comm
             assert (await session.scalars(select(Ticket))).one().status == "waiting"
 
         later = str(int(chat.session.id) + 100)  # a session the bot holds again
+        # ... and is a member of again (Portal.start_session invites it), or its answer is
+        # refused (ACCESS_DENIED) and handed to the line's people: a second ticket.
+        chat.members.add(rig.bot_id)
         message = ChatEvent(
             kind="message", key="msg:new-session", bot_id=rig.bot_id, chat_id=chat.id,
             dialog_id=chat.dialog_id, entity_type="LINES", session_id=later,

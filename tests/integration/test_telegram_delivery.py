@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.__main__ import main
 from bot.app import build
 from bot.delivery import giveup, pipeline
+from bot.delivery.outcome import ANSWER
 from bot.engine import Incoming
 from bot.queue.actions import Answer, Close, Reflag
 from bot.services import Services
@@ -377,7 +378,7 @@ async def test_operator_cli_reply_to_a_bitrix24_ticket_is_queued_for_the_line_ch
         assert await _operator_cli(rig, monkeypatch, "take", str(ticket.id)) == 0
         argv = ("reply", str(ticket.id), "Ответ из терминала")
         assert await _operator_cli(rig, monkeypatch, *argv) == 0
-        (_, row) = await rig.rows(channel=bitrix.CHANNEL, kind="reply")  # the take's notice first
+        (_, row) = await rig.rows(channel=bitrix.CHANNEL, kind=ANSWER)  # the take's notice first
         assert row.chat_id == "chat77" and row.status == DeliveryStatus.PENDING
         assert row.params["dialogId"] == "chat77"  # the bot's id: filled in by its sender
         assert "Ответ из терминала" in row.params["fields"]["message"]  # type: ignore[index]

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from engine_fixtures import case_card
 
-from bot.engine import HandToQueue, Say, TicketClosed, TicketOpened
+from bot.delivery.outcome import ANSWER
+from bot.engine import HandToQueue, Say, TicketClosed, TicketOpened, Undelivered
 from bot.payloads import Payload, Press
 from bot.replies import Button, Reply
 from handlers.bitrix24.replies import (
     HAND_OFF,
     NOTE,
+    NOTE_KIND,
     SEND,
     BitrixCalls,
     chat_number,
@@ -27,7 +29,7 @@ CALLS = BitrixCalls("ru")
 def test_a_reply_is_one_message_with_its_own_template_id_and_the_bot_filled_in_at_send() -> None:
     say = Say(**WHERE, reply=Reply(("Ответ",), buttons=(HELPED,)), ticket_id=None)
     [first], [again] = CALLS.render(say), CALLS.render(say)
-    assert (first.chat_id, first.method) == ("chat7", SEND)
+    assert (first.chat_id, first.method, first.kind) == ("chat7", SEND, ANSWER)
     assert first.params["dialogId"] == "chat7" and "botId" not in first.params
     fields = first.params["fields"]
     assert "1. Помогло" in fields["message"] and "BOT_ID" not in fields["keyboard"]
@@ -56,6 +58,7 @@ def test_an_opened_ticket_is_a_note_for_operators_then_the_hand_off() -> None:
     ]
     assert {k: note.params["fields"][k] for k in NOTE} == NOTE  # never shown to the customer
     assert "Не работает телефония" in note.params["fields"]["message"]
+    assert (note.kind, hand_off.kind) == (NOTE_KIND, "hand_off")  # neither is an answer
     assert (hand_off.method, hand_off.params, hand_off.ticket_id) == (HAND_OFF, {"CHAT_ID": 7}, 3)
 
 
@@ -65,6 +68,15 @@ def test_the_chat_is_the_events_own_and_operator_notices_render_nothing() -> Non
     closed = TicketClosed(**WHERE, ticket_id=3, notice="Закрыто")
     telegram = Say(channel="telegram", conversation_id="chat7", reply=Reply(("x",)))
     assert [CALLS.render(e) for e in (closed, telegram)] == [[], []]
+
+
+def test_an_undelivered_answer_in_an_open_ticket_is_a_note_for_the_lines_people() -> None:
+    """Given up itself, the note hands nothing over again: its kind is not an answer's."""
+    undelivered = Undelivered(**WHERE, ticket_id=3, notice="Ответ бота не дошёл: ACCESS_DENIED")
+    [note] = CALLS.render(undelivered)
+    assert (note.method, note.kind, note.ticket_id) == (SEND, NOTE_KIND, 3)
+    assert {k: note.params["fields"][k] for k in NOTE} == NOTE
+    assert "ACCESS_DENIED" in note.params["fields"]["message"]
 
 
 def test_only_an_open_lines_dialog_names_a_chat_to_hand_off() -> None:

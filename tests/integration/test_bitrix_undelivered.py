@@ -1,0 +1,83 @@
+"""A Bitrix24 answer the outbox gave up, handed to the line's people by the channel's own
+``BitrixSender.undelivered`` on a real database (SQLite, and PostgreSQL when set): the real
+engine and processor, the give-up's transactions made here as the outbox worker makes them
+(its conditional give-up, one call per row, is ``test_delivery_worker.py``'s).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from conftest import FakeClock
+from sqlalchemy import select
+from test_bitrix_processor import OTHER_QUESTION, _message, _outbox, _settings, _store, _worker
+
+from bot.app import build
+from bot.delivery import Call
+from bot.delivery.outcome import ANSWER
+from bot.services import Services
+from bot.storage.models import Ticket
+from handlers.bitrix24 import storage as repo
+from handlers.bitrix24.models import BitrixChat
+from handlers.bitrix24.replies import HAND_OFF, NOTE_KIND, SEND
+from handlers.bitrix24.sender import BitrixSender
+from knowledge.base import KnowledgeBase
+
+REFUSAL = "ACCESS_DENIED: Access denied"  # chat-message-send.md: the bot is no participant
+
+
+class _NoPortal:
+    """The hand-off makes no call: its calls are outbox rows."""
+
+    async def call(self, method: str, params: dict[str, Any] | None = None) -> Any:
+        raise AssertionError(f"no call expected: {method}")
+
+
+def _answer(row: int) -> Call:
+    return Call(id=row, chat_id="chat77", method=SEND, params={}, kind=ANSWER)
+
+
+async def _given_up(services: Services, sender: BitrixSender, row: int) -> None:
+    async with services.sessions.begin() as session:
+        await sender.undelivered(session, _answer(row), REFUSAL)
+
+
+async def test_answers_given_up_and_a_retried_give_up_hand_the_session_over_once(
+    db_url: str, kb: KnowledgeBase, clock: FakeClock
+) -> None:
+    """A give-up transaction that rolled back after the hand-off (its commit failed) and its
+    retry, then a second answer of the chat given up: one ticket, one transfer to the line's
+    queue, its ref the chat's session; the later one is a note in the open ticket."""
+    async with build(_settings(db_url), kb=kb, clock=clock) as app:
+        services = await app.services()
+        worker = _worker(services)
+        await _store(services, _message("m1", OTHER_QUESTION))  # answered: the chat's row
+        await worker.drain()
+        before = len(await _outbox(services))
+        sender = BitrixSender(_NoPortal(), clock, bot_code="helpbot", engine=services.engine)  # type: ignore[arg-type]
+
+        with pytest.raises(RuntimeError):
+            async with services.sessions.begin() as session:
+                await sender.undelivered(session, _answer(1), REFUSAL)
+                raise RuntimeError("the give-up's commit failed")
+        await _given_up(services, sender, 1)  # the retry
+        await _given_up(services, sender, 2)  # another answer of that turn
+
+        async with services.sessions() as session:
+            (ticket,) = (await session.scalars(select(Ticket))).all()
+            chat = await session.get(BitrixChat, 77)
+        assert ticket.status == "waiting" and ticket.reason == f"undelivered:{REFUSAL}"[:32]
+        assert ticket.question == OTHER_QUESTION
+        assert ticket.external_ref == repo.handed_ref(77, "900")
+        assert chat is not None and chat.handed_session == "900"
+        rows = (await _outbox(services))[before:]
+        added = [(row.method, row.kind) for row in rows]
+        assert added == [(SEND, NOTE_KIND), (HAND_OFF, "hand_off"), (SEND, NOTE_KIND)]
+        line = rows[-1].params["fields"]  # for the line's people, never the customer
+        assert "ACCESS_DENIED" in line["message"] and line["skipConnector"] == "Y"
+
+        # The customer's next word in that session is the line's: recorded, unanswered.
+        await _store(services, _message("m2", "алло?", owner=0))
+        await worker.drain()
+        assert len(await _outbox(services)) == before + len(added)
