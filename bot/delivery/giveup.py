@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import Enum, auto
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -44,6 +46,26 @@ HandOver = Callable[[InboxUpdate, str], Awaitable[object]]
 """A channel's hand-off of an event given up (the row, its error's class): a person's message
 goes to the operators through :func:`bot.delivery.pipeline.answer` (``failed``), whose settle
 records the give-up; an event with nothing to relay is left alone (no settle)."""
+
+
+class _Fate(Enum):
+    """What a given-up event's hand-off leaves its row to."""
+
+    DONE = auto()  # handed over, or given up elsewhere meanwhile: the row is done with
+    LATER = auto()  # the hand-off failed passingly within the window: the row is tried again
+    GIVE_UP = auto()  # nothing handed over: the caller records the give-up
+
+
+@dataclass(frozen=True, slots=True)
+class _HandOff:
+    """:meth:`Failures._handed`'s result: the row's ``fate`` and, given up, ``why`` to put
+    before its error ("" when there was nothing to hand over)."""
+
+    fate: _Fate
+    why: str = ""
+
+
+_NOTHING = _HandOff(_Fate.GIVE_UP)  # no hand-off: the row is given up as it is
 
 
 class Failures:
@@ -100,10 +122,10 @@ class Failures:
         )
         error = f"{type(exc).__name__}: {exc}"
         if give_up and not handled:
-            unhanded = await self._handed(row, exc, attempts, error, now)
-            if isinstance(unhanded, bool):
-                return unhanded
-            error = unhanded + error
+            handed = await self._handed(row, exc, attempts, error, now)
+            if handed.fate is not _Fate.GIVE_UP:
+                return handed.fate is _Fate.DONE
+            error = handed.why + error
         saved = await self._record(
             row,
             now,
@@ -141,10 +163,10 @@ class Failures:
         # The class alone, as in the log: a passing failure's text may hold a server's address
         # or a statement's parameters.
         error = f"given up after {self._give_up_after:.0f}s: {type(exc).__name__}"
-        unhanded = "" if handled else await self._handed(row, exc, row.attempts, error, now)
-        if isinstance(unhanded, bool):
-            return unhanded
-        error = unhanded + error
+        handed = _NOTHING if handled else await self._handed(row, exc, row.attempts, error, now)
+        if handed.fate is not _Fate.GIVE_UP:
+            return handed.fate is _Fate.DONE
+        error = handed.why + error
         values = {"error": error[:1000], "status": DeliveryStatus.FAILED, "processed_at": now}
         if await self._record(row, now, **values) is None:
             return False
@@ -168,15 +190,15 @@ class Failures:
 
     async def _handed(
         self, row: InboxUpdate, exc: Exception, attempts: int, error: str, now: datetime
-    ) -> str | bool:
+    ) -> _HandOff:
         """Hand a given-up event's person's message to the operators (the channel's
-        ``hand_over``), its transaction recording the give-up (the settle); ``True`` when the
-        row is done with (handed, or given up elsewhere meanwhile), ``False`` when the hand-off
+        ``hand_over``), its transaction recording the give-up (the settle): ``DONE`` when the
+        row is done with (handed, or given up elsewhere meanwhile), ``LATER`` when the hand-off
         failed passingly within the window (the row stays pending, tried again later), else
-        what to put before its error: ``""`` when there is nothing to hand over, why when the
-        hand-off failed for good."""
+        ``GIVE_UP`` with why the hand-off failed for good ("" when there is nothing to hand
+        over)."""
         if self._hand_over is None:
-            return ""
+            return _NOTHING
         failed = {"s_attempts": attempts, "s_now": now, "s_error": f"handed over; {error}"[:1000]}
         with processing(row.id, failed=failed) as current:
             try:
@@ -188,23 +210,24 @@ class Failures:
                     self.channel, row.external_id,
                 )  # fmt: skip
                 self.forget(row.id)
-                return True
+                return _HandOff(_Fate.DONE)
             except Exception as down:  # logged, and the row given up as it would be without it
                 if is_transient(down) and self._in_window(row, now):
-                    return self._later(row, "not handed over after a passing failure", down, now)
+                    self._later(row, "not handed over after a passing failure", down, now)
+                    return _HandOff(_Fate.LATER)
                 log.exception(
                     "given-up event not handed over channel=%s key=%s error=%s",
                     self.channel, row.external_id, type(down).__name__,
                 )  # fmt: skip
-                return f"hand-off failed: {type(down).__name__}; "
+                return _HandOff(_Fate.GIVE_UP, f"hand-off failed: {type(down).__name__}; ")
         if not current.settled:  # no person's message in it
-            return ""
+            return _NOTHING
         log.warning(
             "event given up, handed over to operators channel=%s key=%s attempts=%d error=%s",
             self.channel, row.external_id, attempts, type(exc).__name__,
         )  # fmt: skip
         self.forget(row.id)
-        return True
+        return _HandOff(_Fate.DONE)
 
     def _in_window(self, row: InboxUpdate, now: datetime) -> bool:
         """Whether the event's next try after :meth:`_backoff` is still within its window."""
