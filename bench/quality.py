@@ -74,7 +74,7 @@ FINAL_CHECK = "heldout"
 # newest blind set until a refit takes it (so that `--calibrate` writes what is stored). The
 # earlier blind sets joined the pool once their blind checks were done (docs/quality.md, rounds 14
 # and 15).
-UNPOOLED = ("handoff", "blind3")
+UNPOOLED = ("handoff",)
 COLUMNS = (
     "helped",
     "wrong",
