@@ -37,6 +37,7 @@ FEATURES = (
     "evidence",
     "entry_size",
     "stays",
+    "crossed",
 )
 
 
@@ -64,6 +65,9 @@ def features(ranked: Sequence[Ranked]) -> dict[str, float]:
         "entry_size": math.log(1 + top.size),
         # Still first without the question's heaviest key: the rest of it points there too.
         "stays": top.stays,
+        # Asked in another language than the entry's: its words meet the entry's through the
+        # glossary only, and read differently from a question in the entry's own language.
+        "crossed": top.crossed,
     }
 
 

@@ -22,6 +22,7 @@ __all__ = [
     "CORPUS_DIR",
     "NOISE_FILE",
     "PARSER_VERSION",
+    "QUESTIONS_FILE",
     "Corpus",
     "fingerprint",
     "load_company_articles",
@@ -35,6 +36,9 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 CORPUS_DIR = Path(__file__).parent / "corpus"
+# The shipped entries' extra questions: how people ask what each entry answers, written from the
+# entry's own text (never from an evaluation question); "entry id<TAB>question" a line.
+QUESTIONS_FILE = "questions.tsv"
 NOISE_FILE = DATA_DIR / "noise.txt"
 # Part of the fingerprint: bump it when parsing changes so that caches built earlier go stale.
 PARSER_VERSION = "1"
@@ -117,15 +121,55 @@ def load_corpus(
         sources += sorted({e.source for e in company})
     ids = assign_ids([(e.source, e.breadcrumb, e.title) for e in entries])
     final = tuple(replace(e, id=i) for e, i in zip(entries, ids, strict=True))
-    if phrasings:
-        final = tuple(_with_phrasings(e, phrasings.get(e.id, ())) for e in final)
+    shipped = _shipped_questions(corpus_dir / QUESTIONS_FILE, {e.id for e in final}, errors)
+    extra = {
+        i: [*shipped.get(i, ()), *(phrasings or {}).get(i, ())]
+        for i in {*shipped, *(phrasings or ())}
+    }
+    if extra:
+        final = tuple(_with_phrasings(e, extra.get(e.id, ())) for e in final)
     return Corpus(final, merged, tuple(errors), tuple(sources))
+
+
+def _shipped_questions(
+    path: Path, ids: set[str], errors: list[ArticleError]
+) -> dict[str, list[str]]:
+    """The shipped questions file as entry id → questions; a line naming no entry (the corpus's
+    ids changed) is reported and skipped, a missing file is no questions."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}
+    except (OSError, UnicodeDecodeError) as exc:
+        errors.append(_report(ArticleError(path, f"unreadable questions file: {exc}")))
+        return {}
+    found: dict[str, list[str]] = {}
+    unknown: list[str] = []
+    for line in text.splitlines():
+        entry_id, tab, question = line.partition("\t")
+        if not line.strip() or line.startswith("#"):
+            continue
+        if not tab or not question.strip():
+            unknown.append(line[:60])
+        elif entry_id.strip() not in ids:
+            unknown.append(entry_id.strip()[:60])
+        else:
+            found.setdefault(entry_id.strip(), []).append(question.strip())
+    if unknown:
+        errors.append(
+            _report(ArticleError(path, f"{len(unknown)} lines name no entry: {unknown[0]}"))
+        )
+    return found
 
 
 def _with_phrasings(entry: Entry, extra: Sequence[str]) -> Entry:
     known = {q.casefold() for q in (entry.title, *entry.questions)}
-    new = tuple(dict.fromkeys(q for q in extra if q.strip() and q.casefold() not in known))
-    return replace(entry, questions=entry.questions + new) if new else entry
+    new: list[str] = []
+    for question in extra:
+        if question.strip() and question.casefold() not in known:
+            known.add(question.casefold())
+            new.append(question)
+    return replace(entry, questions=(*entry.questions, *new)) if new else entry
 
 
 def shipped_sources(corpus_dir: Path = CORPUS_DIR) -> frozenset[str]:

@@ -161,6 +161,9 @@ class Ranked:
     # Set by :meth:`Matcher.stays_first` (1.0 or 0.0): whether the entry is still first
     # without the question's heaviest key.
     stays: float = 0.0
+    # 1.0 when the question is written in another language than the (top) entry: its evidence
+    # then comes through the glossary's product terms only.
+    crossed: float = 0.0
 
 
 # A candidate while it is ranked, before it becomes a Ranked: score, entry, the parts of the
@@ -185,6 +188,11 @@ class Likeness(Protocol):
 
     def prepare(self, query: Query) -> Callable[[int], float] | None:
         """The question's likeness to each entry (by its number in the index), or None."""
+
+
+def _written(lang: str) -> str:
+    """An entry's language as a question's is named (Latin text without markers: English)."""
+    return "en" if lang == "lat" else lang
 
 
 class Matcher:
@@ -273,7 +281,7 @@ class Matcher:
         top = self._candidates(weighed, candidates, exclude)
         order, general, title_shares = self._order(query, weighed, top, exclude)
         known, length, asked = weighed.known, len(query.keys), self._asked(weighed)
-        sequences = self._index.sequences
+        sequences, langs = self._index.sequences, self._index.langs
         # Only the top candidate carries its title's share asked and its size.
         return [
             Ranked(
@@ -289,6 +297,7 @@ class Matcher:
                 title_shares[general] if n == 0 else 0.0,
                 phrases,
                 len(sequences[doc]) if n == 0 else 0,
+                crossed=float(n == 0 and query.lang != _written(langs[doc])),
             )
             for n, (score, doc, parts, evidence, titled, missed, phrases) in enumerate(
                 order[:limit]

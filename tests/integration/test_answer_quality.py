@@ -15,21 +15,21 @@ from knowledge.model import Action
 
 # Per set: metric -> (bound, True for a floor / False for a ceiling).
 BOUNDS: dict[str, dict[str, tuple[float, bool]]] = {
-    "dev": {  # now: helped 0.969, wrong 0.010, clarify 0.302, false escalation 0, ood 0
+    "dev": {  # now: helped 0.958, wrong 0.021, clarify 0.135, false escalation 0.010, ood 0
         "helped": (0.92, True),
         "wrong": (0.05, False),
-        "clarify": (0.36, False),
+        "clarify": (0.22, False),
         "false_escalate": (0.04, False),
         "ood_answered": (0.08, False),
         "operator_acc": (0.95, True),
         "smalltalk_acc": (0.95, True),
     },
-    "heldout": {  # now: helped 0.913, wrong 0.016, clarify 0.354, false escalation 0.047, ood 0
-        "helped": (0.87, True),
+    "heldout": {  # now: helped 0.945, wrong 0.031, clarify 0.220, false escalation 0.016, ood 0.056
+        "helped": (0.90, True),
         "wrong": (0.05, False),
-        "clarify": (0.40, False),
-        "false_escalate": (0.05, False),
-        "ood_answered": (0.06, False),
+        "clarify": (0.30, False),
+        "false_escalate": (0.04, False),
+        "ood_answered": (0.06, False),  # one of its 18 out-of-scope questions
         "operator_acc": (0.95, True),
         "smalltalk_acc": (0.95, True),
     },

@@ -11,7 +11,14 @@ from pathlib import Path
 import pytest
 
 from knowledge.errors import ArticleError
-from knowledge.loader import CORPUS_DIR, Corpus, fingerprint, load_corpus, load_noise_rules
+from knowledge.loader import (
+    CORPUS_DIR,
+    QUESTIONS_FILE,
+    Corpus,
+    fingerprint,
+    load_corpus,
+    load_noise_rules,
+)
 from knowledge.model import Entry
 from knowledge.noise import NoiseRules, drop_nav_runs, is_noise, parse_rules, strip_noise
 from knowledge.parsing import parse_article, parse_document, parse_helpdesk
@@ -487,3 +494,40 @@ def test_fingerprint_follows_the_company_files(tmp_path: Path) -> None:
     _write(tmp_path, "a.md", GOOD_ARTICLE + "\nЕщё строка.\n")
     assert fingerprint(tmp_path) != first
     assert fingerprint(None) != first
+
+
+# --- the shipped questions ------------------------------------------------------------------
+
+
+def test_every_shipped_question_names_an_entry_of_the_corpus(corpus: Corpus) -> None:
+    lines = (CORPUS_DIR / QUESTIONS_FILE).read_text(encoding="utf-8").splitlines()
+    named = {line.split("\t")[0] for line in lines if line.strip() and not line.startswith("#")}
+    assert named <= {e.id for e in corpus.entries}
+    assert not corpus.errors
+    asked = sum(len(e.questions) for e in corpus.entries)
+    assert asked == len(
+        {(n, q.casefold()) for n, _, q in (ln.partition("\t") for ln in lines) if q}
+    )
+
+
+def test_a_questions_file_line_naming_no_entry_is_reported_and_the_rest_kept(
+    tmp_path: Path, corpus: Corpus
+) -> None:
+    folder = tmp_path / "corpus"
+    shutil.copytree(CORPUS_DIR, folder)
+    first = corpus.entries[0]
+    (folder / QUESTIONS_FILE).chmod(0o644)
+    (folder / QUESTIONS_FILE).write_text(
+        "# a comment\n\n"
+        f"{first.id}\tкак это сделать по-другому\n"
+        "no-such-entry\tвопрос без статьи\n"
+        "a line without a tab\n"
+        f"{first.id}\tКак это сделать по-другому\n",  # the same question again, case aside
+        encoding="utf-8",
+    )
+    loaded = load_corpus(corpus_dir=folder, phrasings={first.id: ["и ещё одна формулировка"]})
+    entry = next(e for e in loaded.entries if e.id == first.id)
+    assert entry.questions == ("как это сделать по-другому", "и ещё одна формулировка")
+    (error,) = loaded.errors
+    assert Path(error.path).name == QUESTIONS_FILE and "2 lines name no entry" in error.reason
+    assert all(not e.questions for e in loaded.entries if e.id != first.id)
