@@ -42,7 +42,7 @@ from knowledge.base import KnowledgeBase, Thresholds
 Mode = Literal["polling", "webhook"]
 QUESTION = "Как восстановить пароль от Битрикс24"
 OFF_TOPIC = "как приготовить плов в казане"
-AMBIGUOUS = "экспорт контактов в Excel"  # two near-identical entries: a choice, with strict KB
+AMBIGUOUS = "права доступа"  # several entries on access rights: a choice, with a strict KB
 SECRET = "webhook-secret_0123456789"
 FAST_WEBHOOK = WebhookPolicy(retry_base=0.01, retry_cap=0.05, max_attempts=5, timeout=5.0)
 
