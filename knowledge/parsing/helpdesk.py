@@ -97,7 +97,7 @@ def _parse_article(
         url=url,
         breadcrumb=_page_trail(material, title, rules)
         or tuple(x for x in [_category_label(front.get("category", ""))] if x),
-        path=extract_path(body_lines) or template_path,
+        path=extract_path(body_lines, about=title) or template_path,
         summary=summary.strip(),
         steps=steps,
         body=join_body([*body_lines, *extra]),
