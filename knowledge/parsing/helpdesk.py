@@ -72,6 +72,7 @@ def _parse_article(
 ) -> Entry:
     lines = [line for line in text.splitlines() if line.strip() not in drop]
     title = front.get("title", "").strip()
+    category = _category_label(front.get("category", ""))
     heading_at = next((i for i, x in enumerate(lines) if x.startswith("# ")), None)
     if heading_at is not None:
         title = title or lines[heading_at][2:].strip()
@@ -95,8 +96,8 @@ def _parse_article(
         source=source,
         kind="article",
         url=url,
-        breadcrumb=_page_trail(material, title, rules)
-        or tuple(x for x in [_category_label(front.get("category", ""))] if x),
+        breadcrumb=_page_trail(material, title, rules) or tuple(x for x in [category] if x),
+        category=category,
         path=extract_path(body_lines, about=title) or template_path,
         summary=summary.strip(),
         steps=steps,
@@ -221,7 +222,7 @@ def merge_duplicates(entries: Sequence[Entry]) -> tuple[list[Entry], int]:
     for i, e in enumerate(entries):
         groups.setdefault(find(i), []).append(e)
     merged = [_merge_group(g) for g in groups.values()]
-    merged.sort(key=lambda e: (e.breadcrumb, e.title, e.url))
+    merged.sort(key=lambda e: (e.category, e.title, e.url))  # by topic, as the compilation files
     return merged, sum(len(g) - 1 for g in groups.values())
 
 

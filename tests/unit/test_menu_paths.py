@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import pytest
 
+from knowledge.index import entry_fields
 from knowledge.loader import load_noise_rules
+from knowledge.model import Entry
 from knowledge.noise import NoiseRules
 from knowledge.parsing import parse_document, parse_helpdesk
 from knowledge.parsing.common import extract_path, path_in
@@ -108,3 +110,12 @@ def test_a_chapter_heading_right_after_a_table_is_a_chapter(rules: NoiseRules) -
     assert crumbs["Глава про внедрение"] == ("Руководство",)
     assert crumbs["Раздел про ошибки"] == ("Руководство", "Глава про внедрение")
     assert crumbs["Раздел про сценарии"] == ("Руководство", "Глава про выбор")
+
+
+def test_a_help_desk_page_is_indexed_under_the_compilations_topic(rules: NoiseRules) -> None:
+    text = _scraped("Общий чат компании", "06_AI_и_CoPilot", ["Мессенджер", "Мессенджер 3.0"])
+    (entry,) = parse_helpdesk(text, "hd.md", rules).entries
+    assert entry.category == "AI и CoPilot"
+    assert entry_fields(entry)["breadcrumb"] == "AI и CoPilot"
+    section = Entry(id="x", title="Раздел", source="doc.txt", breadcrumb=("Руководство", "Глава"))
+    assert entry_fields(section)["breadcrumb"] == "Руководство Глава"
