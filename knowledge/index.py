@@ -57,7 +57,10 @@ def entry_fields(entry: Entry) -> dict[str, str]:
     return {
         "title": entry.title,
         "questions": "\n".join(entry.questions),
-        "breadcrumb": " ".join(entry.breadcrumb),
+        # A help-desk page is indexed under the compilation's topic, as before its breadcrumb
+        # became the help desk's trail: indexing the trail lost dev and realistic two questions
+        # each (docs/quality.md, round 16b).
+        "breadcrumb": entry.category or " ".join(entry.breadcrumb),
         "path": entry.path,
         "summary": entry.summary,
         "body": "\n".join((*entry.steps, entry.body)),

@@ -13,7 +13,9 @@ class Entry:
     ``title`` is the article title or the section heading exactly as the source writes it;
     ``breadcrumb`` is the chain of headings above it (document title first), never including
     ``title`` itself. ``url`` is the specific deep link or ``""``; ``path`` the menu path the text
-    gives ("CRM > Настройки > Справочники") or ``""``.
+    gives ("CRM > Настройки > Справочники") or ``""``. ``category`` is a help-desk page's topic
+    in the compilation (seed 000 front matter); the index reads it in the breadcrumb's place
+    (docs/quality.md, round 16b), the breadcrumb being the help desk's own trail for the page.
     """
 
     id: str
@@ -27,6 +29,7 @@ class Entry:
     steps: tuple[str, ...] = ()
     body: str = ""
     questions: tuple[str, ...] = ()  # extra phrasings: front-matter synonyms, FAQ headings
+    category: str = ""
 
 
 class Action(StrEnum):

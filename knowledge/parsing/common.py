@@ -25,7 +25,9 @@ _STEP_RE = re.compile(r"^\s*(\d{1,2}(?:\s*[–—-]\s*\d{1,2})?)(?:[.)]\s*|\s+)(
 _RANGE_STEP_RE = re.compile(r"^\s*\d{1,2}\s*[–—-]\s*\d{1,2}\s")
 _EXPLICIT_PATH_RE = re.compile(r"^\s*(?:\*\*)?Путь:(?:\*\*)?\s*(.*)$", re.IGNORECASE)
 _GT_SPLIT = re.compile(r"\s*(?:>|›)\s*")
-_DASH_SPLIT = re.compile(r"\s+[–—-]\s*|\s*[–—]\s+")
+# An en dash or a hyphen between menu items; an em dash is a sentence's dash (and the joint of a
+# table row's cells, «Цвет — Иконка — Значение»), never a menu's.
+_DASH_SPLIT = re.compile(r"\s+[–-]\s*|\s*–\s+")
 _CUT_LAST = re.compile(r"[.;!?:]|,\s|\s+(?:и|или|а|and|or)\s+(?=[a-zа-яё])")
 _MD_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
 _MD_EMPHASIS = re.compile(r"(\*\*|__|\*|`)")
@@ -36,6 +38,17 @@ _MAX_SEGMENT_WORDS = 6
 _VERB_OR_PRONOUN = re.compile(
     r"^(?:вы|мы|он|она|они|оно|я)$|[а-яё]{2,}(?:ется|ются|ится|ятся|ться|ть|ет|ут|ют|ит|ат|ят|ете|ите|йте)$"
 )
+# A line that is the path alone (a scraped page puts a bold label on its own line) ends where the
+# label ends: its last item may be a long checkbox label («Разрешить блокировать документ …»).
+_MAX_LAST_WORDS_ALONE = 8
+# The numbered markers a page puts on its screenshot's callouts: «Настройки (2) > Инструменты (3)».
+_CALLOUT = re.compile(r"\s*\((?:\d{1,2}|[a-zа-я])\)")
+# An action, not a place: a path that starts with a verb is a click sequence of buttons
+# («Открыть сайт > Открыть в новой вкладке»), not where something is in the menu.
+_INFINITIVE = re.compile(r"^[а-яё]{2,}(?:[аяиыу]ть|ться|йти)$")
+# Grammar, not content: a menu path starts at a place one can go to, never at an input control
+# inside a form («Фильтр > Триггеры в Битрикс24» is a filter's choice).
+_CONTROLS = frozenset({"фильтр", "поиск", "поле", "строка поиска"})
 
 
 def find_open_urls(text: str) -> list[str]:
@@ -143,8 +156,14 @@ def extract_steps(lines: Iterable[str]) -> tuple[str, ...]:
     return tuple(steps)
 
 
-def extract_path(lines: Iterable[str]) -> str:
-    """The menu path a text gives: an explicit "Путь: …" line first, else the first path found."""
+def extract_path(lines: Iterable[str], about: str = "") -> str:
+    """The menu path a text gives: an explicit "Путь: …" line first, else the first path found.
+
+    With ``about`` (the title of a page that covers several tasks), the path that names its
+    subject wins over the first one: the page's own place, not a side task's («Как удалить
+    Битрикс24»: «… > Удалить мой Битрикс24», not the firing of staff before it); the place a
+    path leads to (its last item) counts before the items on the way.
+    """
     lines = list(lines)
     for i, line in enumerate(lines):
         explicit = _EXPLICIT_PATH_RE.match(line)
@@ -154,11 +173,18 @@ def extract_path(lines: Iterable[str]) -> str:
         found = _path_in(_plain(rest).lstrip("•- "))
         if found:
             return found
-    for line in lines:
-        found = _path_in(_plain(line))
-        if found:
-            return found
-    return ""
+    paths = [p for p in (_path_in(_plain(line)) for line in lines) if p]
+    if not paths or not about:
+        return paths[0] if paths else ""
+    subject = _stems(about)
+    scores = [(len(_stems(p.split(" > ")[-1]) & subject), len(_stems(p) & subject)) for p in paths]
+    best = max(range(len(paths)), key=lambda i: (scores[i], -i))
+    return paths[best]
+
+
+def _stems(text: str) -> set[str]:
+    """Crude stems of a text's words («приложений», «Приложения» → «прило»), for overlap only."""
+    return {w[:5] for w in re.findall(r"\w{3,}", text.casefold())}
 
 
 def path_in(line: str) -> tuple[str, bool]:
@@ -175,12 +201,12 @@ def _next_nonblank(lines: Sequence[str], i: int) -> str:
 
 def _path_in(line: str) -> str:
     text = _STEP_RE.sub("", line, count=1) if line[:1].isdigit() else line
-    text = text.strip().lstrip("•·-– ").strip()
+    text = _CALLOUT.sub("", text.strip().lstrip("•·-– ").strip())
     if not text:
         return ""
     if ">" in text or "›" in text:
         return _segments_to_path(_GT_SPLIT.split(text), minimum=2)
-    if "–" in text or "—" in text or " - " in text:
+    if "–" in text or " - " in text:
         return _segments_to_path(_DASH_SPLIT.split(text), minimum=3)
     return ""
 
@@ -194,14 +220,25 @@ def _segments_to_path(parts: list[str], minimum: int) -> str:
     if not starts:
         return ""
     first = " ".join(words[starts[-1] :])
-    last = _last_segment(parts[-1])
+    alone = first == parts[0].strip()
+    last = _last_segment(parts[-1], alone)
     middle = [p.strip() for p in parts[1:-1]]
     segments = [first, *middle, last]
-    if any(not s or len(s.split()) > _MAX_SEGMENT_WORDS or not _menu_word(s) for s in segments):
+    if any(not s or not _menu_word(s) for s in segments):
         return ""
-    if any(re.search(r"[.,;!?]", s) for s in middle):
+    if any(len(s.split()) > _MAX_SEGMENT_WORDS for s in [first, *middle]):
+        return ""
+    if any(re.search(r"[.,;!?]", s) for s in middle) or not _starts_at_a_place(first):
         return ""
     return " > ".join(segments)
+
+
+def _starts_at_a_place(first: str) -> bool:
+    """A menu path starts at a section or a setting, not at a button's action or a form's field."""
+    words = first.casefold().lstrip("«\"'").split()
+    return not (
+        _INFINITIVE.match(words[0]) or " ".join(words) in _CONTROLS or words[0] in _CONTROLS
+    )
 
 
 def _menu_word(text: str) -> bool:
@@ -210,17 +247,41 @@ def _menu_word(text: str) -> bool:
     return bool(first) and (first.isupper() or first.isdigit() or first in "[(")
 
 
-def _last_segment(text: str) -> str:
-    """The last item of a path inside a sentence: up to the sentence going on without it."""
-    text = _CUT_LAST.split(text, maxsplit=1)[0].strip()
+def _last_segment(text: str, alone: bool = False) -> str:
+    """The last item of a path inside a sentence: up to the sentence going on without it.
+
+    When the path opened its line (``alone``), a long label is kept whole: up to a few more
+    words, and an infinitive after the label's verb does not end it; a longer run is a sentence
+    going on, cut as inside one.
+    """
+    text = _CUT_LAST.split(text, maxsplit=1)[0].strip().rstrip(",")
     if text.count(")") > text.count("("):
         text = text.replace(")", "")
+    if text.count("(") > text.count(")"):
+        text = text.split("(")[0].strip()
+    if alone:
+        kept = _label_words(text.split(), _MAX_LAST_WORDS_ALONE + 1, label_verbs=True)
+        if len(kept) <= _MAX_LAST_WORDS_ALONE:
+            return " ".join(kept)
+    return " ".join(_label_words(text.split(), _MAX_SEGMENT_WORDS - 1, label_verbs=False))
+
+
+def _label_words(words: list[str], cap: int, label_verbs: bool) -> list[str]:
+    """The label at the start of ``words``: up to a verb or a pronoun, at most ``cap`` words."""
     kept: list[str] = []
-    for n, word in enumerate(text.split()):
-        if n and (_VERB_OR_PRONOUN.search(word.casefold()) or len(kept) >= _MAX_SEGMENT_WORDS - 1):
+    for word in words:
+        folded = word.casefold()
+        # «Разрешить блокировать документ …»: an infinitive after a verb is that label's own.
+        own = (
+            label_verbs
+            and kept
+            and _INFINITIVE.match(folded)
+            and _INFINITIVE.match(kept[-1].casefold())
+        )
+        if kept and ((_VERB_OR_PRONOUN.search(folded) and not own) or len(kept) >= cap):
             break
         kept.append(word)
-    return " ".join(kept).strip()
+    return kept
 
 
 def join_body(lines: Iterable[str]) -> str:

@@ -133,7 +133,7 @@ def detect_layout(lines: Sequence[str]) -> Layout:
 
 def find_headings(lines: Sequence[str], start: int, layout: Layout) -> list[Heading]:
     """Heading lines after ``start`` with their levels; general signals only, no known titles."""
-    found: list[tuple[int, str, int]] = []  # index, text, blank lines before
+    found: list[tuple[int, str, int, bool]] = []  # index, text, blank lines before, after a run
     last_number: tuple[int, ...] = ()
     for i in range(start, len(lines)):
         line = lines[i]
@@ -157,7 +157,7 @@ def find_headings(lines: Sequence[str], start: int, layout: Layout) -> list[Head
             if _in_numbered_list(lines, i) or not _continues_numbering(last_number, number):
                 continue
             last_number = number
-        found.append((i, text, _blank_before(lines, i)))
+        found.append((i, text, _blank_before(lines, i), _after_run(lines, i)))
     return _assign_levels(found)
 
 
@@ -203,6 +203,13 @@ def _blank_before(lines: Sequence[str], i: int) -> int:
     return n
 
 
+def _after_run(lines: Sequence[str], i: int) -> bool:
+    """True when the text above line ``i`` (past its blanks) ends a run of lines with no blank
+    between them: a table or a list converted to text."""
+    above = i - _blank_before(lines, i) - 1
+    return above >= 1 and bool(lines[above].strip()) and bool(lines[above - 1].strip())
+
+
 def _number_of(text: str) -> tuple[int, ...] | None:
     if not (_NUMBER_WITH_DOT.match(text) or _CHAPTER_WORD.match(text)):
         return None
@@ -239,23 +246,29 @@ def _continues_numbering(last: tuple[int, ...], number: tuple[int, ...]) -> bool
     return len(number) == len(last) + 1 and number[-1] == 1
 
 
-def _assign_levels(found: list[tuple[int, str, int]]) -> list[Heading]:
-    """Levels from the document's own conventions: numbering, questions or spacing."""
-    numbers = {i: _number_of(text) for i, text, _ in found}
+def _assign_levels(found: list[tuple[int, str, int, bool]]) -> list[Heading]:
+    """Levels from the document's own conventions: numbering, questions or spacing.
+
+    Spacing: where chapters stand behind two blank lines and sections behind one, a table (or
+    a list) converted to text has no blank of its own after its last row, so the one blank after
+    it is the next heading's and counts as two («Ошибки при внедрении …» right after a table is a
+    chapter). A document that spaces nothing so is read as it is.
+    """
+    numbers = {i: _number_of(text) for i, text, _, _ in found}
     numbered_depth = max((len(n) for n in numbers.values() if n), default=0)
-    questions = sum(1 for _, text, _ in found if text.endswith("?"))
+    questions = sum(1 for _, text, _, _ in found if text.endswith("?"))
     faq = bool(found) and questions / len(found) >= 0.4 and questions < len(found)
-    spacings = {blank >= 2 for _, _, blank in found}
+    spacings = {blank >= 2 for _, _, blank, _ in found}
     spaced = len(spacings) == 2
     out: list[Heading] = []
-    for i, text, blank in found:
+    for i, text, blank, after_run in found:
         number = numbers[i]
         if numbered_depth:
             level = len(number) if number else numbered_depth + 1
         elif faq:
             level = 2 if text.endswith("?") else 1
         elif spaced:
-            level = 1 if blank >= 2 else 2
+            level = 1 if blank + (1 if after_run and blank else 0) >= 2 else 2
         else:
             level = 1
         out.append(Heading(i, text, level))

@@ -25,6 +25,9 @@ _SOURCE_LINE = re.compile(r"^\s*(?:\*\*)?Источник:?(?:\*\*)?:?\s*(\S*)\s
 _BYLINE = re.compile(r"^\s*(?:\*\*)?(?:Автор|Последнее обновление):", re.IGNORECASE)
 _SUMMARY_HEAD = re.compile(r"^(?:коротко|кратко)(?:\s+о\s+главном)?:?$", re.IGNORECASE)
 _BYLINE_WINDOW = 200  # a scraped page's by-line sits after at most this many navigation lines
+# A help-desk page's own trail («Регистрация и вход > Управление аккаунтом в Битрикс24») is a few
+# sections deep; a longer run above the title is the site's menu, not the trail.
+_MAX_CRUMBS = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +72,7 @@ def _parse_article(
 ) -> Entry:
     lines = [line for line in text.splitlines() if line.strip() not in drop]
     title = front.get("title", "").strip()
+    category = _category_label(front.get("category", ""))
     heading_at = next((i for i, x in enumerate(lines) if x.startswith("# ")), None)
     if heading_at is not None:
         title = title or lines[heading_at][2:].strip()
@@ -92,12 +96,36 @@ def _parse_article(
         source=source,
         kind="article",
         url=url,
-        breadcrumb=tuple(x for x in [_category_label(front.get("category", ""))] if x),
-        path=extract_path(body_lines) or template_path,
+        breadcrumb=_page_trail(material, title, rules) or tuple(x for x in [category] if x),
+        category=category,
+        path=extract_path(body_lines, about=title) or template_path,
         summary=summary.strip(),
         steps=steps,
         body=join_body([*body_lines, *extra]),
     )
+
+
+def _page_trail(material: Sequence[str], title: str, rules: NoiseRules) -> tuple[str, ...]:
+    """The sections the help desk itself files a scraped page under, or ``()``.
+
+    The page prints them right above its title, between the site's header (noise) and the title
+    line over the by-line. They win over the compilation's category, which sorts whole pages by
+    one topic (the general chat under «AI и CoPilot», a lost password under «Права доступа»).
+    """
+    lines = [x.strip() for x in material[:_BYLINE_WINDOW]]
+    byline = next((i for i, x in enumerate(lines) if _BYLINE.match(x)), None)
+    if byline is None or byline < 1 or _fold(lines[byline - 1]) != _fold(title):
+        return ()
+    trail: list[str] = []
+    for line in reversed(lines[: byline - 1]):
+        if not line or is_noise(line, rules) or _fold(line) == _fold(title):
+            break
+        trail.insert(0, " ".join(line.split()))
+    return tuple(trail) if len(trail) <= _MAX_CRUMBS else ()
+
+
+def _fold(text: str) -> str:
+    return " ".join(text.split()).casefold()
 
 
 _USED_TEMPLATE = {"источник", "где в bitrix24", "назначение", "пошаговая инструкция", "материал"}
@@ -194,7 +222,7 @@ def merge_duplicates(entries: Sequence[Entry]) -> tuple[list[Entry], int]:
     for i, e in enumerate(entries):
         groups.setdefault(find(i), []).append(e)
     merged = [_merge_group(g) for g in groups.values()]
-    merged.sort(key=lambda e: (e.breadcrumb, e.title, e.url))
+    merged.sort(key=lambda e: (e.category, e.title, e.url))  # by topic, as the compilation files
     return merged, sum(len(g) - 1 for g in groups.values())
 
 
