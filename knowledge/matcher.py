@@ -95,23 +95,34 @@ class Weights:
     def combine(self, bm25: float, coverage: float, head: float, fuzzy: float) -> float:
         return self.bm25 * bm25 + self.coverage * coverage + self.head * head + self.fuzzy * fuzzy
 
-    def confidence(
-        self,
-        relevance: float,
-        known: float,
-        length: int,
-        evidence: float,
-        names_missed: float,
-        asked: float,
-    ) -> float:
-        """``asked``: the rarity of the whole question in the same units as ``evidence``; a
-        question made only of common words ("как создать сделку") cannot share more."""
+    def scorer(
+        self, known: float, length: int, asked: float
+    ) -> Callable[[tuple[float, float, float, float], float, float, float], float]:
+        """:meth:`score` for the candidates of one question: what depends on the question alone
+        (its known share, length and rarity) worked out once. ``asked``: the rarity of the
+        whole question in the same units as the evidence; a question made only of common words
+        ("как создать сделку") cannot share more."""
         stretch: float = max(1.0, length / LONG_QUERY_KEYS) ** self.length_power
         penalty: float = known**self.unknown_power
         bar = max(min(self.evidence_mass, max(asked, self.evidence_floor)), 1e-9)
-        weak: float = min(1.0, evidence / bar) ** self.evidence_power
-        other_product = 1.0 - self.name_penalty * names_missed
-        return min(1.0, relevance * penalty * stretch * weak * other_product)
+        w_bm25, w_coverage, w_head, w_fuzzy = self.bm25, self.coverage, self.head, self.fuzzy
+        head_bonus, evidence_power = self.evidence_head_bonus, self.evidence_power
+        name_penalty = self.name_penalty
+
+        def score(
+            parts: tuple[float, float, float, float],
+            evidence: float,
+            titled: float,
+            names_missed: float,
+        ) -> float:
+            evidence += head_bonus * titled
+            bm25, coverage, head, fuzzy = parts
+            relevance = w_bm25 * bm25 + w_coverage * coverage + w_head * head + w_fuzzy * fuzzy
+            weak: float = min(1.0, evidence / bar) ** evidence_power
+            other_product = 1.0 - name_penalty * names_missed
+            return min(1.0, relevance * penalty * stretch * weak * other_product)
+
+        return score
 
     def score(
         self,
@@ -124,9 +135,7 @@ class Weights:
         asked: float,
     ) -> float:
         """One candidate's confidence from its parts (bm25, coverage, head, fuzzy) and the rest."""
-        evidence += self.evidence_head_bonus * titled
-        relevance = self.combine(*parts)
-        return self.confidence(relevance, known, length, evidence, names_missed, asked)
+        return self.scorer(known, length, asked)(parts, evidence, titled, names_missed)
 
     def near(self, score: float, phrases: float) -> float:
         """A score with the share of the question's word pairs the entry has together."""
@@ -344,7 +353,7 @@ class Matcher:
         rows: list[_Row] = []
         length = len(query.keys)
         max_idf = index.max_idf
-        score_of = self.weights.score
+        score_of = self.weights.scorer(known, length, asked)
         # One call for every candidate's title: the question is prepared once, not per title.
         likeness = process.extract(
             query_keys,
@@ -383,7 +392,7 @@ class Matcher:
             missed = len(names - doc_keys) / len(names) if names else 0.0
             parts = (bm_part, min(covered / whole, 1.0), head, fuzzy)
             evidence /= max_idf
-            score = score_of(parts, known, length, evidence, titled, missed, asked)
+            score = score_of(parts, evidence, titled, missed)
             if like is not None:
                 score = (score + share * like(doc)) / (1.0 + share)
             rows.append((score, doc, parts, evidence, titled, missed, 0.0))
