@@ -93,16 +93,15 @@ class Weights:
     # after the first (the choices of a «did you mean»), each keeping its own score.
     likeness_first: bool = True
 
-    def combine(self, bm25: float, coverage: float, head: float, fuzzy: float) -> float:
-        return self.bm25 * bm25 + self.coverage * coverage + self.head * head + self.fuzzy * fuzzy
-
     def scorer(
         self, known: float, length: int, asked: float
     ) -> Callable[[tuple[float, float, float, float], float, float, float], float]:
-        """:meth:`score` for the candidates of one question: what depends on the question alone
-        (its known share, length and rarity) worked out once. ``asked``: the rarity of the
-        whole question in the same units as the evidence; a question made only of common words
-        ("как создать сделку") cannot share more."""
+        """How a candidate of one question scores from its parts (bm25, coverage, head, fuzzy),
+        its evidence, the part of it shared with its title and its share of the question's
+        product names it never mentions; what depends on the question alone (its known share,
+        length and rarity) worked out once. ``asked``: the rarity of the whole question in the
+        same units as the evidence; a question made only of common words ("как создать
+        сделку") cannot share more."""
         stretch: float = max(1.0, length / LONG_QUERY_KEYS) ** self.length_power
         penalty: float = known**self.unknown_power
         bar = max(min(self.evidence_mass, max(asked, self.evidence_floor)), 1e-9)
@@ -124,19 +123,6 @@ class Weights:
             return min(1.0, relevance * penalty * stretch * weak * other_product)
 
         return score
-
-    def score(
-        self,
-        parts: tuple[float, float, float, float],
-        known: float,
-        length: int,
-        evidence: float,
-        titled: float,
-        names_missed: float,
-        asked: float,
-    ) -> float:
-        """One candidate's confidence from its parts (bm25, coverage, head, fuzzy) and the rest."""
-        return self.scorer(known, length, asked)(parts, evidence, titled, names_missed)
 
     def near(self, score: float, phrases: float) -> float:
         """A score with the share of the question's word pairs the entry has together."""
