@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 
 from knowledge.analyzer import Analyzer
@@ -54,19 +55,17 @@ def build_answer(
     read); without it the answer is the entry's summary or opening. ``lang`` is the entry's
     language and ``line_keys`` the keys of its body's lines, when the index has them already.
     """
-    units = _content(passages(entry, analyzer, line_keys), entry.title)
-    title_keys = frozenset(analyzer.keys(entry.title, lang or "ru"))
+    read = _read(entry, analyzer, lang or "ru", line_keys)
+    units, title_keys = read.units, read.title_keys
     wanted = {
         k: w * (TITLE_KEY_FACTOR if k in title_keys else 1.0) for k, w in (question or {}).items()
     }
-    summary = _summary(entry.summary, wanted, analyzer, lang or "ru") if entry.summary else ""
+    summary = _summary(entry.summary, read.summary_lines, wanted) if entry.summary else ""
     window = _best_window(units, wanted)
     text, path = "", ""
     # The passage wins over the summary by what the question asks beyond the title.
     specific = {k: w for k, w in wanted.items() if k not in title_keys}
-    summary_gain = (
-        _gain(frozenset(analyzer.keys(entry.summary, lang or "ru")), specific) if summary else 0.0
-    )
+    summary_gain = _gain(read.summary_keys, specific) if summary else 0.0
     if window is not None and _gain(_window_keys(units, window), specific) > summary_gain:
         text = _render(units, window)
         path = _window_path(units, window, wanted)
@@ -100,6 +99,32 @@ def gives_path(answer: Answer) -> bool:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class _Read:
+    """What an answer needs of an entry whatever the question: its lines that say something
+    (:func:`_content`), its title's keys, its summary's lines with their keys, and the
+    summary's keys."""
+
+    units: tuple[Passage, ...]
+    title_keys: frozenset[str]
+    summary_lines: tuple[tuple[str, frozenset[str]], ...]
+    summary_keys: frozenset[str]
+
+
+@lru_cache(maxsize=4096)
+def _read(
+    entry: Entry, analyzer: Analyzer, lang: str, line_keys: tuple[frozenset[str], ...] | None
+) -> _Read:
+    """An entry read for answers once, not for each question it answers (as :func:`passages`)."""
+    lines = [" ".join(line.split()) for line in entry.summary.split("\n") if line.strip()]
+    return _Read(
+        _content(passages(entry, analyzer, line_keys), entry.title),
+        frozenset(analyzer.keys(entry.title, lang)),
+        tuple((line, frozenset(analyzer.keys(line, lang))) for line in lines),
+        frozenset(analyzer.keys(entry.summary, lang)) if entry.summary else frozenset(),
+    )
+
+
 @lru_cache(maxsize=4096)
 def entry_language(entry: Entry) -> str:
     """'ru', 'en' or 'ro': the language the entry is written in."""
@@ -114,13 +139,16 @@ def _content(units: Sequence[Passage], title: str) -> tuple[Passage, ...]:
     return tuple(u for u in units if not u.trailer and fold(u.text).rstrip("?.! ") != own)
 
 
-def _summary(text: str, wanted: Mapping[str, float], analyzer: Analyzer, lang: str) -> str:
+def _summary(
+    text: str, keyed: Sequence[tuple[str, frozenset[str]]], wanted: Mapping[str, float]
+) -> str:
     """The entry's summary for the question, its lines in their order less its asides: a line
     of advice («Используйте для хранения паролей специальные сервисы.», in the imperative and
     not an item of a list) that holds less of the question than the summary's best line, when
-    the other lines make an answer of their own."""
-    lines = [" ".join(line.split()) for line in text.split("\n") if line.strip()]
-    gains = [_gain(frozenset(analyzer.keys(line, lang)), wanted) for line in lines]
+    the other lines make an answer of their own. ``keyed``: the summary's non-blank lines,
+    spaces squeezed, with their keys."""
+    lines = [line for line, _ in keyed]
+    gains = [_gain(keys, wanted) for _, keys in keyed]
     best = max(gains, default=0.0)
     kept = [
         line

@@ -199,26 +199,32 @@ class Index:
                 for fields in field_keys
             )
         )
-        self._postings: dict[str, tuple[tuple[float, int], ...]] = {
-            key: tuple(sorted(plist, reverse=True)[:POSTINGS_PER_KEY])
-            for key, plist in postings.items()
-        }
+        # Each key's postings as two columns, the entries and their impacts, highest first.
+        self._postings: dict[str, tuple[tuple[int, ...], tuple[float, ...]]] = {}
+        for key, plist in postings.items():
+            kept = sorted(plist, reverse=True)[:POSTINGS_PER_KEY]
+            self._postings[key] = (tuple(d for _, d in kept), tuple(i for i, _ in kept))
         self.vocabulary = frozenset(k for k in self._postings if not k.startswith(_PREFIX_MARK))
 
     def key_idf(self, key: str) -> float:
         return self.idf.get(key, self.max_idf)
 
     def score(self, weighted_keys: Iterable[tuple[str, float]]) -> dict[int, float]:
-        """BM25F score per entry position for keys with query-side weights."""
-        scores: dict[int, float] = defaultdict(float)
+        """BM25F score per entry position for keys with query-side weights, the entries in the
+        order the keys' postings first reach them (heapq.nlargest breaks ties by that order)."""
+        scores = [0.0] * len(self.entries)
+        reached: list[tuple[int, ...]] = []
         for key, weight in weighted_keys:
-            plist = self._postings.get(key)
-            if not plist:
+            columns = self._postings.get(key)
+            if not columns:
                 continue
+            docs, impacts = columns
             idf = self.idf[key] * weight
-            for impact, doc in plist:
+            # A list indexed by entry, not a dict: a third of the cost of a question's scores.
+            for doc, impact in zip(docs, impacts, strict=True):
                 scores[doc] += idf * impact
-        return scores
+            reached.append(docs)
+        return {doc: scores[doc] for doc in dict.fromkeys(itertools.chain.from_iterable(reached))}
 
     def field_scores(
         self, doc: int, weighted_keys: Iterable[tuple[str, float]]
@@ -232,7 +238,8 @@ class Index:
             by_key[key][name] += amount
         out: dict[str, float] = defaultdict(float)
         for key, weight in weighted_keys:
-            impact = next((i for i, d in self._postings.get(key, ()) if d == doc), 0.0)
+            docs, impacts = self._postings.get(key, ((), ()))
+            impact = next((i for i, d in zip(impacts, docs, strict=True) if d == doc), 0.0)
             shares = by_key.get(key)
             if not impact or not shares:
                 continue

@@ -8,6 +8,7 @@ from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from operator import itemgetter
 from typing import Protocol
 
@@ -92,41 +93,36 @@ class Weights:
     # after the first (the choices of a «did you mean»), each keeping its own score.
     likeness_first: bool = True
 
-    def combine(self, bm25: float, coverage: float, head: float, fuzzy: float) -> float:
-        return self.bm25 * bm25 + self.coverage * coverage + self.head * head + self.fuzzy * fuzzy
-
-    def confidence(
-        self,
-        relevance: float,
-        known: float,
-        length: int,
-        evidence: float,
-        names_missed: float,
-        asked: float,
-    ) -> float:
-        """``asked``: the rarity of the whole question in the same units as ``evidence``; a
-        question made only of common words ("как создать сделку") cannot share more."""
+    def scorer(
+        self, known: float, length: int, asked: float
+    ) -> Callable[[tuple[float, float, float, float], float, float, float], float]:
+        """How a candidate of one question scores from its parts (bm25, coverage, head, fuzzy),
+        its evidence, the part of it shared with its title and its share of the question's
+        product names it never mentions; what depends on the question alone (its known share,
+        length and rarity) worked out once. ``asked``: the rarity of the whole question in the
+        same units as the evidence; a question made only of common words ("как создать
+        сделку") cannot share more."""
         stretch: float = max(1.0, length / LONG_QUERY_KEYS) ** self.length_power
         penalty: float = known**self.unknown_power
         bar = max(min(self.evidence_mass, max(asked, self.evidence_floor)), 1e-9)
-        weak: float = min(1.0, evidence / bar) ** self.evidence_power
-        other_product = 1.0 - self.name_penalty * names_missed
-        return min(1.0, relevance * penalty * stretch * weak * other_product)
+        w_bm25, w_coverage, w_head, w_fuzzy = self.bm25, self.coverage, self.head, self.fuzzy
+        head_bonus, evidence_power = self.evidence_head_bonus, self.evidence_power
+        name_penalty = self.name_penalty
 
-    def score(
-        self,
-        parts: tuple[float, float, float, float],
-        known: float,
-        length: int,
-        evidence: float,
-        titled: float,
-        names_missed: float,
-        asked: float,
-    ) -> float:
-        """One candidate's confidence from its parts (bm25, coverage, head, fuzzy) and the rest."""
-        evidence += self.evidence_head_bonus * titled
-        relevance = self.combine(*parts)
-        return self.confidence(relevance, known, length, evidence, names_missed, asked)
+        def score(
+            parts: tuple[float, float, float, float],
+            evidence: float,
+            titled: float,
+            names_missed: float,
+        ) -> float:
+            evidence += head_bonus * titled
+            bm25, coverage, head, fuzzy = parts
+            relevance = w_bm25 * bm25 + w_coverage * coverage + w_head * head + w_fuzzy * fuzzy
+            weak: float = min(1.0, evidence / bar) ** evidence_power
+            other_product = 1.0 - name_penalty * names_missed
+            return min(1.0, relevance * penalty * stretch * weak * other_product)
+
+        return score
 
     def near(self, score: float, phrases: float) -> float:
         """A score with the share of the question's word pairs the entry has together."""
@@ -165,6 +161,10 @@ class Ranked:
     # then comes through the glossary's product terms only.
     crossed: float = 0.0
 
+
+# An entry's head keys as word families, its title's keys as (family, idf) pairs, and the sum
+# of those idf (Matcher._entry_families).
+_Families = tuple[frozenset[str], tuple[tuple[str, float], ...], float]
 
 # A candidate while it is ranked, before it becomes a Ranked: score, entry, the parts of the
 # score (bm25, coverage, head, fuzzy), evidence, titled, names missed and phrases (as in Ranked).
@@ -206,6 +206,8 @@ class Matcher:
         self._likeness = likeness
         # Each entry's title keys as one string, for the fuzzy title likeness.
         self._titles = tuple(" ".join(info.title_keys) for info in index.infos)
+        # The word families of the entries met among the first candidates (_most_general).
+        self._families = lru_cache(maxsize=4096)(self._entry_families)
 
     def rank(
         self, query: Query, limit: int = 10, exclude: frozenset[str] = frozenset()
@@ -344,7 +346,7 @@ class Matcher:
         rows: list[_Row] = []
         length = len(query.keys)
         max_idf = index.max_idf
-        score_of = self.weights.score
+        score_of = self.weights.scorer(known, length, asked)
         # One call for every candidate's title: the question is prepared once, not per title.
         likeness = process.extract(
             query_keys,
@@ -362,11 +364,15 @@ class Matcher:
                 like, after = None, like
         share = self.weights.likeness
         readings = _readings(query, weighed)
+        infos, all_doc_keys, entries = index.infos, index.doc_keys, index.entries
+        mass_of = mass.__getitem__
+        # A question without numbers among its keys has all its mass specific: the sums over
+        # one serve for the other (the same additions, in the same order).
+        plain = len(specific) == len(mass)
         for (doc, bm_score), ratio in zip(top, title_likeness, strict=True):
-            info = index.infos[doc]
-            if exclude and info.entry.id in exclude:
+            if exclude and entries[doc].id in exclude:
                 continue
-            doc_keys = index.doc_keys[doc]
+            doc_keys = all_doc_keys[doc]
             whole, scored_whole = total, scored_total
             if readings:
                 other, other_scored = _other_reading(readings, doc_keys)
@@ -374,16 +380,19 @@ class Matcher:
                 whole = total - other
                 if scored_total - other_scored > 0:
                     scored_whole = scored_total - other_scored
-            covered, evidence = _credited(mass, specific, families, doc_keys)
-            in_head = info.head_keys.intersection(mass)
-            head = sum(mass[k] for k in in_head) / whole
-            titled = sum(specific[k] for k in in_head if k in specific) / max_idf
+            covered, evidence = _credited(mass, specific, families, doc_keys, plain)
+            in_head = infos[doc].head_keys.intersection(mass)
+            head_mass = sum(map(mass_of, in_head), 0.0)
+            head = head_mass / whole
+            if not plain:
+                head_mass = sum([specific[k] for k in in_head if k in specific], 0.0)
+            titled = head_mass / max_idf
             fuzzy = ratio / 100 * damp
             bm_part = min(bm_score / scored_whole, 1.0)
             missed = len(names - doc_keys) / len(names) if names else 0.0
             parts = (bm_part, min(covered / whole, 1.0), head, fuzzy)
             evidence /= max_idf
-            score = score_of(parts, known, length, evidence, titled, missed, asked)
+            score = score_of(parts, evidence, titled, missed)
             if like is not None:
                 score = (score + share * like(doc)) / (1.0 + share)
             rows.append((score, doc, parts, evidence, titled, missed, 0.0))
@@ -393,12 +402,22 @@ class Matcher:
             rows[0], rows[1] = rows[1], rows[0]
         if not rows:
             return rows, 0, []
-        general, title_shares = _most_general(index, rows, mass)
+        general, title_shares = _most_general(rows, mass, self._families)
         if general:
             rows.insert(0, rows.pop(general))
         if after is not None:
             rows[1:] = sorted(rows[1:], key=lambda r: (-round(r[0] + share * after(r[1]), 9), r[1]))
         return rows, general, title_shares
+
+    def _entry_families(self, doc: int) -> _Families:
+        """The word families (:func:`_family`) of an entry's head keys, and its title's keys
+        as (family, idf) pairs in the order of :attr:`Index.title_idf`, with their sum."""
+        title_keys, title_mass = self._index.title_idf[doc]
+        return (
+            frozenset(_family(k) for k in self._index.infos[doc].head_keys),
+            tuple((_family(k), w) for k, w in title_keys),
+            title_mass,
+        )
 
     def _nearness(self, query: Query, rows: list[_Row]) -> list[_Row]:
         """The first NEAR_RIVALS candidates rescored with their word pairs together (kept as
@@ -526,18 +545,23 @@ def _sort(rows: list[_Row]) -> None:
 
 
 def _most_general(
-    index: Index, rows: list[_Row], mass: dict[str, float]
+    rows: list[_Row],
+    mass: dict[str, float],
+    families: Callable[[int], _Families],
 ) -> tuple[int, list[float]]:
     """Which of the first RIVALS candidates answers a question that their titles (or
     question-like headings) all hold whole, word families counted: the one whose title says
     least besides, when it scores close to the top; and each one's share of its title asked.
     "Как создать задачу" is about creating tasks, not about «Как создать чат о просроченной
-    задаче», whose title holds it too but is about something more.
+    задаче», whose title holds it too but is about something more. ``families``: an entry's
+    head and title word families (Matcher._entry_families).
     """
     first = rows[:RIVALS]
     asked_families = {_family(k) for k in mass}
-    asked = [_title_asked(index, r[1], asked_families) for r in first]
-    holds = [_holds(index.infos[r[1]].head_keys, mass) for r in first]
+    specific = [_family(k) for k in mass if not k.isdigit()]
+    found = [families(r[1]) for r in first]
+    asked = [_title_asked(title, title_mass, asked_families) for _, title, title_mass in found]
+    holds = [all(f in head for f in specific) for head, _, _ in found]
     best = 0
     if holds[0]:
         for i in range(1, len(first)):
@@ -556,19 +580,13 @@ def _family(key: str) -> str:
     return key[:PREFIX_LEN] if len(key) >= PREFIX_LEN and "а" <= key[0] <= "я" else key
 
 
-def _holds(head: frozenset[str], mass: dict[str, float]) -> bool:
-    """Every key of the question is in the head keys, itself or by its word family."""
-    families = {_family(k) for k in head}
-    return all(_family(k) in families for k in mass if not k.isdigit())
-
-
-def _title_asked(index: Index, doc: int, asked: set[str]) -> float:
-    """The share (by rarity) of an entry's title that the question asks about, by word family
-    ("создавать" in a title for "создать" in the question)."""
-    title_keys, title_mass = index.title_idf[doc]
+def _title_asked(title: tuple[tuple[str, float], ...], title_mass: float, asked: set[str]) -> float:
+    """The share (by rarity) of an entry's title (its keys' families with their idf, summing to
+    ``title_mass``) that the question asks about, by word family ("создавать" in a title for
+    "создать" in the question)."""
     if not title_mass:
         return 0.0
-    return sum(w for k, w in title_keys if _family(k) in asked) / title_mass
+    return sum(w for f, w in title if f in asked) / title_mass
 
 
 def _phrases(
@@ -610,13 +628,19 @@ def _credited(
     specific: dict[str, float],
     families: dict[str, list[str]],
     doc_keys: frozenset[str],
+    plain: bool = False,
 ) -> tuple[float, float]:
     """The question's mass the entry has, and its specific (non-number) part: each key in full
-    when the entry has it, PREFIX_FACTOR of it when the entry has only its word family."""
-    covered = evidence = 0.0
-    for k in doc_keys.intersection(mass):
-        covered += mass[k]
-        evidence += specific.get(k, 0.0)
+    when the entry has it, PREFIX_FACTOR of it when the entry has only its word family.
+    ``plain``: ``specific`` is all of ``mass`` (the question has no numbers)."""
+    shared = doc_keys.intersection(mass)
+    if plain:
+        covered = evidence = sum(map(mass.__getitem__, shared), 0.0)
+    else:
+        covered = evidence = 0.0
+        for k in shared:
+            covered += mass[k]
+            evidence += specific.get(k, 0.0)
     if families:
         for family in doc_keys.intersection(families):
             for k in families[family]:
