@@ -74,6 +74,8 @@ def test_a_complaint_or_a_superior_asked_for_is_a_request(kb: KnowledgeBase, tex
         "как пообщаться с руководством в видеозвонке",
         "как поговорить с начальником по видеосвязи",
         "хочу написать начальнику, где найти его в чатах",
+        # A comma with a space before the question word still ends the wish (it once did not).
+        "хочу поговорить с руководством, где найти его в чатах",
         "хочу поговорить с руководством отдела продаж по видеосвязи, как запустить видеозвонок",
         "cum pot discuta cu seful in chat",
         # A complaint the product makes or keeps, or one lodged with someone else.
