@@ -40,9 +40,10 @@ from bench.quality import (  # noqa: E402
 from knowledge.base import KnowledgeBase, Thresholds, offered  # noqa: E402
 from knowledge.confidence import FEATURES, Calibration  # noqa: E402
 from knowledge.index import PREFIX_FACTOR, prefix_key  # noqa: E402
-from knowledge.matcher import STAYS_CANDIDATES, Ranked  # noqa: E402
+from knowledge.matcher import STAYS_CANDIDATES  # noqa: E402
 from knowledge.model import Action  # noqa: E402
 from knowledge.query import Query, QueryKey  # noqa: E402
+from knowledge.scoring import Ranked  # noqa: E402
 
 # An unknown key weighs like this share of the rarest key (knowledge.matcher.UNKNOWN_WEIGHT).
 UNKNOWN_SHARE = 0.7

@@ -60,9 +60,10 @@ from bench.ranking_cv import Variant, main  # noqa: E402
 from knowledge.base import KnowledgeBase, Thresholds, offered  # noqa: E402
 from knowledge.confidence import Calibration  # noqa: E402
 from knowledge.index import Index  # noqa: E402
-from knowledge.matcher import Matcher, Weights  # noqa: E402
+from knowledge.matcher import Matcher  # noqa: E402
 from knowledge.model import Entry  # noqa: E402
 from knowledge.query import Query  # noqa: E402
+from knowledge.scoring import Weights  # noqa: E402
 
 SHARES = (0.05, 0.1, 0.2, 0.3, 0.5)
 CHUNK_LINES = 4

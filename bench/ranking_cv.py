@@ -24,6 +24,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from types import ModuleType
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
@@ -38,11 +39,14 @@ from bench.quality import (  # noqa: E402
 )
 from knowledge import index as index_module  # noqa: E402
 from knowledge import matcher as matcher_module  # noqa: E402
+from knowledge import ordering as ordering_module  # noqa: E402
+from knowledge import scoring as scoring_module  # noqa: E402
 from knowledge.base import KnowledgeBase  # noqa: E402
 from knowledge.confidence import Calibration  # noqa: E402
 from knowledge.index import Index  # noqa: E402
-from knowledge.matcher import Likeness, Matcher, Weights  # noqa: E402
+from knowledge.matcher import Matcher  # noqa: E402
 from knowledge.query import Query  # noqa: E402
+from knowledge.scoring import Likeness, Weights  # noqa: E402
 
 DEPTH = 10
 
@@ -59,7 +63,8 @@ class Variant:
     name: str
     weights: Weights
     fields: tuple[tuple[str, float], ...] = ()
-    constants: tuple[tuple[str, int], ...] = ()  # knowledge.matcher's, for this variant
+    # The ranking's module constants (knowledge.matcher's, .ordering's), for this variant.
+    constants: tuple[tuple[str, int], ...] = ()
     likeness: Likeness | None = None  # a second kind of evidence (bench/evidence.py)
 
 
@@ -101,20 +106,35 @@ def run_variants(
             built[v.fields] = Index(kb.entries, kb._analyzer) if v.fields else kb._index
             index_module.FIELD_WEIGHTS.clear()
             index_module.FIELD_WEIGHTS.update(shipped)
-        saved = {name: getattr(matcher_module, name) for name, _ in v.constants}
-        for name, value in v.constants:
-            setattr(matcher_module, name, value)
+        saved = {name: getattr(_owner(name), name) for name, _ in v.constants}
+        _set_constants(v.constants)
         out[v.name] = places(Matcher(built[v.fields], v.weights, v.likeness), cases)
-        for name, value in saved.items():
-            setattr(matcher_module, name, value)
+        _set_constants(tuple(saved.items()))
     return out
+
+
+# The modules of the ranking whose constants a variant may set.
+_CONSTANT_MODULES = (matcher_module, ordering_module, scoring_module)
+
+
+def _owner(name: str) -> ModuleType:
+    """A ranking module that holds a constant (each holder has the same value)."""
+    return next(m for m in _CONSTANT_MODULES if name in vars(m))
+
+
+def _set_constants(constants: tuple[tuple[str, int], ...]) -> None:
+    """Each constant set in every ranking module that holds it (one that imported it holds a
+    copy of its own)."""
+    for name, value in constants:
+        for module in _CONSTANT_MODULES:
+            if name in vars(module):
+                setattr(module, name, value)
 
 
 def _install(kb: KnowledgeBase, v: Variant) -> None:
     """The knowledge base ranks as the variant does from now on (its constants set for good):
     field weights change no key, so the question reader and the vocabulary stay."""
-    for name, value in v.constants:
-        setattr(matcher_module, name, value)
+    _set_constants(v.constants)
     index_module.FIELD_WEIGHTS.update(dict(v.fields))
     if v.fields:
         kb._index = Index(kb.entries, kb._analyzer)

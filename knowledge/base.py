@@ -14,9 +14,10 @@ from knowledge.explain import ExplainParts, Explanation, explain_reading
 from knowledge.index import Index
 from knowledge.intents import OPERATOR, Intent, IntentReader
 from knowledge.loader import Corpus, load_corpus, read_key_cache, write_key_cache
-from knowledge.matcher import Matcher, Ranked
+from knowledge.matcher import Matcher
 from knowledge.model import Action, Answer, Decision, Entry, Match
 from knowledge.query import MAX_QUERY_CHARS, Query, QueryReader, repaired_text
+from knowledge.scoring import Ranked
 from knowledge.text import Morphology, head_and_tail
 
 # Candidates a decision keeps: the choices of a clarify and, after them, the rest.

@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from knowledge.errors import KnowledgeError
-from knowledge.matcher import Ranked
 from knowledge.resources import DATA_DIR
+from knowledge.scoring import Ranked
 
 CALIBRATION_FILE = DATA_DIR / "confidence.json"
 # Beyond this, a logit is certainty either way; exp() stays finite.

@@ -2,7 +2,7 @@
 
 Built from the :class:`~knowledge.base.Reading` that :meth:`KnowledgeBase.decide` itself acts
 on, so the explained decision is the decision. Candidates' features are listed from the
-matcher's :class:`~knowledge.matcher.Ranked` fields, whatever they are, and the confidence's
+matcher's :class:`~knowledge.scoring.Ranked` fields, whatever they are, and the confidence's
 from :data:`knowledge.confidence.FEATURES`: a new feature shows up here by itself.
 """
 
@@ -17,9 +17,10 @@ from typing import TYPE_CHECKING, Any
 from knowledge.analyzer import Analyzer, Synonym
 from knowledge.confidence import FEATURES, Calibration, features
 from knowledge.index import Index
-from knowledge.matcher import Asked, Matcher, Ranked
+from knowledge.matcher import Matcher
 from knowledge.model import Action
 from knowledge.query import Repair
+from knowledge.scoring import Asked, Ranked
 
 if TYPE_CHECKING:
     from knowledge.base import Check, Reading

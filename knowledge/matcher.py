@@ -1,44 +1,35 @@
-"""Ranks entries for a query: BM25F candidates, then coverage and fuzzy rescoring to 0..1."""
+"""Ranks entries for a query: BM25F candidates, then coverage and fuzzy rescoring to 0..1
+(the score's parts: knowledge/scoring.py), then the ordering rules (knowledge/ordering.py)."""
 
 from __future__ import annotations
 
 import heapq
-import itertools
-from bisect import bisect_left
 from collections import defaultdict
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
-from functools import lru_cache
+from collections.abc import Sequence
+from dataclasses import replace
+from functools import lru_cache, partial
 from operator import itemgetter
-from typing import Protocol
 
 from rapidfuzz import fuzz, process
 
-from knowledge.index import PREFIX_FACTOR, PREFIX_LEN, Index, prefix_key
+from knowledge.index import PREFIX_FACTOR, Index, prefix_key
 from knowledge.model import Match
+from knowledge.ordering import (
+    Row,
+    entry_families,
+    most_general,
+    nearness,
+    openable_first,
+    sort_rows,
+)
 from knowledge.query import Query
+from knowledge.scoring import LONG_QUERY_KEYS, Asked, Likeness, Ranked, Weights
 
 CANDIDATES = 40
 SCORED_KEYS = 12
 # A key the index has never seen weighs like this fraction of the rarest key: a question about
 # "HubSpot" or "сдэк" is mostly about something the knowledge base does not cover.
 UNKNOWN_WEIGHT = 0.7
-LONG_QUERY_KEYS = 6
-# Scores this close are a tie between an unlinked section and a linked article.
-OPENABLE_TIE = 0.02
-# Two keys this far apart or closer in an entry's text stand together: up to three keys
-# between, as a noun with its attributes («права доступа к CRM‑формам», «статусов для лидов»)
-# spreads a question's word pair that far.
-PAIR_SPAN = 4
-# The top candidate and the runners-up whose titles are compared with its title ...
-RIVALS = 3
-# ... when they score this close to it.
-GENERAL_TIE = 0.15
-# A title asked about by this much more (as a share of its rarity) is the more general one.
-GENERAL_GAIN = 0.05
-# The first candidates whose scores also count how many of the question's word pairs stand
-# together in them (reading each entry's whole text costs too much for all forty).
-NEAR_RIVALS = 5
 # Candidates ranked again without the question's heaviest key (Matcher.stays_first): the
 # first place among ten differs from that among forty for 1 of 709 questions, at half the cost.
 STAYS_CANDIDATES = 10
@@ -48,146 +39,6 @@ STAYS_CANDIDATES = 10
 # the pool the same help and «did you mean» rate (nested cross-validation, 8 fold splits); 1.0
 # (each entry judged by its own reading alone) made Romanian answers more confident than right.
 OTHER_READING = 0.3
-
-
-@dataclass(frozen=True, slots=True)
-class Weights:
-    """How the parts of a candidate's score add up (they sum to 1). The score orders the
-    candidates and is one feature of the calibrated confidence (knowledge/confidence.py); it
-    is not itself a probability."""
-
-    bm25: float = 0.40
-    coverage: float = 0.10
-    head: float = 0.20
-    fuzzy: float = 0.30
-    # The confidence is multiplied by known**unknown_power: the share of the question the index
-    # knows at all (what is left is something the knowledge base does not cover) ...
-    unknown_power: float = 1.0
-    # ... and by (keys / LONG_QUERY_KEYS)**length_power for a long question, whose many side
-    # words lower every part above although its question is as answerable as a short one.
-    length_power: float = 0.45
-    # ... and by (evidence / evidence_mass)**evidence_power below that mass, where evidence is
-    # the summed rarity (idf, in units of the rarest possible key's idf, so that it does not
-    # depend on the corpus size) of the keys the question and the entry share: a few common
-    # words in common ("новый год", "настроить сайт") are weak evidence of an answer.
-    evidence_mass: float = 1.0
-    evidence_power: float = 1.0
-    # The bar never drops below this, however common the question's own words are.
-    evidence_floor: float = 0.5
-    # A key shared with the entry's title counts this much more as evidence.
-    evidence_head_bonus: float = 0.0
-    # ... and by 1 - name_penalty x the share of the question's product names ("postgresql",
-    # "google analytics" in a Russian question) that the entry never mentions: a question about
-    # another product is not answered by an article that shares only its other words.
-    name_penalty: float = 0.5
-    # A candidate's score gains this share of the question's neighbouring word pairs that
-    # stand together in it ("статусы лида", "открыть лид"), as a share of 1 + proximity so that
-    # it stays within 0..1: an entry that uses the question's words as the question does is
-    # more about it than one that has them scattered over its sections.
-    proximity: float = 0.1
-    # A candidate's score gains this share of a second kind of evidence, the question's
-    # likeness to the entry by a :class:`Likeness` given to the matcher (0..1), as a share of
-    # 1 + likeness: none is shipped; bench/evidence.py measures the ones tried.
-    likeness: float = 0.0
-    # Whether that evidence may move the first place too; when not, it orders only the places
-    # after the first (the choices of a «did you mean»), each keeping its own score.
-    likeness_first: bool = True
-
-    def scorer(
-        self, known: float, length: int, asked: float
-    ) -> Callable[[tuple[float, float, float, float], float, float, float], float]:
-        """How a candidate of one question scores from its parts (bm25, coverage, head, fuzzy),
-        its evidence, the part of it shared with its title and its share of the question's
-        product names it never mentions; what depends on the question alone (its known share,
-        length and rarity) worked out once. ``asked``: the rarity of the whole question in the
-        same units as the evidence; a question made only of common words ("как создать
-        сделку") cannot share more."""
-        stretch: float = max(1.0, length / LONG_QUERY_KEYS) ** self.length_power
-        penalty: float = known**self.unknown_power
-        bar = max(min(self.evidence_mass, max(asked, self.evidence_floor)), 1e-9)
-        w_bm25, w_coverage, w_head, w_fuzzy = self.bm25, self.coverage, self.head, self.fuzzy
-        head_bonus, evidence_power = self.evidence_head_bonus, self.evidence_power
-        name_penalty = self.name_penalty
-
-        def score(
-            parts: tuple[float, float, float, float],
-            evidence: float,
-            titled: float,
-            names_missed: float,
-        ) -> float:
-            evidence += head_bonus * titled
-            bm25, coverage, head, fuzzy = parts
-            relevance = w_bm25 * bm25 + w_coverage * coverage + w_head * head + w_fuzzy * fuzzy
-            weak: float = min(1.0, evidence / bar) ** evidence_power
-            other_product = 1.0 - name_penalty * names_missed
-            return min(1.0, relevance * penalty * stretch * weak * other_product)
-
-        return score
-
-    def near(self, score: float, phrases: float) -> float:
-        """A score with the share of the question's word pairs the entry has together."""
-        return (score + self.proximity * phrases) / (1.0 + self.proximity)
-
-
-@dataclass(frozen=True, slots=True)
-class Ranked:
-    """A candidate with its score and the parts it was made of (the confidence's features)."""
-
-    doc: int
-    score: float
-    bm25: float
-    coverage: float
-    head: float
-    fuzzy: float
-    known: float
-    length: int
-    evidence: float  # shared rarity, in units of the rarest key's idf
-    titled: float  # the part of it shared with the entry's title
-    names_missed: float
-    asked: float  # the question's own rarity, in the same units as evidence
-    # Measured for the top candidate only (0.0 for the others), as only the confidence reads
-    # them: the share of the entry's title (by rarity) that the question has, as a title only
-    # partly asked about ("Как создать чат о просроченной задаче" for "как создать задачу") is
-    # a more specific entry than the question; and the share of the question's neighbouring
-    # word pairs that stand together in the entry too, its words used as the question uses
-    # them rather than scattered over its parts.
-    title_asked: float = 0.0
-    phrases: float = 0.0
-    size: int = 0  # the entry's length in keys
-    # Set by :meth:`Matcher.stays_first` (1.0 or 0.0): whether the entry is still first
-    # without the question's heaviest key.
-    stays: float = 0.0
-    # 1.0 when the question is written in another language than the (top) entry: its evidence
-    # then comes through the glossary's product terms only.
-    crossed: float = 0.0
-
-
-# An entry's head keys as word families, its title's keys as (family, idf) pairs, and the sum
-# of those idf (Matcher._entry_families).
-_Families = tuple[frozenset[str], tuple[tuple[str, float], ...], float]
-
-# A candidate while it is ranked, before it becomes a Ranked: score, entry, the parts of the
-# score (bm25, coverage, head, fuzzy), evidence, titled, names missed and phrases (as in Ranked).
-_Row = tuple[float, int, tuple[float, float, float, float], float, float, float, float]
-
-
-@dataclass(frozen=True, slots=True)
-class Asked:
-    """What the matcher makes of a question before it looks at any entry."""
-
-    mass: dict[str, float]  # each known key: idf x how often and how surely the question has it
-    total: float
-    known: float  # the share of the question (by weight) that the index knows at all
-    postings: list[tuple[str, float]]  # the keys that choose the candidates, with their weights
-    scored_total: float  # the mass of those keys: a BM25F score of this much is a full match
-
-
-class Likeness(Protocol):
-    """Evidence of another kind than the index's keys: how alike a question and an entry are
-    (0..1), e.g. by vectors that know paraphrases."""
-
-    def prepare(self, query: Query) -> Callable[[int], float] | None:
-        """The question's likeness to each entry (by its number in the index), or None."""
 
 
 def _written(lang: str) -> str:
@@ -206,8 +57,8 @@ class Matcher:
         self._likeness = likeness
         # Each entry's title keys as one string, for the fuzzy title likeness.
         self._titles = tuple(" ".join(info.title_keys) for info in index.infos)
-        # The word families of the entries met among the first candidates (_most_general).
-        self._families = lru_cache(maxsize=4096)(self._entry_families)
+        # The word families of the entries met among the first candidates (most_general).
+        self._families = lru_cache(maxsize=4096)(partial(entry_families, index))
 
     def rank(
         self, query: Query, limit: int = 10, exclude: frozenset[str] = frozenset()
@@ -325,7 +176,7 @@ class Matcher:
         weighed: Asked,
         top: list[tuple[int, float]],
         exclude: frozenset[str],
-    ) -> tuple[list[_Row], int, list[float]]:
+    ) -> tuple[list[Row], int, list[float]]:
         """The candidates scored and put in their final order (word pairs, an openable article
         before a section, the most general title first), as rows; and which of the first
         RIVALS was moved first as the most general, with each one's share of its title asked."""
@@ -343,7 +194,7 @@ class Matcher:
         # A short title's letter-level likeness to a long story is chance ("Как удалить
         # Битрикс24" to a story about calls): it counts in proportion to the question's length.
         damp = min(1.0, LONG_QUERY_KEYS / max(len(query.keys), 1))
-        rows: list[_Row] = []
+        rows: list[Row] = []
         length = len(query.keys)
         max_idf = index.max_idf
         score_of = self.weights.scorer(known, length, asked)
@@ -396,69 +247,18 @@ class Matcher:
             if like is not None:
                 score = (score + share * like(doc)) / (1.0 + share)
             rows.append((score, doc, parts, evidence, titled, missed, 0.0))
-        _sort(rows)
-        rows = self._nearness(query, rows)
-        if len(rows) > 1 and self._openable_first(rows[0], rows[1], mass):
+        sort_rows(rows)
+        rows = nearness(self._index, self.weights.near, query, rows)
+        if len(rows) > 1 and openable_first(self._index, rows[0], rows[1], mass):
             rows[0], rows[1] = rows[1], rows[0]
         if not rows:
             return rows, 0, []
-        general, title_shares = _most_general(rows, mass, self._families)
+        general, title_shares = most_general(rows, mass, self._families)
         if general:
             rows.insert(0, rows.pop(general))
         if after is not None:
             rows[1:] = sorted(rows[1:], key=lambda r: (-round(r[0] + share * after(r[1]), 9), r[1]))
         return rows, general, title_shares
-
-    def _entry_families(self, doc: int) -> _Families:
-        """The word families (:func:`_family`) of an entry's head keys, and its title's keys
-        as (family, idf) pairs in the order of :attr:`Index.title_idf`, with their sum."""
-        title_keys, title_mass = self._index.title_idf[doc]
-        return (
-            frozenset(_family(k) for k in self._index.infos[doc].head_keys),
-            tuple((_family(k), w) for k, w in title_keys),
-            title_mass,
-        )
-
-    def _nearness(self, query: Query, rows: list[_Row]) -> list[_Row]:
-        """The first NEAR_RIVALS candidates rescored with their word pairs together (kept as
-        ``phrases``), and every score brought to the same scale. A question without a pair of
-        known words has nothing to stand together: its scores stay as they are."""
-        asked = _asked_pairs(query)
-        if not asked:
-            return rows
-        index = self._index
-        near = self.weights.near
-        weight = [index.key_idf(a) + index.key_idf(b) for a, b in asked]
-        whole = sum(weight)
-        first = [
-            (near(score, pairs), doc, parts, evidence, titled, missed, pairs)
-            for score, doc, parts, evidence, titled, missed, _ in rows[:NEAR_RIVALS]
-            for pairs in (_phrases(asked, weight, whole, index.positions(doc)),)
-        ]
-        _sort(first)
-        return first + [
-            (near(score, 0.0), doc, parts, evidence, titled, missed, phrases)
-            for score, doc, parts, evidence, titled, missed, phrases in rows[NEAR_RIVALS:]
-        ]
-
-    def _openable_first(self, top: _Row, second: _Row, mass: dict[str, float]) -> bool:
-        """A helpdesk article the person can open beats a section without a link that it
-        all but ties with, on the same topic: the article's head (its title and question-like
-        headings, ``head_keys``) holds the heaviest of the question's keys that the section's
-        head holds. Otherwise the section's head names what the article's does not («13. Диск
-        Битрикс24» against «Как удалить Битрикс24» for a question about the drive), and the
-        section stays first. Heads written in two languages share no keys to compare (the
-        Romanian guide's «companiei», an article's «компании»): there the article goes first
-        as before."""
-        index = self._index
-        entries, infos = index.entries, index.infos
-        if entries[top[1]].url or not entries[second[1]].url or top[0] - second[0] > OPENABLE_TIE:
-            return False
-        if index.langs[top[1]] != index.langs[second[1]]:
-            return True
-        titled = infos[top[1]].head_keys.intersection(mass)
-        heaviest = max(titled, key=lambda k: (mass[k], k), default=None)
-        return heaviest is None or heaviest in infos[second[1]].head_keys
 
     def weigh(self, query: Query) -> Asked | None:
         """The question's keys weighed against the index; None when it knows none of them."""
@@ -536,91 +336,6 @@ def _other_reading(readings: list[_Reading], doc_keys: frozenset[str]) -> tuple[
             else:
                 other, other_scored = other + russian_mass, other_scored + russian_scored
     return other, other_scored
-
-
-def _sort(rows: list[_Row]) -> None:
-    # Sums over sets come out in hash order, which differs between processes: the last bits of
-    # equal scores are noise, and a tie goes to the entry that comes first.
-    rows.sort(key=lambda r: (-round(r[0], 9), r[1]))
-
-
-def _most_general(
-    rows: list[_Row],
-    mass: dict[str, float],
-    families: Callable[[int], _Families],
-) -> tuple[int, list[float]]:
-    """Which of the first RIVALS candidates answers a question that their titles (or
-    question-like headings) all hold whole, word families counted: the one whose title says
-    least besides, when it scores close to the top; and each one's share of its title asked.
-    "Как создать задачу" is about creating tasks, not about «Как создать чат о просроченной
-    задаче», whose title holds it too but is about something more. ``families``: an entry's
-    head and title word families (Matcher._entry_families).
-    """
-    first = rows[:RIVALS]
-    asked_families = {_family(k) for k in mass}
-    specific = [_family(k) for k in mass if not k.isdigit()]
-    found = [families(r[1]) for r in first]
-    asked = [_title_asked(title, title_mass, asked_families) for _, title, title_mass in found]
-    holds = [all(f in head for f in specific) for head, _, _ in found]
-    best = 0
-    if holds[0]:
-        for i in range(1, len(first)):
-            if (
-                first[0][0] - first[i][0] <= GENERAL_TIE
-                and holds[i]
-                and asked[i] > asked[best] + GENERAL_GAIN
-            ):
-                best = i
-    return best, asked
-
-
-def _family(key: str) -> str:
-    """A key's word family for titles: its first PREFIX_LEN letters when it has that many
-    ("созда" for both "создать" and "создавать"), else the key itself."""
-    return key[:PREFIX_LEN] if len(key) >= PREFIX_LEN and "а" <= key[0] <= "я" else key
-
-
-def _title_asked(title: tuple[tuple[str, float], ...], title_mass: float, asked: set[str]) -> float:
-    """The share (by rarity) of an entry's title (its keys' families with their idf, summing to
-    ``title_mass``) that the question asks about, by word family ("создавать" in a title for
-    "создать" in the question)."""
-    if not title_mass:
-        return 0.0
-    return sum(w for f, w in title if f in asked) / title_mass
-
-
-def _phrases(
-    asked: list[tuple[str, str]],
-    weight: list[float],
-    whole: float,
-    places: dict[str, tuple[int, ...]],
-) -> float:
-    """The share (by rarity: ``weight`` each, ``whole`` in all) of the question's neighbouring
-    key pairs that an entry (its keys' ``places``) has within PAIR_SPAN keys of each other, in
-    either order."""
-    together = sum(
-        w
-        for (a, b), w in zip(asked, weight, strict=True)
-        if a in places and b in places and _near(places[a], places[b])
-    )
-    return together / whole
-
-
-def _asked_pairs(query: Query) -> list[tuple[str, str]]:
-    """The question's neighbouring pairs of known words (numbers aside)."""
-    keys = [k.key for k in query.keys if k.known and not k.key.isdigit()]
-    return list(itertools.pairwise(keys))
-
-
-def _near(first: tuple[int, ...], second: tuple[int, ...]) -> bool:
-    """Some place of ``first`` is within PAIR_SPAN of another place of ``second``."""
-    for place in first:
-        n = bisect_left(second, place - PAIR_SPAN)
-        while n < len(second) and second[n] <= place + PAIR_SPAN:
-            if second[n] != place:
-                return True
-            n += 1
-    return False
 
 
 def _credited(

@@ -14,9 +14,9 @@ from bot.why import describe_decision
 from knowledge.analyzer import Analyzer
 from knowledge.base import CANDIDATES_KEPT, KnowledgeBase, Thresholds, judge
 from knowledge.confidence import Estimate
-from knowledge.matcher import Ranked
 from knowledge.model import Action
 from knowledge.query import MAX_QUERY_CHARS
+from knowledge.scoring import Ranked
 
 ROOT = Path(__file__).resolve().parents[2]
 DEV = ROOT / "tests" / "data" / "dev.jsonl"

@@ -12,9 +12,11 @@ import pytest
 from knowledge.analyzer import Analyzer
 from knowledge.index import Index
 from knowledge.loader import load_corpus
-from knowledge.matcher import STAYS_CANDIDATES, Matcher, Weights, _Row
+from knowledge.matcher import STAYS_CANDIDATES, Matcher
 from knowledge.model import Entry
+from knowledge.ordering import Row, openable_first
 from knowledge.query import QueryReader
+from knowledge.scoring import Weights
 
 
 def _entry(id_: str, body: str) -> Entry:
@@ -137,7 +139,7 @@ def test_the_shortened_second_ranking_finds_what_a_whole_one_finds(analyzer: Ana
 
 
 class _Prefers:
-    """Evidence of another kind (knowledge.matcher.Likeness) that likens the question to one
+    """Evidence of another kind (knowledge.scoring.Likeness) that likens the question to one
     entry only."""
 
     def __init__(self, doc: int) -> None:
@@ -216,12 +218,11 @@ def test_an_openable_article_goes_first_only_on_the_section_s_topic(analyzer: An
     other = Entry(id="o", title="Как удалить портал", source="test", url=url, body="Диск.")
     same = Entry(id="d", title="Диск сотрудника", source="test", url=url, body="Файлы.")
     index = Index((section, other, same), analyzer)
-    matcher = Matcher(index)
     mass = {"диск": 1.0, "удал": 0.3}
 
-    def row(score: float, doc: int) -> _Row:
+    def row(score: float, doc: int) -> Row:
         return (score, doc, (0.0, 0.0, 0.0, 0.0), 0.0, 0.0, 0.0, 0.0)
 
-    assert not matcher._openable_first(row(0.50, 0), row(0.49, 1), mass)
-    assert matcher._openable_first(row(0.50, 0), row(0.49, 2), mass)
-    assert not matcher._openable_first(row(0.50, 0), row(0.40, 2), mass)  # no tie
+    assert not openable_first(index, row(0.50, 0), row(0.49, 1), mass)
+    assert openable_first(index, row(0.50, 0), row(0.49, 2), mass)
+    assert not openable_first(index, row(0.50, 0), row(0.40, 2), mass)  # no tie
