@@ -17,7 +17,18 @@ from functools import lru_cache
 from knowledge.analyzer import Analyzer
 from knowledge.model import Answer, Entry, Link
 from knowledge.parsing.common import path_in
-from knowledge.passages import END_MARKS, ITEM, Passage, passages, with_stop
+from knowledge.passages import END_MARKS, ITEM, Passage, passages
+from knowledge.sentences import (
+    LABEL_WORDS,
+    ROW_MAX,
+    STEP_START,
+    as_sentence,
+    clip,
+    clip_lines,
+    finish,
+    first_sentence,
+    promise_not_kept,
+)
 from knowledge.text import detect_lang, fold
 
 MAX_ANSWER_CHARS = 600
@@ -26,20 +37,6 @@ MIN_TEXT = 160
 # Every line of an entry is about its title in a way, so the title's own words say little
 # about which line answers; the question's other words decide.
 TITLE_KEY_FACTOR = 0.3
-# A sentence ends at its stop, or at the quotation mark closing right after it.
-_SENTENCE_END = re.compile(r"(?:(?<=[.!?…])|(?<=[.!?…][\"»”]))\s+")
-_DANGLING_WORDS = 3
-# A «…:» line before a sentence of its own promised what the page showed there (a screenshot,
-# a form): its last sentence goes when it is this short («Форма выглядит так:»), else «:» → «.».
-_PROMISE_WORDS = 5
-# A table's row or a list's line is shorter than this; a sentence may not end in a stop when
-# its screenshot followed it.
-_ROW_MAX = 90
-# «Без CoPilot:» and the like label what follows; they are not promises.
-_LABEL_WORDS = 3
-# A step starts with a polite imperative: «Откройте», «Нажмите»; «Accesați», «Faceți».
-_STEP_START = re.compile(r"^\W*\w+(?:[иийь]те|ți)\b", re.IGNORECASE)
-_NOTHING_AFTER_COLON = re.compile(r"\s*:\s*([.;,])")
 
 
 def build_answer(
@@ -153,11 +150,11 @@ def _summary(
     kept = [
         line
         for line, gain in zip(lines, gains, strict=True)
-        if gain >= best or not _STEP_START.match(line) or ITEM.match(line) or path_in(line)[0]
+        if gain >= best or not STEP_START.match(line) or ITEM.match(line) or path_in(line)[0]
     ]
     if len(kept) < len(lines) and len("\n".join(kept)) >= MIN_TEXT:
         text = "\n".join(kept)
-    return _clip_lines(text, MAX_ANSWER_CHARS)
+    return clip_lines(text, MAX_ANSWER_CHARS)
 
 
 def _gain(keys: frozenset[str], wanted: Mapping[str, float]) -> float:
@@ -223,7 +220,7 @@ def _extend(units: Sequence[Passage], start: int) -> range:
         )
         cost = len(following.text)
         if unfinished and following.item and size + 1 + cost > MAX_ANSWER_CHARS:
-            cost = len(_first_sentence(following.text))
+            cost = len(first_sentence(following.text))
         if not unfinished or size + 1 + cost > MAX_ANSWER_CHARS:
             break
         costs.append(1 + cost)
@@ -251,19 +248,19 @@ def _item_title(units: Sequence[Passage], i: int) -> bool:
         return False
     return (
         unit.item
-        and len(unit.text) <= _ROW_MAX
+        and len(unit.text) <= ROW_MAX
         and not unit.text.endswith((*END_MARKS, ":", ","))
-        and not _STEP_START.match(ITEM.sub("", unit.text))
+        and not STEP_START.match(ITEM.sub("", unit.text))
         and all(_prose(units[j]) for j in (i - 1, i + 1))
     )
 
 
 def _prose(unit: Passage) -> bool:
-    return unit.text.endswith(END_MARKS) and len(unit.text) > _ROW_MAX
+    return unit.text.endswith(END_MARKS) and len(unit.text) > ROW_MAX
 
 
 def _lead_in_line(unit: Passage) -> bool:
-    return unit.text.endswith(":") and not unit.item and len(unit.text.split()) > _LABEL_WORDS
+    return unit.text.endswith(":") and not unit.item and len(unit.text.split()) > LABEL_WORDS
 
 
 def _procedure(units: Sequence[Passage], start: int, end: int) -> int:
@@ -280,99 +277,23 @@ def _procedure(units: Sequence[Passage], start: int, end: int) -> int:
 def _render(units: Sequence[Passage], window: range) -> str:
     lines = [units[i].text for i in window]
     if len(lines) == 1:
-        return _finish(_clip(lines[0], MAX_ANSWER_CHARS))
+        return finish(clip(lines[0], MAX_ANSWER_CHARS))
     # List items that did not fit whole keep their first sentence, the last ones first.
     for n in reversed(range(len(lines))):
         if len("\n".join(lines)) <= MAX_ANSWER_CHARS:
             break
         if units[window[n]].item:
-            lines[n] = _first_sentence(lines[n])
+            lines[n] = first_sentence(lines[n])
     for n in range(len(lines) - 1):
-        if _alone(units, window[n + 1]) and _promise_not_kept(lines[n], lines[n + 1]):
-            lines[n] = _as_sentence(lines[n])
-    return _finish("\n".join(lines))
-
-
-def _finish(text: str) -> str:
-    """Whole sentences: a scraped line's dangling tail («… профиль. Нажмите», its button lost
-    with the page's markup) is dropped; a lone lead-in («Можно включить настройки:») reads as
-    a sentence; a sentence the page left without its stop, after the button or the path that
-    closed it («… Нажмите Удалить мой Битрикс24», «… в разделе Сотрудники > Права доступа»),
-    gets one."""
-    text = "\n".join(_stopped(_drop_dangling(line)) for line in text.split("\n"))
-    text = _NOTHING_AFTER_COLON.sub(r"\1", text)
-    return text[:-1] + "." if text.endswith(":") else text
-
-
-def _stopped(line: str) -> str:
-    """A line of prose (longer than a heading or a table's row, or a step) that ends on a word
-    ends its sentence there (or a quote or a bracket after it does): it gets its stop. Items,
-    headings and paths stay as they are."""
-    if ITEM.match(line):
-        return line
-    last = _sentences(line)[-1]
-    if len(line) > _ROW_MAX or (_STEP_START.match(last) and len(last.split()) > 1):
-        return with_stop(line)
-    return line
+        if _alone(units, window[n + 1]) and promise_not_kept(lines[n], lines[n + 1]):
+            lines[n] = as_sentence(lines[n])
+    return finish("\n".join(lines))
 
 
 def _alone(units: Sequence[Passage], i: int) -> bool:
     """Line ``i`` is not a row of a list without bullets: it opens a paragraph, or it is the
     paragraph's last line (a list has rows after its first)."""
     return units[i].opens or i + 1 == len(units) or units[i + 1].opens
-
-
-def _promise_not_kept(line: str, following: str) -> bool:
-    """«Откроется страница списка полей:» followed, in the next paragraph or as the one line
-    left of its own, by a sentence that is not its content (the screenshot it announced is
-    gone): not a list, a table row or the steps of a lead-in. A list without bullets goes on
-    in the same paragraph, row after row."""
-    return (
-        line.endswith(":")
-        and len(line.split()) > _LABEL_WORDS
-        and (following.endswith((*END_MARKS, ":")) or len(following) > _ROW_MAX)
-        and following[:1].isupper()
-        and not ITEM.match(following)
-        and not _STEP_START.match(following)
-    )
-
-
-def _as_sentence(line: str) -> str:
-    sentences = _sentences(line)
-    if len(sentences) > 1 and len(sentences[-1].split()) <= _PROMISE_WORDS:
-        return " ".join(sentences[:-1])
-    return line[:-1].rstrip() + "."
-
-
-def _first_sentence(item: str) -> str:
-    """A list item's first sentence, with its marker («2. », «• »)."""
-    marker = ITEM.match(item)
-    head = marker.group() if marker else ""
-    return head + _sentences(item[len(head) :])[0]
-
-
-def _sentences(text: str) -> list[str]:
-    """Sentences of a line; a full stop inside quotes («…», "…") does not end one."""
-    out: list[str] = []
-    for piece in _SENTENCE_END.split(text):
-        if out and _open_quote(out[-1]):
-            out[-1] = f"{out[-1]} {piece}"
-        else:
-            out.append(piece)
-    return out
-
-
-def _open_quote(text: str) -> bool:
-    return text.count('"') % 2 == 1 or text.count("«") > text.count("»")
-
-
-def _drop_dangling(line: str) -> str:
-    if line.endswith((*END_MARKS, ":")) or ITEM.match(line):
-        return line
-    sentences = _sentences(line)
-    if len(sentences) > 1 and len(sentences[-1].split()) <= _DANGLING_WORDS:
-        return " ".join(sentences[:-1])
-    return line
 
 
 def _window_path(units: Sequence[Passage], window: range, wanted: Mapping[str, float]) -> str:
@@ -412,42 +333,9 @@ def _steps_block(steps: tuple[str, ...], room: int) -> str:
     lines: list[str] = []
     used = 0
     for n, step in enumerate(steps[:MAX_STEPS], 1):
-        line = f"{n}. {_clip(_LEADING_NUMBER.sub('', step), 160)}"
+        line = f"{n}. {clip(_LEADING_NUMBER.sub('', step), 160)}"
         if used + len(line) + 1 > room:
             break
         lines.append(line)
         used += len(line) + 1
     return "\n".join(lines)
-
-
-def _clip_lines(text: str, limit: int) -> str:
-    """Whole lines up to ``limit`` characters (a first line too long is clipped itself)."""
-    lines = [" ".join(line.split()) for line in text.split("\n") if line.strip()]
-    out: list[str] = []
-    size = 0
-    for line in lines:
-        if size + len(line) + 1 > limit:
-            break
-        out.append(line)
-        size += len(line) + 1
-    if not out and lines:
-        return _clip(lines[0], limit)
-    while len(out) > 1 and out[-1].endswith(":"):
-        out.pop()
-    return _finish("\n".join(out))
-
-
-def _clip(text: str, limit: int) -> str:
-    """Whole sentences up to ``limit`` characters; a single long sentence is cut at a word."""
-    text = " ".join(text.split())
-    if len(text) <= limit:
-        return text
-    out = ""
-    for sentence in _sentences(text):
-        if len(out) + len(sentence) + 1 > limit:
-            break
-        out = f"{out} {sentence}".strip()
-    if out:
-        return out
-    cut = text[: limit - 1].rsplit(" ", 1)[0]
-    return f"{cut}…"
