@@ -55,6 +55,9 @@ SETS: dict[str, Path] = {
     # A fourth, written the same way in the 2026-12-08 session (376 questions); scored once blind
     # for the entries' extra questions of round 16, then kept, not pooled yet.
     "blind4": ROOT / "bench" / "sets" / "blind4.jsonl",
+    # A fifth, written the same way later that session (373 questions): round 16's second unseen
+    # check (and the one check of round 16's dropped confidence feature); kept, not pooled.
+    "blind5": ROOT / "bench" / "sets" / "blind5.jsonl",
     "dev-uncovered": ROOT / "bench" / "sets" / "dev-uncovered.jsonl",
     # English and Romanian questions about Russian help-desk articles, written from the
     # articles' text (issue 11: the other sets hold few of them).
@@ -77,7 +80,7 @@ FINAL_CHECK = "heldout"
 # newest blind set until a refit takes it (so that `--calibrate` writes what is stored). The
 # earlier blind sets joined the pool once their blind checks were done (docs/quality.md, rounds 14
 # and 15).
-UNPOOLED = ("handoff", "blind4")
+UNPOOLED = ("handoff", "blind4", "blind5")
 COLUMNS = (
     "helped",
     "wrong",
