@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import shutil
@@ -9,6 +10,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from rapidfuzz import fuzz, process
 
 from knowledge.errors import ArticleError
 from knowledge.loader import (
@@ -508,6 +510,36 @@ def test_every_shipped_question_names_an_entry_of_the_corpus(corpus: Corpus) -> 
     assert asked == len(
         {(n, q.casefold()) for n, _, q in (ln.partition("\t") for ln in lines) if q}
     )
+
+
+def _plain(text: str) -> str:
+    return " ".join(re.sub(r"[^\w]+", " ", text.casefold().replace("ё", "е")).split())
+
+
+def test_no_shipped_question_is_a_near_copy_of_an_evaluation_question() -> None:
+    # The shipped questions are written from the entries' text, never from a question set; one
+    # that reads like a set's question (typos and punctuation aside) would score the set on
+    # itself, so it is left out of the file (docs/quality.md, round 16).
+    root = CORPUS_DIR.parents[1]
+    sets = [root / "tests" / "data" / "dev.jsonl", root / "bench" / "heldout.jsonl"]
+    sets += sorted((root / "bench" / "sets").glob("*.jsonl"))
+    asked = [
+        _plain(json.loads(line)["q"])
+        for path in sets
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    ]
+    lines = (CORPUS_DIR / QUESTIONS_FILE).read_text(encoding="utf-8").splitlines()
+    near = [
+        (question, found[0])
+        for line in lines
+        if not line.startswith("#") and "\t" in line
+        for question in [line.split("\t", 1)[1]]
+        if (
+            found := process.extractOne(_plain(question), asked, scorer=fuzz.ratio, score_cutoff=90)
+        )
+    ]
+    assert len(asked) > 2000 and not near
 
 
 def test_a_questions_file_line_naming_no_entry_is_reported_and_the_rest_kept(
