@@ -4,7 +4,7 @@
 Each wave is one commit: it records the previous wave's outcomes (settled by
 :func:`bot.delivery.policy.settlement_for`, stored by :mod:`bot.delivery.recorder`), claims the
 first due row of as many chats as the wave has room for (``in_flight`` less the rows in hand;
-:func:`bot.storage.delivery.claim_outbox`, no chat with a row in flight, no paused chat or
+:func:`bot.storage.claims.claim_outbox`, no chat with a row in flight, no paused chat or
 method) and marks them as being sent; then it sends them concurrently (one per chat, so each
 chat keeps its order), with the rows a turn reserved for it (:mod:`bot.delivery.express`:
 already claimed and marked, checked here as the others are). A pass repeats waves until every
@@ -35,7 +35,7 @@ from bot.delivery.outcome import Channel, Done, Retry, Scope
 from bot.delivery.policy import Policy, Settlement, crashed, settlement_for
 from bot.delivery.recorder import Recorder, Sent, call_of
 from bot.metrics import Metrics
-from bot.storage import delivery, wakeup
+from bot.storage import claims, wakeup
 from bot.storage.db import reading
 from bot.storage.faults import is_transient
 from bot.storage.models import OutboxMessage
@@ -81,7 +81,7 @@ class OutboxWorker:
         self.ready = ready or asyncio.Event()
         self._in_flight = max(in_flight, 1)
         self._slots = asyncio.Semaphore(self._in_flight)
-        self._replica = replica or delivery.default_replica()
+        self._replica = replica or claims.default_replica()
         self._claim_seconds = claim_seconds
         self.express = Express(
             self._name, self._in_flight, clock=clock, replica=self._replica,
@@ -229,7 +229,7 @@ class OutboxWorker:
         chats = self.express.busy(besides=recorded)
         chats.update(scope.key for scope in paused if scope.kind == "chat")
         methods = [scope.key for scope in paused if scope.kind == "method"]
-        rows = await delivery.claim_outbox(
+        rows = await claims.claim_outbox(
             session, self._name, self._replica, now, room, hold_for=self._claim_seconds,
             heads=True, skip_chats=chats, skip_methods=methods,
         )  # fmt: skip
@@ -254,7 +254,7 @@ class OutboxWorker:
         most the longest nap); ``heads``: only each chat's first unsent row counts."""
         self._due_known = True  # unless a store wakes the worker while it looks
         async with reading(self._sessions) as session:
-            due = await delivery.outbox_due(
+            due = await claims.outbox_due(
                 session, self._name, self._replica, now, besides=self.express.marked(),
                 heads=heads,
             )  # fmt: skip
