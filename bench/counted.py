@@ -82,10 +82,10 @@ def _count_calls() -> None:
         kind = _kind(statement)
         calls[kind] = calls.get(kind, 0) + 1
 
-    from bot.storage import delivery
+    from bot.storage import claims
 
     def wrap(name: str, label: str) -> None:
-        inner = getattr(delivery, name)
+        inner = getattr(claims, name)
 
         async def counted(*args: Any, **kwargs: Any) -> Any:
             found = await inner(*args, **kwargs)
@@ -94,7 +94,7 @@ def _count_calls() -> None:
                 calls[label + " empty"] = calls.get(label + " empty", 0) + 1
             return found
 
-        setattr(delivery, name, counted)
+        setattr(claims, name, counted)
 
     wrap("claim_updates", "inbox claim")
     wrap("claim_outbox", "outbox claim")

@@ -122,7 +122,7 @@ def install(path: Path) -> None:
     gc.callbacks.append(_gc)
 
     from bot.delivery import express, inbox, worker
-    from bot.storage import delivery, sqlite
+    from bot.storage import claims, sqlite
     from handlers.telegram import inbox as telegram_inbox
 
     def chat_of(raw: dict[str, Any]) -> Any:
@@ -171,7 +171,7 @@ def install(path: Path) -> None:
     def claimed(_t: Any, rows: Any, *_a: Any, **_k: Any) -> None:
         note("claimed", time.monotonic(), [[row.id, row.chat_id] for row in rows])
 
-    _wrap_async(delivery, "claim_outbox", claim0, claimed)
+    _wrap_async(claims, "claim_outbox", claim0, claimed)
 
     def send0(_self: Any, row: Any) -> None:
         note("send0", time.monotonic(), row.id, row.chat_id, row.method)

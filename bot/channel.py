@@ -7,7 +7,7 @@ in every turn (a channel never needs a turn's other events to render one). What 
 of sending can know (a card as it is then, a message id Telegram gave, the Bitrix24 bot's id on
 the portal) is resolved by ``send``. The send side — ``name``, ``pace``,
 ``send(call) -> Outcome``, ``unreachable`` — is what the one outbox worker drives
-(:class:`bot.delivery.worker.Channel`); this protocol extends it with ``render``.
+(:class:`bot.delivery.outcome.Channel`); this protocol extends it with ``render``.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from bot.delivery.worker import Channel as Sender
+from bot.delivery.outcome import Channel as Sender
 from bot.engine.events import Event
 from bot.storage.models import DeliveryStatus, OutboxMessage
 

@@ -11,7 +11,7 @@ from aiohttp import web
 
 from bot.knowledge_sync import KnowledgeReloader, Sources
 from bot.services import Services
-from bot.storage.delivery import default_replica
+from bot.storage.claims import default_replica
 
 log = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ A channel's intake stores each event as an ``inbox`` row under the channel's id 
 key is the dedupe) before it acknowledges it (:meth:`InboxWorker.add`); the first event of a chat
 with nothing pending is stored already claimed by this worker and handed to it when that commit
 is done. This worker takes those, claims the other pending rows
-(:func:`bot.storage.delivery.claim_updates`: one replica per chat), runs up to
+(:func:`bot.storage.claims.claim_updates`: one replica per chat), runs up to
 :data:`CHATS_AT_ONCE` chats concurrently and each chat's rows in order, and retries a failed row
 a few times before giving it up (:mod:`bot.delivery.giveup`: the failure policy, and the
 hand-off of a given-up event's person's message to the operators). A lone event thus costs two
@@ -33,7 +33,7 @@ from bot.delivery import express
 from bot.delivery.express import Express
 from bot.delivery.giveup import GIVE_UP_AFTER, Failures, HandOver
 from bot.delivery.settle import AlreadySettledError, processing, update_pending
-from bot.storage import delivery, dialect, wakeup
+from bot.storage import claims, delivery, dialect, wakeup
 from bot.storage.db import on_commit, reading
 from bot.storage.models import DeliveryStatus, InboxUpdate
 
@@ -83,7 +83,7 @@ class InboxWorker:
         self._sessions = sessions
         self._clock = clock
         self._handle_row = handle
-        self._replica = replica or delivery.default_replica()
+        self._replica = replica or claims.default_replica()
         self._claim_seconds = claim_seconds
         self.ready = ready or asyncio.Event()
         self._failures = Failures(
@@ -225,7 +225,7 @@ class InboxWorker:
             self._quiet = False
         else:
             async with reading(self._sessions) as session:  # no write lock without work
-                due = await delivery.update_due(
+                due = await claims.update_due(
                     session, self.channel, self._replica, now, besides=[row.id for row in hand]
                 )
             waiting = due is not None and due <= now
@@ -239,7 +239,7 @@ class InboxWorker:
         claimed: list[InboxUpdate] = []
         if waiting:
             async with self._sessions.begin() as session:  # events of chats no other replica has
-                claimed = await delivery.claim_updates(
+                claimed = await claims.claim_updates(
                     session, self.channel, self._replica, now, BATCH, hold_for=self._claim_seconds
                 )
             ids = {row.id for row in claimed}  # the rest may be another replica's now

@@ -1,4 +1,5 @@
-"""What a channel is asked to send (:class:`Call`) and what came of it (:data:`Outcome`).
+"""What a channel is asked to send (:class:`Call`), what came of it (:data:`Outcome`), and
+what the outbox worker needs of a channel to send it (:class:`Channel`).
 
 A channel maps its platform's answers to these few outcomes; the outbox worker alone decides
 what each means for the stored row (see :mod:`bot.delivery.policy`).
@@ -8,7 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
 
 ANSWER = "answer"  # the kind of a row that answers a person's message: given up (Failed), it is
 # handed to the operators (Channel.undelivered); the hand-off's own rows carry another kind
@@ -106,3 +110,30 @@ class NotReady:
 
 
 Outcome = Done | Retry | Unreachable | Failed | NotReady
+
+
+class Channel(Protocol):
+    """What the worker needs of a channel: its name, pacing, the send itself."""
+
+    @property
+    def name(self) -> str: ...
+
+    async def pace(self, call: Call) -> float:
+        """Seconds until ``call`` may go (its chat's and the bot's send limits); 0.0 takes a
+        slot for it now."""
+        ...
+
+    async def send(self, call: Call) -> Outcome:
+        """Make the call and map the platform's answer; raises only on a bug."""
+        ...
+
+    async def unreachable(self, session: AsyncSession, ticket_id: int) -> None:
+        """The person of ``ticket_id`` was just found unreachable: store what tells the
+        operators in ``session``, the transaction that marks it (so neither is lost alone)."""
+        ...
+
+    async def undelivered(self, session: AsyncSession, call: Call, reason: str) -> None:
+        """``call`` answered a person and was given up for good (not ``Unreachable``): store
+        what tells the operators in ``session``, the transaction that records the give-up
+        (once: only the transaction that moved the row from pending calls this)."""
+        ...

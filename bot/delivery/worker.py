@@ -1,16 +1,17 @@
-"""The one outbox worker: sends every channel's stored calls through :class:`Channel`.
+"""The one outbox worker: sends every channel's stored calls through
+:class:`~bot.delivery.outcome.Channel`.
 
-Each wave is one commit: it records the previous wave's outcomes (through
-:func:`bot.delivery.policy.settlement_for`), claims the first due row of as many chats as the
-wave has room for (``in_flight`` less the rows in hand; :func:`bot.storage.delivery.claim_outbox`,
-no chat with a row in flight, no paused chat or method) and marks them as being sent; then it
-sends them concurrently (one per chat, so each chat keeps its order), with the rows a turn
-reserved for it (:mod:`bot.delivery.express`: already claimed and marked, checked here as the
-others are). A pass repeats waves until every chat's next row has to wait; the look for work
-before a pass is a read (no commit, no write lock), and a wave with nothing to record and only
-reserved rows to send neither looks nor commits (the wave that records their outcomes claims
-what else is due): a lone message's reply costs one commit here, the one that records its
-outcome.
+Each wave is one commit: it records the previous wave's outcomes (settled by
+:func:`bot.delivery.policy.settlement_for`, stored by :mod:`bot.delivery.recorder`), claims the
+first due row of as many chats as the wave has room for (``in_flight`` less the rows in hand;
+:func:`bot.storage.claims.claim_outbox`, no chat with a row in flight, no paused chat or
+method) and marks them as being sent; then it sends them concurrently (one per chat, so each
+chat keeps its order), with the rows a turn reserved for it (:mod:`bot.delivery.express`:
+already claimed and marked, checked here as the others are). A pass repeats waves until every
+chat's next row has to wait; the look for work before a pass is a read (no commit, no write
+lock), and a wave with nothing to record and only reserved rows to send neither looks nor
+commits (the wave that records their outcomes claims what else is due): a lone message's reply
+costs one commit here, the one that records its outcome.
 
 What a crash may repeat: at most the one call per chat that was in flight (``in_flight`` calls
 at the most, reserved rows counted). Its row still carries ``sending_since`` when it is next
@@ -24,23 +25,20 @@ import asyncio
 import logging
 from collections.abc import Collection, Iterable
 from contextlib import suppress
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import cache
-from typing import Any, Protocol
 
-from sqlalchemy import BindParameter, Table, Update, bindparam, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
 from bot.delivery.express import Express
-from bot.delivery.outcome import ANSWER, Call, Done, NotReady, Outcome, Retry, Scope, Unreachable
+from bot.delivery.outcome import Channel, Done, Retry, Scope
 from bot.delivery.policy import Policy, Settlement, crashed, settlement_for
+from bot.delivery.recorder import Recorder, Sent, call_of
 from bot.metrics import Metrics
-from bot.storage import delivery, wakeup
+from bot.storage import claims, wakeup
 from bot.storage.db import reading
 from bot.storage.faults import is_transient
-from bot.storage.models import DeliveryStatus, OutboxMessage
+from bot.storage.models import OutboxMessage
 
 log = logging.getLogger(__name__)
 
@@ -54,40 +52,6 @@ IDLE = 1.0  # longest nap between passes unless told (the server passes DELIVERY
 # the worker sleeps until the earliest row is due (a retry, a pause, another replica's claim
 # running out) or a store wakes it (here or in another process: bot.storage.wakeup); this is
 # the safety net for a wake-up missed, and how often a clock a test steps is looked at again
-
-
-class Channel(Protocol):
-    """What the worker needs of a channel: its name, pacing, the send itself."""
-
-    @property
-    def name(self) -> str: ...
-
-    async def pace(self, call: Call) -> float:
-        """Seconds until ``call`` may go (its chat's and the bot's send limits); 0.0 takes a
-        slot for it now."""
-        ...
-
-    async def send(self, call: Call) -> Outcome:
-        """Make the call and map the platform's answer; raises only on a bug."""
-        ...
-
-    async def unreachable(self, session: AsyncSession, ticket_id: int) -> None:
-        """The person of ``ticket_id`` was just found unreachable: store what tells the
-        operators in ``session``, the transaction that marks it (so neither is lost alone)."""
-        ...
-
-    async def undelivered(self, session: AsyncSession, call: Call, reason: str) -> None:
-        """``call`` answered a person and was given up for good (not ``Unreachable``): store
-        what tells the operators in ``session``, the transaction that records the give-up
-        (once: only the transaction that moved the row from pending calls this)."""
-        ...
-
-
-@dataclass(frozen=True, slots=True)
-class _Sent:
-    row: OutboxMessage
-    outcome: Outcome | None  # None: a reserved row not sent, handed back to the claims
-    result: Settlement | None = None
 
 
 class OutboxWorker:
@@ -112,12 +76,12 @@ class OutboxWorker:
         self._name = channel.name
         self._sessions = sessions
         self._clock = clock
+        self._recorder = Recorder(channel, clock, metrics or Metrics.create())
         self._policy = policy or Policy()
         self.ready = ready or asyncio.Event()
         self._in_flight = max(in_flight, 1)
         self._slots = asyncio.Semaphore(self._in_flight)
-        self._metrics = metrics or Metrics.create()
-        self._replica = replica or delivery.default_replica()
+        self._replica = replica or claims.default_replica()
         self._claim_seconds = claim_seconds
         self.express = Express(
             self._name, self._in_flight, clock=clock, replica=self._replica,
@@ -129,10 +93,14 @@ class OutboxWorker:
         self._due: datetime | None = None
         self._due_known = False
         self._paused: dict[Scope, datetime] = {}
-        self.problem: str | None = None  # why the channel is not ready (its token refused)
         self._stopping = False  # stop() asked: no new wave; the wave in hand records its outcomes
         self._idle = asyncio.Event()  # set while no run() is under way
         self._idle.set()
+
+    @property
+    def problem(self) -> str | None:
+        """Why the channel is not ready (its token refused); None while it is."""
+        return self._recorder.problem
 
     async def run(self) -> None:
         """Drain, then wait for ``ready`` (or the next due row), until :meth:`stop`; a store of
@@ -179,7 +147,7 @@ class OutboxWorker:
         """Send until every chat's next row must wait; the seconds until one may go."""
         self.express.draining = True
         try:
-            sent: list[_Sent] = []
+            sent: list[Sent] = []
             for _ in range(WAVES):
                 if self._stopping:
                     break
@@ -194,7 +162,7 @@ class OutboxWorker:
         finally:
             self.express.draining = False
 
-    async def _wave(self, sent: list[_Sent], *, claim: bool = True) -> tuple[float, list[_Sent]]:
+    async def _wave(self, sent: list[Sent], *, claim: bool = True) -> tuple[float, list[Sent]]:
         """Record the previous wave's outcomes, claim and send the due head of every chat (and
         the rows reserved for this worker, :mod:`bot.delivery.express`), in one transaction;
         (0.0, outcomes) when some were sent, else (seconds to wait, [])."""
@@ -216,13 +184,13 @@ class OutboxWorker:
         try:
             if settled or (claim and look <= 0):
                 async with self._sessions.begin() as session:
-                    await self._record(session, settled, now)
+                    await self._recorder.record(session, settled, now)
                     if claim and look <= 0:
                         rows, wait = await self._claim(session, now, recorded)
                         heads, wait = await self._heads(rows, now, recorded, wait)
                         if heads:
                             self.express.mark(heads)
-                            await self._mark_sending(session, heads, now)
+                            await self._recorder.mark_sending(session, heads, now)
         except BaseException:  # nothing of it committed
             self.express.unmark([row.id for row in heads])  # not sent: not in flight
             self.express.unmark([item.row.id for item in sent])  # their outcomes: unknown
@@ -230,7 +198,7 @@ class OutboxWorker:
             raise
         self.express.unmark(recorded)  # only now: the bound holds for the rows in the database
         for item in settled:
-            self._observe(item)
+            self._recorder.observe(item)
         heads = express + heads
         if not heads:
             if claim and look <= 0:  # nothing claimed: until the earliest chat's first row is
@@ -261,14 +229,14 @@ class OutboxWorker:
         chats = self.express.busy(besides=recorded)
         chats.update(scope.key for scope in paused if scope.kind == "chat")
         methods = [scope.key for scope in paused if scope.kind == "method"]
-        rows = await delivery.claim_outbox(
+        rows = await claims.claim_outbox(
             session, self._name, self._replica, now, room, hold_for=self._claim_seconds,
             heads=True, skip_chats=chats, skip_methods=methods,
         )  # fmt: skip
         wait = min([self._nap, *((until - now).total_seconds() for until in paused.values())])
         return rows, wait
 
-    def _known(self, settled: list[_Sent], now: datetime) -> float | None:
+    def _known(self, settled: list[Sent], now: datetime) -> float | None:
         """The seconds until the earliest row is due, as the last look found it, when nothing
         since can have made it sooner (no store woke the worker, every outcome since is Done:
         no retry, no pause); else None (a look is needed). A lone message's reply thus costs
@@ -286,7 +254,7 @@ class OutboxWorker:
         most the longest nap); ``heads``: only each chat's first unsent row counts."""
         self._due_known = True  # unless a store wakes the worker while it looks
         async with reading(self._sessions) as session:
-            due = await delivery.outbox_due(
+            due = await claims.outbox_due(
                 session, self._name, self._replica, now, besides=self.express.marked(),
                 heads=heads,
             )  # fmt: skip
@@ -297,12 +265,12 @@ class OutboxWorker:
             return min((due - now).total_seconds(), self._nap)
         return 0.0
 
-    async def _from_hand(self, now: datetime) -> tuple[list[OutboxMessage], list[_Sent]]:
+    async def _from_hand(self, now: datetime) -> tuple[list[OutboxMessage], list[Sent]]:
         """The reserved rows handed over, checked as any claimed row is (:meth:`_heads`), and
         their claim too: those that may go now, and the others handed back to the claims
         (their marks cleared)."""
         ready: list[OutboxMessage] = []
-        back: list[_Sent] = []
+        back: list[Sent] = []
         for row in self.express.take():
             if row.claimed_until is None or row.claimed_until <= now:
                 self.express.unmark([row.id])  # the claim ran out: maybe another replica's now
@@ -310,21 +278,21 @@ class OutboxWorker:
                 continue
             until = self._until(row, now)
             if until <= now and self._send_limit(row, now) >= self._claim_seconds * SEND_SHARE / 2:
-                pace = await self.channel.pace(_call(row))
+                pace = await self.channel.pace(call_of(row))
                 if pace <= 0:
                     ready.append(row)
                     continue
                 until = now + timedelta(seconds=pace)
-            back.append(_Sent(row, None, Settlement("pending", row.attempts, not_before=until)))
+            back.append(Sent(row, None, Settlement("pending", row.attempts, not_before=until)))
         return ready, back
 
-    def _hand_back(self) -> list[_Sent]:
+    def _hand_back(self) -> list[Sent]:
         """On a stop, the reserved rows in hand, not sent: their marks cleared with the wave
         that records the last outcomes, so that no restart reports them as of unknown fate."""
         if not self._stopping:
             return []
         return [
-            _Sent(row, None, Settlement("pending", row.attempts, not_before=row.not_before))
+            Sent(row, None, Settlement("pending", row.attempts, not_before=row.not_before))
             for row in self.express.take()
         ]
 
@@ -360,7 +328,7 @@ class OutboxWorker:
             if until > now:
                 wait = min(wait, (until - now).total_seconds())
                 continue
-            pace = await self.channel.pace(_call(row))
+            pace = await self.channel.pace(call_of(row))
             if pace > 0:
                 wait = min(wait, pace)
                 continue
@@ -386,26 +354,12 @@ class OutboxWorker:
             return now
         return until or now
 
-    async def _mark_sending(
-        self, session: AsyncSession, heads: list[OutboxMessage], now: datetime
-    ) -> None:
-        """Note the calls about to be made; a mark left from before means a fate unknown."""
-        for row in heads:
-            if row.sending_since is not None:
-                self._metrics.unknown_outcomes.inc(channel=self._name)
-                log.warning(
-                    "outbox row sent again after an unknown outcome channel=%s outbox=%s "
-                    "chat=%s since=%s",
-                    self._name, row.id, row.chat_id, row.sending_since.isoformat(),
-                )  # fmt: skip
-        await session.execute(_marking(), {"o_ids": [row.id for row in heads], "o_now": now})
-
-    async def _send(self, row: OutboxMessage) -> _Sent:
+    async def _send(self, row: OutboxMessage) -> Sent:
         limit = self._send_limit(row, self._clock.now())
         async with self._slots:
             try:
                 async with asyncio.timeout(max(limit, 0.0)):
-                    outcome = await self.channel.send(_call(row))
+                    outcome = await self.channel.send(call_of(row))
             except TimeoutError:  # its claim runs out soon: another replica would send it again
                 log.warning(
                     "outbox send outlived its share of the claim, outcome unknown outbox=%s "
@@ -416,9 +370,9 @@ class OutboxWorker:
                 log.exception("outbox send crashed outbox=%s channel=%s", row.id, self._name)
                 reason, passing = f"crashed: {type(exc).__name__}", is_transient(exc)
                 outcome = crashed(reason, passing=passing, attempts=row.attempts)
-        return _Sent(row, outcome)
+        return Sent(row, outcome)
 
-    def _settled(self, item: _Sent, now: datetime) -> _Sent:
+    def _settled(self, item: Sent, now: datetime) -> Sent:
         """The policy's verdict on one outcome; a pause it names applies at once."""
         row, outcome = item.row, item.outcome
         assert outcome is not None
@@ -429,137 +383,4 @@ class OutboxWorker:
         if result.pause is not None:
             scope, until = result.pause
             self._paused[scope] = max(until, self._paused.get(scope, until))
-        return _Sent(row, outcome, result)
-
-    async def _record(self, session: AsyncSession, settled: list[_Sent], now: datetime) -> None:
-        """Store the outcomes; a person just found unreachable is marked on their ticket and
-        the operators' notice stored with the mark."""
-        shapes: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-        for item in settled:
-            if _answer_given_up(item):
-                await self._undelivered(session, item, now)
-            elif item.result is not None:
-                values = _values(item.result, now, item.row)
-                bound = {f"v_{name}": value for name, value in values.items()}
-                shapes.setdefault(tuple(values), []).append({"o_id": item.row.id, **bound})
-        for columns, rows in shapes.items():  # by primary key: one executemany per shape
-            await session.execute(_recording(columns), rows)
-        for item in settled:
-            if isinstance(item.outcome, Unreachable):
-                ticket = await self._unreachable(session, item.row, item.outcome)
-                if ticket is not None:
-                    await self.channel.unreachable(session, ticket)
-
-    async def _undelivered(self, session: AsyncSession, item: _Sent, now: datetime) -> None:
-        """Give up a person's answer on the condition that its row is still pending (a second
-        replica's or a restarted process's give-up of it changes nothing), and only then hand
-        it to the operators, in this transaction: one hand-off per row."""
-        assert item.result is not None
-        values = _values(item.result, now, item.row)
-        statement = _recording(tuple(values)).where(_table().c.status == DeliveryStatus.PENDING)
-        bound = {f"v_{name}": value for name, value in values.items()}
-        done = await session.execute(statement, {"o_id": item.row.id, **bound})
-        if getattr(done, "rowcount", 0) != 1:
-            log.warning("outbox row given up elsewhere meanwhile outbox=%s", item.row.id)
-            return
-        reason = item.result.error or ""
-        await self.channel.undelivered(session, _call(item.row), reason)
-        log.warning(
-            "answer given up, handed to operators outbox=%s chat=%s ticket=%s: %s",
-            item.row.id, item.row.chat_id, item.row.ticket_id, reason,
-        )  # fmt: skip
-
-    async def _unreachable(
-        self, session: AsyncSession, row: OutboxMessage, outcome: Unreachable
-    ) -> int | None:
-        error = f"unreachable: {outcome.reason}"[:1000]
-        given_up = await delivery.fail_pending_for_chat(session, self._name, row.chat_id, error)
-        ticket = await delivery.set_person_blocked(
-            session, self._name, outcome.person, self._clock.now()
-        )
-        log.warning(
-            "person unreachable chat=%s rows_given_up=%d: %s",
-            row.chat_id, given_up + 1, outcome.reason,
-        )  # fmt: skip
-        return None if ticket is None else ticket.id
-
-    def _observe(self, item: _Sent) -> None:
-        """Readiness, metrics and the log line of one outcome (after it is stored)."""
-        row, outcome, result = item.row, item.outcome, item.result
-        assert result is not None
-        if outcome is None:
-            return
-        if isinstance(outcome, Done):
-            self.problem = None
-            self._metrics.messages_out.inc(channel=self._name)
-            return
-        if isinstance(outcome, NotReady):
-            if self.problem is None:
-                log.critical("channel not ready channel=%s: %s", self._name, outcome.reason)
-            self.problem = outcome.reason
-        elif isinstance(outcome, Retry) and result.status == DeliveryStatus.PENDING:
-            self._metrics.send_retries.inc(channel=self._name)
-            log.warning(
-                "outbox retry outbox=%s chat=%s attempt=%d scope=%s: %s",
-                row.id, row.chat_id, result.attempts, outcome.scope.name, outcome.reason,
-            )  # fmt: skip
-        elif result.status == DeliveryStatus.FAILED and not isinstance(outcome, Unreachable):
-            log.error("outbox row given up outbox=%s method=%s: %s", row.id, row.method,
-                      result.error)  # fmt: skip
-
-
-@cache  # one per shape of outcome (sent, retried, given up ...), built once
-def _recording(columns: tuple[str, ...]) -> Update:
-    """The UPDATE of one row's outcome: ``columns`` (bound as ``v_<name>``) where ``o_id``."""
-    table = _table()
-    values = {name: bindparam(f"v_{name}", type_=table.c[name].type) for name in columns}
-    return update(table).where(table.c.id == bindparam("o_id")).values(values)
-
-
-@cache
-def _marking() -> Update:
-    """Rows ``o_ids`` marked as being sent since ``o_now``."""
-    table = _table()
-    since = bindparam("o_now", type_=table.c.sending_since.type)
-    ids: BindParameter[int] = bindparam("o_ids", expanding=True)
-    return update(table).where(table.c.id.in_(ids)).values(sending_since=since)
-
-
-def _table() -> Table:
-    table = OutboxMessage.__table__
-    assert isinstance(table, Table)
-    return table
-
-
-def _values(result: Settlement, now: datetime, row: OutboxMessage) -> dict[str, Any]:
-    values: dict[str, Any] = {"status": result.status, "attempts": result.attempts}
-    if not result.keep_sending_mark:
-        values["sending_since"] = None
-    if result.not_before is not None:
-        values["not_before"] = result.not_before
-    if result.error is not None:
-        values["error"] = result.error[:1000]
-    if result.status == DeliveryStatus.DONE:
-        values["sent_at"] = now
-        values["sent_id"] = None if result.sent_id is None else result.sent_id[:64]
-    return values
-
-
-def _answer_given_up(item: _Sent) -> bool:
-    """A row that answers a person, given up for good by a failure of ours or the platform's
-    refusal (``Unreachable`` has its own hand-off: the person blocked the bot)."""
-    result = item.result
-    return (
-        result is not None
-        and result.status == DeliveryStatus.FAILED
-        and item.row.kind == ANSWER
-        and not isinstance(item.outcome, Unreachable)
-    )
-
-
-def _call(row: OutboxMessage) -> Call:
-    return Call(
-        id=row.id, chat_id=row.chat_id, method=row.method, params=dict(row.params),
-        ticket_id=row.ticket_id, to_topic=row.to_topic, kind=row.kind, attempts=row.attempts,
-        created_at=row.created_at,
-    )  # fmt: skip
+        return Sent(row, outcome, result)

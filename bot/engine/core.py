@@ -51,6 +51,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.cases import load_case, undelivered_reason
 from bot.clock import Clock
 from bot.engine.closing import release_ticket
+from bot.engine.context import TurnContext
 from bot.engine.events import (
     Event,
     HandToQueue,
@@ -62,7 +63,7 @@ from bot.engine.events import (
     about,
 )
 from bot.engine.hours import WorkingHours
-from bot.engine.turn import Turn, TurnContext
+from bot.engine.turn import Turn
 from bot.errors import EngineError
 from bot.metrics import Metrics
 from bot.replies import Reply, choose_language

@@ -1,54 +1,27 @@
-"""One event's work inside its transaction: the state machine's transitions (see ``core``)."""
+"""One event's work inside its transaction: the state machine's transitions (see ``core``) —
+the person's text decided on, their presses answered; the ticket steps are
+:mod:`bot.engine.escalation`, the context and output :mod:`bot.engine.context`."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from bot.cases import FAILED, failed_reason, load_case
-from bot.engine.events import (
-    Event,
-    HandToQueue,
-    Incoming,
-    Relayed,
-    Resolved,
-    Say,
-    TicketClosed,
-    TicketOpened,
-    TicketRated,
-    about,
-)
-from bot.engine.hours import WorkingHours
-from bot.metrics import Metrics
-from bot.payloads import HERE, Payload, Press, decode
+from bot.cases import failed_reason
+from bot.engine.escalation import TicketSteps
+from bot.engine.events import Event, Resolved, TicketRated, about
+from bot.payloads import Payload, Press, decode
 from bot.replies import (
-    Button,
     Reply,
     answer_reply,
     choice_entries,
     choices_reply,
     choose_language,
     compose,
-    render_plain,
 )
-from bot.settings import ConversationSettings
 from bot.storage import repo, tickets
-from bot.storage.lengths import ID_LENGTH
-from bot.storage.models import (
-    Author,
-    Contact,
-    Conversation,
-    Feedback,
-    Message,
-    Ticket,
-    TicketStatus,
-)
+from bot.storage.models import Feedback, Message, TicketStatus
 from bot.texts import CANCEL_WORDS, phrase
-from knowledge.base import KnowledgeBase
 from knowledge.model import Action
 
 log = logging.getLogger(__name__)
@@ -56,35 +29,10 @@ log = logging.getLogger(__name__)
 MATCH_CHARS = 1000  # the knowledge base reads this much of a long message
 ALTERNATIVES = 3  # next-best entries offered after «Не помогло»
 CONTEXT_MINUTES = 30  # "call an operator" refers to the question asked this recently
-RELAYED = "relayed"  # the decision recorded on the "added to your request" acknowledgement
 
 
-@dataclass(slots=True)
-class TurnContext:
-    kb: KnowledgeBase
-    hours: WorkingHours
-    settings: ConversationSettings
-    session: AsyncSession
-    now: datetime
-    incoming: Incoming
-    contact: Contact
-    conversation: Conversation
-    inbound: Message
-    ticket: Ticket | None  # the conversation's open ticket: its status is the state
-    metrics: Metrics
-    public_url: str = ""  # KB_PUBLIC_URL, for the links of answers
-    zone: str = "UTC"  # HOURS_TIMEZONE: where operators read the case card's times
-    out: list[Event] = field(default_factory=list)
-
-
-class Turn:
+class Turn(TicketSteps):
     """Handles one :class:`Incoming` whose message row is already stored."""
-
-    def __init__(self, context: TurnContext) -> None:
-        self.c = context
-        self.session = context.session
-        self.conv = context.conversation
-        self.lang = context.conversation.lang
 
     async def run(self) -> list[Event]:
         if self.c.incoming.language_code:
@@ -108,14 +56,6 @@ class Turn:
             await self._escalate(failed_reason(failure), self.c.inbound)
         self._keep_lang()
         return self.c.out
-
-    def _keep_lang(self) -> None:
-        """The conversation's language as the turn chose it. An unchanged one is not even set:
-        an assignment marks the row modified whatever the value, and the statements after the
-        turn (its outbox rows) would autoflush the ORM's unit of work for nothing (~3% of a
-        burst's CPU, py-spy)."""
-        if self.conv.lang != self.lang:
-            self.conv.lang = self.lang
 
     # Text.
 
@@ -302,162 +242,3 @@ class Turn:
             ticket.id,
             ticket.rating,
         )
-
-    # Tickets.
-
-    async def _escalate(self, reason: str, question: Message) -> None:
-        ticket = self.c.ticket or await self._recent_same(question.text)
-        created = ticket is None
-        if ticket is None:
-            ticket = await tickets.create_ticket(
-                self.session, self.conv.id, reason=reason, question=question.text, now=self.c.now
-            )
-        elif ticket.status not in tickets.OPEN_STATUSES:
-            # The same question again minutes after a cancel or close: reopen, never a second one.
-            # What belonged to the last round goes (a kept rating made the next close unratable);
-            # the thread (external_ref) and the delivery state (person_blocked_at) stay, and
-            # the reason it was first asked for, unless our code failed on the message now
-            # (the card must say so).
-            ticket.status, ticket.operator = TicketStatus.WAITING, None
-            if reason.startswith(FAILED):
-                ticket.reason = reason
-            ticket.taken_at = ticket.closed_at = ticket.flagged_at = None
-            ticket.first_reply_at = ticket.rating = ticket.note = None
-            await tickets.mark_open(self.session, self.conv.id)
-        await repo.tag_ticket_messages(self.session, self.conv.id, question.id, ticket.id)
-        position = await tickets.queue_position(self.session, ticket)
-        key = "ticket_created" if created else "ticket_exists"
-        blocks = [phrase(key, self.lang, ticket=ticket.id, position=position)]
-        if not self.c.hours.is_open(self.c.now):
-            blocks.append(
-                phrase(
-                    "after_hours",
-                    self.lang,
-                    hours=self.c.hours.describe(self.lang),
-                    when=self.c.hours.when_back(self.c.now, self.lang),
-                )
-            )
-        cancel = Button(phrase("btn_cancel", self.lang), Payload(Press.CANCEL, ticket.id).encode())
-        await self._say(Reply(tuple(blocks), buttons=(cancel,)), ticket_id=ticket.id)
-        name = self.c.contact.display_name or self.c.contact.external_id
-        summary = phrase(
-            "op_ticket_new",
-            self.c.settings.language,
-            ticket=ticket.id,
-            name=name,
-            question=question.text,
-        )
-        self._keep_lang()  # the card shows the conversation's language
-        card = await load_case(
-            self.session,
-            ticket.id,
-            now=self.c.now,
-            zone=self.c.zone,
-            lang=self.c.settings.language,
-            kb=self.c.kb,
-            public_url=self.c.public_url,
-            explain=not reason.startswith(FAILED),  # never the text code that failed, again
-        )
-        self._emit(TicketOpened(**about(self.conv, ticket), notice=summary, card=card))
-        if self.c.incoming.ref:  # the channel's queue gets it where the person writes from now
-            ticket.external_ref = self.c.incoming.ref[:ID_LENGTH]
-        self._emit(HandToQueue(**about(self.conv, ticket)))
-        log.info(
-            "ticket %s conversation=%s ticket=%s reason=%s position=%d",
-            "created" if created else "reused",
-            self.conv.id,
-            ticket.id,
-            reason,
-            position,
-        )
-
-    async def _recent_same(self, question: str) -> Ticket | None:
-        """A ticket for the same question within the duplicate window, to reuse."""
-        window = timedelta(minutes=self.c.settings.duplicate_minutes)
-        wanted = _normalise(question)
-        for ticket in await tickets.recent_tickets(self.session, self.conv.id, self.c.now - window):
-            if _normalise(ticket.question) == wanted:
-                return ticket
-        return None
-
-    async def _relay(self, ticket: Ticket) -> None:
-        self.c.inbound.ticket_id = ticket.id
-        self._emit(
-            Relayed(
-                **about(self.conv, ticket),
-                message_id=self.c.inbound.id,
-                text=self.c.inbound.text,
-                operator=ticket.operator,
-            )
-        )
-        # Acknowledge once per ticket: the person knows where their messages go from then on.
-        if ticket.status == TicketStatus.WAITING and not await repo.has_bot_message(
-            self.session, ticket.id, RELAYED
-        ):
-            relayed = Reply((phrase("ticket_relayed", self.lang, ticket=ticket.id),))
-            await self._say(relayed, ticket_id=ticket.id, decision=RELAYED)
-        log.info("message relayed conversation=%s ticket=%s", self.conv.id, ticket.id)
-
-    async def _cancel(self, ticket: Ticket) -> None:
-        ticket.status, ticket.closed_at = TicketStatus.CANCELLED, self.c.now
-        self.c.inbound.ticket_id = ticket.id
-        cancelled = Reply((phrase("ticket_cancelled", self.lang, ticket=ticket.id),))
-        await self._say(cancelled, ticket_id=ticket.id)
-        notice = phrase("op_ticket_cancelled", self.c.settings.language, ticket=ticket.id)
-        self._emit(
-            TicketClosed(
-                **about(self.conv, ticket), notice=notice, operator=ticket.operator, cancelled=True
-            )
-        )
-        log.info("ticket cancelled conversation=%s ticket=%s", self.conv.id, ticket.id)
-
-    async def _busy(self, ticket: Ticket) -> None:
-        cancel = Button(phrase("btn_cancel", self.lang), Payload(Press.CANCEL, ticket.id).encode())
-        busy = Reply((phrase("ticket_busy", self.lang, ticket=ticket.id),), buttons=(cancel,))
-        await self._say(busy, ticket_id=ticket.id)
-
-    async def _stale(self, why: str) -> None:
-        log.info("stale press conversation=%s why=%s", self.conv.id, why)
-        await self._say(Reply((phrase("stale", self.lang),)), decision=None)
-
-    # Output.
-
-    async def _say(self, reply: Reply | Callable[[int | None], Reply], **fields: object) -> None:
-        """Store a bot message and address it to the person.
-
-        The row is written whole by one INSERT. A builder is for replies whose buttons carry
-        the message's own id (feedback, picks, «Позвать оператора»): the row keeps them with
-        :data:`~bot.payloads.HERE` for the id, and the person gets them built again with the id
-        the INSERT gave.
-        """
-        stored = reply if isinstance(reply, Reply) else reply(HERE)
-        message = Message(
-            conversation_id=self.conv.id,
-            author=Author.BOT,
-            created_at=self.c.now,
-            text=render_plain(stored, numbered_buttons=False),
-            buttons=_button_rows(stored),
-            **fields,
-        )
-        await repo.add_message(self.session, message)
-        draft = stored if isinstance(reply, Reply) else reply(message.id)
-        self._emit(
-            Say(
-                channel=self.conv.channel,
-                conversation_id=self.conv.external_id,
-                reply=draft,
-                ticket_id=message.ticket_id,
-                message_id=message.id,
-            )
-        )
-
-    def _emit(self, event: Event) -> None:
-        self.c.out.append(event)
-
-
-def _button_rows(reply: Reply) -> list[list[str]] | None:
-    return [[b.label, b.payload] for b in reply.buttons] or None
-
-
-def _normalise(text: str) -> str:
-    return " ".join("".join(ch for ch in text.casefold() if ch.isalnum() or ch.isspace()).split())

@@ -5,7 +5,7 @@ fire-and-forget tasks): a crash is logged and the loop restarts after a growing 
 :meth:`BitrixChannel.stop` lets the events and sends in hand finish (up to ``grace``
 seconds), the poller release its lease, and cancels what is still running.
 Exactly one channel runs per process; with several replicas, rows are claimed (see
-``bot.storage.delivery``) and only the holder of a lease polls in fetch mode.
+``bot.storage.claims``) and only the holder of a lease polls in fetch mode.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from bot.engine import ConversationEngine
 from bot.metrics import Metrics
 from bot.queue import OperatorQueue
 from bot.settings import ReplicaSettings
-from bot.storage.delivery import default_replica
+from bot.storage.claims import default_replica
 from bot.storage.leases import LeaseKeeper
 from bot.supervise import Workers
 from handlers.bitrix24 import storage as repo

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot import learning
 from bot.app import build
 from bot.storage import knowledge as rows
-from bot.storage.delivery import default_replica
+from bot.storage.claims import default_replica
 from bot.storage.models import PhrasingStatus
 from handlers.cli._runner import settings_or_exit
 from handlers.settings import Settings

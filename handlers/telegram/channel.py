@@ -27,7 +27,7 @@ from bot.delivery.worker import OutboxWorker
 from bot.errors import HelpbotError
 from bot.queue.actions import Reflag
 from bot.services import Services
-from bot.storage.delivery import default_replica
+from bot.storage.claims import default_replica
 from bot.storage.leases import LeaseKeeper
 from bot.storage.models import InboxUpdate
 from handlers.settings import Settings, whole

@@ -21,7 +21,7 @@ from bot.delivery import Call, Done, Failed, NotReady, Outcome, Policy, Retry, S
 from bot.delivery.outcome import ANSWER
 from bot.delivery.policy import MAX_ATTEMPTS
 from bot.delivery.worker import OutboxWorker
-from bot.storage import delivery
+from bot.storage import claims, delivery
 from bot.storage.db import create_engine, create_sessionmaker
 from bot.storage.models import DeliveryStatus, OutboxMessage
 
@@ -429,7 +429,7 @@ async def test_a_reserved_row_whose_claim_ran_out_is_left_to_the_replica_holding
     await reserve(sessions, worker, clock, ("7", 1))
     clock.advance(seconds=31)  # this replica stalled: its claim ran out, another took the chat
     async with sessions.begin() as session:
-        taken = await delivery.claim_outbox(session, "memory", "b", clock.now(), 10, hold_for=30)
+        taken = await claims.claim_outbox(session, "memory", "b", clock.now(), 10, hold_for=30)
     assert [row.claimed_by for row in taken] == ["b"]
     await worker.drain()
     assert channel.made == []

@@ -31,7 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.clock import SystemClock
 from bot.delivery.inbox import InboxWorker
 from bot.delivery.worker import OutboxWorker
-from bot.storage import delivery
+from bot.storage import claims, delivery
 from bot.storage.db import create_engine, create_sessionmaker
 from bot.storage.leases import LeaseKeeper, release_lease, take_lease
 from bot.storage.models import DeliveryStatus, InboxUpdate, OutboxMessage
@@ -63,7 +63,7 @@ async def test_a_chat_held_by_a_live_replica_is_left_to_it_until_its_claim_expir
 
     async def claim(replica: str, limit: int = 10) -> list[str]:
         async with sessions.begin() as session:
-            rows = await delivery.claim_outbox(
+            rows = await claims.claim_outbox(
                 session, "telegram", replica, clock.now(), limit, hold_for=CLAIM
             )
         return [str(row.params["text"]) for row in rows]
@@ -93,7 +93,7 @@ async def test_inbox_updates_of_a_held_chat_wait_for_its_replica(
 
     async def claim(replica: str, limit: int = 10) -> list[object]:
         async with sessions.begin() as session:
-            rows = await delivery.claim_updates(
+            rows = await claims.claim_updates(
                 session, "telegram", replica, clock.now(), limit, hold_for=CLAIM
             )
         return [row.payload["n"] for row in rows]
@@ -377,7 +377,7 @@ async def test_an_idle_inbox_looks_again_soon_after_a_dead_replicas_claim_runs_o
             session, "telegram", "7", {"update_id": 7}, clock.now(), None,
             replica=None, hold_until=clock.now(),
         )  # fmt: skip
-        await delivery.claim_updates(session, "telegram", "a", clock.now(), 10, hold_for=2.0)
+        await claims.claim_updates(session, "telegram", "a", clock.now(), 10, hold_for=2.0)
     delay = await inbox.drain()
     # Nothing will wake b for it: b sleeps until a's claim runs out, not its longest nap.
     assert handled == [] and delay == pytest.approx(2.0)

@@ -33,7 +33,7 @@ from bot.engine import Incoming
 from bot.queue.actions import Answer, Close, Reflag
 from bot.services import Services
 from bot.settings import DatabaseSettings, DeliverySettings, QueueSettings, RedisSettings
-from bot.storage import delivery
+from bot.storage import claims, delivery
 from bot.storage.models import DeliveryStatus, InboxUpdate, OutboxMessage, Ticket
 from handlers.bitrix24 import storage as bitrix
 from handlers.bitrix24.models import BitrixChat
@@ -471,9 +471,9 @@ async def test_pending_outbox_takes_every_chats_oldest_rows_first(
             ],
         )
     async with sessions() as session:
-        first = await delivery.pending_outbox(session, "telegram", 3)
-        everything = await delivery.pending_outbox(session, "telegram", 100)
-        assert await delivery.pending_outbox(session, "bitrix24", 100) == []
+        first = await claims.pending_outbox(session, "telegram", 3)
+        everything = await claims.pending_outbox(session, "telegram", 100)
+        assert await claims.pending_outbox(session, "bitrix24", 100) == []
     assert [(r.chat_id, r.params["n"]) for r in first] == [("-100", 0), ("7", 3), ("8", 5)]
     order = [(r.chat_id, r.params["n"]) for r in everything]
     assert order[3:] == [("-100", 1), ("7", 6), ("-100", 2), ("-100", 4)]
