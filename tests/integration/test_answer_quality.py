@@ -15,7 +15,7 @@ from knowledge.model import Action
 
 # Per set: metric -> (bound, True for a floor / False for a ceiling).
 BOUNDS: dict[str, dict[str, tuple[float, bool]]] = {
-    "dev": {  # now: helped 0.958, wrong 0.021, clarify 0.135, false escalation 0.010, ood 0
+    "dev": {  # now: helped 0.958, wrong 0.021, clarify 0.167, false escalation 0.010, ood 0
         "helped": (0.92, True),
         "wrong": (0.05, False),
         "clarify": (0.22, False),
@@ -24,7 +24,7 @@ BOUNDS: dict[str, dict[str, tuple[float, bool]]] = {
         "operator_acc": (0.95, True),
         "smalltalk_acc": (0.95, True),
     },
-    "heldout": {  # now: helped 0.945, wrong 0.031, clarify 0.220, false escalation 0.016, ood 0.056
+    "heldout": {  # now: helped 0.953, wrong 0.024, clarify 0.268, false escalation 0.016, ood 0.056
         "helped": (0.90, True),
         "wrong": (0.05, False),
         "clarify": (0.30, False),
