@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 
+from knowledge.text import is_infinitive
+
 __all__ = [
     "HELPDESK_OPEN",
     "clean_markdown",
@@ -43,9 +45,6 @@ _VERB_OR_PRONOUN = re.compile(
 _MAX_LAST_WORDS_ALONE = 8
 # The numbered markers a page puts on its screenshot's callouts: «Настройки (2) > Инструменты (3)».
 _CALLOUT = re.compile(r"\s*\((?:\d{1,2}|[a-zа-я])\)")
-# An action, not a place: a path that starts with a verb is a click sequence of buttons
-# («Открыть сайт > Открыть в новой вкладке»), not where something is in the menu.
-_INFINITIVE = re.compile(r"^[а-яё]{2,}(?:[аяиыу]ть|ться|йти)$")
 # Grammar, not content: a menu path starts at a place one can go to, never at an input control
 # inside a form («Фильтр > Триггеры в Битрикс24» is a filter's choice).
 _CONTROLS = frozenset({"фильтр", "поиск", "поле", "строка поиска"})
@@ -234,11 +233,14 @@ def _segments_to_path(parts: list[str], minimum: int) -> str:
 
 
 def _starts_at_a_place(first: str) -> bool:
-    """A menu path starts at a section or a setting, not at a button's action or a form's field."""
+    """A menu path starts at a section or a setting, not at a button's action or a form's field.
+
+    A path that starts with an infinitive is a click sequence of buttons («Открыть сайт > Открыть
+    в новой вкладке»), not where something is in the menu; the dictionary tells the verb from a
+    noun spelt like one («Печать > Настройки печати»).
+    """
     words = first.casefold().lstrip("«\"'").split()
-    return not (
-        _INFINITIVE.match(words[0]) or " ".join(words) in _CONTROLS or words[0] in _CONTROLS
-    )
+    return not (is_infinitive(words[0]) or " ".join(words) in _CONTROLS or words[0] in _CONTROLS)
 
 
 def _menu_word(text: str) -> bool:
@@ -272,12 +274,7 @@ def _label_words(words: list[str], cap: int, label_verbs: bool) -> list[str]:
     for word in words:
         folded = word.casefold()
         # «Разрешить блокировать документ …»: an infinitive after a verb is that label's own.
-        own = (
-            label_verbs
-            and kept
-            and _INFINITIVE.match(folded)
-            and _INFINITIVE.match(kept[-1].casefold())
-        )
+        own = label_verbs and kept and is_infinitive(folded) and is_infinitive(kept[-1].casefold())
         if kept and ((_VERB_OR_PRONOUN.search(folded) and not own) or len(kept) >= cap):
             break
         kept.append(word)

@@ -34,6 +34,15 @@ def test_a_click_sequence_of_buttons_is_not_a_menu_path() -> None:
     )
 
 
+def test_a_menu_item_that_is_a_noun_spelt_like_an_infinitive_starts_a_path() -> None:
+    # «Печать», «Память» end like «открыть»; the dictionary reads them as nouns, places.
+    assert extract_path(["Откройте Печать > Настройки печати > Поля."]) == (
+        "Печать > Настройки печати > Поля"
+    )
+    assert extract_path(["Перейдите в Память > Очистить кэш"]) == "Память > Очистить кэш"
+    assert extract_path(["Нажмите Сохранить > Закрыть"]) == ""
+
+
 def test_screenshot_callout_numbers_are_not_menu_items() -> None:
     line = "Нажмите на виджет справа (1) и выберите Настройки (2) > Инструменты (3)"
     assert extract_path([line]) == "Настройки > Инструменты"
