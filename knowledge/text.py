@@ -101,7 +101,7 @@ def is_infinitive(word: str) -> bool:
     «перейти», «сохраниться»; not a noun spelt like one («печать», «память», «тетрадь»)."""
     if len(word) < 4 or not word.isalpha() or script(word) != "cyr":
         return False
-    return _dictionary().parse(word)[0].tag.POS == "INFN"
+    return bool(_dictionary().parse(word)[0].tag.POS == "INFN")
 
 
 class Morphology:
