@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 
-from knowledge.text import is_infinitive
+from knowledge.analyzer import fillers, product_names, stop_words
+from knowledge.text import fold, is_infinitive
 
 __all__ = [
     "HELPDESK_OPEN",
@@ -160,8 +161,9 @@ def extract_path(lines: Iterable[str], about: str = "") -> str:
 
     With ``about`` (the title of a page that covers several tasks), the path that names its
     subject wins over the first one: the page's own place, not a side task's («Как удалить
-    Битрикс24»: «… > Удалить мой Битрикс24», not the firing of staff before it); the place a
-    path leads to (its last item) counts before the items on the way.
+    Битрикс24»: «… > Удалить мой Битрикс24», not the firing of staff before it). The subject is
+    the title's words without stop words and the product's name; the path naming most of it
+    wins, and among those the one whose last item (the place it leads to) names most.
     """
     lines = list(lines)
     for i, line in enumerate(lines):
@@ -175,10 +177,19 @@ def extract_path(lines: Iterable[str], about: str = "") -> str:
     paths = [p for p in (_path_in(_plain(line)) for line in lines) if p]
     if not paths or not about:
         return paths[0] if paths else ""
-    subject = _stems(about)
-    scores = [(len(_stems(p.split(" > ")[-1]) & subject), len(_stems(p) & subject)) for p in paths]
+    subject = _subject(about)
+    scores = [(len(_stems(p) & subject), len(_stems(p.split(" > ")[-1]) & subject)) for p in paths]
     best = max(range(len(paths)), key=lambda i: (scores[i], -i))
     return paths[best]
+
+
+def _subject(title: str) -> set[str]:
+    """What a title is about, as :func:`_stems`: without its stop words and fillers («как», «для»,
+    «что») or the product's name («Битрикс24»), which any path may hold whatever its task."""
+    unmeaning = stop_words() | fillers() | product_names()
+    return _stems(
+        " ".join(w for w in fold(title).split() if w.strip("«»\"'.,:;!?()") not in unmeaning)
+    )
 
 
 def _stems(text: str) -> set[str]:

@@ -83,6 +83,16 @@ def test_a_page_keeps_the_path_that_names_its_subject() -> None:
     assert extract_path(lines, about="Как сменить тему") == lines[1]
 
 
+def test_a_titles_stop_words_and_the_products_name_are_no_subject() -> None:
+    # «для», «как» and «Битрикс24» are in many titles and paths: only «включить» tells the task.
+    lines = [
+        "Настройки > Безопасность > Обязательно для всех в Битрикс24",
+        "Безопасность > Включить",
+    ]
+    about = "Как включить защиту для входа в Битрикс24"
+    assert extract_path(lines, about=about) == "Безопасность > Включить"
+
+
 def _scraped(title: str, category: str, trail: list[str]) -> str:
     header = "\n".join(["Вход", "Поддержка24", "Поддержка24", *trail, title])
     return (
