@@ -29,7 +29,7 @@ from knowledge.sentences import (
     first_sentence,
     promise_not_kept,
 )
-from knowledge.text import detect_lang, fold
+from knowledge.text import detect_lang, fold, written_language
 
 MAX_ANSWER_CHARS = 600
 # Less than this is not yet an answer: the lines after it are taken too.
@@ -83,7 +83,7 @@ def build_answer(
             blocks.append(steps)
     links = (Link(entry.title, entry.url),) if entry.url else ()
     crumbs = entry.breadcrumb if entry.kind == "section" else ()
-    language = ("en" if lang == "lat" else lang) if lang else entry_language(entry)
+    language = written_language(lang) if lang else entry_language(entry)
     return Answer(entry, tuple(blocks), path, links, crumbs, language)
 
 
@@ -125,8 +125,7 @@ def _read(
 @lru_cache(maxsize=4096)
 def entry_language(entry: Entry) -> str:
     """'ru', 'en' or 'ro': the language the entry is written in."""
-    lang = detect_lang(f"{entry.title}\n{entry.body[:2000]}")
-    return "en" if lang == "lat" else lang
+    return written_language(detect_lang(f"{entry.title}\n{entry.body[:2000]}"))
 
 
 def _content(units: Sequence[Passage], title: str) -> tuple[Passage, ...]:

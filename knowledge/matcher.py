@@ -24,6 +24,7 @@ from knowledge.ordering import (
 )
 from knowledge.query import Query
 from knowledge.scoring import LONG_QUERY_KEYS, Asked, Likeness, Ranked, Weights
+from knowledge.text import written_language
 
 CANDIDATES = 40
 SCORED_KEYS = 12
@@ -39,11 +40,6 @@ STAYS_CANDIDATES = 10
 # the pool the same help and «did you mean» rate (nested cross-validation, 8 fold splits); 1.0
 # (each entry judged by its own reading alone) made Romanian answers more confident than right.
 OTHER_READING = 0.3
-
-
-def _written(lang: str) -> str:
-    """An entry's language as a question's is named (Latin text without markers: English)."""
-    return "en" if lang == "lat" else lang
 
 
 class Matcher:
@@ -150,7 +146,7 @@ class Matcher:
                 title_shares[general] if n == 0 else 0.0,
                 phrases,
                 len(sequences[doc]) if n == 0 else 0,
-                crossed=float(n == 0 and query.lang != _written(langs[doc])),
+                crossed=float(n == 0 and query.lang != written_language(langs[doc])),
             )
             for n, (score, doc, parts, evidence, titled, missed, phrases) in enumerate(
                 order[:limit]

@@ -289,3 +289,9 @@ def detect_lang(text: str) -> str:
     if ro > en:
         return "ro"
     return "en" if en else "lat"
+
+
+def written_language(lang: str) -> str:
+    """A language of :func:`detect_lang` as a question's or an answer's is named: "ru", "en" or
+    "ro" (Latin text without marker words, "lat", reads as English)."""
+    return "en" if lang == "lat" else lang
