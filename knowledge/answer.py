@@ -10,7 +10,7 @@ other lines). The menu path shown is the one that belongs to the text shown.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -45,14 +45,16 @@ def build_answer(
     question: Mapping[str, float] | None = None,
     lang: str | None = None,
     line_keys: tuple[frozenset[str], ...] | None = None,
+    reads: EntryReads | None = None,
 ) -> Answer:
     """At most about 600 characters of text, then the menu path and the deep link.
 
     ``question`` maps the question's keys to how much each says (rarity x how surely it was
     read); without it the answer is the entry's summary or opening. ``lang`` is the entry's
     language and ``line_keys`` the keys of its body's lines, when the index has them already.
+    ``reads`` (from :func:`entry_reads`, held by the caller) keeps the entries read once.
     """
-    read = _read(entry, analyzer, lang or "ru", line_keys)
+    read = (reads or _read)(entry, analyzer, lang or "ru", line_keys)
     units, title_keys = read.units, read.title_keys
     wanted = {
         k: w * (TITLE_KEY_FACTOR if k in title_keys else 1.0) for k, w in (question or {}).items()
@@ -108,11 +110,10 @@ class _Read:
     summary_keys: frozenset[str]
 
 
-@lru_cache(maxsize=4096)
 def _read(
     entry: Entry, analyzer: Analyzer, lang: str, line_keys: tuple[frozenset[str], ...] | None
 ) -> _Read:
-    """An entry read for answers once, not for each question it answers (as :func:`passages`)."""
+    """An entry read for answers, whatever the question (its passages among it)."""
     lines = [" ".join(line.split()) for line in entry.summary.split("\n") if line.strip()]
     return _Read(
         _content(passages(entry, analyzer, line_keys), entry.title),
@@ -120,6 +121,15 @@ def _read(
         tuple((line, frozenset(analyzer.keys(line, lang))) for line in lines),
         frozenset(analyzer.keys(entry.summary, lang)) if entry.summary else frozenset(),
     )
+
+
+EntryReads = Callable[[Entry, Analyzer, str, tuple[frozenset[str], ...] | None], _Read]
+
+
+def entry_reads(maxsize: int = 4096) -> EntryReads:
+    """A cache of entries read for answers, each once, not for each question it answers: for a
+    knowledge base to hold, so that a reload frees the old entries, passages and analyzer."""
+    return lru_cache(maxsize=maxsize)(_read)
 
 
 @lru_cache(maxsize=4096)
