@@ -113,13 +113,20 @@ def run_variants(
     return out
 
 
-# The modules of the ranking whose constants a variant may set.
-_CONSTANT_MODULES = (matcher_module, ordering_module, scoring_module)
+# The modules of the ranking whose constants a variant may set. The index's own (PREFIX_FACTOR,
+# which the matcher imports as a copy) reaches the indexes built after it is set: a variant's
+# with field weights.
+_CONSTANT_MODULES = (index_module, matcher_module, ordering_module, scoring_module)
 
 
 def _owner(name: str) -> ModuleType:
-    """A ranking module that holds a constant (each holder has the same value)."""
-    return next(m for m in _CONSTANT_MODULES if name in vars(m))
+    """A ranking module that holds a constant (each holder has the same value); a name none
+    holds (misspelt, or owned elsewhere) is an error that says so."""
+    owner = next((m for m in _CONSTANT_MODULES if name in vars(m)), None)
+    if owner is None:
+        held = ", ".join(m.__name__ for m in _CONSTANT_MODULES)
+        raise ValueError(f"{name} is a constant of none of the ranking modules ({held})")
+    return owner
 
 
 def _set_constants(constants: tuple[tuple[str, int], ...]) -> None:

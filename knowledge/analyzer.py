@@ -4,9 +4,30 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cache
 
 from knowledge.resources import read_data_lines
 from knowledge.text import Morphology, fold, script, tokenize
+
+
+@cache
+def stop_words() -> frozenset[str]:
+    """Words that carry no meaning for matching (stopwords.txt), folded."""
+    return frozenset(fold(w) for w in read_data_lines("stopwords.txt"))
+
+
+@cache
+def fillers() -> frozenset[str]:
+    """Words of talk around a question (fillers.txt), folded."""
+    return frozenset(fold(w) for w in read_data_lines("fillers.txt"))
+
+
+@cache
+def product_names() -> frozenset[str]:
+    """The product's own names, one-word members of the first group of synonyms.txt, folded
+    («битрикс24», «портал», «bitrix24»): in every title, they tell no page's subject."""
+    first = next(iter(read_data_lines("synonyms.txt")), "")
+    return frozenset(fold(m.strip()) for m in first.split(" = ") if len(tokenize(m)) == 1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,13 +55,13 @@ class Analyzer:
 
     def __init__(self, morphology: Morphology | None = None) -> None:
         self.morph = morphology or Morphology()
-        stopwords = frozenset(fold(w) for w in read_data_lines("stopwords.txt"))
+        stopwords = stop_words()
         # Inflected stop words ("всей", "вашими") are caught by their key as well; fillers only
         # as written.
         self._stop_keys = frozenset(
             self.morph.key(w) for w in stopwords if script(w) == "cyr" and len(w) > 2
         )
-        self.stopwords = stopwords | frozenset(fold(w) for w in read_data_lines("fillers.txt"))
+        self.stopwords = stopwords | fillers()
         self._synonyms: dict[tuple[str, ...], tuple[str, ...]] = {}
         self._longest = 1
         for line in read_data_lines("synonyms.txt"):

@@ -10,7 +10,7 @@ other lines). The menu path shown is the one that belongs to the text shown.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -29,7 +29,7 @@ from knowledge.sentences import (
     first_sentence,
     promise_not_kept,
 )
-from knowledge.text import detect_lang, fold
+from knowledge.text import detect_lang, fold, written_language
 
 MAX_ANSWER_CHARS = 600
 # Less than this is not yet an answer: the lines after it are taken too.
@@ -45,14 +45,16 @@ def build_answer(
     question: Mapping[str, float] | None = None,
     lang: str | None = None,
     line_keys: tuple[frozenset[str], ...] | None = None,
+    reads: EntryReads | None = None,
 ) -> Answer:
     """At most about 600 characters of text, then the menu path and the deep link.
 
     ``question`` maps the question's keys to how much each says (rarity x how surely it was
     read); without it the answer is the entry's summary or opening. ``lang`` is the entry's
     language and ``line_keys`` the keys of its body's lines, when the index has them already.
+    ``reads`` (from :func:`entry_reads`, held by the caller) keeps the entries read once.
     """
-    read = _read(entry, analyzer, lang or "ru", line_keys)
+    read = (reads or _read)(entry, analyzer, lang or "ru", line_keys)
     units, title_keys = read.units, read.title_keys
     wanted = {
         k: w * (TITLE_KEY_FACTOR if k in title_keys else 1.0) for k, w in (question or {}).items()
@@ -83,7 +85,7 @@ def build_answer(
             blocks.append(steps)
     links = (Link(entry.title, entry.url),) if entry.url else ()
     crumbs = entry.breadcrumb if entry.kind == "section" else ()
-    language = ("en" if lang == "lat" else lang) if lang else entry_language(entry)
+    language = written_language(lang) if lang else entry_language(entry)
     return Answer(entry, tuple(blocks), path, links, crumbs, language)
 
 
@@ -108,11 +110,10 @@ class _Read:
     summary_keys: frozenset[str]
 
 
-@lru_cache(maxsize=4096)
 def _read(
     entry: Entry, analyzer: Analyzer, lang: str, line_keys: tuple[frozenset[str], ...] | None
 ) -> _Read:
-    """An entry read for answers once, not for each question it answers (as :func:`passages`)."""
+    """An entry read for answers, whatever the question (its passages among it)."""
     lines = [" ".join(line.split()) for line in entry.summary.split("\n") if line.strip()]
     return _Read(
         _content(passages(entry, analyzer, line_keys), entry.title),
@@ -122,11 +123,19 @@ def _read(
     )
 
 
+EntryReads = Callable[[Entry, Analyzer, str, tuple[frozenset[str], ...] | None], _Read]
+
+
+def entry_reads(maxsize: int = 4096) -> EntryReads:
+    """A cache of entries read for answers, each once, not for each question it answers: for a
+    knowledge base to hold, so that a reload frees the old entries, passages and analyzer."""
+    return lru_cache(maxsize=maxsize)(_read)
+
+
 @lru_cache(maxsize=4096)
 def entry_language(entry: Entry) -> str:
     """'ru', 'en' or 'ro': the language the entry is written in."""
-    lang = detect_lang(f"{entry.title}\n{entry.body[:2000]}")
-    return "en" if lang == "lat" else lang
+    return written_language(detect_lang(f"{entry.title}\n{entry.body[:2000]}"))
 
 
 def _content(units: Sequence[Passage], title: str) -> tuple[Passage, ...]:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from knowledge.analyzer import Analyzer
-from knowledge.answer import build_answer
+from knowledge.answer import build_answer, entry_reads
 from knowledge.confidence import NO_EVIDENCE, Calibration, Estimate
 from knowledge.explain import ExplainParts, Explanation, explain_reading
 from knowledge.index import Index
@@ -85,6 +85,8 @@ class KnowledgeBase:
         self._docs = {e.id: doc for doc, e in enumerate(self._index.entries)}
         self._reader = QueryReader(self._analyzer, self._index.vocabulary, self._index.side_keys)
         self._matcher = Matcher(self._index)
+        # The entries read for answers, held here so that a reload frees them with this base.
+        self._reads = entry_reads()
         self._intents = IntentReader(self._analyzer.stopwords, self._analyzer.morph.is_word)
         self.calibration = calibration or Calibration.load()
         self.thresholds = thresholds or Thresholds.chosen_for(self.calibration)
@@ -235,6 +237,7 @@ class KnowledgeBase:
                 weights,
                 self._index.langs[top],
                 self._index.line_keys(top),
+                self._reads,
             )
             return Decision(action, matches, answer, language, confidence=confidence)
         if action is Action.CLARIFY:
@@ -248,7 +251,12 @@ class KnowledgeBase:
         weights = self._weights(self._reader.read(question)) if question else None
         doc = self._docs[entry_id]
         return build_answer(
-            entry, self._analyzer, weights, self._index.langs[doc], self._index.line_keys(doc)
+            entry,
+            self._analyzer,
+            weights,
+            self._index.langs[doc],
+            self._index.line_keys(doc),
+            self._reads,
         )
 
     def _weights(self, query: Query) -> dict[str, float]:

@@ -24,6 +24,7 @@ from knowledge.ordering import (
 )
 from knowledge.query import Query
 from knowledge.scoring import LONG_QUERY_KEYS, Asked, Likeness, Ranked, Weights
+from knowledge.text import written_language
 
 CANDIDATES = 40
 SCORED_KEYS = 12
@@ -39,11 +40,6 @@ STAYS_CANDIDATES = 10
 # the pool the same help and «did you mean» rate (nested cross-validation, 8 fold splits); 1.0
 # (each entry judged by its own reading alone) made Romanian answers more confident than right.
 OTHER_READING = 0.3
-
-
-def _written(lang: str) -> str:
-    """An entry's language as a question's is named (Latin text without markers: English)."""
-    return "en" if lang == "lat" else lang
 
 
 class Matcher:
@@ -119,7 +115,7 @@ class Matcher:
         if again is not None:
             top_rest = self._candidates(again, STAYS_CANDIDATES, exclude)
             if any(doc == top.doc for doc, _ in top_rest):
-                order, _, _ = self._order(rest, again, top_rest, exclude)
+                order, _, _ = self._order(rest, again, self._asked(again), top_rest, exclude)
                 stays = bool(order) and order[0][1] == top.doc
         return replace(top, stays=float(stays))
 
@@ -132,8 +128,8 @@ class Matcher:
         candidates: int,
     ) -> list[Ranked]:
         top = self._candidates(weighed, candidates, exclude)
-        order, general, title_shares = self._order(query, weighed, top, exclude)
         known, length, asked = weighed.known, len(query.keys), self._asked(weighed)
+        order, general, title_shares = self._order(query, weighed, asked, top, exclude)
         sequences, langs = self._index.sequences, self._index.langs
         # Only the top candidate carries its title's share asked and its size.
         return [
@@ -150,7 +146,7 @@ class Matcher:
                 title_shares[general] if n == 0 else 0.0,
                 phrases,
                 len(sequences[doc]) if n == 0 else 0,
-                crossed=float(n == 0 and query.lang != _written(langs[doc])),
+                crossed=float(n == 0 and query.lang != written_language(langs[doc])),
             )
             for n, (score, doc, parts, evidence, titled, missed, phrases) in enumerate(
                 order[:limit]
@@ -174,12 +170,14 @@ class Matcher:
         self,
         query: Query,
         weighed: Asked,
+        asked: float,
         top: list[tuple[int, float]],
         exclude: frozenset[str],
     ) -> tuple[list[Row], int, list[float]]:
         """The candidates scored and put in their final order (word pairs, an openable article
         before a section, the most general title first), as rows; and which of the first
-        RIVALS was moved first as the most general, with each one's share of its title asked."""
+        RIVALS was moved first as the most general, with each one's share of its title asked.
+        ``asked`` is the question's own rarity (:meth:`_asked`), computed once by the caller."""
         index = self._index
         weighted, mass, total, known = query.weighted, weighed.mass, weighed.total, weighed.known
         scored_total = weighed.scored_total
@@ -189,7 +187,6 @@ class Matcher:
                 families[family].append(k)
         specific = {k: m for k, m in mass.items() if not k.isdigit()}
         names = {qk.key for qk in query.keys if qk.name}
-        asked = sum(specific.values()) / index.max_idf
         query_keys = " ".join(k for k, _ in weighted if not k.isdigit())
         # A short title's letter-level likeness to a long story is chance ("Как удалить
         # Битрикс24" to a story about calls): it counts in proportion to the question's length.

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache
 
 from knowledge.analyzer import Analyzer
 from knowledge.model import Entry
@@ -59,11 +58,11 @@ class Passage:
     trailer: bool = False  # a title closing a paragraph: a scraped link to another page
 
 
-@lru_cache(maxsize=4096)
 def passages(
     entry: Entry, analyzer: Analyzer, line_keys: tuple[frozenset[str], ...] | None = None
 ) -> tuple[Passage, ...]:
-    """An entry's lines with their keys and paths, computed once per entry. ``line_keys`` are
+    """An entry's lines with their keys and paths (kept, read once per entry, by the knowledge
+    base's :func:`knowledge.answer.entry_reads`). ``line_keys`` are
     the keys of each line of ``entry.body.split("\\n")`` when the index has them already."""
     out = []
     raw_lines = entry.body.split("\n")

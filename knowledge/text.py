@@ -5,10 +5,15 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable
+from functools import cache, lru_cache
+from typing import TYPE_CHECKING
 
 import Stemmer
 
 from knowledge.resources import read_data_lines
+
+if TYPE_CHECKING:
+    import pymorphy3
 
 _CYRILLIC = re.compile(r"[а-яё]", re.IGNORECASE)
 _LATIN = re.compile(r"[a-z]", re.IGNORECASE)
@@ -80,6 +85,23 @@ MORPHOLOGY_VERSION = "2"
 
 
 _COMMON_LANGS = ("en", "ro")
+
+
+@cache
+def _dictionary() -> pymorphy3.MorphAnalyzer:
+    """The pymorphy3 dictionary for the parsers, opened on first use (no import-time effect)."""
+    import pymorphy3
+
+    return pymorphy3.MorphAnalyzer()
+
+
+@lru_cache(maxsize=16384)
+def is_infinitive(word: str) -> bool:
+    """``word`` (folded) is a Russian infinitive as the dictionary reads it (INFN): «открыть»,
+    «перейти», «сохраниться»; not a noun spelt like one («печать», «память», «тетрадь»)."""
+    if len(word) < 4 or not word.isalpha() or script(word) != "cyr":
+        return False
+    return bool(_dictionary().parse(word)[0].tag.POS == "INFN")
 
 
 class Morphology:
@@ -267,3 +289,9 @@ def detect_lang(text: str) -> str:
     if ro > en:
         return "ro"
     return "en" if en else "lat"
+
+
+def written_language(lang: str) -> str:
+    """A language of :func:`detect_lang` as a question's or an answer's is named: "ru", "en" or
+    "ro" (Latin text without marker words, "lat", reads as English)."""
+    return "en" if lang == "lat" else lang

@@ -111,7 +111,9 @@ def _group(key: str, entries: list[Entry], lang: str) -> Group:
         if group.root:
             _place_section(group, chapters, entry)
         else:
-            title = " / ".join(entry.breadcrumb)  # a category, or a company's folders
+            # The help desk's own trail («Регистрация и вход / Вход в Битрикс24»; the compilation's
+            # category only for a page without one), or a company's folders.
+            title = " / ".join(entry.breadcrumb)
             chapter = chapters.get(title)
             if chapter is None:
                 chapter = chapters[title] = Chapter(title)

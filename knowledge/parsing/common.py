@@ -5,6 +5,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 
+from knowledge.analyzer import fillers, product_names, stop_words
+from knowledge.text import fold, is_infinitive
+
 __all__ = [
     "HELPDESK_OPEN",
     "clean_markdown",
@@ -43,9 +46,6 @@ _VERB_OR_PRONOUN = re.compile(
 _MAX_LAST_WORDS_ALONE = 8
 # The numbered markers a page puts on its screenshot's callouts: «Настройки (2) > Инструменты (3)».
 _CALLOUT = re.compile(r"\s*\((?:\d{1,2}|[a-zа-я])\)")
-# An action, not a place: a path that starts with a verb is a click sequence of buttons
-# («Открыть сайт > Открыть в новой вкладке»), not where something is in the menu.
-_INFINITIVE = re.compile(r"^[а-яё]{2,}(?:[аяиыу]ть|ться|йти)$")
 # Grammar, not content: a menu path starts at a place one can go to, never at an input control
 # inside a form («Фильтр > Триггеры в Битрикс24» is a filter's choice).
 _CONTROLS = frozenset({"фильтр", "поиск", "поле", "строка поиска"})
@@ -161,8 +161,9 @@ def extract_path(lines: Iterable[str], about: str = "") -> str:
 
     With ``about`` (the title of a page that covers several tasks), the path that names its
     subject wins over the first one: the page's own place, not a side task's («Как удалить
-    Битрикс24»: «… > Удалить мой Битрикс24», not the firing of staff before it); the place a
-    path leads to (its last item) counts before the items on the way.
+    Битрикс24»: «… > Удалить мой Битрикс24», not the firing of staff before it). The subject is
+    the title's words without stop words and the product's name; the path naming most of it
+    wins, and among those the one whose last item (the place it leads to) names most.
     """
     lines = list(lines)
     for i, line in enumerate(lines):
@@ -176,10 +177,19 @@ def extract_path(lines: Iterable[str], about: str = "") -> str:
     paths = [p for p in (_path_in(_plain(line)) for line in lines) if p]
     if not paths or not about:
         return paths[0] if paths else ""
-    subject = _stems(about)
-    scores = [(len(_stems(p.split(" > ")[-1]) & subject), len(_stems(p) & subject)) for p in paths]
+    subject = _subject(about)
+    scores = [(len(_stems(p) & subject), len(_stems(p.split(" > ")[-1]) & subject)) for p in paths]
     best = max(range(len(paths)), key=lambda i: (scores[i], -i))
     return paths[best]
+
+
+def _subject(title: str) -> set[str]:
+    """What a title is about, as :func:`_stems`: without its stop words and fillers («как», «для»,
+    «что») or the product's name («Битрикс24»), which any path may hold whatever its task."""
+    unmeaning = stop_words() | fillers() | product_names()
+    return _stems(
+        " ".join(w for w in fold(title).split() if w.strip("«»\"'.,:;!?()") not in unmeaning)
+    )
 
 
 def _stems(text: str) -> set[str]:
@@ -234,11 +244,14 @@ def _segments_to_path(parts: list[str], minimum: int) -> str:
 
 
 def _starts_at_a_place(first: str) -> bool:
-    """A menu path starts at a section or a setting, not at a button's action or a form's field."""
+    """A menu path starts at a section or a setting, not at a button's action or a form's field.
+
+    A path that starts with an infinitive is a click sequence of buttons («Открыть сайт > Открыть
+    в новой вкладке»), not where something is in the menu; the dictionary tells the verb from a
+    noun spelt like one («Печать > Настройки печати»).
+    """
     words = first.casefold().lstrip("«\"'").split()
-    return not (
-        _INFINITIVE.match(words[0]) or " ".join(words) in _CONTROLS or words[0] in _CONTROLS
-    )
+    return not (is_infinitive(words[0]) or " ".join(words) in _CONTROLS or words[0] in _CONTROLS)
 
 
 def _menu_word(text: str) -> bool:
@@ -272,12 +285,7 @@ def _label_words(words: list[str], cap: int, label_verbs: bool) -> list[str]:
     for word in words:
         folded = word.casefold()
         # «Разрешить блокировать документ …»: an infinitive after a verb is that label's own.
-        own = (
-            label_verbs
-            and kept
-            and _INFINITIVE.match(folded)
-            and _INFINITIVE.match(kept[-1].casefold())
-        )
+        own = label_verbs and kept and is_infinitive(folded) and is_infinitive(kept[-1].casefold())
         if kept and ((_VERB_OR_PRONOUN.search(folded) and not own) or len(kept) >= cap):
             break
         kept.append(word)

@@ -7,6 +7,9 @@ paragraphs, since that layout is what tells a page's link or screenshot from its
 
 from __future__ import annotations
 
+import gc
+import weakref
+
 from bot.replies import compose
 from knowledge.analyzer import Analyzer
 from knowledge.answer import MAX_ANSWER_CHARS, build_answer
@@ -457,3 +460,14 @@ def test_a_sentence_left_without_its_stop_gets_one_after_its_closing_quote() -> 
     assert "Если нужно, нажмите «Отправить»." in [p.text for p in passages(entry, Analyzer())]
     assert with_stop("Нажмите «Готово.»") == "Нажмите «Готово.»"
     assert with_stop("Путь: CRM >") == "Путь: CRM >"
+
+
+def test_a_replaced_knowledge_base_frees_the_entries_it_read_for_answers() -> None:
+    """The entries read for answers are cached by the knowledge base that read them, not by the
+    module: after a reload (holder.py) the old base, its entries and analyzer can go."""
+    kb = KnowledgeBase([EXPORT], analyzer=Analyzer())
+    kb.answer_for("export", "почему нет экспорта в CRM")
+    analyzer = weakref.ref(kb._analyzer)
+    del kb
+    gc.collect()
+    assert analyzer() is None

@@ -34,6 +34,15 @@ def test_a_click_sequence_of_buttons_is_not_a_menu_path() -> None:
     )
 
 
+def test_a_menu_item_that_is_a_noun_spelt_like_an_infinitive_starts_a_path() -> None:
+    # «Печать», «Память» end like «открыть»; the dictionary reads them as nouns, places.
+    assert extract_path(["Откройте Печать > Настройки печати > Поля."]) == (
+        "Печать > Настройки печати > Поля"
+    )
+    assert extract_path(["Перейдите в Память > Очистить кэш"]) == "Память > Очистить кэш"
+    assert extract_path(["Нажмите Сохранить > Закрыть"]) == ""
+
+
 def test_screenshot_callout_numbers_are_not_menu_items() -> None:
     line = "Нажмите на виджет справа (1) и выберите Настройки (2) > Инструменты (3)"
     assert extract_path([line]) == "Настройки > Инструменты"
@@ -72,6 +81,16 @@ def test_a_page_keeps_the_path_that_names_its_subject() -> None:
     assert extract_path(lines) == "Дополнительно > Удалить мой Битрикс24 > Уволить сотрудников"
     # Nothing names the subject: the first path, as without a title.
     assert extract_path(lines, about="Как сменить тему") == lines[1]
+
+
+def test_a_titles_stop_words_and_the_products_name_are_no_subject() -> None:
+    # «для», «как» and «Битрикс24» are in many titles and paths: only «включить» tells the task.
+    lines = [
+        "Настройки > Безопасность > Обязательно для всех в Битрикс24",
+        "Безопасность > Включить",
+    ]
+    about = "Как включить защиту для входа в Битрикс24"
+    assert extract_path(lines, about=about) == "Безопасность > Включить"
 
 
 def _scraped(title: str, category: str, trail: list[str]) -> str:

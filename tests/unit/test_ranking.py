@@ -17,6 +17,7 @@ from knowledge.model import Entry
 from knowledge.ordering import Row, openable_first
 from knowledge.query import QueryReader
 from knowledge.scoring import Weights
+from knowledge.text import written_language
 
 
 def _entry(id_: str, body: str) -> Entry:
@@ -226,3 +227,20 @@ def test_an_openable_article_goes_first_only_on_the_section_s_topic(analyzer: An
     assert not openable_first(index, row(0.50, 0), row(0.49, 1), mass)
     assert openable_first(index, row(0.50, 0), row(0.49, 2), mass)
     assert not openable_first(index, row(0.50, 0), row(0.40, 2), mass)  # no tie
+
+
+def test_only_the_top_entry_of_another_language_than_the_question_is_crossed(
+    analyzer: Analyzer,
+) -> None:
+    """``crossed`` (the confidence's feature for an answer across languages) is 1 for an English
+    question whose first entry is Russian, 0 for a Russian one, and 0 below the first."""
+    index = Index((SCATTERED, TOGETHER), analyzer)
+    reader = QueryReader(analyzer, index.vocabulary)
+    english = reader.read("how do I move lead statuses")
+    assert english.lang == "en" and index.langs == ("ru", "ru")
+    ranked = Matcher(index).rank_raw(english)
+    assert [r.crossed for r in ranked] == [1.0, 0.0]
+    russian = Matcher(index).rank_raw(reader.read(QUESTION))
+    assert [r.crossed for r in russian] == [0.0, 0.0]
+    # The index labels Latin text without marker words "lat"; a question names it English.
+    assert written_language("lat") == "en" and written_language("ro") == "ro"
