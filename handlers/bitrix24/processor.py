@@ -64,7 +64,7 @@ from handlers.bitrix24 import storage as repo
 from handlers.bitrix24.events import ChatEvent
 from handlers.bitrix24.models import BitrixChat
 from handlers.bitrix24.ownership import Verdict, judge
-from handlers.bitrix24.replies import BitrixCalls
+from handlers.bitrix24.replies import BitrixCalls, greeting
 from handlers.bitrix24.rest.errors import Bitrix24Error
 from handlers.bitrix24.settings import BitrixSettings
 
@@ -190,9 +190,14 @@ class EventProcessor:
         async with self._sessions.begin() as session:
             known = await self._release_ended(session, event)
             await put_row(session, _noted(known, event, now, out=welcome))
-            await pipeline.write(session, CHANNEL, welcome, self._render, now)
+            await pipeline.write(session, CHANNEL, welcome, self._greeting, now)
         _tell(known, event)
         log.info("bitrix welcome queued chat=%s session=%s", event.chat_id, event.session_id)
+
+    def _greeting(self, events: Sequence[Event]) -> list[Draft]:
+        """The welcome's calls: a greeting answers no message (given up, nothing is handed
+        over: :data:`~handlers.bitrix24.replies.GREETING_KIND`)."""
+        return greeting(self._render(events))
 
     async def _on_message(self, event: ChatEvent) -> None:
         async with self._sessions() as session:  # a read: most messages change nothing here

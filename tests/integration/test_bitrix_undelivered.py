@@ -16,11 +16,14 @@ from test_bitrix_processor import OTHER_QUESTION, _message, _outbox, _settings, 
 from bot.app import build
 from bot.delivery import Call
 from bot.delivery.outcome import ANSWER
+from bot.delivery.worker import OutboxWorker
 from bot.services import Services
 from bot.storage.models import Ticket
 from handlers.bitrix24 import storage as repo
+from handlers.bitrix24.events import ChatEvent
 from handlers.bitrix24.models import BitrixChat
-from handlers.bitrix24.replies import HAND_OFF, NOTE_KIND, SEND
+from handlers.bitrix24.replies import GREETING_KIND, HAND_OFF, NOTE_KIND, SEND
+from handlers.bitrix24.rest.errors import error_from_envelope
 from handlers.bitrix24.sender import BitrixSender
 from knowledge.base import KnowledgeBase
 
@@ -81,3 +84,62 @@ async def test_answers_given_up_and_a_retried_give_up_hand_the_session_over_once
         await _store(services, _message("m2", "алло?", owner=0))
         await worker.drain()
         assert len(await _outbox(services)) == before + len(added)
+
+
+class _Portal:
+    """A portal whose bot is a member of the chat until ``leave``; from then every message is
+    refused with the method's ``ACCESS_DENIED`` (HTTP 400, b24restdocs ``api-reference/
+    chat-bots/chat-bots-v2/imbot.v2/messages/chat-message-send.md``); other calls answered."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+        self.member = True
+
+    async def call(self, method: str, params: dict[str, Any] | None = None) -> Any:
+        self.calls.append(method)
+        if method == "imbot.v2.Bot.get":
+            return {"bot": {"id": 5, "code": "helpbot", "eventMode": "fetch"}}
+        if method == SEND and not self.member:
+            raise error_from_envelope("ACCESS_DENIED", "Access denied", 400)
+        return {"id": len(self.calls)} if method == SEND else True
+
+
+def _join(session: str) -> ChatEvent:
+    return ChatEvent(
+        kind="join", key=f"join-{session}", bot_id=5, chat_id=77, dialog_id="chat77",
+        entity_type="LINES", session_id=session, user_id="31", user_name="Ann",
+        from_customer=True,
+    )  # fmt: skip
+
+
+async def test_a_given_up_greeting_opens_no_ticket(
+    db_url: str, kb: KnowledgeBase, clock: FakeClock
+) -> None:
+    """A returning customer's new session greeted while the portal refuses the bot: the
+    greeting answers no message, so its give-up opens no ticket and transfers nothing (before,
+    it was an answer: a ticket whose question was an earlier session's, the silent session
+    handed to the line's queue)."""
+    async with build(_settings(db_url), kb=kb, clock=clock) as app:
+        services = await app.services()
+        worker, portal = _worker(services), _Portal()
+        sender = BitrixSender(portal, clock, bot_code="helpbot", engine=services.engine)  # type: ignore[arg-type]
+        outbox = OutboxWorker(sender, services.sessions, clock, replica="replica-a")
+        await _store(services, _message("m1", OTHER_QUESTION))  # the conversation exists
+        await worker.drain()
+        await outbox.drain()  # answered
+        await _store(services, _join("901"))
+        await worker.drain()
+        (greeting,) = [row for row in await _outbox(services) if row.status == "pending"]
+        assert greeting.kind == GREETING_KIND
+
+        portal.member = False
+        await outbox.drain()
+
+        async with services.sessions() as session:
+            tickets = (await session.scalars(select(Ticket))).all()
+            chat = await session.get(BitrixChat, 77)
+        rows = await _outbox(services)
+        assert [row.status for row in rows if row.id == greeting.id] == ["failed"]
+        assert tickets == [] and HAND_OFF not in portal.calls
+        assert all(row.status != "pending" for row in rows)  # nothing queued for it
+        assert chat is not None and chat.handed_session is None
