@@ -314,17 +314,16 @@ def _noted(
         row.session_id, row.choices = event.session_id, None
         if known is not None and _ended(known, event):
             row.handed_session = None
-    if taken:
-        row.handed_session, row.helped_at, row.choices = event.session_id, None, None
+    if out is None and not taken:
         return row
-    if out is None:
-        return row
+    out = out or []
     row.helped_at = now if any(isinstance(o, Resolved) for o in out) else None
     for item in out:
         if isinstance(item, Say):
             row.choices = BitrixCalls.choices(item)
-        elif isinstance(item, HandToQueue):
-            row.handed_session = event.session_id
+    if taken or any(isinstance(o, HandToQueue) for o in out):
+        for column, value in repo.handed(event.session_id).items():  # the line's from now
+            setattr(row, column, value)
     return row
 
 

@@ -37,7 +37,6 @@ import logging
 from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.channel import Draft
@@ -121,19 +120,24 @@ class BitrixSender:
         else a ticket whose card note says the answer did not reach the customer and the
         chat's session handed to the line's queue, as a turn's escalation does — the ticket
         keeping that session as its ref (the session's end releases it) and the chat's row
-        marking it handed (the bot is silent in it from then on)."""
+        marking it handed (:func:`~handlers.bitrix24.storage.mark_handed`: the bot is silent in
+        it from then on). The chat's row is read locked once the engine holds the
+        conversation (a turn's lock order), so the session named is the chat's current one."""
         if self._engine is None:
             return
         number = chat_number(call.chat_id)
-        chat = None if number is None else await session.get(BitrixChat, number)
-        ref = "" if chat is None else repo.handed_ref(chat.chat_id, chat.session_id)
-        events = await self._engine.undelivered(session, CHANNEL, call.chat_id, reason, ref=ref)
-        if chat is not None and any(isinstance(event, HandToQueue) for event in events):
-            await session.execute(
-                update(BitrixChat)
-                .where(BitrixChat.chat_id == chat.chat_id)
-                .values(handed_session=chat.session_id)
-            )
+        read: list[BitrixChat] = []
+
+        async def where(session: AsyncSession) -> str | None:
+            chat = None if number is None else await repo.locked_chat(session, number)
+            if chat is None:
+                return ""
+            read.append(chat)
+            return repo.handed_ref(chat.chat_id, chat.session_id)
+
+        events = await self._engine.undelivered(session, CHANNEL, call.chat_id, reason, ref=where)
+        if read and any(isinstance(event, HandToQueue) for event in events):
+            await repo.mark_handed(session, read[0])
         drafts = [draft for event in events for draft in self.calls.render(event)]
         await pipeline.store(session, CHANNEL, drafts, self._clock.now())
 
