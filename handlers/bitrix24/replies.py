@@ -41,6 +41,7 @@ from handlers.bitrix24.render import choices, render
 SEND = "imbot.v2.Chat.Message.send"
 HAND_OFF = "imopenlines.bot.session.operator"
 NOTE_KIND = "note"  # the outbox kind of a note for the line's operators (never an ANSWER)
+HAND_OFF_KIND = "hand_off"  # the outbox kind of the transfer to the line's queue
 # The outbox kind of a new session's greeting (ConversationEngine.welcome): it answers no
 # message, so, given up, it is handed to no one (an ANSWER would open a ticket for it).
 GREETING_KIND = "greeting"
@@ -91,7 +92,7 @@ class BitrixCalls:
         chat = chat_number(dialog)
         if isinstance(event, HandToQueue) and chat is not None:
             params = {"CHAT_ID": chat}
-            return [Draft(dialog, HAND_OFF, params, event.ticket_id, kind="hand_off")]
+            return [Draft(dialog, HAND_OFF, params, event.ticket_id, kind=HAND_OFF_KIND)]
         return []
 
     @staticmethod
