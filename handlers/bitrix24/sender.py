@@ -71,6 +71,9 @@ _SETTLED = {("imopenlines.bot.session.operator", "WRONG_CHAT")}
 # safe: the portal answers a repeat with the message it posted, or MESSAGE_DUPLICATED_BY_UUID
 # while the failed send still holds the uuid.
 _TRANSIENT = {("imbot.v2.Chat.Message.send", "SENDING_FAILED")}
+# "Bot is not a participant in the chat" (chat-message-send.md): every message into that chat,
+# the notes for the line's people included, would be refused the same way.
+_OUT_OF_CHAT = "ACCESS_DENIED"
 # The bot id we sent as is not (or no longer) ours (``BotController::resolveBotId``).
 _NOT_OUR_BOT = {"BOT_NOT_FOUND", "BOT_OWNERSHIP_ERROR"}
 
@@ -122,7 +125,15 @@ class BitrixSender:
         keeping that session as its ref (the session's end releases it) and the chat's row
         marking it handed (:func:`~handlers.bitrix24.storage.mark_handed`: the bot is silent in
         it from then on). The chat's row is read locked once the engine holds the
-        conversation (a turn's lock order), so the session named is the chat's current one."""
+        conversation (a turn's lock order), so the session named is the chat's current one.
+
+        No ticket when that session is the line's already (handed, or taken by its people:
+        they have the customer). A refusal that proves the bot out of the chat
+        (:data:`_OUT_OF_CHAT`) queues no note: a note is the same method into the same chat and
+        would be refused the same way; only the transfer is made (``session.operator`` is any
+        user's to call, b24restdocs ``api-reference/imopenlines/openlines/chat-bots/
+        imopenlines-bot-session-operator.md``), and the reason stays where ``helpbot operator``
+        reads it: the new ticket's reason and card."""
         if self._engine is None:
             return
         number = chat_number(call.chat_id)
@@ -132,6 +143,8 @@ class BitrixSender:
             chat = None if number is None else await repo.locked_chat(session, number)
             if chat is None:
                 return ""
+            if chat.handed_session is not None and chat.handed_session == chat.session_id:
+                return None  # the line's people have the customer already
             read.append(chat)
             return repo.handed_ref(chat.chat_id, chat.session_id)
 
@@ -139,6 +152,12 @@ class BitrixSender:
         if read and any(isinstance(event, HandToQueue) for event in events):
             await repo.mark_handed(session, read[0])
         drafts = [draft for event in events for draft in self.calls.render(event)]
+        if _out_of_chat(reason) and any(draft.method == SEND for draft in drafts):
+            log.info(
+                "bitrix note not queued outbox=%s chat=%s: the bot is out of the chat",
+                call.id, call.chat_id,
+            )  # fmt: skip
+            drafts = [draft for draft in drafts if draft.method != SEND]
         await pipeline.store(session, CHANNEL, drafts, self._clock.now())
 
     async def send(self, call: Call) -> Outcome:
@@ -184,6 +203,12 @@ class BitrixSender:
             return UNKNOWN_RESET
         left = exc.reset_at - self._clock.now().timestamp()
         return min(max(left, 1.0), MAX_RESET)
+
+
+def _out_of_chat(reason: str) -> bool:
+    """Whether a give-up's ``reason`` (:meth:`BitrixSender._failed`'s ``code: description``) is
+    the send's refusal of a bot that is no participant in the chat."""
+    return reason.partition(":")[0] == _OUT_OF_CHAT
 
 
 def _sent_id(result: Any) -> str | None:

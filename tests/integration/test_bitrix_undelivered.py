@@ -22,12 +22,13 @@ from bot.storage.models import Ticket
 from handlers.bitrix24 import storage as repo
 from handlers.bitrix24.events import ChatEvent
 from handlers.bitrix24.models import BitrixChat
-from handlers.bitrix24.replies import GREETING_KIND, HAND_OFF, NOTE_KIND, SEND
+from handlers.bitrix24.replies import GREETING_KIND, HAND_OFF, HAND_OFF_KIND, NOTE_KIND, SEND
 from handlers.bitrix24.rest.errors import error_from_envelope
 from handlers.bitrix24.sender import BitrixSender
 from knowledge.base import KnowledgeBase
 
 REFUSAL = "ACCESS_DENIED: Access denied"  # chat-message-send.md: the bot is no participant
+STILL_FAILING = "SENDING_FAILED: Sending failed"  # retried, still failing at the give-up deadline
 
 
 class _NoPortal:
@@ -41,49 +42,92 @@ def _answer(row: int) -> Call:
     return Call(id=row, chat_id="chat77", method=SEND, params={}, kind=ANSWER)
 
 
-async def _given_up(services: Services, sender: BitrixSender, row: int) -> None:
+async def _given_up(services: Services, sender: BitrixSender, row: int, reason: str) -> None:
     async with services.sessions.begin() as session:
-        await sender.undelivered(session, _answer(row), REFUSAL)
+        await sender.undelivered(session, _answer(row), reason)
 
 
-async def test_answers_given_up_and_a_retried_give_up_hand_the_session_over_once(
+async def _answered(services: Services) -> tuple[BitrixSender, int]:
+    """The chat's first question answered (its row, its session 900); the sender and the
+    outbox's length then."""
+    await _store(services, _message("m1", OTHER_QUESTION))
+    await _worker(services).drain()
+    sender = BitrixSender(_NoPortal(), services.clock, bot_code="helpbot", engine=services.engine)  # type: ignore[arg-type]
+    return sender, len(await _outbox(services))
+
+
+async def test_an_answer_given_up_hands_the_session_over_and_a_later_one_is_a_note(
     db_url: str, kb: KnowledgeBase, clock: FakeClock
 ) -> None:
-    """A give-up transaction that rolled back after the hand-off (its commit failed) and its
-    retry, then a second answer of the chat given up: one ticket, one transfer to the line's
-    queue, its ref the chat's session; the later one is a note in the open ticket."""
+    """The sender's hand-off (once per row is the worker's conditional give-up:
+    ``test_delivery_worker.py``): a give-up transaction rolled back stores nothing, its retry
+    opens one ticket and transfers the chat's session, the ticket's ref that session; a second
+    answer of the chat given up is a note in the open ticket."""
     async with build(_settings(db_url), kb=kb, clock=clock) as app:
         services = await app.services()
-        worker = _worker(services)
-        await _store(services, _message("m1", OTHER_QUESTION))  # answered: the chat's row
-        await worker.drain()
-        before = len(await _outbox(services))
-        sender = BitrixSender(_NoPortal(), clock, bot_code="helpbot", engine=services.engine)  # type: ignore[arg-type]
+        sender, before = await _answered(services)
 
         with pytest.raises(RuntimeError):
             async with services.sessions.begin() as session:
-                await sender.undelivered(session, _answer(1), REFUSAL)
+                await sender.undelivered(session, _answer(1), STILL_FAILING)
                 raise RuntimeError("the give-up's commit failed")
-        await _given_up(services, sender, 1)  # the retry
-        await _given_up(services, sender, 2)  # another answer of that turn
+        await _given_up(services, sender, 1, STILL_FAILING)  # the retry
+        await _given_up(services, sender, 2, STILL_FAILING)  # another answer of that turn
 
         async with services.sessions() as session:
             (ticket,) = (await session.scalars(select(Ticket))).all()
             chat = await session.get(BitrixChat, 77)
-        assert ticket.status == "waiting" and ticket.reason == f"undelivered:{REFUSAL}"[:32]
+        assert ticket.status == "waiting" and ticket.reason == f"undelivered:{STILL_FAILING}"[:32]
         assert ticket.question == OTHER_QUESTION
         assert ticket.external_ref == repo.handed_ref(77, "900")
         assert chat is not None and chat.handed_session == "900"
         rows = (await _outbox(services))[before:]
         added = [(row.method, row.kind) for row in rows]
-        assert added == [(SEND, NOTE_KIND), (HAND_OFF, "hand_off"), (SEND, NOTE_KIND)]
+        assert added == [(SEND, NOTE_KIND), (HAND_OFF, HAND_OFF_KIND), (SEND, NOTE_KIND)]
         line = rows[-1].params["fields"]  # for the line's people, never the customer
-        assert "ACCESS_DENIED" in line["message"] and line["skipConnector"] == "Y"
+        assert "SENDING_FAILED" in line["message"] and line["skipConnector"] == "Y"
 
         # The customer's next word in that session is the line's: recorded, unanswered.
         await _store(services, _message("m2", "алло?", owner=0))
-        await worker.drain()
+        await _worker(services).drain()
         assert len(await _outbox(services)) == before + len(added)
+
+
+async def test_a_bot_out_of_the_chat_gets_no_note_queued_only_the_transfer(
+    db_url: str, kb: KnowledgeBase, clock: FakeClock
+) -> None:
+    """``ACCESS_DENIED``: every note into that chat would be refused the same way, so the
+    ticket (its reason the refusal, for ``helpbot operator``) goes with the transfer alone, and
+    a later answer given up in that open ticket queues nothing."""
+    async with build(_settings(db_url), kb=kb, clock=clock) as app:
+        services = await app.services()
+        sender, before = await _answered(services)
+        await _given_up(services, sender, 1, REFUSAL)
+        await _given_up(services, sender, 2, REFUSAL)
+
+        async with services.sessions() as session:
+            (ticket,) = (await session.scalars(select(Ticket))).all()
+        assert ticket.reason == f"undelivered:{REFUSAL}"[:32]
+        added = [(row.method, row.kind) for row in (await _outbox(services))[before:]]
+        assert added == [(HAND_OFF, HAND_OFF_KIND)]
+
+
+async def test_an_answer_given_up_in_a_session_the_line_holds_opens_no_ticket(
+    db_url: str, kb: KnowledgeBase, clock: FakeClock
+) -> None:
+    """The line's people took the session (the chat's owner 0: in their queue) before the
+    answer was given up: they have the customer, so no ticket is opened and nothing queued."""
+    async with build(_settings(db_url), kb=kb, clock=clock) as app:
+        services = await app.services()
+        sender, _ = await _answered(services)
+        await _store(services, _message("m2", "алло?", owner=0))
+        await _worker(services).drain()
+        before = len(await _outbox(services))
+        await _given_up(services, sender, 1, STILL_FAILING)
+
+        async with services.sessions() as session:
+            assert (await session.scalars(select(Ticket))).all() == []
+        assert len(await _outbox(services)) == before
 
 
 class _Portal:
