@@ -21,7 +21,8 @@ updated rather than failing the event, and keeps the columns the event does not 
 What the customer writes to the line's people after the hand-off is recorded in the
 conversation and its ticket (:meth:`ConversationEngine.record`: no reply, no turn) — as far as
 the portal shows it to the bot: ``ONIMBOTV2MESSAGEADD`` "occurs when a user sends a message in a
-chat that the bot is part of" (b24restdocs ``chat-bots-v2/imbot.v2/events/events.md``), and the
+chat that the bot is part of" (b24restdocs
+``api-reference/chat-bots/chat-bots-v2/imbot.v2/events/events.md``), and the
 hand-off makes the bot leave the chat unless the line keeps it until the session closes
 (``WELCOME_BOT_LEFT=close``). What stays here are platform facts the engine never sees,
 translated per chat into ``BitrixChat``:

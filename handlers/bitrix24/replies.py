@@ -70,8 +70,9 @@ class BitrixCalls:
         """The calls ``event`` needs (``[]`` for another channel's, or one with no call here).
 
         The card's note is ``system`` + ``skipConnector`` (``imbot.v2.Chat.Message.send``
-        fields: b24restdocs ``chat-bots-v2/change-log.md`` BOT-FIX-0402-2 names both; the
-        method's own page lists ``system`` but not ``skipConnector``): a system
+        fields: b24restdocs ``api-reference/chat-bots/chat-bots-v2/change-log.md``
+        BOT-FIX-0402-2 names both; the method's own page lists ``system`` but not
+        ``skipConnector``): a system
         line in the chat that the connector never forwards to the customer — what Bitrix24's
         own modules post for the manager (``salescenter``'s
         ``ImOpenLinesManager::sendDealNotify``: ``SYSTEM=Y``, ``SKIP_CONNECTOR=Y``). "Y" rather

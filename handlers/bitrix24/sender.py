@@ -20,11 +20,13 @@ ready and keeps the rows, while a refusal for one chat (``ACCESS_DENIED`` from t
 that call up.
 
 Which of the send's refusals are final, from the method's page (bitrix24/b24restdocs
-``chat-bots-v2/imbot.v2/messages/chat-message-send.md``, "Possible Error Codes", HTTP 400/403)
-and the fake portal that follows the core (``tests/fakes/bitrix24/chatmethods.py``):
-``ACCESS_DENIED`` "Bot is not a participant in the chat" (``CheckActionAccess``), ``EMPTY_MESSAGE``,
-``BOT_ID_REQUIRED``, ``BOT_TOKEN_NOT_SPECIFIED`` and the keyboard's ``PARAM_KEYBOARD_ERROR`` are
-(``Failed``: the same call would be refused again); ``SENDING_FAILED`` is not (see
+``api-reference/chat-bots/chat-bots-v2/imbot.v2/messages/chat-message-send.md``, "Possible Error
+Codes", HTTP 400/403): ``ACCESS_DENIED`` "Bot is not a participant in the chat"
+(``CheckActionAccess``), ``EMPTY_MESSAGE``, ``BOT_ID_REQUIRED`` and ``BOT_TOKEN_NOT_SPECIFIED`` are
+(``Failed``: the same call would be refused again), and so is the keyboard's
+``PARAM_KEYBOARD_ERROR``, which the page does not list: the core's
+``FieldsValidationService::checkKeyboard``, as the fake portal that follows the core has it
+(``tests/fakes/bitrix24/chatmethods.py``); ``SENDING_FAILED`` is not (see
 :data:`_TRANSIENT`); ``BOT_NOT_FOUND`` / ``BOT_OWNERSHIP_ERROR`` ask for our bot again; the REST
 server's own errors (``_includes/system-errors.md``) are mapped in
 :mod:`handlers.bitrix24.rest.errors`. A person's answer given up so (``Failed``, or still failing
