@@ -1,11 +1,13 @@
 """A Bitrix24 answer the outbox gave up, handed to the line's people by the channel's own
 ``BitrixSender.undelivered`` on a real database (SQLite, and PostgreSQL when set): the real
-engine and processor, the give-up's transactions made here as the outbox worker makes them
-(its conditional give-up, one call per row, is ``test_delivery_worker.py``'s).
+engine and processor; the give-up's transactions made here as the outbox worker makes them, or
+by real outbox workers (two of them on one row: handed over once, by the worker's conditional
+give-up, which ``test_delivery_worker.py`` holds for any channel).
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import pytest
@@ -187,3 +189,43 @@ async def test_a_given_up_greeting_opens_no_ticket(
         assert tickets == [] and HAND_OFF not in portal.calls
         assert all(row.status != "pending" for row in rows)  # nothing queued for it
         assert chat is not None and chat.handed_session is None
+
+
+async def test_an_answer_two_workers_give_up_hands_the_session_over_once(
+    db_url: str, kb: KnowledgeBase, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Worker A's send of an answer hangs past its claim; worker B claims the row, is refused
+    and gives it up with its hand-off; A's refusal then finds the row given up (the worker's
+    conditional give-up): one ticket, one transfer, the real sender on both."""
+    async with build(_settings(db_url), kb=kb, clock=clock) as app:
+        services = await app.services()
+        portal = _Portal()
+        sender = BitrixSender(portal, clock, bot_code="helpbot", engine=services.engine)  # type: ignore[arg-type]
+        first = OutboxWorker(sender, services.sessions, clock, replica="replica-a")
+        second = OutboxWorker(sender, services.sessions, clock, replica="replica-b")
+        await _store(services, _message("m1", OTHER_QUESTION))
+        await _worker(services).drain()
+        sends = 0
+        refuse = portal.call
+
+        async def slow_then_refused(method: str, params: dict[str, Any] | None = None) -> Any:
+            nonlocal sends
+            if method == SEND:
+                sends += 1
+                if sends == 1:  # A's send: its claim runs out while it waits, B takes the row
+                    clock.advance(seconds=60)
+                    await second.drain()
+            return await refuse(method, params)
+
+        portal.member = False
+        portal.call = slow_then_refused  # type: ignore[method-assign]
+        with caplog.at_level(logging.WARNING, logger="bot.delivery.worker"):
+            await first.drain()
+
+        async with services.sessions() as session:
+            (ticket,) = (await session.scalars(select(Ticket))).all()
+        assert sends == 2 and ticket.reason == f"undelivered:{REFUSAL}"[:32]
+        assert [row.method for row in await _outbox(services)].count(HAND_OFF) == 1
+        said = [record.getMessage() for record in caplog.records]
+        assert sum("handed to operators" in line for line in said) == 1, said  # B's
+        assert sum("given up elsewhere meanwhile" in line for line in said) == 1, said  # A's
