@@ -219,7 +219,7 @@ async def test_an_answer_two_workers_give_up_hands_the_session_over_once(
 
         portal.member = False
         portal.call = slow_then_refused  # type: ignore[method-assign]
-        with caplog.at_level(logging.WARNING, logger="bot.delivery.worker"):
+        with caplog.at_level(logging.WARNING):  # the outbox worker's lines
             await first.drain()
 
         async with services.sessions() as session:
