@@ -216,7 +216,7 @@ class Index:
         reached: list[tuple[int, ...]] = []
         for key, weight in weighted_keys:
             columns = self._postings.get(key)
-            if not columns:
+            if columns is None:  # a key no entry has
                 continue
             docs, impacts = columns
             idf = self.idf[key] * weight

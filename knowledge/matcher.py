@@ -54,7 +54,7 @@ class Matcher:
         # Each entry's title keys as one string, for the fuzzy title likeness.
         self._titles = tuple(" ".join(info.title_keys) for info in index.infos)
         # The word families of the entries met among the first candidates (most_general).
-        self._families = lru_cache(maxsize=4096)(partial(entry_families, index))
+        self._entry_families = lru_cache(maxsize=4096)(partial(entry_families, index))
 
     def rank(
         self, query: Query, limit: int = 10, exclude: frozenset[str] = frozenset()
@@ -181,10 +181,10 @@ class Matcher:
         index = self._index
         weighted, mass, total, known = query.weighted, weighed.mass, weighed.total, weighed.known
         scored_total = weighed.scored_total
-        families: dict[str, list[str]] = defaultdict(list)
+        prefix_groups: dict[str, list[str]] = defaultdict(list)  # the question's keys by prefix
         for k in mass:
-            if (family := prefix_key(k)) is not None:
-                families[family].append(k)
+            if (prefix := prefix_key(k)) is not None:
+                prefix_groups[prefix].append(k)
         specific = {k: m for k, m in mass.items() if not k.isdigit()}
         names = {qk.key for qk in query.keys if qk.name}
         query_keys = " ".join(k for k, _ in weighted if not k.isdigit())
@@ -228,7 +228,7 @@ class Matcher:
                 whole = total - other
                 if scored_total - other_scored > 0:
                     scored_whole = scored_total - other_scored
-            covered, evidence = _credited(mass, specific, families, doc_keys, plain)
+            covered, evidence = _credited(mass, specific, prefix_groups, doc_keys, plain)
             in_head = infos[doc].head_keys.intersection(mass)
             head_mass = sum(map(mass_of, in_head), 0.0)
             head = head_mass / whole
@@ -250,7 +250,7 @@ class Matcher:
             rows[0], rows[1] = rows[1], rows[0]
         if not rows:
             return rows, 0, []
-        general, title_shares = most_general(rows, mass, self._families)
+        general, title_shares = most_general(rows, mass, self._entry_families)
         if general:
             rows.insert(0, rows.pop(general))
         if after is not None:
@@ -338,7 +338,7 @@ def _other_reading(readings: list[_Reading], doc_keys: frozenset[str]) -> tuple[
 def _credited(
     mass: dict[str, float],
     specific: dict[str, float],
-    families: dict[str, list[str]],
+    prefix_groups: dict[str, list[str]],
     doc_keys: frozenset[str],
     plain: bool = False,
 ) -> tuple[float, float]:
@@ -353,9 +353,9 @@ def _credited(
         for k in shared:
             covered += mass[k]
             evidence += specific.get(k, 0.0)
-    if families:
-        for family in doc_keys.intersection(families):
-            for k in families[family]:
+    if prefix_groups:
+        for prefix in doc_keys.intersection(prefix_groups):
+            for k in prefix_groups[prefix]:
                 if k not in doc_keys:
                     covered += mass[k] * PREFIX_FACTOR
                     evidence += specific.get(k, 0.0) * PREFIX_FACTOR

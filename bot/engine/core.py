@@ -80,6 +80,10 @@ log = logging.getLogger(__name__)
 
 # Runs inside the event's transaction with the turn's output (see ConversationEngine.handle).
 AfterTurn = Callable[[AsyncSession, list[Event]], Awaitable[None]]
+QueueRef = Callable[[AsyncSession], Awaitable[str | None]]
+"""Where the channel's queue would have a person handed over now (a ticket's ``external_ref``,
+"" for none), asked in the caller's transaction once the conversation is locked; ``None``: the
+channel's own people hold the person already, so no ticket is opened for them."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,16 +154,19 @@ class ConversationEngine:
         conversation_id: str,
         reason: str,
         *,
-        ref: str = "",
+        ref: QueueRef | None = None,
     ) -> list[Event]:
         """The outbox gave up an answer to the person of ``conversation_id`` (``reason``: the
         platform's refusal or the failure's class), in the caller's transaction (the one that
         records the give-up): a line for the open ticket's operators (``Undelivered``), else a
         ticket opened for it — ``TicketOpened`` (its card says the answer did not reach the
-        person) and ``HandToQueue``, the ticket keeping ``ref`` as a turn's hand-off keeps
-        :attr:`Incoming.ref` (where the channel's queue has the person now). Nothing is said to
-        the person: they cannot be reached, and so nothing this hand-off stores is an answer
-        that could be given up and handed over again."""
+        person) and ``HandToQueue``, the ticket keeping ``ref``'s answer as a turn's hand-off
+        keeps :attr:`Incoming.ref` (where the channel's queue has the person now). ``ref`` is
+        asked after the conversation is locked, the lock order of a turn (the conversation,
+        then the channel's rows); when it answers ``None`` the channel's people hold the person
+        already and nothing is opened. Nothing is said to the person: they cannot be reached,
+        and so nothing this hand-off stores is an answer that could be given up and handed
+        over again."""
         found = await repo.find_conversation(session, channel, conversation_id)
         if found is None:
             return []
@@ -170,13 +177,21 @@ class ConversationEngine:
         if ticket is not None:
             notice = _undelivered(lang, ticket.id, reason)
             return [Undelivered(**about(conversation, ticket), notice=notice)]
+        where = "" if ref is None else await ref(session)
+        if where is None:
+            log.warning(
+                "answer not delivered, its person already with the channel's people "
+                "conversation=%s: %s",
+                conversation.id, reason[:200],
+            )  # fmt: skip
+            return []
         asked = await repo.last_message(session, conversation.id, Author.PERSON)
         ticket = await tickets.create_ticket(
             session, conversation.id, reason=undelivered_reason(reason),
             question="" if asked is None else asked.text, now=now,
         )  # fmt: skip
-        if ref:
-            ticket.external_ref = ref[:ID_LENGTH]
+        if where:
+            ticket.external_ref = where[:ID_LENGTH]
         card = await load_case(
             session, ticket.id, now=now, zone=self._zone, lang=lang, kb=self._knowledge.current,
             public_url=self._public_url, explain=False,

@@ -21,7 +21,8 @@ updated rather than failing the event, and keeps the columns the event does not 
 What the customer writes to the line's people after the hand-off is recorded in the
 conversation and its ticket (:meth:`ConversationEngine.record`: no reply, no turn) — as far as
 the portal shows it to the bot: ``ONIMBOTV2MESSAGEADD`` "occurs when a user sends a message in a
-chat that the bot is part of" (b24restdocs ``chat-bots-v2/imbot.v2/events/events.md``), and the
+chat that the bot is part of" (b24restdocs
+``api-reference/chat-bots/chat-bots-v2/imbot.v2/events/events.md``), and the
 hand-off makes the bot leave the chat unless the line keeps it until the session closes
 (``WELCOME_BOT_LEFT=close``). What stays here are platform facts the engine never sees,
 translated per chat into ``BitrixChat``:
@@ -64,7 +65,7 @@ from handlers.bitrix24 import storage as repo
 from handlers.bitrix24.events import ChatEvent
 from handlers.bitrix24.models import BitrixChat
 from handlers.bitrix24.ownership import Verdict, judge
-from handlers.bitrix24.replies import BitrixCalls
+from handlers.bitrix24.replies import BitrixCalls, greeting
 from handlers.bitrix24.rest.errors import Bitrix24Error
 from handlers.bitrix24.settings import BitrixSettings
 
@@ -190,9 +191,14 @@ class EventProcessor:
         async with self._sessions.begin() as session:
             known = await self._release_ended(session, event)
             await put_row(session, _noted(known, event, now, out=welcome))
-            await pipeline.write(session, CHANNEL, welcome, self._render, now)
+            await pipeline.write(session, CHANNEL, welcome, self._greeting, now)
         _tell(known, event)
         log.info("bitrix welcome queued chat=%s session=%s", event.chat_id, event.session_id)
+
+    def _greeting(self, events: Sequence[Event]) -> list[Draft]:
+        """The welcome's calls: a greeting answers no message (given up, nothing is handed
+        over: :data:`~handlers.bitrix24.replies.GREETING_KIND`)."""
+        return greeting(self._render(events))
 
     async def _on_message(self, event: ChatEvent) -> None:
         async with self._sessions() as session:  # a read: most messages change nothing here
@@ -309,17 +315,16 @@ def _noted(
         row.session_id, row.choices = event.session_id, None
         if known is not None and _ended(known, event):
             row.handed_session = None
-    if taken:
-        row.handed_session, row.helped_at, row.choices = event.session_id, None, None
+    if out is None and not taken:
         return row
-    if out is None:
-        return row
+    out = out or []
     row.helped_at = now if any(isinstance(o, Resolved) for o in out) else None
     for item in out:
         if isinstance(item, Say):
             row.choices = BitrixCalls.choices(item)
-        elif isinstance(item, HandToQueue):
-            row.handed_session = event.session_id
+    if taken or any(isinstance(o, HandToQueue) for o in out):
+        for column, value in repo.handed(event.session_id).items():  # the line's from now
+            setattr(row, column, value)
     return row
 
 

@@ -3,7 +3,8 @@
 :class:`BitrixCalls` turns an event into :class:`~bot.channel.Draft` calls with no session and
 no I/O: a :class:`Say` becomes ``imbot.v2.Chat.Message.send`` (BB-code text, numbered choices,
 a keyboard) of kind :data:`~bot.delivery.outcome.ANSWER` (given up, it is handed to the
-operators: :meth:`~handlers.bitrix24.sender.BitrixSender.undelivered`), :class:`TicketOpened`
+operators: :meth:`~handlers.bitrix24.sender.BitrixSender.undelivered`; a new session's greeting
+is stored as :data:`GREETING_KIND` instead, :func:`greeting`), :class:`TicketOpened`
 the case card as a note for the line's operators, :class:`Undelivered` its line as such a note,
 and :class:`HandToQueue` ``imopenlines.bot.session.operator``, which gives the chat to the
 line's own queue. Other ticket events render nothing: the line's operators read the chat itself.
@@ -21,8 +22,8 @@ in the chat's row.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import Update, update
@@ -40,6 +41,10 @@ from handlers.bitrix24.render import choices, render
 SEND = "imbot.v2.Chat.Message.send"
 HAND_OFF = "imopenlines.bot.session.operator"
 NOTE_KIND = "note"  # the outbox kind of a note for the line's operators (never an ANSWER)
+HAND_OFF_KIND = "hand_off"  # the outbox kind of the transfer to the line's queue
+# The outbox kind of a new session's greeting (ConversationEngine.welcome): it answers no
+# message, so, given up, it is handed to no one (an ANSWER would open a ticket for it).
+GREETING_KIND = "greeting"
 # A note for the line's operators only (see BitrixCalls.render).
 NOTE = {"system": "Y", "skipConnector": "Y"}
 # Buttons never shown in an open line. Every ticket is handed to the line's queue in the turn
@@ -65,8 +70,9 @@ class BitrixCalls:
         """The calls ``event`` needs (``[]`` for another channel's, or one with no call here).
 
         The card's note is ``system`` + ``skipConnector`` (``imbot.v2.Chat.Message.send``
-        fields: b24restdocs ``chat-bots-v2/change-log.md`` BOT-FIX-0402-2 names both; the
-        method's own page lists ``system`` but not ``skipConnector``): a system
+        fields: b24restdocs ``api-reference/chat-bots/chat-bots-v2/change-log.md``
+        BOT-FIX-0402-2 names both; the method's own page lists ``system`` but not
+        ``skipConnector``): a system
         line in the chat that the connector never forwards to the customer — what Bitrix24's
         own modules post for the manager (``salescenter``'s
         ``ImOpenLinesManager::sendDealNotify``: ``SYSTEM=Y``, ``SKIP_CONNECTOR=Y``). "Y" rather
@@ -87,7 +93,7 @@ class BitrixCalls:
         chat = chat_number(dialog)
         if isinstance(event, HandToQueue) and chat is not None:
             params = {"CHAT_ID": chat}
-            return [Draft(dialog, HAND_OFF, params, event.ticket_id, kind="hand_off")]
+            return [Draft(dialog, HAND_OFF, params, event.ticket_id, kind=HAND_OFF_KIND)]
         return []
 
     @staticmethod
@@ -113,6 +119,13 @@ class BitrixCalls:
         fields = {**fields, "templateId": str(uuid.uuid4())}
         params: dict[str, Any] = {"dialogId": dialog_id, "fields": fields}
         return Draft(dialog_id, SEND, params, ticket_id, kind=kind)
+
+
+def greeting(drafts: Iterable[Draft]) -> list[Draft]:
+    """The calls of a new session's greeting (the ``Say`` of
+    :meth:`bot.engine.ConversationEngine.welcome`, rendered like any): of kind
+    :data:`GREETING_KIND`, not an answer to a message."""
+    return [replace(draft, kind=GREETING_KIND) for draft in drafts]
 
 
 def with_bot(params: dict[str, Any], bot_id: int) -> dict[str, Any]:

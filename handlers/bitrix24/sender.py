@@ -20,11 +20,13 @@ ready and keeps the rows, while a refusal for one chat (``ACCESS_DENIED`` from t
 that call up.
 
 Which of the send's refusals are final, from the method's page (bitrix24/b24restdocs
-``chat-bots-v2/imbot.v2/messages/chat-message-send.md``, "Possible Error Codes", HTTP 400/403)
-and the fake portal that follows the core (``tests/fakes/bitrix24/chatmethods.py``):
-``ACCESS_DENIED`` "Bot is not a participant in the chat" (``CheckActionAccess``), ``EMPTY_MESSAGE``,
-``BOT_ID_REQUIRED``, ``BOT_TOKEN_NOT_SPECIFIED`` and the keyboard's ``PARAM_KEYBOARD_ERROR`` are
-(``Failed``: the same call would be refused again); ``SENDING_FAILED`` is not (see
+``api-reference/chat-bots/chat-bots-v2/imbot.v2/messages/chat-message-send.md``, "Possible Error
+Codes", HTTP 400/403): ``ACCESS_DENIED`` "Bot is not a participant in the chat"
+(``CheckActionAccess``), ``EMPTY_MESSAGE``, ``BOT_ID_REQUIRED`` and ``BOT_TOKEN_NOT_SPECIFIED`` are
+(``Failed``: the same call would be refused again), and so is the keyboard's
+``PARAM_KEYBOARD_ERROR``, which the page does not list: the core's
+``FieldsValidationService::checkKeyboard``, as the fake portal that follows the core has it
+(``tests/fakes/bitrix24/chatmethods.py``); ``SENDING_FAILED`` is not (see
 :data:`_TRANSIENT`); ``BOT_NOT_FOUND`` / ``BOT_OWNERSHIP_ERROR`` ask for our bot again; the REST
 server's own errors (``_includes/system-errors.md``) are mapped in
 :mod:`handlers.bitrix24.rest.errors`. A person's answer given up so (``Failed``, or still failing
@@ -37,7 +39,6 @@ import logging
 from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.channel import Draft
@@ -72,6 +73,9 @@ _SETTLED = {("imopenlines.bot.session.operator", "WRONG_CHAT")}
 # safe: the portal answers a repeat with the message it posted, or MESSAGE_DUPLICATED_BY_UUID
 # while the failed send still holds the uuid.
 _TRANSIENT = {("imbot.v2.Chat.Message.send", "SENDING_FAILED")}
+# "Bot is not a participant in the chat" (chat-message-send.md): every message into that chat,
+# the notes for the line's people included, would be refused the same way.
+_OUT_OF_CHAT = "ACCESS_DENIED"
 # The bot id we sent as is not (or no longer) ours (``BotController::resolveBotId``).
 _NOT_OUR_BOT = {"BOT_NOT_FOUND", "BOT_OWNERSHIP_ERROR"}
 
@@ -121,20 +125,41 @@ class BitrixSender:
         else a ticket whose card note says the answer did not reach the customer and the
         chat's session handed to the line's queue, as a turn's escalation does — the ticket
         keeping that session as its ref (the session's end releases it) and the chat's row
-        marking it handed (the bot is silent in it from then on)."""
+        marking it handed (:func:`~handlers.bitrix24.storage.mark_handed`: the bot is silent in
+        it from then on). The chat's row is read locked once the engine holds the
+        conversation (a turn's lock order), so the session named is the chat's current one.
+
+        No ticket when that session is the line's already (handed, or taken by its people:
+        they have the customer). A refusal that proves the bot out of the chat
+        (:data:`_OUT_OF_CHAT`) queues no note: a note is the same method into the same chat and
+        would be refused the same way; only the transfer is made (``session.operator`` is any
+        user's to call, b24restdocs ``api-reference/imopenlines/openlines/chat-bots/
+        imopenlines-bot-session-operator.md``), and the reason stays where ``helpbot operator``
+        reads it: the new ticket's reason and card."""
         if self._engine is None:
             return
         number = chat_number(call.chat_id)
-        chat = None if number is None else await session.get(BitrixChat, number)
-        ref = "" if chat is None else repo.handed_ref(chat.chat_id, chat.session_id)
-        events = await self._engine.undelivered(session, CHANNEL, call.chat_id, reason, ref=ref)
-        if chat is not None and any(isinstance(event, HandToQueue) for event in events):
-            await session.execute(
-                update(BitrixChat)
-                .where(BitrixChat.chat_id == chat.chat_id)
-                .values(handed_session=chat.session_id)
-            )
+        read: list[BitrixChat] = []
+
+        async def where(session: AsyncSession) -> str | None:
+            chat = None if number is None else await repo.locked_chat(session, number)
+            if chat is None:
+                return ""
+            if chat.handed_session is not None and chat.handed_session == chat.session_id:
+                return None  # the line's people have the customer already
+            read.append(chat)
+            return repo.handed_ref(chat.chat_id, chat.session_id)
+
+        events = await self._engine.undelivered(session, CHANNEL, call.chat_id, reason, ref=where)
+        if read and any(isinstance(event, HandToQueue) for event in events):
+            await repo.mark_handed(session, read[0])
         drafts = [draft for event in events for draft in self.calls.render(event)]
+        if _out_of_chat(reason) and any(draft.method == SEND for draft in drafts):
+            log.info(
+                "bitrix note not queued outbox=%s chat=%s: the bot is out of the chat",
+                call.id, call.chat_id,
+            )  # fmt: skip
+            drafts = [draft for draft in drafts if draft.method != SEND]
         await pipeline.store(session, CHANNEL, drafts, self._clock.now())
 
     async def send(self, call: Call) -> Outcome:
@@ -180,6 +205,12 @@ class BitrixSender:
             return UNKNOWN_RESET
         left = exc.reset_at - self._clock.now().timestamp()
         return min(max(left, 1.0), MAX_RESET)
+
+
+def _out_of_chat(reason: str) -> bool:
+    """Whether a give-up's ``reason`` (:meth:`BitrixSender._failed`'s ``code: description``) is
+    the send's refusal of a bot that is no participant in the chat."""
+    return reason.partition(":")[0] == _OUT_OF_CHAT
 
 
 def _sent_id(result: Any) -> str | None:

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.storage.models import Conversation, Ticket
@@ -50,6 +50,28 @@ async def chats_to_finish(session: AsyncSession, helped_before: datetime) -> Seq
         )
     )
     return list(rows)
+
+
+def handed(session_id: str) -> dict[str, Any]:
+    """The columns of a chat's row once its session ``session_id`` is the line's (handed to its
+    queue, or taken by its people): the bot is silent in it, has no «Помогло» to finish it by,
+    and no numbered choices are read in it."""
+    return {"handed_session": session_id, "helped_at": None, "choices": None}
+
+
+async def locked_chat(session: AsyncSession, chat_id: int) -> BitrixChat | None:
+    """The chat's row read afresh and locked until the caller's transaction ends (taken after
+    the conversation's lock, the order of a turn)."""
+    return await session.get(BitrixChat, chat_id, with_for_update=True, populate_existing=True)
+
+
+async def mark_handed(session: AsyncSession, chat: BitrixChat) -> None:
+    """Mark ``chat``'s current session handed to the line's queue (:func:`handed`), in the
+    caller's transaction; ``chat`` read with :func:`locked_chat`, so that session is still the
+    chat's."""
+    await session.execute(
+        update(BitrixChat).where(BitrixChat.chat_id == chat.chat_id).values(handed(chat.session_id))
+    )
 
 
 def handed_ref(chat_id: int, session_id: str) -> str:

@@ -28,7 +28,7 @@ from bot.storage.models import DeliveryStatus, OutboxMessage, Ticket
 from bot.texts import phrase
 from handlers.bitrix24.models import BitrixChat
 from handlers.bitrix24.render import MAX_TEXT
-from handlers.bitrix24.replies import NOTE_KIND
+from handlers.bitrix24.replies import GREETING_KIND
 from handlers.bitrix24.storage import handed_ref
 from knowledge.base import KnowledgeBase
 
@@ -115,9 +115,10 @@ async def test_a_chat_that_refuses_the_bot_hands_its_customer_to_the_lines_queue
         fake.come_back()
         await handled(fake, services, question)  # fetched, its refused reply handed over
 
-        # The answer (ACCESS_DENIED: the bot is no participant, final) and the ticket's card
-        # note (refused too, and not an answer: handed nowhere) are given up; the session went
-        # to the line's queue once, the ticket keeping it as its ref.
+        # The answer (ACCESS_DENIED: the bot is no participant, final) is given up; no card
+        # note is queued (the same method into the same chat: refused the same way), the
+        # session went to the line's queue once, the ticket keeping it as its ref and the
+        # refusal as its reason (what `helpbot operator` shows).
         async with services.sessions() as session:
             sends = (
                 await session.execute(
@@ -128,7 +129,8 @@ async def test_a_chat_that_refuses_the_bot_hands_its_customer_to_the_lines_queue
             ).all()
             row = await session.get(BitrixChat, gone.id)
         failed = [(kind, error or "") for kind, status, error in sends if status == "failed"]
-        assert [kind for kind, _ in failed] == [ANSWER, NOTE_KIND], sends
+        assert [kind for kind, _ in failed] == [ANSWER], sends
+        assert [kind for kind, _, _ in sends] == [GREETING_KIND, ANSWER], sends  # no note
         assert all(error.startswith("ACCESS_DENIED") for _, error in failed)
         assert [(t.chat_id, t.kind) for t in fake.transfers] == [(gone.id, "operator")]
         (ticket,) = await _tickets(services)

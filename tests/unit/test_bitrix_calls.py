@@ -10,6 +10,7 @@ from bot.payloads import Payload, Press
 from bot.replies import Button, Reply
 from handlers.bitrix24.replies import (
     HAND_OFF,
+    HAND_OFF_KIND,
     NOTE,
     NOTE_KIND,
     SEND,
@@ -58,7 +59,7 @@ def test_an_opened_ticket_is_a_note_for_operators_then_the_hand_off() -> None:
     ]
     assert {k: note.params["fields"][k] for k in NOTE} == NOTE  # never shown to the customer
     assert "Не работает телефония" in note.params["fields"]["message"]
-    assert (note.kind, hand_off.kind) == (NOTE_KIND, "hand_off")  # neither is an answer
+    assert (note.kind, hand_off.kind) == (NOTE_KIND, HAND_OFF_KIND)  # neither is an answer
     assert (hand_off.method, hand_off.params, hand_off.ticket_id) == (HAND_OFF, {"CHAT_ID": 7}, 3)
 
 

@@ -119,10 +119,10 @@ def message_send(portal: Portal, caller: Caller, params: dict[str, Any]) -> Any:
     the keyboard's ``BOT_ID`` is always the calling bot (``FieldsValidationService.php:264``);
     ``templateId`` is the message uuid (``im/lib/V2/Message.php:1520``); the answer is
     ``{"id", "uuidMap": []}``. Its refusals are the method page's (bitrix24/b24restdocs
-    ``chat-bots-v2/imbot.v2/messages/chat-message-send.md`` at ``5988ed1``, "Possible Error
-    Codes"): ``ACCESS_DENIED`` "Bot is not a participant in the chat" and ``EMPTY_MESSAGE``,
-    which sending again cannot cure, and ``SENDING_FAILED`` (:meth:`Portal.post`), which it
-    may; the bot's own ones come from :func:`owned_bot`."""
+    ``api-reference/chat-bots/chat-bots-v2/imbot.v2/messages/chat-message-send.md`` at
+    ``5988ed1``, "Possible Error Codes"): ``ACCESS_DENIED`` "Bot is not a participant in the
+    chat" and ``EMPTY_MESSAGE``, which sending again cannot cure, and ``SENDING_FAILED``
+    (:meth:`Portal.post`), which it may; the bot's own ones come from :func:`owned_bot`."""
     bot = owned_bot(portal, caller, params)
     dialog_id = str(params.get("dialogId") or "")
     _member_chat(portal, bot, dialog_id)
