@@ -67,3 +67,14 @@ def test_an_english_question_reaches_the_russian_article_through_the_glossary(
     reading = kb.read(question)
     assert any(r.kind == "glossary" for r in reading.query.repairs)
     assert kb.entries[reading.ranked[0].doc].title == title
+
+
+def test_a_latin_question_without_marker_words_keeps_the_romanian_guides_weight(
+    kb: KnowledgeBase,
+) -> None:
+    # «tarif gratuit» is read as English by default, yet it is Romanian without diacritics: its
+    # words keep their rarity in the whole corpus and it still reaches the guide.
+    reading = kb.read("tarif gratuit")
+    assert reading.query.lang == "en" and reading.query.marked == ""
+    assert kb.entries[reading.ranked[0].doc].title == "Versiuni și planuri tarifare"
+    assert kb.read("where is the company structure chart").query.marked == "en"
