@@ -263,10 +263,16 @@ class Matcher:
         weighted = query.weighted
         if not weighted:
             return None
-        # Each distinct key with its weight: idf x how often and how surely the question has it.
+        # Each distinct key with its weight: idf x how often and how surely the question has it;
+        # an English question's key that only entries in another language hold weighs by its
+        # rarity among them (Index.asked_idf).
         mass: dict[str, float] = defaultdict(float)
-        for k, w in weighted:
-            mass[k] += index.key_idf(k) * w
+        if query.marked == "en":
+            for k, w in weighted:
+                mass[k] += index.asked_idf(k, "en") * w
+        else:
+            for k, w in weighted:
+                mass[k] += index.key_idf(k) * w
         total = sum(mass.values())
         if total <= 0:
             # Every key it knows is in every entry (idf 0): nothing tells one entry from another.

@@ -98,6 +98,9 @@ class Query:
     # (the Romanian guide's words) and the Russian keys asked for it. An entry meets one
     # reading or the other, so the matcher weighs it against the reading it meets.
     readings: Readings = ()
+    # The language its marker words name; "" when none does (a Latin question read as English
+    # by default: "tarif gratuit" is Romanian all the same).
+    marked: str = ""
 
     @property
     def weighted(self) -> list[tuple[str, float]]:
@@ -147,7 +150,7 @@ class QueryReader:
 
     def read(self, text: str) -> Query:
         text = " ".join(head_and_tail(text, MAX_QUERY_CHARS).split())
-        lang = detect_lang(text)
+        lang = marked = detect_lang(text)
         chunks = text.split(" ")
         readers = self._readers
         best = "plain"
@@ -198,6 +201,7 @@ class QueryReader:
             tuple(trace.synonyms),
             tuple(trace.dropped),
             readings,
+            marked if marked == lang else "",
         )
 
     def _translated(
