@@ -24,7 +24,7 @@ BOUNDS: dict[str, dict[str, tuple[float, bool]]] = {
         "operator_acc": (0.95, True),
         "smalltalk_acc": (0.95, True),
     },
-    "heldout": {  # now: helped 0.953, wrong 0.024, clarify 0.268, false escalation 0.016, ood 0.056
+    "heldout": {  # now: helped 0.953, wrong 0.024, clarify 0.252, false escalation 0.016, ood 0.056
         "helped": (0.90, True),
         "wrong": (0.05, False),
         "clarify": (0.30, False),
