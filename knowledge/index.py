@@ -11,7 +11,7 @@ from functools import lru_cache
 
 from knowledge.analyzer import Analyzer
 from knowledge.model import Entry
-from knowledge.text import detect_lang, tokenize
+from knowledge.text import detect_lang, tokenize, written_language
 
 # Field weights: titles and question-like headings say what an entry answers; the body only
 # mentions things. Breadcrumbs and menu paths place the entry.
@@ -195,11 +195,14 @@ class Index:
         # Romanian guide's "structur"), with its idf among the entries of those languages: how
         # rare it is where it can be met. The majority's keys keep the corpus idf: shifting
         # every Russian-only key too gave the pool's English questions 0.944 helped, not 0.951.
-        in_lang = Counter(self.langs)
+        # Languages named as a question's are (written_language: an English article's "lat" is
+        # "en"), so that an English question meets an English article's keys at their own idf.
+        written = [written_language(lang) for lang in self.langs]
+        in_lang = Counter(written)
         key_langs: dict[str, set[str]] = defaultdict(set)
         for doc, keys in enumerate(doc_keys):
             for key in keys:
-                key_langs[key].add(self.langs[doc])
+                key_langs[key].add(written[doc])
         self.local_idf: dict[str, tuple[frozenset[str], float]] = {}
         for key, held in key_langs.items():
             local_n = sum(in_lang[lang] for lang in held)

@@ -244,3 +244,29 @@ def test_only_the_top_entry_of_another_language_than_the_question_is_crossed(
     assert [r.crossed for r in russian] == [0.0, 0.0]
     # The index labels Latin text without marker words "lat"; a question names it English.
     assert written_language("lat") == "en" and written_language("ro") == "ro"
+
+
+def test_a_key_an_english_article_holds_keeps_its_idf_for_an_english_question(
+    analyzer: Analyzer,
+) -> None:
+    # Four Russian entries, a Romanian one and an English one (Latin text, no marker words:
+    # "lat" to detect_lang): "structur" is held by the minority languages only.
+    russian = [
+        Entry(
+            id=f"ru{n}", title=f"Как настроить раздел {n}", source="ru.md", body="Откройте раздел."
+        )
+        for n in range(4)
+    ]
+    romanian = Entry(
+        id="ro", title="Crearea structurii companiei", source="ro.md",
+        body="Structura companiei se creează în secțiunea Companie.",
+    )  # fmt: skip
+    english = Entry(
+        id="en", title="Company structure chart", source="en.md",
+        body="Company structure chart: export, print, picture.",
+    )  # fmt: skip
+    index = Index((*russian, romanian, english), analyzer)
+    key = "structur"  # "structure" and "structurii" alike
+    assert index.langs[-1] == "lat" and key in index.vocabulary
+    assert index.asked_idf(key, "en") == index.key_idf(key)
+    assert index.asked_idf(key, "ru") < index.key_idf(key)
