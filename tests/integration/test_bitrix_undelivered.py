@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from conftest import FakeClock
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 from test_bitrix_processor import OTHER_QUESTION, _message, _outbox, _settings, _store, _worker
 
 from bot.app import build
@@ -20,7 +21,8 @@ from bot.delivery import Call
 from bot.delivery.outcome import ANSWER
 from bot.delivery.worker import OutboxWorker
 from bot.services import Services
-from bot.storage.models import Ticket
+from bot.storage import repo as core_repo
+from bot.storage.models import Conversation, Ticket
 from handlers.bitrix24 import storage as repo
 from handlers.bitrix24.events import ChatEvent
 from handlers.bitrix24.models import BitrixChat
@@ -229,3 +231,39 @@ async def test_an_answer_two_workers_give_up_hands_the_session_over_once(
         said = [record.getMessage() for record in caplog.records]
         assert sum("handed to operators" in line for line in said) == 1, said  # B's
         assert sum("given up elsewhere meanwhile" in line for line in said) == 1, said  # A's
+
+
+async def test_a_give_up_hands_over_the_session_committed_before_it_held_the_conversation(
+    pg_db_url: str, kb: KnowledgeBase, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The chat's new session (a join of 901, committed by a real turn) lands after the give-up
+    of a session-900 answer began and before the engine locked the conversation: the chat's row
+    is read once the conversation is held, so 901 — the chat's current session, the one the
+    transfer acts on — is the ticket's ref and the session marked handed (read before, it was
+    900: the bot then spoke on in 901, the queue's). PostgreSQL only: on SQLite the give-up's
+    transaction holds the database's write lock from its BEGIN IMMEDIATE, so nothing commits
+    in between."""
+    async with build(_settings(pg_db_url), kb=kb, clock=clock) as app:
+        services = await app.services()
+        sender, _ = await _answered(services)
+        locked = core_repo.get_conversation
+        joined: list[str] = []
+
+        async def join_first(
+            session: AsyncSession, conversation_id: int, *, lock: bool = False
+        ) -> Conversation | None:
+            if lock and not joined:  # the give-up's lock, not yet taken: the join commits first
+                joined.append("901")
+                await _store(services, _join("901"))
+                await _worker(services).drain()
+            return await locked(session, conversation_id, lock=lock)
+
+        monkeypatch.setattr(core_repo, "get_conversation", join_first)
+        await _given_up(services, sender, 1, STILL_FAILING)
+
+        async with services.sessions() as session:
+            (ticket,) = (await session.scalars(select(Ticket))).all()
+            chat = await session.get(BitrixChat, 77)
+        assert joined and chat is not None and chat.session_id == "901"
+        assert ticket.external_ref == repo.handed_ref(77, "901")
+        assert chat.handed_session == "901"
