@@ -242,7 +242,17 @@ def test_only_the_top_entry_of_another_language_than_the_question_is_crossed(
     assert [r.crossed for r in ranked] == [1.0, 0.0]
     russian = Matcher(index).rank_raw(reader.read(QUESTION))
     assert [r.crossed for r in russian] == [0.0, 0.0]
-    # The index labels Latin text without marker words "lat"; a question names it English.
+    # An English entry without marker words is "lat" to the index, and English to a question
+    # (written_language): not crossed when it goes first for an English question.
+    lead = Entry(
+        id="lat", title="Lead statuses", source="en.md",
+        body="Move lead statuses: drag, drop, new order.",
+    )  # fmt: skip
+    mixed = Index((lead, SCATTERED), analyzer)
+    asked = QueryReader(analyzer, mixed.vocabulary).read("how do I move lead statuses")
+    assert asked.lang == "en" and mixed.langs == ("lat", "ru")
+    ranked = Matcher(mixed).rank_raw(asked)
+    assert ranked[0].doc == 0 and ranked[0].crossed == 0.0
     assert written_language("lat") == "en" and written_language("ro") == "ro"
 
 
