@@ -54,13 +54,12 @@ from bot.engine.closing import release_ticket
 from bot.engine.context import TurnContext
 from bot.engine.events import (
     Event,
-    HandToQueue,
     Incoming,
     Relayed,
     Say,
-    TicketOpened,
     Undelivered,
     about,
+    handed_over,
 )
 from bot.engine.hours import WorkingHours
 from bot.engine.turn import Turn
@@ -190,8 +189,6 @@ class ConversationEngine:
             session, conversation.id, reason=undelivered_reason(reason),
             question="" if asked is None else asked.text, now=now,
         )  # fmt: skip
-        if where:
-            ticket.external_ref = where[:ID_LENGTH]
         card = await load_case(
             session, ticket.id, now=now, zone=self._zone, lang=lang, kb=self._knowledge.current,
             public_url=self._public_url, explain=False,
@@ -201,8 +198,7 @@ class ConversationEngine:
             "answer not delivered, ticket opened conversation=%s ticket=%s",
             conversation.id, ticket.id,
         )  # fmt: skip
-        opened = TicketOpened(**about(conversation, ticket), notice=notice, card=card)
-        return [opened, HandToQueue(**about(conversation, ticket))]
+        return handed_over(conversation, ticket, notice=notice, card=card, ref=where)
 
     async def record(self, incoming: Incoming, *, then: AfterTurn | None = None) -> list[Event]:
         """Store what the person wrote to the channel's own operators, with no turn.

@@ -9,11 +9,10 @@ from datetime import timedelta
 
 from bot.cases import FAILED, load_case
 from bot.engine.context import Steps
-from bot.engine.events import HandToQueue, Relayed, TicketClosed, TicketOpened, about
+from bot.engine.events import Relayed, TicketClosed, about, handed_over
 from bot.payloads import Payload, Press
 from bot.replies import Button, Reply
 from bot.storage import repo, tickets
-from bot.storage.lengths import ID_LENGTH
 from bot.storage.models import Message, Ticket, TicketStatus
 from bot.texts import phrase
 
@@ -78,10 +77,11 @@ class TicketSteps(Steps):
             public_url=self.c.public_url,
             explain=not reason.startswith(FAILED),  # never the text code that failed, again
         )
-        self._emit(TicketOpened(**about(self.conv, ticket), notice=summary, card=card))
-        if self.c.incoming.ref:  # the channel's queue gets it where the person writes from now
-            ticket.external_ref = self.c.incoming.ref[:ID_LENGTH]
-        self._emit(HandToQueue(**about(self.conv, ticket)))
+        # The channel's queue gets it where the person writes from now.
+        for event in handed_over(
+            self.conv, ticket, notice=summary, card=card, ref=self.c.incoming.ref
+        ):
+            self._emit(event)
         log.info(
             "ticket %s conversation=%s ticket=%s reason=%s position=%d",
             "created" if created else "reused",

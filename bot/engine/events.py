@@ -15,6 +15,7 @@ from typing import Any
 
 from bot.cases import CaseCard
 from bot.replies import Reply
+from bot.storage.lengths import ID_LENGTH
 from bot.storage.models import Conversation, Ticket
 
 
@@ -172,3 +173,17 @@ def about(conversation: Conversation, ticket: Ticket) -> dict[str, Any]:
         "conversation_id": conversation.external_id,
         "ticket_id": ticket.id,
     }
+
+
+def handed_over(
+    conversation: Conversation, ticket: Ticket, *, notice: str, card: CaseCard, ref: str
+) -> list[Event]:
+    """A new or reopened ticket given to the channel's queue: its card for the operators, then
+    the hand-off, the ticket keeping ``ref`` (where the channel's queue has the person now, ""
+    for nowhere in particular) as its ``external_ref``."""
+    if ref:
+        ticket.external_ref = ref[:ID_LENGTH]
+    return [
+        TicketOpened(**about(conversation, ticket), notice=notice, card=card),
+        HandToQueue(**about(conversation, ticket)),
+    ]
