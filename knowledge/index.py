@@ -197,7 +197,7 @@ class Index:
         # every Russian-only key too gave the pool's English questions 0.944 helped, not 0.951.
         # Languages named as a question's are (written_language: an English article's "lat" is
         # "en"), so that an English question meets an English article's keys at their own idf.
-        written = [written_language(lang) for lang in self.langs]
+        self.written = written = tuple(written_language(lang) for lang in self.langs)
         in_lang = Counter(written)
         key_langs: dict[str, set[str]] = defaultdict(set)
         for doc, keys in enumerate(doc_keys):

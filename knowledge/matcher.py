@@ -24,7 +24,6 @@ from knowledge.ordering import (
 )
 from knowledge.query import Query
 from knowledge.scoring import LONG_QUERY_KEYS, Asked, Likeness, Ranked, Weights
-from knowledge.text import written_language
 
 CANDIDATES = 40
 SCORED_KEYS = 12
@@ -130,7 +129,7 @@ class Matcher:
         top = self._candidates(weighed, candidates, exclude)
         known, length, asked = weighed.known, len(query.keys), self._asked(weighed)
         order, general, title_shares = self._order(query, weighed, asked, top, exclude)
-        sequences, langs = self._index.sequences, self._index.langs
+        sequences, written = self._index.sequences, self._index.written
         # Only the top candidate carries its title's share asked and its size.
         return [
             Ranked(
@@ -146,7 +145,7 @@ class Matcher:
                 title_shares[general] if n == 0 else 0.0,
                 phrases,
                 len(sequences[doc]) if n == 0 else 0,
-                crossed=float(n == 0 and query.lang != written_language(langs[doc])),
+                crossed=float(n == 0 and query.lang != written[doc]),
             )
             for n, (score, doc, parts, evidence, titled, missed, phrases) in enumerate(
                 order[:limit]
